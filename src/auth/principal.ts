@@ -1,0 +1,45 @@
+import type { OperationOutcome } from '../fhir/outcome.js';
+import type { FhirVersion } from '../fhir/version.js';
+
+/** What an authenticated caller is, as the resource server sees it. The tenant always comes from here. */
+export interface Principal {
+  /** The hosted organisation whose data the call reads or writes (the token's authorizer). */
+  tenant: string;
+  /** `ehr`: the tenant's own EHR (full access to its own data); `organization`: a remote care organisation. */
+  kind: 'ehr' | 'organization';
+  /** EHR client id, or the remote organisation's id (the grant's `iss`). */
+  requester: string;
+  purposeOfUse?: string;
+  /** For remote organisations: exactly what they may touch (from their authorization credentials). */
+  resources: GrantedResource[];
+  /** Identity of the person behind the call, when the grant carried one (`usi`). */
+  user?: { id?: string; name?: string; role?: string };
+  /** Access token id, for audit. */
+  tokenId?: string;
+}
+
+export type Operation = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';
+
+export interface GrantedResource {
+  /** Path relative to the FHIR base, e.g. `/Task/123` or `/Composition/abc`. Matched exactly. */
+  path: string;
+  operations: Operation[];
+  userContext: boolean;
+}
+
+/** One FHIR request as the guard judges it. */
+export interface AccessRequest {
+  version: FhirVersion;
+  operation: Operation;
+  /** Path relative to the FHIR base, e.g. `/Task/123`, `/Task` (search/create), `/Task/123/_history/2`. */
+  path: string;
+  resourceType?: string;
+}
+
+/** The resource server's view of authentication, implemented in `auth/` and used by `http/`. */
+export interface Authenticator {
+  /** Resolves a bearer token (the Authorization header) to a principal, or an `unauthorized` outcome. */
+  authenticate(authorization: string | undefined): Promise<Principal | OperationOutcome>;
+  /** Decides whether the principal may perform the request; undefined = allowed, else a `forbidden` outcome. */
+  authorize(principal: Principal, request: AccessRequest): OperationOutcome | undefined;
+}

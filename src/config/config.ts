@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+
+/** Typed gateway configuration: a JSON file named by GATEWAY_CONFIG, a few environment overrides, defaults. */
+export type Role = 'sender' | 'receiver' | 'coordination-point';
+
+export interface KeySource {
+  file?: string;
+  jwk?: Record<string, unknown>;
+}
+
+export interface EhrClient {
+  clientId: string;
+  jwks?: { keys: Record<string, unknown>[] };
+  jwksFile?: string;
+}
+
+export interface HostedOrganization {
+  id: string;
+  name: string;
+  ura?: string;
+  agb?: string;
+  roles: Role[];
+  keys: KeySource[];
+  ehrClients: EhrClient[];
+}
+
+export interface TrustedOrganization {
+  id: string;
+  name: string;
+  ura?: string;
+  jwks?: { keys: Record<string, unknown>[] };
+  didWeb?: string;
+  endpoints: { oauth?: string; fhir?: string; notification?: string };
+}
+
+export interface GatewayConfig {
+  mode: 'production' | 'development';
+  port: number;
+  publicBaseUrl: string;
+  dataDir: string;
+  databaseUrl?: string;
+  limits: { bodyBytes: number; jsonDepth: number };
+  tls?: { certFile: string; keyFile: string };
+  profiles: { folders: string[] };
+  organizations: HostedOrganization[];
+  trusted: TrustedOrganization[];
+  coordinationPoint?: { organization: string };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const schemaFile = fileURLToPath(new URL('../../conformance/gateway-config.schema.json', import.meta.url));
+
+function schemaValidator() {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')));
+}
+
+function describe(error: ErrorObject): string {
+  const field = error.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') : '(root)';
+  const extra = error.keyword === 'additionalProperties' ? ` '${String(error.params.additionalProperty)}'` : '';
+  return `${field}: ${error.message ?? 'invalid'}${extra}`;
+}
+
+const DEFAULT_LIMITS = { bodyBytes: 10 * 1024 * 1024, jsonDepth: 64 };
+
+/** Development mode: one demo care organisation with keys generated under the data folder. */
+function developmentConfig(port: number, dataDir: string): GatewayConfig {
+  return {
+    mode: 'development',
+    port,
+    publicBaseUrl: `http://localhost:${port}`,
+    dataDir,
+    limits: DEFAULT_LIMITS,
+    profiles: { folders: [] },
+    organizations: [
+      {
+        id: 'demo',
+        name: 'Demo VVT (development)',
+        ura: '00000001',
+        roles: ['sender', 'receiver', 'coordination-point'],
+        keys: [{ file: path.join(dataDir, 'keys', 'demo.private.jwk.json') }],
+        ehrClients: [{ clientId: 'demo-ehr', jwksFile: path.join(dataDir, 'keys', 'demo-ehr.public.jwks.json') }],
+      },
+    ],
+    trusted: [],
+  };
+}
+
+type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'profiles' | 'mode' | 'port' | 'dataDir'> &
+  Partial<GatewayConfig> & {
+    organizations: (Omit<HostedOrganization, 'keys' | 'ehrClients'> & Partial<HostedOrganization>)[];
+    trusted?: (Omit<TrustedOrganization, 'endpoints'> & Partial<TrustedOrganization>)[];
+  };
+
+/** Validates a parsed config object against the JSON Schema and fills defaults; throws ConfigError naming the field. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir = process.cwd()): GatewayConfig {
+  const validate = schemaValidator();
+  if (!validate(raw)) {
+    throw new ConfigError(`invalid configuration: ${(validate.errors ?? []).map(describe).join('; ')}`);
+  }
+  const config = raw as RawConfig;
+  const resolve = (file: string) => path.resolve(baseDir, file);
+  const dataDir = resolve(env.DATA_DIR ?? config.dataDir ?? 'data');
+  const ids = new Set<string>();
+  for (const org of [...config.organizations, ...(config.trusted ?? [])]) {
+    if (ids.has(org.id)) throw new ConfigError(`invalid configuration: organization id '${org.id}' appears twice`);
+    ids.add(org.id);
+  }
+  if (config.coordinationPoint && !ids.has(config.coordinationPoint.organization)) {
+    throw new ConfigError(`invalid configuration: coordinationPoint.organization '${config.coordinationPoint.organization}' is not a known organization`);
+  }
+  return {
+    mode: config.mode ?? 'production',
+    port: env.PORT ? Number(env.PORT) : (config.port ?? 8080),
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? config.publicBaseUrl).replace(/\/$/, ''),
+    dataDir,
+    databaseUrl: env.DATABASE_URL ?? config.databaseUrl,
+    limits: { ...DEFAULT_LIMITS, ...config.limits },
+    tls: config.tls && { certFile: resolve(config.tls.certFile), keyFile: resolve(config.tls.keyFile) },
+    profiles: { folders: (config.profiles?.folders ?? []).map(resolve) },
+    organizations: config.organizations.map((org) => ({
+      ...org,
+      keys: (org.keys ?? []).map((key) => (key.file ? { file: resolve(key.file) } : key)),
+      ehrClients: (org.ehrClients ?? []).map((client) =>
+        client.jwksFile ? { ...client, jwksFile: resolve(client.jwksFile) } : client,
+      ),
+    })),
+    trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
+    coordinationPoint: config.coordinationPoint,
+  };
+}
+
+/** Reads GATEWAY_CONFIG (a JSON file) or, without it, returns the development configuration. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const port = env.PORT ? Number(env.PORT) : 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid configuration: PORT '${env.PORT}' is not a port number`);
+  const file = env.GATEWAY_CONFIG;
+  if (!file) {
+    const config = developmentConfig(port, path.resolve(env.DATA_DIR ?? 'data'));
+    return env.DATABASE_URL ? { ...config, databaseUrl: env.DATABASE_URL } : config;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read GATEWAY_CONFIG '${file}': ${(error as Error).message}`);
+  }
+  return parseConfig(raw, env, path.dirname(path.resolve(file)));
+}

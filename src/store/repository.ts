@@ -1,0 +1,141 @@
+import type { FhirVersion, Resource } from '../fhir/version.js';
+
+/**
+ * The storage contract every capability works against. SQLite (embedded default) and PostgreSQL implement it;
+ * domain modules see only this interface, never SQL.
+ *
+ * Every call is scoped to one tenant (a hosted organisation) and one FHIR release: a resource stored by one
+ * tenant is invisible to every other tenant, whatever id is asked for.
+ */
+export interface Scope {
+  tenant: string;
+  version: FhirVersion;
+}
+
+/** One parsed search parameter: `code[:modifier]=v1,v2` (values are OR-ed; separate params are AND-ed). */
+export interface SearchParam {
+  code: string;
+  modifier?: string;
+  /** Raw values, prefix (eq/ne/gt/lt/ge/le/sa/eb/ap) still attached for dates and numbers. */
+  values: string[];
+}
+
+export interface SortRule {
+  code: string;
+  descending: boolean;
+}
+
+export interface SearchRequest {
+  resourceType: string;
+  params: SearchParam[];
+  count: number;
+  offset: number;
+  sort: SortRule[];
+  /** `_include` targets as `Type:param[:TargetType]`. */
+  include: string[];
+  revinclude: string[];
+  total: 'none' | 'accurate';
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  /** Resources pulled in by _include/_revinclude (search mode "include"). */
+  included: Resource[];
+  total?: number;
+  /** True when another page exists after this one. */
+  hasMore: boolean;
+}
+
+export interface HistoryEntry {
+  resource?: Resource;
+  /** For deletions: the type, id and version of the deletion marker. */
+  resourceType: string;
+  id: string;
+  versionId: string;
+  lastUpdated: string;
+  method: 'POST' | 'PUT' | 'DELETE';
+}
+
+export interface HistoryRequest {
+  resourceType?: string;
+  id?: string;
+  since?: string;
+  count: number;
+}
+
+export interface WriteOptions {
+  /** Optimistic locking: the versionId the caller last saw (from `If-Match: W/"n"`). */
+  ifMatch?: string;
+}
+
+export interface ResourceRepository {
+  /** Stores a new resource under a fresh server-assigned id; fills meta.versionId and meta.lastUpdated. */
+  create<T extends Resource>(scope: Scope, resource: T): Promise<T>;
+  /** Creates or replaces the resource with the id it carries (update-as-create is allowed). */
+  update<T extends Resource>(scope: Scope, resource: T, options?: WriteOptions): Promise<{ resource: T; created: boolean }>;
+  /** Throws OperationOutcomeError: not-found (never existed or other tenant), gone (deleted). */
+  read(scope: Scope, resourceType: string, id: string): Promise<Resource>;
+  vread(scope: Scope, resourceType: string, id: string, versionId: string): Promise<Resource>;
+  /** Marks the resource deleted (a new history entry); deleting twice or a missing id is not an error. */
+  delete(scope: Scope, resourceType: string, id: string, options?: WriteOptions): Promise<void>;
+  history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]>;
+  search(scope: Scope, request: SearchRequest): Promise<SearchResult>;
+}
+
+/** Outbound work (notifications, pushes, subscription deliveries), written in the same transaction as its cause. */
+export interface OutboxMessage {
+  id: string;
+  tenant: string;
+  /** What kind of work this is; a dispatcher per kind handles it (e.g. `transfer.notify`, `subscription.deliver`). */
+  kind: string;
+  /** Where it goes, for visibility and per-destination ordering (a URL or an organisation id). */
+  destination: string;
+  payload: unknown;
+  /** Messages with the same ordering key are handed out strictly one at a time, oldest first. */
+  orderingKey?: string;
+  attempts: number;
+  status: 'pending' | 'in-flight' | 'delivered' | 'dead';
+  nextAttemptAt: string;
+  createdAt: string;
+  lastError?: string;
+}
+
+export interface NewOutboxMessage {
+  tenant: string;
+  kind: string;
+  destination: string;
+  payload: unknown;
+  orderingKey?: string;
+  /** Earliest time to attempt it; default now. */
+  notBefore?: string;
+}
+
+export interface Outbox {
+  enqueue(message: NewOutboxMessage): Promise<string>;
+  /** Leases up to `limit` due messages of the given kinds for `leaseMs`; a crashed worker's lease expires. */
+  claim(kinds: string[], limit: number, leaseMs: number): Promise<OutboxMessage[]>;
+  complete(id: string): Promise<void>;
+  /** Records a failed attempt; `retryAt` undefined moves the message to the dead letters. */
+  fail(id: string, error: string, retryAt?: string): Promise<void>;
+  list(tenant: string, filter?: { status?: OutboxMessage['status']; kind?: string; limit?: number }): Promise<OutboxMessage[]>;
+  /** Puts a dead (or delivered) message back in the queue. */
+  replay(tenant: string, id: string): Promise<boolean>;
+}
+
+/** Single-use token ids (JWT `jti`), shared by every instance on the same database. */
+export interface ReplayCache {
+  /** Returns true the first time a key is seen, false on every later call until it expires. */
+  remember(key: string, expiresAt: Date): Promise<boolean>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly resources: ResourceRepository;
+  readonly outbox: Outbox;
+  readonly replay: ReplayCache;
+  /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  /** True when the database answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
