@@ -1,0 +1,114 @@
+import type { Outbox, OutboxMessage } from '../store/repository.js';
+import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
+
+/**
+ * Delivers outbox messages: claims due messages, hands each to the handler registered for its kind, and records
+ * the result. Handlers throw to signal failure; a `PermanentFailure` dead-letters at once, anything else retries with
+ * backoff until the horizon. A crashed process leaves its claims to expire, so another worker (or the restarted one)
+ * delivers them: at-least-once, never lost.
+ */
+export type OutboxHandler = (message: OutboxMessage) => Promise<void>;
+
+export class PermanentFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentFailure';
+  }
+}
+
+export interface DispatcherOptions {
+  outbox: Outbox;
+  handlers: Record<string, OutboxHandler>;
+  backoff?: BackoffPolicy;
+  /** Messages claimed per round. */
+  batchSize?: number;
+  /** How long a claim stays ours; must exceed the slowest handler's timeout. */
+  leaseMs?: number;
+  /** Idle polling interval; `wake()` starts a round at once. */
+  pollMs?: number;
+  onError?: (error: unknown, message?: OutboxMessage) => void;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Starts a round now (call after enqueueing work). */
+  wake(): void;
+  /** Runs rounds until nothing due is left; for tests and shutdown draining. */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { outbox, handlers } = options;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const batchSize = options.batchSize ?? 50;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const pollMs = options.pollMs ?? 1000;
+  const kinds = Object.keys(handlers);
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<number> | undefined;
+  let wakeRequested = false;
+
+  async function deliver(message: OutboxMessage): Promise<void> {
+    try {
+      await handlers[message.kind](message);
+      await outbox.complete(message.id);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const retryAt =
+        error instanceof PermanentFailure ? undefined : nextAttempt(backoff, message.createdAt, message.attempts, Date.now());
+      await outbox.fail(message.id, reason, retryAt);
+    }
+  }
+
+  async function round(): Promise<number> {
+    const messages = await outbox.claim(kinds, batchSize, leaseMs);
+    await Promise.all(messages.map((message) => deliver(message).catch((error) => options.onError?.(error, message))));
+    return messages.length;
+  }
+
+  /** One round at a time: a wake during a round asks for another one right after. */
+  function runRound(): Promise<number> {
+    if (!current) {
+      current = round()
+        .catch((error) => {
+          options.onError?.(error);
+          return 0;
+        })
+        .finally(() => {
+          current = undefined;
+        });
+    }
+    return current;
+  }
+
+  function schedule(delay: number): void {
+    if (!running) return;
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      wakeRequested = false;
+      const handled = await runRound();
+      schedule(handled === batchSize || wakeRequested ? 0 : pollMs);
+    }, delay);
+  }
+
+  return {
+    start() {
+      running = true;
+      schedule(0);
+    },
+    wake() {
+      wakeRequested = true;
+      if (running && !current) schedule(0);
+    },
+    async drain() {
+      while ((await runRound()) > 0);
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+}
