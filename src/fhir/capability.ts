@@ -1,0 +1,114 @@
+import type { RouteDefinition } from './rest/router.js';
+import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
+
+/**
+ * The CapabilityStatement of one FHIR base, generated from what is wired: the route table (interactions and
+ * operations), the resource types the router accepts, the search parameters the search layer knows per type and the
+ * profiles the validator knows. Nothing here is kept by hand.
+ */
+export interface SearchParameterSummary {
+  name: string;
+  type: string;
+  definition?: string;
+  documentation?: string;
+  /** For reference parameters: the types it may point to (`_include` targets). */
+  target?: string[];
+}
+
+export interface ProfileSummary {
+  url: string;
+  /** The resource type the profile constrains. */
+  type: string;
+}
+
+export interface CapabilityInput {
+  version: FhirVersion;
+  baseUrl: string;
+  software: { name: string; version: string };
+  routes: readonly RouteDefinition[];
+  resourceTypes: readonly string[];
+  searchParameters(resourceType: string): SearchParameterSummary[];
+  profiles: ProfileSummary[];
+  /** The OAuth 2 token endpoint that issues the bearer tokens every non-public route requires. */
+  tokenEndpoint: string;
+  date: string;
+}
+
+const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
+const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'search-system', 'history-system'];
+
+export const FORMATS = ['application/fhir+json', 'application/fhir+xml', 'json', 'xml'];
+
+export function capabilityStatement(input: CapabilityInput): Resource {
+  const { version } = input;
+  const interactionsOf = (codes: string[]) => [...new Set(input.routes.flatMap((route) => route.interactions))].filter((code) => codes.includes(code));
+  const typeInteractions = interactionsOf(TYPE_INTERACTIONS).map((code) => ({ code }));
+  const operations = input.routes.flatMap((route) => (route.operation ? [route.operation] : []));
+  const uniqueOperations = [...new Map(operations.map((operation) => [operation.name, operation])).values()];
+  const rest = {
+    mode: 'server',
+    documentation: `FHIR ${FHIR_RELEASE[version]} base of the vervolgzorg gateway; every interaction except metadata needs a bearer token.`,
+    security: security(version, input.tokenEndpoint),
+    resource: input.resourceTypes.map((type) => resourceCapability(input, type, typeInteractions)),
+    interaction: interactionsOf(SYSTEM_INTERACTIONS).map((code) => ({ code })),
+    operation: uniqueOperations.map((operation) => ({ name: operation.name, definition: canonical(version, operation.definition) })),
+  };
+  const statement: Resource = {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: input.date,
+    publisher: input.software.name,
+    kind: 'instance',
+    software: input.software,
+    implementation: { description: `${input.software.name} (${version.toUpperCase()})`, url: input.baseUrl },
+    fhirVersion: FHIR_RELEASE[version],
+    format: FORMATS,
+    rest: [rest],
+  };
+  if (version === 'stu3') {
+    statement.acceptUnknown = 'no';
+    statement.profile = input.profiles.map((profile) => ({ reference: profile.url }));
+  }
+  return statement;
+}
+
+function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[]) {
+  const searchParam = input.searchParameters(type);
+  const capability: Record<string, unknown> = {
+    type,
+    interaction,
+    versioning: 'versioned',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchInclude: searchParam
+      .filter((parameter) => parameter.type === 'reference')
+      .flatMap((parameter) => [`${type}:${parameter.name}`, ...(parameter.target ?? []).map((target) => `${type}:${parameter.name}:${target}`)]),
+    searchParam: searchParam.map(({ name, type: parameterType, definition, documentation }) =>
+      withoutUndefined({ name, type: parameterType, definition: definition && canonical(input.version, definition), documentation }),
+    ),
+  };
+  const profiles = input.profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
+  if (input.version === 'r4' && profiles.length > 0) capability.supportedProfile = profiles;
+  return capability;
+}
+
+/** R4 canonicals are plain URLs; STU3 points at definitions with a Reference. */
+function canonical(version: FhirVersion, url: string): string | { reference: string } {
+  return version === 'r4' ? url : { reference: url };
+}
+
+function security(version: FhirVersion, tokenEndpoint: string) {
+  const system = version === 'r4' ? 'http://terminology.hl7.org/CodeSystem/restful-security-service' : 'http://hl7.org/fhir/restful-security-service';
+  return {
+    cors: false,
+    service: [{ coding: [{ system, code: 'OAuth' }], text: 'Nuts-style JWT bearer grant (RFC 7523)' }],
+    description: `Bearer access tokens from ${tokenEndpoint} (grant_type urn:ietf:params:oauth:grant-type:jwt-bearer).`,
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}

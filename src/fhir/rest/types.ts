@@ -1,0 +1,86 @@
+import type { AccessRequest, Authenticator, Principal } from '../../auth/principal.js';
+import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
+import type { Scope, SearchRequest, Store } from '../../store/repository.js';
+import type { FhirVersion, Resource } from '../version.js';
+import type { FhirRouter } from './router.js';
+
+/**
+ * The FHIR REST layer without HTTP: a request goes in, `[outcome, resource?]` comes out (the Medplum fhir-router
+ * style). `http/` turns the outcome into a status and the resource into a body; batch entries reuse the same path.
+ */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export type QueryValues = Record<string, string | string[]>;
+
+export interface FhirRequest {
+  method: HttpMethod;
+  /** Path below the FHIR base, without leading slash: `Patient/123/_history/2`. */
+  pathname: string;
+  /** Filled by the router from the route pattern (`type`, `id`, `vid`). */
+  params: Record<string, string>;
+  query: QueryValues;
+  /** A parsed resource (JSON or XML), form parameters for `_search`, or undefined. */
+  body?: unknown;
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>;
+}
+
+export type FhirResponse = [OperationOutcome] | [OperationOutcome, Resource];
+
+export interface ValidateOptions {
+  profiles?: string[];
+}
+
+/** What the REST layer needs from `validation/` (structurally the validator `createValidator` returns). */
+export interface ResourceValidator {
+  validate(resource: Resource, options?: ValidateOptions): OperationOutcome;
+  knowsProfile(url: string): boolean;
+}
+
+export interface SearchOptions {
+  /** `Prefer: handling=lenient`: unknown parameters become warnings instead of a 400. */
+  lenient?: boolean;
+}
+
+/** Turns a query into a SearchRequest or throws a bad-request outcome naming the parameter (`fhir/search`). */
+export type SearchParser = (
+  version: FhirVersion,
+  resourceType: string,
+  query: QueryValues,
+  options?: SearchOptions,
+) => SearchRequest & { warnings?: OperationOutcomeIssue[] };
+
+/** One routed access to data, allowed or refused; the HTTP layer hands them to the auditor once the request is done. */
+export interface AccessEvent {
+  request: AccessRequest;
+  /** The query string of a search. */
+  query?: string;
+  outcome: OperationOutcome;
+  /** The resources returned or written (search and history: every entry's resource). */
+  resources: Resource[];
+}
+
+/** Built once per FHIR base when the app starts. */
+export interface RestServices {
+  version: FhirVersion;
+  validator: ResourceValidator;
+  parseSearch: SearchParser;
+  /** Asked for every routed request, batch and transaction entries included. */
+  authenticator: Authenticator;
+  /** Batch and transaction Bundles dispatch their entries through it. */
+  router: FhirRouter;
+}
+
+/** Per request: who asks, against which tenant and store (a transaction swaps in its own store). */
+export interface RestContext {
+  services: RestServices;
+  /** Absolute URL of the FHIR base, e.g. `https://gw.example/fhir/stu3`. */
+  baseUrl: string;
+  principal: Principal;
+  scope: Scope;
+  store: Store;
+  /** Filled by the router as requests succeed; a rolled-back transaction takes its entries' accesses out again. */
+  accesses: AccessEvent[];
+}
+
+export type FhirHandler = (request: FhirRequest, context: RestContext) => Promise<FhirResponse>;

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Authenticator } from '../auth/principal.js';
+import { capabilityStatement, type ProfileSummary, type SearchParameterSummary } from '../fhir/capability.js';
+import { notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
+import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
+import { createFhirRouter } from '../fhir/rest/routes.js';
+import type { ResourceValidator, RestServices, SearchParser } from '../fhir/rest/types.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { Logger } from '../logging.js';
+import type { Store } from '../store/repository.js';
+import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
+import { CONTENT_TYPES, serialize } from './format.js';
+import { createHttpMetrics, routeLabel } from './metrics.js';
+import { requestId } from './request-id.js';
+import { httpStatus } from './status.js';
+
+/** Everything the app is made of, passed in (main.ts wires the real ones; tests may pass their own). */
+export interface AppDependencies {
+  /** URL under which clients reach this gateway; FHIR bases are `<publicBaseUrl>/fhir` and `/fhir/stu3`. */
+  publicBaseUrl: string;
+  limits: { bodyBytes: number; jsonDepth: number };
+  store: Store;
+  validators: Record<FhirVersion, ResourceValidator & { profiles(): ProfileSummary[] }>;
+  parseSearch: SearchParser;
+  searchParameters(version: FhirVersion, resourceType: string): SearchParameterSummary[];
+  authenticator: Authenticator;
+  audit: FhirApiAuditor;
+  /** Routes served at the root before the FHIR bases (token endpoint, discovery metadata, DID documents). */
+  authRouter?: express.Router;
+  logger: Logger;
+}
+
+const FHIR_BASES: { version: FhirVersion; path: string }[] = [
+  { version: 'stu3', path: '/fhir/stu3' },
+  { version: 'r4', path: '/fhir' },
+];
+
+const SOFTWARE = {
+  name: 'vervolgzorg-gateway',
+  version: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+};
+
+export function createApp(deps: AppDependencies): express.Express {
+  const app = express();
+  const metrics = createHttpMetrics();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet());
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await deps.store.ping().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'store unavailable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  if (deps.authRouter) app.use(deps.authRouter);
+  // STU3 first: the R4 base's prefix `/fhir` would also match `/fhir/stu3/...`.
+  for (const base of FHIR_BASES) app.use(base.path, fhirApi(fhirApiOptions(deps, base)));
+
+  app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ requestId: res.locals.requestId, err: error }, 'unexpected error');
+    sendJsonOutcome(res, serverError(`Internal error; quote request id ${res.locals.requestId}`));
+  });
+  return app;
+}
+
+function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; path: string }) {
+  const baseUrl = deps.publicBaseUrl.replace(/\/$/, '') + base.path;
+  const router = createFhirRouter();
+  const services: RestServices = {
+    version: base.version,
+    validator: deps.validators[base.version],
+    parseSearch: deps.parseSearch,
+    authenticator: deps.authenticator,
+    router,
+  };
+  let statement: Resource | undefined;
+  const describe = () =>
+    capabilityStatement({
+      version: base.version,
+      baseUrl,
+      software: SOFTWARE,
+      routes: router.routes,
+      resourceTypes: RESOURCE_TYPES,
+      searchParameters: (type) => deps.searchParameters(base.version, type),
+      profiles: deps.validators[base.version].profiles(),
+      tokenEndpoint: `${deps.publicBaseUrl.replace(/\/$/, '')}/oauth2/token`,
+      date: new Date().toISOString(),
+    });
+  return {
+    services,
+    baseUrl,
+    mountPath: base.path,
+    store: deps.store,
+    limits: deps.limits,
+    capabilityStatement: () => (statement ??= describe()),
+    audit: deps.audit,
+    logger: deps.logger,
+  };
+}
+
+/** One line per request: route pattern (never the raw URL: queries can hold a BSN), status, duration, request id. */
+function accessLog(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      logger.info(
+        {
+          requestId: res.locals.requestId,
+          method: req.method,
+          route: routeLabel(req, res),
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+function sendJsonOutcome(res: Response, outcome: OperationOutcome): void {
+  res.status(httpStatus(outcome)).type(CONTENT_TYPES.json).send(serialize(outcome, 'json', 'r4', false));
+}

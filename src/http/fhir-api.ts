@@ -1,0 +1,167 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Principal } from '../auth/principal.js';
+import { allOk, badRequest, OperationOutcomeError, outcome, issue, serverError, unsupportedMediaType } from '../fhir/outcome.js';
+import type { RouteMatch } from '../fhir/rest/router.js';
+import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { Logger } from '../logging.js';
+import type { Store } from '../store/repository.js';
+import { parseBody, responseFormat, CONTENT_TYPES, serialize } from './format.js';
+import { sendFhir, type ResponseOptions } from './respond.js';
+import { outcomeKindFor } from './status.js';
+
+/** Hands the accesses of one request to the auditor (AuditEvents for patient data), before the answer goes out. */
+export type FhirApiAuditor = (record: { requestId: string; principal: Principal; version: FhirVersion; accesses: AccessEvent[] }) => Promise<void>;
+
+export interface FhirApiOptions {
+  services: RestServices;
+  /** Absolute URL of this base, as clients see it. */
+  baseUrl: string;
+  /** Where the router is mounted (`/fhir`, `/fhir/stu3`), for metric labels. */
+  mountPath: string;
+  store: Store;
+  limits: { bodyBytes: number; jsonDepth: number };
+  capabilityStatement: () => Resource;
+  audit: FhirApiAuditor;
+  logger: Logger;
+}
+
+const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'DELETE']);
+/** Interactions whose answer `Prefer: return=` shapes. */
+const WRITES = new Set(['create', 'update', 'batch']);
+/** HTTP-level parameters, consumed here and never shown to the FHIR handlers. */
+const HTTP_PARAMETERS = new Set(['_format', 'pretty', '_pretty']);
+
+/**
+ * One FHIR base as an express router: negotiate the format, read the body (size-limited), route, authenticate,
+ * parse, dispatch to the REST layer, audit, answer. Every failure on the way is an OperationOutcome in the
+ * negotiated format; unexpected exceptions become a 500 without internals, logged with the request id.
+ */
+export function fhirApi(options: FhirApiOptions): express.Router {
+  const api = express.Router();
+  api.use(negotiate(options));
+  api.use(express.raw({ type: () => true, limit: options.limits.bodyBytes }));
+  api.use(async (req: Request, res: Response) => {
+    const responseOptions = res.locals.fhir as ResponseOptions;
+    try {
+      await handle(req, res, options, responseOptions);
+    } catch (error) {
+      if (error instanceof OperationOutcomeError) {
+        sendFhir(res, [error.outcome], responseOptions);
+        return;
+      }
+      unexpected(error, res, options, responseOptions);
+    }
+  });
+  api.use((error: unknown, req: Request, res: Response, _next: NextFunction) => bodyError(error, req, res, options));
+  return api;
+}
+
+function negotiate(options: FhirApiOptions) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const format = responseFormat(firstValue(req.query._format), req.headers.accept);
+    if (typeof format !== 'string') {
+      res.status(406).type(CONTENT_TYPES.json).send(serialize(format, 'json', options.services.version, false));
+      return;
+    }
+    const pretty = ['true', ''].includes(firstValue(req.query._pretty) ?? firstValue(req.query.pretty) ?? 'false');
+    res.locals.fhir = { format, version: options.services.version, pretty, baseUrl: options.baseUrl } satisfies ResponseOptions;
+    next();
+  };
+}
+
+async function handle(req: Request, res: Response, options: FhirApiOptions, responseOptions: ResponseOptions): Promise<void> {
+  const { services } = options;
+  const pathname = req.path.replace(/^\/+/, '');
+  if (req.method === 'GET' && pathname === 'metadata') {
+    res.locals.route = `${options.mountPath}/metadata`;
+    sendFhir(res, [allOk, options.capabilityStatement()], responseOptions);
+    return;
+  }
+  const match = METHODS.has(req.method) ? services.router.find(req.method as HttpMethod, pathname) : undefined;
+  if (!match) {
+    sendFhir(res, [services.router.unroutable(req.method, pathname)], responseOptions);
+    return;
+  }
+  res.locals.route = `${options.mountPath}/${match.route.path}`;
+  const principal = await services.authenticator.authenticate(req.headers.authorization);
+  if ('resourceType' in principal) {
+    res.setHeader('WWW-Authenticate', 'Bearer');
+    sendFhir(res, [principal], responseOptions);
+    return;
+  }
+  const request: FhirRequest = {
+    method: req.method as HttpMethod,
+    pathname,
+    params: {},
+    query: fhirQuery(req.query),
+    body: requestBody(req, match, options),
+    headers: req.headers as Record<string, string | undefined>,
+  };
+  const context: RestContext = {
+    services,
+    baseUrl: options.baseUrl,
+    principal,
+    scope: { tenant: principal.tenant, version: services.version },
+    store: options.store,
+    accesses: [],
+  };
+  const response: FhirResponse = await services.router.dispatch(match, request, context);
+  if (context.accesses.length > 0) {
+    await options.audit({ requestId: res.locals.requestId, principal, version: services.version, accesses: context.accesses });
+  }
+  const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
+  sendFhir(res, response, { ...responseOptions, prefer: isWrite ? request.headers.prefer : undefined });
+}
+
+/** `_search` takes form parameters; every other interaction takes a FHIR resource (or nothing). */
+function requestBody(req: Request, match: RouteMatch, options: FhirApiOptions): unknown {
+  const body = parseBody(Buffer.isBuffer(req.body) ? req.body : undefined, req.headers['content-type'], options.services.version, {
+    maxDepth: options.limits.jsonDepth,
+  });
+  const isSearch = match.route.path.endsWith('_search');
+  if (body.kind === 'none') return undefined;
+  if (body.kind === 'form') {
+    if (isSearch) return body.values;
+    throw new OperationOutcomeError(unsupportedMediaType('Form parameters are only accepted by _search; send a FHIR resource'));
+  }
+  if (isSearch) throw new OperationOutcomeError(unsupportedMediaType('_search takes application/x-www-form-urlencoded parameters'));
+  return body.resource;
+}
+
+function fhirQuery(query: Request['query']): QueryValues {
+  const values: QueryValues = Object.create(null);
+  for (const [name, value] of Object.entries(query)) {
+    if (HTTP_PARAMETERS.has(name)) continue;
+    if (typeof value === 'string' || (Array.isArray(value) && value.every((item) => typeof item === 'string'))) values[name] = value as string | string[];
+    else throw new OperationOutcomeError(badRequest(`Query parameter '${name}' is malformed`, name));
+  }
+  return values;
+}
+
+function firstValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
+}
+
+/** Errors raised while reading the body (too large, bad encoding, aborted) carry an HTTP status; keep it, as an outcome. */
+function bodyError(error: unknown, _req: Request, res: Response, options: FhirApiOptions): void {
+  const status = (error as { status?: unknown }).status;
+  const responseOptions = (res.locals.fhir as ResponseOptions | undefined) ?? {
+    format: 'json',
+    version: options.services.version,
+    pretty: false,
+    baseUrl: options.baseUrl,
+  };
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const text = status === 413 ? `The body exceeds the limit of ${options.limits.bodyBytes} bytes` : (error as Error).message;
+    sendFhir(res, [outcome(outcomeKindFor(status), [issue('error', status === 413 ? 'too-costly' : 'invalid', text)])], responseOptions);
+    return;
+  }
+  unexpected(error, res, options, responseOptions);
+}
+
+function unexpected(error: unknown, res: Response, options: FhirApiOptions, responseOptions: ResponseOptions): void {
+  options.logger.error({ requestId: res.locals.requestId, err: error }, 'unexpected error in a FHIR request');
+  sendFhir(res, [serverError(`Internal error; quote request id ${res.locals.requestId}`)], responseOptions);
+}

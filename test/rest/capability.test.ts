@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import { capabilityStatement, type CapabilityInput } from '../../src/fhir/capability.js';
+import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
+import { FHIR_ROUTES } from '../../src/fhir/rest/routes.js';
+import type { FhirVersion } from '../../src/fhir/version.js';
+
+function input(version: FhirVersion): CapabilityInput {
+  return {
+    version,
+    baseUrl: 'https://gw.test/fhir',
+    software: { name: 'vervolgzorg-gateway', version: '0.1.0' },
+    routes: FHIR_ROUTES,
+    resourceTypes: RESOURCE_TYPES,
+    searchParameters: (type) =>
+      type === 'Task'
+        ? [
+            { name: 'status', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Task-status' },
+            { name: 'owner', type: 'reference', target: ['Organization'] },
+          ]
+        : [],
+    profiles: [{ url: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task', type: 'Task' }],
+    tokenEndpoint: 'https://gw.test/oauth2/token',
+    date: '2025-01-01T00:00:00Z',
+  };
+}
+
+type Capability = {
+  fhirVersion: string;
+  rest: {
+    resource: { type: string; interaction: { code: string }[]; searchParam: unknown[]; searchInclude: string[]; supportedProfile?: string[] }[];
+    interaction: { code: string }[];
+    operation: { name: string; definition: unknown }[];
+  }[];
+  profile?: unknown;
+};
+
+describe('capabilityStatement', () => {
+  it('lists the interactions the route table wires, for every served type', () => {
+    const statement = capabilityStatement(input('r4')) as unknown as Capability;
+    expect(statement.fhirVersion).toBe('4.0.1');
+    const [rest] = statement.rest;
+    expect(rest.resource.map((resource) => resource.type)).toEqual([...RESOURCE_TYPES]);
+    const task = rest.resource.find((resource) => resource.type === 'Task')!;
+    expect(task.interaction.map((interaction) => interaction.code).sort()).toEqual(
+      ['create', 'delete', 'history-instance', 'history-type', 'read', 'search-type', 'update', 'vread'].sort(),
+    );
+    expect(rest.interaction.map((interaction) => interaction.code).sort()).toEqual(['batch', 'transaction']);
+    expect(rest.operation).toEqual([{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]);
+  });
+
+  it('describes search parameters, includes and profiles per type', () => {
+    const [rest] = (capabilityStatement(input('r4')) as unknown as Capability).rest;
+    const task = rest.resource.find((resource) => resource.type === 'Task')!;
+    expect(task.searchParam).toEqual([
+      { name: 'status', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Task-status' },
+      { name: 'owner', type: 'reference' },
+    ]);
+    expect(task.searchInclude).toEqual(['Task:owner', 'Task:owner:Organization']);
+    expect(task.supportedProfile).toEqual(['http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task']);
+  });
+
+  it('speaks STU3 where the releases differ', () => {
+    const statement = capabilityStatement(input('stu3')) as unknown as Capability & { acceptUnknown: string };
+    expect(statement.fhirVersion).toBe('3.0.2');
+    expect(statement.acceptUnknown).toBe('no');
+    expect(statement.profile).toEqual([{ reference: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task' }]);
+    expect(statement.rest[0].operation[0].definition).toEqual({ reference: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' });
+    expect(statement.rest[0].resource.find((resource) => resource.type === 'Task')!.supportedProfile).toBeUndefined();
+  });
+});
