@@ -34,6 +34,8 @@ export interface AccessRequest {
   /** Path relative to the FHIR base, e.g. `/Task/123`, `/Task` (search/create), `/Task/123/_history/2`. */
   path: string;
   resourceType?: string;
+  /** Which API the request came in on (default `fhir`); the eOverdracht notification endpoint is `notification`. */
+  endpoint?: 'fhir' | 'notification';
 }
 
 /** The resource server's view of authentication, implemented in `auth/` and used by `http/`. */

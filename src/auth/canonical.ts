@@ -1,0 +1,6 @@
+/** Canonical URLs of the gateway's own code systems, naming systems and extensions. */
+export const GATEWAY_CANONICAL = 'https://vervolgzorg-gateway.example/fhir';
+/** Identifies an organisation by its configured id (the JWT `iss`/`sub`). */
+export const ORGANIZATION_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/organization-id`;
+/** Identifies one of a tenant's EHR clients by its client id. */
+export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-client-id`;

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { TrustedOrganization } from '../config/config.js';
+import type { Principal } from './principal.js';
+import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
+import { assertTransportAllowed } from './transport.js';
+import type { Fetch, TrustRegistry } from './trust.js';
+
+/**
+ * The client side of the Nuts-style exchange, used for every outbound call: signs a grant with the hosted
+ * organisation's newest key, fetches a token from the remote organisation's authorization server, caches it until
+ * 30 s before it expires, and retries a call once with a fresh token when the remote answers 401. Calls go only to
+ * the configured endpoints of trusted organisations (egress allowlist), over verified TLS (plain http only in
+ * development mode or on loopback), and never follow redirects.
+ */
+export interface TokenRequest {
+  /** The hosted organisation calling out (grant `iss`). */
+  requester: string;
+  /** Authorization credentials (JWT VCs) the remote issued to the requester. */
+  vcs?: string[];
+  /** The user behind the call, vouched for by the requester. */
+  usi?: Principal['user'];
+}
+
+export interface OutboundCall extends TokenRequest {
+  /** The trusted organisation called (grant `sub`). */
+  remote: string;
+  purposeOfUse: string;
+}
+
+export interface TokenClient {
+  getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<string>;
+  /** fetch() with a bearer token; a body must be replayable (string, Buffer, URLSearchParams) for the 401 retry. */
+  authorizedFetch(url: string | URL, init: RequestInit, call: OutboundCall): Promise<Response>;
+}
+
+/** The remote authorization server refused the grant (its RFC 6749 error, when it sent one). */
+export class TokenRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: string | undefined,
+    description: string,
+  ) {
+    super(description);
+    this.name = 'TokenRequestError';
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** True when `url` lies under one of the organisation's configured endpoints. */
+function withinEndpoints(url: URL, organization: TrustedOrganization): boolean {
+  return Object.values(organization.endpoints).some((endpoint) => {
+    if (!endpoint) return false;
+    const base = new URL(endpoint);
+    if (base.origin !== url.origin) return false;
+    const prefix = base.pathname.replace(/\/$/, '');
+    return url.pathname === prefix || url.pathname.startsWith(`${prefix}/`) || prefix === '';
+  });
+}
+
+export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch; clock?: () => number }): TokenClient {
+  const { registry } = deps;
+  const fetchImpl = deps.fetch ?? fetch;
+  const clock = deps.clock ?? Date.now;
+  const cache = new Map<string, { token: string; refreshAt: number }>();
+  const pending = new Map<string, Promise<string>>();
+
+  function trustedRemote(remote: string): TrustedOrganization {
+    const organization = registry.trusted(remote);
+    if (!organization) throw new Error(`'${remote}' is not a trusted organisation`);
+    return organization;
+  }
+
+  const cacheKey = (remote: string, purposeOfUse: string, request: TokenRequest) =>
+    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.usi ?? null]);
+
+  async function signGrant(remote: string, audience: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
+    const party = registry.hosted(request.requester);
+    if (!party) throw new Error(`'${request.requester}' is not hosted here`);
+    const now = nowSeconds(clock);
+    return new SignJWT({ purposeOfUse, vcs: request.vcs ?? [], ...(request.usi ? { usi: request.usi } : {}) })
+      .setProtectedHeader({ alg: party.signing.alg, kid: party.signing.kid, typ: TOKEN_TYPES.grant })
+      .setIssuer(request.requester)
+      .setSubject(remote)
+      .setAudience(audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
+      .setJti(randomUUID())
+      .sign(party.signing.key);
+  }
+
+  async function requestToken(remote: string, purposeOfUse: string, request: TokenRequest, key: string): Promise<string> {
+    const tokenEndpoint = trustedRemote(remote).endpoints.oauth;
+    if (!tokenEndpoint) throw new Error(`trusted organisation '${remote}' has no oauth endpoint`);
+    const url = new URL(tokenEndpoint);
+    assertTransportAllowed(url, registry.mode);
+    const assertion = await signGrant(remote, tokenEndpoint, purposeOfUse, request);
+    const response = await fetchImpl(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
+      redirect: 'error',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) {
+      const error = typeof body.error === 'string' ? body.error : undefined;
+      throw new TokenRequestError(response.status, error, `token request to '${remote}' refused: ${String(body.error_description ?? error ?? response.status)}`);
+    }
+    const { access_token: token, token_type: type, expires_in: expiresIn } = body;
+    if (typeof token !== 'string' || String(type).toLowerCase() !== 'bearer' || typeof expiresIn !== 'number') {
+      throw new TokenRequestError(response.status, undefined, `malformed token response from '${remote}'`);
+    }
+    cache.set(key, { token, refreshAt: nowSeconds(clock) + expiresIn - TOKEN_REFRESH_MARGIN_SECONDS });
+    return token;
+  }
+
+  async function getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
+    const key = cacheKey(remote, purposeOfUse, request);
+    const cached = cache.get(key);
+    if (cached && cached.refreshAt > nowSeconds(clock)) return cached.token;
+    cache.delete(key);
+    let inFlight = pending.get(key);
+    if (!inFlight) {
+      inFlight = requestToken(remote, purposeOfUse, request, key).finally(() => pending.delete(key));
+      pending.set(key, inFlight);
+    }
+    return inFlight;
+  }
+
+  return {
+    getToken,
+
+    async authorizedFetch(input, init, call) {
+      const url = new URL(input);
+      if (!withinEndpoints(url, trustedRemote(call.remote))) throw new Error(`${url.origin}${url.pathname} is not an endpoint of '${call.remote}'`);
+      assertTransportAllowed(url, registry.mode);
+      const send = async () => {
+        const headers = new Headers(init.headers);
+        headers.set('authorization', `Bearer ${await getToken(call.remote, call.purposeOfUse, call)}`);
+        return fetchImpl(url, { ...init, headers, redirect: 'error', signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      };
+      const first = await send();
+      if (first.status !== 401) return first;
+      await first.body?.cancel();
+      cache.delete(cacheKey(call.remote, call.purposeOfUse, call));
+      return send();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, type JWTPayload } from 'jose';
+import { OperationOutcomeError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
+import type { ResourceRepository, Scope } from '../store/repository.js';
+import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from './canonical.js';
+import type { GrantedResource, Operation } from './principal.js';
+import { claimsOf, TokenError, verifyJws } from './jws.js';
+import { isKnownPurpose } from './purposes.js';
+import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
+import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
+
+/**
+ * Authorization credentials in the RFC014 shape (NutsAuthorizationCredential), as JWT VCs signed by the issuing
+ * (custodian) organisation. Each issued credential is kept as an R4 Basic in the issuer's tenant, so revocation
+ * survives restarts and every instance sees it at once.
+ */
+export const CREDENTIAL_KIND = { system: `${GATEWAY_CANONICAL}/CodeSystem/basic-kind`, code: 'authorization-credential' };
+const JWT_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/authorization-credential-jwt`;
+const REVOKED_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/authorization-credential-revoked`;
+
+export const OPERATIONS: readonly Operation[] = ['read', 'vread', 'search', 'history', 'create', 'update', 'delete', 'operation'];
+
+export interface CredentialRequest {
+  /** The actor organisation allowed to use it (e.g. the receiving VVT). */
+  subject: string;
+  purposeOfUse: string;
+  resources: GrantedResource[];
+  expiresAt?: Date;
+  /** Patient identifier (e.g. `urn:oid:2.16.840.1.113883.2.4.6.3:<BSN>`), RFC014 `subject`. */
+  patient?: string;
+}
+
+export interface AuthorizationCredential extends CredentialRequest {
+  id: string;
+  issuer: string;
+  issuedAt: Date;
+}
+
+export interface CredentialService {
+  /** Issues, signs and stores a credential from a hosted organisation. */
+  issue(issuer: string, request: CredentialRequest): Promise<{ credential: AuthorizationCredential; jwt: string }>;
+  /** Checks a credential presented in a grant: issuer = grant sub, subject = grant iss, validity, purpose, not revoked. */
+  verifyPresented(jwt: unknown, grant: { iss: string; sub: string; purposeOfUse: string }, now: number): Promise<AuthorizationCredential>;
+  /** Revokes a credential of the issuer; false when the issuer has no such credential. */
+  revoke(issuer: string, id: string): Promise<boolean>;
+  /** True while the credential exists and is not revoked (checked on every guarded request). */
+  isActive(issuer: string, id: string): Promise<boolean>;
+}
+
+const scopeOf = (tenant: string): Scope => ({ tenant, version: 'r4' });
+
+export function isGrantedResource(value: unknown): value is GrantedResource {
+  const resource = value as Partial<GrantedResource> | null;
+  return (
+    typeof resource === 'object' &&
+    resource !== null &&
+    typeof resource.path === 'string' &&
+    resource.path.startsWith('/') &&
+    Array.isArray(resource.operations) &&
+    resource.operations.length > 0 &&
+    resource.operations.every((operation) => OPERATIONS.includes(operation)) &&
+    typeof resource.userContext === 'boolean'
+  );
+}
+
+function credentialRecord(credential: AuthorizationCredential, jwt: string): Resource {
+  return {
+    resourceType: 'Basic',
+    id: credential.id,
+    identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${credential.id}` }],
+    code: { coding: [{ ...CREDENTIAL_KIND, display: 'Authorization credential' }] },
+    created: credential.issuedAt.toISOString().slice(0, 10),
+    author: { identifier: { system: ORGANIZATION_ID_SYSTEM, value: credential.issuer } },
+    extension: [{ url: JWT_EXTENSION, valueString: jwt }],
+  };
+}
+
+const isRevoked = (record: Resource) => ((record.extension as { url: string }[] | undefined) ?? []).some((ext) => ext.url === REVOKED_EXTENSION);
+
+function isCredentialRecord(record: Resource): boolean {
+  const codings = (record.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? [];
+  return codings.some((coding) => coding.system === CREDENTIAL_KIND.system && coding.code === CREDENTIAL_KIND.code);
+}
+
+const isAbsent = (error: unknown) =>
+  error instanceof OperationOutcomeError && ['not-found', 'gone'].includes(error.outcome.id as string);
+
+function credentialFromClaims(claims: JWTPayload): AuthorizationCredential {
+  const vc = claims.vc as { type?: unknown; credentialSubject?: Record<string, unknown> } | undefined;
+  const subject = vc?.credentialSubject;
+  if (!Array.isArray(vc?.type) || !vc.type.includes('NutsAuthorizationCredential') || !subject) {
+    throw new TokenError('not a NutsAuthorizationCredential');
+  }
+  const resources = subject.resources ?? [];
+  if (!Array.isArray(resources) || !resources.every(isGrantedResource)) throw new TokenError('credential resources are malformed');
+  if (typeof claims.jti !== 'string' || typeof claims.iss !== 'string' || typeof claims.sub !== 'string') {
+    throw new TokenError('credential needs jti, iss and sub');
+  }
+  if (subject.id !== claims.sub) throw new TokenError('credentialSubject.id differs from sub');
+  if (typeof subject.purposeOfUse !== 'string') throw new TokenError('credential has no purposeOfUse');
+  return {
+    id: claims.jti,
+    issuer: claims.iss,
+    subject: claims.sub,
+    purposeOfUse: subject.purposeOfUse,
+    resources,
+    issuedAt: new Date((claims.iat ?? 0) * 1000),
+    ...(typeof claims.exp === 'number' ? { expiresAt: new Date(claims.exp * 1000) } : {}),
+    ...(typeof subject.subject === 'string' ? { patient: subject.subject } : {}),
+  };
+}
+
+async function signCredential(party: HostedParty, credential: AuthorizationCredential): Promise<string> {
+  const jwt = new SignJWT({
+    vc: {
+      '@context': ['https://www.w3.org/2018/credentials/v1', 'https://nuts.nl/credentials/v1'],
+      type: ['VerifiableCredential', 'NutsAuthorizationCredential'],
+      credentialSubject: {
+        id: credential.subject,
+        legalBase: { consentType: 'implied' },
+        purposeOfUse: credential.purposeOfUse,
+        resources: credential.resources,
+        ...(credential.patient ? { subject: credential.patient } : {}),
+      },
+    },
+  })
+    .setProtectedHeader({ alg: party.signing.alg, kid: party.signing.kid, typ: TOKEN_TYPES.credential })
+    .setIssuer(credential.issuer)
+    .setSubject(credential.subject)
+    .setJti(credential.id)
+    .setIssuedAt(credential.issuedAt)
+    .setNotBefore(credential.issuedAt);
+  if (credential.expiresAt) jwt.setExpirationTime(credential.expiresAt);
+  return jwt.sign(party.signing.key);
+}
+
+function checkValidity(claims: JWTPayload, now: number): void {
+  if (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('credential not valid yet');
+  if (typeof claims.exp === 'number' && claims.exp + CLOCK_SKEW_SECONDS <= now) throw new TokenError('credential expired');
+}
+
+export function createCredentialService(registry: TrustRegistry, resources: ResourceRepository, clock: () => number = Date.now): CredentialService {
+  async function isActive(issuer: string, id: string): Promise<boolean> {
+    try {
+      const record = await resources.read(scopeOf(issuer), 'Basic', id);
+      return isCredentialRecord(record) && !isRevoked(record);
+    } catch (error) {
+      if (isAbsent(error)) return false;
+      throw error;
+    }
+  }
+
+  return {
+    async issue(issuer, request) {
+      const party = registry.hosted(issuer);
+      if (!party) throw new Error(`'${issuer}' is not hosted here`);
+      if (!isKnownPurpose(request.purposeOfUse)) throw new Error(`unknown purposeOfUse '${request.purposeOfUse}'`);
+      if (!request.resources.every(isGrantedResource)) throw new Error('malformed credential resources');
+      const issuedAt = new Date(Math.floor(clock() / 1000) * 1000);
+      const credential: AuthorizationCredential = { ...request, id: randomUUID(), issuer, issuedAt };
+      const jwt = await signCredential(party, credential);
+      await resources.update(scopeOf(issuer), credentialRecord(credential, jwt));
+      return { credential, jwt };
+    },
+
+    async verifyPresented(jwt, grant, now) {
+      const { payload } = await verifyJws(jwt, (header) => {
+        if (header.typ !== TOKEN_TYPES.credential) throw new TokenError(`credential typ must be ${TOKEN_TYPES.credential}`);
+        const kid = splitKid(header.kid);
+        if (kid?.owner !== grant.sub) throw new TokenError('credential is not issued by the authorizer (grant sub)');
+        return registry.hosted(kid.owner)?.verification.get(kid.fragment);
+      });
+      const claims = claimsOf(payload);
+      if (claims.iss !== grant.sub) throw new TokenError('credential is not issued by the authorizer (grant sub)');
+      const credential = credentialFromClaims(claims);
+      if (credential.subject !== grant.iss) throw new TokenError('credential is for another subject');
+      if (credential.purposeOfUse !== grant.purposeOfUse) throw new TokenError('credential purposeOfUse differs from the grant');
+      checkValidity(claims, now);
+      if (!(await isActive(grant.sub, credential.id))) throw new TokenError('credential revoked or unknown');
+      return credential;
+    },
+
+    async revoke(issuer, id) {
+      let record: Resource;
+      try {
+        record = await resources.read(scopeOf(issuer), 'Basic', id);
+      } catch (error) {
+        if (isAbsent(error)) return false;
+        throw error;
+      }
+      if (!isCredentialRecord(record)) return false;
+      if (isRevoked(record)) return true;
+      const extension = [...((record.extension as object[]) ?? []), { url: REVOKED_EXTENSION, valueDateTime: new Date(clock()).toISOString() }];
+      await resources.update(scopeOf(issuer), { ...record, extension });
+      return true;
+    },
+
+    isActive,
+  };
+}

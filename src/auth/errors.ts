@@ -1,0 +1,34 @@
+/** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting). */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'temporarily_unavailable';
+
+/** A refusal at the authorization server, answered as an RFC 6749 JSON error body (never an OperationOutcome). */
+export class OAuthError extends Error {
+  readonly status: number;
+  readonly retryAfterSeconds?: number;
+
+  constructor(
+    readonly code: OAuthErrorCode,
+    readonly description: string,
+    options: { status?: number; retryAfterSeconds?: number } = {},
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'OAuthError';
+    this.status = options.status ?? (code === 'invalid_client' ? 401 : 400);
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  get body(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.code, error_description: this.description };
+  }
+}
+
+export const invalidGrant = (description: string) => new OAuthError('invalid_grant', description);
+export const invalidRequest = (description: string) => new OAuthError('invalid_request', description);
+export const invalidClient = (description: string) => new OAuthError('invalid_client', description);

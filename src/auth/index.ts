@@ -1,0 +1,54 @@
+import type express from 'express';
+import { createAuditor, type Auditor } from '../audit/auditor.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { Store } from '../store/repository.js';
+import { createAuthenticator } from './authenticator.js';
+import { createTokenClient, type TokenClient } from './client.js';
+import { createCredentialService, type CredentialService } from './credentials.js';
+import type { Authenticator } from './principal.js';
+import type { RateLimit } from './rateLimit.js';
+import { createAuthRouter } from './router.js';
+import { createTokenService, type TokenService } from './tokenService.js';
+import { createTokenVerifier } from './tokenVerifier.js';
+import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
+
+/** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
+export interface Auth {
+  registry: TrustRegistry;
+  /** Resource-server guard: the HTTP layer calls it on every FHIR route and the notification endpoint. */
+  authenticator: Authenticator;
+  /** Token, introspection, discovery metadata and DID document routes; mount at the root. */
+  router: express.Router;
+  tokens: TokenService;
+  credentials: CredentialService;
+  /** Outbound calls to trusted organisations with tokens from their authorization servers. */
+  client: TokenClient;
+  auditor: Auditor;
+}
+
+export interface AuthOptions {
+  fetch?: Fetch;
+  clock?: () => number;
+  /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
+  rateLimit?: RateLimit;
+}
+
+export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
+  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
+  const auditor = createAuditor(store, { observer: config.publicBaseUrl, clock: options.clock });
+  const credentials = createCredentialService(registry, store.resources, options.clock);
+  const verifier = createTokenVerifier(registry, credentials, options.clock);
+  const tokens = createTokenService({ registry, replay: store.replay, credentials, verifier, auditor, rateLimit: options.rateLimit, clock: options.clock });
+  return {
+    registry,
+    authenticator: createAuthenticator(verifier),
+    router: createAuthRouter({ registry, tokens }),
+    tokens,
+    credentials,
+    client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
+    auditor,
+  };
+}
+
+export { wwwAuthenticate, BEARER_REALM } from './authenticator.js';
+export { isPatientData, patientReferences } from '../audit/patientData.js';

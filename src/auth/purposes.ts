@@ -1,0 +1,70 @@
+import type { Operation } from './principal.js';
+
+/**
+ * The purposes of use this gateway knows (the Nuts "Bolts") and each one's base policy: what a token with that
+ * purpose may do before any authorization credential adds resources. This table is data; change access here only.
+ *
+ * A rule's path is relative to its endpoint's base and matched whole; `{id}` stands for exactly one FHIR id.
+ * Credential resources, by contrast, are matched exactly, character for character (RFC014 §4).
+ */
+export type Endpoint = 'fhir' | 'notification';
+
+export interface PolicyRule {
+  endpoint: Endpoint;
+  path: string;
+  operations: Operation[];
+}
+
+export interface Purpose {
+  description: string;
+  basePolicy: PolicyRule[];
+}
+
+const fhir = (path: string, ...operations: Operation[]): PolicyRule => ({ endpoint: 'fhir', path, operations });
+
+const DIRECTORY_TYPES = ['MeasureReport', 'HealthcareService', 'Organization', 'Location', 'Endpoint'];
+
+export const PURPOSES: Readonly<Record<string, Purpose>> = {
+  'eOverdracht-sender': {
+    description: "eOverdracht: the receiver pulls the Task and what its credential names from the sender's FHIR API",
+    basePolicy: [],
+  },
+  'eOverdracht-receiver': {
+    description: "eOverdracht: the sender notifies the receiver (POST of the notification endpoint's /Task/{id}, notified pull)",
+    basePolicy: [{ endpoint: 'notification', path: '/Task/{id}', operations: ['create'] }],
+  },
+  'capacity-publication': {
+    description: 'Capacity: a provider publishes availability snapshots to the coordination point',
+    basePolicy: [fhir('/MeasureReport', 'create')],
+  },
+  'capacity-subscription': {
+    description: "Capacity: hospitals and triagists read and subscribe to the coordination point's availability",
+    basePolicy: [
+      ...DIRECTORY_TYPES.flatMap((type) => [fhir(`/${type}`, 'search'), fhir(`/${type}/{id}`, 'read')]),
+      fhir('/Subscription', 'create'),
+      fhir('/Subscription/{id}', 'read', 'update', 'delete'),
+      fhir('/Subscription/{id}/$status', 'operation'),
+      fhir('/Subscription/{id}/$events', 'operation'),
+    ],
+  },
+};
+
+export function isKnownPurpose(purpose: unknown): purpose is string {
+  return typeof purpose === 'string' && Object.hasOwn(PURPOSES, purpose);
+}
+
+const FHIR_ID = '[A-Za-z0-9\\-.]{1,64}';
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function compile(rule: PolicyRule): { endpoint: Endpoint; path: RegExp; operations: Operation[] } {
+  const pattern = rule.path.split('{id}').map(escape).join(FHIR_ID);
+  return { endpoint: rule.endpoint, path: new RegExp(`^${pattern}$`), operations: rule.operations };
+}
+
+const COMPILED = new Map(Object.entries(PURPOSES).map(([purpose, { basePolicy }]) => [purpose, basePolicy.map(compile)]));
+
+/** True when the purpose's base policy allows this operation on this path of this endpoint. */
+export function basePolicyAllows(purpose: string | undefined, endpoint: Endpoint, path: string, operation: Operation): boolean {
+  const rules = purpose === undefined ? undefined : COMPILED.get(purpose);
+  return (rules ?? []).some((rule) => rule.endpoint === endpoint && rule.operations.includes(operation) && rule.path.test(path));
+}

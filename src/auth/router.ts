@@ -1,0 +1,93 @@
+import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { didDocument, didWebUrl } from './did.js';
+import { OAuthError } from './errors.js';
+import { PURPOSES } from './purposes.js';
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from './rules.js';
+import type { TokenService } from './tokenService.js';
+import type { TrustRegistry } from './trust.js';
+
+/**
+ * The authorization server's HTTP surface: `POST /oauth2/token`, `POST /oauth2/introspect`,
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414) and the DID documents of hosted organisations
+ * (`GET /org/<id>/did.json` for `did:web:<host>:org:<id>`). Errors are RFC 6749 JSON bodies, never OperationOutcomes.
+ */
+export interface AuthRouterDeps {
+  registry: TrustRegistry;
+  tokens: TokenService;
+}
+
+const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
+
+function parameters(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
+function noStore(res: Response): Response {
+  return res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+}
+
+function sendOAuthError(res: Response, error: OAuthError): void {
+  if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(error.retryAfterSeconds));
+  if (error.code === 'invalid_client') res.set('WWW-Authenticate', 'Bearer realm="oauth2", error="invalid_client"');
+  noStore(res).status(error.status).json(error.body);
+}
+
+/** Body parser failures (malformed or oversized form/JSON) and OAuth refusals become RFC 6749 error bodies. */
+const oauthErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  if (error instanceof OAuthError) return sendOAuthError(res, error);
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return sendOAuthError(res, new OAuthError('invalid_request', `unreadable request body: ${(error as Error).message}`, { status }));
+  }
+  next(error);
+};
+
+function metadata(registry: TrustRegistry) {
+  const issuer = registry.publicBaseUrl;
+  return {
+    issuer,
+    token_endpoint: `${issuer}/oauth2/token`,
+    introspection_endpoint: `${issuer}/oauth2/introspect`,
+    grant_types_supported: [JWT_BEARER_GRANT, CLIENT_CREDENTIALS_GRANT],
+    response_types_supported: [],
+    scopes_supported: Object.keys(PURPOSES),
+    token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+    token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+    introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
+    introspection_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+  };
+}
+
+function didDocuments(registry: TrustRegistry): Map<string, object> {
+  return new Map(registry.hostedOrganizations().map((party) => [didWebUrl(party.did).pathname, didDocument(party.did, party.publicJwks)]));
+}
+
+export function createAuthRouter({ registry, tokens }: AuthRouterDeps): express.Router {
+  const router = express.Router();
+  const body = [express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 32 }), express.json({ limit: '64kb' })];
+  const discovery = metadata(registry);
+  const documents = didDocuments(registry);
+
+  router.post('/oauth2/token', ...body, async (req, res) => {
+    noStore(res).json(await tokens.exchange(parameters(req)));
+  });
+  router.post('/oauth2/introspect', ...body, async (req, res) => {
+    noStore(res).json(await tokens.introspect(parameters(req)));
+  });
+  router.all(OAUTH_PATHS, (_req, res) => {
+    res.set('Allow', 'POST');
+    throw new OAuthError('invalid_request', 'use POST', { status: 405 });
+  });
+  router.get('/.well-known/oauth-authorization-server', (_req, res) => {
+    res.json(discovery);
+  });
+  router.get(/\/did\.json$/, (req, res, next) => {
+    const document = documents.get(req.path);
+    if (document) res.type('application/did+json').send(JSON.stringify(document));
+    else next();
+  });
+  router.use(OAUTH_PATHS, oauthErrors);
+  return router;
+}
+

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
+import { publicJwk, thumbprint } from '../../src/auth/jwk.js';
+import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
+
+/** Test parties: two hosted care organisations (tenants), two trusted hospitals, one EHR client per tenant. */
+export interface Party {
+  id: string;
+  jwk: JWK;
+  kid: string;
+  key: CryptoKey;
+}
+
+export async function party(id: string, jwk?: JWK): Promise<Party> {
+  const privateJwk = jwk ?? (await generatePrivateJwk());
+  return { id, jwk: privateJwk, kid: `${id}#${await thumbprint(privateJwk)}`, key: (await importJWK(privateJwk, 'ES256')) as CryptoKey };
+}
+
+export const publicJwks = (...parties: Party[]) => ({ keys: parties.map((p) => ({ ...publicJwk(p.jwk), kid: p.kid, alg: 'ES256', use: 'sig' })) });
+
+export const BASE_URL = 'https://gw.test';
+export const TOKEN_ENDPOINT = `${BASE_URL}/oauth2/token`;
+
+export interface World {
+  config: GatewayConfig;
+  vvtA: Party;
+  vvtB: Party;
+  hospitalX: Party;
+  hospitalY: Party;
+  /** Not in the configuration at all. */
+  stranger: Party;
+  ehrA: Party;
+}
+
+export async function world(overrides: Partial<Record<string, unknown>> = {}): Promise<World> {
+  const [vvtA, vvtB, hospitalX, hospitalY, stranger, ehrA] = await Promise.all(
+    ['vvt-a', 'vvt-b', 'hospital-x', 'hospital-y', 'stranger', 'ehr-a'].map((id) => party(id)),
+  );
+  const config = parseConfig({
+    publicBaseUrl: BASE_URL,
+    organizations: [
+      { id: 'vvt-a', name: 'VVT A', roles: ['receiver'], keys: [{ jwk: vvtA!.jwk }], ehrClients: [{ clientId: 'ehr-a', jwks: publicJwks(ehrA!) }] },
+      { id: 'vvt-b', name: 'VVT B', roles: ['receiver'], keys: [{ jwk: vvtB!.jwk }] },
+    ],
+    trusted: [
+      { id: 'hospital-x', name: 'Hospital X', jwks: publicJwks(hospitalX!), endpoints: { oauth: 'https://x.test/oauth2/token', fhir: 'https://x.test/fhir' } },
+      { id: 'hospital-y', name: 'Hospital Y', jwks: publicJwks(hospitalY!), endpoints: { oauth: 'https://y.test/oauth2/token' } },
+    ],
+    ...overrides,
+  });
+  return { config, vvtA: vvtA!, vvtB: vvtB!, hospitalX: hospitalX!, hospitalY: hospitalY!, stranger: stranger!, ehrA: ehrA! };
+}
+
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** A JWT bearer grant as a remote organisation would sign it; every part can be overridden to build an attack. */
+export async function grant(
+  signer: Party,
+  claims: JWTPayload = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  const issuedAt = now();
+  return new SignJWT({
+    iss: signer.id,
+    sub: 'vvt-a',
+    aud: TOKEN_ENDPOINT,
+    iat: issuedAt,
+    exp: issuedAt + 5,
+    jti: randomUUID(),
+    purposeOfUse: 'eOverdracht-receiver',
+    vcs: [],
+    ...claims,
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: signer.kid, ...header })
+    .sign(signer.key);
+}
+
+/** A client assertion (RFC 7523 §2.2) of an EHR client. */
+export async function clientAssertion(client: Party, claims: JWTPayload = {}): Promise<string> {
+  return grant(client, { sub: client.id, purposeOfUse: undefined, vcs: undefined, ...claims });
+}
+
+/** Any JWS with an arbitrary header, for algorithms jose refuses to produce for us (`none`, HS256 with a public key). */
+export function rawJws(header: object, claims: JWTPayload, signature: (input: string) => string): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${encode(header)}.${encode(claims)}`;
+  return `${input}.${signature(input)}`;
+}
+
