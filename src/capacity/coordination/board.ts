@@ -1,0 +1,75 @@
+import { isKnown, UNKNOWN, type Count } from '../model.js';
+import type { ProviderListing, Publication } from './publication.js';
+
+/** One provider's latest count for one care type, with the moment it was true. */
+export interface BoardEntry {
+  provider: string;
+  careType: string;
+  available: Count;
+  total?: Count;
+  measuredAt: string;
+}
+
+/** An entry as the board shows it now: older than the staleness period, its counts are unknown. */
+export interface BoardRow extends BoardEntry {
+  stale: boolean;
+}
+
+/**
+ * The coordination point's picture of the region: the latest count per provider per care type. A provider
+ * silent for longer than `staleAfterMs` shows as unknown (data-absent-reason), never with old numbers as current.
+ */
+export class CapacityBoard {
+  private readonly providers = new Map<string, { listing: ProviderListing; publishedAt: string }>();
+  private readonly byCareType = new Map<string, Map<string, BoardEntry>>();
+
+  constructor(readonly staleAfterMs: number) {}
+
+  /** Applies a provider's publication; returns the care types whose entry changed (none for an out-of-date one). */
+  apply(publication: Publication): string[] {
+    const { provider, availability, publishedAt } = publication;
+    const known = this.providers.get(provider.key);
+    if (known && Date.parse(known.publishedAt) > Date.parse(publishedAt)) return [];
+    this.providers.set(provider.key, { listing: provider, publishedAt });
+    const changed: string[] = [];
+    for (const group of availability.groups) {
+      const entries = this.byCareType.get(group.careType) ?? new Map<string, BoardEntry>();
+      this.byCareType.set(group.careType, entries);
+      const previous = entries.get(provider.key);
+      if (previous && Date.parse(previous.measuredAt) > Date.parse(availability.measuredAt)) continue;
+      const entry: BoardEntry = { provider: provider.key, ...group, measuredAt: availability.measuredAt };
+      if (!previous || !sameEntry(previous, entry)) changed.push(group.careType);
+      entries.set(provider.key, entry);
+    }
+    return changed;
+  }
+
+  provider(key: string): ProviderListing | undefined {
+    return this.providers.get(key)?.listing;
+  }
+
+  /** The rows for one care type as shown at `now`. */
+  rows(careType: string, now: Date): BoardRow[] {
+    return [...(this.byCareType.get(careType)?.values() ?? [])].map((entry) => shown(entry, now, this.staleAfterMs));
+  }
+
+  /** Every row on the board as shown at `now`, optionally for one provider. */
+  allRows(now: Date, provider?: string): BoardRow[] {
+    return [...this.byCareType.keys()]
+      .flatMap((careType) => this.rows(careType, now))
+      .filter((row) => provider === undefined || row.provider === provider);
+  }
+}
+
+export function shown(entry: BoardEntry, now: Date, staleAfterMs: number): BoardRow {
+  if (now.getTime() - Date.parse(entry.measuredAt) <= staleAfterMs) return { ...entry, stale: false };
+  return { ...entry, available: UNKNOWN, ...(entry.total === undefined ? {} : { total: UNKNOWN }), stale: true };
+}
+
+function sameCount(a: Count | undefined, b: Count | undefined): boolean {
+  return isKnown(a) || isKnown(b) ? a === b : (a?.absent ?? null) === (b?.absent ?? null);
+}
+
+function sameEntry(a: BoardEntry, b: BoardEntry): boolean {
+  return a.measuredAt === b.measuredAt && sameCount(a.available, b.available) && sameCount(a.total, b.total);
+}

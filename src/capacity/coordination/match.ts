@@ -1,0 +1,149 @@
+import { badRequest, type OperationOutcome } from '../../fhir/outcome.js';
+import type { Resource } from '../../fhir/version.js';
+import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
+import { careType } from '../care-types.js';
+import { isObject, objects } from '../json.js';
+import { isKnown, type Count } from '../model.js';
+import type { BoardRow, CapacityBoard } from './board.js';
+import { postcode4, postcode4Distance } from './postcode.js';
+import type { ProviderListing } from './publication.js';
+
+/**
+ * `$match-capacity` (conformance/OperationDefinition-MeasureReport-match-capacity.json): which providers can take a
+ * client with this care need near this place? Ranked: places free first (unknown after, when asked for), then
+ * postcode-4 proximity, then the freshest count. Providers with no free place are not candidates.
+ */
+export interface MatchQuery {
+  careType: string;
+  postalCode?: string;
+  region?: string;
+  /** The day the place is needed (YYYY-MM-DD). The board is a picture of now; the date is checked and echoed. */
+  date: string;
+  count: number;
+  includeUnknown: boolean;
+}
+
+export interface Candidate {
+  provider: ProviderListing;
+  row: BoardRow;
+  /** Postcode-4 distance to the asked postcode, when both are known. */
+  distance?: number;
+}
+
+export const DEFAULT_MATCH_COUNT = 10;
+export const MAX_MATCH_COUNT = 100;
+
+/** Query parameters (GET) or the Parameters resource (POST) as name → values. */
+export function matchParameters(parameters: unknown): Record<string, string[]> {
+  const values: Record<string, string[]> = {};
+  for (const parameter of objects(isObject(parameters) ? parameters.parameter : undefined)) {
+    const value = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
+    const text = isObject(value) ? value.code : value;
+    if (typeof parameter.name === 'string' && ['string', 'number', 'boolean'].includes(typeof text)) {
+      (values[parameter.name] ??= []).push(String(text));
+    }
+  }
+  return values;
+}
+
+export function parseMatchQuery(parameters: Record<string, string[] | undefined>, now: Date): MatchQuery | OperationOutcome {
+  const one = (name: string) => parameters[name]?.[0];
+  const type = careType(one('care-type')?.replace(`${CARE_TYPE_SYSTEM}|`, ''));
+  if (!type) return badRequest(`care-type must be a code from ${CARE_TYPE_SYSTEM}`, 'care-type');
+  const postalCode = one('postcode');
+  const region = one('region');
+  if (postalCode === undefined && region === undefined) return badRequest('Give the place as postcode or region', 'postcode');
+  if (postalCode !== undefined && postcode4(postalCode) === undefined) return badRequest('postcode must be a Dutch postcode (1234 or 1234 AB)', 'postcode');
+  const today = amsterdamDate(now);
+  const date = one('date') ?? today;
+  if (!isCalendarDate(date)) return badRequest('date must be a calendar date YYYY-MM-DD', 'date');
+  if (date < today) return badRequest(`date ${date} lies in the past`, 'date');
+  const count = Number(one('count') ?? DEFAULT_MATCH_COUNT);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_MATCH_COUNT) return badRequest(`count must be 1..${MAX_MATCH_COUNT}`, 'count');
+  const includeUnknown = one('include-unknown') ?? 'false';
+  if (includeUnknown !== 'true' && includeUnknown !== 'false') return badRequest('include-unknown must be true or false', 'include-unknown');
+  return {
+    careType: type.code,
+    ...(postalCode === undefined ? {} : { postalCode }),
+    ...(region === undefined ? {} : { region }),
+    date,
+    count,
+    includeUnknown: includeUnknown === 'true',
+  };
+}
+
+function isCalendarDate(value: string): boolean {
+  const time = /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
+  return !Number.isNaN(time) && new Date(time).toISOString().startsWith(value);
+}
+
+function amsterdamDate(now: Date): string {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Amsterdam' }).format(now);
+}
+
+/** 0: places free; 1: unknown; 2: none free (not a candidate). */
+function tier(available: Count): number {
+  if (!isKnown(available)) return 1;
+  return available > 0 ? 0 : 2;
+}
+
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  return (
+    tier(a.row.available) - tier(b.row.available) ||
+    (a.distance ?? Number.MAX_SAFE_INTEGER) - (b.distance ?? Number.MAX_SAFE_INTEGER) ||
+    Date.parse(b.row.measuredAt) - Date.parse(a.row.measuredAt) ||
+    (a.provider.key < b.provider.key ? -1 : a.provider.key > b.provider.key ? 1 : 0)
+  );
+}
+
+/** The candidate for one board row, or undefined when it does not qualify for the query. */
+export function candidateFor(query: MatchQuery, row: BoardRow, provider: ProviderListing | undefined): Candidate | undefined {
+  if (!provider || (query.region !== undefined && provider.region !== query.region)) return undefined;
+  const level = tier(row.available);
+  if (level === 2 || (level === 1 && !query.includeUnknown)) return undefined;
+  const from = postcode4(query.postalCode);
+  const to = postcode4(provider.postalCode);
+  return from === undefined || to === undefined ? { provider, row } : { provider, row, distance: postcode4Distance(from, to) };
+}
+
+export function matchCapacity(board: CapacityBoard, query: MatchQuery, now: Date): Candidate[] {
+  return board
+    .rows(query.careType, now)
+    .flatMap((row) => candidateFor(query, row, board.provider(row.provider)) ?? [])
+    .sort(compareCandidates)
+    .slice(0, query.count);
+}
+
+/** The operation's answer: a Parameters resource with one `candidate` per provider, best first. */
+export function matchResult(query: MatchQuery, candidates: Candidate[]): Resource {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'care-type', valueCoding: { system: CARE_TYPE_SYSTEM, code: query.careType, display: careType(query.careType)?.display } },
+      { name: 'date', valueDate: query.date },
+      ...candidates.map((candidate, index) => ({ name: 'candidate', part: candidateParts(candidate, index + 1) })),
+    ],
+  };
+}
+
+function candidateParts({ provider, row, distance }: Candidate, rank: number): Record<string, unknown>[] {
+  return [
+    { name: 'rank', valueInteger: rank },
+    ...provider.identifiers.map((identifier) => ({ name: 'provider', valueIdentifier: identifier })),
+    { name: 'name', valueString: provider.name },
+    ...(provider.region === undefined ? [] : [{ name: 'region', valueId: provider.region }]),
+    ...(provider.postalCode === undefined ? [] : [{ name: 'postcode', valueString: provider.postalCode }]),
+    ...(distance === undefined ? [] : [{ name: 'distance', valueInteger: distance }]),
+    countPart('available', row.available),
+    ...(row.total === undefined ? [] : [countPart('total', row.total)]),
+    { name: 'measured-at', valueInstant: row.measuredAt },
+    { name: 'stale', valueBoolean: row.stale },
+    ...provider.endpoints.map((endpoint) => ({ name: 'endpoint', resource: endpoint })),
+  ];
+}
+
+function countPart(name: string, count: Count): Record<string, unknown> {
+  return isKnown(count)
+    ? { name, valueInteger: count }
+    : { name, _valueInteger: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: count.absent }] } };
+}

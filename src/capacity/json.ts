@@ -1,0 +1,28 @@
+/** Narrowing helpers for JSON of unknown shape (request bodies, stored resources). */
+export type JsonObject = Record<string, unknown>;
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function objects(value: unknown): JsonObject[] {
+  return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
+export function stringAt(value: unknown, key: string): string | undefined {
+  const item = isObject(value) ? value[key] : undefined;
+  return typeof item === 'string' ? item : undefined;
+}
+
+/** The codings of a CodeableConcept. */
+export function codings(concept: unknown): { system?: string; code?: string }[] {
+  return objects(isObject(concept) ? concept.coding : undefined).map((coding) => ({
+    system: stringAt(coding, 'system'),
+    code: stringAt(coding, 'code'),
+  }));
+}
+
+/** The code of the first coding from `system` in a CodeableConcept. */
+export function codeFrom(concept: unknown, system: string): string | undefined {
+  return codings(concept).find((coding) => coding.system === system)?.code;
+}

@@ -1,0 +1,38 @@
+import type { Resource } from '../fhir/version.js';
+import {
+  AVAILABILITY_MEASURE,
+  AVAILABILITY_REPORT_PROFILE,
+  CARE_TYPE_SYSTEM,
+  DATA_ABSENT_REASON_EXTENSION,
+  POPULATION_SYSTEM,
+} from './canonical.js';
+import { careType } from './care-types.js';
+import { isKnown, type Availability, type Count, type ProviderIdentity } from './model.js';
+
+/** Renders a provider's availability as a SANER-style MeasureReport (profile availability-report). */
+export function availabilityReport(provider: ProviderIdentity, availability: Availability): Resource {
+  return {
+    resourceType: 'MeasureReport',
+    meta: { profile: [AVAILABILITY_REPORT_PROFILE] },
+    status: 'complete',
+    type: 'summary',
+    measure: AVAILABILITY_MEASURE,
+    date: availability.measuredAt,
+    reporter: { identifier: { ...provider.identifier }, display: provider.name },
+    period: { start: availability.measuredAt, end: availability.measuredAt },
+    group: availability.groups.map((group) => ({
+      code: { coding: [{ system: CARE_TYPE_SYSTEM, code: group.careType, display: careType(group.careType)?.display }] },
+      population: [
+        population('available', group.available),
+        ...(group.total === undefined ? [] : [population('total', group.total)]),
+      ],
+    })),
+  };
+}
+
+function population(code: 'available' | 'total', count: Count) {
+  return {
+    code: { coding: [{ system: POPULATION_SYSTEM, code }] },
+    ...(isKnown(count) ? { count } : { _count: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: count.absent }] } }),
+  };
+}

@@ -1,0 +1,215 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import type { Resource } from '../../src/fhir/version.js';
+import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';
+import { CapacityBoard } from '../../src/capacity/coordination/board.js';
+import {
+  compareCandidates,
+  matchCapacity,
+  matchParameters,
+  matchResult,
+  parseMatchQuery,
+  type MatchQuery,
+} from '../../src/capacity/coordination/match.js';
+import { postcode4 } from '../../src/capacity/coordination/postcode.js';
+import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';
+import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
+import type { Availability } from '../../src/capacity/model.js';
+import { MOMENT, source, type ProviderSample } from './samples.js';
+
+const HOUR = 3_600_000;
+const minutesBefore = (minutes: number) => new Date(MOMENT.getTime() - minutes * 60_000).toISOString();
+
+function provider(ura: string, postalCode: string, region = 'rijnmond'): ProviderSample {
+  return { ura, name: `VVT ${ura}`, postalCode, region, endpoints: [{ role: 'notification', address: `https://vvt${ura}.example/notify` }] };
+}
+
+function publication(sample: ProviderSample, availability: Availability, publishedAt = MOMENT): Publication {
+  const payload = buildAvailabilityPayload(source(sample, availability), publishedAt);
+  const read = readPublication(payload, MOMENT);
+  if ('resourceType' in read) throw new Error(JSON.stringify(read));
+  return read;
+}
+
+const elvHoog = (available: number, minutes = 10): Availability => ({
+  measuredAt: minutesBefore(minutes),
+  groups: [{ careType: 'elv-hoog', available, total: available + 5 }],
+});
+
+describe('coordination point: reading publications', () => {
+  const sample = provider('11111111', '3011 AB');
+
+  it('rejects what is not one provider with one report', () => {
+    const payload = buildAvailabilityPayload(source(sample, elvHoog(1)), MOMENT) as Resource & { entry: unknown[] };
+    expect(readPublication({ resourceType: 'Bundle', type: 'batch' }, MOMENT)).toMatchObject({ id: 'bad-request' });
+    expect(readPublication({ ...payload, entry: [...payload.entry, payload.entry[0]] }, MOMENT)).toMatchObject({ id: 'unprocessable' });
+    expect(readPublication({ ...payload, timestamp: '2099-01-01T00:00:00Z' }, MOMENT)).toMatchObject({ id: 'unprocessable' });
+  });
+
+  it('rejects a report by another provider than the Organization it comes with', () => {
+    const other = source(provider('22222222', '3011 AB'), elvHoog(1));
+    const mixed = buildAvailabilityPayload({ ...source(sample, elvHoog(1)), report: other.report }, MOMENT);
+    expect(readPublication(mixed, MOMENT)).toMatchObject({ id: 'unprocessable', issue: [{ expression: ['MeasureReport.reporter'] }] });
+  });
+});
+
+describe('coordination point: the board', () => {
+  it('shows the latest count per provider and care type, and ignores an older publication', () => {
+    const board = new CapacityBoard(HOUR);
+    const a = provider('11111111', '3011 AB');
+    expect(board.apply(publication(a, elvHoog(3), new Date(MOMENT.getTime() - 1000)))).toEqual(['elv-hoog']);
+    expect(board.apply(publication(a, elvHoog(2)))).toEqual(['elv-hoog']);
+    expect(board.apply(publication(a, elvHoog(9), new Date(MOMENT.getTime() - 2000)))).toEqual([]);
+    expect(board.apply(publication(a, elvHoog(2)))).toEqual([]);
+    expect(board.rows('elv-hoog', MOMENT)).toEqual([
+      { provider: `${URA_SYSTEM}|11111111`, careType: 'elv-hoog', available: 2, total: 7, measuredAt: minutesBefore(10), stale: false },
+    ]);
+  });
+
+  it('keeps care types a provider reports separately, each with its own time', () => {
+    const board = new CapacityBoard(HOUR);
+    const a = provider('11111111', '3011 AB');
+    board.apply(publication(a, elvHoog(2, 30), new Date(MOMENT.getTime() - 1000)));
+    board.apply(publication(a, { measuredAt: minutesBefore(5), groups: [{ careType: 'grz', available: 1 }] }));
+    expect(board.allRows(MOMENT).map((row) => [row.careType, row.measuredAt])).toEqual([
+      ['elv-hoog', minutesBefore(30)],
+      ['grz', minutesBefore(5)],
+    ]);
+  });
+
+  it('shows a provider silent longer than the staleness period as unknown, never its old numbers', () => {
+    const board = new CapacityBoard(HOUR);
+    board.apply(publication(provider('11111111', '3011 AB'), elvHoog(4, 10)));
+    const later = new Date(MOMENT.getTime() + HOUR);
+    expect(board.rows('elv-hoog', later)).toEqual([
+      expect.objectContaining({ available: { absent: 'unknown' }, total: { absent: 'unknown' }, stale: true }),
+    ]);
+    expect(board.rows('elv-hoog', new Date(MOMENT.getTime() + HOUR - 11 * 60_000))[0]).toMatchObject({ available: 4, stale: false });
+  });
+});
+
+describe('coordination point: $match-capacity', () => {
+  const query = (overrides: Partial<MatchQuery> = {}): MatchQuery => ({
+    careType: 'elv-hoog',
+    postalCode: '3011 AB',
+    date: '2025-03-14',
+    count: 10,
+    includeUnknown: false,
+    ...overrides,
+  });
+
+  it('parses query parameters and Parameters alike, and says what is wrong', () => {
+    expect(parseMatchQuery({ 'care-type': [`${CARE_TYPE_SYSTEM}|grz`], region: ['rijnmond'] }, MOMENT)).toEqual({
+      careType: 'grz',
+      region: 'rijnmond',
+      date: '2025-03-14',
+      count: 10,
+      includeUnknown: false,
+    });
+    const parameters = {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'care-type', valueCode: 'elv-hoog' },
+        { name: 'postcode', valueString: '3011 AB' },
+        { name: 'date', valueDate: '2025-03-21' },
+        { name: 'count', valuePositiveInt: 3 },
+        { name: 'include-unknown', valueBoolean: true },
+      ],
+    };
+    expect(parseMatchQuery(matchParameters(parameters), MOMENT)).toEqual({ ...query({ date: '2025-03-21', count: 3, includeUnknown: true }) });
+    const problems: [Record<string, string[]>, string][] = [
+      [{ 'care-type': ['ic'], postcode: ['3011'] }, 'care-type'],
+      [{ 'care-type': ['grz'] }, 'postcode'],
+      [{ 'care-type': ['grz'], postcode: ['ABCD'] }, 'postcode'],
+      [{ 'care-type': ['grz'], postcode: ['3011'], date: ['2025-02-30'] }, 'date'],
+      [{ 'care-type': ['grz'], postcode: ['3011'], date: ['2025-03-13'] }, 'date'],
+      [{ 'care-type': ['grz'], postcode: ['3011'], count: ['0'] }, 'count'],
+      [{ 'care-type': ['grz'], postcode: ['3011'], 'include-unknown': ['yes'] }, 'include-unknown'],
+    ];
+    for (const [input, expression] of problems) {
+      expect(parseMatchQuery(input, MOMENT)).toMatchObject({ id: 'bad-request', issue: [{ expression: [expression] }] });
+    }
+  });
+
+  it('ranks free places first, then postcode-4 proximity, then freshness; leaves out full providers', () => {
+    const board = new CapacityBoard(HOUR);
+    board.apply(publication(provider('11111111', '3000 AA'), elvHoog(1, 20)));
+    board.apply(publication(provider('22222222', '3012 BB'), elvHoog(5, 20)));
+    board.apply(publication(provider('33333333', '3012 CC'), elvHoog(2, 5)));
+    board.apply(publication(provider('44444444', '3011 AA'), elvHoog(0, 1)));
+    board.apply(publication(provider('55555555', '3011 AA'), { measuredAt: minutesBefore(1), groups: [{ careType: 'elv-hoog', available: { absent: 'unknown' } }] }));
+    const ranked = matchCapacity(board, query(), MOMENT).map((candidate) => candidate.provider.name);
+    expect(ranked).toEqual(['VVT 33333333', 'VVT 22222222', 'VVT 11111111']);
+    const withUnknown = matchCapacity(board, query({ includeUnknown: true, count: 4 }), MOMENT).map((candidate) => candidate.provider.name);
+    expect(withUnknown).toEqual(['VVT 33333333', 'VVT 22222222', 'VVT 11111111', 'VVT 55555555']);
+  });
+
+  it('filters on region and answers with a Parameters resource carrying the eOverdracht endpoints', () => {
+    const board = new CapacityBoard(HOUR);
+    board.apply(publication(provider('11111111', '3011 AB', 'rijnmond'), elvHoog(2)));
+    board.apply(publication(provider('22222222', '3011 AB', 'haaglanden'), elvHoog(2)));
+    board.apply(publication(provider('33333333', '3011 AB', 'rijnmond'), { measuredAt: minutesBefore(2 * 60), groups: [{ careType: 'elv-hoog', available: 9 }] }));
+    const asked = query({ postalCode: undefined, region: 'rijnmond', includeUnknown: true });
+    const result = matchResult(asked, matchCapacity(board, asked, MOMENT)) as unknown as { parameter: { name: string; part?: Record<string, unknown>[] }[] };
+    const candidates = result.parameter.filter((parameter) => parameter.name === 'candidate').map((candidate) => candidate.part!);
+    expect(candidates).toHaveLength(2);
+    const first = Object.fromEntries(candidates[0].map((part) => [part.name, part]));
+    expect(first).toMatchObject({
+      rank: { valueInteger: 1 },
+      provider: { valueIdentifier: { system: URA_SYSTEM, value: '11111111' } },
+      available: { valueInteger: 2 },
+      stale: { valueBoolean: false },
+      endpoint: { resource: { resourceType: 'Endpoint', address: 'https://vvt11111111.example/notify' } },
+    });
+    expect(first.distance).toBeUndefined();
+    const stale = Object.fromEntries(candidates[1].map((part) => [part.name, part]));
+    expect(stale).toMatchObject({
+      available: { _valueInteger: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: 'unknown' }] } },
+      stale: { valueBoolean: true },
+    });
+  });
+
+  it('property: the answer equals filtering and sorting the whole board by hand', () => {
+    const entry = fc.record({
+      ura: fc.stringMatching(/^[0-9]{8}$/),
+      pc4: fc.integer({ min: 1000, max: 9999 }),
+      region: fc.constantFrom('rijnmond', 'haaglanden'),
+      careType: fc.constantFrom('elv-hoog', 'grz'),
+      available: fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constant(undefined)),
+      minutes: fc.integer({ min: 0, max: 120 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(entry, { selector: (item) => item.ura, maxLength: 25 }),
+        fc.record({ pc4: fc.integer({ min: 1000, max: 9999 }), region: fc.option(fc.constantFrom('rijnmond', 'haaglanden'), { nil: undefined }), includeUnknown: fc.boolean(), count: fc.integer({ min: 1, max: 30 }) }),
+        (entries, ask) => {
+          const board = new CapacityBoard(HOUR);
+          for (const item of entries) {
+            board.apply(publication(provider(item.ura, String(item.pc4), item.region), {
+              measuredAt: minutesBefore(item.minutes),
+              groups: [{ careType: item.careType, available: item.available ?? { absent: 'unknown' } }],
+            }));
+          }
+          const asked = query({ postalCode: String(ask.pc4), region: ask.region, includeUnknown: ask.includeUnknown, count: ask.count });
+          const expected = entries
+            .filter((item) => item.careType === 'elv-hoog' && (ask.region === undefined || item.region === ask.region))
+            .map((item) => ({ ...item, known: item.available !== undefined && item.minutes * 60_000 <= HOUR }))
+            .filter((item) => (item.known ? item.available! > 0 : ask.includeUnknown))
+            .sort((a, b) => Number(b.known) - Number(a.known) || Math.abs(a.pc4 - ask.pc4) - Math.abs(b.pc4 - ask.pc4) || a.minutes - b.minutes || a.ura.localeCompare(b.ura))
+            .slice(0, ask.count)
+            .map((item) => item.ura);
+          const candidates = matchCapacity(board, asked, MOMENT);
+          expect(candidates.map((candidate) => candidate.provider.identifiers[0].value)).toEqual(expected);
+          for (let index = 1; index < candidates.length; index++) expect(compareCandidates(candidates[index - 1], candidates[index])).toBeLessThan(0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('reads postcode-4 from full and short postcodes only', () => {
+    expect([postcode4('3011 AB'), postcode4('3011AB'), postcode4('3011'), postcode4('0123'), postcode4('30111'), postcode4(undefined)]).toEqual([
+      3011, 3011, 3011, undefined, undefined, undefined,
+    ]);
+  });
+});
