@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { XMLValidator } from 'fast-xml-parser';
 import fhir from 'fhir';
 import parseConformance from 'fhir/parseConformance.js';
+import type { ParseConformance } from 'fhir/parseConformance.js';
 import { badRequest, OperationOutcomeError } from './outcome.js';
 import type { FhirVersion, Resource } from './version.js';
 
@@ -30,8 +31,36 @@ function converter(version: FhirVersion): InstanceType<typeof fhir.Fhir> {
   return existing;
 }
 
+/** FHIR.js's parsed model of a release's types and elements (names, types, cardinality), shared with the STU3↔R4 converter. */
+export function structureModel(version: FhirVersion): ParseConformance['parsedStructureDefinitions'] {
+  return converter(version).parser.parsedStructureDefinitions;
+}
+
 /** FHIR.js parses leniently, so well-formedness is checked first. FHIR forbids DTDs; refusing them up front also rules out entity-expansion attacks. */
 const FORBIDDEN_XML = /<!DOCTYPE|<!ENTITY/i;
+/** Processing instructions (the XML declaration too) and comments, which may stand before and after the root element. */
+const MISC_MARKUP = [
+  ['<?', '?>'],
+  ['<!--', '-->'],
+] as const;
+
+/** The document without what stands around its root element (a linear scan: no regular expression to backtrack). */
+function rootElement(xml: string): string {
+  let start = 0;
+  let end = xml.length;
+  for (let moved = true; moved; ) {
+    moved = false;
+    while (start < end && /\s/.test(xml[start])) start++;
+    while (end > start && /\s/.test(xml[end - 1])) end--;
+    for (const [open, close] of MISC_MARKUP) {
+      const stop = xml.startsWith(open, start) ? xml.indexOf(close, start + open.length) : -1;
+      if (stop >= 0) [start, moved] = [stop + close.length, true];
+      const begin = xml.endsWith(close, end) ? xml.lastIndexOf(open, end - close.length) : -1;
+      if (begin >= start) [end, moved] = [begin, true];
+    }
+  }
+  return xml.slice(start, end);
+}
 
 export function parseXml(version: FhirVersion, xml: string): Resource {
   if (FORBIDDEN_XML.test(xml)) throw new OperationOutcomeError(badRequest('XML with a DOCTYPE or ENTITY declaration is not allowed'));
@@ -42,7 +71,10 @@ export function parseXml(version: FhirVersion, xml: string): Resource {
   }
   let parsed: { resourceType?: unknown } | undefined;
   try {
-    parsed = converter(version).xmlToObj(xml);
+    // xmlToObj leaves decimals as strings; xmlToJson writes them as the JSON numbers FHIR JSON requires, but only
+    // accepts a document whose one top-level node is the root element.
+    const json: string | undefined = converter(version).xmlToJson(rootElement(xml));
+    parsed = json === undefined ? undefined : JSON.parse(json);
   } catch (error) {
     throw new OperationOutcomeError(badRequest(`Malformed FHIR XML: ${(error as Error).message}`));
   }

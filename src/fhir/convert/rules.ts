@@ -1,0 +1,139 @@
+import type { FhirVersion } from '../version.js';
+import { compact, isObject, toList, type Json } from './json.js';
+
+/**
+ * One difference between STU3 and R4 at one place in a type: it reads the elements it names on one side and writes
+ * those it names on the other. The engine runs it in the direction asked, checks that the opposite direction
+ * gives the input back, and keeps whatever it could not carry in cross-version extensions.
+ */
+export interface Rule {
+  /** JSON element names on the STU3 side (their `_` siblings come along). */
+  stu3: readonly string[];
+  /** JSON element names on the R4 side. */
+  r4: readonly string[];
+  toR4(slice: Json, context: RuleContext): Json;
+  toStu3(slice: Json, context: RuleContext): Json;
+  /**
+   * Set when the rule only narrows a datatype (canonical → uri) at a place that cannot carry an extension, so the
+   * loss of the type tag is accepted instead of stashed.
+   */
+  typeOnly?: boolean;
+}
+
+/** What a rule may ask of the engine, for the node it is converting and the direction being run. */
+export interface RuleContext {
+  readonly from: FhirVersion;
+  readonly to: FhirVersion;
+  /** Element `source` of the slice (with its `_` sibling) as target element `target`, datatypes and cardinality converted. */
+  move(slice: Json, source: string, target: string): Json;
+  /** One value of a datatype that has the same name in both releases (Reference, CodeableConcept, Coding). */
+  datatype(value: unknown, type: string): Json;
+  /** Cross-version extensions carrying the elements of `value`, a source-release backbone defined at `path`. */
+  packElements(value: Json, path: string): Json[];
+  /** Takes back the elements a `packElements` of the opposite direction put into `extensions`. */
+  restoreElements(extensions: unknown, path: string): { elements: Json; others: Json[] };
+}
+
+/** The same element under another name (and maybe another cardinality); `accepts` can refuse a STU3 value that R4 cannot hold there. */
+export function rename(stu3: string, r4: string, accepts: (value: unknown) => boolean = () => true): Rule {
+  return {
+    stu3: [stu3],
+    r4: [r4],
+    toR4: (slice, context) => (toList(slice[stu3]).every(accepts) ? context.move(slice, stu3, r4) : {}),
+    toStu3: (slice, context) => context.move(slice, r4, stu3),
+  };
+}
+
+/** A STU3 Reference whose target R4 allows at its new place: literal references must point at one of `types`. */
+export function refersTo(...types: string[]) {
+  return (value: unknown): boolean => {
+    if (!isObject(value) || typeof value.reference !== 'string') return true;
+    const target = /(?:^|\/)([A-Z][A-Za-z]+)\/[^/]+(?:\/_history\/[^/]+)?$/.exec(value.reference)?.[1];
+    return target === undefined || types.includes(target);
+  };
+}
+
+export interface CodeSystemCodes {
+  system: string;
+  /** The R4 code system's display for each code, written on the R4 coding as R4 examples do. */
+  displays: Record<string, string>;
+  /** STU3 code → R4 code, where they differ. */
+  toR4?: Record<string, string>;
+  /** R4 code → STU3 code, where they differ. */
+  toStu3?: Record<string, string>;
+}
+
+/**
+ * Nictiz STU3 profiles carry a more specific (SNOMED) code for a FHIR status code in this extension on the code;
+ * the zib2020 R4 profiles carry it as an extra coding of the CodeableConcept that replaced the code.
+ */
+export const CODE_SPECIFICATION = 'http://nictiz.nl/fhir/StructureDefinition/code-specification';
+
+/** A STU3 `code` that became a CodeableConcept in R4 (Condition.clinicalStatus and the like). */
+export function codeToConcept(name: string, codes: CodeSystemCodes): Rule {
+  const hidden = `_${name}`;
+  return {
+    stu3: [name],
+    r4: [name],
+    toR4(slice, context) {
+      const code = slice[name];
+      const element = isObject(slice[hidden]) ? context.datatype(slice[hidden], 'Element') : {};
+      const extensions = toList(element.extension) as Json[];
+      const coding: Json[] = [];
+      if (typeof code === 'string') {
+        const r4Code = codes.toR4?.[code] ?? code;
+        coding.push(compact({ system: codes.system, code: r4Code, display: codes.displays[r4Code] }));
+      }
+      for (const extension of extensions.filter((e) => e.url === CODE_SPECIFICATION)) {
+        coding.push(...(toList((extension.valueCodeableConcept as Json | undefined)?.coding) as Json[]));
+      }
+      const others = extensions.filter((e) => e.url !== CODE_SPECIFICATION);
+      const concept = compact({ id: element.id, extension: others.length ? others : undefined });
+      if (coding.length) concept.coding = coding;
+      return { [name]: concept };
+    },
+    toStu3(slice, context) {
+      const concept = isObject(slice[name]) ? slice[name] : {};
+      const codings = toList(concept.coding) as Json[];
+      const main = codings.find((coding) => coding.system === codes.system);
+      const specific = codings
+        .filter((coding) => coding !== main)
+        .map((coding) => ({ url: CODE_SPECIFICATION, valueCodeableConcept: { coding: [context.datatype(coding, 'Coding')] } }));
+      const extensions = [...toList(concept.extension).map((e) => context.datatype(e, 'Extension')), ...specific];
+      const result: Json = {};
+      if (typeof main?.code === 'string') result[name] = codes.toStu3?.[main.code] ?? main.code;
+      if (concept.id !== undefined || extensions.length) result[hidden] = compact({ id: concept.id, extension: extensions });
+      return result;
+    },
+  };
+}
+
+/**
+ * A STU3 backbone that R4 reduced to one of its children (Task.requester.agent → Task.requester): the other
+ * children travel as cross-version extensions on the R4 element.
+ */
+export function flattenBackbone(path: string, kept: string): Rule {
+  const name = path.slice(path.lastIndexOf('.') + 1);
+  return {
+    stu3: [name],
+    r4: [name],
+    toR4(slice, context) {
+      const flattened = toList(slice[name]).map((item) => {
+        const { [kept]: value, ...others } = item as Json;
+        const { id, extension, ...reference } = context.datatype(value ?? {}, 'Reference');
+        const extensions = [...toList(extension), ...context.packElements(others, path)];
+        return compact({ id, extension: extensions.length ? extensions : undefined, ...reference });
+      });
+      return { [name]: Array.isArray(slice[name]) ? flattened : flattened[0] };
+    },
+    toStu3(slice, context) {
+      const backbones = toList(slice[name]).map((item) => {
+        const reference = item as Json;
+        const { elements, others } = context.restoreElements(reference.extension, path);
+        const value = compact({ ...reference, extension: others.length ? others : undefined });
+        return { [kept]: context.datatype(value, 'Reference'), ...elements };
+      });
+      return { [name]: Array.isArray(slice[name]) ? backbones : backbones[0] };
+    },
+  };
+}
