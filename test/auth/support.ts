@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import express from 'express';
 import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import { publicJwk, thumbprint } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
+import { createAuth, wwwAuthenticate, type Auth } from '../../src/auth/index.js';
+import type { Operation } from '../../src/auth/principal.js';
+import type { RateLimit } from '../../src/auth/rateLimit.js';
+import { httpStatus } from '../../src/http/status.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/repository.js';
 
 /** Test parties: two hosted care organisations (tenants), two trusted hospitals, one EHR client per tenant. */
 export interface Party {
@@ -88,3 +98,46 @@ export function rawJws(header: object, claims: JWTPayload, signature: (input: st
   return `${input}.${signature(input)}`;
 }
 
+
+/** A gateway under test: the real store on a temporary SQLite file, auth wired as main.ts wires it, over HTTP. */
+export interface Gateway {
+  store: Store;
+  auth: Auth;
+  app: express.Express;
+  /** Milliseconds; starts at the real time, tests move it forward. */
+  clock: { now: number };
+  close(): Promise<void>;
+}
+
+export async function gateway(config: GatewayConfig, dataDir: string, options: { rateLimit?: RateLimit } = {}): Promise<Gateway> {
+  const store = await openStore({ dataDir });
+  const clock = { now: Date.now() };
+  const auth = await createAuth(config, store, { clock: () => clock.now, rateLimit: options.rateLimit ?? { capacity: 1000, refillPerSecond: 1000 } });
+  const app = express();
+  app.use(auth.router);
+  app.use('/fhir', guardedEcho(auth));
+  return { store, auth, app, clock, close: () => store.close() };
+}
+
+/**
+ * A stand-in FHIR route that does exactly what the HTTP layer does with the guard: authenticate (401 with the
+ * challenge), authorize (403), then echo the principal.
+ */
+function guardedEcho(auth: Auth): express.RequestHandler {
+  const operations: Record<string, Operation> = { GET: 'read', PUT: 'update', DELETE: 'delete', POST: 'create' };
+  return async (req, res) => {
+    const principal = await auth.authenticator.authenticate(req.headers.authorization);
+    if ('resourceType' in principal) {
+      res.status(httpStatus(principal)).set('WWW-Authenticate', wwwAuthenticate(principal)).json(principal);
+      return;
+    }
+    const refusal = auth.authenticator.authorize(principal, { version: 'r4', operation: operations[req.method] ?? 'read', path: req.path });
+    if (refusal) {
+      res.status(httpStatus(refusal)).json(refusal);
+      return;
+    }
+    res.json({ principal });
+  };
+}
+
+export const temporaryFolder = () => mkdtempSync(path.join(os.tmpdir(), 'auth-test-'));
