@@ -79,7 +79,9 @@ export class Converter {
       Object.assign(out, this.copyElement(name, input, restored, stashed, node));
     }
     mergeRestored(out, restored);
-    const extensions = [...own.map((e, i) => this.complex(e, 'Extension', 'Extension', `${expression}.extension[${i}]`)), ...stashed];
+    const extensions: Json[] = [];
+    for (let i = 0; i < own.length; i++) extensions.push(this.complex(own[i], 'Extension', 'Extension', `${expression}.extension[${i}]`));
+    extensions.push(...stashed);
     if (extensions.length) out.extension = extensions;
     if (typeof input.resourceType === 'string') out.resourceType = input.resourceType;
     if (input.fhir_comments !== undefined) out.fhir_comments = input.fhir_comments;
@@ -89,18 +91,22 @@ export class Converter {
 
   /** One element's value and `_` sibling, from source element `source` to target element `target`. */
   element(slice: Json, source: ElementInfo, target: ElementInfo, expression: string): Json {
-    const convert = (item: unknown, i: number): unknown => {
-      const at = source.multiple ? `${expression}[${i}]` : expression;
-      if (source.kind === 'primitive') return item;
-      if (source.kind === 'resource') return this.resource(item, at);
-      return this.complex(item, source.path, target.path, at);
-    };
-    const hidden = (item: unknown, i: number): unknown =>
-      item === null ? null : this.complex(item, 'Element', 'Element', `${expression}[${i}]`);
     const result: Json = {};
-    setList(result, target, target.name, toList(slice[source.name]).map(convert));
-    setList(result, target, `_${target.name}`, toList(slice[`_${source.name}`]).map(hidden));
+    const values = toList(slice[source.name]);
+    const converted: unknown[] = [];
+    for (let i = 0; i < values.length; i++) converted.push(this.elementValue(values[i], source, target, source.multiple ? `${expression}[${i}]` : expression));
+    setList(result, target, target.name, converted);
+    const hidden = toList(slice[`_${source.name}`]);
+    const elements: unknown[] = [];
+    for (const item of hidden) elements.push(item === null ? null : this.complex(item, 'Element', 'Element', expression));
+    setList(result, target, `_${target.name}`, elements);
     return result;
+  }
+
+  private elementValue(value: unknown, source: ElementInfo, target: ElementInfo, expression: string): unknown {
+    if (source.kind === 'primitive') return value;
+    if (source.kind === 'resource') return this.resource(value, expression);
+    return this.complex(value, source.path, target.path, expression);
   }
 
   /** Cross-version extensions that carry the source-release elements of `slice`, defined at `source`. */
@@ -154,18 +160,20 @@ export class Converter {
   private copyElement(name: string, input: Json, restored: Json, stashed: Json[], node: Node): Json {
     const source = node.source.elements.get(name);
     if (!source) throw new OperationOutcomeError(unprocessable(`Unknown element '${name}'`, `${node.expression}.${name}`));
-    const slice = pick(input, [name]);
     const target = node.target.elements.get(name);
     if (!target || target.kind !== source.kind) {
-      stashed.push(...this.pack(slice, node.source, false, node.expression));
+      stashed.push(...this.pack(pick(input, [name]), node.source, false, node.expression));
       return {};
     }
     const at = `${node.expression}.${name}`;
-    const kept = take(restored, [name]);
-    if (!isEmpty(kept) && deepEqual(this.reverse.element(kept, target, source, at), slice)) return kept;
-    const count = Math.max(toList(slice[name]).length, toList(slice[`_${name}`]).length);
-    if (source.multiple && !target.multiple && count > 1) stashed.push(...this.pack(slice, node.source, false, node.expression));
-    return this.element(slice, source, target, at);
+    if (name in restored || `_${name}` in restored) {
+      const kept = take(restored, [name]);
+      if (deepEqual(this.reverse.element(kept, target, source, at), pick(input, [name]))) return kept;
+    }
+    if (source.multiple && !target.multiple && Math.max(toList(input[name]).length, toList(input[`_${name}`]).length) > 1) {
+      stashed.push(...this.pack(pick(input, [name]), node.source, false, node.expression));
+    }
+    return this.element(input, source, target, at);
   }
 
   private packValue(element: ElementInfo, value: unknown, hidden: unknown, path: string, nested: boolean, expression: string): Json {
@@ -363,8 +371,9 @@ function mergeRestored(out: Json, restored: Json): void {
 
 /** The node's elements in definition order (resourceType first), which is how FHIR JSON is usually written. */
 function ordered(out: Json, type: TypeInfo): Json {
-  const position = (key: string) => (key === 'resourceType' ? -1 : (type.order.get(key) ?? Number.MAX_SAFE_INTEGER));
+  const keys = Object.keys(out);
+  keys.sort((a, b) => (type.order.get(a) ?? Number.MAX_SAFE_INTEGER) - (type.order.get(b) ?? Number.MAX_SAFE_INTEGER));
   const result: Json = {};
-  for (const key of Object.keys(out).sort((a, b) => position(a) - position(b))) result[key] = out[key];
+  for (const key of keys) result[key] = out[key];
   return result;
 }

@@ -26,7 +26,7 @@ export interface ElementInfo {
 export interface TypeInfo {
   path: string;
   elements: ReadonlyMap<string, ElementInfo>;
-  /** Position of each JSON name (with its `_` sibling) in the definition, to write elements in the usual order. */
+  /** Position of each JSON name (with its `_` sibling; resourceType first) in the definition, to write elements in the usual order. */
   order: ReadonlyMap<string, number>;
   /** Non-choice elements with a minimum cardinality of 1. */
   required: readonly ElementInfo[];
@@ -50,12 +50,12 @@ function buildTypeInfo(version: FhirVersion, path: string): TypeInfo | undefined
   for (const step of steps) properties = properties?.find((property) => property._name === step)?._properties;
   if (!properties) return undefined;
   const elements = new Map<string, ElementInfo>();
-  const order = new Map<string, number>();
-  properties.forEach((property, index) => {
-    order.set(property._name, index);
+  for (const property of properties) {
     if (!property._name.startsWith('_')) elements.set(property._name, elementInfo(property, path));
-  });
+  }
   const required = [...elements.values()].filter((element) => element.required && !element.choice);
+  const order = new Map(properties.map((property, index) => [property._name, index]));
+  order.set('resourceType', -1);
   return { path, elements, order, required };
 }
 
