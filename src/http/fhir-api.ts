@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { wwwAuthenticate } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { allOk, badRequest, OperationOutcomeError, outcome, issue, serverError, unsupportedMediaType } from '../fhir/outcome.js';
 import type { RouteMatch } from '../fhir/rest/router.js';
@@ -86,7 +87,7 @@ async function handle(req: Request, res: Response, options: FhirApiOptions, resp
   res.locals.route = `${options.mountPath}/${match.route.path}`;
   const principal = await services.authenticator.authenticate(req.headers.authorization);
   if ('resourceType' in principal) {
-    res.setHeader('WWW-Authenticate', 'Bearer');
+    res.setHeader('WWW-Authenticate', wwwAuthenticate(principal));
     sendFhir(res, [principal], responseOptions);
     return;
   }
