@@ -50,7 +50,8 @@ export class CapacityBoard {
 
   /** The rows for one care type as shown at `now`. */
   rows(careType: string, now: Date): BoardRow[] {
-    return [...(this.byCareType.get(careType)?.values() ?? [])].map((entry) => shown(entry, now, this.staleAfterMs));
+    const cutoff = staleBefore(now, this.staleAfterMs);
+    return [...(this.byCareType.get(careType)?.values() ?? [])].map((entry) => shown(entry, cutoff));
   }
 
   /** Every row on the board as shown at `now`, optionally for one provider. */
@@ -61,8 +62,14 @@ export class CapacityBoard {
   }
 }
 
-export function shown(entry: BoardEntry, now: Date, staleAfterMs: number): BoardRow {
-  if (now.getTime() - Date.parse(entry.measuredAt) <= staleAfterMs) return { ...entry, stale: false };
+/** The measurement time before which a count is stale at `now`, as a UTC ISO instant like the board's times. */
+export function staleBefore(now: Date, staleAfterMs: number): string {
+  return new Date(now.getTime() - staleAfterMs).toISOString();
+}
+
+/** An entry as shown; board times are UTC ISO instants of one format, so text order is time order. */
+export function shown(entry: BoardEntry, cutoff: string): BoardRow {
+  if (entry.measuredAt >= cutoff) return { ...entry, stale: false };
   return { ...entry, available: UNKNOWN, ...(entry.total === undefined ? {} : { total: UNKNOWN }), stale: true };
 }
 

@@ -87,29 +87,37 @@ function tier(available: Count): number {
   return available > 0 ? 0 : 2;
 }
 
+/** Board times are UTC ISO instants of one format, so text order is time order. */
+function order(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export function compareCandidates(a: Candidate, b: Candidate): number {
   return (
     tier(a.row.available) - tier(b.row.available) ||
     (a.distance ?? Number.MAX_SAFE_INTEGER) - (b.distance ?? Number.MAX_SAFE_INTEGER) ||
-    Date.parse(b.row.measuredAt) - Date.parse(a.row.measuredAt) ||
-    (a.provider.key < b.provider.key ? -1 : a.provider.key > b.provider.key ? 1 : 0)
+    order(b.row.measuredAt, a.row.measuredAt) ||
+    order(a.provider.key, b.provider.key)
   );
 }
 
-/** The candidate for one board row, or undefined when it does not qualify for the query. */
-export function candidateFor(query: MatchQuery, row: BoardRow, provider: ProviderListing | undefined): Candidate | undefined {
-  if (!provider || (query.region !== undefined && provider.region !== query.region)) return undefined;
-  const level = tier(row.available);
-  if (level === 2 || (level === 1 && !query.includeUnknown)) return undefined;
+/** Qualifies board rows for a query: region, free places (or unknown when asked for), postcode-4 distance. */
+export function candidateFilter(query: MatchQuery): (row: BoardRow, provider: ProviderListing | undefined) => Candidate | undefined {
   const from = postcode4(query.postalCode);
-  const to = postcode4(provider.postalCode);
-  return from === undefined || to === undefined ? { provider, row } : { provider, row, distance: postcode4Distance(from, to) };
+  return (row, provider) => {
+    if (!provider || (query.region !== undefined && provider.region !== query.region)) return undefined;
+    const level = tier(row.available);
+    if (level === 2 || (level === 1 && !query.includeUnknown)) return undefined;
+    const to = postcode4(provider.postalCode);
+    return from === undefined || to === undefined ? { provider, row } : { provider, row, distance: postcode4Distance(from, to) };
+  };
 }
 
 export function matchCapacity(board: CapacityBoard, query: MatchQuery, now: Date): Candidate[] {
+  const qualify = candidateFilter(query);
   return board
     .rows(query.careType, now)
-    .flatMap((row) => candidateFor(query, row, board.provider(row.provider)) ?? [])
+    .flatMap((row) => qualify(row, board.provider(row.provider)) ?? [])
     .sort(compareCandidates)
     .slice(0, query.count);
 }
