@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import type { InsertStatements } from './insert-statements.js';
+import type { Database, Dialect } from './schema.js';
+
+/** What the repositories share: the dialect, the executor of the current transaction (or the pool), atomicity. */
+export interface StoreContext {
+  readonly dialect: Dialect;
+  /** The open transaction of the calling async context, or the database itself outside one. */
+  db(): Kysely<Database>;
+  /** Runs `work` in a transaction, joining the one already open in this async context. */
+  atomically<T>(work: () => Promise<T>): Promise<T>;
+  readonly inserts: InsertStatements;
+}
+
+/** Both engines report a broken unique constraint their own way. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export const toInstant = (millis: number): string => new Date(millis).toISOString();

@@ -1,0 +1,38 @@
+import type { Store } from './repository.js';
+import { KyselyStore } from './kysely-store.js';
+import { migrate } from './migrations/index.js';
+import { openPostgres } from './postgres.js';
+import { openSqlite } from './sqlite.js';
+
+export interface StoreOptions {
+  /** `postgres://...` selects PostgreSQL; without it the store is SQLite in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** PostgreSQL only: keep every table in this schema (created when missing) instead of `public`. */
+  schema?: string;
+}
+
+/** Opens the configured database and migrates it to the current schema before handing it out. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    if (!/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+      throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    }
+    const db = await openPostgres(options.databaseUrl, options.schema);
+    return migrated(new KyselyStore('postgres', db), () => migrate(db, 'postgres', options.schema ?? 'public'));
+  }
+  const db = openSqlite(options.dataDir);
+  return migrated(new KyselyStore('sqlite', db), () => migrate(db, 'sqlite'));
+}
+
+async function migrated(store: Store, migration: () => Promise<void>): Promise<Store> {
+  try {
+    await migration();
+    return store;
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+export type { Store } from './repository.js';

@@ -1,0 +1,24 @@
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import type { Database, Dialect } from '../schema.js';
+import { initialSchema } from './001-initial.js';
+
+/** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '001-initial': initialSchema(dialect),
+  };
+}
+
+/** Brings the database up to date; on PostgreSQL kysely holds an advisory lock, so concurrent instances wait. */
+export async function migrate(db: Kysely<Database>, dialect: Dialect, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations(dialect) },
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((result) => result.status === 'Error')?.migrationName;
+    throw new Error(`Database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
+import type { NewOutboxMessage, Outbox, OutboxMessage } from './repository.js';
+import { toInstant, type StoreContext } from './context.js';
+import type { OutboxTable } from './schema.js';
+
+const MAX_ERROR_LENGTH = 2000;
+const UNFINISHED: OutboxMessage['status'][] = ['pending', 'in-flight'];
+
+/**
+ * The durable outbox. A claim is one UPDATE over the due messages (on PostgreSQL selected `FOR UPDATE SKIP LOCKED`,
+ * so concurrent instances never take the same one); an in-flight message's `next_attempt_at` is its lease expiry.
+ */
+export class KyselyOutbox implements Outbox {
+  constructor(private readonly context: StoreContext) {}
+
+  async enqueue(message: NewOutboxMessage): Promise<string> {
+    const id = randomUUID();
+    const now = Date.now();
+    const notBefore = message.notBefore === undefined ? now : Date.parse(message.notBefore);
+    if (Number.isNaN(notBefore)) throw new OperationOutcomeError(badRequest(`notBefore '${message.notBefore}' is not an instant`));
+    await this.context
+      .db()
+      .insertInto('outbox')
+      .values({
+        id,
+        tenant: message.tenant,
+        kind: message.kind,
+        destination: message.destination,
+        payload: JSON.stringify(message.payload ?? null),
+        ordering_key: message.orderingKey ?? null,
+        attempts: 0,
+        status: 'pending',
+        next_attempt_at: notBefore,
+        created_at: now,
+        last_error: null,
+      })
+      .execute();
+    return id;
+  }
+
+  /**
+   * Due: pending and past its next attempt, or in-flight with an expired lease. A message with an ordering key waits
+   * while an older one with the same key (and tenant) is unfinished.
+   */
+  async claim(kinds: string[], limit: number, leaseMs: number): Promise<OutboxMessage[]> {
+    if (kinds.length === 0 || limit <= 0) return [];
+    const now = Date.now();
+    const rows = await this.context
+      .db()
+      .updateTable('outbox')
+      .set((eb) => ({ status: 'in-flight', next_attempt_at: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+      .where('seq', 'in', (eb) =>
+        eb
+          .selectFrom('outbox as m')
+          .select('m.seq')
+          .where('m.kind', 'in', kinds)
+          .where('m.status', 'in', UNFINISHED)
+          .where('m.next_attempt_at', '<=', now)
+          .where((w) =>
+            w.or([
+              w('m.ordering_key', 'is', null),
+              w.not(
+                w.exists(
+                  w
+                    .selectFrom('outbox as older')
+                    .select('older.seq')
+                    .whereRef('older.tenant', '=', 'm.tenant')
+                    .whereRef('older.ordering_key', '=', 'm.ordering_key')
+                    .whereRef('older.seq', '<', 'm.seq')
+                    .where('older.status', 'in', UNFINISHED),
+                ),
+              ),
+            ]),
+          )
+          .orderBy('m.seq')
+          .limit(limit)
+          .$if(this.context.dialect === 'postgres', (q) => q.forUpdate().skipLocked()),
+      )
+      .returningAll()
+      .execute();
+    return rows.sort((a, b) => a.seq - b.seq).map(toMessage);
+  }
+
+  async complete(id: string): Promise<void> {
+    await this.context.db().updateTable('outbox').set({ status: 'delivered' }).where('id', '=', id).execute();
+  }
+
+  async fail(id: string, error: string, retryAt?: string): Promise<void> {
+    const next = retryAt === undefined ? undefined : Date.parse(retryAt);
+    const lastError = error.slice(0, MAX_ERROR_LENGTH);
+    await this.context
+      .db()
+      .updateTable('outbox')
+      .set(next === undefined || Number.isNaN(next) ? { status: 'dead', last_error: lastError } : { status: 'pending', next_attempt_at: next, last_error: lastError })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async list(tenant: string, filter: { status?: OutboxMessage['status']; kind?: string; limit?: number } = {}): Promise<OutboxMessage[]> {
+    const rows = await this.context
+      .db()
+      .selectFrom('outbox')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status as OutboxMessage['status']))
+      .$if(filter.kind !== undefined, (q) => q.where('kind', '=', filter.kind as string))
+      .orderBy('seq', 'desc')
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map(toMessage);
+  }
+
+  async replay(tenant: string, id: string): Promise<boolean> {
+    const result = await this.context
+      .db()
+      .updateTable('outbox')
+      .set({ status: 'pending', next_attempt_at: Date.now(), attempts: 0 })
+      .where('tenant', '=', tenant)
+      .where('id', '=', id)
+      .where('status', 'in', ['dead', 'delivered'])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+function toMessage(row: Omit<OutboxTable, 'seq'> & { seq: number }): OutboxMessage {
+  const message: OutboxMessage = {
+    id: row.id,
+    tenant: row.tenant,
+    kind: row.kind,
+    destination: row.destination,
+    payload: JSON.parse(row.payload) as unknown,
+    attempts: row.attempts,
+    status: row.status,
+    nextAttemptAt: toInstant(row.next_attempt_at),
+    createdAt: toInstant(row.created_at),
+  };
+  if (row.ordering_key !== null) message.orderingKey = row.ordering_key;
+  if (row.last_error !== null) message.lastError = row.last_error;
+  return message;
+}

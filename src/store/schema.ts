@@ -1,0 +1,106 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables, as kysely sees them. Instants are epoch milliseconds (bigint); JSON is text. Every resource and index
+ * row carries its tenant, FHIR release and resource type, and every query filters on them first.
+ */
+interface ResourceKey {
+  tenant: string;
+  fhir_version: string;
+  resource_type: string;
+  id: string;
+}
+
+/** The current version of each resource (a deleted one keeps its row, with `deleted` = 1 and no content). */
+export interface ResourcesTable extends ResourceKey {
+  rid: Generated<number>;
+  version_id: number;
+  last_updated: number;
+  deleted: number;
+  content: string | null;
+}
+
+/** Every version ever written, deletions included (as rows without content). */
+export interface ResourceHistoryTable extends ResourceKey {
+  hid: Generated<number>;
+  version_id: number;
+  last_updated: number;
+  method: 'POST' | 'PUT' | 'DELETE';
+  content: string | null;
+}
+
+/** Columns shared by the search index tables: whose value it is, for which parameter. */
+export interface IndexRow {
+  tenant: string;
+  fhir_version: string;
+  resource_type: string;
+  param: string;
+  rid: number;
+}
+
+export interface SearchTokenTable extends IndexRow {
+  system: string;
+  code: string;
+}
+
+export interface SearchStringTable extends IndexRow {
+  normalized: string;
+  exact: string;
+}
+
+export interface SearchReferenceTable extends IndexRow {
+  reference: string;
+}
+
+export interface SearchDateTable extends IndexRow {
+  start_ms: number;
+  end_ms: number;
+}
+
+export interface SearchNumberTable extends IndexRow {
+  value: number;
+  system: string;
+  code: string;
+}
+
+export interface SearchUriTable extends IndexRow {
+  uri: string;
+}
+
+export interface OutboxTable {
+  seq: Generated<number>;
+  id: string;
+  tenant: string;
+  kind: string;
+  destination: string;
+  payload: string;
+  ordering_key: string | null;
+  attempts: number;
+  status: 'pending' | 'in-flight' | 'delivered' | 'dead';
+  /** For in-flight messages: when the lease expires. */
+  next_attempt_at: number;
+  created_at: number;
+  last_error: string | null;
+}
+
+export interface ReplayKeysTable {
+  key: string;
+  expires_at: number;
+}
+
+export interface Database {
+  resources: ResourcesTable;
+  resource_history: ResourceHistoryTable;
+  search_token: SearchTokenTable;
+  search_string: SearchStringTable;
+  search_reference: SearchReferenceTable;
+  search_date: SearchDateTable;
+  search_number: SearchNumberTable;
+  search_uri: SearchUriTable;
+  outbox: OutboxTable;
+  replay_keys: ReplayKeysTable;
+}
+
+export type IndexTable = 'search_token' | 'search_string' | 'search_reference' | 'search_date' | 'search_number' | 'search_uri';
+
+export type Dialect = 'sqlite' | 'postgres';

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/repository.js';
+
+/**
+ * The backends every store test runs against: SQLite in a temporary directory, and PostgreSQL when
+ * TEST_DATABASE_URL (or the local default) answers, in a schema of its own that is dropped afterwards, so test files
+ * running in parallel never see each other's rows.
+ */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** Opens a store on this backend's database; several calls share one database (as several instances would). */
+  open(): Promise<Store>;
+  /** Closes every store opened and removes the database. */
+  dispose(): Promise<void>;
+}
+
+const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function postgresAnswers(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function sqliteBackend(): Backend {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'store-test-'));
+  const stores: Store[] = [];
+  return {
+    name: 'sqlite',
+    async open() {
+      const store = await openStore({ dataDir });
+      stores.push(store);
+      return store;
+    },
+    async dispose() {
+      await Promise.all(stores.map((store) => store.close()));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresBackend(): Backend {
+  const schema = `test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const stores: Store[] = [];
+  return {
+    name: 'postgres',
+    async open() {
+      const store = await openStore({ databaseUrl: POSTGRES_URL, dataDir: '', schema });
+      stores.push(store);
+      return store;
+    },
+    async dispose() {
+      await Promise.all(stores.map((store) => store.close()));
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    },
+  };
+}
+
+/** Factories, not backends: each describe block makes its own (fresh database or schema). */
+export const backends: [string, () => Backend][] = [
+  ['sqlite', sqliteBackend],
+  ...((await postgresAnswers()) ? [['postgres', postgresBackend] as [string, () => Backend]] : []),
+];
+
+let tenantCounter = 0;
+/** A tenant no other test uses, so tests in one database never see each other's data. */
+export function freshTenant(label = 'tenant'): string {
+  tenantCounter += 1;
+  return `${label}-${tenantCounter}-${Math.random().toString(36).slice(2, 8)}`;
+}
