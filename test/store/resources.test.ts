@@ -9,6 +9,9 @@ import { backends, freshTenant, type Backend } from './backends.js';
 const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
 const nlCorePatient = JSON.parse(readFileSync(path.join(fixtures, 'nl-core-r4/zib2020-json/nl-core-Patient-01.json'), 'utf8')) as Resource;
 
+/** Literal resources typed as Resource, so the store's results carry id and meta. */
+const r = (resource: Resource): Resource => resource;
+
 /** The outcome kind (not-found, gone, precondition-failed, ...) a failed call threw. */
 async function outcomeOf(call: Promise<unknown>): Promise<string> {
   try {
@@ -35,7 +38,7 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
 
   it('creates with a server id, version 1 and lastUpdated, without touching the input', async () => {
     newScope();
-    const input = { ...nlCorePatient, id: 'client-chosen', meta: { profile: ['http://nictiz.nl/fhir/StructureDefinition/nl-core-Patient'] } };
+    const input = r({ ...nlCorePatient, id: 'client-chosen', meta: { profile: ['http://nictiz.nl/fhir/StructureDefinition/nl-core-Patient'] } });
     const before = Date.now();
     const created = await store.resources.create(scope, input);
 
@@ -66,7 +69,7 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
 
   it('rejects an update whose If-Match names another version, and accepts the current one', async () => {
     newScope();
-    const { resource } = await store.resources.update(scope, { resourceType: 'Task', id: 'task-1', status: 'requested', intent: 'order' });
+    const { resource } = await store.resources.update(scope, r({ resourceType: 'Task', id: 'task-1', status: 'requested', intent: 'order' }));
     await store.resources.update(scope, { ...resource, status: 'received' }, { ifMatch: '1' });
 
     expect(await outcomeOf(store.resources.update(scope, { ...resource, status: 'accepted' }, { ifMatch: '1' }))).toBe('precondition-failed');
@@ -80,7 +83,7 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
 
   it('answers gone for a deleted resource and its deletion version, keeps older versions readable', async () => {
     newScope();
-    const created = await store.resources.create(scope, { resourceType: 'Flag', status: 'active', code: { text: 'MRSA' } });
+    const created = await store.resources.create(scope, r({ resourceType: 'Flag', status: 'active', code: { text: 'MRSA' } }));
     const id = created.id as string;
     await store.resources.delete(scope, 'Flag', id);
     await store.resources.delete(scope, 'Flag', id);
@@ -97,8 +100,8 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
 
   it('refuses resource types and ids that are not FHIR', async () => {
     newScope();
-    expect(await outcomeOf(store.resources.create(scope, { resourceType: 'Spaceship' }))).toBe('bad-request');
-    expect(await outcomeOf(store.resources.update(scope, { resourceType: 'Patient', id: 'no spaces allowed' }))).toBe('bad-request');
+    expect(await outcomeOf(store.resources.create(scope, r({ resourceType: 'Spaceship' })))).toBe('bad-request');
+    expect(await outcomeOf(store.resources.update(scope, r({ resourceType: 'Patient', id: 'no spaces allowed' })))).toBe('bad-request');
     expect(await outcomeOf(store.resources.read(scope, 'Patient', '../etc'))).toBe('not-found');
   });
 
@@ -107,7 +110,7 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     const other: Scope = { tenant: freshTenant('other'), version: 'r4' };
     const stu3: Scope = { tenant: owner.tenant, version: 'stu3' };
     const { resource } = await store.resources.update(owner, { ...nlCorePatient, id: 'shared-id' });
-    const deleted = await store.resources.create(owner, { resourceType: 'Flag', status: 'active' });
+    const deleted = await store.resources.create(owner, r({ resourceType: 'Flag', status: 'active' }));
     await store.resources.delete(owner, 'Flag', deleted.id as string);
 
     for (const outsider of [other, stu3]) {
@@ -139,12 +142,12 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
   it('lists history newest first per instance, type and tenant, with deletions, since and count', async () => {
     newScope();
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
-    const a = await store.resources.update(scope, { resourceType: 'Task', id: 'a', status: 'requested', intent: 'order' });
+    const a = await store.resources.update(scope, r({ resourceType: 'Task', id: 'a', status: 'requested', intent: 'order' }));
     await pause();
     await store.resources.update(scope, { ...a.resource, status: 'accepted' });
     const middle = (await store.resources.history(scope, { resourceType: 'Task', id: 'a', count: 1 }))[0].lastUpdated;
     await pause();
-    await store.resources.create(scope, { resourceType: 'Patient', gender: 'female' });
+    await store.resources.create(scope, r({ resourceType: 'Patient', gender: 'female' }));
     await store.resources.delete(scope, 'Task', 'a');
 
     const instance = await store.resources.history(scope, { resourceType: 'Task', id: 'a', count: 10 });
@@ -167,15 +170,15 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
 
   it('rolls back resources and outbox messages together when the transaction fails', async () => {
     newScope();
-    const kept = await store.resources.create(scope, { resourceType: 'Patient', gender: 'female' });
+    const kept = await store.resources.create(scope, r({ resourceType: 'Patient', gender: 'female' }));
     let createdInside: string | undefined;
     await expect(
       store.transaction(async (tx) => {
-        createdInside = (await tx.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order' })).id;
+        createdInside = (await tx.resources.create(scope, r({ resourceType: 'Task', status: 'requested', intent: 'order' }))).id;
         await tx.resources.update(scope, { ...kept, gender: 'male' });
         await tx.outbox.enqueue({ tenant: scope.tenant, kind: 'transfer.notify', destination: 'https://vvt.example/notify', payload: {} });
         // A nested transaction joins the outer one: its writes go when the outer one fails.
-        await tx.transaction((inner) => inner.resources.create(scope, { resourceType: 'Flag', status: 'active' }));
+        await tx.transaction((inner) => inner.resources.create(scope, r({ resourceType: 'Flag', status: 'active' })));
         throw new Error('validation failed half-way');
       }),
     ).rejects.toThrow('validation failed half-way');
@@ -189,8 +192,8 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
   it('commits everything written in a transaction, also through the store object itself', async () => {
     newScope();
     const ids = await store.transaction(async (tx) => {
-      const task = await tx.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order' });
-      const patient = await store.resources.create(scope, { resourceType: 'Patient' });
+      const task = await tx.resources.create(scope, r({ resourceType: 'Task', status: 'requested', intent: 'order' }));
+      const patient = await store.resources.create(scope, r({ resourceType: 'Patient' }));
       await tx.outbox.enqueue({ tenant: scope.tenant, kind: 'transfer.notify', destination: 'vvt', payload: { task: task.id } });
       return [task.id as string, patient.id as string];
     });
