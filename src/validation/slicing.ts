@@ -1,0 +1,180 @@
+import type { Resource } from '../fhir/version.js';
+import type { Compiler, ElementRule } from './compile.js';
+import { CORE_PREFIX, type Discriminator, type TypedValue } from './definitions.js';
+import type { ElementNode } from './element-tree.js';
+import { asList, matchesFixed, matchesPattern, valuesAt } from './values.js';
+
+/**
+ * Slicing: which slice each item of a sliced array belongs to, decided by the discriminators. A matcher answers
+ * true, false, or undefined when it cannot tell (a `resolve()` on a reference that is not at hand): such an item
+ * may belong to the slice, so it counts towards the slice's minimum but not its maximum.
+ */
+export type Resolve = (reference: string) => Resource | undefined;
+export type Matcher = (item: unknown, resolve: Resolve) => boolean | undefined;
+
+export interface SliceRule {
+  name: string;
+  rule: ElementRule;
+  /** Undefined when the slice states no value for a discriminator: nothing can be said to match it. */
+  matchers?: Matcher[];
+}
+
+export interface SlicingRule {
+  rules: 'open' | 'closed' | 'openAtEnd';
+  slices: SliceRule[];
+}
+
+const EXTENSION_DISCRIMINATOR: Discriminator[] = [{ type: 'value', path: 'url' }];
+
+export function compileSlicing(compiler: Compiler, rule: ElementRule): SlicingRule | undefined {
+  const { node } = rule;
+  if (node.name.endsWith('[x]') || node.slices.length === 0) return undefined;
+  const isExtension = rule.types.length === 1 && rule.types[0].code === 'Extension';
+  const discriminators = node.def.slicing?.discriminators.length
+    ? node.def.slicing.discriminators
+    : isExtension
+      ? EXTENSION_DISCRIMINATOR
+      : [];
+  const slices = node.slices.map((slice): SliceRule => {
+    const matchers = discriminators.map((d) => matcherFor(compiler, slice, d));
+    return {
+      name: slice.def.sliceName ?? slice.def.id,
+      rule: compiler.ruleFor(slice, rule.tree),
+      matchers: matchers.length > 0 && matchers.every((m) => m !== undefined) ? (matchers as Matcher[]) : undefined,
+    };
+  });
+  return { rules: node.def.slicing?.rules ?? 'open', slices };
+}
+
+function matcherFor(compiler: Compiler, slice: ElementNode, discriminator: Discriminator): Matcher | undefined {
+  const path = discriminator.path.replace(/^\$this\.?/, '');
+  const segments = path ? path.split('.') : [];
+  switch (discriminator.type) {
+    case 'value':
+    case 'pattern':
+      return valueMatcher(compiler, slice, segments);
+    case 'exists':
+      return existsMatcher(compiler, slice, segments);
+    case 'type':
+      return typeMatcher(compiler, slice, segments);
+    case 'profile':
+      return segments.at(-1) === 'resolve()' ? profileMatcher(compiler, slice) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+interface Expected {
+  value: unknown;
+  mode: 'fixed' | 'pattern';
+}
+
+function valueMatcher(compiler: Compiler, slice: ElementNode, segments: string[]): Matcher | undefined {
+  const expected = expectedValue(compiler, slice, segments) ?? extensionUrl(slice, segments);
+  if (!expected) return undefined;
+  const matches = expected.mode === 'fixed' ? matchesFixed : matchesPattern;
+  return (item) => valuesAt(item, segments).some((value) => matches(value, expected.value));
+}
+
+/** An extension slice is discriminated by the url of its extension definition. */
+function extensionUrl(slice: ElementNode, segments: string[]): Expected | undefined {
+  const profile = slice.def.types?.[0]?.profiles[0];
+  return segments.length === 1 && segments[0] === 'url' && profile ? { value: profile, mode: 'fixed' } : undefined;
+}
+
+function own(node: ElementNode): (TypedValue & { mode: Expected['mode'] }) | undefined {
+  if (node.def.fixed) return { ...node.def.fixed, mode: 'fixed' };
+  if (node.def.pattern) return { ...node.def.pattern, mode: 'pattern' };
+  return undefined;
+}
+
+/** The value a slice states at a discriminator path: on the element itself, inside a pattern above it, or in a required sub-slice. */
+function expectedValue(compiler: Compiler, node: ElementNode, segments: string[]): Expected | undefined {
+  const stated = own(node);
+  if (segments.length === 0) return stated && { value: stated.value, mode: stated.mode };
+  if (stated) {
+    const values = valuesAt(stated.value, segments);
+    if (values.length === 1) return { value: values[0], mode: stated.mode };
+  }
+  const child = childNamed(compiler, node, segments[0]);
+  if (!child) return undefined;
+  const rest = segments.slice(1);
+  const direct = expectedValue(compiler, child, rest);
+  if (direct) return direct;
+  const slices = [...child.slices].sort((a, b) => (b.def.min ?? 0) - (a.def.min ?? 0));
+  for (const slice of slices) {
+    const found = expectedValue(compiler, slice, rest);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function childNamed(compiler: Compiler, node: ElementNode, name: string): ElementNode | undefined {
+  const children = node.children.length ? node.children : typeChildren(compiler, node);
+  return children.find((child) => child.name === name || child.name === `${name}[x]`);
+}
+
+function typeChildren(compiler: Compiler, node: ElementNode): ElementNode[] {
+  const types = node.def.types ?? [];
+  if (types.length !== 1) return [];
+  return compiler.trees.tree(CORE_PREFIX + types[0].code)?.root.children ?? [];
+}
+
+function existsMatcher(compiler: Compiler, slice: ElementNode, segments: string[]): Matcher | undefined {
+  let node: ElementNode | undefined = slice;
+  for (const name of segments) node = node && childNamed(compiler, node, name);
+  if (!node) return undefined;
+  const required = (node.def.min ?? 0) > 0;
+  const forbidden = node.def.max === 0;
+  if (!required && !forbidden) return undefined;
+  return (item) => valuesAt(item, segments).length > 0 === required;
+}
+
+function typeMatcher(compiler: Compiler, slice: ElementNode, segments: string[]): Matcher | undefined {
+  let node: ElementNode | undefined = slice;
+  for (const name of segments) node = node && childNamed(compiler, node, name);
+  const codes = new Set((node?.def.types ?? []).map((t) => t.code));
+  if (codes.size === 0) return undefined;
+  const stem = segments.at(-1)?.replace('[x]', '');
+  return (item) => {
+    const parent = valuesAt(item, segments.slice(0, -1));
+    return parent.some((value) => {
+      if (typeof value !== 'object' || value === null) return false;
+      const record = value as Record<string, unknown>;
+      if (!stem) return codes.has(String(record.resourceType));
+      if (typeof record[stem] === 'object' && record[stem] !== null && 'resourceType' in (record[stem] as object)) {
+        return codes.has(String((record[stem] as Resource).resourceType));
+      }
+      return Object.keys(record).some((key) => key.startsWith(stem) && [...codes].some((code) => key === stem + code.charAt(0).toUpperCase() + code.slice(1)));
+    });
+  };
+}
+
+const REFERENCE_TYPE = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/** The resource type a literal reference names (`Patient/1`, `http://x/fhir/Patient/1`), if it names one. */
+export function referenceType(reference: string): string | undefined {
+  return REFERENCE_TYPE.exec(reference)?.[1];
+}
+
+/**
+ * A profile discriminator on `resolve()`: the referenced resource must conform to the slice's target profile.
+ * Resolved resources count when they declare the profile; otherwise their type (or the type the reference
+ * names) rules the slice out when it differs from the profile's type; anything else is undecided.
+ */
+function profileMatcher(compiler: Compiler, slice: ElementNode): Matcher | undefined {
+  const profiles = (slice.def.types ?? []).flatMap((t) => t.targetProfiles);
+  if (profiles.length === 0) return undefined;
+  const types = profiles.map((url) => compiler.registry.structure(url)?.type);
+  const knownTypes = types.every((type) => type !== undefined) ? new Set(types) : undefined;
+  return (item, resolve) => {
+    const reference = (item as { reference?: unknown } | null)?.reference;
+    if (typeof reference !== 'string') return undefined;
+    const target = resolve(reference);
+    const declared = asList(target?.meta?.profile);
+    if (declared.some((url) => profiles.includes(String(url)))) return true;
+    const type = target?.resourceType ?? referenceType(reference);
+    if (knownTypes && type && !knownTypes.has(type)) return false;
+    return undefined;
+  };
+}

@@ -1,0 +1,534 @@
+import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import { BundleContext } from './bundle.js';
+import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
+import type { Invariant } from './invariants.js';
+import { CORE_PREFIX } from './definitions.js';
+import { earlierRevision, replacedCode } from './legacy-codes.js';
+import { checkPrimitive } from './primitives.js';
+import { referenceType, type SlicingRule } from './slicing.js';
+import { asList, describeValue, matchesFixed, matchesPattern } from './values.js';
+import { impliedVitalSignsProfile } from './vital-signs.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What one resource's walk needs to know about the resource it is in. */
+interface ResourceScope {
+  resource: Json;
+  /** Contained resources by id, of the resource that contains them (shared with its contained resources). */
+  contained: Map<string, Json>;
+  /** `#...` references seen, for dom-3. */
+  localReferences: Set<string>;
+}
+
+/**
+ * One validation: walks a resource against compiled rules and collects issues. The FHIRPath of the current
+ * element is kept as a stack of names and indexes and only turned into a string when an issue is reported.
+ */
+export class Walker {
+  readonly issues: OperationOutcomeIssue[] = [];
+  private readonly names: string[] = [];
+  private readonly indexes: number[] = [];
+  private depth = 0;
+  private scope!: ResourceScope;
+  private rootResource: Json | undefined;
+  private bundle?: BundleContext;
+  private bundleDepth = -1;
+  /** While walking a profile a document predates (see legacy-codes), its errors are reported as warnings. */
+  private advisory = false;
+  /** txt-1 and txt-2 are the same htmlChecks() over one narrative: it is run once. */
+  private lastNarrative?: { div: string; holds: boolean | undefined };
+
+  constructor(
+    private readonly compiler: Compiler,
+    private readonly version: FhirVersion,
+  ) {}
+
+  /** Validates a top-level resource against its declared profiles, `profiles`, or else its base definition. */
+  validate(resource: unknown, profiles: string[]): void {
+    if (!isObject(resource) || typeof resource.resourceType !== 'string') {
+      this.report('error', 'structure', 'A resource must be a JSON object with a resourceType');
+      return;
+    }
+    this.rootResource = resource;
+    this.enter(resource.resourceType);
+    this.resource(resource, profiles, 'top');
+    this.leave();
+  }
+
+  // ---- paths and issues
+
+  private enter(name: string, index = -1): void {
+    this.names[this.depth] = name;
+    this.indexes[this.depth] = index;
+    this.depth++;
+  }
+
+  private leave(): void {
+    this.depth--;
+  }
+
+  private expression(child?: string): string {
+    let text = '';
+    for (let i = 0; i < this.depth; i++) {
+      if (i > 0) text += '.';
+      text += this.names[i];
+      if (this.indexes[i] >= 0) text += `[${this.indexes[i]}]`;
+    }
+    return child === undefined ? text : `${text}.${child}`;
+  }
+
+  private report(severity: IssueSeverity, code: string, text: string, child?: string): void {
+    this.add(severity, code, text, this.expression(child));
+  }
+
+  private add(requested: IssueSeverity, code: string, text: string, expression: string): void {
+    const severity = this.advisory && requested === 'error' ? 'warning' : requested;
+    const found: OperationOutcomeIssue = { severity, code, details: { text }, expression: [expression] };
+    if (this.version === 'stu3') found.location = [expression];
+    this.issues.push(found);
+  }
+
+  // ---- resources
+
+  private resource(resource: Json, profiles: string[], placement: 'top' | 'entry' | 'contained'): void {
+    const type = resource.resourceType;
+    const base = typeof type === 'string' ? this.compiler.root(CORE_PREFIX + type) : undefined;
+    const definition = base?.tree.definition;
+    if (!base || definition?.kind !== 'resource' || definition.abstract) {
+      this.report('error', 'structure', `Unknown resource type '${String(type)}'`);
+      return;
+    }
+    const roots = this.rootsFor(resource, type as string, profiles);
+    const outer = this.scope;
+    this.scope = {
+      resource,
+      contained: placement === 'contained' ? outer.contained : containedById(resource),
+      localReferences: placement === 'contained' ? outer.localReferences : new Set(),
+    };
+    const outerBundle = this.bundle;
+    const outerBundleDepth = this.bundleDepth;
+    if (type === 'Bundle') {
+      this.bundle = new BundleContext(resource, this.expression());
+      this.bundleDepth = this.depth;
+    }
+    const earlier = roots.length ? earlierRevision(resource) : undefined;
+    if (earlier) {
+      const { predecessor } = earlier.replacement;
+      this.report(
+        'warning',
+        'business-rule',
+        `This ${earlier.replacement.label} dated ${earlier.date} uses the pre-2022 code ${predecessor.system}|${predecessor.code} and so predates the current profiles: it was checked against ${String(type)}, and what the current profiles require is reported as warnings`,
+      );
+      this.walkRoot(resource, base);
+      this.advisory = true;
+    }
+    for (const root of roots.length ? roots : [base]) this.walkRoot(resource, root);
+    this.advisory = false;
+    if (placement !== 'contained') this.domainResourceRules(resource, base, placement === 'top' || placement === 'entry');
+    if (type === 'Bundle') this.bundle!.check((severity, code, text, expression) => this.add(severity, code, text, expression));
+    this.bundle = outerBundle;
+    this.bundleDepth = outerBundleDepth;
+    this.scope = outer;
+  }
+
+  private walkRoot(resource: Json, root: ElementRule): void {
+    for (const note of root.tree.notes) {
+      this.report('information', 'informational', `Profile ${root.tree.definition.url}: ${note}`);
+    }
+    const plan = root.plan();
+    if (plan.structure) this.object(resource, plan.structure);
+    this.invariants(resource, plan);
+  }
+
+  /** The profiles to walk: the declared ones that are known, those asked for, and vital signs profiles R4 implies. */
+  private rootsFor(resource: Json, type: string, requested: string[]): ElementRule[] {
+    const declared = asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
+    const roots: ElementRule[] = [];
+    const use = (url: string, severityIfUnknown: IssueSeverity) => {
+      const root = this.compiler.root(url);
+      if (!root) {
+        this.report(severityIfUnknown, 'not-found', `Profile ${url} is not known, so the resource was not checked against it`);
+        return;
+      }
+      const profiled = root.tree.definition.type;
+      if (profiled !== type) {
+        this.report('error', 'invalid', `Profile ${url} is for ${profiled}, not ${type}`);
+        return;
+      }
+      if (!roots.includes(root)) roots.push(root);
+    };
+    for (const url of declared) use(url, 'warning');
+    for (const url of requested) use(url, 'error');
+    if (this.version === 'r4' && type === 'Observation') {
+      const implied = impliedVitalSignsProfile(resource);
+      if (implied && this.compiler.root(implied.profile)) {
+        this.report('information', 'informational', `Validated against ${implied.profile}, which R4 requires for ${implied.system} code ${implied.code}`);
+        use(implied.profile, 'warning');
+      }
+    }
+    return roots;
+  }
+
+  /** dom-1..dom-6, checked natively for every DomainResource. */
+  private domainResourceRules(resource: Json, base: ElementRule, narrativeExpected: boolean): void {
+    const isDomainResource = base.node.def.constraints?.some((c) => c.key === 'dom-2');
+    if (!isDomainResource) return;
+    if (narrativeExpected && this.version === 'r4' && !isObject(resource.text)) {
+      this.report('warning', 'invariant', 'Constraint failed: dom-6: A resource should have narrative for robust management (best practice)');
+    }
+    if (!Array.isArray(resource.contained)) return;
+    resource.contained.forEach((contained: unknown, index: number) => {
+      if (!isObject(contained)) return;
+      const meta = isObject(contained.meta) ? contained.meta : {};
+      const failures: string[] = [];
+      if (contained.contained !== undefined) failures.push('dom-2: a contained resource SHALL NOT contain nested resources');
+      if (meta.versionId !== undefined || meta.lastUpdated !== undefined) failures.push('dom-4: a contained resource SHALL NOT have a meta.versionId or a meta.lastUpdated');
+      if (this.version === 'r4' && meta.security !== undefined) failures.push('dom-5: a contained resource SHALL NOT have a security label');
+      if (this.version === 'stu3' && contained.text !== undefined) failures.push('dom-1: a contained resource SHALL NOT contain any narrative');
+      if (typeof contained.id !== 'string') failures.push('a contained resource SHALL have an id');
+      else if (!this.scope.localReferences.has(`#${contained.id}`) && !JSON.stringify(contained).includes('"reference":"#"')) {
+        failures.push('dom-3: a contained resource SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource');
+      }
+      for (const failure of failures) this.report('error', 'invariant', `Constraint failed: ${failure}`, `contained[${index}]`);
+    });
+  }
+
+  // ---- objects and elements
+
+  private object(obj: Json, structure: Structure): void {
+    let size = 0;
+    let onlyId = true;
+    for (const key in obj) {
+      size++;
+      if (key !== 'id') onlyId = false;
+      const child = structure.byKey.get(key);
+      if (child !== undefined) {
+        this.element(child, obj[key], child.type.kind === 'primitive' ? obj[`_${key}`] : undefined);
+        continue;
+      }
+      if (key.charCodeAt(0) === 95) {
+        const primitive = structure.byKey.get(key.slice(1));
+        if (primitive !== undefined && primitive.type.kind === 'primitive') {
+          if (obj[key.slice(1)] === undefined) this.element(primitive, undefined, obj[key]);
+          continue;
+        }
+      } else if ((key === 'resourceType' && structure.isResource) || key === 'fhir_comments') {
+        // fhir_comments: how FHIR.js carries XML comments into JSON (and legal STU3 JSON).
+        continue;
+      }
+      this.report('error', 'structure', `Unrecognized property '${key}'`);
+    }
+    if (size === 0) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children (an object cannot be empty)');
+    else if (onlyId) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children');
+    for (const rule of structure.required) {
+      if (!rule.types.some((type) => obj[type.key] !== undefined || obj[`_${type.key}`] !== undefined)) {
+        this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found 0`, rule.name);
+      }
+    }
+    for (const rule of structure.choices) {
+      const present = rule.types.filter((type) => obj[type.key] !== undefined);
+      if (present.length > 1) this.report('error', 'structure', `${rule.id} can only have one type, but has ${present.map((t) => t.key).join(', ')}`);
+    }
+  }
+
+  private element(child: Child, value: unknown, extension: unknown): void {
+    const { rule, type } = child;
+    this.enter(type.segment);
+    if (!rule.isArray) {
+      if (Array.isArray(value) || Array.isArray(extension)) {
+        this.report('error', 'structure', `${rule.id} is a single value, not an array`);
+      } else {
+        if (rule.max === 0) this.report('error', 'structure', `${rule.id}: maximum allowed = 0, but found 1`);
+        this.item(rule, type, value, extension);
+      }
+    } else if (value !== undefined && !Array.isArray(value)) {
+      this.report('error', 'structure', `${rule.id} is an array in JSON, not a single value`);
+      this.item(rule, type, value, extension);
+    } else {
+      this.items(rule, type, (value as unknown[] | undefined) ?? [], Array.isArray(extension) ? extension : undefined);
+    }
+    this.leave();
+  }
+
+  private items(rule: ElementRule, type: TypeRule, values: unknown[], extensions: unknown[] | undefined): void {
+    const count = Math.max(values.length, extensions?.length ?? 0);
+    if (count === 0) {
+      this.report('error', 'structure', 'Array cannot be empty - the property should not be present if it has no values');
+      return;
+    }
+    if (count > rule.max) this.report('error', 'structure', `${rule.id}: maximum allowed = ${rule.max}, but found ${count}`);
+    if (count < rule.min) this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found ${count}`);
+    const slicing = rule.slicing();
+    if (slicing) {
+      this.sliced(rule, type, values, extensions, slicing);
+      return;
+    }
+    const level = this.depth - 1;
+    for (let i = 0; i < count; i++) {
+      this.indexes[level] = i;
+      this.item(rule, type, values[i], extensions?.[i]);
+    }
+    this.indexes[level] = -1;
+  }
+
+  private sliced(rule: ElementRule, type: TypeRule, values: unknown[], extensions: unknown[] | undefined, slicing: SlicingRule): void {
+    const level = this.depth - 1;
+    const found = new Array<number>(slicing.slices.length).fill(0);
+    const possible = new Array<number>(slicing.slices.length).fill(0);
+    const resolve = (reference: string) => this.resolve(reference);
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      let matched = -1;
+      let undecided = false;
+      for (let s = 0; s < slicing.slices.length && matched < 0; s++) {
+        const matchers = slicing.slices[s].matchers;
+        if (!matchers) continue;
+        let result: boolean | undefined = true;
+        for (const matcher of matchers) {
+          const answer = matcher(value, resolve);
+          if (answer === false) {
+            result = false;
+            break;
+          }
+          if (answer === undefined) result = undefined;
+        }
+        if (result === true) matched = s;
+        else if (result === undefined) {
+          possible[s]++;
+          undecided = true;
+        }
+      }
+      this.indexes[level] = i;
+      if (matched >= 0) {
+        found[matched]++;
+        const sliceRule = slicing.slices[matched].rule;
+        this.item(sliceRule, sliceRule.types.find((t) => t.code === type.code) ?? type, value, extensions?.[i]);
+      } else {
+        if (slicing.rules === 'closed' && !undecided) {
+          this.report('error', 'structure', `This element does not match any known slice of ${rule.id}, and slicing is closed`);
+        }
+        this.item(rule, type, value, extensions?.[i]);
+      }
+    }
+    this.indexes[level] = -1;
+    slicing.slices.forEach((slice, s) => {
+      if (found[s] + possible[s] < slice.rule.min) {
+        this.report('error', 'required', `Slice '${slice.rule.id}': minimum required = ${slice.rule.min}, but only found ${found[s]}`);
+      }
+      if (found[s] > slice.rule.max) {
+        this.report('error', 'structure', `Slice '${slice.rule.id}': maximum allowed = ${slice.rule.max}, but found ${found[s]}`);
+      }
+    });
+  }
+
+  private item(rule: ElementRule, type: TypeRule, value: unknown, extension: unknown): void {
+    if (type.kind === 'primitive') this.primitive(rule, type, value, extension);
+    else if (value === null || value === undefined) this.report('error', 'structure', `${rule.id} cannot be null`);
+    else if (type.kind === 'resource') this.nestedResource(rule, value);
+    else this.complex(rule, type, value);
+  }
+
+  private primitive(rule: ElementRule, type: TypeRule, value: unknown, extension: unknown): void {
+    const plan = rule.plan(type);
+    if (value === undefined || value === null) {
+      if (extension === undefined || extension === null) this.report('error', 'structure', `${rule.id} has neither a value nor an extension`);
+    } else {
+      const problem = checkPrimitive(plan.primitive!, value);
+      if (problem) this.report('error', 'value', problem);
+      else this.primitiveValue(rule, type, value, plan);
+    }
+    if (extension !== undefined && extension !== null) {
+      if (!isObject(extension)) this.report('error', 'structure', `The _${type.key} companion must be an object`);
+      else if (plan.structure) this.object(extension, plan.structure);
+    }
+  }
+
+  private primitiveValue(rule: ElementRule, type: TypeRule, value: unknown, plan: ItemPlan): void {
+    if (rule.fixed && !matchesFixed(value, rule.fixed.value)) {
+      this.report('error', 'value', `Value is ${describeValue(value)} but must be ${describeValue(rule.fixed.value)} (fixed in ${rule.id})`);
+    }
+    if (rule.pattern && value !== rule.pattern.value) {
+      this.report('error', 'value', `Value is ${describeValue(value)} but must be ${describeValue(rule.pattern.value)} (pattern in ${rule.id})`);
+    }
+    if (rule.binding && typeof value === 'string') this.codeBinding(rule.binding, undefined, value);
+    if (typeof value === 'string') {
+      if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
+      if (type.code === 'xhtml') this.narrativeReferences(value);
+    }
+    for (const { invariant } of plan.invariants) {
+      const result = type.code === 'xhtml' ? this.narrativeVerdict(invariant, value as string) : invariant.evaluate(value, this.scope.resource, this.rootResource);
+      if (result === false || (result === undefined && invariant.emptyFails)) this.invariantFailed(invariant);
+    }
+  }
+
+  private narrativeVerdict(invariant: Invariant, div: string): boolean | undefined {
+    if (!/^htmlchecks\(\)$/i.test(invariant.expression)) return invariant.evaluate(div, this.scope.resource, this.rootResource);
+    if (this.lastNarrative?.div !== div) this.lastNarrative = { div, holds: invariant.evaluate(div, this.scope.resource, this.rootResource) };
+    return this.lastNarrative.holds;
+  }
+
+  /** Narrative may be what refers to a contained resource (`<img src="#image"/>`). */
+  private narrativeReferences(div: string): void {
+    if (!div.includes('"#')) return;
+    for (const match of div.matchAll(/\b(?:src|href)="(#[^"]+)"/g)) this.scope.localReferences.add(match[1]);
+  }
+
+  private complex(rule: ElementRule, type: TypeRule, value: unknown): void {
+    if (!isObject(value)) {
+      this.report('error', 'structure', `${rule.id} must be a JSON object, not ${describeValue(value)}`);
+      return;
+    }
+    const plan = type.code === 'Extension' ? this.extensionPlan(rule, type, value) : rule.plan(type);
+    if (rule.fixed || rule.pattern) this.fixedOrPattern(rule, value);
+    if (rule.binding && (type.code === 'Coding' || type.code === 'CodeableConcept')) this.codingBinding(rule.binding, type.code, value);
+    if (plan.structure) this.object(value, plan.structure);
+    if (type.code === 'Reference') this.reference(type, value);
+    else if (type.code === 'Extension') this.extensionRules(value);
+    this.invariants(value, plan);
+  }
+
+  private fixedOrPattern(rule: ElementRule, value: Json): void {
+    const expected = rule.fixed ?? rule.pattern!;
+    const matches = rule.fixed ? matchesFixed(value, expected.value) : matchesPattern(value, expected.value);
+    if (matches) return;
+    const replaced = replacedCode(value, expected.value);
+    if (replaced) {
+      const { predecessor, current } = replaced;
+      this.report(
+        'warning',
+        'value',
+        `Uses the pre-2022 ${replaced.label} code ${predecessor.system}|${predecessor.code}; the current profile requires ${current.system}|${current.code} (accepted for now)`,
+      );
+      return;
+    }
+    const kind = rule.fixed ? 'fixed value' : 'pattern';
+    this.report('error', 'value', `Value does not match the ${kind} ${describeValue(expected.value)} required by ${rule.id}`);
+  }
+
+  /**
+   * An invariant that reads none of the children present is decided without evaluating. An empty answer is a
+   * failure when every element the expression reads is present (an indeterminate comparison, such as a date
+   * against a dateTime, fails as in the HL7 validator) and not when one is missing (the expression did not apply).
+   */
+  private invariants(node: Json, plan: ItemPlan): void {
+    for (const { invariant, keys, groups } of plan.invariants) {
+      let holds: boolean;
+      if (keys !== undefined && !keys.some((key) => node[key] !== undefined)) holds = invariant.holdsWhenAbsent;
+      else {
+        const result = invariant.evaluate(node, this.scope.resource, this.rootResource);
+        if (result !== undefined) holds = result;
+        else if (groups) holds = !groups.every((group) => group.some((key) => node[key] !== undefined));
+        else holds = !invariant.emptyFails;
+      }
+      if (!holds) this.invariantFailed(invariant);
+    }
+  }
+
+  private invariantFailed(invariant: Invariant): void {
+    this.report(invariant.severity, 'invariant', `Constraint failed: ${invariant.key}: '${invariant.human}'`);
+  }
+
+  // ---- terminology
+
+  private codeBinding(binding: RequiredBinding, system: string | undefined, code: string): void {
+    const expansion = binding.expansion();
+    if (expansion && !expansion.has(system, code)) {
+      this.report('error', 'code-invalid', `The value '${code}' is not in the required value set ${binding.valueSet}`);
+    }
+  }
+
+  /** A binding to units (UCUM only, as on vital signs' value[x]) is about Quantity units, not about coded values. */
+  private codingBinding(binding: RequiredBinding, typeCode: string, value: Json): void {
+    const expansion = binding.expansion();
+    if (!expansion || expansion.onlyFrom('http://unitsofmeasure.org')) return;
+    const codings = (typeCode === 'Coding' ? [value] : asList(value.coding)).filter(isObject);
+    const coded = codings.filter((c) => typeof c.code === 'string');
+    if (coded.length === 0) return;
+    if (!coded.some((c) => expansion.has(typeof c.system === 'string' ? c.system : undefined, c.code as string))) {
+      const shown = coded.map((c) => `${String(c.system ?? '')}|${String(c.code)}`).join(', ');
+      this.report('error', 'code-invalid', `None of the codes (${shown}) are in the required value set ${binding.valueSet}`);
+    }
+  }
+
+  // ---- references, extensions, nested resources
+
+  private reference(type: TypeRule, value: Json): void {
+    const reference = value.reference;
+    if (typeof reference !== 'string') return;
+    let targetType: string | undefined;
+    if (reference.charCodeAt(0) === 35) {
+      this.scope.localReferences.add(reference);
+      if (reference.length === 1) return;
+      const contained = this.scope.contained.get(reference.slice(1));
+      if (!contained) {
+        this.report('error', 'invariant', `Constraint failed: ref-1: the reference ${reference} does not resolve to a contained resource`);
+        return;
+      }
+      targetType = String(contained.resourceType);
+    } else {
+      targetType = referenceType(reference);
+    }
+    const allowed = this.compiler.targetTypes(type);
+    if (targetType && allowed && !allowed.has(targetType)) {
+      this.report('error', 'structure', `The type '${targetType}' of reference ${reference} is not a valid target here (allowed: ${[...allowed].join(', ')})`);
+    }
+    if (this.bundle && reference.charCodeAt(0) !== 35) {
+      this.bundle.references.push({ reference, expression: this.expression(), entry: this.currentEntry(), allowed });
+    }
+  }
+
+  private currentEntry(): number {
+    const level = this.bundleDepth;
+    return this.names[level] === 'entry' ? this.indexes[level] : -1;
+  }
+
+  private resolve(reference: string): Resource | undefined {
+    if (reference.charCodeAt(0) === 35) return this.scope.contained.get(reference.slice(1)) as Resource | undefined;
+    const matches = this.bundle?.resolve(reference, this.currentEntry());
+    return matches?.length === 1 ? matches[0].resource : undefined;
+  }
+
+  /** An extension follows its definition (looked up by url) unless a profile's slice already spells it out. */
+  private extensionPlan(rule: ElementRule, type: TypeRule, value: Json): ItemPlan {
+    if (rule.children()) return rule.plan(type);
+    const url = value.url;
+    if (typeof url === 'string' && url.includes(':')) {
+      const definition = this.compiler.root(url);
+      if (definition?.tree.definition.type === 'Extension') return definition.plan();
+      const core = url.startsWith('http://hl7.org/fhir/StructureDefinition/');
+      this.report(core ? 'warning' : 'information', 'informational', `Unknown extension ${url}: its content was checked as a plain extension`);
+    }
+    return rule.plan(type);
+  }
+
+  /** ext-1: an extension has either a value or nested extensions, never both, never neither. */
+  private extensionRules(value: Json): void {
+    let hasValue = false;
+    for (const key in value) {
+      if (key.length > 5 && key.startsWith('value') && key.charCodeAt(5) >= 65 && key.charCodeAt(5) <= 90) hasValue = true;
+    }
+    const hasExtensions = Array.isArray(value.extension) && value.extension.length > 0;
+    if (hasValue === hasExtensions) {
+      this.report('error', 'invariant', "Constraint failed: ext-1: 'Must have either extensions or value[x], not both'");
+    }
+  }
+
+  private nestedResource(rule: ElementRule, value: unknown): void {
+    if (!isObject(value) || typeof value.resourceType !== 'string') {
+      this.report('error', 'structure', `${rule.id} must hold a resource with a resourceType`);
+      return;
+    }
+    this.resource(value, [], rule.name === 'contained' ? 'contained' : 'entry');
+  }
+}
+
+function containedById(resource: Json): Map<string, Json> {
+  const byId = new Map<string, Json>();
+  if (Array.isArray(resource.contained)) {
+    for (const contained of resource.contained) if (isObject(contained) && typeof contained.id === 'string') byId.set(contained.id, contained);
+  }
+  return byId;
+}

@@ -1,0 +1,293 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Resource } from '../../src/fhir/version.js';
+import { createValidator, type Validator } from '../../src/validation/index.js';
+import { describeIssues, errorsOf, expressionsOf } from './support.js';
+
+const TEST_PATIENT = 'http://example.org/fhir/StructureDefinition/test-patient';
+const ORPHAN_PATIENT = 'http://example.org/fhir/StructureDefinition/orphan-patient';
+
+/** A differential-only R4 profile: the validator has to generate its snapshot. */
+const testPatientProfile = {
+  resourceType: 'StructureDefinition',
+  url: TEST_PATIENT,
+  name: 'TestPatient',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Patient',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
+  derivation: 'constraint',
+  differential: {
+    element: [
+      { id: 'Patient.identifier', path: 'Patient.identifier', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'open' }, min: 1 },
+      { id: 'Patient.identifier:bsn', path: 'Patient.identifier', sliceName: 'bsn', min: 1, max: '1' },
+      { id: 'Patient.identifier:bsn.system', path: 'Patient.identifier.system', min: 1, fixedUri: 'http://fhir.nl/fhir/NamingSystem/bsn' },
+      { id: 'Patient.identifier:bsn.value', path: 'Patient.identifier.value', min: 1 },
+      { id: 'Patient.telecom', path: 'Patient.telecom', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'closed' } },
+      { id: 'Patient.telecom:phone', path: 'Patient.telecom', sliceName: 'phone' },
+      { id: 'Patient.telecom:phone.system', path: 'Patient.telecom.system', min: 1, fixedCode: 'phone' },
+      { id: 'Patient.gender', path: 'Patient.gender', min: 1 },
+      {
+        id: 'Patient.maritalStatus',
+        path: 'Patient.maritalStatus',
+        patternCodeableConcept: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M' }] },
+      },
+      {
+        id: 'Patient.name',
+        path: 'Patient.name',
+        constraint: [{ key: 'tst-1', severity: 'error', human: 'A name needs a family name', expression: 'family.exists()' }],
+      },
+    ],
+  },
+};
+
+/** A profile whose base is not available: it is built on the core Patient instead. */
+const orphanProfile = {
+  ...testPatientProfile,
+  url: ORPHAN_PATIENT,
+  name: 'OrphanPatient',
+  baseDefinition: 'http://example.org/fhir/StructureDefinition/missing-base',
+  differential: { element: [{ id: 'Patient.birthDate', path: 'Patient.birthDate', min: 1 }] },
+};
+
+const validPatient = (): Resource => ({
+  resourceType: 'Patient',
+  id: 'p1',
+  meta: { profile: [TEST_PATIENT] },
+  text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Jan Jansen</div>' },
+  identifier: [
+    { system: 'http://example.org/mrn', value: '12' },
+    { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' },
+  ],
+  telecom: [{ system: 'phone', value: '+31 20 1234567' }],
+  name: [{ family: 'Jansen', given: ['Jan', 'Piet'] }],
+  gender: 'male',
+  birthDate: '1950-02-28',
+  maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M', display: 'Married' }] },
+});
+
+let folder: string;
+let r4: Validator;
+let stu3: Validator;
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'validation-profiles-'));
+  writeFileSync(path.join(folder, 'test-patient.json'), JSON.stringify(testPatientProfile));
+  writeFileSync(path.join(folder, 'orphan-patient.json'), JSON.stringify(orphanProfile));
+  writeFileSync(path.join(folder, 'broken.json'), '{ not json');
+  [r4, stu3] = await Promise.all([
+    createValidator({ version: 'r4', profileFolders: [folder] }),
+    createValidator({ version: 'stu3', profileFolders: [folder] }),
+  ]);
+});
+
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+function check(resource: unknown, profiles?: string[]) {
+  const outcome = r4.validate(resource, { profiles });
+  return { outcome, errors: errorsOf(outcome), text: describeIssues(outcome.issue) };
+}
+
+describe('loading', () => {
+  it('loads profiles from folders, for the release they declare', () => {
+    expect(r4.knowsProfile(TEST_PATIENT)).toBe(true);
+    expect(r4.profiles()).toContainEqual({ url: TEST_PATIENT, type: 'Patient' });
+    expect(stu3.knowsProfile(TEST_PATIENT)).toBe(false);
+    expect(r4.knowsProfile('http://hl7.org/fhir/StructureDefinition/bodyweight')).toBe(true);
+  });
+
+  it('reports a file it cannot read instead of failing', () => {
+    expect(r4.loadIssues.map((i) => i.details?.text)).toEqual([expect.stringContaining('broken.json')]);
+  });
+});
+
+describe('profiles with generated snapshots', () => {
+  it('accepts a resource that meets its profile', () => {
+    const { outcome, text } = check(validPatient());
+    expect(outcome.id).toBe('ok');
+    expect(text).not.toMatch(/error/);
+  });
+
+  it('requires a slice, a fixed value inside it and the elements the profile makes mandatory', () => {
+    const patient = validPatient();
+    patient.identifier = [{ system: 'http://example.org/mrn', value: '12' }];
+    delete patient.gender;
+    const { outcome, errors, text } = check(patient);
+    expect(outcome.id).toBe('unprocessable');
+    expect(expressionsOf(errors)).toEqual(expect.arrayContaining(['Patient.identifier', 'Patient.gender']));
+    expect(text).toMatch(/Patient.identifier:bsn/);
+  });
+
+  it('refuses an item no slice of a closed slicing matches', () => {
+    const patient = validPatient();
+    patient.telecom = [{ system: 'phone', value: '1' }, { system: 'email', value: 'a@b.nl' }];
+    expect(expressionsOf(check(patient).errors)).toEqual(['Patient.telecom[1]']);
+  });
+
+  it('checks pattern values and the profile’s own invariants', () => {
+    const patient = validPatient();
+    patient.maritalStatus = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'S' }] };
+    patient.name = [{ given: ['Jan'] }];
+    const { errors, text } = check(patient);
+    expect(expressionsOf(errors).sort()).toEqual(['Patient.maritalStatus', 'Patient.name[0]']);
+    expect(text).toMatch(/tst-1/);
+  });
+
+  it('builds a profile on the core type when its base is unknown, and says so', () => {
+    const patient: Resource = { resourceType: 'Patient', meta: { profile: [ORPHAN_PATIENT] }, gender: 'female' };
+    const { outcome, errors } = check(patient);
+    expect(expressionsOf(errors)).toEqual(['Patient.birthDate']);
+    expect(outcome.issue).toContainEqual(
+      expect.objectContaining({ severity: 'information', details: { text: expect.stringContaining('missing-base is not known') } }),
+    );
+  });
+
+  it('warns about unknown declared profiles and refuses unknown requested ones', () => {
+    const declared = check({ resourceType: 'Basic', meta: { profile: ['http://example.org/nope'] }, code: { text: 'x' } });
+    expect(declared.outcome.id).toBe('ok');
+    expect(declared.text).toMatch(/warning Basic: Profile http:\/\/example.org\/nope is not known/);
+    const requested = check({ resourceType: 'Basic', code: { text: 'x' } }, ['http://example.org/nope']);
+    expect(requested.outcome.id).toBe('unprocessable');
+    const wrongType = check({ resourceType: 'Basic', code: { text: 'x' } }, [TEST_PATIENT]);
+    expect(wrongType.text).toMatch(/is for Patient, not Basic/);
+  });
+});
+
+describe('structure and JSON representation', () => {
+  it('names unknown elements, arrays and singles in the wrong shape, and empty values', () => {
+    const { errors } = check({
+      resourceType: 'Patient',
+      name: { family: 'x' },
+      gender: ['male'],
+      address: [],
+      contact: [{}],
+      telecom: [{ system: 'phone', value: '' }],
+      unknownElement: true,
+    });
+    expect(expressionsOf(errors).sort()).toEqual([
+      'Patient',
+      'Patient.address',
+      'Patient.contact[0]',
+      'Patient.contact[0]',
+      'Patient.gender',
+      'Patient.name',
+      'Patient.telecom[0].value',
+    ]);
+  });
+
+  it('checks primitive formats from the type definitions, and real calendar dates', () => {
+    const { errors } = check({ resourceType: 'Patient', id: 'bad_id', birthDate: '2023-02-30', active: 'true', multipleBirthInteger: 1.5 });
+    expect(expressionsOf(errors).sort()).toEqual(['Patient.active', 'Patient.birthDate', 'Patient.id', 'Patient.multipleBirth.ofType(integer)']);
+  });
+
+  it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
+    const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
+    const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });
+    expect(good.errors).toEqual([]);
+    const bad = check({ resourceType: 'Patient', _birthDate: { id: 'x' } });
+    expect(expressionsOf(bad.errors)).toEqual(['Patient.birthDate']);
+    expect(bad.text).toMatch(/ele-1/);
+  });
+
+  it('handles choice types: known types pass, unknown ones are unrecognized, two at once are refused', () => {
+    const base = { resourceType: 'Observation', status: 'final', code: { text: 'x' } };
+    expect(check({ ...base, valueQuantity: { value: 1, unit: 'kg' } }).errors).toEqual([]);
+    expect(check({ ...base, valueFoo: 1 }).text).toMatch(/Unrecognized property 'valueFoo'/);
+    expect(check({ ...base, valueString: 'a', valueBoolean: true }).text).toMatch(/can only have one type/);
+  });
+});
+
+describe('terminology, invariants and references', () => {
+  it('checks required bindings on codes and CodeableConcepts', () => {
+    const { errors } = check({
+      resourceType: 'Condition',
+      subject: { reference: 'Patient/1' },
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'gone' }] },
+    });
+    expect(expressionsOf(errors)).toEqual(['Condition.clinicalStatus']);
+    expect(expressionsOf(check({ resourceType: 'Patient', gender: 'mle' }).errors)).toEqual(['Patient.gender']);
+  });
+
+  it('evaluates FHIRPath invariants, natively where they are presence logic', () => {
+    const encounter = { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, period: { start: '2024-02-02', end: '2024-01-01' } };
+    expect(check(encounter).text).toMatch(/error Encounter.period: Constraint failed: per-1/);
+    expect(check({ resourceType: 'Patient', contact: [{ gender: 'male' }] }).text).toMatch(/error Patient.contact\[0\]: Constraint failed: pat-1/);
+    expect(check({ resourceType: 'Patient', contact: [{ gender: 'male', name: { family: 'x' } }] }).errors).toEqual([]);
+  });
+
+  it('checks contained resources, local references and reference target types', () => {
+    const { errors, text } = check({
+      resourceType: 'Patient',
+      contained: [{ resourceType: 'Organization', id: 'org', name: 'x' }],
+      managingOrganization: { reference: '#other' },
+      generalPractitioner: [{ reference: 'Patient/1' }],
+    });
+    expect(expressionsOf(errors).sort()).toEqual(['Patient.contained[0]', 'Patient.generalPractitioner[0]', 'Patient.managingOrganization']);
+    expect(text).toMatch(/dom-3/);
+    expect(text).toMatch(/ref-1/);
+  });
+
+  it('checks known extensions against their definitions', () => {
+    const patient = {
+      resourceType: 'Patient',
+      extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueString: 'Utrecht' }],
+    };
+    expect(check(patient).text).toMatch(/error Patient.extension\[0\]: Unrecognized property 'valueString'/);
+    const both = { resourceType: 'Patient', extension: [{ url: 'http://example.org/x', valueString: 'a', extension: [{ url: 'y', valueString: 'b' }] }] };
+    expect(check(both).text).toMatch(/ext-1/);
+  });
+});
+
+describe('bundles', () => {
+  it('validates entries one by one with their paths, and checks references between them', () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'document',
+      identifier: { system: 'urn:ietf:rfc:3986', value: 'urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0' },
+      timestamp: '2024-01-01T10:00:00Z',
+      link: [
+        { relation: 'self', url: 'http://a/1' },
+        { relation: 'self', url: 'http://a/2' },
+      ],
+      entry: [
+        {
+          fullUrl: 'http://example.org/fhir/Composition/c1',
+          resource: {
+            resourceType: 'Composition',
+            id: 'c1',
+            status: 'final',
+            type: { text: 'note' },
+            date: '2024-01-01',
+            title: 'note',
+            subject: { reference: 'Patient/missing' },
+            author: [{ reference: 'Practitioner/p1' }],
+          },
+        },
+        { fullUrl: 'http://example.org/fhir/Practitioner/p1', resource: { resourceType: 'Practitioner', id: 'p1', gender: 'bogus' } },
+      ],
+    };
+    const { errors } = check(bundle);
+    expect(expressionsOf(errors).sort()).toEqual(['Bundle.entry[0].resource.subject', 'Bundle.entry[1].resource.gender', 'Bundle.link[1]']);
+  });
+});
+
+describe('robustness and STU3', () => {
+  it('never throws, whatever it is given', () => {
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 20_000; i++) deep = { extension: [{ url: 'http://x', extension: [deep] }] };
+    for (const input of [null, 'Patient', [], { resourceType: 'NoSuchType' }, { resourceType: 'Patient', ...deep }]) {
+      const outcome = r4.validate(input);
+      expect(outcome.resourceType).toBe('OperationOutcome');
+      expect(outcome.id).toBe('unprocessable');
+    }
+  });
+
+  it('fills location as well as expression for STU3', () => {
+    const outcome = stu3.validate({ resourceType: 'Task', intent: 'order', status: 'nonsense' });
+    expect(errorsOf(outcome)).toContainEqual(expect.objectContaining({ expression: ['Task.status'], location: ['Task.status'] }));
+  });
+});
