@@ -31,9 +31,12 @@ function converter(version: FhirVersion): InstanceType<typeof fhir.Fhir> {
   return existing;
 }
 
-/** FHIR.js's parsed model of a release's types and elements (names, types, cardinality), shared with the STU3↔R4 converter. */
-export function structureModel(version: FhirVersion): ParseConformance['parsedStructureDefinitions'] {
-  return converter(version).parser.parsedStructureDefinitions;
+/**
+ * FHIR.js's definitions of a release, shared with the STU3↔R4 converter: its element model (names, types,
+ * cardinality) and, for STU3, the StructureDefinitions it was built from.
+ */
+export function definitionParser(version: FhirVersion): ParseConformance {
+  return converter(version).parser;
 }
 
 /** FHIR.js parses leniently, so well-formedness is checked first. FHIR forbids DTDs; refusing them up front also rules out entity-expansion attacks. */

@@ -277,6 +277,49 @@ describe('Composition', () => {
   });
 });
 
+describe('references the other release does not allow', () => {
+  it('an R4 reference to a PractitionerRole where STU3 allows a Practitioner becomes the Nictiz practitionerrole-reference', () => {
+    const role = { reference: 'PractitionerRole/pr1', type: 'PractitionerRole', display: 'verpleegkundige' };
+    const r4: Resource = { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' }, participant: [{ individual: role }] };
+    const stu3 = toStu3(r4);
+    expect(stu3.participant).toEqual([
+      {
+        individual: {
+          extension: [
+            {
+              url: 'http://nictiz.nl/fhir/StructureDefinition/practitionerrole-reference',
+              valueReference: {
+                extension: [{ url: `${R4}Reference.type`, valueUri: 'PractitionerRole' }],
+                reference: 'PractitionerRole/pr1',
+                display: 'verpleegkundige',
+              },
+            },
+          ],
+          display: 'verpleegkundige',
+        },
+      },
+    ]);
+    expect(toR4(stu3)).toEqual(r4);
+  });
+
+  it('a reference to a resource type the target release lacks is kept aside', () => {
+    const stu3: Resource = {
+      resourceType: 'Procedure',
+      status: 'completed',
+      subject: patient,
+      basedOn: [{ reference: 'CarePlan/cp1' }, { reference: 'ProcedureRequest/pr1' }],
+    };
+    const r4 = toR4(stu3);
+    expect(r4.basedOn).toEqual([{ reference: 'CarePlan/cp1' }]);
+    expect(r4.extension).toEqual([
+      { url: `${R3}Procedure.basedOn`, valueReference: { reference: 'CarePlan/cp1' } },
+      { url: `${R3}Procedure.basedOn`, valueReference: { reference: 'ProcedureRequest/pr1' } },
+    ]);
+    expect(baseR4Errors(r4)).toEqual([]);
+    expect(toStu3(r4)).toEqual(stu3);
+  });
+});
+
 describe('datatypes and extensions', () => {
   it('STU3 Money in an extension becomes R4 Money with a currency', () => {
     const stu3: Resource = {

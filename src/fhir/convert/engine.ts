@@ -2,7 +2,8 @@ import { OperationOutcomeError, unprocessable } from '../outcome.js';
 import type { FhirVersion } from '../version.js';
 import { deepEqual, isEmpty, isObject, pick, toList, type Json } from './json.js';
 import { isConvertible, rulesAt } from './mappings.js';
-import { typeInfo, type ElementInfo, type TypeInfo } from './model.js';
+import { isResourceType, typeInfo, type ElementInfo, type TypeInfo } from './model.js';
+import { practitionerRoleStandIn, referencedType, standInRole } from './references.js';
 import type { Rule, RuleContext } from './rules.js';
 
 /**
@@ -94,13 +95,31 @@ export class Converter {
     const result: Json = {};
     const values = toList(slice[source.name]);
     const converted: unknown[] = [];
-    for (let i = 0; i < values.length; i++) converted.push(this.elementValue(values[i], source, target, source.multiple ? `${expression}[${i}]` : expression));
+    for (let i = 0; i < values.length; i++) {
+      const at = source.multiple ? `${expression}[${i}]` : expression;
+      if (target.type !== 'Reference') converted.push(this.elementValue(values[i], source, target, at));
+      else this.pushReference(converted, values[i], source, target, at);
+    }
     setList(result, target, target.name, converted);
     const hidden = toList(slice[`_${source.name}`]);
     const elements: unknown[] = [];
     for (const item of hidden) elements.push(item === null ? null : this.complex(item, 'Element', 'Element', expression));
     setList(result, target, `_${target.name}`, elements);
     return result;
+  }
+
+  /**
+   * A reference the target release does not allow at this element is left out (the caller keeps it aside), except
+   * a reference to a PractitionerRole where STU3 allows a Practitioner, which gets the Nictiz stand-in.
+   */
+  private pushReference(converted: unknown[], value: unknown, source: ElementInfo, target: ElementInfo, expression: string): void {
+    const reference = (this.from === 'stu3' && standInRole(value)) || value;
+    const type = referencedType(reference);
+    if (type === undefined || (isResourceType(this.to, type) && allows(target, type))) {
+      converted.push(this.elementValue(reference, source, target, expression));
+    } else if (this.to === 'stu3' && type === 'PractitionerRole' && allows(target, 'Practitioner')) {
+      converted.push(practitionerRoleStandIn(this.complex(reference, 'Reference', 'Reference', expression)));
+    }
   }
 
   private elementValue(value: unknown, source: ElementInfo, target: ElementInfo, expression: string): unknown {
@@ -170,10 +189,11 @@ export class Converter {
       const kept = take(restored, [name]);
       if (deepEqual(this.reverse.element(kept, target, source, at), pick(input, [name]))) return kept;
     }
-    if (source.multiple && !target.multiple && Math.max(toList(input[name]).length, toList(input[`_${name}`]).length) > 1) {
-      stashed.push(...this.pack(pick(input, [name]), node.source, false, node.expression));
-    }
-    return this.element(input, source, target, at);
+    const result = this.element(input, source, target, at);
+    const count = Math.max(toList(input[name]).length, toList(input[`_${name}`]).length);
+    const kept = Math.max(toList(result[name]).length, toList(result[`_${name}`]).length);
+    if (kept < count) stashed.push(...this.pack(pick(input, [name]), node.source, false, node.expression));
+    return result;
   }
 
   private packValue(element: ElementInfo, value: unknown, hidden: unknown, path: string, nested: boolean, expression: string): Json {
@@ -337,6 +357,10 @@ class Node implements RuleContext {
     const { restored, own } = this.converter.takeBack(extensions, type, this.expression);
     return { elements: restored, others: own };
   }
+}
+
+function allows(element: ElementInfo, type: string): boolean {
+  return !element.targets || element.targets.has(type);
 }
 
 function capitalize(type: string): string {

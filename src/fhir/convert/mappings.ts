@@ -9,15 +9,13 @@ import {
   observationRelated,
   procedureStatus,
 } from './resources.js';
-import { codeToConcept, flattenBackbone, refersTo, rename, type Rule } from './rules.js';
+import { codeToConcept, flattenBackbone, rename, type Rule } from './rules.js';
 
 /**
  * The STU3 ↔ R4 differences, by the path of the type or backbone element they apply to (the same path in both
  * releases). Everything not listed converts under the same name; see engine.ts for what happens to elements that
  * exist in one release only. After the HL7 R3↔R4 conversion maps, limited to the eOverdracht resource types.
  */
-const encounterOnly = refersTo('Encounter');
-
 const RULES: Record<string, readonly Rule[]> = {
   Coding: [codingSystem],
   Money: [money],
@@ -31,7 +29,7 @@ const RULES: Record<string, readonly Rule[]> = {
 
   Task: [
     flattenBackbone('Task.requester', 'agent'),
-    rename('context', 'encounter', encounterOnly),
+    rename('context', 'encounter'),
     rename('reason', 'reasonCode'),
     rename('definitionUri', 'instantiatesUri'),
   ],
@@ -39,7 +37,7 @@ const RULES: Record<string, readonly Rule[]> = {
   Condition: [
     codeToConcept('clinicalStatus', CONDITION_CLINICAL),
     codeToConcept('verificationStatus', CONDITION_VERIFICATION),
-    rename('context', 'encounter', encounterOnly),
+    rename('context', 'encounter'),
     rename('assertedDate', 'recordedDate'),
   ],
   AllergyIntolerance: [
@@ -47,15 +45,15 @@ const RULES: Record<string, readonly Rule[]> = {
     codeToConcept('verificationStatus', ALLERGY_VERIFICATION),
     rename('assertedDate', 'recordedDate'),
   ],
-  Observation: [rename('context', 'encounter', encounterOnly), observationComment, observationRelated],
-  Procedure: [procedureStatus, rename('context', 'encounter', encounterOnly)],
+  Observation: [rename('context', 'encounter'), observationComment, observationRelated],
+  Procedure: [procedureStatus, rename('context', 'encounter')],
   'Procedure.performer': [rename('role', 'function')],
   Encounter: [rename('reason', 'reasonCode')],
   'Encounter.diagnosis': [rename('role', 'use')],
   Coverage: [coverageGrouping],
   DiagnosticReport: [
     flattenBackbone('DiagnosticReport.performer', 'actor'),
-    rename('context', 'encounter', encounterOnly),
+    rename('context', 'encounter'),
     rename('image', 'media'),
     rename('codedDiagnosis', 'conclusionCode'),
   ],
