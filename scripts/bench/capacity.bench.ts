@@ -78,7 +78,7 @@ function internalSource(index: number, next: () => number): AvailabilitySource {
       header: ['X-Contract: K-1'],
     })),
     report: {
-      ...availabilityReport(provider, availability),
+      ...availabilityReport(provider, availability, NOW.toISOString()),
       extension: [tariff],
       contained: [{ resourceType: 'Basic', id: 'staff', code: { text: 'rooster: 14 fte' } }],
     } as Resource,
@@ -88,7 +88,7 @@ function internalSource(index: number, next: () => number): AvailabilitySource {
 function region(next: () => number): { sources: AvailabilitySource[]; publications: Publication[] } {
   const sources = Array.from({ length: PROVIDERS }, (_, index) => internalSource(index, next));
   const publications = sources.map((source) => {
-    const publication = readPublication(buildAvailabilityPayload(source, NOW), NOW);
+    const publication = readPublication(buildAvailabilityPayload(source), NOW);
     if ('resourceType' in publication) throw new Error(`bench data does not publish: ${JSON.stringify(publication)}`);
     return publication;
   });
@@ -158,9 +158,9 @@ function egressFigure(sources: AvailabilitySource[]): Figure {
     for (let i = 0; i < PAYLOADS; i++) work(sources[i % sources.length]);
     return PAYLOADS / ((performance.now() - start) / 1000);
   };
-  rate((source) => buildAvailabilityPayload(source, NOW));
+  rate((source) => buildAvailabilityPayload(source));
   const copy = rate((source) => structuredClone(source));
-  const built = rate((source) => buildAvailabilityPayload(source, NOW));
+  const built = rate((source) => buildAvailabilityPayload(source));
   return {
     name: 'capacity.egress.throughput',
     value: Math.round(built),

@@ -9,15 +9,18 @@ import {
 import { careType } from './care-types.js';
 import { isKnown, type Availability, type Count, type ProviderIdentity } from './model.js';
 
-/** Renders a provider's availability as a SANER-style MeasureReport (profile availability-report). */
-export function availabilityReport(provider: ProviderIdentity, availability: Availability): Resource {
+/**
+ * Renders a provider's availability as a SANER-style MeasureReport (profile availability-report): `date` is when
+ * the report was generated, `period` (start = end) the moment the counts were true.
+ */
+export function availabilityReport(provider: ProviderIdentity, availability: Availability, generatedAt: string): Resource {
   return {
     resourceType: 'MeasureReport',
     meta: { profile: [AVAILABILITY_REPORT_PROFILE] },
     status: 'complete',
     type: 'summary',
     measure: AVAILABILITY_MEASURE,
-    date: availability.measuredAt,
+    date: generatedAt,
     reporter: { identifier: { ...provider.identifier }, display: provider.name },
     period: { start: availability.measuredAt, end: availability.measuredAt },
     group: availability.groups.map((group) => ({

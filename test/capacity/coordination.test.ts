@@ -25,7 +25,7 @@ function provider(ura: string, postalCode: string, region = 'rijnmond'): Provide
 }
 
 function publication(sample: ProviderSample, availability: Availability, publishedAt = MOMENT): Publication {
-  const payload = buildAvailabilityPayload(source(sample, availability), publishedAt);
+  const payload = buildAvailabilityPayload(source(sample, availability, publishedAt));
   const read = readPublication(payload, MOMENT);
   if ('resourceType' in read) throw new Error(JSON.stringify(read));
   return read;
@@ -39,16 +39,22 @@ const elvHoog = (available: number, minutes = 10): Availability => ({
 describe('coordination point: reading publications', () => {
   const sample = provider('11111111', '3011 AB');
 
-  it('rejects what is not one provider with one report', () => {
-    const payload = buildAvailabilityPayload(source(sample, elvHoog(1)), MOMENT) as Resource & { entry: unknown[] };
-    expect(readPublication({ resourceType: 'Bundle', type: 'batch' }, MOMENT)).toMatchObject({ id: 'bad-request' });
-    expect(readPublication({ ...payload, entry: [...payload.entry, payload.entry[0]] }, MOMENT)).toMatchObject({ id: 'unprocessable' });
-    expect(readPublication({ ...payload, timestamp: '2099-01-01T00:00:00Z' }, MOMENT)).toMatchObject({ id: 'unprocessable' });
+  it('rejects what is not an availability report of its contained provider', () => {
+    const payload = buildAvailabilityPayload(source(sample, elvHoog(1))) as Resource & { reporter: object };
+    expect(readPublication({ resourceType: 'Bundle', type: 'collection' }, MOMENT)).toMatchObject({ id: 'bad-request' });
+    expect(readPublication({ ...payload, reporter: { ...payload.reporter, reference: 'Organization/1' } }, MOMENT)).toMatchObject({
+      id: 'unprocessable',
+      issue: [{ expression: ['MeasureReport.reporter'] }],
+    });
+    expect(readPublication(buildAvailabilityPayload(source(sample, elvHoog(1), new Date('2099-01-01T00:00:00Z'))), MOMENT)).toMatchObject({
+      id: 'unprocessable',
+      issue: [{ expression: ['MeasureReport.date'] }],
+    });
   });
 
-  it('rejects a report by another provider than the Organization it comes with', () => {
+  it('rejects a report by another provider than the Organization it contains', () => {
     const other = source(provider('22222222', '3011 AB'), elvHoog(1));
-    const mixed = buildAvailabilityPayload({ ...source(sample, elvHoog(1)), report: other.report }, MOMENT);
+    const mixed = buildAvailabilityPayload({ ...source(sample, elvHoog(1)), report: other.report });
     expect(readPublication(mixed, MOMENT)).toMatchObject({ id: 'unprocessable', issue: [{ expression: ['MeasureReport.reporter'] }] });
   });
 });
@@ -66,15 +72,12 @@ describe('coordination point: the board', () => {
     ]);
   });
 
-  it('keeps care types a provider reports separately, each with its own time', () => {
+  it("takes a provider's newer report as its whole picture: care types it no longer reports leave the board", () => {
     const board = new CapacityBoard(HOUR);
     const a = provider('11111111', '3011 AB');
-    board.apply(publication(a, elvHoog(2, 30), new Date(MOMENT.getTime() - 1000)));
-    board.apply(publication(a, { measuredAt: minutesBefore(5), groups: [{ careType: 'grz', available: 1 }] }));
-    expect(board.allRows(MOMENT).map((row) => [row.careType, row.measuredAt])).toEqual([
-      ['elv-hoog', minutesBefore(30)],
-      ['grz', minutesBefore(5)],
-    ]);
+    board.apply(publication(a, { measuredAt: minutesBefore(30), groups: [{ careType: 'elv-hoog', available: 2 }, { careType: 'grz', available: 1 }] }, new Date(MOMENT.getTime() - 1000)));
+    expect(board.apply(publication(a, { measuredAt: minutesBefore(5), groups: [{ careType: 'grz', available: 1 }] }))).toEqual(['elv-hoog', 'grz']);
+    expect(board.allRows(MOMENT).map((row) => [row.careType, row.measuredAt])).toEqual([['grz', minutesBefore(5)]]);
   });
 
   it('shows a provider silent longer than the staleness period as unknown, never its old numbers', () => {

@@ -64,15 +64,23 @@ function violations(value: unknown, rule: RawRule, at: string): string[] {
   return ok ? [] : [`${at}: ${JSON.stringify(value)} does not conform`];
 }
 
+/** The payload against the policy file: its links as the file's `links` describe them, every resource by its rule. */
 function payloadViolations(payload: Resource): string[] {
-  const envelope = Object.keys(payload).filter((key) => !['resourceType', 'type', 'timestamp', 'entry'].includes(key));
-  const entries = payload.entry as { resource: Resource }[];
+  const { contained, reporter, ...report } = payload as Resource & { contained: Resource[]; reporter: Record<string, unknown> };
+  const [organization, ...endpoints] = contained;
+  const { id, endpoint: links, ...provider } = organization as Resource & { endpoint?: unknown };
+  const { reference, ...reporterRest } = reporter;
+  const endpointIds = endpoints.map((_, index) => `endpoint-${index + 1}`);
   return [
-    ...envelope.map((key) => `Bundle.${key}: not allowed`),
-    ...entries.flatMap(({ resource, ...rest }, index) => [
-      ...Object.keys(rest).map((key) => `Bundle.entry[${index}].${key}: not allowed`),
-      ...violations(resource, rawPolicy.resources[resource.resourceType], `${resource.resourceType}`),
+    ...(id === 'provider' && organization.resourceType === 'Organization' ? [] : ['contained[0]: not the provider Organization']),
+    ...(reference === '#provider' ? [] : ['MeasureReport.reporter.reference: not #provider']),
+    ...(JSON.stringify(links ?? []) === JSON.stringify(endpointIds.map((item) => ({ reference: `#${item}` }))) ? [] : ['Organization.endpoint: not the contained Endpoints']),
+    ...violations(provider, rawPolicy.resources.Organization, 'Organization'),
+    ...endpoints.flatMap(({ id: endpointId, ...endpoint }, index) => [
+      ...(endpointId === endpointIds[index] ? [] : [`contained[${index + 1}].id: ${String(endpointId)}`]),
+      ...violations(endpoint, rawPolicy.resources.Endpoint, `Endpoint[${index}]`),
     ]),
+    ...violations({ ...report, reporter: reporterRest }, rawPolicy.resources.MeasureReport, 'MeasureReport'),
   ];
 }
 
@@ -260,8 +268,8 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     fc.assert(
       fc.property(providerSample, availability, plan, (sample, counts, mutations) => {
         const clean = source(sample, counts);
-        const expected = buildAvailabilityPayload(clean, MOMENT) as Resource;
-        const actual = buildAvailabilityPayload(dirty(clean, mutations), MOMENT) as Resource;
+        const expected = buildAvailabilityPayload(clean) as Resource;
+        const actual = buildAvailabilityPayload(dirty(clean, mutations)) as Resource;
         expect(actual).toEqual(expected);
         expect(JSON.stringify(actual)).not.toContain(MARK);
         expect(payloadViolations(actual)).toEqual([]);
@@ -273,11 +281,12 @@ describe('egress policy: what leaves is built from the allowlist', () => {
   it('property: the allowed data arrives whole at the coordination point', () => {
     fc.assert(
       fc.property(providerSample, availability, (sample, counts) => {
-        const payload = buildAvailabilityPayload(source(sample, counts), MOMENT);
+        const payload = buildAvailabilityPayload(source(sample, counts));
         const publication = readPublication(payload, MOMENT);
         expect(publication).toMatchObject({
           availability: counts,
           publishedAt: MOMENT.toISOString(),
+          report: payload,
           provider: { identifiers: [{ system: URA_SYSTEM, value: sample.ura }], name: sample.name, region: sample.region, postalCode: sample.postalCode },
         });
         expect(JSON.stringify(publication)).toContain(sample.endpoints[0].address);
@@ -289,11 +298,11 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     const saner = JSON.parse(readFileSync(path.join(fixtures, 'saner/MeasureReport-ExampleNJ-20200404-CDCPatientImpactAndHospitalCapacity.json'), 'utf8'));
     const hospital = JSON.parse(readFileSync(path.join(fixtures, 'learning-spike-erp/Org-1067.json'), 'utf8')).entry[0].resource;
     const provider = organization({ ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [] });
-    expect(buildAvailabilityPayload({ organization: provider, endpoints: [], report: saner }, MOMENT)).toMatchObject({
+    expect(buildAvailabilityPayload({ organization: provider, endpoints: [], report: saner })).toMatchObject({
       resourceType: 'OperationOutcome',
       id: 'unprocessable',
     });
-    const withHospital = buildAvailabilityPayload({ organization: hospital, endpoints: [], report: saner }, MOMENT);
+    const withHospital = buildAvailabilityPayload({ organization: hospital, endpoints: [], report: saner });
     expect(withHospital).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ expression: ['Organization'] }] });
   });
 

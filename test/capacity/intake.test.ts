@@ -26,7 +26,7 @@ const report = (groups: unknown[], extra: Record<string, unknown> = {}) => ({
   resourceType: 'MeasureReport',
   status: 'complete',
   type: 'summary',
-  date: '2025-03-14T09:30:00+01:00',
+  date: '2025-03-14T09:31:00+01:00',
   period: { start: '2025-03-14T09:30:00+01:00', end: '2025-03-14T09:30:00+01:00' },
   group: groups,
   ...extra,
@@ -34,7 +34,7 @@ const report = (groups: unknown[], extra: Record<string, unknown> = {}) => ({
 
 describe('intake of a MeasureReport from the provider EHR', () => {
   it('property: reads back every availability it renders', () => {
-    fc.assert(fc.property(availability, (counts) => expect(readAvailabilityReport(availabilityReport(provider, counts), MOMENT)).toEqual(counts)));
+    fc.assert(fc.property(availability, (counts) => expect(readAvailabilityReport(availabilityReport(provider, counts, MOMENT.toISOString()), MOMENT)).toEqual(counts)));
   });
 
   it('keeps internal data out of the model and reads data-absent-reason on count or population', () => {
@@ -65,8 +65,9 @@ describe('intake of a MeasureReport from the provider EHR', () => {
   it.each([
     ['a non-MeasureReport', { resourceType: 'Patient' }, 'bad-request', undefined],
     ['a pending report', report([group('grz', population('available', 1))], { status: 'pending' }), 'unprocessable', 'MeasureReport.status'],
-    ['a date without time zone', report([group('grz', population('available', 1))], { date: '2025-03-14T09:30:00' }), 'unprocessable', 'MeasureReport.date'],
-    ['a date in the future', report([group('grz', population('available', 1))], { date: '2025-03-15T09:30:00Z' }), 'unprocessable', 'MeasureReport.date'],
+    ['a measurement time without time zone', report([group('grz', population('available', 1))], { period: { start: '2025-03-14T09:30:00', end: '2025-03-14T09:30:00' } }), 'unprocessable', 'MeasureReport.period.end'],
+    ['a measurement time in the future', report([group('grz', population('available', 1))], { period: { start: '2025-03-15T09:30:00Z', end: '2025-03-15T09:30:00Z' } }), 'unprocessable', 'MeasureReport.period.end'],
+    ['a day as measurement time', report([group('grz', population('available', 1))], { period: { start: '2025-03-14', end: '2025-03-14' } }), 'unprocessable', 'MeasureReport.period.end'],
     ['no groups', report([]), 'unprocessable', 'MeasureReport.group'],
     ['an unknown care type', report([group('ic-bed', population('available', 1))]), 'unprocessable', 'MeasureReport.group[0].code'],
     ['a care type twice', report([group('grz', population('available', 1)), group('grz', population('available', 2))]), 'unprocessable', 'MeasureReport.group'],

@@ -75,7 +75,7 @@ describe('capacity profiles (profiles/r4/capacity)', () => {
       { careType: 'elv-hoog', available: 2, total: 4 },
       { careType: 'grz', available: { absent: 'unknown' }, total: 3 },
     ],
-  });
+  }, MOMENT.toISOString());
 
   it('the report invariants hold for rendered reports and catch what they forbid', () => {
     for (const key of ['vz-ar-1', 'vz-ar-2', 'vz-ar-3', 'vz-ar-4']) expect(invariants(key)(rendered)).toBe(true);

@@ -45,11 +45,11 @@ export function identity(sample: ProviderSample): ProviderIdentity {
   return { identifier: { system: URA_SYSTEM, value: sample.ura }, name: sample.name };
 }
 
-export function source(sample: ProviderSample, availability: Availability): AvailabilitySource {
+export function source(sample: ProviderSample, availability: Availability, generatedAt = MOMENT): AvailabilitySource {
   return {
     organization: organization(sample),
     endpoints: sample.endpoints.map((item) => endpoint(item.role, item.address)),
-    report: availabilityReport(identity(sample), availability),
+    report: availabilityReport(identity(sample), availability, generatedAt.toISOString()),
   };
 }
 

@@ -1,7 +1,7 @@
 import { isKnown, UNKNOWN, type Count } from '../model.js';
 import type { ProviderListing, Publication } from './publication.js';
 
-/** One provider's latest count for one care type, with the moment it was true. */
+/** One provider's latest count for one care type, with the moment it was true (UTC ISO instants throughout). */
 export interface BoardEntry {
   provider: string;
   careType: string;
@@ -25,23 +25,29 @@ export class CapacityBoard {
 
   constructor(readonly staleAfterMs: number) {}
 
-  /** Applies a provider's publication; returns the care types whose entry changed (none for an out-of-date one). */
+  /**
+   * Applies a provider's publication: its report is its whole picture, so care types it no longer reports leave the
+   * board. Returns the care types whose entry changed (none for a publication older than the one on the board).
+   */
   apply(publication: Publication): string[] {
     const { provider, availability, publishedAt } = publication;
     const known = this.providers.get(provider.key);
-    if (known && Date.parse(known.publishedAt) > Date.parse(publishedAt)) return [];
+    if (known && known.publishedAt > publishedAt) return [];
     this.providers.set(provider.key, { listing: provider, publishedAt });
-    const changed: string[] = [];
+    const reported = new Set(availability.groups.map((group) => group.careType));
+    const changed = new Set<string>();
+    for (const [careType, entries] of this.byCareType) {
+      if (!reported.has(careType) && entries.delete(provider.key)) changed.add(careType);
+    }
     for (const group of availability.groups) {
       const entries = this.byCareType.get(group.careType) ?? new Map<string, BoardEntry>();
       this.byCareType.set(group.careType, entries);
-      const previous = entries.get(provider.key);
-      if (previous && Date.parse(previous.measuredAt) > Date.parse(availability.measuredAt)) continue;
       const entry: BoardEntry = { provider: provider.key, ...group, measuredAt: availability.measuredAt };
-      if (!previous || !sameEntry(previous, entry)) changed.push(group.careType);
+      const previous = entries.get(provider.key);
+      if (!previous || !sameEntry(previous, entry)) changed.add(group.careType);
       entries.set(provider.key, entry);
     }
-    return changed;
+    return [...changed];
   }
 
   provider(key: string): ProviderListing | undefined {

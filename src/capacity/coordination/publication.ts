@@ -1,10 +1,10 @@
 import { badRequest, unprocessable, type OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
 import { AGB_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../canonical.js';
-import { projectAs } from '../egress/payload.js';
+import { buildAvailabilityPayload } from '../egress/payload.js';
 import { egressPolicy, type EgressPolicy } from '../egress/policy.js';
 import { readAvailabilityReport } from '../intake/measure-report.js';
-import { isObject, objects, stringAt } from '../json.js';
+import { isObject, objects, stringAt, type JsonObject } from '../json.js';
 import { parseMeasuredAt } from '../measured-at.js';
 import { providerKey, type Availability } from '../model.js';
 
@@ -22,41 +22,45 @@ export interface ProviderListing {
 export interface Publication {
   provider: ProviderListing;
   availability: Availability;
-  /** When the provider's gateway built the payload (Bundle.timestamp): orders publications of one provider. */
+  /** When the provider's gateway made the report (`MeasureReport.date`): orders the reports of one provider. */
   publishedAt: string;
+  /** The report exactly as the allowlist lets it through: what the coordination point stores and serves. */
+  report: Resource;
 }
 
 /**
- * Reads a provider gateway's availability payload at the coordination point. Each resource is built again from the
- * egress allowlist before it is read, so a non-conforming sender cannot place anything else on the board.
+ * Reads a provider gateway's availability report at the coordination point. The report is built again from the
+ * egress allowlist before anything is read, so a sender that does not filter cannot put anything else on the board.
  */
 export function readPublication(payload: unknown, now: Date, policy: EgressPolicy = egressPolicy()): Publication | OperationOutcome {
-  if (!isObject(payload) || payload.resourceType !== 'Bundle' || payload.type !== 'collection') {
-    return badRequest('Expected an availability Bundle of type collection');
+  if (!isObject(payload) || payload.resourceType !== 'MeasureReport') return badRequest('Expected an availability MeasureReport');
+  const contained = objects(payload.contained);
+  const organization = containedAt(contained, 'Organization', stringAt(payload.reporter, 'reference'));
+  if (!organization) {
+    return unprocessable('MeasureReport.reporter must reference the contained provider Organization', 'MeasureReport.reporter');
   }
-  const resources = objects(payload.entry).map((entry) => entry.resource).filter(isObject);
-  const ofType = (type: string) => resources.filter((resource) => resource.resourceType === type);
-  const [organizations, reports] = [ofType('Organization'), ofType('MeasureReport')];
-  if (organizations.length !== 1 || reports.length !== 1) {
-    return unprocessable('An availability Bundle holds exactly one Organization and one MeasureReport', 'Bundle.entry');
-  }
-  const published = parseMeasuredAt(payload.timestamp, now);
-  if ('problem' in published) return unprocessable(`Bundle.timestamp: ${published.problem}`, 'Bundle.timestamp');
-  const organization = projectAs(policy, 'Organization', organizations[0]);
-  if (!organization) return unprocessable('The Organization needs a URA or AGB identifier and a name', 'Bundle.entry');
-  const report = projectAs(policy, 'MeasureReport', reports[0]);
-  if (!report) return unprocessable('The MeasureReport has nothing publishable', 'Bundle.entry');
+  const endpoints = objects(organization.endpoint).flatMap((link) => containedAt(contained, 'Endpoint', stringAt(link, 'reference')) ?? []);
+  const report = buildAvailabilityPayload({ organization, endpoints, report: payload }, policy);
+  if (report.resourceType === 'OperationOutcome') return report as OperationOutcome;
+  const published = parseMeasuredAt(report.date, now);
+  if ('problem' in published) return unprocessable(published.problem, 'MeasureReport.date');
   const availability = readAvailabilityReport(report, now);
   if ('resourceType' in availability) return availability;
-  const provider = listing(organization, ofType('Endpoint').flatMap((endpoint) => projectAs(policy, 'Endpoint', endpoint) ?? []));
+  const [provider, ...publishedEndpoints] = objects(report.contained);
+  const listed = listing(provider, publishedEndpoints as Resource[]);
   const reporter = (report.reporter as { identifier: { system: string; value: string } }).identifier;
-  if (!provider.identifiers.some((identifier) => providerKey(identifier) === providerKey(reporter))) {
-    return unprocessable('MeasureReport.reporter does not identify the Organization in the Bundle', 'MeasureReport.reporter');
+  if (!listed.identifiers.some((identifier) => providerKey(identifier) === providerKey(reporter))) {
+    return unprocessable('MeasureReport.reporter.identifier is not an identifier of the provider Organization', 'MeasureReport.reporter');
   }
-  return { provider, availability, publishedAt: published.measuredAt };
+  return { provider: listed, availability, publishedAt: published.measuredAt, report };
 }
 
-function listing(organization: Resource, endpoints: Resource[]): ProviderListing {
+function containedAt(contained: JsonObject[], type: string, reference: string | undefined): JsonObject | undefined {
+  if (!reference?.startsWith('#')) return undefined;
+  return contained.find((resource) => resource.resourceType === type && resource.id === reference.slice(1));
+}
+
+function listing(organization: JsonObject, endpoints: Resource[]): ProviderListing {
   const identifiers = objects(organization.identifier).map((identifier) => ({
     system: String(identifier.system),
     value: String(identifier.value),

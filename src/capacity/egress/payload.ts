@@ -3,35 +3,44 @@ import type { Resource } from '../../fhir/version.js';
 import { egressPolicy, type EgressPolicy } from './policy.js';
 import { project } from './project.js';
 
-/** What a provider's gateway knows internally, in full (with whatever internal data came along). */
+/**
+ * What a provider's gateway knows internally, in full, with whatever internal data came along. Of any shape: only
+ * what the allowlist names is ever read.
+ */
 export interface AvailabilitySource {
-  organization: Resource;
-  endpoints: Resource[];
-  report: Resource;
+  organization: unknown;
+  endpoints: unknown[];
+  report: unknown;
 }
 
+/** The id of the contained provider Organization, which `reporter` references. */
+export const PROVIDER_ID = 'provider';
+
 /**
- * Builds the outbound availability payload from the egress allowlist: a Bundle (collection) of the provider's
- * Organization, its eOverdracht Endpoints and its availability MeasureReport, each resource built by the policy's
- * rule for that role. Anything that leaves must go through `releaseAvailability`, which also records it.
+ * Builds the outbound availability payload from the egress allowlist: the provider's availability MeasureReport
+ * with its Organization and eOverdracht Endpoints contained, each resource built by the policy's rule for its role.
+ * The builder itself writes only the links between them (contained ids and `#` references, see the policy's
+ * `links`). Anything that leaves must go through `releaseAvailability`, which also records it.
  */
-export function buildAvailabilityPayload(
-  source: AvailabilitySource,
-  at: Date,
-  policy: EgressPolicy = egressPolicy(),
-): Resource | OperationOutcome {
+export function buildAvailabilityPayload(source: AvailabilitySource, policy: EgressPolicy = egressPolicy()): Resource | OperationOutcome {
   const organization = projectAs(policy, 'Organization', source.organization);
   if (!organization) {
     return unprocessable('The provider Organization has nothing publishable: it needs a URA or AGB identifier and a name', 'Organization');
   }
   const report = projectAs(policy, 'MeasureReport', source.report);
   if (!report) return unprocessable('The availability report has nothing publishable', 'MeasureReport');
-  const endpoints = source.endpoints.flatMap((endpoint) => projectAs(policy, 'Endpoint', endpoint) ?? []);
+  const endpoints = source.endpoints
+    .flatMap((endpoint) => projectAs(policy, 'Endpoint', endpoint) ?? [])
+    .map(({ resourceType, ...endpoint }, index) => ({ resourceType, id: `endpoint-${index + 1}`, ...endpoint }));
+  const { resourceType, ...provider } = organization;
+  const links = endpoints.length > 0 ? { endpoint: endpoints.map((endpoint) => ({ reference: `#${endpoint.id}` })) } : {};
+  const { resourceType: reportType, meta, reporter, ...rest } = report;
   return {
-    resourceType: 'Bundle',
-    type: 'collection',
-    timestamp: at.toISOString(),
-    entry: [organization, ...endpoints, report].map((resource) => ({ resource })),
+    resourceType: reportType,
+    meta,
+    contained: [{ resourceType, id: PROVIDER_ID, ...provider, ...links }, ...endpoints],
+    ...rest,
+    reporter: { reference: `#${PROVIDER_ID}`, ...(reporter as object) },
   };
 }
 

@@ -31,7 +31,7 @@ export async function releaseAvailability(
   release: Release,
   policy: EgressPolicy = egressPolicy(),
 ): Promise<Released | OperationOutcome> {
-  const payload = buildAvailabilityPayload(release.source, release.at, policy);
+  const payload = buildAvailabilityPayload(release.source, policy);
   if (payload.resourceType === 'OperationOutcome') return payload as OperationOutcome;
   const body = JSON.stringify(payload);
   const hash = createHash('sha256').update(body).digest('hex');

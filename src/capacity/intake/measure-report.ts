@@ -6,7 +6,8 @@ import { parseMeasuredAt } from '../measured-at.js';
 import type { Availability, CareTypeAvailability, Count } from '../model.js';
 
 /**
- * Reads a SANER-style availability MeasureReport (profile availability-report) into the domain model. Used for a
+ * Reads a SANER-style availability MeasureReport (profile availability-report) into the domain model: the counts
+ * per care type and the moment they were true (`period.end`; `date` is only when the report was made). Used for a
  * provider EHR's report at intake and for a provider gateway's publication at the coordination point. Whatever else
  * the report carries (extensions, contained resources, notes, other populations) is not read.
  */
@@ -16,8 +17,8 @@ export function readAvailabilityReport(resource: unknown, now: Date): Availabili
   if (resource.status !== 'complete') {
     problems.push(issue('error', 'value', `Only a complete report carries availability (status is '${String(resource.status)}')`, 'MeasureReport.status'));
   }
-  const time = parseMeasuredAt(resource.date ?? stringAt(resource.period, 'end'), now);
-  if ('problem' in time) problems.push(issue('error', 'value', time.problem, 'MeasureReport.date'));
+  const time = parseMeasuredAt(stringAt(resource.period, 'end'), now);
+  if ('problem' in time) problems.push(issue('error', 'value', time.problem, 'MeasureReport.period.end'));
   const groups = objects(resource.group).flatMap((group, index) => readGroup(group, `MeasureReport.group[${index}]`, problems));
   if (groups.length === 0 && problems.length === 0) {
     problems.push(issue('error', 'required', 'A report needs at least one group (one per care type)', 'MeasureReport.group'));
