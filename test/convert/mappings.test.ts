@@ -277,6 +277,27 @@ describe('Composition', () => {
   });
 });
 
+describe('zib-MedicalDevice: DeviceUseStatement and Device', () => {
+  it('indication is reasonCode; udi is udiCarrier, model is modelNumber, the version string a version entry', () => {
+    const use: Resource = { resourceType: 'DeviceUseStatement', status: 'active', subject: patient, device: { reference: 'Device/d1' }, indication: [{ text: 'decubitus' }] };
+    const r4Use = toR4(use);
+    expect(r4Use.reasonCode).toEqual([{ text: 'decubitus' }]);
+    expect(toStu3(r4Use)).toEqual(use);
+
+    const device: Resource = {
+      resourceType: 'Device',
+      udi: { deviceIdentifier: '0123', carrierHRF: '(01)0123', name: 'antidecubitusmatras' },
+      model: 'AD-2',
+      version: '2.1',
+      patient,
+    };
+    const r4 = toR4(device);
+    expect(r4).toMatchObject({ udiCarrier: [{ deviceIdentifier: '0123', carrierHRF: '(01)0123' }], modelNumber: 'AD-2', version: [{ value: '2.1' }] });
+    expect(baseR4Errors(r4)).toEqual([]);
+    expect(toStu3(r4)).toEqual(device);
+  });
+});
+
 describe('references the other release does not allow', () => {
   it('an R4 reference to a PractitionerRole where STU3 allows a Practitioner becomes the Nictiz practitionerrole-reference', () => {
     const role = { reference: 'PractitionerRole/pr1', type: 'PractitionerRole', display: 'verpleegkundige' };
@@ -378,7 +399,7 @@ describe('what the converter refuses', () => {
     expect(() => toR4({ resourceType: 'MedicationStatement' })).toThrow(refusal('MedicationStatement'));
     const bundle: Resource = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient' } }, { resource: { resourceType: 'Consent' } }] };
     expect(() => toR4(bundle)).toThrow(refusal('Bundle.entry[1].resource'));
-    const task: Resource = { resourceType: 'Task', status: 'requested', intent: 'order', contained: [{ resourceType: 'Device' }] };
+    const task: Resource = { resourceType: 'Task', status: 'requested', intent: 'order', contained: [{ resourceType: 'Immunization' }] };
     expect(() => toStu3(task)).toThrow(refusal('Task.contained[0]'));
   });
 

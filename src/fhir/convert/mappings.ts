@@ -5,6 +5,7 @@ import {
   CONDITION_CLINICAL,
   CONDITION_VERIFICATION,
   coverageGrouping,
+  deviceVersion,
   observationComment,
   observationRelated,
   procedureStatus,
@@ -57,9 +58,15 @@ const RULES: Record<string, readonly Rule[]> = {
     rename('image', 'media'),
     rename('codedDiagnosis', 'conclusionCode'),
   ],
+  DeviceUseStatement: [rename('indication', 'reasonCode')],
+  Device: [rename('udi', 'udiCarrier'), rename('model', 'modelNumber'), deviceVersion],
 };
 
-/** The resource types the gateway converts: the eOverdracht exchange's, and the envelopes around them. */
+/**
+ * The resource types the gateway converts: those of the eOverdracht exchange (the AdvanceNotice and NursingHandoff
+ * and what they reference, with zib-MedicalDevice's DeviceUseStatement and Device), Location and EpisodeOfCare, and
+ * the envelopes around them.
+ */
 export const CONVERTIBLE_TYPES: readonly string[] = [
   'Task',
   'Composition',
@@ -76,6 +83,10 @@ export const CONVERTIBLE_TYPES: readonly string[] = [
   'Encounter',
   'Coverage',
   'DiagnosticReport',
+  'DeviceUseStatement',
+  'Device',
+  'Location',
+  'EpisodeOfCare',
   'Bundle',
   'OperationOutcome',
 ];

@@ -136,3 +136,20 @@ export const coverageGrouping: Rule = {
     return isEmpty(grouping) ? {} : { grouping };
   },
 };
+
+/** Device.version (STU3) is one string; R4 has a list of typed versions, the untyped one of which carries it. */
+export const deviceVersion: Rule = {
+  stu3: ['version'],
+  r4: ['version'],
+  toR4(slice, context) {
+    const hidden = isObject(slice._version) ? context.datatype(slice._version, 'Element') : undefined;
+    const version = compact({ value: slice.version, _value: hidden });
+    return isEmpty(version) ? {} : { version: [version] };
+  },
+  toStu3(slice, context) {
+    const [first] = toList(slice.version);
+    if (!isObject(first)) return {};
+    const hidden = isObject(first._value) ? context.datatype(first._value, 'Element') : undefined;
+    return compact({ version: first.value, _version: hidden });
+  },
+};
