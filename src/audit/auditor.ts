@@ -39,8 +39,13 @@ export interface TokenAudit {
 
 export type AuditEntry = AccessAudit | TokenAudit;
 
+export interface AuditWriter {
+  resources: Pick<ResourceRepository, 'create'>;
+}
+
 export interface Auditor {
-  record(entry: AuditEntry): Promise<void>;
+  /** Writes the entry's AuditEvent; `within` writes it through another store, e.g. inside a caller's transaction. */
+  record(entry: AuditEntry, within?: AuditWriter): Promise<void>;
 }
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
@@ -154,7 +159,7 @@ function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resour
 }
 
 export function createAuditor(
-  store: { resources: ResourceRepository },
+  store: AuditWriter,
   options: { observer?: string; clock?: () => number } = {},
 ): Auditor {
   const source = {
@@ -163,11 +168,11 @@ export function createAuditor(
   };
   const clock = options.clock ?? Date.now;
   return {
-    async record(entry) {
+    async record(entry, within = store) {
       const recorded = new Date(clock()).toISOString();
       const event = entry.type === 'access' ? accessEvent(entry, recorded, source) : tokenEvent(entry, recorded, source);
       const tenant = entry.type === 'access' ? entry.principal.tenant : entry.tenant;
-      await store.resources.create({ tenant, version: 'r4' }, event);
+      await within.resources.create({ tenant, version: 'r4' }, event);
     },
   };
 }

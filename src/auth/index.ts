@@ -5,6 +5,7 @@ import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
 import { createCredentialService, type CredentialService } from './credentials.js';
+import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from './principal.js';
 import type { RateLimit } from './rateLimit.js';
 import { createAuthRouter } from './router.js';
@@ -35,10 +36,11 @@ export interface AuthOptions {
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
   const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
-  const auditor = createAuditor(store, { observer: config.publicBaseUrl, clock: options.clock });
+  const writes = groupCommit(store);
+  const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.resources, options.clock);
   const verifier = createTokenVerifier(registry, credentials, options.clock);
-  const tokens = createTokenService({ registry, replay: store.replay, credentials, verifier, auditor, rateLimit: options.rateLimit, clock: options.clock });
+  const tokens = createTokenService({ registry, writes, credentials, verifier, auditor, rateLimit: options.rateLimit, clock: options.clock });
   return {
     registry,
     authenticator: createAuthenticator(verifier),

@@ -41,6 +41,7 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     description: "Capacity: hospitals and triagists read and subscribe to the coordination point's availability",
     basePolicy: [
       ...DIRECTORY_TYPES.flatMap((type) => [fhir(`/${type}`, 'search'), fhir(`/${type}/{id}`, 'read')]),
+      fhir('/MeasureReport/$match-capacity', 'operation'),
       fhir('/Subscription', 'create'),
       fhir('/Subscription/{id}', 'read', 'update', 'delete'),
       fhir('/Subscription/{id}/$status', 'operation'),

@@ -1,5 +1,5 @@
 import type { Auditor } from '../audit/auditor.js';
-import type { ReplayCache } from '../store/repository.js';
+import type { Store } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
@@ -39,9 +39,15 @@ export interface TokenService {
   introspect(params: Record<string, unknown>): Promise<IntrospectionResponse>;
 }
 
+/** Runs writes atomically: a group commit (createAuth) or a plain store transaction. */
+export interface AtomicWrites {
+  run<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+}
+
 export interface TokenServiceDeps {
   registry: TrustRegistry;
-  replay: ReplayCache;
+  /** The jti records and the token AuditEvents are written here, both in one transaction per token. */
+  writes: AtomicWrites;
   credentials: CredentialService;
   verifier: TokenVerifier;
   auditor: Auditor;
@@ -72,7 +78,7 @@ interface Grant {
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
-  const { registry, replay, credentials, verifier, auditor } = deps;
+  const { registry, writes, credentials, verifier, auditor } = deps;
   const clock = deps.clock ?? Date.now;
   const tokenEndpoint = `${registry.publicBaseUrl}/oauth2/token`;
   const limiter = createRateLimiter(deps.rateLimit ?? DEFAULT_TOKEN_RATE_LIMIT, clock);
@@ -87,9 +93,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
-  async function consumeJti(kind: string, assertion: VerifiedAssertion): Promise<boolean> {
-    return replay.remember(`${kind}:${assertion.iss}:${assertion.jti}`, new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000));
-  }
+  /** Records the assertion's jti as used (single use across restarts and instances); false when it was used before. */
+  const rememberJti = (tx: Store, kind: string, assertion: VerifiedAssertion) =>
+    tx.replay.remember(`${kind}:${assertion.iss}:${assertion.jti}`, new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000));
 
   async function checkGrant(assertion: VerifiedAssertion): Promise<Grant> {
     const authorizer = registry.hosted(assertion.sub);
@@ -129,18 +135,32 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     });
   }
 
-  async function issue(authorizer: HostedParty, grant: AccessTokenGrant, now: number, notAfter?: number): Promise<TokenResponse> {
+  /**
+   * Signs the access token, then consumes the assertion's jti and writes the "token issued" AuditEvent in one
+   * transaction: the token leaves only when both are durable, and a replayed jti gets nothing.
+   */
+  async function issue(
+    authorizer: HostedParty,
+    grant: AccessTokenGrant,
+    consumed: { kind: string; assertion: VerifiedAssertion },
+    now: number,
+    notAfter?: number,
+  ): Promise<TokenResponse> {
     const { token, claims } = await issueAccessToken(authorizer, registry.publicBaseUrl, grant, now, notAfter);
-    await auditor.record({
-      type: 'token',
-      tenant: claims.tenant,
-      requester: claims.sub,
-      requesterKind: claims.kind,
-      purposeOfUse: claims.purposeOfUse,
-      user: claims.user,
-      tokenId: claims.jti,
-      outcome: 'success',
+    const fresh = await writes.run(async (tx) => {
+      if (!(await rememberJti(tx, consumed.kind, consumed.assertion))) return false;
+      const issued = {
+        tenant: claims.tenant,
+        requester: claims.sub,
+        requesterKind: claims.kind,
+        purposeOfUse: claims.purposeOfUse,
+        user: claims.user,
+        tokenId: claims.jti,
+      };
+      await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
+      return true;
     });
+    if (!fresh) throw new TokenError('jti has been used before');
     return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 
@@ -159,7 +179,6 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         }),
       );
       throttle(grant.assertion.iss);
-      if (!(await consumeJti('jwt-bearer', grant.assertion))) throw new TokenError('jti has been used before');
       const presented = await presentedCredentials(grant, now);
       const expiries = presented.flatMap((credential) => (credential.expiresAt ? [credential.expiresAt.getTime() / 1000] : []));
       return await issue(
@@ -172,6 +191,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           credentials: presented.map((credential) => credential.id),
           user: grant.user,
         },
+        { kind: 'jwt-bearer', assertion: grant.assertion },
         now,
         expiries.length > 0 ? Math.floor(Math.min(...expiries)) : undefined,
       );
@@ -182,7 +202,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
-  /** Authenticates a tenant's EHR by its private-key JWT client assertion (RFC 7523 §2.2). */
+  async function refuseClient(assertion: unknown, reason: string): Promise<OAuthError> {
+    const refusal = invalidClient(reason);
+    await auditRefusal(assertion, 'ehr', refusal);
+    return refusal;
+  }
+
+  /** Authenticates a tenant's EHR by its private-key JWT client assertion (RFC 7523 §2.2); the caller consumes the jti. */
   async function authenticateClient(params: Record<string, unknown>, now: number): Promise<{ client: EhrParty; assertion: VerifiedAssertion }> {
     const { client_assertion: assertion, client_assertion_type: type, client_id: clientId } = params;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('client_assertion is required (private_key_jwt)');
@@ -199,19 +225,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       if (verified.sub !== verified.iss) throw new TokenError('sub must equal iss (the client id)');
       if (clientId !== undefined && clientId !== verified.iss) throw new TokenError('client_id differs from the assertion');
     } catch (error) {
-      if (error instanceof TokenError) {
-        const refusal = invalidClient(error.message);
-        await auditRefusal(assertion, 'ehr', refusal);
-        throw refusal;
-      }
-      throw error;
+      throw error instanceof TokenError ? await refuseClient(assertion, error.message) : error;
     }
     throttle(verified.iss);
-    if (!(await consumeJti('client-assertion', verified))) {
-      const refusal = invalidClient('client assertion jti has been used before');
-      await auditRefusal(assertion, 'ehr', refusal);
-      throw refusal;
-    }
     return { client: registry.ehrClient(verified.iss) as EhrParty, assertion: verified };
   }
 
@@ -225,7 +241,11 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw invalidRequest((error as Error).message);
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
-    return issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, now);
+    try {
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { kind: 'client-assertion', assertion }, now);
+    } catch (error) {
+      throw error instanceof TokenError ? await refuseClient(params.client_assertion, `client assertion ${error.message}`) : error;
+    }
   }
 
   return {
@@ -241,7 +261,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
     /** RFC 7662 for the tenant's own resource servers: the caller authenticates like an EHR and sees only its tenant's tokens. */
     async introspect(params) {
-      const { client } = await authenticateClient(params, nowSeconds(clock));
+      const { client, assertion } = await authenticateClient(params, nowSeconds(clock));
+      if (!(await writes.run((tx) => rememberJti(tx, 'client-assertion', assertion)))) {
+        throw await refuseClient(params.client_assertion, 'client assertion jti has been used before');
+      }
       const token = params.token;
       if (typeof token !== 'string' || token === '') throw invalidRequest('token is required');
       try {

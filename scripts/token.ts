@@ -1,0 +1,57 @@
+/**
+ * `npm run token`: a bearer token for the development tenant's own EHR, so a newcomer can call the API at once.
+ * Signs a private-key-JWT client assertion (RFC 7523) with the demo EHR key that `npm start` generated under
+ * ./data/keys/, exchanges it at the running gateway's token endpoint and prints the access token.
+ *
+ *   npm run -s token                       # the token
+ *   npm run -s token -- --header           # Authorization: Bearer <token>
+ *   curl -H "$(npm run -s token -- --header)" http://localhost:8080/fhir/Patient
+ *
+ * Options: --url <gateway base URL> (default: the config's publicBaseUrl), --client <EHR client id>.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { importSigningKey } from '../src/auth/jwk.js';
+import { ehrPrivateKeyFile } from '../src/auth/keyFiles.js';
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../src/auth/rules.js';
+import { loadConfig } from '../src/config/config.js';
+
+function fail(message: string): never {
+  console.error(`npm run token: ${message}`);
+  process.exit(1);
+}
+
+const { values } = parseArgs({ options: { url: { type: 'string' }, client: { type: 'string' }, header: { type: 'boolean' } } });
+const config = loadConfig();
+if (config.mode !== 'development') fail('only in development mode; production EHRs sign their own client assertions (see docs/auth.md)');
+
+const clients = config.organizations.flatMap((organization) => organization.ehrClients);
+const client = values.client ? clients.find((candidate) => candidate.clientId === values.client) : clients[0];
+if (!client) fail(`no EHR client ${values.client ? `'${values.client}'` : ''} in the configuration`);
+const keyFile = ehrPrivateKeyFile(client);
+if (!existsSync(keyFile)) fail(`no key at ${keyFile}: start the gateway once (npm start) to generate the development keys`);
+
+const signingKey = await importSigningKey(client.clientId, JSON.parse(readFileSync(keyFile, 'utf8')));
+const tokenEndpoint = `${config.publicBaseUrl}/oauth2/token`;
+const now = nowSeconds();
+const assertion = await new SignJWT({})
+  .setProtectedHeader({ alg: signingKey.alg, kid: signingKey.kid, typ: 'JWT' })
+  .setIssuer(client.clientId)
+  .setSubject(client.clientId)
+  .setAudience(tokenEndpoint)
+  .setIssuedAt(now)
+  .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
+  .setJti(randomUUID())
+  .sign(signingKey.key);
+
+const url = `${(values.url ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
+const response = await fetch(url, {
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams({ grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion }),
+}).catch((error: Error) => fail(`cannot reach ${url}: ${error.message} (is the gateway running?)`));
+const body = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
+if (!response.ok || !body.access_token) fail(`${url} answered ${response.status}: ${body.error ?? ''} ${body.error_description ?? ''}`);
+console.log(values.header ? `Authorization: Bearer ${body.access_token}` : body.access_token);
