@@ -37,7 +37,9 @@ function random(seed: number): () => number {
   };
 }
 
-function eOverdrachtTask(i: number, next: () => number): Resource {
+/** The i-th Task of the data set: the same every run, generated when needed rather than held in memory. */
+function eOverdrachtTask(i: number): Resource {
+  const next = random(i + 1);
   const authored = new Date(Date.UTC(2025, 0, 1) + Math.floor(next() * 300) * 86_400_000).toISOString();
   return {
     resourceType: 'Task',
@@ -73,13 +75,13 @@ async function timed(work: () => Promise<unknown> | unknown): Promise<number> {
   return performance.now() - start;
 }
 
-async function createThroughput(store: Store, tasks: Resource[], raw: BetterSqlite3.Database): Promise<Figure> {
+async function createThroughput(store: Store, raw: BetterSqlite3.Database): Promise<Figure> {
   const storeMs = await timed(async () => {
-    for (const task of tasks.slice(0, TIMED_CREATES)) await store.resources.create(SCOPE, task);
+    for (let i = 0; i < TIMED_CREATES; i += 1) await store.resources.create(SCOPE, eOverdrachtTask(i));
   });
   const insert = raw.prepare('insert into raw_resources (content) values (?)');
   const rawMs = await timed(() => {
-    for (const task of tasks.slice(0, TIMED_CREATES)) insert.run(JSON.stringify(task));
+    for (let i = 0; i < TIMED_CREATES; i += 1) insert.run(JSON.stringify(eOverdrachtTask(i)));
   });
   return {
     name: 'store.create.throughput',
@@ -91,15 +93,18 @@ async function createThroughput(store: Store, tasks: Resource[], raw: BetterSqli
   };
 }
 
-async function loadRest(store: Store, tasks: Resource[], raw: BetterSqlite3.Database): Promise<void> {
-  for (let start = TIMED_CREATES; start < tasks.length; start += LOAD_BATCH) {
+async function loadRest(store: Store, raw: BetterSqlite3.Database): Promise<void> {
+  for (let start = TIMED_CREATES; start < TASKS; start += LOAD_BATCH) {
     await store.transaction(async (tx) => {
-      for (const task of tasks.slice(start, start + LOAD_BATCH)) await tx.resources.create(SCOPE, task);
+      for (let i = start; i < Math.min(TASKS, start + LOAD_BATCH); i += 1) await tx.resources.create(SCOPE, eOverdrachtTask(i));
     });
   }
   const insert = raw.prepare('insert into raw_tasks (owner, status, content) values (?, ?, ?)');
   raw.transaction(() => {
-    for (const task of tasks) insert.run((task.owner as { reference: string }).reference, task.status, JSON.stringify(task));
+    for (let i = 0; i < TASKS; i += 1) {
+      const task = eOverdrachtTask(i);
+      insert.run((task.owner as { reference: string }).reference, task.status, JSON.stringify(task));
+    }
   })();
 }
 
@@ -132,8 +137,7 @@ async function ownerStatusSearch(store: Store, raw: BetterSqlite3.Database): Pro
 }
 
 async function intake(store: Store, raw: BetterSqlite3.Database): Promise<Figure> {
-  const next = random(11);
-  const batches = Array.from({ length: INTAKES }, (_, b) => Array.from({ length: 25 }, (_, i) => eOverdrachtTask(TASKS + b * 25 + i, next)));
+  const batches = Array.from({ length: INTAKES }, (_, b) => Array.from({ length: 25 }, (_, i) => eOverdrachtTask(TASKS + b * 25 + i)));
   const storeSamples: number[] = [];
   for (const batch of batches) {
     storeSamples.push(
@@ -172,10 +176,8 @@ export async function run(): Promise<Figure[]> {
   raw.exec('create table raw_tasks (id integer primary key, owner text, status text, content text not null)');
   raw.exec('create index raw_tasks_owner_status on raw_tasks (owner, status, id)');
   try {
-    const next = random(42);
-    const tasks = Array.from({ length: TASKS }, (_, i) => eOverdrachtTask(i, next));
-    const figures = [await createThroughput(store, tasks, raw)];
-    await loadRest(store, tasks, raw);
+    const figures = [await createThroughput(store, raw)];
+    await loadRest(store, raw);
     figures.push(await ownerStatusSearch(store, raw));
     figures.push(await intake(store, raw));
     figures.push({ name: 'store.rss', value: round(process.memoryUsage().rss / 1_048_576, 0), unit: 'MB', baseline: null, storedTasks: TASKS });

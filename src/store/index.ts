@@ -21,8 +21,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const db = await openPostgres(options.databaseUrl, options.schema);
     return migrated(new KyselyStore('postgres', db), () => migrate(db, 'postgres', options.schema ?? 'public'));
   }
-  const db = openSqlite(options.dataDir);
-  return migrated(new KyselyStore('sqlite', db), () => migrate(db, 'sqlite'));
+  const { db, stopCheckpointer } = openSqlite(options.dataDir);
+  return migrated(new KyselyStore('sqlite', db, stopCheckpointer), () => migrate(db, 'sqlite'));
 }
 
 async function migrated(store: Store, migration: () => Promise<void>): Promise<Store> {

@@ -23,6 +23,8 @@ export class KyselyStore implements Store {
   constructor(
     readonly kind: Dialect,
     private readonly db: Kysely<Database>,
+    /** Runs before the database closes (the SQLite checkpointer thread stops there). */
+    private readonly beforeClose: () => Promise<void> = async () => undefined,
   ) {
     this.context = {
       dialect: kind,
@@ -50,6 +52,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.beforeClose();
     await this.db.destroy();
   }
 }

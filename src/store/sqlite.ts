@@ -11,28 +11,42 @@ import {
   type DatabaseConnection,
   type SqliteDatabase,
 } from 'kysely';
+import { startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 
 export const SQLITE_FILE = 'gateway.sqlite';
 
+/** Pages in the WAL before a commit checkpoints itself; normally the checkpointer thread gets there first. */
+const WAL_FALLBACK_CHECKPOINT_PAGES = 20_000;
+
+export interface SqliteDatabaseHandle {
+  db: Kysely<Database>;
+  /** Stops the checkpointer thread; call before destroying `db`, so the last connection folds the WAL in. */
+  stopCheckpointer(): Promise<void>;
+}
+
 /** The embedded database: `<dataDir>/gateway.sqlite` in WAL mode, one writer at a time. */
-export function openSqlite(dataDir: string): Kysely<Database> {
+export function openSqlite(dataDir: string): SqliteDatabaseHandle {
   mkdirSync(dataDir, { recursive: true });
-  const database = new BetterSqlite3(path.join(dataDir, SQLITE_FILE));
+  const file = path.join(dataDir, SQLITE_FILE);
+  const database = new BetterSqlite3(file);
   database.pragma('journal_mode = WAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   // Safe with WAL (a power cut may lose the last commits, never corrupt); fsync per commit would cap writes.
   database.pragma('synchronous = NORMAL');
   database.pragma('cache_size = -65536');
-  return new Kysely<Database>({
+  database.pragma(`wal_autocheckpoint = ${WAL_FALLBACK_CHECKPOINT_PAGES}`);
+  const checkpointer = startCheckpointer(file);
+  const db = new Kysely<Database>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
       createDriver: () => new ImmediateTransactionDriver({ database: withStatementCache(database) }),
-      createIntrospector: (db) => new SqliteIntrospector(db),
+      createIntrospector: (kysely) => new SqliteIntrospector(kysely),
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
   });
+  return { db, stopCheckpointer: () => checkpointer.stop() };
 }
 
 /**

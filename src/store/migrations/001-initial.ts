@@ -85,12 +85,6 @@ export function initialSchema(dialect: Dialect): Migration {
           .execute();
       }
       await db.schema
-        .createIndex('search_date_end')
-        .on('search_date')
-        .columns(['tenant', 'fhir_version', 'resource_type', 'param', 'end_ms'])
-        .execute();
-
-      await db.schema
         .createTable('outbox')
         .addColumn('seq', serial, (c) => c.primaryKey())
         .addColumn('id', 'text', (c) => c.notNull().unique())
