@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createAuth } from './auth/index.js';
+import { ConfigError, loadConfig, type GatewayConfig } from './config/config.js';
+import { parseSearchRequest } from './fhir/search/parse.js';
+import { searchParameters } from './fhir/search/registry.js';
+import type { FhirVersion } from './fhir/version.js';
+import { createApp } from './http/app.js';
+import { auditPatientData } from './http/audit.js';
+import { createLogger, type Logger } from './logging.js';
+import { openStore } from './store/index.js';
+import { createValidator } from './validation/index.js';
+
+/**
+ * Start-up: configuration → store → validators → listen → auth → app. `startGateway` is what tests, the demo and
+ * `npm start` use; the process entry point below adds configuration loading, signals and exit codes.
+ */
+export interface Gateway {
+  /** Where this gateway answers, e.g. `http://127.0.0.1:8080`; FHIR bases are `<url>/fhir` and `<url>/fhir/stu3`. */
+  url: string;
+  config: GatewayConfig;
+  /** Stops accepting connections, lets requests in flight finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** How long in-flight requests may take to finish on close before their connections are cut. */
+  shutdownGraceMs?: number;
+}
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger();
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const validators = await createValidators(config);
+    const server = config.tls
+      ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
+      : http.createServer();
+    const port = await listen(server, config.port);
+    const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
+    const auth = await createAuth(running, store);
+    const app = createApp({
+      publicBaseUrl: running.publicBaseUrl,
+      limits: config.limits,
+      store,
+      validators,
+      parseSearch: parseSearchRequest,
+      searchParameters: (version, type) =>
+        searchParameters(version, type).map((parameter) => ({
+          name: parameter.code,
+          type: parameter.type,
+          definition: parameter.url,
+          target: parameter.target,
+        })),
+      authenticator: auth.authenticator,
+      audit: auditPatientData(auth.auditor),
+      authRouter: auth.router,
+      logger,
+    });
+    server.on('request', app);
+    const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
+    return { url, config: running, close: () => shutDown(server, store, options.shutdownGraceMs ?? 10_000) };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+async function createValidators(config: GatewayConfig) {
+  const profileFolders = config.profiles.folders;
+  const [r4, stu3] = await Promise.all((['r4', 'stu3'] as FhirVersion[]).map((version) => createValidator({ version, profileFolders })));
+  return { r4, stu3 };
+}
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Port 0 asks for any free port; a public base URL written with `:0` (development, tests) then gets the real one. */
+function withBoundPort(publicBaseUrl: string, port: number): string {
+  const url = new URL(publicBaseUrl);
+  if (url.port !== '0') return publicBaseUrl;
+  url.port = String(port);
+  return url.toString().replace(/\/$/, '');
+}
+
+async function shutDown(server: http.Server, store: { close(): Promise<void> }, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const cutOff = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(cutOff);
+  await store.close();
+}
+
+async function main(): Promise<void> {
+  const logger = createLogger();
+  let config: GatewayConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+  const gateway = await startGateway(config, { logger });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    gateway.close().then(
+      () => {
+        logger.info('gateway stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
