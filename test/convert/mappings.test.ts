@@ -34,6 +34,15 @@ describe('Task', () => {
     expect(toStu3(r4)).toEqual(task);
   });
 
+  it('an R4 requester that is a PractitionerRole becomes an agent with the Nictiz practitionerrole-reference', () => {
+    const r4: Resource = { resourceType: 'Task', status: 'requested', intent: 'order', requester: { reference: 'PractitionerRole/r1' } };
+    const stu3 = toStu3(r4);
+    expect(stu3.requester).toEqual({
+      agent: { extension: [{ url: 'http://nictiz.nl/fhir/StructureDefinition/practitionerrole-reference', valueReference: { reference: 'PractitionerRole/r1' } }] },
+    });
+    expect(toR4(stu3)).toEqual(r4);
+  });
+
   it('a context that is no Encounter stays out of R4 encounter', () => {
     const stu3 = { ...task, context: { reference: 'EpisodeOfCare/eoc1' } };
     const r4 = toR4(stu3);

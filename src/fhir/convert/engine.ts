@@ -252,8 +252,8 @@ export class Converter {
         else if (element.kind === 'primitive') value = extension[valueKey];
         else value = this.complex(extension[valueKey], valueKey.slice('value'.length), element.path, at);
         values.set(element, [...(values.get(element) ?? []), value]);
-        const element_ = hiddenValue ? this.complex(extension[hiddenValue], 'Element', 'Element', at) : null;
-        hidden.set(element, [...(hidden.get(element) ?? []), element_]);
+        const primitiveElement = hiddenValue ? this.complex(extension[hiddenValue], 'Element', 'Element', at) : null;
+        hidden.set(element, [...(hidden.get(element) ?? []), primitiveElement]);
       }
     }
     const restored: Json = {};
@@ -322,11 +322,11 @@ class Node implements RuleContext {
     readonly expression: string,
   ) {}
 
-  get from(): FhirVersion {
+  private get from(): FhirVersion {
     return this.converter.from;
   }
 
-  get to(): FhirVersion {
+  private get to(): FhirVersion {
     return this.converter.to;
   }
 
@@ -343,6 +343,20 @@ class Node implements RuleContext {
 
   datatype(value: unknown, type: string): Json {
     return this.converter.complex(value, type, type, this.expression);
+  }
+
+  value(value: unknown, source: string, target: string): unknown {
+    const sourceElement = this.elementAt(this.from, source);
+    const targetElement = this.elementAt(this.to, target);
+    const converted = this.converter.element({ [sourceElement.name]: value }, sourceElement, targetElement, this.expression);
+    return toList(converted[targetElement.name])[0];
+  }
+
+  private elementAt(version: FhirVersion, path: string): ElementInfo {
+    const parent = path.slice(0, path.lastIndexOf('.'));
+    const element = typeInfo(version, parent)?.elements.get(path.slice(parent.length + 1));
+    if (!element) throw new Error(`Mapping names an unknown element: ${path}`);
+    return element;
   }
 
   packElements(value: Json, path: string): Json[] {

@@ -1,4 +1,3 @@
-import type { FhirVersion } from '../version.js';
 import { compact, isObject, toList, type Json } from './json.js';
 
 /**
@@ -22,12 +21,15 @@ export interface Rule {
 
 /** What a rule may ask of the engine, for the node it is converting and the direction being run. */
 export interface RuleContext {
-  readonly from: FhirVersion;
-  readonly to: FhirVersion;
   /** Element `source` of the slice (with its `_` sibling) as target element `target`, datatypes and cardinality converted. */
   move(slice: Json, source: string, target: string): Json;
   /** One value of a datatype that has the same name in both releases (Reference, CodeableConcept, Coding). */
   datatype(value: unknown, type: string): Json;
+  /**
+   * One value of element `source` (a path in the source release, `Task.requester.agent`) as a value of element
+   * `target` (`Task.requester`); undefined when the target release does not allow it there (a reference).
+   */
+  value(value: unknown, source: string, target: string): unknown;
   /** Cross-version extensions carrying the elements of `value`, a source-release backbone defined at `path`. */
   packElements(value: Json, path: string): Json[];
   /** Takes back the elements a `packElements` of the opposite direction put into `extensions`. */
@@ -108,13 +110,14 @@ export function codeToConcept(name: string, codes: CodeSystemCodes): Rule {
  */
 export function flattenBackbone(path: string, kept: string): Rule {
   const name = path.slice(path.lastIndexOf('.') + 1);
+  const keptPath = `${path}.${kept}`;
   return {
     stu3: [name],
     r4: [name],
     toR4(slice, context) {
       const flattened = toList(slice[name]).map((item) => {
         const { [kept]: value, ...others } = item as Json;
-        const { id, extension, ...reference } = context.datatype(value ?? {}, 'Reference');
+        const { id, extension, ...reference } = (context.value(value, keptPath, path) ?? {}) as Json;
         const extensions = [...toList(extension), ...context.packElements(others, path)];
         return compact({ id, extension: extensions.length ? extensions : undefined, ...reference });
       });
@@ -125,7 +128,7 @@ export function flattenBackbone(path: string, kept: string): Rule {
         const reference = item as Json;
         const { elements, others } = context.restoreElements(reference.extension, path);
         const value = compact({ ...reference, extension: others.length ? others : undefined });
-        return { [kept]: context.datatype(value, 'Reference'), ...elements };
+        return compact({ [kept]: context.value(value, path, keptPath), ...elements });
       });
       return { [name]: Array.isArray(slice[name]) ? backbones : backbones[0] };
     },
