@@ -16,7 +16,7 @@ import { SignJWT } from 'jose';
 import { importSigningKey } from '../src/auth/jwk.js';
 import { ehrPrivateKeyFile } from '../src/auth/keyFiles.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../src/auth/rules.js';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig, type GatewayConfig } from '../src/config/config.js';
 
 function fail(message: string): never {
   console.error(`npm run token: ${message}`);
@@ -24,7 +24,12 @@ function fail(message: string): never {
 }
 
 const { values } = parseArgs({ options: { url: { type: 'string' }, client: { type: 'string' }, header: { type: 'boolean' } } });
-const config = loadConfig();
+let config: GatewayConfig;
+try {
+  config = loadConfig();
+} catch (error) {
+  fail((error as Error).message);
+}
 if (config.mode !== 'development') fail('only in development mode; production EHRs sign their own client assertions (see docs/auth.md)');
 
 const clients = config.organizations.flatMap((organization) => organization.ehrClients);

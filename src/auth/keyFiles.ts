@@ -50,11 +50,13 @@ export function ehrPrivateKeyFile(client: EhrClient): string {
   return path.join(path.dirname(client.jwksFile), `${client.clientId}.private.jwk.json`);
 }
 
+/** Generates the pair; the public JWKS is derived from the private key file as it ends up on disk (first writer wins). */
 async function generateEhrKeyPair(client: EhrClient): Promise<void> {
-  const privateJwk = await generatePrivateJwk();
-  const kid = `${client.clientId}#${await thumbprint(privateJwk)}`;
-  writeOnce(ehrPrivateKeyFile(client), { ...privateJwk, kid });
-  writeOnce(client.jwksFile as string, { keys: [{ ...publicJwk(privateJwk), kid, alg: 'ES256', use: 'sig' }] });
+  const generated = await generatePrivateJwk();
+  const privateFile = ehrPrivateKeyFile(client);
+  writeOnce(privateFile, { ...generated, kid: `${client.clientId}#${await thumbprint(generated)}` });
+  const privateJwk = readJson(privateFile) as JWK;
+  writeOnce(client.jwksFile as string, { keys: [{ ...publicJwk(privateJwk), kid: privateJwk.kid, alg: privateJwk.alg, use: 'sig' }] });
 }
 
 /** An EHR client's public JWKS (inline or file; generated with its private key in development mode). */

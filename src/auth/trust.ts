@@ -61,7 +61,7 @@ function assertPublicKeySet(jwks: JWK[], owner: string): void {
  * Trusted public keys by RFC 7638 thumbprint and, when the JWK names one, by the fragment of its own kid.
  * `strict` (configuration): an unusable key is an error; otherwise (resolved DID documents) it is left out.
  */
-export async function indexKeys(jwks: JWK[], owner: string, strict: boolean): Promise<Map<string, VerificationKey>> {
+async function indexKeys(jwks: JWK[], owner: string, strict: boolean): Promise<Map<string, VerificationKey>> {
   assertPublicKeySet(jwks, owner);
   const index = new Map<string, VerificationKey>();
   for (const jwk of jwks) {
