@@ -15,6 +15,8 @@ export interface TypeRule {
   code: string;
   /** The JSON property for this element with this type (`valueQuantity` for a choice). */
   key: string;
+  /** The property of a primitive's id and extensions (`_valueString`). */
+  companion: string;
   /** The FHIRPath step naming it (`value.ofType(Quantity)` for a choice). */
   segment: string;
   kind: 'primitive' | 'complex' | 'resource';
@@ -83,8 +85,12 @@ export class ElementRule {
   readonly types: TypeRule[];
   readonly fixed?: TypedValue;
   readonly pattern?: TypedValue;
+  readonly minValue?: TypedValue;
+  readonly maxValue?: TypedValue;
   readonly binding?: RequiredBinding;
   readonly invariants: Invariant[];
+  /** A resource root that inherits DomainResource's rules (dom-2 among its constraints). */
+  readonly isDomainResource: boolean;
   private readonly target: ElementRule;
   private readonly plans = new Map<string, ItemPlan>();
   private ownStructure?: Structure | null;
@@ -107,7 +113,10 @@ export class ElementRule {
     this.types = isRoot ? [] : this.typeRules(def, node.name.endsWith(CHOICE));
     this.fixed = def.fixed;
     this.pattern = def.pattern;
+    this.minValue = def.minValue;
+    this.maxValue = def.maxValue;
     if (def.binding?.strength === 'required' && def.binding.valueSet) this.binding = compiler.requiredBinding(def.binding.valueSet);
+    this.isDomainResource = isRoot && (def.constraints ?? []).some((c) => c.key === 'dom-2');
     this.invariants = (def.constraints ?? [])
       .map((constraint) => compiler.invariant(constraint, def.path))
       .filter((invariant): invariant is Invariant => invariant !== undefined);
@@ -231,9 +240,11 @@ export class Compiler {
 
   typeRule(ref: TypeRef, stem: string, choice: boolean): TypeRule {
     const kind = this.kindOf(ref.code);
+    const key = choice ? stem + suffix(ref.code) : stem;
     return {
       code: ref.code,
-      key: choice ? stem + suffix(ref.code) : stem,
+      key,
+      companion: `_${key}`,
       segment: choice ? `${stem}.ofType(${ref.code})` : stem,
       kind,
       profiles: ref.profiles,
@@ -310,7 +321,7 @@ function planInvariant(structure: Structure | undefined, invariant: Invariant): 
   for (const [key, child] of structure.byKey) {
     if (!names.has(child.rule.name) && !names.has(key)) continue;
     const group = groups.get(child.rule) ?? [];
-    group.push(key, `_${key}`);
+    group.push(key, child.type.companion);
     groups.set(child.rule, group);
   }
   return { invariant, keys: [...groups.values()].flat(), groups: [...groups.values()] };

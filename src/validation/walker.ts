@@ -18,7 +18,7 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 interface ResourceScope {
   resource: Json;
   /** Contained resources by id, of the resource that contains them (shared with its contained resources). */
-  contained: Map<string, Json>;
+  contained: ReadonlyMap<string, Json>;
   /** `#...` references seen, for dom-3. */
   localReferences: Set<string>;
 }
@@ -174,8 +174,7 @@ export class Walker {
 
   /** dom-1..dom-6, checked natively for every DomainResource. */
   private domainResourceRules(resource: Json, base: ElementRule, narrativeExpected: boolean): void {
-    const isDomainResource = base.node.def.constraints?.some((c) => c.key === 'dom-2');
-    if (!isDomainResource) return;
+    if (!base.isDomainResource) return;
     if (narrativeExpected && this.version === 'r4' && !isObject(resource.text)) {
       this.report('warning', 'invariant', 'Constraint failed: dom-6: A resource should have narrative for robust management (best practice)');
     }
@@ -206,7 +205,7 @@ export class Walker {
       if (key !== 'id') onlyId = false;
       const child = structure.byKey.get(key);
       if (child !== undefined) {
-        this.element(child, obj[key], child.type.kind === 'primitive' ? obj[`_${key}`] : undefined);
+        this.element(child, obj[key], child.type.kind === 'primitive' ? obj[child.type.companion] : undefined);
         continue;
       }
       if (key.charCodeAt(0) === 95) {
@@ -224,13 +223,13 @@ export class Walker {
     if (size === 0) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children (an object cannot be empty)');
     else if (onlyId) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children');
     for (const rule of structure.required) {
-      if (!rule.types.some((type) => obj[type.key] !== undefined || obj[`_${type.key}`] !== undefined)) {
-        this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found 0`, rule.name);
-      }
+      if (countPresent(obj, rule, true) === 0) this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found 0`, rule.name);
     }
     for (const rule of structure.choices) {
-      const present = rule.types.filter((type) => obj[type.key] !== undefined);
-      if (present.length > 1) this.report('error', 'structure', `${rule.id} can only have one type, but has ${present.map((t) => t.key).join(', ')}`);
+      if (countPresent(obj, rule, false) > 1) {
+        const present = rule.types.filter((type) => obj[type.key] !== undefined).map((type) => type.key);
+        this.report('error', 'structure', `${rule.id} can only have one type, but has ${present.join(', ')}`);
+      }
     }
   }
 
@@ -354,6 +353,8 @@ export class Walker {
       this.report('error', 'value', `Value is ${describeValue(value)} but must be ${describeValue(rule.pattern.value)} (pattern in ${rule.id})`);
     }
     if (rule.binding && typeof value === 'string') this.codeBinding(rule.binding, undefined, value);
+    if (rule.minValue && isBelow(value, rule.minValue.value)) this.report('error', 'value', `Value ${describeValue(value)} is below the minimum ${describeValue(rule.minValue.value)}`);
+    if (rule.maxValue && isBelow(rule.maxValue.value, value)) this.report('error', 'value', `Value ${describeValue(value)} is above the maximum ${describeValue(rule.maxValue.value)}`);
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
       if (type.code === 'xhtml') this.narrativeReferences(value);
@@ -416,11 +417,11 @@ export class Walker {
   private invariants(node: Json, plan: ItemPlan): void {
     for (const { invariant, keys, groups } of plan.invariants) {
       let holds: boolean;
-      if (keys !== undefined && !keys.some((key) => node[key] !== undefined)) holds = invariant.holdsWhenAbsent;
+      if (keys !== undefined && !anyPresent(node, keys)) holds = invariant.holdsWhenAbsent;
       else {
         const result = invariant.evaluate(node, this.scope.resource, this.rootResource);
         if (result !== undefined) holds = result;
-        else if (groups) holds = !groups.every((group) => group.some((key) => node[key] !== undefined));
+        else if (groups) holds = !groups.every((group) => anyPresent(node, group));
         else holds = !invariant.emptyFails;
       }
       if (!holds) this.invariantFailed(invariant);
@@ -498,8 +499,12 @@ export class Walker {
     if (typeof url === 'string' && url.includes(':')) {
       const definition = this.compiler.root(url);
       if (definition?.tree.definition.type === 'Extension') return definition.plan();
-      const core = url.startsWith('http://hl7.org/fhir/StructureDefinition/');
-      this.report(core ? 'warning' : 'information', 'informational', `Unknown extension ${url}: its content was checked as a plain extension`);
+      if (rule.name === 'modifierExtension') {
+        this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
+      } else {
+        const core = url.startsWith('http://hl7.org/fhir/StructureDefinition/');
+        this.report(core ? 'warning' : 'information', 'informational', `Unknown extension ${url}: its content was checked as a plain extension`);
+      }
     }
     return rule.plan(type);
   }
@@ -525,10 +530,32 @@ export class Walker {
   }
 }
 
-function containedById(resource: Json): Map<string, Json> {
-  const byId = new Map<string, Json>();
-  if (Array.isArray(resource.contained)) {
-    for (const contained of resource.contained) if (isObject(contained) && typeof contained.id === 'string') byId.set(contained.id, contained);
+/** Numbers compare as numbers; dates, times and instants of the same precision compare as their ISO text. */
+function isBelow(value: unknown, bound: unknown): boolean {
+  if (typeof value === 'number' && typeof bound === 'number') return value < bound;
+  if (typeof value === 'string' && typeof bound === 'string' && value.length === bound.length) return value < bound;
+  return false;
+}
+
+function anyPresent(node: Json, keys: string[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (node[keys[i]] !== undefined) return true;
+  return false;
+}
+
+/** How many of a rule's keys an object has (with their `_x` companions when asked). */
+function countPresent(obj: Json, rule: ElementRule, withCompanions: boolean): number {
+  let count = 0;
+  for (const type of rule.types) {
+    if (obj[type.key] !== undefined || (withCompanions && obj[type.companion] !== undefined)) count++;
   }
+  return count;
+}
+
+const NONE_CONTAINED: ReadonlyMap<string, Json> = new Map();
+
+function containedById(resource: Json): ReadonlyMap<string, Json> {
+  if (!Array.isArray(resource.contained)) return NONE_CONTAINED;
+  const byId = new Map<string, Json>();
+  for (const contained of resource.contained) if (isObject(contained) && typeof contained.id === 'string') byId.set(contained.id, contained);
   return byId;
 }

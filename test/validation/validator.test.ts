@@ -31,6 +31,7 @@ const testPatientProfile = {
       { id: 'Patient.telecom:phone', path: 'Patient.telecom', sliceName: 'phone' },
       { id: 'Patient.telecom:phone.system', path: 'Patient.telecom.system', min: 1, fixedCode: 'phone' },
       { id: 'Patient.gender', path: 'Patient.gender', min: 1 },
+      { id: 'Patient.multipleBirth[x]', path: 'Patient.multipleBirth[x]', type: [{ code: 'integer' }], minValueInteger: 1, maxValueInteger: 9 },
       {
         id: 'Patient.maritalStatus',
         path: 'Patient.maritalStatus',
@@ -137,6 +138,13 @@ describe('profiles with generated snapshots', () => {
     expect(text).toMatch(/tst-1/);
   });
 
+  it('narrows a choice to the types the profile allows, within its minimum and maximum', () => {
+    const patient = validPatient();
+    expect(check({ ...patient, multipleBirthInteger: 2 }).errors).toEqual([]);
+    expect(check({ ...patient, multipleBirthInteger: 12 }).text).toMatch(/error Patient.multipleBirth.ofType\(integer\): Value 12 is above the maximum 9/);
+    expect(check({ ...patient, multipleBirthBoolean: true }).text).toMatch(/Unrecognized property 'multipleBirthBoolean'/);
+  });
+
   it('builds a profile on the core type when its base is unknown, and says so', () => {
     const patient: Resource = { resourceType: 'Patient', meta: { profile: [ORPHAN_PATIENT] }, gender: 'female' };
     const { outcome, errors } = check(patient);
@@ -239,6 +247,14 @@ describe('terminology, invariants and references', () => {
     expect(check(patient).text).toMatch(/error Patient.extension\[0\]: Unrecognized property 'valueString'/);
     const both = { resourceType: 'Patient', extension: [{ url: 'http://example.org/x', valueString: 'a', extension: [{ url: 'y', valueString: 'b' }] }] };
     expect(check(both).text).toMatch(/ext-1/);
+  });
+
+  it('notes unknown extensions, but refuses unknown modifier extensions', () => {
+    const extension = [{ url: 'http://example.org/unknown', valueBoolean: true }];
+    const plain = check({ resourceType: 'Patient', extension });
+    expect(plain.outcome.id).toBe('ok');
+    expect(plain.text).toMatch(/information Patient.extension\[0\]: Unknown extension http:\/\/example.org\/unknown/);
+    expect(expressionsOf(check({ resourceType: 'Patient', modifierExtension: extension }).errors)).toEqual(['Patient.modifierExtension[0]']);
   });
 });
 
