@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { convertResource, isConvertible } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { baseR4Errors, deepFreeze, eOverdrachtExamples, nlCoreExamples } from './support.js';
+import { baseR4Errors, deepFreeze, eOverdrachtExamples, gatewayErrors, nlCoreExamples } from './support.js';
 
 /**
  * The converter against real material: every Nictiz eOverdracht STU3 example and every nl-core R4 example of a
- * convertible type makes the round trip unchanged, and the R4 it writes passes base R4 validation.
+ * convertible type makes the round trip unchanged, and what it writes passes validation in the other release
+ * (@medplum/core's base R4 validation, and the gateway's own validator for R4 and STU3).
  * There are no documented differences: all of them come back deep-equal.
  */
 const examples = eOverdrachtExamples();
@@ -26,11 +27,13 @@ describe('the Nictiz eOverdracht STU3 examples', () => {
     expect(toStu3(r4)).toEqual(example.resource);
   });
 
-  it.each(examples.map((e) => [e.name, e] as const))('%s: the R4 conversion passes base R4 validation', (_name, example) => {
-    expect(baseR4Errors(toR4(example.resolved))).toEqual([]);
+  it.each(examples.map((e) => [e.name, e] as const))('%s: the R4 conversion passes base R4 validation', async (_name, example) => {
+    const r4 = toR4(example.resolved);
+    expect(baseR4Errors(r4)).toEqual([]);
+    expect(await gatewayErrors('r4', r4)).toEqual([]);
   });
 
-  it('convert as one transaction Bundle, entry by entry', () => {
+  it('convert as one transaction Bundle, entry by entry', async () => {
     const bundle: Resource = {
       resourceType: 'Bundle',
       type: 'transaction',
@@ -42,6 +45,7 @@ describe('the Nictiz eOverdracht STU3 examples', () => {
     };
     const r4 = toR4(bundle);
     expect(baseR4Errors(r4)).toEqual([]);
+    expect(await gatewayErrors('r4', r4)).toEqual([]);
     expect((r4.entry as { resource: Resource }[]).map((e) => e.resource)).toEqual(examples.map((e) => toR4(e.resolved)));
     expect(toStu3(r4)).toEqual(bundle);
   });
@@ -59,6 +63,10 @@ describe('the nl-core zib2020 R4 examples', () => {
     const stu3 = deepFreeze(toStu3(deepFreeze(structuredClone(resource))));
     expect(stu3.resourceType).toBe(resource.resourceType);
     expect(toR4(stu3)).toEqual(resource);
+  });
+
+  it.each(convertible.map((e) => [e.name, e.resource] as const))('%s: the STU3 conversion passes STU3 validation', async (_name, resource) => {
+    expect(await gatewayErrors('stu3', toStu3(resource))).toEqual([]);
   });
 
   it.each(all.filter((e) => !isConvertible(e.resource.resourceType)).map((e) => [e.name, e.resource] as const))(

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
-import type { Resource } from '../../src/fhir/version.js';
+import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
+import { createValidator, type Validator } from '../../src/validation/index.js';
 
 export const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
 
@@ -71,6 +72,21 @@ export function baseR4Errors(resource: Resource): unknown[] {
     if (!issues) throw error;
     return issues.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
   }
+}
+
+const validators = new Map<FhirVersion, Promise<Validator>>();
+
+/** The gateway's own validator of a release (base definitions and the repository's profiles), made once per test file. */
+export function gatewayValidator(version: FhirVersion): Promise<Validator> {
+  let validator = validators.get(version);
+  if (!validator) validators.set(version, (validator = createValidator({ version })));
+  return validator;
+}
+
+/** The error issues the gateway's validator finds, none when the resource is valid. */
+export async function gatewayErrors(version: FhirVersion, resource: Resource): Promise<unknown[]> {
+  const outcome = (await gatewayValidator(version)).validate(resource);
+  return outcome.issue.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
 }
 
 /** Freezes a JSON value all the way down, so that a test fails if the converter changes its input. */
