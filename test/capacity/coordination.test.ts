@@ -65,7 +65,7 @@ describe('coordination point: the board', () => {
     const a = provider('11111111', '3011 AB');
     expect(board.apply(publication(a, elvHoog(3), new Date(MOMENT.getTime() - 1000)))).toEqual(['elv-hoog']);
     expect(board.apply(publication(a, elvHoog(2)))).toEqual(['elv-hoog']);
-    expect(board.apply(publication(a, elvHoog(9), new Date(MOMENT.getTime() - 2000)))).toEqual([]);
+    expect(board.apply(publication(a, elvHoog(9), new Date(MOMENT.getTime() - 2000)))).toBeUndefined();
     expect(board.apply(publication(a, elvHoog(2)))).toEqual([]);
     expect(board.rows('elv-hoog', MOMENT)).toEqual([
       { provider: `${URA_SYSTEM}|11111111`, careType: 'elv-hoog', available: 2, total: 7, measuredAt: minutesBefore(10), stale: false },

@@ -27,12 +27,11 @@ export class CapacityBoard {
 
   /**
    * Applies a provider's publication: its report is its whole picture, so care types it no longer reports leave the
-   * board. Returns the care types whose entry changed (none for a publication older than the one on the board).
+   * board. Returns the care types whose entry changed, or undefined for a report older than the one on the board.
    */
-  apply(publication: Publication): string[] {
+  apply(publication: Publication): string[] | undefined {
     const { provider, availability, publishedAt } = publication;
-    const known = this.providers.get(provider.key);
-    if (known && known.publishedAt > publishedAt) return [];
+    if (!this.accepts(publication)) return undefined;
     this.providers.set(provider.key, { listing: provider, publishedAt });
     const reported = new Set(availability.groups.map((group) => group.careType));
     const changed = new Set<string>();
@@ -50,8 +49,24 @@ export class CapacityBoard {
     return [...changed];
   }
 
+  /** False for a report older than the one of the same provider on the board. */
+  accepts(publication: Publication): boolean {
+    const known = this.providers.get(publication.provider.key);
+    return !known || known.publishedAt <= publication.publishedAt;
+  }
+
   provider(key: string): ProviderListing | undefined {
     return this.providers.get(key)?.listing;
+  }
+
+  /** The keys of the providers with at least one stale row at `now`. */
+  staleProviders(now: Date): string[] {
+    const cutoff = staleBefore(now, this.staleAfterMs);
+    const stale = new Set<string>();
+    for (const entries of this.byCareType.values()) {
+      for (const entry of entries.values()) if (entry.measuredAt < cutoff) stale.add(entry.provider);
+    }
+    return [...stale];
   }
 
   /** The rows for one care type as shown at `now`. */

@@ -1,0 +1,129 @@
+import type { Principal } from '../../auth/principal.js';
+import type { TrustedOrganization } from '../../config/config.js';
+import { allOk, created, forbidden, issue, outcome } from '../../fhir/outcome.js';
+import type { FhirResponse } from '../../fhir/rest/types.js';
+import { parseSearchRequest } from '../../fhir/search/parse.js';
+import type { Resource } from '../../fhir/version.js';
+import type { Scope, Store } from '../../store/repository.js';
+import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
+import { objects } from '../json.js';
+import { UNKNOWN } from '../model.js';
+import { CapacityBoard } from './board.js';
+import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
+import { readPublication, type ProviderListing } from './publication.js';
+
+/** What changed on a coordination point's board: for subscriptions (topic "capacity changed"). */
+export interface BoardChange {
+  tenant: string;
+  provider: string;
+  careTypes: string[];
+  /** The provider's report as now stored and served. */
+  report: Resource;
+  store: Store;
+}
+
+export interface CoordinationPointOptions {
+  trusted: TrustedOrganization[];
+  /** A provider silent longer than this shows as unknown. */
+  staleAfterMs: number;
+  onChange?: (change: BoardChange) => Promise<void>;
+}
+
+const PAGE = 500;
+
+/**
+ * The coordination point role: receives providers' reports, keeps one board per coordination-point tenant (in
+ * memory, rebuilt from the store at start), stores each provider's latest report as `MeasureReport/ura-<URA>` so
+ * FHIR search and subscriptions serve it, turns silent providers unknown in the store as on the board, and answers
+ * `$match-capacity`.
+ */
+export class CoordinationPoint {
+  private readonly boards = new Map<string, CapacityBoard>();
+  /** Per tenant: providers whose stored report already shows their stale counts as unknown. */
+  private readonly shownStale = new Map<string, Set<string>>();
+
+  constructor(private readonly options: CoordinationPointOptions) {}
+
+  board(tenant: string): CapacityBoard {
+    let board = this.boards.get(tenant);
+    if (!board) {
+      board = new CapacityBoard(this.options.staleAfterMs);
+      this.boards.set(tenant, board);
+      this.shownStale.set(tenant, new Set());
+    }
+    return board;
+  }
+
+  /** POST MeasureReport by a provider's gateway (purpose capacity-publication). */
+  async receive(store: Store, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
+    const publication = readPublication(payload, now);
+    if ('resourceType' in publication) return [publication];
+    const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
+    const own = publication.provider.identifiers.some((identifier) => identifier.system === URA_SYSTEM && identifier.value === publisher?.ura);
+    if (!publisher?.ura || !own) return [forbidden(`Organisation '${principal.requester}' may publish only its own availability (its configured URA)`)];
+    const board = this.board(scope.tenant);
+    if (!board.accepts(publication)) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
+    const stored = await store.resources.update(scope, { ...publication.report, id: reportId(publication.provider) });
+    const careTypes = board.apply(publication) ?? [];
+    this.shownStale.get(scope.tenant)!.delete(publication.provider.key);
+    if (careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store });
+    return [stored.created ? created : allOk, stored.resource];
+  }
+
+  /** GET or POST MeasureReport/$match-capacity. */
+  match(scope: Scope, parameters: Record<string, string[] | undefined>, now: Date): FhirResponse {
+    const query = parseMatchQuery(parameters, now);
+    if ('resourceType' in query) return [query];
+    return [allOk, matchResult(query, matchCapacity(this.board(scope.tenant), query, now))];
+  }
+
+  /** Rewrites the stored report of every provider that turned stale: its counts become unknown there too. */
+  async sweep(store: Store, now: Date): Promise<void> {
+    for (const [tenant, board] of this.boards) {
+      const shown = this.shownStale.get(tenant)!;
+      for (const key of board.staleProviders(now).filter((provider) => !shown.has(provider))) {
+        const scope: Scope = { tenant, version: 'r4' };
+        const listing = board.provider(key)!;
+        const report = markedUnknown(await store.resources.read(scope, 'MeasureReport', reportId(listing)));
+        const stored = await store.resources.update(scope, report);
+        shown.add(key);
+        const careTypes = board.allRows(now, key).map((row) => row.careType);
+        await this.options.onChange?.({ tenant, provider: key, careTypes, report: stored.resource, store });
+      }
+    }
+  }
+
+  /** Fills the boards of the given coordination-point tenants from the reports stored there. */
+  async rebuild(store: Store, tenants: string[], now: Date): Promise<void> {
+    for (const tenant of tenants) {
+      const board = this.board(tenant);
+      const scope: Scope = { tenant, version: 'r4' };
+      for (let offset = 0; ; offset += PAGE) {
+        const request = parseSearchRequest('r4', 'MeasureReport', { _profile: AVAILABILITY_REPORT_PROFILE, _count: String(PAGE) });
+        const page = await store.resources.search(scope, { ...request, offset });
+        for (const report of page.resources) {
+          const publication = readPublication(report, now);
+          if (!('resourceType' in publication)) board.apply(publication);
+        }
+        if (!page.hasMore) break;
+      }
+    }
+  }
+}
+
+/** Where a provider's latest report is stored at the coordination point: `ura-<URA>` (or `agb-<AGB>`). */
+export function reportId(provider: ProviderListing): string {
+  const [system, value] = provider.key.split('|');
+  return `${system === URA_SYSTEM ? 'ura' : 'agb'}-${value}`;
+}
+
+function markedUnknown(report: Resource): Resource {
+  const unknown = { _count: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: (UNKNOWN as { absent: string }).absent }] } };
+  return {
+    ...report,
+    group: objects(report.group).map((group) => ({
+      ...group,
+      population: objects(group.population).map(({ count: _count, _count: _absent, ...population }) => ({ ...population, ...unknown })),
+    })),
+  };
+}

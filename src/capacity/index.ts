@@ -1,0 +1,126 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { TokenClient } from '../auth/client.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { RouteDefinition } from '../fhir/rest/router.js';
+import type { Resource } from '../fhir/version.js';
+import type { OutboxHandler } from '../outbox/dispatcher.js';
+import type { Store } from '../store/repository.js';
+import type { TaskStatus } from '../transfer/task-status.js';
+import { CoordinationPoint, type BoardChange } from './coordination/service.js';
+import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
+import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
+import { capacityRoutes } from './routes.js';
+
+/**
+ * The capacity capability, wired from configuration: provider intake and publication, the coordination point's
+ * board and `$match-capacity`, and the transfer hook. `main.ts` mounts `routes` on the R4 base, gives
+ * `outboxHandlers` to the outbox dispatcher, passes `onTaskStatusChange` to the transfer services, and calls
+ * `start`/`stop`.
+ */
+export interface CapacityOptions {
+  config: GatewayConfig;
+  store: Store;
+  /** Outbound calls with Nuts-style tokens (auth's client). */
+  client: Pick<TokenClient, 'authorizedFetch'>;
+  /** Asks the outbox dispatcher for a round. */
+  wake?: () => void;
+  clock?: () => number;
+  /** A provider silent longer than this shows as unknown at a coordination point (default 60 minutes). */
+  staleAfterMs?: number;
+  /** Changes within this period are published together (default 250 ms). */
+  publishDebounceMs?: number;
+  /** node-cron expression of the full snapshot publication (default every 15 minutes). */
+  snapshotSchedule?: string;
+  /** node-cron expression of the staleness sweep at a coordination point (default every minute). */
+  sweepSchedule?: string;
+  /** Told when a coordination point's board changed (subscriptions, topic "capacity changed"). */
+  onBoardChange?: (change: BoardChange) => Promise<void>;
+}
+
+/** Structurally the transfer module's TaskStatusChange: what the capacity hook needs of it. */
+export interface TaskChange {
+  tenant: string;
+  side: 'sender' | 'receiver';
+  task: Resource;
+  previousStatus?: TaskStatus;
+  store: Store;
+}
+
+export interface Capacity {
+  provider: ProviderCapacity;
+  coordination: CoordinationPoint;
+  publisher?: Publisher;
+  /** Routes of the R4 FHIR base. */
+  routes: RouteDefinition[];
+  outboxHandlers: Record<string, OutboxHandler>;
+  /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
+  onTaskStatusChange(change: TaskChange): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_STALE_AFTER_MS = 60 * 60_000;
+
+export function createCapacity(options: CapacityOptions): Capacity {
+  const { config, store } = options;
+  const clock = options.clock ?? Date.now;
+  const tenantsWith = (role: 'coordination-point') =>
+    config.organizations.filter((organization) => organization.roles.includes(role)).map((organization) => organization.id);
+  const coordinationPointOrg = config.trusted.find((organization) => organization.id === config.coordinationPoint?.organization);
+
+  let publisher: Publisher | undefined;
+  const provider = new ProviderCapacity({
+    organizations: config.organizations,
+    publicBaseUrl: config.publicBaseUrl,
+    publish: (tx, tenant) => publisher?.schedule(tx, tenant) ?? Promise.resolve(),
+  });
+  publisher =
+    coordinationPointOrg &&
+    new Publisher({
+      store,
+      provider,
+      client: options.client,
+      coordinationPoint: coordinationPointOrg,
+      debounceMs: options.publishDebounceMs,
+      snapshotSchedule: options.snapshotSchedule,
+      wake: options.wake,
+      clock,
+    });
+  const coordination = new CoordinationPoint({
+    trusted: config.trusted,
+    staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+    onChange: options.onBoardChange,
+  });
+  let sweeps: ScheduledTask | undefined;
+
+  return {
+    provider,
+    coordination,
+    publisher,
+    routes: capacityRoutes({
+      provider,
+      coordination,
+      isCoordinationPoint: (tenant) => tenantsWith('coordination-point').includes(tenant),
+      clock,
+    }),
+    outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
+    async onTaskStatusChange(change) {
+      const careType = careTypeOfTask(change.task);
+      const status = change.task.status as TaskStatus;
+      if (change.side !== 'receiver' || !careType || status === change.previousStatus || typeof change.task.id !== 'string') return;
+      if (!config.organizations.some((organization) => organization.id === change.tenant)) return;
+      await provider.recordTransfer(change.store, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
+    },
+    async start() {
+      await coordination.rebuild(store, tenantsWith('coordination-point'), new Date(clock()));
+      if (tenantsWith('coordination-point').length > 0) {
+        sweeps = cron.schedule(options.sweepSchedule ?? '* * * * *', () => coordination.sweep(store, new Date(clock())));
+      }
+      publisher?.startSnapshots(config.organizations.map((organization) => organization.id));
+    },
+    async stop() {
+      await sweeps?.destroy();
+      await publisher?.stop();
+    },
+  };
+}

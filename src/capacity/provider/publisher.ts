@@ -1,0 +1,101 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { TokenClient } from '../../auth/client.js';
+import type { TrustedOrganization } from '../../config/config.js';
+import type { Resource } from '../../fhir/version.js';
+import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
+import type { OutboxMessage, Store } from '../../store/repository.js';
+import { releaseAvailability } from '../egress/release.js';
+import type { ProviderCapacity } from './service.js';
+
+/** Outbox kind of a publication to the coordination point; one pending message per tenant at a time. */
+export const PUBLISH_KIND = 'capacity.publish';
+export const PUBLICATION_PURPOSE = 'capacity-publication';
+
+export interface PublisherOptions {
+  store: Store;
+  provider: ProviderCapacity;
+  client: Pick<TokenClient, 'authorizedFetch'>;
+  coordinationPoint: TrustedOrganization;
+  /** Changes within this period go out as one publication (default 250 ms). */
+  debounceMs?: number;
+  /** node-cron expression of the full snapshot of every tenant (default every 15 minutes). */
+  snapshotSchedule?: string;
+  /** Asks the outbox dispatcher for a round (after a debounced publication falls due). */
+  wake?: () => void;
+  clock?: () => number;
+}
+
+/**
+ * Publication to the coordination point through the outbox: on change (debounced: a change while a publication is
+ * pending joins it) and as a snapshot of every tenant on a schedule. The payload is built when the message is
+ * delivered, from the tenant's picture at that moment, through `releaseAvailability` (allowlist + record), and
+ * POSTed as a MeasureReport with a token for purpose `capacity-publication`.
+ */
+export class Publisher {
+  private readonly debounceMs: number;
+  private readonly clock: () => number;
+  private snapshots?: ScheduledTask;
+
+  constructor(private readonly options: PublisherOptions) {
+    this.debounceMs = options.debounceMs ?? 250;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  get destination(): string | undefined {
+    const base = this.options.coordinationPoint.endpoints.fhir;
+    return base === undefined ? undefined : `${base.replace(/\/$/, '')}/MeasureReport`;
+  }
+
+  /** Enqueues a publication in the caller's transaction, unless one for the tenant is still pending. */
+  readonly schedule = async (store: Store, tenant: string, delayMs = this.debounceMs): Promise<void> => {
+    const destination = this.destination;
+    if (destination === undefined) return;
+    const pending = await store.outbox.list(tenant, { status: 'pending', kind: PUBLISH_KIND, limit: 1 });
+    if (pending.length > 0) return;
+    await store.outbox.enqueue({
+      tenant,
+      kind: PUBLISH_KIND,
+      destination,
+      payload: { tenant },
+      orderingKey: `${PUBLISH_KIND}:${tenant}`,
+      notBefore: new Date(this.clock() + delayMs).toISOString(),
+    });
+    setTimeout(() => this.options.wake?.(), delayMs + 10).unref();
+  };
+
+  /** Delivers one publication: build from the allowlist, record, send. */
+  readonly deliver: OutboxHandler = async (message: OutboxMessage) => {
+    const now = new Date(this.clock());
+    const source = await this.options.provider.source(this.options.store, message.tenant, now);
+    if (!source) return;
+    const scope = { tenant: message.tenant, version: 'r4' as const };
+    const released = await releaseAvailability(this.options.store.resources, scope, { destination: message.destination, source, at: now });
+    if ('resourceType' in released) throw new PermanentFailure(issuesText(released));
+    const response = await this.options.client.authorizedFetch(
+      message.destination,
+      { method: 'POST', headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' }, body: released.body },
+      { requester: message.tenant, remote: this.options.coordinationPoint.id, purposeOfUse: PUBLICATION_PURPOSE },
+    );
+    if (response.ok) return;
+    const answer = `coordination point answered ${response.status}: ${(await response.text()).slice(0, 500)}`;
+    if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) throw new PermanentFailure(answer);
+    throw new Error(answer);
+  };
+
+  /** Schedules a snapshot of every tenant in `tenants` on the configured cron expression. */
+  startSnapshots(tenants: string[]): void {
+    this.snapshots = cron.schedule(this.options.snapshotSchedule ?? '*/15 * * * *', () => this.snapshot(tenants));
+  }
+
+  async snapshot(tenants: string[]): Promise<void> {
+    for (const tenant of tenants) await this.options.store.transaction((tx) => this.schedule(tx, tenant, 0));
+  }
+
+  async stop(): Promise<void> {
+    await this.snapshots?.destroy();
+  }
+}
+
+function issuesText(outcome: Resource): string {
+  return ((outcome.issue as { details?: { text?: string } }[]) ?? []).map((item) => item.details?.text ?? '').join('; ');
+}
