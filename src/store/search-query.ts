@@ -22,22 +22,28 @@ import type { Database, IndexTable } from './schema.js';
  * Turns a SearchRequest into SQL over the resource table and the search index tables.
  *
  * Each criterion is a set of index rows (`param` plus a predicate on the value). The most selective one drives the
- * query (`r.rid IN (...)`, which walks its index in rid order); the others are probes (`EXISTS`, one index seek per
- * candidate). Results come in rid order (creation order) unless `_sort` says otherwise.
+ * query and the others are probes (`EXISTS`, one seek on the index table's key per candidate). A driver that matches
+ * at most one row per resource (one reference, one system|code) is joined directly: its lookup index yields
+ * resources in rid order, so the first page stops early. Any other driver is `r.rid IN (...)`. Results come in rid
+ * order (creation order) unless `_sort` says otherwise.
  */
-type ResourceQuery = ExpressionBuilder<Database & { r: Database['resources'] }, 'r'>;
 type Predicate = Expression<SqlBool>;
+/** The resource table as `r`, and the driving index table as `d` when a driver is joined. */
+type SearchTables = Database & { r: Database['resources']; d: Database['search_token'] };
+type ResourceQuery = ExpressionBuilder<SearchTables, 'r'>;
 
 interface IndexCriterion {
   kind: 'index';
   table: IndexTable;
   param: string;
-  /** Restricts the parameter's rows to the matching values; absent: any value (`:missing`). */
-  predicate?: Predicate;
+  /** Restricts the parameter's rows (of the table under `alias`) to the matching values; absent: any value. */
+  predicate?: (alias: string) => Predicate;
   /** True: the resource must have no matching row (`:not`, `:missing=true`). */
   negated: boolean;
   /** Lower drives better: how few resources a criterion of this shape usually matches. */
   rank: number;
+  /** At most one matching row per resource (an equality on the whole indexed value): it can be joined. */
+  unique: boolean;
 }
 
 interface RowCriterion {
@@ -64,10 +70,11 @@ export async function searchResources(context: StoreContext, scope: Scope, reque
   const matches: Match[] = [];
   let hasMore = false;
   if (request.count > 0) {
-    let query = filtered().select(['r.rid', 'r.content']);
-    for (const rule of request.sort) query = orderBy(query, scope, request.resourceType, rule);
-    const rows = await query
-      .orderBy('r.rid')
+    const { query, rid } = filtered();
+    let ordered = query.select(['r.rid', 'r.content']);
+    for (const rule of request.sort) ordered = orderBy(ordered, scope, request.resourceType, rule);
+    const rows = await ordered
+      .orderBy(rid)
       .limit(request.count + 1)
       .offset(request.offset)
       .execute();
@@ -78,42 +85,59 @@ export async function searchResources(context: StoreContext, scope: Scope, reque
   const result: SearchResult = { resources: matches.map((m) => m.resource), included: await included(db, scope, request, matches), hasMore };
   if (request.total === 'accurate') {
     const counted = await filtered()
-      .select((eb) => eb.fn.countAll<number>().as('total'))
+      .query.select((eb) => eb.fn.countAll<number>().as('total'))
       .executeTakeFirstOrThrow();
     result.total = Number(counted.total);
   }
   return result;
 }
 
+/** The matching resources as `r`, and the column their rid order is best read from. */
 function filteredResources(db: Kysely<Database>, scope: Scope, resourceType: string, criteria: Criterion[]) {
-  const rowCriteria = criteria.filter((c): c is RowCriterion => c.kind === 'row');
   // A row criterion on _id pins the result to a few rows; then every index criterion is a probe.
-  const driver = rowCriteria.some((c) => c.rank === 0)
+  const driver = criteria.some((c) => c.kind === 'row' && c.rank === 0)
     ? undefined
     : criteria.filter((c): c is IndexCriterion => c.kind === 'index' && !c.negated).sort((a, b) => a.rank - b.rank)[0];
-  return (
-    db
-      .selectFrom('resources as r')
-      .where('r.deleted', '=', 0)
-      // With a driver, its index rows already belong to this tenant, release and type alone; repeating the scope on
-      // the resource table would tempt SQLite into scanning every resource of the type instead.
-      .$if(driver === undefined, (q) =>
-        q.where('r.tenant', '=', scope.tenant).where('r.fhir_version', '=', scope.version).where('r.resource_type', '=', resourceType),
-      )
-      .where((eb) =>
-        eb.and(
-          criteria.map((c) => {
+  const joined = driver?.unique === true;
+  const from = joined
+    ? (db
+        .selectFrom(`${driver.table as 'search_token'} as d`)
+        .innerJoin('resources as r', 'r.rid', 'd.rid')
+        .where('d.tenant', '=', scope.tenant)
+        .where('d.fhir_version', '=', scope.version)
+        .where('d.resource_type', '=', resourceType)
+        .where('d.param', '=', driver.param)
+        .$if(driver.predicate !== undefined, (q) => q.where(driver.predicate?.('d') as Predicate)) as unknown as ReturnType<typeof resourcesOnly>)
+    : resourcesOnly(db);
+  // Probes check the driver's rid when there is one, before the resource row is read at all.
+  const anchor = joined ? 'd.rid' : 'r.rid';
+  const query = from
+    .where('r.deleted', '=', 0)
+    // With a driver, its index rows already belong to this tenant, release and type alone; repeating the scope on
+    // the resource table would tempt SQLite into scanning every resource of the type instead.
+    .$if(driver === undefined, (q) =>
+      q.where('r.tenant', '=', scope.tenant).where('r.fhir_version', '=', scope.version).where('r.resource_type', '=', resourceType),
+    )
+    .where((eb) =>
+      eb.and(
+        criteria
+          .filter((c) => !joined || c !== driver)
+          .map((c) => {
             if (c.kind === 'row') return c.predicate(eb);
             if (c === driver) return eb('r.rid', 'in', drivingRows(eb, scope, resourceType, c));
-            const exists = eb.exists(probedRows(eb, c));
+            const exists = eb.exists(probedRows(eb, c, anchor));
             return c.negated ? eb.not(exists) : exists;
           }),
-        ),
-      )
-  );
+      ),
+    );
+  return { query, rid: anchor as 'r.rid' };
 }
 
-/** The rids a criterion matches, through the lookup index (scope, parameter, value, rid): in rid order. */
+function resourcesOnly(db: Kysely<Database>) {
+  return (db as unknown as Kysely<SearchTables>).selectFrom('resources as r');
+}
+
+/** The rids a criterion matches, through the lookup index (scope, parameter, value, rid). */
 function drivingRows(eb: ResourceQuery, scope: Scope, resourceType: string, c: IndexCriterion) {
   return eb
     .selectFrom(`${c.table as 'search_token'} as i`)
@@ -122,20 +146,20 @@ function drivingRows(eb: ResourceQuery, scope: Scope, resourceType: string, c: I
     .where('i.fhir_version', '=', scope.version)
     .where('i.resource_type', '=', resourceType)
     .where('i.param', '=', c.param)
-    .$if(c.predicate !== undefined, (q) => q.where(c.predicate as Predicate));
+    .$if(c.predicate !== undefined, (q) => q.where(c.predicate?.('i') as Predicate));
 }
 
 /**
  * Whether one candidate resource has a matching row, through the table's key (rid, parameter, ...). The scope is
  * left out on purpose: the rid implies it, and naming it would steer SQLite to the lookup index instead.
  */
-function probedRows(eb: ResourceQuery, c: IndexCriterion) {
+function probedRows(eb: ResourceQuery, c: IndexCriterion, anchor: string) {
   return eb
     .selectFrom(`${c.table as 'search_token'} as i`)
     .select('i.rid')
-    .whereRef('i.rid', '=', 'r.rid')
+    .where('i.rid', '=', sql.ref<number>(anchor))
     .where('i.param', '=', c.param)
-    .$if(c.predicate !== undefined, (q) => q.where(c.predicate as Predicate));
+    .$if(c.predicate !== undefined, (q) => q.where(c.predicate?.('i') as Predicate));
 }
 
 function criterion(scope: Scope, resourceType: string, param: SearchParam): Criterion {
@@ -144,10 +168,8 @@ function criterion(scope: Scope, resourceType: string, param: SearchParam): Crit
   if (parameter.code === '_id') return { kind: 'row', rank: 0, predicate: (eb) => eb('r.id', 'in', param.values.map(unescapeValue)) };
   if (parameter.code === '_lastUpdated') return lastUpdatedCriterion(param);
 
-  const table = tableOf(parameter);
-  if (param.modifier === 'missing') {
-    return { kind: 'index', table, param: parameter.code, negated: param.values[0] === 'true', rank: 9 };
-  }
+  const base = { kind: 'index' as const, table: tableOf(parameter), param: parameter.code, negated: false, unique: false };
+  if (param.modifier === 'missing') return { ...base, negated: param.values[0] === 'true', rank: 9 };
   switch (parameter.type) {
     case 'token':
       return tokenCriterion(parameter, param);
@@ -155,11 +177,15 @@ function criterion(scope: Scope, resourceType: string, param: SearchParam): Crit
       return stringCriterion(parameter, param);
     case 'reference':
       return referenceCriterion(parameter, param);
-    case 'date':
-      return { kind: 'index', table, param: parameter.code, negated: false, rank: 6, predicate: anyOf(param.values.map((v) => datePredicate(dateQuery(parameter.code, v)))) };
+    case 'date': {
+      const queries = param.values.map((v) => dateQuery(parameter.code, v));
+      return { ...base, rank: 6, predicate: (alias: string) => anyOf(queries.map((q) => datePredicate(new Columns(alias), q))) };
+    }
     case 'number':
-    case 'quantity':
-      return { kind: 'index', table, param: parameter.code, negated: false, rank: 6, predicate: anyOf(param.values.map((v) => numberPredicate(numberQuery(parameter, v)))) };
+    case 'quantity': {
+      const queries = param.values.map((v) => numberQuery(parameter, v));
+      return { ...base, rank: 6, predicate: (alias: string) => anyOf(queries.map((q) => numberPredicate(new Columns(alias), q))) };
+    }
     case 'uri':
       return uriCriterion(parameter, param);
   }
@@ -178,45 +204,75 @@ function tableOf(parameter: SearchParameter): IndexTable {
   return tables[parameter.type];
 }
 
-const column = <T = string>(name: string) => sql.ref<T>(`i.${name}`);
-const equals = (name: string, value: unknown): Predicate => sql<SqlBool>`${column(name)} = ${value}`;
-const inList = (name: string, values: unknown[]): Predicate =>
-  values.length === 1 ? equals(name, values[0]) : sql<SqlBool>`${column(name)} in (${sql.join(values)})`;
-const compare = (name: string, operator: '<' | '<=' | '>' | '>=', value: unknown): Predicate =>
-  sql<SqlBool>`${column(name)} ${sql.raw(operator)} ${value}`;
-const startsWith = (name: string, prefix: string): Predicate => all([compare(name, '>=', prefix), compare(name, '<', prefix + TOP)]);
+/** Comparisons on the value columns of an index table under one alias. */
+class Columns {
+  constructor(private readonly alias: string) {}
+
+  column(name: string) {
+    return sql.ref(`${this.alias}.${name}`);
+  }
+  equals(name: string, value: unknown): Predicate {
+    return sql<SqlBool>`${this.column(name)} = ${value}`;
+  }
+  inList(name: string, values: unknown[]): Predicate {
+    return values.length === 1 ? this.equals(name, values[0]) : sql<SqlBool>`${this.column(name)} in (${sql.join(values)})`;
+  }
+  compare(name: string, operator: '<' | '<=' | '>' | '>=', value: unknown): Predicate {
+    return sql<SqlBool>`${this.column(name)} ${sql.raw(operator)} ${value}`;
+  }
+  startsWith(name: string, prefix: string): Predicate {
+    return all([this.compare(name, '>=', prefix), this.compare(name, '<', prefix + TOP)]);
+  }
+  like(name: string, pattern: string): Predicate {
+    return sql<SqlBool>`${this.column(name)} like ${pattern} escape '\\'`;
+  }
+}
+
 const all = (predicates: Predicate[]): Predicate => sql<SqlBool>`(${sql.join(predicates, sql` and `)})`;
 const anyOf = (predicates: Predicate[]): Predicate =>
   predicates.length === 1 ? predicates[0] : sql<SqlBool>`(${sql.join(predicates, sql` or `)})`;
 
 function tokenCriterion(parameter: SearchParameter, param: SearchParam): IndexCriterion {
-  const indexParam = param.modifier === 'of-type' ? ofTypeParam(parameter.code) : parameter.code;
   const queries = param.values.map(tokenQuery);
-  const predicate = queries.every((q) => q.system === undefined)
-    ? inList('code', queries.map((q) => q.code))
-    : anyOf(queries.map(tokenPredicate));
-  const withSystem = queries.every((q) => q.system !== undefined && q.system !== '');
-  return { kind: 'index', table: 'search_token', param: indexParam, predicate, negated: param.modifier === 'not', rank: withSystem ? 2 : 5 };
+  const withSystem = queries.every((q) => q.system !== undefined && q.system !== '' && q.code !== undefined);
+  return {
+    kind: 'index',
+    table: 'search_token',
+    param: param.modifier === 'of-type' ? ofTypeParam(parameter.code) : parameter.code,
+    predicate: (alias) => tokenPredicate(new Columns(alias), queries),
+    negated: param.modifier === 'not',
+    rank: withSystem ? 2 : 5,
+    unique: withSystem && queries.length === 1,
+  };
 }
 
-function tokenPredicate(query: TokenQuery): Predicate {
-  const parts: Predicate[] = [];
-  if (query.system !== undefined) parts.push(equals('system', query.system));
-  if (query.code !== undefined) parts.push(equals('code', query.code));
-  return all(parts);
+function tokenPredicate(columns: Columns, queries: TokenQuery[]): Predicate {
+  if (queries.every((q) => q.system === undefined)) return columns.inList('code', queries.map((q) => q.code));
+  return anyOf(
+    queries.map((query) => {
+      const parts: Predicate[] = [];
+      if (query.system !== undefined) parts.push(columns.equals('system', query.system));
+      if (query.code !== undefined) parts.push(columns.equals('code', query.code));
+      return all(parts);
+    }),
+  );
 }
 
 function stringCriterion(parameter: SearchParameter, param: SearchParam): IndexCriterion {
   const values = param.values.map(unescapeValue);
-  const predicate = anyOf(
-    values.map((value) => {
-      if (param.modifier === 'exact') return equals('exact', truncateIndexText(value));
-      const normalized = normalizeString(value);
-      if (param.modifier === 'contains') return sql<SqlBool>`${column('normalized')} like ${`%${escapeLike(normalized)}%`} escape '\\'`;
-      return startsWith('normalized', normalized);
-    }),
-  );
-  return { kind: 'index', table: 'search_string', param: parameter.code, predicate, negated: false, rank: param.modifier === 'contains' ? 7 : 3 };
+  const predicate = (alias: string) => {
+    const columns = new Columns(alias);
+    return anyOf(
+      values.map((value) => {
+        if (param.modifier === 'exact') return columns.equals('exact', truncateIndexText(value));
+        const normalized = normalizeString(value);
+        if (param.modifier === 'contains') return columns.like('normalized', `%${escapeLike(normalized)}%`);
+        return columns.startsWith('normalized', normalized);
+      }),
+    );
+  };
+  const rank = param.modifier === 'contains' ? 7 : 3;
+  return { kind: 'index', table: 'search_string', param: parameter.code, predicate, negated: false, rank, unique: false };
 }
 
 function escapeLike(value: string): string {
@@ -225,17 +281,23 @@ function escapeLike(value: string): string {
 
 function referenceCriterion(parameter: SearchParameter, param: SearchParam): IndexCriterion {
   if (param.modifier === 'identifier') {
-    const predicate = anyOf(param.values.map((v) => tokenPredicate(tokenQuery(v))));
-    return { kind: 'index', table: 'search_token', param: referenceIdentifierParam(parameter.code), predicate, negated: false, rank: 1 };
+    const queries = param.values.map(tokenQuery);
+    const predicate = (alias: string) => tokenPredicate(new Columns(alias), queries);
+    return { kind: 'index', table: 'search_token', param: referenceIdentifierParam(parameter.code), predicate, negated: false, rank: 1, unique: false };
   }
   const references = param.values.flatMap((v) => referenceQuery(parameter, v, param.modifier));
-  return { kind: 'index', table: 'search_reference', param: parameter.code, predicate: inList('reference', references), negated: false, rank: 1 };
+  const predicate = (alias: string) => new Columns(alias).inList('reference', references);
+  return { kind: 'index', table: 'search_reference', param: parameter.code, predicate, negated: false, rank: 1, unique: references.length === 1 };
 }
 
 function uriCriterion(parameter: SearchParameter, param: SearchParam): IndexCriterion {
   const values = param.values.map((v) => truncateIndexText(unescapeValue(v)));
-  const predicate = param.modifier === 'below' ? anyOf(values.map((v) => startsWith('uri', v))) : inList('uri', values);
-  return { kind: 'index', table: 'search_uri', param: parameter.code, predicate, negated: false, rank: 3 };
+  const below = param.modifier === 'below';
+  const predicate = (alias: string) => {
+    const columns = new Columns(alias);
+    return below ? anyOf(values.map((v) => columns.startsWith('uri', v))) : columns.inList('uri', values);
+  };
+  return { kind: 'index', table: 'search_uri', param: parameter.code, predicate, negated: false, rank: 3, unique: !below && values.length === 1 };
 }
 
 /**
@@ -243,56 +305,56 @@ function uriCriterion(parameter: SearchParameter, param: SearchParam): IndexCrit
  * eq: contained; ne: not contained; gt/lt: part of it after/before; ge/le: gt/lt or contained;
  * sa/eb: wholly after/before; ap: overlapping.
  */
-function datePredicate(query: DateQuery): Predicate {
-  const contained = all([compare('start_ms', '>=', query.start), compare('end_ms', '<=', query.end)]);
+function datePredicate(c: Columns, query: DateQuery): Predicate {
+  const contained = all([c.compare('start_ms', '>=', query.start), c.compare('end_ms', '<=', query.end)]);
   switch (query.prefix) {
     case 'eq':
       return contained;
     case 'ne':
-      return anyOf([compare('start_ms', '<', query.start), compare('end_ms', '>', query.end)]);
+      return anyOf([c.compare('start_ms', '<', query.start), c.compare('end_ms', '>', query.end)]);
     case 'gt':
-      return compare('end_ms', '>', query.end);
+      return c.compare('end_ms', '>', query.end);
     case 'lt':
-      return compare('start_ms', '<', query.start);
+      return c.compare('start_ms', '<', query.start);
     case 'ge':
-      return anyOf([compare('end_ms', '>', query.end), contained]);
+      return anyOf([c.compare('end_ms', '>', query.end), contained]);
     case 'le':
-      return anyOf([compare('start_ms', '<', query.start), contained]);
+      return anyOf([c.compare('start_ms', '<', query.start), contained]);
     case 'sa':
-      return compare('start_ms', '>', query.end);
+      return c.compare('start_ms', '>', query.end);
     case 'eb':
-      return compare('end_ms', '<', query.start);
+      return c.compare('end_ms', '<', query.start);
     case 'ap':
-      return all([compare('start_ms', '<=', query.end), compare('end_ms', '>=', query.start)]);
+      return all([c.compare('start_ms', '<=', query.end), c.compare('end_ms', '>=', query.start)]);
   }
 }
 
-function numberPredicate(query: NumberQuery): Predicate {
-  const parts = [numberComparison(query)];
-  if (query.system !== undefined) parts.push(equals('system', query.system));
-  if (query.code !== undefined) parts.push(equals('code', query.code));
+function numberPredicate(c: Columns, query: NumberQuery): Predicate {
+  const parts = [numberComparison(c, query)];
+  if (query.system !== undefined) parts.push(c.equals('system', query.system));
+  if (query.code !== undefined) parts.push(c.equals('code', query.code));
   return all(parts);
 }
 
-function numberComparison(query: NumberQuery): Predicate {
+function numberComparison(c: Columns, query: NumberQuery): Predicate {
   switch (query.prefix) {
     case 'eq':
-      return all([compare('value', '>=', query.low), compare('value', '<', query.high)]);
+      return all([c.compare('value', '>=', query.low), c.compare('value', '<', query.high)]);
     case 'ne':
-      return anyOf([compare('value', '<', query.low), compare('value', '>=', query.high)]);
+      return anyOf([c.compare('value', '<', query.low), c.compare('value', '>=', query.high)]);
     case 'gt':
     case 'sa':
-      return compare('value', '>', query.value);
+      return c.compare('value', '>', query.value);
     case 'lt':
     case 'eb':
-      return compare('value', '<', query.value);
+      return c.compare('value', '<', query.value);
     case 'ge':
-      return compare('value', '>=', query.value);
+      return c.compare('value', '>=', query.value);
     case 'le':
-      return compare('value', '<=', query.value);
+      return c.compare('value', '<=', query.value);
     case 'ap': {
       const margin = Math.abs(query.value) * 0.1;
-      return all([compare('value', '>=', query.value - margin), compare('value', '<=', query.value + margin)]);
+      return all([c.compare('value', '>=', query.value - margin), c.compare('value', '<=', query.value + margin)]);
     }
   }
 }
@@ -353,7 +415,7 @@ function orderBy<Q extends { orderBy: (...args: never[]) => Q }>(query: Q, scope
   else {
     const columnName = parameter.type === 'date' && rule.descending ? 'end_ms' : SORT_COLUMNS[parameter.type];
     const aggregate = rule.descending ? sql`max` : sql`min`;
-    key = sql`(select ${aggregate}(${column(columnName)}) from ${sql.table(tableOf(parameter))} as i
+    key = sql`(select ${aggregate}(${sql.ref(`i.${columnName}`)}) from ${sql.table(tableOf(parameter))} as i
       where i.rid = r.rid and i.param = ${parameter.code})`;
   }
   return (query.orderBy as unknown as (expression: Expression<unknown>) => Q)(sql`${key} ${direction} nulls last`);

@@ -63,6 +63,7 @@ describe.each(backends)('search on %s', (_name, makeBackend) => {
     await put(task('t2', 'Organization/vvt-1', 'accepted', { authoredOn: '2024-03-02T09:00:00Z' }));
     await put(task('t3', 'Organization/vvt-2', 'requested', { authoredOn: '2024-03-03T09:00:00Z' }));
     await put(task('t4', 'Organization/vvt-1', 'requested', { authoredOn: '2024-03-04T09:00:00Z' }));
+    await new Promise((resolve) => setTimeout(resolve, 5)); // t5 is the most recently updated Task
     await put(task('t5', 'http://other-gateway.example/fhir/Organization/vvt-1', 'requested', { authoredOn: '2024-03-05T09:00:00Z' }));
   });
   afterAll(() => backend.dispose());
