@@ -11,7 +11,9 @@ import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
 import { auditPatientData } from './http/audit.js';
 import { createLogger, type Logger } from './logging.js';
+import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
+import { createTransfer } from './transfer/index.js';
 import { createValidator } from './validation/index.js';
 
 /**
@@ -43,6 +45,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port);
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const auth = await createAuth(running, store);
+    let dispatcher: Dispatcher | undefined;
+    const transfer = createTransfer({
+      store,
+      auth,
+      trusted: running.trusted,
+      validators,
+      limits: config.limits,
+      logger,
+      wake: () => dispatcher?.wake(),
+    });
+    dispatcher = createDispatcher({
+      outbox: store.outbox,
+      handlers: { ...transfer.outboxHandlers },
+      onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
+    });
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
@@ -59,12 +76,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
       authRouter: auth.router,
+      extensions: [transfer.http],
       logger,
     });
     server.on('request', app);
+    dispatcher.start();
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
-    return { url, config: running, close: () => shutDown(server, store, options.shutdownGraceMs ?? 10_000) };
+    const work = dispatcher;
+    return { url, config: running, close: () => shutDown(server, () => work.stop(), store, options.shutdownGraceMs ?? 10_000) };
   } catch (error) {
     await store.close();
     throw error;
@@ -95,12 +115,14 @@ function withBoundPort(publicBaseUrl: string, port: number): string {
   return url.toString().replace(/\/$/, '');
 }
 
-async function shutDown(server: http.Server, store: { close(): Promise<void> }, graceMs: number): Promise<void> {
+/** Requests in flight finish, then background work (the outbox dispatcher's current round), then the store closes. */
+async function shutDown(server: http.Server, stopWork: () => Promise<void>, store: { close(): Promise<void> }, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const cutOff = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
   clearTimeout(cutOff);
+  await stopWork();
   await store.close();
 }
 

@@ -6,7 +6,8 @@ import { capabilityStatement, type ProfileSummary, type SearchParameterSummary }
 import { notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
-import type { ResourceValidator, RestServices, SearchParser } from '../fhir/rest/types.js';
+import type { RouteDefinition } from '../fhir/rest/router.js';
+import type { ResourceValidator, RestServices, SearchParser, WriteInterceptor } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
@@ -29,7 +30,19 @@ export interface AppDependencies {
   audit: FhirApiAuditor;
   /** Routes served at the root before the FHIR bases (token endpoint, discovery metadata, DID documents). */
   authRouter?: express.Router;
+  /** What capabilities (eOverdracht transfer, ...) add: FHIR operations, write rules, routes of their own. */
+  extensions?: HttpExtension[];
   logger: Logger;
+}
+
+/** A capability's additions to the HTTP surface. */
+export interface HttpExtension {
+  /** FHIR routes (typically operations) for the base of one release. */
+  fhirRoutes?(version: FhirVersion): RouteDefinition[];
+  /** Rules around REST writes, by resource type. */
+  writeInterceptors?: Record<string, WriteInterceptor>;
+  /** Routes outside the FHIR bases, mounted at the root (e.g. the eOverdracht notification endpoint). */
+  router?: express.Router;
 }
 
 const FHIR_BASES: { version: FhirVersion; path: string }[] = [
@@ -60,6 +73,7 @@ export function createApp(deps: AppDependencies): express.Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   if (deps.authRouter) app.use(deps.authRouter);
+  for (const extension of deps.extensions ?? []) if (extension.router) app.use(extension.router);
   // STU3 first: the R4 base's prefix `/fhir` would also match `/fhir/stu3/...`.
   for (const base of FHIR_BASES) app.use(base.path, fhirApi(fhirApiOptions(deps, base)));
 
@@ -73,13 +87,15 @@ export function createApp(deps: AppDependencies): express.Express {
 
 function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; path: string }) {
   const baseUrl = deps.publicBaseUrl.replace(/\/$/, '') + base.path;
-  const router = createFhirRouter();
+  const extensions = deps.extensions ?? [];
+  const router = createFhirRouter(extensions.flatMap((extension) => extension.fhirRoutes?.(base.version) ?? []));
   const services: RestServices = {
     version: base.version,
     validator: deps.validators[base.version],
     parseSearch: deps.parseSearch,
     authenticator: deps.authenticator,
     router,
+    writeInterceptors: Object.assign({}, ...extensions.map((extension) => extension.writeInterceptors ?? {})),
   };
   let statement: Resource | undefined;
   const describe = () =>

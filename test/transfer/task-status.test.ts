@@ -43,7 +43,6 @@ describe('eOverdracht Task state machine', () => {
   });
 
   it.each<[TaskStatus, TaskStatus]>([
-    ['accepted', 'in-progress'],
     ['requested', 'cancelled'],
     ['in-progress', 'cancelled'],
     ['on-hold', 'requested'],
@@ -58,6 +57,14 @@ describe('eOverdracht Task state machine', () => {
     ['cancelled', 'requested'],
   ])('refuses the sender %s → %s', (from, to) => {
     expect(checkTaskUpdate('sender', task(from), task(to))?.id).toBe('conflict');
+  });
+
+  it('lets the sender start the handoff only with input:nursingHandoff, and change nothing else', () => {
+    const handoff = { input: [{ type: { coding: [{ system: 'http://snomed.info/sct', code: '11171000146100' }] }, valueReference: { reference: 'Composition/h1' } }] };
+    expect(checkTaskUpdate('sender', task('accepted'), task('in-progress', handoff))).toBeUndefined();
+    const withoutHandoff = checkTaskUpdate('sender', task('accepted'), task('in-progress'));
+    expect([withoutHandoff?.id, withoutHandoff?.issue[0].expression]).toEqual(['unprocessable', ['Task.input']]);
+    expect(checkTaskUpdate('sender', task('requested'), task('cancelled', { for: { reference: 'Patient/p2' } }))?.id).toBe('unprocessable');
   });
 
   it('lets the receiver change nothing but status and the alternative date', () => {

@@ -5,11 +5,20 @@ import { readHistory } from './history.js';
 import { readResource } from './read.js';
 import { FhirRouter, type RouteDefinition } from './router.js';
 import { searchType } from './search.js';
+import type { FhirHandler } from './types.js';
 import { updateResource } from './update.js';
 import { validateOperation } from './validate.js';
 import { readVersion } from './vread.js';
 
 const VALIDATE = { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' };
+
+/** A write handler that gives the type's write interceptor (RestServices.writeInterceptors) the first say. */
+const intercepted =
+  (handler: FhirHandler): FhirHandler =>
+  (request, context) => {
+    const interceptor = context.services.writeInterceptors?.[request.params.type];
+    return interceptor ? interceptor(request, context, handler) : handler(request, context);
+  };
 
 /** The FHIR REST interactions of one base; the CapabilityStatement is generated from this table. */
 export const FHIR_ROUTES: RouteDefinition[] = [
@@ -17,16 +26,17 @@ export const FHIR_ROUTES: RouteDefinition[] = [
   { method: 'POST', path: '$validate', access: 'operation', interactions: [], operation: VALIDATE, handler: validateOperation },
   { method: 'GET', path: ':type', access: 'search', interactions: ['search-type'], handler: searchType },
   { method: 'POST', path: ':type/_search', access: 'search', interactions: ['search-type'], handler: searchType },
-  { method: 'POST', path: ':type', access: 'create', interactions: ['create'], handler: createResource },
+  { method: 'POST', path: ':type', access: 'create', interactions: ['create'], handler: intercepted(createResource) },
   { method: 'POST', path: ':type/$validate', access: 'operation', interactions: [], operation: VALIDATE, handler: validateOperation },
   { method: 'GET', path: ':type/_history', access: 'history', interactions: ['history-type'], handler: readHistory },
   { method: 'GET', path: ':type/:id', access: 'read', interactions: ['read'], handler: readResource },
-  { method: 'PUT', path: ':type/:id', access: 'update', interactions: ['update'], handler: updateResource },
-  { method: 'DELETE', path: ':type/:id', access: 'delete', interactions: ['delete'], handler: deleteResource },
+  { method: 'PUT', path: ':type/:id', access: 'update', interactions: ['update'], handler: intercepted(updateResource) },
+  { method: 'DELETE', path: ':type/:id', access: 'delete', interactions: ['delete'], handler: intercepted(deleteResource) },
   { method: 'GET', path: ':type/:id/_history', access: 'history', interactions: ['history-instance'], handler: readHistory },
   { method: 'GET', path: ':type/:id/_history/:vid', access: 'vread', interactions: ['vread'], handler: readVersion },
 ];
 
-export function createFhirRouter(): FhirRouter {
-  return new FhirRouter(FHIR_ROUTES);
+/** The REST interactions plus the routes capabilities add (their operations, e.g. eOverdracht `$offer`). */
+export function createFhirRouter(extraRoutes: RouteDefinition[] = []): FhirRouter {
+  return new FhirRouter([...FHIR_ROUTES, ...extraRoutes]);
 }

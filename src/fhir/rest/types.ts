@@ -69,6 +69,8 @@ export interface RestServices {
   authenticator: Authenticator;
   /** Batch and transaction Bundles dispatch their entries through it. */
   router: FhirRouter;
+  /** Domain rules for writes of a resource type (e.g. eOverdracht Tasks pass the transfer state machine), by type. */
+  writeInterceptors?: Readonly<Record<string, WriteInterceptor>>;
 }
 
 /** Per request: who asks, against which tenant and store (a transaction swaps in its own store). */
@@ -84,3 +86,9 @@ export interface RestContext {
 }
 
 export type FhirHandler = (request: FhirRequest, context: RestContext) => Promise<FhirResponse>;
+
+/**
+ * Runs in place of the plain create/update/delete of one resource type, after routing and authorization: it either
+ * answers itself (doing the write its own way) or hands the request on to `next`, the plain handler.
+ */
+export type WriteInterceptor = (request: FhirRequest, context: RestContext, next: FhirHandler) => Promise<FhirResponse>;

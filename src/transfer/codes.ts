@@ -1,0 +1,68 @@
+import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
+import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
+
+/** The eOverdracht 4.0 vocabulary (Nictiz nictiz.fhir.nl.stu3.eoverdracht 1.0.0-rc.23), DESIGN §3. */
+export const SNOMED = 'http://snomed.info/sct';
+export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+
+export const PROFILES = {
+  task: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task',
+  advanceNotice: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-AdvanceNotice',
+  nursingHandoffAdults: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-NursingHandoff-Adults',
+  nursingHandoff: [
+    'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-NursingHandoff-Adults',
+    'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-NursingHandoff-Childcare-0-1yo',
+    'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-NursingHandoff-Childcare-1-18yo',
+  ],
+} as const;
+
+export const TASK_CODE = { system: SNOMED, code: '308292007', display: 'overdracht van zorg' };
+
+export type DocumentKind = 'advanceNotice' | 'nursingHandoff';
+
+/** The current document codes: Composition.type and the Task input type that points at the Composition. */
+export const DOCUMENT_CODES: Record<DocumentKind, { system: string; code: string; display: string }> = {
+  advanceNotice: { system: SNOMED, code: '721915006', display: 'Admission request document' },
+  nursingHandoff: { system: SNOMED, code: '11171000146100', display: 'Nursing handoff document' },
+};
+
+interface Coding {
+  system?: string;
+  code?: string;
+}
+
+const codingsOf = (concept: unknown): Coding[] => ((concept as { coding?: Coding[] } | undefined)?.coding ?? []).filter(Boolean);
+const sameCode = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
+
+/** Which eOverdracht document a Composition is, by its current or pre-2022 type code. */
+export function documentKind(composition: Resource): DocumentKind | undefined {
+  const codings = codingsOf(composition.type);
+  return (Object.keys(DOCUMENT_CODES) as DocumentKind[]).find((kind) => {
+    const legacy = EOVERDRACHT_REPLACED_CODES.find((r) => r.current.code === DOCUMENT_CODES[kind].code)?.predecessor;
+    return codings.some((c) => sameCode(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCode(c, legacy)));
+  });
+}
+
+/** True when a CodeableConcept carries the given coding. */
+export function hasCoding(concept: unknown, wanted: Coding): boolean {
+  return codingsOf(concept).some((c) => sameCode(c, wanted));
+}
+
+/**
+ * The gateway only emits current codes: a Composition typed with a pre-2022 code leaves with the current one.
+ * Returns the Composition to emit and, when a code was replaced, a warning saying so.
+ */
+export function withCurrentDocumentCode(composition: Resource): { composition: Resource; warning?: OperationOutcomeIssue } {
+  const kind = documentKind(composition);
+  if (!kind || hasCoding(composition.type, DOCUMENT_CODES[kind])) return { composition };
+  const current = DOCUMENT_CODES[kind];
+  const replaced = codingsOf(composition.type).find((c) => c.code !== current.code);
+  const warning = issue(
+    'warning',
+    'code-invalid',
+    `Composition/${composition.id}: the pre-2022 code ${replaced?.system}|${replaced?.code} was accepted and is sent on as ${current.system}|${current.code}`,
+    'Composition.type',
+  );
+  return { composition: { ...composition, type: { coding: [current] } }, warning };
+}

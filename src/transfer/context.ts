@@ -1,0 +1,68 @@
+import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import type { CredentialService } from '../auth/credentials.js';
+import type { TrustRegistry } from '../auth/trust.js';
+import type { Role, TrustedOrganization } from '../config/config.js';
+import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
+import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { FhirVersion } from '../fhir/version.js';
+import type { Store } from '../store/repository.js';
+import { URA_SYSTEM } from './codes.js';
+import type { TaskStatusChange, TaskStatusListener } from './events.js';
+
+/** What the sender and receiver services share. */
+export interface TransferContext {
+  store: Store;
+  registry: TrustRegistry;
+  /** The trusted organisations (configuration), where receivers are looked up by identifier. */
+  trusted: TrustedOrganization[];
+  credentials: CredentialService;
+  validators: Record<FhirVersion, ResourceValidator>;
+  onTaskStatusChange?: TaskStatusListener;
+  clock: () => number;
+}
+
+/** Outbox kinds of the transfer workflow; messages of one Task share an ordering key, so they go out in order. */
+export const OUTBOX_KINDS = {
+  /** Sender → receiver: POST to the notification endpoint. */
+  notify: 'transfer.notify',
+  /** Receiver ← sender: GET the Task and the document its status opens. */
+  pull: 'transfer.pull',
+  /** Receiver → sender: PUT the EHR's answer to the sender's Task. */
+  answer: 'transfer.answer',
+} as const;
+
+export const orderingKey = (taskId: string) => `eoverdracht:${taskId}`;
+
+/** Refuses unless the tenant is hosted here with the role (configuration `organizations[].roles`). */
+export function requireRole(context: TransferContext, tenant: string, role: Role): void {
+  if (!context.registry.hosted(tenant)?.organization.roles.includes(role)) {
+    throw new OperationOutcomeError(forbidden(`Organisation '${tenant}' does not have the eOverdracht ${role} role here`));
+  }
+}
+
+/** A logical reference to an organisation: its URA when known, else its gateway id. */
+export function organizationReference(organization: { id: string; name: string; ura?: string }): LogicalReference {
+  const identifier = organization.ura ? { system: URA_SYSTEM, value: organization.ura } : { system: ORGANIZATION_ID_SYSTEM, value: organization.id };
+  return { identifier, display: organization.name };
+}
+
+export interface LogicalReference {
+  identifier: { system: string; value: string };
+  display: string;
+}
+
+export function referencesOrganization(reference: unknown, organization: { id: string; ura?: string }): boolean {
+  const identifier = (reference as { identifier?: { system?: string; value?: string } } | undefined)?.identifier;
+  if (!identifier) return false;
+  return (
+    (identifier.system === URA_SYSTEM && organization.ura !== undefined && identifier.value === organization.ura) ||
+    (identifier.system === ORGANIZATION_ID_SYSTEM && identifier.value === organization.id)
+  );
+}
+
+export async function announceStatus(context: TransferContext, change: Omit<TaskStatusChange, 'store'>): Promise<void> {
+  if (change.previousStatus === change.task.status) return;
+  await context.onTaskStatusChange?.({ ...change, store: context.store });
+}
+
+export const nowInstant = (context: TransferContext) => new Date(context.clock()).toISOString();

@@ -1,0 +1,101 @@
+import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { RouteDefinition } from '../fhir/rest/router.js';
+import type { FhirHandler } from '../fhir/rest/types.js';
+import type { Resource } from '../fhir/version.js';
+import { URA_SYSTEM, type DocumentKind } from './codes.js';
+import type { TransferContext } from './context.js';
+import type { DocumentSource } from './document.js';
+import { handoff, offer } from './sender.js';
+
+/**
+ * The sending EHR's operations (conformance/OperationDefinition-eoverdracht-offer.json and -handoff.json):
+ *
+ * - `POST [base]/$offer`: the advance notice (`advanceNotice`: a Bundle with the Composition and what it references,
+ *   or `composition`: a reference to one stored here) and one `receiver` identifier (URA or gateway organisation id)
+ *   per candidate; answers with one `task` per receiver.
+ * - `POST [base]/Task/[id]/$handoff`: the nursing handoff (`nursingHandoff` Bundle or `composition` reference) for
+ *   the receiver that accepted; the Task goes in-progress and the other candidates are cancelled.
+ *
+ * Both work on the R4 and the STU3 base; what goes out to receivers is STU3.
+ */
+export const OPERATIONS = {
+  offer: { name: 'offer', definition: `${GATEWAY_CANONICAL}/OperationDefinition/eoverdracht-offer` },
+  handoff: { name: 'handoff', definition: `${GATEWAY_CANONICAL}/OperationDefinition/eoverdracht-handoff` },
+};
+
+interface Parameter {
+  name?: string;
+  resource?: Resource;
+  valueReference?: { reference?: string };
+  valueIdentifier?: { system?: string; value?: string };
+}
+
+export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
+  const offerHandler: FhirHandler = async (request, rest) => {
+    const parameters = parametersOf(request.body);
+    const { result, issues } = await offer(context, {
+      tenant: rest.principal.tenant,
+      version: rest.services.version,
+      source: documentSource(parameters, 'advanceNotice'),
+      receivers: receiversOf(context, parameters),
+    });
+    afterChange();
+    return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer('task', result, issues)];
+  };
+  const handoffHandler: FhirHandler = async (request, rest) => {
+    const { result, issues } = await handoff(context, {
+      tenant: rest.principal.tenant,
+      version: rest.services.version,
+      taskId: request.params.id,
+      source: documentSource(parametersOf(request.body), 'nursingHandoff'),
+    });
+    afterChange();
+    return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer('task', [result], issues)];
+  };
+  return [
+    { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OPERATIONS.offer, handler: offerHandler },
+    { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: OPERATIONS.handoff, handler: handoffHandler },
+  ];
+}
+
+function parametersOf(body: unknown): Parameter[] {
+  const resource = body as Resource | undefined;
+  if (resource?.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('The operation takes a Parameters resource', 'resourceType'));
+  const parameters = resource.parameter;
+  return Array.isArray(parameters) ? (parameters.filter((p) => p && typeof p === 'object') as Parameter[]) : [];
+}
+
+function documentSource(parameters: Parameter[], bundleParameter: DocumentKind): DocumentSource {
+  const bundle = parameters.find((p) => p.name === bundleParameter)?.resource;
+  const composition = parameters.find((p) => p.name === 'composition')?.valueReference?.reference;
+  if ((bundle === undefined) === (composition === undefined)) {
+    throw new OperationOutcomeError(badRequest(`Give either '${bundleParameter}' (a Bundle) or 'composition' (a reference), not both or neither`, 'Parameters.parameter'));
+  }
+  return bundle ? { bundle } : { composition: composition as string };
+}
+
+/** Receivers by URA or gateway organisation id, among the trusted organisations; each at most once. */
+function receiversOf(context: TransferContext, parameters: Parameter[]): string[] {
+  const identifiers = parameters.filter((p) => p.name === 'receiver').map((p) => p.valueIdentifier);
+  if (identifiers.length === 0) throw new OperationOutcomeError(badRequest("At least one 'receiver' (valueIdentifier) is required", 'Parameters.parameter'));
+  const ids = identifiers.map((identifier) => {
+    const found = context.trusted.find(
+      (organization) =>
+        (identifier?.system === URA_SYSTEM && organization.ura !== undefined && organization.ura === identifier.value) ||
+        (identifier?.system === ORGANIZATION_ID_SYSTEM && organization.id === identifier.value),
+    );
+    if (!found) throw new OperationOutcomeError(unprocessable(`No trusted organisation has the identifier ${identifier?.system}|${identifier?.value}`, 'receiver'));
+    return found.id;
+  });
+  if (new Set(ids).size !== ids.length) throw new OperationOutcomeError(badRequest('A receiver is named twice', 'receiver'));
+  return ids;
+}
+
+function answer(name: string, resources: Resource[], issues: OperationOutcomeIssue[]): Resource {
+  const parameter = [
+    ...resources.map((resource) => ({ name, resource })),
+    ...(issues.length > 0 ? [{ name: 'outcome', resource: outcome('ok', issues) }] : []),
+  ];
+  return { resourceType: 'Parameters', parameter };
+}

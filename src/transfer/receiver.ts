@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { badRequest, hasErrors, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import { PermanentFailure } from '../outbox/dispatcher.js';
+import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
+import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
+import { credentialCovers, credentialParties } from './credentials.js';
+import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
+import { readInbound, saveInbound, type InboundTransfer } from './records.js';
+import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
+import { readOptional, saveInBothReleases, saveTask, scopeOf } from './storage.js';
+import { withAnswer } from './task.js';
+import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, type TaskStatus } from './task-status.js';
+
+/**
+ * The care provider's side of notified pull: a notification is taken in at once and the pull is queued; the pull
+ * fetches the Task and the document its status opens and stores local copies for the receiving EHR (both releases);
+ * the EHR answers by updating its local copy, and the answer is queued for the sender. The pulled Task is the
+ * truth: duplicate or late notifications only cause another pull.
+ *
+ * Local copies get ids of their own (a hash of sender and original id), so two senders' `Patient/1` never meet, and
+ * references between them are rewritten alike.
+ */
+export function localId(sender: string, key: string): string {
+  return createHash('sha256').update(`${sender}|${key}`).digest('hex').slice(0, 40);
+}
+
+const localKey = (sender: string, key: string) => {
+  const target = parseReference(key);
+  return target ? `${target.type}/${localId(sender, key)}` : key;
+};
+
+export interface Notification {
+  /** The notified (receiving) organisation. */
+  tenant: string;
+  /** The notifying organisation, as authenticated. */
+  sender: string;
+  remoteTask: string;
+  taskCredential?: string;
+  documentCredential?: string;
+}
+
+export async function receiveNotification(context: TransferContext, notification: Notification): Promise<void> {
+  const { tenant, sender, remoteTask } = notification;
+  requireRole(context, tenant, 'receiver');
+  for (const jwt of [notification.taskCredential, notification.documentCredential]) if (jwt) checkHandedOver(jwt, notification);
+  const task = localId(sender, `Task/${remoteTask}`);
+  await context.store.transaction(async () => {
+    const held = (await readInbound(context.store.resources, tenant, task)) ?? { task, sender, remoteTask };
+    if (held.sender !== sender || held.remoteTask !== remoteTask) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
+    await saveInbound(context.store.resources, tenant, {
+      ...held,
+      taskCredential: newer(held.taskCredential, notification.taskCredential),
+      documentCredential: newer(held.documentCredential, notification.documentCredential),
+    });
+    await context.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
+  });
+}
+
+function checkHandedOver(jwt: string, notification: Notification): void {
+  const parties = credentialParties(jwt);
+  if (parties?.iss !== notification.sender || parties.sub !== notification.tenant) {
+    throw new OperationOutcomeError(badRequest('A credential in the notification is not issued by the notifier to the notified organisation'));
+  }
+}
+
+/** Credentials arrive in order (one Task's notifications are sent one at a time); a later one replaces an earlier one. */
+function newer(held: string | undefined, handed: string | undefined): string | undefined {
+  if (!handed) return held;
+  if (!held) return handed;
+  return (credentialParties(handed)?.iat ?? 0) >= (credentialParties(held)?.iat ?? 0) ? handed : held;
+}
+
+async function inbound(context: TransferContext, tenant: string, task: string): Promise<InboundTransfer> {
+  const record = await readInbound(context.store.resources, tenant, task);
+  if (!record) throw new PermanentFailure(`no inbound transfer ${task} on record`);
+  return record;
+}
+
+/** The queued pull (outbox `transfer.pull`). */
+export async function pull(context: TransferContext, peer: Peer, tenant: string, task: string): Promise<void> {
+  const record = await inbound(context, tenant, task);
+  const call: PeerCall = { tenant, peer: record.sender };
+  let remote: Resource;
+  try {
+    remote = await peer.read({ ...call, credential: record.taskCredential }, `Task/${record.remoteTask}`);
+  } catch (error) {
+    if (error instanceof AccessWithdrawn) return endLocally(context, tenant, record);
+    throw error;
+  }
+  checkPulledTask(context, tenant, remote);
+  const documents = await pullDocument(context, peer, { ...call, credential: record.documentCredential }, record, remote);
+  await context.store.transaction(async () => {
+    for (const resource of documents) await saveInBothReleases(context.store.resources, tenant, localCopy(record, resource));
+    const previous = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', task);
+    if (previous && previous.status === remote.status && previous.lastModified === remote.lastModified) return;
+    const saved = await saveTask(context, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(context, record)] });
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous?.status as TaskStatus | undefined });
+  });
+}
+
+function checkPulledTask(context: TransferContext, tenant: string, task: Resource): void {
+  const organization = context.registry.hosted(tenant)!.organization;
+  if (task.resourceType !== 'Task' || !referencesOrganization(task.owner, organization)) {
+    throw new PermanentFailure(`the pulled Task is not owned by '${tenant}'`);
+  }
+  refuseInvalid(context, [task]);
+}
+
+/**
+ * The document the Task's status opens, once per document: the Composition, then what it references, level by
+ * level, one batch each. Nothing when the credential for it has not arrived yet (its notification will follow).
+ */
+async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[]> {
+  const kind = accessibleDocument(task.status as TaskStatus);
+  const composition = kind && documentReference(task, kind);
+  if (!composition || !credentialCovers(call.credential, composition)) return [];
+  if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
+  const pulled = new Map<string, Resource>();
+  let level = [composition];
+  while (level.length > 0) {
+    for (const resource of await peer.readAll(call, level)) pulled.set(keyOf(resource), resource);
+    level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
+  }
+  const resources = [...pulled.values()].map((resource) => (resource.resourceType === 'Composition' ? withCurrentDocumentCode(resource).composition : resource));
+  refuseInvalid(context, resources);
+  return resources;
+}
+
+/** Received data that does not validate is not stored: the message is dead-lettered with the issues, for a person to look at. */
+function refuseInvalid(context: TransferContext, resources: Resource[]): void {
+  const errors: OperationOutcomeIssue[] = [];
+  for (const resource of resources) {
+    const profile = requiredProfile(resource);
+    const enforce = profile && context.validators.stu3.knowsProfile(profile) ? { profiles: [profile] } : undefined;
+    const result = context.validators.stu3.validate(resource, enforce);
+    if (hasErrors(result)) errors.push(...result.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal'));
+  }
+  if (errors.length > 0) throw new PermanentFailure(`pulled data does not validate: ${errors.map((i) => i.details?.text ?? i.code).join('; ')}`);
+}
+
+function requiredProfile(resource: Resource): string | undefined {
+  if (resource.resourceType === 'Task') return PROFILES.task;
+  if (resource.resourceType !== 'Composition') return undefined;
+  const kind = documentKind(resource);
+  if (kind === 'advanceNotice') return PROFILES.advanceNotice;
+  const claimed = resource.meta?.profile ?? [];
+  return kind && (PROFILES.nursingHandoff.find((profile) => claimed.includes(profile)) ?? PROFILES.nursingHandoffAdults);
+}
+
+function localCopy(record: InboundTransfer, resource: Resource): Resource {
+  const { meta, ...rest } = rewriteReferences(resource, (reference) => localKey(record.sender, reference));
+  const profile = meta?.profile;
+  return { ...rest, id: localId(record.sender, keyOf(resource)), ...(profile ? { meta: { profile } } : {}) };
+}
+
+/** The local copy names the sender's Task, for the EHR and for people comparing notes by phone. */
+function taskIdentifier(context: TransferContext, record: InboundTransfer): { system: string; value: string } {
+  const base = context.registry.trusted(record.sender)?.endpoints.fhir ?? record.sender;
+  return { system: 'urn:ietf:rfc:3986', value: `${base.replace(/\/$/, '')}/Task/${record.remoteTask}` };
+}
+
+/** The sender withdrew access: the transfer is over. If this side did not end it, the sender cancelled it. */
+async function endLocally(context: TransferContext, tenant: string, record: InboundTransfer): Promise<void> {
+  await context.store.transaction(async () => {
+    const local = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', record.task);
+    if (!local || isTerminal(local.status as TaskStatus)) return;
+    const saved = await saveTask(context, tenant, { ...local, status: 'cancelled', lastModified: nowInstant(context) });
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: local.status as TaskStatus });
+  });
+}
+
+export interface LocalAnswer {
+  tenant: string;
+  /** The release of `proposed`. */
+  version: FhirVersion;
+  proposed: Resource;
+  ifMatch?: string;
+}
+
+/** True when the Task is the local copy of a transfer offered to this tenant (the REST layer routes its writes here). */
+export async function isInboundTask(context: TransferContext, tenant: string, taskId: string): Promise<boolean> {
+  return (await readInbound(context.store.resources, tenant, taskId)) !== undefined;
+}
+
+/** The receiving EHR answers by updating its local copy; the answer is queued for the sender. */
+export async function answer(context: TransferContext, change: LocalAnswer): Promise<Resource> {
+  const { tenant, version, proposed } = change;
+  const id = proposed.id as string;
+  return context.store.transaction(async () => {
+    const record = await inbound(context, tenant, id);
+    const current = await context.store.resources.read(scopeOf(tenant, version), 'Task', id);
+    const currentStu3 = version === 'stu3' ? current : await context.store.resources.read(scopeOf(tenant, 'stu3'), 'Task', id);
+    if (change.ifMatch !== undefined && current.meta?.versionId !== change.ifMatch) {
+      throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current.meta?.versionId}, not ${change.ifMatch}`));
+    }
+    const refused = checkTaskUpdate('receiver', current, proposed);
+    if (refused) throw new OperationOutcomeError(refused);
+    const status = proposed.status as string;
+    const date = alternativeDate(proposed);
+    if (status === currentStu3.status && date === alternativeDate(currentStu3)) return current;
+    const saved = await saveTask(context, tenant, { ...withAnswer(currentStu3, status, date), lastModified: nowInstant(context) });
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: currentStu3.status as TaskStatus });
+    await context.store.outbox.enqueue({
+      tenant,
+      kind: OUTBOX_KINDS.answer,
+      destination: record.sender,
+      payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) },
+      orderingKey: orderingKey(id),
+    });
+    return saved[version];
+  });
+}
+
+/** The queued answer (outbox `transfer.answer`): PUT onto the sender's Task as it is now, judged there by its state machine. */
+export async function deliverAnswer(context: TransferContext, peer: Peer, tenant: string, payload: { task: string; status: string; alternativeDate?: string }): Promise<void> {
+  const record = await inbound(context, tenant, payload.task);
+  const call: PeerCall = { tenant, peer: record.sender, credential: record.taskCredential };
+  let remote: Resource;
+  try {
+    remote = await peer.read(call, `Task/${record.remoteTask}`);
+  } catch (error) {
+    if (error instanceof AccessWithdrawn) throw new PermanentFailure(`the sender ended the transfer before the answer '${payload.status}' arrived`);
+    throw error;
+  }
+  if (remote.status === payload.status && alternativeDate(remote) === payload.alternativeDate) return;
+  await peer.update(call, withAnswer(remote, payload.status, payload.alternativeDate), remote.meta?.versionId);
+}

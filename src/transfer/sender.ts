@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import type { TrustedOrganization } from '../config/config.js';
+import {
+  forbidden,
+  notFound,
+  OperationOutcomeError,
+  preconditionFailed,
+  unprocessable,
+  type OperationOutcomeIssue,
+} from '../fhir/outcome.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import { PermanentFailure } from '../outbox/dispatcher.js';
+import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
+import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from './credentials.js';
+import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
+import type { Peer } from './peer.js';
+import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
+import { keyOf } from './references.js';
+import { readOptional, saveTask, scopeOf } from './storage.js';
+import { newTask, withAnswer, withHandoff } from './task.js';
+import {
+  allowedTransitions,
+  alternativeDate,
+  checkTaskUpdate,
+  documentReference,
+  isTerminal,
+  type TaskStatus,
+  type TransferRole,
+} from './task-status.js';
+
+/**
+ * The hospital's side: offers a transfer to candidate receivers, follows their answers, hands the nursing data
+ * over to the one the EHR confirms and cancels the others. Every change is one transaction: the Tasks (in both
+ * releases), the credentials, the bookkeeping and the notifications to send commit together or not at all.
+ */
+export interface OfferRequest {
+  tenant: string;
+  /** The release the EHR speaks (of the document and of the Tasks it gets back). */
+  version: FhirVersion;
+  source: DocumentSource;
+  /** Trusted organisation ids, one Task each. */
+  receivers: string[];
+}
+
+export interface TransferResult<T> {
+  result: T;
+  /** Warnings for the EHR (e.g. a pre-2022 document code that was replaced). */
+  issues: OperationOutcomeIssue[];
+}
+
+export async function offer(context: TransferContext, request: OfferRequest): Promise<TransferResult<Resource[]>> {
+  const { tenant, version } = request;
+  requireRole(context, tenant, 'sender');
+  const receivers = request.receivers.map((id) => notifiableReceiver(context, id));
+  const document = await readDocument(request.source, 'advanceNotice', documentContext(context, tenant, version));
+  const patient = patientOf(document.composition);
+  const sender = context.registry.hosted(tenant)!.organization;
+  const taskIds = receivers.map(() => randomUUID());
+  const group = `urn:uuid:${randomUUID()}`;
+  const now = nowInstant(context);
+  const tasks = await context.store.transaction(async () => {
+    await storeDocument(context, tenant, document);
+    const created: Resource[] = [];
+    for (const [index, receiver] of receivers.entries()) {
+      const task = newTask({ id: taskIds[index], group, patient, advanceNotice: keyOf(document.composition), now, sender, receiver });
+      const saved = await saveTask(context, tenant, task);
+      const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
+      const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
+      await saveOutbound(context.store.resources, tenant, {
+        task: task.id,
+        receiver: receiver.id,
+        offer: taskIds,
+        taskCredentialId: taskCredential.id,
+        taskCredentialJwt: taskCredential.jwt,
+        documentCredentialId: documentCredential.id,
+        documentCredentialJwt: documentCredential.jwt,
+      });
+      await announceStatus(context, { tenant, side: 'sender', task: saved.stu3 });
+      await enqueueNotification(context, tenant, task.id, receiver.id);
+      created.push(saved[version]);
+    }
+    return created;
+  });
+  return { result: tasks, issues: document.issues };
+}
+
+export interface HandoffRequest {
+  tenant: string;
+  version: FhirVersion;
+  taskId: string;
+  source: DocumentSource;
+}
+
+/** The EHR confirms the receiver that accepted: the Task goes in-progress with the nursing handoff. */
+export async function handoff(context: TransferContext, request: HandoffRequest): Promise<TransferResult<Resource>> {
+  const { tenant, version, taskId } = request;
+  requireRole(context, tenant, 'sender');
+  const current = await readOptional(context.store.resources, scopeOf(tenant, version), 'Task', taskId);
+  if (!current || !(await readOutbound(context.store.resources, tenant, taskId))) {
+    throw new OperationOutcomeError(notFound(`Task/${taskId} is not an eOverdracht transfer offered here`));
+  }
+  const document = await readDocument(request.source, 'nursingHandoff', documentContext(context, tenant, version));
+  const proposed = { ...withHandoff(current, keyOf(document.composition)), status: 'in-progress' };
+  return changeOutboundTask(context, { tenant, version, proposed, by: { role: 'sender' }, handoff: document });
+}
+
+export interface OutboundTaskChange {
+  tenant: string;
+  /** The release of `proposed`. */
+  version: FhirVersion;
+  proposed: Resource;
+  /** The tenant's own EHR (the sender), or the gateway of the organisation the Task was offered to. */
+  by: { role: 'sender' } | { role: 'receiver'; organization: string };
+  ifMatch?: string;
+  /** The handoff, when already read ($handoff); otherwise read from the store when the Task goes in-progress. */
+  handoff?: TransferDocument;
+}
+
+/** True when the Task is one this gateway offered (the REST layer routes its writes here). */
+export async function isOutboundTask(context: TransferContext, tenant: string, taskId: string): Promise<boolean> {
+  return (await readOutbound(context.store.resources, tenant, taskId)) !== undefined;
+}
+
+/** A change of an offered Task, by the sending EHR or by the receiver, judged by the state machine for that side. */
+export async function changeOutboundTask(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
+  const { tenant, version, proposed, by } = change;
+  const id = proposed.id as string;
+  return context.store.transaction(async () => {
+    const record = await readOutbound(context.store.resources, tenant, id);
+    if (!record) throw new OperationOutcomeError(notFound(`Task/${id} is not an eOverdracht transfer offered here`));
+    if (by.role === 'receiver' && by.organization !== record.receiver) {
+      throw new OperationOutcomeError(forbidden(`Task/${id} was not offered to '${by.organization}'`));
+    }
+    const current = await context.store.resources.read(scopeOf(tenant, version), 'Task', id);
+    const currentStu3 = version === 'stu3' ? current : await context.store.resources.read(scopeOf(tenant, 'stu3'), 'Task', id);
+    if (change.ifMatch !== undefined && current.meta?.versionId !== change.ifMatch) {
+      throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current.meta?.versionId}, not ${change.ifMatch}`));
+    }
+    const refused = checkTaskUpdate(by.role, current, proposed);
+    if (refused) throw new OperationOutcomeError(refused);
+    const next = nextTask(currentStu3, proposed, by.role, nowInstant(context));
+    if (!changesAnything(currentStu3, next)) return { result: current, issues: [] };
+    let issues: OperationOutcomeIssue[] = [];
+    let transfer = record;
+    if (next.status === 'in-progress' && currentStu3.status !== 'in-progress') {
+      const handoffDocument = change.handoff ?? (await storedHandoff(context, tenant, version, next));
+      transfer = await handOver(context, tenant, transfer, currentStu3, handoffDocument);
+      issues = handoffDocument.issues;
+    }
+    const saved = await saveTask(context, tenant, next);
+    transfer = await settle(context, tenant, transfer, saved.stu3, currentStu3.status as TaskStatus);
+    if (next.status === 'in-progress') await cancelCandidates(context, tenant, transfer.offer.filter((other) => other !== id));
+    return { result: saved[version], issues };
+  });
+}
+
+function notifiableReceiver(context: TransferContext, id: string): TrustedOrganization {
+  const receiver = context.registry.trusted(id);
+  if (!receiver) throw new OperationOutcomeError(unprocessable(`Receiver '${id}' is not a trusted organisation`, 'receiver'));
+  if (!receiver.endpoints.notification) {
+    throw new OperationOutcomeError(unprocessable(`Receiver '${id}' has no notification endpoint configured`, 'receiver'));
+  }
+  return receiver;
+}
+
+function documentContext(context: TransferContext, tenant: string, version: FhirVersion) {
+  return { tenant, version, resources: context.store.resources, validator: context.validators.stu3 };
+}
+
+function patientOf(composition: Resource): string {
+  const reference = (composition.subject as { reference?: string } | undefined)?.reference;
+  if (!reference?.startsWith('Patient/')) {
+    throw new OperationOutcomeError(unprocessable('The Composition must name its Patient in subject (Patient/[id])', 'Composition.subject'));
+  }
+  return reference;
+}
+
+async function storeDocument(context: TransferContext, tenant: string, document: TransferDocument): Promise<void> {
+  for (const { version, resource } of document.writes) await context.store.resources.update(scopeOf(tenant, version), resource);
+}
+
+/** The stored Task with what the side may change taken from its proposal: status, and the alternative date or the handoff. */
+function nextTask(current: Resource, proposed: Resource, role: TransferRole, now: string): Resource {
+  const changed =
+    role === 'receiver'
+      ? withAnswer(current, proposed.status as string, alternativeDate(proposed))
+      : { ...withHandoff(current, documentReference(proposed, 'nursingHandoff')), status: proposed.status };
+  return { ...changed, lastModified: now };
+}
+
+function changesAnything(current: Resource, next: Resource): boolean {
+  return (
+    current.status !== next.status ||
+    alternativeDate(current) !== alternativeDate(next) ||
+    documentReference(current, 'nursingHandoff') !== documentReference(next, 'nursingHandoff')
+  );
+}
+
+async function storedHandoff(context: TransferContext, tenant: string, version: FhirVersion, next: Resource): Promise<TransferDocument> {
+  const composition = documentReference(next, 'nursingHandoff') as string;
+  return readDocument({ composition }, 'nursingHandoff', documentContext(context, tenant, version));
+}
+
+/** Stores the handoff and swaps the receiver's document credential from the advance notice to it. */
+async function handOver(
+  context: TransferContext,
+  tenant: string,
+  record: OutboundTransfer,
+  task: Resource,
+  document: TransferDocument,
+): Promise<OutboundTransfer> {
+  const patient = (task.for as { reference?: string } | undefined)?.reference;
+  if (patientOf(document.composition) !== patient) {
+    throw new OperationOutcomeError(unprocessable(`The nursing handoff is about ${patientOf(document.composition)}, the Task about ${patient}`, 'Composition.subject'));
+  }
+  await storeDocument(context, tenant, document);
+  if (record.documentCredentialId) await context.credentials.revoke(tenant, record.documentCredentialId);
+  const credential = await issueDocumentCredential(context.credentials, tenant, record.receiver, document.shared);
+  return { ...record, documentCredentialId: credential.id, documentCredentialJwt: credential.jwt };
+}
+
+/** After every change: access ends with the transfer, the status is announced, the receiver is notified. */
+async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus): Promise<OutboundTransfer> {
+  let transfer = record;
+  if (isTerminal(task.status as TaskStatus)) transfer = await revokeAccess(context, tenant, transfer);
+  await saveOutbound(context.store.resources, tenant, transfer);
+  await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
+  await enqueueNotification(context, tenant, transfer.task, transfer.receiver);
+  return transfer;
+}
+
+async function revokeAccess(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<OutboundTransfer> {
+  for (const id of [record.taskCredentialId, record.documentCredentialId]) if (id) await context.credentials.revoke(tenant, id);
+  return { task: record.task, receiver: record.receiver, offer: record.offer };
+}
+
+/** The other candidates of an offer, once one of them gets the handoff. */
+async function cancelCandidates(context: TransferContext, tenant: string, taskIds: string[]): Promise<void> {
+  for (const id of taskIds) {
+    const record = await readOutbound(context.store.resources, tenant, id);
+    const task = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', id);
+    if (!record || !task || !allowedTransitions('sender', task.status as TaskStatus).includes('cancelled')) continue;
+    const saved = await saveTask(context, tenant, { ...task, status: 'cancelled', lastModified: nowInstant(context) });
+    await settle(context, tenant, record, saved.stu3, task.status as TaskStatus);
+  }
+}
+
+async function enqueueNotification(context: TransferContext, tenant: string, taskId: string, receiver: string): Promise<void> {
+  await context.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: receiver, payload: { task: taskId }, orderingKey: orderingKey(taskId) });
+}
+
+/** The queued notification (outbox `transfer.notify`): empty of personal data, it hands over the current credentials. */
+export async function sendNotification(context: TransferContext, peer: Peer, tenant: string, taskId: string): Promise<void> {
+  const record = await readOutbound(context.store.resources, tenant, taskId);
+  if (!record) throw new PermanentFailure(`no outbound transfer ${taskId} on record`);
+  await peer.notify({ tenant, peer: record.receiver }, taskId, notificationBody(record));
+}
+
+function notificationBody(record: OutboundTransfer): Resource {
+  const parameter = [
+    ...(record.taskCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.taskCredential, valueString: record.taskCredentialJwt }] : []),
+    ...(record.documentCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.documentCredential, valueString: record.documentCredentialJwt }] : []),
+  ];
+  return { resourceType: 'Parameters', parameter };
+}

@@ -1,0 +1,52 @@
+import { conflict, forbidden, OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
+import { resourceBody, writeOutcome } from '../fhir/rest/resource-body.js';
+import type { FhirResponse, WriteInterceptor } from '../fhir/rest/types.js';
+import { ifMatchVersion } from '../fhir/rest/update.js';
+import type { TransferContext } from './context.js';
+import { answer, isInboundTask } from './receiver.js';
+import { changeOutboundTask, isOutboundTask } from './sender.js';
+
+/**
+ * REST writes of Tasks. A Task this gateway offered (sender side) or received (the receiver's local copy) changes
+ * only through the transfer state machine, for the side the caller is on: at the sender, the tenant's EHR is the
+ * sender and a remote organisation (with its credential) the receiver; at the receiver, the tenant's EHR answers.
+ * Transfers start with `$offer` and are cancelled, never deleted; a Task that is no transfer (stored with a plain
+ * create or update, e.g. an example) is plain FHIR data and passes through untouched.
+ */
+export function taskWrites(context: TransferContext, afterChange: () => void): WriteInterceptor {
+  return async (request, rest, next) => {
+    const tenant = rest.principal.tenant;
+    const id = request.params.id;
+    const side = id === undefined ? undefined : await sideOf(context, tenant, id);
+    if (!side) return next(request, rest);
+    if (request.method === 'DELETE') {
+      throw new OperationOutcomeError(conflict(`Task/${id} is an eOverdracht transfer: cancel it (status cancelled) instead of deleting it`));
+    }
+    const proposed = resourceBody(request);
+    if (proposed.id !== id) throw new OperationOutcomeError(unprocessable(`The body's id '${proposed.id}' differs from the id '${id}' in the URL`, 'Task.id'));
+    const change = { tenant, version: rest.services.version, proposed, ifMatch: ifMatchVersion(request.headers['if-match']) };
+    const response = await (side === 'sender' ? changeAsSender(context, change, rest.principal) : changeAsReceiver(context, change, rest.principal));
+    afterChange();
+    return response;
+  };
+}
+
+async function sideOf(context: TransferContext, tenant: string, id: string): Promise<'sender' | 'receiver' | undefined> {
+  if (await isOutboundTask(context, tenant, id)) return 'sender';
+  if (await isInboundTask(context, tenant, id)) return 'receiver';
+  return undefined;
+}
+
+type Change = Parameters<typeof answer>[1];
+type Caller = { kind: 'ehr' | 'organization'; requester: string };
+
+async function changeAsSender(context: TransferContext, change: Change, caller: Caller): Promise<FhirResponse> {
+  const by = caller.kind === 'ehr' ? ({ role: 'sender' } as const) : ({ role: 'receiver', organization: caller.requester } as const);
+  const { result, issues } = await changeOutboundTask(context, { ...change, by });
+  return [writeOutcome('ok', issues, 'Updated'), result];
+}
+
+async function changeAsReceiver(context: TransferContext, change: Change, caller: Caller): Promise<FhirResponse> {
+  if (caller.kind !== 'ehr') throw new OperationOutcomeError(forbidden('Only the receiving EHR answers through its local copy of the Task'));
+  return [writeOutcome('ok', [], 'Updated'), await answer(context, change)];
+}

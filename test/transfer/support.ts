@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { SignJWT, type JWK } from 'jose';
+import { importSigningKey } from '../../src/auth/jwk.js';
+import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../../src/auth/rules.js';
+import type { Role } from '../../src/config/config.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { parseXml } from '../../src/fhir/xml.js';
+import { keyOf, relativeReferences } from '../../src/transfer/references.js';
+import { fillDateTemplates } from '../e2e/examples.js';
+
+/**
+ * Transfer tests across real gateways: organisations with their own keys and EHR clients, gateway configurations
+ * that trust each other, the Nictiz eOverdracht examples as documents, and the EHR's calls over HTTP.
+ */
+export const EOVERDRACHT = path.resolve(process.cwd(), '../shared/fixtures/eoverdracht-stu3');
+const EXAMPLES = path.join(EOVERDRACHT, 'examples/patient-1.5');
+
+/** The Patient 1.5 examples as STU3 JSON, dates filled in; the example Task is left out (the gateway makes Tasks). */
+export function nictizExamples(): Resource[] {
+  return readdirSync(EXAMPLES)
+    .filter((file) => file.endsWith('.xml'))
+    .map((file) => parseXml('stu3', fillDateTemplates(readFileSync(path.join(EXAMPLES, file), 'utf8'))) as Resource)
+    .filter((resource) => resource.resourceType !== 'Task');
+}
+
+export const ADVANCE_NOTICE = 'Composition/eOverdracht-AdvanceNotice-eov-test-1-5-01';
+export const NURSING_HANDOFF = 'Composition/eOverdracht-NursingHandoff-Adults-eov-test-1-5-01';
+
+/** The Composition and everything it references among the examples, transitively. */
+export function documentOf(examples: Resource[], composition: string): Resource[] {
+  const byKey = new Map(examples.map((resource) => [keyOf(resource), resource]));
+  const found = new Map<string, Resource>();
+  const queue = [composition];
+  while (queue.length > 0) {
+    const key = queue.shift()!;
+    const resource = byKey.get(key);
+    if (!resource || found.has(key)) continue;
+    found.set(key, resource);
+    queue.push(...relativeReferences(resource));
+  }
+  return [...found.values()];
+}
+
+/** A transaction Bundle that PUTs each resource under its own id (so the examples' references hold). */
+export function transaction(resources: Resource[]): Resource {
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: resources.map((resource) => ({ resource, request: { method: 'PUT', url: keyOf(resource) } })),
+  };
+}
+
+export interface Party {
+  id: string;
+  name: string;
+  ura: string;
+  jwk: JWK;
+  ehr: { clientId: string; jwk: JWK };
+}
+
+export async function party(id: string, name: string, ura: string): Promise<Party> {
+  return { id, name, ura, jwk: await generatePrivateJwk(), ehr: { clientId: `${id}-ehr`, jwk: await generatePrivateJwk() } };
+}
+
+const publicOf = async (owner: string, jwk: JWK) => (await importSigningKey(owner, jwk)).publicJwk;
+
+/** A gateway site: where it listens and whom it hosts. */
+export interface Site {
+  url: string;
+  port: number;
+  dataDir: string;
+  hosts: { party: Party; roles: Role[] }[];
+}
+
+/** The raw configuration (GATEWAY_CONFIG) of a site that trusts the parties of the other sites. */
+export async function siteConfig(site: Site, others: Site[]): Promise<Record<string, unknown>> {
+  return {
+    mode: 'production',
+    port: site.port,
+    publicBaseUrl: site.url,
+    dataDir: site.dataDir,
+    profiles: { folders: [path.join(EOVERDRACHT, 'profiles')] },
+    organizations: await Promise.all(
+      site.hosts.map(async ({ party: p, roles }) => ({
+        id: p.id,
+        name: p.name,
+        ura: p.ura,
+        roles,
+        keys: [{ jwk: p.jwk }],
+        ehrClients: [{ clientId: p.ehr.clientId, jwks: { keys: [await publicOf(p.ehr.clientId, p.ehr.jwk)] } }],
+      })),
+    ),
+    trusted: await Promise.all(
+      others.flatMap((other) =>
+        other.hosts.map(async ({ party: p }) => ({
+          id: p.id,
+          name: p.name,
+          ura: p.ura,
+          jwks: { keys: [await publicOf(p.id, p.jwk)] },
+          endpoints: {
+            oauth: `${other.url}/oauth2/token`,
+            fhir: `${other.url}/fhir/stu3`,
+            notification: `${other.url}/eoverdracht/notification/Task`,
+          },
+        })),
+      ),
+    ),
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function tokenRequest(url: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
+  const key = await importSigningKey(signer, jwk);
+  const now = nowSeconds();
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .setIssuer(signer)
+    .setSubject(subject)
+    .setAudience(audience)
+    .setIssuedAt(now)
+    .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
+    .setJti(randomUUID())
+    .sign(key.key);
+}
+
+/** An access token of the party's own EHR at its gateway (client credentials, private-key JWT). */
+export async function ehrToken(url: string, p: Party): Promise<string> {
+  const assertion = await signed(p.ehr.clientId, p.ehr.jwk, {}, `${url}/oauth2/token`, p.ehr.clientId);
+  const { status, body } = await tokenRequest(url, { grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion });
+  if (status !== 200) throw new Error(`EHR token refused: ${status} ${JSON.stringify(body)}`);
+  return body.access_token as string;
+}
+
+/** The Nuts-style grant a remote organisation signs, as its gateway would: answers the token endpoint's JSON. */
+export async function organizationToken(url: string, requester: Party, authorizer: string, purposeOfUse: string, vcs: string[]) {
+  const assertion = await signed(requester.id, requester.jwk, { purposeOfUse, vcs }, `${url}/oauth2/token`, authorizer);
+  return tokenRequest(url, { grant_type: JWT_BEARER_GRANT, assertion });
+}
+
+export interface Answer {
+  status: number;
+  body: Resource & Record<string, unknown>;
+}
+
+export async function fhirCall(url: string, token: string, method: string, pathname: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await fetch(`${url}${pathname}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', ...(body ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : {} };
+}
+
+/** Polls until `probe` gives a value (the workflow is asynchronous: notifications, pulls and answers go through outboxes). */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The Tasks in a tenant (search through its EHR), by status. */
+export async function tasks(url: string, token: string, base = '/fhir/stu3'): Promise<Resource[]> {
+  const { status, body } = await fhirCall(url, token, 'GET', `${base}/Task`);
+  if (status !== 200) throw new Error(`Task search answered ${status}: ${JSON.stringify(body)}`);
+  return ((body.entry as { resource: Resource }[] | undefined) ?? []).map((entry) => entry.resource);
+}
+
+export const withStatus = (status: string, list: Resource[]) => list.filter((task) => task.status === status);

@@ -1,0 +1,230 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parseConfig } from '../../src/config/config.js';
+import { convertResource } from '../../src/fhir/convert/index.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { createLogger } from '../../src/logging.js';
+import { startGateway, type Gateway } from '../../src/main.js';
+import {
+  ADVANCE_NOTICE,
+  documentOf,
+  ehrToken,
+  eventually,
+  fhirCall,
+  freePort,
+  nictizExamples,
+  NURSING_HANDOFF,
+  organizationToken,
+  party,
+  siteConfig,
+  tasks,
+  transaction,
+  type Party,
+  type Site,
+} from './support.js';
+
+/**
+ * The eOverdracht workflow between two gateways in this process (the same code paths as the two-process test, with
+ * the edge cases: refusals, R4, duplicates). A hospital offers to two care providers hosted on one gateway.
+ */
+let hospital: Party;
+let vvt1: Party;
+let vvt2: Party;
+let sender: Gateway;
+let receiver: Gateway;
+const dirs: string[] = [];
+const examples = nictizExamples();
+
+async function site(hosts: Site['hosts']): Promise<Site> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'transfer-'));
+  dirs.push(dataDir);
+  return { url: `http://127.0.0.1:${port}`, port, dataDir, hosts };
+}
+
+beforeAll(async () => {
+  [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
+  const h = await site([{ party: hospital, roles: ['sender'] }]);
+  const v = await site([
+    { party: vvt1, roles: ['receiver'] },
+    { party: vvt2, roles: ['receiver'] },
+  ]);
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  [sender, receiver] = await Promise.all([
+    startGateway(parseConfig(await siteConfig(h, [v])), { logger }),
+    startGateway(parseConfig(await siteConfig(v, [h])), { logger }),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([sender?.close(), receiver?.close()]);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const receivers = (...parties: Party[]) => parties.map((p) => ({ name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: p.ura } }));
+
+async function offer(token: string, base = '/fhir/stu3', bundle: Resource = transaction(documentOf(examples, ADVANCE_NOTICE)), to = [vvt1, vvt2]) {
+  return fhirCall(sender.url, token, 'POST', `${base}/$offer`, {
+    resourceType: 'Parameters',
+    parameter: [{ name: 'advanceNotice', resource: bundle }, ...receivers(...to)],
+  });
+}
+
+const parametersNamed = (body: Resource, name: string) =>
+  ((body.parameter as { name: string; resource: Resource }[]) ?? []).filter((p) => p.name === name).map((p) => p.resource);
+
+/** The receiver's local copy of the sender's Task, found by the identifier that names the original. */
+async function localTaskOf(p: Party, remoteId: string, status: string): Promise<Resource> {
+  const token = await ehrToken(receiver.url, p);
+  return eventually(`Task/${remoteId} ${status} at ${p.id}`, async () =>
+    (await tasks(receiver.url, token)).find(
+      (task) => task.status === status && (task.identifier as { value: string }[] | undefined)?.[0]?.value.endsWith(`/Task/${remoteId}`),
+    ),
+  );
+}
+
+/** The credentials the receiving gateway holds for a Task (its bookkeeping, readable by the tenant's EHR). */
+async function credentialsHeld(ehr: string, localTask: string): Promise<string[]> {
+  const { body } = await fhirCall(receiver.url, ehr, 'GET', `/fhir/Basic/${localTask}`);
+  const parts = (body.extension as { extension: { url: string; valueString: string }[] }[])[0].extension;
+  return parts.filter((part) => part.url.endsWith('Credential')).map((part) => part.valueString);
+}
+
+async function senderTask(id: string, status: string): Promise<Resource> {
+  const token = await ehrToken(sender.url, hospital);
+  return eventually(`Task/${id} ${status} at the hospital`, async () => {
+    const { body } = await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${id}`);
+    return body.status === status ? body : undefined;
+  });
+}
+
+describe('eOverdracht between two gateways', () => {
+  it('offers, lets one reject and one accept, hands over and completes', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const offered = await offer(token);
+    expect(offered.status).toBe(200);
+    const [task1, task2] = parametersNamed(offered.body, 'task');
+    expect([task1.owner, task2.owner]).toEqual([
+      { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: vvt1.ura }, display: vvt1.name },
+      { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: vvt2.ura }, display: vvt2.name },
+    ]);
+    const warnings = parametersNamed(offered.body, 'outcome').flatMap((o) => o.issue as { severity: string; details: { text: string } }[]);
+    expect(warnings.some((w) => w.severity === 'warning' && /pre-2022 code http:\/\/loinc.org\|57830-2/.test(w.details.text))).toBe(true);
+
+    const [copy1, copy2] = [await localTaskOf(vvt1, task1.id!, 'requested'), await localTaskOf(vvt2, task2.id!, 'requested')];
+    const ehr2 = await ehrToken(receiver.url, vvt2);
+    expect((await fhirCall(receiver.url, ehr2, 'PUT', `/fhir/stu3/Task/${copy2.id}`, { ...copy2, status: 'rejected' })).status).toBe(200);
+    await senderTask(task2.id!, 'rejected');
+
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    expect((await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/Task/${copy1.id}`, { ...(await fhirCall(receiver.url, ehr1, 'GET', `/fhir/Task/${copy1.id}`)).body, status: 'accepted' })).status).toBe(200);
+    await senderTask(task1.id!, 'accepted');
+
+    const handedOver = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${task1.id}/$handoff`, {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
+    });
+    expect(handedOver.status).toBe(200);
+    const inProgress = await localTaskOf(vvt1, task1.id!, 'in-progress');
+    const handoffRef = (inProgress.input as { valueReference: { reference: string } }[])[1].valueReference.reference;
+    const handoffCopy = await fhirCall(receiver.url, ehr1, 'GET', `/fhir/stu3/${handoffRef}`);
+    expect(handoffCopy.status).toBe(200);
+    expect(handoffCopy.body.type).toEqual({ coding: [{ system: 'http://snomed.info/sct', code: '11171000146100', display: 'Nursing handoff document' }] });
+
+    expect((await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${inProgress.id}`, { ...inProgress, status: 'completed' })).status).toBe(200);
+    await senderTask(task1.id!, 'completed');
+  });
+
+  it('cancels the other candidates once one gets the handoff, and their credentials stop working', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const [task1, task2] = parametersNamed((await offer(token)).body, 'task');
+    const copy1 = await localTaskOf(vvt1, task1.id!, 'requested');
+    const copy2 = await localTaskOf(vvt2, task2.id!, 'requested');
+    const ehr2 = await ehrToken(receiver.url, vvt2);
+    const held = await credentialsHeld(ehr2, copy2.id!);
+    const before = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
+    expect(before.status).toBe(200);
+    const pulledBefore = await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`);
+    expect(pulledBefore.status).toBe(200);
+
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${copy1.id}`, { ...copy1, status: 'accepted' });
+    await senderTask(task1.id!, 'accepted');
+    const handedOver = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${task1.id}/$handoff`, {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
+    });
+    expect(handedOver.status).toBe(200);
+    await senderTask(task2.id!, 'cancelled');
+    await localTaskOf(vvt2, task2.id!, 'cancelled');
+
+    for (const key of [`Task/${task2.id}`, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01']) {
+      expect((await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${key}`)).status).toBe(401);
+    }
+    const after = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
+    expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it('refuses moves the state machine does not allow, naming the allowed ones', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const [task1] = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task');
+    const copy = await localTaskOf(vvt1, task1.id!, 'requested');
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    const jump = await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status: 'completed' });
+    expect(jump.status).toBe(409);
+    expect(JSON.stringify(jump.body.issue)).toMatch(/allowed: received, accepted, rejected, on-hold/);
+    const onHoldWithoutDate = await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status: 'on-hold' });
+    expect(onHoldWithoutDate.status).toBe(422);
+
+    const own = (await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${task1.id}`)).body;
+    const acceptForThem = await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${task1.id}`, { ...own, status: 'accepted' });
+    expect(acceptForThem.status).toBe(409);
+    expect(JSON.stringify(acceptForThem.body.issue)).toMatch(/allowed: cancelled/);
+    expect((await fhirCall(sender.url, token, 'DELETE', `/fhir/stu3/Task/${task1.id}`)).status).toBe(409);
+
+    const date = '2031-03-01T10:00:00+01:00';
+    const output = [{ type: { coding: [{ system: 'http://snomed.info/sct', code: '146851000146105' }] }, valueDateTime: date }];
+    expect((await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status: 'on-hold', output })).status).toBe(200);
+    const onHold = await senderTask(task1.id!, 'on-hold');
+    expect(onHold.output).toEqual([{ ...output[0], type: { coding: [{ ...output[0].type.coding[0], display: 'Alternative date' }] } }]);
+    const cancelled = await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${task1.id}`, { ...onHold, status: 'cancelled' });
+    expect(cancelled.status).toBe(200);
+    await localTaskOf(vvt1, task1.id!, 'cancelled');
+  });
+
+  it('takes an R4 advance notice, exchanges STU3 and shows the receiver both', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const r4 = documentOf(examples, ADVANCE_NOTICE).map((resource) => convertResource(resource, { from: 'stu3', to: 'r4' }));
+    const offered = await offer(token, '/fhir', transaction(r4), [vvt1]);
+    expect(offered.status).toBe(200);
+    const [task] = parametersNamed(offered.body, 'task');
+    expect(task.requester).toEqual({ identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: hospital.ura }, display: hospital.name });
+    const copy = await localTaskOf(vvt1, task.id!, 'requested');
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    const r4Copy = await fhirCall(receiver.url, ehr1, 'GET', `/fhir/Task/${copy.id}`);
+    expect(r4Copy.body).toMatchObject({ resourceType: 'Task', status: 'requested', for: copy.for });
+    const patient = await fhirCall(receiver.url, ehr1, 'GET', `/fhir/${(copy.for as { reference: string }).reference}`);
+    expect(patient.status).toBe(200);
+  });
+
+  it('keeps personal data out of the Task and treats repeated notifications as harmless', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const [task] = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task');
+    expect(Object.keys(task).sort()).toEqual(
+      ['authoredOn', 'code', 'for', 'groupIdentifier', 'id', 'input', 'intent', 'lastModified', 'meta', 'owner', 'requester', 'resourceType', 'status'],
+    );
+    expect(task.for).toEqual({ reference: 'Patient/nl-core-patient-eov-test-1-5-01' });
+    const copy = await localTaskOf(vvt1, task.id!, 'requested');
+    const notifier = await organizationToken(receiver.url, hospital, vvt1.id, 'eOverdracht-receiver', []);
+    for (let i = 0; i < 3; i++) {
+      const again = await fhirCall(receiver.url, notifier.body.access_token as string, 'POST', `/eoverdracht/notification/Task/${task.id}`);
+      expect(again.status).toBe(202);
+    }
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    await eventually('the repeated pulls', async () => ((await fhirCall(receiver.url, ehr1, 'GET', `/fhir/stu3/Task/${copy.id}`)).body.status === 'requested' ? true : undefined));
+    expect((await fhirCall(receiver.url, notifier.body.access_token as string, 'POST', `/eoverdracht/notification/Task/${task.id}/x`)).status).toBe(404);
+    expect((await fhirCall(receiver.url, 'not-a-token', 'POST', `/eoverdracht/notification/Task/${task.id}`)).status).toBe(401);
+  });
+});
