@@ -3,7 +3,7 @@ import r4Model from 'fhirpath/fhir-context/r4/index.js';
 import stu3Model from 'fhirpath/fhir-context/stu3/index.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { Constraint } from './definitions.js';
-import { compilePresenceLogic } from './fhirpath-lite.js';
+import { compilePresenceLogic, modelTypes } from './fhirpath-lite.js';
 
 /** Invariants every element or resource carries, checked natively by the walker for speed. */
 export const NATIVE_INVARIANTS = new Set(['ele-1', 'ext-1', 'dom-1', 'dom-2', 'dom-3', 'dom-4', 'dom-5', 'dom-6', 'ref-1']);
@@ -60,14 +60,14 @@ export class InvariantCompiler {
   }
 
   private build(constraint: Constraint, base: string): Invariant | undefined {
-    const presence = compilePresenceLogic(constraint.expression!);
-    if (presence) {
-      const onEmpty = presence({});
+    const native = compilePresenceLogic(constraint.expression!, modelTypes(MODELS[this.version] as never, base));
+    if (native) {
+      const onEmpty = native({});
       return {
         ...this.describe(constraint),
-        evaluate: (node) => typeof node !== 'object' || node === null || presence(node),
-        holdsWhenAbsent: onEmpty,
-        emptyFails: onEmpty,
+        evaluate: (node) => (typeof node === 'object' && node !== null ? native(node) : true),
+        holdsWhenAbsent: onEmpty !== false,
+        emptyFails: onEmpty === true,
       };
     }
     let evaluate: Evaluate;
