@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
-import type { GatewayConfig } from '../config/config.js';
+import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { Resource } from '../fhir/version.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
@@ -25,12 +25,10 @@ export interface CapacityOptions {
   /** Asks the outbox dispatcher for a round. */
   wake?: () => void;
   clock?: () => number;
-  /** A provider silent longer than this shows as unknown at a coordination point (default 60 minutes). */
+  /** Overrides `config.capacity.staleAfterMinutes` (tests). */
   staleAfterMs?: number;
-  /** Changes within this period are published together (default 250 ms). */
+  /** Overrides `config.capacity.publishDebounceMs` (tests). */
   publishDebounceMs?: number;
-  /** node-cron expression of the full snapshot publication (default every 15 minutes). */
-  snapshotSchedule?: string;
   /** node-cron expression of the staleness sweep at a coordination point (default every minute). */
   sweepSchedule?: string;
   /** Told when a coordination point's board changed (subscriptions, topic "capacity changed"). */
@@ -59,10 +57,14 @@ export interface Capacity {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_STALE_AFTER_MS = 60 * 60_000;
+export const DEFAULT_STALE_AFTER_MINUTES = 60;
 
 export function createCapacity(options: CapacityOptions): Capacity {
   const { config, store } = options;
+  const settings = config.capacity ?? {};
+  if (settings.snapshotSchedule !== undefined && !cron.validate(settings.snapshotSchedule)) {
+    throw new ConfigError(`invalid configuration: capacity.snapshotSchedule '${settings.snapshotSchedule}' is not a cron expression`);
+  }
   const clock = options.clock ?? Date.now;
   const tenantsWith = (role: 'coordination-point') =>
     config.organizations.filter((organization) => organization.roles.includes(role)).map((organization) => organization.id);
@@ -81,14 +83,14 @@ export function createCapacity(options: CapacityOptions): Capacity {
       provider,
       client: options.client,
       coordinationPoint: coordinationPointOrg,
-      debounceMs: options.publishDebounceMs,
-      snapshotSchedule: options.snapshotSchedule,
+      debounceMs: options.publishDebounceMs ?? settings.publishDebounceMs,
+      snapshotSchedule: settings.snapshotSchedule,
       wake: options.wake,
       clock,
     });
   const coordination = new CoordinationPoint({
     trusted: config.trusted,
-    staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+    staleAfterMs: options.staleAfterMs ?? (settings.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MINUTES) * 60_000,
     onChange: options.onBoardChange,
   });
   let sweeps: ScheduledTask | undefined;

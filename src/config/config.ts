@@ -49,6 +49,14 @@ export interface GatewayConfig {
   organizations: HostedOrganization[];
   trusted: TrustedOrganization[];
   coordinationPoint?: { organization: string };
+  capacity?: CapacitySettings;
+}
+
+export interface CapacitySettings {
+  staleAfterMinutes?: number;
+  publishDebounceMs?: number;
+  /** node-cron expression. */
+  snapshotSchedule?: string;
 }
 
 export class ConfigError extends Error {
@@ -138,6 +146,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     })),
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
     coordinationPoint: config.coordinationPoint,
+    ...(config.capacity ? { capacity: config.capacity } : {}),
   };
 }
 
