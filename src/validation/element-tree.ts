@@ -23,7 +23,12 @@ export interface StructureTree {
 
 const lastSegment = (path: string) => path.slice(path.lastIndexOf('.') + 1);
 
+/**
+ * A snapshot's elements as a tree. STU3 core snapshots leave out `base` for the elements a resource defines
+ * itself; there the element's own cardinality is the base one, which decides array or single in JSON.
+ */
 function treeFromSnapshot(elements: ElementDef[]): ElementNode {
+  for (const def of elements) def.baseMax ??= def.max;
   const byId = new Map<string, ElementNode>();
   const root: ElementNode = { def: elements[0], name: elements[0].path, children: [], slices: [] };
   byId.set(elements[0].id, root);

@@ -133,21 +133,27 @@ function existsMatcher(compiler: Compiler, slice: ElementNode, segments: string[
 function typeMatcher(compiler: Compiler, slice: ElementNode, segments: string[]): Matcher | undefined {
   let node: ElementNode | undefined = slice;
   for (const name of segments) node = node && childNamed(compiler, node, name);
-  const codes = new Set((node?.def.types ?? []).map((t) => t.code));
+  const codes = new Set((node?.def.types ?? []).map((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1)));
   if (codes.size === 0) return undefined;
-  const stem = segments.at(-1)?.replace('[x]', '');
-  return (item) => {
-    const parent = valuesAt(item, segments.slice(0, -1));
-    return parent.some((value) => {
-      if (typeof value !== 'object' || value === null) return false;
-      const record = value as Record<string, unknown>;
-      if (!stem) return codes.has(String(record.resourceType));
-      if (typeof record[stem] === 'object' && record[stem] !== null && 'resourceType' in (record[stem] as object)) {
-        return codes.has(String((record[stem] as Resource).resourceType));
-      }
-      return Object.keys(record).some((key) => key.startsWith(stem) && [...codes].some((code) => key === stem + code.charAt(0).toUpperCase() + code.slice(1)));
-    });
-  };
+  return (item) => typesAt(item, segments).some((type) => codes.has(type));
+}
+
+/** The types of the values at a path: a resource's resourceType, or the type suffix of a choice property. */
+function typesAt(item: unknown, segments: string[]): string[] {
+  if (segments.length === 0) {
+    const type = (item as { resourceType?: unknown } | null)?.resourceType;
+    return typeof type === 'string' ? [type] : [];
+  }
+  const stem = segments.at(-1)!.replace('[x]', '');
+  return valuesAt(item, segments.slice(0, -1)).flatMap((parent) => {
+    if (typeof parent !== 'object' || parent === null) return [];
+    const record = parent as Record<string, unknown>;
+    const held = record[stem] as { resourceType?: unknown } | undefined;
+    if (typeof held?.resourceType === 'string') return [held.resourceType];
+    return Object.keys(record)
+      .filter((key) => key.length > stem.length && key.startsWith(stem))
+      .map((key) => key.slice(stem.length));
+  });
 }
 
 const REFERENCE_TYPE = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;

@@ -55,6 +55,42 @@ const orphanProfile = {
   differential: { element: [{ id: 'Patient.birthDate', path: 'Patient.birthDate', min: 1 }] },
 };
 
+/** STU3 defines Composition.author 1..* without a base cardinality: a profile that allows one keeps it an array. */
+const singleAuthorComposition = {
+  resourceType: 'StructureDefinition',
+  url: 'http://example.org/fhir/StructureDefinition/single-author',
+  name: 'SingleAuthor',
+  status: 'draft',
+  fhirVersion: '3.0.2',
+  kind: 'resource',
+  abstract: false,
+  type: 'Composition',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Composition',
+  derivation: 'constraint',
+  differential: { element: [{ id: 'Composition.author', path: 'Composition.author', max: '1' }] },
+};
+
+/** A Bundle that must carry a Patient entry: slicing on the type of the entry's resource. */
+const patientBundle = {
+  resourceType: 'StructureDefinition',
+  url: 'http://example.org/fhir/StructureDefinition/patient-bundle',
+  name: 'PatientBundle',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Bundle',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Bundle',
+  derivation: 'constraint',
+  differential: {
+    element: [
+      { id: 'Bundle.entry', path: 'Bundle.entry', slicing: { discriminator: [{ type: 'type', path: 'resource' }], rules: 'open' } },
+      { id: 'Bundle.entry:patient', path: 'Bundle.entry', sliceName: 'patient', min: 1, max: '1' },
+      { id: 'Bundle.entry:patient.resource', path: 'Bundle.entry.resource', type: [{ code: 'Patient' }] },
+    ],
+  },
+};
+
 const validPatient = (): Resource => ({
   resourceType: 'Patient',
   id: 'p1',
@@ -79,6 +115,8 @@ beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), 'validation-profiles-'));
   writeFileSync(path.join(folder, 'test-patient.json'), JSON.stringify(testPatientProfile));
   writeFileSync(path.join(folder, 'orphan-patient.json'), JSON.stringify(orphanProfile));
+  writeFileSync(path.join(folder, 'single-author.json'), JSON.stringify(singleAuthorComposition));
+  writeFileSync(path.join(folder, 'patient-bundle.json'), JSON.stringify(patientBundle));
   writeFileSync(path.join(folder, 'broken.json'), '{ not json');
   [r4, stu3] = await Promise.all([
     createValidator({ version: 'r4', profileFolders: [folder] }),
@@ -143,6 +181,35 @@ describe('profiles with generated snapshots', () => {
     expect(check({ ...patient, multipleBirthInteger: 2 }).errors).toEqual([]);
     expect(check({ ...patient, multipleBirthInteger: 12 }).text).toMatch(/error Patient.multipleBirth.ofType\(integer\): Value 12 is above the maximum 9/);
     expect(check({ ...patient, multipleBirthBoolean: true }).text).toMatch(/Unrecognized property 'multipleBirthBoolean'/);
+  });
+
+  it('slices on the type of a resource', () => {
+    const entry = (resource: Resource) => ({ fullUrl: `urn:uuid:${resource.id}`, resource });
+    const bundle = (resources: Resource[]) => ({
+      resourceType: 'Bundle',
+      meta: { profile: ['http://example.org/fhir/StructureDefinition/patient-bundle'] },
+      type: 'collection',
+      entry: resources.map(entry),
+    });
+    const patient = { resourceType: 'Patient', id: '0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0' };
+    const basic = { resourceType: 'Basic', id: '7e1b4f8a-4a43-4c6a-9c58-2f1a8a6f3c10', code: { text: 'x' } };
+    expect(check(bundle([basic, patient])).errors).toEqual([]);
+    expect(check(bundle([basic])).text).toMatch(/error Bundle.entry: Slice 'Bundle.entry:patient': minimum required = 1/);
+  });
+
+  it('keeps an array an array when a profile allows only one', () => {
+    const composition = (authors: number) => ({
+      resourceType: 'Composition',
+      meta: { profile: ['http://example.org/fhir/StructureDefinition/single-author'] },
+      status: 'final',
+      type: { text: 'note' },
+      subject: { reference: 'Patient/1' },
+      date: '2024-01-01',
+      title: 'note',
+      author: Array.from({ length: authors }, (_, i) => ({ reference: `Practitioner/${i}` })),
+    });
+    expect(errorsOf(stu3.validate(composition(1)))).toEqual([]);
+    expect(describeIssues(errorsOf(stu3.validate(composition(2))))).toMatch(/error Composition.author: Composition.author: maximum allowed = 1, but found 2/);
   });
 
   it('builds a profile on the core type when its base is unknown, and says so', () => {
