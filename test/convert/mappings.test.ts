@@ -307,6 +307,36 @@ describe('zib-MedicalDevice: DeviceUseStatement and Device', () => {
   });
 });
 
+describe('zib-NutritionAdvice and zib-HelpFromOthers: NutritionOrder and CarePlan', () => {
+  it('renamed statuses; R4 requires NutritionOrder.intent, so it gets a data-absent-reason', () => {
+    const order: Resource = { resourceType: 'NutritionOrder', status: 'requested', patient, dateTime: '2024-05-01', oralDiet: { type: [{ text: 'energieverrijkt' }] } };
+    const r4 = toR4(order);
+    expect(r4).toMatchObject({ status: 'active', _intent: DATA_ABSENT });
+    expect(baseR4Errors(r4)).toEqual([]);
+    expect(toStu3(r4)).toEqual(order);
+    expect(toStu3({ ...order, status: 'revoked', intent: 'order' }).status).toBe('cancelled');
+  });
+
+  it('CarePlan: suspended is on-hold, activity.detail.prohibited is doNotPerform and its statusReason a CodeableConcept', () => {
+    const plan: Resource = {
+      resourceType: 'CarePlan',
+      status: 'suspended',
+      intent: 'plan',
+      subject: patient,
+      author: [{ reference: 'Practitioner/pr1' }],
+      activity: [{ detail: { status: 'on-hold', statusReason: 'ziekenhuisopname', prohibited: false, description: 'boodschappen' } }],
+    };
+    const r4 = toR4(plan);
+    expect(r4).toMatchObject({
+      status: 'on-hold',
+      author: { reference: 'Practitioner/pr1' },
+      activity: [{ detail: { status: 'on-hold', statusReason: { text: 'ziekenhuisopname' }, doNotPerform: false, description: 'boodschappen' } }],
+    });
+    expect(baseR4Errors(r4)).toEqual([]);
+    expect(toStu3(r4)).toEqual(plan);
+  });
+});
+
 describe('references the other release does not allow', () => {
   it('an R4 reference to a PractitionerRole where STU3 allows a Practitioner becomes the Nictiz practitionerrole-reference', () => {
     const role = { reference: 'PractitionerRole/pr1', type: 'PractitionerRole', display: 'verpleegkundige' };

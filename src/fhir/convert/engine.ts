@@ -20,7 +20,7 @@ const CROSS_VERSION_BASE: Record<FhirVersion, string> = {
   r4: 'http://hl7.org/fhir/4.0/StructureDefinition/extension-',
 };
 
-/** What stands in for an element the other release requires and this one may leave out. */
+/** What stands in for an element the target release requires and the source may leave out (or does not have). */
 const DATA_ABSENT = { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] };
 
 /** Types that Extension.value[x] does not take in some release, carried as their nearest relative. */
@@ -286,7 +286,7 @@ export class Converter {
   private withoutPlaceholders(value: Json, node: Node): Json {
     let result = value;
     for (const element of node.source.required) {
-      if (node.target.elements.get(element.name)?.required !== false) continue;
+      if (node.target.elements.get(element.name)?.required) continue;
       const key = element.kind === 'primitive' ? `_${element.name}` : element.name;
       if (value[key] === undefined || (key !== element.name && value[element.name] !== undefined)) continue;
       if (deepEqual(value[key], element.multiple ? [DATA_ABSENT] : DATA_ABSENT)) {
@@ -299,7 +299,7 @@ export class Converter {
 
   private addPlaceholders(out: Json, node: Node): void {
     for (const element of node.target.required) {
-      if (node.source.elements.get(element.name)?.required !== false) continue;
+      if (node.source.elements.get(element.name)?.required) continue;
       if (out[element.name] !== undefined || out[`_${element.name}`] !== undefined) continue;
       const key = element.kind === 'primitive' ? `_${element.name}` : element.name;
       out[key] = element.multiple ? [structuredClone(DATA_ABSENT)] : structuredClone(DATA_ABSENT);

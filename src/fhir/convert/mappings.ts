@@ -10,7 +10,7 @@ import {
   observationRelated,
   procedureStatus,
 } from './resources.js';
-import { codeToConcept, flattenBackbone, rename, type Rule } from './rules.js';
+import { codeToConcept, flattenBackbone, recode, rename, textToConcept, type Rule } from './rules.js';
 
 /**
  * The STU3 ↔ R4 differences, by the path of the type or backbone element they apply to (the same path in both
@@ -59,13 +59,16 @@ const RULES: Record<string, readonly Rule[]> = {
     rename('codedDiagnosis', 'conclusionCode'),
   ],
   DeviceUseStatement: [rename('indication', 'reasonCode')],
+  NutritionOrder: [recode('status', { proposed: 'draft', planned: 'draft', requested: 'active', cancelled: 'revoked' }, { revoked: 'cancelled' })],
+  CarePlan: [recode('status', { suspended: 'on-hold', cancelled: 'revoked' }, { 'on-hold': 'suspended', revoked: 'cancelled' }), rename('context', 'encounter')],
+  'CarePlan.activity.detail': [rename('prohibited', 'doNotPerform'), textToConcept('statusReason')],
   Device: [rename('udi', 'udiCarrier'), rename('model', 'modelNumber'), deviceVersion],
 };
 
 /**
  * The resource types the gateway converts: those of the eOverdracht exchange (the AdvanceNotice and NursingHandoff
- * and what they reference, with zib-MedicalDevice's DeviceUseStatement and Device), Location and EpisodeOfCare, and
- * the envelopes around them.
+ * and what they reference: zib-MedicalDevice's DeviceUseStatement and Device, zib-NutritionAdvice's NutritionOrder,
+ * zib-HelpFromOthers' CarePlan), Location and EpisodeOfCare, and the envelopes around them.
  */
 export const CONVERTIBLE_TYPES: readonly string[] = [
   'Task',
@@ -85,6 +88,8 @@ export const CONVERTIBLE_TYPES: readonly string[] = [
   'DiagnosticReport',
   'DeviceUseStatement',
   'Device',
+  'NutritionOrder',
+  'CarePlan',
   'Location',
   'EpisodeOfCare',
   'Bundle',

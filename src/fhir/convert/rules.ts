@@ -49,6 +49,33 @@ export function rename(stu3: string, r4: string): Rule {
   };
 }
 
+/** A code whose value set renamed some codes between the releases; the codes not listed are the same in both. */
+export function recode(name: string, toR4: Record<string, string>, toStu3: Record<string, string>): Rule {
+  const convert = (slice: Json, context: RuleContext, codes: Record<string, string>): Json => {
+    const result = context.move(slice, name, name);
+    if (typeof result[name] === 'string') result[name] = codes[result[name]] ?? result[name];
+    return result;
+  };
+  return { stu3: [name], r4: [name], toR4: (slice, context) => convert(slice, context, toR4), toStu3: (slice, context) => convert(slice, context, toStu3) };
+}
+
+/** A STU3 string that R4 made a CodeableConcept: the string is the concept's text. */
+export function textToConcept(name: string): Rule {
+  const hidden = `_${name}`;
+  return {
+    stu3: [name],
+    r4: [name],
+    toR4(slice, context) {
+      const concept = compact({ text: slice[name], _text: isObject(slice[hidden]) ? context.datatype(slice[hidden], 'Element') : undefined });
+      return Object.keys(concept).length ? { [name]: concept } : {};
+    },
+    toStu3(slice, context) {
+      const concept = isObject(slice[name]) ? context.datatype(slice[name], 'CodeableConcept') : {};
+      return compact({ [name]: concept.text, [hidden]: concept._text });
+    },
+  };
+}
+
 export interface CodeSystemCodes {
   system: string;
   /** The R4 code system's display for each code, written on the R4 coding as R4 examples do. */
