@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAuth } from './auth/index.js';
+import { createCapacity } from './capacity/index.js';
 import { ConfigError, loadConfig, type GatewayConfig } from './config/config.js';
 import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
@@ -46,6 +47,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const auth = await createAuth(running, store);
     let dispatcher: Dispatcher | undefined;
+    const capacity = createCapacity({ config: running, store, client: auth.client, wake: () => dispatcher?.wake() });
     const transfer = createTransfer({
       store,
       auth,
@@ -53,11 +55,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       validators,
       limits: config.limits,
       logger,
+      onTaskStatusChange: (change) => capacity.onTaskStatusChange(change),
       wake: () => dispatcher?.wake(),
     });
     dispatcher = createDispatcher({
       outbox: store.outbox,
-      handlers: { ...transfer.outboxHandlers },
+      handlers: { ...transfer.outboxHandlers, ...capacity.outboxHandlers },
       onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
     });
     const app = createApp({
@@ -76,15 +79,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
       authRouter: auth.router,
-      extensions: [transfer.http],
+      extensions: [transfer.http, capacity.http],
       logger,
     });
+    await capacity.start();
     server.on('request', app);
     dispatcher.start();
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
     const work = dispatcher;
-    return { url, config: running, close: () => shutDown(server, () => work.stop(), store, options.shutdownGraceMs ?? 10_000) };
+    const stopWork = async () => {
+      await capacity.stop();
+      await work.stop();
+    };
+    return { url, config: running, close: () => shutDown(server, stopWork, store, options.shutdownGraceMs ?? 10_000) };
   } catch (error) {
     await store.close();
     throw error;

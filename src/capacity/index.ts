@@ -1,10 +1,10 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { Resource } from '../fhir/version.js';
+import type { HttpExtension } from '../http/app.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
+import type { TaskStatusChange } from '../transfer/events.js';
 import type { TaskStatus } from '../transfer/task-status.js';
 import { CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
@@ -13,7 +13,7 @@ import { capacityRoutes } from './routes.js';
 
 /**
  * The capacity capability, wired from configuration: provider intake and publication, the coordination point's
- * board and `$match-capacity`, and the transfer hook. `main.ts` mounts `routes` on the R4 base, gives
+ * board and `$match-capacity`, and the transfer hook. `main.ts` adds `http` to the app's extensions, gives
  * `outboxHandlers` to the outbox dispatcher, passes `onTaskStatusChange` to the transfer services, and calls
  * `start`/`stop`.
  */
@@ -35,24 +35,15 @@ export interface CapacityOptions {
   onBoardChange?: (change: BoardChange) => Promise<void>;
 }
 
-/** Structurally the transfer module's TaskStatusChange: what the capacity hook needs of it. */
-export interface TaskChange {
-  tenant: string;
-  side: 'sender' | 'receiver';
-  task: Resource;
-  previousStatus?: TaskStatus;
-  store: Store;
-}
-
 export interface Capacity {
   provider: ProviderCapacity;
   coordination: CoordinationPoint;
   publisher?: Publisher;
-  /** Routes of the R4 FHIR base. */
-  routes: RouteDefinition[];
+  /** The capacity routes, on the R4 base. */
+  http: HttpExtension;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
-  onTaskStatusChange(change: TaskChange): Promise<void>;
+  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -94,17 +85,18 @@ export function createCapacity(options: CapacityOptions): Capacity {
     onChange: options.onBoardChange,
   });
   let sweeps: ScheduledTask | undefined;
+  const routes = capacityRoutes({
+    provider,
+    coordination,
+    isCoordinationPoint: (tenant) => tenantsWith('coordination-point').includes(tenant),
+    clock,
+  });
 
   return {
     provider,
     coordination,
     publisher,
-    routes: capacityRoutes({
-      provider,
-      coordination,
-      isCoordinationPoint: (tenant) => tenantsWith('coordination-point').includes(tenant),
-      clock,
-    }),
+    http: { fhirRoutes: (version) => (version === 'r4' ? routes : []) },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
     async onTaskStatusChange(change) {
       const careType = careTypeOfTask(change.task);
