@@ -32,6 +32,7 @@ export interface Child {
 /** The properties an object may have, by JSON key. */
 export class Structure {
   readonly byKey = new Map<string, Child>();
+  /** Elements that must be present: required themselves, or with a required slice. */
   readonly required: ElementRule[] = [];
   readonly choices: ElementRule[] = [];
 
@@ -45,7 +46,7 @@ export class Structure {
         const typeSlice = rule.typeSlice(type.key);
         this.byKey.set(type.key, { rule: typeSlice ?? rule, type: typeSlice?.types[0] ?? type });
       }
-      if (rule.min > 0) this.required.push(rule);
+      if (rule.min > 0 || rule.node.slices.some((slice) => (slice.def.min ?? 0) > 0)) this.required.push(rule);
       if (rule.types.length > 1) this.choices.push(rule);
     }
   }

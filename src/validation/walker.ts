@@ -222,14 +222,19 @@ export class Walker {
     }
     if (size === 0) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children (an object cannot be empty)');
     else if (onlyId) this.report('error', 'invariant', 'Constraint failed: ele-1: All FHIR elements must have a @value or children');
-    for (const rule of structure.required) {
-      if (countPresent(obj, rule, true) === 0) this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found 0`, rule.name);
-    }
+    for (const rule of structure.required) if (countPresent(obj, rule, true) === 0) this.missing(rule);
     for (const rule of structure.choices) {
       if (countPresent(obj, rule, false) > 1) {
         const present = rule.types.filter((type) => obj[type.key] !== undefined).map((type) => type.key);
         this.report('error', 'structure', `${rule.id} can only have one type, but has ${present.join(', ')}`);
       }
+    }
+  }
+
+  private missing(rule: ElementRule): void {
+    if (rule.min > 0) this.report('error', 'required', `${rule.id}: minimum required = ${rule.min}, but only found 0`, rule.name);
+    for (const slice of rule.slicing()?.slices ?? []) {
+      if (slice.rule.min > 0) this.report('error', 'required', `Slice '${slice.rule.id}': minimum required = ${slice.rule.min}, but only found 0`, rule.name);
     }
   }
 

@@ -147,7 +147,8 @@ describe('broken copies are refused, naming the element', () => {
     const notice = example(ADVANCE_NOTICE);
     delete notice.section[0].extension;
     const { errors } = errorsFor(notice);
-    expect(expressionsOf(errors)).toEqual(['Composition.section[0].extension']);
+    expect(new Set(expressionsOf(errors))).toEqual(new Set(['Composition.section[0].extension']));
+    expect(errors.map((e) => e.details?.text)).toContainEqual(expect.stringMatching(/Slice '.*extension:transferDate': minimum required = 1/));
   });
 });
 
