@@ -27,9 +27,9 @@ import { parseConfig } from '../../src/config/config.js';
 import { openStore } from '../../src/store/index.js';
 import type { Figure } from './index.js';
 
-const DURATION_S = Number(process.env.BENCH_TOKEN_SECONDS ?? 6);
+const DURATION_S = Number(process.env.BENCH_TOKEN_SECONDS ?? 8);
 const CONNECTIONS = 16;
-const ROUNDS = 3;
+const ROUNDS = 4;
 const REQUESTER = 'hospital-bench';
 const AUTHORIZER = 'vvt-bench';
 
@@ -164,6 +164,7 @@ export async function run(): Promise<Figure[]> {
         p99_ms: Math.max(...exchange.map((run) => run.p99Ms)),
         baseline_p99_ms: Math.max(...baseline.map((run) => run.p99Ms)),
         connections: CONNECTIONS,
+        round_ratios: exchange.map((run, index) => Number((rate([run]) / rate([baseline[index]!])).toFixed(3))),
       },
     ];
   } finally {
