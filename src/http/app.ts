@@ -72,10 +72,11 @@ export function createApp(deps: AppDependencies): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  // The FHIR bases first (they carry most traffic; STU3 before R4, whose prefix `/fhir` also matches `/fhir/stu3/...`).
+  // They answer everything under /fhir: extensions add FHIR paths through `fhirRoutes`, their routers live elsewhere.
+  for (const base of FHIR_BASES) app.use(base.path, fhirApi(fhirApiOptions(deps, base)));
   if (deps.authRouter) app.use(deps.authRouter);
   for (const extension of deps.extensions ?? []) if (extension.router) app.use(extension.router);
-  // STU3 first: the R4 base's prefix `/fhir` would also match `/fhir/stu3/...`.
-  for (const base of FHIR_BASES) app.use(base.path, fhirApi(fhirApiOptions(deps, base)));
 
   app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -125,7 +126,11 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
 /** One line per request: route pattern (never the raw URL: queries can hold a BSN), status, duration, request id. */
 function accessLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
+    if (!logger.isLevelEnabled('info')) {
+      next();
+      return;
+    }
+    const started = performance.now();
     res.once('finish', () => {
       logger.info(
         {
@@ -133,7 +138,7 @@ function accessLog(logger: Logger) {
           method: req.method,
           route: routeLabel(req, res),
           status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          ms: Math.round((performance.now() - started) * 1000) / 1000,
         },
         'request',
       );

@@ -25,11 +25,11 @@ export function createHttpMetrics(): HttpMetrics {
   return {
     registry,
     middleware(req, res, next) {
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       res.once('finish', () => {
         const labels = { method: req.method, route: routeLabel(req, res), status: String(res.statusCode) };
         requests.inc(labels);
-        duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+        duration.observe(labels, (performance.now() - started) / 1000);
       });
       next();
     },
