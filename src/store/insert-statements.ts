@@ -20,7 +20,8 @@ export class InsertStatements {
   ): Promise<Record<string, unknown>[]> {
     if (rows.length === 0) return [];
     const statement = this.statement(db, table, columns, rows.length, returning);
-    const parameters = rows.flat();
+    const parameters: unknown[] = [];
+    for (const row of rows) for (const value of row) parameters.push(value);
     if (parameters.length !== statement.parameters) throw new Error(`Insert into ${table}: rows do not match the columns`);
     const result = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(statement.sql, parameters));
     return result.rows;

@@ -24,6 +24,16 @@ export async function openPostgres(databaseUrl: string, schema?: string): Promis
   // An idle connection the server dropped is discarded by the pool; the next query gets a fresh one.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  if (schema !== undefined) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  if (schema !== undefined) await createSchema(db, schema);
   return db;
+}
+
+/** Instances starting together may race to create the schema; losing that race is fine. */
+async function createSchema(db: Kysely<Database>, schema: string): Promise<void> {
+  try {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== '23505' && code !== '42P06') throw error;
+  }
 }

@@ -439,16 +439,14 @@ async function included(db: Kysely<Database>, scope: Scope, request: SearchReque
   };
 
   for (const include of request.include) {
-    const [sourceType, code, targetType] = include.split(':');
+    const [, code, targetType] = include.split(':');
+    // The matches' rids are this scope's already; reading by key (rid, param) is the fast path.
     const rows = await db
       .selectFrom('search_reference')
       .select('reference')
       .distinct()
-      .where('tenant', '=', scope.tenant)
-      .where('fhir_version', '=', scope.version)
-      .where('resource_type', '=', sourceType)
-      .where('param', '=', code)
       .where('rid', 'in', matches.map((m) => m.rid))
+      .where('param', '=', code)
       .execute();
     const targets = rows
       .map((row) => RELATIVE_REFERENCE.exec(row.reference))
