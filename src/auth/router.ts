@@ -29,7 +29,6 @@ function noStore(res: Response): Response {
 
 function sendOAuthError(res: Response, error: OAuthError): void {
   if (error.retryAfterSeconds !== undefined) res.set('Retry-After', String(error.retryAfterSeconds));
-  if (error.code === 'invalid_client') res.set('WWW-Authenticate', 'Bearer realm="oauth2", error="invalid_client"');
   noStore(res).status(error.status).json(error.body);
 }
 
