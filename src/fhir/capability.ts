@@ -45,15 +45,15 @@ export function capabilityStatement(input: CapabilityInput): Resource {
   const typeInteractions = interactionsOf(TYPE_INTERACTIONS).map((code) => ({ code }));
   const operations = input.routes.flatMap((route) => (route.operation ? [route.operation] : []));
   const uniqueOperations = [...new Map(operations.map((operation) => [operation.name, operation])).values()];
-  const rest = {
+  const rest = withoutEmpty({
     mode: 'server',
     documentation: `FHIR ${FHIR_RELEASE[version]} base of the vervolgzorg gateway; every interaction except metadata needs a bearer token.`,
     security: security(version, input.tokenEndpoint),
     resource: input.resourceTypes.map((type) => resourceCapability(input, type, typeInteractions)),
     interaction: interactionsOf(SYSTEM_INTERACTIONS).map((code) => ({ code })),
     operation: uniqueOperations.map((operation) => ({ name: operation.name, definition: canonical(version, operation.definition) })),
-  };
-  const statement: Resource = {
+  });
+  return withoutEmpty({
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: input.date,
@@ -62,19 +62,17 @@ export function capabilityStatement(input: CapabilityInput): Resource {
     software: input.software,
     implementation: { description: `${input.software.name} (${version.toUpperCase()})`, url: input.baseUrl },
     fhirVersion: FHIR_RELEASE[version],
+    acceptUnknown: version === 'stu3' ? 'no' : undefined,
     format: FORMATS,
+    profile: version === 'stu3' ? input.profiles.map((profile) => ({ reference: profile.url })) : undefined,
     rest: [rest],
-  };
-  if (version === 'stu3') {
-    statement.acceptUnknown = 'no';
-    statement.profile = input.profiles.map((profile) => ({ reference: profile.url }));
-  }
-  return statement;
+  });
 }
 
 function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[]) {
   const searchParam = input.searchParameters(type);
-  const capability: Record<string, unknown> = {
+  const profiles = input.profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
+  return withoutEmpty({
     type,
     interaction,
     versioning: 'versioned',
@@ -87,15 +85,13 @@ function resourceCapability(input: CapabilityInput, type: string, interaction: {
       .filter((parameter) => parameter.type === 'reference')
       .flatMap((parameter) => [`${type}:${parameter.name}`, ...(parameter.target ?? []).map((target) => `${type}:${parameter.name}:${target}`)]),
     searchParam: searchParam.map(({ name, type: parameterType, definition, documentation }) =>
-      withoutUndefined({ name, type: parameterType, definition: definition && canonical(input.version, definition), documentation }),
+      withoutEmpty({ name, type: parameterType, definition, documentation }),
     ),
-  };
-  const profiles = input.profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
-  if (input.version === 'r4' && profiles.length > 0) capability.supportedProfile = profiles;
-  return capability;
+    supportedProfile: input.version === 'r4' ? profiles : undefined,
+  });
 }
 
-/** R4 canonicals are plain URLs; STU3 points at definitions with a Reference. */
+/** R4 canonicals are plain URLs; STU3 points at an OperationDefinition with a Reference. */
 function canonical(version: FhirVersion, url: string): string | { reference: string } {
   return version === 'r4' ? url : { reference: url };
 }
@@ -109,6 +105,9 @@ function security(version: FhirVersion, tokenEndpoint: string) {
   };
 }
 
-function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+/** FHIR JSON has no empty arrays and no nulls: such properties are left out. */
+function withoutEmpty<T extends object>(value: T): T {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, field]) => field !== undefined && !(Array.isArray(field) && field.length === 0)),
+  ) as T;
 }

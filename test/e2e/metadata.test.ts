@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { hasErrors } from '../../src/fhir/outcome.js';
+import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
+import type { FhirVersion } from '../../src/fhir/version.js';
+import { createValidator } from '../../src/validation/index.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+
+/** The CapabilityStatements the gateway generates are valid FHIR of their release and describe what is wired. */
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  gateway = await startTestGateway();
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+interface Statement {
+  fhirVersion: string;
+  rest: {
+    resource: { type: string; searchParam: { name: string }[]; interaction: { code: string }[] }[];
+    operation: { name: string }[];
+    interaction: { code: string }[];
+  }[];
+}
+
+describe.each([
+  ['r4', '/fhir', '4.0.1'],
+  ['stu3', '/fhir/stu3', '3.0.2'],
+] as [FhirVersion, string, string][])('%s metadata', (version, base, fhirVersion) => {
+  it('validates against the release, without errors', async () => {
+    const response = await request(gateway.url).get(`${base}/metadata`);
+    const result = (await createValidator({ version })).validate(response.body);
+    expect(result.issue.filter((issue) => issue.severity === 'error')).toEqual([]);
+    expect(hasErrors(result)).toBe(false);
+  });
+
+  it('lists every served type with its search parameters, the system interactions and the operations', async () => {
+    const statement = (await request(gateway.url).get(`${base}/metadata`)).body as Statement;
+    expect(statement.fhirVersion).toBe(fhirVersion);
+    const [rest] = statement.rest;
+    expect(rest.resource.map((resource) => resource.type)).toEqual([...RESOURCE_TYPES]);
+    const task = rest.resource.find((resource) => resource.type === 'Task')!;
+    expect(task.searchParam.map((parameter) => parameter.name)).toEqual(expect.arrayContaining(['_id', '_lastUpdated', 'identifier', 'status', 'owner', 'patient']));
+    expect(rest.interaction.map((interaction) => interaction.code).sort()).toEqual(['batch', 'transaction']);
+    expect(rest.operation.map((operation) => operation.name)).toContain('validate');
+  });
+});
