@@ -4,6 +4,7 @@ import type { FhirVersion } from '../version.js';
 
 /** The parts of a FHIR SearchParameter resource the registry uses (official definitions and custom ones alike). */
 export interface SearchParameterResource {
+  url?: string;
   code: string;
   base: string[];
   type: string;
@@ -18,12 +19,12 @@ const OFFICIAL_FILES: Record<FhirVersion, string> = {
 
 const require = createRequire(import.meta.url);
 
-/** The official search parameters of a release, read from the package that ships them. */
+/** The official search parameters of a release, read from the package that ships them (only the fields used). */
 export function officialSearchParameters(version: FhirVersion): SearchParameterResource[] {
   const bundle = JSON.parse(readFileSync(require.resolve(OFFICIAL_FILES[version]), 'utf8')) as {
     entry: { resource: SearchParameterResource }[];
   };
-  return bundle.entry.map((entry) => entry.resource);
+  return bundle.entry.map(({ resource: { url, code, base, type, expression, target } }) => ({ url, code, base, type, expression, target }));
 }
 
 /**

@@ -17,9 +17,8 @@ export interface SearchParameter {
   extract?: Extractor;
 }
 
-export interface CustomSearchParameter extends SearchParameterResource {
-  url?: string;
-}
+/** A custom parameter: the fields of a FHIR SearchParameter resource (url, code, base, type, expression, target). */
+export type CustomSearchParameter = SearchParameterResource;
 
 const INDEXED_TYPES = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
 
@@ -83,7 +82,7 @@ class SearchParameterRegistry {
       resourceType,
       type: definition.type as SearchParamType,
       target: definition.target ?? [],
-      url: (definition as CustomSearchParameter).url,
+      url: definition.url,
     };
     if (RESOURCE_ROW_PARAMETERS.has(definition.code)) return parameter;
     const extract = compileExpression(this.version, resourceType, definition.expression);
