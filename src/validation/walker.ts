@@ -94,44 +94,51 @@ export class Walker {
   // ---- resources
 
   private resource(resource: Json, profiles: string[], placement: 'top' | 'entry' | 'contained'): void {
+    const base = this.resourceDefinition(resource);
+    if (!base) return;
+    const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
+    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth };
+    this.scope = {
+      resource,
+      contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
+      localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
+    };
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression()) : undefined;
+    if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
+    this.walkProfiles(resource, base, roots);
+    if (placement !== 'contained') this.domainResourceRules(resource, base);
+    bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
+    [this.scope, this.bundle, this.bundleDepth] = [outer.scope, outer.bundle, outer.bundleDepth];
+  }
+
+  private resourceDefinition(resource: Json): ElementRule | undefined {
     const type = resource.resourceType;
     const base = typeof type === 'string' ? this.compiler.root(CORE_PREFIX + type) : undefined;
     const definition = base?.tree.definition;
-    if (!base || definition?.kind !== 'resource' || definition.abstract) {
-      this.report('error', 'structure', `Unknown resource type '${String(type)}'`);
+    if (base && definition?.kind === 'resource' && !definition.abstract) return base;
+    this.report('error', 'structure', `Unknown resource type '${String(type)}'`);
+    return undefined;
+  }
+
+  /** The profiles' snapshots include the base, so the base is walked only when no profile applies. */
+  private walkProfiles(resource: Json, base: ElementRule, roots: ElementRule[]): void {
+    if (roots.length === 0) {
+      this.walkRoot(resource, base);
       return;
     }
-    const roots = this.rootsFor(resource, type as string, profiles);
-    const outer = this.scope;
-    this.scope = {
-      resource,
-      contained: placement === 'contained' ? outer.contained : containedById(resource),
-      localReferences: placement === 'contained' ? outer.localReferences : new Set(),
-    };
-    const outerBundle = this.bundle;
-    const outerBundleDepth = this.bundleDepth;
-    if (type === 'Bundle') {
-      this.bundle = new BundleContext(resource, this.expression());
-      this.bundleDepth = this.depth;
-    }
-    const earlier = roots.length ? earlierRevision(resource) : undefined;
+    const earlier = earlierRevision(resource);
     if (earlier) {
-      const { predecessor } = earlier.replacement;
+      const { label, predecessor } = earlier.replacement;
       this.report(
         'warning',
         'business-rule',
-        `This ${earlier.replacement.label} dated ${earlier.date} uses the pre-2022 code ${predecessor.system}|${predecessor.code} and so predates the current profiles: it was checked against ${String(type)}, and what the current profiles require is reported as warnings`,
+        `This ${label} dated ${earlier.date} uses the pre-2022 code ${predecessor.system}|${predecessor.code} and so predates the current profiles: it was checked against ${base.tree.definition.type}, and what the current profiles require is reported as warnings`,
       );
       this.walkRoot(resource, base);
       this.advisory = true;
     }
-    for (const root of roots.length ? roots : [base]) this.walkRoot(resource, root);
+    for (const root of roots) this.walkRoot(resource, root);
     this.advisory = false;
-    if (placement !== 'contained') this.domainResourceRules(resource, base, placement === 'top' || placement === 'entry');
-    if (type === 'Bundle') this.bundle!.check((severity, code, text, expression) => this.add(severity, code, text, expression));
-    this.bundle = outerBundle;
-    this.bundleDepth = outerBundleDepth;
-    this.scope = outer;
   }
 
   private walkRoot(resource: Json, root: ElementRule): void {
@@ -172,10 +179,10 @@ export class Walker {
     return roots;
   }
 
-  /** dom-1..dom-6, checked natively for every DomainResource. */
-  private domainResourceRules(resource: Json, base: ElementRule, narrativeExpected: boolean): void {
+  /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
+  private domainResourceRules(resource: Json, base: ElementRule): void {
     if (!base.isDomainResource) return;
-    if (narrativeExpected && this.version === 'r4' && !isObject(resource.text)) {
+    if (this.version === 'r4' && !isObject(resource.text)) {
       this.report('warning', 'invariant', 'Constraint failed: dom-6: A resource should have narrative for robust management (best practice)');
     }
     if (!Array.isArray(resource.contained)) return;
