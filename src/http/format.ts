@@ -1,9 +1,10 @@
 import { parseJson, assertSafeStructure, type StructureLimits } from '../fhir/json.js';
-import { notAcceptable, OperationOutcomeError, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
+import { badRequest, notAcceptable, OperationOutcomeError, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
 import { queryValues } from '../fhir/rest/query.js';
 import type { QueryValues } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { parseXml, toXml } from '../fhir/xml.js';
+import { xmlNestsDeeperThan } from './xml-depth.js';
 
 /** FHIR content negotiation: JSON and XML both ways, chosen by `_format`, then `Accept`; JSON by default. */
 export type FhirFormat = 'json' | 'xml';
@@ -72,6 +73,9 @@ export function parseBody(raw: Buffer | undefined, contentType: string | undefin
   const format = MIME_FORMATS[type];
   if (format === 'json') return { kind: 'resource', resource: parseJson(text, limits) };
   if (format === 'xml') {
+    if (xmlNestsDeeperThan(text, limits.maxDepth)) {
+      throw new OperationOutcomeError(badRequest(`XML elements nested deeper than ${limits.maxDepth} levels are not allowed`));
+    }
     const resource = parseXml(version, text);
     assertSafeStructure(resource, limits);
     return { kind: 'resource', resource };
