@@ -28,8 +28,8 @@ export interface FhirApiOptions {
 }
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'DELETE']);
-/** Interactions whose answer `Prefer: return=` shapes. */
-const WRITES = new Set(['create', 'update', 'batch']);
+/** Interactions whose answer `Prefer: return=` shapes (a batch or transaction always answers with its Bundle). */
+const WRITES = new Set(['create', 'update']);
 /** HTTP-level parameters, consumed here and never shown to the FHIR handlers. */
 const HTTP_PARAMETERS = new Set(['_format', 'pretty', '_pretty']);
 

@@ -57,12 +57,14 @@ describe('parseBody', () => {
   });
 
   it('refuses other media types with 415', () => {
-    expect(() => parseBody(body('x'), 'text/plain', 'r4', limits)).toThrow(OperationOutcomeError);
+    let refusal: unknown;
     try {
       parseBody(body('x'), 'text/plain', 'r4', limits);
     } catch (error) {
-      expect((error as OperationOutcomeError).outcome.id).toBe('unsupported-media-type');
+      refusal = error;
     }
+    expect(refusal).toBeInstanceOf(OperationOutcomeError);
+    expect((refusal as OperationOutcomeError).outcome.id).toBe('unsupported-media-type');
   });
 
   it('applies the depth and key checks to XML too', () => {

@@ -67,6 +67,15 @@ describe('batch', () => {
     expect(entries[4].response).toMatchObject({ etag: 'W/"1"', location: expect.stringMatching(/\/fhir\/Patient\/[^/]+\/_history\/1$/) });
   });
 
+  it('answers with the response Bundle whatever Prefer: return asks of the entries', async () => {
+    const response = await postBundle({
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: { resourceType: 'Patient', gender: 'male' }, request: { method: 'POST', url: 'Patient' } }],
+    }).set('Prefer', 'return=minimal');
+    expect(response.body).toMatchObject({ resourceType: 'Bundle', type: 'batch-response', entry: [{ response: { status: '201 Created' } }] });
+  });
+
   it('refuses a Bundle of another type, and nested batches', async () => {
     expect((await postBundle({ resourceType: 'Bundle', type: 'collection' })).status).toBe(400);
     const nested = await postBundle({
