@@ -151,6 +151,9 @@ async function load(url: string, options: { method: 'GET' | 'POST'; token?: stri
 
 const rate = (runs: Run[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
 const worstP99 = (runs: Run[]) => Math.max(...runs.map((run) => run.p99Ms));
+/** Each round beside the baseline round run just before it: the spread shows how much the shared machine drifted. */
+const roundRatios = (runs: { measured: Run[]; baseline: Run[] }) =>
+  runs.measured.map((run, round) => Number((rate([run]) / rate([runs.baseline[round]!])).toFixed(3)));
 
 /** Alternating rounds, so drift in the shared machine's load hits both sides alike. */
 async function compare(servers: Servers, measured: (token: string) => Promise<Run>, baseline: () => Promise<Run>) {
@@ -179,6 +182,7 @@ function readFigures(name: string, runs: { measured: Run[]; baseline: Run[] }, d
       ratio: Number(ratio.toFixed(3)),
       target: 'ratio >= 0.5',
       met: ratio >= 0.5,
+      round_ratios: roundRatios(runs),
       ...common,
     },
     {
@@ -221,6 +225,7 @@ export async function run(): Promise<Figure[]> {
         baseline: Math.round(rate(creates.baseline)),
         baselineName: 'bare express POST parsing the same JSON body and echoing it',
         ratio: Number((rate(creates.measured) / rate(creates.baseline)).toFixed(3)),
+        round_ratios: roundRatios(creates),
         p99_ms: worstP99(creates.measured),
         baseline_p99_ms: worstP99(creates.baseline),
         detail: 'authorized EHR create of a Patient on /fhir: safe JSON parse, validation, SQLite write with search index, AuditEvent',
