@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import type { EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
 import type { StoreContext } from './context.js';
 import { InsertStatements } from './insert-statements.js';
 import { KyselyOutbox } from './outbox.js';
 import { KyselyReplayCache } from './replay.js';
 import { KyselyResourceRepository } from './resources.js';
+import { KyselyEventStreams } from './streams.js';
 import type { Database, Dialect } from './schema.js';
 
 /**
@@ -17,6 +18,7 @@ export class KyselyStore implements Store {
   readonly resources: ResourceRepository;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
+  readonly streams: EventStreams;
   private readonly context: StoreContext;
   private readonly openTransaction = new AsyncLocalStorage<Kysely<Database>>();
 
@@ -35,6 +37,7 @@ export class KyselyStore implements Store {
     this.resources = new KyselyResourceRepository(this.context);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
+    this.streams = new KyselyEventStreams(this.context);
   }
 
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {

@@ -122,6 +122,27 @@ export interface Outbox {
   replay(tenant: string, id: string): Promise<boolean>;
 }
 
+/** One event of a numbered stream. */
+export interface StreamEvent {
+  number: number;
+  payload: unknown;
+  createdAt: string;
+}
+
+/**
+ * Append-only event streams, each numbered from 1 without gaps (e.g. one per subscription: its event numbers and
+ * what `$events` replays). Appending inside `transaction` commits or rolls back with the rest of the work; two
+ * writers appending to one stream get consecutive numbers.
+ */
+export interface EventStreams {
+  /** Appends the payloads in order and returns the numbers they got. */
+  append(tenant: string, stream: string, payloads: unknown[]): Promise<number[]>;
+  /** The events numbered `from` to `to` (inclusive; open-ended without `to`), oldest first, at most `limit`. */
+  read(tenant: string, stream: string, range: { from: number; to?: number; limit: number }): Promise<StreamEvent[]>;
+  /** The last number given out (0 for a stream never appended to). */
+  head(tenant: string, stream: string): Promise<number>;
+}
+
 /** Single-use token ids (JWT `jti`), shared by every instance on the same database. */
 export interface ReplayCache {
   /** Returns true the first time a key is seen, false on every later call until it expires. */
@@ -133,6 +154,7 @@ export interface Store {
   readonly resources: ResourceRepository;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
+  readonly streams: EventStreams;
   /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
   /** True when the database answers (for /readyz). */

@@ -88,6 +88,20 @@ export interface ReplayKeysTable {
   expires_at: number;
 }
 
+export interface StreamHeadsTable {
+  tenant: string;
+  stream: string;
+  last_number: number;
+}
+
+export interface StreamEventsTable {
+  tenant: string;
+  stream: string;
+  number: number;
+  payload: string;
+  created_at: number;
+}
+
 export interface Database {
   resources: ResourcesTable;
   resource_history: ResourceHistoryTable;
@@ -99,6 +113,8 @@ export interface Database {
   search_uri: SearchUriTable;
   outbox: OutboxTable;
   replay_keys: ReplayKeysTable;
+  stream_heads: StreamHeadsTable;
+  stream_events: StreamEventsTable;
 }
 
 export type IndexTable = 'search_token' | 'search_string' | 'search_reference' | 'search_date' | 'search_number' | 'search_uri';

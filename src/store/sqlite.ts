@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   CompiledQuery,
   Kysely,
@@ -9,6 +10,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
   type DatabaseConnection,
+  type QueryResult,
   type SqliteDatabase,
 } from 'kysely';
 import { startCheckpointer } from './checkpointer.js';
@@ -31,7 +33,8 @@ export function openSqlite(dataDir: string): SqliteDatabaseHandle {
   const file = path.join(dataDir, SQLITE_FILE);
   const database = new BetterSqlite3(file);
   database.pragma('journal_mode = WAL');
-  database.pragma('busy_timeout = 5000');
+  // No blocking busy wait: a locked database is retried asynchronously (BusyRetryingConnection).
+  database.pragma('busy_timeout = 0');
   database.pragma('foreign_keys = ON');
   // Safe with WAL (a power cut may lose the last commits, never corrupt); fsync per commit would cap writes.
   database.pragma('synchronous = NORMAL');
@@ -41,7 +44,7 @@ export function openSqlite(dataDir: string): SqliteDatabaseHandle {
   const db = new Kysely<Database>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
-      createDriver: () => new ImmediateTransactionDriver({ database: withStatementCache(database) }),
+      createDriver: () => new SqliteWriterDriver({ database: withStatementCache(database) }),
       createIntrospector: (kysely) => new SqliteIntrospector(kysely),
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
@@ -50,12 +53,41 @@ export function openSqlite(dataDir: string): SqliteDatabaseHandle {
 }
 
 /**
- * Transactions take the write lock when they begin: a deferred transaction that reads first and writes later can
- * fail with SQLITE_BUSY when another connection (a second instance on the same file) wrote in between.
+ * Another connection to the same file (a second store, another process) may hold the write lock. Transactions take
+ * that lock when they begin (a deferred one that reads first and writes later could fail half-way), and waiting for
+ * it happens between event-loop turns: SQLite's own busy timeout would block the thread, and with it the very
+ * transaction (of another store in this process) that holds the lock.
  */
-class ImmediateTransactionDriver extends SqliteDriver {
+class SqliteWriterDriver extends SqliteDriver {
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    return new BusyRetryingConnection(await super.acquireConnection());
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+const BUSY_PATIENCE_MS = 5000;
+
+class BusyRetryingConnection implements DatabaseConnection {
+  constructor(private readonly connection: DatabaseConnection) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const giveUpAt = Date.now() + BUSY_PATIENCE_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+      try {
+        return await this.connection.executeQuery<R>(query);
+      } catch (error) {
+        // SQLITE_BUSY means the statement did not run, so running it again is safe.
+        if (!String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY') || Date.now() > giveUpAt) throw error;
+        await delay(wait);
+      }
+    }
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.connection.streamQuery<R>(query, chunkSize);
   }
 }
 

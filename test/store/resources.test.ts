@@ -81,6 +81,20 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     expect((await store.resources.read(scope, 'Task', 'task-1')).status).toBe('accepted');
   });
 
+  it('lets exactly one of two concurrent If-Match updates from two instances win', async () => {
+    newScope();
+    const other = await backend.open();
+    const { resource } = await store.resources.update(scope, r({ resourceType: 'Task', id: 'contested', status: 'requested', intent: 'order' }));
+    const results = await Promise.allSettled([
+      store.resources.update(scope, { ...resource, status: 'accepted' }, { ifMatch: '1' }),
+      other.resources.update(scope, { ...resource, status: 'rejected' }, { ifMatch: '1' }),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+    expect((loser.reason as OperationOutcomeError).outcome.id).toBe('precondition-failed');
+    expect((await store.resources.read(scope, 'Task', 'contested')).meta?.versionId).toBe('2');
+  });
+
   it('answers gone for a deleted resource and its deletion version, keeps older versions readable', async () => {
     newScope();
     const created = await store.resources.create(scope, r({ resourceType: 'Flag', status: 'active', code: { text: 'MRSA' } }));

@@ -42,11 +42,7 @@ export function initialSchema(dialect: Dialect): Migration {
         .addColumn('content', 'text')
         .addUniqueConstraint('resource_history_key', ['tenant', 'fhir_version', 'resource_type', 'id', 'version_id'])
         .execute();
-      await db.schema
-        .createIndex('resource_history_tenant')
-        .on('resource_history')
-        .columns(['tenant', 'fhir_version', 'last_updated', 'hid'])
-        .execute();
+      // Type and instance history are served from indexes; whole-tenant history (no REST route) filters this one.
       await db.schema
         .createIndex('resource_history_type')
         .on('resource_history')
