@@ -81,30 +81,34 @@ function ehrReport(groups: [string, number, number][], extra: Record<string, unk
 
 const r4 = (tenant: string): Scope => ({ tenant, version: 'r4' });
 
+async function eventually(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('capacity exchange: providers publish, the coordination point shows, matches and ages them', () => {
   let providerStore: Store;
   let cpStore: Store;
   let provider: Capacity;
   let cp: Capacity;
   const sent: { body: string; requester: string; purpose: string }[] = [];
+  /** The coordination point's gateway, called with the exact bytes the provider's gateway sends. */
+  const toCoordinationPoint = {
+    async authorizedFetch(_url: string | URL, init: RequestInit, call: { requester: string; purposeOfUse: string }): Promise<Response> {
+      sent.push({ body: String(init.body), requester: call.requester, purpose: call.purposeOfUse });
+      const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
+      const [outcome, resource] = await cp.coordination.receive(cpStore, r4(ZCC.id), principal, JSON.parse(String(init.body)), now());
+      return new Response(JSON.stringify(resource ?? outcome), { status: httpStatus(outcome) });
+    },
+  };
 
   beforeAll(async () => {
     [providerStore, cpStore] = await Promise.all([freshStore(), freshStore()]);
     cp = createCapacity({ config: coordinationConfig(), store: cpStore, client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) }, clock });
-    provider = createCapacity({
-      config: providerConfig(),
-      store: providerStore,
-      clock,
-      publishDebounceMs: 0,
-      client: {
-        async authorizedFetch(_url, init, call) {
-          sent.push({ body: String(init.body), requester: call.requester, purpose: call.purposeOfUse });
-          const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
-          const [outcome, resource] = await cp.coordination.receive(cpStore, r4(ZCC.id), principal, JSON.parse(String(init.body)), now());
-          return new Response(JSON.stringify(resource ?? outcome), { status: httpStatus(outcome) });
-        },
-      },
-    });
+    provider = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 0, client: toCoordinationPoint });
   });
 
   afterAll(async () => {
@@ -131,7 +135,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
       identifier: [{ system: URA_SYSTEM, value: VVT_A.ura }],
       name: VVT_A.name,
       meta: { profile: [expect.stringMatching(/provider-organization$/)] },
-      endpoint: [{ reference: '#endpoint-1' }, { reference: '#endpoint-2' }],
+      endpoint: [{ reference: '#endpoint-1' }, { reference: '#endpoint-2' }, { reference: '#endpoint-3' }],
     });
     const audit = await providerStore.resources.search(r4(VVT_A.id), { resourceType: 'AuditEvent', params: [], count: 10, offset: 0, sort: [], include: [], revinclude: [], total: 'none' });
     const details = (audit.resources[0].entity as { detail: { type: string; valueString?: string }[] }[])[0].detail;
@@ -194,6 +198,20 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 3, 10]]), now());
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 2, 10]]), now());
     expect(await providerStore.outbox.list(VVT_A.id, { status: 'pending', kind: PUBLISH_KIND })).toHaveLength(1);
+  });
+
+  it('a running dispatcher, woken after the debounce, delivers outside the transaction that scheduled it', async () => {
+    const dispatcher = createDispatcher({ outbox: providerStore.outbox, handlers: provider.outboxHandlers, pollMs: 60_000 });
+    const woken = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 20, client: toCoordinationPoint, wake: () => dispatcher.wake() });
+    dispatcher.start();
+    try {
+      await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 1, 3]]), now());
+      await eventually(async () => board()['10000002 elv-hoog'] === 1);
+      await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 2, 3]]), now());
+      await eventually(async () => board()['10000002 elv-hoog'] === 2);
+    } finally {
+      await dispatcher.stop();
+    }
   });
 
   it('refuses a report for another provider than the publishing organisation', async () => {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../../auth/client.js';
 import type { TrustedOrganization } from '../../config/config.js';
@@ -35,6 +36,11 @@ export class Publisher {
   private readonly debounceMs: number;
   private readonly clock: () => number;
   private snapshots?: ScheduledTask;
+  /**
+   * The async context the publisher was made in. `schedule` runs inside its caller's transaction, and a timer set
+   * there would carry that (by then committed) transaction into the dispatcher's rounds; the wake runs here instead.
+   */
+  private readonly outsideTransactions = new AsyncResource('capacity.publish.wake');
 
   constructor(private readonly options: PublisherOptions) {
     this.debounceMs = options.debounceMs ?? 250;
@@ -60,7 +66,7 @@ export class Publisher {
       orderingKey: `${PUBLISH_KIND}:${tenant}`,
       notBefore: new Date(this.clock() + delayMs).toISOString(),
     });
-    setTimeout(() => this.options.wake?.(), delayMs + 10).unref();
+    setTimeout(this.outsideTransactions.bind(() => this.options.wake?.()), delayMs + 10).unref();
   };
 
   /** Delivers one publication: build from the allowlist, record, send. */

@@ -4,6 +4,7 @@ import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Scope, Store } from '../../store/repository.js';
+import { NOTIFICATION_BASE } from '../../transfer/notification.js';
 import { AGB_SYSTEM, CARE_TYPE_SYSTEM, ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, URA_SYSTEM } from '../canonical.js';
 import type { AvailabilitySource } from '../egress/payload.js';
 import { countBedLocations } from '../intake/bed-locations.js';
@@ -19,7 +20,7 @@ export type PublicationTrigger = (store: Store, tenant: string) => Promise<void>
 
 export interface ProviderCapacityOptions {
   organizations: HostedOrganization[];
-  /** Where this gateway is reached: its FHIR bases and token endpoint are the default eOverdracht endpoints. */
+  /** Where this gateway is reached: its notification endpoint, STU3 base and token endpoint are the default eOverdracht endpoints. */
   publicBaseUrl: string;
   publish: PublicationTrigger;
 }
@@ -110,7 +111,7 @@ export class ProviderCapacity {
     return found.resources[0] ?? { resourceType: 'Organization', identifier: [identifier], name };
   }
 
-  /** The tenant's own eOverdracht Endpoint resources, else this gateway's FHIR base and token endpoint. */
+  /** The tenant's own eOverdracht Endpoint resources, else this gateway's: notification, STU3 FHIR base, token. */
   private async endpoints(store: Store, scope: Scope): Promise<Resource[]> {
     const found = await store.resources.search(
       scope,
@@ -119,6 +120,7 @@ export class ProviderCapacity {
     if (found.resources.length > 0) return found.resources;
     const base = this.options.publicBaseUrl.replace(/\/$/, '');
     return [
+      endpoint('notification', `${base}${NOTIFICATION_BASE}/Task`),
       endpoint('fhir', `${base}/fhir/stu3`),
       endpoint('oauth', `${base}/oauth2/token`),
     ];
