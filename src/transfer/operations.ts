@@ -4,7 +4,7 @@ import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import { URA_SYSTEM, type DocumentKind } from './codes.js';
-import type { TransferContext } from './context.js';
+import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
 
@@ -33,6 +33,7 @@ interface Parameter {
 
 export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
   const offerHandler: FhirHandler = async (request, rest) => {
+    requireRole(context, rest.principal.tenant, 'sender');
     const parameters = parametersOf(request.body);
     const { result, issues } = await offer(context, {
       tenant: rest.principal.tenant,
@@ -44,6 +45,7 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
     return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer('task', result, issues)];
   };
   const handoffHandler: FhirHandler = async (request, rest) => {
+    requireRole(context, rest.principal.tenant, 'sender');
     const { result, issues } = await handoff(context, {
       tenant: rest.principal.tenant,
       version: rest.services.version,

@@ -9,8 +9,8 @@ import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT
 import type { Role } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
-import { keyOf, relativeReferences } from '../../src/transfer/references.js';
-import { fillDateTemplates } from '../e2e/examples.js';
+import { keyOf, relativeReferences, rewriteReferences } from '../../src/transfer/references.js';
+import { renderTouchstoneDates } from '../validation/support.js';
 
 /**
  * Transfer tests across real gateways: organisations with their own keys and EHR clients, gateway configurations
@@ -23,7 +23,7 @@ const EXAMPLES = path.join(EOVERDRACHT, 'examples/patient-1.5');
 export function nictizExamples(): Resource[] {
   return readdirSync(EXAMPLES)
     .filter((file) => file.endsWith('.xml'))
-    .map((file) => parseXml('stu3', fillDateTemplates(readFileSync(path.join(EXAMPLES, file), 'utf8'))) as Resource)
+    .map((file) => parseXml('stu3', renderTouchstoneDates(readFileSync(path.join(EXAMPLES, file), 'utf8'))) as Resource)
     .filter((resource) => resource.resourceType !== 'Task');
 }
 
@@ -43,6 +43,13 @@ export function documentOf(examples: Resource[], composition: string): Resource[
     queue.push(...relativeReferences(resource));
   }
   return [...found.values()];
+}
+
+/** The examples as another patient's transfer: every id gets the suffix, every reference between them too. */
+export function renamed(resources: Resource[], suffix: string): Resource[] {
+  const keys = new Set(resources.map(keyOf));
+  const rename = (reference: string) => (keys.has(reference) ? `${reference}-${suffix}` : reference);
+  return resources.map((resource) => ({ ...rewriteReferences(resource, rename), id: `${resource.id}-${suffix}` }));
 }
 
 /** A transaction Bundle that PUTs each resource under its own id (so the examples' references hold). */

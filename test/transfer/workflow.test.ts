@@ -18,6 +18,7 @@ import {
   NURSING_HANDOFF,
   organizationToken,
   party,
+  renamed,
   siteConfig,
   tasks,
   transaction,
@@ -151,12 +152,17 @@ describe('eOverdracht between two gateways', () => {
 
     const ehr1 = await ehrToken(receiver.url, vvt1);
     await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${copy1.id}`, { ...copy1, status: 'accepted' });
-    await senderTask(task1.id!, 'accepted');
-    const handedOver = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${task1.id}/$handoff`, {
-      resourceType: 'Parameters',
-      parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
+    const accepted = await senderTask(task1.id!, 'accepted');
+    // The handoff resource by resource: stored with a plain transaction, then the Task is PUT in-progress.
+    expect((await fhirCall(sender.url, token, 'POST', '/fhir/stu3', transaction(documentOf(examples, NURSING_HANDOFF)))).status).toBe(200);
+    const handoffInput = { type: { coding: [{ system: 'http://snomed.info/sct', code: '11171000146100' }] }, valueReference: { reference: NURSING_HANDOFF } };
+    const started = await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${task1.id}`, {
+      ...accepted,
+      status: 'in-progress',
+      input: [...(accepted.input as object[]), handoffInput],
     });
-    expect(handedOver.status).toBe(200);
+    expect(started.status).toBe(200);
+    expect(JSON.stringify(started.body.input)).toContain(NURSING_HANDOFF);
     await senderTask(task2.id!, 'cancelled');
     await localTaskOf(vvt2, task2.id!, 'cancelled');
 
@@ -194,11 +200,17 @@ describe('eOverdracht between two gateways', () => {
     await localTaskOf(vvt1, task1.id!, 'cancelled');
   });
 
-  it('takes an R4 advance notice, exchanges STU3 and shows the receiver both', async () => {
+  it('takes an R4 advance notice stored resource by resource, exchanges STU3 and shows the receiver both', async () => {
     const token = await ehrToken(sender.url, hospital);
     const r4 = documentOf(examples, ADVANCE_NOTICE).map((resource) => convertResource(resource, { from: 'stu3', to: 'r4' }));
-    const offered = await offer(token, '/fhir', transaction(r4), [vvt1]);
+    expect((await fhirCall(sender.url, token, 'POST', '/fhir', transaction(r4))).status).toBe(200);
+    const offered = await fhirCall(sender.url, token, 'POST', '/fhir/$offer', {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'composition', valueReference: { reference: ADVANCE_NOTICE } }, ...receivers(vvt1)],
+    });
     expect(offered.status).toBe(200);
+    const exchanged = await fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`);
+    expect(exchanged.body.type).toEqual({ coding: [{ system: 'http://snomed.info/sct', code: '721915006', display: 'Admission request document' }] });
     const [task] = parametersNamed(offered.body, 'task');
     expect(task.requester).toEqual({ identifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: hospital.ura }, display: hospital.name });
     const copy = await localTaskOf(vvt1, task.id!, 'requested');
@@ -207,6 +219,29 @@ describe('eOverdracht between two gateways', () => {
     expect(r4Copy.body).toMatchObject({ resourceType: 'Task', status: 'requested', for: copy.for });
     const patient = await fhirCall(receiver.url, ehr1, 'GET', `/fhir/${(copy.for as { reference: string }).reference}`);
     expect(patient.status).toBe(200);
+  });
+
+  it('refuses offers it cannot carry out, saying why', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const document = renamed(documentOf(examples, ADVANCE_NOTICE), 'refused');
+    const call = (parameter: object[]) => fhirCall(sender.url, token, 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter });
+    const bundle = { name: 'advanceNotice', resource: transaction(document) };
+    const stranger = { name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: '99999999' } };
+    const refusals = [
+      [await call([bundle]), 400, /At least one 'receiver'/],
+      [await call([bundle, stranger]), 422, /No trusted organisation has the identifier .*99999999/],
+      [await call([...receivers(vvt1)]), 400, /either 'advanceNotice'/],
+      [await call([{ name: 'advanceNotice', resource: transaction(document.filter((r) => r.resourceType !== 'Coverage')) }, ...receivers(vvt1)]), 422, /Coverage\/zib-Payer-eov-test-1-5-01-refused is referenced by the document but neither sent nor stored/],
+      [await call([{ name: 'advanceNotice', resource: transaction(document.map((r) => (r.resourceType === 'Patient' ? { ...r, birthDate: 'yesterday' } : r))) }, ...receivers(vvt1)]), 422, /Patient\/nl-core-patient-eov-test-1-5-01-refused: .*yesterday/],
+      [await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter: [bundle] }), 403, /sender role/],
+    ] as const;
+    for (const [answer, status, text] of refusals) expect([answer.status, JSON.stringify(answer.body.issue)]).toEqual([status, expect.stringMatching(text)]);
+    const notYetAccepted = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task')[0];
+    const early = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${notYetAccepted.id}/$handoff`, {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
+    });
+    expect([early.status, JSON.stringify(early.body.issue)]).toEqual([409, expect.stringMatching(/from 'requested' to 'in-progress' \(allowed: cancelled\)/)]);
   });
 
   it('keeps personal data out of the Task and treats repeated notifications as harmless', async () => {

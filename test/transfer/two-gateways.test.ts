@@ -1,0 +1,182 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Resource } from '../../src/fhir/version.js';
+import { toXml } from '../../src/fhir/xml.js';
+import { localId } from '../../src/transfer/receiver.js';
+import { keyOf } from '../../src/transfer/references.js';
+import {
+  ADVANCE_NOTICE,
+  documentOf,
+  ehrToken,
+  eventually,
+  fhirCall,
+  freePort,
+  nictizExamples,
+  NURSING_HANDOFF,
+  organizationToken,
+  party,
+  siteConfig,
+  tasks,
+  transaction,
+  type Party,
+  type Site,
+} from './support.js';
+
+/**
+ * The issue's done-when: two gateway processes on loopback (`node src/main.ts` with their own configuration, SQLite
+ * store and keys, trusting each other). A hospital offers the Nictiz patient 1.5 advance notice (sent as XML) to two
+ * care providers hosted on the other gateway while that gateway is down, and is itself restarted (stopped while the
+ * other is down, both started again together): the notifications queued before the restart still arrive. One provider rejects, one accepts, the handoff is pulled, the
+ * transfer completes; afterwards neither provider's credentials open anything.
+ */
+const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
+const examples = nictizExamples();
+let hospital: Party;
+let vvt1: Party;
+let vvt2: Party;
+let h: Site;
+let v: Site;
+const running = new Map<Site, ChildProcess>();
+const dirs: string[] = [];
+
+async function site(hosts: Site['hosts']): Promise<Site> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'transfer-e2e-'));
+  dirs.push(dataDir);
+  return { url: `http://127.0.0.1:${port}`, port, dataDir, hosts };
+}
+
+/** Starts the gateway of a site as its own process and waits until it is ready. */
+async function start(target: Site): Promise<void> {
+  const log = openSync(path.join(target.dataDir, 'gateway.log'), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, GATEWAY_CONFIG: path.join(target.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', log, log],
+  });
+  running.set(target, child);
+  await eventually(`${target.url} to be ready`, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${target.dataDir}/gateway.log`);
+    const ready = await fetch(`${target.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    return ready?.ok ? true : undefined;
+  }, 40_000);
+}
+
+async function stop(target: Site): Promise<void> {
+  const child = running.get(target);
+  running.delete(target);
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+beforeAll(async () => {
+  [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
+  h = await site([{ party: hospital, roles: ['sender'] }]);
+  v = await site([
+    { party: vvt1, roles: ['receiver'] },
+    { party: vvt2, roles: ['receiver'] },
+  ]);
+  writeFileSync(path.join(h.dataDir, 'config.json'), JSON.stringify(await siteConfig(h, [v])));
+  writeFileSync(path.join(v.dataDir, 'config.json'), JSON.stringify(await siteConfig(v, [h])));
+  await Promise.all([start(h), start(v)]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([...running.keys()].map(stop));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const localCopy = (p: Party, remoteTask: string, status: string) =>
+  eventually(`Task/${remoteTask} ${status} at ${p.id}`, async () => {
+    const list = await tasks(v.url, await ehrToken(v.url, p));
+    return list.find((task) => task.id === localId(hospital.id, `Task/${remoteTask}`) && task.status === status);
+  }, 30_000);
+
+const atHospital = (taskId: string, status: string) =>
+  eventually(`Task/${taskId} ${status} at the hospital`, async () => {
+    const { body } = await fhirCall(h.url, await ehrToken(h.url, hospital), 'GET', `/fhir/stu3/Task/${taskId}`);
+    return body.status === status ? body : undefined;
+  });
+
+/** What the receiving gateway holds to pull with (its bookkeeping, which the tenant's own EHR may read). */
+async function credentialsOf(p: Party, remoteTask: string): Promise<string[]> {
+  const { body } = await fhirCall(v.url, await ehrToken(v.url, p), 'GET', `/fhir/Basic/${localId(hospital.id, `Task/${remoteTask}`)}`);
+  const parts = (body.extension as { extension: { url: string; valueString: string }[] }[])[0].extension;
+  return parts.filter((part) => part.url.endsWith('Credential')).map((part) => part.valueString);
+}
+
+async function answer(p: Party, remoteTask: string, status: string, base = '/fhir/stu3'): Promise<void> {
+  const token = await ehrToken(v.url, p);
+  const id = localId(hospital.id, `Task/${remoteTask}`);
+  const { body: current } = await fhirCall(v.url, token, 'GET', `${base}/Task/${id}`);
+  const { status: code } = await fhirCall(v.url, token, 'PUT', `${base}/Task/${id}`, { ...current, status });
+  expect(code).toBe(200);
+}
+
+describe('eOverdracht across two gateway processes', () => {
+  let task1: Resource;
+  let task2: Resource;
+  let pullToken2: string;
+
+  it('delivers the offer to receivers that were down, across a restart of the sender', async () => {
+    await stop(v);
+    const offer = {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
+        { name: 'receiver', valueIdentifier: { system: URA, value: vvt1.ura } },
+        { name: 'receiver', valueIdentifier: { system: URA, value: vvt2.ura } },
+      ],
+    };
+    const response = await fetch(`${h.url}/fhir/stu3/$offer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await ehrToken(h.url, hospital)}`, 'content-type': 'application/fhir+xml', accept: 'application/fhir+json' },
+      body: toXml('stu3', offer),
+    });
+    expect(response.status).toBe(200);
+    const offered = (await response.json()) as { parameter: { name: string; resource: Resource }[] };
+    [task1, task2] = offered.parameter.filter((p) => p.name === 'task').map((p) => p.resource);
+
+    await stop(h);
+    await Promise.all([start(h), start(v)]);
+    await Promise.all([localCopy(vvt1, task1.id!, 'requested'), localCopy(vvt2, task2.id!, 'requested')]);
+    const pull = await organizationToken(h.url, vvt2, hospital.id, 'eOverdracht-sender', await credentialsOf(vvt2, task2.id!));
+    expect(pull.status).toBe(200);
+    pullToken2 = pull.body.access_token as string;
+    expect((await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).status).toBe(200);
+  }, 90_000);
+
+  it('lets one receiver reject and the other accept, hands over, completes, and then nothing opens any more', async () => {
+    await answer(vvt2, task2.id!, 'rejected');
+    await answer(vvt1, task1.id!, 'accepted', '/fhir');
+    await atHospital(task2.id!, 'rejected');
+    await atHospital(task1.id!, 'accepted');
+
+    const handoff = documentOf(examples, NURSING_HANDOFF);
+    const handedOver = await fhirCall(h.url, await ehrToken(h.url, hospital), 'POST', `/fhir/stu3/Task/${task1.id}/$handoff`, {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'nursingHandoff', resource: transaction(handoff) }],
+    });
+    expect(handedOver.status).toBe(200);
+    await localCopy(vvt1, task1.id!, 'in-progress');
+    const ehr1 = await ehrToken(v.url, vvt1);
+    for (const resource of handoff) {
+      const copy = await fhirCall(v.url, ehr1, 'GET', `/fhir/stu3/${resource.resourceType}/${localId(hospital.id, keyOf(resource))}`);
+      expect([keyOf(resource), copy.status]).toEqual([keyOf(resource), 200]);
+    }
+    const credentials1 = await credentialsOf(vvt1, task1.id!);
+    await answer(vvt1, task1.id!, 'completed');
+    await atHospital(task1.id!, 'completed');
+
+    for (const key of [`Task/${task2.id}`, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01']) {
+      expect([key, (await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${key}`)).status]).toEqual([key, 401]);
+    }
+    for (const [p, held] of [[vvt2, await credentialsOf(vvt2, task2.id!)], [vvt1, credentials1]] as const) {
+      expect(await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', held)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    }
+  }, 60_000);
+});
