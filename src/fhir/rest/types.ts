@@ -1,6 +1,7 @@
 import type { AccessRequest, Authenticator, Principal } from '../../auth/principal.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
 import type { Scope, SearchRequest, Store } from '../../store/repository.js';
+import type { Validator } from '../../validation/index.js';
 import type { FhirVersion, Resource } from '../version.js';
 import type { FhirRouter } from './router.js';
 
@@ -27,15 +28,8 @@ export interface FhirRequest {
 
 export type FhirResponse = [OperationOutcome] | [OperationOutcome, Resource];
 
-export interface ValidateOptions {
-  profiles?: string[];
-}
-
-/** What the REST layer needs from `validation/` (structurally the validator `createValidator` returns). */
-export interface ResourceValidator {
-  validate(resource: Resource, options?: ValidateOptions): OperationOutcome;
-  knowsProfile(url: string): boolean;
-}
+/** What the REST layer needs of the validator of its release (`validation/`). */
+export type ResourceValidator = Pick<Validator, 'validate' | 'knowsProfile'>;
 
 export interface SearchOptions {
   /** `Prefer: handling=lenient`: unknown parameters become warnings instead of a 400. */
