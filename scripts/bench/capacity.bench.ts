@@ -3,7 +3,11 @@
  * - `$match-capacity` p95 on a coordination board of 500 providers x 10 care types (the care-type index of
  *   CapacityBoard), against a naive linear scan over all 5,000 rows with the same qualification and ranking;
  * - egress throughput: availability payloads built from the allowlist out of internal data full of tariffs,
- *   contained resources and narrative, against a plain deep copy (structuredClone) of the same input.
+ *   contained resources and narrative, against a plain deep copy (structuredClone) of the same input;
+ * - intake → published p50: an EHR report accepted at a provider's gateway until it is on the coordination point's
+ *   board (intake, state, outbox, delivery with allowlist and audit record, the point's checks, store and board), on
+ *   two SQLite stores in this process with the HTTP hop replaced by a direct call; against the bare store writes of
+ *   that path (create the report at the provider, update it at the point).
  */
 import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { CARE_TYPES } from '../../src/capacity/care-types.js';
@@ -13,10 +17,19 @@ import { readPublication, type Publication } from '../../src/capacity/coordinati
 import { buildAvailabilityPayload, type AvailabilitySource } from '../../src/capacity/egress/payload.js';
 import type { Availability, ProviderIdentity } from '../../src/capacity/model.js';
 import { availabilityReport } from '../../src/capacity/report.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createCapacity } from '../../src/capacity/index.js';
+import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { createDispatcher } from '../../src/outbox/dispatcher.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/repository.js';
 import type { Figure } from './index.js';
 
 const PROVIDERS = 500;
+const PUBLICATIONS = 200;
 const QUERIES = 3_000;
 const PAYLOADS = 20_000;
 const STALE_AFTER_MS = 60 * 60_000;
@@ -172,8 +185,78 @@ function egressFigure(sources: AvailabilitySource[]): Figure {
   };
 }
 
+async function publicationFigure(): Promise<Figure> {
+  const folders = [mkdtempSync(path.join(tmpdir(), 'capacity-bench-')), mkdtempSync(path.join(tmpdir(), 'capacity-bench-'))];
+  const [providerStore, pointStore] = await Promise.all(folders.map((dataDir) => openStore({ dataDir })));
+  try {
+    return await publicationLatency(providerStore, pointStore);
+  } finally {
+    await Promise.all([providerStore.close(), pointStore.close()]);
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+async function publicationLatency(providerStore: Store, pointStore: Store): Promise<Figure> {
+  const provider = { id: 'vvt', name: 'Zorggroep', ura: '10000001' };
+  const point = { id: 'zcc', name: 'ZCC', ura: '90000001' };
+  const jwks = { keys: [] };
+  const pointScope = { tenant: point.id, version: 'r4' as const };
+  const coordination = createCapacity({
+    config: parseConfig({ publicBaseUrl: 'https://zcc.example', organizations: [{ ...point, roles: ['coordination-point'] }], trusted: [{ ...provider, jwks }] }),
+    store: pointStore,
+    client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) },
+  }).coordination;
+  const capacity = createCapacity({
+    config: parseConfig({
+      publicBaseUrl: 'https://vvt.example',
+      organizations: [{ ...provider, roles: ['receiver'] }],
+      trusted: [{ ...point, jwks, endpoints: { fhir: 'https://zcc.example/fhir' } }],
+      coordinationPoint: { organization: point.id },
+    }),
+    store: providerStore,
+    publishDebounceMs: 0,
+    client: {
+      async authorizedFetch(_url, init, call) {
+        const principal = { tenant: point.id, kind: 'organization' as const, requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
+        const [outcome] = await coordination.receive(pointStore, pointScope, principal, JSON.parse(String(init.body)), new Date());
+        return new Response(null, { status: outcome.id === 'created' || outcome.id === 'ok' ? 200 : 422 });
+      },
+    },
+  });
+  const dispatcher = createDispatcher({ outbox: providerStore.outbox, handlers: capacity.outboxHandlers });
+  const identity = { identifier: { system: URA_SYSTEM, value: provider.ura }, name: provider.name };
+  const report = (available: number) =>
+    availabilityReport(identity, { measuredAt: new Date().toISOString(), groups: CARE_TYPE_CODES.map((careType) => ({ careType, available, total: 40 })) }, new Date().toISOString());
+  const onBoard = (available: number) => coordination.board(point.id).rows(CARE_TYPE_CODES[0], new Date())[0]?.available === available;
+
+  const published: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < PUBLICATIONS; i++) {
+    const available = i % 30;
+    let start = performance.now();
+    await capacity.provider.submitReport(providerStore, { tenant: provider.id, version: 'r4' }, report(available), new Date());
+    await dispatcher.drain();
+    if (!onBoard(available)) throw new Error('the report did not reach the board');
+    published.push(performance.now() - start);
+    start = performance.now();
+    const stored = await providerStore.resources.create({ tenant: provider.id, version: 'r4' }, report(available));
+    await pointStore.resources.update(pointScope, { ...stored, id: 'bare' });
+    bare.push(performance.now() - start);
+  }
+  return {
+    name: 'capacity.intake-to-published.p50',
+    value: round(percentile(published, 50)),
+    unit: 'ms',
+    baseline: round(percentile(bare, 50)),
+    baselineName: 'the bare store writes of the path (create at the provider, update at the point)',
+    p95: round(percentile(published, 95)),
+    publications: PUBLICATIONS,
+    transport: 'in-process call instead of HTTP',
+  };
+}
+
 export async function run(): Promise<Figure[]> {
   const next = random(20250314);
   const { sources, publications } = region(next);
-  return [matchFigure(publications, queries(next)), egressFigure(sources)];
+  return [matchFigure(publications, queries(next)), egressFigure(sources), await publicationFigure()];
 }
