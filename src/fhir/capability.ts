@@ -1,3 +1,4 @@
+import type { LoadedProfile } from '../validation/index.js';
 import type { RouteDefinition } from './rest/router.js';
 import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
 
@@ -15,12 +16,6 @@ export interface SearchParameterSummary {
   target?: string[];
 }
 
-export interface ProfileSummary {
-  url: string;
-  /** The resource type the profile constrains. */
-  type: string;
-}
-
 export interface CapabilityInput {
   version: FhirVersion;
   baseUrl: string;
@@ -28,7 +23,7 @@ export interface CapabilityInput {
   routes: readonly RouteDefinition[];
   resourceTypes: readonly string[];
   searchParameters(resourceType: string): SearchParameterSummary[];
-  profiles: ProfileSummary[];
+  profiles: LoadedProfile[];
   /** The OAuth 2 token endpoint that issues the bearer tokens every non-public route requires. */
   tokenEndpoint: string;
   date: string;
