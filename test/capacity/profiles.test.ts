@@ -4,11 +4,14 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4/index.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { createValidator } from '../../src/validation/index.js';
+import { CANONICAL_BASE, CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
+import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { CARE_TYPES } from '../../src/capacity/care-types.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { CAPACITY_PROFILES_FOLDER } from '../../src/capacity/terminology.js';
-import { identity, MOMENT } from './samples.js';
+import { identity, MOMENT, source } from './samples.js';
 
 type Element = { id: string; path: string; sliceName?: string; type?: { code: string }[]; binding?: { valueSet: string }; constraint?: { key: string; expression: string }[] };
 type Definition = { resourceType: string; url: string; type?: string; baseDefinition?: string; differential?: { element: Element[] }; snapshot?: { element: Element[] } };
@@ -98,4 +101,42 @@ describe('capacity profiles (profiles/r4/capacity)', () => {
       Array(CARE_TYPES.size * 2).fill(POPULATION_SYSTEM),
     );
   });
+});
+
+describe('capacity profiles in the gateway validator', () => {
+  const provider = identity({ ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [] });
+  const errors = (outcome: { issue: { severity: string; details?: { text?: string } }[] }) =>
+    outcome.issue.filter((item) => item.severity === 'error' || item.severity === 'fatal').map((item) => item.details?.text);
+
+  it('loads every capacity profile, accepts what the gateway publishes and refuses what the profiles forbid', async () => {
+    const validator = await createValidator({ version: 'r4' });
+    for (const profile of profiles) expect([profile.url, validator.knowsProfile(profile.url)]).toEqual([profile.url, true]);
+    const payload = buildAvailabilityPayload(
+      source(
+        { ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [{ role: 'notification', address: 'https://vvt.example/eoverdracht/notification/Task' }] },
+        { measuredAt: MOMENT.toISOString(), groups: [{ careType: 'elv-hoog', available: 2, total: 4 }, { careType: 'grz', available: { absent: 'unknown' } }] },
+      ),
+    ) as Resource & { contained: Resource[] };
+    expect(errors(validator.validate(payload))).toEqual([]);
+    // each contained resource on its own too, against its profile (without the '#' links, which resolve only inside)
+    for (const { endpoint: _links, ...contained } of payload.contained) expect(errors(validator.validate(contained))).toEqual([]);
+
+    const report = availabilityReport(provider, { measuredAt: MOMENT.toISOString(), groups: [{ careType: 'elv-hoog', available: 5, total: 4 }] }, MOMENT.toISOString()) as Resource & { group: object[] };
+    expect(errors(validator.validate({ ...report, group: [...report.group, report.group[0]] }))).toEqual([
+      expect.stringContaining('vz-ar-1'),
+      expect.stringContaining('vz-ar-2'),
+    ]);
+    const bed = {
+      resourceType: 'Location',
+      meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/bed-location`] },
+      operationalStatus: { system: 'http://terminology.hl7.org/CodeSystem/v2-0116', code: 'U' },
+      type: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'grz' }] }],
+      physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'bd' }] },
+    };
+    expect(errors(validator.validate(bed))).toEqual([]);
+    expect(errors(validator.validate({ resourceType: 'Organization', meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/provider-organization`] }, name: 'VVT' }))).toEqual([
+      expect.stringContaining('vz-org-1'),
+    ]);
+    expect(errors(validator.validate({ ...bed, type: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'ic-bed' }] }] }))).toHaveLength(1);
+  }, 30_000);
 });
