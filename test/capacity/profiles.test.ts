@@ -134,7 +134,8 @@ describe('capacity profiles in the gateway validator', () => {
       physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'bd' }] },
     };
     expect(errors(validator.validate(bed))).toEqual([]);
-    expect(errors(validator.validate({ resourceType: 'Organization', meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/provider-organization`] }, name: 'VVT' }))).toEqual([
+    const organization = { resourceType: 'Organization', meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/provider-organization`] }, name: 'VVT' };
+    expect(errors(validator.validate({ ...organization, identifier: [{ system: 'http://verzekeraar.example/contract', value: 'K-7' }] }))).toEqual([
       expect.stringContaining('vz-org-1'),
     ]);
     expect(errors(validator.validate({ ...bed, type: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'ic-bed' }] }] }))).toHaveLength(1);
