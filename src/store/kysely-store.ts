@@ -9,10 +9,16 @@ import { KyselyResourceRepository } from './resources.js';
 import { KyselyEventStreams } from './streams.js';
 import type { Database, Dialect } from './schema.js';
 
+/** The transaction an async context runs in; `trx` is cleared when the transaction ends. */
+interface OpenTransaction {
+  trx?: Kysely<Database>;
+}
+
 /**
  * The Store over either engine. An open transaction belongs to the async context that started it: inside
  * `transaction(work)`, every call on this store (or the `tx` handed to `work`, the same object) runs in that
- * transaction, and a nested `transaction` joins it.
+ * transaction, and a nested `transaction` joins it. Work the transaction leaves behind (a timer, an unawaited
+ * promise) inherits that context; once the transaction has ended, it runs outside it.
  */
 export class KyselyStore implements Store {
   readonly resources: ResourceRepository;
@@ -20,7 +26,7 @@ export class KyselyStore implements Store {
   readonly replay: ReplayCache;
   readonly streams: EventStreams;
   private readonly context: StoreContext;
-  private readonly openTransaction = new AsyncLocalStorage<Kysely<Database>>();
+  private readonly openTransaction = new AsyncLocalStorage<OpenTransaction>();
 
   constructor(
     readonly kind: Dialect,
@@ -30,7 +36,7 @@ export class KyselyStore implements Store {
   ) {
     this.context = {
       dialect: kind,
-      db: () => this.openTransaction.getStore() ?? db,
+      db: () => this.openTransaction.getStore()?.trx ?? db,
       atomically: (work) => this.transaction(() => work()),
       inserts: new InsertStatements(),
     };
@@ -41,8 +47,15 @@ export class KyselyStore implements Store {
   }
 
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
-    if (this.openTransaction.getStore()) return work(this);
-    return this.db.transaction().execute((trx) => this.openTransaction.run(trx, () => work(this)));
+    if (this.openTransaction.getStore()?.trx) return work(this);
+    return this.db.transaction().execute(async (trx) => {
+      const open: OpenTransaction = { trx };
+      try {
+        return await this.openTransaction.run(open, () => work(this));
+      } finally {
+        delete open.trx;
+      }
+    });
   }
 
   async ping(): Promise<boolean> {

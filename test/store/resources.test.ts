@@ -216,6 +216,20 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     expect((await store.outbox.list(scope.tenant)).map((m) => m.payload)).toEqual([{ task: ids[0] }]);
   });
 
+  it('runs work a transaction left behind (a timer) outside it once the transaction has ended', async () => {
+    newScope();
+    let later: Promise<Resource> | undefined;
+    await store.transaction(async (tx) => {
+      await tx.resources.create(scope, r({ resourceType: 'Patient' }));
+      later = new Promise((resolve, reject) => {
+        setTimeout(() => store.resources.create(scope, r({ resourceType: 'Flag', status: 'active' })).then(resolve, reject), 20);
+      });
+    });
+    const flag = await later;
+    expect((await store.resources.read(scope, 'Flag', flag?.id as string)).status).toBe('active');
+    expect(await store.resources.history(scope, { count: 10 })).toHaveLength(2);
+  });
+
   it('answers ping', async () => {
     expect(await store.ping()).toBe(true);
   });
