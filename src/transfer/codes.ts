@@ -45,7 +45,7 @@ export function documentKind(composition: Resource): DocumentKind | undefined {
 }
 
 /** True when a CodeableConcept carries the given coding. */
-export function hasCoding(concept: unknown, wanted: Coding): boolean {
+function hasCoding(concept: unknown, wanted: Coding): boolean {
   return codingsOf(concept).some((c) => sameCode(c, wanted));
 }
 

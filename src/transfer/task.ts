@@ -12,7 +12,7 @@ interface TaskParameter {
 
 const ofType = (code: string) => (parameter: TaskParameter) => parameter.type?.coding?.some((c) => c.code === code) ?? false;
 
-export function documentInput(kind: DocumentKind, reference: string): TaskParameter {
+function documentInput(kind: DocumentKind, reference: string): TaskParameter {
   return { type: { coding: [DOCUMENT_CODES[kind]] }, valueReference: { reference } };
 }
 
