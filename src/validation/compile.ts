@@ -118,8 +118,10 @@ export class ElementRule {
     this.maxValue = def.maxValue;
     if (def.binding?.strength === 'required' && def.binding.valueSet) this.binding = compiler.requiredBinding(def.binding.valueSet);
     this.isDomainResource = isRoot && (def.constraints ?? []).some((c) => c.key === 'dom-2');
-    this.invariants = (def.constraints ?? [])
-      .map((constraint) => compiler.invariant(constraint, def.path))
+    // An element defined by reference (Questionnaire.item.item) carries the constraints of the element it names.
+    const constraints = this.target === this ? def.constraints : [...(def.constraints ?? []), ...(this.target.node.def.constraints ?? [])];
+    this.invariants = (constraints ?? [])
+      .map((constraint) => compiler.invariant(constraint, this.target.node.def.path))
       .filter((invariant): invariant is Invariant => invariant !== undefined);
   }
 

@@ -4,9 +4,10 @@ import { asList } from './values.js';
  * Most invariants are presence logic over child elements (`name.exists() or telecom.exists()`,
  * `type = 'document' implies timestamp.hasValue()`). This compiles that subset of FHIRPath to plain functions,
  * which run without the allocations of a general FHIRPath engine; anything outside the subset returns undefined
- * and is left to fhirpath.js. The subset: paths of child names with `.exists()`, `.empty()`, `.hasValue()`,
- * comparisons of a path with a literal (`=`, `!=`; strings, booleans, integers), `.not()`, and `and`, `or`,
- * `xor`, `implies` and parentheses, all with FHIRPath's three-valued logic (undefined is the empty collection).
+ * and is left to fhirpath.js. The subset: paths of child names, filtered with `.where(...)` and passed through
+ * `.trace(...)`, ending in `.exists()`, `.empty()`, `.hasValue()` or `.count()` compared with an integer, or
+ * compared with a literal (`=`, `!=`, `in (...)`; strings, booleans, integers); `.not()`, `and`, `or`, `xor`,
+ * `implies` and parentheses, all with FHIRPath's three-valued logic (undefined is the empty collection).
  */
 export type Truth = boolean | undefined;
 export type Predicate = (node: unknown) => Truth;
@@ -26,7 +27,10 @@ function comparable(type: string | undefined, literal: unknown): boolean {
 
 type Token = { kind: 'name' | 'op' | 'punct' | 'literal'; text: string; value?: unknown };
 
-const TOKEN = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|'((?:[^'\\]|\\.)*)'|(-?\d+)(?![.\d])|(\(\)|!=|[().=]))/y;
+/** A step along a path: a child name, or a where() filter on the items reached so far. */
+type Step = string | Predicate;
+
+const TOKEN = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|'((?:[^'\\]|\\.)*)'|(-?\d+)(?![.\d])|(\(\)|!=|<=|>=|[().=|<>]))/y;
 const OPERATORS = new Set(['and', 'or', 'xor', 'implies']);
 const FUNCTIONS = new Set(['exists', 'empty', 'hasValue']);
 
@@ -53,6 +57,15 @@ const implies = (a: Truth, b: Truth): Truth => (a === false ? true : a === true 
 const not = (a: Truth): Truth => (a === undefined ? undefined : !a);
 
 const BINARY: Record<string, (a: Truth, b: Truth) => Truth> = { and, or, xor, implies };
+
+const COUNT_COMPARISONS: Record<string, (count: number, bound: number) => boolean> = {
+  '=': (count, bound) => count === bound,
+  '!=': (count, bound) => count !== bound,
+  '<': (count, bound) => count < bound,
+  '<=': (count, bound) => count <= bound,
+  '>': (count, bound) => count > bound,
+  '>=': (count, bound) => count >= bound,
+};
 /** Lowest binding first, as in FHIRPath: implies < or, xor < and. */
 const LEVELS = [['implies'], ['or', 'xor'], ['and']];
 
@@ -61,7 +74,7 @@ class Parser {
 
   constructor(
     private readonly tokens: Token[],
-    private readonly typeOf: TypeOf,
+    private readonly typeAt: TypeOf,
   ) {}
 
   parse(): Predicate | undefined {
@@ -107,35 +120,90 @@ class Parser {
     return predicate;
   }
 
+  /** The path from the invariant's element to the current where() focus, for element types. */
+  private focus: string[] = [];
+
   private pathTerm(): Predicate | undefined {
-    const path: string[] = [];
+    const steps: Step[] = [];
+    const names: string[] = [];
     for (;;) {
       const token = this.tokens[this.position];
       if (token?.kind !== 'name') return undefined;
       this.position++;
-      if (path.length > 0 && FUNCTIONS.has(token.text) && this.accept('()')) return presence(token.text, path);
-      path.push(token.text);
+      if (steps.length > 0 && FUNCTIONS.has(token.text) && this.accept('()')) return presence(token.text, steps);
+      if (steps.length > 0 && token.text === 'count' && this.accept('()')) return this.countComparison(steps);
+      if (token.text === 'where' && this.accept('(')) {
+        const filter = this.filter(names);
+        if (!filter) return undefined;
+        steps.push(filter);
+      } else if (steps.length > 0 && token.text === 'trace' && this.accept('(')) {
+        if (this.tokens[this.position++]?.kind !== 'literal' || !this.accept(')')) return undefined;
+      } else {
+        steps.push(token.text);
+        names.push(token.text);
+      }
       if (this.accept('.')) continue;
-      return this.comparison(path);
+      return this.comparison(steps, names);
     }
   }
 
-  private comparison(path: string[]): Predicate | undefined {
+  /** The condition of a where(), read with the filtered items as focus; keeps the items it holds for. */
+  private filter(names: string[]): Predicate | undefined {
+    const outer = this.focus;
+    this.focus = [...outer, ...names];
+    const condition = this.level(0);
+    this.focus = outer;
+    if (!condition || !this.accept(')')) return undefined;
+    return (item) => condition(item) === true;
+  }
+
+  private typeOf(names: string[]): string | undefined {
+    return this.typeAt([...this.focus, ...names]);
+  }
+
+  private comparison(steps: Step[], names: string[]): Predicate | undefined {
+    if (this.accept('in')) return this.membership(steps, names);
     const negated = this.accept('!=');
     if (!negated && !this.accept('=')) return undefined;
     const literal = this.tokens[this.position++];
-    if (literal?.kind !== 'literal' || !comparable(this.typeOf(path), literal.value)) return undefined;
+    if (literal?.kind !== 'literal' || !comparable(this.typeOf(names), literal.value)) return undefined;
     const expected = literal.value;
     return (node) => {
-      const values = elementsAt(node, path, true);
+      const values = elementsAt(node, steps, true);
       if (values.length === 0) return undefined;
       const equal = values.length === 1 && values[0] === expected;
       return negated ? !equal : equal;
     };
   }
+
+  /** `path.count() <= 1`: a count is never empty, so neither is the comparison. */
+  private countComparison(steps: Step[]): Predicate | undefined {
+    const operator = this.tokens[this.position++];
+    const literal = this.tokens[this.position++];
+    const compare = operator?.kind === 'punct' ? COUNT_COMPARISONS[operator.text] : undefined;
+    if (!compare || typeof literal?.value !== 'number' || literal.kind !== 'literal') return undefined;
+    const bound = literal.value;
+    return (node) => compare(elementsAt(node, steps, true).length, bound);
+  }
+
+  /** `path in ('a' | 'b')`: undefined for no element (or, an error in FHIRPath, several). */
+  private membership(steps: Step[], names: string[]): Predicate | undefined {
+    if (!this.accept('(')) return undefined;
+    const allowed = new Set<unknown>();
+    do {
+      const literal = this.tokens[this.position++];
+      if (literal?.kind !== 'literal' || !comparable(this.typeOf(names), literal.value)) return undefined;
+      allowed.add(literal.value);
+    } while (this.accept('|'));
+    if (!this.accept(')')) return undefined;
+    return (node) => {
+      const values = elementsAt(node, steps, true);
+      return values.length === 1 ? allowed.has(values[0]) : undefined;
+    };
+  }
 }
 
-function presence(name: string, path: string[]): Predicate {
+function presence(name: string, path: Step[]): Predicate {
   switch (name) {
     case 'exists':
       return (node) => elementsAt(node, path, true).length > 0;
@@ -154,12 +222,16 @@ function presence(name: string, path: string[]): Predicate {
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * The elements at a path of child names, as FHIRPath sees them: a choice name (`value`) finds its typed
- * property, and a primitive that only has an `_x` companion (id or extensions) still exists.
+ * The elements at a path, as FHIRPath sees them: a choice name (`value`) finds its typed property, and a
+ * primitive that only has an `_x` companion (id or extensions) still exists.
  */
-function elementsAt(node: unknown, path: string[], withCompanions: boolean): unknown[] {
+function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unknown[] {
   let current: unknown[] = [node];
   for (const name of path) {
+    if (typeof name === 'function') {
+      current = current.filter(name);
+      continue;
+    }
     const next: unknown[] = [];
     for (const item of current) {
       if (!isRecord(item)) continue;
@@ -193,8 +265,10 @@ interface ModelTypes {
 
 /** Element types from a fhirpath.js model (its path2Type), following datatypes and content references. */
 export function modelTypes(model: ModelTypes, base: string): TypeOf {
+  const baseType = model.path2Type[base];
+  const start = baseType && baseType !== 'BackboneElement' && baseType !== 'Element' ? baseType : base;
   return (path) => {
-    let current = base;
+    let current = start;
     let type: string | undefined;
     for (const name of path) {
       let at = `${current}.${name}`;

@@ -61,6 +61,41 @@ describe('presence logic compiled natively', () => {
     );
   });
 
+  const codeableConcept = fc.record(
+    {
+      coding: fc.array(fc.record({ system: fc.constantFrom('x', 'y'), code: fc.constantFrom('a', 'b', 'c') }, { requiredKeys: [] }), { maxLength: 3 }),
+      text: fc.constant('t'),
+    },
+    { requiredKeys: [] },
+  );
+  const questionnaireItem = fc.record(
+    { type: fc.constantFrom('group', 'display', 'boolean', 'string'), maxLength: fc.constant(3), item: fc.constant([{ linkId: '1' }]) },
+    { requiredKeys: [] },
+  );
+  const FILTERS: [string, string, fc.Arbitrary<unknown>][] = [
+    ['CodeableConcept', "coding.where(system = 'x' and code = 'a').exists()", codeableConcept],
+    ['CodeableConcept', "coding.where(code = 'a' or code = 'b').empty() or text.exists()", codeableConcept],
+    ['CodeableConcept', "coding.where(system = 'y').where(code != 'c').exists().not()", codeableConcept],
+    ['Coding', "where(code = 'a').empty()", codeableConcept.map((c) => (c as { coding?: unknown[] }).coding?.[0] ?? {})],
+    ['CodeableConcept', 'coding.count() <= 1 or text.exists()', codeableConcept],
+    ['CodeableConcept', "coding.where(code = 'a').count() > 0 xor coding.count() = 2", codeableConcept],
+    ['Questionnaire.item', "(type in ('boolean' | 'decimal' | 'string')) or maxLength.empty()", questionnaireItem],
+    ['Questionnaire.item', "(type='group' implies item.empty().not()) and (type.trace('type')='display' implies item.trace('item').empty())", questionnaireItem],
+  ];
+
+  it.each(FILTERS)('%s: %s (where, in, trace) answers as fhirpath.js does', (base, expression, data) => {
+    const native = compilePresenceLogic(expression, modelTypes(r4Model as never, base));
+    expect(native).toBeDefined();
+    const reference = fhirpath.compile({ base, expression }, r4Model as never, { traceFn: () => undefined });
+    fc.assert(
+      fc.property(data, (node) => {
+        const answer = native!(node);
+        expect(answer === undefined ? [] : [answer]).toEqual(reference(node));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('leaves everything else to fhirpath.js', () => {
     for (const expression of ['start <= end', "where(use = 'home').empty()", 'value.exists() implies %resource.id.exists()', 'exists()', 'name.exists(', '', 'code or value.empty()', 'code = system']) {
       expect(compilePresenceLogic(expression)).toBeUndefined();
