@@ -2,12 +2,14 @@ import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { Database, Dialect } from '../schema.js';
 import { initialSchema } from './001-initial.js';
 import { eventStreams } from './002-event-streams.js';
+import { outboxOrderingIndex } from './003-outbox-ordering-index.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initialSchema(dialect),
     '002-event-streams': eventStreams(dialect),
+    '003-outbox-ordering-index': outboxOrderingIndex(),
   };
 }
 
