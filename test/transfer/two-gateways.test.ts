@@ -61,7 +61,7 @@ async function start(target: Site): Promise<void> {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${target.dataDir}/gateway.log`);
     const ready = await fetch(`${target.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
     return ready?.ok ? true : undefined;
-  }, 40_000);
+  }, 60_000);
 }
 
 async function stop(target: Site): Promise<void> {
@@ -83,7 +83,7 @@ beforeAll(async () => {
   writeFileSync(path.join(h.dataDir, 'config.json'), JSON.stringify(await siteConfig(h, [v])));
   writeFileSync(path.join(v.dataDir, 'config.json'), JSON.stringify(await siteConfig(v, [h])));
   await Promise.all([start(h), start(v)]);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await Promise.all([...running.keys()].map(stop));
@@ -148,7 +148,7 @@ describe('eOverdracht across two gateway processes', () => {
     expect(pull.status).toBe(200);
     pullToken2 = pull.body.access_token as string;
     expect((await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).status).toBe(200);
-  }, 90_000);
+  }, 120_000);
 
   it('lets one receiver reject and the other accept, hands over, completes, and then nothing opens any more', async () => {
     await answer(vvt2, task2.id!, 'rejected');
