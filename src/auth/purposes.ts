@@ -1,3 +1,4 @@
+import type { Role } from '../config/config.js';
 import type { Operation } from './principal.js';
 
 /**
@@ -18,6 +19,8 @@ export interface PolicyRule {
 export interface Purpose {
   description: string;
   basePolicy: PolicyRule[];
+  /** Granted only by a hosted organisation with this role (a provider's internal data is no coordination point's board). */
+  authorizerRole?: Role;
 }
 
 const fhir = (path: string, ...operations: Operation[]): PolicyRule => ({ endpoint: 'fhir', path, operations });
@@ -36,6 +39,7 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'capacity-publication': {
     description: 'Capacity: a provider publishes availability snapshots to the coordination point',
     basePolicy: [fhir('/MeasureReport', 'create')],
+    authorizerRole: 'coordination-point',
   },
   'capacity-subscription': {
     description: "Capacity: hospitals and triagists read and subscribe to the coordination point's availability",
@@ -47,6 +51,7 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
       fhir('/Subscription/{id}/$status', 'operation'),
       fhir('/Subscription/{id}/$events', 'operation'),
     ],
+    authorizerRole: 'coordination-point',
   },
 };
 

@@ -6,7 +6,7 @@ import type { AuthorizationCredential, CredentialService } from './credentials.j
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
 import type { Principal } from './principal.js';
-import { isKnownPurpose } from './purposes.js';
+import { isKnownPurpose, PURPOSES } from './purposes.js';
 import { createRateLimiter, DEFAULT_TOKEN_RATE_LIMIT, type RateLimit } from './rateLimit.js';
 import {
   CLIENT_CREDENTIALS_GRANT,
@@ -102,6 +102,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
     const { purposeOfUse, vcs = [], usi } = assertion.claims as { purposeOfUse?: unknown; vcs?: unknown; usi?: unknown };
     if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${String(purposeOfUse)}'`);
+    const role = PURPOSES[purposeOfUse].authorizerRole;
+    if (role && !authorizer.organization.roles.includes(role)) {
+      throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
+    }
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
     return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi) };
   }
