@@ -39,7 +39,7 @@ const keyFile = ehrPrivateKeyFile(client);
 if (!existsSync(keyFile)) fail(`no key at ${keyFile}: start the gateway once (npm start) to generate the development keys`);
 
 const signingKey = await importSigningKey(client.clientId, JSON.parse(readFileSync(keyFile, 'utf8')));
-const tokenEndpoint = `${config.publicBaseUrl}/oauth2/token`;
+const tokenEndpoint = `${(values.url ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
 const now = nowSeconds();
 const assertion = await new SignJWT({})
   .setProtectedHeader({ alg: signingKey.alg, kid: signingKey.kid, typ: 'JWT' })
@@ -51,12 +51,11 @@ const assertion = await new SignJWT({})
   .setJti(randomUUID())
   .sign(signingKey.key);
 
-const url = `${(values.url ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
-const response = await fetch(url, {
+const response = await fetch(tokenEndpoint, {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded' },
   body: new URLSearchParams({ grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion }),
-}).catch((error: Error) => fail(`cannot reach ${url}: ${error.message} (is the gateway running?)`));
+}).catch((error: Error) => fail(`cannot reach ${tokenEndpoint}: ${error.message} (is the gateway running?)`));
 const body = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
-if (!response.ok || !body.access_token) fail(`${url} answered ${response.status}: ${body.error ?? ''} ${body.error_description ?? ''}`);
+if (!response.ok || !body.access_token) fail(`${tokenEndpoint} answered ${response.status}: ${body.error ?? ''} ${body.error_description ?? ''}`);
 console.log(values.header ? `Authorization: Bearer ${body.access_token}` : body.access_token);
