@@ -1,5 +1,3 @@
-import { asList } from './values.js';
-
 /**
  * Most invariants are presence logic over child elements (`name.exists() or telecom.exists()`,
  * `type = 'document' implies timestamp.hasValue()`). This compiles that subset of FHIRPath to plain functions,
@@ -204,11 +202,13 @@ class Parser {
 }
 
 function presence(name: string, path: Step[]): Predicate {
+  const exists: (node: unknown) => boolean =
+    path.length === 1 && typeof path[0] === 'string' ? childExists(path[0]) : (node) => elementsAt(node, path, true).length > 0;
   switch (name) {
     case 'exists':
-      return (node) => elementsAt(node, path, true).length > 0;
+      return exists;
     case 'empty':
-      return (node) => elementsAt(node, path, true).length === 0;
+      return (node) => !exists(node);
     default: {
       // hasValue(): one element, which is a primitive with a value (not just an `_x` companion).
       return (node) => {
@@ -227,21 +227,43 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
  */
 function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unknown[] {
   let current: unknown[] = [node];
-  for (const name of path) {
-    if (typeof name === 'function') {
-      current = current.filter(name);
+  for (const step of path) {
+    if (typeof step === 'function') {
+      current = current.filter(step);
       continue;
     }
     const next: unknown[] = [];
     for (const item of current) {
-      if (!isRecord(item)) continue;
-      const value = item[name] ?? typedChoice(item, name);
-      if (value !== undefined) next.push(...asList(value).filter((v) => v !== null));
-      else if (withCompanions && item[`_${name}`] !== undefined) next.push(...asList(item[`_${name}`]).filter((v) => v !== null));
+      if (isRecord(item)) collect(item[step] ?? typedChoice(item, step), withCompanions ? item[`_${step}`] : undefined, next);
     }
     current = next;
   }
   return current;
+}
+
+/** The common `name.exists()`, without collecting anything. */
+function childExists(name: string): (node: unknown) => boolean {
+  const companion = `_${name}`;
+  const present = (value: unknown) => value !== undefined && value !== null && (!Array.isArray(value) || value.some((v) => v !== null));
+  return (node) => isRecord(node) && (present(node[name] ?? typedChoice(node, name)) || present(node[companion]));
+}
+
+/**
+ * Adds the elements of a property to a collection: its values, and where a value is missing (null in an
+ * array, or no value at all) its `_x` companion when companions count.
+ */
+function collect(value: unknown, companion: unknown, into: unknown[]): void {
+  if (!Array.isArray(value) && !Array.isArray(companion)) {
+    const element = value ?? companion;
+    if (element !== undefined && element !== null) into.push(element);
+    return;
+  }
+  const values = Array.isArray(value) ? value : [];
+  const companions = Array.isArray(companion) ? companion : [];
+  for (let i = 0; i < Math.max(values.length, companions.length); i++) {
+    const element = values[i] ?? companions[i];
+    if (element !== undefined && element !== null) into.push(element);
+  }
 }
 
 function typedChoice(item: Record<string, unknown>, stem: string): unknown {

@@ -41,7 +41,9 @@ const node = fc
   .map(({ primitives, complex, choice, total }) => {
     const data: Record<string, unknown> = { ...complex, ...choice, ...total };
     for (const [name, { form, value }] of Object.entries(primitives)) {
+      // 'companion' on an array: the first value is null and only its companion is there.
       if (form !== 'companion') data[name] = value;
+      else if (Array.isArray(value)) data[name] = [null, ...value.slice(1)];
       if (form !== 'value') data[`_${name}`] = Array.isArray(value) ? value.map(() => companion) : companion;
     }
     return data;
