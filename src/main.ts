@@ -14,6 +14,7 @@ import { auditPatientData } from './http/audit.js';
 import { createLogger, type Logger } from './logging.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
+import { OUTBOX_CHANGED } from './store/repository.js';
 import { createTransfer } from './transfer/index.js';
 import { createValidator } from './validation/index.js';
 
@@ -37,7 +38,7 @@ export interface GatewayOptions {
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger();
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
   try {
     const validators = await createValidators(config);
     const server = config.tls
@@ -63,6 +64,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       handlers: { ...transfer.outboxHandlers, ...capacity.outboxHandlers },
       onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
     });
+    // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here at once.
+    const stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, () => dispatcher?.wake());
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
@@ -89,6 +92,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
     const work = dispatcher;
     const stopWork = async () => {
+      stopWaking();
       await capacity.stop();
       await work.stop();
     };

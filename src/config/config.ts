@@ -43,6 +43,8 @@ export interface GatewayConfig {
   publicBaseUrl: string;
   dataDir: string;
   databaseUrl?: string;
+  /** PostgreSQL only: the schema holding the gateway's tables (default `public`); instances sharing it share data. */
+  databaseSchema?: string;
   limits: { bodyBytes: number; jsonDepth: number };
   tls?: { certFile: string; keyFile: string };
   profiles: { folders: string[] };
@@ -134,6 +136,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? config.publicBaseUrl).replace(/\/$/, ''),
     dataDir,
     databaseUrl: env.DATABASE_URL ?? config.databaseUrl,
+    ...optional('databaseSchema', env.DATABASE_SCHEMA ?? config.databaseSchema),
     limits: { ...DEFAULT_LIMITS, ...config.limits },
     tls: config.tls && { certFile: resolve(config.tls.certFile), keyFile: resolve(config.tls.keyFile) },
     profiles: { folders: (config.profiles?.folders ?? []).map(resolve) },
@@ -150,6 +153,8 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
   };
 }
 
+const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+
 /** Reads GATEWAY_CONFIG (a JSON file) or, without it, returns the development configuration. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const port = env.PORT ? Number(env.PORT) : 8080;
@@ -157,7 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const file = env.GATEWAY_CONFIG;
   if (!file) {
     const config = developmentConfig(port, path.resolve(env.DATA_DIR ?? 'data'));
-    return env.DATABASE_URL ? { ...config, databaseUrl: env.DATABASE_URL } : config;
+    return env.DATABASE_URL ? { ...config, databaseUrl: env.DATABASE_URL, ...optional('databaseSchema', env.DATABASE_SCHEMA) } : config;
   }
   let raw: unknown;
   try {

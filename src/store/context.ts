@@ -10,6 +10,8 @@ export interface StoreContext {
   /** Runs `work` in a transaction, joining the one already open in this async context. */
   atomically<T>(work: () => Promise<T>): Promise<T>;
   readonly inserts: InsertStatements;
+  /** The store's ChangeFeed.publish: tells every instance on the database that something changed. */
+  publish(topic: string, message?: string): Promise<void>;
 }
 
 /** Both engines report a broken unique constraint their own way. */

@@ -1,4 +1,5 @@
 import type { Store } from './repository.js';
+import { PostgresSignals } from './changes.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrate } from './migrations/index.js';
 import { openPostgres } from './postgres.js';
@@ -19,7 +20,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
     }
     const db = await openPostgres(options.databaseUrl, options.schema);
-    return migrated(new KyselyStore('postgres', db), () => migrate(db, 'postgres', options.schema ?? 'public'));
+    const signals = new PostgresSignals(options.databaseUrl, options.schema ?? 'public');
+    return migrated(new KyselyStore('postgres', db, undefined, signals), () => migrate(db, 'postgres', options.schema ?? 'public'));
   }
   const { db, stopCheckpointer } = openSqlite(options.dataDir);
   return migrated(new KyselyStore('sqlite', db, stopCheckpointer), () => migrate(db, 'sqlite'));

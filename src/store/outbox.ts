@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
-import type { NewOutboxMessage, Outbox, OutboxMessage } from './repository.js';
+import { OUTBOX_CHANGED, type NewOutboxMessage, type Outbox, type OutboxMessage } from './repository.js';
 import { toInstant, type StoreContext } from './context.js';
 import type { OutboxTable } from './schema.js';
 
@@ -10,6 +10,7 @@ const UNFINISHED: OutboxMessage['status'][] = ['pending', 'in-flight'];
 /**
  * The durable outbox. A claim is one UPDATE over the due messages (on PostgreSQL selected `FOR UPDATE SKIP LOCKED`,
  * so concurrent instances never take the same one); an in-flight message's `next_attempt_at` is its lease expiry.
+ * Enqueueing (and replaying) signals `OUTBOX_CHANGED`, so every instance's dispatcher can start a round at once.
  */
 export class KyselyOutbox implements Outbox {
   constructor(private readonly context: StoreContext) {}
@@ -36,6 +37,7 @@ export class KyselyOutbox implements Outbox {
         last_error: null,
       })
       .execute();
+    await this.context.publish(OUTBOX_CHANGED);
     return id;
   }
 
@@ -120,7 +122,9 @@ export class KyselyOutbox implements Outbox {
       .where('id', '=', id)
       .where('status', 'in', ['dead', 'delivered'])
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    const replayed = Number(result.numUpdatedRows) > 0;
+    if (replayed) await this.context.publish(OUTBOX_CHANGED);
+    return replayed;
   }
 }
 

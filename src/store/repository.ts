@@ -149,12 +149,32 @@ export interface ReplayCache {
   remember(key: string, expiresAt: Date): Promise<boolean>;
 }
 
+/**
+ * Change fan-out between the instances sharing one database (PostgreSQL LISTEN/NOTIFY; on SQLite, the one process).
+ * A signal is a hint to look again, never the data itself: it carries no more than a short message (e.g. an id), a
+ * listener re-reads what it needs from the store. Published inside `transaction`, a signal goes out when the
+ * transaction commits and not at all when it rolls back; the same topic and message twice in one transaction go
+ * out once. The outbox signals `OUTBOX_CHANGED` on every enqueue.
+ */
+export interface ChangeFeed {
+  publish(topic: string, message?: string): Promise<void>;
+  /**
+   * Calls `listener` for every signal of `topic`, from any instance (this one included), once listening has started.
+   * `message` is undefined when signals may have been missed (the listening connection was lost and is back): look
+   * at everything. Resolves to the function that stops listening.
+   */
+  subscribe(topic: string, listener: (message?: string) => void): Promise<() => void>;
+}
+
+export const OUTBOX_CHANGED = 'outbox';
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceRepository;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
   readonly streams: EventStreams;
+  readonly changes: ChangeFeed;
   /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
   /** True when the database answers (for /readyz). */
