@@ -2,7 +2,7 @@
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /** How far a reporter's clock may run ahead of ours. */
-export const CLOCK_SKEW_MS = 5 * 60_000;
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** The measurement time normalised to UTC ISO, or the reason it is unusable. */
 export function parseMeasuredAt(value: unknown, now: Date): { measuredAt: string } | { problem: string } {

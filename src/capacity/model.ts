@@ -23,7 +23,7 @@ export interface ProviderIdentity {
   name: string;
 }
 
-export const UNKNOWN: Count = { absent: 'unknown' };
+export const UNKNOWN = { absent: 'unknown' } as const satisfies Count;
 
 export function isKnown(count: Count | undefined): count is number {
   return typeof count === 'number';

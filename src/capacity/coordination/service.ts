@@ -118,7 +118,7 @@ export function reportId(provider: ProviderListing): string {
 }
 
 function markedUnknown(report: Resource): Resource {
-  const unknown = { _count: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: (UNKNOWN as { absent: string }).absent }] } };
+  const unknown = { _count: { extension: [{ url: DATA_ABSENT_REASON_EXTENSION, valueCode: UNKNOWN.absent }] } };
   return {
     ...report,
     group: objects(report.group).map((group) => ({

@@ -15,7 +15,7 @@ export interface CapacityState {
   ledger: Reservation[];
 }
 
-export const STATE_ID = 'capacity-state';
+const STATE_ID = 'capacity-state';
 const CENSUS_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-census`;
 const RESERVATION_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-reservation`;
 const RETRIES = 5;
