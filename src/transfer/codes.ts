@@ -27,9 +27,10 @@ export const DOCUMENT_CODES: Record<DocumentKind, { system: string; code: string
   nursingHandoff: { system: SNOMED, code: '11171000146100', display: 'Nursing handoff document' },
 };
 
-interface Coding {
+export interface Coding {
   system?: string;
   code?: string;
+  display?: string;
 }
 
 const codingsOf = (concept: unknown): Coding[] => ((concept as { coding?: Coding[] } | undefined)?.coding ?? []).filter(Boolean);

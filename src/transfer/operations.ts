@@ -3,7 +3,9 @@ import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type 
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import { URA_SYSTEM, type DocumentKind } from './codes.js';
+import { CARE_TYPE_SYSTEM } from '../capacity/canonical.js';
+import { careType } from '../capacity/care-types.js';
+import { URA_SYSTEM, type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
@@ -29,6 +31,7 @@ interface Parameter {
   resource?: Resource;
   valueReference?: { reference?: string };
   valueIdentifier?: { system?: string; value?: string };
+  valueCoding?: { system?: string; code?: string };
 }
 
 export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
@@ -40,6 +43,7 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
       version: rest.services.version,
       source: documentSource(parameters, 'advanceNotice'),
       receivers: receiversOf(context, parameters),
+      careType: careTypeOf(parameters),
     });
     afterChange();
     return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer('task', result, issues)];
@@ -92,6 +96,21 @@ function receiversOf(context: TransferContext, parameters: Parameter[]): string[
   });
   if (new Set(ids).size !== ids.length) throw new OperationOutcomeError(badRequest('A receiver is named twice', 'receiver'));
   return ids;
+}
+
+/**
+ * The care type the transfer asks for (the one the EHR matched capacity for): the Tasks carry it as `performerType`,
+ * so the receiver that accepts counts a place of that type taken (docs/capacity.md §4). Optional.
+ */
+function careTypeOf(parameters: Parameter[]): Coding | undefined {
+  const given = parameters.filter((p) => p.name === 'careType');
+  if (given.length === 0) return undefined;
+  const coding = given[0].valueCoding;
+  const known = coding?.system === CARE_TYPE_SYSTEM ? careType(coding.code) : undefined;
+  if (given.length > 1 || !known) {
+    throw new OperationOutcomeError(unprocessable(`'careType' is at most one valueCoding of ${CARE_TYPE_SYSTEM} with a known code`, 'careType'));
+  }
+  return { system: CARE_TYPE_SYSTEM, code: known.code, display: known.display };
 }
 
 function answer(name: string, resources: Resource[], issues: OperationOutcomeIssue[]): Resource {

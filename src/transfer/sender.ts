@@ -10,6 +10,7 @@ import {
 } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import type { Coding } from './codes.js';
 import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
 import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from './credentials.js';
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
@@ -40,6 +41,8 @@ export interface OfferRequest {
   source: DocumentSource;
   /** Trusted organisation ids, one Task each. */
   receivers: string[];
+  /** The care type asked for: the Tasks carry it as performerType. */
+  careType?: Coding;
 }
 
 export interface TransferResult<T> {
@@ -62,7 +65,7 @@ export async function offer(context: TransferContext, request: OfferRequest): Pr
     await storeDocument(context, tenant, document);
     const created: Resource[] = [];
     for (const [index, receiver] of receivers.entries()) {
-      const task = newTask({ id: taskIds[index], group, patient, advanceNotice: keyOf(document.composition), now, sender, receiver });
+      const task = newTask({ id: taskIds[index], group, patient, advanceNotice: keyOf(document.composition), now, sender, receiver, careType: request.careType });
       const saved = await saveTask(context, tenant, task);
       const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
       const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);

@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import { DOCUMENT_CODES, PROFILES, SNOMED, TASK_CODE, type DocumentKind } from './codes.js';
+import { DOCUMENT_CODES, PROFILES, SNOMED, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
 import { organizationReference } from './context.js';
 import { ALTERNATIVE_DATE_CODE } from './task-status.js';
 
@@ -29,6 +29,8 @@ export interface NewTask {
   now: string;
   sender: { id: string; name: string; ura?: string };
   receiver: { id: string; name: string; ura?: string };
+  /** The kind of care asked for (Task.performerType). */
+  careType?: Coding;
 }
 
 /** A new eOverdracht Task: references only (the Patient, the advance notice, the organisations), nothing personal. */
@@ -46,6 +48,7 @@ export function newTask(fields: NewTask): Resource & { id: string } {
     lastModified: fields.now,
     requester: { agent: organizationReference(fields.sender) },
     owner: organizationReference(fields.receiver),
+    ...(fields.careType ? { performerType: [{ coding: [fields.careType] }] } : {}),
     input: [documentInput('advanceNotice', fields.advanceNotice)],
   };
 }

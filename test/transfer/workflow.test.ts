@@ -262,4 +262,20 @@ describe('eOverdracht between two gateways', () => {
     expect((await fhirCall(receiver.url, notifier.body.access_token as string, 'POST', `/eoverdracht/notification/Task/${task.id}/x`)).status).toBe(404);
     expect((await fhirCall(receiver.url, 'not-a-token', 'POST', `/eoverdracht/notification/Task/${task.id}`)).status).toBe(401);
   });
+
+  it('carries the care type asked for on every Task to the receivers, and refuses one it does not know', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const careType = (code: string) => ({ name: 'careType', valueCoding: { system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/care-type', code } });
+    const call = (parameter: object[]) => fhirCall(sender.url, token, 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter });
+    const bundle = { name: 'advanceNotice', resource: transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'care-type')) };
+    const unknown = await call([bundle, careType('sauna'), ...receivers(vvt1)]);
+    expect([unknown.status, JSON.stringify(unknown.body.issue)]).toEqual([422, expect.stringMatching(/'careType' is at most one valueCoding/)]);
+
+    const offered = await call([bundle, careType('elv-hoog'), ...receivers(vvt1)]);
+    expect(offered.status).toBe(200);
+    const [task] = parametersNamed(offered.body, 'task');
+    const elvHoog = [{ coding: [{ system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/care-type', code: 'elv-hoog', display: 'Eerstelijnsverblijf hoog complex' }] }];
+    expect(task.performerType).toEqual(elvHoog);
+    expect((await localTaskOf(vvt1, task.id!, 'requested')).performerType).toEqual(elvHoog);
+  });
 });
