@@ -52,6 +52,7 @@ export interface GatewayConfig {
   trusted: TrustedOrganization[];
   coordinationPoint?: { organization: string };
   capacity?: CapacitySettings;
+  subscriptions?: SubscriptionSettings;
 }
 
 export interface CapacitySettings {
@@ -59,6 +60,21 @@ export interface CapacitySettings {
   publishDebounceMs?: number;
   /** node-cron expression. */
   snapshotSchedule?: string;
+}
+
+/** Subscription delivery (docs/subscriptions.md). */
+export interface SubscriptionSettings {
+  /**
+   * URL prefixes notification endpoints may lie under, besides a remote subscriber's own configured endpoints.
+   * Listed here, an endpoint may also resolve to a private address (an EHR on the internal network).
+   */
+  allowedEndpoints?: string[];
+  deliveryTimeoutMs?: number;
+  maxConcurrentPerEndpoint?: number;
+  /** First retry after up to this long; each later one waits up to twice as long. */
+  retryBaseMs?: number;
+  /** A notification still failing this long after its event dead-letters, and its subscription turns `error`. */
+  retryHorizonMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +166,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
+    ...(config.subscriptions ? { subscriptions: config.subscriptions } : {}),
   };
 }
 
