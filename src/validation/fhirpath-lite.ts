@@ -2,10 +2,11 @@
  * Most invariants are presence logic over child elements (`name.exists() or telecom.exists()`,
  * `type = 'document' implies timestamp.hasValue()`). This compiles that subset of FHIRPath to plain functions,
  * which run without the allocations of a general FHIRPath engine; anything outside the subset returns undefined
- * and is left to fhirpath.js. The subset: paths of child names, filtered with `.where(...)` and passed through
- * `.trace(...)`, ending in `.exists()`, `.empty()`, `.hasValue()` or `.count()` compared with an integer, or
- * compared with a literal (`=`, `!=`, `in (...)`; strings, booleans, integers); `.not()`, `and`, `or`, `xor`,
- * `implies` and parentheses, all with FHIRPath's three-valued logic (undefined is the empty collection).
+ * and is left to fhirpath.js. The subset: paths of child names (or starting at `descendants()`), filtered with
+ * `.where(...)` and passed through `.trace(...)`, ending in `.exists()`, `.empty()`, `.hasValue()`,
+ * `.isDistinct()` or `.count()` compared with an integer, or compared with a literal (`=`, `!=`, `in (...)`;
+ * strings, booleans, integers); `.not()`, `and`, `or`, `xor`, `implies` and parentheses, all with FHIRPath's
+ * three-valued logic (undefined is the empty collection).
  */
 export type Truth = boolean | undefined;
 export type Predicate = (node: unknown) => Truth;
@@ -25,12 +26,18 @@ function comparable(type: string | undefined, literal: unknown): boolean {
 
 type Token = { kind: 'name' | 'op' | 'punct' | 'literal'; text: string; value?: unknown };
 
-/** A step along a path: a child name, or a where() filter on the items reached so far. */
-type Step = string | Predicate;
+/** descendants(): every element below the items reached so far. */
+const DESCENDANTS = Symbol('descendants');
+
+/** A step along a path: a child name, a where() filter on the items reached so far, or descendants(). */
+type Step = string | Predicate | typeof DESCENDANTS;
+
+/** After descendants() the element types are not known, so no comparison is compiled. */
+const UNTYPED = '\u0000';
 
 const TOKEN = /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|'((?:[^'\\]|\\.)*)'|(-?\d+)(?![.\d])|(\(\)|!=|<=|>=|[().=|<>]))/y;
 const OPERATORS = new Set(['and', 'or', 'xor', 'implies']);
-const FUNCTIONS = new Set(['exists', 'empty', 'hasValue']);
+const FUNCTIONS = new Set(['exists', 'empty', 'hasValue', 'isDistinct']);
 
 function tokenize(expression: string): Token[] | undefined {
   const tokens: Token[] = [];
@@ -130,7 +137,10 @@ class Parser {
       this.position++;
       if (steps.length > 0 && FUNCTIONS.has(token.text) && this.accept('()')) return presence(token.text, steps);
       if (steps.length > 0 && token.text === 'count' && this.accept('()')) return this.countComparison(steps);
-      if (token.text === 'where' && this.accept('(')) {
+      if (steps.length === 0 && token.text === 'descendants' && this.accept('()')) {
+        steps.push(DESCENDANTS);
+        names.push(UNTYPED);
+      } else if (token.text === 'where' && this.accept('(')) {
         const filter = this.filter(names);
         if (!filter) return undefined;
         steps.push(filter);
@@ -209,6 +219,8 @@ function presence(name: string, path: Step[]): Predicate {
       return exists;
     case 'empty':
       return (node) => !exists(node);
+    case 'isDistinct':
+      return (node) => isDistinct(elementsAt(node, path, false));
     default: {
       // hasValue(): one element, which is a primitive with a value (not just an `_x` companion).
       return (node) => {
@@ -217,6 +229,11 @@ function presence(name: string, path: Step[]): Predicate {
       };
     }
   }
+}
+
+function isDistinct(values: unknown[]): boolean {
+  const seen = new Set(values.map((value) => (typeof value === 'object' ? JSON.stringify(value) : value)));
+  return seen.size === values.length;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -232,6 +249,10 @@ function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unkno
       current = current.filter(step);
       continue;
     }
+    if (step === DESCENDANTS) {
+      current = descendantsOf(current);
+      continue;
+    }
     const next: unknown[] = [];
     for (const item of current) {
       if (isRecord(item)) collect(item[step] ?? typedChoice(item, step), withCompanions ? item[`_${step}`] : undefined, next);
@@ -239,6 +260,25 @@ function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unkno
     current = next;
   }
   return current;
+}
+
+/** Every element below the items, depth first (primitive companions and resourceType are not elements). */
+function descendantsOf(items: unknown[]): unknown[] {
+  const found: unknown[] = [];
+  const visit = (item: unknown) => {
+    if (!isRecord(item)) return;
+    for (const key in item) {
+      if (key === 'resourceType' || key.charCodeAt(0) === 95) continue;
+      const children: unknown[] = [];
+      collect(item[key], undefined, children);
+      for (const child of children) {
+        found.push(child);
+        visit(child);
+      }
+    }
+  };
+  items.forEach(visit);
+  return found;
 }
 
 /** The common `name.exists()`, without collecting anything. */

@@ -74,7 +74,13 @@ describe('presence logic compiled natively', () => {
     { type: fc.constantFrom('group', 'display', 'boolean', 'string'), maxLength: fc.constant(3), item: fc.constant([{ linkId: '1' }]) },
     { requiredKeys: [] },
   );
+  const linkId = fc.constantFrom('1', '2', '3');
+  const questionnaire = fc.letrec((tie) => ({
+    item: fc.record({ linkId, text: fc.constant('t'), item: fc.array(tie('item'), { maxLength: 2 }) }, { requiredKeys: ['linkId'] }),
+    questionnaire: fc.record({ status: fc.constant('active'), item: fc.array(tie('item'), { maxLength: 3 }) }, { requiredKeys: ['status'] }),
+  })).questionnaire;
   const FILTERS: [string, string, fc.Arbitrary<unknown>][] = [
+    ['Questionnaire', 'descendants().linkId.isDistinct()', questionnaire],
     ['CodeableConcept', "coding.where(system = 'x' and code = 'a').exists()", codeableConcept],
     ['CodeableConcept', "coding.where(code = 'a' or code = 'b').empty() or text.exists()", codeableConcept],
     ['CodeableConcept', "coding.where(system = 'y').where(code != 'c').exists().not()", codeableConcept],
