@@ -3,8 +3,9 @@ import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type 
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import { CARE_TYPE_SYSTEM } from '../capacity/canonical.js';
+import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../capacity/canonical.js';
 import { careType } from '../capacity/care-types.js';
+import { valueSetMembers } from '../capacity/terminology.js';
 import { URA_SYSTEM, type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
@@ -98,6 +99,9 @@ function receiversOf(context: TransferContext, parameters: Parameter[]): string[
   return ids;
 }
 
+/** The care-type ValueSet as `system|code`. */
+const CARE_TYPE_CODES = valueSetMembers(CARE_TYPE_VALUESET);
+
 /**
  * The care type the transfer asks for (the one the EHR matched capacity for): the Tasks carry it as `performerType`,
  * so the receiver that accepts counts a place of that type taken (docs/capacity.md §4). Optional.
@@ -106,9 +110,13 @@ function careTypeOf(parameters: Parameter[]): Coding | undefined {
   const given = parameters.filter((p) => p.name === 'careType');
   if (given.length === 0) return undefined;
   const coding = given[0].valueCoding;
-  const known = coding?.system === CARE_TYPE_SYSTEM ? careType(coding.code) : undefined;
-  if (given.length > 1 || !known) {
-    throw new OperationOutcomeError(unprocessable(`'careType' is at most one valueCoding of ${CARE_TYPE_SYSTEM} with a known code`, 'careType'));
+  if (given.length > 1 || typeof coding?.code !== 'string') {
+    throw new OperationOutcomeError(badRequest("'careType' is at most one parameter with a valueCoding (system and code)", 'careType'));
+  }
+  const known = CARE_TYPE_CODES.has(`${coding.system}|${coding.code}`) ? careType(coding.code) : undefined;
+  if (!known) {
+    const text = `'careType' ${coding.system}|${coding.code} is not in the ValueSet ${CARE_TYPE_VALUESET} (the codes of ${CARE_TYPE_SYSTEM})`;
+    throw new OperationOutcomeError(outcome('unprocessable', [issue('error', 'code-invalid', text, 'careType')]));
   }
   return { system: CARE_TYPE_SYSTEM, code: known.code, display: known.display };
 }

@@ -263,19 +263,32 @@ describe('eOverdracht between two gateways', () => {
     expect((await fhirCall(receiver.url, 'not-a-token', 'POST', `/eoverdracht/notification/Task/${task.id}`)).status).toBe(401);
   });
 
-  it('carries the care type asked for on every Task to the receivers, and refuses one it does not know', async () => {
+  it('carries the care type asked for on every Task to the receivers (both releases), and refuses one it does not know', async () => {
     const token = await ehrToken(sender.url, hospital);
-    const careType = (code: string) => ({ name: 'careType', valueCoding: { system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/care-type', code } });
-    const call = (parameter: object[]) => fhirCall(sender.url, token, 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter });
-    const bundle = { name: 'advanceNotice', resource: transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'care-type')) };
-    const unknown = await call([bundle, careType('sauna'), ...receivers(vvt1)]);
-    expect([unknown.status, JSON.stringify(unknown.body.issue)]).toEqual([422, expect.stringMatching(/'careType' is at most one valueCoding/)]);
+    const CARE_TYPE = 'https://vervolgzorg-gateway.example/fhir/CodeSystem/care-type';
+    const careType = (valueCoding: object) => ({ name: 'careType', valueCoding });
+    const call = (parameter: object[], base = '/fhir/stu3') => fhirCall(sender.url, token, 'POST', `${base}/$offer`, { resourceType: 'Parameters', parameter });
+    const document = renamed(documentOf(examples, ADVANCE_NOTICE), 'care-type');
+    const bundle = { name: 'advanceNotice', resource: transaction(document) };
+    const r4Bundle = { name: 'advanceNotice', resource: transaction(document.map((resource) => convertResource(resource, { from: 'stu3', to: 'r4' }))) };
+    const elvHoog = careType({ system: CARE_TYPE, code: 'elv-hoog' });
+    const refusals = [
+      [await call([bundle, careType({ system: CARE_TYPE, code: 'sauna' }), ...receivers(vvt1)]), 422, 'code-invalid', /'careType' .*care-type\|sauna is not in the ValueSet/],
+      [await call([bundle, careType({ system: 'http://snomed.info/sct', code: 'elv-hoog' }), ...receivers(vvt1)]), 422, 'code-invalid', /'careType' http:\/\/snomed.info\/sct\|elv-hoog is not in/],
+      [await call([bundle, elvHoog, elvHoog, ...receivers(vvt1)]), 400, 'invalid', /'careType' is at most one parameter with a valueCoding/],
+      [await call([bundle, { name: 'careType', valueCode: 'elv-hoog' }, ...receivers(vvt1)]), 400, 'invalid', /'careType' is at most one parameter with a valueCoding/],
+    ] as const;
+    for (const [answer, status, code, text] of refusals) {
+      expect([answer.status, answer.body.issue]).toEqual([status, [expect.objectContaining({ code, expression: ['careType'], details: { text: expect.stringMatching(text) } })]]);
+    }
 
-    const offered = await call([bundle, careType('elv-hoog'), ...receivers(vvt1)]);
-    expect(offered.status).toBe(200);
-    const [task] = parametersNamed(offered.body, 'task');
-    const elvHoog = [{ coding: [{ system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/care-type', code: 'elv-hoog', display: 'Eerstelijnsverblijf hoog complex' }] }];
-    expect(task.performerType).toEqual(elvHoog);
-    expect((await localTaskOf(vvt1, task.id!, 'requested')).performerType).toEqual(elvHoog);
+    const asked = [{ coding: [{ system: CARE_TYPE, code: 'elv-hoog', display: 'Eerstelijnsverblijf hoog complex' }] }];
+    const [task] = parametersNamed((await call([bundle, elvHoog, ...receivers(vvt1)])).body, 'task');
+    expect(task.performerType).toEqual(asked);
+    expect((await localTaskOf(vvt1, task.id!, 'requested')).performerType).toEqual(asked);
+    const [r4Task] = parametersNamed((await call([r4Bundle, elvHoog, ...receivers(vvt2)], '/fhir')).body, 'task');
+    expect(r4Task.performerType).toEqual(asked);
+    const copy = await localTaskOf(vvt2, r4Task.id!, 'requested');
+    expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt2), 'GET', `/fhir/Task/${copy.id}`)).body.performerType).toEqual(asked);
   });
 });
