@@ -1,55 +1,50 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { importSigningKey } from '../../src/auth/jwk.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { BED_STATUS_SYSTEM, CARE_TYPE_SYSTEM, POPULATION_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
-import { ehrToken, eventually, fhirCall, freePort, organizationToken, party, type Party } from '../transfer/support.js';
+import { localId } from '../../src/transfer/receiver.js';
+import {
+  ADVANCE_NOTICE,
+  documentOf,
+  ehrToken,
+  eventually,
+  fhirCall,
+  newSite,
+  nictizExamples,
+  organizationToken,
+  party,
+  siteConfig,
+  startProcess,
+  stopProcess,
+  transaction,
+  trustedOrganization,
+  type Party,
+  type Site,
+} from '../transfer/support.js';
 
 /**
  * The issue's done-when across processes on loopback: a provider gateway (`node src/main.ts`, hosting two VVT
- * providers) publishes to a coordination point's gateway (another process). Both providers show on the board, a new
- * count shows within a second, a provider that goes silent turns unknown, and nothing of the internal data that came
- * with the reports (tariffs, contracts, notes, narrative) is there.
+ * providers) publishes to a coordination point's gateway (another process), and a hospital's gateway (a third) offers
+ * transfers. Both providers show on the board, a new count shows within a second, a provider that goes silent turns
+ * unknown, and nothing of the internal data that came with the reports (tariffs, contracts, notes, narrative) is
+ * there. A transfer offered for a care type and accepted by a provider takes one place of that type off the board
+ * within a second; cancelled, it gives the place back.
  */
 const MARK = '§intern';
 let vvt1: Party;
 let vvt2: Party;
 let zcc: Party;
 let hospital: Party;
-const sites: { url: string; dataDir: string; child?: ChildProcess }[] = [];
-let provider: { url: string };
-let cp: { url: string };
+let cp: Site;
+let provider: Site;
+let hospitalSite: Site;
+const running: ChildProcess[] = [];
 
-const publicJwk = async (owner: string, jwk: Party['jwk']) => (await importSigningKey(owner, jwk)).publicJwk;
-
-async function hosted(p: Party, roles: string[]) {
-  return { id: p.id, name: p.name, ura: p.ura, roles, keys: [{ jwk: p.jwk }], ehrClients: [{ clientId: p.ehr.clientId, jwks: { keys: [await publicJwk(p.ehr.clientId, p.ehr.jwk)] } }] };
-}
-
-async function trusted(p: Party, endpoints: Record<string, string> = {}) {
-  return { id: p.id, name: p.name, ura: p.ura, jwks: { keys: [await publicJwk(p.id, p.jwk)] }, endpoints };
-}
-
-async function start(config: (url: string, dataDir: string) => Promise<Record<string, unknown>>): Promise<{ url: string }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'capacity-e2e-'));
-  writeFileSync(path.join(dataDir, 'config.json'), JSON.stringify({ mode: 'production', port, publicBaseUrl: url, dataDir, ...(await config(url, dataDir)) }));
-  const log = openSync(path.join(dataDir, 'gateway.log'), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, GATEWAY_CONFIG: path.join(dataDir, 'config.json'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', log, log],
-  });
-  sites.push({ url, dataDir, child });
-  await eventually(`${url} to be ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${dataDir}/gateway.log`);
-    const ready = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-    return ready?.ok ? true : undefined;
-  }, 60_000);
-  return { url };
+async function launch(site: Site, config: Record<string, unknown>): Promise<void> {
+  writeFileSync(path.join(site.dataDir, 'config.json'), JSON.stringify(config));
+  running.push(await startProcess(site));
 }
 
 beforeAll(async () => {
@@ -59,28 +54,32 @@ beforeAll(async () => {
     party('zcc', 'ZCC Rijnmond', '44444444'),
     party('hospital', 'Ziekenhuis Zuid', '11111111'),
   ]);
-  cp = await start(async () => ({
-    organizations: [await hosted(zcc, ['coordination-point'])],
-    trusted: [await trusted(vvt1), await trusted(vvt2), await trusted(hospital)],
-    capacity: { staleAfterMinutes: 1 },
-  }));
-  provider = await start(async () => ({
-    organizations: [await hosted(vvt1, ['receiver']), await hosted(vvt2, ['receiver'])],
-    trusted: [await trusted(zcc, { oauth: `${cp.url}/oauth2/token`, fhir: `${cp.url}/fhir` })],
-    coordinationPoint: { organization: zcc.id },
-    capacity: { publishDebounceMs: 50 },
-  }));
+  cp = await newSite([{ party: zcc, roles: ['coordination-point'] }], 'capacity-e2e-');
+  provider = await newSite(
+    [
+      { party: vvt1, roles: ['receiver'] },
+      { party: vvt2, roles: ['receiver'] },
+    ],
+    'capacity-e2e-',
+  );
+  hospitalSite = await newSite([{ party: hospital, roles: ['sender'] }], 'capacity-e2e-');
+  const providerConfig = await siteConfig(provider, [hospitalSite]);
+  const coordinationPoint = await trustedOrganization(zcc, { oauth: `${cp.url}/oauth2/token`, fhir: `${cp.url}/fhir` });
+  await Promise.all([
+    launch(cp, { ...(await siteConfig(cp, [provider, hospitalSite])), capacity: { staleAfterMinutes: 1 } }),
+    launch(provider, {
+      ...providerConfig,
+      trusted: [...(providerConfig.trusted as unknown[]), coordinationPoint],
+      coordinationPoint: { organization: zcc.id },
+      capacity: { publishDebounceMs: 50 },
+    }),
+    launch(hospitalSite, await siteConfig(hospitalSite, [provider])),
+  ]);
 }, 120_000);
 
 afterAll(async () => {
-  for (const site of sites) {
-    if (site.child && site.child.exitCode === null) {
-      const exited = new Promise((resolve) => site.child!.once('exit', resolve));
-      site.child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(site.dataDir, { recursive: true, force: true });
-  }
+  await Promise.all(running.map(stopProcess));
+  for (const site of [cp, provider, hospitalSite]) if (site) rmSync(site.dataDir, { recursive: true, force: true });
 });
 
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
@@ -106,10 +105,15 @@ function report(groups: [string, number, number][]): Resource {
   };
 }
 
-async function match(query: string): Promise<Record<string, unknown>[][]> {
+/** A token of the hospital for the coordination point's board (purpose capacity-subscription). */
+async function boardToken(): Promise<string> {
   const grant = await organizationToken(cp.url, hospital, zcc.id, 'capacity-subscription', []);
   expect(grant.status).toBe(200);
-  const { status, body } = await fhirCall(cp.url, grant.body.access_token as string, 'GET', `/fhir/MeasureReport/$match-capacity?${query}`);
+  return grant.body.access_token as string;
+}
+
+async function match(query: string, token?: string): Promise<Record<string, unknown>[][]> {
+  const { status, body } = await fhirCall(cp.url, token ?? (await boardToken()), 'GET', `/fhir/MeasureReport/$match-capacity?${query}`);
   expect(status).toBe(200);
   return ((body.parameter as { name: string; part?: Record<string, unknown>[] }[]) ?? []).filter((p) => p.name === 'candidate').map((p) => p.part!);
 }
@@ -195,4 +199,51 @@ describe('capacity exchange across gateway processes', () => {
     expect(payloads.map(({ meta: _meta, ...payload }) => payload)).toContainEqual(stored);
     expect(meta).toMatchObject({ profile: [expect.stringMatching(/availability-report$/)] });
   }, 30_000);
+
+  it('a transfer offered for a care type and accepted takes one place off the board within a second; cancelled, it is free again', async () => {
+    const token = await boardToken();
+    const vvt1Available = async (careType: string) => {
+      const candidate = (await match(`care-type=${careType}&region=rijnmond`, token)).find((item) => JSON.stringify(part(item, 'provider')).includes(vvt1.ura));
+      return (part(candidate ?? [], 'available') as { valueInteger?: number } | undefined)?.valueInteger;
+    };
+    const showing = (careType: string, count: number) => async () => ((await vvt1Available(careType)) === count ? true : undefined);
+    const ehr1 = await ehrToken(provider.url, vvt1);
+    expect((await fhirCall(provider.url, ehr1, 'POST', '/fhir/MeasureReport', report([['elv-hoog', 4, 10], ['grz', 1, 6]]))).status).toBe(201);
+    await eventually('the census of 4 on the board', showing('elv-hoog', 4));
+
+    // The hospital offers to the best candidate for ELV hoog complex, as $match-capacity names it, for that care type.
+    const [best] = await match('care-type=elv-hoog&region=rijnmond', token);
+    const hospitalEhr = await ehrToken(hospitalSite.url, hospital);
+    const offered = await fhirCall(hospitalSite.url, hospitalEhr, 'POST', '/fhir/stu3/$offer', {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'advanceNotice', resource: transaction(documentOf(nictizExamples(), ADVANCE_NOTICE)) },
+        { name: 'receiver', valueIdentifier: (part(best, 'provider') as { valueIdentifier: object }).valueIdentifier },
+        { name: 'careType', valueCoding: { system: CARE_TYPE_SYSTEM, code: 'elv-hoog' } },
+      ],
+    });
+    expect(offered.status).toBe(200);
+    const task = (offered.body.parameter as { name: string; resource: Resource }[]).find((p) => p.name === 'task')!.resource;
+    expect(task.owner).toMatchObject({ identifier: { system: URA_SYSTEM, value: vvt1.ura } });
+    const localTask = `/fhir/stu3/Task/${localId(hospital.id, `Task/${task.id}`)}`;
+    const requested = await eventually('the offer at the provider', async () => {
+      const { status, body } = await fhirCall(provider.url, ehr1, 'GET', localTask);
+      return status === 200 ? body : undefined;
+    });
+    expect(requested.performerType).toEqual([{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'elv-hoog', display: 'Eerstelijnsverblijf hoog complex' }] }]);
+
+    expect((await fhirCall(provider.url, ehr1, 'PUT', localTask, { ...requested, status: 'accepted' })).status).toBe(200);
+    const accepted = Date.now();
+    await eventually('one place of ELV hoog complex taken on the board', showing('elv-hoog', 3), 10_000);
+    expect(Date.now() - accepted).toBeLessThan(1000);
+    expect(await vvt1Available('grz')).toBe(1);
+
+    const atHospital = await eventually('the acceptance at the hospital', async () => {
+      const { body } = await fhirCall(hospitalSite.url, hospitalEhr, 'GET', `/fhir/stu3/Task/${task.id}`);
+      return body.status === 'accepted' ? body : undefined;
+    });
+    expect((await fhirCall(hospitalSite.url, hospitalEhr, 'PUT', `/fhir/stu3/Task/${task.id}`, { ...atHospital, status: 'cancelled' })).status).toBe(200);
+    await eventually('the place free again on the board', showing('elv-hoog', 4), 10_000);
+    expect((await fhirCall(provider.url, ehr1, 'GET', localTask)).body.status).toBe('cancelled');
+  }, 60_000);
 });

@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SignJWT, type JWK } from 'jose';
 import { importSigningKey } from '../../src/auth/jwk.js';
@@ -83,6 +85,34 @@ export interface Site {
   hosts: { party: Party; roles: Role[] }[];
 }
 
+/** A site on a free loopback port with a fresh data folder (the caller removes `dataDir` when done). */
+export async function newSite(hosts: Site['hosts'], prefix = 'gateway-'): Promise<Site> {
+  const port = await freePort();
+  return { url: `http://127.0.0.1:${port}`, port, dataDir: mkdtempSync(path.join(tmpdir(), prefix)), hosts };
+}
+
+/** `organizations[]` configuration of a party hosted on a gateway: its signing key and its own EHR as a client. */
+export async function hostedOrganization(p: Party, roles: Role[]): Promise<Record<string, unknown>> {
+  return {
+    id: p.id,
+    name: p.name,
+    ura: p.ura,
+    roles,
+    keys: [{ jwk: p.jwk }],
+    ehrClients: [{ clientId: p.ehr.clientId, jwks: { keys: [await publicOf(p.ehr.clientId, p.ehr.jwk)] } }],
+  };
+}
+
+/** `trusted[]` configuration of a party hosted elsewhere: its public key and where it is reached. */
+export async function trustedOrganization(p: Party, endpoints: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  return { id: p.id, name: p.name, ura: p.ura, jwks: { keys: [await publicOf(p.id, p.jwk)] }, endpoints };
+}
+
+/** The eOverdracht endpoints of the gateway at `url`, as its partners configure them. */
+export function eOverdrachtEndpoints(url: string): Record<string, string> {
+  return { oauth: `${url}/oauth2/token`, fhir: `${url}/fhir/stu3`, notification: `${url}/eoverdracht/notification/Task` };
+}
+
 /** The raw configuration (GATEWAY_CONFIG) of a site that trusts the parties of the other sites. */
 export async function siteConfig(site: Site, others: Site[]): Promise<Record<string, unknown>> {
   return {
@@ -91,32 +121,35 @@ export async function siteConfig(site: Site, others: Site[]): Promise<Record<str
     publicBaseUrl: site.url,
     dataDir: site.dataDir,
     profiles: { folders: [path.join(EOVERDRACHT, 'profiles')] },
-    organizations: await Promise.all(
-      site.hosts.map(async ({ party: p, roles }) => ({
-        id: p.id,
-        name: p.name,
-        ura: p.ura,
-        roles,
-        keys: [{ jwk: p.jwk }],
-        ehrClients: [{ clientId: p.ehr.clientId, jwks: { keys: [await publicOf(p.ehr.clientId, p.ehr.jwk)] } }],
-      })),
-    ),
-    trusted: await Promise.all(
-      others.flatMap((other) =>
-        other.hosts.map(async ({ party: p }) => ({
-          id: p.id,
-          name: p.name,
-          ura: p.ura,
-          jwks: { keys: [await publicOf(p.id, p.jwk)] },
-          endpoints: {
-            oauth: `${other.url}/oauth2/token`,
-            fhir: `${other.url}/fhir/stu3`,
-            notification: `${other.url}/eoverdracht/notification/Task`,
-          },
-        })),
-      ),
-    ),
+    organizations: await Promise.all(site.hosts.map(({ party: p, roles }) => hostedOrganization(p, roles))),
+    trusted: await Promise.all(others.flatMap((other) => other.hosts.map(({ party: p }) => trustedOrganization(p, eOverdrachtEndpoints(other.url))))),
   };
+}
+
+/**
+ * Starts the gateway of a site as its own process (`node src/main.ts`, configured by `config.json` in its data
+ * folder, logging to `gateway.log` there) and waits until it is ready.
+ */
+export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>): Promise<ChildProcess> {
+  const log = openSync(path.join(site.dataDir, 'gateway.log'), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, GATEWAY_CONFIG: path.join(site.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', log, log],
+  });
+  await eventually(`${site.url} to be ready`, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${site.dataDir}/gateway.log`);
+    const ready = await fetch(`${site.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+    return ready?.ok ? true : undefined;
+  }, 60_000);
+  return child;
+}
+
+/** Stops a gateway process gracefully and waits until it has exited. */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 export async function freePort(): Promise<number> {

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
@@ -13,12 +12,14 @@ import {
   ehrToken,
   eventually,
   fhirCall,
-  freePort,
+  newSite,
   nictizExamples,
   NURSING_HANDOFF,
   organizationToken,
   party,
   siteConfig,
+  startProcess,
+  stopProcess,
   tasks,
   transaction,
   type Party,
@@ -40,46 +41,27 @@ let vvt2: Party;
 let h: Site;
 let v: Site;
 const running = new Map<Site, ChildProcess>();
-const dirs: string[] = [];
 
-async function site(hosts: Site['hosts']): Promise<Site> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'transfer-e2e-'));
-  dirs.push(dataDir);
-  return { url: `http://127.0.0.1:${port}`, port, dataDir, hosts };
-}
-
-/** Starts the gateway of a site as its own process and waits until it is ready. */
 async function start(target: Site): Promise<void> {
-  const log = openSync(path.join(target.dataDir, 'gateway.log'), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, GATEWAY_CONFIG: path.join(target.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', log, log],
-  });
-  running.set(target, child);
-  await eventually(`${target.url} to be ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${target.dataDir}/gateway.log`);
-    const ready = await fetch(`${target.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-    return ready?.ok ? true : undefined;
-  }, 60_000);
+  running.set(target, await startProcess(target));
 }
 
 async function stop(target: Site): Promise<void> {
   const child = running.get(target);
   running.delete(target);
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  await stopProcess(child);
 }
 
 beforeAll(async () => {
   [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
-  h = await site([{ party: hospital, roles: ['sender'] }]);
-  v = await site([
-    { party: vvt1, roles: ['receiver'] },
-    { party: vvt2, roles: ['receiver'] },
-  ]);
+  h = await newSite([{ party: hospital, roles: ['sender'] }], 'transfer-e2e-');
+  v = await newSite(
+    [
+      { party: vvt1, roles: ['receiver'] },
+      { party: vvt2, roles: ['receiver'] },
+    ],
+    'transfer-e2e-',
+  );
   writeFileSync(path.join(h.dataDir, 'config.json'), JSON.stringify(await siteConfig(h, [v])));
   writeFileSync(path.join(v.dataDir, 'config.json'), JSON.stringify(await siteConfig(v, [h])));
   await Promise.all([start(h), start(v)]);
@@ -87,7 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...running.keys()].map(stop));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const site of [h, v]) if (site) rmSync(site.dataDir, { recursive: true, force: true });
 });
 
 const localCopy = (p: Party, remoteTask: string, status: string) =>

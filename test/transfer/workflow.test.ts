@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseConfig } from '../../src/config/config.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
@@ -13,7 +11,7 @@ import {
   ehrToken,
   eventually,
   fhirCall,
-  freePort,
+  newSite,
   nictizExamples,
   NURSING_HANDOFF,
   organizationToken,
@@ -23,7 +21,6 @@ import {
   tasks,
   transaction,
   type Party,
-  type Site,
 } from './support.js';
 
 /**
@@ -38,20 +35,18 @@ let receiver: Gateway;
 const dirs: string[] = [];
 const examples = nictizExamples();
 
-async function site(hosts: Site['hosts']): Promise<Site> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'transfer-'));
-  dirs.push(dataDir);
-  return { url: `http://127.0.0.1:${port}`, port, dataDir, hosts };
-}
-
 beforeAll(async () => {
   [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
-  const h = await site([{ party: hospital, roles: ['sender'] }]);
-  const v = await site([
-    { party: vvt1, roles: ['receiver'] },
-    { party: vvt2, roles: ['receiver'] },
-  ]);
+  const h = await newSite([{ party: hospital, roles: ['sender'] }], 'transfer-');
+  dirs.push(h.dataDir);
+  const v = await newSite(
+    [
+      { party: vvt1, roles: ['receiver'] },
+      { party: vvt2, roles: ['receiver'] },
+    ],
+    'transfer-',
+  );
+  dirs.push(v.dataDir);
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   [sender, receiver] = await Promise.all([
     startGateway(parseConfig(await siteConfig(h, [v])), { logger }),
