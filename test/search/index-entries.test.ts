@@ -74,6 +74,37 @@ describe('indexEntries', () => {
     expect(entries.reference).toEqual([]);
   });
 
+  it('indexes an AuditEvent by when, what, who, which patient and resource, and outcome only', () => {
+    const codes = (version: 'r4' | 'stu3') => searchParameters(version, 'AuditEvent').map((p) => p.code).sort();
+    const lean = ['_id', '_lastUpdated', 'action', 'agent', 'date', 'entity', 'outcome', 'patient', 'subtype', 'type'];
+    expect(codes('r4')).toEqual(lean);
+    expect(codes('stu3')).toEqual(lean);
+    const entries = indexEntries('r4', {
+      resourceType: 'AuditEvent',
+      meta: { tag: [{ system: 'urn:test', code: 'x' }] },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+      action: 'R',
+      recorded: '2026-03-01T10:00:00.000Z',
+      outcome: '0',
+      agent: [{ who: { identifier: { system: 'urn:ehr', value: 'ehr-1' } }, name: 'N. Urse', role: [{ text: 'nurse' }], requestor: true }],
+      source: { observer: { display: 'gw' } },
+      entity: [
+        { what: { reference: 'Patient/p1' }, type: { system: 'urn:type', code: '1' }, role: { system: 'urn:role', code: '1' } },
+        { what: { reference: 'Task/t1' }, type: { system: 'urn:type', code: '2' }, role: { system: 'urn:role', code: '4' } },
+      ],
+    });
+    const params = (list: { param: string }[]) => [...new Set(list.map((e) => e.param))].sort();
+    expect(params(entries.token)).toEqual(['action', 'agent:identifier', 'outcome', 'subtype', 'type']);
+    expect(entries.reference).toEqual([
+      { param: 'entity', reference: 'Patient/p1' },
+      { param: 'entity', reference: 'Task/t1' },
+      { param: 'patient', reference: 'Patient/p1' },
+    ]);
+    expect(params(entries.date)).toEqual(['date']);
+    expect([...entries.string, ...entries.uri, ...entries.number]).toEqual([]);
+  });
+
   it('lets modules register parameters and rejects broken definitions', () => {
     registerSearchParameter('r4', { code: 'test-region-code', base: ['Location'], type: 'token', expression: 'Location.address.postalCode' });
     expect(searchParameters('r4', 'Location').map((p) => p.code)).toContain('test-region-code');

@@ -74,6 +74,11 @@ describe('parseSearchRequest', () => {
     expect(rejection(() => parseSearchRequest('r4', 'Task', { organization: 'Organization/1' })).text).toContain("'organization'");
   });
 
+  it('refuses the AuditEvent parameters its lean index leaves out', () => {
+    expect(parseSearchRequest('r4', 'AuditEvent', { patient: 'Patient/p1', date: 'ge2026' }).params).toHaveLength(2);
+    expect(rejection(() => parseSearchRequest('r4', 'AuditEvent', { 'agent-name': 'Urse' })).expression).toEqual(['agent-name']);
+  });
+
   it.each<[string, Record<string, string>, string]>([
     ['an unknown parameter', { colour: 'red' }, 'colour'],
     ['a chained parameter', { 'subject.name': 'x' }, 'subject.name'],

@@ -1,6 +1,7 @@
 import type { FhirVersion } from '../version.js';
 import { officialSearchParameters, type SearchParameterResource } from './definitions.js';
 import { compileExpression, FHIRPATH_MODELS, type Extractor } from './expression.js';
+import { isIndexedOfficialParameter } from './indexed.js';
 
 /** The search parameter types the store indexes (composite and special are not supported). */
 export type SearchParamType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri';
@@ -28,8 +29,8 @@ export const RESOURCE_ROW_PARAMETERS = new Set(['_id', '_lastUpdated']);
 const CODE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /**
- * Search parameters per release and resource type: the official definitions (compiled the first time a type is
- * used) plus the custom ones other modules register at start-up.
+ * Search parameters per release and resource type: the official definitions the type indexes (indexed.ts; compiled
+ * the first time a type is used) plus the custom ones other modules register at start-up.
  */
 class SearchParameterRegistry {
   private official?: Map<string, SearchParameterResource[]>;
@@ -72,7 +73,9 @@ class SearchParameterRegistry {
         for (const base of definition.base) this.official.set(base, [...(this.official.get(base) ?? []), definition]);
       }
     }
-    return [...(this.official.get('Resource') ?? []), ...(this.official.get(resourceType) ?? [])];
+    return [...(this.official.get('Resource') ?? []), ...(this.official.get(resourceType) ?? [])].filter((definition) =>
+      isIndexedOfficialParameter(resourceType, definition.code),
+    );
   }
 
   private compile(resourceType: string, definition: SearchParameterResource): SearchParameter | undefined {
