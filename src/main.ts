@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logging.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
 import { OUTBOX_CHANGED } from './store/repository.js';
+import { createSubscriptions } from './subscriptions/index.js';
 import { createTransfer } from './transfer/index.js';
 import { createValidator } from './validation/index.js';
 
@@ -48,7 +49,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const auth = await createAuth(running, store);
     let dispatcher: Dispatcher | undefined;
-    const capacity = createCapacity({ config: running, store, client: auth.client, wake: () => dispatcher?.wake() });
+    const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });
+    const capacity = createCapacity({
+      config: running,
+      store,
+      client: auth.client,
+      wake: () => dispatcher?.wake(),
+      onBoardChange: (change) => subscriptions.onCapacityChange(change),
+    });
     const transfer = createTransfer({
       store,
       auth,
@@ -56,7 +64,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       validators,
       limits: config.limits,
       logger,
-      onTaskStatusChange: (change) => capacity.onTaskStatusChange(change),
+      onTaskStatusChange: async (change) => {
+        await capacity.onTaskStatusChange(change);
+        await subscriptions.onTaskStatusChange(change);
+      },
       wake: () => dispatcher?.wake(),
     });
     dispatcher = createDispatcher({
@@ -82,10 +93,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
       authRouter: auth.router,
-      extensions: [transfer.http, capacity.http],
+      extensions: [transfer.http, capacity.http, subscriptions.http],
       logger,
     });
     await capacity.start();
+    await subscriptions.start();
     server.on('request', app);
     dispatcher.start();
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -94,6 +106,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const stopWork = async () => {
       stopWaking();
       await capacity.stop();
+      await subscriptions.stop();
       await work.stop();
     };
     return { url, config: running, close: () => shutDown(server, stopWork, store, options.shutdownGraceMs ?? 10_000) };

@@ -1,0 +1,187 @@
+import type { TokenClient } from '../auth/client.js';
+import type { SigningKey } from '../auth/jwk.js';
+import { PURPOSES } from '../auth/purposes.js';
+import type { BundleEntry } from '../fhir/bundle.js';
+import { CONTENT_TYPES, serialize } from '../http/format.js';
+import { nextAttempt, type BackoffPolicy } from '../outbox/backoff.js';
+import { PermanentFailure, type OutboxHandler } from '../outbox/dispatcher.js';
+import type { OutboxMessage, Store } from '../store/repository.js';
+import { OUTBOX_KINDS, SIGNATURE_HEADER } from './canonical.js';
+import type { FocusContent } from './content.js';
+import type { SubscriptionDirectory } from './directory.js';
+import type { EndpointPolicy } from './endpoints.js';
+import { streamOf, type NotifyPayload } from './events.js';
+import { focusEntry, notificationBundle, subscriptionStatus, type NotificationType } from './notifications.js';
+import { signNotification } from './signature.js';
+import { changeStatus } from './status.js';
+import type { SubscriptionPlan } from './subscription.js';
+import { DeliveryError, type Transport } from './transport.js';
+
+/**
+ * The outbox handlers of the subscription dispatcher: handshake, event notification, heartbeat. Each request is
+ * built for the subscription as it stands, authenticated (its `channel.header`, or a Nuts-style token for a remote
+ * subscriber), signed, and sent within the endpoint policy. A failure is retried with backoff; a 4xx answer, or a
+ * failure past the retry horizon, turns the subscription to `error` and dead-letters the notification, whose event
+ * stays available through `$events`.
+ */
+export interface DeliveryContext {
+  store: Store;
+  directory: SubscriptionDirectory;
+  content: FocusContent;
+  policy: EndpointPolicy;
+  transport: Transport;
+  /** The hosted organisation's newest signing key. */
+  signingKey(tenant: string): SigningKey | undefined;
+  tokens: Pick<TokenClient, 'getToken'>;
+  publicBaseUrl: string;
+  timeoutMs: number;
+  backoff: BackoffPolicy;
+  clock: () => number;
+  /** When each subscription (`tenant|id`) last had a notification delivered: heartbeats are due from there. */
+  lastDelivered: Map<string, number>;
+}
+
+/** Remote subscribers subscribe under this purpose; their notifications go out with a token for it. */
+export const SUBSCRIBER_PURPOSE = 'capacity-subscription';
+if (!PURPOSES[SUBSCRIBER_PURPOSE]) throw new Error(`purpose ${SUBSCRIBER_PURPOSE} is not defined in auth/purposes.ts`);
+
+interface Request {
+  method: 'POST' | 'PUT';
+  url: string;
+  body?: string;
+  contentType?: string;
+}
+
+export function deliveryHandlers(context: DeliveryContext): Record<string, OutboxHandler> {
+  return {
+    [OUTBOX_KINDS.handshake]: (message) => handshake(context, message),
+    [OUTBOX_KINDS.notify]: (message) => notify(context, message),
+    [OUTBOX_KINDS.heartbeat]: (message) => heartbeat(context, message),
+  };
+}
+
+const subscriptionOf = (message: OutboxMessage) => (message.payload as { subscription: string }).subscription;
+
+/** The first notification: its success activates the subscription, any failure puts it in error. */
+async function handshake(context: DeliveryContext, message: OutboxMessage): Promise<void> {
+  const { store, directory } = context;
+  const id = subscriptionOf(message);
+  const plan = await directory.currentPlan(store, message.tenant, id);
+  if (plan?.status !== 'requested') return;
+  const since = await store.streams.head(message.tenant, streamOf(id));
+  try {
+    await send(context, message.tenant, plan, statusRequest(context, plan, 'handshake', since));
+  } catch (error) {
+    const reason = `handshake failed: ${(error as Error).message}`;
+    await changeStatus(store, directory, message.tenant, id, { from: ['requested'], to: 'error', error: reason });
+    throw new PermanentFailure(reason);
+  }
+  await changeStatus(store, directory, message.tenant, id, { from: ['requested'], to: 'active' });
+}
+
+async function notify(context: DeliveryContext, message: OutboxMessage): Promise<void> {
+  const { subscription: id, number, event } = message.payload as NotifyPayload;
+  const plan = await context.directory.currentPlan(context.store, message.tenant, id);
+  if (!plan || plan.status === 'off') return;
+  if (plan.status === 'error') throw new PermanentFailure(`Subscription/${id} is in error; event ${number} stays available through $events`);
+  const request =
+    plan.trigger.kind === 'topic'
+      ? await eventRequest(context, message.tenant, plan, number, event)
+      : await criteriaRequest(context, message.tenant, plan, event);
+  try {
+    await send(context, message.tenant, plan, request);
+  } catch (error) {
+    if (!givesUp(context, message, error)) throw error;
+    const reason = `event ${number} not delivered: ${(error as Error).message}`;
+    await changeStatus(context.store, context.directory, message.tenant, id, { from: ['requested', 'active'], to: 'error', error: reason });
+    throw new PermanentFailure(reason);
+  }
+}
+
+/** Best effort: a heartbeat that fails is dead-lettered, not retried (the next one is due a period later). */
+async function heartbeat(context: DeliveryContext, message: OutboxMessage): Promise<void> {
+  const id = subscriptionOf(message);
+  const plan = await context.directory.currentPlan(context.store, message.tenant, id);
+  if (plan?.status !== 'active') return;
+  const since = await context.store.streams.head(message.tenant, streamOf(id));
+  try {
+    await send(context, message.tenant, plan, statusRequest(context, plan, 'heartbeat', since));
+  } catch (error) {
+    throw new PermanentFailure(`heartbeat not delivered: ${(error as Error).message}`);
+  }
+}
+
+/** A 4xx (other than a timeout or throttling) will not get better; neither will anything past the horizon. */
+function givesUp(context: DeliveryContext, message: OutboxMessage, error: unknown): boolean {
+  const status = error instanceof DeliveryError ? error.status : undefined;
+  if (status !== undefined && status >= 400 && status < 500 && ![408, 425, 429].includes(status)) return true;
+  return nextAttempt(context.backoff, message.createdAt, message.attempts, context.clock()) === undefined;
+}
+
+function subscriptionUrl(context: DeliveryContext, plan: SubscriptionPlan): string {
+  return `${context.publicBaseUrl}/fhir/Subscription/${plan.id}`;
+}
+
+function statusRequest(context: DeliveryContext, plan: SubscriptionPlan, type: NotificationType, eventsSinceStart: number): Request {
+  return bundleRequest(context, plan, type, eventsSinceStart, undefined, []);
+}
+
+async function eventRequest(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, number: number, event: NotifyPayload['event']): Promise<Request> {
+  const focusUrl = context.content.url(event.focus);
+  const resource = plan.content === 'full-resource' ? await context.content.resource(context.store, tenant, event.focus) : undefined;
+  const entries = resource ? [focusEntry(focusUrl, resource)] : [];
+  const notification = { number, timestamp: event.timestamp, ...(plan.content === 'empty' ? {} : { focus: focusUrl }) };
+  return bundleRequest(context, plan, 'event-notification', number, notification, entries);
+}
+
+function bundleRequest(
+  context: DeliveryContext,
+  plan: SubscriptionPlan,
+  type: NotificationType,
+  eventsSinceStart: number,
+  event: { number: number; timestamp: string; focus?: string } | undefined,
+  entries: BundleEntry[],
+): Request {
+  const format = plan.format ?? 'json';
+  const status = subscriptionStatus({
+    subscription: subscriptionUrl(context, plan),
+    ...(plan.content !== 'empty' && plan.trigger.kind === 'topic' ? { topic: plan.trigger.topic.url } : {}),
+    status: plan.status,
+    type,
+    eventsSinceSubscriptionStart: eventsSinceStart,
+    ...(event ? { events: [event] } : {}),
+  });
+  const bundle = notificationBundle(status, `Subscription/${plan.id}`, entries, new Date(context.clock()).toISOString());
+  return { method: 'POST', url: plan.endpoint, body: serialize(bundle, format, 'r4', false), contentType: CONTENT_TYPES[format] };
+}
+
+/** Classic R4 rest-hook: no payload, an empty POST to the endpoint; with one, the resource PUT to `[endpoint]/[type]/[id]`. */
+async function criteriaRequest(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, event: NotifyPayload['event']): Promise<Request> {
+  if (!plan.format) return { method: 'POST', url: plan.endpoint };
+  const resource = await context.content.resource(context.store, tenant, event.focus);
+  if (!resource) throw new PermanentFailure(`${event.focus.resourceType}/${event.focus.id} has nothing that may leave in a payload`);
+  const url = `${plan.endpoint.replace(/\/$/, '')}/${event.focus.resourceType}/${event.focus.id}`;
+  return { method: 'PUT', url, body: serialize(resource, plan.format, 'r4', false), contentType: CONTENT_TYPES[plan.format] };
+}
+
+async function send(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, request: Request): Promise<void> {
+  const decision = context.policy.decide(request.url, plan.owner);
+  if ('problem' in decision) throw new DeliveryError(`endpoint refused: ${decision.problem}`, 403);
+  const signingKey = context.signingKey(tenant);
+  if (!signingKey) throw new PermanentFailure(`'${tenant}' is not hosted here`);
+  const headers: Record<string, string> = Object.fromEntries(plan.headers.map(([name, value]) => [name.toLowerCase(), value]));
+  if (request.contentType) headers['content-type'] = request.contentType;
+  if (plan.owner.kind === 'organization' && headers.authorization === undefined) {
+    headers.authorization = `Bearer ${await context.tokens.getToken(plan.owner.id, SUBSCRIBER_PURPOSE, { requester: tenant })}`;
+  }
+  headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
+  await context.transport.send({
+    url: new URL(request.url),
+    method: request.method,
+    headers,
+    body: request.body,
+    timeoutMs: Math.min(context.timeoutMs, plan.timeoutMs ?? Infinity),
+    privateAllowed: decision.privateAllowed,
+  });
+  context.lastDelivered.set(`${tenant}|${plan.id}`, context.clock());
+}

@@ -1,0 +1,141 @@
+import type { TokenClient } from '../auth/client.js';
+import type { TrustRegistry } from '../auth/trust.js';
+import type { BoardChange } from '../capacity/coordination/service.js';
+import type { GatewayConfig } from '../config/config.js';
+import type { HttpExtension } from '../http/app.js';
+import type { Logger } from '../logging.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
+import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
+import { OUTBOX_CHANGED, type Store } from '../store/repository.js';
+import type { Resource } from '../fhir/version.js';
+import type { TaskStatusChange } from '../transfer/events.js';
+import { FocusContent } from './content.js';
+import { deliveryHandlers } from './delivery.js';
+import { scopeOf, SubscriptionDirectory } from './directory.js';
+import { EndpointPolicy } from './endpoints.js';
+import { isOperationOutcomeError } from './errors.js';
+import { EventRecorder } from './events.js';
+import { Heartbeats } from './heartbeat.js';
+import { subscriptionRoutes } from './routes.js';
+import { subscriptionTopics } from './topics.js';
+import { Transport } from './transport.js';
+import { capacityChanged, taskStatusChanged } from './triggers.js';
+
+/**
+ * Subscriptions (R4 Subscriptions Backport IG, and classic R4 criteria): the Subscription routes of the R4 base, the
+ * hooks that turn capacity and transfer changes into events (called inside the change's transaction), and a
+ * dispatcher of its own that delivers them from the durable outbox, so slow subscribers never hold up eOverdracht
+ * notifications. `main.ts` adds `http` to the app, passes the hooks to capacity and transfer, and starts and stops it.
+ */
+export interface SubscriptionsOptions {
+  config: GatewayConfig;
+  store: Store;
+  registry: Pick<TrustRegistry, 'hosted' | 'trusted'>;
+  /** Tokens for notifications to remote subscribers (auth's client). */
+  tokens: Pick<TokenClient, 'getToken'>;
+  logger: Logger;
+  clock?: () => number;
+  /** How often due heartbeats are looked for (default 5 s). */
+  heartbeatTickMs?: number;
+}
+
+export interface Subscriptions {
+  http: HttpExtension;
+  /** Capacity's `onBoardChange`: the capacity-changed topic and classic MeasureReport criteria. */
+  onCapacityChange(change: BoardChange): Promise<void>;
+  /** Transfer's `onTaskStatusChange`: the task-status-changed topic. */
+  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const DEFAULTS = { deliveryTimeoutMs: 10_000, maxConcurrentPerEndpoint: 16, retryBaseMs: DEFAULT_BACKOFF.baseMs, retryHorizonMs: DEFAULT_BACKOFF.horizonMs };
+/** How long a delivery may rely on a cached copy of its Subscription (a change on another instance shows after this). */
+const PLAN_TTL_MS = 2000;
+const BATCH_SIZE = 500;
+const POLL_MS = 500;
+
+export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
+  const { config, store, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const settings = { ...DEFAULTS, ...config.subscriptions };
+  const backoff: BackoffPolicy = { baseMs: settings.retryBaseMs, maxMs: DEFAULT_BACKOFF.maxMs, horizonMs: settings.retryHorizonMs };
+  const topics = subscriptionTopics();
+  const directory = new SubscriptionDirectory(topics, PLAN_TTL_MS, clock);
+  const policy = new EndpointPolicy({ mode: config.mode, allowedEndpoints: settings.allowedEndpoints ?? [], trusted: (id) => options.registry.trusted(id) });
+  const content = new FocusContent(config.publicBaseUrl);
+  const transport = new Transport(settings.maxConcurrentPerEndpoint);
+  const recorder = new EventRecorder(directory, clock);
+  const lastDelivered = new Map<string, number>();
+  const tenants = config.organizations.map((organization) => organization.id);
+  const onError = (error: unknown) => logger.error({ err: error }, 'subscription delivery error');
+
+  const dispatcher: Dispatcher = createDispatcher({
+    outbox: store.outbox,
+    handlers: deliveryHandlers({
+      store,
+      directory,
+      content,
+      policy,
+      transport,
+      signingKey: (tenant) => options.registry.hosted(tenant)?.signing,
+      tokens: options.tokens,
+      publicBaseUrl: config.publicBaseUrl,
+      timeoutMs: settings.deliveryTimeoutMs,
+      backoff,
+      clock,
+      lastDelivered,
+    }),
+    backoff,
+    batchSize: BATCH_SIZE,
+    // A claim must outlive the slowest attempt, including its wait for a free slot at a busy endpoint.
+    leaseMs: 4 * settings.deliveryTimeoutMs,
+    pollMs: POLL_MS,
+    onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
+  });
+  const wake = () => dispatcher.wake();
+  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: options.heartbeatTickMs ?? 5000, clock, wake, onError });
+  let stopWaking: (() => void) | undefined;
+
+  return {
+    http: {
+      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, directory, policy, content, clock, wake }) : []),
+    },
+    async onCapacityChange(change) {
+      await recorder.record(capacityChanged(change, new Date(clock())));
+    },
+    async onTaskStatusChange(change) {
+      await recorder.record(taskStatusChanged(change, new Date(clock())));
+    },
+    async start() {
+      await publishTopics(store, tenants, [...topics.values()].map((topic) => topic.resource));
+      // Events queued by any instance (and by this one's hooks, once their transaction commits) start a round here.
+      stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, wake);
+      dispatcher.start();
+      heartbeats.start();
+    },
+    async stop() {
+      stopWaking?.();
+      await heartbeats.stop();
+      await dispatcher.stop();
+      transport.close();
+    },
+  };
+}
+
+/** The topics as Basic resources in each tenant's R4 scope, so `GET [base]/Basic?code=SubscriptionTopic` lists them. */
+async function publishTopics(store: Store, tenants: string[], topics: Resource[]): Promise<void> {
+  for (const tenant of tenants) {
+    for (const topic of topics) {
+      const stored = await store.resources.read(scopeOf(tenant), 'Basic', String(topic.id)).catch((error: unknown) => {
+        if (isOperationOutcomeError(error, 'not-found', 'gone')) return undefined;
+        throw error;
+      });
+      const { meta: _meta, ...current } = stored ?? {};
+      if (JSON.stringify(current) !== JSON.stringify(topic)) await store.resources.update(scopeOf(tenant), topic);
+    }
+  }
+}
+
+export { SIGNATURE_HEADER, CAPACITY_CHANGED_TOPIC, TASK_STATUS_CHANGED_TOPIC } from './canonical.js';
+export { verifyNotification } from './signature.js';
