@@ -39,8 +39,8 @@ export class FocusContent {
   private async build(store: Store, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
     const stored = await store.resources.vread({ tenant, version: focus.fhirVersion }, focus.resourceType, focus.id, focus.versionId);
     if (focus.resourceType === 'MeasureReport') {
-      const payload = buildAvailabilityPayload(availabilitySource(stored));
-      return payload.resourceType === 'OperationOutcome' ? undefined : { resourceType: payload.resourceType, id: focus.id, ...payload };
+      const { resourceType, ...payload } = buildAvailabilityPayload(availabilitySource(stored));
+      return resourceType === 'OperationOutcome' ? undefined : { resourceType, id: focus.id, ...payload };
     }
     if (focus.resourceType === 'Task' && focus.fhirVersion === 'stu3') return convertResource(stored, { from: 'stu3', to: 'r4' });
     return undefined;
