@@ -46,8 +46,9 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     basePolicy: [
       ...DIRECTORY_TYPES.flatMap((type) => [fhir(`/${type}`, 'search'), fhir(`/${type}/{id}`, 'read')]),
       fhir('/MeasureReport/$match-capacity', 'operation'),
-      fhir('/Subscription', 'create'),
+      fhir('/Subscription', 'create', 'search'),
       fhir('/Subscription/{id}', 'read', 'update', 'delete'),
+      fhir('/Subscription/$status', 'operation'),
       fhir('/Subscription/{id}/$status', 'operation'),
       fhir('/Subscription/{id}/$events', 'operation'),
     ],
