@@ -35,7 +35,7 @@ export interface SubscriptionsOptions {
   tokens: Pick<TokenClient, 'getToken'>;
   logger: Logger;
   clock?: () => number;
-  /** How often due heartbeats are looked for (default 5 s). */
+  /** How often due heartbeats are looked for (default 2 s). */
   heartbeatTickMs?: number;
 }
 
@@ -94,7 +94,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
   });
   const wake = () => dispatcher.wake();
-  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: options.heartbeatTickMs ?? 5000, clock, wake, onError });
+  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: options.heartbeatTickMs ?? 2000, clock, wake, onError });
   let stopWaking: (() => void) | undefined;
 
   return {

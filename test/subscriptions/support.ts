@@ -63,7 +63,8 @@ export async function receiver(port = 0): Promise<Receiver> {
       if (state.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, state.delayMs));
       const answer = typeof state.answer === 'function' ? await state.answer(request) : state.answer;
       const { status, json } = typeof answer === 'number' ? { status: answer, json: undefined } : answer;
-      if (status >= 200 && status < 300) state.all.push(request);
+      // A request the sender gave up on (it timed out and hung up) was not delivered.
+      if (status >= 200 && status < 300 && !req.socket.destroyed) state.all.push(request);
       state.inFlight -= 1;
       if (json === undefined) res.writeHead(status).end();
       else res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
