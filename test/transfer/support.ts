@@ -136,11 +136,17 @@ export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>): Promise
     env: { ...process.env, GATEWAY_CONFIG: path.join(site.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', log, log],
   });
-  await eventually(`${site.url} to be ready`, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${site.dataDir}/gateway.log`);
-    const ready = await fetch(`${site.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-    return ready?.ok ? true : undefined;
-  }, 60_000);
+  try {
+    await eventually(`${site.url} to be ready`, async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${site.dataDir}/gateway.log`);
+      const ready = await fetch(`${site.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      return ready?.ok ? true : undefined;
+    }, 60_000);
+  } catch (error) {
+    // A gateway that never became ready must not outlive the caller.
+    child.kill('SIGKILL');
+    throw error;
+  }
   return child;
 }
 
