@@ -89,7 +89,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     timer = setTimeout(async () => {
       wakeRequested = false;
       const handled = await runRound();
-      schedule(handled === batchSize || wakeRequested ? 0 : pollMs);
+      // Anything handled may have unblocked the next message of its ordering key: only an empty round means idle.
+      schedule(handled > 0 || wakeRequested ? 0 : pollMs);
     }, delay);
   }
 
