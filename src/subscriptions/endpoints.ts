@@ -45,7 +45,7 @@ export class EndpointPolicy {
     const allowlisted = this.allowed.some((prefix) => under(url, prefix));
     const own = owner.kind === 'organization' && ownEndpoint(url, this.options.trusted(owner.id));
     if (!allowlisted && !own && !(development && isLoopback(url.hostname))) {
-      const whose = owner.kind === 'organization' ? `'${owner.id}''s configured endpoints` : 'the configured allowedEndpoints';
+      const whose = owner.kind === 'organization' ? `the configured endpoints of '${owner.id}'` : 'the configured allowedEndpoints';
       return { problem: `${url.origin}${url.pathname} is not under ${whose}` };
     }
     if (url.protocol === 'http:' && !development && !allowlisted) return { problem: 'plain http is allowed only in development mode or under an allowlisted http prefix' };
