@@ -41,18 +41,24 @@ export class EventRecorder {
     private readonly clock: () => number,
   ) {}
 
-  /** Records the occurrence for every matching subscription; returns how many matched. */
-  async record(occurrence: Occurrence): Promise<number> {
-    const matched = [...(await this.topicSubscribers(occurrence)), ...(await this.criteriaSubscribers(occurrence))];
-    const { store, tenant, event } = occurrence;
-    for (const plan of matched) {
-      const [number] = await store.streams.append(tenant, streamOf(plan.id), [event]);
-      if (plan.status === 'error') continue;
-      const payload: NotifyPayload = { subscription: plan.id, number, event };
-      await store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) });
-    }
-    await this.recordEgress(occurrence, matched);
-    return matched.length;
+  /**
+   * Records the occurrence for every matching subscription; returns how many matched. All of it is one transaction:
+   * the change's own when the caller runs in one, else a transaction of its own.
+   */
+  record(occurrence: Occurrence): Promise<number> {
+    return occurrence.store.transaction(async (store) => {
+      const inTransaction = { ...occurrence, store };
+      const matched = [...(await this.topicSubscribers(inTransaction)), ...(await this.criteriaSubscribers(inTransaction))];
+      const { tenant, event } = occurrence;
+      for (const plan of matched) {
+        const [number] = await store.streams.append(tenant, streamOf(plan.id), [event]);
+        if (plan.status === 'error') continue;
+        const payload: NotifyPayload = { subscription: plan.id, number, event };
+        await store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) });
+      }
+      await this.recordEgress(inTransaction, matched);
+      return matched.length;
+    });
   }
 
   private async topicSubscribers({ store, tenant, topic, filterValues }: Occurrence): Promise<SubscriptionPlan[]> {
