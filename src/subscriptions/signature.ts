@@ -1,4 +1,5 @@
-import { CompactSign } from 'jose';
+import { constants, KeyObject, sign, type SignKeyObjectInput, type SignPrivateKeyInput } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { SigningKey } from '../auth/jwk.js';
 import { TokenError, verifyJws, type JwsHeader, type KeyResolver } from '../auth/jws.js';
 import { CLOCK_SKEW_SECONDS, nowSeconds } from '../auth/rules.js';
@@ -17,14 +18,31 @@ export interface NotificationSignatureHeader extends JwsHeader {
   htu: string;
 }
 
-const encoder = new TextEncoder();
+const signAsync = promisify(sign);
+const HASH: Record<SigningKey['alg'], string> = { ES256: 'sha256', ES384: 'sha384', ES512: 'sha512', PS256: 'sha256', PS384: 'sha384', PS512: 'sha512' };
+const keyObjects = new WeakMap<SigningKey['key'], KeyObject>();
 
+/**
+ * Signs with node:crypto on the libuv thread pool rather than through jose's WebCrypto wrappers: one signature per
+ * notification is on the delivery hot path. Receivers verify with any JOSE library (the tests use jose).
+ */
 export async function signNotification(body: string, target: string, key: SigningKey, clock: () => number = Date.now): Promise<string> {
-  const jws = await new CompactSign(encoder.encode(body))
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: SIGNATURE_TYPE, iat: nowSeconds(clock), htu: target })
-    .sign(key.key);
-  const [header, , signature] = jws.split('.');
-  return `${header}..${signature}`;
+  const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ: SIGNATURE_TYPE, iat: nowSeconds(clock), htu: target })).toString('base64url');
+  const input = Buffer.from(`${header}.${Buffer.from(body).toString('base64url')}`);
+  const signature = await signAsync(HASH[key.alg], input, signingInput(key));
+  return `${header}..${signature.toString('base64url')}`;
+}
+
+function signingInput(key: SigningKey): SignKeyObjectInput | SignPrivateKeyInput {
+  let keyObject = keyObjects.get(key.key);
+  if (!keyObject) {
+    keyObject = KeyObject.from(key.key);
+    keyObjects.set(key.key, keyObject);
+  }
+  // JWS: ECDSA signatures are r || s (not DER); RSASSA-PSS uses a salt as long as the hash (RFC 7518 §3.4, §3.5).
+  return key.alg.startsWith('ES')
+    ? { key: keyObject, dsaEncoding: 'ieee-p1363' }
+    : { key: keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
 }
 
 export interface VerifyOptions {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { exportJWK, generateKeyPair } from 'jose';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { importSigningKey, importVerificationKey } from '../../src/auth/jwk.js';
 import type { TrustedOrganization } from '../../src/config/config.js';
@@ -195,6 +196,15 @@ describe('the endpoint policy', () => {
 });
 
 describe('notification signatures', () => {
+  it.each(['PS256', 'ES384'] as const)('are JWS a JOSE library verifies (%s key)', async (alg) => {
+    const { privateKey } = await generateKeyPair(alg, { extractable: true });
+    const key = await importSigningKey('zcc', { ...(await exportJWK(privateKey)), alg });
+    const verification = await importVerificationKey(key.publicJwk);
+    const target = 'https://hub.example/hook';
+    const signature = await signNotification('{}', target, key);
+    await expect(verifyNotification('{}', signature, () => verification, { target })).resolves.toMatchObject({ alg });
+  });
+
   it('verify against the body and the target, and nothing else', async () => {
     const key = await importSigningKey('zcc', await generatePrivateJwk());
     const verification = await importVerificationKey(key.publicJwk);
