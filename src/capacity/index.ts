@@ -6,7 +6,7 @@ import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';
 import type { TaskStatus } from '../transfer/task-status.js';
-import { CoordinationPoint, type BoardChange } from './coordination/service.js';
+import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
 import { capacityRoutes } from './routes.js';
@@ -85,6 +85,21 @@ export function createCapacity(options: CapacityOptions): Capacity {
     onChange: options.onBoardChange,
   });
   let sweeps: ScheduledTask | undefined;
+  let stopRefreshing: (() => void) | undefined;
+  /**
+   * Another instance on the database stored a report (or, without a message, signals may have been missed): apply it
+   * to this instance's board. A refresh that fails leaves the board as it was until the next report or a restart.
+   */
+  const refreshBoards = async (coordinationPoints: string[], message: string | undefined) => {
+    const now = new Date(clock());
+    try {
+      if (message === undefined) return await coordination.rebuild(store, coordinationPoints, now);
+      const [tenant, id] = JSON.parse(message) as [string, string];
+      if (coordinationPoints.includes(tenant)) await coordination.refresh(store, tenant, id, now);
+    } catch {
+      // the board stays as it was
+    }
+  };
   const routes = capacityRoutes({
     provider,
     coordination,
@@ -106,13 +121,16 @@ export function createCapacity(options: CapacityOptions): Capacity {
       await provider.recordTransfer(change.store, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
     },
     async start() {
-      await coordination.rebuild(store, tenantsWith('coordination-point'), new Date(clock()));
-      if (tenantsWith('coordination-point').length > 0) {
+      const coordinationPoints = tenantsWith('coordination-point');
+      await coordination.rebuild(store, coordinationPoints, new Date(clock()));
+      if (coordinationPoints.length > 0) {
         sweeps = cron.schedule(options.sweepSchedule ?? '* * * * *', () => coordination.sweep(store, new Date(clock())));
+        stopRefreshing = await store.changes.subscribe(BOARD_CHANGED, (message) => void refreshBoards(coordinationPoints, message));
       }
       publisher?.startSnapshots(config.organizations.map((organization) => organization.id));
     },
     async stop() {
+      stopRefreshing?.();
       await sweeps?.destroy();
       await publisher?.stop();
     },

@@ -132,7 +132,11 @@ async function publishTopics(store: Store, tenants: string[], topics: Resource[]
         throw error;
       });
       const { meta: _meta, ...current } = stored ?? {};
-      if (JSON.stringify(current) !== JSON.stringify(topic)) await store.resources.update(scopeOf(tenant), topic);
+      if (JSON.stringify(current) === JSON.stringify(topic)) continue;
+      await store.resources.update(scopeOf(tenant), topic).catch((error: unknown) => {
+        // Another instance on the same database, starting at the same moment, wrote the same topic first.
+        if (!isOperationOutcomeError(error, 'conflict')) throw error;
+      });
     }
   }
 }

@@ -175,7 +175,8 @@ async function tokenRequest(url: string, form: Record<string, string>): Promise<
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-async function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
+/** A JWT signed by the party (issuer), for `audience`: a grant or client assertion, as its gateway or EHR signs it. */
+export async function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
   const key = await importSigningKey(signer, jwk);
   const now = nowSeconds();
   return new SignJWT(claims)

@@ -31,6 +31,9 @@ export interface CoordinationPointOptions {
 
 const PAGE = 500;
 
+/** Change-feed topic: a provider's report was stored; the message is `[tenant, MeasureReport id]` as JSON. */
+export const BOARD_CHANGED = 'capacity.board';
+
 /**
  * The coordination point role: receives providers' reports, keeps one board per coordination-point tenant (in
  * memory, rebuilt from the store at start), stores each provider's latest report as `MeasureReport/ura-<URA>` so
@@ -64,6 +67,7 @@ export class CoordinationPoint {
     const board = this.board(scope.tenant);
     if (!board.accepts(publication)) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
     const stored = await store.resources.update(scope, { ...publication.report, id: reportId(publication.provider) });
+    await store.changes.publish(BOARD_CHANGED, JSON.stringify([scope.tenant, stored.resource.id]));
     const careTypes = board.apply(publication) ?? [];
     this.shownStale.get(scope.tenant)!.delete(publication.provider.key);
     if (careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store });
@@ -91,6 +95,20 @@ export class CoordinationPoint {
         await this.options.onChange?.({ tenant, provider: key, careTypes, report: stored.resource, store });
       }
     }
+  }
+
+  /**
+   * Applies a report that another instance of this coordination point received and stored (on a shared PostgreSQL
+   * database, every instance hears of it through the store's change feed, topic `BOARD_CHANGED`).
+   */
+  async refresh(store: Store, tenant: string, id: string, now: Date): Promise<void> {
+    const report = await store.resources.read({ tenant, version: 'r4' }, 'MeasureReport', id).catch(() => undefined);
+    const publication = report && readPublication(report, now);
+    if (!publication || 'resourceType' in publication) return;
+    const board = this.board(tenant);
+    if (!board.accepts(publication)) return;
+    board.apply(publication);
+    this.shownStale.get(tenant)!.delete(publication.provider.key);
   }
 
   /** Fills the boards of the given coordination-point tenants from the reports stored there. */
