@@ -51,7 +51,7 @@ export class Heartbeats {
     let queued = 0;
     for (const tenant of this.options.tenants) {
       for (const plan of await directory.search(store, tenant, { status: 'active' })) {
-        if (!plan.heartbeatSeconds) continue;
+        if (!plan.heartbeatSeconds || (plan.end !== undefined && plan.end <= now)) continue;
         const key = `${tenant}|${plan.id}`;
         const last = Math.max(this.options.lastDelivered.get(key) ?? this.startedAt, this.lastQueued.get(key) ?? 0);
         if (now - last < plan.heartbeatSeconds * 1000) continue;

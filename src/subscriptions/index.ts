@@ -52,7 +52,7 @@ export interface Subscriptions {
 export const DEFAULTS = { deliveryTimeoutMs: 10_000, maxConcurrentPerEndpoint: 16, retryBaseMs: DEFAULT_BACKOFF.baseMs, retryHorizonMs: DEFAULT_BACKOFF.horizonMs };
 /** How long a delivery may rely on a cached copy of its Subscription (a change on another instance shows after this). */
 const PLAN_TTL_MS = 2000;
-const BATCH_SIZE = 500;
+const BATCH_SIZE = 1000;
 const POLL_MS = 500;
 
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
