@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { InsertStatements } from './insert-statements.js';
+import type { CompiledStatements } from './statements.js';
 import type { Database, Dialect } from './schema.js';
 
 /** What the repositories share: the dialect, the executor of the current transaction (or the pool), atomicity. */
@@ -9,7 +9,7 @@ export interface StoreContext {
   db(): Kysely<Database>;
   /** Runs `work` in a transaction, joining the one already open in this async context. */
   atomically<T>(work: () => Promise<T>): Promise<T>;
-  readonly inserts: InsertStatements;
+  readonly statements: CompiledStatements;
   /** The store's ChangeFeed.publish: tells every instance on the database that something changed. */
   publish(topic: string, message?: string): Promise<void>;
 }

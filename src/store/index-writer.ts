@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
 import type { IndexEntries } from '../fhir/search/index.js';
 import type { FhirVersion } from '../fhir/version.js';
-import type { InsertStatements } from './insert-statements.js';
+import type { StoreContext } from './context.js';
 import type { Database, IndexTable } from './schema.js';
 
 const INDEX_TABLES: IndexTable[] = ['search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'search_uri'];
@@ -17,17 +16,11 @@ interface IndexScope {
 const SCOPE_COLUMNS = ['rid', 'param', 'tenant', 'fhir_version', 'resource_type'] as const;
 
 /** Writes a resource version's index entries, one multi-row INSERT per table. */
-export async function insertIndexEntries(
-  db: Kysely<Database>,
-  inserts: InsertStatements,
-  scope: IndexScope,
-  rid: number,
-  entries: IndexEntries,
-): Promise<void> {
+export async function insertIndexEntries(context: StoreContext, scope: IndexScope, rid: number, entries: IndexEntries): Promise<void> {
   const row = (param: string, ...values: unknown[]) => [rid, param, scope.tenant, scope.version, scope.resourceType, ...values];
   const write = async <T extends IndexTable>(table: T, columns: (keyof Database[T] & string)[], rows: unknown[][]) => {
     for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      await inserts.run(db, table, [...SCOPE_COLUMNS, ...columns], rows.slice(start, start + ROWS_PER_INSERT));
+      await context.statements.insert(table, [...SCOPE_COLUMNS, ...columns], rows.slice(start, start + ROWS_PER_INSERT));
     }
   };
   await write('search_token', ['system', 'code'], entries.token.map((e) => row(e.param, e.system, e.code)));
@@ -38,6 +31,8 @@ export async function insertIndexEntries(
   await write('search_uri', ['uri'], entries.uri.map((e) => row(e.param, e.uri)));
 }
 
-export async function deleteIndexEntries(db: Kysely<Database>, rid: number): Promise<void> {
-  for (const table of INDEX_TABLES) await db.deleteFrom(table).where('rid', '=', rid).execute();
+export async function deleteIndexEntries(context: StoreContext, rid: number): Promise<void> {
+  for (const table of INDEX_TABLES) {
+    await context.statements.run(`delete-index|${table}`, (db, slot) => db.deleteFrom(table).where('rid', '=', slot(0)), [rid]);
+  }
 }

@@ -21,10 +21,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     }
     const db = await openPostgres(options.databaseUrl, options.schema);
     const signals = new PostgresSignals(options.databaseUrl, options.schema ?? 'public');
-    return migrated(new KyselyStore('postgres', db, undefined, signals), () => migrate(db, 'postgres', options.schema ?? 'public'));
+    return migrated(new KyselyStore('postgres', db, { signals }), () => migrate(db, 'postgres', options.schema ?? 'public'));
   }
-  const { db, stopCheckpointer } = openSqlite(options.dataDir);
-  return migrated(new KyselyStore('sqlite', db, stopCheckpointer), () => migrate(db, 'sqlite'));
+  const { db, direct, stopCheckpointer } = openSqlite(options.dataDir);
+  return migrated(new KyselyStore('sqlite', db, { beforeClose: stopCheckpointer, direct }), () => migrate(db, 'sqlite'));
 }
 
 async function migrated(store: Store, migration: () => Promise<void>): Promise<Store> {

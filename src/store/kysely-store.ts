@@ -3,12 +3,22 @@ import { sql, type Kysely } from 'kysely';
 import type { ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
-import { InsertStatements } from './insert-statements.js';
 import { KyselyOutbox } from './outbox.js';
 import { KyselyReplayCache } from './replay.js';
 import { KyselyResourceRepository } from './resources.js';
+import type { DirectSql } from './sqlite.js';
+import { CompiledStatements } from './statements.js';
 import { KyselyEventStreams } from './streams.js';
 import type { Database, Dialect } from './schema.js';
+
+export interface KyselyStoreOptions {
+  /** Runs before the database closes (the SQLite checkpointer thread stops there). */
+  beforeClose?: () => Promise<void>;
+  /** How change signals reach the other instances (in-process unless given). */
+  signals?: SignalTransport;
+  /** SQLite: the connection itself, for statements that may skip kysely's queue (see CompiledStatements). */
+  direct?: DirectSql;
+}
 
 /** The transaction an async context runs in; `trx` is cleared when the transaction ends. */
 interface OpenTransaction {
@@ -32,23 +42,31 @@ export class KyselyStore implements Store {
   private readonly context: StoreContext;
   private readonly openTransaction = new AsyncLocalStorage<OpenTransaction>();
 
+  private readonly beforeClose: () => Promise<void>;
+  private readonly signals: SignalTransport;
+  /** Transactions begun and not yet ended on this store (waiting for the connection included). */
+  private transactionsOpen = 0;
+
   constructor(
     readonly kind: Dialect,
     private readonly db: Kysely<Database>,
-    /** Runs before the database closes (the SQLite checkpointer thread stops there). */
-    private readonly beforeClose: () => Promise<void> = async () => undefined,
-    /** How change signals reach the other instances (in-process unless given). */
-    private readonly signals: SignalTransport = new InProcessSignals(),
+    options: KyselyStoreOptions = {},
   ) {
+    this.beforeClose = options.beforeClose ?? (async () => undefined);
+    const signals = (this.signals = options.signals ?? new InProcessSignals());
     this.changes = {
       publish: (topic, message) => this.publish({ topic, message }),
       subscribe: (topic, listener) => signals.subscribe(topic, listener),
     };
+    const current = () => this.openTransaction.getStore()?.trx ?? this.db;
+    // Inside its own transaction an async context holds the connection; with no transaction open, a read can't
+    // interleave with anyone's (better-sqlite3 runs it to the end before anything else runs).
+    const allowed = (readOnly: boolean) => this.openTransaction.getStore()?.trx !== undefined || (readOnly && this.transactionsOpen === 0);
     this.context = {
       dialect: kind,
-      db: () => this.openTransaction.getStore()?.trx ?? db,
+      db: current,
       atomically: (work) => this.transaction(() => work()),
-      inserts: new InsertStatements(),
+      statements: new CompiledStatements({ db: current, direct: options.direct && { sql: options.direct, allowed } }),
       publish: (topic, message) => this.changes.publish(topic, message),
     };
     this.resources = new KyselyResourceRepository(this.context);
@@ -60,16 +78,22 @@ export class KyselyStore implements Store {
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.openTransaction.getStore()?.trx) return work(this);
     const open: OpenTransaction = { signals: new Map() };
-    const result = await this.db.transaction().execute(async (trx) => {
-      open.trx = trx;
-      try {
-        const value = await this.openTransaction.run(open, () => work(this));
-        if (this.signals.sendsInTransaction) await this.signals.send([...open.signals.values()], trx);
-        return value;
-      } finally {
-        delete open.trx;
-      }
-    });
+    this.transactionsOpen += 1;
+    let result: T;
+    try {
+      result = await this.db.transaction().execute(async (trx) => {
+        open.trx = trx;
+        try {
+          const value = await this.openTransaction.run(open, () => work(this));
+          if (this.signals.sendsInTransaction) await this.signals.send([...open.signals.values()], trx);
+          return value;
+        } finally {
+          delete open.trx;
+        }
+      });
+    } finally {
+      this.transactionsOpen -= 1;
+    }
     if (!this.signals.sendsInTransaction) await this.signals.send([...open.signals.values()], this.db);
     return result;
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Compilable, Kysely } from 'kysely';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../fhir/outcome.js';
 import { indexEntries, isResourceType } from '../fhir/search/index.js';
 import type { Resource } from '../fhir/version.js';
@@ -12,14 +13,18 @@ import type {
   WriteOptions,
 } from './repository.js';
 import { isUniqueViolation, toInstant, type StoreContext } from './context.js';
+import { readHistory } from './history.js';
 import { deleteIndexEntries, insertIndexEntries } from './index-writer.js';
+import type { Database } from './schema.js';
 import { searchResources } from './search-query.js';
+import { nextWriteSeq } from './sequence.js';
+import type { Slot } from './statements.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const VERSION_ID = /^[1-9]\d{0,9}$/;
 
-const KEY_COLUMNS = ['tenant', 'fhir_version', 'resource_type', 'id'] as const;
-const HISTORY_COLUMNS = [...KEY_COLUMNS, 'version_id', 'last_updated', 'method', 'content'] as const;
-const RESOURCE_COLUMNS = [...KEY_COLUMNS, 'version_id', 'last_updated', 'deleted', 'content'] as const;
+const RESOURCE_COLUMNS = ['tenant', 'fhir_version', 'resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'method', 'seq', 'content'] as const;
+const HISTORY_COLUMNS = ['tenant', 'fhir_version', 'resource_type', 'id', 'version_id', 'last_updated', 'method', 'seq', 'content'] as const;
 
 interface CurrentRow {
   rid: number;
@@ -27,7 +32,10 @@ interface CurrentRow {
   deleted: number;
 }
 
-/** Resources with full version history, and search over their index entries. */
+/**
+ * Resources with full version history, and search over their index entries. The current version lives in
+ * `resources` only; a write that supersedes it moves it to `resource_history` first (so a create writes one row).
+ */
 export class KyselyResourceRepository implements ResourceRepository {
   constructor(private readonly context: StoreContext) {}
 
@@ -54,36 +62,45 @@ export class KyselyResourceRepository implements ResourceRepository {
   }
 
   async read(scope: Scope, resourceType: string, id: string): Promise<Resource> {
-    const row = ID.test(id)
-      ? await this.context
-          .db()
-          .selectFrom('resources')
-          .select(['content', 'deleted'])
-          .where('tenant', '=', scope.tenant)
-          .where('fhir_version', '=', scope.version)
-          .where('resource_type', '=', resourceType)
-          .where('id', '=', id)
-          .executeTakeFirst()
-      : undefined;
+    const [row] = ID.test(id)
+      ? await this.run(
+          'read',
+          (db, slot) =>
+            db
+              .selectFrom('resources')
+              .select(['content', 'deleted'])
+              .where('tenant', '=', slot(0))
+              .where('fhir_version', '=', slot(1))
+              .where('resource_type', '=', slot(2))
+              .where('id', '=', slot(3)),
+          [scope.tenant, scope.version, resourceType, id],
+        )
+      : [];
     if (!row) throw new OperationOutcomeError(notFound(`${resourceType}/${id} is not known`));
     if (row.deleted === 1 || row.content === null) throw new OperationOutcomeError(gone(`${resourceType}/${id} has been deleted`));
     return JSON.parse(row.content) as Resource;
   }
 
   async vread(scope: Scope, resourceType: string, id: string, versionId: string): Promise<Resource> {
-    const row =
-      ID.test(id) && /^[1-9]\d{0,9}$/.test(versionId)
-        ? await this.context
-            .db()
-            .selectFrom('resource_history')
-            .select(['content'])
-            .where('tenant', '=', scope.tenant)
-            .where('fhir_version', '=', scope.version)
-            .where('resource_type', '=', resourceType)
-            .where('id', '=', id)
-            .where('version_id', '=', Number(versionId))
-            .executeTakeFirst()
-        : undefined;
+    const [row] =
+      ID.test(id) && VERSION_ID.test(versionId)
+        ? await this.run(
+            'vread',
+            (db, slot) => {
+              const version = (table: 'resources' | 'resource_history') =>
+                db
+                  .selectFrom(table)
+                  .select('content')
+                  .where('tenant', '=', slot(0))
+                  .where('fhir_version', '=', slot(1))
+                  .where('resource_type', '=', slot(2))
+                  .where('id', '=', slot(3))
+                  .where('version_id', '=', slot(4));
+              return version('resources').unionAll(version('resource_history'));
+            },
+            [scope.tenant, scope.version, resourceType, id, Number(versionId)],
+          )
+        : [];
     if (!row) throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} is not known`));
     if (row.content === null) throw new OperationOutcomeError(gone(`${resourceType}/${id}/_history/${versionId} is a deletion`));
     return JSON.parse(row.content) as Resource;
@@ -95,54 +112,23 @@ export class KyselyResourceRepository implements ResourceRepository {
       const current = await this.lockCurrent(scope, resourceType, id);
       if (!current || current.deleted === 1) return;
       checkVersion(resourceType, id, options, current);
-      const versionId = current.version_id + 1;
-      const lastUpdated = Date.now();
-      const db = this.context.db();
-      await db
-        .insertInto('resource_history')
-        .values({ ...rowKey(scope, resourceType, id), version_id: versionId, last_updated: lastUpdated, method: 'DELETE', content: null })
-        .execute();
-      await db
-        .updateTable('resources')
-        .set({ version_id: versionId, last_updated: lastUpdated, deleted: 1, content: null })
-        .where('rid', '=', current.rid)
-        .execute();
-      await deleteIndexEntries(db, current.rid);
+      const seq = nextWriteSeq();
+      await this.supersede(current.rid);
+      await this.run(
+        'mark-deleted',
+        (db, slot) =>
+          db
+            .updateTable('resources')
+            .set({ version_id: slot(0), last_updated: slot(1), deleted: 1, method: 'DELETE', seq: slot(2), content: null })
+            .where('rid', '=', slot(3)),
+        [current.version_id + 1, Date.now(), seq, current.rid],
+      );
+      await deleteIndexEntries(this.context, current.rid);
     });
   }
 
-  async history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]> {
-    if (request.id !== undefined && request.resourceType === undefined) {
-      throw new OperationOutcomeError(badRequest('Instance history needs the resource type'));
-    }
-    const since = request.since === undefined ? undefined : Date.parse(request.since);
-    if (since !== undefined && Number.isNaN(since)) {
-      throw new OperationOutcomeError(badRequest(`_since '${request.since}' is not an instant`, '_since'));
-    }
-    const rows = await this.context
-      .db()
-      .selectFrom('resource_history')
-      .select(['resource_type', 'id', 'version_id', 'last_updated', 'method', 'content'])
-      .where('tenant', '=', scope.tenant)
-      .where('fhir_version', '=', scope.version)
-      .$if(request.resourceType !== undefined, (q) => q.where('resource_type', '=', request.resourceType as string))
-      .$if(request.id !== undefined, (q) => q.where('id', '=', request.id as string).orderBy('version_id', 'desc'))
-      .$if(since !== undefined, (q) => q.where('last_updated', '>=', since as number))
-      .orderBy('last_updated', 'desc')
-      .orderBy('hid', 'desc')
-      .limit(Math.max(0, request.count))
-      .execute();
-    return rows.map((row) => {
-      const entry: HistoryEntry = {
-        resourceType: row.resource_type,
-        id: row.id,
-        versionId: String(row.version_id),
-        lastUpdated: toInstant(row.last_updated),
-        method: row.method,
-      };
-      if (row.content !== null) entry.resource = JSON.parse(row.content) as Resource;
-      return entry;
-    });
+  history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]> {
+    return readHistory(this.context.db(), scope, request);
   }
 
   search(scope: Scope, request: SearchRequest): Promise<SearchResult> {
@@ -155,39 +141,74 @@ export class KyselyResourceRepository implements ResourceRepository {
     }
   }
 
+  private run<R>(shape: string, build: (db: Kysely<Database>, slot: Slot) => Compilable<R>, values: unknown[]): Promise<R[]> {
+    return this.context.statements.run(shape, build, values);
+  }
+
   /** The current row, locked until the transaction ends on PostgreSQL (SQLite transactions already hold the write lock). */
-  private lockCurrent(scope: Scope, resourceType: string, id: string): Promise<CurrentRow | undefined> {
-    return this.context
-      .db()
-      .selectFrom('resources')
-      .select(['rid', 'version_id', 'deleted'])
-      .where('tenant', '=', scope.tenant)
-      .where('fhir_version', '=', scope.version)
-      .where('resource_type', '=', resourceType)
-      .where('id', '=', id)
-      .$if(this.context.dialect === 'postgres', (q) => q.forUpdate())
-      .executeTakeFirst();
+  private async lockCurrent(scope: Scope, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    const [row] = await this.run(
+      'lock-current',
+      (db, slot) =>
+        db
+          .selectFrom('resources')
+          .select(['rid', 'version_id', 'deleted'])
+          .where('tenant', '=', slot(0))
+          .where('fhir_version', '=', slot(1))
+          .where('resource_type', '=', slot(2))
+          .where('id', '=', slot(3))
+          .$if(this.context.dialect === 'postgres', (q) => q.forUpdate()),
+      [scope.tenant, scope.version, resourceType, id],
+    );
+    return row;
+  }
+
+  /** Moves the current version of resource `rid` into the history (the database copies it; its JSON never comes here). */
+  private async supersede(rid: number): Promise<void> {
+    await this.run(
+      'supersede',
+      (db, slot) =>
+        db
+          .insertInto('resource_history')
+          .columns([...HISTORY_COLUMNS])
+          .expression(
+            db
+              .selectFrom('resources')
+              .select([...HISTORY_COLUMNS])
+              .where('rid', '=', slot(0)),
+          ),
+      [rid],
+    );
   }
 
   private async writeVersion(scope: Scope, resource: Resource, method: 'POST' | 'PUT', current: CurrentRow | undefined): Promise<void> {
-    const db = this.context.db();
-    const key = [scope.tenant, scope.version, resource.resourceType, resource.id as string];
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
     const entries = indexEntries(scope.version, resource);
     try {
-      await this.context.inserts.run(db, 'resource_history', HISTORY_COLUMNS, [[...key, versionId, lastUpdated, method, content]]);
+      const seq = nextWriteSeq();
       let rid: number;
       if (current) {
         rid = current.rid;
-        await db.updateTable('resources').set({ version_id: versionId, last_updated: lastUpdated, deleted: 0, content }).where('rid', '=', rid).execute();
-        await deleteIndexEntries(db, rid);
+        await this.supersede(rid);
+        await this.run(
+          'replace-current',
+          (db, slot) =>
+            db
+              .updateTable('resources')
+              .set({ version_id: slot(0), last_updated: slot(1), deleted: 0, method: slot(2), seq: slot(3), content: slot(4) })
+              .where('rid', '=', slot(5)),
+          [versionId, lastUpdated, method, seq, content, rid],
+        );
+        await deleteIndexEntries(this.context, rid);
       } else {
-        const [inserted] = await this.context.inserts.run(db, 'resources', RESOURCE_COLUMNS, [[...key, versionId, lastUpdated, 0, content]], 'rid');
+        const key = [scope.tenant, scope.version, resource.resourceType, resource.id as string];
+        const row = [...key, versionId, lastUpdated, 0, method, seq, content];
+        const [inserted] = await this.context.statements.insert('resources', RESOURCE_COLUMNS, [row], 'rid');
         rid = inserted.rid as number;
       }
-      await insertIndexEntries(db, this.context.inserts, { ...scope, resourceType: resource.resourceType }, rid, entries);
+      await insertIndexEntries(this.context, { ...scope, resourceType: resource.resourceType }, rid, entries);
     } catch (error) {
       // Two writers created the same id at once (PostgreSQL): the loser retries with the version it now sees.
       if (isUniqueViolation(error)) {
@@ -196,10 +217,6 @@ export class KyselyResourceRepository implements ResourceRepository {
       throw error;
     }
   }
-}
-
-function rowKey(scope: Scope, resourceType: string, id: string) {
-  return { tenant: scope.tenant, fhir_version: scope.version, resource_type: resourceType, id };
 }
 
 /** A copy of the resource with the server's id and meta (resourceType, id and meta first, as FHIR JSON usually is). */

@@ -11,21 +11,30 @@ interface ResourceKey {
   id: string;
 }
 
-/** The current version of each resource (a deleted one keeps its row, with `deleted` = 1 and no content). */
+/**
+ * The current version of each resource, the only copy of it (a deleted one keeps its row, with `deleted` = 1, method
+ * DELETE and no content).
+ */
 export interface ResourcesTable extends ResourceKey {
   rid: Generated<number>;
   version_id: number;
   last_updated: number;
   deleted: number;
+  method: HistoryMethod;
+  /** Orders versions of the same `last_updated` (sequence.ts). */
+  seq: number;
   content: string | null;
 }
 
-/** Every version ever written, deletions included (as rows without content). */
+export type HistoryMethod = 'POST' | 'PUT' | 'DELETE';
+
+/** The versions a later write superseded, deletions included (as rows without content). */
 export interface ResourceHistoryTable extends ResourceKey {
   hid: Generated<number>;
   version_id: number;
   last_updated: number;
-  method: 'POST' | 'PUT' | 'DELETE';
+  method: HistoryMethod;
+  seq: number;
   content: string | null;
 }
 

@@ -21,8 +21,19 @@ export const SQLITE_FILE = 'gateway.sqlite';
 /** Pages in the WAL before a commit checkpoints itself; normally the checkpointer thread gets there first. */
 const WAL_FALLBACK_CHECKPOINT_PAGES = 20_000;
 
+/**
+ * Runs one statement on the connection at once (synchronously), bypassing kysely's queue for it: the store uses it
+ * only while its async context holds the connection (inside its transaction), or for a read while no transaction
+ * is open at all. `isReadOnly` says whether a statement only reads.
+ */
+export interface DirectSql {
+  run(sql: string, parameters: readonly unknown[]): unknown[];
+  isReadOnly(sql: string): boolean;
+}
+
 export interface SqliteDatabaseHandle {
   db: Kysely<Database>;
+  direct: DirectSql;
   /** Stops the checkpointer thread; call before destroying `db`, so the last connection folds the WAL in. */
   stopCheckpointer(): Promise<void>;
 }
@@ -41,15 +52,25 @@ export function openSqlite(dataDir: string): SqliteDatabaseHandle {
   database.pragma('cache_size = -65536');
   database.pragma(`wal_autocheckpoint = ${WAL_FALLBACK_CHECKPOINT_PAGES}`);
   const checkpointer = startCheckpointer(file);
+  const cached = withStatementCache(database);
+  const direct: DirectSql = {
+    run(sql, parameters) {
+      const statement = cached.prepare(sql) as BetterSqlite3.Statement;
+      if (statement.reader) return statement.all(parameters);
+      statement.run(parameters);
+      return [];
+    },
+    isReadOnly: (sql) => (cached.prepare(sql) as BetterSqlite3.Statement).readonly,
+  };
   const db = new Kysely<Database>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
-      createDriver: () => new SqliteWriterDriver({ database: withStatementCache(database) }),
+      createDriver: () => new SqliteWriterDriver({ database: cached }),
       createIntrospector: (kysely) => new SqliteIntrospector(kysely),
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
   });
-  return { db, stopCheckpointer: () => checkpointer.stop() };
+  return { db, direct, stopCheckpointer: () => checkpointer.stop() };
 }
 
 /**

@@ -25,7 +25,7 @@ export class KyselyEventStreams implements EventStreams {
       const createdAt = Date.now();
       const columns = ['tenant', 'stream', 'number', 'payload', 'created_at'] as const;
       const rows = payloads.map((payload, index) => [tenant, stream, numbers[index], JSON.stringify(payload ?? null), createdAt]);
-      await this.context.inserts.run(db, 'stream_events', columns, rows);
+      await this.context.statements.insert('stream_events', columns, rows);
       return numbers;
     });
   }

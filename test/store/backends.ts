@@ -70,10 +70,12 @@ function postgresBackend(): Backend {
   };
 }
 
+export const postgresAvailable = await postgresAnswers();
+
 /** Factories, not backends: each describe block makes its own (fresh database or schema). */
 export const backends: [string, () => Backend][] = [
   ['sqlite', sqliteBackend],
-  ...((await postgresAnswers()) ? [['postgres', postgresBackend] as [string, () => Backend]] : []),
+  ...(postgresAvailable ? [['postgres', postgresBackend] as [string, () => Backend]] : []),
 ];
 
 let tenantCounter = 0;

@@ -3,6 +3,7 @@ import type { Database, Dialect } from '../schema.js';
 import { initialSchema } from './001-initial.js';
 import { eventStreams } from './002-event-streams.js';
 import { outboxOrderingIndex } from './003-outbox-ordering-index.js';
+import { currentVersionOnce } from './004-current-version-once.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -10,6 +11,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '001-initial': initialSchema(dialect),
     '002-event-streams': eventStreams(dialect),
     '003-outbox-ordering-index': outboxOrderingIndex(),
+    '004-current-version-once': currentVersionOnce(),
   };
 }
 

@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Migrator, sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { OperationOutcomeError } from '../../src/fhir/outcome.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { openStore, type StoreOptions } from '../../src/store/index.js';
+import { initialSchema } from '../../src/store/migrations/001-initial.js';
+import { eventStreams } from '../../src/store/migrations/002-event-streams.js';
+import { outboxOrderingIndex } from '../../src/store/migrations/003-outbox-ordering-index.js';
+import { openPostgres } from '../../src/store/postgres.js';
+import type { Dialect } from '../../src/store/schema.js';
+import { openSqlite } from '../../src/store/sqlite.js';
+import { POSTGRES_URL, postgresAvailable } from './backends.js';
+
+/**
+ * A database written before migration 004 (every version, the current one too, in resource_history) is read the
+ * same after it: current versions, older versions, deletions and history order; and later writes carry on from it.
+ */
+interface OldDatabase {
+  db: Kysely<any>;
+  options: StoreOptions;
+  close(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+function sqliteDatabase(): OldDatabase {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'migration-test-'));
+  const { db, stopCheckpointer } = openSqlite(dataDir);
+  return {
+    db,
+    options: { dataDir },
+    close: async () => {
+      await stopCheckpointer();
+      await db.destroy();
+    },
+    dispose: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresDatabase(): Promise<OldDatabase> {
+  const schema = `migration_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const db = await openPostgres(POSTGRES_URL, schema);
+  return {
+    db,
+    options: { databaseUrl: POSTGRES_URL, dataDir: '', schema },
+    close: () => db.destroy(),
+    dispose: async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.end();
+    },
+  };
+}
+
+async function migrateTo003(old: OldDatabase, dialect: Dialect): Promise<void> {
+  const migrations = { '001-initial': initialSchema(dialect), '002-event-streams': eventStreams(dialect), '003-outbox-ordering-index': outboxOrderingIndex() };
+  const migrator = new Migrator({
+    db: old.db,
+    provider: { getMigrations: async () => migrations },
+    ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+
+const KEY = { tenant: 'old', fhir_version: 'r4' };
+const at = (minute: number) => Date.UTC(2025, 0, 1, 10, minute);
+const patient = (version: number, gender: string) =>
+  JSON.stringify({ resourceType: 'Patient', id: 'p1', meta: { versionId: String(version), lastUpdated: new Date(at(version)).toISOString() }, gender });
+
+/** What the store wrote before 004: p1 created and updated; f1 created and deleted; both in the same minute last. */
+async function writeOldRows(db: Kysely<any>): Promise<void> {
+  const history = [
+    { resource_type: 'Patient', id: 'p1', version_id: 1, last_updated: at(1), method: 'POST', content: patient(1, 'female') },
+    { resource_type: 'Flag', id: 'f1', version_id: 1, last_updated: at(1), method: 'POST', content: '{"resourceType":"Flag","id":"f1","status":"active"}' },
+    { resource_type: 'Patient', id: 'p1', version_id: 2, last_updated: at(2), method: 'PUT', content: patient(2, 'male') },
+    { resource_type: 'Flag', id: 'f1', version_id: 2, last_updated: at(2), method: 'DELETE', content: null },
+  ];
+  for (const row of history) await db.insertInto('resource_history').values({ ...KEY, ...row }).execute();
+  await db
+    .insertInto('resources')
+    .values([
+      { ...KEY, resource_type: 'Patient', id: 'p1', version_id: 2, last_updated: at(2), deleted: 0, content: patient(2, 'male') },
+      { ...KEY, resource_type: 'Flag', id: 'f1', version_id: 2, last_updated: at(2), deleted: 1, content: null },
+    ])
+    .execute();
+}
+
+const outcomeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'ok',
+    (error: unknown) => (error instanceof OperationOutcomeError ? error.outcome.id : String(error)),
+  );
+
+const dialects: [Dialect, () => Promise<OldDatabase>][] = [
+  ['sqlite', async () => sqliteDatabase()],
+  ...(postgresAvailable ? [['postgres', postgresDatabase] as [Dialect, () => Promise<OldDatabase>]] : []),
+];
+
+describe.each(dialects)('migration 004 on %s', (dialect, makeDatabase) => {
+  const disposals: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const dispose of disposals) await dispose();
+  });
+
+  it('keeps every version readable, deletions and history order included', async () => {
+    const old = await makeDatabase();
+    disposals.push(old.dispose);
+    await migrateTo003(old, dialect);
+    await writeOldRows(old.db);
+    await old.close();
+
+    const store = await openStore(old.options);
+    try {
+      const scope = { tenant: 'old', version: 'r4' as const };
+      expect((await store.resources.read(scope, 'Patient', 'p1')).gender).toBe('male');
+      expect((await store.resources.vread(scope, 'Patient', 'p1', '1')).gender).toBe('female');
+      expect((await store.resources.vread(scope, 'Patient', 'p1', '2')).gender).toBe('male');
+      expect(await outcomeOf(store.resources.read(scope, 'Flag', 'f1'))).toBe('gone');
+      expect(await outcomeOf(store.resources.vread(scope, 'Flag', 'f1', '2'))).toBe('gone');
+      expect((await store.resources.history(scope, { count: 10 })).map((e) => `${e.resourceType}/${e.versionId}/${e.method}`)).toEqual([
+        'Flag/2/DELETE',
+        'Patient/2/PUT',
+        'Flag/1/POST',
+        'Patient/1/POST',
+      ]);
+
+      const updated = await store.resources.update(scope, { resourceType: 'Patient', id: 'p1', gender: 'other' } as Resource);
+      expect(updated.resource.meta?.versionId).toBe('3');
+      expect((await store.resources.history(scope, { resourceType: 'Patient', id: 'p1', count: 10 })).map((e) => [e.versionId, e.method, e.resource?.gender])).toEqual([
+        ['3', 'PUT', 'other'],
+        ['2', 'PUT', 'male'],
+        ['1', 'POST', 'female'],
+      ]);
+      // Each version once: p1 v1 and v2 and f1 v1 superseded, p1 v3 and the deletion of f1 current.
+      const superseded = await sql<{ versions: number }>`select count(*) as versions from resource_history`.execute(
+        (store as unknown as { db: Kysely<any> }).db,
+      );
+      expect(Number(superseded.rows[0]?.versions)).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+});
