@@ -49,7 +49,7 @@ export interface Subscriptions {
   stop(): Promise<void>;
 }
 
-export const DEFAULTS = { deliveryTimeoutMs: 10_000, maxConcurrentPerEndpoint: 16, retryBaseMs: DEFAULT_BACKOFF.baseMs, retryHorizonMs: DEFAULT_BACKOFF.horizonMs };
+const DEFAULTS = { deliveryTimeoutMs: 10_000, maxConcurrentPerEndpoint: 16, retryBaseMs: DEFAULT_BACKOFF.baseMs, retryHorizonMs: DEFAULT_BACKOFF.horizonMs };
 /** How long a delivery may rely on a cached copy of its Subscription (a change on another instance shows after this). */
 const PLAN_TTL_MS = 2000;
 const BATCH_SIZE = 1000;
