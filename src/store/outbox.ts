@@ -6,6 +6,9 @@ import type { OutboxTable } from './schema.js';
 
 const MAX_ERROR_LENGTH = 2000;
 const UNFINISHED: OutboxMessage['status'][] = ['pending', 'in-flight'];
+const OUTBOX_COLUMNS = ['id', 'tenant', 'kind', 'destination', 'payload', 'ordering_key', 'attempts', 'status', 'next_attempt_at', 'created_at', 'last_error'] as const;
+/** Rows per multi-row INSERT: well below the bound-parameter limits of both engines. */
+const ROWS_PER_INSERT = 500;
 
 /**
  * The durable outbox. A claim is one UPDATE over the due messages (on PostgreSQL selected `FOR UPDATE SKIP LOCKED`,
@@ -16,29 +19,26 @@ export class KyselyOutbox implements Outbox {
   constructor(private readonly context: StoreContext) {}
 
   async enqueue(message: NewOutboxMessage): Promise<string> {
-    const id = randomUUID();
-    const now = Date.now();
-    const notBefore = message.notBefore === undefined ? now : Date.parse(message.notBefore);
-    if (Number.isNaN(notBefore)) throw new OperationOutcomeError(badRequest(`notBefore '${message.notBefore}' is not an instant`));
-    await this.context
-      .db()
-      .insertInto('outbox')
-      .values({
-        id,
-        tenant: message.tenant,
-        kind: message.kind,
-        destination: message.destination,
-        payload: JSON.stringify(message.payload ?? null),
-        ordering_key: message.orderingKey ?? null,
-        attempts: 0,
-        status: 'pending',
-        next_attempt_at: notBefore,
-        created_at: now,
-        last_error: null,
-      })
-      .execute();
-    await this.context.publish(OUTBOX_CHANGED);
+    const [id] = await this.enqueueAll([message]);
     return id;
+  }
+
+  async enqueueAll(messages: NewOutboxMessage[]): Promise<string[]> {
+    if (messages.length === 0) return [];
+    const now = Date.now();
+    const rows = messages.map((message) => {
+      const notBefore = message.notBefore === undefined ? now : Date.parse(message.notBefore);
+      if (Number.isNaN(notBefore)) throw new OperationOutcomeError(badRequest(`notBefore '${message.notBefore}' is not an instant`));
+      const payload = JSON.stringify(message.payload ?? null);
+      return [randomUUID(), message.tenant, message.kind, message.destination, payload, message.orderingKey ?? null, 0, 'pending', notBefore, now, null];
+    });
+    await this.context.atomically(async () => {
+      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+        await this.context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_INSERT));
+      }
+    });
+    await this.context.publish(OUTBOX_CHANGED);
+    return rows.map((row) => row[0] as string);
   }
 
   /**
@@ -85,7 +85,7 @@ export class KyselyOutbox implements Outbox {
   }
 
   async complete(id: string): Promise<void> {
-    await this.context.db().updateTable('outbox').set({ status: 'delivered' }).where('id', '=', id).execute();
+    await this.context.statements.run('outbox.complete', (db, slot) => db.updateTable('outbox').set({ status: 'delivered' }).where('id', '=', slot(0)), [id]);
   }
 
   async fail(id: string, error: string, retryAt?: string): Promise<void> {

@@ -112,6 +112,8 @@ export interface NewOutboxMessage {
 
 export interface Outbox {
   enqueue(message: NewOutboxMessage): Promise<string>;
+  /** Enqueues several messages at once, in order (a fan-out to many subscribers): a few statements, one signal. */
+  enqueueAll(messages: NewOutboxMessage[]): Promise<string[]>;
   /** Leases up to `limit` due messages of the given kinds for `leaseMs`; a crashed worker's lease expires. */
   claim(kinds: string[], limit: number, leaseMs: number): Promise<OutboxMessage[]>;
   complete(id: string): Promise<void>;
@@ -137,6 +139,8 @@ export interface StreamEvent {
 export interface EventStreams {
   /** Appends the payloads in order and returns the numbers they got. */
   append(tenant: string, stream: string, payloads: unknown[]): Promise<number[]>;
+  /** Appends one event to each of several distinct streams at once; returns the number each got, in order. */
+  appendEach(tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]>;
   /** The events numbered `from` to `to` (inclusive; open-ended without `to`), oldest first, at most `limit`. */
   read(tenant: string, stream: string, range: { from: number; to?: number; limit: number }): Promise<StreamEvent[]>;
   /** The last number given out (0 for a stream never appended to). */

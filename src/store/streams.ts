@@ -1,6 +1,10 @@
 import type { EventStreams, StreamEvent } from './repository.js';
 import { toInstant, type StoreContext } from './context.js';
 
+const EVENT_COLUMNS = ['tenant', 'stream', 'number', 'payload', 'created_at'] as const;
+/** Streams per statement: well below the bound-parameter limits of both engines. */
+const ROWS_PER_STATEMENT = 500;
+
 /**
  * Numbered event streams. Appending moves the stream's head with one upsert (a row lock on PostgreSQL, so a second
  * writer waits and continues from the committed head) and inserts the events under the numbers it handed out.
@@ -23,11 +27,41 @@ export class KyselyEventStreams implements EventStreams {
       const first = Number(head.last_number) - payloads.length + 1;
       const numbers = payloads.map((_, index) => first + index);
       const createdAt = Date.now();
-      const columns = ['tenant', 'stream', 'number', 'payload', 'created_at'] as const;
       const rows = payloads.map((payload, index) => [tenant, stream, numbers[index], JSON.stringify(payload ?? null), createdAt]);
-      await this.context.statements.insert('stream_events', columns, rows);
+      await this.context.statements.insert('stream_events', EVENT_COLUMNS, rows);
       return numbers;
     });
+  }
+
+  /** One upsert moves every stream's head (streams must be distinct: a row is updated once per statement). */
+  async appendEach(tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]> {
+    if (new Set(events.map((event) => event.stream)).size !== events.length) throw new Error('appendEach needs distinct streams');
+    return this.context.atomically(async () => {
+      const numbers: number[] = [];
+      for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) {
+        numbers.push(...(await this.appendChunk(tenant, events.slice(start, start + ROWS_PER_STATEMENT))));
+      }
+      return numbers;
+    });
+  }
+
+  private async appendChunk(tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]> {
+    const heads = await this.context.statements.run<{ stream: string; last_number: number }>(
+      `stream_heads.bump|${events.length}`,
+      (db, slot) =>
+        db
+          .insertInto('stream_heads')
+          .values(events.map((_, i) => ({ tenant: slot(2 * i), stream: slot(2 * i + 1), last_number: 1 })))
+          .onConflict((conflict) => conflict.columns(['tenant', 'stream']).doUpdateSet((eb) => ({ last_number: eb('stream_heads.last_number', '+', 1) })))
+          .returning(['stream', 'last_number']),
+      events.flatMap((event) => [tenant, event.stream]),
+    );
+    const headOf = new Map(heads.map((head) => [head.stream, Number(head.last_number)]));
+    const numbers = events.map((event) => headOf.get(event.stream) as number);
+    const createdAt = Date.now();
+    const rows = events.map((event, i) => [tenant, event.stream, numbers[i], JSON.stringify(event.payload ?? null), createdAt]);
+    await this.context.statements.insert('stream_events', EVENT_COLUMNS, rows);
+    return numbers;
   }
 
   async read(tenant: string, stream: string, range: { from: number; to?: number; limit: number }): Promise<StreamEvent[]> {

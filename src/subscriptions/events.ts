@@ -50,12 +50,13 @@ export class EventRecorder {
       const inTransaction = { ...occurrence, store };
       const matched = [...(await this.topicSubscribers(inTransaction)), ...(await this.criteriaSubscribers(inTransaction))];
       const { tenant, event } = occurrence;
-      for (const plan of matched) {
-        const [number] = await store.streams.append(tenant, streamOf(plan.id), [event]);
-        if (plan.status === 'error') continue;
-        const payload: NotifyPayload = { subscription: plan.id, number, event };
-        await store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) });
-      }
+      const numbers = await store.streams.appendEach(tenant, matched.map((plan) => ({ stream: streamOf(plan.id), payload: event })));
+      const notifications = matched.flatMap((plan, i) => {
+        if (plan.status === 'error') return [];
+        const payload: NotifyPayload = { subscription: plan.id, number: numbers[i], event };
+        return [{ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) }];
+      });
+      await store.outbox.enqueueAll(notifications);
       await this.recordEgress(inTransaction, matched);
       return matched.length;
     });

@@ -77,12 +77,12 @@ export class SubscriptionOperations {
     const { tenant } = context.scope;
     const head = await context.store.streams.head(tenant, streamOf(plan.id));
     const events = await eventRange(context, plan, operationParameters(request), head);
-    await context.store.transaction(async (tx) => {
-      for (const { number, event } of events) {
-        const notify: NotifyPayload = { subscription: plan.id, number, event };
-        await tx.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload: notify, orderingKey: orderingKeyOf(plan.id) });
-      }
-    });
+    await context.store.outbox.enqueueAll(
+      events.map(({ number, event }) => {
+        const payload: NotifyPayload = { subscription: plan.id, number, event };
+        return { tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) };
+      }),
+    );
     this.services.wake();
     const text = events.length === 0 ? 'No events in that range' : `Queued events ${events[0].number} to ${events[events.length - 1].number} again`;
     return [outcome('ok', [issue('information', 'informational', text)])];

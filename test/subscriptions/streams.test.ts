@@ -31,6 +31,30 @@ describe.each(backends)('event streams on %s', (_name, makeBackend) => {
     expect(Date.parse(all[0].createdAt)).not.toBeNaN();
   });
 
+  it('appends one event to each of many streams at once, numbering each stream on', async () => {
+    const tenant = freshTenant();
+    await store.streams.append(tenant, 's-3', ['earlier']);
+    const streams = Array.from({ length: 1200 }, (_, i) => `s-${i}`);
+    const numbers = await store.streams.appendEach(tenant, streams.map((stream) => ({ stream, payload: { stream } })));
+    expect(numbers.length).toBe(1200);
+    expect(numbers.filter((number) => number !== 1)).toEqual([2]);
+    expect(numbers[3]).toBe(2);
+    expect(await store.streams.read(tenant, 's-1199', { from: 1, limit: 5 })).toMatchObject([{ number: 1, payload: { stream: 's-1199' } }]);
+    expect(await store.streams.appendEach(tenant, [{ stream: 's-0', payload: 'again' }])).toEqual([2]);
+    await expect(store.streams.appendEach(tenant, [{ stream: 'x', payload: 1 }, { stream: 'x', payload: 2 }])).rejects.toThrow('distinct');
+  });
+
+  it('enqueues many outbox messages at once, in order, each claimable in its turn', async () => {
+    const tenant = freshTenant();
+    const kind = `batch-${tenant}`;
+    const messages = Array.from({ length: 700 }, (_, i) => ({ tenant, kind, destination: 'd', payload: i, orderingKey: `k-${i % 2}` }));
+    const ids = await store.outbox.enqueueAll(messages);
+    expect(new Set(ids).size).toBe(700);
+    const claimed = await store.outbox.claim([kind], 10, 60_000);
+    expect(claimed.map((message) => message.payload)).toEqual([0, 1]);
+    expect(claimed.map((message) => message.id)).toEqual(ids.slice(0, 2));
+  });
+
   it('keeps tenants apart', async () => {
     const [a, b] = [freshTenant(), freshTenant()];
     await store.streams.append(a, 's', [1, 2, 3]);
