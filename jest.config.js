@@ -8,4 +8,6 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   testTimeout: 30000,
+  // Multi-process tests start gateways and HTTP receivers; a handle one of them leaks must not keep CI waiting.
+  forceExit: true,
 };
