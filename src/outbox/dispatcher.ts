@@ -50,21 +50,32 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let current: Promise<number> | undefined;
   let wakeRequested = false;
 
-  async function deliver(message: OutboxMessage): Promise<void> {
+  /** Runs the handler; true when it succeeded, else the failure is recorded (retry or dead letter). */
+  async function deliver(message: OutboxMessage): Promise<boolean> {
     try {
       await handlers[message.kind](message);
-      await outbox.complete(message.id);
+      return true;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const retryAt =
         error instanceof PermanentFailure ? undefined : nextAttempt(backoff, message.createdAt, message.attempts, Date.now());
       await outbox.fail(message.id, reason, retryAt);
+      return false;
     }
   }
 
+  /** The round's deliveries are marked complete together (one statement, not one commit each); a crash before that redelivers them. */
   async function round(): Promise<number> {
     const messages = await outbox.claim(kinds, batchSize, leaseMs);
-    await Promise.all(messages.map((message) => deliver(message).catch((error) => options.onError?.(error, message))));
+    const delivered = await Promise.all(
+      messages.map((message) =>
+        deliver(message).catch((error) => {
+          options.onError?.(error, message);
+          return false;
+        }),
+      ),
+    );
+    await outbox.completeAll(messages.filter((_, i) => delivered[i]).map((message) => message.id));
     return messages.length;
   }
 

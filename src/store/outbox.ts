@@ -7,8 +7,8 @@ import type { OutboxTable } from './schema.js';
 const MAX_ERROR_LENGTH = 2000;
 const UNFINISHED: OutboxMessage['status'][] = ['pending', 'in-flight'];
 const OUTBOX_COLUMNS = ['id', 'tenant', 'kind', 'destination', 'payload', 'ordering_key', 'attempts', 'status', 'next_attempt_at', 'created_at', 'last_error'] as const;
-/** Rows per multi-row INSERT: well below the bound-parameter limits of both engines. */
-const ROWS_PER_INSERT = 500;
+/** Rows per multi-row statement: well below the bound-parameter limits of both engines. */
+const ROWS_PER_STATEMENT = 500;
 
 /**
  * The durable outbox. A claim is one UPDATE over the due messages (on PostgreSQL selected `FOR UPDATE SKIP LOCKED`,
@@ -33,8 +33,8 @@ export class KyselyOutbox implements Outbox {
       return [randomUUID(), message.tenant, message.kind, message.destination, payload, message.orderingKey ?? null, 0, 'pending', notBefore, now, null];
     });
     await this.context.atomically(async () => {
-      for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-        await this.context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_INSERT));
+      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+        await this.context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_STATEMENT));
       }
     });
     await this.context.publish(OUTBOX_CHANGED);
@@ -84,8 +84,19 @@ export class KyselyOutbox implements Outbox {
     return rows.sort((a, b) => a.seq - b.seq).map(toMessage);
   }
 
-  async complete(id: string): Promise<void> {
-    await this.context.statements.run('outbox.complete', (db, slot) => db.updateTable('outbox').set({ status: 'delivered' }).where('id', '=', slot(0)), [id]);
+  complete(id: string): Promise<void> {
+    return this.completeAll([id]);
+  }
+
+  async completeAll(ids: string[]): Promise<void> {
+    for (let start = 0; start < ids.length; start += ROWS_PER_STATEMENT) {
+      const chunk = ids.slice(start, start + ROWS_PER_STATEMENT);
+      await this.context.statements.run(
+        `outbox.complete|${chunk.length}`,
+        (db, slot) => db.updateTable('outbox').set({ status: 'delivered' }).where('id', 'in', chunk.map((_, i) => slot(i))),
+        chunk,
+      );
+    }
   }
 
   async fail(id: string, error: string, retryAt?: string): Promise<void> {

@@ -117,6 +117,8 @@ export interface Outbox {
   /** Leases up to `limit` due messages of the given kinds for `leaseMs`; a crashed worker's lease expires. */
   claim(kinds: string[], limit: number, leaseMs: number): Promise<OutboxMessage[]>;
   complete(id: string): Promise<void>;
+  /** Marks several messages delivered at once. */
+  completeAll(ids: string[]): Promise<void>;
   /** Records a failed attempt; `retryAt` undefined moves the message to the dead letters. */
   fail(id: string, error: string, retryAt?: string): Promise<void>;
   list(tenant: string, filter?: { status?: OutboxMessage['status']; kind?: string; limit?: number }): Promise<OutboxMessage[]>;
