@@ -14,18 +14,21 @@ export class KyselyReplayCache implements ReplayCache {
 
   async remember(key: string, expiresAt: Date): Promise<boolean> {
     const now = Date.now();
-    const rows = await this.context
-      .db()
-      .insertInto('replay_keys')
-      .values({ key, expires_at: expiresAt.getTime() })
-      .onConflict((conflict) =>
-        conflict
-          .column('key')
-          .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
-          .where('replay_keys.expires_at', '<=', now),
-      )
-      .returning('key')
-      .execute();
+    const rows = await this.context.statements.run(
+      'remember-replay-key',
+      (db, slot) =>
+        db
+          .insertInto('replay_keys')
+          .values({ key: slot(0), expires_at: slot(1) })
+          .onConflict((conflict) =>
+            conflict
+              .column('key')
+              .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
+              .where('replay_keys.expires_at', '<=', slot(2)),
+          )
+          .returning('key'),
+      [key, expiresAt.getTime(), now],
+    );
     await this.purgeExpired(now);
     return rows.length > 0;
   }

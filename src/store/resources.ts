@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Compilable, Kysely } from 'kysely';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../fhir/outcome.js';
 import { indexEntries, isResourceType } from '../fhir/search/index.js';
@@ -14,6 +13,7 @@ import type {
 } from './repository.js';
 import { isUniqueViolation, toInstant, type StoreContext } from './context.js';
 import { readHistory } from './history.js';
+import { newResourceId } from './ids.js';
 import { deleteIndexEntries, insertIndexEntries } from './index-writer.js';
 import type { Database } from './schema.js';
 import { searchResources } from './search-query.js';
@@ -41,7 +41,8 @@ export class KyselyResourceRepository implements ResourceRepository {
 
   async create<T extends Resource>(scope: Scope, resource: T): Promise<T> {
     this.checkType(scope, resource);
-    const stored = withMeta(resource, randomUUID(), 1, Date.now());
+    const now = Date.now();
+    const stored = withMeta(resource, newResourceId(now), 1, now);
     await this.context.atomically(() => this.writeVersion(scope, stored, 'POST', undefined));
     return stored;
   }
