@@ -52,7 +52,13 @@ export interface Subscriptions {
 const DEFAULTS = { deliveryTimeoutMs: 10_000, maxConcurrentPerEndpoint: 16, retryBaseMs: DEFAULT_BACKOFF.baseMs, retryHorizonMs: DEFAULT_BACKOFF.horizonMs };
 /** How long a delivery may rely on a cached copy of its Subscription (a change on another instance shows after this). */
 const PLAN_TTL_MS = 2000;
-const BATCH_SIZE = 1000;
+/**
+ * Two dispatchers (workers) claim from the outbox side by side: while one round waits for its slowest delivery or
+ * claims anew, the other's deliveries go on. Claims are atomic, and the outbox hands out a subscription's next
+ * notification only once the previous one is finished, so the order per subscription holds.
+ */
+const WORKERS = 2;
+const BATCH_SIZE = 500;
 const POLL_MS = 500;
 
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
@@ -70,30 +76,33 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const tenants = config.organizations.map((organization) => organization.id);
   const onError = (error: unknown) => logger.error({ err: error }, 'subscription delivery error');
 
-  const dispatcher: Dispatcher = createDispatcher({
-    outbox: store.outbox,
-    handlers: deliveryHandlers({
-      store,
-      directory,
-      content,
-      policy,
-      transport,
-      signingKey: (tenant) => options.registry.hosted(tenant)?.signing,
-      tokens: options.tokens,
-      publicBaseUrl: config.publicBaseUrl,
-      timeoutMs: settings.deliveryTimeoutMs,
-      backoff,
-      clock,
-      lastDelivered,
-    }),
+  const handlers = deliveryHandlers({
+    store,
+    directory,
+    content,
+    policy,
+    transport,
+    signingKey: (tenant) => options.registry.hosted(tenant)?.signing,
+    tokens: options.tokens,
+    publicBaseUrl: config.publicBaseUrl,
+    timeoutMs: settings.deliveryTimeoutMs,
     backoff,
-    batchSize: BATCH_SIZE,
-    // A claim must outlive the slowest attempt, including its wait for a free slot at a busy endpoint.
-    leaseMs: 4 * settings.deliveryTimeoutMs,
-    pollMs: POLL_MS,
-    onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
+    clock,
+    lastDelivered,
   });
-  const wake = () => dispatcher.wake();
+  const dispatchers: Dispatcher[] = Array.from({ length: WORKERS }, () =>
+    createDispatcher({
+      outbox: store.outbox,
+      handlers,
+      backoff,
+      batchSize: BATCH_SIZE,
+      // A claim must outlive the slowest attempt, including its wait for a free slot at a busy endpoint.
+      leaseMs: 4 * settings.deliveryTimeoutMs,
+      pollMs: POLL_MS,
+      onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
+    }),
+  );
+  const wake = () => dispatchers.forEach((dispatcher) => dispatcher.wake());
   const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: options.heartbeatTickMs ?? 2000, clock, wake, onError });
   let stopWaking: (() => void) | undefined;
 
@@ -111,13 +120,13 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       await publishTopics(store, tenants, [...topics.values()].map((topic) => topic.resource));
       // Events queued by any instance (and by this one's hooks, once their transaction commits) start a round here.
       stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, wake);
-      dispatcher.start();
+      for (const dispatcher of dispatchers) dispatcher.start();
       heartbeats.start();
     },
     async stop() {
       stopWaking?.();
       await heartbeats.stop();
-      await dispatcher.stop();
+      await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop()));
       transport.close();
     },
   };
