@@ -2,12 +2,12 @@ import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
+import type { Resource } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
 import { OUTBOX_CHANGED, type Store } from '../store/repository.js';
-import type { Resource } from '../fhir/version.js';
 import type { TaskStatusChange } from '../transfer/events.js';
 import { FocusContent } from './content.js';
 import { deliveryHandlers } from './delivery.js';
@@ -23,8 +23,8 @@ import { capacityChanged, taskStatusChanged } from './triggers.js';
 
 /**
  * Subscriptions (R4 Subscriptions Backport IG, and classic R4 criteria): the Subscription routes of the R4 base, the
- * hooks that turn capacity and transfer changes into events (called inside the change's transaction), and a
- * dispatcher of its own that delivers them from the durable outbox, so slow subscribers never hold up eOverdracht
+ * hooks that turn capacity and transfer changes into events (called inside the change's transaction), and
+ * dispatchers of their own that deliver them from the durable outbox, so slow subscribers never hold up eOverdracht
  * notifications. `main.ts` adds `http` to the app, passes the hooks to capacity and transfer, and starts and stops it.
  */
 export interface SubscriptionsOptions {
@@ -35,8 +35,6 @@ export interface SubscriptionsOptions {
   tokens: Pick<TokenClient, 'getToken'>;
   logger: Logger;
   clock?: () => number;
-  /** How often due heartbeats are looked for (default 2 s). */
-  heartbeatTickMs?: number;
 }
 
 export interface Subscriptions {
@@ -60,6 +58,8 @@ const PLAN_TTL_MS = 2000;
 const WORKERS = 2;
 const BATCH_SIZE = 500;
 const POLL_MS = 500;
+/** How often due heartbeats are looked for. */
+const HEARTBEAT_TICK_MS = 2000;
 
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
   const { config, store, logger } = options;
@@ -103,7 +103,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     }),
   );
   const wake = () => dispatchers.forEach((dispatcher) => dispatcher.wake());
-  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: options.heartbeatTickMs ?? 2000, clock, wake, onError });
+  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: HEARTBEAT_TICK_MS, clock, wake, onError });
   let stopWaking: (() => void) | undefined;
 
   return {
