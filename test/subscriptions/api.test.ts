@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify, type JWK } from 'jose';
 import { importSigningKey, importVerificationKey } from '../../src/auth/jwk.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { parseXml } from '../../src/fhir/xml.js';
 import { CAPACITY_CHANGED_TOPIC, SIGNATURE_HEADER, TASK_STATUS_CHANGED_TOPIC, verifyNotification } from '../../src/subscriptions/index.js';
 import { eventually } from '../transfer/support.js';
 import { eventNumbers, fhirCall, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
@@ -142,6 +143,17 @@ describe('a topic subscription', () => {
     expect((status.bundle.entry as unknown[]).length).toBe(entries);
     expect(status.topic === undefined).toBe(content === 'empty');
     expect('focus' in status.events[0]).toBe(focus !== undefined);
+  });
+
+  it('is notified in XML when its payload asks for application/fhir+xml', async () => {
+    const path = '/ehr/xml';
+    const created = await subscribe(topicSubscription({ endpoint: `${hooks.url}${path}`, content: 'full-resource', payload: 'application/fhir+xml' }));
+    await active(String(created.id));
+    await publishChange();
+    const [, notification] = await arrived(path, 2);
+    expect(notification.headers['content-type']).toContain('application/fhir+xml');
+    const bundle = parseXml('r4', notification.body) as Resource & { entry: { resource: Resource }[] };
+    expect(bundle.entry.map((entry) => entry.resource.resourceType)).toEqual(['Parameters', 'MeasureReport']);
   });
 
   it('is only notified of what its filters select: care type, region, provider', async () => {
