@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { DeferredIndex } from './deferred-index.js';
 import type { CompiledStatements } from './statements.js';
 import type { Database, Dialect } from './schema.js';
 
@@ -10,6 +11,8 @@ export interface StoreContext {
   /** Runs `work` in a transaction, joining the one already open in this async context. */
   atomically<T>(work: () => Promise<T>): Promise<T>;
   readonly statements: CompiledStatements;
+  /** Index entries of the types written in batches (the audit trail). */
+  readonly deferredIndex: DeferredIndex;
   /** The store's ChangeFeed.publish: tells every instance on the database that something changed. */
   publish(topic: string, message?: string): Promise<void>;
 }

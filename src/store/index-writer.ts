@@ -7,28 +7,32 @@ const INDEX_TABLES: IndexTable[] = ['search_token', 'search_string', 'search_ref
 /** Rows per INSERT: well inside both engines' limits on bound parameters. */
 const ROWS_PER_INSERT = 500;
 
-interface IndexScope {
+/** One resource version's index entries, and whose they are. */
+export interface IndexedResource {
+  rid: number;
   tenant: string;
   version: FhirVersion;
   resourceType: string;
+  entries: IndexEntries;
 }
 
 const SCOPE_COLUMNS = ['rid', 'param', 'tenant', 'fhir_version', 'resource_type'] as const;
 
-/** Writes a resource version's index entries, one multi-row INSERT per table. */
-export async function insertIndexEntries(context: StoreContext, scope: IndexScope, rid: number, entries: IndexEntries): Promise<void> {
-  const row = (param: string, ...values: unknown[]) => [rid, param, scope.tenant, scope.version, scope.resourceType, ...values];
+/** Writes the index entries of one or many resources: one multi-row INSERT per table (per 500 rows). */
+export async function insertIndexEntries(context: Pick<StoreContext, 'statements'>, resources: IndexedResource[]): Promise<void> {
+  const rowsOf = <E>(pick: (entries: IndexEntries) => E[], values: (entry: E) => unknown[]) =>
+    resources.flatMap((r) => pick(r.entries).map((entry) => [r.rid, (entry as { param: string }).param, r.tenant, r.version, r.resourceType, ...values(entry)]));
   const write = async <T extends IndexTable>(table: T, columns: (keyof Database[T] & string)[], rows: unknown[][]) => {
     for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
       await context.statements.insert(table, [...SCOPE_COLUMNS, ...columns], rows.slice(start, start + ROWS_PER_INSERT));
     }
   };
-  await write('search_token', ['system', 'code'], entries.token.map((e) => row(e.param, e.system, e.code)));
-  await write('search_string', ['normalized', 'exact'], entries.string.map((e) => row(e.param, e.normalized, e.exact)));
-  await write('search_reference', ['reference'], entries.reference.map((e) => row(e.param, e.reference)));
-  await write('search_date', ['start_ms', 'end_ms'], entries.date.map((e) => row(e.param, e.start, e.end)));
-  await write('search_number', ['value', 'system', 'code'], entries.number.map((e) => row(e.param, e.value, e.system, e.code)));
-  await write('search_uri', ['uri'], entries.uri.map((e) => row(e.param, e.uri)));
+  await write('search_token', ['system', 'code'], rowsOf((e) => e.token, (e) => [e.system, e.code]));
+  await write('search_string', ['normalized', 'exact'], rowsOf((e) => e.string, (e) => [e.normalized, e.exact]));
+  await write('search_reference', ['reference'], rowsOf((e) => e.reference, (e) => [e.reference]));
+  await write('search_date', ['start_ms', 'end_ms'], rowsOf((e) => e.date, (e) => [e.start, e.end]));
+  await write('search_number', ['value', 'system', 'code'], rowsOf((e) => e.number, (e) => [e.value, e.system, e.code]));
+  await write('search_uri', ['uri'], rowsOf((e) => e.uri, (e) => [e.uri]));
 }
 
 export async function deleteIndexEntries(context: StoreContext, rid: number): Promise<void> {

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
+import { DeferredIndex } from './deferred-index.js';
 import { KyselyOutbox } from './outbox.js';
 import { KyselyReplayCache } from './replay.js';
 import { KyselyResourceRepository } from './resources.js';
@@ -43,6 +44,7 @@ export class KyselyStore implements Store {
   private readonly openTransaction = new AsyncLocalStorage<OpenTransaction>();
 
   private readonly beforeClose: () => Promise<void>;
+  private readonly deferredIndex: DeferredIndex;
   private readonly signals: SignalTransport;
   /** Transactions begun and not yet ended on this store (waiting for the connection included). */
   private transactionsOpen = 0;
@@ -62,13 +64,15 @@ export class KyselyStore implements Store {
     // Inside its own transaction an async context holds the connection; with no transaction open, a read can't
     // interleave with anyone's (better-sqlite3 runs it to the end before anything else runs).
     const allowed = (readOnly: boolean) => this.openTransaction.getStore()?.trx !== undefined || (readOnly && this.transactionsOpen === 0);
-    this.context = {
+    const shared = {
       dialect: kind,
       db: current,
-      atomically: (work) => this.transaction(() => work()),
+      atomically: <T>(work: () => Promise<T>) => this.transaction(() => work()),
       statements: new CompiledStatements({ db: current, direct: options.direct && { sql: options.direct, allowed } }),
-      publish: (topic, message) => this.changes.publish(topic, message),
+      publish: (topic: string, message?: string) => this.changes.publish(topic, message),
     };
+    this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work));
+    this.context = { ...shared, deferredIndex: this.deferredIndex };
     this.resources = new KyselyResourceRepository(this.context);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
@@ -118,6 +122,7 @@ export class KyselyStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.deferredIndex.close();
     await this.signals.close();
     await this.beforeClose();
     await this.db.destroy();

@@ -12,6 +12,7 @@ import type {
   WriteOptions,
 } from './repository.js';
 import { isUniqueViolation, toInstant, type StoreContext } from './context.js';
+import { DeferredIndex } from './deferred-index.js';
 import { readHistory } from './history.js';
 import { newResourceId } from './ids.js';
 import { deleteIndexEntries, insertIndexEntries } from './index-writer.js';
@@ -186,7 +187,8 @@ export class KyselyResourceRepository implements ResourceRepository {
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
-    const entries = indexEntries(scope.version, resource);
+    const deferred = DeferredIndex.defers(resource.resourceType);
+    const entries = deferred ? undefined : indexEntries(scope.version, resource);
     try {
       const seq = nextWriteSeq();
       let rid: number;
@@ -209,7 +211,8 @@ export class KyselyResourceRepository implements ResourceRepository {
         const [inserted] = await this.context.statements.insert('resources', RESOURCE_COLUMNS, [row], 'rid');
         rid = inserted.rid as number;
       }
-      await insertIndexEntries(this.context, { ...scope, resourceType: resource.resourceType }, rid, entries);
+      if (entries) await insertIndexEntries(this.context, [{ rid, ...scope, resourceType: resource.resourceType, entries }]);
+      else await this.context.deferredIndex.enqueue(rid);
     } catch (error) {
       // Two writers created the same id at once (PostgreSQL): the loser retries with the version it now sees.
       if (isUniqueViolation(error)) {

@@ -76,6 +76,11 @@ export interface SearchUriTable extends IndexRow {
   uri: string;
 }
 
+/** Resources whose index entries are still to be written (deferred-index.ts). */
+export interface PendingIndexTable {
+  rid: number;
+}
+
 export interface OutboxTable {
   seq: Generated<number>;
   id: string;
@@ -120,6 +125,7 @@ export interface Database {
   search_date: SearchDateTable;
   search_number: SearchNumberTable;
   search_uri: SearchUriTable;
+  pending_index: PendingIndexTable;
   outbox: OutboxTable;
   replay_keys: ReplayKeysTable;
   stream_heads: StreamHeadsTable;

@@ -5,6 +5,7 @@ import type { Scope, SearchRequest, SearchResult, SortRule } from './repository.
 import type { StoreContext } from './context.js';
 import type { Database } from './schema.js';
 import { criterion, tableOf, type Criterion, type IndexCriterion, type Predicate, type ResourceQuery, type SearchTables } from './search-criteria.js';
+import { DeferredIndex } from './deferred-index.js';
 import { included, type Match } from './search-include.js';
 
 /**
@@ -17,6 +18,8 @@ import { included, type Match } from './search-include.js';
  * order (creation order) unless `_sort` says otherwise.
  */
 export async function searchResources(context: StoreContext, scope: Scope, request: SearchRequest): Promise<SearchResult> {
+  const deferred = (resourceType: string) => DeferredIndex.defers(resourceType);
+  if (deferred(request.resourceType) || request.revinclude.some((item) => deferred(item.split(':')[0]))) await context.deferredIndex.flush();
   const db = context.db();
   const criteria = request.params.map((param) => criterion(scope, request.resourceType, param));
   const filtered = () => filteredResources(db, scope, request.resourceType, criteria);

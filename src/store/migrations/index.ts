@@ -4,6 +4,7 @@ import { initialSchema } from './001-initial.js';
 import { eventStreams } from './002-event-streams.js';
 import { outboxOrderingIndex } from './003-outbox-ordering-index.js';
 import { currentVersionOnce } from './004-current-version-once.js';
+import { pendingIndex } from './005-pending-index.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -12,6 +13,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '002-event-streams': eventStreams(dialect),
     '003-outbox-ordering-index': outboxOrderingIndex(),
     '004-current-version-once': currentVersionOnce(),
+    '005-pending-index': pendingIndex(dialect),
   };
 }
 

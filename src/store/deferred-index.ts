@@ -1,0 +1,132 @@
+import { indexEntries } from '../fhir/search/index.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { StoreContext } from './context.js';
+
+type IndexingContext = Pick<StoreContext, 'dialect' | 'db' | 'atomically' | 'statements'>;
+import { insertIndexEntries, type IndexedResource } from './index-writer.js';
+
+/**
+ * The audit trail gets a record for every access to patient data and is searched seldom; writing each record's
+ * index entries with it would cost about as much as the access it records.
+ */
+const DEFERRED_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+
+/** After a deferred write, the background round waits this long to gather a batch. */
+const ROUND_DELAY_MS = 200;
+/** Resources indexed per round (each round is one transaction). */
+const ROUND_SIZE = 1000;
+
+/**
+ * Index entries of the deferred types are written in batches, after the resource: the resource is stored as any
+ * other, in the caller's transaction, together with its row in `pending_index`; a round indexes pending resources
+ * many at a time (one INSERT per index table for all of them) and takes them off the queue, in one transaction.
+ * Rounds run in the background shortly after such writes, and before any search that can see these types for
+ * everything still pending, so a search never misses a stored resource. The queue is in the database: a crash
+ * loses nothing, the next round (or search) picks up where it was.
+ */
+export class DeferredIndex {
+  private timer?: NodeJS.Timeout;
+  private background?: Promise<void>;
+  private closed = false;
+
+  constructor(
+    private readonly context: IndexingContext,
+    /** Runs `work` outside any transaction of the calling async context (where the background round is started). */
+    private readonly detached: (work: () => void) => void,
+  ) {}
+
+  static defers(resourceType: string): boolean {
+    return DEFERRED_TYPES.has(resourceType);
+  }
+
+  /** Queues resource `rid`, written in the current transaction, for indexing. */
+  async enqueue(rid: number): Promise<void> {
+    await this.context.statements.run(
+      'enqueue-pending-index',
+      (db, slot) =>
+        db
+          .insertInto('pending_index')
+          .values({ rid: slot(0) })
+          .onConflict((conflict) => conflict.column('rid').doNothing()),
+      [rid],
+    );
+    this.schedule();
+  }
+
+  /** Indexes everything pending, before a search that may see a deferred type (waits for other instances' rounds). */
+  async flush(): Promise<void> {
+    if (!(await this.anyPending())) return;
+    while ((await this.round('wait')) === ROUND_SIZE);
+  }
+
+  /** A read first: with nothing pending, a search takes no write lock. */
+  private async anyPending(): Promise<boolean> {
+    const rows = await this.context.statements.run('any-pending-index', (db) => db.selectFrom('pending_index').select('rid').limit(1), []);
+    return rows.length > 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.background;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.detached(() => {
+      this.timer = setTimeout(() => {
+        this.background = this.catchUp().finally(() => {
+          this.background = undefined;
+          this.timer = undefined;
+        });
+      }, ROUND_DELAY_MS);
+      this.timer.unref();
+    });
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      while (!this.closed && (await this.round('skip')) === ROUND_SIZE);
+    } catch {
+      // The queue stays as it was: the next round, or the next search, indexes it.
+    }
+  }
+
+  /**
+   * One transaction: the oldest pending resources, locked (on PostgreSQL the resource rows too, so a concurrent
+   * update waits and then replaces these entries), indexed and taken off the queue. Background rounds skip rows
+   * another instance is indexing; a flush waits for them. Returns how many were taken.
+   */
+  private round(locking: 'wait' | 'skip'): Promise<number> {
+    return this.context.atomically(async () => {
+      const db = this.context.db();
+      const rows = await db
+        .selectFrom('pending_index as p')
+        .innerJoin('resources as r', 'r.rid', 'p.rid')
+        .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.content'])
+        .orderBy('p.rid')
+        .limit(ROUND_SIZE)
+        .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
+        .execute();
+      if (rows.length === 0) return 0;
+      const indexed: IndexedResource[] = [];
+      for (const row of rows) {
+        // A deleted resource has nothing to index.
+        if (row.content === null) continue;
+        const version = row.fhir_version as FhirVersion;
+        const entries = indexEntries(version, JSON.parse(row.content) as Resource);
+        indexed.push({ rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type, entries });
+      }
+      await insertIndexEntries(this.context, indexed);
+      await db
+        .deleteFrom('pending_index')
+        .where(
+          'rid',
+          'in',
+          rows.map((row) => row.rid),
+        )
+        .execute();
+      return rows.length;
+    });
+  }
+}

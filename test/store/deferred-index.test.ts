@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Kysely } from 'kysely';
+import { parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
+import type { Resource } from '../../src/fhir/version.js';
+import type { Scope, Store } from '../../src/store/repository.js';
+import { backends, freshTenant, type Backend } from './backends.js';
+
+/** AuditEvents are indexed in batches after they are stored (deferred-index.ts); searches must not notice. */
+const auditEvent = (patient: string, what: string, outcome = '0'): Resource => ({
+  resourceType: 'AuditEvent',
+  type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+  subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+  action: 'R',
+  recorded: '2026-03-01T10:00:00Z',
+  outcome,
+  agent: [{ who: { identifier: { system: 'urn:ehr', value: 'ehr-1' } }, requestor: true }],
+  source: { observer: { display: 'gw' } },
+  entity: [{ what: { reference: patient } }, { what: { reference: what } }],
+});
+
+/** The rows still waiting in the queue (the store's own connection; tests only). */
+async function pending(store: Store): Promise<number> {
+  const db = (store as unknown as { db: Kysely<any> }).db;
+  const row = await db.selectFrom('pending_index').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
+  let backend: Backend;
+  let store: Store;
+  let other: Store;
+  let scope: Scope;
+
+  beforeAll(async () => {
+    backend = makeBackend();
+    store = await backend.open();
+    other = await backend.open();
+  });
+  afterAll(() => backend.dispose());
+
+  const newScope = () => (scope = { tenant: freshTenant('audit'), version: 'r4' });
+  const ids = async (query: SearchQuery, on: Store = store, resourceType = 'AuditEvent') =>
+    (await on.resources.search(scope, parseSearchRequest('r4', resourceType, query))).resources.map((resource) => resource.id).sort();
+
+  it('finds AuditEvents by their parameters as soon as they are stored, also inside the writing transaction', async () => {
+    newScope();
+    const first = await store.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
+    expect(await ids({ patient: 'Patient/p1' })).toEqual([first.id]);
+    await store.transaction(async (tx) => {
+      const second = await tx.resources.create(scope, auditEvent('Patient/p2', 'Task/t1', '4'));
+      expect(await ids({ entity: 'Task/t1', outcome: '4' })).toEqual([second.id]);
+    });
+    expect(await ids({ 'agent:identifier': 'urn:ehr|ehr-1', date: 'ge2026-03-01' })).toHaveLength(2);
+  });
+
+  it('indexes them in the background, without a search', async () => {
+    newScope();
+    await store.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
+    expect(await pending(store)).toBeGreaterThan(0);
+    for (let waited = 0; (await pending(store)) > 0 && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await pending(store)).toBe(0);
+  });
+
+  it('lets another instance on the same database find what one stored and left pending', async () => {
+    newScope();
+    const stored = await store.resources.create(scope, auditEvent('Patient/p3', 'Composition/c1'));
+    expect(await ids({ patient: 'Patient/p3' }, other)).toEqual([stored.id]);
+  });
+
+  it('replaces the entries of an updated AuditEvent and drops those of a deleted one', async () => {
+    newScope();
+    const stored = await store.resources.create(scope, auditEvent('Patient/p4', 'Task/t4'));
+    expect(await ids({ patient: 'Patient/p4' })).toEqual([stored.id]);
+    await store.resources.update(scope, { ...auditEvent('Patient/p5', 'Task/t4'), id: stored.id });
+    expect(await ids({ patient: 'Patient/p4' })).toEqual([]);
+    expect(await ids({ patient: 'Patient/p5' })).toEqual([stored.id]);
+    await store.resources.delete(scope, 'AuditEvent', stored.id as string);
+    expect(await ids({ patient: 'Patient/p5' })).toEqual([]);
+  });
+
+  it("includes a resource's AuditEvents with _revinclude", async () => {
+    newScope();
+    const task = await store.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order' } as Resource);
+    const audit = await store.resources.create(scope, auditEvent('Patient/p6', `Task/${task.id}`));
+    const result = await store.resources.search(scope, parseSearchRequest('r4', 'Task', { _id: task.id as string, _revinclude: 'AuditEvent:entity' }));
+    expect(result.included.map((resource) => resource.id)).toEqual([audit.id]);
+  });
+});
