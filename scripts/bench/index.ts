@@ -26,7 +26,13 @@ const files = readdirSync(folder)
   .filter((file) => wanted.length === 0 || wanted.some((name) => file.startsWith(name)))
   .sort();
 
+// A module that fails is reported and the others still run; the exit code says that one failed.
 for (const file of files) {
-  const module = (await import(pathToFileURL(path.join(folder, file)).href)) as BenchModule;
-  for (const figure of await module.run()) console.log(JSON.stringify(figure));
+  try {
+    const module = (await import(pathToFileURL(path.join(folder, file)).href)) as BenchModule;
+    for (const figure of await module.run()) console.log(JSON.stringify(figure));
+  } catch (error) {
+    console.error(`bench ${file} failed:`, error);
+    process.exitCode = 1;
+  }
 }
