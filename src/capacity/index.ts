@@ -86,20 +86,6 @@ export function createCapacity(options: CapacityOptions): Capacity {
   });
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
-  /**
-   * Another instance on the database stored a report (or, without a message, signals may have been missed): apply it
-   * to this instance's board. A refresh that fails leaves the board as it was until the next report or a restart.
-   */
-  const refreshBoards = async (coordinationPoints: string[], message: string | undefined) => {
-    const now = new Date(clock());
-    try {
-      if (message === undefined) return await coordination.rebuild(store, coordinationPoints, now);
-      const [tenant, id] = JSON.parse(message) as [string, string];
-      if (coordinationPoints.includes(tenant)) await coordination.refresh(store, tenant, id, now);
-    } catch {
-      // the board stays as it was
-    }
-  };
   const routes = capacityRoutes({
     provider,
     coordination,
@@ -125,7 +111,10 @@ export function createCapacity(options: CapacityOptions): Capacity {
       await coordination.rebuild(store, coordinationPoints, new Date(clock()));
       if (coordinationPoints.length > 0) {
         sweeps = cron.schedule(options.sweepSchedule ?? '* * * * *', () => coordination.sweep(store, new Date(clock())));
-        stopRefreshing = await store.changes.subscribe(BOARD_CHANGED, (message) => void refreshBoards(coordinationPoints, message));
+        // Reports stored by other instances on the database; a refresh that fails leaves the board as it was.
+        stopRefreshing = await store.changes.subscribe(BOARD_CHANGED, (message) =>
+          void coordination.refresh(store, coordinationPoints, message, new Date(clock())).catch(() => undefined),
+        );
       }
       publisher?.startSnapshots(config.organizations.map((organization) => organization.id));
     },

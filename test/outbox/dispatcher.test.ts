@@ -120,4 +120,22 @@ describe('outbox dispatcher', () => {
     await second.stop();
     expect(delivered).toHaveLength(5);
   });
+
+  it('runs a round woken inside a store transaction outside it: nothing of a rolled-back transaction is delivered', async () => {
+    const delivered: unknown[] = [];
+    const dispatcher = createDispatcher({ outbox: store.outbox, pollMs: 5, handlers: { 'test.send': async (message) => void delivered.push(message.payload) } });
+    dispatcher.start();
+    await store
+      .transaction(async (tx) => {
+        await tx.outbox.enqueue({ tenant: 't1', kind: 'test.send', destination: 'dest', payload: { rolledBack: true } });
+        dispatcher.wake();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    await store.outbox.enqueue({ tenant: 't1', kind: 'test.send', destination: 'dest', payload: { committed: true } });
+    for (let i = 0; i < 100 && delivered.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await dispatcher.stop();
+    expect(delivered).toEqual([{ committed: true }]);
+  });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { allOk, created, forbidden, issue, outcome } from '../../fhir/outcome.js';
@@ -31,8 +32,12 @@ export interface CoordinationPointOptions {
 
 const PAGE = 500;
 
-/** Change-feed topic: a provider's report was stored; the message is `[tenant, MeasureReport id]` as JSON. */
+/**
+ * Change-feed topic: a provider's report was stored. The message (JSON) names the tenant, the MeasureReport id and
+ * version, and the instance that stored it.
+ */
 export const BOARD_CHANGED = 'capacity.board';
+type BoardSignal = [tenant: string, id: string, versionId: string, instance: string];
 
 /**
  * The coordination point role: receives providers' reports, keeps one board per coordination-point tenant (in
@@ -44,6 +49,8 @@ export class CoordinationPoint {
   private readonly boards = new Map<string, CapacityBoard>();
   /** Per tenant: providers whose stored report already shows their stale counts as unknown. */
   private readonly shownStale = new Map<string, Set<string>>();
+  /** Tells this instance's own signals from those of other instances on the same database. */
+  private readonly instance = randomUUID();
 
   constructor(private readonly options: CoordinationPointOptions) {}
 
@@ -67,7 +74,8 @@ export class CoordinationPoint {
     const board = this.board(scope.tenant);
     if (!board.accepts(publication)) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
     const stored = await store.resources.update(scope, { ...publication.report, id: reportId(publication.provider) });
-    await store.changes.publish(BOARD_CHANGED, JSON.stringify([scope.tenant, stored.resource.id]));
+    const signal: BoardSignal = [scope.tenant, String(stored.resource.id), String(stored.resource.meta?.versionId), this.instance];
+    await store.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
     const careTypes = board.apply(publication) ?? [];
     this.shownStale.get(scope.tenant)!.delete(publication.provider.key);
     if (careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store });
@@ -98,11 +106,16 @@ export class CoordinationPoint {
   }
 
   /**
-   * Applies a report that another instance of this coordination point received and stored (on a shared PostgreSQL
-   * database, every instance hears of it through the store's change feed, topic `BOARD_CHANGED`).
+   * A `BOARD_CHANGED` signal (the store's change feed: on a shared PostgreSQL database every instance hears it):
+   * applies the report version another instance of this coordination point stored, exactly that version, so that a
+   * report this instance is receiving at the same moment still finds the board as it was before it (and sees its own
+   * change). Without a message signals may have been missed: the boards are rebuilt from the store.
    */
-  async refresh(store: Store, tenant: string, id: string, now: Date): Promise<void> {
-    const report = await store.resources.read({ tenant, version: 'r4' }, 'MeasureReport', id).catch(() => undefined);
+  async refresh(store: Store, tenants: string[], message: string | undefined, now: Date): Promise<void> {
+    if (message === undefined) return this.rebuild(store, tenants, now);
+    const [tenant, id, versionId, instance] = JSON.parse(message) as BoardSignal;
+    if (instance === this.instance || !tenants.includes(tenant)) return;
+    const report = await store.resources.vread({ tenant, version: 'r4' }, 'MeasureReport', id, versionId).catch(() => undefined);
     const publication = report && readPublication(report, now);
     if (!publication || 'resourceType' in publication) return;
     const board = this.board(tenant);
