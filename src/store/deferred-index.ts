@@ -27,6 +27,8 @@ const ROUND_SIZE = 1000;
 export class DeferredIndex {
   private timer?: NodeJS.Timeout;
   private background?: Promise<void>;
+  /** Something was queued since the background round was set off (it may not have seen it). */
+  private queuedSince = false;
   private closed = false;
 
   constructor(
@@ -50,6 +52,7 @@ export class DeferredIndex {
           .onConflict((conflict) => conflict.column('rid').doNothing()),
       [rid],
     );
+    this.queuedSince = true;
     this.schedule();
   }
 
@@ -75,9 +78,11 @@ export class DeferredIndex {
     if (this.timer !== undefined || this.closed) return;
     this.detached(() => {
       this.timer = setTimeout(() => {
+        this.queuedSince = false;
         this.background = this.catchUp().finally(() => {
           this.background = undefined;
           this.timer = undefined;
+          if (this.queuedSince) this.schedule();
         });
       }, ROUND_DELAY_MS);
       this.timer.unref();

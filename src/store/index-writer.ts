@@ -4,8 +4,6 @@ import type { StoreContext } from './context.js';
 import type { Database, IndexTable } from './schema.js';
 
 const INDEX_TABLES: IndexTable[] = ['search_token', 'search_string', 'search_reference', 'search_date', 'search_number', 'search_uri'];
-/** Rows per INSERT: well inside both engines' limits on bound parameters. */
-const ROWS_PER_INSERT = 500;
 
 /** One resource version's index entries, and whose they are. */
 export interface IndexedResource {
@@ -18,14 +16,12 @@ export interface IndexedResource {
 
 const SCOPE_COLUMNS = ['rid', 'param', 'tenant', 'fhir_version', 'resource_type'] as const;
 
-/** Writes the index entries of one or many resources: one multi-row INSERT per table (per 500 rows). */
+/** Writes the index entries of one or many resources: multi-row INSERTs per table (CompiledStatements.insert). */
 export async function insertIndexEntries(context: Pick<StoreContext, 'statements'>, resources: IndexedResource[]): Promise<void> {
   const rowsOf = <E>(pick: (entries: IndexEntries) => E[], values: (entry: E) => unknown[]) =>
     resources.flatMap((r) => pick(r.entries).map((entry) => [r.rid, (entry as { param: string }).param, r.tenant, r.version, r.resourceType, ...values(entry)]));
   const write = async <T extends IndexTable>(table: T, columns: (keyof Database[T] & string)[], rows: unknown[][]) => {
-    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      await context.statements.insert(table, [...SCOPE_COLUMNS, ...columns], rows.slice(start, start + ROWS_PER_INSERT));
-    }
+    await context.statements.insert(table, [...SCOPE_COLUMNS, ...columns], rows);
   };
   await write('search_token', ['system', 'code'], rowsOf((e) => e.token, (e) => [e.system, e.code]));
   await write('search_string', ['normalized', 'exact'], rowsOf((e) => e.string, (e) => [e.normalized, e.exact]));

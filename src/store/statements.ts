@@ -26,6 +26,11 @@ interface Statement {
 
 type Row = readonly unknown[];
 
+/** Inserts of up to this many rows are one statement of their own size. */
+const EXACT_ROWS = 32;
+/** Larger ones are split into these (well inside both engines' limits on bound parameters). */
+const CHUNK_ROWS = [256, 128, 64, 32];
+
 export interface StatementExecutor {
   /** The open transaction of the calling async context, or the database itself outside one. */
   db(): Kysely<Database>;
@@ -65,14 +70,33 @@ export class CompiledStatements {
     return result.rows;
   }
 
-  /** A multi-row INSERT of `rows` (values in `columns` order), optionally returning one column of each row. */
-  insert<T extends keyof Database & string>(
+  /**
+   * Multi-row INSERTs of `rows` (values in `columns` order), optionally returning one column of each row. Up to
+   * 32 rows go in one statement; more go in chunks of 256, 128, 64 or 32 rows and the rest, so a table has a few
+   * dozen statement shapes at most, whatever the batch sizes.
+   */
+  async insert<T extends keyof Database & string>(
     table: T,
     columns: readonly (keyof Database[T] & string)[],
     rows: readonly Row[],
     returning?: keyof Database[T] & string,
   ): Promise<Record<string, unknown>[]> {
-    if (rows.length === 0) return Promise.resolve([]);
+    const returned: Record<string, unknown>[] = [];
+    for (let start = 0; start < rows.length; ) {
+      const left = rows.length - start;
+      const size = left <= EXACT_ROWS ? left : CHUNK_ROWS.find((chunk) => chunk <= left)!;
+      returned.push(...(await this.insertChunk(table, columns, rows.slice(start, start + size), returning)));
+      start += size;
+    }
+    return returned;
+  }
+
+  private insertChunk<T extends keyof Database & string>(
+    table: T,
+    columns: readonly (keyof Database[T] & string)[],
+    rows: readonly Row[],
+    returning?: keyof Database[T] & string,
+  ): Promise<Record<string, unknown>[]> {
     const values: unknown[] = [];
     for (const row of rows) {
       if (row.length !== columns.length) throw new Error(`Insert into ${table}: rows do not match the columns`);

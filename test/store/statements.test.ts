@@ -1,0 +1,23 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Store } from '../../src/store/repository.js';
+import { backends, freshTenant, type Backend } from './backends.js';
+
+/** Large batches are written in chunks of a few fixed sizes (CompiledStatements.insert); nothing may go missing. */
+describe.each(backends)('batched inserts on %s', (_name, makeBackend) => {
+  let backend: Backend;
+  let store: Store;
+
+  beforeAll(async () => {
+    backend = makeBackend();
+    store = await backend.open();
+  });
+  afterAll(() => backend.dispose());
+
+  it.each([1, 31, 32, 33, 300, 777])('appends %i events in order, each once', async (count) => {
+    const tenant = freshTenant('batch');
+    const payloads = Array.from({ length: count }, (_, i) => ({ i }));
+    expect(await store.streams.append(tenant, 's', payloads)).toEqual(payloads.map((_, i) => i + 1));
+    const events = await store.streams.read(tenant, 's', { from: 1, limit: 1000 });
+    expect(events.map((event) => event.payload)).toEqual(payloads);
+  });
+});
