@@ -128,11 +128,12 @@ export async function siteConfig(site: Site, others: Site[]): Promise<Record<str
 
 /**
  * Starts the gateway of a site as its own process (`node src/main.ts`, configured by `config.json` in its data
- * folder, logging to `gateway.log` there) and waits until it is ready.
+ * folder, logging to `gateway.log` there) and waits until it is ready. `nodeArguments` replace the default
+ * `--import tsx src/main.ts` (e.g. a compiled `main.js` with a heap bound).
  */
-export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>): Promise<ChildProcess> {
+export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>, nodeArguments = ['--import', 'tsx', 'src/main.ts']): Promise<ChildProcess> {
   const log = openSync(path.join(site.dataDir, 'gateway.log'), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, nodeArguments, {
     env: { ...process.env, GATEWAY_CONFIG: path.join(site.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', log, log],
   });
