@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { indexEntries } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { StoreContext } from './context.js';
@@ -13,8 +14,13 @@ const DEFERRED_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
 /** After a deferred write, the background round waits this long to gather a batch. */
 const ROUND_DELAY_MS = 200;
-/** Resources indexed per round (each round is one transaction). */
-const ROUND_SIZE = 1000;
+/**
+ * Resources indexed per background round (one transaction, about 60 µs each): a round holds the event loop for a
+ * few milliseconds, and the loop gets a turn between rounds.
+ */
+const BACKGROUND_ROUND = 50;
+/** Resources per round when a search waits for them anyway. */
+const FLUSH_ROUND = 1000;
 
 /**
  * Index entries of the deferred types are written in batches, after the resource: the resource is stored as any
@@ -59,7 +65,7 @@ export class DeferredIndex {
   /** Indexes everything pending, before a search that may see a deferred type (waits for other instances' rounds). */
   async flush(): Promise<void> {
     if (!(await this.anyPending())) return;
-    while ((await this.round('wait')) === ROUND_SIZE);
+    while ((await this.round('wait', FLUSH_ROUND)) === FLUSH_ROUND);
   }
 
   /** A read first: with nothing pending, a search takes no write lock. */
@@ -91,7 +97,7 @@ export class DeferredIndex {
 
   private async catchUp(): Promise<void> {
     try {
-      while (!this.closed && (await this.round('skip')) === ROUND_SIZE);
+      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)) === BACKGROUND_ROUND) await nextTurn();
     } catch {
       // The queue stays as it was: the next round, or the next search, indexes it.
     }
@@ -102,7 +108,7 @@ export class DeferredIndex {
    * update waits and then replaces these entries), indexed and taken off the queue. Background rounds skip rows
    * another instance is indexing; a flush waits for them. Returns how many were taken.
    */
-  private round(locking: 'wait' | 'skip'): Promise<number> {
+  private round(locking: 'wait' | 'skip', size: number): Promise<number> {
     return this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
@@ -110,7 +116,7 @@ export class DeferredIndex {
         .innerJoin('resources as r', 'r.rid', 'p.rid')
         .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.content'])
         .orderBy('p.rid')
-        .limit(ROUND_SIZE)
+        .limit(size)
         .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
         .execute();
       if (rows.length === 0) return 0;
