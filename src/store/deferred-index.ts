@@ -1,16 +1,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { indexEntries } from '../fhir/search/index.js';
+import { indexEntries, isIndexedLater } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { StoreContext } from './context.js';
-
-type IndexingContext = Pick<StoreContext, 'dialect' | 'db' | 'atomically' | 'statements'>;
 import { insertIndexEntries, type IndexedResource } from './index-writer.js';
 
-/**
- * The audit trail gets a record for every access to patient data and is searched seldom; writing each record's
- * index entries with it would cost about as much as the access it records.
- */
-const DEFERRED_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+type IndexingContext = Pick<StoreContext, 'dialect' | 'db' | 'atomically' | 'statements'>;
 
 /** After a deferred write, the background round waits this long to gather a batch. */
 const ROUND_DELAY_MS = 200;
@@ -23,9 +17,10 @@ const BACKGROUND_ROUND = 50;
 const FLUSH_ROUND = 1000;
 
 /**
- * Index entries of the deferred types are written in batches, after the resource: the resource is stored as any
- * other, in the caller's transaction, together with its row in `pending_index`; a round indexes pending resources
- * many at a time (one INSERT per index table for all of them) and takes them off the queue, in one transaction.
+ * Index entries of some types are written in batches, after the resource (written with it, they cost a write about
+ * as much again: a page per entry at commit). The resource is stored as any other, in the caller's transaction,
+ * together with its row in `pending_index`; a round indexes pending resources many at a time (one INSERT per index
+ * table for all of them) and takes them off the queue, in one transaction.
  * Rounds run in the background shortly after such writes, and before any search that can see these types for
  * everything still pending, so a search never misses a stored resource. The queue is in the database: a crash
  * loses nothing, the next round (or search) picks up where it was.
@@ -43,8 +38,9 @@ export class DeferredIndex {
     private readonly detached: (work: () => void) => void,
   ) {}
 
+  /** The types indexed this way (search/indexed.ts: the audit trail, and the patient data read by id). */
   static defers(resourceType: string): boolean {
-    return DEFERRED_TYPES.has(resourceType);
+    return isIndexedLater(resourceType);
   }
 
   /** Queues resource `rid`, written in the current transaction, for indexing. */

@@ -18,8 +18,8 @@ import { included, type Match } from './search-include.js';
  * order (creation order) unless `_sort` says otherwise.
  */
 export async function searchResources(context: StoreContext, scope: Scope, request: SearchRequest): Promise<SearchResult> {
-  const deferred = (resourceType: string) => DeferredIndex.defers(resourceType);
-  if (deferred(request.resourceType) || request.revinclude.some((item) => deferred(item.split(':')[0]))) await context.deferredIndex.flush();
+  const deferred = [request.resourceType, ...request.revinclude.map((item) => item.split(':')[0])].some(DeferredIndex.defers);
+  if (deferred) await context.deferredIndex.flush();
   const db = context.db();
   const criteria = request.params.map((param) => criterion(scope, request.resourceType, param));
   const filtered = () => filteredResources(db, scope, request.resourceType, criteria);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { dateRange } from '../../src/fhir/search/date.js';
-import { indexEntries, registerSearchParameter, searchParameters } from '../../src/fhir/search/index.js';
+import { indexEntries, isIndexedLater, registerSearchParameter, searchParameters } from '../../src/fhir/search/index.js';
 
 describe('dateRange', () => {
   it.each<[string, string, string]>([
@@ -103,6 +103,11 @@ describe('indexEntries', () => {
     ]);
     expect(params(entries.date)).toEqual(['date']);
     expect([...entries.string, ...entries.uri, ...entries.number]).toEqual([]);
+  });
+
+  it('lets the store index the audit trail and the patient data read by id later, not what the gateway searches', () => {
+    const types = ['AuditEvent', 'Observation', 'Composition', 'Patient', 'Task', 'Organization', 'Practitioner', 'MeasureReport', 'Basic', 'Subscription'];
+    expect(types.filter(isIndexedLater)).toEqual(['AuditEvent', 'Observation', 'Composition', 'Patient']);
   });
 
   it('lets modules register parameters and rejects broken definitions', () => {

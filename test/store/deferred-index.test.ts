@@ -5,7 +5,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, type Backend } from './backends.js';
 
-/** AuditEvents are indexed in batches after they are stored (deferred-index.ts); searches must not notice. */
+/** AuditEvents and patient data are indexed in batches after they are stored (deferred-index.ts); searches must not notice. */
 const auditEvent = (patient: string, what: string, outcome = '0'): Resource => ({
   resourceType: 'AuditEvent',
   type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
@@ -76,6 +76,17 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     expect(await ids({ patient: 'Patient/p5' })).toEqual([stored.id]);
     await store.resources.delete(scope, 'AuditEvent', stored.id as string);
     expect(await ids({ patient: 'Patient/p5' })).toEqual([]);
+  });
+
+  it('also defers the patient data read by id (a handoff), not Task or the directory', async () => {
+    newScope();
+    const before = await pending(store);
+    const observation = await store.resources.create(scope, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p7' } } as Resource);
+    expect(await pending(store)).toBe(before + 1);
+    await store.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/p7' } } as Resource);
+    await store.resources.create(scope, { resourceType: 'Organization', name: 'VVT' } as Resource);
+    expect(await pending(store)).toBe(before + 1);
+    expect(await ids({ subject: 'Patient/p7' }, store, 'Observation')).toEqual([observation.id]);
   });
 
   it("includes a resource's AuditEvents with _revinclude", async () => {

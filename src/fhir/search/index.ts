@@ -4,4 +4,5 @@ export type { ParsedSearchRequest, SearchParseOptions, SearchQuery } from './par
 export { registerSearchParameter, searchParameter, searchParameters, isResourceType } from './registry.js';
 export type { CustomSearchParameter, SearchParameter, SearchParamType } from './registry.js';
 export { indexEntries } from './index-entries.js';
+export { isIndexedLater } from './indexed.js';
 export type { IndexEntries } from './index-entries.js';

@@ -16,3 +16,40 @@ const INDEXED_ONLY: Record<string, ReadonlySet<string>> = {
 export function isIndexedOfficialParameter(resourceType: string, code: string): boolean {
   return INDEXED_ONLY[resourceType]?.has(code) ?? true;
 }
+
+/**
+ * The patient data the gateway keeps for others to read by id: the eOverdracht documents and the nl-core content
+ * they refer to. The gateway never searches them itself and an EHR seldom does. Not here: Task (every receiver
+ * polls it by owner and status), the directory (Organization, Practitioner, PractitionerRole, Location,
+ * HealthcareService, Endpoint) and capacity, subscription and conformance resources, which the gateway searches.
+ */
+const READ_BY_ID = new Set([
+  'Composition',
+  'Patient',
+  'RelatedPerson',
+  'Condition',
+  'Flag',
+  'AllergyIntolerance',
+  'Observation',
+  'Procedure',
+  'Encounter',
+  'Coverage',
+  'DocumentReference',
+  'CarePlan',
+  'CareTeam',
+  'Consent',
+  'DeviceUseStatement',
+  'DiagnosticReport',
+  'EpisodeOfCare',
+  'Immunization',
+  'NutritionOrder',
+]);
+
+/**
+ * Whether the store may write a type's index entries after the resource, in batches (a search still sees every
+ * resource stored before it): the audit trail, written on every access to patient data, and the patient data read
+ * by id.
+ */
+export function isIndexedLater(resourceType: string): boolean {
+  return resourceType === 'AuditEvent' || READ_BY_ID.has(resourceType);
+}
