@@ -76,7 +76,7 @@ describe('indexEntries', () => {
 
   it('indexes an AuditEvent by when, what, who, which patient and resource, and outcome only', () => {
     const codes = (version: 'r4' | 'stu3') => searchParameters(version, 'AuditEvent').map((p) => p.code).sort();
-    const lean = ['_id', '_lastUpdated', 'action', 'agent', 'date', 'entity', 'outcome', 'patient', 'subtype', 'type'];
+    const lean = ['_id', '_lastUpdated', 'agent', 'date', 'entity', 'outcome', 'patient', 'subtype', 'type'];
     expect(codes('r4')).toEqual(lean);
     expect(codes('stu3')).toEqual(lean);
     const entries = indexEntries('r4', {
@@ -95,7 +95,7 @@ describe('indexEntries', () => {
       ],
     });
     const params = (list: { param: string }[]) => [...new Set(list.map((e) => e.param))].sort();
-    expect(params(entries.token)).toEqual(['action', 'agent:identifier', 'outcome', 'subtype', 'type']);
+    expect(params(entries.token)).toEqual(['agent:identifier', 'outcome', 'subtype', 'type']);
     expect(entries.reference).toEqual([
       { param: 'entity', reference: 'Patient/p1' },
       { param: 'entity', reference: 'Task/t1' },

@@ -5,11 +5,11 @@
  *
  * The audit trail gets a record for every access to patient data, so each index row of an AuditEvent is paid on
  * every read. It is searched by when, what kind of event, who, which patient, which resource and with what outcome
- * (NEN 7513); the other parameters (agent role and network address, entity names and roles, policy, site, the meta
- * parameters, ...) would more than double the rows per record.
+ * (NEN 7513); the other parameters (action, which the subtype already tells, agent role and network address, entity
+ * names and roles, policy, site, the meta parameters, ...) would more than double the rows per record.
  */
 const INDEXED_ONLY: Record<string, ReadonlySet<string>> = {
-  AuditEvent: new Set(['_id', '_lastUpdated', 'date', 'type', 'subtype', 'action', 'outcome', 'agent', 'entity', 'patient']),
+  AuditEvent: new Set(['_id', '_lastUpdated', 'date', 'type', 'subtype', 'outcome', 'agent', 'entity', 'patient']),
 };
 
 /** True when the official parameter `code` of `resourceType` is indexed (and so searchable). */
