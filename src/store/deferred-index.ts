@@ -70,6 +70,11 @@ export class DeferredIndex {
     return rows.length > 0;
   }
 
+  /** At start-up: what an earlier run left pending is indexed in the background. */
+  async resume(): Promise<void> {
+    if (await this.anyPending()) this.schedule();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);

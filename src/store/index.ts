@@ -27,9 +27,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return migrated(new KyselyStore('sqlite', db, { beforeClose: stopCheckpointer, direct }), () => migrate(db, 'sqlite'));
 }
 
-async function migrated(store: Store, migration: () => Promise<void>): Promise<Store> {
+async function migrated(store: KyselyStore, migration: () => Promise<void>): Promise<Store> {
   try {
     await migration();
+    await store.start();
     return store;
   } catch (error) {
     await store.close();

@@ -48,6 +48,7 @@ export class KyselyStore implements Store {
   private readonly signals: SignalTransport;
   /** Transactions begun and not yet ended on this store (waiting for the connection included). */
   private transactionsOpen = 0;
+  private closing?: Promise<void>;
 
   constructor(
     readonly kind: Dialect,
@@ -112,6 +113,11 @@ export class KyselyStore implements Store {
     await this.signals.send([signal], this.db);
   }
 
+  /** Called once the schema is up to date: picks up work an earlier run left (the deferred index). */
+  async start(): Promise<void> {
+    await this.deferredIndex.resume();
+  }
+
   async ping(): Promise<boolean> {
     try {
       await sql`select 1`.execute(this.context.db());
@@ -121,7 +127,13 @@ export class KyselyStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
+  /** Closes the store; closing it again waits for the same close. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     await this.deferredIndex.close();
     await this.signals.close();
     await this.beforeClose();
