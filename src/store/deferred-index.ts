@@ -58,21 +58,29 @@ export class DeferredIndex {
     this.schedule();
   }
 
-  /** Indexes everything pending, before a search that may see a deferred type (waits for other instances' rounds). */
+  /**
+   * Indexes everything pending, before a search that may see a deferred type: rounds until none is left of what was
+   * queued when the flush began (waiting for other instances' rounds; what others queue meanwhile is theirs).
+   */
   async flush(): Promise<void> {
-    if (!(await this.anyPending())) return;
-    while ((await this.round('wait', FLUSH_ROUND)) === FLUSH_ROUND);
+    const last = await this.lastPending();
+    if (last === undefined) return;
+    while ((await this.round('wait', FLUSH_ROUND, last)) > 0);
   }
 
   /** A read first: with nothing pending, a search takes no write lock. */
-  private async anyPending(): Promise<boolean> {
-    const rows = await this.context.statements.run('any-pending-index', (db) => db.selectFrom('pending_index').select('rid').limit(1), []);
-    return rows.length > 0;
+  private async lastPending(): Promise<number | undefined> {
+    const [row] = await this.context.statements.run(
+      'last-pending-index',
+      (db) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')),
+      [],
+    );
+    return row?.last ?? undefined;
   }
 
   /** At start-up: what an earlier run left pending is indexed in the background. */
   async resume(): Promise<void> {
-    if (await this.anyPending()) this.schedule();
+    if ((await this.lastPending()) !== undefined) this.schedule();
   }
 
   async close(): Promise<void> {
@@ -106,16 +114,17 @@ export class DeferredIndex {
 
   /**
    * One transaction: the oldest pending resources, locked (on PostgreSQL the resource rows too, so a concurrent
-   * update waits and then replaces these entries), indexed and taken off the queue. Background rounds skip rows
-   * another instance is indexing; a flush waits for them. Returns how many were taken.
+   * update waits and then replaces these entries), indexed and taken off the queue; up to rid `last` when given.
+   * Background rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken.
    */
-  private round(locking: 'wait' | 'skip', size: number): Promise<number> {
+  private round(locking: 'wait' | 'skip', size: number, last?: number): Promise<number> {
     return this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
         .selectFrom('pending_index as p')
         .innerJoin('resources as r', 'r.rid', 'p.rid')
         .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.content'])
+        .$if(last !== undefined, (q) => q.where('p.rid', '<=', last as number))
         .orderBy('p.rid')
         .limit(size)
         .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
