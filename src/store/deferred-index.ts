@@ -15,6 +15,11 @@ const ROUND_DELAY_MS = 200;
 const BACKGROUND_ROUND = 50;
 /** Resources per round when a search waits for them anyway. */
 const FLUSH_ROUND = 1000;
+/**
+ * With this many resources pending, writes index their own entries again until the background has caught up: a
+ * search never waits for more than about this many (some 30-50 ms), and a bulk load cannot pile up a backlog.
+ */
+const MAX_PENDING = 500;
 
 /**
  * Index entries of some types are written in batches, after the resource (written with it, they cost a write about
@@ -30,6 +35,8 @@ export class DeferredIndex {
   private background?: Promise<void>;
   /** Something was queued since the background round was set off (it may not have seen it). */
   private queuedSince = false;
+  /** This instance's view of the queue's length: what it queued less what it indexed, set from the table now and then. */
+  private pending = 0;
   private closed = false;
 
   constructor(
@@ -43,6 +50,11 @@ export class DeferredIndex {
     return isIndexedLater(resourceType);
   }
 
+  /** Whether a write may leave its entries to a round now (false: the queue is long, the write indexes itself). */
+  accepts(): boolean {
+    return this.pending < MAX_PENDING;
+  }
+
   /** Queues resource `rid`, written in the current transaction, for indexing. */
   async enqueue(rid: number): Promise<void> {
     await this.context.statements.run(
@@ -54,6 +66,7 @@ export class DeferredIndex {
           .onConflict((conflict) => conflict.column('rid').doNothing()),
       [rid],
     );
+    this.pending += 1;
     this.queuedSince = true;
     this.schedule();
   }
@@ -80,7 +93,14 @@ export class DeferredIndex {
 
   /** At start-up: what an earlier run left pending is indexed in the background. */
   async resume(): Promise<void> {
-    if ((await this.lastPending()) !== undefined) this.schedule();
+    await this.recount();
+    if (this.pending > 0) this.schedule();
+  }
+
+  /** The queue's length from the table (a rolled-back write's count, another instance's work). */
+  private async recount(): Promise<void> {
+    const [row] = await this.context.statements.run('count-pending-index', (db) => db.selectFrom('pending_index').select((eb) => eb.fn.countAll<number>().as('n')), []);
+    this.pending = Number(row?.n ?? 0);
   }
 
   async close(): Promise<void> {
@@ -110,6 +130,7 @@ export class DeferredIndex {
     } catch {
       // The queue stays as it was: the next round, or the next search, indexes it.
     }
+    if (!this.closed) await this.recount().catch(() => undefined);
   }
 
   /**
@@ -117,8 +138,8 @@ export class DeferredIndex {
    * update waits and then replaces these entries), indexed and taken off the queue; up to rid `last` when given.
    * Background rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken.
    */
-  private round(locking: 'wait' | 'skip', size: number, last?: number): Promise<number> {
-    return this.context.atomically(async () => {
+  private async round(locking: 'wait' | 'skip', size: number, last?: number): Promise<number> {
+    const taken = await this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
         .selectFrom('pending_index as p')
@@ -149,5 +170,7 @@ export class DeferredIndex {
         .execute();
       return rows.length;
     });
+    this.pending = Math.max(0, this.pending - taken);
+    return taken;
   }
 }

@@ -187,7 +187,7 @@ export class KyselyResourceRepository implements ResourceRepository {
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
-    const deferred = DeferredIndex.defers(resource.resourceType);
+    const deferred = DeferredIndex.defers(resource.resourceType) && this.context.deferredIndex.accepts();
     const entries = deferred ? undefined : indexEntries(scope.version, resource);
     try {
       const seq = nextWriteSeq();

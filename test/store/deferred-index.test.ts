@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Kysely } from 'kysely';
 import { parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { DeferredIndex } from '../../src/store/deferred-index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, type Backend } from './backends.js';
 
@@ -61,8 +62,12 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
 
   it('indexes them in the background, without a search', async () => {
     newScope();
-    const stored = await store.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
-    expect(await isPending(store, stored)).toBe(true);
+    const stored = await store.transaction(async (tx) => {
+      const created = await tx.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
+      const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
+      expect(await db.selectFrom('pending_index as p').innerJoin('resources as r', 'r.rid', 'p.rid').select('r.id').where('r.id', '=', created.id as string).execute()).toHaveLength(1);
+      return created;
+    });
     for (let waited = 0; (await isPending(store, stored)) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await isPending(store, stored)).toBe(false);
   });
@@ -79,10 +84,31 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     // Closed before its background round: the queue keeps the record.
     const stored = await left.resources.create(scope, auditEvent('Patient/p8', 'Task/t8'));
     await left.close();
-    expect(await isPending(store, stored)).toBe(true);
     await backend.open();
     for (let waited = 0; (await isPending(store, stored)) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await isPending(store, stored)).toBe(false);
+  });
+
+  it('indexes writes itself while the queue is long, so a search never waits for a backlog', async () => {
+    // On PostgreSQL a background round on another connection may recount the queue during the transaction (it sees
+    // only committed rows), which this test cannot tell apart; SQLite runs that round after the commit.
+    if (backend.name !== 'sqlite') return;
+    newScope();
+    const fresh = await backend.open();
+    const queued = await fresh.transaction(async (tx) => {
+      for (let i = 0; i < 600; i++) await tx.resources.create(scope, auditEvent(`Patient/q${i}`, 'Task/t9'));
+      const db = (fresh as unknown as { context: { db(): Kysely<any> } }).context.db();
+      const row = await db
+        .selectFrom('pending_index as p')
+        .innerJoin('resources as r', 'r.rid', 'p.rid')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('r.tenant', '=', scope.tenant)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    });
+    expect(queued).toBeGreaterThan(0);
+    expect(queued).toBeLessThanOrEqual(500);
+    expect(await ids({ entity: 'Task/t9', _count: '1000' }, fresh)).toHaveLength(600);
   });
 
   it('replaces the entries of an updated AuditEvent and drops those of a deleted one', async () => {
@@ -98,11 +124,18 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
 
   it('also defers the patient data read by id (a handoff), not Task or the directory', async () => {
     newScope();
-    const observation = await store.resources.create(scope, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p7' } } as Resource);
-    const task = await store.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/p7' } } as Resource);
-    const organization = await store.resources.create(scope, { resourceType: 'Organization', name: 'VVT' } as Resource);
-    expect([await isPending(store, observation), await isPending(store, task), await isPending(store, organization)]).toEqual([true, false, false]);
-    expect(await ids({ subject: 'Patient/p7' }, store, 'Observation')).toEqual([observation.id]);
+    // Looked at inside the writing transaction, where no background round can take it off the queue yet.
+    const queued = await store.transaction(async (tx) => {
+      const observation = await tx.resources.create(scope, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p7' } } as Resource);
+      const task = await tx.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/p7' } } as Resource);
+      const organization = await tx.resources.create(scope, { resourceType: 'Organization', name: 'VVT' } as Resource);
+      const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
+      const rows = await db.selectFrom('pending_index as p').innerJoin('resources as r', 'r.rid', 'p.rid').select('r.id').where('r.tenant', '=', scope.tenant).execute();
+      const pendingIds = new Set(rows.map((row) => row.id));
+      return [observation, task, organization].map((resource) => pendingIds.has(resource.id));
+    });
+    expect(queued).toEqual([true, false, false]);
+    expect(await ids({ subject: 'Patient/p7' }, store, 'Observation')).toHaveLength(1);
   });
 
   it("includes a resource's AuditEvents with _revinclude", async () => {
@@ -111,5 +144,33 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     const audit = await store.resources.create(scope, auditEvent('Patient/p6', `Task/${task.id}`));
     const result = await store.resources.search(scope, parseSearchRequest('r4', 'Task', { _id: task.id as string, _revinclude: 'AuditEvent:entity' }));
     expect(result.included.map((resource) => resource.id)).toEqual([audit.id]);
+  });
+});
+
+describe('deferred index queue length', () => {
+  /** A DeferredIndex over a stand-in database whose queue holds `stored` rows. */
+  function queue(stored: number) {
+    const statements = {
+      run: async (shape: string) => (shape === 'count-pending-index' ? [{ n: stored }] : []),
+    };
+    const context = { dialect: 'sqlite', statements } as unknown as ConstructorParameters<typeof DeferredIndex>[0];
+    return new DeferredIndex(context, () => undefined);
+  }
+
+  it('takes writes until 500 are pending, then lets them index themselves', async () => {
+    const index = queue(0);
+    for (let rid = 1; rid <= 499; rid++) await index.enqueue(rid);
+    expect(index.accepts()).toBe(true);
+    await index.enqueue(500);
+    expect(index.accepts()).toBe(false);
+  });
+
+  it('starts from what the table holds', async () => {
+    const long = queue(800);
+    await long.resume();
+    expect(long.accepts()).toBe(false);
+    const short = queue(3);
+    await short.resume();
+    expect(short.accepts()).toBe(true);
   });
 });
