@@ -9,13 +9,10 @@
  *
  * Options: --url <gateway base URL> (default: the config's publicBaseUrl), --client <EHR client id>.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
-import { importSigningKey } from '../src/auth/jwk.js';
 import { ehrPrivateKeyFile } from '../src/auth/keyFiles.js';
-import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../src/auth/rules.js';
+import { clientCredentialsForm, signAssertion } from '../src/auth/signAssertion.js';
 import { loadConfig, type GatewayConfig } from '../src/config/config.js';
 
 function fail(message: string): never {
@@ -38,23 +35,13 @@ if (!client) fail(`no EHR client ${values.client ? `'${values.client}'` : ''} in
 const keyFile = ehrPrivateKeyFile(client);
 if (!existsSync(keyFile)) fail(`no key at ${keyFile}: start the gateway once (npm start) to generate the development keys`);
 
-const signingKey = await importSigningKey(client.clientId, JSON.parse(readFileSync(keyFile, 'utf8')));
 const tokenEndpoint = `${(values.url ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
-const now = nowSeconds();
-const assertion = await new SignJWT({})
-  .setProtectedHeader({ alg: signingKey.alg, kid: signingKey.kid, typ: 'JWT' })
-  .setIssuer(client.clientId)
-  .setSubject(client.clientId)
-  .setAudience(tokenEndpoint)
-  .setIssuedAt(now)
-  .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
-  .setJti(randomUUID())
-  .sign(signingKey.key);
+const assertion = await signAssertion(client.clientId, JSON.parse(readFileSync(keyFile, 'utf8')), tokenEndpoint);
 
 const response = await fetch(tokenEndpoint, {
   method: 'POST',
   headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams({ grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion }),
+  body: clientCredentialsForm(assertion),
 }).catch((error: Error) => fail(`cannot reach ${tokenEndpoint}: ${error.message} (is the gateway running?)`));
 const body = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
 if (!response.ok || !body.access_token) fail(`${tokenEndpoint} answered ${response.status}: ${body.error ?? ''} ${body.error_description ?? ''}`);

@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT } from 'jose';
-import { importSigningKey } from '../../src/auth/jwk.js';
 import { ehrPrivateKeyFile } from '../../src/auth/keyFiles.js';
-import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../../src/auth/rules.js';
+import { clientCredentialsForm, signAssertion } from '../../src/auth/signAssertion.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging.js';
 import { startGateway, type Gateway } from '../../src/main.js';
@@ -62,21 +59,11 @@ export async function startTestGateway(tenants: string[] = ['tenant-a'], overrid
 async function ehrToken(config: GatewayConfig, tenant: string, tokenEndpoint: string): Promise<string> {
   const client = config.organizations.find((organization) => organization.id === tenant)?.ehrClients[0];
   if (!client) throw new Error(`no EHR client for tenant ${tenant}`);
-  const signingKey = await importSigningKey(client.clientId, JSON.parse(readFileSync(ehrPrivateKeyFile(client), 'utf8')));
-  const now = nowSeconds();
-  const assertion = await new SignJWT({})
-    .setProtectedHeader({ alg: signingKey.alg, kid: signingKey.kid, typ: 'JWT' })
-    .setIssuer(client.clientId)
-    .setSubject(client.clientId)
-    .setAudience(tokenEndpoint)
-    .setIssuedAt(now)
-    .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
-    .setJti(randomUUID())
-    .sign(signingKey.key);
+  const assertion = await signAssertion(client.clientId, JSON.parse(readFileSync(ehrPrivateKeyFile(client), 'utf8')), tokenEndpoint);
   const response = await fetch(tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion }),
+    body: clientCredentialsForm(assertion),
   });
   const body = (await response.json()) as { access_token?: string };
   if (!response.ok || !body.access_token) throw new Error(`token endpoint answered ${response.status}: ${JSON.stringify(body)}`);

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { importSigningKey } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
-import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds } from '../../src/auth/rules.js';
+import { signAssertion } from '../../src/auth/signAssertion.js';
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import type { Role } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
@@ -177,18 +177,8 @@ async function tokenRequest(url: string, form: Record<string, string>): Promise<
 }
 
 /** A JWT signed by the party (issuer), for `audience`: a grant or client assertion, as its gateway or EHR signs it. */
-export async function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
-  const key = await importSigningKey(signer, jwk);
-  const now = nowSeconds();
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-    .setIssuer(signer)
-    .setSubject(subject)
-    .setAudience(audience)
-    .setIssuedAt(now)
-    .setExpirationTime(now + MAX_ASSERTION_LIFETIME_SECONDS)
-    .setJti(randomUUID())
-    .sign(key.key);
+export function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
+  return signAssertion(signer, jwk, audience, { subject, claims });
 }
 
 /** An access token of the party's own EHR at its gateway (client credentials, private-key JWT). */
