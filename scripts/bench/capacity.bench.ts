@@ -27,6 +27,7 @@ import { createDispatcher } from '../../src/outbox/dispatcher.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import type { Figure } from './index.js';
+import { percentile, round } from './stats.js';
 
 const PROVIDERS = 500;
 const PUBLICATIONS = 200;
@@ -45,13 +46,6 @@ function random(seed: number): () => number {
     return state / 2_147_483_648;
   };
 }
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 
 /** One provider's internal data, with the competition-sensitive extras a real EHR sends along. */
 function internalSource(index: number, next: () => number): AvailabilitySource {

@@ -20,6 +20,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import type { Figure } from './index.js';
+import { percentile, round } from './stats.js';
 
 const TASKS = Number(process.env.BENCH_STORE_TASKS ?? 100_000);
 const TIMED_CREATES = 3_000;
@@ -63,13 +64,6 @@ function eOverdrachtTask(i: number): Resource {
     ],
   };
 }
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-const round = (value: number, digits = 3) => Number(value.toFixed(digits));
 
 async function timed(work: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now();

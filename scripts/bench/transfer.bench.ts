@@ -26,6 +26,7 @@ import { changeOutboundTask, handoff, offer } from '../../src/transfer/sender.js
 import { createValidator } from '../../src/validation/index.js';
 import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, renamed, transaction } from '../../test/transfer/support.js';
 import type { Figure } from './index.js';
+import { percentile } from './stats.js';
 
 const WARM_UP = 20;
 const ROUNDS = Number(process.env.BENCH_TRANSFER_ROUNDS ?? 200);
@@ -54,7 +55,6 @@ async function transferContext(store: Store, dataDir: string): Promise<TransferC
   return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
 }
 
-const percentile = (samples: number[], p: number) => [...samples].sort((a, b) => a - b)[Math.min(samples.length - 1, Math.floor(samples.length * p))];
 const mean = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -100,9 +100,9 @@ export async function run(): Promise<Figure[]> {
     }
     const common = { rounds: ROUNDS, store: 'sqlite', baselineName: 'the same resources stored in one transaction, no validation/credentials/outbox' };
     return [
-      { name: 'transfer intake: $handoff p50', value: percentile(samples.handoff, 0.5), unit: 'ms', baseline: percentile(samples.handoffBaseline, 0.5), target: '<= 10', resources: nursingHandoff.length, ...common },
+      { name: 'transfer intake: $handoff p50', value: percentile(samples.handoff, 50), unit: 'ms', baseline: percentile(samples.handoffBaseline, 50), target: '<= 10', resources: nursingHandoff.length, ...common },
       { name: 'transfer intake: $handoff throughput', value: 1000 / mean(samples.handoff), unit: 'transfers/s', baseline: 1000 / mean(samples.handoffBaseline), resources: nursingHandoff.length, ...common },
-      { name: 'transfer intake: $offer p50', value: percentile(samples.offer, 0.5), unit: 'ms', baseline: percentile(samples.offerBaseline, 0.5), resources: advanceNotice.map(keyOf).length, receivers: 1, ...common },
+      { name: 'transfer intake: $offer p50', value: percentile(samples.offer, 50), unit: 'ms', baseline: percentile(samples.offerBaseline, 50), resources: advanceNotice.map(keyOf).length, receivers: 1, ...common },
     ];
   } finally {
     await store.close();

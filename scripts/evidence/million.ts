@@ -10,6 +10,7 @@ import type { Scope, Store } from '../../src/store/repository.js';
 import { ehrToken, freePort, hostedOrganization, party, startProcess, type Party } from '../../test/transfer/support.js';
 import type { Figure } from '../bench/index.js';
 import { killHard, machineLoad, residentMb } from './processes.js';
+import { percentile } from '../bench/stats.js';
 
 /**
  * DESIGN §8: 1 M stored resources on SQLite → owner+status search p95 ≤ 5 ms, RSS ≤ 300 MB.
@@ -112,11 +113,6 @@ function taskAt(i: number): Resource {
     owner: { reference: `Organization/vvt-${Math.floor(next() * OWNERS)}` },
     input: [{ type: { coding: [{ system: 'http://snomed.info/sct', code: '721915006' }] }, valueReference: { reference: `Composition/an-${i}` } }],
   };
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
