@@ -31,7 +31,10 @@ export interface CapacityOptions {
   publishDebounceMs?: number;
   /** node-cron expression of the staleness sweep at a coordination point (default every minute). */
   sweepSchedule?: string;
-  /** Told when a coordination point's board changed (subscriptions, topic "capacity changed"). */
+  /**
+   * Told when a coordination point's board changed (subscriptions, topic "capacity changed"), inside the transaction
+   * that stores the provider's report: throwing rolls the report back.
+   */
   onBoardChange?: (change: BoardChange) => Promise<void>;
 }
 

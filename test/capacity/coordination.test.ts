@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Resource } from '../../src/fhir/version.js';
 import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';
@@ -15,6 +15,16 @@ import { postcode4 } from '../../src/capacity/coordination/postcode.js';
 import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
+import { CoordinationPoint, type BoardChange } from '../../src/capacity/coordination/service.js';
+import type { Principal } from '../../src/auth/principal.js';
+import type { Scope, Store } from '../../src/store/repository.js';
+import { OUTBOX_KINDS } from '../../src/subscriptions/canonical.js';
+import { SubscriptionDirectory } from '../../src/subscriptions/directory.js';
+import { EventRecorder, streamOf } from '../../src/subscriptions/events.js';
+import { subscriptionTopics } from '../../src/subscriptions/topics.js';
+import { capacityChanged } from '../../src/subscriptions/triggers.js';
+import { backends, freshTenant, type Backend } from '../store/backends.js';
+import { topicSubscription } from '../subscriptions/support.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
 
 const HOUR = 3_600_000;
@@ -214,5 +224,80 @@ describe('coordination point: $match-capacity', () => {
     expect([postcode4('3011 AB'), postcode4('3011AB'), postcode4('3011'), postcode4('0123'), postcode4('30111'), postcode4(undefined)]).toEqual([
       3011, 3011, 3011, undefined, undefined, undefined,
     ]);
+  });
+});
+
+/**
+ * "Nothing accepted is ever lost": a provider's report and the subscription events of its change are written in one
+ * transaction. Raising the events fails once (after they were written): neither the report nor the events remain,
+ * and the board is unchanged; the provider's gateway gets the error and sends again, and then both are there.
+ */
+describe.each(backends)('coordination point on %s: a stored report and its subscription events commit together', (_name, makeBackend) => {
+  const sample = provider('66666666', '3011 AB');
+  const principal = (tenant: string): Principal => ({ tenant, kind: 'organization', requester: 'vvt-66', purposeOfUse: 'capacity-publication', resources: [] });
+  const payload = buildAvailabilityPayload(source(sample, elvHoog(3)));
+  const reportId = 'ura-66666666';
+  let backend: Backend;
+  let store: Store;
+
+  beforeAll(async () => {
+    backend = makeBackend();
+    store = await backend.open();
+  });
+  afterAll(() => backend.dispose());
+
+  /** A coordination point whose events are raised by the real recorder, then fail while `failing` is set. */
+  async function coordinationPoint() {
+    const tenant = freshTenant('zcc');
+    const scope: Scope = { tenant, version: 'r4' };
+    const subscription = await store.resources.create(scope, topicSubscription({ endpoint: 'https://ziekenhuis.example/hook' }));
+    const recorder = new EventRecorder(new SubscriptionDirectory(subscriptionTopics(), 0, Date.now), Date.now);
+    const faults = { failing: false };
+    const point = new CoordinationPoint({
+      trusted: [{ id: 'vvt-66', name: sample.name, ura: sample.ura, endpoints: {} }],
+      staleAfterMs: HOUR,
+      onChange: async (change: BoardChange) => {
+        await recorder.record(capacityChanged(change, MOMENT));
+        if (faults.failing) throw new Error('raising the events failed');
+      },
+    });
+    const events = () => store.streams.head(tenant, streamOf(String(subscription.id)));
+    const notifications = () => store.outbox.list(tenant, { kind: OUTBOX_KINDS.notify });
+    const stored = () => store.resources.read(scope, 'MeasureReport', reportId);
+    return { tenant, scope, point, faults, events, notifications, stored };
+  }
+
+  it('stores a report only with its events: after a failure neither is there, sent again both are', async () => {
+    const { tenant, scope, point, faults, events, notifications, stored } = await coordinationPoint();
+    faults.failing = true;
+    await expect(point.receive(store, scope, principal(tenant), payload, MOMENT)).rejects.toThrow('raising the events failed');
+    await expect(stored()).rejects.toMatchObject({ outcome: { id: 'not-found' } });
+    expect([await events(), await notifications()]).toEqual([0, []]);
+    expect(point.board(tenant).allRows(MOMENT)).toEqual([]);
+
+    faults.failing = false;
+    const [outcome, report] = await point.receive(store, scope, principal(tenant), payload, MOMENT);
+    expect(outcome.id).toBe('created');
+    expect(await stored()).toMatchObject({ id: reportId, meta: { versionId: report!.meta!.versionId } });
+    expect(await events()).toBe(1);
+    expect((await notifications()).map((message) => message.payload)).toMatchObject([
+      { number: 1, event: { focus: { resourceType: 'MeasureReport', id: reportId, versionId: report!.meta!.versionId } } },
+    ]);
+    expect(point.board(tenant).allRows(MOMENT)).toMatchObject([{ careType: 'elv-hoog', available: 3 }]);
+  });
+
+  it('marks a silent provider unknown in the store only with its events: a failed sweep is done again by the next', async () => {
+    const { tenant, scope, point, faults, events, stored } = await coordinationPoint();
+    await point.receive(store, scope, principal(tenant), payload, MOMENT);
+    const later = new Date(MOMENT.getTime() + HOUR);
+    faults.failing = true;
+    await expect(point.sweep(store, later)).rejects.toThrow('raising the events failed');
+    expect(JSON.stringify(await stored())).toContain('"count":3');
+    expect(await events()).toBe(1);
+
+    faults.failing = false;
+    await point.sweep(store, later);
+    expect(JSON.stringify(await stored())).not.toContain('"count"');
+    expect(await events()).toBe(2);
   });
 });

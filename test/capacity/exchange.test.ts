@@ -89,21 +89,32 @@ async function eventually(condition: () => Promise<boolean>, timeoutMs = 5_000):
   }
 }
 
+interface Sent {
+  body: string;
+  requester: string;
+  purpose: string;
+}
+
+/** The coordination point's gateway, called with the exact bytes the provider's gateway sends. */
+function callsTo(point: () => { capacity: Capacity; store: Store }, sent: Sent[] = []) {
+  return {
+    async authorizedFetch(_url: string | URL, init: RequestInit, call: { requester: string; purposeOfUse: string }): Promise<Response> {
+      sent.push({ body: String(init.body), requester: call.requester, purpose: call.purposeOfUse });
+      const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
+      const { capacity, store } = point();
+      const [outcome, resource] = await capacity.coordination.receive(store, r4(ZCC.id), principal, JSON.parse(String(init.body)), now());
+      return new Response(JSON.stringify(resource ?? outcome), { status: httpStatus(outcome) });
+    },
+  };
+}
+
 describe('capacity exchange: providers publish, the coordination point shows, matches and ages them', () => {
   let providerStore: Store;
   let cpStore: Store;
   let provider: Capacity;
   let cp: Capacity;
-  const sent: { body: string; requester: string; purpose: string }[] = [];
-  /** The coordination point's gateway, called with the exact bytes the provider's gateway sends. */
-  const toCoordinationPoint = {
-    async authorizedFetch(_url: string | URL, init: RequestInit, call: { requester: string; purposeOfUse: string }): Promise<Response> {
-      sent.push({ body: String(init.body), requester: call.requester, purpose: call.purposeOfUse });
-      const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
-      const [outcome, resource] = await cp.coordination.receive(cpStore, r4(ZCC.id), principal, JSON.parse(String(init.body)), now());
-      return new Response(JSON.stringify(resource ?? outcome), { status: httpStatus(outcome) });
-    },
-  };
+  const sent: Sent[] = [];
+  const toCoordinationPoint = callsTo(() => ({ capacity: cp, store: cpStore }), sent);
 
   beforeAll(async () => {
     [providerStore, cpStore] = await Promise.all([freshStore(), freshStore()]);
@@ -243,5 +254,39 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     const [outcome] = await provider.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['ic', 1, 2]]), now());
     expect((outcome as OperationOutcome).id).toBe('unprocessable');
     expect(await providerStore.outbox.list(VVT_B.id)).toHaveLength(before);
+  });
+});
+
+describe('capacity exchange: a report the coordination point cannot raise events for', () => {
+  it("is not taken: the provider's outbox sends it again, and then report and events are stored together", async () => {
+    const [providerStore, cpStore] = await Promise.all([freshStore(), freshStore()]);
+    try {
+      const changes: string[] = [];
+      let failures = 1;
+      const cp = createCapacity({
+        config: coordinationConfig(),
+        store: cpStore,
+        client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) },
+        clock,
+        onBoardChange: async (change) => {
+          if (failures-- > 0) throw new Error('raising the events failed');
+          changes.push(`${change.report.id}/${change.report.meta?.versionId}`);
+        },
+      });
+      const provider = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 0, client: callsTo(() => ({ capacity: cp, store: cpStore })) });
+      const deliver = () => createDispatcher({ outbox: providerStore.outbox, handlers: provider.outboxHandlers, backoff: { baseMs: 0, maxMs: 0, horizonMs: 60_000 } }).drain();
+
+      await provider.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 3, 10]]), now());
+      await deliver();
+      expect(await providerStore.outbox.list(VVT_A.id, { kind: PUBLISH_KIND })).toMatchObject([
+        { status: 'delivered', attempts: 2, lastError: expect.stringContaining('raising the events failed') },
+      ]);
+      // Version 1: the first attempt left nothing behind, and the stored version is the one the events name.
+      expect(changes).toEqual(['ura-10000001/1']);
+      expect(await cpStore.resources.read(r4(ZCC.id), 'MeasureReport', 'ura-10000001')).toMatchObject({ meta: { versionId: '1' } });
+      expect(cp.coordination.board(ZCC.id).allRows(now())).toMatchObject([{ careType: 'elv-hoog', available: 3 }]);
+    } finally {
+      await Promise.all([providerStore.close(), cpStore.close()]);
+    }
   });
 });

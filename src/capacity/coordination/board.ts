@@ -30,21 +30,34 @@ export class CapacityBoard {
    * board. Returns the care types whose entry changed, or undefined for a report older than the one on the board.
    */
   apply(publication: Publication): string[] | undefined {
-    const { provider, availability, publishedAt } = publication;
-    if (!this.accepts(publication)) return undefined;
+    const changed = this.changedCareTypes(publication);
+    if (changed === undefined) return undefined;
+    const { provider, publishedAt } = publication;
     this.providers.set(provider.key, { listing: provider, publishedAt });
-    const reported = new Set(availability.groups.map((group) => group.careType));
-    const changed = new Set<string>();
-    for (const [careType, entries] of this.byCareType) {
-      if (!reported.has(careType) && entries.delete(provider.key)) changed.add(careType);
+    const entries = entriesOf(publication);
+    const reported = new Set(entries.map((entry) => entry.careType));
+    for (const [careType, onBoard] of this.byCareType) if (!reported.has(careType)) onBoard.delete(provider.key);
+    for (const entry of entries) {
+      const onBoard = this.byCareType.get(entry.careType) ?? new Map<string, BoardEntry>();
+      this.byCareType.set(entry.careType, onBoard);
+      onBoard.set(provider.key, entry);
     }
-    for (const group of availability.groups) {
-      const entries = this.byCareType.get(group.careType) ?? new Map<string, BoardEntry>();
-      this.byCareType.set(group.careType, entries);
-      const entry: BoardEntry = { provider: provider.key, ...group, measuredAt: availability.measuredAt };
-      const previous = entries.get(provider.key);
-      if (!previous || !sameEntry(previous, entry)) changed.add(group.careType);
-      entries.set(provider.key, entry);
+    return changed;
+  }
+
+  /** The care types whose entry `apply` would change, without changing the board; undefined as for `apply`. */
+  changedCareTypes(publication: Publication): string[] | undefined {
+    if (!this.accepts(publication)) return undefined;
+    const key = publication.provider.key;
+    const entries = entriesOf(publication);
+    const reported = new Set(entries.map((entry) => entry.careType));
+    const changed = new Set<string>();
+    for (const [careType, onBoard] of this.byCareType) {
+      if (!reported.has(careType) && onBoard.has(key)) changed.add(careType);
+    }
+    for (const entry of entries) {
+      const previous = this.byCareType.get(entry.careType)?.get(key);
+      if (!previous || !sameEntry(previous, entry)) changed.add(entry.careType);
     }
     return [...changed];
   }
@@ -81,6 +94,10 @@ export class CapacityBoard {
       .flatMap((careType) => this.rows(careType, now))
       .filter((row) => provider === undefined || row.provider === provider);
   }
+}
+
+function entriesOf({ provider, availability }: Publication): BoardEntry[] {
+  return availability.groups.map((group) => ({ provider: provider.key, ...group, measuredAt: availability.measuredAt }));
 }
 
 /** The measurement time before which a count is stale at `now`, as a UTC ISO instant like the board's times. */

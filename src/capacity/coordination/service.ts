@@ -20,6 +20,7 @@ export interface BoardChange {
   careTypes: string[];
   /** The provider's report as now stored and served. */
   report: Resource;
+  /** The store of the transaction that stores the report. */
   store: Store;
 }
 
@@ -27,6 +28,10 @@ export interface CoordinationPointOptions {
   trusted: TrustedOrganization[];
   /** A provider silent longer than this shows as unknown. */
   staleAfterMs: number;
+  /**
+   * Raises the change's subscription events, inside the transaction that stores the report: if it throws, the report
+   * is not stored either (and the board stays as it was), so the provider's gateway gets an error and sends it again.
+   */
   onChange?: (change: BoardChange) => Promise<void>;
 }
 
@@ -72,13 +77,18 @@ export class CoordinationPoint {
     const own = publication.provider.identifiers.some((identifier) => identifier.system === URA_SYSTEM && identifier.value === publisher?.ura);
     if (!publisher?.ura || !own) return [forbidden(`Organisation '${principal.requester}' may publish only its own availability (its configured URA)`)];
     const board = this.board(scope.tenant);
-    if (!board.accepts(publication)) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
-    const stored = await store.resources.update(scope, { ...publication.report, id: reportId(publication.provider) });
-    const signal: BoardSignal = [scope.tenant, String(stored.resource.id), String(stored.resource.meta?.versionId), this.instance];
-    await store.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
-    const careTypes = board.apply(publication) ?? [];
+    const careTypes = board.changedCareTypes(publication);
+    if (!careTypes) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
+    const report = { ...publication.report, id: reportId(publication.provider) };
+    const stored = await store.transaction(async (tx) => {
+      const stored = await this.storeReport(tx, scope, report, { provider: publication.provider.key, careTypes });
+      const signal: BoardSignal = [scope.tenant, String(stored.resource.id), String(stored.resource.meta?.versionId), this.instance];
+      await tx.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
+      return stored;
+    });
+    // Only a committed report goes on the board: the board never shows what the store (and subscribers) lack.
+    board.apply(publication);
     this.shownStale.get(scope.tenant)!.delete(publication.provider.key);
-    if (careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store });
     return [stored.created ? created : allOk, stored.resource];
   }
 
@@ -95,14 +105,26 @@ export class CoordinationPoint {
       const shown = this.shownStale.get(tenant)!;
       for (const key of board.staleProviders(now).filter((provider) => !shown.has(provider))) {
         const scope: Scope = { tenant, version: 'r4' };
-        const listing = board.provider(key)!;
-        const report = markedUnknown(await store.resources.read(scope, 'MeasureReport', reportId(listing)));
-        const stored = await store.resources.update(scope, report);
-        shown.add(key);
         const careTypes = board.allRows(now, key).map((row) => row.careType);
-        await this.options.onChange?.({ tenant, provider: key, careTypes, report: stored.resource, store });
+        await store.transaction(async (tx) => {
+          const report = markedUnknown(await tx.resources.read(scope, 'MeasureReport', reportId(board.provider(key)!)));
+          await this.storeReport(tx, scope, report, { provider: key, careTypes });
+        });
+        shown.add(key);
       }
     }
+  }
+
+  /**
+   * Stores a provider's report and raises the subscription events of its change in one transaction, so that a
+   * change is never stored without its events (nor the events raised for a change that was not stored).
+   */
+  private storeReport(store: Store, scope: Scope, report: Resource, change: Pick<BoardChange, 'provider' | 'careTypes'>) {
+    return store.transaction(async (tx) => {
+      const stored = await tx.resources.update(scope, report);
+      if (change.careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, ...change, report: stored.resource, store: tx });
+      return stored;
+    });
   }
 
   /**
