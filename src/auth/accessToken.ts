@@ -1,15 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { newResourceId } from '../store/ids.js';
+import type { AccessTokenRecord } from '../store/repository.js';
 import type { GrantedResource, Principal } from './principal.js';
-import { claimsOf, TokenError, verifyJws } from './jws.js';
-import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
-import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
+import { TokenError } from './jws.js';
+import { ACCESS_TOKEN_LIFETIME_SECONDS } from './rules.js';
+import type { HostedParty, TrustRegistry } from './trust.js';
 
 /**
- * Access tokens are self-contained JWS (RFC 9068 `at+jwt`) signed with the authorizer's (tenant's) current key:
- * any gateway instance with the same configuration verifies them without a database round trip. They are bound to
- * requester, authorizer, purpose and granted resources, and name the credentials they rest on so the resource
- * server can check revocation on every request.
+ * Access tokens are opaque to their holders (RFC 6749 §1.4): `<id>.<secret>`, a UUIDv7 and 256 random bits. What a
+ * token grants is kept in the store under its id, with a SHA-256 of the secret, so every instance on the same
+ * database honours it and the table alone opens nothing. Nothing is signed: signing and verifying a JWS on every
+ * token cost more than storing a row in the commit that already records the grant's jti and AuditEvent. Tokens are
+ * bound to requester, authorizer, purpose and granted resources, and name the credentials they rest on so the
+ * resource server can check revocation on every request.
  */
 export interface AccessTokenClaims {
   /** The authorization server (this gateway's public base URL). */
@@ -27,6 +30,7 @@ export interface AccessTokenClaims {
   /** Ids of the authorization credentials (issued by the tenant) the resources come from. */
   credentials: string[];
   user?: Principal['user'];
+  /** The token's id: the first part of the token. */
   jti: string;
   iat: number;
   exp: number;
@@ -34,14 +38,21 @@ export interface AccessTokenClaims {
 
 export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user'>;
 
-export async function issueAccessToken(
-  authorizer: HostedParty,
-  issuer: string,
-  grant: AccessTokenGrant,
-  now: number,
-  notAfter?: number,
-): Promise<{ token: string; claims: AccessTokenClaims }> {
+export interface IssuedAccessToken {
+  token: string;
+  claims: AccessTokenClaims;
+  /** What the store keeps of it; the token is valid once this is saved. */
+  record: AccessTokenRecord;
+}
+
+const SECRET_BYTES = 32;
+const TOKEN_FORMAT = /^([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+
+const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+
+export function issueAccessToken(authorizer: HostedParty, issuer: string, grant: AccessTokenGrant, now: number, notAfter?: number): IssuedAccessToken {
   const exp = Math.min(now + ACCESS_TOKEN_LIFETIME_SECONDS, notAfter ?? Infinity);
+  const id = newResourceId();
   const claims: AccessTokenClaims = {
     iss: issuer,
     aud: issuer,
@@ -53,39 +64,35 @@ export async function issueAccessToken(
     resources: grant.resources,
     credentials: grant.credentials,
     ...(grant.user ? { user: grant.user } : {}),
-    jti: randomUUID(),
+    jti: id,
     iat: now,
     exp,
   };
-  const { signing } = authorizer;
-  const token = await new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: TOKEN_TYPES.accessToken })
-    .sign(signing.key);
-  return { token, claims };
+  const secret = randomBytes(SECRET_BYTES).toString('base64url');
+  const record = { id, secretHash: hashOf(secret), claims: JSON.stringify(claims), expiresAt: new Date(exp * 1000) };
+  return { token: `${id}.${secret}`, claims, record };
 }
 
-const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+/** The id a presented token names; throws when it does not have the form of a token issued here. */
+export function accessTokenId(token: string): string {
+  const match = TOKEN_FORMAT.exec(token);
+  if (!match) throw new TokenError('not an access token issued here');
+  return match[1]!;
+}
 
-/** Verifies an access token issued by this gateway; throws TokenError when it is not (or no longer) valid. */
-export async function verifyAccessToken(token: string, registry: TrustRegistry, now: number): Promise<AccessTokenClaims> {
-  let authorizer: string | undefined;
-  const { payload } = await verifyJws(token, (header) => {
-    if (header.typ !== TOKEN_TYPES.accessToken) throw new TokenError(`typ must be ${TOKEN_TYPES.accessToken}`);
-    const kid = splitKid(header.kid);
-    const party = kid && registry.hosted(kid.owner);
-    if (!kid || !party) throw new TokenError('not issued by this gateway');
-    authorizer = kid.owner;
-    return party.verification.get(kid.fragment);
-  });
-  const claims = claimsOf(payload) as Partial<AccessTokenClaims>;
-  if (claims.iss !== registry.publicBaseUrl || claims.aud !== registry.publicBaseUrl) throw new TokenError('not issued for this gateway');
-  if (claims.tenant !== authorizer) throw new TokenError('tenant does not match the signing key');
-  if (typeof claims.exp !== 'number' || claims.exp <= now) throw new TokenError('token expired');
-  if (typeof claims.iat !== 'number' || claims.iat > now + CLOCK_SKEW_SECONDS) throw new TokenError('iat is in the future');
-  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string') throw new TokenError('sub and jti are required');
-  if (claims.kind !== 'ehr' && claims.kind !== 'organization') throw new TokenError('unknown token kind');
-  if (!Array.isArray(claims.resources) || !isStringArray(claims.credentials)) throw new TokenError('malformed grant claims');
-  return claims as AccessTokenClaims;
+function secretMatches(token: string, record: AccessTokenRecord): boolean {
+  const presented = Buffer.from(hashOf(token.slice(token.indexOf('.') + 1)));
+  const kept = Buffer.from(record.secretHash);
+  return presented.length === kept.length && timingSafeEqual(presented, kept);
+}
+
+/** The claims of `token` from its stored record (undefined: none found); throws TokenError when it is not valid now. */
+export function claimsOfToken(token: string, record: AccessTokenRecord | undefined, registry: TrustRegistry, now: number): AccessTokenClaims {
+  if (!record || !secretMatches(token, record)) throw new TokenError('unknown access token');
+  const claims = JSON.parse(record.claims) as AccessTokenClaims;
+  if (claims.iss !== registry.publicBaseUrl || !registry.hosted(claims.tenant)) throw new TokenError('not issued for this gateway');
+  if (claims.exp <= now) throw new TokenError('token expired');
+  return claims;
 }
 
 export function principalOf(claims: AccessTokenClaims): Principal {

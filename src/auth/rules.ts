@@ -24,7 +24,6 @@ export const JWT_BEARER_CLIENT_ASSERTION = 'urn:ietf:params:oauth:client-asserti
 /** JOSE `typ` values, one per kind of token, so that no token can be replayed as another kind (RFC 8725 §3.11). */
 export const TOKEN_TYPES = {
   grant: 'JWT',
-  accessToken: 'at+jwt',
   credential: 'vc+jwt',
 } as const;
 

@@ -140,8 +140,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   }
 
   /**
-   * Signs the access token, then consumes the assertion's jti and writes the "token issued" AuditEvent in one
-   * transaction: the token leaves only when both are durable, and a replayed jti gets nothing.
+   * Consumes the assertion's jti, stores the access token and writes the "token issued" AuditEvent in one
+   * transaction: the token leaves only when all three are durable, and a replayed jti gets nothing.
    */
   async function issue(
     authorizer: HostedParty,
@@ -150,9 +150,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     now: number,
     notAfter?: number,
   ): Promise<TokenResponse> {
-    const { token, claims } = await issueAccessToken(authorizer, registry.publicBaseUrl, grant, now, notAfter);
+    const { token, claims, record } = issueAccessToken(authorizer, registry.publicBaseUrl, grant, now, notAfter);
     const fresh = await writes.run(async (tx) => {
       if (!(await rememberJti(tx, consumed.kind, consumed.assertion))) return false;
+      await tx.accessTokens.save(record);
       const issued = {
         tenant: claims.tenant,
         requester: claims.sub,
@@ -165,6 +166,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       return true;
     });
     if (!fresh) throw new TokenError('jti has been used before');
+    verifier.remember(token, claims);
     return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 

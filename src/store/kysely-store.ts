@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import type { AccessTokenRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import { KyselyAccessTokens } from './access-tokens.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
 import { DeferredIndex } from './deferred-index.js';
@@ -38,6 +39,7 @@ export class KyselyStore implements Store {
   readonly resources: ResourceRepository;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
+  readonly accessTokens: AccessTokenRecords;
   readonly streams: EventStreams;
   readonly changes: ChangeFeed;
   private readonly context: StoreContext;
@@ -77,6 +79,7 @@ export class KyselyStore implements Store {
     this.resources = new KyselyResourceRepository(this.context);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
+    this.accessTokens = new KyselyAccessTokens(this.context);
     this.streams = new KyselyEventStreams(this.context);
   }
 

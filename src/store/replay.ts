@@ -1,16 +1,17 @@
 import type { ReplayCache } from './repository.js';
 import type { StoreContext } from './context.js';
-
-const PURGE_INTERVAL_MS = 10 * 60_000;
+import { ExpiredRows } from './expired-rows.js';
 
 /**
  * Single-use keys in one table: remembering is one INSERT ... ON CONFLICT, which takes over an expired row and
  * changes nothing for a live one, so two instances racing for the same key get one `true` between them.
  */
 export class KyselyReplayCache implements ReplayCache {
-  private lastPurge = Date.now();
+  private readonly expired: ExpiredRows;
 
-  constructor(private readonly context: StoreContext) {}
+  constructor(private readonly context: StoreContext) {
+    this.expired = new ExpiredRows(context, 'replay_keys');
+  }
 
   async remember(key: string, expiresAt: Date): Promise<boolean> {
     const now = Date.now();
@@ -29,13 +30,7 @@ export class KyselyReplayCache implements ReplayCache {
           .returning('key'),
       [key, expiresAt.getTime(), now],
     );
-    await this.purgeExpired(now);
+    await this.expired.purge(now);
     return rows.length > 0;
-  }
-
-  private async purgeExpired(now: number): Promise<void> {
-    if (now - this.lastPurge < PURGE_INTERVAL_MS) return;
-    this.lastPurge = now;
-    await this.context.db().deleteFrom('replay_keys').where('expires_at', '<=', now).execute();
   }
 }

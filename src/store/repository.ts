@@ -155,6 +155,22 @@ export interface ReplayCache {
   remember(key: string, expiresAt: Date): Promise<boolean>;
 }
 
+/** One access token issued here, as kept: what it grants, and a hash of its secret part. */
+export interface AccessTokenRecord {
+  id: string;
+  secretHash: string;
+  /** The claims, JSON (the store does not look inside). */
+  claims: string;
+  expiresAt: Date;
+}
+
+/** The access tokens issued by any instance on the same database; expired ones are dropped now and then. */
+export interface AccessTokenRecords {
+  save(record: AccessTokenRecord): Promise<void>;
+  /** The token with this id, unless it has been dropped (the caller checks expiry against its own clock). */
+  find(id: string): Promise<AccessTokenRecord | undefined>;
+}
+
 /**
  * Change fan-out between the instances sharing one database (PostgreSQL LISTEN/NOTIFY; on SQLite, the one process).
  * A signal is a hint to look again, never the data itself: it carries no more than a short message (e.g. an id), a
@@ -179,6 +195,7 @@ export interface Store {
   readonly resources: ResourceRepository;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
+  readonly accessTokens: AccessTokenRecords;
   readonly streams: EventStreams;
   readonly changes: ChangeFeed;
   /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */

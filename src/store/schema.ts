@@ -102,6 +102,15 @@ export interface ReplayKeysTable {
   expires_at: number;
 }
 
+export interface AccessTokensTable {
+  id: string;
+  /** SHA-256 of the token's secret part (base64url): the table alone does not give anyone a usable token. */
+  secret_hash: string;
+  /** The token's claims, JSON. */
+  claims: string;
+  expires_at: number;
+}
+
 export interface StreamHeadsTable {
   tenant: string;
   stream: string;
@@ -128,6 +137,7 @@ export interface Database {
   pending_index: PendingIndexTable;
   outbox: OutboxTable;
   replay_keys: ReplayKeysTable;
+  access_tokens: AccessTokensTable;
   stream_heads: StreamHeadsTable;
   stream_events: StreamEventsTable;
 }

@@ -7,6 +7,7 @@ import type { TokenVerifier } from '../../src/auth/tokenVerifier.js';
 /** The resource-server decision (`authorize`), judged on principals as `authenticate` builds them from tokens. */
 const unusedVerifier: TokenVerifier = {
   verify: () => Promise.reject(new Error('authorize never verifies tokens')),
+  remember: () => undefined,
 };
 const { authorize } = createAuthenticator(unusedVerifier);
 

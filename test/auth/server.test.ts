@@ -106,6 +106,36 @@ describe('introspection (RFC 7662)', () => {
   });
 });
 
+describe('access tokens (opaque, kept in the store)', () => {
+  it('are honoured by a gateway on the same database that did not issue them, e.g. after a restart', async () => {
+    const dataDir = temporaryFolder();
+    const before = await gateway(w.config, dataDir);
+    const issued = await request(before.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX) });
+    await before.close();
+    const after = await gateway(w.config, dataDir);
+    try {
+      const principal = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      expect(principal).toMatchObject({ tenant: 'vvt-a', requester: 'hospital-x', purposeOfUse: 'eOverdracht-receiver' });
+      after.clock.now += 61_000;
+      const expired = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      expect(expired).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'Access token refused: token expired' } }] });
+    } finally {
+      await after.close();
+    }
+  });
+
+  it('are kept as a hash of their secret: the stored record opens nothing, a changed secret is refused', async () => {
+    const token = await ehrToken(w.ehrA);
+    const [id, secret] = token.split('.') as [string, string];
+    const record = await gw.store.accessTokens.find(id);
+    expect(record?.secretHash).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(record)).not.toContain(secret);
+    const changed = `${id}.${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
+    expect((await introspect(w.ehrA, changed)).body).toEqual({ active: false });
+    expect((await introspect(w.ehrA, token)).body).toMatchObject({ active: true });
+  });
+});
+
 describe('rate limit', () => {
   it('answers 429 with Retry-After per requester', async () => {
     const limited = await gateway(w.config, temporaryFolder(), { rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
@@ -176,7 +206,8 @@ describe('key rotation', () => {
       expect(decodeProtectedHeader(jwt).kid).toBe(w.vvtA.kid);
       const response = await request(after.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [oldCredential] }) });
       expect(response.status).toBe(200);
-      expect(decodeProtectedHeader(response.body.access_token).kid).toBe(newKey.kid);
+      const { jwt: newCredential } = await after.auth.credentials.issue('vvt-a', { subject: 'hospital-x', purposeOfUse: 'eOverdracht-sender', resources: [{ path: '/Task/r', operations: ['read'], userContext: false }] });
+      expect(decodeProtectedHeader(newCredential).kid).toBe(newKey.kid);
       const document = JSON.parse((await request(after.app).get('/org/vvt-a/did.json')).text);
       expect(document.verificationMethod).toHaveLength(2);
     } finally {

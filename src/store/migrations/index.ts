@@ -5,6 +5,7 @@ import { eventStreams } from './002-event-streams.js';
 import { outboxOrderingIndex } from './003-outbox-ordering-index.js';
 import { currentVersionOnce } from './004-current-version-once.js';
 import { pendingIndex } from './005-pending-index.js';
+import { accessTokens } from './006-access-tokens.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -14,6 +15,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '003-outbox-ordering-index': outboxOrderingIndex(),
     '004-current-version-once': currentVersionOnce(),
     '005-pending-index': pendingIndex(dialect),
+    '006-access-tokens': accessTokens(dialect),
   };
 }
 
