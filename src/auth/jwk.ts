@@ -1,12 +1,14 @@
+import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
+import { MIN_RSA_MODULUS_BITS } from './signature.js';
 
-/** A public key we accept signatures from, imported once per algorithm it may verify. */
+/** A public key we accept signatures from, imported (by jose) once per algorithm it may verify. */
 export interface VerificationKey {
   /** RFC 7638 thumbprint of the public key. */
   thumbprint: string;
   jwk: JWK;
-  keys: Map<SigningAlgorithm, CryptoKey>;
+  keys: Map<SigningAlgorithm, KeyObject>;
 }
 
 /** A hosted organisation's private key. */
@@ -59,13 +61,21 @@ function assertSignatureKey(jwk: JWK, operation: 'sign' | 'verify'): SigningAlgo
   return algorithms;
 }
 
-/** Imports a trusted public key; refuses symmetric keys, encryption keys and keys bound to a disallowed algorithm. */
+const tooShort = (key: KeyObject) => key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_MODULUS_BITS;
+
+/**
+ * Imports a trusted public key; refuses symmetric keys, encryption keys and keys bound to a disallowed algorithm.
+ * An RSA key under 2048 bits is imported for no algorithm: it verifies nothing.
+ */
 export async function importVerificationKey(jwk: JWK): Promise<VerificationKey> {
   const algorithms = assertSignatureKey(jwk, 'verify');
   const material = publicJwk(jwk);
-  const keys = new Map<SigningAlgorithm, CryptoKey>();
+  const keys = new Map<SigningAlgorithm, KeyObject>();
   try {
-    for (const alg of algorithms) keys.set(alg, (await importJWK(material, alg)) as CryptoKey);
+    for (const alg of algorithms) {
+      const key = KeyObject.from((await importJWK(material, alg)) as CryptoKey);
+      if (!tooShort(key)) keys.set(alg, key);
+    }
   } catch (error) {
     throw new KeyError(`unusable key: ${(error as Error).message}`);
   }

@@ -1,6 +1,7 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { VerificationKey } from './jwk.js';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
+import { signatureMatches } from './signature.js';
 
 /** Why a token was refused; the caller turns it into its own error (OAuth error body, 401 challenge). */
 export class TokenError extends Error {
@@ -31,25 +32,35 @@ function protectedHeader(jws: unknown): ProtectedHeaderParameters & { alg?: unkn
   }
 }
 
+/** base64url without padding, in its one canonical spelling (the compact form's characters are checked already). */
+function strictBase64url(part: string): Buffer {
+  const bytes = Buffer.from(part, 'base64url');
+  if (bytes.toString('base64url') !== part) throw new TokenError('JWS part is not canonical base64url');
+  return bytes;
+}
+
 /**
- * The one signature check every token goes through (grants, client assertions, credentials, access tokens):
- * compact serialisation only, an allowed asymmetric `alg`, a key from the caller's trust source (never one the
- * token carries itself), that key allowed for exactly this `alg`, and a valid signature (via jose).
+ * The one signature check every token goes through (grants, client assertions, credentials): compact serialisation
+ * only, canonical base64url, an allowed asymmetric `alg`, no `crit` extensions (none is understood here), a key from
+ * the caller's trust source (never one the token carries itself), that key allowed for exactly this `alg`, and a
+ * valid signature (signature.ts).
  */
 export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<VerifiedJws> {
   const header = protectedHeader(jws);
   if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${String(header.alg)}' is not allowed`);
+  if (header.crit !== undefined) throw new TokenError('crit header parameters are not supported');
   const checked = header as JwsHeader;
   const key = await resolveKey(checked);
   if (!key) throw new TokenError(`unknown key '${String(header.kid)}'`);
-  const cryptoKey = key.keys.get(checked.alg);
-  if (!cryptoKey) throw new TokenError(`key '${String(header.kid)}' may not sign with ${checked.alg}`);
-  try {
-    const { payload } = await compactVerify(jws as string, cryptoKey, { algorithms: [checked.alg] });
-    return { header: checked, payload };
-  } catch {
+  const publicKey = key.keys.get(checked.alg);
+  if (!publicKey) throw new TokenError(`key '${String(header.kid)}' may not sign with ${checked.alg}`);
+  const [encodedHeader, encodedPayload, encodedSignature] = (jws as string).split('.') as [string, string, string];
+  strictBase64url(encodedHeader);
+  const payload = strictBase64url(encodedPayload);
+  if (!signatureMatches(checked.alg, publicKey, `${encodedHeader}.${encodedPayload}`, strictBase64url(encodedSignature))) {
     throw new TokenError('signature verification failed');
   }
+  return { header: checked, payload };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
