@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { newResourceId } from '../store/ids.js';
 import type { AccessTokenRecord } from '../store/repository.js';
 import type { GrantedResource, Principal } from './principal.js';
@@ -46,6 +46,19 @@ export interface IssuedAccessToken {
 }
 
 const SECRET_BYTES = 32;
+const SECRETS_PER_FILL = 128;
+const secretPool = Buffer.alloc(SECRET_BYTES * SECRETS_PER_FILL);
+let secretsLeft = 0;
+
+/** Cut from a pool filled 128 secrets at a time, as node does for randomUUID: one call to OpenSSL's generator for many. */
+function newSecret(): string {
+  if (secretsLeft === 0) {
+    randomFillSync(secretPool);
+    secretsLeft = SECRETS_PER_FILL;
+  }
+  secretsLeft -= 1;
+  return secretPool.toString('base64url', secretsLeft * SECRET_BYTES, (secretsLeft + 1) * SECRET_BYTES);
+}
 const TOKEN_FORMAT = /^([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url');
@@ -68,7 +81,7 @@ export function issueAccessToken(authorizer: HostedParty, issuer: string, grant:
     iat: now,
     exp,
   };
-  const secret = randomBytes(SECRET_BYTES).toString('base64url');
+  const secret = newSecret();
   const record = { id, secretHash: hashOf(secret), claims: JSON.stringify(claims), expiresAt: new Date(exp * 1000) };
   return { token: `${id}.${secret}`, claims, record };
 }
