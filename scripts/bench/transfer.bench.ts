@@ -81,7 +81,8 @@ export async function run(): Promise<Figure[]> {
     const offerOf = async (resources: Resource[]) =>
       (await offer(context, { tenant: TENANT, version: 'stu3', source: { bundle: transaction(resources) }, receivers: [RECEIVER] })).result[0];
     const accept = async (task: Resource) =>
-      (await changeOutboundTask(context, { tenant: TENANT, version: 'stu3', proposed: { ...task, status: 'accepted' }, by: { role: 'receiver', organization: RECEIVER } })).result;
+      (await changeOutboundTask(context, { tenant: TENANT, version: 'stu3', taskId: task.id!, proposed: { ...task, status: 'accepted' }, by: { role: 'receiver', organization: RECEIVER } }))
+        .result;
     const handOver = (task: Resource, resources: Resource[]) =>
       handoff(context, { tenant: TENANT, version: 'stu3', taskId: task.id!, source: { bundle: transaction(resources) } });
 

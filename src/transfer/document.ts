@@ -3,10 +3,11 @@ import { convertResource } from '../fhir/convert/index.js';
 import { hasErrors, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import { readOptional } from '../store/optional.js';
 import type { ResourceRepository } from '../store/repository.js';
 import { documentKind, PROFILES, withCurrentDocumentCode, type DocumentKind } from './codes.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
-import { readOptional, scopeOf } from './storage.js';
+import { scopeOf } from './storage.js';
 
 /**
  * Intake of an eOverdracht document (advance notice or nursing handoff) from the sending EHR: a Bundle with the

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { badRequest, hasErrors, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import { badRequest, hasErrors, notFound, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import { readOptional } from '../store/optional.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
 import { credentialCovers, credentialParties } from './credentials.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
-import { readOptional, saveInBothReleases, saveTask, scopeOf } from './storage.js';
+import { ChangedMeanwhile, readTask, saveInBothReleases, saveTask, scopeOf } from './storage.js';
 import { withAnswer } from './task.js';
 import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, type TaskStatus } from './task-status.js';
 
@@ -92,10 +93,10 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   const documents = await pullDocument(context, peer, { ...call, credential: record.documentCredential }, record, remote);
   await context.store.transaction(async () => {
     for (const resource of documents) await saveInBothReleases(context.store.resources, tenant, localCopy(record, resource));
-    const previous = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', task);
-    if (previous && previous.status === remote.status && previous.lastModified === remote.lastModified) return;
-    const saved = await saveTask(context, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(context, record)] });
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous?.status as TaskStatus | undefined });
+    const previous = await readTask(context.store.resources, tenant, task);
+    if (previous && previous.stu3.status === remote.status && previous.stu3.lastModified === remote.lastModified) return;
+    const saved = await saveTask(context, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(context, record)] }, previous);
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous?.stu3.status as TaskStatus | undefined });
   });
 }
 
@@ -163,10 +164,10 @@ function taskIdentifier(context: TransferContext, record: InboundTransfer): { sy
 /** The sender withdrew access: the transfer is over. If this side did not end it, the sender cancelled it. */
 async function endLocally(context: TransferContext, tenant: string, record: InboundTransfer): Promise<void> {
   await context.store.transaction(async () => {
-    const local = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', record.task);
-    if (!local || isTerminal(local.status as TaskStatus)) return;
-    const saved = await saveTask(context, tenant, { ...local, status: 'cancelled', lastModified: nowInstant(context) });
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: local.status as TaskStatus });
+    const local = await readTask(context.store.resources, tenant, record.task);
+    if (!local || isTerminal(local.stu3.status as TaskStatus)) return;
+    const saved = await saveTask(context, tenant, { ...local.stu3, status: 'cancelled', lastModified: nowInstant(context) }, local);
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: local.stu3.status as TaskStatus });
   });
 }
 
@@ -185,31 +186,37 @@ export async function isInboundTask(context: TransferContext, tenant: string, ta
 
 /** The receiving EHR answers by updating its local copy; the answer is queued for the sender. */
 export async function answer(context: TransferContext, change: LocalAnswer): Promise<Resource> {
+  try {
+    return await context.store.transaction(() => applyAnswer(context, change));
+  } catch (error) {
+    throw error instanceof ChangedMeanwhile ? error.toCaller(change.ifMatch) : error;
+  }
+}
+
+async function applyAnswer(context: TransferContext, change: LocalAnswer): Promise<Resource> {
   const { tenant, version, proposed } = change;
   const id = proposed.id as string;
-  return context.store.transaction(async () => {
-    const record = await inbound(context, tenant, id);
-    const current = await context.store.resources.read(scopeOf(tenant, version), 'Task', id);
-    const currentStu3 = version === 'stu3' ? current : await context.store.resources.read(scopeOf(tenant, 'stu3'), 'Task', id);
-    if (change.ifMatch !== undefined && current.meta?.versionId !== change.ifMatch) {
-      throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current.meta?.versionId}, not ${change.ifMatch}`));
-    }
-    const refused = checkTaskUpdate('receiver', current, proposed);
-    if (refused) throw new OperationOutcomeError(refused);
-    const status = proposed.status as string;
-    const date = alternativeDate(proposed);
-    if (status === currentStu3.status && date === alternativeDate(currentStu3)) return current;
-    const saved = await saveTask(context, tenant, { ...withAnswer(currentStu3, status, date), lastModified: nowInstant(context) });
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: currentStu3.status as TaskStatus });
-    await context.store.outbox.enqueue({
-      tenant,
-      kind: OUTBOX_KINDS.answer,
-      destination: record.sender,
-      payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) },
-      orderingKey: orderingKey(id),
-    });
-    return saved[version];
+  const record = await inbound(context, tenant, id);
+  const current = await readTask(context.store.resources, tenant, id);
+  if (!current) throw new OperationOutcomeError(notFound(`Task/${id} is not known`));
+  if (change.ifMatch !== undefined && current[version].meta?.versionId !== change.ifMatch) {
+    throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current[version].meta?.versionId}, not ${change.ifMatch}`));
+  }
+  const refused = checkTaskUpdate('receiver', current[version], proposed);
+  if (refused) throw new OperationOutcomeError(refused);
+  const status = proposed.status as string;
+  const date = alternativeDate(proposed);
+  if (status === current.stu3.status && date === alternativeDate(current.stu3)) return current[version];
+  const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, status, date), lastModified: nowInstant(context) }, current);
+  await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: current.stu3.status as TaskStatus });
+  await context.store.outbox.enqueue({
+    tenant,
+    kind: OUTBOX_KINDS.answer,
+    destination: record.sender,
+    payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) },
+    orderingKey: orderingKey(id),
   });
+  return saved[version];
 }
 
 /** The queued answer (outbox `transfer.answer`): PUT onto the sender's Task as it is now, judged there by its state machine. */

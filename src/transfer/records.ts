@@ -1,14 +1,18 @@
 import { GATEWAY_CANONICAL } from '../auth/canonical.js';
 import type { Resource } from '../fhir/version.js';
+import { readOptional } from '../store/optional.js';
 import type { ResourceRepository } from '../store/repository.js';
-import { readOptional, scopeOf } from './storage.js';
+import { scopeOf, writeIfUnchanged } from './storage.js';
 
 /**
  * The gateway's bookkeeping of each transfer Task, kept beside the Task as an R4 Basic with the Task's id (in the
  * tenant's R4 scope, like the authorization credentials): which organisation is on the other side and the
- * credentials that open the Task and its document.
+ * credentials that open the Task and its document. A record read and saved again is saved only if unchanged since
+ * (`versionId`).
  */
 export interface OutboundTransfer {
+  /** The version of the Basic this was read from (none for a new transfer). */
+  versionId?: string;
   /** The Task at this (sending) gateway. */
   task: string;
   receiver: string;
@@ -21,6 +25,7 @@ export interface OutboundTransfer {
 }
 
 export interface InboundTransfer {
+  versionId?: string;
   /** The local copy of the sender's Task at this (receiving) gateway. */
   task: string;
   sender: string;
@@ -62,8 +67,13 @@ const isKind = (basic: Resource, kind: string) =>
 const OUTBOUND = 'eoverdracht-outbound';
 const INBOUND = 'eoverdracht-inbound';
 
+async function save(resources: ResourceRepository, tenant: string, kind: string, transfer: OutboundTransfer | InboundTransfer): Promise<void> {
+  const basic = toBasic(kind, transfer.task, { ...transfer, task: undefined, versionId: undefined });
+  await writeIfUnchanged(resources, scopeOf(tenant, 'r4'), basic, transfer.versionId);
+}
+
 export async function saveOutbound(resources: ResourceRepository, tenant: string, transfer: OutboundTransfer): Promise<void> {
-  await resources.update(scopeOf(tenant, 'r4'), toBasic(OUTBOUND, transfer.task, { ...transfer, task: undefined }));
+  await save(resources, tenant, OUTBOUND, transfer);
 }
 
 export async function readOutbound(resources: ResourceRepository, tenant: string, task: string): Promise<OutboundTransfer | undefined> {
@@ -72,6 +82,7 @@ export async function readOutbound(resources: ResourceRepository, tenant: string
   const fields = fieldsOf(basic);
   const one = (name: string) => fields.get(name)?.[0];
   return {
+    versionId: basic.meta?.versionId,
     task,
     receiver: one('receiver') ?? '',
     offer: fields.get('offer') ?? [task],
@@ -83,7 +94,7 @@ export async function readOutbound(resources: ResourceRepository, tenant: string
 }
 
 export async function saveInbound(resources: ResourceRepository, tenant: string, transfer: InboundTransfer): Promise<void> {
-  await resources.update(scopeOf(tenant, 'r4'), toBasic(INBOUND, transfer.task, { ...transfer, task: undefined }));
+  await save(resources, tenant, INBOUND, transfer);
 }
 
 export async function readInbound(resources: ResourceRepository, tenant: string, task: string): Promise<InboundTransfer | undefined> {
@@ -92,6 +103,7 @@ export async function readInbound(resources: ResourceRepository, tenant: string,
   const fields = fieldsOf(basic);
   const one = (name: string) => fields.get(name)?.[0];
   return {
+    versionId: basic.meta?.versionId,
     task,
     sender: one('sender') ?? '',
     remoteTask: one('remoteTask') ?? '',

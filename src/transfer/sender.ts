@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TrustedOrganization } from '../config/config.js';
 import {
+  conflict,
   forbidden,
   notFound,
   OperationOutcomeError,
@@ -17,7 +18,7 @@ import { readDocument, type DocumentSource, type TransferDocument } from './docu
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
 import { keyOf } from './references.js';
-import { readOptional, saveTask, scopeOf } from './storage.js';
+import { ChangedMeanwhile, readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
 import { newTask, withAnswer, withHandoff } from './task.js';
 import {
   allowedTransitions,
@@ -98,20 +99,20 @@ export interface HandoffRequest {
 export async function handoff(context: TransferContext, request: HandoffRequest): Promise<TransferResult<Resource>> {
   const { tenant, version, taskId } = request;
   requireRole(context, tenant, 'sender');
-  const current = await readOptional(context.store.resources, scopeOf(tenant, version), 'Task', taskId);
-  if (!current || !(await readOutbound(context.store.resources, tenant, taskId))) {
-    throw new OperationOutcomeError(notFound(`Task/${taskId} is not an eOverdracht transfer offered here`));
-  }
+  if (!(await isOutboundTask(context, tenant, taskId))) throw new OperationOutcomeError(notFound(`Task/${taskId} is not an eOverdracht transfer offered here`));
   const document = await readDocument(request.source, 'nursingHandoff', documentContext(context, tenant, version));
-  const proposed = { ...withHandoff(current, keyOf(document.composition)), status: 'in-progress' };
-  return changeOutboundTask(context, { tenant, version, proposed, by: { role: 'sender' }, handoff: document });
+  const reference = keyOf(document.composition);
+  const proposed = (current: Resource) => ({ ...withHandoff(current, reference), status: 'in-progress' });
+  return changeOutboundTask(context, { tenant, version, taskId, proposed, by: { role: 'sender' }, handoff: document });
 }
 
 export interface OutboundTaskChange {
   tenant: string;
   /** The release of `proposed`. */
   version: FhirVersion;
-  proposed: Resource;
+  taskId: string;
+  /** The Task as the side wants it; `$handoff` derives it from the Task as it is when the change is decided. */
+  proposed: Resource | ((current: Resource) => Resource);
   /** The tenant's own EHR (the sender), or the gateway of the organisation the Task was offered to. */
   by: { role: 'sender' } | { role: 'receiver'; organization: string };
   ifMatch?: string;
@@ -124,37 +125,108 @@ export async function isOutboundTask(context: TransferContext, tenant: string, t
   return (await readOutbound(context.store.resources, tenant, taskId)) !== undefined;
 }
 
-/** A change of an offered Task, by the sending EHR or by the receiver, judged by the state machine for that side. */
+/**
+ * A change of an offered Task, by the sending EHR or by the receiver, judged by the state machine for that side.
+ * Every Task it writes is written only if unchanged since it was read (ChangedMeanwhile, 409): of two changes at
+ * once, on one gateway or on two instances sharing a database, the second fails instead of undoing the first.
+ */
 export async function changeOutboundTask(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
-  const { tenant, version, proposed, by } = change;
-  const id = proposed.id as string;
-  return context.store.transaction(async () => {
-    const record = await readOutbound(context.store.resources, tenant, id);
-    if (!record) throw new OperationOutcomeError(notFound(`Task/${id} is not an eOverdracht transfer offered here`));
-    if (by.role === 'receiver' && by.organization !== record.receiver) {
-      throw new OperationOutcomeError(forbidden(`Task/${id} was not offered to '${by.organization}'`));
-    }
-    const current = await context.store.resources.read(scopeOf(tenant, version), 'Task', id);
-    const currentStu3 = version === 'stu3' ? current : await context.store.resources.read(scopeOf(tenant, 'stu3'), 'Task', id);
-    if (change.ifMatch !== undefined && current.meta?.versionId !== change.ifMatch) {
-      throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current.meta?.versionId}, not ${change.ifMatch}`));
-    }
-    const refused = checkTaskUpdate(by.role, current, proposed);
-    if (refused) throw new OperationOutcomeError(refused);
-    const next = nextTask(currentStu3, proposed, by.role, nowInstant(context));
-    if (!changesAnything(currentStu3, next)) return { result: current, issues: [] };
-    let issues: OperationOutcomeIssue[] = [];
-    let transfer = record;
-    if (next.status === 'in-progress' && currentStu3.status !== 'in-progress') {
-      const handoffDocument = change.handoff ?? (await storedHandoff(context, tenant, version, next));
-      transfer = await handOver(context, tenant, transfer, currentStu3, handoffDocument);
-      issues = handoffDocument.issues;
-    }
-    const saved = await saveTask(context, tenant, next);
-    transfer = await settle(context, tenant, transfer, saved.stu3, currentStu3.status as TaskStatus);
-    if (next.status === 'in-progress') await cancelCandidates(context, tenant, transfer.offer.filter((other) => other !== id));
-    return { result: saved[version], issues };
-  });
+  try {
+    return await context.store.transaction(() => decideAndApply(context, change));
+  } catch (error) {
+    if (!(error instanceof ChangedMeanwhile)) throw error;
+    // Lost to a concurrent change: when that was another candidate's handoff, say so rather than "changed meanwhile".
+    await refuseIfHandedOff(context, change.tenant, change.taskId);
+    throw error.toCaller(change.ifMatch);
+  }
+}
+
+async function decideAndApply(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
+  const { tenant, version, taskId: id, by } = change;
+  const record = await readOutbound(context.store.resources, tenant, id);
+  const current = await readTask(context.store.resources, tenant, id);
+  if (!record || !current) throw new OperationOutcomeError(notFound(`Task/${id} is not an eOverdracht transfer offered here`));
+  if (by.role === 'receiver' && by.organization !== record.receiver) {
+    throw new OperationOutcomeError(forbidden(`Task/${id} was not offered to '${by.organization}'`));
+  }
+  if (change.ifMatch !== undefined && current[version].meta?.versionId !== change.ifMatch) {
+    throw new OperationOutcomeError(preconditionFailed(`Task/${id} is at version ${current[version].meta?.versionId}, not ${change.ifMatch}`));
+  }
+  const proposed = typeof change.proposed === 'function' ? change.proposed(current[version]) : change.proposed;
+  const candidates = proposed.status === 'in-progress' ? await otherCandidates(context, tenant, record) : [];
+  refuseHandedOff(candidates);
+  const refused = checkTaskUpdate(by.role, current[version], proposed);
+  if (refused) throw new OperationOutcomeError(refused);
+  const next = nextTask(current.stu3, proposed, by.role, nowInstant(context));
+  if (!changesAnything(current.stu3, next)) return { result: current[version], issues: [] };
+  const handoffDocument = handsOver(current.stu3, next) ? (change.handoff ?? (await storedHandoff(context, tenant, version, next))) : undefined;
+  const own: Transition = { record, current, next, handoff: handoffDocument };
+  const cancellations = candidates.filter(isCancellable).map((candidate) => cancellation(context, candidate));
+  let saved = current;
+  for (const transition of inTaskOrder([own, ...cancellations])) {
+    const written = await apply(context, tenant, transition);
+    if (transition === own) saved = written;
+  }
+  return { result: saved[version], issues: handoffDocument?.issues ?? [] };
+}
+
+/** One Task of an offer changing: its bookkeeping and both releases as read, what it becomes, the handoff it gets. */
+interface Transition {
+  record: OutboundTransfer;
+  current: BothReleases;
+  next: Resource;
+  handoff?: TransferDocument;
+}
+
+type Candidate = Pick<Transition, 'record' | 'current'>;
+
+/** The offer's other Tasks, as they are now. */
+async function otherCandidates(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<Candidate[]> {
+  const candidates: Candidate[] = [];
+  for (const id of record.offer.filter((other) => other !== record.task)) {
+    const other = await readOutbound(context.store.resources, tenant, id);
+    const current = await readTask(context.store.resources, tenant, id);
+    if (other && current) candidates.push({ record: other, current });
+  }
+  return candidates;
+}
+
+/** A handoff goes to one candidate only: once another has it (in-progress, or completed since), the offer is taken. */
+function refuseHandedOff(candidates: Candidate[]): void {
+  const taken = candidates.find(({ current }) => ['in-progress', 'completed'].includes(current.stu3.status as string));
+  if (taken) {
+    const text = `The transfer was already handed off: Task/${taken.record.task} of the same offer is ${taken.current.stu3.status}`;
+    throw new OperationOutcomeError(conflict(text, 'Task.status'));
+  }
+}
+
+async function refuseIfHandedOff(context: TransferContext, tenant: string, taskId: string): Promise<void> {
+  const record = await readOutbound(context.store.resources, tenant, taskId);
+  if (record) refuseHandedOff(await otherCandidates(context, tenant, record));
+}
+
+const isCancellable = ({ current }: Candidate) => allowedTransitions('sender', current.stu3.status as TaskStatus).includes('cancelled');
+
+function cancellation(context: TransferContext, candidate: Candidate): Transition {
+  return { ...candidate, next: { ...candidate.current.stu3, status: 'cancelled', lastModified: nowInstant(context) } };
+}
+
+/**
+ * In the order of their Task ids, the same in every transaction: two handoffs of one offer (each writing every
+ * candidate) then lock the Tasks in the same order, and the later one waits for the earlier and finds a version
+ * moved. In any other order each could hold a Task the other waits for, a deadlock on PostgreSQL.
+ */
+function inTaskOrder(transitions: Transition[]): Transition[] {
+  return [...transitions].sort((a, b) => (a.record.task < b.record.task ? -1 : a.record.task > b.record.task ? 1 : 0));
+}
+
+/** Writes the Task (first, so its row lock comes before anything else of it), then what follows from the change. */
+async function apply(context: TransferContext, tenant: string, transition: Transition): Promise<BothReleases> {
+  const { current, next, handoff } = transition;
+  const saved = await saveTask(context, tenant, next, current);
+  const record = handoff ? await handOver(context, tenant, transition.record, next, handoff) : transition.record;
+  await settle(context, tenant, record, saved.stu3, current.stu3.status as TaskStatus);
+  return saved;
 }
 
 function notifiableReceiver(context: TransferContext, id: string): TrustedOrganization {
@@ -199,6 +271,15 @@ function changesAnything(current: Resource, next: Resource): boolean {
   );
 }
 
+/**
+ * The receiver's document becomes the handoff when the Task goes in-progress, and again when an in-progress Task
+ * gets another handoff (a repeated `$handoff` whose Bundle gave new ids): access follows the Task's handoff input.
+ */
+function handsOver(current: Resource, next: Resource): boolean {
+  const newHandoff = documentReference(current, 'nursingHandoff') !== documentReference(next, 'nursingHandoff');
+  return next.status === 'in-progress' && (current.status !== 'in-progress' || newHandoff);
+}
+
 async function storedHandoff(context: TransferContext, tenant: string, version: FhirVersion, next: Resource): Promise<TransferDocument> {
   const composition = documentReference(next, 'nursingHandoff') as string;
   return readDocument({ composition }, 'nursingHandoff', documentContext(context, tenant, version));
@@ -223,29 +304,17 @@ async function handOver(
 }
 
 /** After every change: access ends with the transfer, the status is announced, the receiver is notified. */
-async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus): Promise<OutboundTransfer> {
-  let transfer = record;
-  if (isTerminal(task.status as TaskStatus)) transfer = await revokeAccess(context, tenant, transfer);
+async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus): Promise<void> {
+  const transfer = isTerminal(task.status as TaskStatus) ? await revokeAccess(context, tenant, record) : record;
   await saveOutbound(context.store.resources, tenant, transfer);
   await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
   await enqueueNotification(context, tenant, transfer.task, transfer.receiver);
-  return transfer;
 }
 
 async function revokeAccess(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<OutboundTransfer> {
-  for (const id of [record.taskCredentialId, record.documentCredentialId]) if (id) await context.credentials.revoke(tenant, id);
-  return { task: record.task, receiver: record.receiver, offer: record.offer };
-}
-
-/** The other candidates of an offer, once one of them gets the handoff. */
-async function cancelCandidates(context: TransferContext, tenant: string, taskIds: string[]): Promise<void> {
-  for (const id of taskIds) {
-    const record = await readOutbound(context.store.resources, tenant, id);
-    const task = await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), 'Task', id);
-    if (!record || !task || !allowedTransitions('sender', task.status as TaskStatus).includes('cancelled')) continue;
-    const saved = await saveTask(context, tenant, { ...task, status: 'cancelled', lastModified: nowInstant(context) });
-    await settle(context, tenant, record, saved.stu3, task.status as TaskStatus);
-  }
+  const { taskCredentialId, taskCredentialJwt: _task, documentCredentialId, documentCredentialJwt: _document, ...rest } = record;
+  for (const id of [taskCredentialId, documentCredentialId]) if (id) await context.credentials.revoke(tenant, id);
+  return rest;
 }
 
 async function enqueueNotification(context: TransferContext, tenant: string, taskId: string, receiver: string): Promise<void> {

@@ -42,7 +42,7 @@ type Caller = { kind: 'ehr' | 'organization'; requester: string };
 
 async function changeAsSender(context: TransferContext, change: Change, caller: Caller): Promise<FhirResponse> {
   const by = caller.kind === 'ehr' ? ({ role: 'sender' } as const) : ({ role: 'receiver', organization: caller.requester } as const);
-  const { result, issues } = await changeOutboundTask(context, { ...change, by });
+  const { result, issues } = await changeOutboundTask(context, { ...change, taskId: change.proposed.id as string, by });
   return [writeOutcome('ok', issues, 'Updated'), result];
 }
 

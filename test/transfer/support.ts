@@ -229,3 +229,25 @@ export async function tasks(url: string, token: string, base = '/fhir/stu3'): Pr
 }
 
 export const withStatus = (status: string, list: Resource[]) => list.filter((task) => task.status === status);
+
+/** The resources of the named parameters in an operation's answer (e.g. the `task`s of `$offer`). */
+export const parametersNamed = (body: Resource, name: string): Resource[] =>
+  ((body.parameter as { name: string; resource: Resource }[] | undefined) ?? []).filter((p) => p.name === name).map((p) => p.resource);
+
+/** Waits until the Task at the gateway (`url`, STU3) has the status; returns it. */
+export function taskWithStatus(url: string, token: string, id: string, status: string): Promise<Resource> {
+  return eventually(`Task/${id} ${status} at ${url}`, async () => {
+    const { body } = await fhirCall(url, token, 'GET', `/fhir/stu3/Task/${id}`);
+    return body.status === status ? body : undefined;
+  });
+}
+
+/** The fields of a transfer's bookkeeping Basic (`/fhir/Basic/{Task id}`, readable by the tenant's EHR), by name. */
+export async function bookkeeping(url: string, token: string, taskId: string): Promise<Record<string, string[]>> {
+  const { status, body } = await fhirCall(url, token, 'GET', `/fhir/Basic/${taskId}`);
+  if (status !== 200) throw new Error(`Basic/${taskId} answered ${status}`);
+  const parts = (body.extension as { extension: { url: string; valueString: string }[] }[])[0].extension;
+  const fields: Record<string, string[]> = {};
+  for (const part of parts) fields[part.url] = [...(fields[part.url] ?? []), part.valueString];
+  return fields;
+}
