@@ -97,7 +97,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     parseSearch: deps.parseSearch,
     authenticator: deps.authenticator,
     router,
-    writeInterceptors: Object.assign({}, ...extensions.map((extension) => extension.writeInterceptors ?? {})),
+    writeInterceptors: chainedInterceptors(extensions),
   };
   let statement: Resource | undefined;
   const describe = () =>
@@ -150,4 +150,16 @@ function accessLog(logger: Logger) {
 
 function sendJsonOutcome(res: Response, outcome: OperationOutcome): void {
   res.status(httpStatus(outcome)).type(CONTENT_TYPES.json).send(serialize(outcome, 'json', 'r4', false));
+}
+
+/** Every extension's interceptors of a type have their say in turn (two capabilities may both guard `Basic`). */
+function chainedInterceptors(extensions: HttpExtension[]): Record<string, WriteInterceptor> {
+  const chained: Record<string, WriteInterceptor> = {};
+  for (const [type, interceptor] of extensions.flatMap((extension) => Object.entries(extension.writeInterceptors ?? {}))) {
+    const earlier = chained[type];
+    chained[type] = earlier
+      ? (request, context, next) => earlier(request, context, (passed, passedContext) => interceptor(passed, passedContext, next))
+      : interceptor;
+  }
+  return chained;
 }

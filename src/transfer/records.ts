@@ -8,7 +8,7 @@ import { scopeOf, writeIfUnchanged } from './storage.js';
  * The gateway's bookkeeping of each transfer Task, kept beside the Task as an R4 Basic with the Task's id (in the
  * tenant's R4 scope, like the authorization credentials): which organisation is on the other side and the
  * credentials that open the Task and its document. A record read and saved again is saved only if unchanged since
- * (`versionId`).
+ * (`versionId`); the tenant's EHR may read the Basic but not write it (`isTransferRecord`).
  */
 export interface OutboundTransfer {
   /** The version of the Basic this was read from (none for a new transfer). */
@@ -66,6 +66,10 @@ const isKind = (basic: Resource, kind: string) =>
 
 const OUTBOUND = 'eoverdracht-outbound';
 const INBOUND = 'eoverdracht-inbound';
+
+/** True for a transfer's bookkeeping Basic, either side. */
+export const isTransferRecord = (resource: Resource): boolean =>
+  resource.resourceType === 'Basic' && (isKind(resource, OUTBOUND) || isKind(resource, INBOUND));
 
 async function save(resources: ResourceRepository, tenant: string, kind: string, transfer: OutboundTransfer | InboundTransfer): Promise<void> {
   const basic = toBasic(kind, transfer.task, { ...transfer, task: undefined, versionId: undefined });

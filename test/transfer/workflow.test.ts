@@ -15,6 +15,7 @@ import {
   nictizExamples,
   NURSING_HANDOFF,
   organizationToken,
+  parametersNamed,
   party,
   renamed,
   siteConfig,
@@ -67,9 +68,6 @@ async function offer(token: string, base = '/fhir/stu3', bundle: Resource = tran
     parameter: [{ name: 'advanceNotice', resource: bundle }, ...receivers(...to)],
   });
 }
-
-const parametersNamed = (body: Resource, name: string) =>
-  ((body.parameter as { name: string; resource: Resource }[]) ?? []).filter((p) => p.name === name).map((p) => p.resource);
 
 /** The receiver's local copy of the sender's Task, found by the identifier that names the original. */
 async function localTaskOf(p: Party, remoteId: string, status: string): Promise<Resource> {
@@ -285,5 +283,30 @@ describe('eOverdracht between two gateways', () => {
     expect(r4Task.performerType).toEqual(asked);
     const copy = await localTaskOf(vvt2, r4Task.id!, 'requested');
     expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt2), 'GET', `/fhir/Task/${copy.id}`)).body.performerType).toEqual(asked);
+  });
+
+  it("refuses the EHR's writes of a transfer's bookkeeping on either side, and lets it read it", async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const [task] = parametersNamed((await offer(token, '/fhir/stu3', transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'records')), [vvt1])).body, 'task');
+    const copy = await localTaskOf(vvt1, task.id!, 'requested');
+    const ehr1 = await ehrToken(receiver.url, vvt1);
+    for (const [url, ehr, id] of [
+      [sender.url, token, task.id!],
+      [receiver.url, ehr1, copy.id!],
+    ]) {
+      const record = await fhirCall(url, ehr, 'GET', `/fhir/Basic/${id}`);
+      expect(record.status).toBe(200);
+      const { id: _id, meta: _meta, ...forged } = record.body;
+      const writes = [
+        await fhirCall(url, ehr, 'PUT', `/fhir/Basic/${id}`, { ...record.body, subject: { reference: 'Task/another' } }),
+        await fhirCall(url, ehr, 'PUT', `/fhir/Basic/${id}`, { resourceType: 'Basic', id, code: { text: 'mine now' } }),
+        await fhirCall(url, ehr, 'DELETE', `/fhir/Basic/${id}`),
+        await fhirCall(url, ehr, 'POST', '/fhir/Basic', forged),
+        await fhirCall(url, ehr, 'POST', '/fhir', transaction([{ ...forged, id: 'forged-record' }])),
+      ];
+      for (const answer of writes) expect([answer.status, JSON.stringify(answer.body.issue)]).toEqual([403, expect.stringMatching(/eOverdracht transfer's bookkeeping/)]);
+      expect((await fhirCall(url, ehr, 'GET', `/fhir/Basic/${id}`)).body).toEqual(record.body);
+    }
+    expect((await fhirCall(sender.url, token, 'POST', '/fhir/Basic', { resourceType: 'Basic', code: { text: 'an ordinary Basic' } })).status).toBe(201);
   });
 });
