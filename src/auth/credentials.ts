@@ -78,7 +78,7 @@ function credentialRecord(credential: AuthorizationCredential, jwt: string): Res
 
 const isRevoked = (record: Resource) => ((record.extension as { url: string }[] | undefined) ?? []).some((ext) => ext.url === REVOKED_EXTENSION);
 
-function isCredentialRecord(record: Resource): boolean {
+export function isCredentialRecord(record: Resource): boolean {
   const codings = (record.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? [];
   return codings.some((coding) => coding.system === CREDENTIAL_KIND.system && coding.code === CREDENTIAL_KIND.code);
 }

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CREDENTIAL_KIND } from '../../src/auth/credentials.js';
 import { parseConfig } from '../../src/config/config.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
@@ -308,5 +309,20 @@ describe('eOverdracht between two gateways', () => {
       expect((await fhirCall(url, ehr, 'GET', `/fhir/Basic/${id}`)).body).toEqual(record.body);
     }
     expect((await fhirCall(sender.url, token, 'POST', '/fhir/Basic', { resourceType: 'Basic', code: { text: 'an ordinary Basic' } })).status).toBe(201);
+  });
+
+  it("refuses the EHR's writes of the authorization credentials the gateway issued (a revoked one stays revoked)", async () => {
+    const token = await ehrToken(sender.url, hospital);
+    await offer(token, '/fhir/stu3', transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'credentials')), [vvt1]);
+    const search = await fhirCall(sender.url, token, 'GET', `/fhir/Basic?code=${encodeURIComponent(`${CREDENTIAL_KIND.system}|${CREDENTIAL_KIND.code}`)}`);
+    const record = (search.body.entry as { resource: Resource }[])[0]!.resource;
+    const withoutExtensions = { ...record, extension: [] };
+    const writes = [
+      await fhirCall(sender.url, token, 'PUT', `/fhir/Basic/${record.id}`, withoutExtensions),
+      await fhirCall(sender.url, token, 'DELETE', `/fhir/Basic/${record.id}`),
+      await fhirCall(sender.url, token, 'POST', '/fhir/Basic', { ...record, id: undefined, meta: undefined }),
+    ];
+    for (const answer of writes) expect([answer.status, JSON.stringify(answer.body.issue)]).toEqual([403, expect.stringMatching(/an authorization credential/)]);
+    expect((await fhirCall(sender.url, token, 'GET', `/fhir/Basic/${record.id}`)).body).toEqual(record);
   });
 });
