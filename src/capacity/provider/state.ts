@@ -3,6 +3,7 @@ import type { Resource } from '../../fhir/version.js';
 import type { ResourceRepository, Scope, Store } from '../../store/repository.js';
 import { CANONICAL_BASE } from '../canonical.js';
 import { objects, stringAt } from '../json.js';
+import { optimisticTransaction, writeOver } from '../optimistic.js';
 import type { Reservation } from '../reservations.js';
 
 /**
@@ -18,7 +19,6 @@ export interface CapacityState {
 const STATE_ID = 'capacity-state';
 const CENSUS_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-census`;
 const RESERVATION_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-reservation`;
-const RETRIES = 5;
 
 function toBasic(state: CapacityState): Resource {
   return {
@@ -80,19 +80,12 @@ export async function changeState<T>(
   scope: Scope,
   change: (state: CapacityState, tx: Store) => Promise<{ state: CapacityState; result: T }>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await store.transaction(async (tx) => {
-        const { state, versionId } = await readState(tx.resources, scope);
-        const next = await change(state, tx);
-        if (JSON.stringify(next.state) !== JSON.stringify(state)) {
-          await tx.resources.update(scope, toBasic(next.state), versionId === undefined ? {} : { ifMatch: versionId });
-        }
-        return next.result;
-      });
-    } catch (error) {
-      const concurrent = error instanceof OperationOutcomeError && ['precondition-failed', 'conflict'].includes(error.outcome.id);
-      if (!concurrent || attempt === RETRIES) throw error;
+  return optimisticTransaction(store, async (tx) => {
+    const { state, versionId } = await readState(tx.resources, scope);
+    const next = await change(state, tx);
+    if (JSON.stringify(next.state) !== JSON.stringify(state)) {
+      await writeOver(tx, scope, toBasic(next.state), versionId);
     }
-  }
+    return next.result;
+  });
 }

@@ -1,0 +1,38 @@
+import { conflict, OperationOutcomeError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
+import type { Scope, Store } from '../store/repository.js';
+
+const ATTEMPTS = 5;
+
+/**
+ * Runs `work` in a transaction that writes what it read with optimistic locking (`writeOver`): when another writer
+ * changed it in the meantime, the transaction rolls back and `work` runs again on what is stored now, at most five
+ * times in all.
+ */
+export async function optimisticTransaction<T>(store: Store, work: (tx: Store) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.transaction(work);
+    } catch (error) {
+      if (!isConcurrentWrite(error) || attempt === ATTEMPTS) throw error;
+    }
+  }
+}
+
+/**
+ * Writes `resource` over the version that was read (If-Match `versionId`) or, when none was found, as a new one. The
+ * store has no If-None-Match, so a resource another writer created after ours was found missing would simply be
+ * replaced: that is made a conflict too.
+ */
+export async function writeOver<T extends Resource>(store: Store, scope: Scope, resource: T, versionId: string | undefined) {
+  const written = await store.resources.update(scope, resource, versionId === undefined ? {} : { ifMatch: versionId });
+  if (versionId === undefined && !written.created) {
+    throw new OperationOutcomeError(conflict(`${resource.resourceType}/${String(resource.id)} was created concurrently; retry`));
+  }
+  return written;
+}
+
+/** 412 (If-Match) or 409 (the same id created twice at once, or `writeOver`). */
+function isConcurrentWrite(error: unknown): boolean {
+  return error instanceof OperationOutcomeError && ['precondition-failed', 'conflict'].includes(error.outcome.id);
+}
