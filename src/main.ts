@@ -56,6 +56,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       client: auth.client,
       wake: () => dispatcher?.wake(),
       onBoardChange: (change) => subscriptions.onCapacityChange(change),
+      logger,
     });
     const transfer = createTransfer({
       store,

@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { HttpExtension } from '../http/app.js';
+import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';
@@ -25,6 +26,8 @@ export interface CapacityOptions {
   /** Asks the outbox dispatcher for a round. */
   wake?: () => void;
   clock?: () => number;
+  /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
+  logger?: Logger;
   /** Overrides `config.capacity.staleAfterMinutes` (tests). */
   staleAfterMs?: number;
   /** Overrides `config.capacity.publishDebounceMs` (tests). */
@@ -60,6 +63,7 @@ export function createCapacity(options: CapacityOptions): Capacity {
     throw new ConfigError(`invalid configuration: capacity.snapshotSchedule '${settings.snapshotSchedule}' is not a cron expression`);
   }
   const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? createLogger();
   const tenantsWith = (role: 'coordination-point') =>
     config.organizations.filter((organization) => organization.roles.includes(role)).map((organization) => organization.id);
   const coordinationPointOrg = config.trusted.find((organization) => organization.id === config.coordinationPoint?.organization);
@@ -86,6 +90,7 @@ export function createCapacity(options: CapacityOptions): Capacity {
     trusted: config.trusted,
     staleAfterMs: options.staleAfterMs ?? (settings.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MINUTES) * 60_000,
     onChange: options.onBoardChange,
+    logger,
   });
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
@@ -116,7 +121,9 @@ export function createCapacity(options: CapacityOptions): Capacity {
         sweeps = cron.schedule(options.sweepSchedule ?? '* * * * *', () => coordination.sweep(store, new Date(clock())));
         // Reports stored by other instances on the database; a refresh that fails leaves the board as it was.
         stopRefreshing = await store.changes.subscribe(BOARD_CHANGED, (message) =>
-          void coordination.refresh(store, coordinationPoints, message, new Date(clock())).catch(() => undefined),
+          void coordination
+            .refresh(store, coordinationPoints, message, new Date(clock()))
+            .catch((error: unknown) => logger.warn({ err: error }, 'capacity board refresh failed')),
         );
       }
       publisher?.startSnapshots(config.organizations.map((organization) => organization.id));

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { pino } from 'pino';
+import { issue, outcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';
 import { CapacityBoard } from '../../src/capacity/coordination/board.js';
@@ -25,6 +27,7 @@ import { subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { capacityChanged } from '../../src/subscriptions/triggers.js';
 import { backends, freshTenant, type Backend } from '../store/backends.js';
 import { topicSubscription } from '../subscriptions/support.js';
+import { pausedAfterFirstRead } from './paused-store.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
 
 const HOUR = 3_600_000;
@@ -227,15 +230,74 @@ describe('coordination point: $match-capacity', () => {
   });
 });
 
+/** Providers publishing to the coordination point of the tests below, by the id of their `trusted` entry. */
+const publishers = { 'vvt-66': provider('66666666', '3011 AB'), 'vvt-77': provider('77777777', '3012 AB') };
+type Publisher = keyof typeof publishers;
+const keyOf = (publisher: Publisher) => `${URA_SYSTEM}|${publishers[publisher].ura}`;
+const principal = (tenant: string, requester: Publisher = 'vvt-66'): Principal => ({
+  tenant,
+  kind: 'organization',
+  requester,
+  purposeOfUse: 'capacity-publication',
+  resources: [],
+});
+const payloadOf = (availability: Availability, publishedAt = MOMENT, publisher: Publisher = 'vvt-66') =>
+  buildAvailabilityPayload(source(publishers[publisher], availability, publishedAt));
+
+/**
+ * A coordination-point tenant with a capacity-changed subscription, and its coordination point: `instance()` makes
+ * another one (another gateway instance on the same database, given its own store). Events are raised by the real
+ * recorder, then fail while `faults.failing` is set or for `faults.provider`; what the points log is in `logged`.
+ */
+async function coordinationTenant(store: Store) {
+  const tenant = freshTenant('zcc');
+  const scope: Scope = { tenant, version: 'r4' };
+  const subscription = await store.resources.create(scope, topicSubscription({ endpoint: 'https://ziekenhuis.example/hook' }));
+  const recorder = new EventRecorder(new SubscriptionDirectory(subscriptionTopics(), 0, Date.now), Date.now);
+  const faults: { failing: boolean; provider?: string } = { failing: false };
+  const logged: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
+  const instance = () =>
+    new CoordinationPoint({
+      trusted: Object.entries(publishers).map(([id, sample]) => ({ id, name: sample.name, ura: sample.ura, endpoints: {} })),
+      staleAfterMs: HOUR,
+      logger,
+      onChange: async (change: BoardChange) => {
+        await recorder.record(capacityChanged(change, MOMENT));
+        if (faults.failing || change.provider === faults.provider) throw new Error('raising the events failed');
+      },
+    });
+  const idOf = (publisher: Publisher) => `ura-${publishers[publisher].ura}`;
+  return {
+    tenant,
+    scope,
+    point: instance(),
+    instance,
+    faults,
+    logged,
+    events: () => store.streams.head(tenant, streamOf(String(subscription.id))),
+    notifications: () => store.outbox.list(tenant, { kind: OUTBOX_KINDS.notify }),
+    stored: (publisher: Publisher = 'vvt-66') => store.resources.read(scope, 'MeasureReport', idOf(publisher)),
+    /** The stored versions of a provider's report, oldest first. */
+    versions: async (publisher: Publisher = 'vvt-66') =>
+      (await store.resources.history(scope, { resourceType: 'MeasureReport', id: idOf(publisher), count: 100 })).reverse().map((entry) => entry.resource!),
+  };
+}
+
+/** The elv-hoog count available in a stored report. */
+function availableIn(report: Resource): unknown {
+  const read = readPublication(report, new Date(MOMENT.getTime() + 2 * HOUR));
+  if ('resourceType' in read) throw new Error(JSON.stringify(read));
+  return read.availability.groups.find((group) => group.careType === 'elv-hoog')?.available;
+}
+
 /**
  * "Nothing accepted is ever lost": a provider's report and the subscription events of its change are written in one
  * transaction. Raising the events fails once (after they were written): neither the report nor the events remain,
  * and the board is unchanged; the provider's gateway gets the error and sends again, and then both are there.
  */
 describe.each(backends)('coordination point on %s: a stored report and its subscription events commit together', (_name, makeBackend) => {
-  const sample = provider('66666666', '3011 AB');
-  const principal = (tenant: string): Principal => ({ tenant, kind: 'organization', requester: 'vvt-66', purposeOfUse: 'capacity-publication', resources: [] });
-  const payload = buildAvailabilityPayload(source(sample, elvHoog(3)));
+  const payload = payloadOf(elvHoog(3));
   const reportId = 'ura-66666666';
   let backend: Backend;
   let store: Store;
@@ -246,29 +308,8 @@ describe.each(backends)('coordination point on %s: a stored report and its subsc
   });
   afterAll(() => backend.dispose());
 
-  /** A coordination point whose events are raised by the real recorder, then fail while `failing` is set. */
-  async function coordinationPoint() {
-    const tenant = freshTenant('zcc');
-    const scope: Scope = { tenant, version: 'r4' };
-    const subscription = await store.resources.create(scope, topicSubscription({ endpoint: 'https://ziekenhuis.example/hook' }));
-    const recorder = new EventRecorder(new SubscriptionDirectory(subscriptionTopics(), 0, Date.now), Date.now);
-    const faults = { failing: false };
-    const point = new CoordinationPoint({
-      trusted: [{ id: 'vvt-66', name: sample.name, ura: sample.ura, endpoints: {} }],
-      staleAfterMs: HOUR,
-      onChange: async (change: BoardChange) => {
-        await recorder.record(capacityChanged(change, MOMENT));
-        if (faults.failing) throw new Error('raising the events failed');
-      },
-    });
-    const events = () => store.streams.head(tenant, streamOf(String(subscription.id)));
-    const notifications = () => store.outbox.list(tenant, { kind: OUTBOX_KINDS.notify });
-    const stored = () => store.resources.read(scope, 'MeasureReport', reportId);
-    return { tenant, scope, point, faults, events, notifications, stored };
-  }
-
   it('stores a report only with its events: after a failure neither is there, sent again both are', async () => {
-    const { tenant, scope, point, faults, events, notifications, stored } = await coordinationPoint();
+    const { tenant, scope, point, faults, events, notifications, stored } = await coordinationTenant(store);
     faults.failing = true;
     await expect(point.receive(store, scope, principal(tenant), payload, MOMENT)).rejects.toThrow('raising the events failed');
     await expect(stored()).rejects.toMatchObject({ outcome: { id: 'not-found' } });
@@ -286,18 +327,137 @@ describe.each(backends)('coordination point on %s: a stored report and its subsc
     expect(point.board(tenant).allRows(MOMENT)).toMatchObject([{ careType: 'elv-hoog', available: 3 }]);
   });
 
-  it('marks a silent provider unknown in the store only with its events: a failed sweep is done again by the next', async () => {
-    const { tenant, scope, point, faults, events, stored } = await coordinationPoint();
+  it('marks a silent provider unknown in the store only with its events: a failed sweep is logged and done again by the next', async () => {
+    const { tenant, scope, point, faults, events, stored, logged } = await coordinationTenant(store);
     await point.receive(store, scope, principal(tenant), payload, MOMENT);
     const later = new Date(MOMENT.getTime() + HOUR);
     faults.failing = true;
-    await expect(point.sweep(store, later)).rejects.toThrow('raising the events failed');
+    await point.sweep(store, later);
     expect(JSON.stringify(await stored())).toContain('"count":3');
     expect(await events()).toBe(1);
+    expect(logged).toMatchObject([{ tenant, provider: keyOf('vvt-66'), err: { message: 'raising the events failed' } }]);
 
     faults.failing = false;
     await point.sweep(store, later);
     expect(JSON.stringify(await stored())).not.toContain('"count"');
     expect(await events()).toBe(2);
+  });
+});
+
+/**
+ * The coordination point decides against the stored report, in the transaction that replaces it (If-Match on the
+ * version it read): the store keeps the newest report, the board follows the store, and a sweep marks unknown only a
+ * stored report that is stale and not yet marked, once, whichever instance sweeps.
+ */
+describe.each(backends)('coordination point on %s: concurrent reports and sweeps', (name, makeBackend) => {
+  const later = new Date(MOMENT.getTime() + HOUR);
+  const older = payloadOf(elvHoog(3, 10), new Date(MOMENT.getTime() - 60_000));
+  const newer = payloadOf(elvHoog(5, 5), MOMENT);
+  const fresh = payloadOf({ measuredAt: new Date(later.getTime() - 60_000).toISOString(), groups: [{ careType: 'elv-hoog', available: 4 }] }, later);
+  const onPostgres = name === 'postgres' ? it : it.skip;
+  let backend: Backend;
+  let store: Store;
+  /** The store of a second gateway instance on the same database. */
+  let other: Store;
+
+  beforeAll(async () => {
+    backend = makeBackend();
+    [store, other] = [await backend.open(), await backend.open()];
+  });
+  afterAll(() => backend.dispose());
+
+  /** Each stored version of the report is at least as new as the one before (by `MeasureReport.date`). */
+  const publishedInOrder = (versions: Resource[]) =>
+    versions.map((version) => String(version.date)).every((date, i, dates) => i === 0 || dates[i - 1] <= date);
+  /** How many of the answers to `receive` stored the report. */
+  const applied = (answers: Awaited<ReturnType<CoordinationPoint['receive']>>[]) => answers.filter(([, resource]) => resource !== undefined).length;
+
+  it.each([
+    ['newer first', [newer, older]],
+    ['older first', [older, newer]],
+  ])('two reports of one provider at once (%s): the newer is stored and on the board, events only for what was stored', async (_order, payloads) => {
+    const { tenant, scope, point, events, stored, versions } = await coordinationTenant(store);
+    const answers = await Promise.all(payloads.map((payload) => point.receive(store, scope, principal(tenant), payload, MOMENT)));
+    expect(availableIn(await stored())).toBe(5);
+    expect(point.board(tenant).allRows(MOMENT)).toMatchObject([{ available: 5, measuredAt: minutesBefore(5) }]);
+    expect(publishedInOrder(await versions())).toBe(true);
+    expect(await events()).toBe(applied(answers));
+
+    // Arriving late on its own, the older one is answered as such and raises nothing.
+    expect(await point.receive(store, scope, principal(tenant), older, MOMENT)).toEqual([
+      outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')]),
+    ]);
+    expect(await events()).toBe(applied(answers));
+  });
+
+  it('two reports of one provider at once on two instances: the store keeps the newer', async () => {
+    const { tenant, scope, point, instance, events, stored, versions } = await coordinationTenant(store);
+    const second = instance();
+    const answers = await Promise.all([
+      second.receive(other, scope, principal(tenant), newer, MOMENT),
+      point.receive(store, scope, principal(tenant), older, MOMENT),
+    ]);
+    expect(availableIn(await stored())).toBe(5);
+    expect(second.board(tenant).allRows(MOMENT)).toMatchObject([{ available: 5 }]);
+    expect(publishedInOrder(await versions())).toBe(true);
+    expect(await events()).toBe(applied(answers));
+  });
+
+  onPostgres('a first report created by another writer after this one found none is not overwritten by an older one', async () => {
+    const { tenant, scope, point, events, stored, versions } = await coordinationTenant(store);
+    const paused = pausedAfterFirstRead(store);
+    const late = point.receive(paused.store, scope, principal(tenant), older, MOMENT);
+    await Promise.race([paused.reached, late]);
+    await point.receive(store, scope, principal(tenant), newer, MOMENT);
+    paused.release();
+    expect(await late).toMatchObject([{ issue: [{ details: { text: 'Older than the report on the board; not applied' } }] }]);
+    expect(availableIn(await stored())).toBe(5);
+    expect(await versions()).toHaveLength(1);
+    expect(await events()).toBe(1);
+  });
+
+  it('two instances sweeping the same stale provider: one rewrite, one set of events', async () => {
+    const { tenant, scope, point, instance, events, stored, versions } = await coordinationTenant(store);
+    const second = instance();
+    await point.receive(store, scope, principal(tenant), payloadOf(elvHoog(3)), MOMENT);
+    await second.rebuild(other, [tenant], MOMENT);
+    await Promise.all([point.sweep(store, later), second.sweep(other, later)]);
+    // Sweeping again finds the stored report already marked unknown.
+    await Promise.all([point.sweep(store, later), second.sweep(other, later)]);
+    expect(JSON.stringify(await stored())).not.toContain('"count"');
+    expect(await versions()).toHaveLength(2);
+    expect(await events()).toBe(2);
+  });
+
+  it('a sweep at the moment a fresh report arrives does not mark the fresh report unknown', async () => {
+    const { tenant, scope, point, stored } = await coordinationTenant(store);
+    await point.receive(store, scope, principal(tenant), payloadOf(elvHoog(3)), MOMENT);
+    await Promise.all([point.receive(store, scope, principal(tenant), fresh, later), point.sweep(store, later)]);
+    expect(availableIn(await stored())).toBe(4);
+    expect(point.board(tenant).allRows(later)).toMatchObject([{ available: 4, stale: false }]);
+  });
+
+  onPostgres("a fresh report committed between the sweep's read and its write is not marked unknown", async () => {
+    const { tenant, scope, point, stored, events } = await coordinationTenant(store);
+    await point.receive(store, scope, principal(tenant), payloadOf(elvHoog(3)), MOMENT);
+    const paused = pausedAfterFirstRead(store);
+    const sweeping = point.sweep(paused.store, later);
+    await paused.reached;
+    await point.receive(store, scope, principal(tenant), fresh, later);
+    paused.release();
+    await sweeping;
+    expect(availableIn(await stored())).toBe(4);
+    expect(await events()).toBe(2);
+  });
+
+  it('a provider whose sweep fails does not stop the sweep of the others', async () => {
+    const { tenant, scope, point, faults, stored, logged } = await coordinationTenant(store);
+    await point.receive(store, scope, principal(tenant, 'vvt-66'), payloadOf(elvHoog(3), MOMENT, 'vvt-66'), MOMENT);
+    await point.receive(store, scope, principal(tenant, 'vvt-77'), payloadOf(elvHoog(2), MOMENT, 'vvt-77'), MOMENT);
+    faults.provider = keyOf('vvt-66');
+    await point.sweep(store, later);
+    expect(JSON.stringify(await stored('vvt-66'))).toContain('"count":3');
+    expect(JSON.stringify(await stored('vvt-77'))).not.toContain('"count"');
+    expect(logged).toMatchObject([{ level: 50, tenant, provider: keyOf('vvt-66'), err: { message: 'raising the events failed' } }]);
   });
 });

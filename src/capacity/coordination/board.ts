@@ -30,11 +30,11 @@ export class CapacityBoard {
    * board. Returns the care types whose entry changed, or undefined for a report older than the one on the board.
    */
   apply(publication: Publication): string[] | undefined {
-    const changed = this.changedCareTypes(publication);
-    if (changed === undefined) return undefined;
     const { provider, publishedAt } = publication;
-    this.providers.set(provider.key, { listing: provider, publishedAt });
+    if (!isNotOlder(publication, this.providers.get(provider.key))) return undefined;
     const entries = entriesOf(publication);
+    const changed = changedCareTypes(this.entriesOfProvider(provider.key), entries);
+    this.providers.set(provider.key, { listing: provider, publishedAt });
     const reported = new Set(entries.map((entry) => entry.careType));
     for (const [careType, onBoard] of this.byCareType) if (!reported.has(careType)) onBoard.delete(provider.key);
     for (const entry of entries) {
@@ -45,39 +45,16 @@ export class CapacityBoard {
     return changed;
   }
 
-  /** The care types whose entry `apply` would change, without changing the board; undefined as for `apply`. */
-  changedCareTypes(publication: Publication): string[] | undefined {
-    if (!this.accepts(publication)) return undefined;
-    const key = publication.provider.key;
-    const entries = entriesOf(publication);
-    const reported = new Set(entries.map((entry) => entry.careType));
-    const changed = new Set<string>();
-    for (const [careType, onBoard] of this.byCareType) {
-      if (!reported.has(careType) && onBoard.has(key)) changed.add(careType);
-    }
-    for (const entry of entries) {
-      const previous = this.byCareType.get(entry.careType)?.get(key);
-      if (!previous || !sameEntry(previous, entry)) changed.add(entry.careType);
-    }
-    return [...changed];
-  }
-
-  /** False for a report older than the one of the same provider on the board. */
-  accepts(publication: Publication): boolean {
-    const known = this.providers.get(publication.provider.key);
-    return !known || known.publishedAt <= publication.publishedAt;
-  }
-
   provider(key: string): ProviderListing | undefined {
     return this.providers.get(key)?.listing;
   }
 
-  /** The keys of the providers with at least one stale row at `now`. */
+  /** The keys of the providers with an entry that still shows a count gone stale at `now` (see `showsStaleCount`). */
   staleProviders(now: Date): string[] {
     const cutoff = staleBefore(now, this.staleAfterMs);
     const stale = new Set<string>();
     for (const entries of this.byCareType.values()) {
-      for (const entry of entries.values()) if (entry.measuredAt < cutoff) stale.add(entry.provider);
+      for (const entry of entries.values()) if (isStaleCount(entry, cutoff)) stale.add(entry.provider);
     }
     return [...stale];
   }
@@ -94,10 +71,43 @@ export class CapacityBoard {
       .flatMap((careType) => this.rows(careType, now))
       .filter((row) => provider === undefined || row.provider === provider);
   }
+
+  private entriesOfProvider(provider: string): BoardEntry[] {
+    return [...this.byCareType.values()].flatMap((onBoard) => onBoard.get(provider) ?? []);
+  }
 }
 
-function entriesOf({ provider, availability }: Publication): BoardEntry[] {
+/** Whether a report may replace a provider's `latest` one: the reports of one provider are ordered by `date`. */
+export function isNotOlder(publication: Publication, latest: { publishedAt: string } | undefined): boolean {
+  return !latest || latest.publishedAt <= publication.publishedAt;
+}
+
+/** A provider's picture as board entries, one per care type it reports. */
+export function entriesOf({ provider, availability }: Publication): BoardEntry[] {
   return availability.groups.map((group) => ({ provider: provider.key, ...group, measuredAt: availability.measuredAt }));
+}
+
+/** The care types whose entry differs between two pictures of one provider, those in only one of them included. */
+export function changedCareTypes(before: BoardEntry[], after: BoardEntry[]): string[] {
+  const reported = new Set(after.map((entry) => entry.careType));
+  const changed = new Set(before.filter((entry) => !reported.has(entry.careType)).map((entry) => entry.careType));
+  for (const entry of after) {
+    const previous = before.find((candidate) => candidate.careType === entry.careType);
+    if (!previous || !sameEntry(previous, entry)) changed.add(entry.careType);
+  }
+  return [...changed];
+}
+
+/**
+ * Whether a provider's report still shows a count that is stale at `cutoff` (see `staleBefore`): the coordination
+ * point's sweep marks such a stored report unknown; once marked (or with no count to begin with) there is nothing to do.
+ */
+export function showsStaleCount(publication: Publication, cutoff: string): boolean {
+  return entriesOf(publication).some((entry) => isStaleCount(entry, cutoff));
+}
+
+function isStaleCount(entry: BoardEntry, cutoff: string): boolean {
+  return entry.measuredAt < cutoff && (isKnown(entry.available) || isKnown(entry.total));
 }
 
 /** The measurement time before which a count is stale at `now`, as a UTC ISO instant like the board's times. */

@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
-import { allOk, created, forbidden, issue, outcome } from '../../fhir/outcome.js';
+import { allOk, created, forbidden, issue, OperationOutcomeError, outcome } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
+import type { Logger } from '../../logging.js';
 import type { Scope, Store } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
 import { objects } from '../json.js';
 import { UNKNOWN } from '../model.js';
-import { CapacityBoard } from './board.js';
+import { optimisticTransaction, writeOver } from '../optimistic.js';
+import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
 import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
-import { readPublication, type ProviderListing } from './publication.js';
+import { readPublication, type ProviderListing, type Publication } from './publication.js';
 
 /** What changed on a coordination point's board: for subscriptions (topic "capacity changed"). */
 export interface BoardChange {
@@ -33,6 +35,7 @@ export interface CoordinationPointOptions {
    * is not stored either (and the board stays as it was), so the provider's gateway gets an error and sends it again.
    */
   onChange?: (change: BoardChange) => Promise<void>;
+  logger: Logger;
 }
 
 const PAGE = 500;
@@ -52,8 +55,6 @@ type BoardSignal = [tenant: string, id: string, versionId: string, instance: str
  */
 export class CoordinationPoint {
   private readonly boards = new Map<string, CapacityBoard>();
-  /** Per tenant: providers whose stored report already shows their stale counts as unknown. */
-  private readonly shownStale = new Map<string, Set<string>>();
   /** Tells this instance's own signals from those of other instances on the same database. */
   private readonly instance = randomUUID();
 
@@ -64,7 +65,6 @@ export class CoordinationPoint {
     if (!board) {
       board = new CapacityBoard(this.options.staleAfterMs);
       this.boards.set(tenant, board);
-      this.shownStale.set(tenant, new Set());
     }
     return board;
   }
@@ -76,19 +76,10 @@ export class CoordinationPoint {
     const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
     const own = publication.provider.identifiers.some((identifier) => identifier.system === URA_SYSTEM && identifier.value === publisher?.ura);
     if (!publisher?.ura || !own) return [forbidden(`Organisation '${principal.requester}' may publish only its own availability (its configured URA)`)];
-    const board = this.board(scope.tenant);
-    const careTypes = board.changedCareTypes(publication);
-    if (!careTypes) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
-    const report = { ...publication.report, id: reportId(publication.provider) };
-    const stored = await store.transaction(async (tx) => {
-      const stored = await this.storeReport(tx, scope, report, { provider: publication.provider.key, careTypes });
-      const signal: BoardSignal = [scope.tenant, String(stored.resource.id), String(stored.resource.meta?.versionId), this.instance];
-      await tx.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
-      return stored;
-    });
-    // Only a committed report goes on the board: the board never shows what the store (and subscribers) lack.
-    board.apply(publication);
-    this.shownStale.get(scope.tenant)!.delete(publication.provider.key);
+    const stored = await this.replaceReport(store, scope, reportId(publication.provider), now, (current) =>
+      isNotOlder(publication, current) ? publication : undefined,
+    );
+    if (!stored) return [outcome('ok', [issue('information', 'informational', 'Older than the report on the board; not applied')])];
     return [stored.created ? created : allOk, stored.resource];
   }
 
@@ -99,32 +90,61 @@ export class CoordinationPoint {
     return [allOk, matchResult(query, matchCapacity(this.board(scope.tenant), query, now))];
   }
 
-  /** Rewrites the stored report of every provider that turned stale: its counts become unknown there too. */
+  /**
+   * Rewrites the stored report of every provider that turned stale: its counts become unknown there too. A provider
+   * that fails is logged and tried again by the next sweep; the others are swept all the same.
+   */
   async sweep(store: Store, now: Date): Promise<void> {
     for (const [tenant, board] of this.boards) {
-      const shown = this.shownStale.get(tenant)!;
-      for (const key of board.staleProviders(now).filter((provider) => !shown.has(provider))) {
-        const scope: Scope = { tenant, version: 'r4' };
-        const careTypes = board.allRows(now, key).map((row) => row.careType);
-        await store.transaction(async (tx) => {
-          const report = markedUnknown(await tx.resources.read(scope, 'MeasureReport', reportId(board.provider(key)!)));
-          await this.storeReport(tx, scope, report, { provider: key, careTypes });
+      const scope: Scope = { tenant, version: 'r4' };
+      for (const provider of board.staleProviders(now)) {
+        await this.markUnknown(store, scope, reportId(board.provider(provider)!), now).catch((error: unknown) => {
+          this.options.logger.error({ err: error, tenant, provider }, 'could not mark a silent provider unknown; the next sweep tries again');
         });
-        shown.add(key);
       }
     }
   }
 
   /**
-   * Stores a provider's report and raises the subscription events of its change in one transaction, so that a
-   * change is never stored without its events (nor the events raised for a change that was not stored).
+   * Marks a provider's stored report unknown if it still shows a stale count: the board only says which providers to
+   * look at, the stored report decides (a fresh report may have arrived, another instance may have marked it).
    */
-  private storeReport(store: Store, scope: Scope, report: Resource, change: Pick<BoardChange, 'provider' | 'careTypes'>) {
-    return store.transaction(async (tx) => {
-      const stored = await tx.resources.update(scope, report);
-      if (change.careTypes.length > 0) await this.options.onChange?.({ tenant: scope.tenant, ...change, report: stored.resource, store: tx });
-      return stored;
+  private markUnknown(store: Store, scope: Scope, id: string, now: Date) {
+    const cutoff = staleBefore(now, this.options.staleAfterMs);
+    return this.replaceReport(store, scope, id, now, (current) =>
+      current && showsStaleCount(current, cutoff) ? publicationOf(markedUnknown(current.report), now) : undefined,
+    );
+  }
+
+  /**
+   * Replaces a provider's stored report with what `next` makes of the one stored (undefined: leaves it), decided and
+   * written in one transaction with optimistic locking, so that a concurrent writer makes it decide again on what
+   * that writer stored. The change's subscription events and the change-feed signal are raised in that transaction,
+   * so a change is never stored without them (nor they raised for a change that was not stored). Only a committed
+   * report goes on the board: the board never shows what the store (and subscribers) lack.
+   */
+  private async replaceReport(
+    store: Store,
+    scope: Scope,
+    id: string,
+    now: Date,
+    next: (current: Publication | undefined) => Publication | undefined,
+  ): Promise<{ resource: Resource; created: boolean } | undefined> {
+    const replaced = await optimisticTransaction(store, async (tx) => {
+      const current = await readReport(tx, scope, id, now);
+      const publication = next(current?.publication);
+      if (!publication) return undefined;
+      const stored = await writeOver(tx, scope, { ...publication.report, id }, current?.versionId);
+      const careTypes = changedCareTypes(current?.publication ? entriesOf(current.publication) : [], entriesOf(publication));
+      if (careTypes.length > 0) {
+        await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store: tx });
+      }
+      const signal: BoardSignal = [scope.tenant, id, String(stored.resource.meta?.versionId), this.instance];
+      await tx.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
+      return { stored, publication };
     });
+    if (replaced) this.board(scope.tenant).apply(replaced.publication);
+    return replaced?.stored;
   }
 
   /**
@@ -138,12 +158,8 @@ export class CoordinationPoint {
     const [tenant, id, versionId, instance] = JSON.parse(message) as BoardSignal;
     if (instance === this.instance || !tenants.includes(tenant)) return;
     const report = await store.resources.vread({ tenant, version: 'r4' }, 'MeasureReport', id, versionId).catch(() => undefined);
-    const publication = report && readPublication(report, now);
-    if (!publication || 'resourceType' in publication) return;
-    const board = this.board(tenant);
-    if (!board.accepts(publication)) return;
-    board.apply(publication);
-    this.shownStale.get(tenant)!.delete(publication.provider.key);
+    const publication = report && publicationOf(report, now);
+    if (publication) this.board(tenant).apply(publication);
   }
 
   /** Fills the boards of the given coordination-point tenants from the reports stored there. */
@@ -155,8 +171,8 @@ export class CoordinationPoint {
         const request = parseSearchRequest('r4', 'MeasureReport', { _profile: AVAILABILITY_REPORT_PROFILE, _count: String(PAGE) });
         const page = await store.resources.search(scope, { ...request, offset });
         for (const report of page.resources) {
-          const publication = readPublication(report, now);
-          if (!('resourceType' in publication)) board.apply(publication);
+          const publication = publicationOf(report, now);
+          if (publication) board.apply(publication);
         }
         if (!page.hasMore) break;
       }
@@ -168,6 +184,25 @@ export class CoordinationPoint {
 export function reportId(provider: ProviderListing): string {
   const [system, value] = provider.key.split('|');
   return `${system === URA_SYSTEM ? 'ura' : 'agb'}-${value}`;
+}
+
+/**
+ * A provider's stored report, read in the transaction that may replace it: its version, and what it says (undefined
+ * for a report that cannot be read as a publication, which any report of the provider may then replace).
+ */
+async function readReport(store: Store, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
+  try {
+    const report = await store.resources.read(scope, 'MeasureReport', id);
+    return { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
+  } catch (error) {
+    if (error instanceof OperationOutcomeError && ['not-found', 'gone'].includes(error.outcome.id)) return undefined;
+    throw error;
+  }
+}
+
+function publicationOf(report: Resource, now: Date): Publication | undefined {
+  const publication = readPublication(report, now);
+  return 'resourceType' in publication ? undefined : publication;
 }
 
 function markedUnknown(report: Resource): Resource {
