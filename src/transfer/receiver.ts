@@ -91,6 +91,8 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   }
   checkPulledTask(context, tenant, remote);
   const documents = await pullDocument(context, peer, { ...call, credential: record.documentCredential }, record, remote);
+  // The receiving EHR never sees a status whose document is not there yet: the Task waits for it.
+  if (!documents) return;
   await context.store.transaction(async () => {
     for (const resource of documents) await saveInBothReleases(context.store.resources, tenant, localCopy(record, resource));
     const previous = await readTask(context.store.resources, tenant, task);
@@ -110,13 +112,14 @@ function checkPulledTask(context: TransferContext, tenant: string, task: Resourc
 
 /**
  * The document the Task's status opens, once per document: the Composition, then what it references, level by
- * level, one batch each. Nothing when the credential for it has not arrived yet (its notification will follow).
+ * level, one batch each. Undefined while the credential for it has not arrived (its notification will follow).
  */
-async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[]> {
+async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[] | undefined> {
   const kind = accessibleDocument(task.status as TaskStatus);
   const composition = kind && documentReference(task, kind);
-  if (!composition || !credentialCovers(call.credential, composition)) return [];
+  if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
+  if (!credentialCovers(call.credential, composition)) return undefined;
   const pulled = new Map<string, Resource>();
   let level = [composition];
   while (level.length > 0) {
