@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import { OUTBOX_CHANGED, type NewOutboxMessage, type Outbox, type OutboxMessage } from './repository.js';
 import { toInstant, type StoreContext } from './context.js';
 import type { OutboxTable } from './schema.js';
 
 const MAX_ERROR_LENGTH = 2000;
-const UNFINISHED: OutboxMessage['status'][] = ['pending', 'in-flight'];
 const OUTBOX_COLUMNS = ['id', 'tenant', 'kind', 'destination', 'payload', 'ordering_key', 'attempts', 'status', 'next_attempt_at', 'created_at', 'last_error'] as const;
 /** Rows per multi-row statement: well below the bound-parameter limits of both engines. */
 const ROWS_PER_STATEMENT = 500;
@@ -43,45 +43,30 @@ export class KyselyOutbox implements Outbox {
 
   /**
    * Due: pending and past its next attempt, or in-flight with an expired lease. A message with an ordering key waits
-   * while an older one with the same key (and tenant) is unfinished.
+   * while an older one with the same key (and tenant) is unfinished. The unfinished messages are walked in queue
+   * order (index `outbox_unfinished`) until the batch is full, so a claim costs about the batch, whatever the backlog.
    */
   async claim(kinds: string[], limit: number, leaseMs: number): Promise<OutboxMessage[]> {
     if (kinds.length === 0 || limit <= 0) return [];
     const now = Date.now();
-    const rows = await this.context
-      .db()
-      .updateTable('outbox')
-      .set((eb) => ({ status: 'in-flight', next_attempt_at: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-      .where('seq', 'in', (eb) =>
-        eb
-          .selectFrom('outbox as m')
-          .select('m.seq')
-          .where('m.kind', 'in', kinds)
-          .where('m.status', 'in', UNFINISHED)
-          .where('m.next_attempt_at', '<=', now)
-          .where((w) =>
-            w.or([
-              w('m.ordering_key', 'is', null),
-              w.not(
-                w.exists(
-                  w
-                    .selectFrom('outbox as older')
-                    .select('older.seq')
-                    .whereRef('older.tenant', '=', 'm.tenant')
-                    .whereRef('older.ordering_key', '=', 'm.ordering_key')
-                    .whereRef('older.seq', '<', 'm.seq')
-                    .where('older.status', 'in', UNFINISHED),
-                ),
-              ),
-            ]),
-          )
-          .orderBy('m.seq')
-          .limit(limit)
-          .$if(this.context.dialect === 'postgres', (q) => q.forUpdate().skipLocked()),
-      )
-      .returningAll()
-      .execute();
-    return rows.sort((a, b) => a.seq - b.seq).map(toMessage);
+    const sqlite = this.context.dialect === 'sqlite';
+    // SQLite's planner would take the due-time index and sort everything unfinished; it is told which index to walk.
+    const queue = sqlite ? sql`outbox as m indexed by outbox_unfinished` : sql`outbox as m`;
+    const lock = sqlite ? sql`` : sql`for update skip locked`;
+    const { rows } = await sql<OutboxRow>`
+      update outbox set status = 'in-flight', next_attempt_at = ${now + leaseMs}, attempts = attempts + 1
+      where seq in (
+        select m.seq from ${queue}
+        where m.status in ('pending', 'in-flight') and m.next_attempt_at <= ${now} and m.kind in (${sql.join(kinds)})
+          and (m.ordering_key is null or not exists (
+            select 1 from outbox as older
+            where older.tenant = m.tenant and older.ordering_key = m.ordering_key and older.seq < m.seq
+              and older.status in ('pending', 'in-flight')))
+        order by m.seq
+        limit ${limit}
+        ${lock})
+      returning *`.execute(this.context.db());
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(toMessage);
   }
 
   complete(id: string): Promise<void> {
@@ -139,7 +124,9 @@ export class KyselyOutbox implements Outbox {
   }
 }
 
-function toMessage(row: Omit<OutboxTable, 'seq'> & { seq: number }): OutboxMessage {
+type OutboxRow = Omit<OutboxTable, 'seq'> & { seq: number };
+
+function toMessage(row: OutboxRow): OutboxMessage {
   const message: OutboxMessage = {
     id: row.id,
     tenant: row.tenant,

@@ -6,6 +6,7 @@ import { outboxOrderingIndex } from './003-outbox-ordering-index.js';
 import { currentVersionOnce } from './004-current-version-once.js';
 import { pendingIndex } from './005-pending-index.js';
 import { accessTokens } from './006-access-tokens.js';
+import { outboxUnfinishedIndex } from './007-outbox-unfinished-index.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -16,6 +17,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '004-current-version-once': currentVersionOnce(),
     '005-pending-index': pendingIndex(dialect),
     '006-access-tokens': accessTokens(dialect),
+    '007-outbox-unfinished-index': outboxUnfinishedIndex(),
   };
 }
 
