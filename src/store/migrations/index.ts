@@ -7,6 +7,7 @@ import { currentVersionOnce } from './004-current-version-once.js';
 import { pendingIndex } from './005-pending-index.js';
 import { accessTokens } from './006-access-tokens.js';
 import { outboxUnfinishedIndex } from './007-outbox-unfinished-index.js';
+import { outboxPartialIndexes } from './008-outbox-partial-indexes.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -18,6 +19,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '005-pending-index': pendingIndex(dialect),
     '006-access-tokens': accessTokens(dialect),
     '007-outbox-unfinished-index': outboxUnfinishedIndex(),
+    '008-outbox-partial-indexes': outboxPartialIndexes(),
   };
 }
 
