@@ -2,6 +2,7 @@ import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
+import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { Resource } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
@@ -17,7 +18,7 @@ import { isOperationOutcomeError } from './errors.js';
 import { EventRecorder } from './events.js';
 import { Heartbeats } from './heartbeat.js';
 import { subscriptionRoutes } from './routes.js';
-import { subscriptionTopics } from './topics.js';
+import { subscriptionTopics, type SubscriptionTopic } from './topics.js';
 import { Transport } from './transport.js';
 import { capacityChanged, taskStatusChanged } from './triggers.js';
 
@@ -109,6 +110,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   return {
     http: {
       fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, directory, policy, content, clock, wake }) : []),
+      writeInterceptors: { Basic: refuseInternalWrites(isPublishedTopic(topics), 'a SubscriptionTopic this gateway publishes (conformance/)') },
     },
     async onCapacityChange(change) {
       await recorder.record(capacityChanged(change, new Date(clock())));
@@ -131,6 +133,11 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     },
   };
 }
+
+const isPublishedTopic = (topics: ReadonlyMap<string, SubscriptionTopic>) => {
+  const ids = new Set([...topics.values()].map((topic) => topic.resource.id));
+  return (resource: Resource) => resource.resourceType === 'Basic' && ids.has(resource.id);
+};
 
 /** The topics as Basic resources in each tenant's R4 scope, so `GET [base]/Basic?code=SubscriptionTopic` lists them. */
 async function publishTopics(store: Store, tenants: string[], topics: Resource[]): Promise<void> {

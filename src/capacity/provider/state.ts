@@ -17,6 +17,9 @@ export interface CapacityState {
 }
 
 const STATE_ID = 'capacity-state';
+
+/** The state's record: bookkeeping of the gateway, never written over REST. */
+export const isCapacityState = (resource: Resource): boolean => resource.resourceType === 'Basic' && resource.id === STATE_ID;
 const CENSUS_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-census`;
 const RESERVATION_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/capacity-reservation`;
 
