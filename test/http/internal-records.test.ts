@@ -19,7 +19,7 @@ afterAll(async () => {
   await gateway?.close();
 });
 
-const refusal = (answer: { status: number; body: { issue?: unknown } }) => [answer.status, JSON.stringify(answer.body.issue)];
+const refusal = (answer: { status: number; body: Record<string, unknown> }) => [answer.status, JSON.stringify(answer.body.issue)];
 
 describe('internal Basic records over REST', () => {
   it('lets the EHR read a published SubscriptionTopic but not change or delete it', async () => {
