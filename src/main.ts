@@ -13,6 +13,7 @@ import { createApp } from './http/app.js';
 import { auditPatientData } from './http/audit.js';
 import { createLogger, type Logger } from './logging.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
+import { DEFAULT_DELIVERED_RETENTION_HOURS, scheduleRetention } from './outbox/retention.js';
 import { openStore } from './store/index.js';
 import { OUTBOX_CHANGED } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
@@ -101,11 +102,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await subscriptions.start();
     server.on('request', app);
     dispatcher.start();
+    const retention = scheduleRetention(store.outbox, config.outbox?.deliveredRetentionHours ?? DEFAULT_DELIVERED_RETENTION_HOURS, logger);
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
     const work = dispatcher;
     const stopWork = async () => {
       stopWaking();
+      retention.stop();
       await capacity.stop();
       await subscriptions.stop();
       await work.stop();

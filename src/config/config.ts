@@ -53,6 +53,13 @@ export interface GatewayConfig {
   coordinationPoint?: { organization: string };
   capacity?: CapacitySettings;
   subscriptions?: SubscriptionSettings;
+  outbox?: OutboxSettings;
+}
+
+/** The durable outbox (docs/operations.md). */
+export interface OutboxSettings {
+  /** Delivered messages are deleted this long after they were queued (default 168, a week); dead letters stay. */
+  deliveredRetentionHours?: number;
 }
 
 export interface CapacitySettings {
@@ -167,6 +174,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
     ...(config.subscriptions ? { subscriptions: config.subscriptions } : {}),
+    ...(config.outbox ? { outbox: config.outbox } : {}),
   };
 }
 

@@ -122,6 +122,24 @@ export class KyselyOutbox implements Outbox {
     if (replayed) await this.context.publish(OUTBOX_CHANGED);
     return replayed;
   }
+
+  async pruneDelivered(before: Date, limit: number): Promise<number> {
+    // The status as a literal: SQLite uses the partial index `outbox_delivered` only for a query that names it so.
+    const result = await this.context
+      .db()
+      .deleteFrom('outbox')
+      .where('seq', 'in', (eb) =>
+        eb
+          .selectFrom('outbox')
+          .select('seq')
+          .where('status', '=', sql.lit('delivered'))
+          .where('created_at', '<', before.getTime())
+          .orderBy('created_at')
+          .limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }
 
 type OutboxRow = Omit<OutboxTable, 'seq'> & { seq: number };

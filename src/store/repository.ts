@@ -124,6 +124,8 @@ export interface Outbox {
   list(tenant: string, filter?: { status?: OutboxMessage['status']; kind?: string; limit?: number }): Promise<OutboxMessage[]>;
   /** Puts a dead (or delivered) message back in the queue. */
   replay(tenant: string, id: string): Promise<boolean>;
+  /** Deletes up to `limit` delivered messages created before `before`, oldest first; returns how many. Dead letters stay. */
+  pruneDelivered(before: Date, limit: number): Promise<number>;
 }
 
 /** One event of a numbered stream. */

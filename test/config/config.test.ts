@@ -10,6 +10,10 @@ describe('configuration', () => {
     expect(config.organizations[0]).toMatchObject({ keys: [], ehrClients: [] });
   });
 
+  it('keeps the outbox retention it is given', () => {
+    expect(parseConfig({ ...minimal, outbox: { deliveredRetentionHours: 24 } }).outbox).toEqual({ deliveredRetentionHours: 24 });
+  });
+
   it('lets the environment override port, base URL and database', () => {
     const config = parseConfig(minimal, { PORT: '9000', PUBLIC_BASE_URL: 'https://other/', DATABASE_URL: 'postgres://db/x' });
     expect(config).toMatchObject({ port: 9000, publicBaseUrl: 'https://other', databaseUrl: 'postgres://db/x' });
@@ -22,6 +26,7 @@ describe('configuration', () => {
     [{ ...minimal, trusted: [{ id: 't', name: 'T' }] }, /trusted\.0/],
     [{ ...minimal, coordinationPoint: { organization: 'nobody' } }, /coordinationPoint\.organization 'nobody'/],
     [{ ...minimal, trusted: [{ id: 'org-a', name: 'T', jwks: { keys: [] } }] }, /'org-a' appears twice/],
+    [{ ...minimal, outbox: { deliveredRetentionHours: 0 } }, /outbox\.deliveredRetentionHours/],
   ])('refuses invalid configuration naming the field (%#)', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);

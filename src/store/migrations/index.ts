@@ -8,6 +8,7 @@ import { pendingIndex } from './005-pending-index.js';
 import { accessTokens } from './006-access-tokens.js';
 import { outboxUnfinishedIndex } from './007-outbox-unfinished-index.js';
 import { outboxPartialIndexes } from './008-outbox-partial-indexes.js';
+import { outboxDeliveredIndex } from './009-outbox-delivered-index.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -20,6 +21,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '006-access-tokens': accessTokens(dialect),
     '007-outbox-unfinished-index': outboxUnfinishedIndex(),
     '008-outbox-partial-indexes': outboxPartialIndexes(),
+    '009-outbox-delivered-index': outboxDeliveredIndex(),
   };
 }
 
