@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
-import { OperationOutcomeError } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import type { ResourceRepository, Scope } from '../store/repository.js';
 import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from './canonical.js';
@@ -9,6 +8,7 @@ import { claimsOf, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
 import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
+import { readOptional } from '../store/optional.js';
 
 /**
  * Authorization credentials in the RFC014 shape (NutsAuthorizationCredential), as JWT VCs signed by the issuing
@@ -83,8 +83,6 @@ export function isCredentialRecord(record: Resource): boolean {
   return codings.some((coding) => coding.system === CREDENTIAL_KIND.system && coding.code === CREDENTIAL_KIND.code);
 }
 
-const isAbsent = (error: unknown) =>
-  error instanceof OperationOutcomeError && ['not-found', 'gone'].includes(error.outcome.id as string);
 
 function credentialFromClaims(claims: JWTPayload): AuthorizationCredential {
   const vc = claims.vc as { type?: unknown; credentialSubject?: Record<string, unknown> } | undefined;
@@ -142,13 +140,8 @@ function checkValidity(claims: JWTPayload, now: number): void {
 
 export function createCredentialService(registry: TrustRegistry, resources: ResourceRepository, clock: () => number = Date.now): CredentialService {
   async function isActive(issuer: string, id: string): Promise<boolean> {
-    try {
-      const record = await resources.read(scopeOf(issuer), 'Basic', id);
-      return isCredentialRecord(record) && !isRevoked(record);
-    } catch (error) {
-      if (isAbsent(error)) return false;
-      throw error;
-    }
+    const record = await readOptional(resources, scopeOf(issuer), 'Basic', id);
+    return record !== undefined && isCredentialRecord(record) && !isRevoked(record);
   }
 
   return {
@@ -182,14 +175,8 @@ export function createCredentialService(registry: TrustRegistry, resources: Reso
     },
 
     async revoke(issuer, id) {
-      let record: Resource;
-      try {
-        record = await resources.read(scopeOf(issuer), 'Basic', id);
-      } catch (error) {
-        if (isAbsent(error)) return false;
-        throw error;
-      }
-      if (!isCredentialRecord(record)) return false;
+      const record = await readOptional(resources, scopeOf(issuer), 'Basic', id);
+      if (!record || !isCredentialRecord(record)) return false;
       if (isRevoked(record)) return true;
       const extension = [...((record.extension as object[]) ?? []), { url: REVOKED_EXTENSION, valueDateTime: new Date(clock()).toISOString() }];
       await resources.update(scopeOf(issuer), { ...record, extension });

@@ -1,9 +1,9 @@
 import { parseSearchRequest, MAX_COUNT } from '../fhir/search/parse.js';
 import type { Resource } from '../fhir/version.js';
 import type { Scope, Store } from '../store/repository.js';
-import { isOperationOutcomeError } from './errors.js';
 import { readSubscription, type SubscriptionPlan } from './subscription.js';
 import type { SubscriptionTopic } from './topics.js';
+import { readOptional } from '../store/optional.js';
 
 /**
  * The tenants' Subscriptions as plans. Matching searches the store (so a subscription made on another instance is
@@ -37,10 +37,7 @@ export class SubscriptionDirectory {
     const key = `${tenant}|${id}`;
     const cached = this.current.get(key);
     if (cached && this.clock() - cached.readAt < this.ttlMs) return cached.plan;
-    const resource = await store.resources.read(scopeOf(tenant), 'Subscription', id).catch((error: unknown) => {
-      if (isOperationOutcomeError(error, 'not-found', 'gone')) return undefined;
-      throw error;
-    });
+    const resource = await readOptional(store.resources, scopeOf(tenant), 'Subscription', id);
     return this.remember(tenant, id, resource);
   }
 

@@ -21,6 +21,7 @@ import { subscriptionRoutes } from './routes.js';
 import { subscriptionTopics, type SubscriptionTopic } from './topics.js';
 import { Transport } from './transport.js';
 import { capacityChanged, taskStatusChanged } from './triggers.js';
+import { readOptional } from '../store/optional.js';
 
 /**
  * Subscriptions (R4 Subscriptions Backport IG, and classic R4 criteria): the Subscription routes of the R4 base, the
@@ -143,10 +144,7 @@ const isPublishedTopic = (topics: ReadonlyMap<string, SubscriptionTopic>) => {
 async function publishTopics(store: Store, tenants: string[], topics: Resource[]): Promise<void> {
   for (const tenant of tenants) {
     for (const topic of topics) {
-      const stored = await store.resources.read(scopeOf(tenant), 'Basic', String(topic.id)).catch((error: unknown) => {
-        if (isOperationOutcomeError(error, 'not-found', 'gone')) return undefined;
-        throw error;
-      });
+      const stored = await readOptional(store.resources, scopeOf(tenant), 'Basic', String(topic.id));
       const { meta: _meta, ...current } = stored ?? {};
       if (JSON.stringify(current) === JSON.stringify(topic)) continue;
       await store.resources.update(scopeOf(tenant), topic).catch((error: unknown) => {

@@ -4,6 +4,7 @@ import type { SubscriptionDirectory } from './directory.js';
 import { scopeOf } from './directory.js';
 import { isOperationOutcomeError } from './errors.js';
 import type { SubscriptionStatus } from './subscription.js';
+import { readOptional } from '../store/optional.js';
 
 /**
  * The server's own status changes: requested → active after a handshake, → error when the handshake or a delivery
@@ -21,10 +22,7 @@ const ATTEMPTS = 5;
 
 export async function changeStatus(store: Store, directory: SubscriptionDirectory, tenant: string, id: string, change: StatusChange): Promise<Resource | undefined> {
   for (let attempt = 1; ; attempt += 1) {
-    const current = await store.resources.read(scopeOf(tenant), 'Subscription', id).catch((error: unknown) => {
-      if (isOperationOutcomeError(error, 'not-found', 'gone')) return undefined;
-      throw error;
-    });
+    const current = await readOptional(store.resources, scopeOf(tenant), 'Subscription', id);
     if (!current || !change.from.includes(current.status as SubscriptionStatus)) return undefined;
     const { error: _previousError, ...rest } = current;
     const next: Resource = { ...rest, status: change.to, ...(change.to === 'error' && change.error ? { error: change.error } : {}) };

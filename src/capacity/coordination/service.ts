@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
-import { allOk, created, forbidden, issue, OperationOutcomeError, outcome } from '../../fhir/outcome.js';
+import { allOk, created, forbidden, issue, outcome } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
@@ -14,6 +14,7 @@ import { optimisticTransaction, writeOver } from '../optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
 import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
 import { readPublication, type ProviderListing, type Publication } from './publication.js';
+import { readOptional } from '../../store/optional.js';
 
 /** What changed on a coordination point's board: for subscriptions (topic "capacity changed"). */
 export interface BoardChange {
@@ -191,13 +192,8 @@ export function reportId(provider: ProviderListing): string {
  * for a report that cannot be read as a publication, which any report of the provider may then replace).
  */
 async function readReport(store: Store, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
-  try {
-    const report = await store.resources.read(scope, 'MeasureReport', id);
-    return { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
-  } catch (error) {
-    if (error instanceof OperationOutcomeError && ['not-found', 'gone'].includes(error.outcome.id)) return undefined;
-    throw error;
-  }
+  const report = await readOptional(store.resources, scope, 'MeasureReport', id);
+  return report && { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
 }
 
 function publicationOf(report: Resource, now: Date): Publication | undefined {

@@ -1,10 +1,10 @@
-import { OperationOutcomeError } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
 import type { ResourceRepository, Scope, Store } from '../../store/repository.js';
 import { CANONICAL_BASE } from '../canonical.js';
 import { objects, stringAt } from '../json.js';
 import { optimisticTransaction, writeOver } from '../optimistic.js';
 import type { Reservation } from '../reservations.js';
+import { readOptional } from '../../store/optional.js';
 
 /**
  * A provider tenant's capacity state, kept in its own R4 scope as one internal Basic resource (it never leaves):
@@ -61,13 +61,8 @@ function fromBasic(basic: Resource): CapacityState {
 }
 
 async function readState(resources: ResourceRepository, scope: Scope): Promise<{ state: CapacityState; versionId?: string }> {
-  try {
-    const basic = await resources.read(scope, 'Basic', STATE_ID);
-    return { state: fromBasic(basic), versionId: basic.meta?.versionId };
-  } catch (error) {
-    if (error instanceof OperationOutcomeError && ['not-found', 'gone'].includes(error.outcome.id)) return { state: { ledger: [] } };
-    throw error;
-  }
+  const basic = await readOptional(resources, scope, 'Basic', STATE_ID);
+  return basic ? { state: fromBasic(basic), versionId: basic.meta?.versionId } : { state: { ledger: [] } };
 }
 
 export async function loadState(resources: ResourceRepository, scope: Scope): Promise<CapacityState> {
