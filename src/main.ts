@@ -12,8 +12,8 @@ import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
 import { auditPatientData } from './http/audit.js';
 import { createLogger, type Logger } from './logging.js';
+import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
-import { DEFAULT_DELIVERED_RETENTION_HOURS, scheduleRetention } from './outbox/retention.js';
 import { openStore } from './store/index.js';
 import { OUTBOX_CHANGED } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
@@ -102,7 +102,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await subscriptions.start();
     server.on('request', app);
     dispatcher.start();
-    const retention = scheduleRetention(store.outbox, config.outbox?.deliveredRetentionHours ?? DEFAULT_DELIVERED_RETENTION_HOURS, logger);
+    const retention = scheduleRetention(store, retentionOf(config), logger);
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
     const work = dispatcher;
@@ -118,6 +118,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await store.close();
     throw error;
   }
+}
+
+function retentionOf(config: GatewayConfig): Retention {
+  return {
+    deliveredOutboxHours: config.outbox?.deliveredRetentionHours ?? DEFAULT_RETENTION.deliveredOutboxHours,
+    subscriptionEventHours: config.subscriptions?.eventRetentionHours ?? DEFAULT_RETENTION.subscriptionEventHours,
+  };
 }
 
 async function createValidators(config: GatewayConfig) {

@@ -82,6 +82,8 @@ export interface SubscriptionSettings {
   retryBaseMs?: number;
   /** A notification still failing this long after its event dead-letters, and its subscription turns `error`. */
   retryHorizonMs?: number;
+  /** Events are kept (for `$events`) this long after they were raised (default 720, thirty days). */
+  eventRetentionHours?: number;
 }
 
 export class ConfigError extends Error {

@@ -149,6 +149,8 @@ export interface EventStreams {
   read(tenant: string, stream: string, range: { from: number; to?: number; limit: number }): Promise<StreamEvent[]>;
   /** The last number given out (0 for a stream never appended to). */
   head(tenant: string, stream: string): Promise<number>;
+  /** Deletes up to `limit` events (of any stream) appended before `before`, oldest first; returns how many. */
+  pruneBefore(before: Date, limit: number): Promise<number>;
 }
 
 /** Single-use token ids (JWT `jti`), shared by every instance on the same database. */

@@ -89,4 +89,24 @@ export class KyselyEventStreams implements EventStreams {
       .executeTakeFirst();
     return row ? Number(row.last_number) : 0;
   }
+
+  async pruneBefore(before: Date, limit: number): Promise<number> {
+    const result = await this.context
+      .db()
+      .deleteFrom('stream_events')
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(
+          refTuple('tenant', 'stream', 'number'),
+          'in',
+          selectFrom('stream_events as old')
+            .select(['old.tenant', 'old.stream', 'old.number'])
+            .where('old.created_at', '<', before.getTime())
+            .orderBy('old.created_at')
+            .limit(limit)
+            .$asTuple('tenant', 'stream', 'number'),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }

@@ -9,6 +9,7 @@ import { accessTokens } from './006-access-tokens.js';
 import { outboxUnfinishedIndex } from './007-outbox-unfinished-index.js';
 import { outboxPartialIndexes } from './008-outbox-partial-indexes.js';
 import { outboxDeliveredIndex } from './009-outbox-delivered-index.js';
+import { streamEventsAge } from './010-stream-events-age.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -22,6 +23,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '007-outbox-unfinished-index': outboxUnfinishedIndex(),
     '008-outbox-partial-indexes': outboxPartialIndexes(),
     '009-outbox-delivered-index': outboxDeliveredIndex(),
+    '010-stream-events-age': streamEventsAge(),
   };
 }
 

@@ -1,0 +1,52 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../logging.js';
+import type { Store } from '../store/repository.js';
+
+/**
+ * What the store keeps only for a while, so its tables do not grow with every notification ever sent: delivered
+ * outbox messages (operators look at them, `replay` sends one again; dead letters stay until someone acts) and
+ * subscription events (what `$events` replays).
+ */
+export interface Retention {
+  deliveredOutboxHours: number;
+  subscriptionEventHours: number;
+}
+
+export const DEFAULT_RETENTION: Retention = { deliveredOutboxHours: 7 * 24, subscriptionEventHours: 30 * 24 };
+
+/** Deleted per statement: a short hold on the database, and the event loop gets a turn between two. */
+const CHUNK = 5000;
+
+/** Runs `prune` (delete up to a chunk of rows older than `before`, say how many) until fewer than a chunk are left. */
+export async function pruneOlderThan(prune: (before: Date, limit: number) => Promise<number>, before: Date): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await prune(before, CHUNK);
+    total += deleted;
+    if (deleted < CHUNK) return total;
+    await nextTurn();
+  }
+}
+
+/** Deletes what is past its retention, once. */
+export async function applyRetention(store: Store, retention: Retention, now: number): Promise<{ outboxMessages: number; subscriptionEvents: number }> {
+  const hoursAgo = (hours: number) => new Date(now - hours * 3_600_000);
+  return {
+    outboxMessages: await pruneOlderThan((before, limit) => store.outbox.pruneDelivered(before, limit), hoursAgo(retention.deliveredOutboxHours)),
+    subscriptionEvents: await pruneOlderThan((before, limit) => store.streams.pruneBefore(before, limit), hoursAgo(retention.subscriptionEventHours)),
+  };
+}
+
+/** Every hour (node-cron). */
+export function scheduleRetention(store: Store, retention: Retention, logger: Logger, clock: () => number = Date.now): { stop(): void } {
+  const task: ScheduledTask = cron.schedule('17 * * * *', async () => {
+    try {
+      const deleted = await applyRetention(store, retention, clock());
+      if (deleted.outboxMessages + deleted.subscriptionEvents > 0) logger.info({ deleted, retention }, 'kept long enough: deleted');
+    } catch (error) {
+      logger.error({ err: error }, 'retention failed; the next hour tries again');
+    }
+  });
+  return { stop: () => void task.stop() };
+}
