@@ -27,6 +27,7 @@ describe('configuration', () => {
     [{ ...minimal, coordinationPoint: { organization: 'nobody' } }, /coordinationPoint\.organization 'nobody'/],
     [{ ...minimal, trusted: [{ id: 'org-a', name: 'T', jwks: { keys: [] } }] }, /'org-a' appears twice/],
     [{ ...minimal, outbox: { deliveredRetentionHours: 0 } }, /outbox\.deliveredRetentionHours/],
+    [{ ...minimal, subscriptions: { eventRetentionHours: 0 } }, /subscriptions\.eventRetentionHours/],
   ])('refuses invalid configuration naming the field (%#)', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);
