@@ -59,7 +59,9 @@ function newSecret(): string {
   secretsLeft -= 1;
   return secretPool.toString('base64url', secretsLeft * SECRET_BYTES, (secretsLeft + 1) * SECRET_BYTES);
 }
-const TOKEN_FORMAT = /^([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+
+/** `<UUIDv7 id>.<43 base64url characters of secret>`. */
+const TOKEN_FORMAT = /^([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})\.[A-Za-z0-9_-]{43}$/;
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('base64url');
 
