@@ -4,9 +4,10 @@ import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
 
 /**
- * What the store keeps only for a while, so its tables do not grow with every notification ever sent: delivered
- * outbox messages (operators look at them, `replay` sends one again; dead letters stay until someone acts) and
- * subscription events (what `$events` replays).
+ * What the store keeps only for a while, so its tables do not grow with every notification and token ever made:
+ * delivered outbox messages (operators look at them, `replay` sends one again; dead letters stay until someone
+ * acts) and subscription events (what `$events` replays) for the hours configured; single-use `jti` keys and access
+ * tokens until they expire.
  */
 export interface Retention {
   deliveredOutboxHours: number;
@@ -29,23 +30,35 @@ export async function pruneOlderThan(prune: (before: Date, limit: number) => Pro
   }
 }
 
+export interface Deleted {
+  outboxMessages: number;
+  subscriptionEvents: number;
+  replayKeys: number;
+  accessTokens: number;
+}
+
 /** Deletes what is past its retention, once. */
-export async function applyRetention(store: Store, retention: Retention, now: number): Promise<{ outboxMessages: number; subscriptionEvents: number }> {
+export async function applyRetention(store: Store, retention: Retention, now: number): Promise<Deleted> {
   const hoursAgo = (hours: number) => new Date(now - hours * 3_600_000);
   return {
     outboxMessages: await pruneOlderThan((before, limit) => store.outbox.pruneDelivered(before, limit), hoursAgo(retention.deliveredOutboxHours)),
     subscriptionEvents: await pruneOlderThan((before, limit) => store.streams.pruneBefore(before, limit), hoursAgo(retention.subscriptionEventHours)),
+    replayKeys: await pruneOlderThan((before, limit) => store.replay.pruneExpired(before, limit), new Date(now)),
+    accessTokens: await pruneOlderThan((before, limit) => store.accessTokens.pruneExpired(before, limit), new Date(now)),
   };
 }
 
-/** Every hour (node-cron). */
+/**
+ * Every five minutes (node-cron): expired keys and tokens pile up at the token endpoint's rate (a few thousand a
+ * second under load), so they go often, in chunks, and never on a request's path.
+ */
 export function scheduleRetention(store: Store, retention: Retention, logger: Logger, clock: () => number = Date.now): { stop(): void } {
-  const task: ScheduledTask = cron.schedule('17 * * * *', async () => {
+  const task: ScheduledTask = cron.schedule('*/5 * * * *', async () => {
     try {
       const deleted = await applyRetention(store, retention, clock());
-      if (deleted.outboxMessages + deleted.subscriptionEvents > 0) logger.info({ deleted, retention }, 'kept long enough: deleted');
+      if (Object.values(deleted).some((count) => count > 0)) logger.info({ deleted, retention }, 'kept long enough: deleted');
     } catch (error) {
-      logger.error({ err: error }, 'retention failed; the next hour tries again');
+      logger.error({ err: error }, 'retention failed; the next round tries again');
     }
   });
   return { stop: () => void task.stop() };

@@ -1,14 +1,10 @@
 import type { StoreContext } from './context.js';
-import { ExpiredRows } from './expired-rows.js';
+import { deleteExpired } from './expired-rows.js';
 import type { AccessTokenRecord, AccessTokenRecords } from './repository.js';
 
 /** Access tokens in one table keyed by id; a token id is a UUIDv7, so new rows go to the end of the key. */
 export class KyselyAccessTokens implements AccessTokenRecords {
-  private readonly expired: ExpiredRows;
-
-  constructor(private readonly context: StoreContext) {
-    this.expired = new ExpiredRows(context, 'access_tokens');
-  }
+  constructor(private readonly context: StoreContext) {}
 
   async save(record: AccessTokenRecord): Promise<void> {
     await this.context.statements.insert(
@@ -16,7 +12,10 @@ export class KyselyAccessTokens implements AccessTokenRecords {
       ['id', 'secret_hash', 'claims', 'expires_at'],
       [[record.id, record.secretHash, record.claims, record.expiresAt.getTime()]],
     );
-    await this.expired.purge(Date.now());
+  }
+
+  pruneExpired(now: Date, limit: number): Promise<number> {
+    return deleteExpired(this.context, 'access_tokens', now, limit);
   }
 
   async find(id: string): Promise<AccessTokenRecord | undefined> {

@@ -1,17 +1,13 @@
 import type { ReplayCache } from './repository.js';
 import type { StoreContext } from './context.js';
-import { ExpiredRows } from './expired-rows.js';
+import { deleteExpired } from './expired-rows.js';
 
 /**
  * Single-use keys in one table: remembering is one INSERT ... ON CONFLICT, which takes over an expired row and
  * changes nothing for a live one, so two instances racing for the same key get one `true` between them.
  */
 export class KyselyReplayCache implements ReplayCache {
-  private readonly expired: ExpiredRows;
-
-  constructor(private readonly context: StoreContext) {
-    this.expired = new ExpiredRows(context, 'replay_keys');
-  }
+  constructor(private readonly context: StoreContext) {}
 
   async remember(key: string, expiresAt: Date): Promise<boolean> {
     const now = Date.now();
@@ -30,7 +26,10 @@ export class KyselyReplayCache implements ReplayCache {
           .returning('key'),
       [key, expiresAt.getTime(), now],
     );
-    await this.expired.purge(now);
     return rows.length > 0;
+  }
+
+  pruneExpired(now: Date, limit: number): Promise<number> {
+    return deleteExpired(this.context, 'replay_keys', now, limit);
   }
 }

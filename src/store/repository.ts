@@ -157,6 +157,8 @@ export interface EventStreams {
 export interface ReplayCache {
   /** Returns true the first time a key is seen, false on every later call until it expires. */
   remember(key: string, expiresAt: Date): Promise<boolean>;
+  /** Deletes up to `limit` keys expired by `now`; returns how many. */
+  pruneExpired(now: Date, limit: number): Promise<number>;
 }
 
 /** One access token issued here, as kept: what it grants, and a hash of its secret part. */
@@ -168,11 +170,13 @@ export interface AccessTokenRecord {
   expiresAt: Date;
 }
 
-/** The access tokens issued by any instance on the same database; expired ones are dropped now and then. */
+/** The access tokens issued by any instance on the same database; expired ones are dropped by the retention job. */
 export interface AccessTokenRecords {
   save(record: AccessTokenRecord): Promise<void>;
   /** The token with this id, unless it has been dropped (the caller checks expiry against its own clock). */
   find(id: string): Promise<AccessTokenRecord | undefined>;
+  /** Deletes up to `limit` tokens expired by `now`; returns how many. */
+  pruneExpired(now: Date, limit: number): Promise<number>;
 }
 
 /**

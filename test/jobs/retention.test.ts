@@ -61,10 +61,24 @@ describe.each(backends)('retention on %s', (_name, makeBackend) => {
     await store.outbox.completeAll(await store.outbox.enqueueAll(messages(3, tenant)));
     await store.streams.appendEach(tenant, [{ stream: 'subscription-2', payload: 'x' }, { stream: 'subscription-3', payload: 'y' }]);
     const now = Date.now() + 1000;
-    expect(await applyRetention(store, { deliveredOutboxHours: 1, subscriptionEventHours: 1 }, now)).toEqual({ outboxMessages: 0, subscriptionEvents: 0 });
+    expect(await applyRetention(store, { deliveredOutboxHours: 1, subscriptionEventHours: 1 }, now)).toMatchObject({ outboxMessages: 0, subscriptionEvents: 0 });
     const later = await applyRetention(store, { deliveredOutboxHours: 1, subscriptionEventHours: 1 }, now + 3_600_000);
     expect(later.outboxMessages).toBeGreaterThanOrEqual(3);
     expect(later.subscriptionEvents).toBeGreaterThanOrEqual(2);
     expect(await statuses(tenant)).toEqual([]);
+  });
+
+  it('deletes jti keys and access tokens once they have expired, and keeps the live ones', async () => {
+    const now = Date.now();
+    const token = (id: string, expiresAt: number) => ({ id, secretHash: 'h', claims: '{}', expiresAt: new Date(expiresAt) });
+    expect(await store.replay.remember('retention:expired', new Date(now - 1000))).toBe(true);
+    expect(await store.replay.remember('retention:live', new Date(now + 60_000))).toBe(true);
+    await store.accessTokens.save(token('01900000-0000-7000-8000-000000000001', now - 1000));
+    await store.accessTokens.save(token('01900000-0000-7000-8000-000000000002', now + 60_000));
+    const deleted = await applyRetention(store, { deliveredOutboxHours: 1, subscriptionEventHours: 1 }, now);
+    expect({ replayKeys: deleted.replayKeys, accessTokens: deleted.accessTokens }).toEqual({ replayKeys: 1, accessTokens: 1 });
+    expect(await store.accessTokens.find('01900000-0000-7000-8000-000000000001')).toBeUndefined();
+    expect(await store.accessTokens.find('01900000-0000-7000-8000-000000000002')).toBeDefined();
+    expect(await store.replay.remember('retention:live', new Date(now + 60_000))).toBe(false);
   });
 });
