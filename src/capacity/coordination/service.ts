@@ -10,7 +10,7 @@ import type { Scope, Store } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
 import { objects } from '../json.js';
 import { UNKNOWN } from '../model.js';
-import { optimisticTransaction, writeOver } from '../optimistic.js';
+import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
 import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
 import { readPublication, type ProviderListing, type Publication } from './publication.js';

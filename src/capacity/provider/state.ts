@@ -2,7 +2,7 @@ import type { Resource } from '../../fhir/version.js';
 import type { ResourceRepository, Scope, Store } from '../../store/repository.js';
 import { CANONICAL_BASE } from '../canonical.js';
 import { objects, stringAt } from '../json.js';
-import { optimisticTransaction, writeOver } from '../optimistic.js';
+import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import type { Reservation } from '../reservations.js';
 import { readOptional } from '../../store/optional.js';
 

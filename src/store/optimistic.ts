@@ -1,6 +1,6 @@
 import { conflict, OperationOutcomeError } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
-import type { Scope, Store } from '../store/repository.js';
+import type { Scope, Store } from './repository.js';
 
 const ATTEMPTS = 5;
 
