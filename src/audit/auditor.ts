@@ -1,11 +1,12 @@
 import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../auth/principal.js';
 import type { Resource } from '../fhir/version.js';
-import type { ResourceRepository } from '../store/repository.js';
+import type { AuditTrail } from '../store/repository.js';
 
 /**
  * The audit trail (NEN 7513: who, on behalf of which organisation, which patient, what, when, with what outcome),
- * written as R4 AuditEvents into the tenant's own scope so each care organisation searches only its own trail.
+ * appended as R4 AuditEvents to the tenant's own audit trail (store/audit-trail.ts), so each care organisation
+ * searches only its own.
  */
 export type AuditOutcome = 'success' | 'refused' | 'error';
 
@@ -40,11 +41,11 @@ export interface TokenAudit {
 export type AuditEntry = AccessAudit | TokenAudit;
 
 export interface AuditWriter {
-  resources: Pick<ResourceRepository, 'create'>;
+  audit: Pick<AuditTrail, 'append'>;
 }
 
 export interface Auditor {
-  /** Writes the entry's AuditEvent; `within` writes it through another store, e.g. inside a caller's transaction. */
+  /** Appends the entry's AuditEvent to the trail; `within` writes it through another store, e.g. a caller's transaction. */
   record(entry: AuditEntry, within?: AuditWriter): Promise<void>;
 }
 
@@ -172,7 +173,7 @@ export function createAuditor(
       const recorded = new Date(clock()).toISOString();
       const event = entry.type === 'access' ? accessEvent(entry, recorded, source) : tokenEvent(entry, recorded, source);
       const tenant = entry.type === 'access' ? entry.principal.tenant : entry.tenant;
-      await within.resources.create({ tenant, version: 'r4' }, event);
+      await within.audit.append(tenant, event);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import type { ResourceRepository, Scope, Store } from '../store/repository.js';
+import type { AuditTrail, Store } from '../store/repository.js';
 
 /**
  * Group commit for the small writes every token exchange and audited request makes (jti records, AuditEvents):
@@ -10,7 +10,7 @@ import type { ResourceRepository, Scope, Store } from '../store/repository.js';
 export interface GroupCommit {
   /** Runs `work` inside the next shared transaction; settles after that transaction commits. */
   run<T>(work: (tx: Store) => Promise<T>): Promise<T>;
-  resources: Pick<ResourceRepository, 'create'>;
+  audit: Pick<AuditTrail, 'append'>;
 }
 
 interface Pending {
@@ -58,6 +58,6 @@ export function groupCommit(store: Store): GroupCommit {
 
   return {
     run: enqueue,
-    resources: { create: <T extends Resource>(scope: Scope, resource: T) => enqueue((tx) => tx.resources.create(scope, resource)) },
+    audit: { append: (tenant: string, event: Resource) => enqueue((tx) => tx.audit.append(tenant, event)) },
   };
 }

@@ -1,4 +1,5 @@
 import type { LoadedProfile } from '../validation/index.js';
+import { READ_ONLY_TYPES } from './rest/resource-types.js';
 import type { RouteDefinition } from './rest/router.js';
 import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
 
@@ -44,7 +45,12 @@ export function capabilityStatement(input: CapabilityInput): Resource {
     mode: 'server',
     documentation: `FHIR ${FHIR_RELEASE[version]} base of the vervolgzorg gateway; every interaction except metadata needs a bearer token.`,
     security: security(version, input.tokenEndpoint),
-    resource: input.resourceTypes.map((type) => resourceCapability(input, type, typeInteractions)),
+    resource: input.resourceTypes.flatMap((type) => {
+      const readOnly = READ_ONLY_TYPES[type];
+      if (!readOnly) return [resourceCapability(input, type, typeInteractions)];
+      if (!readOnly.versions.includes(version)) return [];
+      return [resourceCapability(input, type, typeInteractions.filter(({ code }) => readOnly.interactions.includes(code)), true)];
+    }),
     interaction: interactionsOf(SYSTEM_INTERACTIONS).map((code) => ({ code })),
     operation: uniqueOperations.map((operation) => ({ name: operation.name, definition: canonical(version, operation.definition) })),
   });
@@ -64,20 +70,21 @@ export function capabilityStatement(input: CapabilityInput): Resource {
   });
 }
 
-function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[]) {
+/** `readOnly`: a type the gateway writes itself (READ_ONLY_TYPES): no writes, no history, no _include. */
+function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[], readOnly = false) {
   const searchParam = input.searchParameters(type);
   const profiles = input.profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
   return withoutEmpty({
     type,
     interaction,
     versioning: 'versioned',
-    readHistory: true,
-    updateCreate: true,
-    conditionalCreate: true,
+    readHistory: !readOnly,
+    updateCreate: !readOnly,
+    conditionalCreate: !readOnly,
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     searchInclude: searchParam
-      .filter((parameter) => parameter.type === 'reference')
+      .filter((parameter) => !readOnly && parameter.type === 'reference')
       .flatMap((parameter) => [`${type}:${parameter.name}`, ...(parameter.target ?? []).map((target) => `${type}:${parameter.name}:${target}`)]),
     searchParam: searchParam.map(({ name, type: parameterType, definition, documentation }) =>
       withoutEmpty({ name, type: parameterType, definition, documentation }),

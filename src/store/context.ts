@@ -11,7 +11,7 @@ export interface StoreContext {
   /** Runs `work` in a transaction, joining the one already open in this async context. */
   atomically<T>(work: () => Promise<T>): Promise<T>;
   readonly statements: CompiledStatements;
-  /** Index entries of the types written in batches (the audit trail). */
+  /** Index entries of the types written in batches (the patient data read by id). */
   readonly deferredIndex: DeferredIndex;
   /** The store's ChangeFeed.publish: tells every instance on the database that something changed. */
   publish(topic: string, message?: string): Promise<void>;

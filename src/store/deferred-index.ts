@@ -45,7 +45,7 @@ export class DeferredIndex {
     private readonly detached: (work: () => void) => void,
   ) {}
 
-  /** The types indexed this way (search/indexed.ts: the audit trail, and the patient data read by id). */
+  /** The types indexed this way (search/indexed.ts: the patient data read by id). */
   static defers(resourceType: string): boolean {
     return isIndexedLater(resourceType);
   }

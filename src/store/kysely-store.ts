@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { AccessTokenRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import type { AccessTokenRecords, AuditTrail, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import { withAuditTrail } from './audit-resources.js';
+import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
@@ -37,6 +39,7 @@ interface OpenTransaction {
  */
 export class KyselyStore implements Store {
   readonly resources: ResourceRepository;
+  readonly audit: AuditTrail;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
   readonly accessTokens: AccessTokenRecords;
@@ -76,7 +79,8 @@ export class KyselyStore implements Store {
     };
     this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work));
     this.context = { ...shared, deferredIndex: this.deferredIndex };
-    this.resources = new KyselyResourceRepository(this.context);
+    this.audit = new KyselyAuditTrail(this.context);
+    this.resources = withAuditTrail(new KyselyResourceRepository(this.context), this.audit);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
     this.accessTokens = new KyselyAccessTokens(this.context);

@@ -82,6 +82,19 @@ export interface ResourceRepository {
   search(scope: Scope, request: SearchRequest): Promise<SearchResult>;
 }
 
+/**
+ * The audit trail (NEN 7513): each tenant's R4 AuditEvents, appended and never changed or deleted. The resource
+ * repository serves them as the R4 base's AuditEvent type (read and search) and refuses to write them.
+ */
+export interface AuditTrail {
+  /** Stores `event` under a fresh id (meta.versionId 1, meta.lastUpdated its `recorded`); returns it as stored. */
+  append(tenant: string, event: Resource): Promise<Resource>;
+  /** Throws OperationOutcomeError not-found for an id this tenant's trail does not hold. */
+  read(tenant: string, id: string): Promise<Resource>;
+  /** AuditEvent's searchable parameters (search/indexed.ts); `_include` and `_revinclude` are refused. */
+  search(tenant: string, request: SearchRequest): Promise<SearchResult>;
+}
+
 /** Outbound work (notifications, pushes, subscription deliveries), written in the same transaction as its cause. */
 export interface OutboxMessage {
   id: string;
@@ -201,6 +214,7 @@ export const OUTBOX_CHANGED = 'outbox';
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceRepository;
+  readonly audit: AuditTrail;
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
   readonly accessTokens: AccessTokenRecords;

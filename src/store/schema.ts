@@ -125,6 +125,32 @@ export interface StreamEventsTable {
   created_at: number;
 }
 
+/** One AuditEvent of the audit trail, with the single-valued parameters it is searched by as columns. */
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  tenant: string;
+  id: string;
+  /** `recorded`, in milliseconds since the epoch (also the event's meta.lastUpdated). */
+  recorded: number;
+  type_system: string | null;
+  type_code: string | null;
+  subtype_system: string | null;
+  subtype_code: string | null;
+  outcome: string | null;
+  content: string;
+}
+
+/** A reference an AuditEvent names, by search parameter: `agent:identifier`, `entity`, `entity:identifier`, `patient`. */
+export interface AuditReferencesTable {
+  tenant: string;
+  param: string;
+  /** A relative reference (`Patient/1`) or an identifier's value. */
+  value: string;
+  /** The identifier's system; '' for references and identifiers without one. */
+  system: string;
+  seq: number;
+}
+
 export interface Database {
   resources: ResourcesTable;
   resource_history: ResourceHistoryTable;
@@ -140,6 +166,8 @@ export interface Database {
   access_tokens: AccessTokensTable;
   stream_heads: StreamHeadsTable;
   stream_events: StreamEventsTable;
+  audit_events: AuditEventsTable;
+  audit_references: AuditReferencesTable;
 }
 
 export type IndexTable = 'search_token' | 'search_string' | 'search_reference' | 'search_date' | 'search_number' | 'search_uri';

@@ -63,5 +63,5 @@ export function availabilitySource(report: Resource): AvailabilitySource {
 export async function recordRelease(store: Store, tenant: string, focus: FocusRef, destination: string, at: Date): Promise<void> {
   const scope = { tenant, version: focus.fhirVersion };
   const report = await store.resources.vread(scope, focus.resourceType, focus.id, focus.versionId);
-  await releaseAvailability(store.resources, scope, { destination, source: availabilitySource(report), at });
+  await releaseAvailability(store.audit, scope, { destination, source: availabilitySource(report), at });
 }

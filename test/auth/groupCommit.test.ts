@@ -11,16 +11,17 @@ beforeAll(async () => {
 });
 afterAll(() => store.close());
 
-const scope = { tenant: 'group', version: 'r4' as const };
+const tenant = 'group';
 
 describe('group commit', () => {
   it('runs the writes of one turn of the event loop in one transaction', async () => {
     let transactions = 0;
     const counting = { transaction: (work: (tx: Store) => Promise<unknown>) => ((transactions += 1), store.transaction(work)) } as Store;
     const writes = groupCommit(counting);
-    const created = await Promise.all([1, 2, 3].map((n) => writes.resources.create<Resource>(scope, { resourceType: 'Basic', code: { text: `n${n}` } })));
+    const event = (n: number): Resource => ({ resourceType: 'AuditEvent', recorded: new Date().toISOString(), outcomeDesc: `n${n}` });
+    const appended = await Promise.all([1, 2, 3].map((n) => writes.audit.append(tenant, event(n))));
     expect(transactions).toBe(1);
-    for (const resource of created) expect((await store.resources.read(scope, 'Basic', resource.id!)).code).toEqual(resource.code);
+    for (const resource of appended) expect((await store.audit.read(tenant, resource.id!)).outcomeDesc).toEqual(resource.outcomeDesc);
     await writes.run((tx) => tx.replay.remember('gc-1', new Date(Date.now() + 60_000)));
     expect(transactions).toBe(2);
   });

@@ -306,23 +306,23 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     expect(withHospital).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ expression: ['Organization'] }] });
   });
 
-  it('records every released payload: hash, destination, time and the payload, in the tenant scope', async () => {
-    const created: { scope: Scope; resource: Resource }[] = [];
-    const repository = {
-      async create<T extends Resource>(scope: Scope, resource: T): Promise<T> {
-        created.push({ scope, resource });
+  it("records every released payload: hash, destination, time and the payload, in the tenant's audit trail", async () => {
+    const created: { tenant: string; resource: Resource }[] = [];
+    const trail = {
+      async append(tenant: string, resource: Resource): Promise<Resource> {
+        created.push({ tenant, resource });
         return { ...resource, id: `audit-${created.length}` };
       },
     };
     const scope: Scope = { tenant: 'vvt-zuid', version: 'r4' };
     const sample = { ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [{ role: 'notification' as const, address: 'https://vvt.example/notify' }] };
     const counts = { measuredAt: '2025-03-14T09:00:00.000Z', groups: [{ careType: 'elv-hoog', available: 2 }] };
-    const released = await releaseAvailability(repository, scope, { destination: 'https://zcc.example/fhir', source: source(sample, counts), at: MOMENT });
+    const released = await releaseAvailability(trail, scope, { destination: 'https://zcc.example/fhir', source: source(sample, counts), at: MOMENT });
     if ('resourceType' in released) throw new Error('expected a release');
     expect(released.hash).toBe(createHash('sha256').update(released.body).digest('hex'));
     expect(JSON.parse(released.body)).toEqual(released.payload);
     expect(created).toHaveLength(1);
-    expect(created[0].scope).toEqual(scope);
+    expect(created[0].tenant).toEqual(scope.tenant);
     const entity = (created[0].resource.entity as { detail: Record<string, string>[] }[])[0];
     const detail = Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
     expect(detail).toEqual({ destination: 'https://zcc.example/fhir', sha256: released.hash, payload: Buffer.from(released.body).toString('base64') });
@@ -331,8 +331,8 @@ describe('egress policy: what leaves is built from the allowlist', () => {
 
   it('records nothing when there is nothing publishable', async () => {
     const created: Resource[] = [];
-    const repository = { create: async <T extends Resource>(_: Scope, resource: T) => (created.push(resource), resource) };
-    const result = await releaseAvailability(repository, { tenant: 't', version: 'r4' }, {
+    const trail = { append: async (_: string, resource: Resource) => (created.push(resource), resource) };
+    const result = await releaseAvailability(trail, { tenant: 't', version: 'r4' }, {
       destination: 'x',
       source: { organization: { resourceType: 'Organization', name: 'No identifier' }, endpoints: [], report: { resourceType: 'MeasureReport' } },
       at: MOMENT,

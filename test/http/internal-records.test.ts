@@ -45,3 +45,24 @@ describe('internal Basic records over REST', () => {
     expect((await fhirCall(gateway.url, token, 'PUT', '/fhir/Basic/note-1', { resourceType: 'Basic', id: 'note-1', code: { text: 'an ordinary Basic' } })).status).toBe(201);
   });
 });
+
+describe('the audit trail over REST', () => {
+  it("lets the EHR search and read its organisation's AuditEvents, and nothing write them", async () => {
+    await fhirCall(gateway.url, token, 'GET', '/fhir/Patient/nobody');
+    const found = await fhirCall(gateway.url, token, 'GET', '/fhir/AuditEvent?entity=Patient/nobody&outcome=8');
+    expect(found.status).toBe(200);
+    const [entry] = found.body.entry as { resource: Record<string, unknown> }[];
+    expect(entry.resource).toMatchObject({ resourceType: 'AuditEvent', outcome: '8', entity: [{ what: { reference: 'Patient/nobody' } }] });
+    const path = `/fhir/AuditEvent/${String(entry.resource.id)}`;
+    expect((await fhirCall(gateway.url, token, 'GET', path)).body).toEqual(entry.resource);
+    for (const answer of [
+      await fhirCall(gateway.url, token, 'PUT', path, { ...entry.resource, outcome: '0' }),
+      await fhirCall(gateway.url, token, 'DELETE', path),
+      await fhirCall(gateway.url, token, 'POST', '/fhir/AuditEvent', { ...entry.resource, id: undefined }),
+    ]) {
+      expect(refusal(answer)).toEqual([405, expect.stringMatching(/append-only/)]);
+    }
+    expect((await fhirCall(gateway.url, token, 'GET', path)).body).toEqual(entry.resource);
+    expect((await fhirCall(gateway.url, token, 'GET', '/fhir/stu3/AuditEvent')).status).toBe(404);
+  });
+});

@@ -48,6 +48,15 @@ describe('capabilityStatement', () => {
     expect(rest.operation).toEqual([{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]);
   });
 
+  it('offers the audit trail read-only, on the R4 base alone', () => {
+    const audit = (version: FhirVersion) =>
+      (capabilityStatement(input(version)) as unknown as Capability).rest[0].resource.find((resource) => resource.type === 'AuditEvent');
+    expect(audit('r4')).toMatchObject({ readHistory: false, updateCreate: false });
+    expect(audit('r4')!.interaction.map((interaction) => interaction.code).sort()).toEqual(['read', 'search-type', 'vread']);
+    expect(audit('r4')!.searchInclude).toBeUndefined();
+    expect(audit('stu3')).toBeUndefined();
+  });
+
   it('describes search parameters, includes and profiles per type', () => {
     const [rest] = (capabilityStatement(input('r4')) as unknown as Capability).rest;
     const task = rest.resource.find((resource) => resource.type === 'Task')!;

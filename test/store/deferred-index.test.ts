@@ -6,17 +6,15 @@ import { DeferredIndex } from '../../src/store/deferred-index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, type Backend } from './backends.js';
 
-/** AuditEvents and patient data are indexed in batches after they are stored (deferred-index.ts); searches must not notice. */
-const auditEvent = (patient: string, what: string, outcome = '0'): Resource => ({
-  resourceType: 'AuditEvent',
-  type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
-  subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
-  action: 'R',
-  recorded: '2026-03-01T10:00:00Z',
-  outcome,
-  agent: [{ who: { identifier: { system: 'urn:ehr', value: 'ehr-1' } }, requestor: true }],
-  source: { observer: { display: 'gw' } },
-  entity: [{ what: { reference: patient } }, { what: { reference: what } }],
+/** The patient data read by id is indexed in batches after it is stored (deferred-index.ts); searches must not notice. */
+const observation = (patient: string, encounter: string, status = 'final'): Resource => ({
+  resourceType: 'Observation',
+  status,
+  code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+  subject: { reference: patient },
+  encounter: { reference: encounter },
+  performer: [{ identifier: { system: 'urn:ehr', value: 'ehr-1' } }],
+  effectiveDateTime: '2026-03-01T10:00:00Z',
 });
 
 /** Whether one resource waits in the queue. */
@@ -45,25 +43,25 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
   });
   afterAll(() => backend.dispose());
 
-  const newScope = () => (scope = { tenant: freshTenant('audit'), version: 'r4' });
-  const ids = async (query: SearchQuery, on: Store = store, resourceType = 'AuditEvent') =>
+  const newScope = () => (scope = { tenant: freshTenant('deferred'), version: 'r4' });
+  const ids = async (query: SearchQuery, on: Store = store, resourceType = 'Observation') =>
     (await on.resources.search(scope, parseSearchRequest('r4', resourceType, query))).resources.map((resource) => resource.id).sort();
 
-  it('finds AuditEvents by their parameters as soon as they are stored, also inside the writing transaction', async () => {
+  it('finds Observations by their parameters as soon as they are stored, also inside the writing transaction', async () => {
     newScope();
-    const first = await store.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
+    const first = await store.resources.create(scope, observation('Patient/p1', 'Encounter/e1'));
     expect(await ids({ patient: 'Patient/p1' })).toEqual([first.id]);
     await store.transaction(async (tx) => {
-      const second = await tx.resources.create(scope, auditEvent('Patient/p2', 'Task/t1', '4'));
-      expect(await ids({ entity: 'Task/t1', outcome: '4' })).toEqual([second.id]);
+      const second = await tx.resources.create(scope, observation('Patient/p2', 'Encounter/e1', 'amended'));
+      expect(await ids({ encounter: 'Encounter/e1', status: 'amended' })).toEqual([second.id]);
     });
-    expect(await ids({ 'agent:identifier': 'urn:ehr|ehr-1', date: 'ge2026-03-01' })).toHaveLength(2);
+    expect(await ids({ 'performer:identifier': 'urn:ehr|ehr-1', date: 'ge2026-03-01' })).toHaveLength(2);
   });
 
   it('indexes them in the background, without a search', async () => {
     newScope();
     const stored = await store.transaction(async (tx) => {
-      const created = await tx.resources.create(scope, auditEvent('Patient/p1', 'Task/t1'));
+      const created = await tx.resources.create(scope, observation('Patient/p1', 'Encounter/e1'));
       const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
       expect(await db.selectFrom('pending_index as p').innerJoin('resources as r', 'r.rid', 'p.rid').select('r.id').where('r.id', '=', created.id as string).execute()).toHaveLength(1);
       return created;
@@ -74,7 +72,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
 
   it('lets another instance on the same database find what one stored and left pending', async () => {
     newScope();
-    const stored = await store.resources.create(scope, auditEvent('Patient/p3', 'Composition/c1'));
+    const stored = await store.resources.create(scope, observation('Patient/p3', 'Encounter/e1'));
     expect(await ids({ patient: 'Patient/p3' }, other)).toEqual([stored.id]);
   });
 
@@ -82,7 +80,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     newScope();
     const left = await backend.open();
     // Closed before its background round: the queue keeps the record.
-    const stored = await left.resources.create(scope, auditEvent('Patient/p8', 'Task/t8'));
+    const stored = await left.resources.create(scope, observation('Patient/p8', 'Encounter/e8'));
     await left.close();
     await backend.open();
     for (let waited = 0; (await isPending(store, stored)) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -96,7 +94,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     newScope();
     const fresh = await backend.open();
     const queued = await fresh.transaction(async (tx) => {
-      for (let i = 0; i < 600; i++) await tx.resources.create(scope, auditEvent(`Patient/q${i}`, 'Task/t9'));
+      for (let i = 0; i < 600; i++) await tx.resources.create(scope, observation(`Patient/q${i}`, 'Encounter/e9'));
       const db = (fresh as unknown as { context: { db(): Kysely<any> } }).context.db();
       const row = await db
         .selectFrom('pending_index as p')
@@ -108,17 +106,17 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     });
     expect(queued).toBeGreaterThan(0);
     expect(queued).toBeLessThanOrEqual(500);
-    expect(await ids({ entity: 'Task/t9', _count: '1000' }, fresh)).toHaveLength(600);
+    expect(await ids({ encounter: 'Encounter/e9', _count: '1000' }, fresh)).toHaveLength(600);
   });
 
-  it('replaces the entries of an updated AuditEvent and drops those of a deleted one', async () => {
+  it('replaces the entries of an updated Observation and drops those of a deleted one', async () => {
     newScope();
-    const stored = await store.resources.create(scope, auditEvent('Patient/p4', 'Task/t4'));
+    const stored = await store.resources.create(scope, observation('Patient/p4', 'Encounter/e4'));
     expect(await ids({ patient: 'Patient/p4' })).toEqual([stored.id]);
-    await store.resources.update(scope, { ...auditEvent('Patient/p5', 'Task/t4'), id: stored.id });
+    await store.resources.update(scope, { ...observation('Patient/p5', 'Encounter/e4'), id: stored.id });
     expect(await ids({ patient: 'Patient/p4' })).toEqual([]);
     expect(await ids({ patient: 'Patient/p5' })).toEqual([stored.id]);
-    await store.resources.delete(scope, 'AuditEvent', stored.id as string);
+    await store.resources.delete(scope, 'Observation', stored.id as string);
     expect(await ids({ patient: 'Patient/p5' })).toEqual([]);
   });
 
@@ -138,12 +136,12 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     expect(await ids({ subject: 'Patient/p7' }, store, 'Observation')).toHaveLength(1);
   });
 
-  it("includes a resource's AuditEvents with _revinclude", async () => {
+  it("includes an Encounter's Observations with _revinclude", async () => {
     newScope();
-    const task = await store.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order' } as Resource);
-    const audit = await store.resources.create(scope, auditEvent('Patient/p6', `Task/${task.id}`));
-    const result = await store.resources.search(scope, parseSearchRequest('r4', 'Task', { _id: task.id as string, _revinclude: 'AuditEvent:entity' }));
-    expect(result.included.map((resource) => resource.id)).toEqual([audit.id]);
+    const encounter = await store.resources.create(scope, { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' } } as Resource);
+    const measured = await store.resources.create(scope, observation('Patient/p6', `Encounter/${encounter.id}`));
+    const result = await store.resources.search(scope, parseSearchRequest('r4', 'Encounter', { _id: encounter.id as string, _revinclude: 'Observation:encounter' }));
+    expect(result.included.map((resource) => resource.id)).toEqual([measured.id]);
   });
 });
 

@@ -10,6 +10,7 @@ import { openStore, type StoreOptions } from '../../src/store/index.js';
 import { initialSchema } from '../../src/store/migrations/001-initial.js';
 import { eventStreams } from '../../src/store/migrations/002-event-streams.js';
 import { outboxOrderingIndex } from '../../src/store/migrations/003-outbox-ordering-index.js';
+import { migrations } from '../../src/store/migrations/index.js';
 import { openPostgres } from '../../src/store/postgres.js';
 import type { Dialect } from '../../src/store/schema.js';
 import { openSqlite } from '../../src/store/sqlite.js';
@@ -143,6 +144,60 @@ describe.each(dialects)('migration 004 on %s', (dialect, makeDatabase) => {
       expect(Number(superseded.rows[0]?.versions)).toBe(3);
     } finally {
       await store.close();
+    }
+  });
+});
+
+/** An AuditEvent the resource store held before migration 011, with an index entry and a queue row, as it wrote them. */
+async function writeStoredAuditEvent(db: Kysely<any>, version: 'r4' | 'stu3', id: string): Promise<void> {
+  const content = JSON.stringify({
+    resourceType: 'AuditEvent',
+    id,
+    meta: { versionId: '1', lastUpdated: '2026-02-01T10:00:00.000Z' },
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+    recorded: '2026-02-01T10:00:00.000Z',
+    outcome: '0',
+    agent: [{ who: { identifier: { system: 'urn:ehr', value: 'ehr-1' } }, requestor: true }],
+    entity: [{ what: { reference: 'Patient/p1' } }],
+  });
+  const key = { tenant: 'old', fhir_version: version, resource_type: 'AuditEvent' };
+  const row = { ...key, id, version_id: 1, last_updated: Date.parse('2026-02-01T10:00:00Z'), deleted: 0, method: 'POST', seq: 1, content };
+  const [{ rid }] = await db.insertInto('resources').values(row).returning('rid').execute();
+  await db.insertInto('search_token').values({ ...key, param: 'outcome', rid, system: '', code: '0' }).execute();
+  await db.insertInto('pending_index').values({ rid }).execute();
+}
+
+describe.each(dialects)('migration 011 on %s', (dialect, makeDatabase) => {
+  it('moves the R4 AuditEvents from the resource store into the audit trail, under their ids', async () => {
+    const old = await makeDatabase();
+    try {
+      const migrator = new Migrator({
+        db: old.db,
+        provider: { getMigrations: async () => migrations(dialect) },
+        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
+      });
+      const { error } = await migrator.migrateTo('010-stream-events-age');
+      if (error) throw error;
+      await writeStoredAuditEvent(old.db, 'r4', 'a1');
+      await writeStoredAuditEvent(old.db, 'stu3', 'a2');
+      await old.close();
+
+      const store = await openStore(old.options);
+      try {
+        const scope = { tenant: 'old', version: 'r4' as const };
+        expect(await store.resources.read(scope, 'AuditEvent', 'a1')).toMatchObject({ id: 'a1', entity: [{ what: { reference: 'Patient/p1' } }] });
+        const found = await store.audit.search('old', { resourceType: 'AuditEvent', params: [{ code: 'patient', values: ['Patient/p1'] }], count: 10, offset: 0, sort: [], include: [], revinclude: [], total: 'none' });
+        expect(found.resources.map((resource) => resource.id)).toEqual(['a1']);
+        const db = (store as unknown as { db: Kysely<any> }).db;
+        const left = await db.selectFrom('resources').select(['fhir_version', 'id']).where('resource_type', '=', 'AuditEvent').execute();
+        expect(left).toEqual([{ fhir_version: 'stu3', id: 'a2' }]);
+        const entries = await db.selectFrom('search_token').select('rid').where('resource_type', '=', 'AuditEvent').where('fhir_version', '=', 'r4').execute();
+        expect(entries).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await old.dispose();
     }
   });
 });

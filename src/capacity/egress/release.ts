@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
-import type { ResourceRepository, Scope } from '../../store/repository.js';
+import type { AuditTrail, Scope } from '../../store/repository.js';
 import { buildAvailabilityPayload, type AvailabilitySource } from './payload.js';
 import { egressPolicy, type EgressPolicy } from './policy.js';
 
@@ -23,10 +23,10 @@ export interface Released {
 /**
  * The one way availability leaves a provider's gateway (push, subscription, search by another organisation):
  * builds the payload from the allowlist and records it (hash, destination, time, the payload itself) as an
- * AuditEvent in the tenant's scope. Send `body`, the bytes that were hashed.
+ * AuditEvent in the tenant's audit trail. Send `body`, the bytes that were hashed.
  */
 export async function releaseAvailability(
-  repository: Pick<ResourceRepository, 'create'>,
+  trail: Pick<AuditTrail, 'append'>,
   scope: Scope,
   release: Release,
   policy: EgressPolicy = egressPolicy(),
@@ -35,7 +35,7 @@ export async function releaseAvailability(
   if (payload.resourceType === 'OperationOutcome') return payload as OperationOutcome;
   const body = JSON.stringify(payload);
   const hash = createHash('sha256').update(body).digest('hex');
-  const record = await repository.create(scope, egressAuditEvent(scope.tenant, release, body, hash, policy.version));
+  const record = await trail.append(scope.tenant, egressAuditEvent(scope.tenant, release, body, hash, policy.version));
   return { payload, hash, body, record };
 }
 

@@ -75,7 +75,7 @@ export class Publisher {
     const source = await this.options.provider.source(this.options.store, message.tenant, now);
     if (!source) return;
     const scope = { tenant: message.tenant, version: 'r4' as const };
-    const released = await releaseAvailability(this.options.store.resources, scope, { destination: message.destination, source, at: now });
+    const released = await releaseAvailability(this.options.store.audit, scope, { destination: message.destination, source, at: now });
     if ('resourceType' in released) throw new PermanentFailure(issuesText(released));
     const response = await this.options.client.authorizedFetch(
       message.destination,

@@ -1,3 +1,5 @@
+import type { FhirVersion } from '../version.js';
+
 /**
  * The resource types served on both bases: eOverdracht and its nl-core/zib content, capacity and the directory,
  * subscriptions, audit, the types the nl-core R4 examples use, and the conformance resources. All exist in STU3 and R4.
@@ -51,6 +53,14 @@ const CONFORMANCE_TYPES = [
 ];
 
 export const RESOURCE_TYPES: readonly string[] = [...WORKFLOW_TYPES, ...CLINICAL_TYPES, ...CONFORMANCE_TYPES].sort();
+
+/**
+ * Types the gateway writes itself and serves read-only: the audit trail (R4 AuditEvents, append-only; the store
+ * refuses every write of one with 405, and keeps none on the STU3 base).
+ */
+export const READ_ONLY_TYPES: Readonly<Record<string, { interactions: readonly string[]; versions: readonly FhirVersion[] }>> = {
+  AuditEvent: { interactions: ['read', 'vread', 'search-type'], versions: ['r4'] },
+};
 
 const supported = new Set(RESOURCE_TYPES);
 

@@ -3,10 +3,10 @@
  * only those are searchable and shown in the CapabilityStatement). Every other type indexes all of its official
  * parameters.
  *
- * The audit trail gets a record for every access to patient data, so each index row of an AuditEvent is paid on
- * every read. It is searched by when, what kind of event, who, which patient, which resource and with what outcome
- * (NEN 7513); the other parameters (action, which the subtype already tells, agent role and network address, entity
- * names and roles, policy, site, the meta parameters, ...) would more than double the rows per record.
+ * The audit trail gets a record for every access to patient data and every token, so it keeps only what it is
+ * searched by (store/audit-trail.ts): when, what kind of event, who, which patient, which resource and with what
+ * outcome (NEN 7513); the other parameters (action, which the subtype already tells, agent role and network address,
+ * entity names and roles, policy, site, the meta parameters, ...) would more than double what each record costs.
  */
 const INDEXED_ONLY: Record<string, ReadonlySet<string>> = {
   AuditEvent: new Set(['_id', '_lastUpdated', 'date', 'type', 'subtype', 'outcome', 'agent', 'entity', 'patient']),
@@ -47,9 +47,8 @@ const READ_BY_ID = new Set([
 
 /**
  * Whether the store may write a type's index entries after the resource, in batches (a search still sees every
- * resource stored before it): the audit trail, written on every access to patient data, and the patient data read
- * by id.
+ * resource stored before it): the patient data read by id.
  */
 export function isIndexedLater(resourceType: string): boolean {
-  return resourceType === 'AuditEvent' || READ_BY_ID.has(resourceType);
+  return READ_BY_ID.has(resourceType);
 }

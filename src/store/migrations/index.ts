@@ -10,9 +10,10 @@ import { outboxUnfinishedIndex } from './007-outbox-unfinished-index.js';
 import { outboxPartialIndexes } from './008-outbox-partial-indexes.js';
 import { outboxDeliveredIndex } from './009-outbox-delivered-index.js';
 import { streamEventsAge } from './010-stream-events-age.js';
+import { auditTrail } from './011-audit-trail.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
-function migrations(dialect: Dialect): Record<string, Migration> {
+export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001-initial': initialSchema(dialect),
     '002-event-streams': eventStreams(dialect),
@@ -24,6 +25,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '008-outbox-partial-indexes': outboxPartialIndexes(),
     '009-outbox-delivered-index': outboxDeliveredIndex(),
     '010-stream-events-age': streamEventsAge(),
+    '011-audit-trail': auditTrail(dialect),
   };
 }
 
