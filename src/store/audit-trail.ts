@@ -39,7 +39,7 @@ export class KyselyAuditTrail implements AuditTrail {
       id: newResourceId(at),
       meta: { versionId: '1', lastUpdated: toInstant(at) },
       ...content,
-      recorded: Number.isNaN(recorded) ? toInstant(at) : event.recorded,
+      ...(Number.isNaN(recorded) ? { recorded: toInstant(at) } : {}),
     };
     const { event: row, references } = auditTrailRows(tenant, stored);
     await this.context.atomically(async () => {

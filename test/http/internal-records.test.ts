@@ -4,9 +4,9 @@ import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
 import { fhirCall } from '../transfer/support.js';
 
 /**
- * Records the gateway keeps for itself as Basic resources — the SubscriptionTopics it publishes, a provider's
- * capacity state — can be read by the tenant's EHR but not written over REST. (Transfer bookkeeping and
- * authorization credentials: test/transfer/workflow.test.ts.)
+ * Records the gateway keeps for itself — the SubscriptionTopics it publishes and a provider's capacity state (Basic
+ * resources), the audit trail (AuditEvents) — can be read by the tenant's EHR but not written over REST. (Transfer
+ * bookkeeping and authorization credentials: test/transfer/workflow.test.ts.)
  */
 let gateway: TestGateway;
 let token: string;
