@@ -1,5 +1,6 @@
 import { relativeReference, truncateIndexText } from '../fhir/search/text.js';
 import type { Resource } from '../fhir/version.js';
+import type { AuditEventsTable, AuditReferencesTable } from './schema.js';
 
 /**
  * How an R4 AuditEvent is kept in the audit trail's tables: one row with the single-valued parameters it is searched
@@ -7,24 +8,8 @@ import type { Resource } from '../fhir/version.js';
  * identifier, and the patients among them). The NEN 7513 questions — who saw this patient's data, what did this
  * organisation or user do, what was refused when — are answered from these rows alone.
  */
-export interface AuditEventRow {
-  tenant: string;
-  id: string;
-  recorded: number;
-  type_system: string | null;
-  type_code: string | null;
-  subtype_system: string | null;
-  subtype_code: string | null;
-  outcome: string | null;
-  content: string;
-}
-
-export interface AuditReferenceRow {
-  tenant: string;
-  param: string;
-  value: string;
-  system: string;
-}
+export type AuditEventRow = Omit<AuditEventsTable, 'seq'>;
+export type AuditReferenceRow = Omit<AuditReferencesTable, 'seq'>;
 
 interface Coding {
   system?: string;

@@ -1,6 +1,6 @@
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import { badRequest, notFound, OperationOutcomeError } from '../fhir/outcome.js';
-import { dateQuery, referenceQuery, tokenQuery, unescapeValue, type TokenQuery } from '../fhir/search/query-values.js';
+import { dateQuery, instantComparisons, referenceQuery, tokenQuery, unescapeValue, type TokenQuery } from '../fhir/search/query-values.js';
 import { searchParameter } from '../fhir/search/registry.js';
 import { relativeReference } from '../fhir/search/text.js';
 import type { Resource } from '../fhir/version.js';
@@ -138,27 +138,10 @@ function criterion(eb: Events, tenant: string, param: SearchParam): Predicate {
   }
 }
 
-/** `recorded` is an instant: a point against the range the searched date stands for (as for _lastUpdated). */
+/** `recorded` is an instant, compared as _lastUpdated is. */
 function recordedPredicate(eb: Events, code: string, value: string): Predicate {
-  const q = dateQuery(code, value);
-  const at = (operator: '<' | '<=' | '>' | '>=', millis: number) => eb('e.recorded', operator, millis);
-  switch (q.prefix) {
-    case 'eq':
-    case 'ap':
-      return eb.and([at('>=', q.start), at('<=', q.end)]);
-    case 'ne':
-      return eb.or([at('<', q.start), at('>', q.end)]);
-    case 'gt':
-    case 'sa':
-      return at('>', q.end);
-    case 'lt':
-    case 'eb':
-      return at('<', q.start);
-    case 'ge':
-      return at('>=', q.start);
-    case 'le':
-      return at('<=', q.end);
-  }
+  const groups = instantComparisons(dateQuery(code, value));
+  return eb.or(groups.map((group) => eb.and(group.map(([operator, millis]) => eb('e.recorded', operator, millis)))));
 }
 
 function codingPredicate(eb: Events, code: 'type' | 'subtype', query: TokenQuery): Predicate {

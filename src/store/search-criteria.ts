@@ -3,6 +3,7 @@ import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import { ofTypeParam, referenceIdentifierParam } from '../fhir/search/index-entries.js';
 import {
   dateQuery,
+  instantComparisons,
   numberQuery,
   referenceQuery,
   tokenQuery,
@@ -248,35 +249,10 @@ function numberComparison(c: Columns, query: NumberQuery): Predicate {
 }
 
 function lastUpdatedCriterion(param: SearchParam): RowCriterion {
-  const queries = param.values.map((v) => dateQuery('_lastUpdated', v));
+  const groups = param.values.flatMap((value) => instantComparisons(dateQuery('_lastUpdated', value)));
   return {
     kind: 'row',
     rank: 6,
-    predicate: (eb) =>
-      eb.or(
-        queries.map((q) => {
-          // The stored instant is a point: the range predicates reduce to comparisons with it.
-          const at = (operator: '<' | '<=' | '>' | '>=', value: number) => eb('r.last_updated', operator, value);
-          switch (q.prefix) {
-            case 'eq':
-              return eb.and([at('>=', q.start), at('<=', q.end)]);
-            case 'ne':
-              return eb.or([at('<', q.start), at('>', q.end)]);
-            case 'gt':
-            case 'sa':
-              return at('>', q.end);
-            case 'lt':
-            case 'eb':
-              return at('<', q.start);
-            case 'ge':
-              return at('>=', q.start);
-            case 'le':
-              return at('<=', q.end);
-            case 'ap':
-              return eb.and([at('>=', q.start), at('<=', q.end)]);
-          }
-        }),
-      ),
+    predicate: (eb) => eb.or(groups.map((group) => eb.and(group.map(([operator, millis]) => eb('r.last_updated', operator, millis))))),
   };
 }
-

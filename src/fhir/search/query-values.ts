@@ -42,6 +42,32 @@ export function dateQuery(code: string, value: string): DateQuery {
   return { prefix, ...range };
 }
 
+export type Comparison = ['<' | '<=' | '>' | '>=', number];
+
+/**
+ * A searched date against an instant, a point in time such as meta.lastUpdated (FHIR R4 §3.1.1.4.4 with a range of
+ * zero width): the instant must pass every comparison of one of the groups.
+ */
+export function instantComparisons(query: DateQuery): Comparison[][] {
+  switch (query.prefix) {
+    case 'eq':
+    case 'ap':
+      return [[['>=', query.start], ['<=', query.end]]];
+    case 'ne':
+      return [[['<', query.start]], [['>', query.end]]];
+    case 'gt':
+    case 'sa':
+      return [[['>', query.end]]];
+    case 'lt':
+    case 'eb':
+      return [[['<', query.start]]];
+    case 'ge':
+      return [[['>=', query.start]]];
+    case 'le':
+      return [[['<=', query.end]]];
+  }
+}
+
 export interface NumberQuery {
   prefix: Prefix;
   value: number;
