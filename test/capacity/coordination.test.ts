@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { issue, outcome } from '../../src/fhir/outcome.js';
@@ -25,7 +25,7 @@ import { SubscriptionDirectory } from '../../src/subscriptions/directory.js';
 import { EventRecorder, streamOf } from '../../src/subscriptions/events.js';
 import { subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { capacityChanged } from '../../src/subscriptions/triggers.js';
-import { backends, freshTenant, type Backend } from '../store/backends.js';
+import { backends, freshTenant, useBackend } from '../store/backends.js';
 import { topicSubscription } from '../subscriptions/support.js';
 import { pausedAfterFirstRead } from './paused-store.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
@@ -299,14 +299,12 @@ function availableIn(report: Resource): unknown {
 describe.each(backends)('coordination point on %s: a stored report and its subscription events commit together', (_name, makeBackend) => {
   const payload = payloadOf(elvHoog(3));
   const reportId = 'ura-66666666';
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   it('stores a report only with its events: after a failure neither is there, sent again both are', async () => {
     const { tenant, scope, point, faults, events, notifications, stored } = await coordinationTenant(store);
@@ -355,16 +353,14 @@ describe.each(backends)('coordination point on %s: concurrent reports and sweeps
   const newer = payloadOf(elvHoog(5, 5), MOMENT);
   const fresh = payloadOf({ measuredAt: new Date(later.getTime() - 60_000).toISOString(), groups: [{ careType: 'elv-hoog', available: 4 }] }, later);
   const onPostgres = name === 'postgres' ? it : it.skip;
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   /** The store of a second gateway instance on the same database. */
   let other: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     [store, other] = [await backend.open(), await backend.open()];
   });
-  afterAll(() => backend.dispose());
 
   /** Each stored version of the report is at least as new as the one before (by `MeasureReport.date`). */
   const publishedInOrder = (versions: Resource[]) =>

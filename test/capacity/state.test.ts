@@ -1,20 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { changeState, loadState } from '../../src/capacity/provider/state.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from '../store/backends.js';
+import { backends, freshTenant, useBackend } from '../store/backends.js';
 import { pausedAfterFirstRead } from './paused-store.js';
 
 /** A provider's capacity state is changed with optimistic locking: concurrent changes all end up in it. */
 describe.each(backends)('capacity state on %s', (name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   /** Two gateway instances on one database. */
   let stores: Store[];
 
   beforeAll(async () => {
-    backend = makeBackend();
     stores = [await backend.open(), await backend.open()];
   });
-  afterAll(() => backend.dispose());
 
   const reserve = (store: Store, scope: Scope, task: string) =>
     changeState(store, scope, async (state) => ({

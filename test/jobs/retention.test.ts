@@ -1,21 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { applyRetention, pruneOlderThan } from '../../src/jobs/retention.js';
 import type { NewOutboxMessage, Store } from '../../src/store/repository.js';
-import { backends, type Backend } from '../store/backends.js';
+import { backends, useBackend } from '../store/backends.js';
 
 /**
  * What is past its retention goes, oldest first and a chunk at a time: delivered outbox messages (dead letters and
  * unfinished ones stay) and subscription events.
  */
 describe.each(backends)('retention on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   const messages = (count: number, tenant: string): NewOutboxMessage[] =>
     Array.from({ length: count }, (_, i) => ({ tenant, kind: 'test.retention', destination: 'https://x.example/', payload: { i } }));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createDispatcher, type Dispatcher } from '../../src/outbox/dispatcher.js';
 import { OUTBOX_CHANGED, type Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from '../store/backends.js';
+import { backends, freshTenant, useBackend, type Backend } from '../store/backends.js';
 
 /**
  * The store's change feed (repository.ts `ChangeFeed`): signals go out when their transaction commits, never when it
@@ -38,14 +38,12 @@ const settle = async (store: Store) => {
 };
 
 describe.each(backends)('change feed on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   it('delivers a signal published outside a transaction, with its message', async () => {
     const topic = `topic-${freshTenant()}`;

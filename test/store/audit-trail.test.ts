@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const REST = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
@@ -36,13 +36,12 @@ function auditEvent({ recorded, patient, what, outcome = '0', requester = 'ehr-1
 }
 
 describe.each(backends)('audit trail on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   let scope: Scope;
   let events: Resource[];
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
     scope = { tenant: freshTenant('trail'), version: 'r4' };
     const shapes: Shape[] = [
@@ -54,7 +53,6 @@ describe.each(backends)('audit trail on %s', (_name, makeBackend) => {
     events = [];
     for (const shape of shapes) events.push(await store.audit.append(scope.tenant, auditEvent(shape)));
   });
-  afterAll(() => backend.dispose());
 
   const ids = async (query: SearchQuery, on: Scope = scope) =>
     (await store.resources.search(on, parseSearchRequest('r4', 'AuditEvent', query))).resources.map((resource) => resource.id);

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,28 @@ export const backends: [string, () => Backend][] = [
   ['sqlite', sqliteBackend],
   ...(postgresAvailable ? [['postgres', postgresBackend] as [string, () => Backend]] : []),
 ];
+
+/**
+ * The backend of the calling describe block: made before its tests (ahead of the block's own `beforeAll`) and
+ * disposed of, every store opened on it closed, after them. Open stores on it in hooks and tests.
+ */
+export function useBackend(makeBackend: () => Backend): Pick<Backend, 'name' | 'open'> {
+  let backend: Backend | undefined;
+  const made = () => {
+    if (!backend) throw new Error('useBackend: the backend exists only inside hooks and tests');
+    return backend;
+  };
+  beforeAll(() => {
+    backend = makeBackend();
+  });
+  afterAll(() => made().dispose());
+  return {
+    get name() {
+      return made().name;
+    },
+    open: () => made().open(),
+  };
+}
 
 let tenantCounter = 0;
 /** A tenant no other test uses, so tests in one database never see each other's data. */

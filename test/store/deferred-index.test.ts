@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Kysely } from 'kysely';
 import { parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { DeferredIndex } from '../../src/store/deferred-index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 /** The patient data read by id is indexed in batches after it is stored (deferred-index.ts); searches must not notice. */
 const observation = (patient: string, encounter: string, status = 'final'): Resource => ({
@@ -31,17 +31,15 @@ async function isPending(store: Store, resource: Resource): Promise<boolean> {
 }
 
 describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   let other: Store;
   let scope: Scope;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
     other = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   const newScope = () => (scope = { tenant: freshTenant('deferred'), version: 'r4' });
   const ids = async (query: SearchQuery, on: Store = store, resourceType = 'Observation') =>

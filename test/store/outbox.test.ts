@@ -1,21 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { NewOutboxMessage, OutboxMessage, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LONG_LEASE = 60_000;
 
 describe.each(backends)('outbox and replay cache on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   let second: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
     second = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   /** Each test uses its own kind, so claims never pick up another test's messages. */
   const fresh = () => {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
 const nlCorePatient = JSON.parse(readFileSync(path.join(fixtures, 'nl-core-r4/zib2020-json/nl-core-Patient-01.json'), 'utf8')) as Resource;
@@ -24,15 +24,13 @@ async function outcomeOf(call: Promise<unknown>): Promise<string> {
 }
 
 describe.each(backends)('resources on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   let scope: Scope;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   const newScope = (): Scope => (scope = { tenant: freshTenant(), version: 'r4' });
 

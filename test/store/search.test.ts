@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parseSearchRequest, registerSearchParameter } from '../../src/fhir/search/index.js';
 import type { SearchQuery } from '../../src/fhir/search/index.js';
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
 import type { Scope, SearchResult, Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
 const nlCore = (name: string) => JSON.parse(readFileSync(path.join(fixtures, 'nl-core-r4/zib2020-json', `${name}.json`), 'utf8')) as Resource;
@@ -27,7 +27,7 @@ registerSearchParameter('r4', {
 });
 
 describe.each(backends)('search on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
   const r4: Scope = { tenant: freshTenant('search'), version: 'r4' };
 
@@ -49,7 +49,6 @@ describe.each(backends)('search on %s', (_name, makeBackend) => {
   });
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
     await put(nlCore('nl-core-Patient-01'));
     await put({ resourceType: 'Patient', id: 'muller', name: [{ family: 'Müller', given: ['Zoë'] }], birthDate: '1941-03-02' });
@@ -66,7 +65,6 @@ describe.each(backends)('search on %s', (_name, makeBackend) => {
     await new Promise((resolve) => setTimeout(resolve, 5)); // t5 is the most recently updated Task
     await put(task('t5', 'http://other-gateway.example/fhir/Organization/vvt-1', 'requested', { authoredOn: '2024-03-05T09:00:00Z' }));
   });
-  afterAll(() => backend.dispose());
 
   describe('tokens', () => {
     it('finds Tasks by owner and status together', async () => {

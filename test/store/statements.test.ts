@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from './backends.js';
+import { backends, freshTenant, useBackend } from './backends.js';
 
 /** Large batches are written in chunks of a few fixed sizes (CompiledStatements.insert); nothing may go missing. */
 describe.each(backends)('batched inserts on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   it.each([1, 31, 32, 33, 300, 777])('appends %i events in order, each once', async (count) => {
     const tenant = freshTenant('batch');

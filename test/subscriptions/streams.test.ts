@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Store } from '../../src/store/repository.js';
-import { backends, freshTenant, type Backend } from '../store/backends.js';
+import { backends, freshTenant, useBackend } from '../store/backends.js';
 
 /** The event streams subscriptions number their events with: gap-free, per stream and tenant, transactional. */
 describe.each(backends)('event streams on %s', (_name, makeBackend) => {
-  let backend: Backend;
+  const backend = useBackend(makeBackend);
   let store: Store;
 
   beforeAll(async () => {
-    backend = makeBackend();
     store = await backend.open();
   });
-  afterAll(() => backend.dispose());
 
   it('numbers events from 1 per stream and reads ranges back in order', async () => {
     const tenant = freshTenant();
