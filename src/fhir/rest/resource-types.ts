@@ -6,21 +6,10 @@ import type { FhirVersion } from '../version.js';
  */
 const WORKFLOW_TYPES = [
   'Task',
-  'Composition',
   'Bundle',
-  'Patient',
   'Practitioner',
   'PractitionerRole',
   'Organization',
-  'RelatedPerson',
-  'Condition',
-  'Flag',
-  'AllergyIntolerance',
-  'Observation',
-  'Procedure',
-  'Encounter',
-  'Coverage',
-  'DocumentReference',
   'Binary',
   'MeasureReport',
   'HealthcareService',
@@ -31,8 +20,23 @@ const WORKFLOW_TYPES = [
   'AuditEvent',
 ];
 
+/** The patient data of the eOverdracht documents: the Compositions and the nl-core content their sections hold. */
+export const HANDOFF_CONTENT_TYPES: readonly string[] = [
+  'Composition',
+  'Patient',
+  'RelatedPerson',
+  'Condition',
+  'Flag',
+  'AllergyIntolerance',
+  'Observation',
+  'Procedure',
+  'Encounter',
+  'Coverage',
+  'DocumentReference',
+];
+
 /** nl-core / zib content beyond eOverdracht's own types (zib2020 examples, nursing handoff sections). */
-const CLINICAL_TYPES = [
+export const CLINICAL_TYPES: readonly string[] = [
   'CarePlan',
   'CareTeam',
   'Consent',
@@ -52,7 +56,7 @@ const CONFORMANCE_TYPES = [
   'SearchParameter',
 ];
 
-export const RESOURCE_TYPES: readonly string[] = [...WORKFLOW_TYPES, ...CLINICAL_TYPES, ...CONFORMANCE_TYPES].sort();
+export const RESOURCE_TYPES: readonly string[] = [...WORKFLOW_TYPES, ...HANDOFF_CONTENT_TYPES, ...CLINICAL_TYPES, ...CONFORMANCE_TYPES].sort();
 
 /**
  * Types the gateway writes itself and serves read-only: the audit trail (R4 AuditEvents, append-only; the store

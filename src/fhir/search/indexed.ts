@@ -1,3 +1,5 @@
+import { CLINICAL_TYPES, HANDOFF_CONTENT_TYPES } from '../rest/resource-types.js';
+
 /**
  * Resource types whose official search parameters are not all indexed: for these, only the listed ones are (and
  * only those are searchable and shown in the CapabilityStatement). Every other type indexes all of its official
@@ -23,27 +25,7 @@ export function isIndexedOfficialParameter(resourceType: string, code: string): 
  * polls it by owner and status), the directory (Organization, Practitioner, PractitionerRole, Location,
  * HealthcareService, Endpoint) and capacity, subscription and conformance resources, which the gateway searches.
  */
-const READ_BY_ID = new Set([
-  'Composition',
-  'Patient',
-  'RelatedPerson',
-  'Condition',
-  'Flag',
-  'AllergyIntolerance',
-  'Observation',
-  'Procedure',
-  'Encounter',
-  'Coverage',
-  'DocumentReference',
-  'CarePlan',
-  'CareTeam',
-  'Consent',
-  'DeviceUseStatement',
-  'DiagnosticReport',
-  'EpisodeOfCare',
-  'Immunization',
-  'NutritionOrder',
-]);
+const READ_BY_ID = new Set([...HANDOFF_CONTENT_TYPES, ...CLINICAL_TYPES]);
 
 /**
  * Whether the store may write a type's index entries after the resource, in batches (a search still sees every
