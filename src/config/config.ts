@@ -45,7 +45,9 @@ export interface GatewayConfig {
   databaseUrl?: string;
   /** PostgreSQL only: the schema holding the gateway's tables (default `public`); instances sharing it share data. */
   databaseSchema?: string;
-  limits: { bodyBytes: number; jsonDepth: number };
+  limits: Limits;
+  rateLimits: { unauthenticated: TokenBucket };
+  audit: AuditSettings;
   tls?: { certFile: string; keyFile: string };
   profiles: { folders: string[] };
   organizations: HostedOrganization[];
@@ -54,6 +56,46 @@ export interface GatewayConfig {
   capacity?: CapacitySettings;
   subscriptions?: SubscriptionSettings;
   outbox?: OutboxSettings;
+}
+
+/** What one request may cost, and what all requests in flight may cost together (README, Security). */
+export interface Limits {
+  /** Request body limit for an authenticated caller. */
+  bodyBytes: number;
+  /** Request body limit before the caller is known (token requests, notifications before their token is checked). */
+  unauthenticatedBodyBytes: number;
+  /** JSON/XML nesting limit. */
+  jsonDepth: number;
+  /** One resource written, as JSON. */
+  resourceBytes: number;
+  /** Values (objects, arrays and primitives) in one resource written. */
+  resourceElements: number;
+  /** Entries of one batch or transaction Bundle. */
+  bundleEntries: number;
+  /** Resources gathered into one answer: a search page, a batch's responses, a document. */
+  responseBytes: number;
+  /** Largest `_count` of a search, inside a batch too; larger values are lowered to it. */
+  searchCount: number;
+  /** Search parameters in one query, repeats counted. */
+  searchParameters: number;
+  /** `_sort` terms in one query. */
+  sortTerms: number;
+  /** Request bodies read and being worked on at once, all callers together. */
+  inFlightBodyBytes: number;
+}
+
+/** A token bucket: `capacity` requests at once, `refillPerSecond` sustained. */
+export interface TokenBucket {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/** The audit trail (docs/auth.md, Audit). */
+export interface AuditSettings {
+  /** AuditEvents are deleted this long after they were recorded; undefined keeps the trail for good. */
+  retentionDays?: number;
+  /** Refused requests whose requester could not be verified are kept this long. */
+  unverifiedRetentionDays: number;
 }
 
 /** The durable outbox (docs/operations.md). */
@@ -107,7 +149,21 @@ function describe(error: ErrorObject): string {
   return `${field}: ${error.message ?? 'invalid'}${extra}`;
 }
 
-const DEFAULT_LIMITS = { bodyBytes: 10 * 1024 * 1024, jsonDepth: 64 };
+export const DEFAULT_LIMITS: Limits = {
+  bodyBytes: 10 * 1024 * 1024,
+  unauthenticatedBodyBytes: 64 * 1024,
+  jsonDepth: 64,
+  resourceBytes: 8 * 1024 * 1024,
+  resourceElements: 100_000,
+  bundleEntries: 500,
+  responseBytes: 16 * 1024 * 1024,
+  searchCount: 1000,
+  searchParameters: 50,
+  sortTerms: 8,
+  inFlightBodyBytes: 32 * 1024 * 1024,
+};
+export const DEFAULT_RATE_LIMITS = { unauthenticated: { capacity: 50, refillPerSecond: 20 } };
+export const DEFAULT_AUDIT: AuditSettings = { unverifiedRetentionDays: 90 };
 
 /** Development mode: one demo care organisation with keys generated under the data folder. */
 function developmentConfig(port: number, dataDir: string): GatewayConfig {
@@ -117,6 +173,8 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
     publicBaseUrl: `http://localhost:${port}`,
     dataDir,
     limits: DEFAULT_LIMITS,
+    rateLimits: DEFAULT_RATE_LIMITS,
+    audit: DEFAULT_AUDIT,
     profiles: { folders: [] },
     organizations: [
       {
@@ -132,8 +190,11 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
   };
 }
 
-type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'profiles' | 'mode' | 'port' | 'dataDir'> &
+type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir'> &
   Partial<GatewayConfig> & {
+    limits?: Partial<Limits>;
+    rateLimits?: Partial<GatewayConfig['rateLimits']>;
+    audit?: Partial<AuditSettings>;
     organizations: (Omit<HostedOrganization, 'keys' | 'ehrClients'> & Partial<HostedOrganization>)[];
     trusted?: (Omit<TrustedOrganization, 'endpoints'> & Partial<TrustedOrganization>)[];
   };
@@ -163,6 +224,8 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     databaseUrl: env.DATABASE_URL ?? config.databaseUrl,
     ...optional('databaseSchema', env.DATABASE_SCHEMA ?? config.databaseSchema),
     limits: { ...DEFAULT_LIMITS, ...config.limits },
+    rateLimits: { ...DEFAULT_RATE_LIMITS, ...config.rateLimits },
+    audit: { ...DEFAULT_AUDIT, ...config.audit },
     tls: config.tls && { certFile: resolve(config.tls.certFile), keyFile: resolve(config.tls.keyFile) },
     profiles: { folders: (config.profiles?.folders ?? []).map(resolve) },
     organizations: config.organizations.map((org) => ({
