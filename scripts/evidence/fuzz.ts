@@ -2,37 +2,50 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import { createPrivateKey, sign } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { importSigningKey } from '../../src/auth/jwk.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { parseXml } from '../../src/fhir/xml.js';
 import { authorization, body, headers, method, path as fhirPath, query, visibleAscii } from '../../test/e2e/hostile-input.js';
-import { ehrToken, hostedOrganization, newSite, party, startProcess, trustedOrganization, type Party } from '../../test/transfer/support.js';
+import { ehrToken, hostedOrganization, newSite, organizationToken, party, startProcess, trustedOrganization, type Party } from '../../test/transfer/support.js';
 import type { Figure } from '../bench/index.js';
-import { killHard, machineLoad } from './processes.js';
+import { costlyRequest, type CostlyRequest } from './costly-input.js';
+import { killHard, machineLoad, peakResidentMb } from './processes.js';
 
 /**
- * DESIGN §8 bad input: 10,000 fuzzed requests → 0 × 5xx, 0 crashes, each refusal a 4xx OperationOutcome (at the token
- * endpoint the RFC 6749 error JSON). The gateway runs as its own process (production mode, SQLite); fast-check
- * generates, from a fixed seed, three kinds of request in equal parts:
+ * DESIGN §8 bad input: 20,000 fuzzed requests → 0 × 5xx, 0 crashes, each refusal a 4xx OperationOutcome (at the token
+ * endpoint the RFC 6749 error JSON). The gateway runs as its own process (production mode, SQLite, the default
+ * limits, a 256 MB heap bound); fast-check generates, from a fixed seed, four kinds of request in equal parts:
  * - FHIR API calls with hostile paths, queries, headers and bodies (test/e2e/hostile-input.ts), with a valid EHR token,
  *   none, or garbage;
  * - FHIR reads with forged bearer tokens: random JWT-shaped strings, `alg: none` and HS256 headers, a real token
  *   with one character changed, cut short or padded, non-ASCII;
  * - token requests: fuzzed forms, and grants signed with a trusted organisation's real key whose claims are
- *   generated (wrong or missing iss/sub/aud, expired, exp beyond iat + 5 s, odd purposes and credentials, replayed jti).
- * Requests go 16 at a time; the process must still answer /healthz at the end and never have exited.
+ *   generated (wrong or missing iss/sub/aud, expired, exp beyond iat + 5 s, odd purposes and credentials, replayed jti);
+ * - costly requests (costly-input.ts): huge arrays, batches of many searches from the EHR and from a remote
+ *   organisation, JWT header fields of the wrong type, repeated parameters and thousands of sort terms.
+ * Requests go 16 at a time; the process must still answer /healthz at the end and never have exited. The unauthenticated
+ * rate limit is set out of reach, so that every refusal is decided by the checks themselves.
  */
-const REQUESTS = Number(process.env.EVIDENCE_FUZZ_REQUESTS ?? 10_000);
+const REQUESTS = Number(process.env.EVIDENCE_FUZZ_REQUESTS ?? 20_000);
 const CONCURRENCY = 16;
+const HEAP_BOUND_MB = 256;
 const SEED = Number(process.env.EVIDENCE_FUZZ_SEED ?? 20_260_101);
 
-interface FuzzRequest {
+type FuzzRequest = CostlyRequest | {
   kind: 'fhir' | 'bearer' | 'token';
   method: string;
   path: string;
   headers: Record<string, string>;
   body?: string;
+};
+
+interface Tokens {
+  token: string;
+  remoteToken: string;
+  remote: Party;
+  audience: string;
 }
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -102,8 +115,12 @@ const fhirRequests = fc.tuple(method, fhirPath, query, headers, body, authorizat
   return { kind: 'fhir', method: verb, path: where + search, headers: requestHeaders, body: verb === 'GET' || verb === 'HEAD' ? undefined : payload };
 });
 
-/** Replaces the stand-ins: `real:<how>:<n>` with the valid token (changed as told), `SIGNED:<claims>` with a grant. */
-async function materialise(request: FuzzRequest, context: { token: string; remote: Party; audience: string }): Promise<RequestInit & { url: string }> {
+/**
+ * Replaces the stand-ins: `real:<how>:<n>` with the valid token (changed as told), `SIGNED:<claims>` with a grant,
+ * `UNSIGNED:`/`SIGNED-HEADER:<header>` with a JWS of that header; a costly request gets its party's token.
+ */
+async function materialise(request: FuzzRequest, context: Tokens): Promise<RequestInit & { url: string }> {
+  if (request.kind === 'costly') return materialiseCostly(request, context);
   const real = (text: string) =>
     text.replace(/real:(as-is|flip|cut|pad):(\d+)/, (_, how: string, at: string) => {
       const { token } = context;
@@ -135,12 +152,41 @@ async function signedStandIn(value: string, context: { remote: Party; audience: 
   return new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' }).sign(key.key);
 }
 
+async function materialiseCostly(request: CostlyRequest, context: Tokens): Promise<RequestInit & { url: string }> {
+  const requestHeaders = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, typedHeaderStandIn(value, context)]));
+  if (request.who !== 'none') requestHeaders.authorization = `Bearer ${request.who === 'ehr' ? context.token : context.remoteToken}`;
+  let payload = request.body;
+  if (payload !== undefined && request.path.startsWith('/oauth2/')) {
+    const form = JSON.parse(payload) as Record<string, string>;
+    payload = new URLSearchParams(Object.entries(form).map(([name, value]): [string, string] => [name, typedHeaderStandIn(value, context)])).toString();
+  }
+  return { url: request.path, method: request.method, headers: requestHeaders, ...(payload !== undefined ? { body: payload } : {}) };
+}
+
+/** A JWS whose header is exactly the one given, over a plausible grant; signed with the remote's real key, or not at all. */
+function typedHeaderStandIn(value: string, context: Tokens): string {
+  const found = /^(Bearer )?(UNSIGNED|SIGNED-HEADER):(.*)$/.exec(value);
+  if (!found) return value;
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { iss: context.remote.id, sub: 'fuzz', aud: context.audience, iat: now, exp: now + 5, jti: `typed-${Math.random()}`, purposeOfUse: 'capacity-subscription' };
+  const input = `${b64(found[3])}.${b64(claims)}`;
+  const signature = found[2] === 'UNSIGNED' ? '' : sign('sha256', Buffer.from(input), { key: createPrivateKey({ key: context.remote.jwk as never, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return `${found[1] ?? ''}${input}.${signature}`;
+}
+
+/** The tenant EHR's token and a remote organisation's `capacity-subscription` token, both renewed every 30 s. */
+async function tokensFor(url: string, own: Party, remote: Party): Promise<Pick<Tokens, 'token' | 'remoteToken'>> {
+  const remoteGrant = await organizationToken(url, remote, own.id, 'capacity-subscription', []);
+  if (remoteGrant.status !== 200) throw new Error(`remote token refused: ${remoteGrant.status} ${JSON.stringify(remoteGrant.body)}`);
+  return { token: await ehrToken(url, own), remoteToken: remoteGrant.body.access_token as string };
+}
+
 type Outcome = 'accepted' | 'refused-structured' | 'refused-unstructured' | 'server-error' | 'no-answer';
 
 /** A refusal must say why in the shape its endpoint promises: an OperationOutcome, or RFC 6749 error JSON. */
 function isStructured(request: FuzzRequest, text: string, contentType: string | null): boolean {
   try {
-    if (request.kind === 'token') return typeof (JSON.parse(text) as { error?: unknown }).error === 'string';
+    if (request.kind === 'token' || request.path.startsWith('/oauth2/')) return typeof (JSON.parse(text) as { error?: unknown }).error === 'string';
     if (contentType?.startsWith('application/fhir+xml')) return parseXml('r4', text).resourceType === 'OperationOutcome';
     return (JSON.parse(text) as { resourceType?: unknown }).resourceType === 'OperationOutcome';
   } catch {
@@ -173,14 +219,14 @@ export async function fuzzBadRequests(): Promise<Figure[]> {
         port: site.port,
         publicBaseUrl: site.url,
         dataDir: site.dataDir,
-        limits: { bodyBytes: 16_384, jsonDepth: 32 },
+        rateLimits: { unauthenticated: { capacity: 1_000_000, refillPerSecond: 1_000_000 } },
         organizations: [await hostedOrganization(own, ['sender', 'receiver', 'coordination-point'])],
         trusted: [await trustedOrganization(remote)],
       }),
     );
-    gateway = await startProcess(site);
-    const requests = fc.sample(fc.oneof(fhirRequests, bearerRequests, tokenRequests), { numRuns: REQUESTS, seed: SEED });
-    const context = { token: await ehrToken(site.url, own), remote, audience: `${site.url}/oauth2/token` };
+    gateway = await startProcess(site, [`--max-old-space-size=${HEAP_BOUND_MB}`, '--import', 'tsx', 'src/main.ts']);
+    const requests: FuzzRequest[] = fc.sample(fc.oneof<fc.Arbitrary<FuzzRequest>[]>(fhirRequests, bearerRequests, tokenRequests, costlyRequest), { numRuns: REQUESTS, seed: SEED });
+    const context: Tokens = { ...(await tokensFor(site.url, own, remote)), remote, audience: `${site.url}/oauth2/token` };
     let tokenIssuedAt = Date.now();
     const outcomes: Record<Outcome, number> = { accepted: 0, 'refused-structured': 0, 'refused-unstructured': 0, 'server-error': 0, 'no-answer': 0 };
     const byStatus: Record<string, number> = {};
@@ -192,7 +238,7 @@ export async function fuzzBadRequests(): Promise<Figure[]> {
         const request = requests[next++];
         if (Date.now() - tokenIssuedAt > 30_000) {
           tokenIssuedAt = Date.now();
-          context.token = await ehrToken(site.url, own);
+          Object.assign(context, await tokensFor(site.url, own, remote));
         }
         const { outcome, status } = await send(site.url, request, await materialise(request, context));
         outcomes[outcome] += 1;
@@ -205,17 +251,20 @@ export async function fuzzBadRequests(): Promise<Figure[]> {
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const durationMs = Date.now() - started;
     const alive = gateway.exitCode === null && gateway.signalCode === null && (await fetch(`${site.url}/healthz`).then((r) => r.ok, () => false));
-    const kinds = Object.fromEntries((['fhir', 'bearer', 'token'] as const).map((kind) => [kind, requests.filter((r) => r.kind === kind).length]));
+    const peakRss = gateway.pid === undefined ? null : peakResidentMb(gateway.pid);
+    const kinds = Object.fromEntries((['fhir', 'bearer', 'token', 'costly'] as const).map((kind) => [kind, requests.filter((r) => r.kind === kind).length]));
     return [
       {
         name: 'fuzz.bad-requests.5xx',
         value: outcomes['server-error'],
         unit: 'responses',
         baseline: null,
-        target: '0 × 5xx and 0 crashes in 10,000 fuzzed bodies, headers and tokens; each refusal a 4xx OperationOutcome (DESIGN §8)',
+        target: '0 × 5xx and 0 crashes in 20,000 fuzzed bodies, headers, tokens and costly requests; each refusal a 4xx OperationOutcome (DESIGN §8, issue #12)',
         requests: requests.length,
         kinds,
         crashes: alive ? 0 : 1,
+        heapBoundMb: HEAP_BOUND_MB,
+        peakRssMb: peakRss,
         noAnswer: outcomes['no-answer'],
         refusalsWithoutOperationOutcome: outcomes['refused-unstructured'],
         refusedWithOperationOutcome: outcomes['refused-structured'],

@@ -12,7 +12,16 @@ export async function killHard(child: ChildProcess | undefined): Promise<void> {
 
 /** Resident memory of a process, in MB (Linux: /proc). */
 export function residentMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
+  return statusMb(pid, 'VmRSS');
+}
+
+/** The most resident memory the process has had since it started, in MB. */
+export function peakResidentMb(pid: number): number {
+  return statusMb(pid, 'VmHWM');
+}
+
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith(`${field}:`));
   return Math.round(Number(line?.match(/\d+/)?.[0] ?? NaN) / 1024);
 }
 
