@@ -11,6 +11,7 @@ import { searchParameters } from './fhir/search/registry.js';
 import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
 import { auditPatientData } from './http/audit.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
@@ -46,6 +47,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const server = config.tls
       ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
       : http.createServer();
+    answerClientErrors(server);
     const port = await listen(server, config.port);
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const auth = await createAuth(running, store);

@@ -19,6 +19,7 @@ export type OutcomeKind =
   | 'gone'
   | 'precondition-failed'
   | 'too-large'
+  | 'headers-too-large'
   | 'unsupported-media-type'
   | 'unprocessable'
   | 'too-many-requests'
@@ -77,6 +78,7 @@ export const conflict = (text: string, expression?: string | string[]) => failur
 export const gone = (text = 'Deleted') => failure('gone', 'deleted', text);
 export const preconditionFailed = (text: string) => failure('precondition-failed', 'conflict', text);
 export const tooLarge = (text: string) => failure('too-large', 'too-costly', text);
+export const headersTooLarge = (text: string) => failure('headers-too-large', 'too-costly', text);
 export const unsupportedMediaType = (text: string) => failure('unsupported-media-type', 'not-supported', text);
 export const unprocessable = (text: string, expression?: string | string[]) =>
   failure('unprocessable', 'processing', text, expression);

@@ -16,6 +16,7 @@ const STATUS: Record<OutcomeKind, number> = {
   gone: 410,
   'precondition-failed': 412,
   'too-large': 413,
+  'headers-too-large': 431,
   'unsupported-media-type': 415,
   unprocessable: 422,
   'too-many-requests': 429,
@@ -41,6 +42,7 @@ const REASON: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
 };
 

@@ -87,6 +87,14 @@ describe('malformed and hostile bodies', () => {
     expectOutcome(await post('/fhir/Basic', deep), 400);
   });
 
+  it('answers a request line or headers over the HTTP parser limit with 431 and an OperationOutcome', async () => {
+    const response = await fetch(`${gateway.url}/fhir/Patient?${'name=x&'.repeat(3000)}`, { headers: { authorization: auth } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+    const refusal = (await response.json()) as { resourceType: string; issue: { code: string }[] };
+    expect(refusal).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'too-costly' }] });
+  });
+
   it('refuses bodies over limits.bodyBytes with 413', async () => {
     const big = JSON.stringify({ resourceType: 'Patient', name: [{ text: 'x'.repeat(5000) }] });
     expectOutcome(await post('/fhir/Patient', big), 413);
