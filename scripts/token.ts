@@ -7,17 +7,35 @@
  *   npm run -s token -- --header           # Authorization: Bearer <token>
  *   curl -H "$(npm run -s token -- --header)" http://localhost:8080/fhir/Patient
  *
- * Options: --url <gateway base URL> (default: the config's publicBaseUrl), --client <EHR client id>.
+ * Options: --url <gateway base URL> (default: where the development gateway said it listens, whatever its PORT, else
+ * the config's publicBaseUrl), --client <EHR client id>.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ehrPrivateKeyFile } from '../src/auth/keyFiles.js';
 import { clientCredentialsForm, signAssertion } from '../src/auth/signAssertion.js';
-import { loadConfig, type GatewayConfig } from '../src/config/config.js';
+import { listeningFile, loadConfig, type GatewayConfig } from '../src/config/config.js';
 
 function fail(message: string): never {
   console.error(`npm run token: ${message}`);
   process.exit(1);
+}
+
+/** The base URL the running development gateway wrote into its data folder, if it did and still runs. */
+function runningBaseUrl(gateway: GatewayConfig): string | undefined {
+  const file = listeningFile(gateway.dataDir);
+  if (!existsSync(file)) return undefined;
+  const { publicBaseUrl, pid } = JSON.parse(readFileSync(file, 'utf8')) as { publicBaseUrl?: string; pid?: number };
+  return pid !== undefined && isRunning(pid) ? publicBaseUrl : undefined;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const { values } = parseArgs({ options: { url: { type: 'string' }, client: { type: 'string' }, header: { type: 'boolean' } } });
@@ -35,7 +53,7 @@ if (!client) fail(`no EHR client ${values.client ? `'${values.client}'` : ''} in
 const keyFile = ehrPrivateKeyFile(client);
 if (!existsSync(keyFile)) fail(`no key at ${keyFile}: start the gateway once (npm start) to generate the development keys`);
 
-const tokenEndpoint = `${(values.url ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
+const tokenEndpoint = `${(values.url ?? runningBaseUrl(config) ?? config.publicBaseUrl).replace(/\/$/, '')}/oauth2/token`;
 const assertion = await signAssertion(client.clientId, JSON.parse(readFileSync(keyFile, 'utf8')), tokenEndpoint);
 
 const response = await fetch(tokenEndpoint, {

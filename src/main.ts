@@ -1,18 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAuth } from './auth/index.js';
 import { createCapacity } from './capacity/index.js';
-import { ConfigError, loadConfig, type GatewayConfig } from './config/config.js';
+import { ConfigError, listeningFile, loadConfig, type GatewayConfig } from './config/config.js';
 import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
 import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
 import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
-import { createLogger, type Logger } from './logging.js';
+import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
@@ -164,8 +164,18 @@ async function shutDown(server: http.Server, stopWork: () => Promise<void>, stor
   await store.close();
 }
 
+/**
+ * A development gateway leaves where it listens in its data folder, so that `npm run token` finds it whatever PORT it
+ * was started with; production leaves nothing there.
+ */
+function announceListening(gateway: Gateway): { remove(): void } {
+  if (gateway.config.mode !== 'development') return { remove: () => undefined };
+  const file = listeningFile(gateway.config.dataDir);
+  writeFileSync(file, JSON.stringify({ publicBaseUrl: gateway.config.publicBaseUrl, pid: process.pid }));
+  return { remove: () => rmSync(file, { force: true }) };
+}
+
 async function main(): Promise<void> {
-  const logger = createLogger();
   let config: GatewayConfig;
   try {
     config = loadConfig();
@@ -174,7 +184,9 @@ async function main(): Promise<void> {
     console.error(error.message);
     process.exit(1);
   }
+  const logger = createLogger(undefined, wantsReadableLogs(config.mode));
   const gateway = await startGateway(config, { logger });
+  const listening = announceListening(gateway);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -182,6 +194,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     gateway.close().then(
       () => {
+        listening.remove();
         logger.info('gateway stopped');
         process.exit(0);
       },

@@ -245,6 +245,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
 
 const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
 
+/** Where a development gateway records the base URL it listens at (for `npm run token`), in its data folder. */
+export const listeningFile = (dataDir: string) => path.join(dataDir, 'listening.json');
+
 /** Reads GATEWAY_CONFIG (a JSON file) or, without it, returns the development configuration. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const port = env.PORT ? Number(env.PORT) : 8080;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +49,9 @@ describe('npm start', () => {
         expect(response.status).toBe(200);
         expect(await response.json()).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion });
       }
+      // `npm run token` finds the gateway whatever PORT it was started with (here one the OS picked).
+      const token = execFileSync('npm', ['run', '-s', 'token'], { env: { ...process.env, DATA_DIR: dataDir, PORT: '' }, encoding: 'utf8' }).trim();
+      expect((await fetch(`${url}/fhir/Patient`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     } finally {
       process.kill(-started.child.pid!, 'SIGTERM');
     }
