@@ -41,9 +41,9 @@ describe('the example region', () => {
     execFileSync('npm', ['run', '-s', 'keys', '--', ...files.map((file) => path.join(temporary, file))], { encoding: 'utf8' });
     for (const file of files) {
       const folder = path.join(temporary, path.basename(file, '.json'));
-      // The file as written, but on this machine: its own data folder, SQLite instead of the region's database, any port.
+      // The file as written, but on this machine: its own data folder, SQLite (DATABASE_URL empty) instead of the region's database, any port.
       const config = loadConfig({ GATEWAY_CONFIG: path.join(temporary, file), DATA_DIR: folder, DATABASE_URL: '', PORT: '0' });
-      const gateway = await startGateway({ ...config, databaseUrl: undefined }, { logger: createLogger('silent') });
+      const gateway = await startGateway(config, { logger: createLogger('silent') });
       try {
         const organization = config.organizations[0];
         const did = await fetch(`${gateway.url}/org/${organization.id}/did.json`);
