@@ -19,8 +19,9 @@ import type { Resource } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
 import { parseResource } from '../../src/validation/source.js';
 import type { Figure } from './index.js';
+import { fixtureFolder } from '../../test/fixtures.js';
 
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
+const FIXTURES = fixtureFolder();
 /** Short rounds, many of them, alternating: both contenders see the same share of a shared machine's load. */
 const ROUNDS = 15;
 const ROUND_MS = 300;

@@ -6,12 +6,13 @@ import { parseConfig } from '../../src/config/config.js';
 import { verifyJws } from '../../src/auth/jws.js';
 import { isSigningAlgorithm } from '../../src/auth/rules.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
+import { fixtureFolder } from '../fixtures.js';
 
 /**
  * Every Wycheproof JWS vector through the signature check the token endpoint uses (verifyJws), with the vector's
  * keys configured as a trusted organisation's JWKS (so the registry's key import rules apply too).
  */
-const folder = path.resolve(process.cwd(), '../shared/fixtures/jose/wycheproof');
+const folder = fixtureFolder('jose/wycheproof');
 
 interface Vector {
   tcId: number;

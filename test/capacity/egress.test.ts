@@ -20,8 +20,9 @@ import { project } from '../../src/capacity/egress/project.js';
 import { releaseAvailability } from '../../src/capacity/egress/release.js';
 import { valueSetMembers } from '../../src/capacity/terminology.js';
 import { availability, MOMENT, organization, providerSample, source } from './samples.js';
+import { fixtureFolder } from '../fixtures.js';
 
-const fixtures = path.resolve(process.cwd(), '../shared/fixtures/capacity');
+const fixtures = fixtureFolder('capacity');
 const rawPolicy = JSON.parse(readFileSync(EGRESS_POLICY_FILE, 'utf8')) as { resources: Record<string, RawRule> };
 
 type RawRule = {

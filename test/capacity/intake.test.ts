@@ -12,8 +12,9 @@ import { countBedLocations } from '../../src/capacity/intake/bed-locations.js';
 import { readAvailabilityReport } from '../../src/capacity/intake/measure-report.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { availability, identity, MOMENT } from './samples.js';
+import { fixtureFolder } from '../fixtures.js';
 
-const fixtures = path.resolve(process.cwd(), '../shared/fixtures/capacity');
+const fixtures = fixtureFolder('capacity');
 const readFixture = (file: string) => JSON.parse(readFileSync(path.join(fixtures, file), 'utf8'));
 const provider = identity({ ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [] });
 

@@ -4,8 +4,9 @@ import { indexStructureDefinitionBundle, validateResource } from '@medplum/core'
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
 import { createValidator, type Validator } from '../../src/validation/index.js';
+import { fixtureFolder } from '../fixtures.js';
 
-export const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
+export const fixtures = fixtureFolder();
 
 function filesUnder(folder: string, extension: string): string[] {
   return readdirSync(folder)

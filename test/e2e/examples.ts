@@ -4,12 +4,13 @@ import { expect } from '@jest/globals';
 import request from 'supertest';
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml, toXml } from '../../src/fhir/xml.js';
+import { fixtureFolder } from '../fixtures.js';
 
 /**
  * The issue's done-when over HTTP: an example goes in (PUT with its own id, so references between examples hold),
  * reads back equal in JSON and in XML; broken copies are refused with an OperationOutcome naming the element.
  */
-export const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
+export const FIXTURES = fixtureFolder();
 
 export function fixtureFiles(folder: string, extension: '.xml' | '.json'): string[] {
   return readdirSync(folder, { withFileTypes: true })

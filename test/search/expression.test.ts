@@ -6,8 +6,9 @@ import { expressionsFor, officialSearchParameters } from '../../src/fhir/search/
 import { FHIRPATH_MODELS, nativeExtractor } from '../../src/fhir/search/expression.js';
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
+import { fixtureFolder } from '../fixtures.js';
 
-const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
+const fixtures = fixtureFolder();
 const files = (folder: string, extension: string) =>
   readdirSync(path.join(fixtures, folder), { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith(extension))

@@ -5,8 +5,9 @@ import { OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
+import { fixtureFolder } from '../fixtures.js';
 
-const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
+const fixtures = fixtureFolder();
 const nlCorePatient = JSON.parse(readFileSync(path.join(fixtures, 'nl-core-r4/zib2020-json/nl-core-Patient-01.json'), 'utf8')) as Resource;
 
 /** Literal resources typed as Resource, so the store's results carry id and meta. */

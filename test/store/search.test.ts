@@ -7,8 +7,9 @@ import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
 import type { Scope, SearchResult, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
+import { fixtureFolder } from '../fixtures.js';
 
-const fixtures = path.resolve(process.cwd(), '../shared/fixtures');
+const fixtures = fixtureFolder();
 const nlCore = (name: string) => JSON.parse(readFileSync(path.join(fixtures, 'nl-core-r4/zib2020-json', `${name}.json`), 'utf8')) as Resource;
 const eOverdracht = (name: string) =>
   parseXml('stu3', readFileSync(path.join(fixtures, 'eoverdracht-stu3/examples/patient-1.5', `${name}.xml`), 'utf8'));

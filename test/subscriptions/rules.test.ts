@@ -15,9 +15,10 @@ import { readSubscription } from '../../src/subscriptions/subscription.js';
 import { readTopic, subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { Transport } from '../../src/subscriptions/transport.js';
 import { receiver, topicSubscription } from './support.js';
+import { fixtureFolder } from '../fixtures.js';
 
 /** The rules under the subscription API, one by one: topics, filters, reading a Subscription, endpoints, signatures. */
-const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures/capacity/subscriptions-backport');
+const FIXTURES = fixtureFolder('capacity/subscriptions-backport');
 const topics = subscriptionTopics();
 const capacity = topics.get(CAPACITY_CHANGED_TOPIC)!;
 

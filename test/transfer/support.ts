@@ -13,12 +13,13 @@ import type { Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
 import { keyOf, relativeReferences, rewriteReferences } from '../../src/transfer/references.js';
 import { renderTouchstoneDates } from '../validation/support.js';
+import { fixtureFolder } from '../fixtures.js';
 
 /**
  * Transfer tests across real gateways: organisations with their own keys and EHR clients, gateway configurations
  * that trust each other, the Nictiz eOverdracht examples as documents, and the EHR's calls over HTTP.
  */
-export const EOVERDRACHT = path.resolve(process.cwd(), '../shared/fixtures/eoverdracht-stu3');
+export const EOVERDRACHT = fixtureFolder('eoverdracht-stu3');
 const EXAMPLES = path.join(EOVERDRACHT, 'examples/patient-1.5');
 
 /** The Patient 1.5 examples as STU3 JSON, dates filled in; the example Task is left out (the gateway makes Tasks). */

@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { OperationOutcome, OperationOutcomeIssue } from '../../src/fhir/outcome.js';
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseResource } from '../../src/validation/source.js';
+import { fixtureFolder } from '../fixtures.js';
 
-export const FIXTURES = path.resolve(process.cwd(), '../shared/fixtures');
+export const FIXTURES = fixtureFolder();
 export const EOVERDRACHT_PROFILES = path.join(FIXTURES, 'eoverdracht-stu3/profiles');
 
 /**
