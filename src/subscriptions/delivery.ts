@@ -20,10 +20,10 @@ import { DeliveryError, type Transport } from './transport.js';
 
 /**
  * The outbox handlers of the subscription dispatcher: handshake, event notification, heartbeat. Each request is
- * built for the subscription as it stands, authenticated (its `channel.header`, or a Nuts-style token for a remote
- * subscriber), signed, and sent within the endpoint policy. A failure is retried with backoff; a 4xx answer, or a
- * failure past the retry horizon, turns the subscription to `error` and dead-letters the notification, whose event
- * stays available through `$events`.
+ * built for the subscription as it stands, checked against the channel policy (endpoint and headers, as on a write),
+ * authenticated (its `channel.header`, or a Nuts-style token for a remote subscriber), signed and sent. A failure is
+ * retried with backoff; a refused channel, a 4xx answer, or a failure past the retry horizon turns the subscription
+ * to `error` and dead-letters the notification, whose event stays available through `$events`.
  */
 export interface DeliveryContext {
   store: Store;
