@@ -2,6 +2,7 @@ import type { TokenClient } from '../auth/client.js';
 import type { SigningKey } from '../auth/jwk.js';
 import { PURPOSES } from '../auth/purposes.js';
 import type { BundleEntry } from '../fhir/bundle.js';
+import type { OperationOutcomeIssue } from '../fhir/outcome.js';
 import { CONTENT_TYPES, serialize } from '../http/format.js';
 import { nextAttempt, type BackoffPolicy } from '../outbox/backoff.js';
 import { PermanentFailure, type OutboxHandler } from '../outbox/dispatcher.js';
@@ -19,10 +20,10 @@ import { DeliveryError, type Transport } from './transport.js';
 
 /**
  * The outbox handlers of the subscription dispatcher: handshake, event notification, heartbeat. Each request is
- * built for the subscription as it stands, authenticated (its `channel.header`, or a Nuts-style token for a remote
- * subscriber), signed, and sent within the endpoint policy. A failure is retried with backoff; a 4xx answer, or a
- * failure past the retry horizon, turns the subscription to `error` and dead-letters the notification, whose event
- * stays available through `$events`.
+ * built for the subscription as it stands, checked against the channel policy (endpoint and headers, as on a write),
+ * authenticated (its `channel.header`, or a Nuts-style token for a remote subscriber), signed and sent. A failure is
+ * retried with backoff; a refused channel, a 4xx answer, or a failure past the retry horizon turns the subscription
+ * to `error` and dead-letters the notification, whose event stays available through `$events`.
  */
 export interface DeliveryContext {
   store: Store;
@@ -165,13 +166,13 @@ async function criteriaRequest(context: DeliveryContext, tenant: string, plan: S
 }
 
 async function send(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, request: Request): Promise<void> {
-  const decision = context.policy.decide(request.url, plan.owner);
-  if ('problem' in decision) throw new DeliveryError(`endpoint refused: ${decision.problem}`, 403);
+  const decision = context.policy.decideChannel(request.url, plan.headers, plan.owner);
+  if ('problems' in decision) return refuseChannel(context, tenant, plan, decision.problems);
   const signingKey = context.signingKey(tenant);
   if (!signingKey) throw new PermanentFailure(`'${tenant}' is not hosted here`);
   const headers: Record<string, string> = Object.fromEntries(plan.headers.map(([name, value]) => [name.toLowerCase(), value]));
   if (request.contentType) headers['content-type'] = request.contentType;
-  if (plan.owner.kind === 'organization' && headers.authorization === undefined) {
+  if (plan.owner.kind === 'organization') {
     headers.authorization = `Bearer ${await context.tokens.getToken(plan.owner.id, SUBSCRIBER_PURPOSE, { requester: tenant })}`;
   }
   headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
@@ -184,4 +185,14 @@ async function send(context: DeliveryContext, tenant: string, plan: Subscription
     privateAllowed: decision.privateAllowed,
   });
   context.lastDelivered.set(`${tenant}|${plan.id}`, context.clock());
+}
+
+/**
+ * A channel the rules refuse (one stored before they were tightened) is not sent to: nothing leaves, the subscription
+ * turns error with the reason, and the notification is dead-lettered (its event stays available through `$events`).
+ */
+async function refuseChannel(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, problems: OperationOutcomeIssue[]): Promise<never> {
+  const reason = `channel refused: ${problems.map((problem) => problem.details?.text).join('; ')}`;
+  await changeStatus(context.store, context.directory, tenant, plan.id, { from: ['requested', 'active'], to: 'error', error: reason });
+  throw new PermanentFailure(reason);
 }

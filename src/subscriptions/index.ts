@@ -70,7 +70,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const backoff: BackoffPolicy = { baseMs: settings.retryBaseMs, maxMs: DEFAULT_BACKOFF.maxMs, horizonMs: settings.retryHorizonMs };
   const topics = subscriptionTopics();
   const directory = new SubscriptionDirectory(topics, PLAN_TTL_MS, clock);
-  const policy = new EndpointPolicy({ mode: config.mode, allowedEndpoints: settings.allowedEndpoints ?? [], trusted: (id) => options.registry.trusted(id) });
+  const policy = new EndpointPolicy({ mode: config.mode, allowedEndpoints: settings.allowedEndpoints ?? [], trusted: (id) => options.registry.trusted(id), ownPort: config.port });
   const content = new FocusContent(config.publicBaseUrl);
   const transport = new Transport(settings.maxConcurrentPerEndpoint);
   const recorder = new EventRecorder(directory, clock);

@@ -94,8 +94,8 @@ export class SubscriptionRest {
     if (plan.trigger.kind === 'topic' && plan.trigger.topic.url === TASK_STATUS_CHANGED_TOPIC && caller.kind !== 'ehr') {
       throw new OperationOutcomeError(forbidden("Only the organisation's own EHR may subscribe to its Task status changes"));
     }
-    const decision = this.services.policy.decide(plan.endpoint, caller);
-    if ('problem' in decision) throw new OperationOutcomeError(unprocessable(`channel.endpoint: ${decision.problem}`, 'Subscription.channel.endpoint'));
+    const decision = this.services.policy.decideChannel(plan.endpoint, plan.headers, caller);
+    if ('problems' in decision) throw new OperationOutcomeError(outcome('unprocessable', decision.problems));
     // Classic criteria subscriptions have no handshake: active at once, as R4 servers do.
     return plan.trigger.kind === 'criteria' && draft.status === 'requested' ? { ...draft, status: 'active' } : draft;
   }

@@ -3,6 +3,8 @@ import { importJWK, jwtVerify, type JWK } from 'jose';
 import { importSigningKey, importVerificationKey } from '../../src/auth/jwk.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
+import { openStore } from '../../src/store/index.js';
+import { ownerTag } from '../../src/subscriptions/subscription.js';
 import { CAPACITY_CHANGED_TOPIC, SIGNATURE_HEADER, TASK_STATUS_CHANGED_TOPIC, verifyNotification } from '../../src/subscriptions/index.js';
 import { eventually } from '../transfer/support.js';
 import { eventNumbers, fhirCall, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
@@ -219,6 +221,10 @@ describe('what is refused', () => {
     ['an endpoint on a private address', (s) => ({ ...s, channel: { ...(s.channel as object), endpoint: 'http://169.254.169.254/latest/meta-data' } }), 422, 'channel.endpoint'],
     ['a header that splits the request', (s) => ({ ...s, channel: { ...(s.channel as object), header: ['X-A: 1\r\nX-B: 2'] } }), 422, 'one line'],
     ['a header the transport sets', (s) => ({ ...s, channel: { ...(s.channel as object), header: ['Host: elsewhere'] } }), 422, 'may not set'],
+    ['a 20 kB header', (s) => ({ ...s, channel: { ...(s.channel as object), header: [`X-Big: ${'x'.repeat(20_000)}`] } }), 422, 'more than the limit of 4096'],
+    ['the same header twice', (s) => ({ ...s, channel: { ...(s.channel as object), header: ['Authorization: Bearer a', 'authorization: Bearer b'] } }), 422, 'sets authorization twice'],
+    ['an encoded path that leaves the allowlisted prefix', (s) => ({ ...s, channel: { ...(s.channel as object), endpoint: `${hooks.url}/ehr/%2E%2E%2Fadmin` } }), 422, 'encoded slash'],
+    ['classic criteria with a header that splits the request', (s) => ({ ...s, criteria: 'MeasureReport', _criteria: undefined, channel: { type: 'rest-hook', endpoint: `${hooks.url}/ehr/c`, header: ['X-A: 1\r\nX-B: 2'] } }), 422, 'on one line'],
     ['status error from a client', (s) => ({ ...s, status: 'error' }), 422, 'Only the server'],
   ])('%s', async (_name, change, status, text) => {
     const answer = await fhirCall(w.url, await w.ehr(), 'POST', '/fhir/Subscription', change(base()));
@@ -246,6 +252,46 @@ describe('a remote subscriber', () => {
     expect(events.status).toBe(200);
     const statuses = await fhirCall(w.url, token, 'GET', '/fhir/Subscription/$status');
     expect(statuses.body.total).toBe(1);
+  });
+
+  it("may not aim at the tenant's internal endpoints nor set credentials, on create or update", async () => {
+    const token = await w.hospitalToken();
+    const internal = await fhirCall(w.url, token, 'POST', '/fhir/Subscription', topicSubscription({ endpoint: `${hooks.url}/ehr/admin?x=1` }));
+    expect(internal.status).toBe(422);
+    expect(JSON.stringify(internal.body)).toContain("is not under the configured endpoints of 'hospital'");
+    const credentials = await fhirCall(w.url, token, 'POST', '/fhir/Subscription', topicSubscription({ endpoint: `${hooks.url}/hospital/x`, headers: ['Authorization: Bearer chosen'] }));
+    expect(credentials.status).toBe(422);
+    expect(JSON.stringify(credentials.body)).toContain('may not set Authorization');
+
+    const created = await subscribe(topicSubscription({ endpoint: `${hooks.url}/hospital/update` }), token);
+    const moved = await fhirCall(w.url, token, 'PUT', `/fhir/Subscription/${created.id}`, { ...topicSubscription({ endpoint: `${hooks.url}/ehr/admin` }), id: created.id });
+    expect(moved.status).toBe(422);
+    const classic = await fhirCall(w.url, token, 'POST', '/fhir/Subscription', { resourceType: 'Subscription', status: 'requested', reason: 'r', criteria: 'MeasureReport', channel: { type: 'rest-hook', endpoint: `${hooks.url}/ehr/classic-stolen` } });
+    expect(classic.status).toBe(422);
+  });
+
+  it('is not delivered to when stored before the rules: it turns error with the reason and nothing leaves', async () => {
+    const store = await openStore({ dataDir: w.site.dataDir });
+    try {
+      await store.resources.update({ tenant: w.zcc.id, version: 'r4' }, {
+        resourceType: 'Subscription',
+        id: 'stored-before-the-rules',
+        meta: { tag: [ownerTag({ kind: 'organization', id: w.hospital.id })] },
+        status: 'active',
+        reason: 'accepted by an earlier version',
+        criteria: 'MeasureReport',
+        channel: { type: 'rest-hook', endpoint: `${hooks.url}/ehr/stolen`, header: ['Authorization: Bearer chosen'] },
+      });
+    } finally {
+      await store.close();
+    }
+    await publishChange();
+    const stopped = await eventually('the stored subscription in error', async () => {
+      const answer = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/Subscription/stored-before-the-rules');
+      return answer.body.status === 'error' ? answer.body : undefined;
+    });
+    expect(stopped.error).toMatch(/channel refused: channel.endpoint: .*configured endpoints of 'hospital'.*; channel.header may not set Authorization/);
+    expect(hooks.at('/ehr/stolen')).toEqual([]);
   });
 
   it('may not subscribe to Task status changes, nor send notifications elsewhere', async () => {
