@@ -101,7 +101,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const authorizer = registry.hosted(assertion.sub);
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
     const { purposeOfUse, vcs = [], usi } = assertion.claims as { purposeOfUse?: unknown; vcs?: unknown; usi?: unknown };
-    if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${String(purposeOfUse)}'`);
+    if (typeof purposeOfUse !== 'string') throw invalidRequest('purposeOfUse must be a string');
+    if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${purposeOfUse}'`);
     const role = PURPOSES[purposeOfUse].authorizerRole;
     if (role && !authorizer.organization.roles.includes(role)) {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
