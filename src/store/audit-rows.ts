@@ -9,6 +9,17 @@ import type { AuditEventsTable, AuditReferencesTable } from './schema.js';
  * organisation or user do, what was refused when — are answered from these rows alone.
  */
 export type AuditEventRow = Omit<AuditEventsTable, 'seq'>;
+
+/**
+ * AuditEvent.agent.type of a requester whose identity was claimed but not verified (a refused token request, see
+ * audit/auditor.ts); such events are kept for `audit.unverifiedRetentionDays`. The system is under the gateway's
+ * canonical base (auth/canonical.ts), spelled out because the store imports nothing above it.
+ */
+export const UNVERIFIED_AGENT = {
+  system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/audit-agent-type',
+  code: 'unverified',
+  display: 'Requester not verified',
+} as const;
 export type AuditReferenceRow = Omit<AuditReferencesTable, 'seq'>;
 
 interface Coding {
