@@ -22,7 +22,7 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
  * The authorization server without HTTP: the JWT bearer grant for remote organisations (Nuts RFC003 rules of
  * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, and RFC 7662
  * introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
- * authorizer's tenant.
+ * authorizer's tenant, a refusal before the assertion was verified as a claim from a client address (docs/auth.md).
  */
 export interface TokenResponse {
   access_token: string;
@@ -153,7 +153,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message)) : error;
 
   /**
-   * A refusal before the signature was verified, audited in the tenant the request named (if hosted here) as a claim
+   * A refusal before the assertion was verified, audited in the tenant the request named (if hosted here) as a claim
    * from its client address, never under the claimed identity; a flood from one address writes one event a minute.
    */
   async function refuseUnverified(error: unknown, assertion: string, kind: Principal['kind'], source: RequestSource): Promise<unknown> {
