@@ -126,6 +126,7 @@ function retentionOf(config: GatewayConfig): Retention {
   return {
     deliveredOutboxHours: config.outbox?.deliveredRetentionHours ?? DEFAULT_RETENTION.deliveredOutboxHours,
     subscriptionEventHours: config.subscriptions?.eventRetentionHours ?? DEFAULT_RETENTION.subscriptionEventHours,
+    audit: config.audit,
   };
 }
 

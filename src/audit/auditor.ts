@@ -1,6 +1,7 @@
 import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../auth/principal.js';
 import type { Resource } from '../fhir/version.js';
+import { UNVERIFIED_AGENT } from '../store/audit-rows.js';
 import type { AuditTrail } from '../store/repository.js';
 
 /**
@@ -28,7 +29,7 @@ export interface TokenAudit {
   type: 'token';
   /** The authorizer: the hosted organisation whose data the token would open. */
   tenant: string;
-  /** Remote organisation id or EHR client id (as claimed, when the request was refused before verification). */
+  /** Remote organisation id or EHR client id, verified by the signature of its assertion. */
   requester: string;
   requesterKind: Principal['kind'];
   purposeOfUse?: string;
@@ -36,9 +37,27 @@ export interface TokenAudit {
   tokenId?: string;
   outcome: AuditOutcome;
   description?: string;
+  /** The network address the request came from. */
+  clientAddress?: string;
 }
 
-export type AuditEntry = AccessAudit | TokenAudit;
+/**
+ * A token request refused before its signature was verified: anyone can send one naming any organisation, so what
+ * it claimed is kept as a claim (an entity's details), never as the requesting agent (docs/auth.md, Audit).
+ */
+export interface UnverifiedTokenAudit {
+  type: 'unverified-token';
+  /** The hosted organisation the request named (its `sub`, or the tenant of the EHR client it named). */
+  tenant: string;
+  requesterKind: Principal['kind'];
+  claimed: { iss?: string; sub?: string; purposeOfUse?: string };
+  clientAddress?: string;
+  description: string;
+  /** Refusals from the same address to the same tenant counted but not recorded since the previous such event. */
+  unrecorded?: number;
+}
+
+export type AuditEntry = AccessAudit | TokenAudit | UnverifiedTokenAudit;
 
 export interface AuditWriter {
   audit: Pick<AuditTrail, 'append'>;
@@ -77,11 +96,15 @@ function interaction(request: AccessRequest): string {
   return request.operation;
 }
 
-function requesterAgent(requester: string, kind: Principal['kind'], purposeOfUse: string | undefined) {
+/** AuditEvent.agent.network of a request from `address` (network-type 2: an IP address). */
+const networkOf = (address: string | undefined) => (address ? { network: { address, type: '2' } } : {});
+
+function requesterAgent(requester: string, kind: Principal['kind'], purposeOfUse: string | undefined, clientAddress?: string) {
   return {
     who: { identifier: { system: kind === 'ehr' ? EHR_CLIENT_ID_SYSTEM : ORGANIZATION_ID_SYSTEM, value: requester } },
     requestor: true,
     ...(purposeOfUse ? { purposeOfUse: [{ text: purposeOfUse }] } : {}),
+    ...networkOf(clientAddress),
   };
 }
 
@@ -141,22 +164,58 @@ function accessEvent(entry: AccessAudit, recorded: string, source: object): Reso
   };
 }
 
+const TOKEN_EVENT = {
+  resourceType: 'AuditEvent',
+  type: { system: DCM, code: '110114', display: 'User Authentication' },
+  subtype: [{ system: DCM, code: '110122', display: 'Login' }],
+  action: 'E',
+};
+
 function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resource {
   return {
-    resourceType: 'AuditEvent',
-    type: { system: DCM, code: '110114', display: 'User Authentication' },
-    subtype: [{ system: DCM, code: '110122', display: 'Login' }],
-    action: 'E',
+    ...TOKEN_EVENT,
     recorded,
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(entry.purposeOfUse ? { purposeOfEvent: [{ text: entry.purposeOfUse }] } : {}),
-    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse), ...userAgent(entry.user)],
+    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress), ...userAgent(entry.user)],
     source,
     entity: entry.tokenId
       ? [{ what: { identifier: { value: entry.tokenId } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, description: 'access token' }]
       : [],
   };
+}
+
+/** The claims of an unverified request as an entity's details: readable, but found by no agent or entity search. */
+function claimedEntity(entry: UnverifiedTokenAudit) {
+  const claims = Object.entries(entry.claimed).filter(([, value]) => value !== undefined);
+  return {
+    type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+    role: { system: OBJECT_ROLE, code: '13', display: 'Security Resource' },
+    name: entry.requesterKind === 'ehr' ? 'client assertion' : 'JWT bearer grant',
+    description: 'what the request claimed; its signature was not verified',
+    detail: [
+      ...claims.map(([name, value]) => ({ type: `claimed ${name} (unverified)`, valueString: value })),
+      ...(entry.unrecorded ? [{ type: 'refusals not recorded before this one', valueString: String(entry.unrecorded) }] : []),
+    ],
+  };
+}
+
+function unverifiedTokenEvent(entry: UnverifiedTokenAudit, recorded: string, source: object): Resource {
+  return {
+    ...TOKEN_EVENT,
+    recorded,
+    outcome: OUTCOME_CODE.refused,
+    outcomeDesc: entry.description,
+    agent: [{ type: { coding: [UNVERIFIED_AGENT] }, requestor: true, ...networkOf(entry.clientAddress) }],
+    source,
+    entity: [claimedEntity(entry)],
+  };
+}
+
+function eventOf(entry: AuditEntry, recorded: string, source: object): Resource {
+  if (entry.type === 'access') return accessEvent(entry, recorded, source);
+  return entry.type === 'token' ? tokenEvent(entry, recorded, source) : unverifiedTokenEvent(entry, recorded, source);
 }
 
 export function createAuditor(
@@ -171,9 +230,8 @@ export function createAuditor(
   return {
     async record(entry, within = store) {
       const recorded = new Date(clock()).toISOString();
-      const event = entry.type === 'access' ? accessEvent(entry, recorded, source) : tokenEvent(entry, recorded, source);
       const tenant = entry.type === 'access' ? entry.principal.tenant : entry.tenant;
-      await within.audit.append(tenant, event);
+      await within.audit.append(tenant, eventOf(entry, recorded, source));
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import type { VerificationKey } from './jwk.js';
-import { claimsOf, TokenError, unverifiedClaims, verifyJws } from './jws.js';
+import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from './jws.js';
 import { CLOCK_SKEW_SECONDS, MAX_ASSERTION_LIFETIME_SECONDS, TOKEN_TYPES } from './rules.js';
 import { splitKid } from './trust.js';
 
@@ -30,20 +30,23 @@ export interface VerifiedAssertion {
 const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 const MAX_JTI_LENGTH = 256;
 
+/** Exactly this endpoint: the string, or an array holding it alone (an assertion also meant for another is refused). */
 function checkAudience(aud: unknown, audience: string): void {
-  const matches = aud === audience || (Array.isArray(aud) && aud.includes(audience));
+  const matches = aud === audience || (Array.isArray(aud) && aud.length === 1 && aud[0] === audience);
   if (!matches) throw new TokenError(`aud must be ${audience}`);
 }
 
 /** iat/exp window of DESIGN §3: exp - iat <= 5 s, neither iat in the future nor exp in the past beyond 5 s skew. */
 export function checkAssertionWindow(claims: JWTPayload, now: number): { iat: number; exp: number } {
-  const { iat, exp, nbf } = claims;
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new TokenError('iat is required');
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenError('exp is required');
+  const iat = numericDate(claims, 'iat');
+  const exp = numericDate(claims, 'exp');
+  const nbf = numericDate(claims, 'nbf');
+  if (iat === undefined) throw new TokenError('iat is required');
+  if (exp === undefined) throw new TokenError('exp is required');
   if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) throw new TokenError(`exp - iat exceeds ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
   if (exp < iat) throw new TokenError('exp is before iat');
   if (iat > now + CLOCK_SKEW_SECONDS) throw new TokenError('iat is in the future');
-  if (typeof nbf === 'number' && nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('not valid yet (nbf)');
+  if (nbf !== undefined && nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('not valid yet (nbf)');
   if (exp + CLOCK_SKEW_SECONDS <= now) throw new TokenError('expired');
   return { iat, exp };
 }

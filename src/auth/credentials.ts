@@ -4,7 +4,7 @@ import type { Resource } from '../fhir/version.js';
 import type { ResourceRepository, Scope } from '../store/repository.js';
 import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from './canonical.js';
 import type { GrantedResource, Operation } from './principal.js';
-import { claimsOf, TokenError, verifyJws } from './jws.js';
+import { claimsOf, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
 import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
@@ -97,14 +97,15 @@ function credentialFromClaims(claims: JWTPayload): AuthorizationCredential {
   }
   if (subject.id !== claims.sub) throw new TokenError('credentialSubject.id differs from sub');
   if (typeof subject.purposeOfUse !== 'string') throw new TokenError('credential has no purposeOfUse');
+  const expiresAt = numericDate(claims, 'exp', 'credential exp');
   return {
     id: claims.jti,
     issuer: claims.iss,
     subject: claims.sub,
     purposeOfUse: subject.purposeOfUse,
     resources,
-    issuedAt: new Date((claims.iat ?? 0) * 1000),
-    ...(typeof claims.exp === 'number' ? { expiresAt: new Date(claims.exp * 1000) } : {}),
+    issuedAt: new Date((numericDate(claims, 'iat', 'credential iat') ?? 0) * 1000),
+    ...(expiresAt !== undefined ? { expiresAt: new Date(expiresAt * 1000) } : {}),
     ...(typeof subject.subject === 'string' ? { patient: subject.subject } : {}),
   };
 }
@@ -134,8 +135,10 @@ async function signCredential(party: HostedParty, credential: AuthorizationCrede
 }
 
 function checkValidity(claims: JWTPayload, now: number): void {
-  if (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('credential not valid yet');
-  if (typeof claims.exp === 'number' && claims.exp + CLOCK_SKEW_SECONDS <= now) throw new TokenError('credential expired');
+  const nbf = numericDate(claims, 'nbf', 'credential nbf');
+  const exp = numericDate(claims, 'exp', 'credential exp');
+  if (nbf !== undefined && nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('credential not valid yet');
+  if (exp !== undefined && exp + CLOCK_SKEW_SECONDS <= now) throw new TokenError('credential expired');
 }
 
 export function createCredentialService(registry: TrustRegistry, resources: ResourceRepository, clock: () => number = Date.now): CredentialService {

@@ -44,7 +44,16 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.resources, options.clock);
   const verifier = createTokenVerifier(registry, store.accessTokens, credentials, options.clock);
-  const tokens = createTokenService({ registry, writes, credentials, verifier, auditor, rateLimit: options.rateLimit, clock: options.clock });
+  const tokens = createTokenService({
+    registry,
+    writes,
+    credentials,
+    verifier,
+    auditor,
+    rateLimit: options.rateLimit,
+    unauthenticatedRateLimit: config.rateLimits.unauthenticated,
+    clock: options.clock,
+  });
   return {
     registry,
     authenticator: createAuthenticator(verifier),

@@ -23,13 +23,21 @@ export interface VerifiedJws {
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
-function protectedHeader(jws: unknown): ProtectedHeaderParameters & { alg?: unknown } {
+/** The header parameters read here that RFC 7515 §4.1 makes strings; a value of another type is refused before use. */
+const STRING_HEADER_PARAMETERS = ['alg', 'typ', 'kid', 'cty'] as const;
+
+function protectedHeader(jws: unknown): ProtectedHeaderParameters {
   if (typeof jws !== 'string' || !COMPACT_JWS.test(jws)) throw new TokenError('not a compact JWS');
+  let header: Record<string, unknown>;
   try {
-    return decodeProtectedHeader(jws);
+    header = decodeProtectedHeader(jws);
   } catch {
     throw new TokenError('malformed JWS header');
   }
+  for (const name of STRING_HEADER_PARAMETERS) {
+    if (header[name] !== undefined && typeof header[name] !== 'string') throw new TokenError(`header ${name} must be a string`);
+  }
+  return header as ProtectedHeaderParameters;
 }
 
 /** base64url without padding, in its one canonical spelling (the compact form's characters are checked already). */
@@ -47,13 +55,13 @@ function strictBase64url(part: string): Buffer {
  */
 export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<VerifiedJws> {
   const header = protectedHeader(jws);
-  if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${String(header.alg)}' is not allowed`);
+  if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${header.alg ?? ''}' is not allowed`);
   if (header.crit !== undefined) throw new TokenError('crit header parameters are not supported');
   const checked = header as JwsHeader;
   const key = await resolveKey(checked);
-  if (!key) throw new TokenError(`unknown key '${String(header.kid)}'`);
+  if (!key) throw new TokenError(`unknown key '${checked.kid ?? ''}'`);
   const publicKey = key.keys.get(checked.alg);
-  if (!publicKey) throw new TokenError(`key '${String(header.kid)}' may not sign with ${checked.alg}`);
+  if (!publicKey) throw new TokenError(`key '${checked.kid ?? ''}' may not sign with ${checked.alg}`);
   const [encodedHeader, encodedPayload, encodedSignature] = (jws as string).split('.') as [string, string, string];
   strictBase64url(encodedHeader);
   const payload = strictBase64url(encodedPayload);
@@ -75,6 +83,17 @@ export function claimsOf(payload: Uint8Array): JWTPayload {
   }
   if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) throw new TokenError('payload is not a JSON object');
   return claims as JWTPayload;
+}
+
+/**
+ * A NumericDate claim (`iat`, `exp`, `nbf`; RFC 7519 §2): a finite number, or undefined when absent. Any other value
+ * is refused rather than ignored, so a claim that cannot be read never widens a validity window.
+ */
+export function numericDate(claims: JWTPayload, name: 'iat' | 'exp' | 'nbf', what: string = name): number | undefined {
+  const value = claims[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TokenError(`${what} must be a NumericDate (a number of seconds)`);
+  return value;
 }
 
 /** Claims read BEFORE the signature is checked: only to find the key, never to decide anything else. */

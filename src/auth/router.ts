@@ -69,10 +69,10 @@ export function createAuthRouter({ registry, tokens }: AuthRouterDeps): express.
   const documents = didDocuments(registry);
 
   router.post('/oauth2/token', ...body, async (req, res) => {
-    noStore(res).json(await tokens.exchange(parameters(req)));
+    noStore(res).json(await tokens.exchange(parameters(req), { address: req.ip }));
   });
   router.post('/oauth2/introspect', ...body, async (req, res) => {
-    noStore(res).json(await tokens.introspect(parameters(req)));
+    noStore(res).json(await tokens.introspect(parameters(req), { address: req.ip }));
   });
   router.all(OAUTH_PATHS, (_req, res) => {
     res.set('Allow', 'POST');

@@ -7,7 +7,7 @@ import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './error
 import { TokenError, unverifiedClaims } from './jws.js';
 import type { Principal } from './principal.js';
 import { isKnownPurpose, PURPOSES } from './purposes.js';
-import { createRateLimiter, DEFAULT_TOKEN_RATE_LIMIT, type RateLimit } from './rateLimit.js';
+import { createRateLimiter, createSampler, DEFAULT_TOKEN_RATE_LIMIT, type RateDecision, type RateLimit } from './rateLimit.js';
 import {
   CLIENT_CREDENTIALS_GRANT,
   CLOCK_SKEW_SECONDS,
@@ -22,7 +22,7 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
  * The authorization server without HTTP: the JWT bearer grant for remote organisations (Nuts RFC003 rules of
  * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, and RFC 7662
  * introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
- * authorizer's tenant.
+ * authorizer's tenant, a refusal before the assertion was verified as a claim from a client address (docs/auth.md).
  */
 export interface TokenResponse {
   access_token: string;
@@ -33,10 +33,16 @@ export interface TokenResponse {
 
 export type IntrospectionResponse = { active: false } | ({ active: true; token_type: 'Bearer'; scope?: string } & AccessTokenClaims);
 
+/** Where a request came from, as far as the network says (nothing in it is verified). */
+export interface RequestSource {
+  /** The client's IP address. */
+  address?: string;
+}
+
 export interface TokenService {
   readonly tokenEndpoint: string;
-  exchange(params: Record<string, unknown>): Promise<TokenResponse>;
-  introspect(params: Record<string, unknown>): Promise<IntrospectionResponse>;
+  exchange(params: Record<string, unknown>, source?: RequestSource): Promise<TokenResponse>;
+  introspect(params: Record<string, unknown>, source?: RequestSource): Promise<IntrospectionResponse>;
 }
 
 /** Runs writes atomically: a group commit (createAuth) or a plain store transaction. */
@@ -51,11 +57,16 @@ export interface TokenServiceDeps {
   credentials: CredentialService;
   verifier: TokenVerifier;
   auditor: Auditor;
+  /** Per verified requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
+  /** Refused requests per client address (config.rateLimits.unauthenticated). */
+  unauthenticatedRateLimit: RateLimit;
   clock?: () => number;
 }
 
 const MAX_PRESENTED_CREDENTIALS = 20;
+/** Unverified refusals from one address to one tenant: the first of each minute is audited, the rest counted. */
+const UNVERIFIED_AUDIT_WINDOW_MS = 60_000;
 
 const text = (value: unknown, max = 200) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
 
@@ -82,14 +93,30 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   const clock = deps.clock ?? Date.now;
   const tokenEndpoint = `${registry.publicBaseUrl}/oauth2/token`;
   const limiter = createRateLimiter(deps.rateLimit ?? DEFAULT_TOKEN_RATE_LIMIT, clock);
+  const refusalsPerAddress = createRateLimiter(deps.unauthenticatedRateLimit, clock);
+  const unverifiedAudits = createSampler(UNVERIFIED_AUDIT_WINDOW_MS, clock);
 
-  function throttle(requester: string): void {
-    const decision = limiter.take(requester);
+  function refuseWhenLimited(decision: RateDecision, what: string): void {
     if (!decision.allowed) {
-      throw new OAuthError('temporarily_unavailable', 'too many token requests; retry later', {
-        status: 429,
-        retryAfterSeconds: decision.retryAfterSeconds,
-      });
+      throw new OAuthError('temporarily_unavailable', `too many ${what}; retry later`, { status: 429, retryAfterSeconds: decision.retryAfterSeconds });
+    }
+  }
+
+  const throttle = (requester: string) => refuseWhenLimited(limiter.take(requester), 'token requests');
+
+  /**
+   * Requests from an address whose refusals have used up its bucket get 429 before any signature work or audit
+   * write; every other refusal spends one request of the bucket. Valid requests spend nothing here, so a gateway
+   * behind one address (a NAT, an ingress) is limited only per verified requester.
+   */
+  async function limitedPerAddress<T>(source: RequestSource, work: () => Promise<T>): Promise<T> {
+    const address = source.address ?? '';
+    refuseWhenLimited(refusalsPerAddress.check(address), 'refused requests from this address');
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof OAuthError && error.status !== 429) refusalsPerAddress.take(address);
+      throw error;
     }
   }
 
@@ -101,7 +128,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const authorizer = registry.hosted(assertion.sub);
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
     const { purposeOfUse, vcs = [], usi } = assertion.claims as { purposeOfUse?: unknown; vcs?: unknown; usi?: unknown };
-    if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${String(purposeOfUse)}'`);
+    if (typeof purposeOfUse !== 'string') throw invalidRequest('purposeOfUse must be a string');
+    if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${purposeOfUse}'`);
     const role = PURPOSES[purposeOfUse].authorizerRole;
     if (role && !authorizer.organization.roles.includes(role)) {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
@@ -117,26 +145,59 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return result;
   }
 
-  /** Audits a refusal in the tenant the request named, if it names one hosted here (claims are unverified then). */
-  async function auditRefusal(assertion: unknown, kind: Principal['kind'], error: OAuthError): Promise<void> {
+  const tenantNamed = (kind: Principal['kind'], iss: string | undefined, sub: string | undefined) =>
+    kind === 'ehr' ? registry.ehrClient(iss ?? '')?.tenant : registry.hosted(sub ?? '')?.organization.id;
+
+  /** The OAuth refusal of a failed check: a grant's is invalid_grant, a client assertion's invalid_client. */
+  const refusalOf = (error: unknown, kind: Principal['kind']) =>
+    error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message)) : error;
+
+  /**
+   * A refusal before the assertion was verified, audited in the tenant the request named (if hosted here) as a claim
+   * from its client address, never under the claimed identity; a flood from one address writes one event a minute.
+   */
+  async function refuseUnverified(error: unknown, assertion: string, kind: Principal['kind'], source: RequestSource): Promise<unknown> {
+    const refusal = refusalOf(error, kind);
+    if (!(refusal instanceof OAuthError)) return refusal;
     let claims: { iss?: unknown; sub?: unknown; purposeOfUse?: unknown };
     try {
-      claims = unverifiedClaims(String(assertion));
+      claims = unverifiedClaims(assertion);
     } catch {
-      return;
+      return refusal;
     }
-    const requester = text(claims.iss);
-    const tenant = kind === 'ehr' ? registry.ehrClient(requester ?? '')?.tenant : registry.hosted(text(claims.sub) ?? '')?.organization.id;
-    if (!tenant || !requester) return;
+    const claimed = { iss: text(claims.iss), sub: text(claims.sub), purposeOfUse: text(claims.purposeOfUse) };
+    const tenant = tenantNamed(kind, claimed.iss, claimed.sub);
+    const unrecorded = tenant === undefined ? undefined : unverifiedAudits.admit(`${tenant} ${source.address ?? ''}`);
+    if (tenant === undefined || unrecorded === undefined) return refusal;
     await auditor.record({
-      type: 'token',
+      type: 'unverified-token',
       tenant,
-      requester,
       requesterKind: kind,
-      purposeOfUse: text(claims.purposeOfUse),
-      outcome: 'refused',
-      description: `${error.code}: ${error.description}`,
+      claimed,
+      clientAddress: source.address,
+      description: `${refusal.code}: ${refusal.description}`,
+      ...(unrecorded > 0 ? { unrecorded } : {}),
     });
+    return refusal;
+  }
+
+  /** A refusal after the signature was verified, audited under the requester it proved to be. */
+  async function refuseVerified(error: unknown, assertion: VerifiedAssertion, kind: Principal['kind'], source: RequestSource): Promise<unknown> {
+    const refusal = refusalOf(error, kind);
+    const tenant = tenantNamed(kind, assertion.iss, assertion.sub);
+    if (refusal instanceof OAuthError && refusal.status !== 429 && tenant !== undefined) {
+      await auditor.record({
+        type: 'token',
+        tenant,
+        requester: assertion.iss,
+        requesterKind: kind,
+        purposeOfUse: text(assertion.claims.purposeOfUse),
+        outcome: 'refused',
+        description: `${refusal.code}: ${refusal.description}`,
+        clientAddress: source.address,
+      });
+    }
+    return refusal;
   }
 
   /**
@@ -170,52 +231,52 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 
-  async function jwtBearer(params: Record<string, unknown>): Promise<TokenResponse> {
+  async function jwtBearer(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
     const assertion = params.assertion;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('assertion is required');
     const now = nowSeconds(clock);
+    let verified: VerifiedAssertion;
     try {
-      const grant = await checkGrant(
-        await verifyAssertion(assertion, {
-          audience: tokenEndpoint,
-          now,
-          typRequired: true,
-          isKnownIssuer: (iss) => registry.trusted(iss) !== undefined || registry.hosted(iss) !== undefined,
-          key: (iss, fragment) => registry.organizationKey(iss, fragment),
-        }),
-      );
-      throttle(grant.assertion.iss);
+      verified = await verifyAssertion(assertion, {
+        audience: tokenEndpoint,
+        now,
+        typRequired: true,
+        isKnownIssuer: (iss) => registry.trusted(iss) !== undefined || registry.hosted(iss) !== undefined,
+        key: (iss, fragment) => registry.organizationKey(iss, fragment),
+      });
+    } catch (error) {
+      throw await refuseUnverified(error, assertion, 'organization', source);
+    }
+    try {
+      const grant = await checkGrant(verified);
+      throttle(verified.iss);
       const presented = await presentedCredentials(grant, now);
       const expiries = presented.flatMap((credential) => (credential.expiresAt ? [credential.expiresAt.getTime() / 1000] : []));
       return await issue(
         grant.authorizer,
         {
-          sub: grant.assertion.iss,
+          sub: verified.iss,
           kind: 'organization',
           purposeOfUse: grant.purposeOfUse,
           resources: presented.flatMap((credential) => credential.resources),
           credentials: presented.map((credential) => credential.id),
           user: grant.user,
         },
-        { kind: 'jwt-bearer', assertion: grant.assertion },
+        { kind: 'jwt-bearer', assertion: verified },
         now,
         expiries.length > 0 ? Math.floor(Math.min(...expiries)) : undefined,
       );
     } catch (error) {
-      const refusal = error instanceof TokenError ? invalidGrant(error.message) : error;
-      if (refusal instanceof OAuthError && refusal.status !== 429) await auditRefusal(assertion, 'organization', refusal);
-      throw refusal;
+      throw await refuseVerified(error, verified, 'organization', source);
     }
   }
 
-  async function refuseClient(assertion: unknown, reason: string): Promise<OAuthError> {
-    const refusal = invalidClient(reason);
-    await auditRefusal(assertion, 'ehr', refusal);
-    return refusal;
-  }
-
   /** Authenticates a tenant's EHR by its private-key JWT client assertion (RFC 7523 §2.2); the caller consumes the jti. */
-  async function authenticateClient(params: Record<string, unknown>, now: number): Promise<{ client: EhrParty; assertion: VerifiedAssertion }> {
+  async function authenticateClient(
+    params: Record<string, unknown>,
+    now: number,
+    source: RequestSource,
+  ): Promise<{ client: EhrParty; assertion: VerifiedAssertion }> {
     const { client_assertion: assertion, client_assertion_type: type, client_id: clientId } = params;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('client_assertion is required (private_key_jwt)');
     if (type !== JWT_BEARER_CLIENT_ASSERTION) throw invalidClient(`client_assertion_type must be ${JWT_BEARER_CLIENT_ASSERTION}`);
@@ -228,18 +289,22 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         isKnownIssuer: (iss) => registry.ehrClient(iss) !== undefined,
         key: async (iss, fragment) => registry.ehrClient(iss)?.keys.get(fragment),
       });
+    } catch (error) {
+      throw await refuseUnverified(error, assertion, 'ehr', source);
+    }
+    try {
       if (verified.sub !== verified.iss) throw new TokenError('sub must equal iss (the client id)');
       if (clientId !== undefined && clientId !== verified.iss) throw new TokenError('client_id differs from the assertion');
     } catch (error) {
-      throw error instanceof TokenError ? await refuseClient(assertion, error.message) : error;
+      throw await refuseVerified(error, verified, 'ehr', source);
     }
     throttle(verified.iss);
     return { client: registry.ehrClient(verified.iss) as EhrParty, assertion: verified };
   }
 
-  async function clientCredentials(params: Record<string, unknown>): Promise<TokenResponse> {
+  async function clientCredentials(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
     const now = nowSeconds(clock);
-    const { client, assertion } = await authenticateClient(params, now);
+    const { client, assertion } = await authenticateClient(params, now, source);
     let user: Principal['user'];
     try {
       user = userOf(assertion.claims.usi);
@@ -250,37 +315,40 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     try {
       return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { kind: 'client-assertion', assertion }, now);
     } catch (error) {
-      throw error instanceof TokenError ? await refuseClient(params.client_assertion, `client assertion ${error.message}`) : error;
+      const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
+      throw await refuseVerified(refusal, assertion, 'ehr', source);
     }
   }
 
   return {
     tokenEndpoint,
 
-    async exchange(params) {
-      const grantType = params.grant_type;
-      if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
-      if (grantType === JWT_BEARER_GRANT) return jwtBearer(params);
-      if (grantType === CLIENT_CREDENTIALS_GRANT) return clientCredentials(params);
-      throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
-    },
+    exchange: (params, source = {}) =>
+      limitedPerAddress(source, async () => {
+        const grantType = params.grant_type;
+        if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
+        if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source);
+        if (grantType === CLIENT_CREDENTIALS_GRANT) return clientCredentials(params, source);
+        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
+      }),
 
     /** RFC 7662 for the tenant's own resource servers: the caller authenticates like an EHR and sees only its tenant's tokens. */
-    async introspect(params) {
-      const { client, assertion } = await authenticateClient(params, nowSeconds(clock));
-      if (!(await writes.run((tx) => rememberJti(tx, 'client-assertion', assertion)))) {
-        throw await refuseClient(params.client_assertion, 'client assertion jti has been used before');
-      }
-      const token = params.token;
-      if (typeof token !== 'string' || token === '') throw invalidRequest('token is required');
-      try {
-        const claims = await verifier.verify(token);
-        if (claims.tenant !== client.tenant) return { active: false };
-        return { active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
-      } catch (error) {
-        if (error instanceof TokenError) return { active: false };
-        throw error;
-      }
-    },
+    introspect: (params, source = {}) =>
+      limitedPerAddress(source, async (): Promise<IntrospectionResponse> => {
+        const { client, assertion } = await authenticateClient(params, nowSeconds(clock), source);
+        if (!(await writes.run((tx) => rememberJti(tx, 'client-assertion', assertion)))) {
+          throw await refuseVerified(new TokenError('client assertion jti has been used before'), assertion, 'ehr', source);
+        }
+        const token = params.token;
+        if (typeof token !== 'string' || token === '') throw invalidRequest('token is required');
+        try {
+          const claims = await verifier.verify(token);
+          if (claims.tenant !== client.tenant) return { active: false };
+          return { active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
+        } catch (error) {
+          if (error instanceof TokenError) return { active: false };
+          throw error;
+        }
+      }),
   };
 }

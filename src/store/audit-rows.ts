@@ -8,7 +8,18 @@ import type { AuditEventsTable, AuditReferencesTable } from './schema.js';
  * identifier, and the patients among them). The NEN 7513 questions — who saw this patient's data, what did this
  * organisation or user do, what was refused when — are answered from these rows alone.
  */
-export type AuditEventRow = Omit<AuditEventsTable, 'seq'>;
+export type AuditEventRow = Omit<AuditEventsTable, 'seq' | 'unverified'>;
+
+/**
+ * AuditEvent.agent.type of a requester whose identity was claimed but not verified (a refused token request, see
+ * audit/auditor.ts); such events are kept for `audit.unverifiedRetentionDays`. The system is under the gateway's
+ * canonical base (auth/canonical.ts), spelled out because the store imports nothing above it.
+ */
+export const UNVERIFIED_AGENT = {
+  system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/audit-agent-type',
+  code: 'unverified',
+  display: 'Requester not verified',
+} as const;
 export type AuditReferenceRow = Omit<AuditReferencesTable, 'seq'>;
 
 interface Coding {
@@ -51,6 +62,14 @@ export function auditTrailRows(tenant: string, event: Resource): { event: AuditE
     }
   }
   return { event: row, references: [...references.values()] };
+}
+
+/** Whether `event`'s requester was claimed but not verified (its `unverified` column). */
+export function hasUnverifiedRequester(event: Resource): boolean {
+  const agents = (event.agent as { requestor?: boolean; type?: { coding?: Coding[] } }[] | undefined) ?? [];
+  return agents.some(
+    (agent) => agent.requestor === true && (agent.type?.coding ?? []).some((coding) => coding.system === UNVERIFIED_AGENT.system && coding.code === UNVERIFIED_AGENT.code),
+  );
 }
 
 function recordedMillis(event: Resource): number {

@@ -1,10 +1,10 @@
-import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
+import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
 import { badRequest, notFound, OperationOutcomeError } from '../fhir/outcome.js';
 import { dateQuery, instantComparisons, referenceQuery, tokenQuery, unescapeValue, type TokenQuery } from '../fhir/search/query-values.js';
 import { searchParameter } from '../fhir/search/registry.js';
 import { relativeReference } from '../fhir/search/text.js';
 import type { Resource } from '../fhir/version.js';
-import { auditTrailRows, type AuditReferenceRow } from './audit-rows.js';
+import { auditTrailRows, hasUnverifiedRequester, type AuditReferenceRow } from './audit-rows.js';
 import { toInstant, type StoreContext } from './context.js';
 import { newResourceId } from './ids.js';
 import type { AuditTrail, SearchParam, SearchRequest, SearchResult, SortRule } from './repository.js';
@@ -14,6 +14,7 @@ type Events = ExpressionBuilder<Database & { e: Database['audit_events'] }, 'e'>
 type Predicate = Expression<SqlBool>;
 
 const EVENT_COLUMNS = ['tenant', 'id', 'recorded', 'type_system', 'type_code', 'subtype_system', 'subtype_code', 'outcome', 'content'] as const;
+const INSERTED_COLUMNS = [...EVENT_COLUMNS, 'unverified'] as const;
 const REFERENCE_COLUMNS = ['tenant', 'param', 'value', 'system', 'seq'] as const;
 /** AuditEvent.outcome is a code of this system (R4 audit-event-outcome). */
 const OUTCOME_SYSTEM = 'http://hl7.org/fhir/audit-event-outcome';
@@ -43,13 +44,34 @@ export class KyselyAuditTrail implements AuditTrail {
     };
     const { event: row, references } = auditTrailRows(tenant, stored);
     await this.context.atomically(async () => {
-      const [inserted] = await this.context.statements.insert('audit_events', EVENT_COLUMNS, [EVENT_COLUMNS.map((column) => row[column])], 'seq');
+      const values = [...EVENT_COLUMNS.map((column) => row[column]), hasUnverifiedRequester(stored) ? 1 : 0];
+      const [inserted] = await this.context.statements.insert('audit_events', INSERTED_COLUMNS, [values], 'seq');
       if (references.length > 0) {
         const seq = inserted.seq as number;
         await this.context.statements.insert('audit_references', REFERENCE_COLUMNS, references.map((reference) => referenceRow(reference, seq)));
       }
     });
     return stored;
+  }
+
+  async pruneBefore(before: Date, limit: number, which: 'all' | 'unverified'): Promise<number> {
+    return this.context.atomically(async () => {
+      const db = this.context.db();
+      const oldest = await db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('recorded', '<', before.getTime())
+        // A literal, not a parameter: only then may the planner use the partial index of unverified events.
+        .$if(which === 'unverified', (query) => query.where('unverified', '=', sql.lit(1)))
+        .orderBy('recorded')
+        .limit(limit)
+        .execute();
+      const seqs = oldest.map((row) => row.seq);
+      if (seqs.length === 0) return 0;
+      await db.deleteFrom('audit_references').where('seq', 'in', seqs).execute();
+      await db.deleteFrom('audit_events').where('seq', 'in', seqs).execute();
+      return seqs.length;
+    });
   }
 
   async read(tenant: string, id: string): Promise<Resource> {

@@ -83,8 +83,9 @@ export interface ResourceRepository {
 }
 
 /**
- * The audit trail (NEN 7513): each tenant's R4 AuditEvents, appended and never changed or deleted. The resource
- * repository serves them as the R4 base's AuditEvent type (read and search) and refuses to write them.
+ * The audit trail (NEN 7513): each tenant's R4 AuditEvents, appended and never changed; deleted only by the retention
+ * job, when configured (jobs/retention.ts). The resource repository serves them as the R4 base's AuditEvent type
+ * (read and search) and refuses to write them.
  */
 export interface AuditTrail {
   /** Stores `event` under a fresh id (meta.versionId 1, meta.lastUpdated its `recorded`); returns it as stored. */
@@ -93,6 +94,11 @@ export interface AuditTrail {
   read(tenant: string, id: string): Promise<Resource>;
   /** AuditEvent's searchable parameters (search/indexed.ts); `_include` and `_revinclude` are refused. */
   search(tenant: string, request: SearchRequest): Promise<SearchResult>;
+  /**
+   * Deletes up to `limit` events recorded before `before`, in every tenant, the oldest first, with their references;
+   * `unverified`: only those whose requester was not verified. Returns how many.
+   */
+  pruneBefore(before: Date, limit: number, which: 'all' | 'unverified'): Promise<number>;
 }
 
 /** Outbound work (notifications, pushes, subscription deliveries), written in the same transaction as its cause. */

@@ -138,6 +138,8 @@ export interface AuditEventsTable {
   subtype_code: string | null;
   outcome: string | null;
   content: string;
+  /** 1 when the requester was claimed, not verified (audit-rows.ts UNVERIFIED_AGENT): kept for a shorter time. */
+  unverified: Generated<number>;
 }
 
 /** A reference an AuditEvent names, by search parameter: `agent:identifier`, `entity`, `entity:identifier`, `patient`. */

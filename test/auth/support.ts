@@ -109,10 +109,18 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function gateway(config: GatewayConfig, dataDir: string, options: { rateLimit?: RateLimit } = {}): Promise<Gateway> {
+/** Rate limits high enough for a test's requests, unless the test is about them. */
+const UNLIMITED: RateLimit = { capacity: 1_000_000, refillPerSecond: 1_000_000 };
+
+export async function gateway(
+  config: GatewayConfig,
+  dataDir: string,
+  options: { rateLimit?: RateLimit; unauthenticated?: RateLimit } = {},
+): Promise<Gateway> {
   const store = await openStore({ dataDir });
   const clock = { now: Date.now() };
-  const auth = await createAuth(config, store, { clock: () => clock.now, rateLimit: options.rateLimit ?? { capacity: 1000, refillPerSecond: 1000 } });
+  const limited = { ...config, rateLimits: { unauthenticated: options.unauthenticated ?? UNLIMITED } };
+  const auth = await createAuth(limited, store, { clock: () => clock.now, rateLimit: options.rateLimit ?? UNLIMITED });
   const app = express();
   app.use(auth.router);
   app.use('/fhir', guardedEcho(auth));

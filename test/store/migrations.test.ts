@@ -6,6 +6,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { auditTrailRows, UNVERIFIED_AGENT } from '../../src/store/audit-rows.js';
 import { openStore, type StoreOptions } from '../../src/store/index.js';
 import { initialSchema } from '../../src/store/migrations/001-initial.js';
 import { eventStreams } from '../../src/store/migrations/002-event-streams.js';
@@ -193,6 +194,48 @@ describe.each(dialects)('migration 011 on %s', (dialect, makeDatabase) => {
         expect(left).toEqual([{ fhir_version: 'stu3', id: 'a2' }]);
         const entries = await db.selectFrom('search_token').select('rid').where('resource_type', '=', 'AuditEvent').where('fhir_version', '=', 'r4').execute();
         expect(entries).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await old.dispose();
+    }
+  });
+});
+
+describe.each(dialects)('migration 013 on %s', (dialect, makeDatabase) => {
+  it('keeps the events written before under the general retention (unflagged), and flags the unverified ones written after', async () => {
+    const old = await makeDatabase();
+    try {
+      const migrator = new Migrator({
+        db: old.db,
+        provider: { getMigrations: async () => migrations(dialect) },
+        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
+      });
+      const { error } = await migrator.migrateTo('011-audit-trail');
+      if (error) throw error;
+      const refusal = {
+        resourceType: 'AuditEvent',
+        id: 'r1',
+        recorded: '2026-02-01T10:00:00.000Z',
+        outcome: '4',
+        agent: [{ who: { identifier: { system: 'urn:org', value: 'claimed-org' } }, requestor: true }],
+      };
+      const { event, references } = auditTrailRows('old', refusal);
+      const [{ seq }] = await old.db.insertInto('audit_events').values(event).returning('seq').execute();
+      await old.db.insertInto('audit_references').values(references.map((reference) => ({ ...reference, seq }))).execute();
+      await old.close();
+
+      const store = await openStore(old.options);
+      try {
+        expect(await store.audit.read('old', 'r1')).toMatchObject({ outcome: '4' });
+        const later = new Date('2030-01-01T00:00:00Z');
+        expect(await store.audit.pruneBefore(later, 10, 'unverified')).toBe(0);
+        await store.audit.append('old', { ...refusal, id: undefined, agent: [{ type: { coding: [UNVERIFIED_AGENT] }, requestor: true }] });
+        expect(await store.audit.pruneBefore(later, 10, 'unverified')).toBe(1);
+        expect(await store.audit.pruneBefore(later, 10, 'all')).toBe(1);
+        const db = (store as unknown as { db: Kysely<any> }).db;
+        expect(await db.selectFrom('audit_references').select('seq').execute()).toEqual([]);
       } finally {
         await store.close();
       }
