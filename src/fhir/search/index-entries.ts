@@ -61,6 +61,16 @@ export interface IndexEntries {
 export const ofTypeParam = (code: string) => `${code}:of-type`;
 export const referenceIdentifierParam = (code: string) => `${code}:identifier`;
 
+/**
+ * The most index entries one resource may have. Beyond it the resource cannot be indexed: its entries would hold a
+ * write, or a round of the deferred index, for seconds (a Patient with 100,000 names has some 300,000).
+ */
+export const MAX_INDEX_ENTRIES = 100_000;
+
+/** Thrown by `indexEntries` for a resource with more than MAX_INDEX_ENTRIES entries. */
+export class UnindexableResource extends Error {}
+
+/** The entries of a resource; throws UnindexableResource when there are more than MAX_INDEX_ENTRIES. */
 export function indexEntries(version: FhirVersion, resource: Resource): IndexEntries {
   const entries = new EntryCollector();
   for (const parameter of searchParameters(version, resource.resourceType)) {
@@ -223,6 +233,7 @@ class EntryCollector {
   private add<K extends keyof IndexEntries>(kind: K, entry: IndexEntries[K][number], key: string): void {
     const unique = `${kind}\u0000${key}`;
     if (this.seen.has(unique)) return;
+    if (this.seen.size === MAX_INDEX_ENTRIES) throw new UnindexableResource(`it has more than ${MAX_INDEX_ENTRIES} search index entries`);
     this.seen.add(unique);
     (this.entries[kind] as IndexEntries[K][number][]).push(entry);
   }
