@@ -1,8 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { indexEntries, isIndexedLater } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { Logger } from '../logging.js';
 import type { StoreContext } from './context.js';
-import { insertIndexEntries, type IndexedResource } from './index-writer.js';
+import { insertIndexEntries, setAside, type IndexedResource, type SetAsideResource } from './index-writer.js';
 
 type IndexingContext = Pick<StoreContext, 'dialect' | 'db' | 'atomically' | 'statements'>;
 
@@ -27,8 +28,10 @@ const MAX_PENDING = 500;
  * together with its row in `pending_index`; a round indexes pending resources many at a time (one INSERT per index
  * table for all of them) and takes them off the queue, in one transaction.
  * Rounds run in the background shortly after such writes, and before any search that can see these types for
- * everything still pending, so a search never misses a stored resource. The queue is in the database: a crash
- * loses nothing, the next round (or search) picks up where it was.
+ * what its tenant has pending, so a search never misses a stored resource (and never waits for another tenant's
+ * backlog). The queue is in the database: a crash loses nothing, the next round (or search) picks up where it was.
+ * A resource that cannot be indexed (indexEntries throws) is set aside with the reason and logged; it leaves the
+ * queue like the others, so it never holds them up.
  */
 export class DeferredIndex {
   private timer?: NodeJS.Timeout;
@@ -43,6 +46,7 @@ export class DeferredIndex {
     private readonly context: IndexingContext,
     /** Runs `work` outside any transaction of the calling async context (where the background round is started). */
     private readonly detached: (work: () => void) => void,
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   /** The types indexed this way (search/indexed.ts: the patient data read by id). */
@@ -55,16 +59,16 @@ export class DeferredIndex {
     return this.pending < MAX_PENDING;
   }
 
-  /** Queues resource `rid`, written in the current transaction, for indexing. */
-  async enqueue(rid: number): Promise<void> {
+  /** Queues resource `rid` of `tenant`, written in the current transaction, for indexing. */
+  async enqueue(rid: number, tenant: string): Promise<void> {
     await this.context.statements.run(
       'enqueue-pending-index',
       (db, slot) =>
         db
           .insertInto('pending_index')
-          .values({ rid: slot(0) })
+          .values({ rid: slot(0), tenant: slot(1) })
           .onConflict((conflict) => conflict.column('rid').doNothing()),
-      [rid],
+      [rid, tenant],
     );
     this.pending += 1;
     this.queuedSince = true;
@@ -72,21 +76,23 @@ export class DeferredIndex {
   }
 
   /**
-   * Indexes everything pending, before a search that may see a deferred type: rounds until none is left of what was
-   * queued when the flush began (waiting for other instances' rounds; what others queue meanwhile is theirs).
+   * Indexes everything `tenant` has pending, before a search of that tenant that may see a deferred type: rounds
+   * until none is left of what was queued when the flush began (waiting for other instances' rounds; what others
+   * queue meanwhile is theirs).
    */
-  async flush(): Promise<void> {
-    const last = await this.lastPending();
+  async flush(tenant: string): Promise<void> {
+    const last = await this.lastPending(tenant);
     if (last === undefined) return;
-    while ((await this.round('wait', FLUSH_ROUND, last)) > 0);
+    while ((await this.round('wait', FLUSH_ROUND, { tenant, last })) > 0);
   }
 
   /** A read first: with nothing pending, a search takes no write lock. */
-  private async lastPending(): Promise<number | undefined> {
+  private async lastPending(tenant: string): Promise<number | undefined> {
+    // No index on the tenant: the queue is short (MAX_PENDING per instance), and an index would cost every write.
     const [row] = await this.context.statements.run(
-      'last-pending-index',
-      (db) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')),
-      [],
+      'last-pending-index-of-tenant',
+      (db, slot) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')).where('tenant', '=', slot(0)),
+      [tenant],
     );
     return row?.last ?? undefined;
   }
@@ -135,31 +141,38 @@ export class DeferredIndex {
 
   /**
    * One transaction: the oldest pending resources, locked (on PostgreSQL the resource rows too, so a concurrent
-   * update waits and then replaces these entries), indexed and taken off the queue; up to rid `last` when given.
-   * Background rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken.
+   * update waits and then replaces these entries), indexed or set aside, and taken off the queue; with `until`, only
+   * one tenant's, up to rid `last`. Background rounds skip rows another instance is indexing; a flush waits for them.
+   * Returns how many were taken.
    */
-  private async round(locking: 'wait' | 'skip', size: number, last?: number): Promise<number> {
+  private async round(locking: 'wait' | 'skip', size: number, until?: { tenant: string; last: number }): Promise<number> {
     const taken = await this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
         .selectFrom('pending_index as p')
         .innerJoin('resources as r', 'r.rid', 'p.rid')
-        .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.content'])
-        .$if(last !== undefined, (q) => q.where('p.rid', '<=', last as number))
+        .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.id', 'r.content'])
+        .$if(until !== undefined, (q) => q.where('p.tenant', '=', until!.tenant).where('p.rid', '<=', until!.last))
         .orderBy('p.rid')
         .limit(size)
         .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
         .execute();
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { count: 0, setAside: [] };
       const indexed: IndexedResource[] = [];
+      const unindexable: SetAsideResource[] = [];
       for (const row of rows) {
         // A deleted resource has nothing to index.
         if (row.content === null) continue;
         const version = row.fhir_version as FhirVersion;
-        const entries = indexEntries(version, JSON.parse(row.content) as Resource);
-        indexed.push({ rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type, entries });
+        const resource = { rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type };
+        try {
+          indexed.push({ ...resource, entries: indexEntries(version, JSON.parse(row.content) as Resource) });
+        } catch (error) {
+          unindexable.push({ ...resource, id: row.id, reason: `${row.resource_type}/${row.id} cannot be indexed: ${(error as Error).message}` });
+        }
       }
       await insertIndexEntries(this.context, indexed);
+      await setAside(this.context, unindexable);
       await db
         .deleteFrom('pending_index')
         .where(
@@ -168,9 +181,10 @@ export class DeferredIndex {
           rows.map((row) => row.rid),
         )
         .execute();
-      return rows.length;
+      return { count: rows.length, setAside: unindexable };
     });
-    this.pending = Math.max(0, this.pending - taken);
-    return taken;
+    this.pending = Math.max(0, this.pending - taken.count);
+    for (const resource of taken.setAside) this.logger.warn({ tenant: resource.tenant, fhirVersion: resource.version, reason: resource.reason }, 'resource set aside: not indexed');
+    return taken.count;
   }
 }
