@@ -6,6 +6,8 @@ import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
+import { DEFAULT_LIMITS } from '../config/config.js';
+import type { ResourceLimits } from '../fhir/resource-limits.js';
 import { createLogger, type Logger } from '../logging.js';
 import { DeferredIndex } from './deferred-index.js';
 import { KyselyOutbox } from './outbox.js';
@@ -25,6 +27,8 @@ export interface KyselyStoreOptions {
   direct?: DirectSql;
   /** Where the store reports what an operator should see (a resource set aside unindexed); LOG_LEVEL's unless given. */
   logger?: Logger;
+  /** What one resource written may hold; the configuration's defaults unless given. */
+  limits?: ResourceLimits;
 }
 
 /** The transaction an async context runs in; `trx` is cleared when the transaction ends. */
@@ -83,7 +87,7 @@ export class KyselyStore implements Store {
     this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work), options.logger ?? createLogger());
     this.context = { ...shared, deferredIndex: this.deferredIndex };
     this.audit = new KyselyAuditTrail(this.context);
-    this.resources = withAuditTrail(new KyselyResourceRepository(this.context), this.audit);
+    this.resources = withAuditTrail(new KyselyResourceRepository(this.context, options.limits ?? DEFAULT_LIMITS), this.audit);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
     this.accessTokens = new KyselyAccessTokens(this.context);

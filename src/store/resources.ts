@@ -1,6 +1,7 @@
 import type { Compilable, Kysely } from 'kysely';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed, unprocessable } from '../fhir/outcome.js';
 import { indexEntries, isResourceType, UnindexableResource, type IndexEntries } from '../fhir/search/index.js';
+import { checkResourceLimits, type ResourceLimits } from '../fhir/resource-limits.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type {
   HistoryEntry,
@@ -38,7 +39,11 @@ interface CurrentRow {
  * `resources` only; a write that supersedes it moves it to `resource_history` first (so a create writes one row).
  */
 export class KyselyResourceRepository implements ResourceRepository {
-  constructor(private readonly context: StoreContext) {}
+  constructor(
+    private readonly context: StoreContext,
+    /** Every resource written passes here, whichever way it came (REST, batch, transfer, capacity): one check. */
+    private readonly limits: ResourceLimits,
+  ) {}
 
   async create<T extends Resource>(scope: Scope, resource: T): Promise<T> {
     this.checkType(scope, resource);
@@ -187,6 +192,7 @@ export class KyselyResourceRepository implements ResourceRepository {
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
+    checkResourceLimits(resource, content, this.limits);
     const deferred = DeferredIndex.defers(resource.resourceType) && this.context.deferredIndex.accepts();
     const entries = deferred ? undefined : entriesForWrite(scope.version, resource);
     try {

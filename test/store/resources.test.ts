@@ -117,6 +117,17 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     expect(await outcomeOf(store.resources.read(scope, 'Patient', '../etc'))).toBe('not-found');
   });
 
+  it('refuses a resource over the default write limits, naming the limit: the Patient with 130,000 names of issue 12', async () => {
+    newScope();
+    const patient = r({ resourceType: 'Patient', name: Array.from({ length: 130_000 }, (_, i) => ({ family: `F${i}` })) });
+    const refusal = await store.resources.create(scope, patient).catch((error: unknown) => error as OperationOutcomeError);
+    expect(refusal).toBeInstanceOf(OperationOutcomeError);
+    expect((refusal as OperationOutcomeError).outcome).toMatchObject({
+      id: 'unprocessable',
+      issue: [{ details: { text: 'The Patient holds more than 100000 values: it exceeds limits.resourceElements (100000)' } }],
+    });
+  });
+
   it('keeps tenants apart in every method: another tenant sees not-found, never gone or data', async () => {
     const owner: Scope = { tenant: freshTenant('owner'), version: 'r4' };
     const other: Scope = { tenant: freshTenant('other'), version: 'r4' };
