@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { indexEntries, isIndexedLater } from '../fhir/search/index.js';
+import { indexEntries, isIndexedLater, type IndexEntries } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { StoreContext } from './context.js';
@@ -16,6 +16,11 @@ const ROUND_DELAY_MS = 200;
 const BACKGROUND_ROUND = 50;
 /** Resources per round when a search waits for them anyway. */
 const FLUSH_ROUND = 1000;
+/**
+ * A round takes no more resources once it has this many index entries (a few hundred milliseconds of inserts on a
+ * 2-core machine): fifty resources of MAX_INDEX_ENTRIES each would otherwise hold the event loop for many seconds.
+ */
+const ROUND_ENTRIES = 10_000;
 /**
  * With this many resources pending, writes index their own entries again until the background has caught up: a
  * search never waits for more than about this many (some 30-50 ms), and a bulk load cannot pile up a backlog.
@@ -83,7 +88,7 @@ export class DeferredIndex {
   async flush(tenant: string): Promise<void> {
     const last = await this.lastPending(tenant);
     if (last === undefined) return;
-    while ((await this.round('wait', FLUSH_ROUND, { tenant, last })) > 0);
+    while ((await this.round('wait', FLUSH_ROUND, { tenant, last })).taken > 0) await nextTurn();
   }
 
   /** A read first: with nothing pending, a search takes no write lock. */
@@ -132,7 +137,7 @@ export class DeferredIndex {
 
   private async catchUp(): Promise<void> {
     try {
-      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)) === BACKGROUND_ROUND) await nextTurn();
+      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)).more) await nextTurn();
     } catch {
       // The queue stays as it was: the next round, or the next search, indexes it.
     }
@@ -142,11 +147,12 @@ export class DeferredIndex {
   /**
    * One transaction: the oldest pending resources, locked (on PostgreSQL the resource rows too, so a concurrent
    * update waits and then replaces these entries), indexed or set aside, and taken off the queue; with `until`, only
-   * one tenant's, up to rid `last`. Background rounds skip rows another instance is indexing; a flush waits for them.
-   * Returns how many were taken.
+   * one tenant's, up to rid `last`; up to `size` of them, and no more once ROUND_ENTRIES entries are written. Background
+   * rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken, and whether
+   * more may be waiting.
    */
-  private async round(locking: 'wait' | 'skip', size: number, until?: { tenant: string; last: number }): Promise<number> {
-    const taken = await this.context.atomically(async () => {
+  private async round(locking: 'wait' | 'skip', size: number, until?: { tenant: string; last: number }): Promise<{ taken: number; more: boolean }> {
+    const done = await this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
         .selectFrom('pending_index as p')
@@ -157,34 +163,35 @@ export class DeferredIndex {
         .limit(size)
         .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
         .execute();
-      if (rows.length === 0) return { count: 0, setAside: [] };
+      if (rows.length === 0) return { taken: [], more: false, setAside: [] };
+      const taken: number[] = [];
       const indexed: IndexedResource[] = [];
       const unindexable: SetAsideResource[] = [];
+      let entryCount = 0;
       for (const row of rows) {
+        if (entryCount >= ROUND_ENTRIES) break;
+        taken.push(row.rid);
         // A deleted resource has nothing to index.
         if (row.content === null) continue;
         const version = row.fhir_version as FhirVersion;
         const resource = { rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type };
         try {
-          indexed.push({ ...resource, entries: indexEntries(version, JSON.parse(row.content) as Resource) });
+          const entries = indexEntries(version, JSON.parse(row.content) as Resource);
+          entryCount += countEntries(entries);
+          indexed.push({ ...resource, entries });
         } catch (error) {
           unindexable.push({ ...resource, id: row.id, reason: `${row.resource_type}/${row.id} cannot be indexed: ${(error as Error).message}` });
         }
       }
       await insertIndexEntries(this.context, indexed);
       await setAside(this.context, unindexable);
-      await db
-        .deleteFrom('pending_index')
-        .where(
-          'rid',
-          'in',
-          rows.map((row) => row.rid),
-        )
-        .execute();
-      return { count: rows.length, setAside: unindexable };
+      await db.deleteFrom('pending_index').where('rid', 'in', taken).execute();
+      return { taken, more: rows.length === size || taken.length < rows.length, setAside: unindexable };
     });
-    this.pending = Math.max(0, this.pending - taken.count);
-    for (const resource of taken.setAside) this.logger.warn({ tenant: resource.tenant, fhirVersion: resource.version, reason: resource.reason }, 'resource set aside: not indexed');
-    return taken.count;
+    this.pending = Math.max(0, this.pending - done.taken.length);
+    for (const resource of done.setAside) this.logger.warn({ tenant: resource.tenant, fhirVersion: resource.version, reason: resource.reason }, 'resource set aside: not indexed');
+    return { taken: done.taken.length, more: done.more };
   }
 }
+
+const countEntries = (entries: IndexEntries): number => Object.values(entries).reduce((sum, list) => sum + list.length, 0);
