@@ -83,3 +83,34 @@ describe('write limits on one resource', () => {
     expectRefused(await send('post', '/fhir/MeasureReport', report), 422, ELEMENTS);
   });
 });
+
+describe('issue 12, finding 1, with the default limits', () => {
+  let defaults: TestGateway;
+  const tokens: Record<string, string> = {};
+  beforeAll(async () => {
+    defaults = await startTestGateway(['ehr-a', 'ehr-b']);
+    for (const tenant of ['ehr-a', 'ehr-b']) tokens[tenant] = `Bearer ${await defaults.token(tenant)}`;
+  });
+  afterAll(async () => {
+    await defaults?.close();
+  });
+
+  const names = (count: number) => Array.from({ length: count }, (_, i) => ({ family: `F${i}` }));
+  const call = (tenant: string, method: 'get' | 'post', path: string, body?: unknown) => {
+    const sent = request(defaults.url)[method](path).set('Authorization', tokens[tenant]);
+    return body === undefined ? sent : sent.set('Content-Type', 'application/fhir+json').send(JSON.stringify(body));
+  };
+
+  it('refuses the Patient with 130,000 names; one with 30,000 is stored, set aside, and no search of any tenant fails', async () => {
+    expectRefused(await call('ehr-a', 'post', '/fhir/Patient', { resourceType: 'Patient', name: names(130_000) }), 422, /exceeds limits\.resourceElements \(100000\)/);
+    const stored = await call('ehr-a', 'post', '/fhir/Patient', { resourceType: 'Patient', name: names(30_000) });
+    expect(stored.status).toBe(201);
+    for (const tenant of ['ehr-b', 'ehr-a']) {
+      for (const path of ['/fhir/Patient?family=F1', '/fhir/Observation?status=final', '/fhir/Condition?code=x', '/fhir/stu3/Patient?family=F1', '/fhir/stu3/Condition?code=x']) {
+        const answer = await call(tenant, 'get', path);
+        expect([path, answer.status, answer.body.total ?? answer.body.entry?.length ?? 0]).toEqual([path, 200, 0]);
+      }
+    }
+    expect((await call('ehr-a', 'get', `/fhir/Patient/${stored.body.id}`)).body.name).toHaveLength(30_000);
+  });
+});
