@@ -1,8 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { indexEntries, isIndexedLater } from '../fhir/search/index.js';
+import { indexEntries, isIndexedLater, type IndexEntries } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { Logger } from '../logging.js';
 import type { StoreContext } from './context.js';
-import { insertIndexEntries, type IndexedResource } from './index-writer.js';
+import { insertIndexEntries, setAside, type IndexedResource, type SetAsideResource } from './index-writer.js';
 
 type IndexingContext = Pick<StoreContext, 'dialect' | 'db' | 'atomically' | 'statements'>;
 
@@ -16,6 +17,11 @@ const BACKGROUND_ROUND = 50;
 /** Resources per round when a search waits for them anyway. */
 const FLUSH_ROUND = 1000;
 /**
+ * A round takes no more resources once it has this many index entries (a few hundred milliseconds of inserts on a
+ * 2-core machine): fifty resources of MAX_INDEX_ENTRIES each would otherwise hold the event loop for many seconds.
+ */
+const ROUND_ENTRIES = 10_000;
+/**
  * With this many resources pending, writes index their own entries again until the background has caught up: a
  * search never waits for more than about this many (some 30-50 ms), and a bulk load cannot pile up a backlog.
  */
@@ -27,8 +33,10 @@ const MAX_PENDING = 500;
  * together with its row in `pending_index`; a round indexes pending resources many at a time (one INSERT per index
  * table for all of them) and takes them off the queue, in one transaction.
  * Rounds run in the background shortly after such writes, and before any search that can see these types for
- * everything still pending, so a search never misses a stored resource. The queue is in the database: a crash
- * loses nothing, the next round (or search) picks up where it was.
+ * what its tenant has pending, so a search never misses a stored resource (and never waits for another tenant's
+ * backlog). The queue is in the database: a crash loses nothing, the next round (or search) picks up where it was.
+ * A resource that cannot be indexed (indexEntries throws) is set aside with the reason and logged; it leaves the
+ * queue like the others, so it never holds them up.
  */
 export class DeferredIndex {
   private timer?: NodeJS.Timeout;
@@ -43,6 +51,7 @@ export class DeferredIndex {
     private readonly context: IndexingContext,
     /** Runs `work` outside any transaction of the calling async context (where the background round is started). */
     private readonly detached: (work: () => void) => void,
+    private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
   /** The types indexed this way (search/indexed.ts: the patient data read by id). */
@@ -55,16 +64,16 @@ export class DeferredIndex {
     return this.pending < MAX_PENDING;
   }
 
-  /** Queues resource `rid`, written in the current transaction, for indexing. */
-  async enqueue(rid: number): Promise<void> {
+  /** Queues resource `rid` of `tenant`, written in the current transaction, for indexing. */
+  async enqueue(rid: number, tenant: string): Promise<void> {
     await this.context.statements.run(
       'enqueue-pending-index',
       (db, slot) =>
         db
           .insertInto('pending_index')
-          .values({ rid: slot(0) })
+          .values({ rid: slot(0), tenant: slot(1) })
           .onConflict((conflict) => conflict.column('rid').doNothing()),
-      [rid],
+      [rid, tenant],
     );
     this.pending += 1;
     this.queuedSince = true;
@@ -72,21 +81,23 @@ export class DeferredIndex {
   }
 
   /**
-   * Indexes everything pending, before a search that may see a deferred type: rounds until none is left of what was
-   * queued when the flush began (waiting for other instances' rounds; what others queue meanwhile is theirs).
+   * Indexes everything `tenant` has pending, before a search of that tenant that may see a deferred type: rounds
+   * until none is left of what was queued when the flush began (waiting for other instances' rounds; what others
+   * queue meanwhile is theirs).
    */
-  async flush(): Promise<void> {
-    const last = await this.lastPending();
+  async flush(tenant: string): Promise<void> {
+    const last = await this.lastPending(tenant);
     if (last === undefined) return;
-    while ((await this.round('wait', FLUSH_ROUND, last)) > 0);
+    while ((await this.round('wait', FLUSH_ROUND, { tenant, last })).taken > 0) await nextTurn();
   }
 
   /** A read first: with nothing pending, a search takes no write lock. */
-  private async lastPending(): Promise<number | undefined> {
+  private async lastPending(tenant: string): Promise<number | undefined> {
+    // No index on the tenant: the queue is short (MAX_PENDING per instance), and an index would cost every write.
     const [row] = await this.context.statements.run(
-      'last-pending-index',
-      (db) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')),
-      [],
+      'last-pending-index-of-tenant',
+      (db, slot) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')).where('tenant', '=', slot(0)),
+      [tenant],
     );
     return row?.last ?? undefined;
   }
@@ -126,7 +137,7 @@ export class DeferredIndex {
 
   private async catchUp(): Promise<void> {
     try {
-      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)) === BACKGROUND_ROUND) await nextTurn();
+      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)).more) await nextTurn();
     } catch {
       // The queue stays as it was: the next round, or the next search, indexes it.
     }
@@ -135,42 +146,52 @@ export class DeferredIndex {
 
   /**
    * One transaction: the oldest pending resources, locked (on PostgreSQL the resource rows too, so a concurrent
-   * update waits and then replaces these entries), indexed and taken off the queue; up to rid `last` when given.
-   * Background rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken.
+   * update waits and then replaces these entries), indexed or set aside, and taken off the queue; with `until`, only
+   * one tenant's, up to rid `last`; up to `size` of them, and no more once ROUND_ENTRIES entries are written. Background
+   * rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken, and whether
+   * more may be waiting.
    */
-  private async round(locking: 'wait' | 'skip', size: number, last?: number): Promise<number> {
-    const taken = await this.context.atomically(async () => {
+  private async round(locking: 'wait' | 'skip', size: number, until?: { tenant: string; last: number }): Promise<{ taken: number; more: boolean }> {
+    const done = await this.context.atomically(async () => {
       const db = this.context.db();
       const rows = await db
         .selectFrom('pending_index as p')
         .innerJoin('resources as r', 'r.rid', 'p.rid')
-        .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.content'])
-        .$if(last !== undefined, (q) => q.where('p.rid', '<=', last as number))
+        .select(['p.rid', 'r.tenant', 'r.fhir_version', 'r.resource_type', 'r.id', 'r.content'])
+        .$if(until !== undefined, (q) => q.where('p.tenant', '=', until!.tenant).where('p.rid', '<=', until!.last))
         .orderBy('p.rid')
         .limit(size)
         .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
         .execute();
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { taken: [], more: false, setAside: [] };
+      const taken: number[] = [];
       const indexed: IndexedResource[] = [];
+      const unindexable: SetAsideResource[] = [];
+      let entryCount = 0;
       for (const row of rows) {
+        if (entryCount >= ROUND_ENTRIES) break;
+        taken.push(row.rid);
         // A deleted resource has nothing to index.
         if (row.content === null) continue;
         const version = row.fhir_version as FhirVersion;
-        const entries = indexEntries(version, JSON.parse(row.content) as Resource);
-        indexed.push({ rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type, entries });
+        const resource = { rid: row.rid, tenant: row.tenant, version, resourceType: row.resource_type };
+        try {
+          const entries = indexEntries(version, JSON.parse(row.content) as Resource);
+          entryCount += countEntries(entries);
+          indexed.push({ ...resource, entries });
+        } catch (error) {
+          unindexable.push({ ...resource, id: row.id, reason: `${row.resource_type}/${row.id} cannot be indexed: ${(error as Error).message}` });
+        }
       }
       await insertIndexEntries(this.context, indexed);
-      await db
-        .deleteFrom('pending_index')
-        .where(
-          'rid',
-          'in',
-          rows.map((row) => row.rid),
-        )
-        .execute();
-      return rows.length;
+      await setAside(this.context, unindexable);
+      await db.deleteFrom('pending_index').where('rid', 'in', taken).execute();
+      return { taken, more: rows.length === size || taken.length < rows.length, setAside: unindexable };
     });
-    this.pending = Math.max(0, this.pending - taken);
-    return taken;
+    this.pending = Math.max(0, this.pending - done.taken.length);
+    for (const resource of done.setAside) this.logger.warn({ tenant: resource.tenant, fhirVersion: resource.version, reason: resource.reason }, 'resource set aside: not indexed');
+    return { taken: done.taken.length, more: done.more };
   }
 }
+
+const countEntries = (entries: IndexEntries): number => Object.values(entries).reduce((sum, list) => sum + list.length, 0);

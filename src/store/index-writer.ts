@@ -14,6 +14,12 @@ export interface IndexedResource {
   entries: IndexEntries;
 }
 
+/** A resource version that cannot be indexed, and why. */
+export interface SetAsideResource extends Omit<IndexedResource, 'entries'> {
+  id: string;
+  reason: string;
+}
+
 const SCOPE_COLUMNS = ['rid', 'param', 'tenant', 'fhir_version', 'resource_type'] as const;
 
 /** Writes the index entries of one or many resources: multi-row INSERTs per table (CompiledStatements.insert). */
@@ -31,8 +37,19 @@ export async function insertIndexEntries(context: Pick<StoreContext, 'statements
   await write('search_uri', ['uri'], rowsOf((e) => e.uri, (e) => [e.uri]));
 }
 
+/** Notes resources as not indexed (unindexable_resources), with the reason: an operator sees them there and in the log. */
+export async function setAside(context: Pick<StoreContext, 'statements'>, resources: SetAsideResource[]): Promise<void> {
+  const now = Date.now();
+  await context.statements.insert(
+    'unindexable_resources',
+    ['rid', 'tenant', 'reason', 'set_aside_at'],
+    resources.map((resource) => [resource.rid, resource.tenant, resource.reason, now]),
+  );
+}
+
+/** Drops a resource's index entries, and the note that it could not be indexed, before a new version or a deletion. */
 export async function deleteIndexEntries(context: StoreContext, rid: number): Promise<void> {
-  for (const table of INDEX_TABLES) {
+  for (const table of [...INDEX_TABLES, 'unindexable_resources'] as const) {
     await context.statements.run(`delete-index|${table}`, (db, slot) => db.deleteFrom(table).where('rid', '=', slot(0)), [rid]);
   }
 }

@@ -1,3 +1,5 @@
+import type { ResourceLimits } from '../fhir/resource-limits.js';
+import type { Logger } from '../logging.js';
 import type { Store } from './repository.js';
 import { PostgresSignals } from './changes.js';
 import { KyselyStore } from './kysely-store.js';
@@ -11,6 +13,10 @@ export interface StoreOptions {
   dataDir: string;
   /** PostgreSQL only: keep every table in this schema (created when missing) instead of `public`. */
   schema?: string;
+  /** Where the store reports what an operator should see; LOG_LEVEL's logger unless given. */
+  logger?: Logger;
+  /** What one resource written may hold (configuration `limits`); the defaults unless given. */
+  limits?: ResourceLimits;
 }
 
 /** Opens the configured database and migrates it to the current schema before handing it out. */
@@ -21,10 +27,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     }
     const db = await openPostgres(options.databaseUrl, options.schema);
     const signals = new PostgresSignals(options.databaseUrl, options.schema ?? 'public');
-    return migrated(new KyselyStore('postgres', db, { signals }), () => migrate(db, 'postgres', options.schema ?? 'public'));
+    return migrated(new KyselyStore('postgres', db, { signals, logger: options.logger, limits: options.limits }), () => migrate(db, 'postgres', options.schema ?? 'public'));
   }
   const { db, direct, stopCheckpointer } = openSqlite(options.dataDir);
-  return migrated(new KyselyStore('sqlite', db, { beforeClose: stopCheckpointer, direct }), () => migrate(db, 'sqlite'));
+  return migrated(new KyselyStore('sqlite', db, { beforeClose: stopCheckpointer, direct, logger: options.logger, limits: options.limits }), () => migrate(db, 'sqlite'));
 }
 
 async function migrated(store: KyselyStore, migration: () => Promise<void>): Promise<Store> {

@@ -6,6 +6,9 @@ import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
+import { DEFAULT_LIMITS } from '../config/config.js';
+import type { ResourceLimits } from '../fhir/resource-limits.js';
+import { createLogger, type Logger } from '../logging.js';
 import { DeferredIndex } from './deferred-index.js';
 import { KyselyOutbox } from './outbox.js';
 import { KyselyReplayCache } from './replay.js';
@@ -22,6 +25,10 @@ export interface KyselyStoreOptions {
   signals?: SignalTransport;
   /** SQLite: the connection itself, for statements that may skip kysely's queue (see CompiledStatements). */
   direct?: DirectSql;
+  /** Where the store reports what an operator should see (a resource set aside unindexed); LOG_LEVEL's unless given. */
+  logger?: Logger;
+  /** What one resource written may hold; the configuration's defaults unless given. */
+  limits?: ResourceLimits;
 }
 
 /** The transaction an async context runs in; `trx` is cleared when the transaction ends. */
@@ -77,10 +84,10 @@ export class KyselyStore implements Store {
       statements: new CompiledStatements({ db: current, direct: options.direct && { sql: options.direct, allowed } }),
       publish: (topic: string, message?: string) => this.changes.publish(topic, message),
     };
-    this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work));
+    this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work), options.logger ?? createLogger());
     this.context = { ...shared, deferredIndex: this.deferredIndex };
     this.audit = new KyselyAuditTrail(this.context);
-    this.resources = withAuditTrail(new KyselyResourceRepository(this.context), this.audit);
+    this.resources = withAuditTrail(new KyselyResourceRepository(this.context, options.limits ?? DEFAULT_LIMITS), this.audit);
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
     this.accessTokens = new KyselyAccessTokens(this.context);

@@ -1,7 +1,8 @@
 import type { Compilable, Kysely } from 'kysely';
-import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../fhir/outcome.js';
-import { indexEntries, isResourceType } from '../fhir/search/index.js';
-import type { Resource } from '../fhir/version.js';
+import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed, unprocessable } from '../fhir/outcome.js';
+import { indexEntries, isResourceType, UnindexableResource, type IndexEntries } from '../fhir/search/index.js';
+import { checkResourceLimits, type ResourceLimits } from '../fhir/resource-limits.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
 import type {
   HistoryEntry,
   HistoryRequest,
@@ -38,7 +39,11 @@ interface CurrentRow {
  * `resources` only; a write that supersedes it moves it to `resource_history` first (so a create writes one row).
  */
 export class KyselyResourceRepository implements ResourceRepository {
-  constructor(private readonly context: StoreContext) {}
+  constructor(
+    private readonly context: StoreContext,
+    /** Every resource written passes here, whichever way it came (REST, batch, transfer, capacity): one check. */
+    private readonly limits: ResourceLimits,
+  ) {}
 
   async create<T extends Resource>(scope: Scope, resource: T): Promise<T> {
     this.checkType(scope, resource);
@@ -187,8 +192,9 @@ export class KyselyResourceRepository implements ResourceRepository {
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
+    checkResourceLimits(resource, content, this.limits);
     const deferred = DeferredIndex.defers(resource.resourceType) && this.context.deferredIndex.accepts();
-    const entries = deferred ? undefined : indexEntries(scope.version, resource);
+    const entries = deferred ? undefined : entriesForWrite(scope.version, resource);
     try {
       const seq = nextWriteSeq();
       let rid: number;
@@ -212,7 +218,7 @@ export class KyselyResourceRepository implements ResourceRepository {
         rid = inserted.rid as number;
       }
       if (entries) await insertIndexEntries(this.context, [{ rid, ...scope, resourceType: resource.resourceType, entries }]);
-      else await this.context.deferredIndex.enqueue(rid);
+      else await this.context.deferredIndex.enqueue(rid, scope.tenant);
     } catch (error) {
       // Two writers created the same id at once (PostgreSQL): the loser retries with the version it now sees.
       if (isUniqueViolation(error)) {
@@ -220,6 +226,16 @@ export class KyselyResourceRepository implements ResourceRepository {
       }
       throw error;
     }
+  }
+}
+
+/** The entries of a resource indexed as it is written; one that cannot be indexed is refused (422). */
+function entriesForWrite(version: FhirVersion, resource: Resource): IndexEntries {
+  try {
+    return indexEntries(version, resource);
+  } catch (error) {
+    if (!(error instanceof UnindexableResource)) throw error;
+    throw new OperationOutcomeError(unprocessable(`The ${resource.resourceType} cannot be indexed: ${error.message}`, resource.resourceType));
   }
 }
 

@@ -79,6 +79,17 @@ export interface SearchUriTable extends IndexRow {
 /** Resources whose index entries are still to be written (deferred-index.ts). */
 export interface PendingIndexTable {
   rid: number;
+  /** The resource's tenant: a search indexes what its own tenant has pending, nobody else's. */
+  tenant: string;
+}
+
+/** Resources stored but not indexed (too many index entries, say): readable by id, found by no search. */
+export interface UnindexableResourcesTable {
+  rid: number;
+  tenant: string;
+  /** Why, for the operator. */
+  reason: string;
+  set_aside_at: number;
 }
 
 export interface OutboxTable {
@@ -163,6 +174,7 @@ export interface Database {
   search_number: SearchNumberTable;
   search_uri: SearchUriTable;
   pending_index: PendingIndexTable;
+  unindexable_resources: UnindexableResourcesTable;
   outbox: OutboxTable;
   replay_keys: ReplayKeysTable;
   access_tokens: AccessTokensTable;

@@ -19,7 +19,7 @@ import { included, type Match } from './search-include.js';
  */
 export async function searchResources(context: StoreContext, scope: Scope, request: SearchRequest): Promise<SearchResult> {
   const deferred = [request.resourceType, ...request.revinclude.map((item) => item.split(':')[0])].some(DeferredIndex.defers);
-  if (deferred) await context.deferredIndex.flush();
+  if (deferred) await context.deferredIndex.flush(scope.tenant);
   const db = context.db();
   const criteria = request.params.map((param) => criterion(scope, request.resourceType, param));
   const filtered = () => filteredResources(db, scope, request.resourceType, criteria);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 
 /**
  * Hostile HTTP input for the gateway's FHIR API, as fast-check arbitraries: paths and queries (mostly the shapes the
- * router serves, sometimes anything), bodies (nearly valid resources, arbitrary JSON, prototype keys, deep nesting,
+ * router serves, sometimes anything), bodies (nearly valid resources, long arrays, arbitrary JSON, prototype keys, deep nesting,
  * Bundles, XML with DTDs and deep nesting, binary), headers and methods. Used by the bad-input test and the fuzz
  * evidence (scripts/evidence/fuzz.ts).
  */
@@ -50,8 +50,16 @@ const nearlyValidPatient = fc
     { requiredKeys: ['resourceType'] },
   )
   .map((value) => JSON.stringify(value));
+/** A Patient with one long array, up to 150,000 items (some 3 MB): indexing one of 130,000 names overflowed the stack. */
+const longArrays = fc.tuple(fc.constantFrom('name', 'telecom', 'identifier'), fc.integer({ min: 1_000, max: 150_000 })).map(([element, length]) =>
+  JSON.stringify({
+    resourceType: 'Patient',
+    [element]: Array.from({ length }, (_, i) => (element === 'name' ? { family: `F${i}` } : { system: element === 'telecom' ? 'phone' : 'urn:x', value: String(i) })),
+  }),
+);
 const hostileJson = fc.oneof(
   { arbitrary: nearlyValidPatient, weight: 2 },
+  longArrays,
   fc.json({ maxDepth: 6 }),
   fc.record({ resourceType, id: fc.oneof(fc.string(), fc.integer()) }).map((value) => JSON.stringify(value)),
   fc

@@ -75,3 +75,10 @@ describe.each<FhirVersion>(['r4', 'stu3'])('native search expressions (%s)', (ve
     expect(nativeExtractor(version, "Patient.telecom.where(system='email')")).toBeDefined();
   });
 });
+
+describe('native search expressions over long arrays', () => {
+  it('walk an element path over 200,000 items without spreading them into call arguments (which overflows the stack)', () => {
+    const name = Array.from({ length: 200_000 }, (_, i) => ({ family: `F${i}` }));
+    expect(nativeExtractor('r4', 'Patient.name.family')!({ resourceType: 'Patient', name })).toHaveLength(200_000);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { dateRange } from '../../src/fhir/search/date.js';
-import { indexEntries, isIndexedLater, registerSearchParameter, searchParameters } from '../../src/fhir/search/index.js';
+import { indexEntries, isIndexedLater, MAX_INDEX_ENTRIES, registerSearchParameter, searchParameters, UnindexableResource } from '../../src/fhir/search/index.js';
 
 describe('dateRange', () => {
   it.each<[string, string, string]>([
@@ -122,5 +122,14 @@ describe('indexEntries', () => {
     expect(() => registerSearchParameter('r4', { code: 'x', base: ['Location'], type: 'composite', expression: 'Location.name' })).toThrow();
     expect(() => registerSearchParameter('r4', { code: 'x', base: ['Nothing'], type: 'token', expression: 'Nothing.name' })).toThrow();
     expect(() => registerSearchParameter('r4', { code: 'x', base: ['Location'], type: 'token', expression: 'Location.name.where(' })).toThrow();
+  });
+});
+
+describe('indexEntries of a very large resource', () => {
+  const names = (count: number) => Array.from({ length: count }, (_, i) => ({ family: `F${i}` }));
+
+  it('refuses to index a Patient with 130,000 names, naming the cap, instead of overflowing the stack', () => {
+    expect(() => indexEntries('r4', { resourceType: 'Patient', name: names(130_000) })).toThrow(UnindexableResource);
+    expect(() => indexEntries('stu3', { resourceType: 'Patient', name: names(130_000) })).toThrow(`more than ${MAX_INDEX_ENTRIES} search index entries`);
   });
 });

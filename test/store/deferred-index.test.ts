@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { Kysely } from 'kysely';
-import { parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
+import { MAX_INDEX_ENTRIES, parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { DeferredIndex } from '../../src/store/deferred-index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
@@ -17,9 +17,9 @@ const observation = (patient: string, encounter: string, status = 'final'): Reso
   effectiveDateTime: '2026-03-01T10:00:00Z',
 });
 
-/** Whether one resource waits in the queue. */
+/** Whether one resource waits in the queue (asked inside the calling transaction, if one is open). */
 async function isPending(store: Store, resource: Resource): Promise<boolean> {
-  const db = (store as unknown as { db: Kysely<any> }).db;
+  const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
   const rows = await db
     .selectFrom('pending_index as p')
     .innerJoin('resources as r', 'r.rid', 'p.rid')
@@ -134,6 +134,40 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     expect(await ids({ subject: 'Patient/p7' }, store, 'Observation')).toHaveLength(1);
   });
 
+  it("indexes only the searching tenant's backlog, leaving another tenant's queued", async () => {
+    newScope();
+    const queuedTenant = scope;
+    const searching = { tenant: freshTenant('deferred'), version: 'r4' } as const;
+    // Inside one transaction no background round can take the queued resource off the queue.
+    const stillPending = await store.transaction(async (tx) => {
+      const queued = await tx.resources.create(queuedTenant, observation('Patient/q1', 'Encounter/q1'));
+      await tx.resources.search(searching, parseSearchRequest('r4', 'Observation', { patient: 'Patient/q1' }));
+      return isPending(store, queued);
+    });
+    expect(stillPending).toBe(true);
+  });
+
+  it('sets aside a resource that cannot be indexed, with the reason; it stays readable and holds up no search', async () => {
+    newScope();
+    const before = { tenant: freshTenant('deferred'), version: 'r4' } as const;
+    const earlier = await store.resources.create(before, observation('Patient/a1', 'Encounter/a1'));
+    // 4,000 names give 12,000 index entries (name, family, phonetic), over MAX_INDEX_ENTRIES.
+    const crowded = await store.resources.create(scope, { resourceType: 'Patient', name: Array.from({ length: 4_000 }, (_, i) => ({ family: `F${i}` })) } as Resource);
+    const later = await store.resources.create(scope, observation('Patient/a2', 'Encounter/a2'));
+    expect(await ids({ patient: 'Patient/a2' })).toEqual([later.id]);
+    expect(await ids({ family: 'F1' }, store, 'Patient')).toEqual([]);
+    expect((await store.resources.search(before, parseSearchRequest('r4', 'Observation', { patient: 'Patient/a1' }))).resources.map((r) => r.id)).toEqual([earlier.id]);
+    expect(((await store.resources.read(scope, 'Patient', crowded.id as string)).name as unknown[]).length).toBe(4_000);
+    const db = (store as unknown as { db: Kysely<any> }).db;
+    const setAside = await db.selectFrom('unindexable_resources').select(['tenant', 'reason', 'set_aside_at']).execute();
+    expect(setAside).toEqual([{ tenant: scope.tenant, reason: `Patient/${crowded.id} cannot be indexed: it has more than ${MAX_INDEX_ENTRIES} search index entries`, set_aside_at: expect.anything() }]);
+    expect(await isPending(store, crowded)).toBe(false);
+    // A new version that can be indexed is found again, and no longer noted as set aside.
+    await store.resources.update(scope, { resourceType: 'Patient', id: crowded.id, name: [{ family: 'Jansen' }] } as Resource);
+    expect(await ids({ family: 'Jansen' }, store, 'Patient')).toEqual([crowded.id]);
+    expect(await db.selectFrom('unindexable_resources').selectAll().execute()).toEqual([]);
+  });
+
   it("includes an Encounter's Observations with _revinclude", async () => {
     newScope();
     const encounter = await store.resources.create(scope, { resourceType: 'Encounter', status: 'finished', class: { code: 'IMP' } } as Resource);
@@ -150,14 +184,14 @@ describe('deferred index queue length', () => {
       run: async (shape: string) => (shape === 'count-pending-index' ? [{ n: stored }] : []),
     };
     const context = { dialect: 'sqlite', statements } as unknown as ConstructorParameters<typeof DeferredIndex>[0];
-    return new DeferredIndex(context, () => undefined);
+    return new DeferredIndex(context, () => undefined, { warn: () => undefined });
   }
 
   it('takes writes until 500 are pending, then lets them index themselves', async () => {
     const index = queue(0);
-    for (let rid = 1; rid <= 499; rid++) await index.enqueue(rid);
+    for (let rid = 1; rid <= 499; rid++) await index.enqueue(rid, 'tenant');
     expect(index.accepts()).toBe(true);
-    await index.enqueue(500);
+    await index.enqueue(500, 'tenant');
     expect(index.accepts()).toBe(false);
   });
 

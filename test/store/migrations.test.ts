@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Migrator, sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
+import { MAX_INDEX_ENTRIES, parseSearchRequest } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { auditTrailRows, UNVERIFIED_AGENT } from '../../src/store/audit-rows.js';
 import { openStore, type StoreOptions } from '../../src/store/index.js';
@@ -194,6 +195,60 @@ describe.each(dialects)('migration 011 on %s', (dialect, makeDatabase) => {
         expect(left).toEqual([{ fhir_version: 'stu3', id: 'a2' }]);
         const entries = await db.selectFrom('search_token').select('rid').where('resource_type', '=', 'AuditEvent').where('fhir_version', '=', 'r4').execute();
         expect(entries).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await old.dispose();
+    }
+  });
+});
+
+/** A resource as the store wrote it before migration 012: its row, and its place in the (tenant-less) deferred index queue. */
+async function writeQueuedResource(db: Kysely<any>, tenant: string, version: 'r4' | 'stu3', resource: Resource): Promise<void> {
+  const content = JSON.stringify({ ...resource, meta: { versionId: '1', lastUpdated: '2026-02-01T10:00:00.000Z' } });
+  const row = { tenant, fhir_version: version, resource_type: resource.resourceType, id: resource.id, version_id: 1, last_updated: Date.parse('2026-02-01T10:00:00Z'), deleted: 0, method: 'POST', seq: 1, content };
+  const [{ rid }] = await db.insertInto('resources').values(row).returning('rid').execute();
+  await db.insertInto('pending_index').values({ rid }).execute();
+}
+
+describe.each(dialects)('migration 012 on %s', (dialect, makeDatabase) => {
+  const migrator = (old: OldDatabase) =>
+    new Migrator({ db: old.db, provider: { getMigrations: async () => migrations(dialect) }, ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}) });
+
+  it('gives queued resources their tenant; the queue then drains, a resource that cannot be indexed set aside, and every tenant searches', async () => {
+    const old = await makeDatabase();
+    try {
+      const { error } = await migrator(old).migrateTo('011-audit-trail');
+      if (error) throw error;
+      // One EHR's Patients with 130,000 names (in both releases) queued first, another tenant's data after them.
+      const name = Array.from({ length: 130_000 }, (_, i) => ({ family: `F${i}` }));
+      await writeQueuedResource(old.db, 'crowded', 'r4', { resourceType: 'Patient', id: 'many', name });
+      await writeQueuedResource(old.db, 'crowded', 'stu3', { resourceType: 'Patient', id: 'many', name });
+      await writeQueuedResource(old.db, 'other', 'r4', { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'pulse' }, subject: { reference: 'Patient/p1' } });
+      await writeQueuedResource(old.db, 'other', 'stu3', { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' } });
+      const upgraded = await migrator(old).migrateTo('012-tenant-pending-index');
+      if (upgraded.error) throw upgraded.error;
+      const queued = await old.db.selectFrom('pending_index').select('tenant').orderBy('rid').execute();
+      expect(queued.map((row) => row.tenant)).toEqual(['crowded', 'crowded', 'other', 'other']);
+      await old.close();
+
+      const store = await openStore(old.options);
+      try {
+        const search = async (tenant: string, version: 'r4' | 'stu3', resourceType: string, query: Record<string, string>) =>
+          (await store.resources.search({ tenant, version }, parseSearchRequest(version, resourceType, query))).resources.map((resource) => resource.id);
+        expect(await search('other', 'r4', 'Observation', { subject: 'Patient/p1' })).toEqual(['o1']);
+        expect(await search('other', 'stu3', 'Condition', { subject: 'Patient/p1' })).toEqual(['c1']);
+        expect(await search('crowded', 'r4', 'Patient', { family: 'F1' })).toEqual([]);
+        expect(await search('crowded', 'stu3', 'Patient', { family: 'F1' })).toEqual([]);
+        expect(((await store.resources.read({ tenant: 'crowded', version: 'r4' }, 'Patient', 'many')).name as unknown[]).length).toBe(130_000);
+        const db = (store as unknown as { db: Kysely<any> }).db;
+        expect(await db.selectFrom('pending_index').selectAll().execute()).toEqual([]);
+        const setAside = await db.selectFrom('unindexable_resources').select(['tenant', 'reason']).orderBy('rid').execute();
+        expect(setAside).toEqual([
+          { tenant: 'crowded', reason: `Patient/many cannot be indexed: it has more than ${MAX_INDEX_ENTRIES} search index entries` },
+          { tenant: 'crowded', reason: `Patient/many cannot be indexed: it has more than ${MAX_INDEX_ENTRIES} search index entries` },
+        ]);
       } finally {
         await store.close();
       }

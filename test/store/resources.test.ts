@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
+import { MAX_INDEX_ENTRIES } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
@@ -116,6 +117,27 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     expect(await outcomeOf(store.resources.create(scope, r({ resourceType: 'Spaceship' })))).toBe('bad-request');
     expect(await outcomeOf(store.resources.update(scope, r({ resourceType: 'Patient', id: 'no spaces allowed' })))).toBe('bad-request');
     expect(await outcomeOf(store.resources.read(scope, 'Patient', '../etc'))).toBe('not-found');
+  });
+
+  it('refuses a resource over the default write limits, naming the limit: the Patient with 130,000 names of issue 12', async () => {
+    newScope();
+    const patient = r({ resourceType: 'Patient', name: Array.from({ length: 130_000 }, (_, i) => ({ family: `F${i}` })) });
+    const refusal = await store.resources.create(scope, patient).catch((error: unknown) => error as OperationOutcomeError);
+    expect(refusal).toBeInstanceOf(OperationOutcomeError);
+    expect((refusal as OperationOutcomeError).outcome).toMatchObject({
+      id: 'unprocessable',
+      issue: [{ details: { text: 'The Patient holds more than 100000 values: it exceeds limits.resourceElements (100000)' } }],
+    });
+  });
+
+  it('refuses a resource indexed with its write that has more index entries than MAX_INDEX_ENTRIES, naming the cap', async () => {
+    newScope();
+    const identifier = Array.from({ length: MAX_INDEX_ENTRIES + 1 }, (_, i) => ({ system: 'urn:x', value: String(i) }));
+    const refusal = await store.resources.create(scope, r({ resourceType: 'Task', status: 'requested', intent: 'order', identifier })).catch((error: unknown) => error);
+    expect((refusal as OperationOutcomeError).outcome).toMatchObject({
+      id: 'unprocessable',
+      issue: [{ details: { text: `The Task cannot be indexed: it has more than ${MAX_INDEX_ENTRIES} search index entries` } }],
+    });
   });
 
   it('keeps tenants apart in every method: another tenant sees not-found, never gone or data', async () => {

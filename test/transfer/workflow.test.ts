@@ -220,6 +220,8 @@ describe('eOverdracht between two gateways', () => {
     const document = renamed(documentOf(examples, ADVANCE_NOTICE), 'refused');
     const call = (parameter: object[]) => fhirCall(sender.url, token, 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter });
     const bundle = { name: 'advanceNotice', resource: transaction(document) };
+    // 100,000 address lines: over the default limits.resourceElements (100,000 values).
+    const crowdedAddress = [{ line: Array.from({ length: 100_000 }, (_, i) => `Straat ${i}`) }, { line: ['x'] }];
     const stranger = { name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: '99999999' } };
     const refusals = [
       [await call([bundle]), 400, /At least one 'receiver'/],
@@ -228,6 +230,7 @@ describe('eOverdracht between two gateways', () => {
       [await call([{ name: 'advanceNotice', resource: transaction(document.filter((r) => r.resourceType !== 'Coverage')) }, ...receivers(vvt1)]), 422, /Coverage\/zib-Payer-eov-test-1-5-01-refused is referenced by the document but neither sent nor stored/],
       [await call([{ name: 'advanceNotice', resource: transaction(document.map((r) => (r.resourceType === 'Patient' ? { ...r, birthDate: 'yesterday' } : r))) }, ...receivers(vvt1)]), 422, /Patient\/nl-core-patient-eov-test-1-5-01-refused: .*yesterday/],
       [await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', '/fhir/stu3/$offer', { resourceType: 'Parameters', parameter: [bundle] }), 403, /sender role/],
+      [await call([{ name: 'advanceNotice', resource: transaction(document.map((r) => (r.resourceType === 'Patient' ? { ...r, address: crowdedAddress } : r))) }, ...receivers(vvt1)]), 422, /exceeds limits\.resourceElements \(100000\)/],
     ] as const;
     for (const [answer, status, text] of refusals) expect([answer.status, JSON.stringify(answer.body.issue)]).toEqual([status, expect.stringMatching(text)]);
     const notYetAccepted = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task')[0];

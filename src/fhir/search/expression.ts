@@ -121,8 +121,8 @@ function walk(resource: Resource, steps: string[][]): unknown[] {
       if (typeof value !== 'object' || value === null) continue;
       for (const name of names) {
         const child = (value as Record<string, unknown>)[name];
-        if (Array.isArray(child)) next.push(...child.filter((item) => item !== null && item !== undefined));
-        else if (child !== null && child !== undefined) next.push(child);
+        // One push per item: spreading an array into push's arguments overflows the stack past some 100,000 items.
+        for (const item of Array.isArray(child) ? child : [child]) if (item !== null && item !== undefined) next.push(item);
       }
     }
     values = next;
