@@ -35,7 +35,8 @@ export function servedResponse(response: FhirResponse, context: RestContext): Fh
 function servedResource(resource: Resource, served: Served): Resource | undefined {
   if (resource.resourceType === 'Bundle') return servedBundle(resource as Bundle, served);
   if (resource.resourceType === 'Parameters' && Array.isArray(resource.parameter)) {
-    return { ...resource, parameter: servedParameters(resource.parameter as Parameter[], served) };
+    const parameter = servedParameters(resource.parameter as Parameter[], served);
+    return parameter === resource.parameter ? resource : { ...resource, parameter };
   }
   return served.shown(resource);
 }
@@ -46,18 +47,26 @@ function servedBundle(bundle: Bundle, served: Served): Bundle {
     if (!item.resource) return [item];
     if (item.search?.mode === 'include' && !served.readable(item.resource)) return [];
     const resource = servedResource(item.resource, served);
-    return resource ? [{ ...item, resource }] : [];
+    if (!resource) return [];
+    return [resource === item.resource ? item : { ...item, resource }];
   });
-  return { ...bundle, entry };
+  return unchanged(entry, bundle.entry) ? bundle : { ...bundle, entry };
 }
 
-function servedParameters(parameters: Parameter[] | undefined, served: Served): Parameter[] | undefined {
-  return parameters?.flatMap((parameter): Parameter[] => {
+function servedParameters(parameters: Parameter[], served: Served): Parameter[] {
+  const shown = parameters.flatMap((parameter): Parameter[] => {
     const resource = parameter.resource && servedResource(parameter.resource, served);
     if (parameter.resource && !resource) return [];
-    const part = servedParameters(parameter.part, served);
+    const part = Array.isArray(parameter.part) ? servedParameters(parameter.part, served) : parameter.part;
+    if (resource === parameter.resource && part === parameter.part) return [parameter];
     return [{ ...parameter, ...(resource ? { resource } : {}), ...(part ? { part } : {}) }];
   });
+  return unchanged(shown, parameters) ? parameters : shown;
+}
+
+/** Whether nothing was withheld or projected: the answer is then passed on as the handler built it. */
+function unchanged<T>(served: T[], original: T[]): boolean {
+  return served.length === original.length && served.every((item, index) => item === original[index]);
 }
 
 function readable(resource: Resource, context: RestContext): boolean {
