@@ -110,7 +110,7 @@ export function createCapacity(options: CapacityOptions): Capacity {
       // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
       servedProjection: {
         concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),
-        project: (resource) => shownToOthers(resource, new Date(clock())),
+        project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
       },
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},

@@ -2,27 +2,25 @@ import { DIRECTORY_TYPES } from '../../auth/purposes.js';
 import type { Resource } from '../../fhir/version.js';
 import { projectAs } from '../egress/payload.js';
 import { egressPolicy, type EgressPolicy } from '../egress/policy.js';
-import { readPublication } from './publication.js';
 
 const DIRECTORY = new Set(DIRECTORY_TYPES);
+
+/** An availability report as other organisations are shown it, or undefined (`CoordinationPoint.shownReport`). */
+export type ShownReport = (report: Resource) => Resource | undefined;
 
 /**
  * A resource as another organisation sees it at a coordination point, for the types the capacity purposes read:
  * built from the egress allowlist, whoever stored it (a provider's publication, or the point's own EHR with whatever
- * it carries). An availability report is shown as `readPublication` rebuilds it, an Organization or Endpoint by the
- * policy's rule for it; a type the policy has no rule for (HealthcareService, Location), or a resource with nothing
- * publishable left, is not shown at all. The store's `id`, `versionId` and `lastUpdated` stay, so that reads,
- * searches and paging work as before. Other types pass: what a caller may read of them is authorization's decision.
+ * it carries). A MeasureReport is shown as `shownReport` says (the board's reports, rebuilt from the allowlist), an
+ * Organization or Endpoint by the policy's rule for it; a type the policy has no rule for (HealthcareService,
+ * Location), or a resource with nothing publishable left, is not shown at all. The store's `id`, `versionId` and
+ * `lastUpdated` stay, so that reads, searches and paging work as before. Other types pass: what a caller may read of
+ * them is authorization's decision.
  */
-export function shownToOthers(resource: Resource, now: Date, policy: EgressPolicy = egressPolicy()): Resource | undefined {
+export function shownToOthers(resource: Resource, shownReport: ShownReport, policy: EgressPolicy = egressPolicy()): Resource | undefined {
   if (!DIRECTORY.has(resource.resourceType)) return resource;
-  const shown = resource.resourceType === 'MeasureReport' ? publishedReport(resource, now, policy) : ruled(resource, policy);
+  const shown = resource.resourceType === 'MeasureReport' ? shownReport(resource) : ruled(resource, policy);
   return shown && withStoreIdentity(shown, resource);
-}
-
-function publishedReport(report: Resource, now: Date, policy: EgressPolicy): Resource | undefined {
-  const publication = readPublication(report, now, policy);
-  return 'resourceType' in publication ? undefined : publication.report;
 }
 
 function ruled(resource: Resource, policy: EgressPolicy): Resource | undefined {

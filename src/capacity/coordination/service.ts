@@ -184,6 +184,14 @@ export class CoordinationPoint {
   }
 
   /**
+   * A stored report as other organisations are shown it: only one the board takes, as the egress allowlist rebuilds
+   * it. Other organisations see what the board is made of, never what the point's own EHR stored.
+   */
+  shownReport(report: Resource, now: Date): Resource | undefined {
+    return this.storedPublication(report, now)?.report;
+  }
+
+  /**
    * A stored report as the board takes it: one stored by `receive` as its provider's report, naming no other
    * organisation than that provider as the trust registry knows it. Reports the tenant's own EHR stored, and any
    * accepted before publications were bound to their publisher, stay off the board.
