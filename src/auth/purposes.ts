@@ -25,7 +25,8 @@ export interface Purpose {
 
 const fhir = (path: string, ...operations: Operation[]): PolicyRule => ({ endpoint: 'fhir', path, operations });
 
-const DIRECTORY_TYPES = ['MeasureReport', 'HealthcareService', 'Organization', 'Location', 'Endpoint'];
+/** What the capacity purposes may read at a coordination point: its board and directory. */
+export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareService', 'Organization', 'Location', 'Endpoint'];
 
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'eOverdracht-sender': {

@@ -9,6 +9,7 @@ import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';
 import type { TaskStatus } from '../transfer/task-status.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
+import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
 import { isCapacityState } from './provider/state.js';
@@ -96,12 +97,8 @@ export function createCapacity(options: CapacityOptions): Capacity {
   });
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
-  const routes = capacityRoutes({
-    provider,
-    coordination,
-    isCoordinationPoint: (tenant) => tenantsWith('coordination-point').includes(tenant),
-    clock,
-  });
+  const isCoordinationPoint = (tenant: string) => tenantsWith('coordination-point').includes(tenant);
+  const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock });
 
   return {
     provider,
@@ -110,6 +107,11 @@ export function createCapacity(options: CapacityOptions): Capacity {
     http: {
       fhirRoutes: (version) => (version === 'r4' ? routes : []),
       writeInterceptors: { Basic: refuseInternalWrites(isCapacityState, "the provider's capacity state (it follows censuses and transfers)") },
+      // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
+      servedProjection: {
+        concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),
+        project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
+      },
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
     async onTaskStatusChange(change) {

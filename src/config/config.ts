@@ -32,6 +32,8 @@ export interface TrustedOrganization {
   id: string;
   name: string;
   ura?: string;
+  /** At a coordination point: the AGB its publications may carry besides the URA. */
+  agb?: string;
   jwks?: { keys: Record<string, unknown>[] };
   didWeb?: string;
   endpoints: { oauth?: string; fhir?: string; notification?: string };

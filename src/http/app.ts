@@ -7,7 +7,7 @@ import { notFound, serverError, type OperationOutcome } from '../fhir/outcome.js
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { RestServices, SearchParser, WriteInterceptor } from '../fhir/rest/types.js';
+import type { RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
@@ -42,6 +42,8 @@ export interface HttpExtension {
   fhirRoutes?(version: FhirVersion): RouteDefinition[];
   /** Rules around REST writes, by resource type. */
   writeInterceptors?: Record<string, WriteInterceptor>;
+  /** What some callers see of the answers of both FHIR bases (e.g. other organisations at a coordination point). */
+  servedProjection?: ServedProjection;
   /** Routes outside the FHIR bases, mounted at the root (e.g. the eOverdracht notification endpoint). */
   router?: express.Router;
 }
@@ -98,6 +100,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     authenticator: deps.authenticator,
     router,
     writeInterceptors: chainedInterceptors(extensions),
+    projections: extensions.flatMap((extension) => extension.servedProjection ?? []),
   };
   let statement: Resource | undefined;
   const describe = () =>

@@ -23,4 +23,10 @@ describe('capacity settings in the gateway configuration', () => {
     expect(() => createCapacity({ config: parseConfig({ ...base, capacity: { snapshotSchedule: 'every hour' } }), store, client })).toThrow(ConfigError);
     expect(() => createCapacity({ config: parseConfig({ ...base, capacity: { snapshotSchedule: 'every hour' } }), store, client })).toThrow(/capacity\.snapshotSchedule/);
   });
+
+  it("reads a provider's AGB from its trusted entry, and names a malformed one", () => {
+    const provider = { id: 'vvt', name: 'Zorggroep Maas', ura: '10000001', jwks: { keys: [] } };
+    expect(parseConfig({ ...base, trusted: [{ ...provider, agb: '01234567' }] }).trusted[0]).toMatchObject({ agb: '01234567' });
+    expect(() => parseConfig({ ...base, trusted: [{ ...provider, agb: '1234' }] })).toThrow(/trusted.*0.*agb/);
+  });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
-import { allOk, created, forbidden, issue, outcome } from '../../fhir/outcome.js';
+import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
@@ -13,6 +13,7 @@ import { UNKNOWN } from '../model.js';
 import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
 import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
+import { foreignIdentityClaim, knownIdentity, type ForeignClaim } from './identity.js';
 import { readPublication, type ProviderListing, type Publication } from './publication.js';
 import { readOptional } from '../../store/optional.js';
 
@@ -77,6 +78,8 @@ export class CoordinationPoint {
     const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
     const own = publication.provider.identifiers.some((identifier) => identifier.system === URA_SYSTEM && identifier.value === publisher?.ura);
     if (!publisher?.ura || !own) return [forbidden(`Organisation '${principal.requester}' may publish only its own availability (its configured URA)`)];
+    const claim = foreignIdentityClaim(payload, knownIdentity(publisher));
+    if (claim) return [foreignClaimRefused(claim, publisher)];
     const stored = await this.replaceReport(store, scope, reportId(publication.provider), now, (current) =>
       isNotOlder(publication, current) ? publication : undefined,
     );
@@ -159,7 +162,7 @@ export class CoordinationPoint {
     const [tenant, id, versionId, instance] = JSON.parse(message) as BoardSignal;
     if (instance === this.instance || !tenants.includes(tenant)) return;
     const report = await store.resources.vread({ tenant, version: 'r4' }, 'MeasureReport', id, versionId).catch(() => undefined);
-    const publication = report && publicationOf(report, now);
+    const publication = report && this.storedPublication(report, now);
     if (publication) this.board(tenant).apply(publication);
   }
 
@@ -172,12 +175,33 @@ export class CoordinationPoint {
         const request = parseSearchRequest('r4', 'MeasureReport', { _profile: AVAILABILITY_REPORT_PROFILE, _count: String(PAGE) });
         const page = await store.resources.search(scope, { ...request, offset });
         for (const report of page.resources) {
-          const publication = publicationOf(report, now);
+          const publication = this.storedPublication(report, now);
           if (publication) board.apply(publication);
         }
         if (!page.hasMore) break;
       }
     }
+  }
+
+  /**
+   * A stored report as other organisations are shown it: only one the board takes, as the egress allowlist rebuilds
+   * it. Other organisations see what the board is made of, never what the point's own EHR stored.
+   */
+  shownReport(report: Resource, now: Date): Resource | undefined {
+    return this.storedPublication(report, now)?.report;
+  }
+
+  /**
+   * A stored report as the board takes it: one stored by `receive` as its provider's report, naming no other
+   * organisation than that provider as the trust registry knows it. Reports the tenant's own EHR stored, and any
+   * accepted before publications were bound to their publisher, stay off the board.
+   */
+  private storedPublication(report: Resource, now: Date): Publication | undefined {
+    const publication = publicationOf(report, now);
+    if (!publication || report.id !== reportId(publication.provider)) return undefined;
+    const [system, value] = publication.provider.key.split('|');
+    const publisher = this.options.trusted.find((organization) => system === URA_SYSTEM && organization.ura === value);
+    return publisher && !foreignIdentityClaim(report, knownIdentity(publisher)) ? publication : undefined;
   }
 }
 
@@ -194,6 +218,11 @@ export function reportId(provider: ProviderListing): string {
 async function readReport(store: Store, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
   const report = await readOptional(store.resources, scope, 'MeasureReport', id);
   return report && { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
+}
+
+function foreignClaimRefused({ at, claim }: ForeignClaim, publisher: TrustedOrganization): OperationOutcome {
+  const text = `${at} ('${claim}') is not '${publisher.id}': a publication may name only its publisher, as the trust registry knows it (URA, AGB, name '${publisher.name}')`;
+  return outcome('forbidden', [issue('error', 'forbidden', text, at)]);
 }
 
 function publicationOf(report: Resource, now: Date): Publication | undefined {

@@ -5,6 +5,7 @@ import { isSupportedType } from './resource-types.js';
 import type { Resource } from '../version.js';
 import { queryString } from './query.js';
 import { searchQuery } from './search.js';
+import { servedResponse } from './served.js';
 import type { AccessEvent, FhirHandler, FhirRequest, FhirResponse, HttpMethod, RestContext } from './types.js';
 
 /**
@@ -96,7 +97,7 @@ export class FhirRouter {
     const malformed = malformedParameter(params);
     if (malformed) return [malformed];
     const operation = askedOperation(route.access);
-    if (!operation) return runHandler(route.handler, { ...request, params }, context);
+    if (!operation) return servedResponse(await runHandler(route.handler, { ...request, params }, context), context);
     const access: AccessRequest = {
       version: context.services.version,
       operation,
@@ -104,7 +105,7 @@ export class FhirRouter {
       resourceType: params.type,
     };
     const denied = context.services.authenticator.authorize(context.principal, access);
-    const response = denied ? ([denied] as FhirResponse) : await runHandler(route.handler, { ...request, params }, context);
+    const response = denied ? ([denied] as FhirResponse) : servedResponse(await runHandler(route.handler, { ...request, params }, context), context);
     context.accesses.push(accessEvent(access, request, response));
     return response;
   }

@@ -54,6 +54,17 @@ export interface AccessEvent {
   resources: Resource[];
 }
 
+/**
+ * What a capability lets some callers see of what is served to them (e.g. the egress allowlist for other
+ * organisations at a coordination point): applied on the way out to every resource a routed request answers with.
+ */
+export interface ServedProjection {
+  /** Whether this caller sees the projection instead of the stored resources. */
+  concerns(principal: Principal): boolean;
+  /** The resource as such a caller may see it, or undefined to withhold it; types the capability does not govern pass. */
+  project(resource: Resource): Resource | undefined;
+}
+
 /** Built once per FHIR base when the app starts. */
 export interface RestServices {
   version: FhirVersion;
@@ -65,6 +76,8 @@ export interface RestServices {
   router: FhirRouter;
   /** Domain rules for writes of a resource type (e.g. eOverdracht Tasks pass the transfer state machine), by type. */
   writeInterceptors?: Readonly<Record<string, WriteInterceptor>>;
+  /** What callers see of the answers (`served.ts`). */
+  projections?: readonly ServedProjection[];
 }
 
 /** Per request: who asks, against which tenant and store (a transaction swaps in its own store). */
