@@ -10,6 +10,7 @@ import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
 import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
+import { createBodyBudget } from './http/bodies.js';
 import { auditPatientData } from './http/audit.js';
 import { createLogger, type Logger } from './logging.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
@@ -48,7 +49,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       : http.createServer();
     const port = await listen(server, config.port);
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
-    const auth = await createAuth(running, store);
+    const bodies = createBodyBudget(config.limits.inFlightBodyBytes);
+    const auth = await createAuth(running, store, { bodies });
     let dispatcher: Dispatcher | undefined;
     const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });
     const capacity = createCapacity({
@@ -65,6 +67,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       trusted: running.trusted,
       validators,
       limits: config.limits,
+      bodies,
       logger,
       onTaskStatusChange: async (change) => {
         await capacity.onTaskStatusChange(change);
@@ -82,6 +85,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
+      bodies,
+      rateLimits: config.rateLimits,
       store,
       validators,
       parseSearch: parseSearchRequest,

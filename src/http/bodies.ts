@@ -87,13 +87,25 @@ export class BodyBudgetExhausted extends Error {
   }
 }
 
+/** A body whose Content-Length is beyond the route's limit, refused before any of it is read. */
+export class BodyTooLarge extends Error {
+  readonly status = 413;
+
+  constructor(limitBytes: number) {
+    super(`The body is longer than the limit of ${limitBytes} bytes`);
+    this.name = 'BodyTooLarge';
+  }
+}
+
 /**
- * Middleware before a body parser whose limit is `limitBytes`: reserves the body's Content-Length (sent in chunks:
- * the limit) and gives it back when the request is answered or its connection closes.
+ * Middleware before a body parser whose limit is `limitBytes`: refuses a declared length beyond it at once (body
+ * parsers would read it off first), reserves the body's Content-Length (sent in chunks: the limit) and gives it back
+ * when the request is answered or its connection closes.
  */
 export function reserveBody(budget: BodyBudget, limitBytes: number): RequestHandler {
   return async (req, res, next) => {
     const bytes = bytesToReserve(req, limitBytes);
+    if (bytes > limitBytes) return next(new BodyTooLarge(limitBytes));
     if (bytes === 0) return next();
     const release = await budget.reserve(bytes);
     if (!release) {
@@ -108,9 +120,7 @@ export function reserveBody(budget: BodyBudget, limitBytes: number): RequestHand
 function bytesToReserve(req: Request, limitBytes: number): number {
   const declared = req.headers['content-length'];
   if (declared === undefined) return req.headers['transfer-encoding'] === undefined ? 0 : limitBytes;
-  const length = Number(declared);
-  // Longer than the limit: the parser refuses it (413) without reading it.
-  return length <= limitBytes ? length : 0;
+  return Number(declared);
 }
 
 function releaseWhenClosed(res: Response, release: Release): void {
@@ -128,15 +138,21 @@ export function leaveBodyUnread(req: Request, res: Response, limitBytes: number)
   if (unbounded) res.set('Connection', 'close');
 }
 
+/** A body refused before all of it arrived (too long, no room) is not drained either: the connection closes. */
+export function closeIfUnread(req: Request, res: Response): void {
+  if (!req.complete) res.set('Connection', 'close');
+}
+
 const ISSUE_CODES: Record<number, string> = { 413: 'too-costly', 429: 'throttled' };
 
 /**
  * The outcome for an error raised while a body was waited for or read (too large, no room, bad encoding, aborted),
  * which carries its 4xx status; undefined for anything else. `limit` names the body limit the parser had.
  */
-export function bodyErrorOutcome(error: unknown, limit: { name: string; bytes: number }): OperationOutcome | undefined {
+export function bodyErrorOutcome(error: unknown, req: Request, res: Response, limit: { name: string; bytes: number }): OperationOutcome | undefined {
   const status = (error as { status?: unknown }).status;
   if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  closeIfUnread(req, res);
   const text = status === 413 ? `The body exceeds ${limit.name} (${limit.bytes} bytes)` : (error as Error).message;
   return outcome(outcomeKindFor(status), [issue('error', ISSUE_CODES[status] ?? 'invalid', text)]);
 }
