@@ -21,7 +21,7 @@ export interface AuthRouterDeps {
   bodies: BodyBudget;
 }
 
-const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
+export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
 
 function parameters(req: Request): Record<string, unknown> {
   const body: unknown = req.body;

@@ -3,9 +3,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
+import { OAUTH_PATHS } from '../auth/router.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
-import { notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
+import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
@@ -67,7 +68,7 @@ export function createApp(deps: AppDependencies): express.Express {
   const metrics = createHttpMetrics();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet());
+  app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet(), singleAuthorization);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -130,6 +131,21 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     audit: deps.audit,
     logger: deps.logger,
   };
+}
+
+/**
+ * Two Authorization headers make the caller ambiguous (Node keeps one of them, a proxy in front may have judged the
+ * other): refused on every route, in the token endpoint's RFC 6749 shape there and as an OperationOutcome elsewhere.
+ */
+function singleAuthorization(req: Request, res: Response, next: NextFunction): void {
+  const count = req.rawHeaders.filter((name, index) => index % 2 === 0 && name.toLowerCase() === 'authorization').length;
+  if (count <= 1) {
+    next();
+    return;
+  }
+  const text = `The request has ${count} Authorization headers; send one`;
+  if (OAUTH_PATHS.includes(req.path)) res.status(400).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: text });
+  else sendJsonOutcome(res, badRequest(text));
 }
 
 /** One line per request: route pattern (never the raw URL: queries can hold a BSN), status, duration, request id. */

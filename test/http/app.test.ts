@@ -163,6 +163,20 @@ describe('request bodies and callers', () => {
     expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer good')).status).toBe(200);
   });
 
+  it('refuses a request with two Authorization headers on every route (400), as RFC 6749 JSON at the token endpoint', async () => {
+    const { app } = appWith(readStored);
+    const twice = (target: string) =>
+      listening(app, (url) => rawRequest(url, [`GET ${target} HTTP/1.1`, 'Host: gw.test', 'Authorization: Bearer good', 'Authorization: Bearer other']));
+    for (const target of ['/fhir/Patient/p1', '/fhir/stu3/Patient/p1', '/healthz', '/eoverdracht/notification/Task/1']) {
+      const answer = await twice(target);
+      expect([target, answer.status]).toEqual([target, 400]);
+      expect(JSON.parse(answer.body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'The request has 2 Authorization headers; send one' } }] });
+    }
+    const token = await twice('/oauth2/token');
+    expect(token.status).toBe(400);
+    expect(JSON.parse(token.body)).toEqual({ error: 'invalid_request', error_description: 'The request has 2 Authorization headers; send one' });
+  });
+
   it('refuses a body that finds no room in limits.inFlightBodyBytes with 429 and Retry-After, and gives the room back once answered', async () => {
     const bodies = createBodyBudget(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
     const { app } = appWith(readStored, { bodies });
