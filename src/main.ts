@@ -47,7 +47,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const server = config.tls
       ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
       : http.createServer();
-    const port = await listen(server, config.port);
+    const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createBodyBudget(config.limits.inFlightBodyBytes);
     const auth = await createAuth(running, store, { bodies });
@@ -138,10 +138,15 @@ async function createValidators(config: GatewayConfig) {
   return { r4, stu3 };
 }
 
-function listen(server: http.Server, port: number): Promise<number> {
+/** Development mode (generated keys, demo organisation) answers on loopback only; production on every interface. */
+function listenHost(config: GatewayConfig): string | undefined {
+  return config.mode === 'development' ? '127.0.0.1' : undefined;
+}
+
+function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });
