@@ -138,9 +138,9 @@ async function createValidators(config: GatewayConfig) {
   return { r4, stu3 };
 }
 
-/** Development mode (generated keys, demo organisation) answers on loopback only; production on every interface. */
+/** Unless told otherwise, development mode (generated keys, demo organisation) answers on loopback only; production on every interface. */
 function listenHost(config: GatewayConfig): string | undefined {
-  return config.mode === 'development' ? '127.0.0.1' : undefined;
+  return config.listenHost ?? (config.mode === 'development' ? '127.0.0.1' : undefined);
 }
 
 function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {

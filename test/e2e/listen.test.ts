@@ -34,6 +34,15 @@ describe('the interfaces a gateway listens on', () => {
     }
   });
 
+  it('development mode: the interface listenHost names, when it names one', async () => {
+    const gateway = await startTestGateway(['tenant-a'], { listenHost: '0.0.0.0' });
+    try {
+      expect(await healthzAt(external!, new URL(gateway.url).port)).toBe(200);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('production mode: every interface', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'gateway-listen-'));
     const { config } = await world({ mode: 'production', port: 0, dataDir });
