@@ -37,7 +37,8 @@ const LIMITS: Limits = { ...DEFAULT_LIMITS, ...(JSON.parse(process.env.EVIDENCE_
 const EXIT_WAIT_MS = 30_000;
 
 type Kind = 'ehr-batch' | 'ehr-resource' | 'remote-batch' | 'remote-resource';
-const KINDS: Kind[] = ['ehr-batch', 'ehr-resource', 'remote-batch', 'remote-resource'];
+/** The kinds sent, in turn (EVIDENCE_MEMORY_KINDS, comma-separated, narrows them down to see which one costs what). */
+const KINDS = (process.env.EVIDENCE_MEMORY_KINDS?.split(',') ?? ['ehr-batch', 'ehr-resource', 'remote-batch', 'remote-resource']) as Kind[];
 
 interface Callers {
   ehr: string;
