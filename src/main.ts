@@ -10,6 +10,7 @@ import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
 import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
+import { createBodyBudget } from './http/bodies.js';
 import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
@@ -48,9 +49,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
       : http.createServer();
     answerClientErrors(server);
-    const port = await listen(server, config.port);
+    const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
-    const auth = await createAuth(running, store);
+    const bodies = createBodyBudget(config.limits.inFlightBodyBytes);
+    const auth = await createAuth(running, store, { bodies });
     let dispatcher: Dispatcher | undefined;
     const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });
     const capacity = createCapacity({
@@ -67,6 +69,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       trusted: running.trusted,
       validators,
       limits: config.limits,
+      bodies,
       logger,
       onTaskStatusChange: async (change) => {
         await capacity.onTaskStatusChange(change);
@@ -84,6 +87,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
+      bodies,
+      rateLimits: config.rateLimits,
       store,
       validators,
       parseSearch: parseSearchRequest,
@@ -136,10 +141,15 @@ async function createValidators(config: GatewayConfig) {
   return { r4, stu3 };
 }
 
-function listen(server: http.Server, port: number): Promise<number> {
+/** Unless told otherwise, development mode (generated keys, demo organisation) answers on loopback only; production on every interface. */
+function listenHost(config: GatewayConfig): string | undefined {
+  return config.listenHost ?? (config.mode === 'development' ? '127.0.0.1' : undefined);
+}
+
+function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

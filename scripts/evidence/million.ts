@@ -1,4 +1,4 @@
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { ehrToken, freePort, hostedOrganization, party, startProcess, type Party } from '../../test/transfer/support.js';
 import type { Figure } from '../bench/index.js';
-import { killHard, machineLoad, residentMb } from './processes.js';
+import { buildGateway, compiledGateway, killHard, machineLoad, removeBuild, residentMb } from './processes.js';
 import { percentile } from '../bench/stats.js';
 
 /**
@@ -38,8 +38,6 @@ const OWNERS = 200;
 const STATUSES = ['requested', 'received', 'accepted', 'rejected', 'on-hold', 'in-progress', 'completed', 'cancelled'];
 const TENANT = 'vvt-zuid';
 const HEAP_BOUND_MB = 256;
-const BUILD = path.resolve('.evidence-build');
-const compiledGateway = (heapBound?: number) => [...(heapBound ? [`--max-old-space-size=${heapBound}`] : []), path.join(BUILD, 'main.js')];
 const SCOPE: Scope = { tenant: TENANT, version: 'stu3' };
 
 /** A small deterministic generator: the same data every run. */
@@ -205,7 +203,7 @@ export async function millionResources(): Promise<Figure[]> {
     } finally {
       await store.close();
     }
-    execFileSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD], { stdio: 'inherit' });
+    buildGateway();
     const served = await servedSearch(owner, dataDir, compiledGateway(HEAP_BOUND_MB));
     const bare = await servedSearch(owner, emptyDir, compiledGateway(HEAP_BOUND_MB));
     const unbounded = await servedSearch(owner, dataDir, compiledGateway());
@@ -254,7 +252,7 @@ export async function millionResources(): Promise<Figure[]> {
     ];
   } finally {
     raw.close();
-    rmSync(BUILD, { recursive: true, force: true });
+    removeBuild();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(emptyDir, { recursive: true, force: true });
   }

@@ -1,6 +1,24 @@
-import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import path from 'node:path';
+
+const BUILD = path.resolve('.evidence-build');
+
+/**
+ * Compiles the gateway as the Docker image runs it (`tsc -p tsconfig.build.json`, into a temporary `.evidence-build/`
+ * next to `conformance/` and `profiles/`); `compiledGateway` gives the node arguments that start it.
+ */
+export function buildGateway(): void {
+  execFileSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', BUILD], { stdio: 'inherit' });
+}
+
+export function removeBuild(): void {
+  rmSync(BUILD, { recursive: true, force: true });
+}
+
+/** Node arguments for the compiled gateway, with the V8 heap bounded to `heapBoundMb` when given. */
+export const compiledGateway = (heapBoundMb?: number) => [...(heapBoundMb ? [`--max-old-space-size=${heapBoundMb}`] : []), path.join(BUILD, 'main.js')];
 
 /** kill -9, and wait until the process is gone. */
 export async function killHard(child: ChildProcess | undefined): Promise<void> {

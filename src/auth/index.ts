@@ -3,6 +3,7 @@ import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { GatewayConfig } from '../config/config.js';
 import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { HttpExtension } from '../http/app.js';
+import { createBodyBudget, type BodyBudget } from '../http/bodies.js';
 import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
@@ -36,6 +37,8 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
+  /** The gateway's memory gate of request bodies in flight (default: one of `limits.inFlightBodyBytes` of its own). */
+  bodies?: BodyBudget;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
@@ -57,7 +60,12 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   return {
     registry,
     authenticator: createAuthenticator(verifier),
-    router: createAuthRouter({ registry, tokens }),
+    router: createAuthRouter({
+      registry,
+      tokens,
+      bodyBytes: config.limits.unauthenticatedBodyBytes,
+      bodies: options.bodies ?? createBodyBudget(config.limits.inFlightBodyBytes),
+    }),
     tokens,
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),

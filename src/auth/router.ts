@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { BodyBudgetExhausted, closeIfUnread, reserveBody, type BodyBudget } from '../http/bodies.js';
 import { didDocument, didWebUrl } from './did.js';
 import { OAuthError } from './errors.js';
 import { PURPOSES } from './purposes.js';
@@ -14,9 +15,13 @@ import type { TrustRegistry } from './trust.js';
 export interface AuthRouterDeps {
   registry: TrustRegistry;
   tokens: TokenService;
+  /** Token and introspection requests are read before the caller is known: `limits.unauthenticatedBodyBytes`. */
+  bodyBytes: number;
+  /** The memory gate of request bodies in flight, shared with the other routes that read one. */
+  bodies: BodyBudget;
 }
 
-const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
+export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
 
 function parameters(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
@@ -32,15 +37,19 @@ function sendOAuthError(res: Response, error: OAuthError): void {
   noStore(res).status(error.status).json(error.body);
 }
 
-/** Body parser failures (malformed or oversized form/JSON) and OAuth refusals become RFC 6749 error bodies. */
-const oauthErrors: ErrorRequestHandler = (error, _req, res, next) => {
-  if (error instanceof OAuthError) return sendOAuthError(res, error);
-  const status = (error as { status?: unknown }).status;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    return sendOAuthError(res, new OAuthError('invalid_request', `unreadable request body: ${(error as Error).message}`, { status }));
-  }
-  next(error);
-};
+/** Body parser failures (malformed, oversized or no room for it) and OAuth refusals become RFC 6749 error bodies. */
+function oauthErrors(bodyBytes: number): ErrorRequestHandler {
+  return (error, req, res, next) => {
+    if (error instanceof OAuthError) return sendOAuthError(res, error);
+    const status = (error as { status?: unknown }).status;
+    if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
+    closeIfUnread(req, res);
+    if (error instanceof BodyBudgetExhausted) return sendOAuthError(res, new OAuthError('temporarily_unavailable', error.message, { status }));
+    const description =
+      status === 413 ? `the body exceeds limits.unauthenticatedBodyBytes (${bodyBytes} bytes)` : `unreadable request body: ${(error as Error).message}`;
+    return sendOAuthError(res, new OAuthError('invalid_request', description, { status }));
+  };
+}
 
 function metadata(registry: TrustRegistry) {
   const issuer = registry.publicBaseUrl;
@@ -62,9 +71,13 @@ function didDocuments(registry: TrustRegistry): Map<string, object> {
   return new Map(registry.hostedOrganizations().map((party) => [didWebUrl(party.did).pathname, didDocument(party.did, party.publicJwks)]));
 }
 
-export function createAuthRouter({ registry, tokens }: AuthRouterDeps): express.Router {
+export function createAuthRouter({ registry, tokens, bodyBytes, bodies }: AuthRouterDeps): express.Router {
   const router = express.Router();
-  const body = [express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 32 }), express.json({ limit: '64kb' })];
+  const body = [
+    reserveBody(bodies, bodyBytes),
+    express.urlencoded({ extended: false, limit: bodyBytes, parameterLimit: 32 }),
+    express.json({ limit: bodyBytes }),
+  ];
   const discovery = metadata(registry);
   const documents = didDocuments(registry);
 
@@ -86,7 +99,7 @@ export function createAuthRouter({ registry, tokens }: AuthRouterDeps): express.
     if (document) res.type('application/did+json').send(JSON.stringify(document));
     else next();
   });
-  router.use(OAUTH_PATHS, oauthErrors);
+  router.use(OAUTH_PATHS, oauthErrors(bodyBytes));
   return router;
 }
 

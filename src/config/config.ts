@@ -42,6 +42,8 @@ export interface TrustedOrganization {
 export interface GatewayConfig {
   mode: 'production' | 'development';
   port: number;
+  /** Interface address to listen on; undefined: loopback in development mode, every interface in production. */
+  listenHost?: string;
   publicBaseUrl: string;
   dataDir: string;
   databaseUrl?: string;
@@ -221,6 +223,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
   return {
     mode: config.mode ?? 'production',
     port: env.PORT ? Number(env.PORT) : (config.port ?? 8080),
+    ...optional('listenHost', env.LISTEN_HOST ?? config.listenHost),
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? config.publicBaseUrl).replace(/\/$/, ''),
     dataDir,
     databaseUrl: env.DATABASE_URL ?? config.databaseUrl,
@@ -256,7 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid configuration: PORT '${env.PORT}' is not a port number`);
   const file = env.GATEWAY_CONFIG;
   if (!file) {
-    const config = developmentConfig(port, path.resolve(env.DATA_DIR ?? 'data'));
+    const config = { ...developmentConfig(port, path.resolve(env.DATA_DIR ?? 'data')), ...optional('listenHost', env.LISTEN_HOST) };
     return env.DATABASE_URL ? { ...config, databaseUrl: env.DATABASE_URL, ...optional('databaseSchema', env.DATABASE_SCHEMA) } : config;
   }
   let raw: unknown;

@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
+import { createRateLimiter } from '../auth/rateLimit.js';
+import { OAUTH_PATHS } from '../auth/router.js';
+import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
-import { notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
+import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
@@ -12,6 +15,7 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
+import type { BodyBudget } from './bodies.js';
 import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel } from './metrics.js';
@@ -22,7 +26,10 @@ import { httpStatus } from './status.js';
 export interface AppDependencies {
   /** URL under which clients reach this gateway; FHIR bases are `<publicBaseUrl>/fhir` and `/fhir/stu3`. */
   publicBaseUrl: string;
-  limits: { bodyBytes: number; jsonDepth: number };
+  limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
+  /** The memory gate of request bodies in flight; the auth and extension routers that read bodies share it. */
+  bodies: BodyBudget;
+  rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
   store: Store;
   validators: Record<FhirVersion, Pick<Validator, 'validate' | 'knowsProfile' | 'profiles'>>;
   parseSearch: SearchParser;
@@ -63,7 +70,7 @@ export function createApp(deps: AppDependencies): express.Express {
   const metrics = createHttpMetrics();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet());
+  app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet(), singleAuthorization);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -77,7 +84,8 @@ export function createApp(deps: AppDependencies): express.Express {
   });
   // The FHIR bases first (they carry most traffic; STU3 before R4, whose prefix `/fhir` also matches `/fhir/stu3/...`).
   // They answer everything under /fhir: extensions add FHIR paths through `fhirRoutes`, their routers live elsewhere.
-  for (const base of FHIR_BASES) app.use(base.path, fhirApi(fhirApiOptions(deps, base)));
+  const unauthenticated = { ...deps.rateLimits.unauthenticated, ...createRateLimiter(deps.rateLimits.unauthenticated) };
+  for (const base of FHIR_BASES) app.use(base.path, fhirApi({ ...fhirApiOptions(deps, base), unauthenticated }));
   if (deps.authRouter) app.use(deps.authRouter);
   for (const extension of deps.extensions ?? []) if (extension.router) app.use(extension.router);
 
@@ -121,10 +129,26 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     mountPath: base.path,
     store: deps.store,
     limits: deps.limits,
+    bodies: deps.bodies,
     capabilityStatement: () => (statement ??= describe()),
     audit: deps.audit,
     logger: deps.logger,
   };
+}
+
+/**
+ * Two Authorization headers make the caller ambiguous (Node keeps one of them, a proxy in front may have judged the
+ * other): refused on every route, in the token endpoint's RFC 6749 shape there and as an OperationOutcome elsewhere.
+ */
+function singleAuthorization(req: Request, res: Response, next: NextFunction): void {
+  const count = req.rawHeaders.filter((name, index) => index % 2 === 0 && name.toLowerCase() === 'authorization').length;
+  if (count <= 1) {
+    next();
+    return;
+  }
+  const text = `The request has ${count} Authorization headers; send one`;
+  if (OAUTH_PATHS.includes(req.path)) res.status(400).set('Cache-Control', 'no-store').json({ error: 'invalid_request', error_description: text });
+  else sendJsonOutcome(res, badRequest(text));
 }
 
 /** One line per request: route pattern (never the raw URL: queries can hold a BSN), status, duration, request id. */

@@ -1,15 +1,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
-import { allOk, badRequest, OperationOutcomeError, outcome, issue, serverError, unsupportedMediaType } from '../fhir/outcome.js';
+import type { createRateLimiter } from '../auth/rateLimit.js';
+import type { Limits, TokenBucket } from '../config/config.js';
+import { allOk, badRequest, OperationOutcomeError, serverError, tooManyRequests, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
 import type { RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
+import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type BodyBudget } from './bodies.js';
 import { parseBody, responseFormat, CONTENT_TYPES, serialize } from './format.js';
 import { sendFhir, type ResponseOptions } from './respond.js';
-import { outcomeKindFor } from './status.js';
 
 /** Hands the accesses of one request to the auditor (AuditEvents for patient data), before the answer goes out. */
 export type FhirApiAuditor = (record: { requestId: string; principal: Principal; version: FhirVersion; accesses: AccessEvent[] }) => Promise<void>;
@@ -21,11 +23,24 @@ export interface FhirApiOptions {
   /** Where the router is mounted (`/fhir`, `/fhir/stu3`), for metric labels. */
   mountPath: string;
   store: Store;
-  limits: { bodyBytes: number; jsonDepth: number };
+  limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
+  /** The memory gate of all request bodies in flight (shared with every other route that reads one). */
+  bodies: BodyBudget;
+  /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, shared by both bases). */
+  unauthenticated: TokenBucket & RateLimiter;
   capabilityStatement: () => Resource;
   audit: FhirApiAuditor;
   logger: Logger;
 }
+
+/** What `identify` found out from the headers, for `handle` once the body is read. */
+interface Identified {
+  match: RouteMatch;
+  principal: Principal;
+}
+
+type RateLimiter = ReturnType<typeof createRateLimiter>;
+type Step = (req: Request, res: Response, options: FhirApiOptions, next: NextFunction) => Promise<void>;
 
 const METHODS: ReadonlySet<string> = new Set(['GET', 'POST', 'PUT', 'DELETE']);
 /** Interactions whose answer `Prefer: return=` shapes (a batch or transaction always answers with its Bundle). */
@@ -34,28 +49,35 @@ const WRITES = new Set(['create', 'update']);
 const HTTP_PARAMETERS = new Set(['_format', 'pretty', '_pretty']);
 
 /**
- * One FHIR base as an express router: negotiate the format, read the body (size-limited), route, authenticate,
- * parse, dispatch to the REST layer, audit, answer. Every failure on the way is an OperationOutcome in the
+ * One FHIR base as an express router: negotiate the format, route and authenticate from the headers, then read the
+ * body (size-limited, within the memory gate), parse, dispatch to the REST layer, audit, answer. A caller that is
+ * not authenticated is answered before its body is read. Every failure on the way is an OperationOutcome in the
  * negotiated format; unexpected exceptions become a 500 without internals, logged with the request id.
  */
 export function fhirApi(options: FhirApiOptions): express.Router {
   const api = express.Router();
   api.use(negotiate(options));
+  api.use(answering(options, identify));
+  api.use(reserveBody(options.bodies, options.limits.bodyBytes));
   api.use(express.raw({ type: () => true, limit: options.limits.bodyBytes }));
-  api.use(async (req: Request, res: Response) => {
-    const responseOptions = res.locals.fhir as ResponseOptions;
-    try {
-      await handle(req, res, options, responseOptions);
-    } catch (error) {
-      if (error instanceof OperationOutcomeError) {
-        sendFhir(res, [error.outcome], responseOptions);
-        return;
-      }
-      unexpected(error, res, options, responseOptions);
-    }
-  });
+  api.use(answering(options, handle));
   api.use((error: unknown, req: Request, res: Response, _next: NextFunction) => bodyError(error, req, res, options));
   return api;
+}
+
+/** A step whose OperationOutcomeError is answered as such, and any other failure as a logged 500. */
+function answering(options: FhirApiOptions, step: Step) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      await step(req, res, options, next);
+    } catch (error) {
+      if (error instanceof OperationOutcomeError) {
+        sendFhir(res, [error.outcome], res.locals.fhir as ResponseOptions);
+        return;
+      }
+      unexpected(error, res, options, res.locals.fhir as ResponseOptions);
+    }
+  };
 }
 
 function negotiate(options: FhirApiOptions) {
@@ -71,9 +93,11 @@ function negotiate(options: FhirApiOptions) {
   };
 }
 
-async function handle(req: Request, res: Response, options: FhirApiOptions, responseOptions: ResponseOptions): Promise<void> {
+/** Routes and authenticates from the headers alone; goes on to read the body only for an authenticated caller. */
+async function identify(req: Request, res: Response, options: FhirApiOptions, next: NextFunction): Promise<void> {
   const { services } = options;
-  const pathname = req.path.replace(/^\/+/, '');
+  const responseOptions = res.locals.fhir as ResponseOptions;
+  const pathname = fhirPath(req);
   if (req.method === 'GET' && pathname === 'metadata') {
     res.locals.route = `${options.mountPath}/metadata`;
     sendFhir(res, [allOk, options.capabilityStatement()], responseOptions);
@@ -87,13 +111,34 @@ async function handle(req: Request, res: Response, options: FhirApiOptions, resp
   res.locals.route = `${options.mountPath}/${match.route.path}`;
   const principal = await services.authenticator.authenticate(req.headers.authorization);
   if ('resourceType' in principal) {
-    res.setHeader('WWW-Authenticate', wwwAuthenticate(principal));
-    sendFhir(res, [principal], responseOptions);
+    refuseUnauthenticated(req, res, principal, options);
     return;
   }
+  res.locals.identified = { match, principal } satisfies Identified;
+  next();
+}
+
+/** 401 with its challenge, or 429 once the client address has failed more often than `rateLimits.unauthenticated`. */
+function refuseUnauthenticated(req: Request, res: Response, challenge: OperationOutcome, options: FhirApiOptions): void {
+  const { unauthenticated } = options;
+  leaveBodyUnread(req, res, options.limits.unauthenticatedBodyBytes);
+  const decision = unauthenticated.take(req.ip ?? 'unknown');
+  if (!decision.allowed) {
+    res.set('Retry-After', String(decision.retryAfterSeconds));
+    const text = `Too many requests without a valid token from this address: over rateLimits.unauthenticated (${unauthenticated.capacity} at once, ${unauthenticated.refillPerSecond}/s)`;
+    sendFhir(res, [tooManyRequests(text)], res.locals.fhir as ResponseOptions);
+    return;
+  }
+  res.setHeader('WWW-Authenticate', wwwAuthenticate(challenge));
+  sendFhir(res, [challenge], res.locals.fhir as ResponseOptions);
+}
+
+async function handle(req: Request, res: Response, options: FhirApiOptions): Promise<void> {
+  const { services } = options;
+  const { match, principal } = res.locals.identified as Identified;
   const request: FhirRequest = {
     method: req.method as HttpMethod,
-    pathname,
+    pathname: fhirPath(req),
     params: {},
     query: fhirQuery(req.query),
     body: requestBody(req, match, options),
@@ -112,8 +157,10 @@ async function handle(req: Request, res: Response, options: FhirApiOptions, resp
     await options.audit({ requestId: res.locals.requestId, principal, version: services.version, accesses: context.accesses });
   }
   const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
-  sendFhir(res, response, { ...responseOptions, prefer: isWrite ? request.headers.prefer : undefined });
+  sendFhir(res, response, { ...(res.locals.fhir as ResponseOptions), prefer: isWrite ? request.headers.prefer : undefined });
 }
+
+const fhirPath = (req: Request) => req.path.replace(/^\/+/, '');
 
 /** `_search` takes form parameters; every other interaction takes a FHIR resource (or nothing). */
 function requestBody(req: Request, match: RouteMatch, options: FhirApiOptions): unknown {
@@ -145,21 +192,17 @@ function firstValue(value: unknown): string | undefined {
   return Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
 }
 
-/** Errors raised while reading the body (too large, bad encoding, aborted) carry an HTTP status; keep it, as an outcome. */
-function bodyError(error: unknown, _req: Request, res: Response, options: FhirApiOptions): void {
-  const status = (error as { status?: unknown }).status;
+/** Errors raised while waiting for or reading the body (no room, too large, bad encoding, aborted) keep their 4xx, as an outcome. */
+function bodyError(error: unknown, req: Request, res: Response, options: FhirApiOptions): void {
   const responseOptions = (res.locals.fhir as ResponseOptions | undefined) ?? {
     format: 'json',
     version: options.services.version,
     pretty: false,
     baseUrl: options.baseUrl,
   };
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    const text = status === 413 ? `The body exceeds the limit of ${options.limits.bodyBytes} bytes` : (error as Error).message;
-    sendFhir(res, [outcome(outcomeKindFor(status), [issue('error', status === 413 ? 'too-costly' : 'invalid', text)])], responseOptions);
-    return;
-  }
-  unexpected(error, res, options, responseOptions);
+  const refusal = bodyErrorOutcome(error, req, res, { name: 'limits.bodyBytes', bytes: options.limits.bodyBytes });
+  if (refusal) sendFhir(res, [refusal], responseOptions);
+  else unexpected(error, res, options, responseOptions);
 }
 
 function unexpected(error: unknown, res: Response, options: FhirApiOptions, responseOptions: ResponseOptions): void {

@@ -4,6 +4,7 @@ import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
+import type { BodyBudget } from '../http/bodies.js';
 import type { Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
@@ -28,6 +29,8 @@ export interface TransferDependencies {
   trusted: TrustedOrganization[];
   validators: Record<FhirVersion, ResourceValidator>;
   limits: { jsonDepth: number };
+  /** The gateway's memory gate of request bodies in flight (the notification endpoint reads one). */
+  bodies: BodyBudget;
   logger: Logger;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;
@@ -64,6 +67,7 @@ export function createTransfer(deps: TransferDependencies): Transfer {
       router: notificationRouter({
         authenticator: deps.auth.authenticator,
         jsonDepth: deps.limits.jsonDepth,
+        bodies: deps.bodies,
         logger: deps.logger,
         receive: async (notification) => {
           await receiveNotification(context, notification);

@@ -1,10 +1,11 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Authenticator } from '../auth/principal.js';
+import type { Authenticator, Principal } from '../auth/principal.js';
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import { parseJson } from '../fhir/json.js';
-import { accepted, badRequest, issue, outcome, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';
+import { accepted, badRequest, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
-import { httpStatus, outcomeKindFor } from '../http/status.js';
+import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type BodyBudget } from '../http/bodies.js';
+import { httpStatus } from '../http/status.js';
 import type { Logger } from '../logging.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';
@@ -17,7 +18,7 @@ import type { Notification } from './receiver.js';
  */
 export const NOTIFICATION_BASE = '/eoverdracht/notification';
 
-const BODY_LIMIT = '64kb';
+const BODY_LIMIT = { name: 'the notification body limit', bytes: 64 * 1024 };
 const TASK_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface NotificationEndpointDeps {
@@ -25,30 +26,45 @@ export interface NotificationEndpointDeps {
   receive(notification: Notification): Promise<void>;
   logger: Logger;
   jsonDepth: number;
+  /** The gateway's memory gate of request bodies in flight. */
+  bodies: BodyBudget;
 }
 
 export function notificationRouter(deps: NotificationEndpointDeps): express.Router {
   const router = express.Router();
-  router.post(`${NOTIFICATION_BASE}/Task/:id`, express.raw({ type: () => true, limit: BODY_LIMIT }), async (req: Request, res: Response) => {
+  const readBody = [reserveBody(deps.bodies, BODY_LIMIT.bytes), express.raw({ type: () => true, limit: BODY_LIMIT.bytes })];
+  router.post(`${NOTIFICATION_BASE}/Task/:id`, authenticated(deps), ...readBody, async (req: Request, res: Response) => {
     try {
-      send(res, await notified(req, deps));
+      send(res, await notified(req, res.locals.principal as Principal, deps));
     } catch (error) {
       if (error instanceof OperationOutcomeError) return send(res, error.outcome);
       deps.logger.error({ requestId: res.locals.requestId, err: error }, 'notification failed');
       send(res, serverError(`Internal error; quote request id ${res.locals.requestId}`));
     }
   });
-  router.use(`${NOTIFICATION_BASE}`, (error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const status = (error as { status?: unknown }).status;
-    if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
-    send(res, outcome(outcomeKindFor(status), [issue('error', status === 413 ? 'too-costly' : 'invalid', (error as Error).message)]));
+  router.use(`${NOTIFICATION_BASE}`, (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const refusal = bodyErrorOutcome(error, req, res, BODY_LIMIT);
+    if (refusal) send(res, refusal);
+    else next(error);
   });
   return router;
 }
 
-async function notified(req: Request, deps: NotificationEndpointDeps): Promise<OperationOutcome> {
-  const principal = await deps.authenticator.authenticate(req.headers.authorization);
-  if ('resourceType' in principal) throw new OperationOutcomeError(principal);
+/** The token is checked before the body is read: an unknown caller is answered without it. */
+function authenticated(deps: NotificationEndpointDeps) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const principal = await deps.authenticator.authenticate(req.headers.authorization);
+    if ('resourceType' in principal) {
+      leaveBodyUnread(req, res, BODY_LIMIT.bytes);
+      send(res, principal);
+      return;
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}
+
+async function notified(req: Request, principal: Principal, deps: NotificationEndpointDeps): Promise<OperationOutcome> {
   const taskId = String(req.params.id);
   if (!TASK_ID.test(taskId)) throw new OperationOutcomeError(badRequest(`'${taskId}' is not a valid Task id`));
   const denied = deps.authenticator.authorize(principal, { version: 'stu3', operation: 'create', path: `/Task/${taskId}`, resourceType: 'Task', endpoint: 'notification' });

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
@@ -6,9 +7,12 @@ import type { AuditEntry } from '../../src/audit/auditor.js';
 import type { Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
+import type { TokenBucket } from '../../src/config/config.js';
 import { createApp } from '../../src/http/app.js';
+import { createBodyBudget, type BodyBudget } from '../../src/http/bodies.js';
 import { auditPatientData } from '../../src/http/audit.js';
 import type { ResourceRepository, Store } from '../../src/store/repository.js';
+import { rawRequest } from './raw-request.js';
 
 /**
  * The app factory with its dependencies passed in: what happens around the FHIR layer (unexpected failures, the
@@ -27,7 +31,12 @@ const stored: Record<string, Resource> = {
   'Organization/org1': { resourceType: 'Organization', id: 'org1' },
 };
 
-function appWith(read: ResourceRepository['read']) {
+interface AppOptions {
+  bodies?: BodyBudget;
+  unauthenticated?: TokenBucket;
+}
+
+function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
   const logged: Record<string, unknown>[] = [];
   const audited: AuditEntry[] = [];
   const logStream = new Writable({
@@ -39,7 +48,9 @@ function appWith(read: ResourceRepository['read']) {
   const validator = { validate: () => allOk, knowsProfile: () => false, profiles: () => [] };
   const app = createApp({
     publicBaseUrl: 'http://gw.test',
-    limits: { bodyBytes: 1024, jsonDepth: 16 },
+    limits: { bodyBytes: 1024, unauthenticatedBodyBytes: 256, jsonDepth: 16 },
+    bodies: options.bodies ?? createBodyBudget(1_000_000),
+    rateLimits: { unauthenticated: options.unauthenticated ?? { capacity: 1000, refillPerSecond: 1000 } },
     store: { resources: { read } as ResourceRepository, ping: async () => true } as unknown as Store,
     validators: { r4: validator, stu3: validator },
     parseSearch: () => {
@@ -97,5 +108,86 @@ describe('createApp', () => {
     });
     expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer bad')).status).toBe(401);
     expect(audited).toEqual([]);
+  });
+});
+
+/** The app listening on a loopback port while `use` runs, for requests supertest cannot send. */
+async function listening<T>(app: ReturnType<typeof appWith>['app'], use: (url: string) => Promise<T>): Promise<T> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    return await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const patientBody = (bytes: number) => {
+  const resource = JSON.stringify({ resourceType: 'Observation', note: [{ text: '' }] });
+  return resource.replace('"text":""', `"text":"${'x'.repeat(bytes - resource.length)}"`);
+};
+
+describe('request bodies and callers', () => {
+  it('answers a FHIR request without a valid token before reading its body, and does not read it afterwards', async () => {
+    const { app } = appWith(readStored);
+    const answer = await listening(app, (url) =>
+      rawRequest(url, ['POST /fhir/Patient HTTP/1.1', 'Host: gw.test', 'Content-Type: application/fhir+json', 'Content-Length: 1000000', 'Connection: keep-alive']),
+    );
+    expect(answer.status).toBe(401);
+    expect(answer.headers.connection).toBe('close');
+    expect(JSON.parse(answer.body)).toMatchObject({ resourceType: 'OperationOutcome' });
+  });
+
+  it('reads the body of an authenticated caller up to limits.bodyBytes, and names the limit beyond it', async () => {
+    const { app } = appWith(readStored);
+    const post = (bytes: number) =>
+      request(app).post('/fhir/Patient').set('Authorization', 'Bearer good').type('application/fhir+json').send(patientBody(bytes));
+    const within = await post(1000);
+    expect(within.status).toBe(400);
+    expect(within.text).not.toContain('limits.');
+    const beyond = await post(1100);
+    expect(beyond.status).toBe(413);
+    expect(beyond.body).toMatchObject({ issue: [{ code: 'too-costly', details: { text: 'The body exceeds limits.bodyBytes (1024 bytes)' } }] });
+  });
+
+  it('limits failed authentications per client address with rateLimits.unauthenticated: 429 with Retry-After beyond it', async () => {
+    const { app } = appWith(readStored, { unauthenticated: { capacity: 2, refillPerSecond: 0.01 } });
+    const unauthenticated = () => request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer bad');
+    expect((await unauthenticated()).status).toBe(401);
+    expect((await unauthenticated()).status).toBe(401);
+    const limited = await unauthenticated();
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'throttled', details: { text: expect.stringContaining('rateLimits.unauthenticated (2 at once, 0.01/s)') } }] });
+    expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer good')).status).toBe(200);
+  });
+
+  it('refuses a request with two Authorization headers on every route (400), as RFC 6749 JSON at the token endpoint', async () => {
+    const { app } = appWith(readStored);
+    const twice = (target: string) =>
+      listening(app, (url) => rawRequest(url, [`GET ${target} HTTP/1.1`, 'Host: gw.test', 'Authorization: Bearer good', 'Authorization: Bearer other']));
+    for (const target of ['/fhir/Patient/p1', '/fhir/stu3/Patient/p1', '/healthz', '/eoverdracht/notification/Task/1']) {
+      const answer = await twice(target);
+      expect([target, answer.status]).toEqual([target, 400]);
+      expect(JSON.parse(answer.body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'The request has 2 Authorization headers; send one' } }] });
+    }
+    const token = await twice('/oauth2/token');
+    expect(token.status).toBe(400);
+    expect(JSON.parse(token.body)).toEqual({ error: 'invalid_request', error_description: 'The request has 2 Authorization headers; send one' });
+  });
+
+  it('refuses a body that finds no room in limits.inFlightBodyBytes with 429 and Retry-After, and gives the room back once answered', async () => {
+    const bodies = createBodyBudget(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
+    const { app } = appWith(readStored, { bodies });
+    const post = () => request(app).post('/fhir/Patient').set('Authorization', 'Bearer good').type('application/fhir+json').send(patientBody(1000));
+    const release = await bodies.reserve(1500);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.body).toMatchObject({ issue: [{ code: 'throttled', details: { text: 'Request bodies in flight are at limits.inFlightBodyBytes (2048); retry later' } }] });
+    release!();
+    expect((await post()).status).toBe(400);
+    expect(await bodies.reserve(2048)).toBeInstanceOf(Function);
   });
 });
