@@ -7,8 +7,8 @@ import type { FhirVersion } from './version.js';
 
 /**
  * FHIR.js loaded with the structure definitions of a release (R4 ships cached inside FHIR.js; STU3 comes from the
- * official 3.0.1 definitions in the `fhir-stu3` package): the XML writer, and the element model the XML reader and
- * the STU3↔R4 converter share.
+ * official 3.0.1 definitions in the `fhir-stu3` package), for its parsed element model, which the XML reader and
+ * writer and the STU3↔R4 converter share (convert/model.ts).
  */
 const require = createRequire(import.meta.url);
 const converters = new Map<FhirVersion, InstanceType<typeof fhir.Fhir>>();
@@ -18,7 +18,7 @@ function stu3Definitions(): unknown[] {
   return ['profiles-types.json', 'profiles-resources.json'].map((file) => JSON.parse(readFileSync(folder + file, 'utf8')));
 }
 
-export function converter(version: FhirVersion): InstanceType<typeof fhir.Fhir> {
+function converter(version: FhirVersion): InstanceType<typeof fhir.Fhir> {
   let existing = converters.get(version);
   if (!existing) {
     const parser =

@@ -1,11 +1,11 @@
 import { DEFAULT_LIMITS } from '../config/config.js';
-import { converter } from './fhirjs.js';
 import { readFhirXml, type XmlReadLimits } from './xml-reader.js';
+import { writeFhirXml } from './xml-writer.js';
 import type { FhirVersion, Resource } from './version.js';
 
 /**
- * FHIR XML ↔ JSON: read by the gateway's own reader (xml-reader.ts), which refuses what it cannot represent
- * instead of dropping it; written by FHIR.js.
+ * FHIR XML ↔ JSON by the gateway's own reader and writer, both driven by the release's element model: the reader
+ * refuses what it cannot represent instead of dropping it, the writer keeps the narrative as it is held.
  */
 export { definitionParser } from './fhirjs.js';
 
@@ -16,5 +16,5 @@ export function parseXml(version: FhirVersion, xml: string, limits: XmlReadLimit
 }
 
 export function toXml(version: FhirVersion, resource: Resource): string {
-  return converter(version).objToXml(resource);
+  return writeFhirXml(version, resource);
 }
