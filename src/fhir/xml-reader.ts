@@ -35,7 +35,7 @@ const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 
 const FORBIDDEN_XML = /<!DOCTYPE|<!ENTITY/i;
 
-const tokenizer = new XMLParser({
+const TOKENIZER_OPTIONS = {
   preserveOrder: true,
   captureMetaData: true,
   ignoreAttributes: false,
@@ -49,7 +49,22 @@ const tokenizer = new XMLParser({
   ignorePiTags: true,
   commentPropName: '#comment',
   cdataPropName: '#cdata',
-});
+} as const;
+const tokenizers = new Map<number, XMLParser>();
+
+/** The ordered element tree; the tokenizer stops at the first element nested deeper than the limit. */
+function tokenize(xml: string, { maxDepth }: XmlReadLimits): XmlNode[] {
+  let tokenizer = tokenizers.get(maxDepth);
+  if (!tokenizer) tokenizers.set(maxDepth, (tokenizer = new XMLParser({ ...TOKENIZER_OPTIONS, maxNestedTags: maxDepth - 1 })));
+  try {
+    return tokenizer.parse(xml) as XmlNode[];
+  } catch (error) {
+    const text = /nested/i.test((error as Error).message)
+      ? `Elements nested deeper than ${maxDepth} levels exceed limits.jsonDepth (${maxDepth})`
+      : `Malformed XML: ${(error as Error).message}`;
+    throw new OperationOutcomeError(outcome('bad-request', [issue('error', 'structure', text)]));
+  }
+}
 const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
 const ATTRIBUTES = ':@';
 
@@ -99,7 +114,6 @@ interface Frame {
   target: Json;
   type: TypeInfo;
   path: string;
-  depth: number;
   scope: Scope | undefined;
   /** A resource's root element (its `id` is an element; in datatypes and backbones `id` is an attribute). */
   resource: boolean;
@@ -125,9 +139,9 @@ class Reader {
   ) {}
 
   read(): Resource {
-    const root = this.rootElement(tokenizer.parse(this.xml) as XmlNode[]);
+    const root = this.rootElement(tokenize(this.xml, this.limits));
     let resource: Json | undefined;
-    if (root) resource = this.resourceFrame(root, scopeOf(root, undefined), '', 1);
+    if (root) resource = this.resourceFrame(root, scopeOf(root, undefined), '');
     while (this.stack.length > 0 && this.issues.length < MAX_ISSUES) this.fill(this.stack.pop()!);
     if (this.issues.length > 0 || !resource) throw new OperationOutcomeError(outcome('bad-request', this.issues));
     return resource as unknown as Resource;
@@ -142,7 +156,7 @@ class Reader {
   }
 
   /** Starts reading a resource element: in the FHIR namespace and named after a resource type of the release. */
-  private resourceFrame(node: XmlNode, scope: Scope | undefined, parentPath: string, depth: number): Json | undefined {
+  private resourceFrame(node: XmlNode, scope: Scope | undefined, parentPath: string): Json | undefined {
     const { local, namespace } = qualified(nodeName(node), scope);
     if (namespace !== FHIR_NS || !isResourceType(this.version, local)) {
       this.fail(`'${nodeName(node)}' is not a FHIR ${this.version.toUpperCase()} resource in the ${FHIR_NS} namespace`, parentPath, node);
@@ -150,16 +164,8 @@ class Reader {
     }
     const resource: Json = { resourceType: local };
     const path = parentPath ? `${parentPath}.ofType(${local})` : local;
-    this.push({ node, target: resource, type: typeInfo(this.version, local)!, path, depth, scope, resource: true, primitive: false });
+    this.stack.push({ node, target: resource, type: typeInfo(this.version, local)!, path, scope, resource: true, primitive: false });
     return resource;
-  }
-
-  private push(frame: Frame): void {
-    if (frame.depth > this.limits.maxDepth) {
-      this.fail(`Elements nested ${frame.depth} deep exceed limits.jsonDepth (${this.limits.maxDepth})`, frame.path, frame.node);
-      return;
-    }
-    this.stack.push(frame);
   }
 
   /** Reads one element's attributes and children into its target; elements below it are pushed as frames of their own. */
@@ -222,7 +228,7 @@ class Reader {
     for (const [name, raw] of Object.entries(attributesOf(frame.node))) {
       if (name === 'xmlns' || name.startsWith('xmlns:') || (name === 'value' && frame.primitive)) continue;
       if (this.isAttribute(frame, name)) {
-        const value = this.attributeValue(raw, frame, name);
+        const value = this.attributeValue(raw, frame.path, frame.node, `@${name}`);
         if (value !== undefined) frame.target[name] = value;
       } else if (!this.isSchemaLocation(name, frame.scope)) {
         this.fail(`Unknown attribute '${name}'`, frame.path, frame.node);
@@ -237,11 +243,11 @@ class Reader {
 
   private primitive({ frame, child, info, path, scope }: ChildContext, repeats: Map<string, Repeats>): void {
     const attributes = attributesOf(child);
-    const value = attributes.value === undefined ? undefined : this.attributeValue(attributes.value, frame, `${info.name}/@value`, info.type);
+    const value = attributes.value === undefined ? undefined : this.attributeValue(attributes.value, path, child, '@value', info.type);
     const hasCompanion = attributes.id !== undefined || childrenOf(child).some((node) => !nodeName(node).startsWith('#'));
     if (attributes.value === undefined && !hasCompanion) this.fail(`'${info.name}' has neither a value nor an extension`, path, child);
     const companion: Json = {};
-    this.push({ node: child, target: companion, type: typeInfo(this.version, 'Element')!, path, depth: frame.depth + 1, scope, resource: false, primitive: true });
+    this.stack.push({ node: child, target: companion, type: typeInfo(this.version, 'Element')!, path, scope, resource: false, primitive: true });
     if (!info.multiple) {
       if (value !== undefined) frame.target[info.name] = value;
       if (hasCompanion) frame.target[`_${info.name}`] = companion;
@@ -261,7 +267,7 @@ class Reader {
       return;
     }
     attach(frame.target, info, value);
-    this.push({ node: child, target: value, type, path, depth: frame.depth + 1, scope, resource: false, primitive: false });
+    this.stack.push({ node: child, target: value, type, path, scope, resource: false, primitive: false });
   }
 
   /** `contained`, `Bundle.entry.resource`, `Parameters.parameter.resource`: a wrapper holding one resource element. */
@@ -277,7 +283,7 @@ class Reader {
       this.fail(`'${info.name}' must hold exactly one resource, not ${elements.length}`, path, child);
       return;
     }
-    const resource = this.resourceFrame(elements[0], scopeOf(elements[0], scope), path, frame.depth + 2);
+    const resource = this.resourceFrame(elements[0], scopeOf(elements[0], scope), path);
     if (resource) attach(frame.target, info, resource);
   }
 
@@ -297,7 +303,7 @@ class Reader {
    * entities exist without a DTD), numbers and booleans by the primitive type. A value not of the type's lexical
    * form stays a string, for the validator to refuse as it refuses it in JSON.
    */
-  private attributeValue(raw: string, frame: Frame, attribute: string, type = 'string'): unknown {
+  private attributeValue(raw: string, path: string, node: XmlNode, attribute: string, type = 'string'): unknown {
     let invalid: string | undefined;
     const text = raw.replace(/[\t\n\r]/g, ' ').replace(/&([^;&]*);?/g, (reference, name: string) => {
       const resolved = resolveReference(name, reference);
@@ -305,7 +311,7 @@ class Reader {
       return resolved ?? '';
     });
     if (invalid !== undefined) {
-      this.fail(`'${invalid}' in ${attribute} is not a character reference or one of the five XML entities`, frame.path, frame.node);
+      this.fail(`'${invalid}' in ${attribute} is not a character reference or one of the five XML entities`, path, node);
       return undefined;
     }
     if (type === 'boolean') return text === 'true' ? true : text === 'false' ? false : text;
