@@ -35,7 +35,7 @@ const ATTRIBUTE_ESCAPES: Readonly<Record<string, string>> = {
 const attribute = (name: string, value: unknown) => ` ${name}="${String(value).replace(/[&<>"\n\r\t]/g, (c) => ATTRIBUTE_ESCAPES[c])}"`;
 
 export function writeFhirXml(version: FhirVersion, resource: Resource): string {
-  const type = typeInfo(version, resource.resourceType);
+  const type = typeof resource.resourceType === 'string' ? typeInfo(version, resource.resourceType) : undefined;
   if (!type) throw new Error(`No definition of ${resource.resourceType} is known in ${version}`);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const jobs: Job[] = [{ name: resource.resourceType, value: resource as unknown as Json, type, resource: true }];
