@@ -175,9 +175,13 @@ class Reader {
     const choices = new Map<string, string>();
     const repeats = new Map<string, Repeats>();
     const counts = new Map<string, number>();
+    let comments: string[] | undefined;
     for (const child of childrenOf(frame.node)) {
       const name = nodeName(child);
-      if (name === '#comment') continue;
+      if (name === '#comment') {
+        (comments ??= []).push(commentText(child));
+        continue;
+      }
       if (name === '#text' || name === '#cdata') {
         if (name === '#cdata' || !isBlank(child['#text'] as string)) this.fail('Text is not allowed here', frame.path, child, frame.node);
         continue;
@@ -207,7 +211,8 @@ class Reader {
       const index = counts.get(local) ?? 0;
       counts.set(local, index + 1);
       const path = info.multiple ? `${frame.path}.${local}[${index}]` : `${frame.path}.${local}`;
-      const context = { frame, child, info, path, scope };
+      const context = { frame, child, info, path, scope, comments };
+      comments = undefined;
       if (info.type === 'xhtml') this.narrative(context);
       else if (info.kind === 'primitive') this.primitive(context, repeats);
       else if (info.kind === 'resource') this.containedResource(context);
@@ -241,12 +246,12 @@ class Reader {
     return name.includes(':') && local === 'schemaLocation' && namespace === XSI_NS;
   }
 
-  private primitive({ frame, child, info, path, scope }: ChildContext, repeats: Map<string, Repeats>): void {
+  private primitive({ frame, child, info, path, scope, comments }: ChildContext, repeats: Map<string, Repeats>): void {
     const attributes = attributesOf(child);
     const value = attributes.value === undefined ? undefined : this.attributeValue(attributes.value, path, child, '@value', info.type);
-    const hasCompanion = attributes.id !== undefined || childrenOf(child).some((node) => !nodeName(node).startsWith('#'));
+    const hasCompanion = attributes.id !== undefined || comments !== undefined || childrenOf(child).some((node) => !nodeName(node).startsWith('#'));
     if (attributes.value === undefined && !hasCompanion) this.fail(`'${info.name}' has neither a value nor an extension`, path, child);
-    const companion: Json = {};
+    const companion: Json = comments ? { fhir_comments: comments } : {};
     this.stack.push({ node: child, target: companion, type: typeInfo(this.version, 'Element')!, path, scope, resource: false, primitive: true });
     if (!info.multiple) {
       if (value !== undefined) frame.target[info.name] = value;
@@ -259,8 +264,8 @@ class Reader {
     repeat.companions.push(hasCompanion ? companion : null);
   }
 
-  private complex({ frame, child, info, path, scope }: ChildContext): void {
-    const value: Json = {};
+  private complex({ frame, child, info, path, scope, comments }: ChildContext): void {
+    const value: Json = comments ? { fhir_comments: comments } : {};
     const type = typeInfo(this.version, info.path);
     if (!type) {
       this.fail(`No definition of ${info.path} is known for '${info.name}'`, path, child);
@@ -271,7 +276,7 @@ class Reader {
   }
 
   /** `contained`, `Bundle.entry.resource`, `Parameters.parameter.resource`: a wrapper holding one resource element. */
-  private containedResource({ frame, child, info, path, scope }: ChildContext): void {
+  private containedResource({ frame, child, info, path, scope, comments }: ChildContext): void {
     const elements: XmlNode[] = [];
     for (const node of childrenOf(child)) {
       const name = nodeName(node);
@@ -284,7 +289,9 @@ class Reader {
       return;
     }
     const resource = this.resourceFrame(elements[0], scopeOf(elements[0], scope), path);
-    if (resource) attach(frame.target, info, resource);
+    if (!resource) return;
+    if (comments) resource.fhir_comments = comments;
+    attach(frame.target, info, resource);
   }
 
   /** The narrative's div, as its source text, in the XHTML subset FHIR allows (the validator's txt-1/txt-2 check). */
@@ -340,11 +347,15 @@ class Reader {
 
 interface ChildContext {
   frame: Frame;
+  /** The comments just before the element, kept as FHIR.js kept them: `fhir_comments` of the element's JSON object or companion. */
+  comments: string[] | undefined;
   child: XmlNode;
   info: ElementInfo;
   path: string;
   scope: Scope | undefined;
 }
+
+const commentText = (node: XmlNode) => ((node['#comment'] as XmlNode[] | undefined)?.[0]?.['#text'] as string | undefined) ?? '';
 
 function attach(target: Json, info: ElementInfo, value: Json): void {
   if (info.multiple) ((target[info.name] ??= []) as Json[]).push(value);

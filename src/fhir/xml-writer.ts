@@ -95,15 +95,25 @@ const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.
 
 function elementJobs(version: FhirVersion, info: ElementInfo, value: unknown, companion: Json | null | undefined): Job[] {
   if (info.type === 'xhtml') return typeof value === 'string' ? [value] : [];
-  if (info.kind === 'primitive') return primitiveJobs(version, info.name, value, companion ?? undefined);
+  if (info.kind === 'primitive') return [...comments(companion), ...primitiveJobs(version, info.name, value, companion ?? undefined)];
   if (value === null || typeof value !== 'object') return [];
+  return [...comments(value as Json), ...objectJobs(version, info, value as Json)];
+}
+
+/** `fhir_comments` (FHIR.js's JSON form of XML comments) as the comments before the element. */
+function comments(value: Json | null | undefined): string[] {
+  const texts = asList(value?.fhir_comments).filter((text): text is string => typeof text === 'string');
+  // `--` cannot stand inside an XML comment, nor `-` at its end.
+  return texts.map((text) => `<!--${text.replace(/--/g, '- -').replace(/-$/, '- ')}-->`);
+}
+
+function objectJobs(version: FhirVersion, info: ElementInfo, value: Json): Job[] {
   if (info.kind === 'resource') {
-    const contained = value as Json;
-    const type = typeof contained.resourceType === 'string' ? typeInfo(version, contained.resourceType) : undefined;
-    return type ? [`<${info.name}>`, { name: contained.resourceType as string, value: contained, type, resource: true }, `</${info.name}>`] : [];
+    const type = typeof value.resourceType === 'string' ? typeInfo(version, value.resourceType) : undefined;
+    return type ? [`<${info.name}>`, { name: value.resourceType as string, value, type, resource: true }, `</${info.name}>`] : [];
   }
   const type = typeInfo(version, info.path);
-  return type ? [{ name: info.name, value: value as Json, type, resource: false }] : [];
+  return type ? [{ name: info.name, value, type, resource: false }] : [];
 }
 
 /** `<name id=".." value="..">` with the companion's extensions as children. */
@@ -115,5 +125,6 @@ function primitiveJobs(version: FhirVersion, name: string, value: unknown, compa
   const extensions = asList(companion?.extension).filter((extension): extension is Json => extension !== null && typeof extension === 'object');
   if (extensions.length === 0) return [`${open}/>`];
   const type = typeInfo(version, 'Extension')!;
-  return [`${open}>`, ...extensions.map((extension) => ({ name: 'extension', value: extension, type, resource: false })), `</${name}>`];
+  const extensionJobs = extensions.flatMap((extension): Job[] => [...comments(extension), { name: 'extension', value: extension, type, resource: false }]);
+  return [`${open}>`, ...extensionJobs, `</${name}>`];
 }

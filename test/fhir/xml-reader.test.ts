@@ -129,8 +129,8 @@ describe('the XML reader gives what the JSON form holds', () => {
     expect(parseXml('r4', xml)).toEqual({ resourceType: 'Patient', name: [{ text: 'A & B\n\u{1F600} C' }] });
   });
 
-  it('a byte order mark, comments, processing instructions and an xsi:schemaLocation are no content', () => {
-    const xml = `\uFEFF<?xml version="1.0"?><!-- c --><Patient ${FHIR} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir patient.xsd"><!-- c --><active value="true"/></Patient>`;
+  it('a byte order mark, comments around the root, processing instructions and an xsi:schemaLocation are no content', () => {
+    const xml = `\uFEFF<?xml version="1.0"?><!-- c --><Patient ${FHIR} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir patient.xsd"><?pi x?><active value="true"/></Patient><!-- c -->`;
     expect(parseXml('r4', xml)).toEqual({ resourceType: 'Patient', active: true });
   });
 
@@ -187,5 +187,20 @@ describe('XML written and read back', () => {
     ],
   ])('keeps %s contained resources, entry and parameter resources, companions and the narrative as they were', (version, resource) => {
     expect(parseXml(version, toXml(version, resource))).toEqual(resource);
+  });
+});
+
+describe('XML comments', () => {
+  it('are kept as fhir_comments of the element they precede, as FHIR.js kept them, both ways', () => {
+    const xml = patient('<!-- checked --><active value="true"/><name><!--  two -- dashes -->\n<family value="x"/></name><!-- c --><contained><Basic><code><text value="b"/></code></Basic></contained>');
+    const resource = parseXml('r4', xml);
+    expect(resource).toEqual({
+      resourceType: 'Patient',
+      active: true,
+      _active: { fhir_comments: [' checked '] },
+      name: [{ family: 'x', _family: { fhir_comments: ['  two -- dashes '] } }],
+      contained: [{ resourceType: 'Basic', fhir_comments: [' c '], code: { text: 'b' } }],
+    });
+    expect(parseXml('r4', toXml('r4', resource))).toEqual({ ...resource, name: [{ family: 'x', _family: { fhir_comments: ['  two - - dashes '] } }] });
   });
 });
