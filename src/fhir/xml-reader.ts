@@ -249,8 +249,9 @@ class Reader {
   private primitive({ frame, child, info, path, scope, comments }: ChildContext, repeats: Map<string, Repeats>): void {
     const attributes = attributesOf(child);
     const value = attributes.value === undefined ? undefined : this.attributeValue(attributes.value, path, child, '@value', info.type);
-    const hasCompanion = attributes.id !== undefined || comments !== undefined || childrenOf(child).some((node) => !nodeName(node).startsWith('#'));
-    if (attributes.value === undefined && !hasCompanion) this.fail(`'${info.name}' has neither a value nor an extension`, path, child);
+    const hasContent = attributes.id !== undefined || childrenOf(child).some((node) => !nodeName(node).startsWith('#'));
+    if (attributes.value === undefined && !hasContent) this.fail(`'${info.name}' has neither a value nor an extension`, path, child);
+    const hasCompanion = hasContent || comments !== undefined;
     const companion: Json = comments ? { fhir_comments: comments } : {};
     this.stack.push({ node: child, target: companion, type: typeInfo(this.version, 'Element')!, path, scope, resource: false, primitive: true });
     if (!info.multiple) {

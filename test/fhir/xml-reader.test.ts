@@ -67,6 +67,7 @@ describe('the XML reader refuses what it cannot represent, naming the FHIR path 
   it('two types of one choice element, and an empty primitive', () => {
     expect(refusal(`<Observation ${FHIR}><valueString value="a"/><valueBoolean value="true"/></Observation>`)[0]).toMatch(/both given for value\[x\]/);
     expect(refusal(patient('<gender/>'))).toEqual(["Patient.gender: 'gender' has neither a value nor an extension (line 3)"]);
+    expect(refusal(patient('<!-- a comment is no value --><gender/>'))).toHaveLength(1);
   });
 
   it.each([
