@@ -128,7 +128,8 @@ interface Repeats {
 }
 
 class Reader {
-  private readonly issues: OperationOutcomeIssue[] = [];
+  /** Issues with where they stand in the text: elements are read from a stack, the outcome lists them in document order. */
+  private readonly issues: { issue: OperationOutcomeIssue; at: number }[] = [];
   private readonly stack: Frame[] = [];
   private lineStarts?: number[];
 
@@ -143,7 +144,10 @@ class Reader {
     let resource: Json | undefined;
     if (root) resource = this.resourceFrame(root, scopeOf(root, undefined), '');
     while (this.stack.length > 0 && this.issues.length < MAX_ISSUES) this.fill(this.stack.pop()!);
-    if (this.issues.length > 0 || !resource) throw new OperationOutcomeError(outcome('bad-request', this.issues));
+    if (this.issues.length > 0 || !resource) {
+      const inOrder = this.issues.sort((a, b) => a.at - b.at).map(({ issue: found }) => found);
+      throw new OperationOutcomeError(outcome('bad-request', inOrder));
+    }
     return resource as unknown as Resource;
   }
 
@@ -330,8 +334,7 @@ class Reader {
     if (this.issues.length >= MAX_ISSUES) return;
     const start = offsets(node)?.startIndex ?? offsets(enclosing)?.startIndex;
     const where = start === undefined ? '' : ` (line ${this.lineOf(start)})`;
-    const found = issue('error', 'structure', `${text}${where}`, path || undefined);
-    this.issues.push(found);
+    this.issues.push({ issue: issue('error', 'structure', `${text}${where}`, path || undefined), at: start ?? 0 });
   }
 
   private lineOf(index: number): number {
