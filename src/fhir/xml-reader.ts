@@ -12,7 +12,8 @@ import type { FhirVersion, Resource } from './version.js';
  * the narrative, which must keep to the XHTML subset FHIR allows; only the five XML entities and character
  * references. Whatever the JSON form can hold comes out as JSON would have it: `_name` companions for the `id` and
  * extensions of primitives (with `null` for the gaps of repeating ones), numbers and booleans by type, contained and
- * entry resources, the narrative as its source text. Anything else is an error naming the FHIR path and the line.
+ * entry resources, the narrative as its source text, comments as `fhir_comments` (as FHIR.js kept them). Anything
+ * else is an error naming the FHIR path and the line.
  *
  * fast-xml-parser tokenizes (iteratively, in document order, with each element's source offsets); the tree is then
  * walked with an explicit stack, so neither deep nor wide input can overflow the call stack.
@@ -27,6 +28,8 @@ const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
 /** Errors reported at most per document: enough to fix a file, bounded for a hostile one. */
 const MAX_ISSUES = 20;
+const NARRATIVE_REFUSED =
+  'The narrative is not in the XHTML subset FHIR allows (no scripts, event attributes, forms, frames, objects or undeclared entities)';
 
 /** FHIR primitive types written as JSON numbers. */
 export const JSON_NUMBER_TYPES: ReadonlySet<string> = new Set(['integer', 'positiveInt', 'unsignedInt', 'decimal', 'integer64']);
@@ -62,7 +65,7 @@ function tokenize(xml: string, { maxDepth }: XmlReadLimits): XmlNode[] {
     const text = /nested/i.test((error as Error).message)
       ? `Elements nested deeper than ${maxDepth} levels exceed limits.jsonDepth (${maxDepth})`
       : `Malformed XML: ${(error as Error).message}`;
-    throw new OperationOutcomeError(outcome('bad-request', [issue('error', 'structure', text)]));
+    throw refusal(text);
   }
 }
 const META = XMLParser.getMetaDataSymbol() as unknown as symbol;
@@ -79,6 +82,9 @@ const nodeName = (node: XmlNode): string => Object.keys(node).find((key) => key 
 const childrenOf = (node: XmlNode): XmlNode[] => (node[nodeName(node)] as XmlNode[] | undefined) ?? [];
 const attributesOf = (node: XmlNode): Record<string, string> => node[ATTRIBUTES] ?? {};
 const isBlank = (text: string) => /^[ \t\r\n]*$/.test(text);
+const isNamespaceDeclaration = (name: string) => name === 'xmlns' || name.startsWith('xmlns:');
+/** A refusal of the whole document, before any element is read. */
+const refusal = (text: string) => new OperationOutcomeError(outcome('bad-request', [issue('error', 'structure', text)]));
 
 /** In-scope namespace declarations: prefix ('' for the default) → URI, chained to the enclosing element's. */
 interface Scope {
@@ -89,7 +95,7 @@ interface Scope {
 function scopeOf(node: XmlNode, parent: Scope | undefined): Scope | undefined {
   let names: Map<string, string> | undefined;
   for (const [name, value] of Object.entries(attributesOf(node))) {
-    if (name !== 'xmlns' && !name.startsWith('xmlns:')) continue;
+    if (!isNamespaceDeclaration(name)) continue;
     (names ??= new Map()).set(name === 'xmlns' ? '' : name.slice(6), value);
   }
   return names ? { names, parent } : parent;
@@ -105,7 +111,8 @@ function namespaceOf(prefix: string, scope: Scope | undefined): string | undefin
 
 function qualified(name: string, scope: Scope | undefined): { local: string; namespace: string | undefined } {
   const colon = name.indexOf(':');
-  return colon < 0 ? { local: name, namespace: namespaceOf('', scope) } : { local: name.slice(colon + 1), namespace: namespaceOf(name.slice(0, colon), scope) };
+  if (colon < 0) return { local: name, namespace: namespaceOf('', scope) };
+  return { local: name.slice(colon + 1), namespace: namespaceOf(name.slice(0, colon), scope) };
 }
 
 /** One element whose content fills `target` by the elements of `type`; a primitive's content is its `_name` companion. */
@@ -154,8 +161,12 @@ class Reader {
   /** The one element of the document; declarations, comments and white space may stand around it. */
   private rootElement(nodes: XmlNode[]): XmlNode | undefined {
     const elements = nodes.filter((node) => !nodeName(node).startsWith('#'));
-    if (nodes.some((node) => nodeName(node) === '#text' && !isBlank(node['#text'] as string))) this.fail('Text is not allowed outside the root element', '', nodes[0]);
-    if (elements.length !== 1) this.fail(`An XML document holds one resource, not ${elements.length} top-level elements`, '', elements[1] ?? nodes[0]);
+    if (nodes.some((node) => nodeName(node) === '#text' && !isBlank(node['#text'] as string))) {
+      this.fail('Text is not allowed outside the root element', '', nodes[0]);
+    }
+    if (elements.length !== 1) {
+      this.fail(`An XML document holds one resource, not ${elements.length} top-level elements`, '', elements[1] ?? nodes[0]);
+    }
     return elements.length === 1 ? elements[0] : undefined;
   }
 
@@ -235,7 +246,7 @@ class Reader {
 
   private attributes(frame: Frame): void {
     for (const [name, raw] of Object.entries(attributesOf(frame.node))) {
-      if (name === 'xmlns' || name.startsWith('xmlns:') || (name === 'value' && frame.primitive)) continue;
+      if (isNamespaceDeclaration(name) || (name === 'value' && frame.primitive)) continue;
       if (this.isAttribute(frame, name)) {
         const value = this.attributeValue(raw, frame.path, frame.node, `@${name}`);
         if (value !== undefined) frame.target[name] = value;
@@ -288,7 +299,9 @@ class Reader {
       if (!name.startsWith('#')) elements.push(node);
       else if (name === '#cdata' || (name === '#text' && !isBlank(node['#text'] as string))) this.fail('Text is not allowed here', path, node, child);
     }
-    for (const name of Object.keys(attributesOf(child))) if (name !== 'xmlns' && !name.startsWith('xmlns:')) this.fail(`Unknown attribute '${name}'`, path, child);
+    for (const name of Object.keys(attributesOf(child))) {
+      if (!isNamespaceDeclaration(name)) this.fail(`Unknown attribute '${name}'`, path, child);
+    }
     if (elements.length !== 1) {
       this.fail(`'${info.name}' must hold exactly one resource, not ${elements.length}`, path, child);
       return;
@@ -304,7 +317,7 @@ class Reader {
     const { startIndex, endIndex } = offsets(child) ?? { startIndex: 0 };
     const div = this.xml.slice(startIndex, endIndex).replace(/\r\n?/g, '\n');
     if (!narrativeAllowed(this.version, div)) {
-      this.fail('The narrative is not in the XHTML subset FHIR allows (no scripts, event attributes, forms, frames, objects or undeclared entities)', path, child);
+      this.fail(NARRATIVE_REFUSED, path, child);
       return;
     }
     frame.target[info.name] = div;
@@ -377,7 +390,8 @@ function resolveReference(name: string, reference: string): string | undefined {
 }
 
 function isXmlCharacter(code: number): boolean {
-  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+  if (code === 0x9 || code === 0xa || code === 0xd) return true;
+  return (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
 }
 
 const MODELS = { r4: r4Model, stu3: stu3Model } as const;
@@ -395,11 +409,11 @@ function narrativeAllowed(version: FhirVersion, div: string): boolean {
 
 /** Refuses what is not well-formed XML, and any DTD (FHIR forbids them; refusing them also rules out entity expansion). */
 function assertWellFormed(xml: string): void {
-  if (FORBIDDEN_XML.test(xml)) throw new OperationOutcomeError(outcome('bad-request', [issue('error', 'structure', 'XML with a DOCTYPE or ENTITY declaration is not allowed')]));
+  if (FORBIDDEN_XML.test(xml)) throw refusal('XML with a DOCTYPE or ENTITY declaration is not allowed');
   const verdict = XMLValidator.validate(xml);
   if (verdict !== true) {
     const { msg, line, col } = verdict.err;
-    throw new OperationOutcomeError(outcome('bad-request', [issue('error', 'structure', `Malformed XML at line ${line}, column ${col}: ${msg}`)]));
+    throw refusal(`Malformed XML at line ${line}, column ${col}: ${msg}`);
   }
 }
 

@@ -125,6 +125,9 @@ function primitiveJobs(version: FhirVersion, name: string, value: unknown, compa
   const extensions = asList(companion?.extension).filter((extension): extension is Json => extension !== null && typeof extension === 'object');
   if (extensions.length === 0) return [`${open}/>`];
   const type = typeInfo(version, 'Extension')!;
-  const extensionJobs = extensions.flatMap((extension): Job[] => [...comments(extension), { name: 'extension', value: extension, type, resource: false }]);
+  const extensionJobs = extensions.flatMap((extension): Job[] => [
+    ...comments(extension),
+    { name: 'extension', value: extension, type, resource: false },
+  ]);
   return [`${open}>`, ...extensionJobs, `</${name}>`];
 }
