@@ -184,6 +184,19 @@ describe('XML written and read back', () => {
         valueQuantity: { value: 72.5, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
       } as Resource,
     ],
+    [
+      'stu3',
+      {
+        resourceType: 'Bundle',
+        type: 'batch-response',
+        entry: [
+          {
+            resource: { resourceType: 'Parameters', parameter: [{ name: 'r', resource: { resourceType: 'Patient', birthDate: '1950-01-02' } }] },
+            response: { status: '200', outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] } },
+          },
+        ],
+      } as Resource,
+    ],
   ])('keeps %s contained resources, entry and parameter resources, companions and the narrative as they were', (version, resource) => {
     expect(parseXml(version, toXml(version, resource))).toEqual(resource);
   });
