@@ -20,6 +20,7 @@ import { createValidator } from '../../src/validation/index.js';
 import { parseResource } from '../../src/validation/source.js';
 import type { Figure } from './index.js';
 import { fixtureFolder } from '../../test/fixtures.js';
+import { alternate } from './stats.js';
 
 const FIXTURES = fixtureFolder();
 /** Short rounds, many of them, alternating: both contenders see the same share of a shared machine's load. */
@@ -56,18 +57,7 @@ function rate(resources: unknown[], validate: (resource: unknown) => void): numb
   return (count / (performance.now() - started)) * 1000;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-/** Alternating rounds of two contenders: the median round of each, and the median of the per-round ratios. */
-function compare(ours: () => number, theirs: () => number): { ours: number; theirs: number; ratio: number } {
-  const rounds: [number, number][] = [];
-  for (let round = 0; round < ROUNDS; round++) rounds.push([ours(), theirs()]);
-  return {
-    ours: median(rounds.map(([a]) => a)),
-    theirs: median(rounds.map(([, b]) => b)),
-    ratio: median(rounds.map(([a, b]) => a / b)),
-  };
-}
+const compare = (ours: () => number, theirs: () => number) => alternate(ROUNDS, ours, theirs);
 
 /** medplum throws on an invalid resource; a validation that ends in a throw still counts as one done. */
 function medplumValidate(resource: unknown): void {

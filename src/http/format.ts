@@ -76,7 +76,7 @@ export function parseBody(raw: Buffer | undefined, contentType: string | undefin
     if (xmlNestsDeeperThan(text, limits.maxDepth)) {
       throw new OperationOutcomeError(badRequest(`XML elements nested deeper than ${limits.maxDepth} levels are not allowed`));
     }
-    const resource = parseXml(version, text);
+    const resource = parseXml(version, text, limits);
     assertSafeStructure(resource, limits);
     return { kind: 'resource', resource };
   }

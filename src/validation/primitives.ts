@@ -1,3 +1,5 @@
+import { JSON_NUMBER_TYPES } from '../fhir/xml-reader.js';
+
 /**
  * Checks of primitive values: the JSON type, the regex from the type's definition, size limits, and the few
  * facts a regex cannot say (integer ranges, real calendar dates).
@@ -11,7 +13,6 @@ export interface PrimitiveRule {
   semantic?: (value: string | number) => string | undefined;
 }
 
-const NUMBER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt', 'decimal', 'integer64']);
 
 /** Regexes the STU3 definitions leave out, as the R4 definitions give them. */
 const FALLBACK_REGEX: Record<string, string> = {
@@ -63,7 +64,7 @@ const STRING_LIMIT = 1048576;
 const UNLIMITED = new Set(['base64Binary', 'xhtml']);
 
 export function primitiveRule(type: string, regex: string | undefined, maxLength: number | undefined): PrimitiveRule {
-  const json = type === 'boolean' ? 'boolean' : NUMBER_TYPES.has(type) ? 'number' : 'string';
+  const json = type === 'boolean' ? 'boolean' : JSON_NUMBER_TYPES.has(type) ? 'number' : 'string';
   const limit = maxLength ?? (json === 'string' && !UNLIMITED.has(type) ? STRING_LIMIT : undefined);
   const source = json === 'string' ? (regex ?? FALLBACK_REGEX[type]) : undefined;
   let compiled: RegExp | undefined;

@@ -72,6 +72,21 @@ describe('parseBody', () => {
     expect(() => parseBody(body(xml), 'application/fhir+xml', 'r4', { maxDepth: 2 })).toThrow(/deeper than 2/);
   });
 
+  it('refuses XML it cannot represent with a 400 outcome naming the FHIR path and the line (finding 12)', () => {
+    const xml = '<Patient xmlns="http://hl7.org/fhir">\n<gender value="male"/>\n<gender value="female"/>\n</Patient>';
+    let refusal: unknown;
+    try {
+      parseBody(body(xml), 'application/fhir+xml', 'r4', limits);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(OperationOutcomeError);
+    expect((refusal as OperationOutcomeError).outcome).toMatchObject({
+      id: 'bad-request',
+      issue: [{ severity: 'error', expression: ['Patient.gender'], details: { text: expect.stringContaining('(line 3)') } }],
+    });
+  });
+
   it('has nothing to parse in an empty body', () => {
     expect(parseBody(Buffer.alloc(0), 'application/fhir+json', 'r4', limits)).toEqual({ kind: 'none' });
   });
@@ -83,5 +98,11 @@ describe('serialize', () => {
     const xml = serialize(resource, 'xml', 'r4', false);
     expect(xml).toContain('<Patient xmlns="http://hl7.org/fhir">');
     expect(parseBody(Buffer.from(xml), 'application/fhir+xml', 'r4', limits)).toEqual({ kind: 'resource', resource });
+  });
+
+  it('writes the narrative exactly as it is held', () => {
+    const div = '<div xmlns="http://www.w3.org/1999/xhtml">\n  <p>Jo <a name="x"> </a></p>\n</div>';
+    const resource = { resourceType: 'Patient', text: { status: 'generated', div } };
+    expect(serialize(resource, 'xml', 'r4', false)).toContain(div);
   });
 });

@@ -1,6 +1,6 @@
 import type { ParsedProperty } from 'fhir/model/parsed-property.js';
 import type { FhirVersion } from '../version.js';
-import { definitionParser } from '../xml.js';
+import { definitionParser } from '../fhirjs.js';
 
 /**
  * The element model the converter walks: for a type or backbone path ('Task', 'Task.input', 'Reference') of one
