@@ -129,7 +129,9 @@ function readGroup(definitions: OperationDefinitionParameter[], given: unknown[]
     if (!isObject(item) || typeof item.name !== 'string') throw invalid('Every parameter needs a name', `${path}parameter`);
     const parameter = definitions.find((candidate) => candidate.name === item.name);
     if (!parameter) throw unknownParameter(`${path}${item.name}`);
-    byName.set(item.name, [...(byName.get(item.name) ?? []), readValue(parameter, item, `${path}${item.name}`)]);
+    let values = byName.get(item.name);
+    if (!values) byName.set(item.name, (values = []));
+    values.push(readValue(parameter, item, `${path}${item.name}`));
   }
   for (const parameter of definitions) checkCardinality(parameter, byName.get(parameter.name)?.length ?? 0, `${path}${parameter.name}`);
   return new OperationParameters(byName);
