@@ -6,8 +6,9 @@ import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
 
 /**
  * The CapabilityStatement of one FHIR base, generated from what is wired: the route table (interactions, and
- * operations with the OperationDefinitions their handlers read their parameters by), the resource types the router accepts, the search parameters the search layer knows per type and the
- * profiles the validator knows. Nothing here is kept by hand.
+ * operations with the OperationDefinitions their handlers read their parameters by), the resource types the router
+ * accepts, the search parameters the search layer knows per type and the profiles the validator knows. Nothing here
+ * is kept by hand.
  */
 export interface SearchParameterSummary {
   name: string;
