@@ -250,7 +250,7 @@ export async function run(): Promise<Figure[]> {
     }
     await handshakes;
     for (;;) {
-      const { body } = await call(gateway, ehr, 'GET', '/fhir/Subscription/$status?status=active&_count=1');
+      const { body } = await call(gateway, ehr, 'GET', '/fhir/Subscription/$status?status=active');
       if (body.total === SUBSCRIBERS) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -1,14 +1,14 @@
+import { operationDefinition } from '../fhir/operations/definitions.js';
+import { readOperationInput } from '../fhir/operations/parameters.js';
 import { forbidden } from '../fhir/outcome.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { FhirHandler, QueryValues } from '../fhir/rest/types.js';
-import { CANONICAL_BASE } from './canonical.js';
+import type { FhirHandler } from '../fhir/rest/types.js';
 import type { CoordinationPoint } from './coordination/service.js';
-import { matchParameters } from './coordination/match.js';
 import type { ProviderCapacity } from './provider/service.js';
 import { PUBLICATION_PURPOSE } from './provider/publisher.js';
 
-const MATCH_CAPACITY = { name: 'match-capacity', definition: `${CANONICAL_BASE}/OperationDefinition/MeasureReport-match-capacity` };
-const CENSUS = { name: 'census', definition: `${CANONICAL_BASE}/OperationDefinition/Location-census` };
+const MATCH_CAPACITY = operationDefinition('MeasureReport-match-capacity');
+const CENSUS = operationDefinition('Location-census');
 
 export interface CapacityRouteServices {
   provider: ProviderCapacity;
@@ -37,24 +37,19 @@ export function capacityRoutes(services: CapacityRouteServices): RouteDefinition
 
   const census: FhirHandler = async (request, context) => {
     if (context.principal.kind !== 'ehr') return [forbidden("Only the organisation's own EHR may send its bed census")];
-    return services.provider.submitCensus(context.store, context.scope, request.body, now());
+    const { resource: bundle } = readOperationInput(CENSUS, request).one('census')!;
+    return services.provider.submitCensus(context.store, context.scope, bundle, now());
   };
 
-  const match =
-    (parameters: (request: Parameters<FhirHandler>[0]) => Record<string, string[]>): FhirHandler =>
-    async (request, context) => {
-      if (!services.isCoordinationPoint(context.scope.tenant)) return [forbidden(`'${context.scope.tenant}' is not a coordination point here`)];
-      return services.coordination.match(context.scope, parameters(request), now());
-    };
+  const match: FhirHandler = async (request, context) => {
+    if (!services.isCoordinationPoint(context.scope.tenant)) return [forbidden(`'${context.scope.tenant}' is not a coordination point here`)];
+    return services.coordination.match(context.scope, readOperationInput(MATCH_CAPACITY, request).asText(), now());
+  };
 
   return [
     { method: 'POST', path: 'MeasureReport', access: 'create', interactions: ['create'], handler: postMeasureReport },
     { method: 'POST', path: 'Location/$census', access: 'operation', interactions: [], operation: CENSUS, handler: census },
-    { method: 'GET', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match((request) => queryValues(request.query)) },
-    { method: 'POST', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match((request) => matchParameters(request.body)) },
+    { method: 'GET', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match },
+    { method: 'POST', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match },
   ];
-}
-
-function queryValues(query: QueryValues): Record<string, string[]> {
-  return Object.fromEntries(Object.entries(query).map(([name, value]) => [name, Array.isArray(value) ? value : [value]]));
 }

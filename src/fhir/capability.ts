@@ -1,12 +1,14 @@
+import type { OperationDefinition } from 'fhir/r4.js';
 import type { LoadedProfile } from '../validation/index.js';
 import { READ_ONLY_TYPES } from './rest/resource-types.js';
 import type { RouteDefinition } from './rest/router.js';
 import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
 
 /**
- * The CapabilityStatement of one FHIR base, generated from what is wired: the route table (interactions and
- * operations), the resource types the router accepts, the search parameters the search layer knows per type and the
- * profiles the validator knows. Nothing here is kept by hand.
+ * The CapabilityStatement of one FHIR base, generated from what is wired: the route table (interactions, and
+ * operations with the OperationDefinitions their handlers read their parameters by), the resource types the router
+ * accepts, the search parameters the search layer knows per type and the profiles the validator knows. Nothing here
+ * is kept by hand.
  */
 export interface SearchParameterSummary {
   name: string;
@@ -39,20 +41,19 @@ export function capabilityStatement(input: CapabilityInput): Resource {
   const { version } = input;
   const interactionsOf = (codes: string[]) => [...new Set(input.routes.flatMap((route) => route.interactions))].filter((code) => codes.includes(code));
   const typeInteractions = interactionsOf(TYPE_INTERACTIONS).map((code) => ({ code }));
-  const operations = input.routes.flatMap((route) => (route.operation ? [route.operation] : []));
-  const uniqueOperations = [...new Map(operations.map((operation) => [operation.name, operation])).values()];
+  const operations = routedOperations(input.routes);
   const rest = withoutEmpty({
     mode: 'server',
     documentation: `FHIR ${FHIR_RELEASE[version]} base of the vervolgzorg gateway; every interaction except metadata needs a bearer token.`,
     security: security(version, input.tokenEndpoint),
     resource: input.resourceTypes.flatMap((type) => {
       const readOnly = READ_ONLY_TYPES[type];
-      if (!readOnly) return [resourceCapability(input, type, typeInteractions)];
+      if (!readOnly) return [resourceCapability(input, type, typeInteractions, operations)];
       if (!readOnly.versions.includes(version)) return [];
-      return [resourceCapability(input, type, typeInteractions.filter(({ code }) => readOnly.interactions.includes(code)), true)];
+      return [resourceCapability(input, type, typeInteractions.filter(({ code }) => readOnly.interactions.includes(code)), operations, true)];
     }),
     interaction: interactionsOf(SYSTEM_INTERACTIONS).map((code) => ({ code })),
-    operation: uniqueOperations.map((operation) => ({ name: operation.name, definition: canonical(version, operation.definition) })),
+    operation: operations.filter((definition) => definition.system || version === 'stu3').map((definition) => operationEntry(version, definition)),
   });
   return withoutEmpty({
     resourceType: 'CapabilityStatement',
@@ -70,8 +71,24 @@ export function capabilityStatement(input: CapabilityInput): Resource {
   });
 }
 
+function routedOperations(routes: readonly RouteDefinition[]): OperationDefinition[] {
+  return [...new Set(routes.flatMap((route) => (route.operation ? [route.operation] : [])))];
+}
+
+/**
+ * A type's own operations (R4 `rest.resource.operation`): those invoked on the type or an instance of it; `Resource`-wide
+ * ones are listed once, under `rest.operation`. STU3 has no `resource.operation`: there every operation is under rest.
+ */
+function operationsOf(type: string, operations: OperationDefinition[]): OperationDefinition[] {
+  return operations.filter((definition) => (definition.type || definition.instance) && definition.resource?.includes(type));
+}
+
+function operationEntry(version: FhirVersion, definition: OperationDefinition) {
+  return { name: definition.code, definition: canonical(version, definition.url!) };
+}
+
 /** `readOnly`: a type the gateway writes itself (READ_ONLY_TYPES): no writes, no history, no _include. */
-function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[], readOnly = false) {
+function resourceCapability(input: CapabilityInput, type: string, interaction: { code: string }[], operations: OperationDefinition[], readOnly = false) {
   const searchParam = input.searchParameters(type);
   const profiles = input.profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
   return withoutEmpty({
@@ -90,6 +107,7 @@ function resourceCapability(input: CapabilityInput, type: string, interaction: {
       withoutEmpty({ name, type: parameterType, definition, documentation }),
     ),
     supportedProfile: input.version === 'r4' ? profiles : undefined,
+    operation: input.version === 'r4' ? operationsOf(type, operations).map((definition) => operationEntry(input.version, definition)) : undefined,
   });
 }
 

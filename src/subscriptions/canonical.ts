@@ -10,10 +10,6 @@ export const TIMEOUT_EXTENSION = `${BACKPORT}/StructureDefinition/backport-timeo
 export const SUBSCRIPTION_STATUS_PROFILE = `${BACKPORT}/StructureDefinition/backport-subscription-status-r4`;
 export const NOTIFICATION_PROFILE = `${BACKPORT}/StructureDefinition/backport-subscription-notification-r4`;
 
-export const STATUS_OPERATION = { name: 'status', definition: `${BACKPORT}/OperationDefinition/backport-subscription-status` };
-export const EVENTS_OPERATION = { name: 'events', definition: `${BACKPORT}/OperationDefinition/backport-subscription-events` };
-export const RESEND_OPERATION = { name: 'resend', definition: `${BACKPORT}/OperationDefinition/backport-subscription-resend` };
-
 /** The topics this gateway serves (conformance/SubscriptionTopic-*.json). */
 export const CAPACITY_CHANGED_TOPIC = `${CANONICAL_BASE}/SubscriptionTopic/capacity-changed`;
 export const TASK_STATUS_CHANGED_TOPIC = `${CANONICAL_BASE}/SubscriptionTopic/task-status-changed`;

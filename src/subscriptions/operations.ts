@@ -1,5 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { BundleEntry } from '../fhir/bundle.js';
+import { operationDefinition } from '../fhir/operations/definitions.js';
+import { readOperationInput, type OperationParameters } from '../fhir/operations/parameters.js';
 import { allOk, badRequest, conflict, issue, OperationOutcomeError, outcome } from '../fhir/outcome.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
@@ -9,7 +11,6 @@ import { recordRelease, type FocusContent } from './content.js';
 import type { SubscriptionDirectory } from './directory.js';
 import { orderingKeyOf, streamOf, type NotifyPayload } from './events.js';
 import { focusEntry, notificationBundle, subscriptionStatus, type SubscriptionEvent } from './notifications.js';
-import { operationParameters, positiveInteger } from './parameters.js';
 import { ownerTag, type SubscriptionPlan } from './subscription.js';
 
 /**
@@ -24,24 +25,30 @@ export interface OperationServices {
   wake(): void;
 }
 
+export const STATUS_OPERATION = operationDefinition('backport-subscription-status');
+export const EVENTS_OPERATION = operationDefinition('backport-subscription-events');
+export const RESEND_OPERATION = operationDefinition('backport-subscription-resend');
+
 /** Most events one `$events` or `$resend` call covers; ask again from the next number for more. */
 const MAX_EVENTS_PER_CALL = 1000;
 
 export class SubscriptionOperations {
   constructor(private readonly services: OperationServices) {}
 
+  /** Instance level: `id` and `status` are read (and checked) but, as the IG says, ignored. */
   async statusOfOne(request: FhirRequest, context: RestContext): Promise<FhirResponse> {
+    readOperationInput(STATUS_OPERATION, request);
     const plan = planOf(this.services.directory, context, await visibleSubscription(context, request.params.id));
     return [allOk, await statusBundle(context, [plan])];
   }
 
   /** Type level: the caller's Subscriptions, narrowed by `id` and `status` parameters (values OR-ed). */
   async statusOfMany(request: FhirRequest, context: RestContext): Promise<FhirResponse> {
-    const parameters = operationParameters(request);
+    const parameters = readOperationInput(STATUS_OPERATION, request);
     const query: Record<string, string> = {};
     for (const [parameter, searchParameter] of [['id', '_id'], ['status', 'status']]) {
-      const values = parameters.get(parameter);
-      if (values?.length) query[searchParameter] = values.join(',');
+      const values = parameters.values<string>(parameter);
+      if (values.length > 0) query[searchParameter] = values.join(',');
     }
     const caller = callerOf(context.principal);
     if (caller.kind === 'organization') query._tag = `${SUBSCRIPTION_OWNER_SYSTEM}|${ownerTag(caller).code}`;
@@ -52,8 +59,8 @@ export class SubscriptionOperations {
   /** Replays stored events by number (`eventsSinceNumber`..`eventsUntilNumber`), in the content level asked for. */
   async events(request: FhirRequest, context: RestContext): Promise<FhirResponse> {
     const plan = planOf(this.services.directory, context, await visibleSubscription(context, request.params.id));
-    const parameters = operationParameters(request);
-    const content = (parameters.get('content')?.[0] ?? plan.content) as ContentLevel;
+    const parameters = readOperationInput(EVENTS_OPERATION, request);
+    const content = (parameters.value<string>('content') ?? plan.content) as ContentLevel;
     if (!CONTENT_LEVELS.includes(content)) throw new OperationOutcomeError(badRequest(`content must be one of ${CONTENT_LEVELS.join(', ')}`, 'content'));
     const head = await context.store.streams.head(context.scope.tenant, streamOf(plan.id));
     const events = await eventRange(context, plan, parameters, head);
@@ -76,7 +83,7 @@ export class SubscriptionOperations {
     if (plan.status !== 'active') throw new OperationOutcomeError(conflict(`Subscription/${plan.id} is ${plan.status}; resend needs it active (update it to requested first)`));
     const { tenant } = context.scope;
     const head = await context.store.streams.head(tenant, streamOf(plan.id));
-    const events = await eventRange(context, plan, operationParameters(request), head);
+    const events = await eventRange(context, plan, readOperationInput(RESEND_OPERATION, request), head);
     await context.store.outbox.enqueueAll(
       events.map(({ number, event }) => {
         const payload: NotifyPayload = { subscription: plan.id, number, event };
@@ -106,12 +113,20 @@ export class SubscriptionOperations {
   }
 }
 
-async function eventRange(context: RestContext, plan: SubscriptionPlan, parameters: Map<string, string[]>, head: number) {
+async function eventRange(context: RestContext, plan: SubscriptionPlan, parameters: OperationParameters, head: number) {
   const since = positiveInteger(parameters, 'eventsSinceNumber') ?? 1;
   const until = Math.min(positiveInteger(parameters, 'eventsUntilNumber') ?? head, since + MAX_EVENTS_PER_CALL - 1);
   if (until < since) return [];
   const events = await context.store.streams.read(context.scope.tenant, streamOf(plan.id), { from: since, to: until, limit: MAX_EVENTS_PER_CALL });
   return events.map(({ number, payload }) => ({ number, event: payload as SubscriptionEvent }));
+}
+
+/** The IG types event numbers as `string` (R4 has no integer64); here they are positive whole numbers. */
+function positiveInteger(parameters: OperationParameters, name: string): number | undefined {
+  const value = parameters.value<string>(name);
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,15}$/.test(value)) throw new OperationOutcomeError(badRequest(`${name} must be one positive whole number`, name));
+  return Number(value);
 }
 
 async function statusBundle(context: RestContext, plans: SubscriptionPlan[]): Promise<Resource> {

@@ -1,7 +1,6 @@
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
-import { EVENTS_OPERATION, RESEND_OPERATION, STATUS_OPERATION } from './canonical.js';
-import { SubscriptionOperations, type OperationServices } from './operations.js';
+import { EVENTS_OPERATION, RESEND_OPERATION, STATUS_OPERATION, SubscriptionOperations, type OperationServices } from './operations.js';
 import { SubscriptionRest, type RestServices } from './rest.js';
 
 /**

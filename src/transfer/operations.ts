@@ -1,4 +1,7 @@
-import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
+import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { operationDefinition } from '../fhir/operations/definitions.js';
+import { readOperationInput, writeOperationOutput, type OperationParameters } from '../fhir/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
@@ -22,32 +25,22 @@ import { handoff, offer } from './sender.js';
  *
  * Both work on the R4 and the STU3 base; what goes out to receivers is STU3.
  */
-export const OPERATIONS = {
-  offer: { name: 'offer', definition: `${GATEWAY_CANONICAL}/OperationDefinition/eoverdracht-offer` },
-  handoff: { name: 'handoff', definition: `${GATEWAY_CANONICAL}/OperationDefinition/eoverdracht-handoff` },
-};
-
-interface Parameter {
-  name?: string;
-  resource?: Resource;
-  valueReference?: { reference?: string };
-  valueIdentifier?: { system?: string; value?: string };
-  valueCoding?: { system?: string; code?: string };
-}
+const OFFER = operationDefinition('eoverdracht-offer');
+const HANDOFF = operationDefinition('eoverdracht-handoff');
 
 export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
   const offerHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
-    const parameters = parametersOf(request.body);
+    const parameters = readOperationInput(OFFER, request);
     const { result, issues } = await offer(context, {
       tenant: rest.principal.tenant,
       version: rest.services.version,
       source: documentSource(parameters, 'advanceNotice'),
-      receivers: receiversOf(context, parameters),
-      careType: careTypeOf(parameters),
+      receivers: receiversOf(context, parameters.values<Identifier>('receiver')),
+      careType: careTypeOf(parameters.value<Coding>('careType')),
     });
     afterChange();
-    return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer('task', result, issues)];
+    return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer(OFFER, result, issues)];
   };
   const handoffHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
@@ -55,27 +48,20 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
       tenant: rest.principal.tenant,
       version: rest.services.version,
       taskId: request.params.id,
-      source: documentSource(parametersOf(request.body), 'nursingHandoff'),
+      source: documentSource(readOperationInput(HANDOFF, request), 'nursingHandoff'),
     });
     afterChange();
-    return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer('task', [result], issues)];
+    return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer(HANDOFF, [result], issues)];
   };
   return [
-    { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OPERATIONS.offer, handler: offerHandler },
-    { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: OPERATIONS.handoff, handler: handoffHandler },
+    { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OFFER, handler: offerHandler },
+    { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: HANDOFF, handler: handoffHandler },
   ];
 }
 
-function parametersOf(body: unknown): Parameter[] {
-  const resource = body as Resource | undefined;
-  if (resource?.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('The operation takes a Parameters resource', 'resourceType'));
-  const parameters = resource.parameter;
-  return Array.isArray(parameters) ? (parameters.filter((p) => p && typeof p === 'object') as Parameter[]) : [];
-}
-
-function documentSource(parameters: Parameter[], bundleParameter: DocumentKind): DocumentSource {
-  const bundle = parameters.find((p) => p.name === bundleParameter)?.resource;
-  const composition = parameters.find((p) => p.name === 'composition')?.valueReference?.reference;
+function documentSource(parameters: OperationParameters, bundleParameter: DocumentKind): DocumentSource {
+  const bundle = parameters.one(bundleParameter)?.resource;
+  const composition = parameters.value<Reference>('composition')?.reference;
   if ((bundle === undefined) === (composition === undefined)) {
     throw new OperationOutcomeError(badRequest(`Give either '${bundleParameter}' (a Bundle) or 'composition' (a reference), not both or neither`, 'Parameters.parameter'));
   }
@@ -83,16 +69,14 @@ function documentSource(parameters: Parameter[], bundleParameter: DocumentKind):
 }
 
 /** Receivers by URA or gateway organisation id, among the trusted organisations; each at most once. */
-function receiversOf(context: TransferContext, parameters: Parameter[]): string[] {
-  const identifiers = parameters.filter((p) => p.name === 'receiver').map((p) => p.valueIdentifier);
-  if (identifiers.length === 0) throw new OperationOutcomeError(badRequest("At least one 'receiver' (valueIdentifier) is required", 'Parameters.parameter'));
+function receiversOf(context: TransferContext, identifiers: Identifier[]): string[] {
   const ids = identifiers.map((identifier) => {
     const found = context.trusted.find(
       (organization) =>
-        (identifier?.system === URA_SYSTEM && organization.ura !== undefined && organization.ura === identifier.value) ||
-        (identifier?.system === ORGANIZATION_ID_SYSTEM && organization.id === identifier.value),
+        (identifier.system === URA_SYSTEM && organization.ura !== undefined && organization.ura === identifier.value) ||
+        (identifier.system === ORGANIZATION_ID_SYSTEM && organization.id === identifier.value),
     );
-    if (!found) throw new OperationOutcomeError(unprocessable(`No trusted organisation has the identifier ${identifier?.system}|${identifier?.value}`, 'receiver'));
+    if (!found) throw new OperationOutcomeError(unprocessable(`No trusted organisation has the identifier ${identifier.system}|${identifier.value}`, 'receiver'));
     return found.id;
   });
   if (new Set(ids).size !== ids.length) throw new OperationOutcomeError(badRequest('A receiver is named twice', 'receiver'));
@@ -106,13 +90,9 @@ const CARE_TYPE_CODES = valueSetMembers(CARE_TYPE_VALUESET);
  * The care type the transfer asks for (the one the EHR matched capacity for): the Tasks carry it as `performerType`,
  * so the receiver that accepts counts a place of that type taken (docs/capacity.md §4). Optional.
  */
-function careTypeOf(parameters: Parameter[]): Coding | undefined {
-  const given = parameters.filter((p) => p.name === 'careType');
-  if (given.length === 0) return undefined;
-  const coding = given[0].valueCoding;
-  if (given.length > 1 || typeof coding?.code !== 'string') {
-    throw new OperationOutcomeError(badRequest("'careType' is at most one parameter with a valueCoding (system and code)", 'careType'));
-  }
+function careTypeOf(coding: Coding | undefined): Coding | undefined {
+  if (coding === undefined) return undefined;
+  if (typeof coding.code !== 'string') throw new OperationOutcomeError(badRequest("'careType' needs a code (and its system)", 'careType'));
   const known = CARE_TYPE_CODES.has(`${coding.system}|${coding.code}`) ? careType(coding.code) : undefined;
   if (!known) {
     const text = `'careType' ${coding.system}|${coding.code} is not in the ValueSet ${CARE_TYPE_VALUESET} (the codes of ${CARE_TYPE_SYSTEM})`;
@@ -121,10 +101,6 @@ function careTypeOf(parameters: Parameter[]): Coding | undefined {
   return { system: CARE_TYPE_SYSTEM, code: known.code, display: known.display };
 }
 
-function answer(name: string, resources: Resource[], issues: OperationOutcomeIssue[]): Resource {
-  const parameter = [
-    ...resources.map((resource) => ({ name, resource })),
-    ...(issues.length > 0 ? [{ name: 'outcome', resource: outcome('ok', issues) }] : []),
-  ];
-  return { resourceType: 'Parameters', parameter };
+function answer(definition: OperationDefinition, tasks: Resource[], issues: OperationOutcomeIssue[]): Resource {
+  return writeOperationOutput(definition, { task: tasks, outcome: issues.length > 0 ? outcome('ok', issues) : undefined });
 }

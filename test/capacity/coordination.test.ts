@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { pino } from 'pino';
+import { operationDefinition } from '../../src/fhir/operations/definitions.js';
+import { readOperationInput, readParameters } from '../../src/fhir/operations/parameters.js';
 import { issue, outcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';
@@ -8,7 +10,6 @@ import { CapacityBoard } from '../../src/capacity/coordination/board.js';
 import {
   compareCandidates,
   matchCapacity,
-  matchParameters,
   matchResult,
   parseMatchQuery,
   type MatchQuery,
@@ -132,7 +133,8 @@ describe('coordination point: $match-capacity', () => {
         { name: 'include-unknown', valueBoolean: true },
       ],
     };
-    expect(parseMatchQuery(matchParameters(parameters), MOMENT)).toEqual({ ...query({ date: '2025-03-21', count: 3, includeUnknown: true }) });
+    const input = readOperationInput(operationDefinition('MeasureReport-match-capacity'), { query: {}, body: parameters });
+    expect(parseMatchQuery(input.asText(), MOMENT)).toEqual({ ...query({ date: '2025-03-21', count: 3, includeUnknown: true }) });
     const problems: [Record<string, string[]>, string][] = [
       [{ 'care-type': ['ic'], postcode: ['3011'] }, 'care-type'],
       [{ 'care-type': ['grz'] }, 'postcode'],
@@ -167,6 +169,7 @@ describe('coordination point: $match-capacity', () => {
     board.apply(publication(provider('33333333', '3011 AB', 'rijnmond'), { measuredAt: minutesBefore(2 * 60), groups: [{ careType: 'elv-hoog', available: 9 }] }));
     const asked = query({ postalCode: undefined, region: 'rijnmond', includeUnknown: true });
     const result = matchResult(asked, matchCapacity(board, asked, MOMENT)) as unknown as { parameter: { name: string; part?: Record<string, unknown>[] }[] };
+    expect(() => readParameters(operationDefinition('MeasureReport-match-capacity'), 'out', result)).not.toThrow();
     const candidates = result.parameter.filter((parameter) => parameter.name === 'candidate').map((candidate) => candidate.part!);
     expect(candidates).toHaveLength(2);
     const first = Object.fromEntries(candidates[0].map((part) => [part.name, part]));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { operationDefinitions } from '../../src/fhir/operations/definitions.js';
 import { hasErrors } from '../../src/fhir/outcome.js';
 import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
@@ -49,3 +50,20 @@ describe.each([
     expect(rest.operation.map((operation) => operation.name)).toContain('validate');
   });
 });
+
+describe('operations', () => {
+  it('every OperationDefinition in conformance/ is served on a base, and every served operation has one', async () => {
+    const listed = new Set<string>();
+    for (const base of ['/fhir', '/fhir/stu3']) {
+      const [rest] = ((await request(gateway.url).get(`${base}/metadata`)).body as OperationLists).rest;
+      const entries = [...(rest.operation ?? []), ...rest.resource.flatMap((resource) => resource.operation ?? [])];
+      for (const { definition } of entries) listed.add(typeof definition === 'string' ? definition : definition.reference);
+    }
+    expect([...listed].sort()).toEqual([...operationDefinitions().values()].map((definition) => definition.url).sort());
+  });
+});
+
+type OperationEntry = { name: string; definition: string | { reference: string } };
+interface OperationLists {
+  rest: { operation?: OperationEntry[]; resource: { operation?: OperationEntry[] }[] }[];
+}

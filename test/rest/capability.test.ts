@@ -3,6 +3,8 @@ import { capabilityStatement, type CapabilityInput } from '../../src/fhir/capabi
 import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
 import { FHIR_ROUTES } from '../../src/fhir/rest/routes.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
+import { subscriptionRoutes } from '../../src/subscriptions/routes.js';
+import { transferRoutes } from '../../src/transfer/operations.js';
 
 function input(version: FhirVersion): CapabilityInput {
   return {
@@ -75,5 +77,19 @@ describe('capabilityStatement', () => {
     expect(statement.profile).toEqual([{ reference: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task' }]);
     expect(statement.rest[0].operation[0].definition).toEqual({ reference: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' });
     expect(statement.rest[0].resource.find((resource) => resource.type === 'Task')!.supportedProfile).toBeUndefined();
+  });
+
+  it('takes operations from their OperationDefinitions: R4 lists type and instance ones under their resource, STU3 all under rest', () => {
+    const routes = [...FHIR_ROUTES, ...transferRoutes({} as never, () => {}), ...subscriptionRoutes({} as never)];
+    const [r4] = (capabilityStatement({ ...input('r4'), routes }) as unknown as Capability).rest;
+    const names = (entries: { name: string }[] | undefined) => (entries ?? []).map((entry) => entry.name).sort();
+    const operationsOf = (type: string) => (r4.resource.find((resource) => resource.type === type) as { operation?: { name: string }[] }).operation;
+    expect(names(r4.operation)).toEqual(['offer', 'validate']);
+    expect(names(operationsOf('Subscription'))).toEqual(['events', 'resend', 'status']);
+    expect(operationsOf('Task')).toEqual([{ name: 'handoff', definition: 'https://vervolgzorg-gateway.example/fhir/OperationDefinition/eoverdracht-handoff' }]);
+    expect(operationsOf('Patient')).toBeUndefined();
+    const [stu3] = (capabilityStatement({ ...input('stu3'), routes }) as unknown as Capability).rest;
+    expect(names(stu3.operation)).toEqual(['events', 'handoff', 'offer', 'resend', 'status', 'validate']);
+    expect(stu3.resource.every((resource) => !('operation' in resource))).toBe(true);
   });
 });

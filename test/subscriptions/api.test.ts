@@ -73,9 +73,10 @@ describe('topics', () => {
     expect(urls.sort()).toEqual([CAPACITY_CHANGED_TOPIC, TASK_STATUS_CHANGED_TOPIC].sort());
   });
 
-  it('and the operations are in the CapabilityStatement', async () => {
+  it('and the operations are in the CapabilityStatement, under Subscription', async () => {
     const { body } = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/metadata');
-    const operations = (body.rest as { operation: { name: string; definition: string }[] }[])[0].operation;
+    const [rest] = body.rest as { resource: { type: string; operation?: { name: string; definition: string }[] }[] }[];
+    const operations = rest.resource.find((resource) => resource.type === 'Subscription')?.operation;
     for (const name of ['events', 'resend', 'status']) {
       expect(operations).toContainEqual({ name, definition: `http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-${name}` });
     }

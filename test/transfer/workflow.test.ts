@@ -224,7 +224,9 @@ describe('eOverdracht between two gateways', () => {
     const crowdedAddress = [{ line: Array.from({ length: 100_000 }, (_, i) => `Straat ${i}`) }, { line: ['x'] }];
     const stranger = { name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: '99999999' } };
     const refusals = [
-      [await call([bundle]), 400, /At least one 'receiver'/],
+      [await call([bundle]), 400, /'receiver' is required/],
+      [await call([bundle, { name: 'receiver', valueString: '99999999' }]), 400, /'receiver' takes one valueIdentifier/],
+      [await call([bundle, ...receivers(vvt1), { name: 'receivers', valueIdentifier: {} }]), 400, /Unknown parameter 'receivers'/],
       [await call([bundle, stranger]), 422, /No trusted organisation has the identifier .*99999999/],
       [await call([...receivers(vvt1)]), 400, /either 'advanceNotice'/],
       [await call([{ name: 'advanceNotice', resource: transaction(document.filter((r) => r.resourceType !== 'Coverage')) }, ...receivers(vvt1)]), 422, /Coverage\/zib-Payer-eov-test-1-5-01-refused is referenced by the document but neither sent nor stored/],
@@ -272,8 +274,8 @@ describe('eOverdracht between two gateways', () => {
     const refusals = [
       [await call([bundle, careType({ system: CARE_TYPE, code: 'sauna' }), ...receivers(vvt1)]), 422, 'code-invalid', /'careType' .*care-type\|sauna is not in the ValueSet/],
       [await call([bundle, careType({ system: 'http://snomed.info/sct', code: 'elv-hoog' }), ...receivers(vvt1)]), 422, 'code-invalid', /'careType' http:\/\/snomed.info\/sct\|elv-hoog is not in/],
-      [await call([bundle, elvHoog, elvHoog, ...receivers(vvt1)]), 400, 'invalid', /'careType' is at most one parameter with a valueCoding/],
-      [await call([bundle, { name: 'careType', valueCode: 'elv-hoog' }, ...receivers(vvt1)]), 400, 'invalid', /'careType' is at most one parameter with a valueCoding/],
+      [await call([bundle, elvHoog, elvHoog, ...receivers(vvt1)]), 400, 'invalid', /'careType' may be given at most 1 time/],
+      [await call([bundle, { name: 'careType', valueCode: 'elv-hoog' }, ...receivers(vvt1)]), 400, 'invalid', /'careType' takes one valueCoding/],
     ] as const;
     for (const [answer, status, code, text] of refusals) {
       expect([answer.status, answer.body.issue]).toEqual([status, [expect.objectContaining({ code, expression: ['careType'], details: { text: expect.stringMatching(text) } })]]);

@@ -2,7 +2,6 @@ import { badRequest, type OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
 import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
 import { careType } from '../care-types.js';
-import { isObject, objects } from '../json.js';
 import { isKnown, type Count } from '../model.js';
 import type { BoardRow, CapacityBoard } from './board.js';
 import { postcode4, postcode4Distance } from './postcode.js';
@@ -32,19 +31,6 @@ export interface Candidate {
 
 export const DEFAULT_MATCH_COUNT = 10;
 export const MAX_MATCH_COUNT = 100;
-
-/** Query parameters (GET) or the Parameters resource (POST) as name → values. */
-export function matchParameters(parameters: unknown): Record<string, string[]> {
-  const values: Record<string, string[]> = {};
-  for (const parameter of objects(isObject(parameters) ? parameters.parameter : undefined)) {
-    const value = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
-    const text = isObject(value) ? value.code : value;
-    if (typeof parameter.name === 'string' && ['string', 'number', 'boolean'].includes(typeof text)) {
-      (values[parameter.name] ??= []).push(String(text));
-    }
-  }
-  return values;
-}
 
 export function parseMatchQuery(parameters: Record<string, string[] | undefined>, now: Date): MatchQuery | OperationOutcome {
   const one = (name: string) => parameters[name]?.[0];

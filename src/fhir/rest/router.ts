@@ -1,3 +1,4 @@
+import type { OperationDefinition } from 'fhir/r4.js';
 import type { AccessRequest, Operation } from '../../auth/principal.js';
 import type { Bundle } from '../bundle.js';
 import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../outcome.js';
@@ -21,8 +22,8 @@ export interface RouteDefinition {
   access: Access;
   /** FHIR restful interaction codes implemented here, as a CapabilityStatement names them. */
   interactions: string[];
-  /** For `$operations`: the name and the OperationDefinition it implements. */
-  operation?: { name: string; definition: string };
+  /** For `$operations`: the OperationDefinition it implements (conformance/, fhir/operations/definitions.ts). */
+  operation?: OperationDefinition;
   handler: FhirHandler;
 }
 

@@ -7,10 +7,8 @@ import { FhirRouter, type RouteDefinition } from './router.js';
 import { searchType } from './search.js';
 import type { FhirHandler } from './types.js';
 import { updateResource } from './update.js';
-import { validateOperation } from './validate.js';
+import { VALIDATE, validateOperation } from './validate.js';
 import { readVersion } from './vread.js';
-
-const VALIDATE = { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' };
 
 /** A write handler that gives the type's write interceptor (RestServices.writeInterceptors) the first say. */
 const intercepted =

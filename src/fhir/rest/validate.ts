@@ -1,12 +1,17 @@
 import { allOk, badRequest, OperationOutcomeError } from '../outcome.js';
 import type { Resource } from '../version.js';
+import { operationDefinition } from '../operations/definitions.js';
+import { readOperationInput } from '../operations/parameters.js';
 import { resourceBody } from './resource-body.js';
 import type { FhirHandler, FhirRequest } from './types.js';
 
+export const VALIDATE = operationDefinition('Resource-validate');
+
 /**
- * `POST [base]/$validate` and `POST [base]/[type]/$validate`: the body is the resource, or Parameters with
- * `resource` (and `profile`); `?profile=` works too. As the specification says, the answer is 200 with the
- * validation OperationOutcome whether or not the resource is valid; 4xx only when validation could not run.
+ * `POST [base]/$validate` and `POST [base]/[type]/$validate` (conformance/OperationDefinition-Resource-validate.json):
+ * the body is the resource, or Parameters with `resource` (and `profile`); `?profile=` works too. As the
+ * specification says, the answer is 200 with the validation OperationOutcome whether or not the resource is valid;
+ * 4xx only when validation could not run.
  */
 export const validateOperation: FhirHandler = async (request, context) => {
   const { resource, profiles } = validationInput(request);
@@ -19,30 +24,10 @@ export const validateOperation: FhirHandler = async (request, context) => {
   return [allOk, result];
 };
 
-interface ParametersParameter {
-  name?: string;
-  resource?: Resource;
-  valueUri?: string;
-  valueCanonical?: string;
-}
-
+/** The resource (the body itself, or the `resource` parameter) and the profiles asked for (`profile`, in the query or the body). */
 function validationInput(request: FhirRequest): { resource: Resource; profiles: string[] } {
-  const body = resourceBody({ ...request, params: {} });
-  const profiles = [request.query.profile ?? []].flat();
-  if (body.resourceType !== 'Parameters') return { resource: typed(body, request), profiles };
-  const parameters = (Array.isArray(body.parameter) ? body.parameter : []) as ParametersParameter[];
-  const wrapped = parameters.find((parameter) => parameter.name === 'resource');
-  if (!wrapped) return { resource: typed(body, request), profiles };
-  if (!wrapped.resource || typeof wrapped.resource.resourceType !== 'string') {
-    throw new OperationOutcomeError(badRequest("The 'resource' parameter holds no resource", 'Parameters.parameter.resource'));
-  }
-  for (const parameter of parameters) {
-    const url = parameter.name === 'profile' ? (parameter.valueUri ?? parameter.valueCanonical) : undefined;
-    if (typeof url === 'string') profiles.push(url);
-  }
-  return { resource: typed(wrapped.resource, request), profiles };
-}
-
-function typed(resource: Resource, request: FhirRequest): Resource {
-  return resourceBody({ ...request, body: resource });
+  const input = readOperationInput(VALIDATE, { query: request.query, body: resourceBody({ ...request, params: {} }) });
+  const resource = input.one('resource')?.resource;
+  if (!resource) throw new OperationOutcomeError(badRequest("Give the resource to validate, as the body or as the 'resource' parameter", 'resource'));
+  return { resource: resourceBody({ ...request, body: resource }), profiles: input.values<string>('profile') };
 }
