@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { allOk, badRequest, OperationOutcomeError, outcome, issue, serverError, unsupportedMediaType } from '../fhir/outcome.js';
+import { ResponseBudget } from '../fhir/response-budget.js';
 import type { RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
@@ -106,6 +107,7 @@ async function handle(req: Request, res: Response, options: FhirApiOptions, resp
     scope: { tenant: principal.tenant, version: services.version },
     store: options.store,
     accesses: [],
+    budget: new ResponseBudget(services.limits.responseBytes),
   };
   const response: FhirResponse = await services.router.dispatch(match, request, context);
   if (context.accesses.length > 0) {

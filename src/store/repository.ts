@@ -1,3 +1,4 @@
+import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 
 /**
@@ -79,7 +80,8 @@ export interface ResourceRepository {
   /** Marks the resource deleted (a new history entry); deleting twice or a missing id is not an error. */
   delete(scope: Scope, resourceType: string, id: string, options?: WriteOptions): Promise<void>;
   history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]>;
-  search(scope: Scope, request: SearchRequest): Promise<SearchResult>;
+  /** A page of matches and includes; with a budget, the page holds what fits it (the next page starts after). */
+  search(scope: Scope, request: SearchRequest, budget?: ResponseBudget): Promise<SearchResult>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Compilable, Kysely } from 'kysely';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../fhir/outcome.js';
 import { indexEntries, isResourceType } from '../fhir/search/index.js';
+import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { Resource } from '../fhir/version.js';
 import type {
   HistoryEntry,
@@ -133,8 +134,8 @@ export class KyselyResourceRepository implements ResourceRepository {
     return readHistory(this.context.db(), scope, request);
   }
 
-  search(scope: Scope, request: SearchRequest): Promise<SearchResult> {
-    return searchResources(this.context, scope, request);
+  search(scope: Scope, request: SearchRequest, budget?: ResponseBudget): Promise<SearchResult> {
+    return searchResources(this.context, scope, request, budget);
   }
 
   private checkType(scope: Scope, resource: Resource): void {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_LIMITS } from '../../src/config/config.js';
+import { ResponseBudget } from '../../src/fhir/response-budget.js';
 import type { AccessRequest, Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import { FhirRouter, type RouteDefinition } from '../../src/fhir/rest/router.js';
@@ -50,12 +52,13 @@ function setUp(decide: (request: AccessRequest) => ReturnType<Authenticator['aut
   };
   const router = new FhirRouter(routes);
   const context: RestContext = {
-    services: { version: 'r4', validator: { validate: () => allOk, knowsProfile: () => false }, parseSearch: () => { throw new Error('unused'); }, authenticator, router },
+    services: { version: 'r4', validator: { validate: () => allOk, knowsProfile: () => false }, parseSearch: () => { throw new Error('unused'); }, authenticator, router, limits: DEFAULT_LIMITS },
     baseUrl: 'http://gw.test/fhir',
     principal,
     scope: { tenant: principal.tenant, version: 'r4' },
     store: {} as Store,
     accesses: [],
+    budget: new ResponseBudget(DEFAULT_LIMITS.responseBytes),
   };
   const call = (method: HttpMethod, pathname: string, query: FhirRequest['query'] = {}) =>
     router.handle({ method, pathname, params: {}, query, headers: {} }, context);
