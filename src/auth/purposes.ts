@@ -7,6 +7,9 @@ import type { Operation } from './principal.js';
  *
  * A rule's path is relative to its endpoint's base and matched whole; `{id}` stands for exactly one FHIR id.
  * Credential resources, by contrast, are matched exactly, character for character (RFC014 §4).
+ *
+ * A Bundle posted to the base is a `batch` or `transaction` on path `/` (e.g. `fhir('/', 'batch')`), asked before
+ * any of its entries: a purpose without such a rule gets neither, even if it may do each entry on its own.
  */
 export type Endpoint = 'fhir' | 'notification';
 

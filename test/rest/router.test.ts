@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { ResponseBudget } from '../../src/fhir/response-budget.js';
 import type { AccessRequest, Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
+import { bundleInteraction } from '../../src/fhir/rest/batch.js';
 import { FhirRouter, type RouteDefinition } from '../../src/fhir/rest/router.js';
 import type { FhirHandler, FhirRequest, HttpMethod, RestContext } from '../../src/fhir/rest/types.js';
 import type { Store } from '../../src/store/repository.js';
@@ -20,7 +21,7 @@ const routes: RouteDefinition[] = [
   { method: 'GET', path: ':type/_history', access: 'history', interactions: ['history-type'], handler: echo('history') },
   { method: 'GET', path: ':type/:id', access: 'read', interactions: ['read'], handler: echo('read') },
   { method: 'DELETE', path: ':type/:id', access: 'delete', interactions: ['delete'], handler: echo('delete') },
-  { method: 'POST', path: '', access: 'entries', interactions: ['batch'], handler: echo('batch') },
+  { method: 'POST', path: '', access: bundleInteraction, interactions: ['batch', 'transaction'], handler: echo('batch') },
   {
     method: 'GET',
     path: ':type/:id/_history/:vid',
@@ -100,6 +101,7 @@ describe('FhirRouter', () => {
     expect(asked).toEqual([
       { version: 'r4', operation: 'search', path: '/Task', resourceType: 'Task' },
       { version: 'r4', operation: 'read', path: '/Task/123', resourceType: 'Task' },
+      { version: 'r4', operation: 'batch', path: '/' },
     ]);
   });
 

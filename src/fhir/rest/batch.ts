@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry } from '../bundle.js';
+import type { Operation } from '../../auth/principal.js';
 import { allOk, badRequest, isOk, issue, OperationOutcomeError, tooLarge, type OperationOutcome } from '../outcome.js';
 import { statusLine } from '../../http/status.js';
 import { responseMeta } from './headers.js';
@@ -6,8 +7,9 @@ import { queryValues } from './query.js';
 import type { FhirHandler, FhirRequest, FhirResponse, HttpMethod, RestContext } from './types.js';
 
 /**
- * `POST [base]` with a batch or transaction Bundle of at most `limits.bundleEntries` entries. Each entry goes through
- * the router as if it were its own request (type check, authorization, validation, audit). All entries' answers share the request's response
+ * `POST [base]` with a batch or transaction Bundle of at most `limits.bundleEntries` entries. The Bundle itself is
+ * authorized as a batch or transaction (the route's access), then each entry goes through the router as if it were
+ * its own request (type check, authorization, validation, audit). All entries' answers share the request's response
  * budget. A batch answers entry by entry, and once the budget is spent answers the rest without running them; a
  * transaction runs inside `store.transaction`: every entry succeeds or nothing is written, and `urn:` fullUrls are
  * replaced by the ids the server assigns, in every reference and request URL that uses them.
@@ -25,6 +27,10 @@ export const processBundle: FhirHandler = async (request, context) => {
   }
   return bundle.type === 'batch' ? processBatch(entries, context) : processTransaction(entries, context);
 };
+
+/** What a Bundle posted to the base asks for: a transaction when it says so, else a batch (anything else is refused). */
+export const bundleInteraction = (request: FhirRequest): Operation =>
+  (request.body as Partial<Bundle> | undefined)?.type === 'transaction' ? 'transaction' : 'batch';
 
 async function processBatch(entries: BundleEntry[], context: RestContext): Promise<FhirResponse> {
   const responses: BundleEntry[] = [];
