@@ -5,6 +5,8 @@
  */
 export class ResponseBudget {
   private spentBytes = 0;
+  /** Something did not fit: what comes after it in the answer would not either, however small. */
+  private refused = false;
 
   constructor(readonly limitBytes: number) {}
 
@@ -18,12 +20,15 @@ export class ResponseBudget {
   }
 
   get exhausted(): boolean {
-    return this.spentBytes >= this.limitBytes;
+    return this.refused || this.spentBytes >= this.limitBytes;
   }
 
   /** Whether `bytes` more can be gathered; if so, they are counted. */
   take(bytes: number): boolean {
-    if (this.spentBytes > 0 && this.spentBytes + bytes > this.limitBytes) return false;
+    if (this.spentBytes > 0 && this.spentBytes + bytes > this.limitBytes) {
+      this.refused = true;
+      return false;
+    }
     this.spentBytes += bytes;
     return true;
   }

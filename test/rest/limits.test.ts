@@ -103,14 +103,16 @@ describe('limits of one request', () => {
   });
 
   it('answers the entries of a batch after the budget is spent without running them (too-costly)', async () => {
-    const urls = ['Patient?_count=5', `Patient/${patients[0]}`, 'Patient?_count=5', `Patient/${patients[1]}`];
+    const urls = [`Patient/${patients[0]}`, `Patient/${patients[1]}`, 'Patient?_count=5', `Patient/${patients[2]}`, 'Patient'];
     const response = await api.post('/fhir', batch(urls));
     expect(response.status).toBe(200);
-    const entries = (response.body as { entry: { response: { status: string; outcome?: OutcomeBody } }[] }).entry;
-    // The search gathers four patients (62 kB), the read a fifth: the budget is spent.
-    expect(entries.map((item) => item.response.status)).toEqual(['200 OK', '200 OK', '413 Payload Too Large', '413 Payload Too Large']);
-    expect(entries[2].response.outcome?.issue[0].code).toBe('too-costly');
-    expect(issueText(entries[2].response.outcome)).toBe('Bundle.entry[2] was not run: the answers before it used up limits.responseBytes (65536)');
+    const entries = (response.body as { entry: { resource?: SearchsetBody; response: { status: string; outcome?: OutcomeBody } }[] }).entry;
+    // Two reads (30 kB), then the search's page stops after two more patients: nothing more is gathered.
+    expect(entries.map((item) => item.response.status)).toEqual(['200 OK', '200 OK', '200 OK', '413 Payload Too Large', '413 Payload Too Large']);
+    expect(entries[2].resource?.entry).toHaveLength(2);
+    expect(entries[2].resource?.link?.find((link) => link.relation === 'next')?.url).toMatch(/_offset=2\b/);
+    expect(entries[3].response.outcome?.issue[0].code).toBe('too-costly');
+    expect(issueText(entries[3].response.outcome)).toBe('Bundle.entry[3] was not run: the answers before it used up limits.responseBytes (65536)');
   });
 
   it('counts _include and _revinclude against the budget: a page whose includes do not fit is too costly', async () => {
