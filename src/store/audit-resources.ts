@@ -36,8 +36,10 @@ export function withAuditTrail(resources: ResourceRepository, trail: AuditTrail)
       if (versionId !== '1') throw new OperationOutcomeError(notFound(`AuditEvent/${id} has only version 1`));
       return event;
     },
-    history: async (scope, request) =>
-      request.resourceType === AUDIT_EVENT ? refuse('AuditEvent: an audit event never changes; search AuditEvent by date instead of its history') : resources.history(scope, request),
+    history: async (scope, request, budget) =>
+      request.resourceType === AUDIT_EVENT
+        ? refuse('AuditEvent: an audit event never changes; search AuditEvent by date instead of its history')
+        : resources.history(scope, request, budget),
     async search(scope, request, budget) {
       if (request.resourceType === AUDIT_EVENT) {
         onR4Only(scope);

@@ -130,8 +130,8 @@ export class KyselyResourceRepository implements ResourceRepository {
     });
   }
 
-  history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]> {
-    return readHistory(this.context.db(), scope, request);
+  history(scope: Scope, request: HistoryRequest, budget?: ResponseBudget): Promise<HistoryEntry[]> {
+    return readHistory(this.context.db(), scope, request, budget);
   }
 
   search(scope: Scope, request: SearchRequest, budget?: ResponseBudget): Promise<SearchResult> {

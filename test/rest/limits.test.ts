@@ -115,6 +115,15 @@ describe('limits of one request', () => {
     expect(issueText(entries[3].response.outcome)).toBe('Bundle.entry[3] was not run: the answers before it used up limits.responseBytes (65536)');
   });
 
+  it('reads a history within the budget, or answers too-costly (a history has no next page to stop short with)', async () => {
+    const fits = await api.get('/fhir/Patient/_history?_count=4');
+    expect(fits.status).toBe(200);
+    expect((fits.body as SearchsetBody).entry).toHaveLength(4);
+    const tooMany = await api.get('/fhir/Patient/_history?_count=5');
+    expect(tooMany.status).toBe(413);
+    expect(issueText(tooMany.body)).toBe('The 5 versions of this history exceed limits.responseBytes (65536); ask for a smaller _count');
+  });
+
   it('counts _include and _revinclude against the budget: a page whose includes do not fit is too costly', async () => {
     const fits = await api.get(`/fhir/Patient?_id=${patients[2]}&_revinclude=Observation:subject`);
     expect(fits.status).toBe(200);
