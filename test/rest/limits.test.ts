@@ -47,14 +47,20 @@ async function createPatients(api: ReturnType<typeof client>, count: number, byt
   return (created.body as SearchsetBody).entry!.map((item) => item.resource!.id);
 }
 
-describe('limits of one request', () => {
+/** Both backends; on PostgreSQL each block has a schema of its own, dropped afterwards. */
+function backends(block: string): [string, { databaseUrl?: string; databaseSchema?: string }][] {
+  const schema = `limits_${block}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  return [['sqlite', {}], ...(postgresAvailable ? [['postgres', { databaseUrl: POSTGRES_URL, databaseSchema: schema }] as [string, { databaseUrl: string; databaseSchema: string }]] : [])];
+}
+
+describe.each(backends('request'))('limits of one request on %s', (name, database) => {
   let gateway: TestGateway;
   let api: ReturnType<typeof client>;
   let patients: string[];
 
   beforeAll(async () => {
     const limits = { bundleEntries: 10, searchCount: 5, responseBytes: 65_536 };
-    gateway = await startTestGateway(['tenant-a'], { limits });
+    gateway = await startTestGateway(['tenant-a'], { limits, ...database });
     api = client(gateway, await gateway.token('tenant-a'));
     patients = await createPatients(api, 7, 15_000);
     const observations = patients.slice(0, 2).flatMap((id) =>
@@ -67,6 +73,7 @@ describe('limits of one request', () => {
   }, 60_000);
   afterAll(async () => {
     await gateway?.close();
+    if (name === 'postgres') await dropSchema(database.databaseSchema!);
   });
 
   it.each(['batch', 'transaction'])('refuses a %s with more entries than limits.bundleEntries (413, naming the limit)', async (type) => {
@@ -137,13 +144,8 @@ describe('limits of one request', () => {
   });
 });
 
-const schema = `limits_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-
 /** Queries that reach a database limit (expression depth, ORDER BY terms, bound values) are refused before SQL. */
-describe.each([
-  ['sqlite', {}],
-  ...(postgresAvailable ? [['postgres', { databaseUrl: POSTGRES_URL, databaseSchema: schema }] as const] : []),
-])('search complexity on %s', (name, database) => {
+describe.each(backends('complexity'))('search complexity on %s', (name, database) => {
   let gateway: TestGateway;
   let api: ReturnType<typeof client>;
 
@@ -154,7 +156,7 @@ describe.each([
   }, 60_000);
   afterAll(async () => {
     await gateway?.close();
-    if (name === 'postgres') await dropSchema(schema);
+    if (name === 'postgres') await dropSchema(database.databaseSchema!);
   });
 
   const repeated = (name: string, value: string, times: number) => Array.from({ length: times }, () => `${name}=${value}`).join('&');
