@@ -33,7 +33,8 @@ const DIRECTORY_TYPES = ['MeasureReport', 'HealthcareService', 'Organization', '
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'eOverdracht-sender': {
     description: "eOverdracht: the receiver pulls the Task and what its credential names from the sender's FHIR API",
-    basePolicy: [],
+    // The document's resources come level by level in batch reads (transfer/peer.ts); each entry still needs the credential.
+    basePolicy: [fhir('/', 'batch')],
   },
   'eOverdracht-receiver': {
     description: "eOverdracht: the sender notifies the receiver (POST of the notification endpoint's /Task/{id}, notified pull)",
