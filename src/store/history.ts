@@ -59,7 +59,7 @@ export async function readHistory(
     rows.map((row) => ({ ...row, rid: row.row, bytes: Number(row.bytes ?? 0) })),
     `The ${rows.length} versions of this history`,
   );
-  const contents = await contentsOf(db, scope, versionsRead);
+  const contents = await versionContents(db, scope, versionsRead);
   return versionsRead.map((row, index) => {
     const entry: HistoryEntry = {
       resourceType: row.resource_type,
@@ -86,7 +86,7 @@ interface VersionRow {
  * The JSON of each version, by the row it was found in. A current version superseded in between has moved to the
  * history table: it is read there by its key.
  */
-async function contentsOf(db: Kysely<Database>, scope: Scope, versions: VersionRow[]): Promise<(string | null)[]> {
+async function versionContents(db: Kysely<Database>, scope: Scope, versions: VersionRow[]): Promise<(string | null)[]> {
   const ofSource = (source: string) => versions.filter((version) => version.source === source).map((version) => Number(version.rid));
   const current = ofSource('resources');
   const superseded = ofSource('resource_history');
