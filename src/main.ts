@@ -92,6 +92,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       store,
       validators,
       parseSearch: parseSearchRequest,
+      restLimits: config.limits,
       searchParameters: (version, type) =>
         searchParameters(version, type).map((parameter) => ({
           name: parameter.code,

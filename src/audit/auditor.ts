@@ -86,6 +86,8 @@ const ACTION: Record<Operation, string> = {
   update: 'U',
   delete: 'D',
   operation: 'E',
+  batch: 'E',
+  transaction: 'E',
 };
 
 /** restful-interaction codes; search and history are type- or instance-level by the shape of the path. */

@@ -18,7 +18,8 @@ export interface Principal {
   tokenId?: string;
 }
 
-export type Operation = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation';
+/** FHIR restful interactions as the guard asks for them; `batch` and `transaction` are a Bundle posted to the base. */
+export type Operation = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation' | 'batch' | 'transaction';
 
 export interface GrantedResource {
   /** Path relative to the FHIR base, e.g. `/Task/123` or `/Composition/abc`. Matched exactly. */

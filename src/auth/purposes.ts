@@ -7,6 +7,9 @@ import type { Operation } from './principal.js';
  *
  * A rule's path is relative to its endpoint's base and matched whole; `{id}` stands for exactly one FHIR id.
  * Credential resources, by contrast, are matched exactly, character for character (RFC014 §4).
+ *
+ * A Bundle posted to the base is a `batch` or `transaction` on path `/` (e.g. `fhir('/', 'batch')`), asked before
+ * any of its entries: a purpose without such a rule gets neither, even if it may do each entry on its own.
  */
 export type Endpoint = 'fhir' | 'notification';
 
@@ -31,7 +34,8 @@ export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareS
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'eOverdracht-sender': {
     description: "eOverdracht: the receiver pulls the Task and what its credential names from the sender's FHIR API",
-    basePolicy: [],
+    // The document's resources come level by level in batch reads (transfer/peer.ts); each entry still needs the credential.
+    basePolicy: [fhir('/', 'batch')],
   },
   'eOverdracht-receiver': {
     description: "eOverdracht: the sender notifies the receiver (POST of the notification endpoint's /Task/{id}, notified pull)",

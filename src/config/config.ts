@@ -80,7 +80,7 @@ export interface Limits {
   responseBytes: number;
   /** Largest `_count` of a search, inside a batch too; larger values are lowered to it. */
   searchCount: number;
-  /** Search parameters in one query, repeats counted. */
+  /** Search parameter values in one query: repeats, comma-separated values and each `_include`/`_revinclude` count. */
   searchParameters: number;
   /** `_sort` terms in one query. */
   sortTerms: number;

@@ -10,7 +10,7 @@ import { badRequest, notFound, serverError, type OperationOutcome } from '../fhi
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
+import type { RestLimits, RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
@@ -33,6 +33,8 @@ export interface AppDependencies {
   store: Store;
   validators: Record<FhirVersion, Pick<Validator, 'validate' | 'knowsProfile' | 'profiles'>>;
   parseSearch: SearchParser;
+  /** What one FHIR request may ask and gather: Bundle entries, response bytes, search complexity. */
+  restLimits: RestLimits;
   searchParameters(version: FhirVersion, resourceType: string): SearchParameterSummary[];
   authenticator: Authenticator;
   audit: FhirApiAuditor;
@@ -105,6 +107,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     version: base.version,
     validator: deps.validators[base.version],
     parseSearch: deps.parseSearch,
+    limits: deps.restLimits,
     authenticator: deps.authenticator,
     router,
     writeInterceptors: chainedInterceptors(extensions),

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { createRateLimiter } from '../auth/rateLimit.js';
 import type { Limits, TokenBucket } from '../config/config.js';
 import { allOk, badRequest, OperationOutcomeError, serverError, tooManyRequests, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
+import { ResponseBudget } from '../fhir/response-budget.js';
 import type { RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
@@ -151,6 +152,7 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
     scope: { tenant: principal.tenant, version: services.version },
     store: options.store,
     accesses: [],
+    budget: new ResponseBudget(services.limits.responseBytes),
   };
   const response: FhirResponse = await services.router.dispatch(match, request, context);
   if (context.accesses.length > 0) {

@@ -36,9 +36,11 @@ export function withAuditTrail(resources: ResourceRepository, trail: AuditTrail)
       if (versionId !== '1') throw new OperationOutcomeError(notFound(`AuditEvent/${id} has only version 1`));
       return event;
     },
-    history: async (scope, request) =>
-      request.resourceType === AUDIT_EVENT ? refuse('AuditEvent: an audit event never changes; search AuditEvent by date instead of its history') : resources.history(scope, request),
-    async search(scope, request) {
+    history: async (scope, request, budget) =>
+      request.resourceType === AUDIT_EVENT
+        ? refuse('AuditEvent: an audit event never changes; search AuditEvent by date instead of its history')
+        : resources.history(scope, request, budget),
+    async search(scope, request, budget) {
       if (request.resourceType === AUDIT_EVENT) {
         onR4Only(scope);
         return trail.search(scope.tenant, request);
@@ -46,7 +48,7 @@ export function withAuditTrail(resources: ResourceRepository, trail: AuditTrail)
       if (request.revinclude.some((target) => target.startsWith(`${AUDIT_EVENT}:`))) {
         throw new OperationOutcomeError(badRequest(`_revinclude of AuditEvent is not supported: search AuditEvent?entity=${request.resourceType}/<id> instead`, '_revinclude'));
       }
-      return resources.search(scope, request);
+      return resources.search(scope, request, budget);
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 
 /**
@@ -78,8 +79,10 @@ export interface ResourceRepository {
   vread(scope: Scope, resourceType: string, id: string, versionId: string): Promise<Resource>;
   /** Marks the resource deleted (a new history entry); deleting twice or a missing id is not an error. */
   delete(scope: Scope, resourceType: string, id: string, options?: WriteOptions): Promise<void>;
-  history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]>;
-  search(scope: Scope, request: SearchRequest): Promise<SearchResult>;
+  /** Versions newest first; with a budget, a history whose versions do not all fit it is too-costly. */
+  history(scope: Scope, request: HistoryRequest, budget?: ResponseBudget): Promise<HistoryEntry[]>;
+  /** A page of matches and includes; with a budget, the page holds what fits it (the next page starts after). */
+  search(scope: Scope, request: SearchRequest, budget?: ResponseBudget): Promise<SearchResult>;
 }
 
 /**

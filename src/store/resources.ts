@@ -2,6 +2,7 @@ import type { Compilable, Kysely } from 'kysely';
 import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed, unprocessable } from '../fhir/outcome.js';
 import { indexEntries, isResourceType, UnindexableResource, type IndexEntries } from '../fhir/search/index.js';
 import { checkResourceLimits, type ResourceLimits } from '../fhir/resource-limits.js';
+import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type {
   HistoryEntry,
@@ -134,12 +135,12 @@ export class KyselyResourceRepository implements ResourceRepository {
     });
   }
 
-  history(scope: Scope, request: HistoryRequest): Promise<HistoryEntry[]> {
-    return readHistory(this.context.db(), scope, request);
+  history(scope: Scope, request: HistoryRequest, budget?: ResponseBudget): Promise<HistoryEntry[]> {
+    return readHistory(this.context.db(), scope, request, budget);
   }
 
-  search(scope: Scope, request: SearchRequest): Promise<SearchResult> {
-    return searchResources(this.context, scope, request);
+  search(scope: Scope, request: SearchRequest, budget?: ResponseBudget): Promise<SearchResult> {
+    return searchResources(this.context, scope, request, budget);
   }
 
   private checkType(scope: Scope, resource: Resource): void {

@@ -1,12 +1,13 @@
 import { sql, type Expression, type Kysely } from 'kysely';
-import type { Resource } from '../fhir/version.js';
 import { searchParameter, type SearchParameter } from '../fhir/search/registry.js';
 import type { Scope, SearchRequest, SearchResult, SortRule } from './repository.js';
 import type { StoreContext } from './context.js';
 import type { Database } from './schema.js';
 import { criterion, tableOf, type Criterion, type IndexCriterion, type Predicate, type ResourceQuery, type SearchTables } from './search-criteria.js';
 import { DeferredIndex } from './deferred-index.js';
-import { included, type Match } from './search-include.js';
+import { included } from './search-include.js';
+import { contentBytes, contentsOf, withinBudget, type Match } from './budgeted-read.js';
+import { ResponseBudget } from '../fhir/response-budget.js';
 
 /**
  * Turns a SearchRequest into SQL over the resource table and the search index tables.
@@ -16,30 +17,43 @@ import { included, type Match } from './search-include.js';
  * at most one row per resource (one reference, one system|code) is joined directly: its lookup index yields
  * resources in rid order, so the first page stops early. Any other driver is `r.rid IN (...)`. Results come in rid
  * order (creation order) unless `_sort` says otherwise.
+ *
+ * A page holds what fits the response budget: the query yields rids and sizes, the content of only those that fit is
+ * read, and the page stops at the first that does not (`hasMore`; the next page starts there).
  */
-export async function searchResources(context: StoreContext, scope: Scope, request: SearchRequest): Promise<SearchResult> {
+export async function searchResources(
+  context: StoreContext,
+  scope: Scope,
+  request: SearchRequest,
+  budget = ResponseBudget.unlimited(),
+): Promise<SearchResult> {
   const deferred = [request.resourceType, ...request.revinclude.map((item) => item.split(':')[0])].some(DeferredIndex.defers);
   if (deferred) await context.deferredIndex.flush(scope.tenant);
   const db = context.db();
   const criteria = request.params.map((param) => criterion(scope, request.resourceType, param));
   const filtered = () => filteredResources(db, scope, request.resourceType, criteria);
 
-  const matches: Match[] = [];
+  let matches: Match[] = [];
   let hasMore = false;
   if (request.count > 0) {
     const { query, rid } = filtered();
-    let ordered = query.select(['r.rid', 'r.content']);
+    let ordered = query.select(['r.rid', contentBytes('r.content').as('bytes')]);
     for (const rule of request.sort) ordered = orderBy(ordered, scope, request.resourceType, rule);
-    const rows = await ordered
+    const candidates = await ordered
       .orderBy(rid)
       .limit(request.count + 1)
       .offset(request.offset)
       .execute();
-    hasMore = rows.length > request.count;
-    for (const row of rows.slice(0, request.count)) matches.push({ rid: row.rid, resource: JSON.parse(row.content as string) as Resource });
+    const page = withinBudget(budget, candidates.slice(0, request.count));
+    hasMore = candidates.length > page.length;
+    matches = await contentsOf(db, page.map((candidate) => candidate.rid));
   }
 
-  const result: SearchResult = { resources: matches.map((m) => m.resource), included: await included(db, scope, request, matches), hasMore };
+  const result: SearchResult = {
+    resources: matches.map((m) => m.resource),
+    included: await included(db, scope, request, matches, budget),
+    hasMore,
+  };
   if (request.total === 'accurate') {
     const counted = await filtered()
       .query.select((eb) => eb.fn.countAll<number>().as('total'))

@@ -33,7 +33,18 @@ const anyQuery = fc
     { maxLength: 4 },
   )
   .map((pairs) => (pairs.length ? '?' + new URLSearchParams(pairs).toString() : ''));
-export const query = fc.oneof({ arbitrary: fc.constant(''), weight: 2 }, anyQuery);
+/**
+ * Queries past the search complexity limits: a parameter repeated, many ORed values, long _sort and _include lists
+ * (up to 1,200 terms, within the 8 kB a URL may have before the HTTP parser refuses it on its own).
+ */
+const complexQuery = fc
+  .tuple(fc.constantFrom('name=a', 'identifier=s|1', 'birthdate=ge1940', '_sort=birthdate', '_include=Patient:general-practitioner'), fc.integer({ min: 1, max: 1200 }), fc.boolean())
+  .map(([pair, wanted, commas]) => {
+    const [name, value] = pair.split('=');
+    const times = Math.min(wanted, Math.floor(8000 / ((commas ? value : pair).length + 1)));
+    return commas ? `?${name}=${Array.from({ length: times }, () => value).join(',')}` : `?${Array.from({ length: times }, () => pair).join('&')}`;
+  });
+export const query = fc.oneof({ arbitrary: fc.constant(''), weight: 2 }, anyQuery, complexQuery);
 
 const resourceType = fc.constantFrom('Patient', 'Task', 'Bundle', 'Observation', 'Parameters', 'NotAType', '');
 /** Close to valid, so that some writes succeed and others reach the validator. */
@@ -66,6 +77,10 @@ const hostileJson = fc.oneof(
     .tuple(resourceType, fc.jsonValue({ maxDepth: 5 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'name', 'entry', 'status', 'meta'))
     .map(([type, value, key]) => `{"resourceType":"${type}","${key}":${JSON.stringify(value)}}`),
   fc.integer({ min: 1, max: 200 }).map((depth) => `{"resourceType":"Basic","extension":${'['.repeat(depth)}${']'.repeat(depth)}}`),
+  // Many searches in one batch or transaction, each asking for as much as it can (finding 2 of issue 12).
+  fc
+    .tuple(fc.integer({ min: 1, max: 1200 }), fc.constantFrom('batch', 'transaction'), fc.constantFrom('Patient?_count=1000', 'Patient?_count=1000&_revinclude=Observation:subject', 'Patient/_history?_count=1000'))
+    .map(([count, type, url]) => JSON.stringify({ resourceType: 'Bundle', type, entry: Array.from({ length: count }, () => ({ request: { method: 'GET', url } })) })),
   fc
     .array(fc.record({ request: fc.record({ method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', ''), url: visibleAscii }), fullUrl: fc.string(), resource: fc.jsonValue({ maxDepth: 3 }) }), { maxLength: 4 })
     .chain((entry) => fc.constantFrom('batch', 'transaction', 'collection').map((type) => JSON.stringify({ resourceType: 'Bundle', type, entry }))),

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { pino } from 'pino';
 import request from 'supertest';
 import type { AuditEntry } from '../../src/audit/auditor.js';
@@ -56,6 +57,7 @@ function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
     parseSearch: () => {
       throw new Error('unused');
     },
+    restLimits: DEFAULT_LIMITS,
     searchParameters: () => [],
     authenticator,
     audit: auditPatientData({ record: async (entry) => void audited.push(entry) }),

@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_LIMITS } from '../../src/config/config.js';
+import { ResponseBudget } from '../../src/fhir/response-budget.js';
 import type { AccessRequest, Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
+import { bundleInteraction } from '../../src/fhir/rest/batch.js';
 import { FhirRouter, type RouteDefinition } from '../../src/fhir/rest/router.js';
 import type { FhirHandler, FhirRequest, HttpMethod, RestContext } from '../../src/fhir/rest/types.js';
 import type { Store } from '../../src/store/repository.js';
@@ -18,7 +21,7 @@ const routes: RouteDefinition[] = [
   { method: 'GET', path: ':type/_history', access: 'history', interactions: ['history-type'], handler: echo('history') },
   { method: 'GET', path: ':type/:id', access: 'read', interactions: ['read'], handler: echo('read') },
   { method: 'DELETE', path: ':type/:id', access: 'delete', interactions: ['delete'], handler: echo('delete') },
-  { method: 'POST', path: '', access: 'entries', interactions: ['batch'], handler: echo('batch') },
+  { method: 'POST', path: '', access: bundleInteraction, interactions: ['batch', 'transaction'], handler: echo('batch') },
   {
     method: 'GET',
     path: ':type/:id/_history/:vid',
@@ -50,12 +53,13 @@ function setUp(decide: (request: AccessRequest) => ReturnType<Authenticator['aut
   };
   const router = new FhirRouter(routes);
   const context: RestContext = {
-    services: { version: 'r4', validator: { validate: () => allOk, knowsProfile: () => false }, parseSearch: () => { throw new Error('unused'); }, authenticator, router },
+    services: { version: 'r4', validator: { validate: () => allOk, knowsProfile: () => false }, parseSearch: () => { throw new Error('unused'); }, authenticator, router, limits: DEFAULT_LIMITS },
     baseUrl: 'http://gw.test/fhir',
     principal,
     scope: { tenant: principal.tenant, version: 'r4' },
     store: {} as Store,
     accesses: [],
+    budget: new ResponseBudget(DEFAULT_LIMITS.responseBytes),
   };
   const call = (method: HttpMethod, pathname: string, query: FhirRequest['query'] = {}) =>
     router.handle({ method, pathname, params: {}, query, headers: {} }, context);
@@ -97,6 +101,7 @@ describe('FhirRouter', () => {
     expect(asked).toEqual([
       { version: 'r4', operation: 'search', path: '/Task', resourceType: 'Task' },
       { version: 'r4', operation: 'read', path: '/Task/123', resourceType: 'Task' },
+      { version: 'r4', operation: 'batch', path: '/' },
     ]);
   });
 

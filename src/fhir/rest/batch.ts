@@ -1,15 +1,18 @@
 import type { Bundle, BundleEntry } from '../bundle.js';
-import { allOk, badRequest, isOk, issue, OperationOutcomeError, type OperationOutcome } from '../outcome.js';
+import type { Operation } from '../../auth/principal.js';
+import { allOk, badRequest, isOk, issue, OperationOutcomeError, tooLarge, type OperationOutcome } from '../outcome.js';
 import { statusLine } from '../../http/status.js';
 import { responseMeta } from './headers.js';
 import { queryValues } from './query.js';
 import type { FhirHandler, FhirRequest, FhirResponse, HttpMethod, RestContext } from './types.js';
 
 /**
- * `POST [base]` with a batch or transaction Bundle. Each entry goes through the router as if it were its own
- * request (type check, authorization, validation, audit). A batch answers entry by entry; a transaction runs inside
- * `store.transaction`: every entry succeeds or nothing is written, and `urn:` fullUrls are replaced by the ids the
- * server assigns, in every reference and request URL that uses them.
+ * `POST [base]` with a batch or transaction Bundle of at most `limits.bundleEntries` entries. The Bundle itself is
+ * authorized as a batch or transaction (the route's access), then each entry goes through the router as if it were
+ * its own request (type check, authorization, validation, audit). All entries' answers share the request's response
+ * budget. A batch answers entry by entry, and once the budget is spent answers the rest without running them; a
+ * transaction runs inside `store.transaction`: every entry succeeds or nothing is written, and `urn:` fullUrls are
+ * replaced by the ids the server assigns, in every reference and request URL that uses them.
  */
 export const processBundle: FhirHandler = async (request, context) => {
   const bundle = request.body as Partial<Bundle> | undefined;
@@ -18,15 +21,23 @@ export const processBundle: FhirHandler = async (request, context) => {
     throw new OperationOutcomeError(badRequest(`Bundle.type must be batch or transaction, not '${bundle.type}'`, 'Bundle.type'));
   }
   const entries = Array.isArray(bundle.entry) ? (bundle.entry as BundleEntry[]) : [];
+  const limit = context.services.limits.bundleEntries;
+  if (entries.length > limit) {
+    throw new OperationOutcomeError(tooLarge(`The Bundle has ${entries.length} entries; it exceeds limits.bundleEntries (${limit})`));
+  }
   return bundle.type === 'batch' ? processBatch(entries, context) : processTransaction(entries, context);
 };
+
+/** What a Bundle posted to the base asks for: a transaction when it says so, else a batch (anything else is refused). */
+export const bundleInteraction = (request: FhirRequest): Operation =>
+  (request.body as Partial<Bundle> | undefined)?.type === 'transaction' ? 'transaction' : 'batch';
 
 async function processBatch(entries: BundleEntry[], context: RestContext): Promise<FhirResponse> {
   const responses: BundleEntry[] = [];
   for (const [index, entry] of entries.entries()) {
     let response: FhirResponse;
     try {
-      response = await context.services.router.handle(entryRequest(entry, index, context.baseUrl), context);
+      response = await runEntry(entryRequest(entry, index, context.baseUrl), index, context);
     } catch (error) {
       if (!(error instanceof OperationOutcomeError)) throw error;
       response = [error.outcome];
@@ -35,6 +46,24 @@ async function processBatch(entries: BundleEntry[], context: RestContext): Promi
   }
   return [allOk, { resourceType: 'Bundle', type: 'batch-response', entry: responses } satisfies Bundle];
 }
+
+/**
+ * One entry through the router, within the response budget: refused (too-costly) once the entries before it spent
+ * it. A search counts what it gathers as it reads; what a read or an operation answers is counted here. A create or
+ * update answers with the resource it was sent, which the body limit already bounds.
+ */
+async function runEntry(request: FhirRequest, index: number, context: RestContext): Promise<FhirResponse> {
+  const { budget } = context;
+  if (budget.exhausted) {
+    return [tooLarge(`Bundle.entry[${index}] was not run: the answers before it used up ${budget.describe()}`)];
+  }
+  const spentBefore = budget.spent;
+  const response = await context.services.router.handle(request, context);
+  if (budget.spent === spentBefore && response[1] && !echoesItsBody(request)) budget.spend(Buffer.byteLength(JSON.stringify(response[1])));
+  return response;
+}
+
+const echoesItsBody = (request: FhirRequest) => request.method === 'PUT' || (request.method === 'POST' && !request.pathname.includes('$'));
 
 /** FHIR's processing order for a transaction; the response keeps the order of the request. */
 const TRANSACTION_ORDER: HttpMethod[] = ['DELETE', 'POST', 'PUT', 'GET'];
@@ -65,7 +94,7 @@ async function runTransaction(pending: PendingEntry[], context: RestContext): Pr
   for (const method of TRANSACTION_ORDER) {
     const group = pending.filter((entry) => entry.request.method === method);
     for (const entry of method === 'POST' ? inReferenceOrder(group) : group) {
-      const response = await context.services.router.handle(withAssignedIds(entry.request, assigned), context);
+      const response = await runEntry(withAssignedIds(entry.request, assigned), entry.index, context);
       if (!isOk(response[0])) throw new OperationOutcomeError(entryFailure(response[0], entry.index));
       const created = response[1];
       if (entry.fullUrl?.startsWith('urn:') && created?.id) assigned.set(entry.fullUrl, `${created.resourceType}/${created.id}`);

@@ -10,7 +10,7 @@ import type { QueryValues, RestContext } from './types.js';
 export async function findExisting(criteria: string | undefined, resourceType: string, context: RestContext): Promise<Resource | undefined> {
   if (criteria === undefined || criteria.trim() === '') return undefined;
   const query = criteriaQuery(criteria);
-  const search = context.services.parseSearch(context.scope.version, resourceType, query);
+  const search = context.services.parseSearch(context.scope.version, resourceType, query, { limits: context.services.limits });
   const result = await context.store.resources.search(context.scope, { ...search, count: 2, offset: 0, include: [], revinclude: [] });
   if (result.resources.length > 1) {
     throw new OperationOutcomeError(preconditionFailed(`If-None-Exist '${criteria}' matches more than one ${resourceType}`));

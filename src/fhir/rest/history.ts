@@ -7,29 +7,33 @@ import type { FhirHandler, QueryValues } from './types.js';
 export const DEFAULT_HISTORY_COUNT = 100;
 export const MAX_HISTORY_COUNT = 1000;
 
-/** `GET [base]/[type]/[id]/_history` and `GET [base]/[type]/_history`: newest first, `_count` and `_since`. */
+/**
+ * `GET [base]/[type]/[id]/_history` and `GET [base]/[type]/_history`: newest first, `_count` (at most
+ * `limits.searchCount`) and `_since`, within the request's response budget.
+ */
 export const readHistory: FhirHandler = async (request, context) => {
-  const history: HistoryRequest = { resourceType: request.params.type, id: request.params.id, ...historyParameters(request.query) };
-  const entries = await context.store.resources.history(context.scope, history);
+  const parameters = historyParameters(request.query, Math.min(MAX_HISTORY_COUNT, context.services.limits.searchCount));
+  const history: HistoryRequest = { resourceType: request.params.type, id: request.params.id, ...parameters };
+  const entries = await context.store.resources.history(context.scope, history, context.budget);
   const self = requestUrl(context.baseUrl, request.pathname, request.query);
   return [allOk, historyBundle(context.baseUrl, entries, [{ relation: 'self', url: self }])];
 };
 
-function historyParameters(query: QueryValues): Pick<HistoryRequest, 'count' | 'since'> {
-  const parameters: Pick<HistoryRequest, 'count' | 'since'> = { count: DEFAULT_HISTORY_COUNT };
+function historyParameters(query: QueryValues, maxCount: number): Pick<HistoryRequest, 'count' | 'since'> {
+  const parameters: Pick<HistoryRequest, 'count' | 'since'> = { count: Math.min(DEFAULT_HISTORY_COUNT, maxCount) };
   for (const [name, raw] of Object.entries(query)) {
     const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (name === '_count') parameters.count = historyCount(value);
+    if (name === '_count') parameters.count = historyCount(value, maxCount);
     else if (name === '_since') parameters.since = instant(value);
     else throw new OperationOutcomeError(badRequest(`Unknown history parameter '${name}'`, name));
   }
   return parameters;
 }
 
-function historyCount(value: string): number {
+function historyCount(value: string, maxCount: number): number {
   const count = Number(value);
   if (!Number.isInteger(count) || count < 1) throw new OperationOutcomeError(badRequest(`_count '${value}' is not a positive integer`, '_count'));
-  return Math.min(count, MAX_HISTORY_COUNT);
+  return Math.min(count, maxCount);
 }
 
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

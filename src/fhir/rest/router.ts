@@ -10,10 +10,10 @@ import { servedResponse } from './served.js';
 import type { AccessEvent, FhirHandler, FhirRequest, FhirResponse, HttpMethod, RestContext } from './types.js';
 
 /**
- * Who may call a route: an Operation is asked of the authenticator for the request itself; `entries` leaves the
- * decision to each entry of a batch/transaction.
+ * Who may call a route: the Operation asked of the authenticator for the request itself, or how to tell it from the
+ * request (a Bundle posted to the base asks for a batch or a transaction; each of its entries is then asked again).
  */
-export type Access = Operation | 'entries';
+export type Access = Operation | ((request: FhirRequest) => Operation);
 
 export interface RouteDefinition {
   method: HttpMethod;
@@ -97,11 +97,9 @@ export class FhirRouter {
     }
     const malformed = malformedParameter(params);
     if (malformed) return [malformed];
-    const operation = askedOperation(route.access);
-    if (!operation) return servedResponse(await runHandler(route.handler, { ...request, params }, context), context);
     const access: AccessRequest = {
       version: context.services.version,
-      operation,
+      operation: typeof route.access === 'function' ? route.access(request) : route.access,
       path: accessPath(request.pathname),
       resourceType: params.type,
     };
@@ -132,10 +130,6 @@ async function runHandler(handler: FhirHandler, request: FhirRequest, context: R
     if (error instanceof OperationOutcomeError) return [error.outcome];
     throw error;
   }
-}
-
-function askedOperation(access: Access): Operation | undefined {
-  return access === 'entries' ? undefined : access;
 }
 
 /** FHIR ids (and version ids) are 1-64 characters of letters, digits, '-' and '.'. */

@@ -1,4 +1,4 @@
-import { processBundle } from './batch.js';
+import { bundleInteraction, processBundle } from './batch.js';
 import { createResource } from './create.js';
 import { deleteResource } from './delete.js';
 import { readHistory } from './history.js';
@@ -20,7 +20,7 @@ const intercepted =
 
 /** The FHIR REST interactions of one base; the CapabilityStatement is generated from this table. */
 export const FHIR_ROUTES: RouteDefinition[] = [
-  { method: 'POST', path: '', access: 'entries', interactions: ['batch', 'transaction'], handler: processBundle },
+  { method: 'POST', path: '', access: bundleInteraction, interactions: ['batch', 'transaction'], handler: processBundle },
   { method: 'POST', path: '$validate', access: 'operation', interactions: [], operation: VALIDATE, handler: validateOperation },
   { method: 'GET', path: ':type', access: 'search', interactions: ['search-type'], handler: searchType },
   { method: 'POST', path: ':type/_search', access: 'search', interactions: ['search-type'], handler: searchType },

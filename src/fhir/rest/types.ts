@@ -2,6 +2,8 @@ import type { AccessRequest, Authenticator, Principal } from '../../auth/princip
 import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
 import type { Scope, SearchRequest, Store } from '../../store/repository.js';
 import type { Validator } from '../../validation/index.js';
+import type { ResponseBudget } from '../response-budget.js';
+import type { SearchLimits } from '../search/parse.js';
 import type { FhirVersion, Resource } from '../version.js';
 import type { FhirRouter } from './router.js';
 
@@ -34,6 +36,14 @@ export type ResourceValidator = Pick<Validator, 'validate' | 'knowsProfile'>;
 export interface SearchOptions {
   /** `Prefer: handling=lenient`: unknown parameters become warnings instead of a 400. */
   lenient?: boolean;
+  /** Bounds on what a client's search may ask (internal searches have none). */
+  limits?: SearchLimits;
+}
+
+/** `limits.*` of the configuration that the REST layer enforces. */
+export interface RestLimits extends SearchLimits {
+  bundleEntries: number;
+  responseBytes: number;
 }
 
 /** Turns a query into a SearchRequest or throws a bad-request outcome naming the parameter (`fhir/search`). */
@@ -78,6 +88,7 @@ export interface RestServices {
   writeInterceptors?: Readonly<Record<string, WriteInterceptor>>;
   /** What callers see of the answers (`served.ts`). */
   projections?: readonly ServedProjection[];
+  limits: RestLimits;
 }
 
 /** Per request: who asks, against which tenant and store (a transaction swaps in its own store). */
@@ -90,6 +101,8 @@ export interface RestContext {
   store: Store;
   /** Filled by the router as requests succeed; a rolled-back transaction takes its entries' accesses out again. */
   accesses: AccessEvent[];
+  /** What the request may still gather into its answer (`limits.responseBytes`), batch entries together. */
+  budget: ResponseBudget;
 }
 
 export type FhirHandler = (request: FhirRequest, context: RestContext) => Promise<FhirResponse>;

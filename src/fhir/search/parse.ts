@@ -12,6 +12,16 @@ export type SearchQuery = URLSearchParams | Record<string, string | string[] | u
 export interface SearchParseOptions {
   /** `Prefer: handling=lenient`: unknown or unsupported parameters become warnings instead of errors. */
   lenient?: boolean;
+  /** A client's search is bounded (`limits.*`); without, `_count` is capped at MAX_COUNT and nothing else is. */
+  limits?: SearchLimits;
+}
+
+/** The configuration's bounds on a search: each keeps a query well inside what either database accepts. */
+export interface SearchLimits {
+  searchCount: number;
+  /** Values of search parameters, `_include`s and `_revinclude`s in one query: repeats and comma-separated values each count. */
+  searchParameters: number;
+  sortTerms: number;
 }
 
 /** A search request plus the warnings lenient handling produced (for the searchset Bundle's OperationOutcome). */
@@ -47,7 +57,7 @@ export function parseSearchRequest(
   if (!isResourceType(version, resourceType)) {
     throw new OperationOutcomeError(badRequest(`'${resourceType}' is not a resource type that can be searched`));
   }
-  const parser = new SearchParser(version, resourceType, options.lenient ?? false);
+  const parser = new SearchParser(version, resourceType, options.lenient ?? false, options.limits);
   for (const [name, value] of queryEntries(query)) parser.add(name, value);
   return parser.result();
 }
@@ -62,11 +72,14 @@ function queryEntries(query: SearchQuery): [string, string][] {
 class SearchParser {
   private readonly request: ParsedSearchRequest;
   private readonly seenControls = new Set<string>();
+  /** Search parameter values, includes and revincludes so far, against limits.searchParameters. */
+  private terms = 0;
 
   constructor(
     private readonly version: FhirVersion,
     private readonly resourceType: string,
     private readonly lenient: boolean,
+    private readonly limits?: SearchLimits,
   ) {
     this.request = {
       resourceType,
@@ -89,7 +102,7 @@ class SearchParser {
     if (HTTP_LAYER_PARAMETERS.has(name)) return;
     switch (name) {
       case '_count':
-        this.request.count = Math.min(this.nonNegativeInteger(name, value), MAX_COUNT);
+        this.request.count = Math.min(this.nonNegativeInteger(name, value), this.limits?.searchCount ?? MAX_COUNT);
         return;
       case '_offset':
         this.request.offset = this.nonNegativeInteger(name, value);
@@ -101,13 +114,24 @@ class SearchParser {
         this.request.total = this.total(value);
         return;
       case '_include':
-        this.request.include.push(...this.includes(value));
+        this.request.include.push(...this.includes(this.counted(name, value.split(','))));
         return;
       case '_revinclude':
-        this.request.revinclude.push(...this.revincludes(value));
+        this.request.revinclude.push(...this.revincludes(this.counted(name, value.split(','))));
         return;
     }
     this.addCriterion(name, value);
+  }
+
+  /** Each value costs the database a condition or a query of its own: their number is bounded, whatever their shape. */
+  private counted(name: string, values: string[]): string[] {
+    this.terms += values.length;
+    const limit = this.limits?.searchParameters;
+    if (limit !== undefined && this.terms > limit) {
+      const text = `The search has more than ${limit} parameter values (repeats and comma-separated values each count): '${name}' exceeds limits.searchParameters (${limit})`;
+      throw new OperationOutcomeError(badRequest(text, name));
+    }
+    return values;
   }
 
   private addCriterion(name: string, value: string): void {
@@ -122,7 +146,7 @@ class SearchParser {
       return this.unsupported(name, `Modifier ':${modifier}' is not supported for search parameter '${code}' (${parameter.type})`);
     }
     if (value === '') return; // An empty value does not constrain the search.
-    const values = splitValues(value);
+    const values = this.counted(name, splitValues(value));
     values.forEach((item) => checkValue(parameter, modifier, item));
     const param: SearchParam = { code, values };
     if (modifier !== undefined) param.modifier = modifier;
@@ -138,7 +162,12 @@ class SearchParser {
 
   private sortRules(value: string): SortRule[] {
     this.once('_sort');
-    return value.split(',').flatMap((item) => {
+    const terms = value.split(',');
+    const limit = this.limits?.sortTerms;
+    if (limit !== undefined && terms.length > limit) {
+      throw new OperationOutcomeError(badRequest(`_sort has ${terms.length} terms; it exceeds limits.sortTerms (${limit})`, '_sort'));
+    }
+    return terms.flatMap((item) => {
       const descending = item.startsWith('-');
       const code = descending ? item.slice(1) : item;
       if (!searchParameter(this.version, this.resourceType, code)) {
@@ -156,8 +185,8 @@ class SearchParser {
     return total;
   }
 
-  private includes(value: string): string[] {
-    return value.split(',').flatMap((item) => {
+  private includes(items: string[]): string[] {
+    return items.flatMap((item) => {
       const [sourceType, code, targetType] = item.split(':');
       if (sourceType !== this.resourceType) {
         this.unsupported('_include', `_include '${item}' must start with the searched type ${this.resourceType}`);
@@ -172,8 +201,8 @@ class SearchParser {
     });
   }
 
-  private revincludes(value: string): string[] {
-    return value.split(',').flatMap((item) => {
+  private revincludes(items: string[]): string[] {
+    return items.flatMap((item) => {
       const [sourceType, code, targetType] = item.split(':');
       if (!isResourceType(this.version, sourceType)) {
         this.unsupported('_revinclude', `_revinclude '${item}': '${sourceType}' is not a resource type`);
