@@ -1,12 +1,10 @@
 import type express from 'express';
 import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { GatewayConfig } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
-import type { HttpExtension } from '../http/app.js';
 import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
-import { createCredentialService, isCredentialRecord, type CredentialService } from './credentials.js';
+import { createCredentialService, type CredentialService } from './credentials.js';
 import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from './principal.js';
 import type { RateLimit } from './rateLimit.js';
@@ -27,8 +25,6 @@ export interface Auth {
   /** Outbound calls to trusted organisations with tokens from their authorization servers. */
   client: TokenClient;
   auditor: Auditor;
-  /** Keeps the credential records (Basic) out of reach of REST writes: only issuing and revoking change them. */
-  http: HttpExtension;
 }
 
 export interface AuthOptions {
@@ -42,7 +38,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
-  const credentials = createCredentialService(registry, store.resources, options.clock);
+  const credentials = createCredentialService(registry, store.credentials, options.clock);
   const verifier = createTokenVerifier(registry, store.accessTokens, credentials, options.clock);
   const tokens = createTokenService({ registry, writes, credentials, verifier, auditor, rateLimit: options.rateLimit, clock: options.clock });
   return {
@@ -53,11 +49,6 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
     auditor,
-    http: {
-      writeInterceptors: {
-        Basic: refuseInternalWrites(isCredentialRecord, 'an authorization credential (the gateway issues and revokes it with the transfer)'),
-      },
-    },
   };
 }
 

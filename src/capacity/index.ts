@@ -1,7 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { HttpExtension } from '../http/app.js';
 import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
@@ -11,7 +10,6 @@ import type { TaskStatus } from '../transfer/task-status.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
-import { isCapacityState } from './provider/state.js';
 import { capacityRoutes } from './routes.js';
 
 /**
@@ -109,7 +107,6 @@ export function createCapacity(options: CapacityOptions): Capacity {
     publisher,
     http: {
       fhirRoutes: (version) => (version === 'r4' ? routes : []),
-      writeInterceptors: { Basic: refuseInternalWrites(isCapacityState, "the provider's capacity state (it follows censuses and transfers)") },
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
     async onTaskStatusChange(change) {

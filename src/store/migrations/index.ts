@@ -11,6 +11,7 @@ import { outboxPartialIndexes } from './008-outbox-partial-indexes.js';
 import { outboxDeliveredIndex } from './009-outbox-delivered-index.js';
 import { streamEventsAge } from './010-stream-events-age.js';
 import { auditTrail } from './011-audit-trail.js';
+import { bookkeepingTables } from './019-bookkeeping-tables.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -26,6 +27,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '009-outbox-delivered-index': outboxDeliveredIndex(),
     '010-stream-events-age': streamEventsAge(),
     '011-audit-trail': auditTrail(dialect),
+    '019-bookkeeping-tables': bookkeepingTables(dialect),
   };
 }
 
