@@ -6,7 +6,7 @@ import type { AuditEntry } from '../../src/audit/auditor.js';
 import type { Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createApp } from '../../src/http/app.js';
+import { createApp, type HttpExtension } from '../../src/http/app.js';
 import { auditPatientData } from '../../src/http/audit.js';
 import type { ResourceRepository, Store } from '../../src/store/repository.js';
 
@@ -27,7 +27,7 @@ const stored: Record<string, Resource> = {
   'Organization/org1': { resourceType: 'Organization', id: 'org1' },
 };
 
-function appWith(read: ResourceRepository['read']) {
+function appWith(read: ResourceRepository['read'], extensions: HttpExtension[] = []) {
   const logged: Record<string, unknown>[] = [];
   const audited: AuditEntry[] = [];
   const logStream = new Writable({
@@ -48,6 +48,7 @@ function appWith(read: ResourceRepository['read']) {
     searchParameters: () => [],
     authenticator,
     audit: auditPatientData({ record: async (entry) => void audited.push(entry) }),
+    extensions,
     logger: pino({ level: 'error' }, logStream),
   });
   return { app, logged, audited };
@@ -97,5 +98,11 @@ describe('createApp', () => {
     });
     expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer bad')).status).toBe(401);
     expect(audited).toEqual([]);
+  });
+
+  it('lets one capability decide the writes of a resource type, and refuses to start with two', () => {
+    const guard: HttpExtension = { writeInterceptors: { Basic: (request, context, next) => next(request, context) } };
+    expect(() => appWith(readStored, [guard, { writeInterceptors: { Task: guard.writeInterceptors!.Basic } }])).not.toThrow();
+    expect(() => appWith(readStored, [guard, guard])).toThrow('Two capabilities intercept the writes of Basic');
   });
 });

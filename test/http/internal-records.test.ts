@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
-import { fhirCall } from '../transfer/support.js';
+import { fhirCall, transaction } from '../transfer/support.js';
 
 /**
  * Records the gateway keeps for itself — the SubscriptionTopics it publishes (Basic resources), the audit trail
@@ -30,6 +30,7 @@ describe('internal Basic records over REST', () => {
       for (const answer of [
         await fhirCall(gateway.url, token, 'PUT', path, { ...stored.body, extension: [] }),
         await fhirCall(gateway.url, token, 'DELETE', path),
+        await fhirCall(gateway.url, token, 'POST', '/fhir', transaction([{ ...stored.body, extension: [] }])),
       ]) {
         expect(refusal(answer)).toEqual([403, expect.stringMatching(/SubscriptionTopic this gateway publishes/)]);
       }
