@@ -5,8 +5,6 @@ import { optimisticTransaction } from '../../store/optimistic.js';
  * A provider tenant's capacity state, kept in the store's capacity states (never a FHIR resource, it never leaves):
  * which stored MeasureReport is the current census, and the ledger of places promised through eOverdracht.
  */
-export type { CapacityState };
-
 export async function loadState(store: Pick<Store, 'capacityStates'>, scope: Scope): Promise<CapacityState> {
   return (await store.capacityStates.find(scope.tenant))?.value ?? { ledger: [] };
 }
