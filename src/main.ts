@@ -103,7 +103,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
       authRouter: auth.router,
-      extensions: [auth.http, transfer.http, capacity.http, subscriptions.http],
+      extensions: [transfer.http, capacity.http, subscriptions.http],
       logger,
     });
     await capacity.start();

@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
-import type { Resource } from '../fhir/version.js';
-import type { ResourceRepository, Scope } from '../store/repository.js';
-import { GATEWAY_CANONICAL, ORGANIZATION_ID_SYSTEM } from './canonical.js';
+import type { CredentialRecords } from '../store/repository.js';
 import type { GrantedResource, Operation } from './principal.js';
 import { claimsOf, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
 import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
-import { readOptional } from '../store/optional.js';
 
 /**
  * Authorization credentials in the RFC014 shape (NutsAuthorizationCredential), as JWT VCs signed by the issuing
- * (custodian) organisation. Each issued credential is kept as an R4 Basic in the issuer's tenant, so revocation
- * survives restarts and every instance sees it at once.
+ * (custodian) organisation. Each issued credential is kept in the store's credential records, so revocation survives
+ * restarts and every instance sees it at once.
  */
-export const CREDENTIAL_KIND = { system: `${GATEWAY_CANONICAL}/CodeSystem/basic-kind`, code: 'authorization-credential' };
-const JWT_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/authorization-credential-jwt`;
-const REVOKED_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/authorization-credential-revoked`;
 
 export const OPERATIONS: readonly Operation[] = ['read', 'vread', 'search', 'history', 'create', 'update', 'delete', 'operation'];
 
@@ -48,8 +42,6 @@ export interface CredentialService {
   isActive(issuer: string, id: string): Promise<boolean>;
 }
 
-const scopeOf = (tenant: string): Scope => ({ tenant, version: 'r4' });
-
 export function isGrantedResource(value: unknown): value is GrantedResource {
   const resource = value as Partial<GrantedResource> | null;
   return (
@@ -63,26 +55,6 @@ export function isGrantedResource(value: unknown): value is GrantedResource {
     typeof resource.userContext === 'boolean'
   );
 }
-
-function credentialRecord(credential: AuthorizationCredential, jwt: string): Resource {
-  return {
-    resourceType: 'Basic',
-    id: credential.id,
-    identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${credential.id}` }],
-    code: { coding: [{ ...CREDENTIAL_KIND, display: 'Authorization credential' }] },
-    created: credential.issuedAt.toISOString().slice(0, 10),
-    author: { identifier: { system: ORGANIZATION_ID_SYSTEM, value: credential.issuer } },
-    extension: [{ url: JWT_EXTENSION, valueString: jwt }],
-  };
-}
-
-const isRevoked = (record: Resource) => ((record.extension as { url: string }[] | undefined) ?? []).some((ext) => ext.url === REVOKED_EXTENSION);
-
-export function isCredentialRecord(record: Resource): boolean {
-  const codings = (record.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? [];
-  return codings.some((coding) => coding.system === CREDENTIAL_KIND.system && coding.code === CREDENTIAL_KIND.code);
-}
-
 
 function credentialFromClaims(claims: JWTPayload): AuthorizationCredential {
   const vc = claims.vc as { type?: unknown; credentialSubject?: Record<string, unknown> } | undefined;
@@ -141,10 +113,10 @@ function checkValidity(claims: JWTPayload, now: number): void {
   if (exp !== undefined && exp + CLOCK_SKEW_SECONDS <= now) throw new TokenError('credential expired');
 }
 
-export function createCredentialService(registry: TrustRegistry, resources: ResourceRepository, clock: () => number = Date.now): CredentialService {
+export function createCredentialService(registry: TrustRegistry, records: CredentialRecords, clock: () => number = Date.now): CredentialService {
   async function isActive(issuer: string, id: string): Promise<boolean> {
-    const record = await readOptional(resources, scopeOf(issuer), 'Basic', id);
-    return record !== undefined && isCredentialRecord(record) && !isRevoked(record);
+    const record = await records.find(issuer, id);
+    return record !== undefined && record.revokedAt === undefined;
   }
 
   return {
@@ -156,7 +128,7 @@ export function createCredentialService(registry: TrustRegistry, resources: Reso
       const issuedAt = new Date(Math.floor(clock() / 1000) * 1000);
       const credential: AuthorizationCredential = { ...request, id: randomUUID(), issuer, issuedAt };
       const jwt = await signCredential(party, credential);
-      await resources.update(scopeOf(issuer), credentialRecord(credential, jwt));
+      await records.add({ issuer, id: credential.id, jwt, issuedAt });
       return { credential, jwt };
     },
 
@@ -177,14 +149,7 @@ export function createCredentialService(registry: TrustRegistry, resources: Reso
       return credential;
     },
 
-    async revoke(issuer, id) {
-      const record = await readOptional(resources, scopeOf(issuer), 'Basic', id);
-      if (!record || !isCredentialRecord(record)) return false;
-      if (isRevoked(record)) return true;
-      const extension = [...((record.extension as object[]) ?? []), { url: REVOKED_EXTENSION, valueDateTime: new Date(clock()).toISOString() }];
-      await resources.update(scopeOf(issuer), { ...record, extension });
-      return true;
-    },
+    revoke: (issuer, id) => records.revoke(issuer, id, new Date(clock())),
 
     isActive,
   };

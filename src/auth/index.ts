@@ -1,13 +1,11 @@
 import type express from 'express';
 import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { GatewayConfig } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
-import type { HttpExtension } from '../http/app.js';
 import { createBodyBudget, type BodyBudget } from '../http/bodies.js';
 import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
-import { createCredentialService, isCredentialRecord, type CredentialService } from './credentials.js';
+import { createCredentialService, type CredentialService } from './credentials.js';
 import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from './principal.js';
 import type { RateLimit } from './rateLimit.js';
@@ -28,8 +26,6 @@ export interface Auth {
   /** Outbound calls to trusted organisations with tokens from their authorization servers. */
   client: TokenClient;
   auditor: Auditor;
-  /** Keeps the credential records (Basic) out of reach of REST writes: only issuing and revoking change them. */
-  http: HttpExtension;
 }
 
 export interface AuthOptions {
@@ -45,7 +41,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
-  const credentials = createCredentialService(registry, store.resources, options.clock);
+  const credentials = createCredentialService(registry, store.credentials, options.clock);
   const verifier = createTokenVerifier(registry, store.accessTokens, credentials, options.clock);
   const tokens = createTokenService({
     registry,
@@ -70,11 +66,6 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
     auditor,
-    http: {
-      writeInterceptors: {
-        Basic: refuseInternalWrites(isCredentialRecord, 'an authorization credential (the gateway issues and revokes it with the transfer)'),
-      },
-    },
   };
 }
 

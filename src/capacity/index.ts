@@ -1,7 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { HttpExtension } from '../http/app.js';
 import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
@@ -12,7 +11,6 @@ import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordinati
 import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
-import { isCapacityState } from './provider/state.js';
 import { capacityRoutes } from './routes.js';
 
 /**
@@ -106,7 +104,6 @@ export function createCapacity(options: CapacityOptions): Capacity {
     publisher,
     http: {
       fhirRoutes: (version) => (version === 'r4' ? routes : []),
-      writeInterceptors: { Basic: refuseInternalWrites(isCapacityState, "the provider's capacity state (it follows censuses and transfers)") },
       // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
       servedProjection: {
         concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),

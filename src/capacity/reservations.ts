@@ -1,3 +1,4 @@
+import type { Reservation } from '../store/repository.js';
 import type { TaskStatus } from '../transfer/task-status.js';
 import { isKnown, type Availability } from './model.js';
 
@@ -12,14 +13,7 @@ import { isKnown, type Availability } from './model.js';
  *   counts the client itself, so an occupied place is subtracted only from censuses measured before it was
  *   occupied; `settleLedger` drops it once a later census arrives.
  */
-export interface Reservation {
-  /** The eOverdracht Task the place is promised to. */
-  task: string;
-  careType: string;
-  state: 'reserved' | 'occupied';
-  /** When the place was reserved, or, once occupied, when it became occupied (ISO instant). */
-  since: string;
-}
+export type { Reservation };
 
 export interface TransferEvent {
   task: string;

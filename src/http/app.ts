@@ -110,7 +110,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     limits: deps.restLimits,
     authenticator: deps.authenticator,
     router,
-    writeInterceptors: chainedInterceptors(extensions),
+    writeInterceptors: writeInterceptors(extensions),
     projections: extensions.flatMap((extension) => extension.servedProjection ?? []),
   };
   let statement: Resource | undefined;
@@ -182,14 +182,12 @@ function sendJsonOutcome(res: Response, outcome: OperationOutcome): void {
   res.status(httpStatus(outcome)).type(CONTENT_TYPES.json).send(serialize(outcome, 'json', 'r4', false));
 }
 
-/** Every extension's interceptors of a type have their say in turn (two capabilities may both guard `Basic`). */
-function chainedInterceptors(extensions: HttpExtension[]): Record<string, WriteInterceptor> {
-  const chained: Record<string, WriteInterceptor> = {};
+/** Each capability's write rules, by resource type: one capability decides the writes of a type. */
+function writeInterceptors(extensions: HttpExtension[]): Record<string, WriteInterceptor> {
+  const byType: Record<string, WriteInterceptor> = {};
   for (const [type, interceptor] of extensions.flatMap((extension) => Object.entries(extension.writeInterceptors ?? {}))) {
-    const earlier = chained[type];
-    chained[type] = earlier
-      ? (request, context, next) => earlier(request, context, (passed, passedContext) => interceptor(passed, passedContext, next))
-      : interceptor;
+    if (byType[type]) throw new Error(`Two capabilities intercept the writes of ${type}`);
+    byType[type] = interceptor;
   }
-  return chained;
+  return byType;
 }

@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { AccessTokenRecords, AuditTrail, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import type { AccessTokenRecords, AuditTrail, CapacityStates, CredentialRecords, TransferRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
 import { withAuditTrail } from './audit-resources.js';
 import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
+import { KyselyCapacityStates, KyselyCredentialRecords, KyselyTransferRecords } from './bookkeeping.js';
 import { InProcessSignals, type Signal, type SignalTransport } from './changes.js';
 import type { StoreContext } from './context.js';
 import { DEFAULT_LIMITS } from '../config/config.js';
@@ -50,6 +51,9 @@ export class KyselyStore implements Store {
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
   readonly accessTokens: AccessTokenRecords;
+  readonly transfers: TransferRecords;
+  readonly capacityStates: CapacityStates;
+  readonly credentials: CredentialRecords;
   readonly streams: EventStreams;
   readonly changes: ChangeFeed;
   private readonly context: StoreContext;
@@ -91,6 +95,9 @@ export class KyselyStore implements Store {
     this.outbox = new KyselyOutbox(this.context);
     this.replay = new KyselyReplayCache(this.context);
     this.accessTokens = new KyselyAccessTokens(this.context);
+    this.transfers = new KyselyTransferRecords(this.context);
+    this.capacityStates = new KyselyCapacityStates(this.context);
+    this.credentials = new KyselyCredentialRecords(this.context);
     this.streams = new KyselyEventStreams(this.context);
   }
 

@@ -36,3 +36,13 @@ export async function writeOver<T extends Resource>(store: Store, scope: Scope, 
 function isConcurrentWrite(error: unknown): boolean {
   return error instanceof OperationOutcomeError && ['precondition-failed', 'conflict'].includes(error.outcome.id);
 }
+
+/**
+ * A write named a version of a bookkeeping record that is no longer current, or created one another writer created
+ * first: the decision it rested on is void (409), `optimisticTransaction` runs it again.
+ */
+export class ConcurrentWrite extends OperationOutcomeError {
+  constructor(what: string) {
+    super(conflict(`${what} changed meanwhile; read it again and retry`));
+  }
+}

@@ -201,6 +201,88 @@ export interface AccessTokenRecords {
   pruneExpired(now: Date, limit: number): Promise<number>;
 }
 
+/** A bookkeeping record as read, with the version a write over it names (optimistic locking). */
+export interface Versioned<T> {
+  value: T;
+  version: number;
+}
+
+/**
+ * One eOverdracht transfer as a gateway keeps it, beside its Task (same id): the organisation on the other side and
+ * the credentials that open the Task and its document.
+ */
+export interface TransferRecord {
+  /** The Task at this gateway: the offered Task (outbound) or the local copy of the sender's Task (inbound). */
+  task: string;
+  side: 'outbound' | 'inbound';
+  /** The receiver of an outbound transfer, the sender of an inbound one. */
+  peer: string;
+  /** Inbound: the sender's Task. */
+  remoteTask?: string;
+  /** Outbound: every Task of the same offer, this one included. */
+  offer?: string[];
+  /** Outbound: the ids of the credentials issued for the Task and its document. */
+  taskCredentialId?: string;
+  documentCredentialId?: string;
+  /** The credentials themselves (JWTs): issued here (outbound), or the newest the sender handed over (inbound). */
+  taskCredentialJwt?: string;
+  documentCredentialJwt?: string;
+}
+
+/** Each tenant's transfer records, by Task id. */
+export interface TransferRecords {
+  find(tenant: string, task: string): Promise<Versioned<TransferRecord> | undefined>;
+  /**
+   * Writes the record over `version`, the one it was read at (undefined: a new record). ConcurrentWrite
+   * (optimistic.ts) when another writer changed or created it in between.
+   */
+  save(tenant: string, record: TransferRecord, version?: number): Promise<void>;
+}
+
+/** A place promised through eOverdracht, in a provider's capacity ledger. */
+export interface Reservation {
+  /** The eOverdracht Task the place is promised to. */
+  task: string;
+  careType: string;
+  state: 'reserved' | 'occupied';
+  /** When the place was reserved, or, once occupied, when it became occupied (ISO instant). */
+  since: string;
+}
+
+/** A provider tenant's capacity state: which stored MeasureReport is the current census, and its ledger. */
+export interface CapacityState {
+  /** Id of the R4 MeasureReport holding the current census (as the EHR sent it, or counted from its beds). */
+  census?: string;
+  ledger: Reservation[];
+}
+
+/** One capacity state per tenant. */
+export interface CapacityStates {
+  find(tenant: string): Promise<Versioned<CapacityState> | undefined>;
+  /** As TransferRecords.save: over the version read, ConcurrentWrite when it moved. */
+  save(tenant: string, state: CapacityState, version?: number): Promise<void>;
+}
+
+/** An authorization credential issued here, as kept (what it grants is in the signed JWT). */
+export interface CredentialRecord {
+  issuer: string;
+  id: string;
+  jwt: string;
+  issuedAt: Date;
+  revokedAt?: Date;
+}
+
+/**
+ * The authorization credentials each hosted organisation issued. A credential changes once, when it is revoked, and
+ * never back: a plain conditional update, no version to compare.
+ */
+export interface CredentialRecords {
+  add(record: CredentialRecord): Promise<void>;
+  find(issuer: string, id: string): Promise<CredentialRecord | undefined>;
+  /** Marks the credential revoked at `at` (a revoked one keeps its first revocation); false when there is none. */
+  revoke(issuer: string, id: string, at: Date): Promise<boolean>;
+}
+
 /**
  * Change fan-out between the instances sharing one database (PostgreSQL LISTEN/NOTIFY; on SQLite, the one process).
  * A signal is a hint to look again, never the data itself: it carries no more than a short message (e.g. an id), a
@@ -227,6 +309,9 @@ export interface Store {
   readonly outbox: Outbox;
   readonly replay: ReplayCache;
   readonly accessTokens: AccessTokenRecords;
+  readonly transfers: TransferRecords;
+  readonly capacityStates: CapacityStates;
+  readonly credentials: CredentialRecords;
   readonly streams: EventStreams;
   readonly changes: ChangeFeed;
   /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */

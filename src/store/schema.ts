@@ -164,6 +164,37 @@ export interface AuditReferencesTable {
   seq: number;
 }
 
+/** One eOverdracht transfer's bookkeeping (repository.ts TransferRecord); `offer` is a JSON array of Task ids. */
+export interface TransferRecordsTable {
+  tenant: string;
+  task: string;
+  side: 'outbound' | 'inbound';
+  peer: string;
+  remote_task: string | null;
+  offer: string | null;
+  task_credential_id: string | null;
+  task_credential_jwt: string | null;
+  document_credential_id: string | null;
+  document_credential_jwt: string | null;
+  version: number;
+}
+
+/** A provider tenant's capacity state; `ledger` is a JSON array of reservations. */
+export interface CapacityStatesTable {
+  tenant: string;
+  census: string | null;
+  ledger: string;
+  version: number;
+}
+
+export interface AuthorizationCredentialsTable {
+  issuer: string;
+  id: string;
+  jwt: string;
+  issued_at: number;
+  revoked_at: number | null;
+}
+
 export interface Database {
   resources: ResourcesTable;
   resource_history: ResourceHistoryTable;
@@ -182,6 +213,9 @@ export interface Database {
   stream_events: StreamEventsTable;
   audit_events: AuditEventsTable;
   audit_references: AuditReferencesTable;
+  transfer_records: TransferRecordsTable;
+  capacity_states: CapacityStatesTable;
+  authorization_credentials: AuthorizationCredentialsTable;
 }
 
 export type IndexTable = 'search_token' | 'search_string' | 'search_reference' | 'search_date' | 'search_number' | 'search_uri';

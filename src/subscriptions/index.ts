@@ -2,7 +2,8 @@ import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
+import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
+import type { WriteInterceptor } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
@@ -111,7 +112,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   return {
     http: {
       fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, directory, policy, content, clock, wake }) : []),
-      writeInterceptors: { Basic: refuseInternalWrites(isPublishedTopic(topics), 'a SubscriptionTopic this gateway publishes (conformance/)') },
+      writeInterceptors: { Basic: refuseTopicWrites(topics) },
     },
     async onCapacityChange(change) {
       await recorder.record(capacityChanged(change, new Date(clock())));
@@ -135,10 +136,20 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   };
 }
 
-const isPublishedTopic = (topics: ReadonlyMap<string, SubscriptionTopic>) => {
+/**
+ * The published topics are the gateway's (conformance/, written into every tenant at start): a REST write of one of
+ * their ids is refused (403), by id alone, with nothing read; every other Basic is the EHR's own.
+ */
+function refuseTopicWrites(topics: ReadonlyMap<string, SubscriptionTopic>): WriteInterceptor {
   const ids = new Set([...topics.values()].map((topic) => topic.resource.id));
-  return (resource: Resource) => resource.resourceType === 'Basic' && ids.has(resource.id);
-};
+  return async (request, context, next) => {
+    const { id } = request.params;
+    if (id !== undefined && ids.has(id)) {
+      throw new OperationOutcomeError(forbidden(`Basic/${id} is a SubscriptionTopic this gateway publishes (conformance/): it cannot be written over the REST API`));
+    }
+    return next(request, context);
+  };
+}
 
 /** The topics as Basic resources in each tenant's R4 scope, so `GET [base]/Basic?code=SubscriptionTopic` lists them. */
 async function publishTopics(store: Store, tenants: string[], topics: Resource[]): Promise<void> {

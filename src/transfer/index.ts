@@ -1,6 +1,5 @@
 import type { Auth } from '../auth/index.js';
 import type { TrustedOrganization } from '../config/config.js';
-import { refuseInternalWrites } from '../fhir/rest/internal-writes.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
@@ -13,7 +12,6 @@ import type { TaskStatusListener } from './events.js';
 import { notificationRouter } from './notification.js';
 import { transferRoutes } from './operations.js';
 import { createPeer } from './peer.js';
-import { isTransferRecord } from './records.js';
 import { deliverAnswer, pull, receiveNotification } from './receiver.js';
 import { sendNotification } from './sender.js';
 import { taskWrites } from './task-writes.js';
@@ -60,10 +58,7 @@ export function createTransfer(deps: TransferDependencies): Transfer {
   return {
     http: {
       fhirRoutes: () => transferRoutes(context, wake),
-      writeInterceptors: {
-        Task: taskWrites(context, wake),
-        Basic: refuseInternalWrites(isTransferRecord, "an eOverdracht transfer's bookkeeping (it changes with the transfer)"),
-      },
+      writeInterceptors: { Task: taskWrites(context, wake) },
       router: notificationRouter({
         authenticator: deps.auth.authenticator,
         jsonDepth: deps.limits.jsonDepth,

@@ -47,9 +47,9 @@ export async function receiveNotification(context: TransferContext, notification
   for (const jwt of [notification.taskCredential, notification.documentCredential]) if (jwt) checkHandedOver(jwt, notification);
   const task = localId(sender, `Task/${remoteTask}`);
   await context.store.transaction(async () => {
-    const held = (await readInbound(context.store.resources, tenant, task)) ?? { task, sender, remoteTask };
+    const held = (await readInbound(context.store, tenant, task)) ?? { task, sender, remoteTask };
     if (held.sender !== sender || held.remoteTask !== remoteTask) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
-    await saveInbound(context.store.resources, tenant, {
+    await saveInbound(context.store, tenant, {
       ...held,
       taskCredential: newer(held.taskCredential, notification.taskCredential),
       documentCredential: newer(held.documentCredential, notification.documentCredential),
@@ -73,7 +73,7 @@ function newer(held: string | undefined, handed: string | undefined): string | u
 }
 
 async function inbound(context: TransferContext, tenant: string, task: string): Promise<InboundTransfer> {
-  const record = await readInbound(context.store.resources, tenant, task);
+  const record = await readInbound(context.store, tenant, task);
   if (!record) throw new PermanentFailure(`no inbound transfer ${task} on record`);
   return record;
 }
@@ -184,7 +184,7 @@ export interface LocalAnswer {
 
 /** True when the Task is the local copy of a transfer offered to this tenant (the REST layer routes its writes here). */
 export async function isInboundTask(context: TransferContext, tenant: string, taskId: string): Promise<boolean> {
-  return (await readInbound(context.store.resources, tenant, taskId)) !== undefined;
+  return (await readInbound(context.store, tenant, taskId)) !== undefined;
 }
 
 /** The receiving EHR answers by updating its local copy; the answer is queued for the sender. */

@@ -1,18 +1,16 @@
-import { GATEWAY_CANONICAL } from '../auth/canonical.js';
-import type { Resource } from '../fhir/version.js';
-import { readOptional } from '../store/optional.js';
-import type { ResourceRepository } from '../store/repository.js';
-import { scopeOf, writeIfUnchanged } from './storage.js';
+import { ConcurrentWrite } from '../store/optimistic.js';
+import type { Store, TransferRecord } from '../store/repository.js';
+import { ChangedMeanwhile } from './storage.js';
 
 /**
- * The gateway's bookkeeping of each transfer Task, kept beside the Task as an R4 Basic with the Task's id (in the
- * tenant's R4 scope, like the authorization credentials): which organisation is on the other side and the
- * credentials that open the Task and its document. A record read and saved again is saved only if unchanged since
- * (`versionId`); the tenant's EHR may read the Basic but not write it (`isTransferRecord`).
+ * The gateway's bookkeeping of each transfer Task, kept beside the Task (same id) in the store's transfer records:
+ * which organisation is on the other side and the credentials that open the Task and its document. A record read
+ * and saved again is saved only if unchanged since (`version`, else ChangedMeanwhile). It is no FHIR resource: the
+ * tenant's EHR follows the transfer through its Task, and the credentials are bearer secrets it has no use for.
  */
 export interface OutboundTransfer {
-  /** The version of the Basic this was read from (none for a new transfer). */
-  versionId?: string;
+  /** The version this was read at (none for a new transfer). */
+  version?: number;
   /** The Task at this (sending) gateway. */
   task: string;
   receiver: string;
@@ -25,7 +23,7 @@ export interface OutboundTransfer {
 }
 
 export interface InboundTransfer {
-  versionId?: string;
+  version?: number;
   /** The local copy of the sender's Task at this (receiving) gateway. */
   task: string;
   sender: string;
@@ -35,83 +33,42 @@ export interface InboundTransfer {
   documentCredential?: string;
 }
 
-const KIND_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/basic-kind`;
-const RECORD_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/eoverdracht-transfer`;
+type Records = Pick<Store, 'transfers'>;
 
-type Fields = Record<string, string | string[] | undefined>;
-type Extension = { url: string; valueString?: string; extension?: Extension[] };
+async function save(store: Records, tenant: string, record: TransferRecord, version: number | undefined): Promise<void> {
+  try {
+    await store.transfers.save(tenant, record, version);
+  } catch (error) {
+    throw error instanceof ConcurrentWrite ? new ChangedMeanwhile(`The transfer record of Task/${record.task}`) : error;
+  }
+}
 
-function toBasic(kind: string, id: string, fields: Fields): Resource {
-  const parts = Object.entries(fields).flatMap(([url, value]) =>
-    (Array.isArray(value) ? value : value === undefined ? [] : [value]).map((valueString) => ({ url, valueString })),
-  );
+export async function saveOutbound(store: Records, tenant: string, { version, receiver, ...transfer }: OutboundTransfer): Promise<void> {
+  await save(store, tenant, { ...transfer, side: 'outbound', peer: receiver }, version);
+}
+
+export async function readOutbound(store: Records, tenant: string, task: string): Promise<OutboundTransfer | undefined> {
+  const found = await store.transfers.find(tenant, task);
+  if (found?.value.side !== 'outbound') return undefined;
+  const { side: _side, peer, remoteTask: _remoteTask, offer, ...credentials } = found.value;
+  return { version: found.version, ...credentials, task, receiver: peer, offer: offer ?? [task] };
+}
+
+export async function saveInbound(store: Records, tenant: string, transfer: InboundTransfer): Promise<void> {
+  const { version, task, sender, remoteTask, taskCredential, documentCredential } = transfer;
+  await save(store, tenant, { task, side: 'inbound', peer: sender, remoteTask, taskCredentialJwt: taskCredential, documentCredentialJwt: documentCredential }, version);
+}
+
+export async function readInbound(store: Records, tenant: string, task: string): Promise<InboundTransfer | undefined> {
+  const found = await store.transfers.find(tenant, task);
+  if (found?.value.side !== 'inbound') return undefined;
+  const { peer, remoteTask, taskCredentialJwt, documentCredentialJwt } = found.value;
   return {
-    resourceType: 'Basic',
-    id,
-    code: { coding: [{ system: KIND_SYSTEM, code: kind }] },
-    subject: { reference: `Task/${id}` },
-    extension: [{ url: RECORD_EXTENSION, extension: parts }],
-  };
-}
-
-function fieldsOf(basic: Resource): Map<string, string[]> {
-  const record = ((basic.extension as Extension[] | undefined) ?? []).find((e) => e.url === RECORD_EXTENSION);
-  const fields = new Map<string, string[]>();
-  for (const part of record?.extension ?? []) if (part.valueString !== undefined) fields.set(part.url, [...(fields.get(part.url) ?? []), part.valueString]);
-  return fields;
-}
-
-const isKind = (basic: Resource, kind: string) =>
-  ((basic.code as { coding?: { system?: string; code?: string }[] } | undefined)?.coding ?? []).some((c) => c.system === KIND_SYSTEM && c.code === kind);
-
-const OUTBOUND = 'eoverdracht-outbound';
-const INBOUND = 'eoverdracht-inbound';
-
-/** True for a transfer's bookkeeping Basic, either side. */
-export const isTransferRecord = (resource: Resource): boolean =>
-  resource.resourceType === 'Basic' && (isKind(resource, OUTBOUND) || isKind(resource, INBOUND));
-
-async function save(resources: ResourceRepository, tenant: string, kind: string, transfer: OutboundTransfer | InboundTransfer): Promise<void> {
-  const basic = toBasic(kind, transfer.task, { ...transfer, task: undefined, versionId: undefined });
-  await writeIfUnchanged(resources, scopeOf(tenant, 'r4'), basic, transfer.versionId);
-}
-
-export async function saveOutbound(resources: ResourceRepository, tenant: string, transfer: OutboundTransfer): Promise<void> {
-  await save(resources, tenant, OUTBOUND, transfer);
-}
-
-export async function readOutbound(resources: ResourceRepository, tenant: string, task: string): Promise<OutboundTransfer | undefined> {
-  const basic = await readOptional(resources, scopeOf(tenant, 'r4'), 'Basic', task);
-  if (!basic || !isKind(basic, OUTBOUND)) return undefined;
-  const fields = fieldsOf(basic);
-  const one = (name: string) => fields.get(name)?.[0];
-  return {
-    versionId: basic.meta?.versionId,
+    version: found.version,
     task,
-    receiver: one('receiver') ?? '',
-    offer: fields.get('offer') ?? [task],
-    taskCredentialId: one('taskCredentialId'),
-    taskCredentialJwt: one('taskCredentialJwt'),
-    documentCredentialId: one('documentCredentialId'),
-    documentCredentialJwt: one('documentCredentialJwt'),
-  };
-}
-
-export async function saveInbound(resources: ResourceRepository, tenant: string, transfer: InboundTransfer): Promise<void> {
-  await save(resources, tenant, INBOUND, transfer);
-}
-
-export async function readInbound(resources: ResourceRepository, tenant: string, task: string): Promise<InboundTransfer | undefined> {
-  const basic = await readOptional(resources, scopeOf(tenant, 'r4'), 'Basic', task);
-  if (!basic || !isKind(basic, INBOUND)) return undefined;
-  const fields = fieldsOf(basic);
-  const one = (name: string) => fields.get(name)?.[0];
-  return {
-    versionId: basic.meta?.versionId,
-    task,
-    sender: one('sender') ?? '',
-    remoteTask: one('remoteTask') ?? '',
-    taskCredential: one('taskCredential'),
-    documentCredential: one('documentCredential'),
+    sender: peer,
+    remoteTask: remoteTask ?? '',
+    ...(taskCredentialJwt === undefined ? {} : { taskCredential: taskCredentialJwt }),
+    ...(documentCredentialJwt === undefined ? {} : { documentCredential: documentCredentialJwt }),
   };
 }

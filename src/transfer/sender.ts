@@ -70,7 +70,7 @@ export async function offer(context: TransferContext, request: OfferRequest): Pr
       const saved = await saveTask(context, tenant, task);
       const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
       const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
-      await saveOutbound(context.store.resources, tenant, {
+      await saveOutbound(context.store, tenant, {
         task: task.id,
         receiver: receiver.id,
         offer: taskIds,
@@ -122,7 +122,7 @@ export interface OutboundTaskChange {
 
 /** True when the Task is one this gateway offered (the REST layer routes its writes here). */
 export async function isOutboundTask(context: TransferContext, tenant: string, taskId: string): Promise<boolean> {
-  return (await readOutbound(context.store.resources, tenant, taskId)) !== undefined;
+  return (await readOutbound(context.store, tenant, taskId)) !== undefined;
 }
 
 /**
@@ -143,7 +143,7 @@ export async function changeOutboundTask(context: TransferContext, change: Outbo
 
 async function decideAndApply(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
   const { tenant, version, taskId: id, by } = change;
-  const record = await readOutbound(context.store.resources, tenant, id);
+  const record = await readOutbound(context.store, tenant, id);
   const current = await readTask(context.store.resources, tenant, id);
   if (!record || !current) throw new OperationOutcomeError(notFound(`Task/${id} is not an eOverdracht transfer offered here`));
   if (by.role === 'receiver' && by.organization !== record.receiver) {
@@ -184,7 +184,7 @@ type Candidate = Pick<Transition, 'record' | 'current'>;
 async function otherCandidates(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
   for (const id of record.offer.filter((other) => other !== record.task)) {
-    const other = await readOutbound(context.store.resources, tenant, id);
+    const other = await readOutbound(context.store, tenant, id);
     const current = await readTask(context.store.resources, tenant, id);
     if (other && current) candidates.push({ record: other, current });
   }
@@ -201,7 +201,7 @@ function refuseHandedOff(candidates: Candidate[]): void {
 }
 
 async function refuseIfHandedOff(context: TransferContext, tenant: string, taskId: string): Promise<void> {
-  const record = await readOutbound(context.store.resources, tenant, taskId);
+  const record = await readOutbound(context.store, tenant, taskId);
   if (record) refuseHandedOff(await otherCandidates(context, tenant, record));
 }
 
@@ -306,7 +306,7 @@ async function handOver(
 /** After every change: access ends with the transfer, the status is announced, the receiver is notified. */
 async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus): Promise<void> {
   const transfer = isTerminal(task.status as TaskStatus) ? await revokeAccess(context, tenant, record) : record;
-  await saveOutbound(context.store.resources, tenant, transfer);
+  await saveOutbound(context.store, tenant, transfer);
   await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
   await enqueueNotification(context, tenant, transfer.task, transfer.receiver);
 }
@@ -323,7 +323,7 @@ async function enqueueNotification(context: TransferContext, tenant: string, tas
 
 /** The queued notification (outbox `transfer.notify`): empty of personal data, it hands over the current credentials. */
 export async function sendNotification(context: TransferContext, peer: Peer, tenant: string, taskId: string): Promise<void> {
-  const record = await readOutbound(context.store.resources, tenant, taskId);
+  const record = await readOutbound(context.store, tenant, taskId);
   if (!record) throw new PermanentFailure(`no outbound transfer ${taskId} on record`);
   await peer.notify({ tenant, peer: record.receiver }, taskId, notificationBody(record));
 }

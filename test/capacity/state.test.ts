@@ -19,7 +19,7 @@ describe.each(backends)('capacity state on %s', (name, makeBackend) => {
       state: { ...state, ledger: [...state.ledger, { task, careType: 'grz', state: 'reserved' as const, since: '2025-03-14T10:00:00.000Z' }] },
       result: undefined,
     }));
-  const reserved = async (scope: Scope) => (await loadState(stores[0].resources, scope)).ledger.map((reservation) => reservation.task).sort();
+  const reserved = async (scope: Scope) => (await loadState(stores[0], scope)).ledger.map((reservation) => reservation.task).sort();
 
   it('keeps the changes of two instances changing the state at once', async () => {
     const scope: Scope = { tenant: freshTenant('vvt'), version: 'r4' };
@@ -30,7 +30,7 @@ describe.each(backends)('capacity state on %s', (name, makeBackend) => {
 
   (name === 'postgres' ? it : it.skip)('keeps a first state another instance created after this change found none', async () => {
     const scope: Scope = { tenant: freshTenant('vvt'), version: 'r4' };
-    const paused = pausedAfterFirstRead(stores[0]);
+    const paused = pausedAfterFirstRead(stores[0], ['capacityStates', 'find']);
     const late = reserve(paused.store, scope, 'task-1');
     await paused.reached;
     await reserve(stores[1], scope, 'task-2');

@@ -9,7 +9,7 @@ import type { Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { TokenBucket } from '../../src/config/config.js';
-import { createApp } from '../../src/http/app.js';
+import { createApp, type HttpExtension } from '../../src/http/app.js';
 import { createBodyBudget, type BodyBudget } from '../../src/http/bodies.js';
 import { auditPatientData } from '../../src/http/audit.js';
 import type { ResourceRepository, Store } from '../../src/store/repository.js';
@@ -35,6 +35,7 @@ const stored: Record<string, Resource> = {
 interface AppOptions {
   bodies?: BodyBudget;
   unauthenticated?: TokenBucket;
+  extensions?: HttpExtension[];
 }
 
 function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
@@ -61,6 +62,7 @@ function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
     searchParameters: () => [],
     authenticator,
     audit: auditPatientData({ record: async (entry) => void audited.push(entry) }),
+    extensions: options.extensions ?? [],
     logger: pino({ level: 'error' }, logStream),
   });
   return { app, logged, audited };
@@ -110,6 +112,12 @@ describe('createApp', () => {
     });
     expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer bad')).status).toBe(401);
     expect(audited).toEqual([]);
+  });
+
+  it('lets one capability decide the writes of a resource type, and refuses to start with two', () => {
+    const guard: HttpExtension = { writeInterceptors: { Basic: (request, context, next) => next(request, context) } };
+    expect(() => appWith(readStored, { extensions: [guard, { writeInterceptors: { Task: guard.writeInterceptors!.Basic } }] })).not.toThrow();
+    expect(() => appWith(readStored, { extensions: [guard, guard] })).toThrow('Two capabilities intercept the writes of Basic');
   });
 });
 

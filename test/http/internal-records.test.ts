@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
-import { fhirCall } from '../transfer/support.js';
+import { fhirCall, transaction } from '../transfer/support.js';
 
 /**
- * Records the gateway keeps for itself — the SubscriptionTopics it publishes and a provider's capacity state (Basic
- * resources), the audit trail (AuditEvents) — can be read by the tenant's EHR but not written over REST. (Transfer
- * bookkeeping and authorization credentials: test/transfer/workflow.test.ts.)
+ * Records the gateway keeps for itself — the SubscriptionTopics it publishes (Basic resources), the audit trail
+ * (AuditEvents) — can be read by the tenant's EHR but not written over REST. Its bookkeeping (a provider's capacity
+ * state here; transfer records and authorization credentials: test/transfer/workflow.test.ts) is no FHIR resource.
  */
 let gateway: TestGateway;
 let token: string;
@@ -30,6 +30,7 @@ describe('internal Basic records over REST', () => {
       for (const answer of [
         await fhirCall(gateway.url, token, 'PUT', path, { ...stored.body, extension: [] }),
         await fhirCall(gateway.url, token, 'DELETE', path),
+        await fhirCall(gateway.url, token, 'POST', '/fhir', transaction([{ ...stored.body, extension: [] }])),
       ]) {
         expect(refusal(answer)).toEqual([403, expect.stringMatching(/SubscriptionTopic this gateway publishes/)]);
       }
@@ -37,12 +38,12 @@ describe('internal Basic records over REST', () => {
     }
   });
 
-  it("refuses to let the EHR write the provider's capacity state, and leaves other Basics alone", async () => {
-    const state = { resourceType: 'Basic', id: 'capacity-state', code: { text: 'forged' } };
-    for (const answer of [await fhirCall(gateway.url, token, 'PUT', '/fhir/Basic/capacity-state', state), await fhirCall(gateway.url, token, 'POST', '/fhir/Basic', state)]) {
-      expect(refusal(answer)).toEqual([403, expect.stringMatching(/capacity state/)]);
-    }
-    expect((await fhirCall(gateway.url, token, 'PUT', '/fhir/Basic/note-1', { resourceType: 'Basic', id: 'note-1', code: { text: 'an ordinary Basic' } })).status).toBe(201);
+  it("keeps the provider's capacity state out of the EHR's data: a Basic of the state's old id is an ordinary Basic", async () => {
+    expect((await fhirCall(gateway.url, token, 'GET', '/fhir/Basic/capacity-state')).status).toBe(404);
+    const basic = { resourceType: 'Basic', id: 'capacity-state', code: { text: 'an ordinary Basic' } };
+    expect((await fhirCall(gateway.url, token, 'PUT', '/fhir/Basic/capacity-state', basic)).status).toBe(201);
+    expect((await fhirCall(gateway.url, token, 'DELETE', '/fhir/Basic/capacity-state')).status).toBeLessThan(300);
+    expect((await fhirCall(gateway.url, token, 'PUT', '/fhir/Basic/note-1', { ...basic, id: 'note-1' })).status).toBe(201);
   });
 });
 

@@ -299,3 +299,155 @@ describe.each(dialects)('migration 013 on %s', (dialect, makeDatabase) => {
     }
   });
 });
+
+const CANONICAL = 'https://vervolgzorg-gateway.example/fhir';
+const KIND = `${CANONICAL}/CodeSystem/basic-kind`;
+/** A JWT as far as the migration reads one: its payload's `iat`. */
+const jwtIssuedAt = (seconds: number) => `e30.${Buffer.from(JSON.stringify({ iat: seconds })).toString('base64url')}.sig`;
+
+/** The bookkeeping Basics the gateway wrote before migration 019, as transfer/records.ts, state.ts and credentials.ts encoded them. */
+const oldBookkeeping = {
+  outbound: {
+    resourceType: 'Basic',
+    id: 'task-1',
+    code: { coding: [{ system: KIND, code: 'eoverdracht-outbound' }] },
+    subject: { reference: 'Task/task-1' },
+    extension: [
+      {
+        url: `${CANONICAL}/StructureDefinition/eoverdracht-transfer`,
+        extension: [
+          { url: 'receiver', valueString: 'vvt-1' },
+          { url: 'offer', valueString: 'task-1' },
+          { url: 'offer', valueString: 'task-2' },
+          { url: 'taskCredentialId', valueString: 'c1' },
+          { url: 'taskCredentialJwt', valueString: 'jwt-c1' },
+        ],
+      },
+    ],
+  },
+  inbound: {
+    resourceType: 'Basic',
+    id: 'local-1',
+    code: { coding: [{ system: KIND, code: 'eoverdracht-inbound' }] },
+    subject: { reference: 'Task/local-1' },
+    extension: [
+      {
+        url: `${CANONICAL}/StructureDefinition/eoverdracht-transfer`,
+        extension: [
+          { url: 'sender', valueString: 'hospital' },
+          { url: 'remoteTask', valueString: 'task-9' },
+          { url: 'taskCredential', valueString: 'jwt-t' },
+          { url: 'documentCredential', valueString: 'jwt-d' },
+        ],
+      },
+    ],
+  },
+  credential: (id: string, revoked?: string) => ({
+    resourceType: 'Basic',
+    id,
+    identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${id}` }],
+    code: { coding: [{ system: KIND, code: 'authorization-credential', display: 'Authorization credential' }] },
+    created: '2026-02-01',
+    author: { identifier: { system: 'https://vervolgzorg-gateway.example/fhir/NamingSystem/organization-id', value: 'old' } },
+    extension: [
+      { url: `${CANONICAL}/StructureDefinition/authorization-credential-jwt`, valueString: jwtIssuedAt(1769940000) },
+      ...(revoked ? [{ url: `${CANONICAL}/StructureDefinition/authorization-credential-revoked`, valueDateTime: revoked }] : []),
+    ],
+  }),
+  capacity: {
+    resourceType: 'Basic',
+    id: 'capacity-state',
+    code: { text: 'Capaciteit: huidige telling en reserveringen (intern)' },
+    extension: [
+      { url: `${CANONICAL}/StructureDefinition/capacity-census`, valueReference: { reference: 'MeasureReport/census-1' } },
+      {
+        url: `${CANONICAL}/StructureDefinition/capacity-reservation`,
+        extension: [
+          { url: 'task', valueString: 'local-1' },
+          { url: 'careType', valueCode: 'grz' },
+          { url: 'state', valueCode: 'reserved' },
+          { url: 'since', valueInstant: '2026-02-01T10:00:00.000Z' },
+        ],
+      },
+    ],
+  },
+};
+
+/** A Basic as the resource store held it: its row at version 2, the first version in its history, an index entry. */
+async function writeStoredBasic(db: Kysely<any>, version: 'r4' | 'stu3', basic: Record<string, unknown>): Promise<void> {
+  const key = { tenant: 'old', fhir_version: version, resource_type: 'Basic', id: String(basic.id) };
+  const content = (versionId: number) => JSON.stringify({ ...basic, meta: { versionId: String(versionId), lastUpdated: '2026-02-01T10:00:00.000Z' } });
+  const at = Date.parse('2026-02-01T10:00:00Z');
+  await db.insertInto('resource_history').values({ ...key, version_id: 1, last_updated: at, method: 'POST', seq: 1, content: content(1) }).execute();
+  const row = { ...key, version_id: 2, last_updated: at, deleted: 0, method: 'PUT', seq: 2, content: content(2) };
+  const [{ rid }] = await db.insertInto('resources').values(row).returning('rid').execute();
+  const { id, ...indexKey } = key;
+  await db.insertInto('search_token').values({ ...indexKey, param: '_id', rid, system: '', code: id }).execute();
+}
+
+describe.each(dialects)('migration 019 on %s', (dialect, makeDatabase) => {
+  it('moves transfer records, capacity states and credentials out of the resource store, leaving every other Basic', async () => {
+    const old = await makeDatabase();
+    try {
+      const migrator = new Migrator({
+        db: old.db,
+        provider: { getMigrations: async () => migrations(dialect) },
+        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
+      });
+      const { error } = await migrator.migrateTo('011-audit-trail');
+      if (error) throw error;
+      const ordinary = { resourceType: 'Basic', id: 'note-1', code: { text: 'an EHR note' } };
+      for (const basic of [
+        oldBookkeeping.outbound,
+        oldBookkeeping.inbound,
+        oldBookkeeping.credential('c1'),
+        oldBookkeeping.credential('c2', '2026-02-02T10:00:00.000Z'),
+        oldBookkeeping.capacity,
+        ordinary,
+      ]) {
+        await writeStoredBasic(old.db, 'r4', basic);
+      }
+      await writeStoredBasic(old.db, 'stu3', { ...oldBookkeeping.outbound, id: 'stu3-basic' });
+      await old.close();
+
+      const store = await openStore(old.options);
+      try {
+        expect(await store.transfers.find('old', 'task-1')).toEqual({
+          value: { task: 'task-1', side: 'outbound', peer: 'vvt-1', offer: ['task-1', 'task-2'], taskCredentialId: 'c1', taskCredentialJwt: 'jwt-c1' },
+          version: 1,
+        });
+        expect((await store.transfers.find('old', 'local-1'))?.value).toEqual({
+          task: 'local-1',
+          side: 'inbound',
+          peer: 'hospital',
+          remoteTask: 'task-9',
+          taskCredentialJwt: 'jwt-t',
+          documentCredentialJwt: 'jwt-d',
+        });
+        const issuedAt = new Date(1769940000 * 1000);
+        expect(await store.credentials.find('old', 'c1')).toEqual({ issuer: 'old', id: 'c1', jwt: jwtIssuedAt(1769940000), issuedAt });
+        expect((await store.credentials.find('old', 'c2'))?.revokedAt).toEqual(new Date('2026-02-02T10:00:00.000Z'));
+        expect((await store.capacityStates.find('old'))?.value).toEqual({
+          census: 'census-1',
+          ledger: [{ task: 'local-1', careType: 'grz', state: 'reserved', since: '2026-02-01T10:00:00.000Z' }],
+        });
+
+        const db = (store as unknown as { db: Kysely<any> }).db;
+        const left = await db.selectFrom('resources').select(['fhir_version', 'id']).where('resource_type', '=', 'Basic').orderBy('id').execute();
+        expect(left).toEqual([
+          { fhir_version: 'r4', id: 'note-1' },
+          { fhir_version: 'stu3', id: 'stu3-basic' },
+        ]);
+        const history = await db.selectFrom('resource_history').select('id').where('resource_type', '=', 'Basic').orderBy('id').execute();
+        expect(history.map((row) => row.id)).toEqual(['note-1', 'stu3-basic']);
+        const entries = await db.selectFrom('search_token').select('code').where('resource_type', '=', 'Basic').orderBy('code').execute();
+        expect(entries.map((row) => row.code)).toEqual(['note-1', 'stu3-basic']);
+        expect((await store.resources.read({ tenant: 'old', version: 'r4' }, 'Basic', 'note-1')).code).toEqual(ordinary.code);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await old.dispose();
+    }
+  });
+});

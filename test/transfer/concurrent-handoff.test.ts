@@ -9,7 +9,6 @@ import { localId } from '../../src/transfer/receiver.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
 import {
   ADVANCE_NOTICE,
-  bookkeeping,
   documentOf,
   ehrToken,
   eventually,
@@ -24,6 +23,7 @@ import {
   taskWithStatus,
   transaction,
   type Party,
+  transferRecord,
 } from './support.js';
 
 /**
@@ -128,10 +128,10 @@ describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at 
 
     await taskWithStatus(senders[0].url, token, won[0], 'in-progress');
     await taskWithStatus(senders[0].url, token, lost[0], 'cancelled');
-    const winner = await bookkeeping(senders[0].url, token, won[0]);
-    expect(credentialCovers(winner.documentCredentialJwt?.[0], handoffOf(won[0]))).toBe(true);
-    const loser = await bookkeeping(senders[0].url, token, lost[0]);
-    expect(Object.keys(loser).filter((field) => /Credential/.test(field))).toEqual([]);
+    const winner = await transferRecord(senders[0].config, hospital.id, won[0]);
+    expect(credentialCovers(winner?.documentCredentialJwt, handoffOf(won[0]))).toBe(true);
+    const loser = await transferRecord(senders[0].config, hospital.id, lost[0]);
+    expect(Object.keys(loser!).filter((field) => /Credential/.test(field))).toEqual([]);
 
     // At the receivers: the winner pulls the handoff, the loser learns of the cancellation and never sees it.
     const [winnerEhr, loserEhr] = await Promise.all([ehrToken(receiver.url, won[1]), ehrToken(receiver.url, lost[1])]);
@@ -153,8 +153,8 @@ describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at 
     // A Bundle of POST entries gives the Composition a new id every time: the Task and the credential follow it.
     const other = `${NURSING_HANDOFF}-other`;
     expect((await handoff(senders[0], token, task, other)).status).toBe(200);
-    const { documentCredentialJwt } = await bookkeeping(senders[0].url, token, task);
-    expect([credentialCovers(documentCredentialJwt?.[0], other), credentialCovers(documentCredentialJwt?.[0], handoffOf(task))]).toEqual([true, false]);
+    const documentCredentialJwt = (await transferRecord(senders[0].config, hospital.id, task))?.documentCredentialJwt;
+    expect([credentialCovers(documentCredentialJwt, other), credentialCovers(documentCredentialJwt, handoffOf(task))]).toEqual([true, false]);
     const ehr = await ehrToken(receiver.url, vvt1);
     await eventually('the other handoff at the receiver', async () => ((await fhirCall(receiver.url, ehr, 'GET', copyAtReceiver(other))).status === 200 ? true : undefined));
   }, 60_000);

@@ -8,9 +8,11 @@ import { importSigningKey } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { signAssertion } from '../../src/auth/signAssertion.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import type { Role } from '../../src/config/config.js';
+import type { GatewayConfig, Role } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store, TransferRecord } from '../../src/store/repository.js';
 import { keyOf, relativeReferences, rewriteReferences } from '../../src/transfer/references.js';
 import { renderTouchstoneDates } from '../validation/support.js';
 import { fixtureFolder } from '../fixtures.js';
@@ -243,12 +245,25 @@ export function taskWithStatus(url: string, token: string, id: string, status: s
   });
 }
 
-/** The fields of a transfer's bookkeeping Basic (`/fhir/Basic/{Task id}`, readable by the tenant's EHR), by name. */
-export async function bookkeeping(url: string, token: string, taskId: string): Promise<Record<string, string[]>> {
-  const { status, body } = await fhirCall(url, token, 'GET', `/fhir/Basic/${taskId}`);
-  if (status !== 200) throw new Error(`Basic/${taskId} answered ${status}`);
-  const parts = (body.extension as { extension: { url: string; valueString: string }[] }[])[0].extension;
-  const fields: Record<string, string[]> = {};
-  for (const part of parts) fields[part.url] = [...(fields[part.url] ?? []), part.valueString];
-  return fields;
+type Database = Pick<GatewayConfig, 'dataDir' | 'databaseUrl' | 'databaseSchema'>;
+
+/** Reads what a gateway keeps for itself (no FHIR resource) from its database, opened beside it as a second instance. */
+export async function readStoreOf<T>(database: Database, read: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir: database.dataDir, databaseUrl: database.databaseUrl, schema: database.databaseSchema });
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A transfer's bookkeeping at a gateway, or undefined when it has none for the Task. */
+export async function transferRecord(database: Database, tenant: string, taskId: string): Promise<TransferRecord | undefined> {
+  return (await readStoreOf(database, (store) => store.transfers.find(tenant, taskId)))?.value;
+}
+
+/** The credentials (JWTs) a receiving gateway holds for a Task. */
+export async function credentialsHeld(database: Database, tenant: string, taskId: string): Promise<string[]> {
+  const record = await transferRecord(database, tenant, taskId);
+  return [record?.taskCredentialJwt, record?.documentCredentialJwt].filter((jwt) => jwt !== undefined);
 }

@@ -8,6 +8,7 @@ import { localId } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
 import {
   ADVANCE_NOTICE,
+  credentialsHeld,
   documentOf,
   ehrToken,
   eventually,
@@ -84,12 +85,8 @@ const atHospital = (taskId: string, status: string) =>
     return body.status === status ? body : undefined;
   });
 
-/** What the receiving gateway holds to pull with (its bookkeeping, which the tenant's own EHR may read). */
-async function credentialsOf(p: Party, remoteTask: string): Promise<string[]> {
-  const { body } = await fhirCall(v.url, await ehrToken(v.url, p), 'GET', `/fhir/Basic/${localId(hospital.id, `Task/${remoteTask}`)}`);
-  const parts = (body.extension as { extension: { url: string; valueString: string }[] }[])[0].extension;
-  return parts.filter((part) => part.url.endsWith('Credential')).map((part) => part.valueString);
-}
+/** What the receiving gateway holds to pull with (its bookkeeping). */
+const credentialsOf = (p: Party, remoteTask: string) => credentialsHeld(v, p.id, localId(hospital.id, `Task/${remoteTask}`));
 
 async function answer(p: Party, remoteTask: string, status: string, base = '/fhir/stu3'): Promise<void> {
   const token = await ehrToken(v.url, p);

@@ -68,7 +68,7 @@ export class ProviderCapacity {
   /** The tenant's internal data for a publication now, or undefined while it has no census. */
   async source(store: Store, tenant: string, now: Date): Promise<AvailabilitySource | undefined> {
     const scope: Scope = { tenant, version: 'r4' };
-    const state = await loadState(store.resources, scope);
+    const state = await loadState(store, scope);
     if (state.census === undefined) return undefined;
     const census = readAvailabilityReport(await store.resources.read(scope, 'MeasureReport', state.census), now);
     if ('resourceType' in census) throw new OperationOutcomeError(census);

@@ -13,6 +13,7 @@ import { streamEventsAge } from './010-stream-events-age.js';
 import { auditTrail } from './011-audit-trail.js';
 import { tenantPendingIndex } from './012-tenant-pending-index.js';
 import { auditRetention } from './013-audit-retention.js';
+import { bookkeepingTables } from './019-bookkeeping-tables.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -30,6 +31,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '011-audit-trail': auditTrail(dialect),
     '012-tenant-pending-index': tenantPendingIndex(dialect),
     '013-audit-retention': auditRetention(),
+    '019-bookkeeping-tables': bookkeepingTables(dialect),
   };
 }
 
