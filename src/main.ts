@@ -10,7 +10,7 @@ import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
 import type { FhirVersion } from './fhir/version.js';
 import { createApp } from './http/app.js';
-import { createBodyBudget } from './http/bodies.js';
+import { createMemoryGate } from './http/bodies.js';
 import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
@@ -51,7 +51,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     answerClientErrors(server);
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
-    const bodies = createBodyBudget(config.limits.inFlightBodyBytes);
+    const bodies = createMemoryGate(config.limits.inFlightBytes);
     const auth = await createAuth(running, store, { bodies });
     let dispatcher: Dispatcher | undefined;
     const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });

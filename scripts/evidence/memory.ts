@@ -32,7 +32,7 @@ const POLL_MS = 100;
 const HEALTHZ_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 300_000;
 const TARGET_MS = 1_000;
-/** The gateway's limits: the defaults, with what EVIDENCE_MEMORY_LIMITS (JSON, e.g. `{"inFlightBodyBytes":8388608}`) changes. */
+/** The gateway's limits: the defaults, with what EVIDENCE_MEMORY_LIMITS (JSON, e.g. `{"inFlightBytes":8388608}`) changes. */
 const LIMITS: Limits = { ...DEFAULT_LIMITS, ...(JSON.parse(process.env.EVIDENCE_MEMORY_LIMITS ?? '{}') as Partial<Limits>) };
 const EXIT_WAIT_MS = 30_000;
 

@@ -1,7 +1,7 @@
 import type express from 'express';
 import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { GatewayConfig } from '../config/config.js';
-import { createBodyBudget, type BodyBudget } from '../http/bodies.js';
+import { createMemoryGate, type MemoryGate } from '../http/bodies.js';
 import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
@@ -33,8 +33,8 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
-  /** The gateway's memory gate of request bodies in flight (default: one of `limits.inFlightBodyBytes` of its own). */
-  bodies?: BodyBudget;
+  /** The gateway's memory gate of request bodies in flight (default: one of `limits.inFlightBytes` of its own). */
+  bodies?: MemoryGate;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
@@ -60,7 +60,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
       registry,
       tokens,
       bodyBytes: config.limits.unauthenticatedBodyBytes,
-      bodies: options.bodies ?? createBodyBudget(config.limits.inFlightBodyBytes),
+      bodies: options.bodies ?? createMemoryGate(config.limits.inFlightBytes),
     }),
     tokens,
     credentials,

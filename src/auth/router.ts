@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import { BodyBudgetExhausted, closeIfUnread, reserveBody, type BodyBudget } from '../http/bodies.js';
+import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
 import { didDocument, didWebUrl } from './did.js';
 import { OAuthError } from './errors.js';
 import { PURPOSES } from './purposes.js';
@@ -18,7 +18,7 @@ export interface AuthRouterDeps {
   /** Token and introspection requests are read before the caller is known: `limits.unauthenticatedBodyBytes`. */
   bodyBytes: number;
   /** The memory gate of request bodies in flight, shared with the other routes that read one. */
-  bodies: BodyBudget;
+  bodies: MemoryGate;
 }
 
 export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];

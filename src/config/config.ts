@@ -84,8 +84,8 @@ export interface Limits {
   searchParameters: number;
   /** `_sort` terms in one query. */
   sortTerms: number;
-  /** Request bodies read and being worked on at once, all callers together. */
-  inFlightBodyBytes: number;
+  /** Memory all requests in flight hold together: bodies read and being worked on, answers being gathered. */
+  inFlightBytes: number;
 }
 
 /** A token bucket: `capacity` requests at once, `refillPerSecond` sustained. */
@@ -164,7 +164,7 @@ export const DEFAULT_LIMITS: Limits = {
   searchCount: 1000,
   searchParameters: 50,
   sortTerms: 8,
-  inFlightBodyBytes: 32 * 1024 * 1024,
+  inFlightBytes: 32 * 1024 * 1024,
 };
 export const DEFAULT_RATE_LIMITS = { unauthenticated: { capacity: 50, refillPerSecond: 20 } };
 export const DEFAULT_AUDIT: AuditSettings = { unverifiedRetentionDays: 90 };

@@ -15,7 +15,7 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
-import type { BodyBudget } from './bodies.js';
+import type { MemoryGate } from './bodies.js';
 import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel } from './metrics.js';
@@ -28,7 +28,7 @@ export interface AppDependencies {
   publicBaseUrl: string;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
   /** The memory gate of request bodies in flight; the auth and extension routers that read bodies share it. */
-  bodies: BodyBudget;
+  bodies: MemoryGate;
   rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
   store: Store;
   validators: Record<FhirVersion, Pick<Validator, 'validate' | 'knowsProfile' | 'profiles'>>;

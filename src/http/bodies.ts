@@ -1,13 +1,16 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { issue, outcome, type OperationOutcome } from '../fhir/outcome.js';
+import type { SharedBytes } from '../fhir/response-budget.js';
 import { outcomeKindFor } from './status.js';
 
 /**
- * One gate for the memory that request bodies take, all callers and routes together (`limits.inFlightBodyBytes`).
- * A request reserves what its body may cost before a parser reads it and gives it back when it is answered; one
- * that does not fit waits its turn in a bounded queue for a bounded time, else it is refused (429, Retry-After).
+ * One gate for the memory that requests hold, all callers and routes together (`limits.inFlightBytes`): the bodies
+ * being read and worked on, and the answers being gathered (`SharedBytes`, which a request's response budget draws
+ * on). A request reserves what its body may cost before a parser reads it and gives it back when it is answered; one
+ * that does not fit waits its turn in a bounded queue for a bounded time, else it is refused (429, Retry-After). An
+ * answer cannot wait in the middle of a search: what finds no room is not gathered.
  */
-export interface BodyBudget {
+export interface MemoryGate extends SharedBytes {
   readonly totalBytes: number;
   /** Resolves with the function that gives the bytes back, or with undefined when the request is to be refused. */
   reserve(bytes: number): Promise<Release | undefined>;
@@ -31,7 +34,7 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
-export function createBodyBudget(totalBytes: number, queue: BodyQueue = DEFAULT_BODY_QUEUE): BodyBudget {
+export function createMemoryGate(totalBytes: number, queue: BodyQueue = DEFAULT_BODY_QUEUE): MemoryGate {
   let reserved = 0;
   const waiting: Waiting[] = [];
   const fits = (bytes: number) => reserved + bytes <= totalBytes;
@@ -42,9 +45,13 @@ export function createBodyBudget(totalBytes: number, queue: BodyQueue = DEFAULT_
     return () => {
       if (released) return;
       released = true;
-      reserved -= bytes;
-      admitWaiting();
+      giveBack(bytes);
     };
+  }
+
+  function giveBack(bytes: number): void {
+    reserved -= bytes;
+    admitWaiting();
   }
 
   // First come, first served: a large body at the head is not overtaken by smaller ones behind it.
@@ -64,6 +71,15 @@ export function createBodyBudget(totalBytes: number, queue: BodyQueue = DEFAULT_
 
   return {
     totalBytes,
+    claim(bytes) {
+      if (waiting.length > 0 || !fits(bytes)) return false;
+      reserved += bytes;
+      return true;
+    },
+    claimAnyway(bytes) {
+      reserved += bytes;
+    },
+    giveBack,
     reserve(requested) {
       // A body larger than the whole budget may still be read, alone.
       const bytes = Math.min(requested, totalBytes);
@@ -82,7 +98,7 @@ export class BodyBudgetExhausted extends Error {
   readonly status = 429;
 
   constructor(totalBytes: number) {
-    super(`Request bodies in flight are at limits.inFlightBodyBytes (${totalBytes}); retry later`);
+    super(`Request bodies in flight are at limits.inFlightBytes (${totalBytes}); retry later`);
     this.name = 'BodyBudgetExhausted';
   }
 }
@@ -102,7 +118,7 @@ export class BodyTooLarge extends Error {
  * parsers would read it off first), reserves the body's Content-Length (sent in chunks: the limit) and gives it back
  * when the request is answered or its connection closes.
  */
-export function reserveBody(budget: BodyBudget, limitBytes: number): RequestHandler {
+export function reserveBody(budget: MemoryGate, limitBytes: number): RequestHandler {
   return async (req, res, next) => {
     const bytes = bytesToReserve(req, limitBytes);
     if (bytes > limitBytes) return next(new BodyTooLarge(limitBytes));

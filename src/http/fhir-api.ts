@@ -4,13 +4,13 @@ import type { Principal } from '../auth/principal.js';
 import type { createRateLimiter } from '../auth/rateLimit.js';
 import type { Limits, TokenBucket } from '../config/config.js';
 import { allOk, badRequest, OperationOutcomeError, serverError, tooManyRequests, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
-import { ResponseBudget } from '../fhir/response-budget.js';
+import { BUSY_RETRY_AFTER_SECONDS, ResponseBudget } from '../fhir/response-budget.js';
 import type { RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
-import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type BodyBudget } from './bodies.js';
+import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from './bodies.js';
 import { parseBody, responseFormat, CONTENT_TYPES, serialize } from './format.js';
 import { sendFhir, type ResponseOptions } from './respond.js';
 
@@ -25,8 +25,8 @@ export interface FhirApiOptions {
   mountPath: string;
   store: Store;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
-  /** The memory gate of all request bodies in flight (shared with every other route that reads one). */
-  bodies: BodyBudget;
+  /** The memory gate of all requests in flight: bodies (shared with every other route that reads one) and answers. */
+  bodies: MemoryGate;
   /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, shared by both bases). */
   unauthenticated: TokenBucket & RateLimiter;
   capabilityStatement: () => Resource;
@@ -152,12 +152,14 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
     scope: { tenant: principal.tenant, version: services.version },
     store: options.store,
     accesses: [],
-    budget: new ResponseBudget(services.limits.responseBytes),
+    budget: new ResponseBudget(services.limits.responseBytes, options.bodies),
   };
+  res.once('close', () => context.budget.release());
   const response: FhirResponse = await services.router.dispatch(match, request, context);
   if (context.accesses.length > 0) {
     await options.audit({ requestId: res.locals.requestId, principal, version: services.version, accesses: context.accesses });
   }
+  if (response[0].id === 'too-many-requests') res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
   const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
   sendFhir(res, response, { ...(res.locals.fhir as ResponseOptions), prefer: isWrite ? request.headers.prefer : undefined });
 }

@@ -3,7 +3,7 @@ import type { TrustedOrganization } from '../config/config.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
-import type { BodyBudget } from '../http/bodies.js';
+import type { MemoryGate } from '../http/bodies.js';
 import type { Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
@@ -28,7 +28,7 @@ export interface TransferDependencies {
   validators: Record<FhirVersion, ResourceValidator>;
   limits: { jsonDepth: number };
   /** The gateway's memory gate of request bodies in flight (the notification endpoint reads one). */
-  bodies: BodyBudget;
+  bodies: MemoryGate;
   logger: Logger;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;

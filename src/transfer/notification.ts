@@ -4,7 +4,7 @@ import { wwwAuthenticate } from '../auth/authenticator.js';
 import { parseJson } from '../fhir/json.js';
 import { accepted, badRequest, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
-import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type BodyBudget } from '../http/bodies.js';
+import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
 import { httpStatus } from '../http/status.js';
 import type { Logger } from '../logging.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
@@ -27,7 +27,7 @@ export interface NotificationEndpointDeps {
   logger: Logger;
   jsonDepth: number;
   /** The gateway's memory gate of request bodies in flight. */
-  bodies: BodyBudget;
+  bodies: MemoryGate;
 }
 
 export function notificationRouter(deps: NotificationEndpointDeps): express.Router {

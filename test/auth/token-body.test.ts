@@ -3,16 +3,16 @@ import express from 'express';
 import request from 'supertest';
 import { createAuth } from '../../src/auth/index.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION } from '../../src/auth/rules.js';
-import { createBodyBudget } from '../../src/http/bodies.js';
+import { createMemoryGate } from '../../src/http/bodies.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import { temporaryFolder, world } from './support.js';
 
 /**
  * The token and introspection endpoints read their body before they know the caller: at most
- * limits.unauthenticatedBodyBytes of it, and only with room in the gateway's memory gate (limits.inFlightBodyBytes).
+ * limits.unauthenticatedBodyBytes of it, and only with room in the gateway's memory gate (limits.inFlightBytes).
  */
-const bodies = createBodyBudget(4096, { maxWaiting: 0, maxWaitMs: 60_000 });
+const bodies = createMemoryGate(4096, { maxWaiting: 0, maxWaitMs: 60_000 });
 let store: Store;
 let app: express.Express;
 
@@ -39,7 +39,7 @@ describe.each(['/oauth2/token', '/oauth2/introspect'])('%s', (endpoint) => {
       const response = await request(app).post(endpoint).type('form').send(form(500));
       expect(response.status).toBe(429);
       expect(response.headers['retry-after']).toBe('1');
-      expect(response.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Request bodies in flight are at limits.inFlightBodyBytes (4096); retry later' });
+      expect(response.body).toEqual({ error: 'temporarily_unavailable', error_description: 'Request bodies in flight are at limits.inFlightBytes (4096); retry later' });
     } finally {
       held!();
     }

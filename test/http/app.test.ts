@@ -10,7 +10,7 @@ import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhi
 import type { Resource } from '../../src/fhir/version.js';
 import type { TokenBucket } from '../../src/config/config.js';
 import { createApp, type HttpExtension } from '../../src/http/app.js';
-import { createBodyBudget, type BodyBudget } from '../../src/http/bodies.js';
+import { createMemoryGate, type MemoryGate } from '../../src/http/bodies.js';
 import { auditPatientData } from '../../src/http/audit.js';
 import type { ResourceRepository, Store } from '../../src/store/repository.js';
 import { rawRequest } from './raw-request.js';
@@ -33,7 +33,7 @@ const stored: Record<string, Resource> = {
 };
 
 interface AppOptions {
-  bodies?: BodyBudget;
+  bodies?: MemoryGate;
   unauthenticated?: TokenBucket;
   extensions?: HttpExtension[];
 }
@@ -51,7 +51,7 @@ function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
   const app = createApp({
     publicBaseUrl: 'http://gw.test',
     limits: { bodyBytes: 1024, unauthenticatedBodyBytes: 256, jsonDepth: 16 },
-    bodies: options.bodies ?? createBodyBudget(1_000_000),
+    bodies: options.bodies ?? createMemoryGate(1_000_000),
     rateLimits: { unauthenticated: options.unauthenticated ?? { capacity: 1000, refillPerSecond: 1000 } },
     store: { resources: { read } as ResourceRepository, ping: async () => true } as unknown as Store,
     validators: { r4: validator, stu3: validator },
@@ -187,15 +187,15 @@ describe('request bodies and callers', () => {
     expect(JSON.parse(token.body)).toEqual({ error: 'invalid_request', error_description: 'The request has 2 Authorization headers; send one' });
   });
 
-  it('refuses a body that finds no room in limits.inFlightBodyBytes with 429 and Retry-After, and gives the room back once answered', async () => {
-    const bodies = createBodyBudget(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
+  it('refuses a body that finds no room in limits.inFlightBytes with 429 and Retry-After, and gives the room back once answered', async () => {
+    const bodies = createMemoryGate(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
     const { app } = appWith(readStored, { bodies });
     const post = () => request(app).post('/fhir/Patient').set('Authorization', 'Bearer good').type('application/fhir+json').send(patientBody(1000));
     const release = await bodies.reserve(1500);
     const refused = await post();
     expect(refused.status).toBe(429);
     expect(refused.headers['retry-after']).toBe('1');
-    expect(refused.body).toMatchObject({ issue: [{ code: 'throttled', details: { text: 'Request bodies in flight are at limits.inFlightBodyBytes (2048); retry later' } }] });
+    expect(refused.body).toMatchObject({ issue: [{ code: 'throttled', details: { text: 'Request bodies in flight are at limits.inFlightBytes (2048); retry later' } }] });
     release!();
     expect((await post()).status).toBe(400);
     expect(await bodies.reserve(2048)).toBeInstanceOf(Function);
