@@ -160,11 +160,11 @@ export const DEFAULT_LIMITS: Limits = {
   resourceBytes: 8 * 1024 * 1024,
   resourceElements: 100_000,
   bundleEntries: 500,
-  responseBytes: 16 * 1024 * 1024,
+  responseBytes: 8 * 1024 * 1024,
   searchCount: 1000,
   searchParameters: 50,
   sortTerms: 8,
-  inFlightBytes: 32 * 1024 * 1024,
+  inFlightBytes: 16 * 1024 * 1024,
 };
 export const DEFAULT_RATE_LIMITS = { unauthenticated: { capacity: 50, refillPerSecond: 20 } };
 export const DEFAULT_AUDIT: AuditSettings = { unverifiedRetentionDays: 90 };

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
@@ -145,6 +146,8 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
     body: requestBody(req, match, options),
     headers: req.headers as Record<string, string | undefined>,
   };
+  const large = isLarge(req);
+  if (large) await nextTurn();
   const context: RestContext = {
     services,
     baseUrl: options.baseUrl,
@@ -161,8 +164,18 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
   }
   if (response[0].id === 'too-many-requests') res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
   const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
+  if (large) await nextTurn();
   sendFhir(res, response, { ...(res.locals.fhir as ResponseOptions), prefer: isWrite ? request.headers.prefer : undefined });
 }
+
+/**
+ * Above this body size, a request gives other requests (a liveness probe, a small read) a turn of the event loop
+ * after parsing its body and before serialising its answer: each of those steps holds the loop for tens of
+ * milliseconds on a body of several MB, and the store's synchronous SQLite driver would otherwise run the whole
+ * request as one turn.
+ */
+const LARGE_BODY_BYTES = 1024 * 1024;
+const isLarge = (req: Request) => Buffer.isBuffer(req.body) && req.body.length > LARGE_BODY_BYTES;
 
 const fhirPath = (req: Request) => req.path.replace(/^\/+/, '');
 
