@@ -89,6 +89,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       limits: config.limits,
       bodies,
       rateLimits: config.rateLimits,
+      ...(config.trustProxy === undefined ? {} : { trustProxy: config.trustProxy }),
       store,
       validators,
       parseSearch: parseSearchRequest,

@@ -44,6 +44,11 @@ export interface GatewayConfig {
   port: number;
   /** Interface address to listen on; undefined: loopback in development mode, every interface in production. */
   listenHost?: string;
+  /**
+   * Which proxies in front of the gateway may say who the client is (X-Forwarded-For), as express's `trust proxy`:
+   * a hop count or the ingress's addresses/subnets. Undefined: none, the client is the socket's peer.
+   */
+  trustProxy?: number | string[];
   publicBaseUrl: string;
   dataDir: string;
   databaseUrl?: string;
@@ -224,6 +229,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     mode: config.mode ?? 'production',
     port: env.PORT ? Number(env.PORT) : (config.port ?? 8080),
     ...optional('listenHost', env.LISTEN_HOST ?? config.listenHost),
+    ...optional('trustProxy', config.trustProxy),
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? config.publicBaseUrl).replace(/\/$/, ''),
     dataDir,
     databaseUrl: env.DATABASE_URL ?? config.databaseUrl,

@@ -30,6 +30,8 @@ export interface AppDependencies {
   /** The memory gate of request bodies in flight; the auth and extension routers that read bodies share it. */
   bodies: MemoryGate;
   rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
+  /** Proxies whose X-Forwarded-For names the client (express `trust proxy`); the client address keys rate limits and audit. */
+  trustProxy?: GatewayConfig['trustProxy'];
   store: Store;
   validators: Record<FhirVersion, Pick<Validator, 'validate' | 'knowsProfile' | 'profiles'>>;
   parseSearch: SearchParser;
@@ -72,6 +74,7 @@ export function createApp(deps: AppDependencies): express.Express {
   const metrics = createHttpMetrics();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
   app.use(requestId, metrics.middleware, accessLog(deps.logger), helmet(), singleAuthorization);
 
   app.get('/healthz', (_req, res) => {

@@ -1,4 +1,4 @@
-import { parseSearchRequest, MAX_COUNT } from '../fhir/search/parse.js';
+import { parseSearchRequest, MAX_COUNT, type SearchLimits } from '../fhir/search/parse.js';
 import type { Resource } from '../fhir/version.js';
 import type { Scope, Store } from '../store/repository.js';
 import { readSubscription, type SubscriptionPlan } from './subscription.js';
@@ -18,6 +18,7 @@ export class SubscriptionDirectory {
 
   constructor(
     private readonly topics: ReadonlyMap<string, SubscriptionTopic>,
+    private readonly limits: SearchLimits,
     private readonly ttlMs: number,
     private readonly clock: () => number,
   ) {}
@@ -26,7 +27,7 @@ export class SubscriptionDirectory {
   plan(tenant: string, resource: Resource): SubscriptionPlan | undefined {
     const key = `${tenant}|${resource.id}|${resource.meta?.versionId}`;
     if (this.plans.has(key)) return this.plans.get(key);
-    const plan = readSubscription(resource, this.topics);
+    const plan = readSubscription(resource, this.topics, this.limits);
     if (this.plans.size >= PLAN_CACHE_LIMIT) this.plans.clear();
     this.plans.set(key, Array.isArray(plan) ? undefined : plan);
     return this.plans.get(key);

@@ -70,7 +70,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const settings = { ...DEFAULTS, ...config.subscriptions };
   const backoff: BackoffPolicy = { baseMs: settings.retryBaseMs, maxMs: DEFAULT_BACKOFF.maxMs, horizonMs: settings.retryHorizonMs };
   const topics = subscriptionTopics();
-  const directory = new SubscriptionDirectory(topics, PLAN_TTL_MS, clock);
+  const directory = new SubscriptionDirectory(topics, config.limits, PLAN_TTL_MS, clock);
   const policy = new EndpointPolicy({ mode: config.mode, allowedEndpoints: settings.allowedEndpoints ?? [], trusted: (id) => options.registry.trusted(id), ownPort: config.port });
   const content = new FocusContent(config.publicBaseUrl);
   const transport = new Transport(settings.maxConcurrentPerEndpoint);
@@ -111,7 +111,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
 
   return {
     http: {
-      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, directory, policy, content, clock, wake }) : []),
+      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
       writeInterceptors: { Basic: refuseTopicWrites(topics) },
     },
     async onCapacityChange(change) {

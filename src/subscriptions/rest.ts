@@ -13,6 +13,7 @@ import { isOperationOutcomeError } from './errors.js';
 import { orderingKeyOf } from './events.js';
 import { ownerTag, readSubscription, withOwner } from './subscription.js';
 import type { SubscriptionTopic } from './topics.js';
+import type { SearchLimits } from '../fhir/search/parse.js';
 
 /**
  * Create, read, update, delete and search of Subscriptions. A write is validated (the R4 base rules, then what this
@@ -21,6 +22,8 @@ import type { SubscriptionTopic } from './topics.js';
  */
 export interface RestServices {
   topics: ReadonlyMap<string, SubscriptionTopic>;
+  /** The search limits of a client's query, which classic criteria are held to. */
+  limits: SearchLimits;
   directory: SubscriptionDirectory;
   policy: EndpointPolicy;
   /** Asks the subscription dispatcher for a round (after a write queued work). */
@@ -89,7 +92,7 @@ export class SubscriptionRest {
     if (body.status === 'error') throw new OperationOutcomeError(unprocessable('Only the server sets status error', 'Subscription.status'));
     const { error: _error, ...rest } = body;
     const draft = withOwner({ ...rest, status: body.status === 'off' ? 'off' : 'requested' }, caller);
-    const plan = readSubscription(draft, this.services.topics);
+    const plan = readSubscription(draft, this.services.topics, this.services.limits);
     if (Array.isArray(plan)) throw new OperationOutcomeError(outcome('unprocessable', plan));
     if (plan.trigger.kind === 'topic' && plan.trigger.topic.url === TASK_STATUS_CHANGED_TOPIC && caller.kind !== 'ehr') {
       throw new OperationOutcomeError(forbidden("Only the organisation's own EHR may subscribe to its Task status changes"));

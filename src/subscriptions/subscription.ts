@@ -1,6 +1,6 @@
 import { isObject, objects, stringAt, type JsonObject } from '../capacity/json.js';
 import { issue, OperationOutcomeError, type OperationOutcomeIssue } from '../fhir/outcome.js';
-import { parseSearchRequest } from '../fhir/search/parse.js';
+import { parseSearchRequest, type SearchLimits } from '../fhir/search/parse.js';
 import type { Resource } from '../fhir/version.js';
 import {
   CONTENT_LEVELS,
@@ -59,13 +59,14 @@ const RESULT_PARAMETERS = new Set(['_count', '_offset', '_sort', '_include', '_r
 
 type Topics = ReadonlyMap<string, SubscriptionTopic>;
 
-export function readSubscription(resource: Resource, topics: Topics): SubscriptionPlan | OperationOutcomeIssue[] {
+/** A Subscription as a plan, or what is wrong with it; classic criteria are held to the search limits of a client's query. */
+export function readSubscription(resource: Resource, topics: Topics, limits: SearchLimits): SubscriptionPlan | OperationOutcomeIssue[] {
   const problems: OperationOutcomeIssue[] = [];
   const problem = (text: string, expression: string) => problems.push(issue('error', 'value', text, expression));
   const channel = isObject(resource.channel) ? resource.channel : {};
   const status = resource.status as SubscriptionStatus;
   if (!STATUSES.includes(status)) problem(`status must be one of ${STATUSES.join(', ')}`, 'Subscription.status');
-  const trigger = readTrigger(resource, topics, problem);
+  const trigger = readTrigger(resource, topics, limits, problem);
   if (channel.type !== 'rest-hook') problem(`channel.type '${String(channel.type)}' is not supported: only rest-hook`, 'Subscription.channel.type');
   const endpoint = stringAt(channel, 'endpoint');
   if (!endpoint) problem('channel.endpoint is required for rest-hook', 'Subscription.channel.endpoint');
@@ -94,7 +95,7 @@ export function readSubscription(resource: Resource, topics: Topics): Subscripti
   return plan;
 }
 
-function readTrigger(resource: Resource, topics: Topics, problem: (text: string, expression: string) => void): Trigger | undefined {
+function readTrigger(resource: Resource, topics: Topics, limits: SearchLimits, problem: (text: string, expression: string) => void): Trigger | undefined {
   const criteria = typeof resource.criteria === 'string' ? resource.criteria : '';
   const filterStrings = objects((resource._criteria as JsonObject | undefined)?.extension)
     .filter((extension) => extension.url === FILTER_CRITERIA_EXTENSION)
@@ -125,7 +126,7 @@ function readTrigger(resource: Resource, topics: Topics, problem: (text: string,
     if (RESULT_PARAMETERS.has(name)) problem(`criteria may not use the result parameter ${name}`, 'Subscription.criteria');
   }
   try {
-    parseSearchRequest('r4', resourceType, parameters);
+    parseSearchRequest('r4', resourceType, parameters, { limits });
   } catch (error) {
     if (!(error instanceof OperationOutcomeError)) throw error;
     for (const found of error.outcome.issue) problem(`criteria: ${found.details?.text ?? found.diagnostics}`, 'Subscription.criteria');

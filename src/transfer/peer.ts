@@ -41,12 +41,26 @@ export interface Peer {
 
 const FHIR_JSON = 'application/fhir+json';
 const LIMITS = { maxDepth: 64 };
+/** Reads per batch: a document level with many references goes in several, each well inside a sender's entry limit. */
+const BATCH_READS = 100;
 
 export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
   function endpoint(peer: string, kind: 'fhir' | 'notification'): string {
     const url = registry.trusted(peer)?.endpoints[kind];
     if (!url) throw new PermanentFailure(`trusted organisation '${peer}' has no ${kind} endpoint configured`);
     return url.replace(/\/$/, '');
+  }
+
+  async function readBatch(call: PeerCall, keys: string[]): Promise<Resource[]> {
+    const batch: Bundle = { resourceType: 'Bundle', type: 'batch', entry: keys.map((url) => ({ request: { method: 'GET', url } })) };
+    const response = await fhir(call, 'POST', '', batch);
+    if (!response.ok) throw await failure(response, 'batch read', []);
+    const entries = ((await resourceOf(response)) as Bundle).entry ?? [];
+    return keys.map((key, index) => {
+      const entry = entries[index];
+      if (!entry?.response?.status.startsWith('200') || !entry.resource) throw new Error(`GET ${key} in a batch answered ${entry?.response?.status ?? 'nothing'}`);
+      return entry.resource;
+    });
   }
 
   async function send(call: PeerCall, purposeOfUse: string, url: string, init: RequestInit): Promise<Response> {
@@ -80,15 +94,9 @@ export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
     },
 
     async readAll(call, keys) {
-      const batch: Bundle = { resourceType: 'Bundle', type: 'batch', entry: keys.map((url) => ({ request: { method: 'GET', url } })) };
-      const response = await fhir(call, 'POST', '', batch);
-      if (!response.ok) throw await failure(response, 'batch read', []);
-      const entries = ((await resourceOf(response)) as Bundle).entry ?? [];
-      return keys.map((key, index) => {
-        const entry = entries[index];
-        if (!entry?.response?.status.startsWith('200') || !entry.resource) throw new Error(`GET ${key} in a batch answered ${entry?.response?.status ?? 'nothing'}`);
-        return entry.resource;
-      });
+      const resources: Resource[] = [];
+      for (let start = 0; start < keys.length; start += BATCH_READS) resources.push(...(await readBatch(call, keys.slice(start, start + BATCH_READS))));
+      return resources;
     },
 
     async update(call, resource, versionId) {

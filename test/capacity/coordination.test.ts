@@ -30,6 +30,7 @@ import { backends, freshTenant, useBackend } from '../store/backends.js';
 import { topicSubscription } from '../subscriptions/support.js';
 import { pausedAfterFirstRead } from './paused-store.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
+import { DEFAULT_LIMITS } from '../../src/config/config.js';
 
 const HOUR = 3_600_000;
 const minutesBefore = (minutes: number) => new Date(MOMENT.getTime() - minutes * 60_000).toISOString();
@@ -256,7 +257,7 @@ async function coordinationTenant(store: Store) {
   const tenant = freshTenant('zcc');
   const scope: Scope = { tenant, version: 'r4' };
   const subscription = await store.resources.create(scope, topicSubscription({ endpoint: 'https://ziekenhuis.example/hook' }));
-  const recorder = new EventRecorder(new SubscriptionDirectory(subscriptionTopics(), 0, Date.now), Date.now);
+  const recorder = new EventRecorder(new SubscriptionDirectory(subscriptionTopics(), DEFAULT_LIMITS, 0, Date.now), Date.now);
   const faults: { failing: boolean; provider?: string } = { failing: false };
   const logged: Record<string, unknown>[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });

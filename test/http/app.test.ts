@@ -36,6 +36,7 @@ interface AppOptions {
   bodies?: MemoryGate;
   unauthenticated?: TokenBucket;
   extensions?: HttpExtension[];
+  trustProxy?: number;
 }
 
 function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
@@ -63,6 +64,7 @@ function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
     authenticator,
     audit: auditPatientData({ record: async (entry) => void audited.push(entry) }),
     extensions: options.extensions ?? [],
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: pino({ level: 'error' }, logStream),
   });
   return { app, logged, audited };
@@ -171,6 +173,15 @@ describe('request bodies and callers', () => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(limited.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'throttled', details: { text: expect.stringContaining('rateLimits.unauthenticated (2 at once, 0.01/s)') } }] });
     expect((await request(app).get('/fhir/Patient/p1').set('Authorization', 'Bearer good')).status).toBe(200);
+  });
+
+  it('limits failed logins per client as the trusted proxy names it, and ignores X-Forwarded-For from anyone else', async () => {
+    const failedFrom = (app: ReturnType<typeof appWith>['app'], client: string) => request(app).get('/fhir/Patient/p1').set('X-Forwarded-For', client).then((answer) => answer.status);
+    const limits = { unauthenticated: { capacity: 1, refillPerSecond: 0.01 } };
+    const behindProxy = appWith(readStored, { ...limits, trustProxy: 1 }).app;
+    expect([await failedFrom(behindProxy, '198.51.100.1'), await failedFrom(behindProxy, '198.51.100.2'), await failedFrom(behindProxy, '198.51.100.1')]).toEqual([401, 401, 429]);
+    const direct = appWith(readStored, limits).app;
+    expect([await failedFrom(direct, '198.51.100.1'), await failedFrom(direct, '198.51.100.2')]).toEqual([401, 429]);
   });
 
   it('refuses a request with two Authorization headers on every route (400), as RFC 6749 JSON at the token endpoint', async () => {

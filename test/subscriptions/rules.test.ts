@@ -15,6 +15,7 @@ import { ownerTag, readSubscription } from '../../src/subscriptions/subscription
 import { readTopic, subscriptionTopics } from '../../src/subscriptions/topics.js';
 import { Transport } from '../../src/subscriptions/transport.js';
 import { receiver, topicSubscription } from './support.js';
+import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { fixtureFolder } from '../fixtures.js';
 
 /** The rules under the subscription API, one by one: topics, filters, reading a Subscription, endpoints, signatures. */
@@ -95,6 +96,7 @@ describe('reading a Subscription', () => {
     const plan = readSubscription(
       { ...topicSubscription({ endpoint: 'https://hub.example/hook', content: 'full-resource', filters: ['care-type=grz'], headers: ['Authorization: Bearer x'], heartbeatSeconds: 60 }), id: 's1', meta: { versionId: '2' } },
       topics,
+      DEFAULT_LIMITS,
     );
     expect(plan).toMatchObject({
       id: 's1',
@@ -110,10 +112,17 @@ describe('reading a Subscription', () => {
     });
   });
 
+  it('holds classic criteria to the search limits of a client query, so that no standing search reaches a database limit', () => {
+    const criteria = `MeasureReport?${'subject=Organization/x&'.repeat(DEFAULT_LIMITS.searchParameters + 1)}`;
+    const problems = readSubscription({ resourceType: 'Subscription', status: 'requested', criteria, channel: { type: 'rest-hook', endpoint: 'https://hub.example/hook' } }, topics, DEFAULT_LIMITS);
+    expect(Array.isArray(problems) && problems.map((problem) => problem.details?.text)).toEqual([expect.stringMatching(/^criteria: .*exceeds limits\.searchParameters \(50\)$/)]);
+  });
+
   it('names the element of each problem', () => {
     const problems = readSubscription(
       { resourceType: 'Subscription', status: 'nonsense', criteria: 'Patient', channel: { type: 'email', payload: 'text/plain', header: ['bad header'] } },
       topics,
+      DEFAULT_LIMITS,
     );
     expect(Array.isArray(problems) && problems.map((problem) => problem.expression?.[0])).toEqual([
       'Subscription.status',
@@ -179,7 +188,7 @@ describe('the endpoint policy', () => {
   describe('with the channel headers', () => {
     const bearer = 'Authorization: Bearer x';
     const channel = (owner: Owner, endpoint: string, lines: string[]) => {
-      const plan = readSubscription({ ...topicSubscription({ endpoint, headers: lines }), meta: { tag: [ownerTag(owner)] } }, topics);
+      const plan = readSubscription({ ...topicSubscription({ endpoint, headers: lines }), meta: { tag: [ownerTag(owner)] } }, topics, DEFAULT_LIMITS);
       if (Array.isArray(plan)) throw new Error(JSON.stringify(plan));
       const decision = policy('development').decideChannel(plan.endpoint, plan.headers, plan.owner);
       return 'problems' in decision ? decision.problems.map((problem) => `${problem.expression?.[0]}: ${problem.details?.text}`).join('\n') : decision;
