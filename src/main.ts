@@ -49,6 +49,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       ? https.createServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) })
       : http.createServer();
     answerClientErrors(server);
+    keepIdleConnectionsLonger(server);
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
@@ -146,6 +147,16 @@ async function createValidators(config: GatewayConfig) {
 /** Unless told otherwise, development mode (generated keys, demo organisation) answers on loopback only; production on every interface. */
 function listenHost(config: GatewayConfig): string | undefined {
   return config.listenHost ?? (config.mode === 'development' ? '127.0.0.1' : undefined);
+}
+
+/**
+ * Idle keep-alive connections are closed by the client or the ingress, never by the gateway first: with Node's 5 s the
+ * gateway could close a connection just as a client sent its next request on it (ECONNRESET at the client, a 502 at an
+ * ingress whose idle timeout is the common 60 s). Clients (fetch: 4 s) and ingresses then always close first.
+ */
+function keepIdleConnectionsLonger(server: http.Server): void {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 }
 
 function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {

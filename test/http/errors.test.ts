@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { parseXml } from '../../src/fhir/xml.js';
@@ -136,6 +137,21 @@ describe('operability', () => {
     expect((await request(gateway.url).get('/healthz').set('X-Request-Id', 'abc-123')).headers['x-request-id']).toBe('abc-123');
     expect((await request(gateway.url).get('/healthz').set('X-Request-Id', 'bad id\twith spaces')).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
+
+  it('keeps an idle keep-alive connection open longer than clients and ingresses do (they close first, no reset race)', async () => {
+    const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+    const answers: string[] = [];
+    socket.on('data', (chunk) => answers.push(String(chunk)));
+    const ask = () => socket.write('GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: keep-alive\r\n\r\n');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    ask();
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(socket.destroyed || socket.readableEnded).toBe(false);
+    ask();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+    expect(answers.join('').match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+  }, 15_000);
 
   it('reports liveness, readiness and metrics by route pattern', async () => {
     expect((await request(gateway.url).get('/healthz')).status).toBe(200);
