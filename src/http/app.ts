@@ -18,7 +18,7 @@ import type { Validator } from '../validation/index.js';
 import type { MemoryGate } from './bodies.js';
 import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
 import { CONTENT_TYPES, serialize } from './format.js';
-import { createHttpMetrics, routeLabel } from './metrics.js';
+import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
 import { requestId } from './request-id.js';
 import { httpStatus } from './status.js';
 
@@ -84,7 +84,10 @@ export function createApp(deps: AppDependencies): express.Express {
     const ready = await deps.store.ping().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'store unavailable' });
   });
+  const readStoreGauges = storeMetrics(metrics.registry, deps.store);
   app.get('/metrics', async (_req, res) => {
+    // The HTTP figures are worth serving when the database is not answering (that is when they are looked at).
+    await readStoreGauges().catch((error: unknown) => deps.logger.warn({ err: error }, 'store gauges unavailable for /metrics'));
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   // The FHIR bases first (they carry most traffic; STU3 before R4, whose prefix `/fhir` also matches `/fhir/stu3/...`).

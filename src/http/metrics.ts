@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Store } from '../store/repository.js';
 
 /**
  * Prometheus metrics of one app (its own registry, so several gateways can live in one process): request counts and
@@ -33,6 +34,27 @@ export function createHttpMetrics(): HttpMetrics {
       });
       next();
     },
+  };
+}
+
+/**
+ * The gateway's queues as gauges, read from the store when scraped (all instances on one database see the same):
+ * outbox messages not yet delivered by kind and status (dead letters among them), the deferred index's backlog, the
+ * resources it set aside, and Subscriptions by status.
+ */
+export function storeMetrics(registry: Registry, store: Pick<Store, 'gauges'>): () => Promise<void> {
+  const outbox = new Gauge({ name: 'gateway_outbox_messages', help: 'Outbox messages not yet delivered (dead: dead letters)', labelNames: ['kind', 'status'] as const, registers: [registry] });
+  const pendingIndex = new Gauge({ name: 'gateway_index_backlog_resources', help: 'Resources waiting for their search index entries', registers: [registry] });
+  const unindexable = new Gauge({ name: 'gateway_index_set_aside_resources', help: 'Resources set aside: readable by id, found by no search', registers: [registry] });
+  const subscriptions = new Gauge({ name: 'gateway_subscriptions', help: 'R4 Subscriptions by status', labelNames: ['status'] as const, registers: [registry] });
+  return async () => {
+    const gauges = await store.gauges();
+    outbox.reset();
+    for (const { kind, status, count } of gauges.outbox) outbox.set({ kind, status }, count);
+    pendingIndex.set(gauges.pendingIndex);
+    unindexable.set(gauges.unindexable);
+    subscriptions.reset();
+    for (const { status, count } of gauges.subscriptions) subscriptions.set({ status }, count);
   };
 }
 

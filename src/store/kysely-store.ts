@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { AccessTokenRecords, AuditTrail, CapacityStates, CredentialRecords, TransferRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store } from './repository.js';
+import type { AccessTokenRecords, AuditTrail, CapacityStates, CredentialRecords, TransferRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store, StoreGauges } from './repository.js';
 import { withAuditTrail } from './audit-resources.js';
 import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
@@ -137,6 +137,29 @@ export class KyselyStore implements Store {
   /** Called once the schema is up to date: picks up work an earlier run left (the deferred index). */
   async start(): Promise<void> {
     await this.deferredIndex.resume();
+  }
+
+  async gauges(): Promise<StoreGauges> {
+    const db = this.context.db();
+    const [outbox, pending, unindexable, subscriptions] = await Promise.all([
+      db.selectFrom('outbox').select(['kind', 'status', (eb) => eb.fn.countAll<number>().as('count')]).where('status', '!=', 'delivered').groupBy(['kind', 'status']).execute(),
+      db.selectFrom('pending_index').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+      db.selectFrom('unindexable_resources').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow(),
+      db
+        .selectFrom('search_token')
+        .select(['code', (eb) => eb.fn.countAll<number>().as('count')])
+        .where('resource_type', '=', 'Subscription')
+        .where('fhir_version', '=', 'r4')
+        .where('param', '=', 'status')
+        .groupBy('code')
+        .execute(),
+    ]);
+    return {
+      outbox: outbox.map((row) => ({ kind: row.kind, status: row.status, count: Number(row.count) })),
+      pendingIndex: Number(pending.count),
+      unindexable: Number(unindexable.count),
+      subscriptions: subscriptions.map((row) => ({ status: row.code, count: Number(row.count) })),
+    };
   }
 
   async ping(): Promise<boolean> {

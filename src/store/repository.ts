@@ -302,6 +302,18 @@ export interface ChangeFeed {
 
 export const OUTBOX_CHANGED = 'outbox';
 
+/** How much work the gateway's queues hold, all tenants together (for /metrics). */
+export interface StoreGauges {
+  /** Outbox messages not yet delivered, by kind and status (`dead`: dead letters, waiting for a replay). */
+  outbox: { kind: string; status: OutboxMessage['status']; count: number }[];
+  /** Resources stored and waiting for their search index entries (the deferred index's backlog). */
+  pendingIndex: number;
+  /** Resources set aside: stored, readable by id, found by no search. */
+  unindexable: number;
+  /** R4 Subscriptions by status. */
+  subscriptions: { status: string; count: number }[];
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceRepository;
@@ -318,5 +330,6 @@ export interface Store {
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
   /** True when the database answers (for /readyz). */
   ping(): Promise<boolean>;
+  gauges(): Promise<StoreGauges>;
   close(): Promise<void>;
 }

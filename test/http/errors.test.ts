@@ -160,5 +160,8 @@ describe('operability', () => {
     const metrics = await request(gateway.url).get('/metrics');
     expect(metrics.text).toContain('http_requests_total{method="GET",route="/fhir/:type/:id",status="404"}');
     expect(metrics.text).toContain('process_cpu_user_seconds_total');
+    for (const gauge of ['gateway_index_backlog_resources', 'gateway_index_set_aside_resources']) expect(metrics.text).toMatch(new RegExp(`^${gauge} \\d+$`, 'm'));
+    expect(metrics.text).toContain('# TYPE gateway_outbox_messages gauge');
+    expect(metrics.text).toContain('# TYPE gateway_subscriptions gauge');
   });
 });
