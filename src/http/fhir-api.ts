@@ -158,14 +158,19 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
     budget: new ResponseBudget(services.limits.responseBytes, options.bodies),
   };
   res.once('close', () => context.budget.release());
-  const response: FhirResponse = await services.router.dispatch(match, request, context);
-  if (context.accesses.length > 0) {
-    await options.audit({ requestId: res.locals.requestId, principal, version: services.version, accesses: context.accesses });
+  try {
+    const response: FhirResponse = await services.router.dispatch(match, request, context);
+    if (context.accesses.length > 0) {
+      await options.audit({ requestId: res.locals.requestId, principal, version: services.version, accesses: context.accesses });
+    }
+    if (response[0].id === 'too-many-requests') res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
+    const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
+    if (large) await nextTurn();
+    sendFhir(res, response, { ...(res.locals.fhir as ResponseOptions), prefer: isWrite ? request.headers.prefer : undefined });
+  } finally {
+    // A client that went away while its answer was gathered: what was gathered after 'close' goes back now.
+    if (res.closed) context.budget.release();
   }
-  if (response[0].id === 'too-many-requests') res.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-  const isWrite = match.route.interactions.some((interaction) => WRITES.has(interaction));
-  if (large) await nextTurn();
-  sendFhir(res, response, { ...(res.locals.fhir as ResponseOptions), prefer: isWrite ? request.headers.prefer : undefined });
 }
 
 /**
