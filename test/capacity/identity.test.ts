@@ -87,6 +87,17 @@ describe('a publication names only its publisher', () => {
   });
 });
 
+describe('a claim that is no string', () => {
+  it.each<[string, unknown, string]>([
+    ['an object with no prototype', Object.create(null), '{}'],
+    ['a number', 42, '42'],
+    ['an array', ['a'], '["a"]'],
+  ])('is refused and quoted as JSON when a name is %s, never thrown on', (_what, name, quoted) => {
+    const claim = foreignIdentityClaim(sent(own, (payload) => (payload.contained[0].alias = [name])), maas);
+    expect(claim).toEqual({ at: 'MeasureReport.contained[0].alias[0]', claim: quoted });
+  });
+});
+
 describe.each(backends)('coordination point on %s: a provider claiming a competitor', (_name, makeBackend) => {
   const backend = useBackend(makeBackend);
   let store: Store;

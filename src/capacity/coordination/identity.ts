@@ -61,7 +61,7 @@ function foreignIdentifier(payload: unknown, publisher: KnownIdentity): ForeignC
     } else if (isObject(value)) {
       const system = typeof value.system === 'string' ? ORGANIZATION_SYSTEMS[value.system] : undefined;
       if (system && 'value' in value && !publisher.identifiers.some((own) => own.system === system && own.value === value.value)) {
-        return { at, claim: shortened(`${String(value.system)}|${String(value.value)}`) };
+        return { at, claim: shortened(`${value.system}|${quoted(value.value)}`) };
       }
       for (const [name, item] of Object.entries(value)) pending.push([item, `${at}.${name}`]);
     }
@@ -81,7 +81,7 @@ function foreignName(payload: unknown, publisher: KnownIdentity): ForeignClaim |
       const found = valueAt(resource, path);
       const names = Array.isArray(found) ? found : found === undefined ? [] : [found];
       const index = names.findIndex((name) => typeof name !== 'string' || comparable(name) !== own);
-      if (index >= 0) return { at: `${at}.${path.join('.')}${Array.isArray(found) ? `[${index}]` : ''}`, claim: shortened(String(names[index])) };
+      if (index >= 0) return { at: `${at}.${path.join('.')}${Array.isArray(found) ? `[${index}]` : ''}`, claim: shortened(quoted(names[index])) };
     }
   }
   return undefined;
@@ -93,6 +93,11 @@ function rootPath(payload: unknown): string {
 
 function valueAt(value: unknown, path: readonly string[]): unknown {
   return path.reduce<unknown>((item, name) => (isObject(item) && Object.hasOwn(item, name) ? item[name] : undefined), value);
+}
+
+/** A claimed name as the answer quotes it: a name that is no string (any JSON value) as its JSON. */
+function quoted(name: unknown): string {
+  return typeof name === 'string' ? name : (JSON.stringify(name) ?? String(name));
 }
 
 /** Quoted in an answer: a claim of any length is cut short. */
