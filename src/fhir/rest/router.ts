@@ -104,10 +104,16 @@ export class FhirRouter {
       resourceType: params.type,
     };
     const denied = context.services.authenticator.authorize(context.principal, access);
-    const response = denied ? ([denied] as FhirResponse) : servedResponse(await runHandler(route.handler, { ...request, params }, context), context);
+    const response = denied ? ([denied] as FhirResponse) : await served(runHandler(route.handler, { ...request, params }, context), access, context);
     context.accesses.push(accessEvent(access, request, response));
     return response;
   }
+}
+
+/** The answer as the caller may see it; a Bundle's entries each went through `dispatch` and were served there already. */
+async function served(answer: Promise<FhirResponse>, access: AccessRequest, context: RestContext): Promise<FhirResponse> {
+  const response = await answer;
+  return access.operation === 'batch' || access.operation === 'transaction' ? response : servedResponse(response, context);
 }
 
 function accessEvent(request: AccessRequest, fhirRequest: FhirRequest, [outcome, resource]: FhirResponse): AccessEvent {
