@@ -5,10 +5,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
+import { ensureDatabase, workerDatabaseUrl } from '../postgres-run.js';
 
 /**
  * The backends every store test runs against: SQLite in a temporary directory, and PostgreSQL when
- * TEST_DATABASE_URL (or the local default) answers, in a schema of its own that is dropped afterwards, so test files
+ * TEST_DATABASE_URL (or the local default) answers, in the jest worker's database and a schema of its own that is dropped afterwards, so test files
  * running in parallel never see each other's rows.
  */
 export interface Backend {
@@ -19,20 +20,7 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
-export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresAnswers(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export const POSTGRES_URL = workerDatabaseUrl();
 
 function sqliteBackend(): Backend {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'store-test-'));
@@ -71,7 +59,7 @@ function postgresBackend(): Backend {
   };
 }
 
-export const postgresAvailable = await postgresAnswers();
+export const postgresAvailable = await ensureDatabase(POSTGRES_URL);
 
 /** Factories, not backends: each describe block makes its own (fresh database or schema). */
 export const backends: [string, () => Backend][] = [
