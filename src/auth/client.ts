@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
+import { GatewayError } from '../errors.js';
 import type { Principal } from './principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
@@ -35,14 +36,15 @@ export interface TokenClient {
 }
 
 /** The remote authorization server refused the grant (its RFC 6749 error, when it sent one). */
-export class TokenRequestError extends Error {
+export class TokenRequestError extends GatewayError {
+  static override readonly code = 'ERR_TOKEN_REQUEST_REFUSED';
+
   constructor(
     readonly status: number,
     readonly error: string | undefined,
     description: string,
   ) {
     super(description);
-    this.name = 'TokenRequestError';
   }
 }
 

@@ -1,3 +1,5 @@
+import { GatewayError } from '../errors.js';
+
 /** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting). */
 export type OAuthErrorCode =
   | 'invalid_request'
@@ -8,24 +10,24 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'temporarily_unavailable';
 
-/** A refusal at the authorization server, answered as an RFC 6749 JSON error body (never an OperationOutcome). */
-export class OAuthError extends Error {
+/** A refusal at the authorization server, answered as an RFC 6749 JSON error body (never an OperationOutcome); `error` is its RFC 6749 code. */
+export class OAuthError extends GatewayError {
+  static override readonly code = 'ERR_OAUTH_REFUSAL';
   readonly status: number;
   readonly retryAfterSeconds?: number;
 
   constructor(
-    readonly code: OAuthErrorCode,
+    readonly error: OAuthErrorCode,
     readonly description: string,
     options: { status?: number; retryAfterSeconds?: number } = {},
   ) {
-    super(`${code}: ${description}`);
-    this.name = 'OAuthError';
-    this.status = options.status ?? (code === 'invalid_client' ? 401 : 400);
+    super(`${error}: ${description}`);
+    this.status = options.status ?? (error === 'invalid_client' ? 401 : 400);
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get body(): { error: OAuthErrorCode; error_description: string } {
-    return { error: this.code, error_description: this.description };
+    return { error: this.error, error_description: this.description };
   }
 }
 

@@ -1,14 +1,17 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { GatewayError } from '../errors.js';
 import type { VerificationKey } from './jwk.js';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
 import { signatureMatches } from './signature.js';
 
 /** Why a token was refused; the caller turns it into its own error (OAuth error body, 401 challenge). */
-export class TokenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokenError';
-  }
+export class TokenError extends GatewayError {
+  static override readonly code: string = 'ERR_TOKEN_INVALID';
+}
+
+/** The token or grant rests on an authorization credential that was revoked (or that its issuer does not know). */
+export class CredentialRevoked extends TokenError {
+  static override readonly code = 'ERR_CREDENTIAL_REVOKED';
 }
 
 export type JwsHeader = ProtectedHeaderParameters & { alg: SigningAlgorithm };

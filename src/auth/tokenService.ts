@@ -175,7 +175,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       requesterKind: kind,
       claimed,
       clientAddress: source.address,
-      description: `${refusal.code}: ${refusal.description}`,
+      description: `${refusal.error}: ${refusal.description}`,
       ...(unrecorded > 0 ? { unrecorded } : {}),
     });
     return refusal;
@@ -193,7 +193,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         requesterKind: kind,
         purposeOfUse: text(assertion.claims.purposeOfUse),
         outcome: 'refused',
-        description: `${refusal.code}: ${refusal.description}`,
+        description: `${refusal.error}: ${refusal.description}`,
         clientAddress: source.address,
       });
     }

@@ -1,5 +1,6 @@
 import { TokenRequestError, type TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
+import { GatewayError } from '../errors.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { parseJson } from '../fhir/json.js';
 import type { Resource } from '../fhir/version.js';
@@ -22,11 +23,8 @@ export interface PeerCall {
 }
 
 /** The sender revoked the credential: the transfer ended (cancelled, or the receiver's own rejection or completion). */
-export class AccessWithdrawn extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AccessWithdrawn';
-  }
+export class AccessWithdrawn extends GatewayError {
+  static override readonly code = 'ERR_ACCESS_WITHDRAWN';
 }
 
 export interface Peer {

@@ -20,7 +20,7 @@ const remote = {
   tokenRequests: 0,
   fhirRequests: 0,
   valid: new Set<string>(),
-  refuseGrants: false,
+  grantRefusal: undefined as object | undefined,
   refuseEveryToken: false,
   lastGrant: {} as Record<string, unknown>,
 };
@@ -36,7 +36,7 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
   if (req.method === 'POST' && req.url === '/oauth2/token') {
     remote.tokenRequests += 1;
     const form = new URLSearchParams(await body(req));
-    if (remote.refuseGrants) return [400, { error: 'invalid_grant', error_description: 'no' }];
+    if (remote.grantRefusal) return [400, remote.grantRefusal];
     const key = await importJWK(publicJwk(vvtA.jwk), 'ES256');
     const { payload, protectedHeader } = await jwtVerify(form.get('assertion') ?? '', key, {
       audience: `${base}/oauth2/token`,
@@ -79,7 +79,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 let client: TokenClient;
 beforeEach(() => {
-  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), refuseGrants: false, refuseEveryToken: false });
+  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), grantRefusal: undefined, refuseEveryToken: false });
   client = createTokenClient({ registry, clock });
 });
 
@@ -148,9 +148,9 @@ describe('token client', () => {
   });
 
   it('reports a refused grant with the remote RFC 6749 error', async () => {
-    remote.refuseGrants = true;
+    remote.grantRefusal = { error: 'invalid_grant', error_description: 'no' };
     const refusal = client.getToken('hospital-x', 'eOverdracht-sender', call);
     await expect(refusal).rejects.toBeInstanceOf(TokenRequestError);
-    await expect(refusal).rejects.toMatchObject({ status: 400, error: 'invalid_grant' });
+    await expect(refusal).rejects.toMatchObject({ status: 400, error: 'invalid_grant', code: 'ERR_TOKEN_REQUEST_REFUSED' });
   });
 });
