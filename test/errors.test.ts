@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import { REFUSAL_REASON_SYSTEM, REFUSAL_REASONS } from '../src/auth/canonical.js';
 import { OAuthError } from '../src/auth/errors.js';
 import { CredentialRevoked, TokenError } from '../src/auth/jws.js';
 import { GatewayError } from '../src/errors.js';
@@ -10,6 +11,7 @@ import { OperationOutcomeError } from '../src/fhir/outcome.js';
 import { ChangedMeanwhile } from '../src/transfer/storage.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const REFUSAL_REASON_CODE_SYSTEM = new URL('../profiles/r4/auth/CodeSystem-refusal-reason.json', import.meta.url);
 const CLASS = /class (\w+)(?:<[^>]*>)? extends (\w+) \{([\s\S]*?)\n\}/g;
 const STATIC_CODE = /static override readonly code(?:: string)? = '([^']*)'/;
 
@@ -53,3 +55,21 @@ describe('error codes', () => {
   });
 });
 
+/** Between gateways the code travels, from one CodeSystem; the English text beside it is for people. */
+describe('refusal reasons', () => {
+  it('are the concepts of CodeSystem refusal-reason, and only those', () => {
+    const codeSystem = JSON.parse(readFileSync(REFUSAL_REASON_CODE_SYSTEM, 'utf8')) as { url: string; count: number; concept: { code: string }[] };
+    expect(codeSystem.url).toBe(REFUSAL_REASON_SYSTEM);
+    expect(codeSystem.concept.map((concept) => concept.code).sort()).toEqual(Object.values(REFUSAL_REASONS).sort());
+    expect(codeSystem.count).toBe(codeSystem.concept.length);
+  });
+
+  it('travel in the token error body beside the RFC 6749 error', () => {
+    expect(new OAuthError('invalid_grant', 'credential revoked or unknown', { reason: REFUSAL_REASONS.credentialRevoked }).body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'credential revoked or unknown',
+      vervolgzorg_refusal_reason: 'credential-revoked',
+    });
+    expect(new OAuthError('invalid_grant', 'expired').body).toEqual({ error: 'invalid_grant', error_description: 'expired' });
+  });
+});

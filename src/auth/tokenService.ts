@@ -150,7 +150,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
   /** The OAuth refusal of a failed check: a grant's is invalid_grant, a client assertion's invalid_client. */
   const refusalOf = (error: unknown, kind: Principal['kind']) =>
-    error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message)) : error;
+    error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message, error.reason)) : error;
 
   /**
    * A refusal before the assertion was verified, audited in the tenant the request named (if hosted here) as a claim

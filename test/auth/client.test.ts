@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify } from 'jose';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/auth/canonical.js';
 import { createTokenClient, TokenRequestError, type TokenClient } from '../../src/auth/client.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
@@ -152,5 +153,11 @@ describe('token client', () => {
     const refusal = client.getToken('hospital-x', 'eOverdracht-sender', call);
     await expect(refusal).rejects.toBeInstanceOf(TokenRequestError);
     await expect(refusal).rejects.toMatchObject({ status: 400, error: 'invalid_grant', code: 'ERR_TOKEN_REQUEST_REFUSED' });
+    expect(((await refusal.catch((error: unknown) => error)) as TokenRequestError).reason).toBeUndefined();
+  });
+
+  it('reports the refusal reason a gateway like this one adds to its RFC 6749 error', async () => {
+    remote.grantRefusal = { error: 'invalid_grant', error_description: 'credential revoked or unknown', [REFUSAL_REASON_PARAMETER]: REFUSAL_REASONS.credentialRevoked };
+    await expect(client.getToken('hospital-x', 'eOverdracht-sender', call)).rejects.toMatchObject({ error: 'invalid_grant', reason: 'credential-revoked' });
   });
 });
