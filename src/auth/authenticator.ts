@@ -1,5 +1,6 @@
 import { forbidden, unauthorized, type OperationOutcome } from '../fhir/outcome.js';
 import { principalOf } from './accessToken.js';
+import { REFUSAL_REASON_SYSTEM, type RefusalReason } from './canonical.js';
 import { TokenError } from './jws.js';
 import type { AccessRequest, Authenticator, GrantedResource, Principal } from './principal.js';
 import { basePolicyAllows } from './purposes.js';
@@ -15,10 +16,14 @@ const RFC6750_ERROR = 'urn:ietf:rfc:6750#error';
 
 type ChallengeError = 'invalid_request' | 'invalid_token';
 
-/** A 401 outcome that remembers its RFC 6750 error code for the WWW-Authenticate challenge. */
-function challenge(text: string, error?: ChallengeError): OperationOutcome {
+/**
+ * A 401 outcome that remembers its RFC 6750 error code for the WWW-Authenticate challenge, and carries the refusal
+ * reason, when there is one the caller acts on, beside it.
+ */
+function challenge(text: string, error?: ChallengeError, reason?: RefusalReason): OperationOutcome {
   const result = unauthorized(text);
-  if (error) result.issue[0]!.details = { text, coding: [{ system: RFC6750_ERROR, code: error }] };
+  const reasonCoding = reason ? [{ system: REFUSAL_REASON_SYSTEM, code: reason }] : [];
+  if (error) result.issue[0]!.details = { text, coding: [{ system: RFC6750_ERROR, code: error }, ...reasonCoding] };
   return result;
 }
 
@@ -61,7 +66,7 @@ export function createAuthenticator(verifier: TokenVerifier): Authenticator {
       try {
         return principalOf(await verifier.verify(match[1] as string));
       } catch (error) {
-        if (error instanceof TokenError) return challenge(`Access token refused: ${error.message}`, 'invalid_token');
+        if (error instanceof TokenError) return challenge(`Access token refused: ${error.message}`, 'invalid_token', error.reason);
         throw error;
       }
     },

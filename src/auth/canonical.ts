@@ -4,3 +4,12 @@ export const GATEWAY_CANONICAL = 'https://vervolgzorg-gateway.example/fhir';
 export const ORGANIZATION_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/organization-id`;
 /** Identifies one of a tenant's EHR clients by its client id. */
 export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-client-id`;
+/**
+ * Why the gateway refused a request, as a code the other side can act on (profiles/r4/auth/CodeSystem-refusal-reason.json):
+ * in an OperationOutcome issue's `details.coding`, and in a token error response as REFUSAL_REASON_PARAMETER.
+ */
+export const REFUSAL_REASON_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/refusal-reason`;
+export const REFUSAL_REASONS = { credentialRevoked: 'credential-revoked' } as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASONS];
+/** The vendor-prefixed member (RFC 6749 §8.2) of a token error response that carries a refusal reason. */
+export const REFUSAL_REASON_PARAMETER = 'vervolgzorg_refusal_reason';

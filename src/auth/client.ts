@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
+import { GatewayError } from '../errors.js';
+import { REFUSAL_REASON_PARAMETER } from './canonical.js';
 import type { Principal } from './principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
@@ -34,15 +36,20 @@ export interface TokenClient {
   authorizedFetch(url: string | URL, init: RequestInit, call: OutboundCall): Promise<Response>;
 }
 
-/** The remote authorization server refused the grant (its RFC 6749 error, when it sent one). */
-export class TokenRequestError extends Error {
+/**
+ * The remote authorization server refused the grant: its RFC 6749 error, when it sent one, and its refusal reason
+ * (REFUSAL_REASONS), which only a gateway like this one sends.
+ */
+export class TokenRequestError extends GatewayError {
+  static override readonly code = 'ERR_TOKEN_REQUEST_REFUSED';
+
   constructor(
     readonly status: number,
     readonly error: string | undefined,
     description: string,
+    readonly reason?: string,
   ) {
     super(description);
-    this.name = 'TokenRequestError';
   }
 }
 
@@ -106,7 +113,9 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
       const error = typeof body.error === 'string' ? body.error : undefined;
-      throw new TokenRequestError(response.status, error, `token request to '${remote}' refused: ${String(body.error_description ?? error ?? response.status)}`);
+      const reason = body[REFUSAL_REASON_PARAMETER];
+      const description = `token request to '${remote}' refused: ${String(body.error_description ?? error ?? response.status)}`;
+      throw new TokenRequestError(response.status, error, description, typeof reason === 'string' ? reason : undefined);
     }
     const { access_token: token, token_type: type, expires_in: expiresIn } = body;
     if (typeof token !== 'string' || String(type).toLowerCase() !== 'bearer' || typeof expiresIn !== 'number') {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import type { CredentialRecords } from '../store/repository.js';
 import type { GrantedResource, Operation } from './principal.js';
-import { claimsOf, numericDate, TokenError, verifyJws } from './jws.js';
+import { claimsOf, CredentialRevoked, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
 import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
@@ -145,7 +145,7 @@ export function createCredentialService(registry: TrustRegistry, records: Creden
       if (credential.subject !== grant.iss) throw new TokenError('credential is for another subject');
       if (credential.purposeOfUse !== grant.purposeOfUse) throw new TokenError('credential purposeOfUse differs from the grant');
       checkValidity(claims, now);
-      if (!(await isActive(grant.sub, credential.id))) throw new TokenError('credential revoked or unknown');
+      if (!(await isActive(grant.sub, credential.id))) throw new CredentialRevoked('credential revoked or unknown');
       return credential;
     },
 

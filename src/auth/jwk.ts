@@ -1,5 +1,6 @@
 import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
+import { GatewayError } from '../errors.js';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
 import { MIN_RSA_MODULUS_BITS } from './signature.js';
 
@@ -21,11 +22,8 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-export class KeyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KeyError';
-  }
+export class KeyError extends GatewayError {
+  static override readonly code = 'ERR_KEY_UNUSABLE';
 }
 
 const CURVE_ALGORITHM: Record<string, SigningAlgorithm> = { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' };

@@ -1,14 +1,21 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { GatewayError } from '../errors.js';
+import { REFUSAL_REASONS, type RefusalReason } from './canonical.js';
 import type { VerificationKey } from './jwk.js';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
 import { signatureMatches } from './signature.js';
 
 /** Why a token was refused; the caller turns it into its own error (OAuth error body, 401 challenge). */
-export class TokenError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokenError';
-  }
+export class TokenError extends GatewayError {
+  static override readonly code: string = 'ERR_TOKEN_INVALID';
+  /** The reason the refusal tells the other side as a code, when it is one the other side acts on. */
+  readonly reason?: RefusalReason;
+}
+
+/** The token or grant rests on an authorization credential that was revoked (or that its issuer does not know). */
+export class CredentialRevoked extends TokenError {
+  static override readonly code = 'ERR_CREDENTIAL_REVOKED';
+  override readonly reason = REFUSAL_REASONS.credentialRevoked;
 }
 
 export type JwsHeader = ProtectedHeaderParameters & { alg: SigningAlgorithm };

@@ -150,7 +150,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
   /** The OAuth refusal of a failed check: a grant's is invalid_grant, a client assertion's invalid_client. */
   const refusalOf = (error: unknown, kind: Principal['kind']) =>
-    error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message)) : error;
+    error instanceof TokenError ? (kind === 'ehr' ? invalidClient(error.message) : invalidGrant(error.message, error.reason)) : error;
 
   /**
    * A refusal before the assertion was verified, audited in the tenant the request named (if hosted here) as a claim
@@ -175,7 +175,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       requesterKind: kind,
       claimed,
       clientAddress: source.address,
-      description: `${refusal.code}: ${refusal.description}`,
+      description: `${refusal.error}: ${refusal.description}`,
       ...(unrecorded > 0 ? { unrecorded } : {}),
     });
     return refusal;
@@ -193,7 +193,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         requesterKind: kind,
         purposeOfUse: text(assertion.claims.purposeOfUse),
         outcome: 'refused',
-        description: `${refusal.code}: ${refusal.description}`,
+        description: `${refusal.error}: ${refusal.description}`,
         clientAddress: source.address,
       });
     }

@@ -1,7 +1,7 @@
 import type { AccessTokenRecords } from '../store/repository.js';
 import { accessTokenId, claimsOfToken, type AccessTokenClaims } from './accessToken.js';
 import type { CredentialService } from './credentials.js';
-import { TokenError } from './jws.js';
+import { CredentialRevoked, TokenError } from './jws.js';
 import { nowSeconds } from './rules.js';
 import type { TrustRegistry } from './trust.js';
 
@@ -48,7 +48,7 @@ export function createTokenVerifier(
     async verify(token) {
       const claims = await grantedClaims(token, nowSeconds(clock));
       for (const id of claims.credentials) {
-        if (!(await credentials.isActive(claims.tenant, id))) throw new TokenError('authorization credential revoked');
+        if (!(await credentials.isActive(claims.tenant, id))) throw new CredentialRevoked('authorization credential revoked');
       }
       return claims;
     },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
+import { GatewayError } from '../errors.js';
 
 /** Typed gateway configuration: a JSON file named by GATEWAY_CONFIG, a few environment overrides, defaults. */
 export type Role = 'sender' | 'receiver' | 'coordination-point';
@@ -137,11 +138,8 @@ export interface SubscriptionSettings {
   eventRetentionHours?: number;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+export class ConfigError extends GatewayError {
+  static override readonly code = 'ERR_CONFIG_INVALID';
 }
 
 const schemaFile = fileURLToPath(new URL('../../conformance/gateway-config.schema.json', import.meta.url));

@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import type { Resource } from './version.js';
 
 /**
@@ -97,9 +98,15 @@ export function hasErrors(result: OperationOutcome): boolean {
  * An outcome thrown through layers that cannot return one (store, codec, validation inside a transaction).
  * The HTTP layer catches it and answers with its outcome.
  */
-export class OperationOutcomeError extends Error {
+export class OperationOutcomeError extends GatewayError {
+  static override readonly code: string = 'ERR_OPERATION_OUTCOME';
+
   constructor(readonly outcome: OperationOutcome) {
     super(outcome.issue.map((i) => i.details?.text ?? i.diagnostics ?? i.code).join('; '));
-    this.name = 'OperationOutcomeError';
   }
+}
+
+/** True for an OperationOutcomeError of one of the given kinds (the outcome's id names its kind). */
+export function isOperationOutcomeError(error: unknown, ...kinds: OutcomeKind[]): error is OperationOutcomeError {
+  return error instanceof OperationOutcomeError && kinds.includes(error.outcome.id as OutcomeKind);
 }

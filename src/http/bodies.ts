@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { GatewayError } from '../errors.js';
 import { issue, outcome, type OperationOutcome } from '../fhir/outcome.js';
 import type { SharedBytes } from '../fhir/response-budget.js';
 import { outcomeKindFor } from './status.js';
@@ -94,22 +95,22 @@ export function createMemoryGate(totalBytes: number, queue: BodyQueue = DEFAULT_
 }
 
 /** The refusal of a request whose body finds no room; the router's error handler answers it in its own format. */
-export class BodyBudgetExhausted extends Error {
+export class BodyBudgetExhausted extends GatewayError {
+  static override readonly code = 'ERR_BODY_BUDGET_EXHAUSTED';
   readonly status = 429;
 
   constructor(totalBytes: number) {
     super(`Request bodies in flight are at limits.inFlightBytes (${totalBytes}); retry later`);
-    this.name = 'BodyBudgetExhausted';
   }
 }
 
 /** A body whose Content-Length is beyond the route's limit, refused before any of it is read. */
-export class BodyTooLarge extends Error {
+export class BodyTooLarge extends GatewayError {
+  static override readonly code = 'ERR_BODY_TOO_LARGE';
   readonly status = 413;
 
   constructor(limitBytes: number) {
     super(`The body is longer than the limit of ${limitBytes} bytes`);
-    this.name = 'BodyTooLarge';
   }
 }
 

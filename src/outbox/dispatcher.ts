@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { GatewayError } from '../errors.js';
 import type { Outbox, OutboxMessage } from '../store/repository.js';
 import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
 
@@ -10,11 +11,8 @@ import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
  */
 export type OutboxHandler = (message: OutboxMessage) => Promise<void>;
 
-export class PermanentFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentFailure';
-  }
+export class PermanentFailure extends GatewayError {
+  static override readonly code = 'ERR_OUTBOX_PERMANENT_FAILURE';
 }
 
 export interface DispatcherOptions {

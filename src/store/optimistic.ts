@@ -1,4 +1,4 @@
-import { conflict, OperationOutcomeError } from '../fhir/outcome.js';
+import { conflict, isOperationOutcomeError, OperationOutcomeError } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import type { Scope, Store } from './repository.js';
 
@@ -34,7 +34,7 @@ export async function writeOver<T extends Resource>(store: Store, scope: Scope, 
 
 /** 412 (If-Match) or 409 (the same id created twice at once, or `writeOver`). */
 function isConcurrentWrite(error: unknown): boolean {
-  return error instanceof OperationOutcomeError && ['precondition-failed', 'conflict'].includes(error.outcome.id);
+  return isOperationOutcomeError(error, 'precondition-failed', 'conflict');
 }
 
 /**
@@ -42,6 +42,8 @@ function isConcurrentWrite(error: unknown): boolean {
  * first: the decision it rested on is void (409), `optimisticTransaction` runs it again.
  */
 export class ConcurrentWrite extends OperationOutcomeError {
+  static override readonly code = 'ERR_CONCURRENT_WRITE';
+
   constructor(what: string) {
     super(conflict(`${what} changed meanwhile; read it again and retry`));
   }

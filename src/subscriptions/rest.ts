@@ -1,4 +1,4 @@
-import { allOk, badRequest, forbidden, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome.js';
+import { allOk, badRequest, forbidden, isOperationOutcomeError, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome.js';
 import { resourceBody, validateForWrite, writeOutcome } from '../fhir/rest/resource-body.js';
 import { searchType } from '../fhir/rest/search.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
@@ -9,7 +9,6 @@ import { callerOf, visibleSubscription } from './access.js';
 import { OUTBOX_KINDS, TASK_STATUS_CHANGED_TOPIC } from './canonical.js';
 import type { SubscriptionDirectory } from './directory.js';
 import type { EndpointPolicy } from './endpoints.js';
-import { isOperationOutcomeError } from './errors.js';
 import { orderingKeyOf } from './events.js';
 import { ownerTag, readSubscription, withOwner } from './subscription.js';
 import type { SubscriptionTopic } from './topics.js';

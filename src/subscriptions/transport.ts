@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { GatewayError } from '../errors.js';
 import { guardedLookup } from './endpoints.js';
 
 /**
@@ -17,14 +18,15 @@ export interface Delivery {
   privateAllowed: boolean;
 }
 
-export class DeliveryError extends Error {
+export class DeliveryError extends GatewayError {
+  static override readonly code = 'ERR_DELIVERY_FAILED';
+
   constructor(
     message: string,
     /** The HTTP status, when the endpoint answered. */
     readonly status?: number,
   ) {
     super(message);
-    this.name = 'DeliveryError';
   }
 }
 

@@ -1,5 +1,7 @@
+import { REFUSAL_REASONS } from '../auth/canonical.js';
 import { TokenRequestError, type TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
+import { GatewayError } from '../errors.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { parseJson } from '../fhir/json.js';
 import type { Resource } from '../fhir/version.js';
@@ -21,12 +23,13 @@ export interface PeerCall {
   credential?: string;
 }
 
-/** The sender revoked the credential: the transfer ended (cancelled, or the receiver's own rejection or completion). */
-export class AccessWithdrawn extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AccessWithdrawn';
-  }
+/**
+ * The sender revoked the credential: the transfer ended (cancelled, or the receiver's own rejection or completion).
+ * Known only from the refusal reason `credential-revoked`; a refusal without it (a gateway of another vendor sends
+ * none) stays an ordinary failure, retried and in the end dead-lettered, never taken for the end of a transfer.
+ */
+export class AccessWithdrawn extends GatewayError {
+  static override readonly code = 'ERR_ACCESS_WITHDRAWN';
 }
 
 export interface Peer {
@@ -72,7 +75,7 @@ export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
         vcs: call.credential ? [call.credential] : [],
       });
     } catch (error) {
-      if (error instanceof TokenRequestError && error.error === 'invalid_grant' && /revoked/.test(error.message)) throw new AccessWithdrawn(error.message);
+      if (error instanceof TokenRequestError && error.reason === REFUSAL_REASONS.credentialRevoked) throw new AccessWithdrawn(error.message, { cause: error });
       throw error;
     }
   }

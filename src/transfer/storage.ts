@@ -1,5 +1,5 @@
 import { convertResource } from '../fhir/convert/index.js';
-import { conflict, hasErrors, OperationOutcomeError, outcome, preconditionFailed } from '../fhir/outcome.js';
+import { conflict, hasErrors, isOperationOutcomeError, OperationOutcomeError, outcome, preconditionFailed } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
@@ -17,6 +17,8 @@ export const scopeOf = (tenant: string, version: FhirVersion): Scope => ({ tenan
  * another gateway instance on the same database) changed it in between, so the decision is void (409).
  */
 export class ChangedMeanwhile extends OperationOutcomeError {
+  static override readonly code = 'ERR_CHANGED_MEANWHILE';
+
   constructor(readonly key: string) {
     super(conflict(`${key} changed meanwhile; read it again and retry`));
   }
@@ -37,7 +39,7 @@ export async function writeIfUnchanged(resources: ResourceRepository, scope: Sco
     return (await resources.update(scope, resource, versionId === undefined ? {} : { ifMatch: versionId })).resource;
   } catch (error) {
     // precondition-failed: the version moved; conflict: another transaction created it at the same moment.
-    if (error instanceof OperationOutcomeError && ['precondition-failed', 'conflict'].includes(error.outcome.id)) {
+    if (isOperationOutcomeError(error, 'precondition-failed', 'conflict')) {
       throw new ChangedMeanwhile(`${resource.resourceType}/${resource.id}`);
     }
     throw error;

@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import type { CodeSystem, Concept, ValueSetInclude } from './definitions.js';
 import type { Registry } from './registry.js';
 
@@ -22,7 +23,9 @@ export class Expansion {
 }
 
 /** Thrown inside an expansion that needs something this process does not have (SNOMED, UCUM, a filter). */
-class NotExpandable extends Error {}
+class NotExpandable extends GatewayError {
+  static override readonly code = 'ERR_VALUESET_NOT_EXPANDABLE';
+}
 
 function collect(concepts: Concept[], into: Set<string>): void {
   for (const concept of concepts) {

@@ -1,6 +1,7 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASON_SYSTEM } from '../../src/auth/canonical.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { BASE_URL, gateway, grant, now, rawJws, temporaryFolder, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
@@ -148,7 +149,11 @@ describe('attacks on the token endpoint', () => {
   it('revoked credential', async () => {
     const { jwt, credential: issued } = await credential('vvt-a', 'hospital-x');
     expect(await gw.auth.credentials.revoke('vvt-a', issued.id)).toBe(true);
-    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }), 'invalid_grant', /credential revoked/);
+    const refused = await exchange(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    expect({ status: refused.status, body: refused.body }).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'credential revoked or unknown', [REFUSAL_REASON_PARAMETER]: 'credential-revoked' },
+    });
   });
 
   it("another tenant's credential (issued by vvt-b, presented to vvt-a)", async () => {
@@ -231,6 +236,7 @@ describe('attacks on the resource server', () => {
     expect(refused.headers['www-authenticate']).toBe(
       'Bearer realm="vervolgzorg-gateway", error="invalid_token", error_description="Access token refused: authorization credential revoked"',
     );
+    expect(refused.body.issue[0].details.coding).toContainEqual({ system: REFUSAL_REASON_SYSTEM, code: 'credential-revoked' });
   });
 
   it('a token after expiry', async () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify } from 'jose';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/auth/canonical.js';
 import { createTokenClient, TokenRequestError, type TokenClient } from '../../src/auth/client.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
@@ -20,7 +21,7 @@ const remote = {
   tokenRequests: 0,
   fhirRequests: 0,
   valid: new Set<string>(),
-  refuseGrants: false,
+  grantRefusal: undefined as object | undefined,
   refuseEveryToken: false,
   lastGrant: {} as Record<string, unknown>,
 };
@@ -36,7 +37,7 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
   if (req.method === 'POST' && req.url === '/oauth2/token') {
     remote.tokenRequests += 1;
     const form = new URLSearchParams(await body(req));
-    if (remote.refuseGrants) return [400, { error: 'invalid_grant', error_description: 'no' }];
+    if (remote.grantRefusal) return [400, remote.grantRefusal];
     const key = await importJWK(publicJwk(vvtA.jwk), 'ES256');
     const { payload, protectedHeader } = await jwtVerify(form.get('assertion') ?? '', key, {
       audience: `${base}/oauth2/token`,
@@ -79,7 +80,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 let client: TokenClient;
 beforeEach(() => {
-  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), refuseGrants: false, refuseEveryToken: false });
+  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), grantRefusal: undefined, refuseEveryToken: false });
   client = createTokenClient({ registry, clock });
 });
 
@@ -148,9 +149,15 @@ describe('token client', () => {
   });
 
   it('reports a refused grant with the remote RFC 6749 error', async () => {
-    remote.refuseGrants = true;
+    remote.grantRefusal = { error: 'invalid_grant', error_description: 'no' };
     const refusal = client.getToken('hospital-x', 'eOverdracht-sender', call);
     await expect(refusal).rejects.toBeInstanceOf(TokenRequestError);
-    await expect(refusal).rejects.toMatchObject({ status: 400, error: 'invalid_grant' });
+    await expect(refusal).rejects.toMatchObject({ status: 400, error: 'invalid_grant', code: 'ERR_TOKEN_REQUEST_REFUSED' });
+    expect(((await refusal.catch((error: unknown) => error)) as TokenRequestError).reason).toBeUndefined();
+  });
+
+  it('reports the refusal reason a gateway like this one adds to its RFC 6749 error', async () => {
+    remote.grantRefusal = { error: 'invalid_grant', error_description: 'credential revoked or unknown', [REFUSAL_REASON_PARAMETER]: REFUSAL_REASONS.credentialRevoked };
+    await expect(client.getToken('hospital-x', 'eOverdracht-sender', call)).rejects.toMatchObject({ error: 'invalid_grant', reason: 'credential-revoked' });
   });
 });

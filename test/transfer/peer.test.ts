@@ -1,10 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import type { TokenClient } from '../../src/auth/client.js';
+import { REFUSAL_REASONS } from '../../src/auth/canonical.js';
+import { TokenRequestError, type TokenClient } from '../../src/auth/client.js';
 import type { TrustRegistry } from '../../src/auth/trust.js';
 import type { Bundle } from '../../src/fhir/bundle.js';
-import { createPeer } from '../../src/transfer/peer.js';
+import { AccessWithdrawn, createPeer } from '../../src/transfer/peer.js';
 
-/** The receiver's reads at the sender, against a fake sender that answers batches entry by entry. */
+const registry = { trusted: () => ({ endpoints: { fhir: 'https://sender.example/fhir/stu3' } }) } as unknown as TrustRegistry;
+const call = { tenant: 'vvt', peer: 'hospital', credential: 'task-credential' };
+
+/** A sender whose authorization server refuses every grant with `refusal`. */
+const refusingSender = (refusal: TokenRequestError) => createPeer({ authorizedFetch: () => Promise.reject(refusal) } as unknown as TokenClient, registry);
+
+/** The receiver's calls at the sender, against fake senders: batch reads, and how a refusal of access is told apart. */
 describe('peer', () => {
   it('reads a document level of many references in batches well inside a sender entry limit, in order', async () => {
     const batchSizes: number[] = [];
@@ -19,10 +26,23 @@ describe('peer', () => {
         return new Response(JSON.stringify({ resourceType: 'Bundle', type: 'batch-response', entry }), { headers: { 'content-type': 'application/fhir+json' } });
       },
     } as unknown as TokenClient;
-    const registry = { trusted: () => ({ endpoints: { fhir: 'https://sender.example/fhir/stu3' } }) } as unknown as TrustRegistry;
     const keys = Array.from({ length: 250 }, (_, at) => `Observation/o${at}`);
     const resources = await createPeer(client, registry).readAll({ tenant: 'vvt', peer: 'hospital' }, keys);
     expect(batchSizes).toEqual([100, 100, 50]);
     expect(resources.map((resource) => `${resource.resourceType}/${resource.id}`)).toEqual(keys);
+  });
+
+  it("knows the transfer is over from the refusal reason credential-revoked, whatever the text says", async () => {
+    const revoked = new TokenRequestError(400, 'invalid_grant', "token request to 'hospital' refused: access ended", REFUSAL_REASONS.credentialRevoked);
+    const read = refusingSender(revoked).read(call, 'Task/1');
+    await expect(read).rejects.toBeInstanceOf(AccessWithdrawn);
+    await expect(read).rejects.toMatchObject({ code: 'ERR_ACCESS_WITHDRAWN', cause: revoked });
+  });
+
+  it('takes a refusal without that reason (a gateway of another vendor) for an ordinary failure, even when its text says revoked', async () => {
+    const unknown = new TokenRequestError(400, 'invalid_grant', "token request to 'hospital' refused: credential revoked or unknown");
+    await expect(refusingSender(unknown).read(call, 'Task/1')).rejects.toBe(unknown);
+    const otherReason = new TokenRequestError(400, 'invalid_grant', "token request to 'hospital' refused: revoked", 'revoked');
+    await expect(refusingSender(otherReason).read(call, 'Task/1')).rejects.toBe(otherReason);
   });
 });

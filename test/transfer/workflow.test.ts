@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/auth/canonical.js';
 import { parseConfig } from '../../src/config/config.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
@@ -158,7 +159,8 @@ describe('eOverdracht between two gateways', () => {
       expect((await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${key}`)).status).toBe(401);
     }
     const after = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
-    expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // The receiver took its copy for cancelled from this code, not from the English description beside it.
+    expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant', [REFUSAL_REASON_PARAMETER]: REFUSAL_REASONS.credentialRevoked } });
   });
 
   it('refuses moves the state machine does not allow, naming the allowed ones', async () => {

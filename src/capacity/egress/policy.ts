@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { GatewayError } from '../../errors.js';
 import { valueSetMembers } from '../terminology.js';
 
 /**
@@ -47,10 +48,11 @@ const PRIMITIVES: Record<PrimitiveType, (value: unknown) => boolean> = {
   boolean: (value) => typeof value === 'boolean',
 };
 
-export class EgressPolicyError extends Error {
+export class EgressPolicyError extends GatewayError {
+  static override readonly code = 'ERR_EGRESS_POLICY_INVALID';
+
   constructor(at: string, message: string) {
     super(`egress policy ${at}: ${message}`);
-    this.name = 'EgressPolicyError';
   }
 }
 

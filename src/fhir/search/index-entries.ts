@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import type { FhirVersion, Resource } from '../version.js';
 import { dateRange, EARLIEST, LATEST, type DateRange } from './date.js';
 import { searchParameters, type SearchParameter } from './registry.js';
@@ -69,7 +70,9 @@ export const referenceIdentifierParam = (code: string) => `${code}:identifier`;
 export const MAX_INDEX_ENTRIES = 10_000;
 
 /** Thrown by `indexEntries` for a resource with more than MAX_INDEX_ENTRIES entries. */
-export class UnindexableResource extends Error {}
+export class UnindexableResource extends GatewayError {
+  static override readonly code = 'ERR_RESOURCE_UNINDEXABLE';
+}
 
 /** The entries of a resource; throws UnindexableResource when there are more than MAX_INDEX_ENTRIES. */
 export function indexEntries(version: FhirVersion, resource: Resource): IndexEntries {
