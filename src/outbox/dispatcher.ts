@@ -11,8 +11,8 @@ import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
 export type OutboxHandler = (message: OutboxMessage) => Promise<void>;
 
 export class PermanentFailure extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'PermanentFailure';
   }
 }
