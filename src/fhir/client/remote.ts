@@ -70,19 +70,18 @@ export function remoteEndpoint(url: string, authorization: Authorization, option
     },
   });
 
-  /** The checked answer of `send`, sent once more when the remote answers 401. */
+  /** The answer of `send`, checked; sent once more when the remote answers 401. */
   async function answer(send: () => Promise<unknown>): Promise<unknown> {
-    let result: unknown;
-    try {
-      result = await send().catch((error: unknown) => {
+    const result = await send()
+      .catch((error: unknown) => {
         if (httpAnswerOf(error)?.status !== 401) throw error;
         authorization.refused();
         return send();
+      })
+      .catch((error: unknown) => {
+        const http = httpAnswerOf(error);
+        throw http ? new RemoteFailure(http.status, http.data) : error;
       });
-    } catch (error) {
-      const http = httpAnswerOf(error);
-      throw http ? new RemoteFailure(http.status, http.data) : error;
-    }
     assertSafeStructure(result, ANSWER_LIMITS);
     return result;
   }
