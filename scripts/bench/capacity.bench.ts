@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCapacity } from '../../src/capacity/index.js';
 import { parseConfig } from '../../src/config/config.js';
+import { RemoteFailure } from '../../src/fhir/client/remote.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { createDispatcher } from '../../src/outbox/dispatcher.js';
 import { openStore } from '../../src/store/index.js';
@@ -198,7 +199,7 @@ async function publicationLatency(providerStore: Store, pointStore: Store): Prom
   const coordination = createCapacity({
     config: parseConfig({ publicBaseUrl: 'https://zcc.example', organizations: [{ ...point, roles: ['coordination-point'] }], trusted: [{ ...provider, jwks }] }),
     store: pointStore,
-    client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) },
+    client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) },
   }).coordination;
   const capacity = createCapacity({
     config: parseConfig({
@@ -210,11 +211,13 @@ async function publicationLatency(providerStore: Store, pointStore: Store): Prom
     store: providerStore,
     publishDebounceMs: 0,
     client: {
-      async authorizedFetch(_url, init, call) {
-        const principal = { tenant: point.id, kind: 'organization' as const, requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
-        const [outcome] = await coordination.receive(pointStore, pointScope, principal, JSON.parse(String(init.body)), new Date());
-        return new Response(null, { status: outcome.id === 'created' || outcome.id === 'ok' ? 200 : 422 });
-      },
+      remote: (_url, call) => ({
+        async post(body) {
+          const principal = { tenant: point.id, kind: 'organization' as const, requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
+          const [outcome] = await coordination.receive(pointStore, pointScope, principal, JSON.parse(String(body)), new Date());
+          if (outcome.id !== 'created' && outcome.id !== 'ok') throw new RemoteFailure(422, outcome);
+        },
+      }),
     },
   });
   const dispatcher = createDispatcher({ outbox: providerStore.outbox, handlers: capacity.outboxHandlers });

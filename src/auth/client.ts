@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
 import { GatewayError } from '../errors.js';
+import { remoteEndpoint, REQUEST_TIMEOUT_MS, type Authorization, type RemoteEndpoint } from '../fhir/client/remote.js';
 import { REFUSAL_REASON_PARAMETER } from './canonical.js';
 import type { Principal } from './principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
@@ -11,9 +12,9 @@ import type { Fetch, TrustRegistry } from './trust.js';
 /**
  * The client side of the Nuts-style exchange, used for every outbound call: signs a grant with the hosted
  * organisation's newest key, fetches a token from the remote organisation's authorization server, caches it until
- * 30 s before it expires, and retries a call once with a fresh token when the remote answers 401. Calls go only to
- * the configured endpoints of trusted organisations (egress allowlist), over verified TLS (plain http only in
- * development mode or on loopback), and never follow redirects.
+ * 30 s before it expires, and forgets it when the remote answers 401. Calls (through `fhir/client/remote.ts`: no
+ * redirects, a timeout, the 401 retried once) go only to the configured endpoints of trusted organisations (egress
+ * allowlist), over verified TLS (plain http only in development mode or on loopback).
  */
 export interface TokenRequest {
   /** The hosted organisation calling out (grant `iss`). */
@@ -32,8 +33,8 @@ export interface OutboundCall extends TokenRequest {
 
 export interface TokenClient {
   getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<string>;
-  /** fetch() with a bearer token; a body must be replayable (string, Buffer, URLSearchParams) for the 401 retry. */
-  authorizedFetch(url: string | URL, init: RequestInit, call: OutboundCall): Promise<Response>;
+  /** A URL of the remote in `call` (under one of its configured endpoints), called with a token for `call`. */
+  remote(url: string, call: OutboundCall): RemoteEndpoint;
 }
 
 /**
@@ -52,8 +53,6 @@ export class TokenRequestError extends GatewayError {
     super(description);
   }
 }
-
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /** True when `url` lies under one of the organisation's configured endpoints. */
 function withinEndpoints(url: URL, organization: TrustedOrganization): boolean {
@@ -138,23 +137,24 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     return inFlight;
   }
 
+  /** The egress allowlist, the transport rules and the bearer token of one call. */
+  function authorization(call: OutboundCall): Authorization {
+    return {
+      admit(url) {
+        if (!withinEndpoints(url, trustedRemote(call.remote))) throw new Error(`${url.origin}${url.pathname} is not an endpoint of '${call.remote}'`);
+        assertTransportAllowed(url, registry.mode);
+      },
+      async headers() {
+        return { authorization: `Bearer ${await getToken(call.remote, call.purposeOfUse, call)}` };
+      },
+      refused() {
+        cache.delete(cacheKey(call.remote, call.purposeOfUse, call));
+      },
+    };
+  }
+
   return {
     getToken,
-
-    async authorizedFetch(input, init, call) {
-      const url = new URL(input);
-      if (!withinEndpoints(url, trustedRemote(call.remote))) throw new Error(`${url.origin}${url.pathname} is not an endpoint of '${call.remote}'`);
-      assertTransportAllowed(url, registry.mode);
-      const send = async () => {
-        const headers = new Headers(init.headers);
-        headers.set('authorization', `Bearer ${await getToken(call.remote, call.purposeOfUse, call)}`);
-        return fetchImpl(url, { ...init, headers, redirect: 'error', signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      };
-      const first = await send();
-      if (first.status !== 401) return first;
-      await first.body?.cancel();
-      cache.delete(cacheKey(call.remote, call.purposeOfUse, call));
-      return send();
-    },
+    remote: (url, call) => remoteEndpoint(url, authorization(call)),
   };
 }

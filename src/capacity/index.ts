@@ -1,5 +1,4 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { HttpExtension } from '../http/app.js';
 import { createLogger, type Logger } from '../logging.js';
@@ -9,7 +8,7 @@ import type { TaskStatusChange } from '../transfer/events.js';
 import type { TaskStatus } from '../transfer/task-status.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
-import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
+import { Publisher, PUBLISH_KIND, type PublisherOptions } from './provider/publisher.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
 import { capacityRoutes } from './routes.js';
 
@@ -23,7 +22,7 @@ export interface CapacityOptions {
   config: GatewayConfig;
   store: Store;
   /** Outbound calls with Nuts-style tokens (auth's client). */
-  client: Pick<TokenClient, 'authorizedFetch'>;
+  client: PublisherOptions['client'];
   /** Asks the outbox dispatcher for a round. */
   wake?: () => void;
   clock?: () => number;

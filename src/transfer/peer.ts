@@ -3,7 +3,7 @@ import { TokenRequestError, type TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { GatewayError } from '../errors.js';
 import type { Bundle } from '../fhir/bundle.js';
-import { parseJson } from '../fhir/json.js';
+import { RemoteFailure, type RemoteEndpoint } from '../fhir/client/remote.js';
 import type { Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { PURPOSE } from './credentials.js';
@@ -42,12 +42,10 @@ export interface Peer {
   notify(call: PeerCall, taskId: string, body: Resource): Promise<void>;
 }
 
-const FHIR_JSON = 'application/fhir+json';
-const LIMITS = { maxDepth: 64 };
 /** Reads per batch: a document level with many references goes in several, each well inside a sender's entry limit. */
 const BATCH_READS = 100;
 
-export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
+export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustRegistry): Peer {
   function endpoint(peer: string, kind: 'fhir' | 'notification'): string {
     const url = registry.trusted(peer)?.endpoints[kind];
     if (!url) throw new PermanentFailure(`trusted organisation '${peer}' has no ${kind} endpoint configured`);
@@ -56,9 +54,7 @@ export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
 
   async function readBatch(call: PeerCall, keys: string[]): Promise<Resource[]> {
     const batch: Bundle = { resourceType: 'Bundle', type: 'batch', entry: keys.map((url) => ({ request: { method: 'GET', url } })) };
-    const response = await fhir(call, 'POST', '', batch);
-    if (!response.ok) throw await failure(response, 'batch read', []);
-    const entries = ((await resourceOf(response)) as Bundle).entry ?? [];
+    const entries = (await fhir(call, (sender) => sender.batch(batch)).catch(failure('batch read', []))).entry ?? [];
     return keys.map((key, index) => {
       const entry = entries[index];
       if (!entry?.response?.status.startsWith('200') || !entry.resource) throw new Error(`GET ${key} in a batch answered ${entry?.response?.status ?? 'nothing'}`);
@@ -66,34 +62,29 @@ export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
     });
   }
 
-  async function send(call: PeerCall, purposeOfUse: string, url: string, init: RequestInit): Promise<Response> {
+  async function send<T>(call: PeerCall, purposeOfUse: string, url: string, exchange: (remote: RemoteEndpoint) => Promise<T>): Promise<T> {
     try {
-      return await client.authorizedFetch(url, init, {
-        requester: call.tenant,
-        remote: call.peer,
-        purposeOfUse,
-        vcs: call.credential ? [call.credential] : [],
-      });
+      return await exchange(
+        client.remote(url, {
+          requester: call.tenant,
+          remote: call.peer,
+          purposeOfUse,
+          vcs: call.credential ? [call.credential] : [],
+        }),
+      );
     } catch (error) {
       if (error instanceof TokenRequestError && error.reason === REFUSAL_REASONS.credentialRevoked) throw new AccessWithdrawn(error.message, { cause: error });
       throw error;
     }
   }
 
-  async function fhir(call: PeerCall, method: string, path: string, body?: Resource, headers: Record<string, string> = {}): Promise<Response> {
-    const url = path === '' ? endpoint(call.peer, 'fhir') : `${endpoint(call.peer, 'fhir')}/${path}`;
-    return send(call, PURPOSE.pull, url, {
-      method,
-      headers: { accept: FHIR_JSON, ...(body ? { 'content-type': FHIR_JSON } : {}), ...headers },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
+  async function fhir<T>(call: PeerCall, exchange: (sender: RemoteEndpoint) => Promise<T>): Promise<T> {
+    return send(call, PURPOSE.pull, endpoint(call.peer, 'fhir'), exchange);
   }
 
   return {
     async read(call, key) {
-      const response = await fhir(call, 'GET', key);
-      if (response.ok) return resourceOf(response);
-      throw await failure(response, `GET ${key}`, [404, 410]);
+      return fhir(call, (sender) => sender.read(key)).catch(failure(`GET ${key}`, [404, 410]));
     },
 
     async readAll(call, keys) {
@@ -103,28 +94,25 @@ export function createPeer(client: TokenClient, registry: TrustRegistry): Peer {
     },
 
     async update(call, resource, versionId) {
-      const headers: Record<string, string> = versionId ? { 'if-match': `W/"${versionId}"` } : {};
-      const response = await fhir(call, 'PUT', `${resource.resourceType}/${resource.id}`, resource, headers);
-      if (!response.ok) throw await failure(response, `PUT ${resource.resourceType}/${resource.id}`, [400, 403, 404, 409, 422]);
-      await response.body?.cancel();
+      const what = `PUT ${resource.resourceType}/${resource.id}`;
+      await fhir(call, (sender) => sender.update(resource, versionId)).catch(failure(what, [400, 403, 404, 409, 422]));
     },
 
     async notify(call, taskId, body) {
       const url = `${endpoint(call.peer, 'notification')}/${taskId}`;
-      const response = await send(call, PURPOSE.notify, url, { method: 'POST', headers: { 'content-type': FHIR_JSON }, body: JSON.stringify(body) });
-      if (!response.ok) throw await failure(response, `notification of Task/${taskId}`, [400, 403, 404]);
-      await response.body?.cancel();
+      await send(call, PURPOSE.notify, url, (receiver) => receiver.post(body)).catch(failure(`notification of Task/${taskId}`, [400, 403, 404]));
     },
   };
 }
 
-async function resourceOf(response: Response): Promise<Resource> {
-  return parseJson(await response.text(), LIMITS) as Resource;
-}
-
-/** What went wrong, as the error the outbox acts on: listed statuses will not get better by retrying. */
-async function failure(response: Response, what: string, permanent: number[]): Promise<Error> {
-  const text = (await response.text().catch(() => '')).slice(0, 500);
-  const message = `${what} answered ${response.status}: ${text}`;
-  return permanent.includes(response.status) ? new PermanentFailure(message) : new Error(message);
+/**
+ * What went wrong, as the error the outbox acts on: listed statuses will not get better by retrying. The other
+ * gateway's answer (its OperationOutcome) stays at hand as the `cause`.
+ */
+function failure(what: string, permanent: number[]): (error: unknown) => never {
+  return (error) => {
+    if (!(error instanceof RemoteFailure)) throw error;
+    const message = `${what} ${error.message}`;
+    throw permanent.includes(error.status) ? new PermanentFailure(message, { cause: error }) : new Error(message, { cause: error });
+  };
 }

@@ -24,6 +24,7 @@ const remote = {
   grantRefusal: undefined as object | undefined,
   refuseEveryToken: false,
   lastGrant: {} as Record<string, unknown>,
+  lastBody: '',
 };
 
 const body = (req: IncomingMessage) =>
@@ -53,8 +54,9 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
   }
   if (req.url === '/fhir/Task/1') {
     remote.fhirRequests += 1;
+    remote.lastBody = await body(req);
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
-    return remote.valid.has(token) && !remote.refuseEveryToken ? [200, { resourceType: 'Task', id: '1', seenBody: await body(req) }] : [401, {}];
+    return remote.valid.has(token) && !remote.refuseEveryToken ? [200, { resourceType: 'Task', id: '1' }] : [401, {}];
   }
   return [404, {}];
 }
@@ -80,7 +82,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 let client: TokenClient;
 beforeEach(() => {
-  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), grantRefusal: undefined, refuseEveryToken: false });
+  Object.assign(remote, { tokenRequests: 0, fhirRequests: 0, valid: new Set(), grantRefusal: undefined, refuseEveryToken: false, lastBody: '' });
   client = createTokenClient({ registry, clock });
 });
 
@@ -122,25 +124,26 @@ describe('token client', () => {
   it('retries once with a fresh token when the remote answers 401', async () => {
     await client.getToken('hospital-x', 'eOverdracht-sender', call);
     remote.valid.clear();
-    const response = await client.authorizedFetch(`${base}/fhir/Task/1`, { method: 'POST', body: 'hello' }, call);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ id: '1', seenBody: 'hello' });
+    await client.remote(`${base}/fhir`, call).update({ resourceType: 'Task', id: '1', status: 'accepted' });
     expect(remote.fhirRequests).toBe(2);
     expect(remote.tokenRequests).toBe(2);
+    expect(remote.lastBody).toBe('{"resourceType":"Task","id":"1","status":"accepted"}');
   });
 
   it('gives up after that one retry', async () => {
     remote.refuseEveryToken = true;
-    const response = await client.authorizedFetch(`${base}/fhir/Task/1`, {}, call);
-    expect(response.status).toBe(401);
+    await expect(client.remote(`${base}/fhir`, call).read('Task/1')).rejects.toMatchObject({ name: 'RemoteFailure', status: 401 });
     expect(remote.fhirRequests).toBe(2);
     expect(remote.tokenRequests).toBe(2);
   });
 
-  it('calls only configured endpoints of the trusted organisation', async () => {
-    await expect(client.authorizedFetch(`${base}/admin`, {}, call)).rejects.toThrow(/not an endpoint of 'hospital-x'/);
-    await expect(client.authorizedFetch('https://evil.example/fhir/Task/1', {}, call)).rejects.toThrow(/not an endpoint/);
-    await expect(client.authorizedFetch(`${base}/fhir/Task/1`, {}, { ...call, remote: 'nobody' })).rejects.toThrow(/not a trusted/);
+  it('calls only configured endpoints of the trusted organisation, whatever the URL is made of', async () => {
+    const task = { resourceType: 'Task', id: '1' };
+    await expect(client.remote(`${base}/admin`, call).post(task)).rejects.toThrow(/not an endpoint of 'hospital-x'/);
+    await expect(client.remote('https://evil.example/fhir', call).read('Task/1')).rejects.toThrow(/not an endpoint/);
+    await expect(client.remote(`${base}/fhir`, call).read('https://evil.example/fhir/Task/1')).rejects.toThrow(/not an endpoint/);
+    await expect(client.remote(`${base}/fhir`, call).read('../admin')).rejects.toThrow(/not an endpoint/);
+    await expect(client.remote(`${base}/fhir`, { ...call, remote: 'nobody' }).read('Task/1')).rejects.toThrow(/not a trusted/);
     expect(remote.fhirRequests + remote.tokenRequests).toBe(0);
   });
 

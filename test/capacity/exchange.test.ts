@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Principal } from '../../src/auth/principal.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
+import { RemoteFailure } from '../../src/fhir/client/remote.js';
 import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { httpStatus } from '../../src/http/status.js';
@@ -98,13 +99,16 @@ interface Sent {
 /** The coordination point's gateway, called with the exact bytes the provider's gateway sends. */
 function callsTo(point: () => { capacity: Capacity; store: Store }, sent: Sent[] = []) {
   return {
-    async authorizedFetch(_url: string | URL, init: RequestInit, call: { requester: string; purposeOfUse: string }): Promise<Response> {
-      sent.push({ body: String(init.body), requester: call.requester, purpose: call.purposeOfUse });
-      const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
-      const { capacity, store } = point();
-      const [outcome, resource] = await capacity.coordination.receive(store, r4(ZCC.id), principal, JSON.parse(String(init.body)), now());
-      return new Response(JSON.stringify(resource ?? outcome), { status: httpStatus(outcome) });
-    },
+    remote: (_url: string, call: { requester: string; purposeOfUse: string }) => ({
+      async post(body: Resource | string): Promise<void> {
+        sent.push({ body: String(body), requester: call.requester, purpose: call.purposeOfUse });
+        const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
+        const { capacity, store } = point();
+        const [outcome, resource] = await capacity.coordination.receive(store, r4(ZCC.id), principal, JSON.parse(String(body)), now());
+        const status = httpStatus(outcome);
+        if (status >= 300) throw new RemoteFailure(status, resource ?? outcome);
+      },
+    }),
   };
 }
 
@@ -118,7 +122,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
 
   beforeAll(async () => {
     [providerStore, cpStore] = await Promise.all([freshStore(), freshStore()]);
-    cp = createCapacity({ config: coordinationConfig(), store: cpStore, client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) }, clock });
+    cp = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) }, clock });
     provider = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 0, client: toCoordinationPoint });
   });
 
@@ -205,7 +209,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
   });
 
   it('changes close together go out as one publication', async () => {
-    const slow = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 60_000, client: { authorizedFetch: () => Promise.reject(new Error('not sent in this test')) } });
+    const slow = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 60_000, client: { remote: () => ({ post: () => Promise.reject(new Error('not sent in this test')) }) } });
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 3, 10]]), now());
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 2, 10]]), now());
     expect(await providerStore.outbox.list(VVT_A.id, { status: 'pending', kind: PUBLISH_KIND })).toHaveLength(1);
@@ -242,7 +246,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     const [, answer] = cp.coordination.match(r4(ZCC.id), { 'care-type': ['elv-hoog'], region: ['rijnmond'] }, now());
     expect((answer!.parameter as { name: string }[]).filter((parameter) => parameter.name === 'candidate')).toHaveLength(0);
 
-    const restarted = createCapacity({ config: coordinationConfig(), store: cpStore, client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) }, clock });
+    const restarted = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) }, clock });
     await restarted.coordination.rebuild(cpStore, [ZCC.id], now());
     const rows = (capacity: Capacity) => capacity.coordination.board(ZCC.id).allRows(now());
     expect(rows(restarted)).toEqual(rows(cp));
@@ -266,7 +270,7 @@ describe('capacity exchange: a report the coordination point cannot raise events
       const cp = createCapacity({
         config: coordinationConfig(),
         store: cpStore,
-        client: { authorizedFetch: () => Promise.reject(new Error('no calls out')) },
+        client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) },
         clock,
         onBoardChange: async (change) => {
           if (failures-- > 0) throw new Error('raising the events failed');

@@ -1,7 +1,8 @@
 import { AsyncResource } from 'node:async_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { TokenClient } from '../../auth/client.js';
+import type { OutboundCall } from '../../auth/client.js';
 import type { TrustedOrganization } from '../../config/config.js';
+import { RemoteFailure, type RemoteEndpoint } from '../../fhir/client/remote.js';
 import type { Resource } from '../../fhir/version.js';
 import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
 import type { OutboxMessage, Store } from '../../store/repository.js';
@@ -15,7 +16,8 @@ export const PUBLICATION_PURPOSE = 'capacity-publication';
 export interface PublisherOptions {
   store: Store;
   provider: ProviderCapacity;
-  client: Pick<TokenClient, 'authorizedFetch'>;
+  /** Outbound calls with Nuts-style tokens (auth's client); a publication only posts. */
+  client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post'> };
   coordinationPoint: TrustedOrganization;
   /** Changes within this period go out as one publication (default 250 ms). */
   debounceMs?: number;
@@ -77,15 +79,8 @@ export class Publisher {
     const scope = { tenant: message.tenant, version: 'r4' as const };
     const released = await releaseAvailability(this.options.store.audit, scope, { destination: message.destination, source, at: now });
     if ('resourceType' in released) throw new PermanentFailure(issuesText(released));
-    const response = await this.options.client.authorizedFetch(
-      message.destination,
-      { method: 'POST', headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' }, body: released.body },
-      { requester: message.tenant, remote: this.options.coordinationPoint.id, purposeOfUse: PUBLICATION_PURPOSE },
-    );
-    if (response.ok) return;
-    const answer = `coordination point answered ${response.status}: ${(await response.text()).slice(0, 500)}`;
-    if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) throw new PermanentFailure(answer);
-    throw new Error(answer);
+    const call = { requester: message.tenant, remote: this.options.coordinationPoint.id, purposeOfUse: PUBLICATION_PURPOSE };
+    await this.options.client.remote(message.destination, call).post(released.body).catch(refusal);
   };
 
   /** Schedules a snapshot of every tenant in `tenants` on the configured cron expression. */
@@ -100,6 +95,14 @@ export class Publisher {
   async stop(): Promise<void> {
     await this.snapshots?.destroy();
   }
+}
+
+/** A refusal by the coordination point is permanent, unless it asks to be tried again later (408, 429). */
+function refusal(error: unknown): never {
+  if (!(error instanceof RemoteFailure)) throw error;
+  const answer = `coordination point ${error.message}`;
+  if (error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429) throw new PermanentFailure(answer, { cause: error });
+  throw new Error(answer, { cause: error });
 }
 
 function issuesText(outcome: Resource): string {
