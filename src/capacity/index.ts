@@ -139,3 +139,5 @@ export function createCapacity(options: CapacityOptions): Capacity {
     },
   };
 }
+
+export { StoredReportEgress } from './egress/stored-report.js';
