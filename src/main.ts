@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAuth } from './auth/index.js';
-import { createCapacity } from './capacity/index.js';
+import { createCapacity, StoredReportEgress } from './capacity/index.js';
 import { ConfigError, listeningFile, loadConfig, type GatewayConfig } from './config/config.js';
 import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
@@ -55,7 +55,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const bodies = createMemoryGate(config.limits.inFlightBytes);
     const auth = await createAuth(running, store, { bodies });
     let dispatcher: Dispatcher | undefined;
-    const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });
+    const subscriptions = createSubscriptions({
+      config: running,
+      store,
+      registry: auth.registry,
+      tokens: auth.client,
+      availability: new StoredReportEgress(),
+      logger,
+    });
     const capacity = createCapacity({
       config: running,
       store,

@@ -138,3 +138,5 @@ export function createCapacity(options: CapacityOptions): Capacity {
     },
   };
 }
+
+export { StoredReportEgress } from './egress/stored-report.js';

@@ -12,7 +12,7 @@ import type { FocusContent } from './content.js';
 import type { SubscriptionDirectory } from './directory.js';
 import type { EndpointPolicy } from './endpoints.js';
 import { streamOf, type NotifyPayload } from './events.js';
-import { focusEntry, notificationBundle, subscriptionStatus, type NotificationType } from './notifications.js';
+import { focusEntry, notificationBundle, subscriptionStatus, type FocusRef, type NotificationType } from './notifications.js';
 import { signNotification } from './signature.js';
 import { changeStatus } from './status.js';
 import type { SubscriptionPlan } from './subscription.js';
@@ -51,6 +51,8 @@ interface Request {
   url: string;
   body?: string;
   contentType?: string;
+  /** The focus whose payload the body carries, if it carries one. */
+  carries?: FocusRef;
 }
 
 export function deliveryHandlers(context: DeliveryContext): Record<string, OutboxHandler> {
@@ -132,7 +134,8 @@ async function eventRequest(context: DeliveryContext, tenant: string, plan: Subs
   const resource = plan.content === 'full-resource' ? await context.content.resource(context.store, tenant, event.focus) : undefined;
   const entries = resource ? [focusEntry(focusUrl, resource)] : [];
   const notification = { number, timestamp: event.timestamp, ...(plan.content === 'empty' ? {} : { focus: focusUrl }) };
-  return bundleRequest(context, plan, 'event-notification', number, notification, entries);
+  const request = bundleRequest(context, plan, 'event-notification', number, notification, entries);
+  return resource ? { ...request, carries: event.focus } : request;
 }
 
 function bundleRequest(
@@ -162,7 +165,7 @@ async function criteriaRequest(context: DeliveryContext, tenant: string, plan: S
   const resource = await context.content.resource(context.store, tenant, event.focus);
   if (!resource) throw new PermanentFailure(`${event.focus.resourceType}/${event.focus.id} has nothing that may leave in a payload`);
   const url = `${plan.endpoint.replace(/\/$/, '')}/${event.focus.resourceType}/${event.focus.id}`;
-  return { method: 'PUT', url, body: serialize(resource, plan.format, 'r4', false), contentType: CONTENT_TYPES[plan.format] };
+  return { method: 'PUT', url, body: serialize(resource, plan.format, 'r4', false), contentType: CONTENT_TYPES[plan.format], carries: event.focus };
 }
 
 async function send(context: DeliveryContext, tenant: string, plan: SubscriptionPlan, request: Request): Promise<void> {
@@ -176,6 +179,9 @@ async function send(context: DeliveryContext, tenant: string, plan: Subscription
     headers.authorization = `Bearer ${await context.tokens.getToken(plan.owner.id, SUBSCRIBER_PURPOSE, { requester: tenant })}`;
   }
   headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
+  if (request.carries) {
+    await context.content.recordRelease(context.store, tenant, request.carries, { destination: request.url, at: new Date(context.clock()), body: request.body ?? '' });
+  }
   await context.transport.send({
     url: new URL(request.url),
     method: request.method,

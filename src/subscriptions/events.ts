@@ -1,7 +1,6 @@
 import { parseSearchRequest } from '../fhir/search/parse.js';
 import type { Store } from '../store/repository.js';
 import { OUTBOX_KINDS } from './canonical.js';
-import { recordRelease } from './content.js';
 import { scopeOf, type SubscriptionDirectory } from './directory.js';
 import { matchesFilters, type FilterValues } from './filters.js';
 import type { SubscriptionEvent } from './notifications.js';
@@ -57,7 +56,6 @@ export class EventRecorder {
         return [{ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) }];
       });
       await store.outbox.enqueueAll(notifications);
-      await this.recordEgress(inTransaction, matched);
       return matched.length;
     });
   }
@@ -92,16 +90,5 @@ export class EventRecorder {
 
   private live(plan: SubscriptionPlan): boolean {
     return plan.end === undefined || plan.end > this.clock();
-  }
-
-  /**
-   * Availability that will leave in full is released through the egress policy once per event, which records it
-   * (hash, time, and every destination); the deliveries build the same payload from the same stored version.
-   */
-  private async recordEgress({ store, tenant, event }: Occurrence, matched: SubscriptionPlan[]): Promise<void> {
-    if (event.focus.resourceType !== 'MeasureReport') return;
-    const destinations = [...new Set(matched.filter((plan) => plan.content === 'full-resource' && plan.status !== 'error').map((plan) => plan.endpoint))];
-    if (destinations.length === 0) return;
-    await recordRelease(store, tenant, event.focus, `subscription notifications to ${destinations.sort().join(' ')}`, new Date(this.clock()));
   }
 }

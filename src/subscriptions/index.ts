@@ -11,7 +11,7 @@ import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
 import { OUTBOX_CHANGED, type Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';
-import { FocusContent } from './content.js';
+import { FocusContent, type AvailabilityEgress } from './content.js';
 import { deliveryHandlers } from './delivery.js';
 import { scopeOf, SubscriptionDirectory } from './directory.js';
 import { EndpointPolicy } from './endpoints.js';
@@ -27,7 +27,8 @@ import { readOptional } from '../store/optional.js';
  * Subscriptions (R4 Subscriptions Backport IG, and classic R4 criteria): the Subscription routes of the R4 base, the
  * hooks that turn capacity and transfer changes into events (called inside the change's transaction), and
  * dispatchers of their own that deliver them from the durable outbox, so slow subscribers never hold up eOverdracht
- * notifications. `main.ts` adds `http` to the app, passes the hooks to capacity and transfer, and starts and stops it.
+ * notifications. `main.ts` adds `http` to the app, passes the hooks to capacity and transfer, gives it capacity's
+ * availability egress, and starts and stops it.
  */
 export interface SubscriptionsOptions {
   config: GatewayConfig;
@@ -36,6 +37,8 @@ export interface SubscriptionsOptions {
   /** Tokens for notifications to remote subscribers (auth's client). */
   tokens: Pick<TokenClient, 'getToken'>;
   logger: Logger;
+  /** How availability leaves in notifications: capacity's egress (allowlist and record). */
+  availability: AvailabilityEgress;
   clock?: () => number;
 }
 
@@ -71,7 +74,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const topics = subscriptionTopics();
   const directory = new SubscriptionDirectory(topics, config.limits, PLAN_TTL_MS, clock);
   const policy = new EndpointPolicy({ mode: config.mode, allowedEndpoints: settings.allowedEndpoints ?? [], trusted: (id) => options.registry.trusted(id), ownPort: config.port });
-  const content = new FocusContent(config.publicBaseUrl);
+  const content = new FocusContent(config.publicBaseUrl, options.availability);
   const transport = new Transport(settings.maxConcurrentPerEndpoint);
   const recorder = new EventRecorder(directory, clock);
   const lastDelivered = new Map<string, number>();

@@ -7,7 +7,7 @@ import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.
 import type { Resource } from '../fhir/version.js';
 import { callerOf, planOf, visibleSubscription } from './access.js';
 import { CONTENT_LEVELS, OUTBOX_KINDS, SUBSCRIPTION_OWNER_SYSTEM, type ContentLevel } from './canonical.js';
-import { recordRelease, type FocusContent } from './content.js';
+import type { FocusContent } from './content.js';
 import type { SubscriptionDirectory } from './directory.js';
 import { orderingKeyOf, streamOf, type NotifyPayload } from './events.js';
 import { focusEntry, notificationBundle, subscriptionStatus, type SubscriptionEvent } from './notifications.js';
@@ -106,7 +106,9 @@ export class SubscriptionOperations {
       seen.add(key);
       const resource = await this.services.content.resource(context.store, tenant, focus);
       if (!resource) continue;
-      if (focus.resourceType === 'MeasureReport') await recordRelease(context.store, tenant, focus, requesterOf(context.principal), new Date(this.services.clock()));
+      // The HTTP layer serialises the answer in the caller's format: what is recorded is the payload as JSON.
+      const sent = { destination: requesterOf(context.principal), at: new Date(this.services.clock()), body: JSON.stringify(resource) };
+      await this.services.content.recordRelease(context.store, tenant, focus, sent);
       entries.push(focusEntry(this.services.content.url(focus), resource));
     }
     return entries;

@@ -18,6 +18,7 @@ import { buildAvailabilityPayload, type AvailabilitySource } from '../../src/cap
 import { compileEgressPolicy, EGRESS_POLICY_FILE, egressPolicy } from '../../src/capacity/egress/policy.js';
 import { project } from '../../src/capacity/egress/project.js';
 import { releaseAvailability } from '../../src/capacity/egress/release.js';
+import { StoredReportEgress } from '../../src/capacity/egress/stored-report.js';
 import { valueSetMembers } from '../../src/capacity/terminology.js';
 import { availability, MOMENT, organization, providerSample, source } from './samples.js';
 import { fixtureFolder } from '../fixtures.js';
@@ -328,6 +329,34 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     const detail = Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
     expect(detail).toEqual({ destination: 'https://zcc.example/fhir', sha256: released.hash, payload: Buffer.from(released.body).toString('base64') });
     expect(created[0].resource).toMatchObject({ resourceType: 'AuditEvent', recorded: MOMENT.toISOString(), agent: [{ who: { identifier: { value: 'vvt-zuid' } } }] });
+  });
+
+  it("builds a coordination point's stored report once per version for all its subscribers, and records each body byte for byte", async () => {
+    const sample = { ura: '12345678', name: 'VVT Zuid', postalCode: '3011 AB', region: 'rijnmond', endpoints: [{ role: 'notification' as const, address: 'https://vvt.example/notify' }] };
+    const published = buildAvailabilityPayload(source(sample, { measuredAt: '2025-03-14T09:00:00.000Z', groups: [{ careType: 'elv-hoog', available: 2 }] }));
+    const stored = { ...published, id: 'ura-12345678', meta: { versionId: '3' }, text: { status: 'generated', div: '<div>omzetplafond</div>' } };
+    const reads: string[] = [];
+    const created: { tenant: string; resource: Resource }[] = [];
+    const store = {
+      resources: { vread: async (_scope: Scope, _type: string, id: string, versionId: string) => (reads.push(`${id}/${versionId}`), stored) },
+      audit: { append: async (tenant: string, resource: Resource) => (created.push({ tenant, resource }), resource) },
+    };
+    const egress = new StoredReportEgress();
+    const payloads = await Promise.all(Array.from({ length: 50 }, () => egress.payload(store, 'zcc', { id: 'ura-12345678', versionId: '3' })));
+    expect(reads).toEqual(['ura-12345678/3']);
+    expect(new Set(payloads).size).toBe(1);
+    expect(payloads[0]).toEqual({ ...published, id: 'ura-12345678' });
+
+    const body = JSON.stringify({ resourceType: 'Bundle', type: 'history', entry: [{ resource: payloads[0] }] });
+    await egress.record(store, 'zcc', { destination: 'https://ehr.example/hooks', at: MOMENT, body });
+    const entity = (created[0].resource.entity as { detail: Record<string, string>[] }[])[0];
+    const detail = Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
+    expect(detail).toEqual({
+      destination: 'https://ehr.example/hooks',
+      sha256: createHash('sha256').update(body).digest('hex'),
+      payload: Buffer.from(body).toString('base64'),
+    });
+    expect(created[0]).toMatchObject({ tenant: 'zcc', resource: { recorded: MOMENT.toISOString() } });
   });
 
   it('records nothing when there is nothing publishable', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify, type JWK } from 'jose';
 import { importSigningKey, importVerificationKey } from '../../src/auth/jwk.js';
@@ -60,6 +61,19 @@ async function active(id: string, token?: string): Promise<Resource> {
   });
 }
 
+/** The Export AuditEvents of availability sent to `destination`: the recorded SHA-256 and the recorded bytes. */
+async function exportRecords(destination: string): Promise<{ sha256?: string; body: string }[]> {
+  const { body } = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/AuditEvent?type=http://dicom.nema.org/resources/ontology/DCM|110106&_count=1000');
+  return (body.entry as { resource: Resource }[]).flatMap(({ resource }) => {
+    const details = (resource.entity as { detail: { type: string; valueString?: string; valueBase64Binary?: string }[] }[])[0].detail;
+    const detail = (type: string) => details.find((item) => item.type === type);
+    if (detail('destination')?.valueString !== destination) return [];
+    return [{ sha256: detail('sha256')?.valueString, body: Buffer.from(detail('payload')?.valueBase64Binary ?? '', 'base64').toString('utf8') }];
+  });
+}
+
+const sha256 = (body: string) => createHash('sha256').update(body).digest('hex');
+
 const arrived = (path: string, count: number) =>
   eventually(`${count} notifications at ${path}`, async () => (hooks.at(path).length >= count ? hooks.at(path) : undefined));
 
@@ -119,18 +133,15 @@ describe('a topic subscription', () => {
     await expect(verifyNotification(received[2].body, signature, resolve, { target: `${hooks.url}/elsewhere` })).rejects.toThrow('signed for');
   });
 
-  it('records every availability release: the payload hash, the destinations and the time', async () => {
-    const path = '/ehr/audited';
-    const created = await subscribe(topicSubscription({ endpoint: `${hooks.url}${path}`, content: 'full-resource' }));
+  it.each(['application/fhir+json', 'application/fhir+xml'])('records each release in %s as the exact bytes sent: their SHA-256 and the bytes', async (payload) => {
+    const path = `/ehr/audited-${payload.split('+')[1]}`;
+    const created = await subscribe(topicSubscription({ endpoint: `${hooks.url}${path}`, content: 'full-resource', payload }));
     await active(String(created.id));
     await publishChange();
-    await arrived(path, 2);
-    const { body } = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/AuditEvent?_count=100');
-    const destinations = (body.entry as { resource: Resource }[]).flatMap(({ resource }) =>
-      ((resource.entity as { detail?: { type: string; valueString?: string }[] }[] | undefined) ?? []).flatMap((entity) => entity.detail ?? []),
-    );
-    expect(destinations.some((detail) => detail.type === 'destination' && detail.valueString?.includes(`${hooks.url}${path}`))).toBe(true);
-    expect(destinations.some((detail) => detail.type === 'sha256' && /^[0-9a-f]{64}$/.test(detail.valueString ?? ''))).toBe(true);
+    const [, notification] = await arrived(path, 2);
+    const records = await exportRecords(`${hooks.url}${path}`);
+    expect(records).toContainEqual({ sha256: sha256(notification.body), body: notification.body });
+    for (const record of records) expect(record.sha256).toBe(sha256(record.body));
   });
 
   it.each([

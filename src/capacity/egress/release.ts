@@ -20,10 +20,18 @@ export interface Released {
   record: Resource;
 }
 
+/** Bytes that carry availability out of the gateway, exactly as they are sent. */
+export interface Sent {
+  /** Where they go: a URL, or who asked for them. */
+  destination: string;
+  at: Date;
+  body: string;
+}
+
 /**
- * The one way availability leaves a provider's gateway (push, subscription, search by another organisation):
- * builds the payload from the allowlist and records it (hash, destination, time, the payload itself) as an
- * AuditEvent in the tenant's audit trail. Send `body`, the bytes that were hashed.
+ * The one way a provider's own availability leaves its gateway (push to the coordination point): builds the payload
+ * from the allowlist and records it (hash, destination, time, the payload itself) as an AuditEvent in the tenant's
+ * audit trail. Send `body`, the bytes that were hashed.
  */
 export async function releaseAvailability(
   trail: Pick<AuditTrail, 'append'>,
@@ -34,17 +42,27 @@ export async function releaseAvailability(
   const payload = buildAvailabilityPayload(release.source, policy);
   if (payload.resourceType === 'OperationOutcome') return payload as OperationOutcome;
   const body = JSON.stringify(payload);
-  const hash = createHash('sha256').update(body).digest('hex');
-  const record = await trail.append(scope.tenant, egressAuditEvent(scope.tenant, release, body, hash, policy.version));
+  const { hash, record } = await recordEgress(trail, scope.tenant, { destination: release.destination, at: release.at, body }, policy.version);
   return { payload, hash, body, record };
 }
 
-function egressAuditEvent(tenant: string, release: Release, body: string, hash: string, policyVersion: string): Resource {
+/**
+ * Records that `sent.body` left for `sent.destination`: an Export AuditEvent in the tenant's audit trail with the
+ * time, the SHA-256 of exactly those bytes and the bytes themselves, so an auditor can check what left, when and to
+ * whom.
+ */
+export async function recordEgress(trail: Pick<AuditTrail, 'append'>, tenant: string, sent: Sent, policyVersion: string): Promise<{ hash: string; record: Resource }> {
+  const hash = createHash('sha256').update(sent.body).digest('hex');
+  const record = await trail.append(tenant, egressAuditEvent(tenant, sent, hash, policyVersion));
+  return { hash, record };
+}
+
+function egressAuditEvent(tenant: string, sent: Sent, hash: string, policyVersion: string): Resource {
   return {
     resourceType: 'AuditEvent',
     type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
     action: 'R',
-    recorded: release.at.toISOString(),
+    recorded: sent.at.toISOString(),
     outcome: '0',
     agent: [{ who: { identifier: { value: tenant } }, requestor: true }],
     source: { observer: { display: 'vervolgzorg-gateway capacity egress' } },
@@ -54,9 +72,9 @@ function egressAuditEvent(tenant: string, release: Release, body: string, hash: 
         name: 'availability payload',
         description: `built from egress policy ${policyVersion}`,
         detail: [
-          { type: 'destination', valueString: release.destination },
+          { type: 'destination', valueString: sent.destination },
           { type: 'sha256', valueString: hash },
-          { type: 'payload', valueBase64Binary: Buffer.from(body).toString('base64') },
+          { type: 'payload', valueBase64Binary: Buffer.from(sent.body).toString('base64') },
         ],
       },
     ],

@@ -1,0 +1,65 @@
+import type { Resource } from '../../fhir/version.js';
+import type { AuditTrail, ResourceRepository } from '../../store/repository.js';
+import { objects } from '../json.js';
+import { buildAvailabilityPayload, type AvailabilitySource } from './payload.js';
+import { egressPolicy, type EgressPolicy } from './policy.js';
+import { recordEgress, type Sent } from './release.js';
+
+/** A provider's report as a coordination point stored it, at one version (the focus of a subscription event). */
+export interface ReportVersion {
+  id: string;
+  versionId: string;
+}
+
+/** What of the store the egress uses: the stored report versions, and the audit trail. */
+export interface EgressStore {
+  resources: Pick<ResourceRepository, 'vread'>;
+  audit: Pick<AuditTrail, 'append'>;
+}
+
+/** Versions never change: a payload built once serves every subscriber of the same event. */
+const CACHE_LIMIT = 1000;
+
+/**
+ * Availability as it leaves a coordination point towards subscribers (subscriptions' `AvailabilityEgress` port,
+ * wired in main.ts): the stored report version built from the egress allowlist once, whoever it goes to, with the
+ * report's id (`ura-<URA>`) as its identity, and every body that carries it recorded with its exact bytes.
+ */
+export class StoredReportEgress {
+  private readonly built = new Map<string, Promise<Resource | undefined>>();
+
+  constructor(private readonly policy: EgressPolicy = egressPolicy()) {}
+
+  /** The report as it may leave, or undefined when nothing of it is publishable. */
+  payload(store: EgressStore, tenant: string, report: ReportVersion): Promise<Resource | undefined> {
+    const key = `${tenant}|${report.id}/${report.versionId}`;
+    let payload = this.built.get(key);
+    if (!payload) {
+      payload = this.build(store, tenant, report);
+      if (this.built.size >= CACHE_LIMIT) this.built.clear();
+      this.built.set(key, payload);
+      payload.catch(() => this.built.delete(key));
+    }
+    return payload;
+  }
+
+  /** Records bytes that carry a payload, right before they are sent. */
+  async record(store: EgressStore, tenant: string, sent: Sent): Promise<void> {
+    await recordEgress(store.audit, tenant, sent, this.policy.version);
+  }
+
+  private async build(store: EgressStore, tenant: string, report: ReportVersion): Promise<Resource | undefined> {
+    const stored = await store.resources.vread({ tenant, version: 'r4' }, 'MeasureReport', report.id, report.versionId);
+    const { resourceType, ...payload } = buildAvailabilityPayload(availabilitySource(stored), this.policy);
+    return resourceType === 'OperationOutcome' ? undefined : { resourceType, id: report.id, ...payload };
+  }
+}
+
+/**
+ * A published availability report read back as its parts: the egress builder puts the provider Organization first
+ * in `contained`, then its Endpoints (the policy's `links`).
+ */
+function availabilitySource(report: Resource): AvailabilitySource {
+  const [organization, ...endpoints] = objects(report.contained);
+  return { organization, endpoints, report };
+}
