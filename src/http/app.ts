@@ -4,13 +4,14 @@ import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
 import { OAUTH_PATHS } from '../auth/router.js';
+import { declaredByKey, type Capability, type Endpoint } from '../capability.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { RestLimits, RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
+import { FhirRouter } from '../fhir/rest/router.js';
+import type { RestLimits, RestServices, SearchParser } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
@@ -27,7 +28,7 @@ export interface AppDependencies {
   /** URL under which clients reach this gateway; FHIR bases are `<publicBaseUrl>/fhir` and `/fhir/stu3`. */
   publicBaseUrl: string;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
-  /** The memory gate of request bodies in flight; the auth and extension routers that read bodies share it. */
+  /** The memory gate of request bodies in flight; the auth router, which reads bodies too, shares it. */
   bodies: MemoryGate;
   rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
   /** Proxies whose X-Forwarded-For names the client (express `trust proxy`); the client address keys rate limits and audit. */
@@ -42,21 +43,9 @@ export interface AppDependencies {
   audit: FhirApiAuditor;
   /** Routes served at the root before the FHIR bases (token endpoint, discovery metadata, DID documents). */
   authRouter?: express.Router;
-  /** What capabilities (eOverdracht transfer, ...) add: FHIR operations, write rules, routes of their own. */
-  extensions?: HttpExtension[];
+  /** What the gateway does (eOverdracht transfer, ...): their FHIR routes, endpoints and write rules are served here. */
+  capabilities?: Capability[];
   logger: Logger;
-}
-
-/** A capability's additions to the HTTP surface. */
-export interface HttpExtension {
-  /** FHIR routes (typically operations) for the base of one release. */
-  fhirRoutes?(version: FhirVersion): RouteDefinition[];
-  /** Rules around REST writes, by resource type. */
-  writeInterceptors?: Record<string, WriteInterceptor>;
-  /** What some callers see of the answers of both FHIR bases (e.g. other organisations at a coordination point). */
-  servedProjection?: ServedProjection;
-  /** Routes outside the FHIR bases, mounted at the root (e.g. the eOverdracht notification endpoint). */
-  router?: express.Router;
 }
 
 const FHIR_BASES: { version: FhirVersion; path: string }[] = [
@@ -91,11 +80,13 @@ export function createApp(deps: AppDependencies): express.Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   // The FHIR bases first (they carry most traffic; STU3 before R4, whose prefix `/fhir` also matches `/fhir/stu3/...`).
-  // They answer everything under /fhir: extensions add FHIR paths through `fhirRoutes`, their routers live elsewhere.
+  // They answer everything under /fhir; capabilities' endpoints outside the bases go through the same pipeline.
   const unauthenticated = { ...deps.rateLimits.unauthenticated, ...createRateLimiter(deps.rateLimits.unauthenticated) };
   for (const base of FHIR_BASES) app.use(base.path, fhirApi({ ...fhirApiOptions(deps, base), unauthenticated }));
+  for (const endpoint of (deps.capabilities ?? []).flatMap((capability) => capability.endpoints ?? [])) {
+    app.use(endpoint.path, fhirApi({ ...endpointApiOptions(deps, endpoint), unauthenticated }));
+  }
   if (deps.authRouter) app.use(deps.authRouter);
-  for (const extension of deps.extensions ?? []) if (extension.router) app.use(extension.router);
 
   app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -107,8 +98,8 @@ export function createApp(deps: AppDependencies): express.Express {
 
 function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; path: string }) {
   const baseUrl = deps.publicBaseUrl.replace(/\/$/, '') + base.path;
-  const extensions = deps.extensions ?? [];
-  const router = createFhirRouter(extensions.flatMap((extension) => extension.fhirRoutes?.(base.version) ?? []));
+  const capabilities = deps.capabilities ?? [];
+  const router = createFhirRouter(capabilities.flatMap((capability) => capability.fhirRoutes?.(base.version) ?? []));
   const services: RestServices = {
     version: base.version,
     validator: deps.validators[base.version],
@@ -116,8 +107,9 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
     limits: deps.restLimits,
     authenticator: deps.authenticator,
     router,
-    writeInterceptors: writeInterceptors(extensions),
-    projections: extensions.flatMap((extension) => extension.servedProjection ?? []),
+    // One capability decides the writes of a resource type.
+    writeInterceptors: declaredByKey(capabilities, (capability) => capability.writeInterceptors, 'the writes of'),
+    projections: capabilities.flatMap((capability) => capability.servedProjection ?? []),
   };
   let statement: Resource | undefined;
   const describe = () =>
@@ -132,17 +124,25 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
       tokenEndpoint: `${deps.publicBaseUrl.replace(/\/$/, '')}/oauth2/token`,
       date: new Date().toISOString(),
     });
-  return {
-    services,
-    baseUrl,
-    mountPath: base.path,
-    store: deps.store,
-    limits: deps.limits,
-    bodies: deps.bodies,
-    capabilityStatement: () => (statement ??= describe()),
-    audit: deps.audit,
-    logger: deps.logger,
+  return { ...sharedApiOptions(deps, services, baseUrl, base.path), capabilityStatement: () => (statement ??= describe()) };
+}
+
+/** A capability's endpoint outside the FHIR bases: its own routes only, no REST interactions, no metadata. */
+function endpointApiOptions(deps: AppDependencies, endpoint: Endpoint) {
+  const services: RestServices = {
+    version: endpoint.version,
+    endpoint: endpoint.api,
+    validator: deps.validators[endpoint.version],
+    parseSearch: deps.parseSearch,
+    limits: deps.restLimits,
+    authenticator: deps.authenticator,
+    router: new FhirRouter(endpoint.routes),
   };
+  return sharedApiOptions(deps, services, deps.publicBaseUrl.replace(/\/$/, '') + endpoint.path, endpoint.path);
+}
+
+function sharedApiOptions(deps: AppDependencies, services: RestServices, baseUrl: string, mountPath: string) {
+  return { services, baseUrl, mountPath, store: deps.store, limits: deps.limits, bodies: deps.bodies, audit: deps.audit, logger: deps.logger };
 }
 
 /**
@@ -186,14 +186,4 @@ function accessLog(logger: Logger) {
 
 function sendJsonOutcome(res: Response, outcome: OperationOutcome): void {
   res.status(httpStatus(outcome)).type(CONTENT_TYPES.json).send(serialize(outcome, 'json', 'r4', false));
-}
-
-/** Each capability's write rules, by resource type: one capability decides the writes of a type. */
-function writeInterceptors(extensions: HttpExtension[]): Record<string, WriteInterceptor> {
-  const byType: Record<string, WriteInterceptor> = {};
-  for (const [type, interceptor] of extensions.flatMap((extension) => Object.entries(extension.writeInterceptors ?? {}))) {
-    if (byType[type]) throw new Error(`Two capabilities intercept the writes of ${type}`);
-    byType[type] = interceptor;
-  }
-  return byType;
 }
