@@ -97,16 +97,11 @@ export function createApp(deps: AppDependencies): express.Express {
 }
 
 function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; path: string }) {
-  const baseUrl = deps.publicBaseUrl.replace(/\/$/, '') + base.path;
+  const baseUrl = publicUrl(deps, base.path);
   const capabilities = deps.capabilities ?? [];
   const router = createFhirRouter(capabilities.flatMap((capability) => capability.fhirRoutes?.(base.version) ?? []));
   const services: RestServices = {
-    version: base.version,
-    validator: deps.validators[base.version],
-    parseSearch: deps.parseSearch,
-    limits: deps.restLimits,
-    authenticator: deps.authenticator,
-    router,
+    ...restServices(deps, base.version, router),
     // One capability decides the writes of a resource type.
     writeInterceptors: declaredByKey(capabilities, (capability) => capability.writeInterceptors, 'the writes of'),
     projections: capabilities.flatMap((capability) => capability.servedProjection ?? []),
@@ -121,7 +116,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
       resourceTypes: RESOURCE_TYPES,
       searchParameters: (type) => deps.searchParameters(base.version, type),
       profiles: deps.validators[base.version].profiles(),
-      tokenEndpoint: `${deps.publicBaseUrl.replace(/\/$/, '')}/oauth2/token`,
+      tokenEndpoint: publicUrl(deps, '/oauth2/token'),
       date: new Date().toISOString(),
     });
   return { ...sharedApiOptions(deps, services, baseUrl, base.path), capabilityStatement: () => (statement ??= describe()) };
@@ -129,17 +124,15 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
 
 /** A capability's endpoint outside the FHIR bases: its own routes only, no REST interactions, no metadata. */
 function endpointApiOptions(deps: AppDependencies, endpoint: Endpoint) {
-  const services: RestServices = {
-    version: endpoint.version,
-    endpoint: endpoint.api,
-    validator: deps.validators[endpoint.version],
-    parseSearch: deps.parseSearch,
-    limits: deps.restLimits,
-    authenticator: deps.authenticator,
-    router: new FhirRouter(endpoint.routes),
-  };
-  return sharedApiOptions(deps, services, deps.publicBaseUrl.replace(/\/$/, '') + endpoint.path, endpoint.path);
+  const services: RestServices = { ...restServices(deps, endpoint.version, new FhirRouter(endpoint.routes)), endpoint: endpoint.api };
+  return sharedApiOptions(deps, services, publicUrl(deps, endpoint.path), endpoint.path);
 }
+
+function restServices(deps: AppDependencies, version: FhirVersion, router: FhirRouter): RestServices {
+  return { version, validator: deps.validators[version], parseSearch: deps.parseSearch, limits: deps.restLimits, authenticator: deps.authenticator, router };
+}
+
+const publicUrl = (deps: AppDependencies, path: string) => deps.publicBaseUrl.replace(/\/$/, '') + path;
 
 function sharedApiOptions(deps: AppDependencies, services: RestServices, baseUrl: string, mountPath: string) {
   return { services, baseUrl, mountPath, store: deps.store, limits: deps.limits, bodies: deps.bodies, audit: deps.audit, logger: deps.logger };
