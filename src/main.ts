@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { createAuth, type Auth } from './auth/index.js';
 import { createCapacity } from './capacity/index.js';
-import { declaredByKey, type Capability } from './capability.js';
+import { declaredByKey, type Capability } from './fhir/rest/capability-contract.js';
 import { ConfigError, listeningFile, loadConfig, type GatewayConfig } from './config/config.js';
 import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';

@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
-import type { Capability } from '../capability.js';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';

@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
 import { OAUTH_PATHS } from '../auth/router.js';
-import { declaredByKey, type Capability, type Endpoint } from '../capability.js';
+import { declaredByKey, type Capability, type Endpoint } from '../fhir/rest/capability-contract.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';

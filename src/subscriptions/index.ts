@@ -1,7 +1,7 @@
 import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
-import type { Capability } from '../capability.js';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import type { GatewayConfig } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { WriteInterceptor } from '../fhir/rest/types.js';

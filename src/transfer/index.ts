@@ -1,5 +1,5 @@
 import type { Auth } from '../auth/index.js';
-import type { Capability } from '../capability.js';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import type { TrustedOrganization } from '../config/config.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';

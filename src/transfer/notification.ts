@@ -1,4 +1,4 @@
-import type { Endpoint } from '../capability.js';
+import type { Endpoint } from '../fhir/rest/capability-contract.js';
 import { accepted, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';

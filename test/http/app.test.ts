@@ -11,7 +11,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import { notificationEndpoint } from '../../src/transfer/notification.js';
 import type { Notification } from '../../src/transfer/receiver.js';
 import type { TokenBucket } from '../../src/config/config.js';
-import type { Capability } from '../../src/capability.js';
+import type { Capability } from '../../src/fhir/rest/capability-contract.js';
 import { createApp } from '../../src/http/app.js';
 import { createMemoryGate, type MemoryGate } from '../../src/http/bodies.js';
 import { auditPatientData } from '../../src/http/audit.js';

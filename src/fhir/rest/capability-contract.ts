@@ -1,8 +1,8 @@
-import type { AccessRequest } from './auth/principal.js';
-import type { RouteDefinition } from './fhir/rest/router.js';
-import type { ServedProjection, WriteInterceptor } from './fhir/rest/types.js';
-import type { FhirVersion } from './fhir/version.js';
-import type { OutboxHandler } from './outbox/dispatcher.js';
+import type { AccessRequest } from '../../auth/principal.js';
+import type { RouteDefinition } from './router.js';
+import type { ServedProjection, WriteInterceptor } from './types.js';
+import type { FhirVersion } from '../version.js';
+import type { OutboxHandler } from '../../outbox/dispatcher.js';
 
 /**
  * The one contract between the gateway and what it does (eOverdracht transfer, capacity, subscriptions): a capability
