@@ -54,7 +54,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
-    const auth = await createAuth(running, store, { bodies });
+    const auth = await createAuth(running, store);
     const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
     const dispatcher = createDispatcher({
       outbox: store.outbox,
@@ -82,7 +82,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         })),
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
-      authRouter: auth.router,
+      authorizationServer: auth,
       capabilities,
       logger,
     });

@@ -3,7 +3,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
-import { OAUTH_PATHS } from '../auth/router.js';
 import { declaredByKey, type Capability, type Endpoint } from '../fhir/rest/capability-contract.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
@@ -18,6 +17,7 @@ import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
 import type { MemoryGate } from './bodies.js';
 import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
+import { OAUTH_PATHS, oauthRouter, type AuthorizationServer } from './oauth.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
 import { requestId } from './request-id.js';
@@ -28,7 +28,7 @@ export interface AppDependencies {
   /** URL under which clients reach this gateway; FHIR bases are `<publicBaseUrl>/fhir` and `/fhir/stu3`. */
   publicBaseUrl: string;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
-  /** The memory gate of request bodies in flight; the auth router, which reads bodies too, shares it. */
+  /** The memory gate of request bodies in flight, of every route that reads one (the OAuth endpoints too). */
   bodies: MemoryGate;
   rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
   /** Proxies whose X-Forwarded-For names the client (express `trust proxy`); the client address keys rate limits and audit. */
@@ -41,8 +41,8 @@ export interface AppDependencies {
   searchParameters(version: FhirVersion, resourceType: string): SearchParameterSummary[];
   authenticator: Authenticator;
   audit: FhirApiAuditor;
-  /** Routes served at the root before the FHIR bases (token endpoint, discovery metadata, DID documents). */
-  authRouter?: express.Router;
+  /** Served at the root after the FHIR bases: token and introspection endpoints, discovery metadata, DID documents. */
+  authorizationServer?: AuthorizationServer;
   /** What the gateway does (eOverdracht transfer, ...): their FHIR routes, endpoints and write rules are served here. */
   capabilities?: Capability[];
   logger: Logger;
@@ -86,7 +86,9 @@ export function createApp(deps: AppDependencies): express.Express {
   for (const endpoint of (deps.capabilities ?? []).flatMap((capability) => capability.endpoints ?? [])) {
     app.use(endpoint.path, fhirApi({ ...endpointApiOptions(deps, endpoint), unauthenticated }));
   }
-  if (deps.authRouter) app.use(deps.authRouter);
+  if (deps.authorizationServer) {
+    app.use(oauthRouter({ ...deps.authorizationServer, bodyBytes: deps.limits.unauthenticatedBodyBytes, bodies: deps.bodies }));
+  }
 
   app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
