@@ -28,7 +28,7 @@ export interface FhirApiOptions {
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
   /** The memory gate of all requests in flight: bodies (shared with every other route that reads one) and answers. */
   bodies: MemoryGate;
-  /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, shared by both bases). */
+  /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, one bucket for bases and endpoints). */
   unauthenticated: TokenBucket & RateLimiter;
   /** A FHIR base answers `GET metadata` with it; a capability's endpoint outside the bases has none. */
   capabilityStatement?: () => Resource;

@@ -1,8 +1,8 @@
 import type { AccessRequest } from '../../auth/principal.js';
+import type { OutboxHandler } from '../../outbox/dispatcher.js';
+import type { FhirVersion } from '../version.js';
 import type { RouteDefinition } from './router.js';
 import type { ServedProjection, WriteInterceptor } from './types.js';
-import type { FhirVersion } from '../version.js';
-import type { OutboxHandler } from '../../outbox/dispatcher.js';
 
 /**
  * The one contract between the gateway and what it does (eOverdracht transfer, capacity, subscriptions): a capability
@@ -46,7 +46,11 @@ export interface Endpoint {
  * What the capabilities declare by key (the writes of a resource type, an outbox kind), together; a key that two
  * capabilities claim is a start-up error naming both (`what` names the key: "the writes of", "the outbox kind").
  */
-export function declaredByKey<T>(capabilities: Capability[], declared: (capability: Capability) => Record<string, T> | undefined, what: string): Record<string, T> {
+export function declaredByKey<T>(
+  capabilities: Capability[],
+  declared: (capability: Capability) => Record<string, T> | undefined,
+  what: string,
+): Record<string, T> {
   const values: Record<string, T> = {};
   const owners: Record<string, string> = {};
   for (const capability of capabilities) {
