@@ -3,8 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { createAuth } from './auth/index.js';
+import { createAuth, type Auth } from './auth/index.js';
 import { createCapacity, StoredReportEgress } from './capacity/index.js';
+import { declaredByKey, type Capability } from './fhir/rest/capability-contract.js';
 import { ConfigError, listeningFile, loadConfig, type GatewayConfig } from './config/config.js';
 import { parseSearchRequest } from './fhir/search/parse.js';
 import { searchParameters } from './fhir/search/registry.js';
@@ -15,15 +16,15 @@ import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
-import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
+import { createDispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
-import { OUTBOX_CHANGED } from './store/repository.js';
+import { OUTBOX_CHANGED, type Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
 import { createTransfer } from './transfer/index.js';
-import { createValidator } from './validation/index.js';
+import { createValidator, type Validator } from './validation/index.js';
 
 /**
- * Start-up: configuration → store → validators → listen → auth → app. `startGateway` is what tests, the demo and
+ * Start-up: configuration → store → validators → listen → auth → capabilities → app. `startGateway` is what tests, the demo and
  * `npm start` use; the process entry point below adds configuration loading, signals and exit codes.
  */
 export interface Gateway {
@@ -53,45 +54,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
-    const auth = await createAuth(running, store, { bodies });
-    let dispatcher: Dispatcher | undefined;
-    const subscriptions = createSubscriptions({
-      config: running,
-      store,
-      registry: auth.registry,
-      tokens: auth.client,
-      availability: new StoredReportEgress(),
-      logger,
-    });
-    const capacity = createCapacity({
-      config: running,
-      store,
-      client: auth.client,
-      wake: () => dispatcher?.wake(),
-      onBoardChange: (change) => subscriptions.onCapacityChange(change),
-      logger,
-    });
-    const transfer = createTransfer({
-      store,
-      auth,
-      trusted: running.trusted,
-      validators,
-      limits: config.limits,
-      bodies,
-      logger,
-      onTaskStatusChange: async (change) => {
-        await capacity.onTaskStatusChange(change);
-        await subscriptions.onTaskStatusChange(change);
-      },
-      wake: () => dispatcher?.wake(),
-    });
-    dispatcher = createDispatcher({
+    const auth = await createAuth(running, store);
+    const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
+    const dispatcher = createDispatcher({
       outbox: store.outbox,
-      handlers: { ...transfer.outboxHandlers, ...capacity.outboxHandlers },
+      handlers: declaredByKey(capabilities, (capability) => capability.outboxHandlers, 'the outbox kind'),
       onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
     });
     // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here at once.
-    const stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, () => dispatcher?.wake());
+    const stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, () => dispatcher.wake());
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
@@ -111,30 +82,58 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         })),
       authenticator: auth.authenticator,
       audit: auditPatientData(auth.auditor),
-      authRouter: auth.router,
-      extensions: [transfer.http, capacity.http, subscriptions.http],
+      authorizationServer: auth,
+      capabilities,
       logger,
     });
-    await capacity.start();
-    await subscriptions.start();
+    for (const capability of capabilities) await capability.start?.();
     server.on('request', app);
     dispatcher.start();
     const retention = scheduleRetention(store, retentionOf(config), logger);
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
-    const work = dispatcher;
     const stopWork = async () => {
       stopWaking();
       retention.stop();
-      await capacity.stop();
-      await subscriptions.stop();
-      await work.stop();
+      for (const capability of capabilities) await capability.stop?.();
+      await dispatcher.stop();
     };
     return { url, config: running, close: () => shutDown(server, stopWork, store, options.shutdownGraceMs ?? 10_000) };
   } catch (error) {
     await store.close();
     throw error;
   }
+}
+
+interface CapabilityParts {
+  config: GatewayConfig;
+  store: Store;
+  auth: Auth;
+  validators: Record<FhirVersion, Validator>;
+  logger: Logger;
+}
+
+/**
+ * What the gateway does, in the order it serves and starts them. Each follows the changes of those after it, inside
+ * their transactions: subscriptions turn board and Task changes into events, capacity counts accepted transfers.
+ */
+function createCapabilities({ config, store, auth, validators, logger }: CapabilityParts): Capability[] {
+  // Through the change feed, which every outbox dispatcher listens to: a capability needs none of them to exist.
+  const wake = () => void store.changes.publish(OUTBOX_CHANGED).catch((error: unknown) => logger.warn({ err: error }, 'outbox wake not sent'));
+  const subscriptions = createSubscriptions({ config, store, registry: auth.registry, tokens: auth.client, availability: new StoredReportEgress(), logger });
+  const capacity = createCapacity({ config, store, client: auth.client, wake, onBoardChange: (change) => subscriptions.onCapacityChange(change), logger });
+  const transfer = createTransfer({
+    store,
+    auth,
+    trusted: config.trusted,
+    validators,
+    wake,
+    onTaskStatusChange: async (change) => {
+      await capacity.onTaskStatusChange(change);
+      await subscriptions.onTaskStatusChange(change);
+    },
+  });
+  return [transfer, capacity, subscriptions];
 }
 
 function retentionOf(config: GatewayConfig): Retention {

@@ -24,6 +24,8 @@ import { importSigningKey, publicJwk, type SigningKey } from '../../src/auth/jwk
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { parseConfig } from '../../src/config/config.js';
+import { createMemoryGate } from '../../src/http/bodies.js';
+import { oauthRouter } from '../../src/http/oauth.js';
 import { openStore } from '../../src/store/index.js';
 import type { Figure } from './index.js';
 
@@ -57,7 +59,7 @@ async function serve(requesterKey: JWK): Promise<Ports> {
   });
   const store = await openStore({ dataDir });
   const auth = await createAuth(config, store, { rateLimit: { capacity: 1e9, refillPerSecond: 1e9 } });
-  tokenApp.use(auth.router);
+  tokenApp.use(oauthRouter({ ...auth, bodyBytes: config.limits.unauthenticatedBodyBytes, bodies: createMemoryGate(config.limits.inFlightBytes) }));
 
   const baselineApp = express();
   const constant = { access_token: 'x'.repeat(400), token_type: 'bearer', expires_in: 60 };

@@ -1,7 +1,5 @@
-import type express from 'express';
 import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { GatewayConfig } from '../config/config.js';
-import { createMemoryGate, type MemoryGate } from '../http/bodies.js';
 import type { Store } from '../store/repository.js';
 import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
@@ -9,7 +7,6 @@ import { createCredentialService, type CredentialService } from './credentials.j
 import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from './principal.js';
 import type { RateLimit } from './rateLimit.js';
-import { createAuthRouter } from './router.js';
 import { createTokenService, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
 import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
@@ -19,8 +16,7 @@ export interface Auth {
   registry: TrustRegistry;
   /** Resource-server guard: the HTTP layer calls it on every FHIR route and the notification endpoint. */
   authenticator: Authenticator;
-  /** Token, introspection, discovery metadata and DID document routes; mount at the root. */
-  router: express.Router;
+  /** The token and introspection services (http/oauth.ts serves them with discovery metadata and DID documents). */
   tokens: TokenService;
   credentials: CredentialService;
   /** Outbound calls to trusted organisations with tokens from their authorization servers. */
@@ -33,8 +29,6 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
-  /** The gateway's memory gate of request bodies in flight (default: one of `limits.inFlightBytes` of its own). */
-  bodies?: MemoryGate;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
@@ -56,12 +50,6 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   return {
     registry,
     authenticator: createAuthenticator(verifier),
-    router: createAuthRouter({
-      registry,
-      tokens,
-      bodyBytes: config.limits.unauthenticatedBodyBytes,
-      bodies: options.bodies ?? createMemoryGate(config.limits.inFlightBytes),
-    }),
     tokens,
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),

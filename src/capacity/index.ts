@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
-import type { HttpExtension } from '../http/app.js';
 import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
@@ -14,9 +14,8 @@ import { capacityRoutes } from './routes.js';
 
 /**
  * The capacity capability, wired from configuration: provider intake and publication, the coordination point's
- * board and `$match-capacity`, and the transfer hook. `main.ts` adds `http` to the app's extensions, gives
- * `outboxHandlers` to the outbox dispatcher, passes `onTaskStatusChange` to the transfer services, and calls
- * `start`/`stop`.
+ * board and `$match-capacity` (routes of the R4 base), the egress allowlist on what others read there, and the
+ * transfer hook (`main.ts` passes `onTaskStatusChange` to the transfer capability).
  */
 export interface CapacityOptions {
   config: GatewayConfig;
@@ -41,12 +40,10 @@ export interface CapacityOptions {
   onBoardChange?: (change: BoardChange) => Promise<void>;
 }
 
-export interface Capacity {
+export interface Capacity extends Capability {
   provider: ProviderCapacity;
   coordination: CoordinationPoint;
   publisher?: Publisher;
-  /** The capacity routes, on the R4 base. */
-  http: HttpExtension;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
   onTaskStatusChange(change: TaskStatusChange): Promise<void>;
@@ -98,16 +95,15 @@ export function createCapacity(options: CapacityOptions): Capacity {
   const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock });
 
   return {
+    name: 'capacity',
     provider,
     coordination,
     publisher,
-    http: {
-      fhirRoutes: (version) => (version === 'r4' ? routes : []),
-      // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
-      servedProjection: {
-        concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),
-        project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
-      },
+    fhirRoutes: (version) => (version === 'r4' ? routes : []),
+    // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
+    servedProjection: {
+      concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),
+      project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
     async onTaskStatusChange(change) {

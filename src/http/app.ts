@@ -3,20 +3,21 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
-import { OAUTH_PATHS } from '../auth/router.js';
+import { declaredByKey, type Capability, type Endpoint } from '../fhir/rest/capability-contract.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
 import { createFhirRouter } from '../fhir/rest/routes.js';
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { RestLimits, RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
+import { FhirRouter } from '../fhir/rest/router.js';
+import type { RestLimits, RestServices, SearchParser } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
 import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
 import type { MemoryGate } from './bodies.js';
 import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
+import { OAUTH_PATHS, oauthRouter, type AuthorizationServer } from './oauth.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
 import { requestId } from './request-id.js';
@@ -27,7 +28,7 @@ export interface AppDependencies {
   /** URL under which clients reach this gateway; FHIR bases are `<publicBaseUrl>/fhir` and `/fhir/stu3`. */
   publicBaseUrl: string;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
-  /** The memory gate of request bodies in flight; the auth and extension routers that read bodies share it. */
+  /** The memory gate of request bodies in flight, of every route that reads one (the OAuth endpoints too). */
   bodies: MemoryGate;
   rateLimits: Pick<GatewayConfig['rateLimits'], 'unauthenticated'>;
   /** Proxies whose X-Forwarded-For names the client (express `trust proxy`); the client address keys rate limits and audit. */
@@ -40,23 +41,11 @@ export interface AppDependencies {
   searchParameters(version: FhirVersion, resourceType: string): SearchParameterSummary[];
   authenticator: Authenticator;
   audit: FhirApiAuditor;
-  /** Routes served at the root before the FHIR bases (token endpoint, discovery metadata, DID documents). */
-  authRouter?: express.Router;
-  /** What capabilities (eOverdracht transfer, ...) add: FHIR operations, write rules, routes of their own. */
-  extensions?: HttpExtension[];
+  /** Served at the root after the FHIR bases: token and introspection endpoints, discovery metadata, DID documents. */
+  authorizationServer?: AuthorizationServer;
+  /** What the gateway does (eOverdracht transfer, ...): their FHIR routes, endpoints and write rules are served here. */
+  capabilities?: Capability[];
   logger: Logger;
-}
-
-/** A capability's additions to the HTTP surface. */
-export interface HttpExtension {
-  /** FHIR routes (typically operations) for the base of one release. */
-  fhirRoutes?(version: FhirVersion): RouteDefinition[];
-  /** Rules around REST writes, by resource type. */
-  writeInterceptors?: Record<string, WriteInterceptor>;
-  /** What some callers see of the answers of both FHIR bases (e.g. other organisations at a coordination point). */
-  servedProjection?: ServedProjection;
-  /** Routes outside the FHIR bases, mounted at the root (e.g. the eOverdracht notification endpoint). */
-  router?: express.Router;
 }
 
 const FHIR_BASES: { version: FhirVersion; path: string }[] = [
@@ -91,11 +80,15 @@ export function createApp(deps: AppDependencies): express.Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   // The FHIR bases first (they carry most traffic; STU3 before R4, whose prefix `/fhir` also matches `/fhir/stu3/...`).
-  // They answer everything under /fhir: extensions add FHIR paths through `fhirRoutes`, their routers live elsewhere.
+  // They answer everything under /fhir; capabilities' endpoints outside the bases go through the same pipeline.
   const unauthenticated = { ...deps.rateLimits.unauthenticated, ...createRateLimiter(deps.rateLimits.unauthenticated) };
   for (const base of FHIR_BASES) app.use(base.path, fhirApi({ ...fhirApiOptions(deps, base), unauthenticated }));
-  if (deps.authRouter) app.use(deps.authRouter);
-  for (const extension of deps.extensions ?? []) if (extension.router) app.use(extension.router);
+  for (const endpoint of (deps.capabilities ?? []).flatMap((capability) => capability.endpoints ?? [])) {
+    app.use(endpoint.path, fhirApi({ ...endpointApiOptions(deps, endpoint), unauthenticated }));
+  }
+  if (deps.authorizationServer) {
+    app.use(oauthRouter({ ...deps.authorizationServer, bodyBytes: deps.limits.unauthenticatedBodyBytes, bodies: deps.bodies }));
+  }
 
   app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -106,18 +99,14 @@ export function createApp(deps: AppDependencies): express.Express {
 }
 
 function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; path: string }) {
-  const baseUrl = deps.publicBaseUrl.replace(/\/$/, '') + base.path;
-  const extensions = deps.extensions ?? [];
-  const router = createFhirRouter(extensions.flatMap((extension) => extension.fhirRoutes?.(base.version) ?? []));
+  const baseUrl = publicUrl(deps, base.path);
+  const capabilities = deps.capabilities ?? [];
+  const router = createFhirRouter(capabilities.flatMap((capability) => capability.fhirRoutes?.(base.version) ?? []));
   const services: RestServices = {
-    version: base.version,
-    validator: deps.validators[base.version],
-    parseSearch: deps.parseSearch,
-    limits: deps.restLimits,
-    authenticator: deps.authenticator,
-    router,
-    writeInterceptors: writeInterceptors(extensions),
-    projections: extensions.flatMap((extension) => extension.servedProjection ?? []),
+    ...restServices(deps, base.version, router),
+    // One capability decides the writes of a resource type.
+    writeInterceptors: declaredByKey(capabilities, (capability) => capability.writeInterceptors, 'the writes of'),
+    projections: capabilities.flatMap((capability) => capability.servedProjection ?? []),
   };
   let statement: Resource | undefined;
   const describe = () =>
@@ -129,20 +118,26 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
       resourceTypes: RESOURCE_TYPES,
       searchParameters: (type) => deps.searchParameters(base.version, type),
       profiles: deps.validators[base.version].profiles(),
-      tokenEndpoint: `${deps.publicBaseUrl.replace(/\/$/, '')}/oauth2/token`,
+      tokenEndpoint: publicUrl(deps, '/oauth2/token'),
       date: new Date().toISOString(),
     });
-  return {
-    services,
-    baseUrl,
-    mountPath: base.path,
-    store: deps.store,
-    limits: deps.limits,
-    bodies: deps.bodies,
-    capabilityStatement: () => (statement ??= describe()),
-    audit: deps.audit,
-    logger: deps.logger,
-  };
+  return { ...sharedApiOptions(deps, services, baseUrl, base.path), capabilityStatement: () => (statement ??= describe()) };
+}
+
+/** A capability's endpoint outside the FHIR bases: its own routes only, no REST interactions, no metadata. */
+function endpointApiOptions(deps: AppDependencies, endpoint: Endpoint) {
+  const services: RestServices = { ...restServices(deps, endpoint.version, new FhirRouter(endpoint.routes)), endpoint: endpoint.api };
+  return sharedApiOptions(deps, services, publicUrl(deps, endpoint.path), endpoint.path);
+}
+
+function restServices(deps: AppDependencies, version: FhirVersion, router: FhirRouter): RestServices {
+  return { version, validator: deps.validators[version], parseSearch: deps.parseSearch, limits: deps.restLimits, authenticator: deps.authenticator, router };
+}
+
+const publicUrl = (deps: AppDependencies, path: string) => deps.publicBaseUrl.replace(/\/$/, '') + path;
+
+function sharedApiOptions(deps: AppDependencies, services: RestServices, baseUrl: string, mountPath: string) {
+  return { services, baseUrl, mountPath, store: deps.store, limits: deps.limits, bodies: deps.bodies, audit: deps.audit, logger: deps.logger };
 }
 
 /**
@@ -186,14 +181,4 @@ function accessLog(logger: Logger) {
 
 function sendJsonOutcome(res: Response, outcome: OperationOutcome): void {
   res.status(httpStatus(outcome)).type(CONTENT_TYPES.json).send(serialize(outcome, 'json', 'r4', false));
-}
-
-/** Each capability's write rules, by resource type: one capability decides the writes of a type. */
-function writeInterceptors(extensions: HttpExtension[]): Record<string, WriteInterceptor> {
-  const byType: Record<string, WriteInterceptor> = {};
-  for (const [type, interceptor] of extensions.flatMap((extension) => Object.entries(extension.writeInterceptors ?? {}))) {
-    if (byType[type]) throw new Error(`Two capabilities intercept the writes of ${type}`);
-    byType[type] = interceptor;
-  }
-  return byType;
 }

@@ -1,12 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import type { createRateLimiter } from '../auth/rateLimit.js';
 import type { Limits, TokenBucket } from '../config/config.js';
 import { allOk, badRequest, OperationOutcomeError, serverError, tooManyRequests, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
 import { BUSY_RETRY_AFTER_SECONDS, ResponseBudget } from '../fhir/response-budget.js';
-import type { RouteMatch } from '../fhir/rest/router.js';
+import type { BodyLimit, RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { Logger } from '../logging.js';
@@ -22,15 +22,16 @@ export interface FhirApiOptions {
   services: RestServices;
   /** Absolute URL of this base, as clients see it. */
   baseUrl: string;
-  /** Where the router is mounted (`/fhir`, `/fhir/stu3`), for metric labels. */
+  /** Where the router is mounted (`/fhir`, `/fhir/stu3`, a capability's endpoint), for metric labels. */
   mountPath: string;
   store: Store;
   limits: Pick<Limits, 'bodyBytes' | 'unauthenticatedBodyBytes' | 'jsonDepth'>;
   /** The memory gate of all requests in flight: bodies (shared with every other route that reads one) and answers. */
   bodies: MemoryGate;
-  /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, shared by both bases). */
+  /** Requests failing authentication, per client address (`rateLimits.unauthenticated`, one bucket for bases and endpoints). */
   unauthenticated: TokenBucket & RateLimiter;
-  capabilityStatement: () => Resource;
+  /** A FHIR base answers `GET metadata` with it; a capability's endpoint outside the bases has none. */
+  capabilityStatement?: () => Resource;
   audit: FhirApiAuditor;
   logger: Logger;
 }
@@ -51,17 +52,17 @@ const WRITES = new Set(['create', 'update']);
 const HTTP_PARAMETERS = new Set(['_format', 'pretty', '_pretty']);
 
 /**
- * One FHIR base as an express router: negotiate the format, route and authenticate from the headers, then read the
- * body (size-limited, within the memory gate), parse, dispatch to the REST layer, audit, answer. A caller that is
- * not authenticated is answered before its body is read. Every failure on the way is an OperationOutcome in the
- * negotiated format; unexpected exceptions become a 500 without internals, logged with the request id.
+ * One FHIR base (or a capability's endpoint outside the bases) as an express router: negotiate the format, route and
+ * authenticate from the headers, then read the body (up to the route's limit, within the memory gate), parse,
+ * dispatch to the REST layer, audit, answer. A caller that is not authenticated is answered before its body is read.
+ * Every failure on the way is an OperationOutcome in the negotiated format; unexpected exceptions become a 500
+ * without internals, logged with the request id.
  */
 export function fhirApi(options: FhirApiOptions): express.Router {
   const api = express.Router();
   api.use(negotiate(options));
   api.use(answering(options, identify));
-  api.use(reserveBody(options.bodies, options.limits.bodyBytes));
-  api.use(express.raw({ type: () => true, limit: options.limits.bodyBytes }));
+  api.use(readBody(options));
   api.use(answering(options, handle));
   api.use((error: unknown, req: Request, res: Response, _next: NextFunction) => bodyError(error, req, res, options));
   return api;
@@ -100,7 +101,7 @@ async function identify(req: Request, res: Response, options: FhirApiOptions, ne
   const { services } = options;
   const responseOptions = res.locals.fhir as ResponseOptions;
   const pathname = fhirPath(req);
-  if (req.method === 'GET' && pathname === 'metadata') {
+  if (req.method === 'GET' && pathname === 'metadata' && options.capabilityStatement) {
     res.locals.route = `${options.mountPath}/metadata`;
     sendFhir(res, [allOk, options.capabilityStatement()], responseOptions);
     return;
@@ -182,6 +183,26 @@ async function handle(req: Request, res: Response, options: FhirApiOptions): Pro
 const LARGE_BODY_BYTES = 1024 * 1024;
 const isLarge = (req: Request) => Buffer.isBuffer(req.body) && req.body.length > LARGE_BODY_BYTES;
 
+/** The routed request's body limit: its route's own, else `limits.bodyBytes`. */
+function bodyLimit(res: Response, options: FhirApiOptions): BodyLimit {
+  const identified = res.locals.identified as Identified | undefined;
+  return identified?.match.route.bodyLimit ?? { name: 'limits.bodyBytes', bytes: options.limits.bodyBytes };
+}
+
+/** Reserves the body in the memory gate and reads it, both up to the routed limit (one parser per distinct limit). */
+function readBody(options: FhirApiOptions): RequestHandler {
+  const parsers = new Map<number, [RequestHandler, RequestHandler]>();
+  const parserFor = (bytes: number) => {
+    let parser = parsers.get(bytes);
+    if (!parser) parsers.set(bytes, (parser = [reserveBody(options.bodies, bytes), express.raw({ type: () => true, limit: bytes })]));
+    return parser;
+  };
+  return (req, res, next) => {
+    const [reserve, parse] = parserFor(bodyLimit(res, options).bytes);
+    void reserve(req, res, (error?: unknown) => (error ? next(error) : parse(req, res, next)));
+  };
+}
+
 const fhirPath = (req: Request) => req.path.replace(/^\/+/, '');
 
 /** `_search` takes form parameters; every other interaction takes a FHIR resource (or nothing). */
@@ -222,7 +243,7 @@ function bodyError(error: unknown, req: Request, res: Response, options: FhirApi
     pretty: false,
     baseUrl: options.baseUrl,
   };
-  const refusal = bodyErrorOutcome(error, req, res, { name: 'limits.bodyBytes', bytes: options.limits.bodyBytes });
+  const refusal = bodyErrorOutcome(error, req, res, bodyLimit(res, options));
   if (refusal) sendFhir(res, [refusal], responseOptions);
   else unexpected(error, res, options, responseOptions);
 }

@@ -1,11 +1,11 @@
 import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import type { GatewayConfig } from '../config/config.js';
 import { forbidden, isOperationOutcomeError, OperationOutcomeError } from '../fhir/outcome.js';
 import type { WriteInterceptor } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
@@ -26,9 +26,9 @@ import { readOptional } from '../store/optional.js';
 /**
  * Subscriptions (R4 Subscriptions Backport IG, and classic R4 criteria): the Subscription routes of the R4 base, the
  * hooks that turn capacity and transfer changes into events (called inside the change's transaction), and
- * dispatchers of their own that deliver them from the durable outbox, so slow subscribers never hold up eOverdracht
- * notifications. `main.ts` adds `http` to the app, passes the hooks to capacity and transfer, gives it capacity's
- * availability egress, and starts and stops it.
+ * dispatchers of their own (started and stopped with the capability) that deliver them from the durable outbox, so
+ * slow subscribers never hold up eOverdracht notifications. `main.ts` passes the hooks to capacity and transfer and
+ * gives it capacity's availability egress.
  */
 export interface SubscriptionsOptions {
   config: GatewayConfig;
@@ -42,8 +42,7 @@ export interface SubscriptionsOptions {
   clock?: () => number;
 }
 
-export interface Subscriptions {
-  http: HttpExtension;
+export interface Subscriptions extends Capability {
   /** Capacity's `onBoardChange`: the capacity-changed topic and classic MeasureReport criteria. */
   onCapacityChange(change: BoardChange): Promise<void>;
   /** Transfer's `onTaskStatusChange`: the task-status-changed topic. */
@@ -112,10 +111,9 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   let stopWaking: (() => void) | undefined;
 
   return {
-    http: {
-      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
-      writeInterceptors: { Basic: refuseTopicWrites(topics) },
-    },
+    name: 'subscriptions',
+    fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
+    writeInterceptors: { Basic: refuseTopicWrites(topics) },
     async onCapacityChange(change) {
       await recorder.record(capacityChanged(change, new Date(clock())));
     },

@@ -1,15 +1,12 @@
 import type { Auth } from '../auth/index.js';
+import type { Capability } from '../fhir/rest/capability-contract.js';
 import type { TrustedOrganization } from '../config/config.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
-import type { HttpExtension } from '../http/app.js';
-import type { MemoryGate } from '../http/bodies.js';
-import type { Logger } from '../logging.js';
-import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from './context.js';
 import type { TaskStatusListener } from './events.js';
-import { notificationRouter } from './notification.js';
+import { notificationEndpoint } from './notification.js';
 import { transferRoutes } from './operations.js';
 import { createPeer } from './peer.js';
 import { deliverAnswer, pull, receiveNotification } from './receiver.js';
@@ -17,19 +14,15 @@ import { sendNotification } from './sender.js';
 import { taskWrites } from './task-writes.js';
 
 /**
- * eOverdracht (DESIGN §2-§3): the hospital's sender and the care provider's receiver over Nuts notified pull.
- * `createTransfer` wires it from the gateway's parts; the gateway mounts `http` and registers `outboxHandlers`
- * with its outbox dispatcher (`wake` lets the transfer start delivery right after a change commits).
+ * eOverdracht (DESIGN §2-§3): the hospital's sender and the care provider's receiver over Nuts notified pull, as a
+ * capability: `$offer`/`$handoff`, the Task write rules, the notification endpoint and the outbox handlers that
+ * notify, pull and answer (`wake` lets the transfer start delivery right after a change commits).
  */
 export interface TransferDependencies {
   store: Store;
-  auth: Pick<Auth, 'authenticator' | 'credentials' | 'client' | 'registry'>;
+  auth: Pick<Auth, 'credentials' | 'client' | 'registry'>;
   trusted: TrustedOrganization[];
   validators: Record<FhirVersion, ResourceValidator>;
-  limits: { jsonDepth: number };
-  /** The gateway's memory gate of request bodies in flight (the notification endpoint reads one). */
-  bodies: MemoryGate;
-  logger: Logger;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;
   /** Asks the outbox dispatcher for a round now (after a change queued messages). */
@@ -37,12 +30,7 @@ export interface TransferDependencies {
   clock?: () => number;
 }
 
-export interface Transfer {
-  http: HttpExtension;
-  outboxHandlers: Record<string, OutboxHandler>;
-}
-
-export function createTransfer(deps: TransferDependencies): Transfer {
+export function createTransfer(deps: TransferDependencies): Capability {
   const context: TransferContext = {
     store: deps.store,
     registry: deps.auth.registry,
@@ -56,20 +44,17 @@ export function createTransfer(deps: TransferDependencies): Transfer {
   const peer = createPeer(deps.auth.client, deps.auth.registry);
   const payloadTask = (payload: unknown) => (payload as { task: string }).task;
   return {
-    http: {
-      fhirRoutes: () => transferRoutes(context, wake),
-      writeInterceptors: { Task: taskWrites(context, wake) },
-      router: notificationRouter({
-        authenticator: deps.auth.authenticator,
-        jsonDepth: deps.limits.jsonDepth,
-        bodies: deps.bodies,
-        logger: deps.logger,
+    name: 'eOverdracht transfer',
+    fhirRoutes: () => transferRoutes(context, wake),
+    writeInterceptors: { Task: taskWrites(context, wake) },
+    endpoints: [
+      notificationEndpoint({
         receive: async (notification) => {
           await receiveNotification(context, notification);
           wake();
         },
       }),
-    },
+    ],
     outboxHandlers: {
       [OUTBOX_KINDS.notify]: (message) => sendNotification(context, peer, message.tenant, payloadTask(message.payload)),
       [OUTBOX_KINDS.pull]: (message) => pull(context, peer, message.tenant, payloadTask(message.payload)),

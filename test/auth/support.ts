@@ -10,6 +10,8 @@ import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { createAuth, wwwAuthenticate, type Auth } from '../../src/auth/index.js';
 import type { Operation } from '../../src/auth/principal.js';
 import type { RateLimit } from '../../src/auth/rateLimit.js';
+import { createMemoryGate } from '../../src/http/bodies.js';
+import { oauthRouter } from '../../src/http/oauth.js';
 import { httpStatus } from '../../src/http/status.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
@@ -122,7 +124,7 @@ export async function gateway(
   const limited = { ...config, rateLimits: { unauthenticated: options.unauthenticated ?? UNLIMITED } };
   const auth = await createAuth(limited, store, { clock: () => clock.now, rateLimit: options.rateLimit ?? UNLIMITED });
   const app = express();
-  app.use(auth.router);
+  app.use(oauthRouter({ ...auth, bodyBytes: limited.limits.unauthenticatedBodyBytes, bodies: createMemoryGate(limited.limits.inFlightBytes) }));
   app.use('/fhir', guardedEcho(auth));
   return { store, auth, app, clock, close: () => store.close() };
 }

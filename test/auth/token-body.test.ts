@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createAuth } from '../../src/auth/index.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION } from '../../src/auth/rules.js';
 import { createMemoryGate } from '../../src/http/bodies.js';
+import { oauthRouter } from '../../src/http/oauth.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import { temporaryFolder, world } from './support.js';
@@ -19,7 +20,8 @@ let app: express.Express;
 beforeAll(async () => {
   const { config } = await world({ limits: { unauthenticatedBodyBytes: 1024 } });
   store = await openStore({ dataDir: temporaryFolder() });
-  app = express().use((await createAuth(config, store, { bodies })).router);
+  const auth = await createAuth(config, store);
+  app = express().use(oauthRouter({ ...auth, bodyBytes: config.limits.unauthenticatedBodyBytes, bodies }));
 });
 afterAll(() => store.close());
 

@@ -8,8 +8,11 @@ import type { AuditEntry } from '../../src/audit/auditor.js';
 import type { Authenticator, Principal } from '../../src/auth/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { notificationEndpoint } from '../../src/transfer/notification.js';
+import type { Notification } from '../../src/transfer/receiver.js';
 import type { TokenBucket } from '../../src/config/config.js';
-import { createApp, type HttpExtension } from '../../src/http/app.js';
+import type { Capability } from '../../src/fhir/rest/capability-contract.js';
+import { createApp } from '../../src/http/app.js';
 import { createMemoryGate, type MemoryGate } from '../../src/http/bodies.js';
 import { auditPatientData } from '../../src/http/audit.js';
 import type { ResourceRepository, Store } from '../../src/store/repository.js';
@@ -35,7 +38,7 @@ const stored: Record<string, Resource> = {
 interface AppOptions {
   bodies?: MemoryGate;
   unauthenticated?: TokenBucket;
-  extensions?: HttpExtension[];
+  capabilities?: Capability[];
   trustProxy?: number;
 }
 
@@ -63,7 +66,7 @@ function appWith(read: ResourceRepository['read'], options: AppOptions = {}) {
     searchParameters: () => [],
     authenticator,
     audit: auditPatientData({ record: async (entry) => void audited.push(entry) }),
-    extensions: options.extensions ?? [],
+    capabilities: options.capabilities ?? [],
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     logger: pino({ level: 'error' }, logStream),
   });
@@ -117,9 +120,12 @@ describe('createApp', () => {
   });
 
   it('lets one capability decide the writes of a resource type, and refuses to start with two', () => {
-    const guard: HttpExtension = { writeInterceptors: { Basic: (request, context, next) => next(request, context) } };
-    expect(() => appWith(readStored, { extensions: [guard, { writeInterceptors: { Task: guard.writeInterceptors!.Basic } }] })).not.toThrow();
-    expect(() => appWith(readStored, { extensions: [guard, guard] })).toThrow('Two capabilities intercept the writes of Basic');
+    const guard: Capability = { name: 'guard', writeInterceptors: { Basic: (request, context, next) => next(request, context) } };
+    const other: Capability = { name: 'other', writeInterceptors: { Task: guard.writeInterceptors!.Basic } };
+    expect(() => appWith(readStored, { capabilities: [guard, other] })).not.toThrow();
+    expect(() => appWith(readStored, { capabilities: [guard, { ...other, writeInterceptors: guard.writeInterceptors }] })).toThrow(
+      'Two capabilities claim the writes of Basic: guard and other',
+    );
   });
 });
 
@@ -212,3 +218,83 @@ describe('request bodies and callers', () => {
     expect(await bodies.reserve(2048)).toBeInstanceOf(Function);
   });
 });
+
+describe('one pipeline for every route: a FHIR route and the eOverdracht notification endpoint', () => {
+  const FHIR = '/fhir/Patient';
+  const NOTIFICATION = '/eoverdracht/notification/Task/t1';
+  const appWithNotifications = (options: AppOptions = {}) => {
+    const received: Notification[] = [];
+    const transfer: Capability = { name: 'transfer', endpoints: [notificationEndpoint({ receive: async (notification) => void received.push(notification) })] };
+    return { ...appWith(readStored, { ...options, capabilities: [transfer] }), received };
+  };
+  const parameters = (bytes: number) => {
+    const resource = JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'taskCredential', valueString: '' }] });
+    return resource.replace('"valueString":""', `"valueString":"${'x'.repeat(bytes - resource.length)}"`);
+  };
+  const post = (app: ReturnType<typeof appWith>['app'], target: string, body: string, authorization?: string) => {
+    const call = request(app).post(target).type('application/fhir+json');
+    return (authorization ? call.set('Authorization', authorization) : call).send(body);
+  };
+
+  it('serves the notification endpoint: 202 once the notification is handed on, with the credentials its body carries', async () => {
+    const { app, received, audited } = appWithNotifications();
+    const answer = await post(app, NOTIFICATION, parameters(200), 'Bearer good');
+    expect(answer.status).toBe(202);
+    expect(received).toEqual([{ tenant: 'org-a', sender: 'org-b', remoteTask: 't1', taskCredential: expect.stringMatching(/^x+$/) }]);
+    expect(audited).toEqual([]);
+  });
+
+  it('gives both the same 401 challenge, before and without reading the body, from one rate limit of failed authentications', async () => {
+    const { app } = appWithNotifications({ unauthenticated: { capacity: 3, refillPerSecond: 0.01 } });
+    const refused = await Promise.all(
+      [FHIR, NOTIFICATION].map((target) =>
+        listening(app, (url) =>
+          rawRequest(url, [`POST ${target} HTTP/1.1`, 'Host: gw.test', 'Content-Type: application/fhir+json', 'Content-Length: 1000000', 'Connection: keep-alive']),
+        ),
+      ),
+    );
+    for (const answer of refused) {
+      expect([answer.status, answer.headers['www-authenticate'], answer.headers.connection]).toEqual([401, 'Bearer realm="vervolgzorg-gateway"', 'close']);
+    }
+    expect(JSON.parse(refused[0]!.body)).toEqual(JSON.parse(refused[1]!.body));
+    expect((await post(app, NOTIFICATION, '', 'Bearer bad')).status).toBe(401);
+    expect((await post(app, NOTIFICATION, '', 'Bearer bad')).status).toBe(429);
+    expect((await post(app, FHIR, '', 'Bearer bad')).status).toBe(429);
+  });
+
+  it('reads both bodies through one path: each up to its route\'s limit, refused beyond it with 413 naming that limit', async () => {
+    const { app } = appWithNotifications();
+    const fhirBeyond = await post(app, FHIR, patientBody(1100), 'Bearer good');
+    expect([fhirBeyond.status, fhirBeyond.body]).toEqual([413, outcomeNaming('limits.bodyBytes (1024 bytes)')]);
+    expect((await post(app, NOTIFICATION, parameters(64 * 1024), 'Bearer good')).status).toBe(202);
+    const notificationBeyond = await post(app, NOTIFICATION, parameters(64 * 1024 + 1), 'Bearer good');
+    expect([notificationBeyond.status, notificationBeyond.body]).toEqual([413, outcomeNaming('the notification body limit (65536 bytes)')]);
+  });
+
+  it('refuses both bodies alike when they find no room in limits.inFlightBytes', async () => {
+    const bodies = createMemoryGate(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
+    const { app } = appWithNotifications({ bodies });
+    const release = await bodies.reserve(1500);
+    const refusals = [await post(app, FHIR, patientBody(1000), 'Bearer good'), await post(app, NOTIFICATION, parameters(1000), 'Bearer good')];
+    release!();
+    for (const refused of refusals) {
+      expect([refused.status, refused.headers['retry-after'], refused.body.issue[0].code]).toEqual([429, '1', 'throttled']);
+    }
+  });
+
+  it('answers bad input at the notification endpoint with a 4xx OperationOutcome, as on the FHIR bases', async () => {
+    const { app, received } = appWithNotifications();
+    const badId = await post(app, '/eoverdracht/notification/Task/not%20an%20id', '', 'Bearer good');
+    expect([badId.status, badId.body.resourceType]).toEqual([400, 'OperationOutcome']);
+    const notParameters = await post(app, NOTIFICATION, JSON.stringify({ resourceType: 'Patient' }), 'Bearer good');
+    expect([notParameters.status, notParameters.body.issue[0].details.text]).toEqual([400, 'A notification body must be a Parameters resource']);
+    const malformed = await post(app, NOTIFICATION, '{"resourceType":', 'Bearer good');
+    expect([malformed.status, malformed.body.resourceType]).toEqual([400, 'OperationOutcome']);
+    expect((await request(app).get(NOTIFICATION).set('Authorization', 'Bearer good')).status).toBe(405);
+    expect(received).toEqual([]);
+  });
+});
+
+function outcomeNaming(limit: string) {
+  return expect.objectContaining({ resourceType: 'OperationOutcome', issue: [expect.objectContaining({ code: 'too-costly', details: { text: `The body exceeds ${limit}` } })] });
+}

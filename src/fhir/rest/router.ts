@@ -24,7 +24,17 @@ export interface RouteDefinition {
   interactions: string[];
   /** For `$operations`: the OperationDefinition it implements (conformance/, fhir/operations/definitions.ts). */
   operation?: OperationDefinition;
+  /** What the route reads of an authenticated caller's body, named in its 413 (default `limits.bodyBytes`). */
+  bodyLimit?: BodyLimit;
+  /** `false`: its accesses stay out of the audit trail (it touches no patient data); else every access is audited. */
+  audit?: false;
   handler: FhirHandler;
+}
+
+export interface BodyLimit {
+  /** How a refusal names the limit, e.g. `limits.bodyBytes`. */
+  name: string;
+  bytes: number;
 }
 
 interface Segment {
@@ -102,10 +112,11 @@ export class FhirRouter {
       operation: typeof route.access === 'function' ? route.access(request) : route.access,
       path: accessPath(request.pathname),
       resourceType: params.type,
+      ...(context.services.endpoint && { endpoint: context.services.endpoint }),
     };
     const denied = context.services.authenticator.authorize(context.principal, access);
     const response = denied ? ([denied] as FhirResponse) : await served(runHandler(route.handler, { ...request, params }, context), access, context);
-    context.accesses.push(accessEvent(access, request, response));
+    if (route.audit !== false) context.accesses.push(accessEvent(access, request, response));
     return response;
   }
 }

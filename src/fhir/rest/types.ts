@@ -75,9 +75,11 @@ export interface ServedProjection {
   project(resource: Resource): Resource | undefined;
 }
 
-/** Built once per FHIR base when the app starts. */
+/** Built once per FHIR base (and per endpoint of a capability) when the app starts. */
 export interface RestServices {
   version: FhirVersion;
+  /** The API outside the FHIR bases these routes serve (e.g. `notification`), for the authenticator; absent: FHIR. */
+  endpoint?: AccessRequest['endpoint'];
   validator: ResourceValidator;
   parseSearch: SearchParser;
   /** Asked for every routed request, batch and transaction entries included. */

@@ -1,20 +1,24 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
-import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
-import { didDocument, didWebUrl } from './did.js';
-import { OAuthError } from './errors.js';
-import { PURPOSES } from './purposes.js';
-import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from './rules.js';
-import type { TokenService } from './tokenService.js';
-import type { TrustRegistry } from './trust.js';
+import { didDocument, didWebUrl } from '../auth/did.js';
+import { OAuthError } from '../auth/errors.js';
+import { PURPOSES } from '../auth/purposes.js';
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../auth/rules.js';
+import type { TokenService } from '../auth/tokenService.js';
+import type { TrustRegistry } from '../auth/trust.js';
+import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from './bodies.js';
 
 /**
- * The authorization server's HTTP surface: `POST /oauth2/token`, `POST /oauth2/introspect`,
+ * The HTTP surface of auth/'s authorization server: `POST /oauth2/token`, `POST /oauth2/introspect`,
  * `GET /.well-known/oauth-authorization-server` (RFC 8414) and the DID documents of hosted organisations
- * (`GET /org/<id>/did.json` for `did:web:<host>:org:<id>`). Errors are RFC 6749 JSON bodies, never OperationOutcomes.
+ * (`GET /org/<id>/did.json` for `did:web:<host>:org:<id>`). Errors are RFC 6749 JSON bodies, never OperationOutcomes:
+ * the one surface outside the FHIR pipeline (fhir-api.ts), because OAuth clients read no OperationOutcome.
  */
-export interface AuthRouterDeps {
+export interface AuthorizationServer {
   registry: TrustRegistry;
   tokens: TokenService;
+}
+
+export interface OAuthRouterDeps extends AuthorizationServer {
   /** Token and introspection requests are read before the caller is known: `limits.unauthenticatedBodyBytes`. */
   bodyBytes: number;
   /** The memory gate of request bodies in flight, shared with the other routes that read one. */
@@ -71,7 +75,7 @@ function didDocuments(registry: TrustRegistry): Map<string, object> {
   return new Map(registry.hostedOrganizations().map((party) => [didWebUrl(party.did).pathname, didDocument(party.did, party.publicJwks)]));
 }
 
-export function createAuthRouter({ registry, tokens, bodyBytes, bodies }: AuthRouterDeps): express.Router {
+export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouterDeps): express.Router {
   const router = express.Router();
   const body = [
     reserveBody(bodies, bodyBytes),
