@@ -1,9 +1,10 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator, Principal } from '../auth/principal.js';
 import { wwwAuthenticate } from '../auth/authenticator.js';
+import { isObject } from '../fhir/convert/json.js';
 import { parseJson } from '../fhir/json.js';
 import { accepted, badRequest, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';
-import type { Resource } from '../fhir/version.js';
+import { isResource } from '../fhir/version.js';
 import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
 import { httpStatus } from '../http/status.js';
 import type { Logger } from '../logging.js';
@@ -73,13 +74,17 @@ async function notified(req: Request, principal: Principal, deps: NotificationEn
   return accepted(`Notification of Task/${taskId} received; the Task will be retrieved`);
 }
 
+/** A Parameters.parameter of a request body, not yet validated: its value is checked where it is read. */
+const isParameter = (value: unknown): value is fhir3.ParametersParameter => isObject(value);
+
 /** The optional body: a Parameters resource with the credentials (JWTs) the pull needs. */
 function handedCredentials(body: unknown, maxDepth: number): { taskCredential?: string; documentCredential?: string } {
   if (!Buffer.isBuffer(body) || body.length === 0) return {};
-  const parameters = parseJson(body.toString('utf8'), { maxDepth }) as Resource;
-  if (parameters?.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('A notification body must be a Parameters resource'));
+  const parameters = parseJson(body.toString('utf8'), { maxDepth });
+  if (!isResource(parameters) || parameters.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('A notification body must be a Parameters resource'));
+  const parameter: unknown[] = Array.isArray(parameters.parameter) ? parameters.parameter : [];
   const value = (name: string) => {
-    const found = ((parameters.parameter as { name?: string; valueString?: unknown }[] | undefined) ?? []).find((p) => p?.name === name)?.valueString;
+    const found: unknown = parameter.filter(isParameter).find((p) => p.name === name)?.valueString;
     if (found !== undefined && typeof found !== 'string') throw new OperationOutcomeError(badRequest(`Parameter '${name}' must be a valueString`));
     return found;
   };
