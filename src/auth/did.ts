@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { isObject } from '../fhir/convert/json.js';
 import { publicJwk } from './jwk.js';
 
 /**
@@ -56,7 +57,7 @@ export function didDocument(did: string, keys: JWK[]): DidDocument {
 export function assertionKeys(document: unknown, did: string): Map<string, JWK> {
   const doc = document as Partial<DidDocument> | null;
   if (!doc || typeof doc !== 'object' || doc.id !== did) throw new Error(`DID document is not about '${did}'`);
-  const assertion = new Set((doc.assertionMethod ?? []).map((ref) => (typeof ref === 'string' ? ref : String((ref as { id?: unknown }).id))));
+  const assertion = new Set((doc.assertionMethod ?? []).map((ref: unknown) => (typeof ref === 'string' ? ref : String(isObject(ref) ? ref.id : undefined))));
   const keys = new Map<string, JWK>();
   for (const method of doc.verificationMethod ?? []) {
     const id = typeof method?.id === 'string' && method.id.startsWith('#') ? did + method.id : method?.id;

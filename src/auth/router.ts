@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
+import { isObject } from '../fhir/convert/json.js';
 import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
 import { didDocument, didWebUrl } from './did.js';
 import { OAuthError } from './errors.js';
@@ -25,7 +26,7 @@ export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
 
 function parameters(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  return isObject(body) ? body : {};
 }
 
 function noStore(res: Response): Response {
@@ -41,7 +42,7 @@ function sendOAuthError(res: Response, error: OAuthError): void {
 function oauthErrors(bodyBytes: number): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (error instanceof OAuthError) return sendOAuthError(res, error);
-    const status = (error as { status?: unknown }).status;
+    const status: unknown = isObject(error) ? error.status : undefined;
     if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
     closeIfUnread(req, res);
     if (error instanceof BodyBudgetExhausted) return sendOAuthError(res, new OAuthError('temporarily_unavailable', error.message, { status }));

@@ -1,3 +1,4 @@
+import { stringAt } from '../capacity/json.js';
 import { allOk, badRequest, forbidden, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome.js';
 import { resourceBody, validateForWrite, writeOutcome } from '../fhir/rest/resource-body.js';
 import { searchType } from '../fhir/rest/search.js';
@@ -111,8 +112,8 @@ export class SubscriptionRest {
 
 /** A topic subscription waiting for its handshake gets it queued first under its ordering key. */
 async function queueHandshake(tx: Store, tenant: string, subscription: Resource): Promise<void> {
-  const channel = subscription.channel as { endpoint?: string } | undefined;
-  if (subscription.status !== 'requested' || !channel?.endpoint) return;
+  const endpoint = stringAt(subscription.channel, 'endpoint');
+  if (subscription.status !== 'requested' || !endpoint) return;
   const id = String(subscription.id);
-  await tx.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.handshake, destination: channel.endpoint, payload: { subscription: id }, orderingKey: orderingKeyOf(id) });
+  await tx.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.handshake, destination: endpoint, payload: { subscription: id }, orderingKey: orderingKeyOf(id) });
 }
