@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
+import { isObject } from '../fhir/convert/json.js';
 import type { Principal } from './principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
@@ -103,7 +104,8 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    const parsed: unknown = await response.json().catch(() => ({}));
+    const body = isObject(parsed) ? parsed : {};
     if (!response.ok) {
       const error = typeof body.error === 'string' ? body.error : undefined;
       throw new TokenRequestError(response.status, error, `token request to '${remote}' refused: ${String(body.error_description ?? error ?? response.status)}`);

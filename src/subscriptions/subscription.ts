@@ -172,11 +172,10 @@ function unsignedExtension(channel: JsonObject, url: string, what: string, probl
   return value as number;
 }
 
-type Coding = { system?: string; code?: string };
-const tagsOf = (resource: Resource): Coding[] => objects(resource.meta?.tag) as Coding[];
+const tagsOf = (resource: Resource) => objects(resource.meta?.tag);
 
 export function ownerOf(resource: Resource): Owner {
-  const code = tagsOf(resource).find((tag) => tag.system === SUBSCRIPTION_OWNER_SYSTEM)?.code ?? 'ehr';
+  const code = stringAt(tagsOf(resource).find((tag) => tag.system === SUBSCRIPTION_OWNER_SYSTEM), 'code') ?? 'ehr';
   return code.startsWith('organization:') ? { kind: 'organization', id: code.slice('organization:'.length) } : { kind: 'ehr' };
 }
 
