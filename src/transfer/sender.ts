@@ -334,5 +334,5 @@ function notificationBody(record: OutboundTransfer): Resource {
     ...(record.taskCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.taskCredential, valueString: record.taskCredentialJwt }] : []),
     ...(record.documentCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.documentCredential, valueString: record.documentCredentialJwt }] : []),
   ];
-  return { resourceType: 'Parameters', parameter };
+  return { resourceType: 'Parameters', parameter } satisfies fhir3.Parameters;
 }

@@ -44,7 +44,7 @@ export function newTask(fields: NewTask): Resource & { id: string } {
     owner: organizationReference(fields.receiver),
     ...(fields.careType ? { performerType: [{ coding: [fields.careType] }] } : {}),
     input: [documentInput('advanceNotice', fields.advanceNotice)],
-  };
+  } satisfies fhir3.Task;
 }
 
 /** The Task with input:nursingHandoff pointing at `reference` (replacing an earlier one), or without it. */
