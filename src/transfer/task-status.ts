@@ -67,7 +67,8 @@ export function accessibleDocument(status: TaskStatus | undefined): 'advanceNoti
 /** One of Task.input or Task.output: an object there; its elements are read through guards (codes.ts) as well. */
 type TaskParameter = fhir3.TaskInput | fhir3.TaskOutput;
 const isTaskParameter = (value: unknown): value is TaskParameter => isObject(value);
-const typed = (code: string) => (value: unknown) => isTaskParameter(value) && hasCode(value.type, code);
+/** Is the value a Task parameter of this type (by code)? */
+export const ofType = (code: string) => (value: unknown) => isTaskParameter(value) && hasCode(value.type, code);
 
 /** Task.input or Task.output, the elements that are parameters at all (a request body's Task is not yet validated). */
 export function taskParameters(task: Resource, element: 'input'): fhir3.TaskInput[];
@@ -83,7 +84,7 @@ function withoutEditableFields(role: TransferRole, task: Resource): Record<strin
   const [element, code] = role === 'receiver' ? ['output', ALTERNATIVE_DATE_CODE] : ['input', DOCUMENT_CODES.nursingHandoff.code];
   const entries = rest[element];
   if (!Array.isArray(entries)) return rest;
-  const kept = entries.filter((entry) => !typed(code)(entry));
+  const kept = entries.filter((entry) => !ofType(code)(entry));
   delete rest[element];
   return kept.length > 0 ? { ...rest, [element]: kept } : rest;
 }
@@ -136,10 +137,10 @@ export function hasAlternativeDate(task: Resource): boolean {
 
 /** The date the receiver proposed (output:alternativeDate), if any. */
 export function alternativeDate(task: Resource): string | undefined {
-  return taskParameters(task, 'output').find((output) => typed(ALTERNATIVE_DATE_CODE)(output) && output.valueDateTime)?.valueDateTime;
+  return taskParameters(task, 'output').find((output) => ofType(ALTERNATIVE_DATE_CODE)(output) && output.valueDateTime)?.valueDateTime;
 }
 
 /** The reference of the Task's input:advanceNotice or input:nursingHandoff (e.g. `Composition/123`), if any. */
 export function documentReference(task: Resource, kind: DocumentKind): string | undefined {
-  return taskParameters(task, 'input').find(typed(DOCUMENT_CODES[kind].code))?.valueReference?.reference;
+  return taskParameters(task, 'input').find(ofType(DOCUMENT_CODES[kind].code))?.valueReference?.reference;
 }

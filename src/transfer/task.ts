@@ -1,11 +1,9 @@
 import type { Resource } from '../fhir/version.js';
-import { DOCUMENT_CODES, hasCode, PROFILES, SNOMED, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
+import { DOCUMENT_CODES, PROFILES, SNOMED, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
 import { organizationReference } from './context.js';
-import { ALTERNATIVE_DATE_CODE, taskParameters } from './task-status.js';
+import { ALTERNATIVE_DATE_CODE, ofType, taskParameters } from './task-status.js';
 
 /** Building eOverdracht Tasks (STU3; the parts used here have the same shape in R4). */
-const ofType = (code: string) => (parameter: fhir3.TaskInput | fhir3.TaskOutput) => hasCode(parameter.type, code);
-
 function documentInput(kind: DocumentKind, reference: string): fhir3.TaskInput {
   return { type: { coding: [DOCUMENT_CODES[kind]] }, valueReference: { reference } };
 }
