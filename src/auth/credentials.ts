@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
+import { isObject, type Json } from '../fhir/convert/json.js';
 import type { CredentialRecords } from '../store/repository.js';
 import type { GrantedResource, Operation } from './principal.js';
 import { claimsOf, CredentialRevoked, numericDate, TokenError, verifyJws } from './jws.js';
@@ -43,10 +44,9 @@ export interface CredentialService {
 }
 
 export function isGrantedResource(value: unknown): value is GrantedResource {
-  const resource = value as Partial<GrantedResource> | null;
+  const resource = isObject(value) ? value : undefined;
   return (
-    typeof resource === 'object' &&
-    resource !== null &&
+    resource !== undefined &&
     typeof resource.path === 'string' &&
     resource.path.startsWith('/') &&
     Array.isArray(resource.operations) &&
@@ -56,10 +56,17 @@ export function isGrantedResource(value: unknown): value is GrantedResource {
   );
 }
 
+/** The `credentialSubject` of a JWT VC's claims (its members unchecked), if the claims carry one. */
+export function credentialSubjectOf(claims: JWTPayload | undefined): Json | undefined {
+  const vc = claims?.vc;
+  return isObject(vc) && isObject(vc.credentialSubject) ? vc.credentialSubject : undefined;
+}
+
+const isAuthorizationCredential = (claims: JWTPayload) => isObject(claims.vc) && Array.isArray(claims.vc.type) && claims.vc.type.includes('NutsAuthorizationCredential');
+
 function credentialFromClaims(claims: JWTPayload): AuthorizationCredential {
-  const vc = claims.vc as { type?: unknown; credentialSubject?: Record<string, unknown> } | undefined;
-  const subject = vc?.credentialSubject;
-  if (!Array.isArray(vc?.type) || !vc.type.includes('NutsAuthorizationCredential') || !subject) {
+  const subject = credentialSubjectOf(claims);
+  if (!isAuthorizationCredential(claims) || !subject) {
     throw new TokenError('not a NutsAuthorizationCredential');
   }
   const resources = subject.resources ?? [];

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { isObject } from '../fhir/convert/json.js';
 import { publicJwk } from './jwk.js';
 
 /**
@@ -52,15 +53,16 @@ export function didDocument(did: string, keys: JWK[]): DidDocument {
   };
 }
 
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
 /** The assertion keys of a resolved DID document, by fragment; refuses a document about another DID. */
 export function assertionKeys(document: unknown, did: string): Map<string, JWK> {
-  const doc = document as Partial<DidDocument> | null;
-  if (!doc || typeof doc !== 'object' || doc.id !== did) throw new Error(`DID document is not about '${did}'`);
-  const assertion = new Set((doc.assertionMethod ?? []).map((ref) => (typeof ref === 'string' ? ref : String((ref as { id?: unknown }).id))));
+  if (!isObject(document) || document.id !== did) throw new Error(`DID document is not about '${did}'`);
+  const assertion = new Set(listOf(document.assertionMethod).map((ref) => (typeof ref === 'string' ? ref : String(isObject(ref) ? ref.id : undefined))));
   const keys = new Map<string, JWK>();
-  for (const method of doc.verificationMethod ?? []) {
-    const id = typeof method?.id === 'string' && method.id.startsWith('#') ? did + method.id : method?.id;
-    if (typeof id !== 'string' || !id.startsWith(`${did}#`) || !method.publicKeyJwk) continue;
+  for (const method of listOf(document.verificationMethod).filter(isObject)) {
+    const id = typeof method.id === 'string' && method.id.startsWith('#') ? did + method.id : method.id;
+    if (typeof id !== 'string' || !id.startsWith(`${did}#`) || !isObject(method.publicKeyJwk)) continue;
     if (!assertion.has(id) && !assertion.has(id.slice(did.length))) continue;
     keys.set(id.slice(did.length + 1), method.publicKeyJwk);
   }

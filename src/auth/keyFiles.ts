@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { EhrClient, GatewayConfig, KeySource } from '../config/config.js';
+import { isObject } from '../fhir/convert/json.js';
 import { publicJwk, thumbprint } from './jwk.js';
 
 /**
@@ -66,9 +67,9 @@ export async function loadEhrJwks(client: EhrClient, mode: Mode): Promise<JWK[]>
   if (!file) throw new Error(`EHR client '${client.clientId}' has neither jwks nor jwksFile`);
   if (mode === 'development' && !existsSync(file)) await generateEhrKeyPair(client);
   try {
-    const jwks = readJson(file) as { keys?: unknown };
-    if (!Array.isArray(jwks.keys)) throw new Error('no "keys" array');
-    return jwks.keys as JWK[];
+    const jwks: unknown = readJson(file);
+    if (!isObject(jwks) || !Array.isArray(jwks.keys)) throw new Error('no "keys" array');
+    return jwks.keys;
   } catch (error) {
     throw describeFailure('JWKS file', file, error);
   }

@@ -1,4 +1,5 @@
 import type { Auditor } from '../audit/auditor.js';
+import { isObject } from '../fhir/convert/json.js';
 import type { Store } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
@@ -73,9 +74,8 @@ const text = (value: unknown, max = 200) => (typeof value === 'string' && value.
 /** The optional user identity (`usi`) the requesting organisation vouches for by signing the grant. */
 function userOf(usi: unknown): Principal['user'] {
   if (usi === undefined) return undefined;
-  const user = usi as Record<string, unknown> | null;
-  if (typeof user !== 'object' || user === null || Array.isArray(user)) throw new TokenError('usi must be an object {id, name, role}');
-  const result = { id: text(user.id), name: text(user.name), role: text(user.role) };
+  if (!isObject(usi)) throw new TokenError('usi must be an object {id, name, role}');
+  const result = { id: text(usi.id), name: text(usi.name), role: text(usi.role) };
   if (!result.id && !result.name) throw new TokenError('usi needs an id or a name');
   return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
 }
@@ -127,7 +127,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function checkGrant(assertion: VerifiedAssertion): Promise<Grant> {
     const authorizer = registry.hosted(assertion.sub);
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
-    const { purposeOfUse, vcs = [], usi } = assertion.claims as { purposeOfUse?: unknown; vcs?: unknown; usi?: unknown };
+    const { purposeOfUse, vcs = [], usi } = assertion.claims;
     if (typeof purposeOfUse !== 'string') throw invalidRequest('purposeOfUse must be a string');
     if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${purposeOfUse}'`);
     const role = PURPOSES[purposeOfUse].authorizerRole;

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';
-import type { TaskStatus } from '../transfer/task-status.js';
+import { statusOf } from '../transfer/task-status.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND, type PublisherOptions } from './provider/publisher.js';
@@ -108,8 +108,8 @@ export function createCapacity(options: CapacityOptions): Capacity {
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
     async onTaskStatusChange(change) {
       const careType = careTypeOfTask(change.task);
-      const status = change.task.status as TaskStatus;
-      if (change.side !== 'receiver' || !careType || status === change.previousStatus || typeof change.task.id !== 'string') return;
+      const status = statusOf(change.task);
+      if (change.side !== 'receiver' || !careType || !status || status === change.previousStatus || typeof change.task.id !== 'string') return;
       if (!config.organizations.some((organization) => organization.id === change.tenant)) return;
       await provider.recordTransfer(change.store, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
     },

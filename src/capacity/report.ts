@@ -30,7 +30,7 @@ export function availabilityReport(provider: ProviderIdentity, availability: Ava
         ...(group.total === undefined ? [] : [population('total', group.total)]),
       ],
     })),
-  };
+  } satisfies fhir4.MeasureReport;
 }
 
 function population(code: 'available' | 'total', count: Count) {

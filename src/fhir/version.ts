@@ -1,3 +1,5 @@
+import { isObject } from './convert/json.js';
+
 /** The two FHIR releases the gateway speaks: R4 for its own API and capacity, STU3 for eOverdracht. */
 export type FhirVersion = 'r4' | 'stu3';
 
@@ -12,4 +14,14 @@ export interface Resource {
   id?: string;
   meta?: { versionId?: string; lastUpdated?: string; profile?: string[]; [key: string]: unknown };
   [key: string]: unknown;
+}
+
+/** A JSON value that is a resource at least in shape: an object naming its resourceType. */
+export function isResource(value: unknown): value is Resource {
+  return isObject(value) && typeof value.resourceType === 'string';
+}
+
+/** A Reference element in JSON not yet validated: an object, whose elements are checked where they are read. */
+export function isReference(value: unknown): value is fhir4.Reference | fhir3.Reference {
+  return isObject(value);
 }

@@ -6,6 +6,7 @@ import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '
 import type { TokenService } from '../auth/tokenService.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from './bodies.js';
+import { isObject } from '../fhir/convert/json.js';
 
 /**
  * The HTTP surface of auth/'s authorization server: `POST /oauth2/token`, `POST /oauth2/introspect`,
@@ -29,7 +30,7 @@ export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
 
 function parameters(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  return isObject(body) ? body : {};
 }
 
 function noStore(res: Response): Response {
@@ -45,7 +46,7 @@ function sendOAuthError(res: Response, error: OAuthError): void {
 function oauthErrors(bodyBytes: number): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (error instanceof OAuthError) return sendOAuthError(res, error);
-    const status = (error as { status?: unknown }).status;
+    const status: unknown = isObject(error) ? error.status : undefined;
     if (typeof status !== 'number' || status < 400 || status >= 500) return next(error);
     closeIfUnread(req, res);
     if (error instanceof BodyBudgetExhausted) return sendOAuthError(res, new OAuthError('temporarily_unavailable', error.message, { status }));

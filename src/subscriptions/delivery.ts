@@ -1,4 +1,5 @@
 import type { TokenClient } from '../auth/client.js';
+import { stringAt } from '../capacity/json.js';
 import type { SigningKey } from '../auth/jwk.js';
 import { PURPOSES } from '../auth/purposes.js';
 import type { BundleEntry } from '../fhir/bundle.js';
@@ -63,7 +64,12 @@ export function deliveryHandlers(context: DeliveryContext): Record<string, Outbo
   };
 }
 
-const subscriptionOf = (message: OutboxMessage) => (message.payload as { subscription: string }).subscription;
+/** The Subscription a handshake or heartbeat is for: this gateway wrote the payload; another shape is dead-lettered. */
+function subscriptionOf(message: OutboxMessage): string {
+  const subscription = stringAt(message.payload, 'subscription');
+  if (subscription === undefined) throw new PermanentFailure(`outbox message ${message.id} names no Subscription`);
+  return subscription;
+}
 
 /** The first notification: its success activates the subscription, any failure puts it in error. */
 async function handshake(context: DeliveryContext, message: OutboxMessage): Promise<void> {

@@ -1,4 +1,5 @@
 import { allOk, badRequest, forbidden, isOperationOutcomeError, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome.js';
+import { stringAt } from '../capacity/json.js';
 import { resourceBody, validateForWrite, writeOutcome } from '../fhir/rest/resource-body.js';
 import { searchType } from '../fhir/rest/search.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
@@ -110,8 +111,8 @@ export class SubscriptionRest {
 
 /** A topic subscription waiting for its handshake gets it queued first under its ordering key. */
 async function queueHandshake(tx: Store, tenant: string, subscription: Resource): Promise<void> {
-  const channel = subscription.channel as { endpoint?: string } | undefined;
-  if (subscription.status !== 'requested' || !channel?.endpoint) return;
+  const endpoint = stringAt(subscription.channel, 'endpoint');
+  if (subscription.status !== 'requested' || !endpoint) return;
   const id = String(subscription.id);
-  await tx.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.handshake, destination: channel.endpoint, payload: { subscription: id }, orderingKey: orderingKeyOf(id) });
+  await tx.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.handshake, destination: endpoint, payload: { subscription: id }, orderingKey: orderingKeyOf(id) });
 }

@@ -97,7 +97,7 @@ export function readSubscription(resource: Resource, topics: Topics, limits: Sea
 
 function readTrigger(resource: Resource, topics: Topics, limits: SearchLimits, problem: (text: string, expression: string) => void): Trigger | undefined {
   const criteria = typeof resource.criteria === 'string' ? resource.criteria : '';
-  const filterStrings = objects((resource._criteria as JsonObject | undefined)?.extension)
+  const filterStrings = objects(isObject(resource._criteria) ? resource._criteria.extension : undefined)
     .filter((extension) => extension.url === FILTER_CRITERIA_EXTENSION)
     .map((extension) => stringAt(extension, 'valueString') ?? '');
   const topic = topics.get(criteria);
@@ -139,7 +139,7 @@ function readPayload(channel: JsonObject, trigger: Trigger | undefined, problem:
   const format = payload === undefined ? undefined : FORMATS[payload.split(';')[0].trim()];
   if (payload !== undefined && !format) problem(`channel.payload '${payload}' is not supported: ${Object.keys(FORMATS).join(', ')}`, 'Subscription.channel.payload');
   const contentCode = stringAt(
-    objects((channel._payload as JsonObject | undefined)?.extension).find((extension) => extension.url === PAYLOAD_CONTENT_EXTENSION),
+    objects(isObject(channel._payload) ? channel._payload.extension : undefined).find((extension) => extension.url === PAYLOAD_CONTENT_EXTENSION),
     'valueCode',
   );
   if (trigger?.kind !== 'topic') return { format, content: (format ? 'full-resource' : 'empty') as ContentLevel };
@@ -172,11 +172,10 @@ function unsignedExtension(channel: JsonObject, url: string, what: string, probl
   return value as number;
 }
 
-type Coding = { system?: string; code?: string };
-const tagsOf = (resource: Resource): Coding[] => objects(resource.meta?.tag) as Coding[];
+const tagsOf = (resource: Resource) => objects(resource.meta?.tag);
 
 export function ownerOf(resource: Resource): Owner {
-  const code = tagsOf(resource).find((tag) => tag.system === SUBSCRIPTION_OWNER_SYSTEM)?.code ?? 'ehr';
+  const code = stringAt(tagsOf(resource).find((tag) => tag.system === SUBSCRIPTION_OWNER_SYSTEM), 'code') ?? 'ehr';
   return code.startsWith('organization:') ? { kind: 'organization', id: code.slice('organization:'.length) } : { kind: 'ehr' };
 }
 

@@ -1,3 +1,4 @@
+import { isObject } from '../fhir/convert/json.js';
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
@@ -27,13 +28,12 @@ export const DOCUMENT_CODES: Record<DocumentKind, { system: string; code: string
   nursingHandoff: { system: SNOMED, code: '11171000146100', display: 'Nursing handoff document' },
 };
 
-export interface Coding {
-  system?: string;
-  code?: string;
-  display?: string;
-}
+export type Coding = fhir3.Coding;
 
-const codingsOf = (concept: unknown): Coding[] => ((concept as { coding?: Coding[] } | undefined)?.coding ?? []).filter(Boolean);
+const isCoding = (value: unknown): value is Coding => isObject(value);
+
+/** The codings of a CodeableConcept in JSON not yet validated (an element that is no object is none). */
+const codingsOf = (concept: unknown): Coding[] => (isObject(concept) && Array.isArray(concept.coding) ? concept.coding.filter(isCoding) : []);
 const sameCode = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
 
 /** Which eOverdracht document a Composition is, by its current or pre-2022 type code. */
@@ -43,6 +43,11 @@ export function documentKind(composition: Resource): DocumentKind | undefined {
     const legacy = EOVERDRACHT_REPLACED_CODES.find((r) => r.current.code === DOCUMENT_CODES[kind].code)?.predecessor;
     return codings.some((c) => sameCode(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCode(c, legacy)));
   });
+}
+
+/** True when a CodeableConcept carries a coding with this code (of whichever system). */
+export function hasCode(concept: unknown, code: string): boolean {
+  return codingsOf(concept).some((c) => c.code === code);
 }
 
 /** True when a CodeableConcept carries the given coding. */

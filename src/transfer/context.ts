@@ -4,7 +4,7 @@ import type { TrustRegistry } from '../auth/trust.js';
 import type { Role, TrustedOrganization } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
-import type { FhirVersion } from '../fhir/version.js';
+import { isReference, type FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
 import { URA_SYSTEM } from './codes.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
@@ -52,7 +52,7 @@ export interface LogicalReference {
 }
 
 export function referencesOrganization(reference: unknown, organization: { id: string; ura?: string }): boolean {
-  const identifier = (reference as { identifier?: { system?: string; value?: string } } | undefined)?.identifier;
+  const identifier = isReference(reference) ? reference.identifier : undefined;
   if (!identifier) return false;
   return (
     (identifier.system === URA_SYSTEM && organization.ura !== undefined && identifier.value === organization.ura) ||

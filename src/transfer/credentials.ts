@@ -1,6 +1,7 @@
 import { decodeJwt, type JWTPayload } from 'jose';
-import type { CredentialService } from '../auth/credentials.js';
+import { credentialSubjectOf, type CredentialService } from '../auth/credentials.js';
 import type { GrantedResource } from '../auth/principal.js';
+import { isObject } from '../fhir/convert/json.js';
 
 /**
  * The authorization credentials of a transfer (RFC014 shape), issued by the sender to the receiver of one Task:
@@ -52,8 +53,8 @@ function claimsOf(jwt: string | undefined): JWTPayload | undefined {
 
 /** True when the credential grants read access to `Type/id` (the receiver checks this before it asks). */
 export function credentialCovers(jwt: string | undefined, key: string): boolean {
-  const subject = (claimsOf(jwt)?.vc as { credentialSubject?: { resources?: GrantedResource[] } } | undefined)?.credentialSubject;
-  return (subject?.resources ?? []).some((resource) => resource.path === `/${key}` && resource.operations?.includes('read'));
+  const resources = credentialSubjectOf(claimsOf(jwt))?.resources;
+  return Array.isArray(resources) && resources.some((resource) => isObject(resource) && resource.path === `/${key}` && Array.isArray(resource.operations) && resource.operations.includes('read'));
 }
 
 /** Who issued a credential, to whom and when; undefined when it is not a JWT at all. */

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { convertResource } from '../fhir/convert/index.js';
 import { hasErrors, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
-import type { FhirVersion, Resource } from '../fhir/version.js';
+import { isObject } from '../fhir/convert/json.js';
+import { isResource, type FhirVersion, type Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
 import type { ResourceRepository } from '../store/repository.js';
 import { documentKind, PROFILES, withCurrentDocumentCode, type DocumentKind } from './codes.js';
@@ -93,14 +94,14 @@ function candidate(original: Resource, version: FhirVersion, sent: boolean): Can
  * they carry unless POSTed, and the rest get a new one; references by fullUrl or old id are rewritten to match.
  */
 function bundleResources(bundle: Resource): Resource[] {
-  if (bundle.resourceType !== 'Bundle' || !BUNDLE_TYPES.includes(bundle.type as string)) {
+  if (bundle.resourceType !== 'Bundle' || !BUNDLE_TYPES.some((type) => type === bundle.type)) {
     throw new OperationOutcomeError(unprocessable(`The document must come as a Bundle of type ${BUNDLE_TYPES.join(', ')}`, 'Bundle.type'));
   }
-  const entries = (bundle.entry as { fullUrl?: string; resource?: Resource; request?: { method?: string; url?: string } }[] | undefined) ?? [];
+  const entries: unknown[] = Array.isArray(bundle.entry) ? bundle.entry : [];
   const renamed = new Map<string, string>();
   const resources = entries.map((entry, index) => {
-    const resource = entry.resource;
-    if (!resource || typeof resource.resourceType !== 'string') {
+    const resource = isBundleEntry(entry) ? entry.resource : undefined;
+    if (!isBundleEntry(entry) || !isResource(resource)) {
       throw new OperationOutcomeError(unprocessable(`Bundle.entry[${index}] has no resource`, `Bundle.entry[${index}].resource`));
     }
     const id = assignedId(resource, entry.request, index);
@@ -112,9 +113,13 @@ function bundleResources(bundle: Resource): Resource[] {
   return resources.map((resource) => rewriteReferences(resource, (reference) => renamed.get(reference) ?? reference));
 }
 
-function assignedId(resource: Resource, request: { method?: string; url?: string } | undefined, index: number): string {
+/** A Bundle entry of a request body, not yet validated: its resource is checked before it is used. */
+type UncheckedEntry = Omit<fhir4.BundleEntry, 'resource'> & { resource?: unknown };
+const isBundleEntry = (value: unknown): value is UncheckedEntry => isObject(value);
+
+function assignedId(resource: Resource, request: fhir4.BundleEntryRequest | undefined, index: number): string {
   if (request?.method === 'PUT') {
-    const target = parseReference(request.url?.split('?')[0]);
+    const target = parseReference(typeof request.url === 'string' ? request.url.split('?')[0] : undefined);
     if (!target || target.type !== resource.resourceType) {
       throw new OperationOutcomeError(unprocessable(`Bundle.entry[${index}]: PUT needs the URL ${resource.resourceType}/[id]`, `Bundle.entry[${index}].request.url`));
     }

@@ -8,6 +8,7 @@ import { OUTBOX_KINDS, type TransferContext } from './context.js';
 import type { TaskStatusListener } from './events.js';
 import { notificationEndpoint } from './notification.js';
 import { transferRoutes } from './operations.js';
+import { answerOf, taskOf } from './payloads.js';
 import { createPeer } from './peer.js';
 import { deliverAnswer, pull, receiveNotification } from './receiver.js';
 import { sendNotification } from './sender.js';
@@ -42,7 +43,6 @@ export function createTransfer(deps: TransferDependencies): Capability {
   };
   const wake = () => deps.wake?.();
   const peer = createPeer(deps.auth.client, deps.auth.registry);
-  const payloadTask = (payload: unknown) => (payload as { task: string }).task;
   return {
     name: 'eOverdracht transfer',
     fhirRoutes: () => transferRoutes(context, wake),
@@ -56,10 +56,9 @@ export function createTransfer(deps: TransferDependencies): Capability {
       }),
     ],
     outboxHandlers: {
-      [OUTBOX_KINDS.notify]: (message) => sendNotification(context, peer, message.tenant, payloadTask(message.payload)),
-      [OUTBOX_KINDS.pull]: (message) => pull(context, peer, message.tenant, payloadTask(message.payload)),
-      [OUTBOX_KINDS.answer]: (message) =>
-        deliverAnswer(context, peer, message.tenant, message.payload as { task: string; status: string; alternativeDate?: string }),
+      [OUTBOX_KINDS.notify]: (message) => sendNotification(context, peer, message.tenant, taskOf(message.payload)),
+      [OUTBOX_KINDS.pull]: (message) => pull(context, peer, message.tenant, taskOf(message.payload)),
+      [OUTBOX_KINDS.answer]: (message) => deliverAnswer(context, peer, message.tenant, answerOf(message.payload)),
     },
   };
 }

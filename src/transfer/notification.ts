@@ -1,7 +1,8 @@
+import { isObject } from '../fhir/convert/json.js';
 import type { Endpoint } from '../fhir/rest/capability-contract.js';
 import { accepted, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import type { FhirHandler } from '../fhir/rest/types.js';
-import type { Resource } from '../fhir/version.js';
+import { isResource } from '../fhir/version.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';
 
@@ -35,13 +36,16 @@ export function notificationEndpoint(deps: NotificationEndpointDeps): Endpoint {
   };
 }
 
+/** A Parameters.parameter of a request body, not yet validated: its value is checked where it is read. */
+const isParameter = (value: unknown): value is fhir3.ParametersParameter => isObject(value);
+
 /** The optional body: a Parameters resource with the credentials (JWTs) the pull needs. */
 function handedCredentials(body: unknown): { taskCredential?: string; documentCredential?: string } {
   if (body === undefined) return {};
-  const parameters = body as Resource;
-  if (parameters?.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('A notification body must be a Parameters resource'));
+  if (!isResource(body) || body.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('A notification body must be a Parameters resource'));
+  const parameter: unknown[] = Array.isArray(body.parameter) ? body.parameter : [];
   const value = (name: string) => {
-    const found = ((parameters.parameter as { name?: string; valueString?: unknown }[] | undefined) ?? []).find((p) => p?.name === name)?.valueString;
+    const found: unknown = parameter.filter(isParameter).find((p) => p.name === name)?.valueString;
     if (found !== undefined && typeof found !== 'string') throw new OperationOutcomeError(badRequest(`Parameter '${name}' must be a valueString`));
     return found;
   };

@@ -6,12 +6,13 @@ import { readOptional } from '../store/optional.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
 import { credentialCovers, credentialParties } from './credentials.js';
+import type { QueuedAnswer } from './payloads.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
 import { ChangedMeanwhile, readTask, saveInBothReleases, saveTask, scopeOf } from './storage.js';
 import { withAnswer } from './task.js';
-import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, type TaskStatus } from './task-status.js';
+import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, statusOf } from './task-status.js';
 
 /**
  * The care provider's side of notified pull: a notification is taken in at once and the pull is queued; the pull
@@ -98,7 +99,7 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
     const previous = await readTask(context.store.resources, tenant, task);
     if (previous && previous.stu3.status === remote.status && previous.stu3.lastModified === remote.lastModified) return;
     const saved = await saveTask(context, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(context, record)] }, previous);
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous?.stu3.status as TaskStatus | undefined });
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous && statusOf(previous.stu3) });
   });
 }
 
@@ -115,7 +116,7 @@ function checkPulledTask(context: TransferContext, tenant: string, task: Resourc
  * level, one batch each. Undefined while the credential for it has not arrived (its notification will follow).
  */
 async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[] | undefined> {
-  const kind = accessibleDocument(task.status as TaskStatus);
+  const kind = accessibleDocument(statusOf(task));
   const composition = kind && documentReference(task, kind);
   if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
@@ -168,9 +169,9 @@ function taskIdentifier(context: TransferContext, record: InboundTransfer): { sy
 async function endLocally(context: TransferContext, tenant: string, record: InboundTransfer): Promise<void> {
   await context.store.transaction(async () => {
     const local = await readTask(context.store.resources, tenant, record.task);
-    if (!local || isTerminal(local.stu3.status as TaskStatus)) return;
+    if (!local || isTerminal(statusOf(local.stu3))) return;
     const saved = await saveTask(context, tenant, { ...local.stu3, status: 'cancelled', lastModified: nowInstant(context) }, local);
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: local.stu3.status as TaskStatus });
+    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: statusOf(local.stu3) });
   });
 }
 
@@ -211,19 +212,19 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   const date = alternativeDate(proposed);
   if (status === current.stu3.status && date === alternativeDate(current.stu3)) return current[version];
   const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, status, date), lastModified: nowInstant(context) }, current);
-  await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: current.stu3.status as TaskStatus });
+  await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: statusOf(current.stu3) });
   await context.store.outbox.enqueue({
     tenant,
     kind: OUTBOX_KINDS.answer,
     destination: record.sender,
-    payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) },
+    payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) } satisfies QueuedAnswer,
     orderingKey: orderingKey(id),
   });
   return saved[version];
 }
 
 /** The queued answer (outbox `transfer.answer`): PUT onto the sender's Task as it is now, judged there by its state machine. */
-export async function deliverAnswer(context: TransferContext, peer: Peer, tenant: string, payload: { task: string; status: string; alternativeDate?: string }): Promise<void> {
+export async function deliverAnswer(context: TransferContext, peer: Peer, tenant: string, payload: QueuedAnswer): Promise<void> {
   const record = await inbound(context, tenant, payload.task);
   const call: PeerCall = { tenant, peer: record.sender, credential: record.taskCredential };
   let remote: Resource;

@@ -1,4 +1,5 @@
-import type { Resource } from '../fhir/version.js';
+import { isObject } from '../fhir/convert/json.js';
+import { isReference, type Resource } from '../fhir/version.js';
 
 /**
  * References between the resources of a transfer. Only relative literal references (`Type/id`) are followed and
@@ -17,6 +18,11 @@ export function parseReference(reference: unknown): ResourceKey | undefined {
   return match ? { type: match[1], id: match[2] } : undefined;
 }
 
+/** The literal reference (`reference`) of a Reference element, if it has one. */
+export function literalReference(value: unknown): string | undefined {
+  return isReference(value) && typeof value.reference === 'string' ? value.reference : undefined;
+}
+
 export const keyOf = (resource: { resourceType: string; id?: string }) => `${resource.resourceType}/${resource.id}`;
 
 /** Every relative reference anywhere in the resource (extensions included), each once. */
@@ -31,7 +37,7 @@ function collectReferences(value: unknown, found: Set<string>): void {
     for (const item of value) collectReferences(item, found);
   } else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key === 'reference' && parseReference(item)) found.add(item as string);
+      if (key === 'reference' && typeof item === 'string' && parseReference(item)) found.add(item);
       else collectReferences(item, found);
     }
   }
@@ -45,10 +51,9 @@ export function rewriteReferences<T extends Resource>(resource: T, change: (refe
 function visitReferences(value: unknown, change: (reference: string) => string): unknown {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = visitReferences(value[i], change);
-  } else if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    for (const [key, item] of Object.entries(record)) {
-      record[key] = key === 'reference' && typeof item === 'string' ? change(item) : visitReferences(item, change);
+  } else if (isObject(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      value[key] = key === 'reference' && typeof item === 'string' ? change(item) : visitReferences(item, change);
     }
   }
   return value;

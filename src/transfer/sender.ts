@@ -17,7 +17,7 @@ import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS }
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
-import { keyOf } from './references.js';
+import { keyOf, literalReference } from './references.js';
 import { ChangedMeanwhile, readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
 import { newTask, withAnswer, withHandoff } from './task.js';
 import {
@@ -26,6 +26,7 @@ import {
   checkTaskUpdate,
   documentReference,
   isTerminal,
+  statusOf,
   type TaskStatus,
   type TransferRole,
 } from './task-status.js';
@@ -205,7 +206,7 @@ async function refuseIfHandedOff(context: TransferContext, tenant: string, taskI
   if (record) refuseHandedOff(await otherCandidates(context, tenant, record));
 }
 
-const isCancellable = ({ current }: Candidate) => allowedTransitions('sender', current.stu3.status as TaskStatus).includes('cancelled');
+const isCancellable = ({ current }: Candidate) => allowedTransitions('sender', statusOf(current.stu3)).includes('cancelled');
 
 function cancellation(context: TransferContext, candidate: Candidate): Transition {
   return { ...candidate, next: { ...candidate.current.stu3, status: 'cancelled', lastModified: nowInstant(context) } };
@@ -225,7 +226,7 @@ async function apply(context: TransferContext, tenant: string, transition: Trans
   const { current, next, handoff } = transition;
   const saved = await saveTask(context, tenant, next, current);
   const record = handoff ? await handOver(context, tenant, transition.record, next, handoff) : transition.record;
-  await settle(context, tenant, record, saved.stu3, current.stu3.status as TaskStatus);
+  await settle(context, tenant, record, saved.stu3, statusOf(current.stu3));
   return saved;
 }
 
@@ -243,7 +244,7 @@ function documentContext(context: TransferContext, tenant: string, version: Fhir
 }
 
 function patientOf(composition: Resource): string {
-  const reference = (composition.subject as { reference?: string } | undefined)?.reference;
+  const reference = literalReference(composition.subject);
   if (!reference?.startsWith('Patient/')) {
     throw new OperationOutcomeError(unprocessable('The Composition must name its Patient in subject (Patient/[id])', 'Composition.subject'));
   }
@@ -293,7 +294,7 @@ async function handOver(
   task: Resource,
   document: TransferDocument,
 ): Promise<OutboundTransfer> {
-  const patient = (task.for as { reference?: string } | undefined)?.reference;
+  const patient = literalReference(task.for);
   if (patientOf(document.composition) !== patient) {
     throw new OperationOutcomeError(unprocessable(`The nursing handoff is about ${patientOf(document.composition)}, the Task about ${patient}`, 'Composition.subject'));
   }
@@ -304,8 +305,8 @@ async function handOver(
 }
 
 /** After every change: access ends with the transfer, the status is announced, the receiver is notified. */
-async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus): Promise<void> {
-  const transfer = isTerminal(task.status as TaskStatus) ? await revokeAccess(context, tenant, record) : record;
+async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus | undefined): Promise<void> {
+  const transfer = isTerminal(statusOf(task)) ? await revokeAccess(context, tenant, record) : record;
   await saveOutbound(context.store, tenant, transfer);
   await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
   await enqueueNotification(context, tenant, transfer.task, transfer.receiver);
@@ -333,5 +334,5 @@ function notificationBody(record: OutboundTransfer): Resource {
     ...(record.taskCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.taskCredential, valueString: record.taskCredentialJwt }] : []),
     ...(record.documentCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.documentCredential, valueString: record.documentCredentialJwt }] : []),
   ];
-  return { resourceType: 'Parameters', parameter };
+  return { resourceType: 'Parameters', parameter } satisfies fhir3.Parameters;
 }

@@ -1,6 +1,7 @@
+import { isObject } from '../fhir/convert/json.js';
 import { conflict, unprocessable, type OperationOutcome } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
-import { DOCUMENT_CODES, type DocumentKind } from './codes.js';
+import { DOCUMENT_CODES, hasCode, type DocumentKind } from './codes.js';
 
 /**
  * The eOverdracht Task state machine (DESIGN §3), enforced on both sides of the exchange.
@@ -10,7 +11,23 @@ import { DOCUMENT_CODES, type DocumentKind } from './codes.js';
  *        │          │    └─▶ on-hold (receiver proposes output:alternativeDate) ─▶ requested (sender re-offers)
  *        └──────────┴── any state before completion ─▶ cancelled
  */
-export type TaskStatus = 'requested' | 'received' | 'accepted' | 'rejected' | 'on-hold' | 'in-progress' | 'completed' | 'cancelled';
+const TASK_STATUSES = [
+  'requested',
+  'received',
+  'accepted',
+  'rejected',
+  'on-hold',
+  'in-progress',
+  'completed',
+  'cancelled',
+] as const satisfies readonly fhir3.Task['status'][];
+
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** The Task's status if it is one of the state machine's; a Task from a request body may hold anything there. */
+export function statusOf(task: Resource): TaskStatus | undefined {
+  return TASK_STATUSES.find((status) => status === task.status);
+}
 
 export type TransferRole = 'sender' | 'receiver';
 
@@ -32,29 +49,42 @@ const SENDER_MOVES: Partial<Record<TaskStatus, TaskStatus[]>> = {
 
 const TERMINAL: TaskStatus[] = ['rejected', 'cancelled', 'completed'];
 
-export function allowedTransitions(role: TransferRole, from: TaskStatus): TaskStatus[] {
-  return (role === 'receiver' ? RECEIVER_MOVES : SENDER_MOVES)[from] ?? [];
+export function allowedTransitions(role: TransferRole, from: TaskStatus | undefined): TaskStatus[] {
+  return (from && (role === 'receiver' ? RECEIVER_MOVES : SENDER_MOVES)[from]) || [];
 }
 
-export function isTerminal(status: TaskStatus): boolean {
-  return TERMINAL.includes(status);
+export function isTerminal(status: TaskStatus | undefined): boolean {
+  return status !== undefined && TERMINAL.includes(status);
 }
 
 /** Which Composition a receiver may read in each state: the advance notice, the handoff, or nothing at all. */
-export function accessibleDocument(status: TaskStatus): 'advanceNotice' | 'nursingHandoff' | undefined {
+export function accessibleDocument(status: TaskStatus | undefined): 'advanceNotice' | 'nursingHandoff' | undefined {
   if (status === 'in-progress') return 'nursingHandoff';
   if (isTerminal(status)) return undefined;
   return 'advanceNotice';
 }
 
-type Entry = { type?: { coding?: { code?: string }[] } };
-const typed = (code: string) => (entry: Entry) => entry.type?.coding?.some((coding) => coding.code === code) ?? false;
+/** One of Task.input or Task.output: an object there; its elements are read through guards (codes.ts) as well. */
+type TaskParameter = fhir3.TaskInput | fhir3.TaskOutput;
+const isTaskParameter = (value: unknown): value is TaskParameter => isObject(value);
+/** Is the value a Task parameter of this type (by code)? */
+export const ofType = (code: string) => (value: unknown) => isTaskParameter(value) && hasCode(value.type, code);
+
+/** Task.input or Task.output, the elements that are parameters at all (a request body's Task is not yet validated). */
+export function taskParameters(task: Resource, element: 'input'): fhir3.TaskInput[];
+export function taskParameters(task: Resource, element: 'output'): fhir3.TaskOutput[];
+export function taskParameters(task: Resource, element: 'input' | 'output'): TaskParameter[] {
+  const parameters = task[element];
+  return Array.isArray(parameters) ? parameters.filter(isTaskParameter) : [];
+}
 
 /** The Task without the elements a side may change besides status (meta is the server's, never compared). */
 function withoutEditableFields(role: TransferRole, task: Resource): Record<string, unknown> {
   const { meta: _meta, status: _status, ...rest } = task;
   const [element, code] = role === 'receiver' ? ['output', ALTERNATIVE_DATE_CODE] : ['input', DOCUMENT_CODES.nursingHandoff.code];
-  const kept = ((rest[element] as Entry[] | undefined) ?? []).filter((entry) => !typed(code)(entry));
+  const entries = rest[element];
+  if (!Array.isArray(entries)) return rest;
+  const kept = entries.filter((entry) => !ofType(code)(entry));
   delete rest[element];
   return kept.length > 0 ? { ...rest, [element]: kept } : rest;
 }
@@ -67,7 +97,7 @@ const EDITABLE: Record<TransferRole, string> = {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+    const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));
     return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -81,13 +111,12 @@ function canonicalJson(value: unknown): string {
  * sender status and the nursing handoff it adds (required when it sets the Task in-progress).
  */
 export function checkTaskUpdate(role: TransferRole, current: Resource, proposed: Resource): OperationOutcome | undefined {
-  const from = current.status as TaskStatus;
-  const to = proposed.status as TaskStatus;
-  if (from !== to) {
-    const allowed = allowedTransitions(role, from);
-    if (!allowed.includes(to)) {
+  const to = statusOf(proposed);
+  if (current.status !== proposed.status) {
+    const allowed = allowedTransitions(role, statusOf(current));
+    if (!to || !allowed.includes(to)) {
       const options = allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'no further changes are allowed';
-      return conflict(`The ${role} cannot change Task.status from '${from}' to '${to}' (${options})`, 'Task.status');
+      return conflict(`The ${role} cannot change Task.status from '${String(current.status)}' to '${String(proposed.status)}' (${options})`, 'Task.status');
     }
   }
   if (canonicalJson(withoutEditableFields(role, current)) !== canonicalJson(withoutEditableFields(role, proposed))) {
@@ -108,12 +137,10 @@ export function hasAlternativeDate(task: Resource): boolean {
 
 /** The date the receiver proposed (output:alternativeDate), if any. */
 export function alternativeDate(task: Resource): string | undefined {
-  const outputs = (task.output as (Entry & { valueDateTime?: string })[] | undefined) ?? [];
-  return outputs.find((entry) => typed(ALTERNATIVE_DATE_CODE)(entry) && entry.valueDateTime)?.valueDateTime;
+  return taskParameters(task, 'output').find((output) => ofType(ALTERNATIVE_DATE_CODE)(output) && output.valueDateTime)?.valueDateTime;
 }
 
 /** The reference of the Task's input:advanceNotice or input:nursingHandoff (e.g. `Composition/123`), if any. */
 export function documentReference(task: Resource, kind: DocumentKind): string | undefined {
-  const inputs = (task.input as (Entry & { valueReference?: { reference?: string } })[] | undefined) ?? [];
-  return inputs.find((entry) => typed(DOCUMENT_CODES[kind].code)(entry))?.valueReference?.reference;
+  return taskParameters(task, 'input').find(ofType(DOCUMENT_CODES[kind].code))?.valueReference?.reference;
 }

@@ -1,22 +1,14 @@
 import type { Resource } from '../fhir/version.js';
 import { DOCUMENT_CODES, PROFILES, SNOMED, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
 import { organizationReference } from './context.js';
-import { ALTERNATIVE_DATE_CODE } from './task-status.js';
+import { ALTERNATIVE_DATE_CODE, ofType, taskParameters } from './task-status.js';
 
 /** Building eOverdracht Tasks (STU3; the parts used here have the same shape in R4). */
-interface TaskParameter {
-  type?: { coding?: { system?: string; code?: string; display?: string }[] };
-  valueReference?: { reference: string };
-  valueDateTime?: string;
-}
-
-const ofType = (code: string) => (parameter: TaskParameter) => parameter.type?.coding?.some((c) => c.code === code) ?? false;
-
-function documentInput(kind: DocumentKind, reference: string): TaskParameter {
+function documentInput(kind: DocumentKind, reference: string): fhir3.TaskInput {
   return { type: { coding: [DOCUMENT_CODES[kind]] }, valueReference: { reference } };
 }
 
-function alternativeDateOutput(date: string): TaskParameter {
+function alternativeDateOutput(date: string): fhir3.TaskOutput {
   return { type: { coding: [{ system: SNOMED, code: ALTERNATIVE_DATE_CODE, display: 'Alternative date' }] }, valueDateTime: date };
 }
 
@@ -50,18 +42,18 @@ export function newTask(fields: NewTask): Resource & { id: string } {
     owner: organizationReference(fields.receiver),
     ...(fields.careType ? { performerType: [{ coding: [fields.careType] }] } : {}),
     input: [documentInput('advanceNotice', fields.advanceNotice)],
-  };
+  } satisfies fhir3.Task;
 }
 
 /** The Task with input:nursingHandoff pointing at `reference` (replacing an earlier one), or without it. */
 export function withHandoff(task: Resource, reference: string | undefined): Resource {
-  const inputs = ((task.input as TaskParameter[] | undefined) ?? []).filter((input) => !ofType(DOCUMENT_CODES.nursingHandoff.code)(input));
+  const inputs = taskParameters(task, 'input').filter((input) => !ofType(DOCUMENT_CODES.nursingHandoff.code)(input));
   return { ...task, input: reference ? [...inputs, documentInput('nursingHandoff', reference)] : inputs };
 }
 
 /** The Task with the receiver's answer: a status and, for on-hold, the alternative date it proposes. */
 export function withAnswer(task: Resource, status: string, alternativeDate: string | undefined): Resource {
-  const others = ((task.output as TaskParameter[] | undefined) ?? []).filter((output) => !ofType(ALTERNATIVE_DATE_CODE)(output));
+  const others = taskParameters(task, 'output').filter((output) => !ofType(ALTERNATIVE_DATE_CODE)(output));
   const output = alternativeDate ? [...others, alternativeDateOutput(alternativeDate)] : others;
   const { output: _replaced, ...rest } = task;
   return output.length > 0 ? { ...rest, status, output } : { ...rest, status };

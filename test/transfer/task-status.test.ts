@@ -84,6 +84,13 @@ describe('eOverdracht Task state machine', () => {
     expect(checkTaskUpdate('receiver', task('accepted'), task('accepted'))).toBeUndefined();
   });
 
+  it('judges a proposal that is unchecked JSON with an OperationOutcome, never a TypeError', () => {
+    // A REST body is judged before it is validated: a status outside the state machine, parameters of any shape.
+    expect(checkTaskUpdate('receiver', task('requested'), { ...task('requested'), status: 42 })?.id).toBe('conflict');
+    expect(checkTaskUpdate('receiver', task('received'), task('on-hold', { output: 'soon' }))?.id).toBe('unprocessable');
+    expect(checkTaskUpdate('receiver', task('received'), task('on-hold', { output: [null, { type: { coding: 'x' } }] }))?.id).toBe('unprocessable');
+  });
+
   it('grants access to the advance notice, then only the handoff, then nothing', () => {
     expect(accessibleDocument('requested')).toBe('advanceNotice');
     expect(accessibleDocument('on-hold')).toBe('advanceNotice');

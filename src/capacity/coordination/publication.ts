@@ -48,11 +48,19 @@ export function readPublication(payload: unknown, now: Date, policy: EgressPolic
   if ('resourceType' in availability) return availability;
   const [provider, ...publishedEndpoints] = objects(report.contained);
   const listed = listing(provider, publishedEndpoints as Resource[]);
-  const reporter = (report.reporter as { identifier: { system: string; value: string } }).identifier;
-  if (!listed.identifiers.some((identifier) => providerKey(identifier) === providerKey(reporter))) {
+  const reporter = reporterIdentifier(report);
+  if (!reporter || !listed.identifiers.some((identifier) => providerKey(identifier) === providerKey(reporter))) {
     return unprocessable('MeasureReport.reporter.identifier is not an identifier of the provider Organization', 'MeasureReport.reporter');
   }
   return { provider: listed, availability, publishedAt: published.measuredAt, report };
+}
+
+/** `MeasureReport.reporter.identifier` when it has a system and a value. */
+function reporterIdentifier(report: Resource): { system: string; value: string } | undefined {
+  const identifier = isObject(report.reporter) ? report.reporter.identifier : undefined;
+  const system = stringAt(identifier, 'system');
+  const value = stringAt(identifier, 'value');
+  return system !== undefined && value !== undefined ? { system, value } : undefined;
 }
 
 function containedAt(contained: JsonObject[], type: string, reference: string | undefined): JsonObject | undefined {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../errors.js';
+import { isObject } from '../json.js';
 import { valueSetMembers } from '../terminology.js';
 
 /**
@@ -59,8 +60,8 @@ export class EgressPolicyError extends GatewayError {
 type RawRule = Record<string, unknown>;
 
 function compile(raw: unknown, at: string): Rule {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EgressPolicyError(at, 'a rule is an object');
-  const rule = raw as RawRule;
+  if (!isObject(raw)) throw new EgressPolicyError(at, 'a rule is an object');
+  const rule: RawRule = raw;
   const forms = ['fixed', 'type', 'elements', 'items'].filter((key) => key in rule);
   if (forms.length !== 1) throw new EgressPolicyError(at, 'a rule has exactly one of fixed, type, elements, items');
   if ('fixed' in rule) return { kind: 'fixed', value: rule.fixed };
@@ -98,7 +99,7 @@ function compilePrimitive(rule: RawRule, at: string): Rule {
 
 function compileObject(rule: RawRule, at: string): Rule {
   if (typeof rule.elements !== 'object' || rule.elements === null) throw new EgressPolicyError(at, 'elements is an object');
-  const elements = Object.entries(rule.elements as Record<string, unknown>).map(
+  const elements = Object.entries(rule.elements).map(
     ([name, child]): [string, Rule] => [name, compile(child, `${at}.${name}`)],
   );
   const names = new Set(elements.map(([name]) => name));
@@ -110,12 +111,11 @@ function compileObject(rule: RawRule, at: string): Rule {
 }
 
 export function compileEgressPolicy(raw: unknown): EgressPolicy {
-  const policy = raw as { version?: unknown; resources?: Record<string, unknown> };
-  if (typeof policy?.version !== 'string') throw new EgressPolicyError('version', 'missing');
-  if (typeof policy.resources !== 'object' || policy.resources === null) throw new EgressPolicyError('resources', 'missing');
+  if (!isObject(raw) || typeof raw.version !== 'string') throw new EgressPolicyError('version', 'missing');
+  if (typeof raw.resources !== 'object' || raw.resources === null) throw new EgressPolicyError('resources', 'missing');
   return {
-    version: policy.version,
-    resources: new Map(Object.entries(policy.resources).map(([type, rule]) => [type, compile(rule, type)])),
+    version: raw.version,
+    resources: new Map(Object.entries(raw.resources).map(([type, rule]) => [type, compile(rule, type)])),
   };
 }
 

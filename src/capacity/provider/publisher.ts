@@ -7,6 +7,7 @@ import type { Resource } from '../../fhir/version.js';
 import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
 import type { OutboxMessage, Store } from '../../store/repository.js';
 import { releaseAvailability } from '../egress/release.js';
+import { objects, stringAt } from '../json.js';
 import type { ProviderCapacity } from './service.js';
 
 /** Outbox kind of a publication to the coordination point; one pending message per tenant at a time. */
@@ -106,5 +107,5 @@ function refusal(error: unknown): never {
 }
 
 function issuesText(outcome: Resource): string {
-  return ((outcome.issue as { details?: { text?: string } }[]) ?? []).map((item) => item.details?.text ?? '').join('; ');
+  return objects(outcome.issue).map((item) => stringAt(item.details, 'text') ?? '').join('; ');
 }

@@ -134,7 +134,7 @@ function endpoint(role: string, address: string): Resource {
     connectionType: { system: ENDPOINT_CONNECTION_TYPE_SYSTEM, code: 'hl7-fhir-rest' },
     payloadType: [{ coding: [{ system: ENDPOINT_ROLE_SYSTEM, code: role }] }],
     address,
-  };
+  } satisfies fhir4.Endpoint;
 }
 
 /** The care type a transfer asks for: a care-type coding in `Task.performerType` (set by the sender). */

@@ -1,0 +1,28 @@
+import { isObject } from '../fhir/convert/json.js';
+import { PermanentFailure } from '../outbox/dispatcher.js';
+
+/**
+ * The payloads of the transfer outbox messages (OUTBOX_KINDS), read back from the outbox: this gateway wrote them,
+ * but a payload of another shape (an older release, a hand-edited row) is dead-lettered here, not used.
+ */
+export interface QueuedAnswer {
+  task: string;
+  status: string;
+  alternativeDate?: string;
+}
+
+/** The local Task id a notify, pull or answer message is about. */
+export function taskOf(payload: unknown): string {
+  if (isObject(payload) && typeof payload.task === 'string') return payload.task;
+  throw new PermanentFailure('the message names no Task');
+}
+
+export function answerOf(payload: unknown): QueuedAnswer {
+  const task = taskOf(payload);
+  const status = isObject(payload) ? payload.status : undefined;
+  const alternativeDate = isObject(payload) ? payload.alternativeDate : undefined;
+  if (typeof status !== 'string' || !(alternativeDate === undefined || typeof alternativeDate === 'string')) {
+    throw new PermanentFailure(`the answer to Task/${task} has no status, or an alternativeDate that is no string`);
+  }
+  return { task, status, ...(alternativeDate === undefined ? {} : { alternativeDate }) };
+}
