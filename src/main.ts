@@ -13,7 +13,7 @@ import { createApp } from './http/app.js';
 import { createMemoryGate } from './http/bodies.js';
 import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
-import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
+import { createLogger, wantsReadableLogs, type Logger } from './logging/logger.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';

@@ -25,7 +25,7 @@ import { URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { parseConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';

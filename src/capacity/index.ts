@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { TokenClient } from '../auth/client.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { HttpExtension } from '../http/app.js';
-import { createLogger, type Logger } from '../logging.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';

@@ -12,7 +12,7 @@ import { createFhirRouter } from '../fhir/rest/routes.js';
 import type { RouteDefinition } from '../fhir/rest/router.js';
 import type { RestLimits, RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
 import type { MemoryGate } from './bodies.js';

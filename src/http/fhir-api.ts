@@ -9,7 +9,7 @@ import { BUSY_RETRY_AFTER_SECONDS, ResponseBudget } from '../fhir/response-budge
 import type { RouteMatch } from '../fhir/rest/router.js';
 import type { AccessEvent, FhirRequest, FhirResponse, HttpMethod, QueryValues, RestContext, RestServices } from '../fhir/rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { Store } from '../store/repository.js';
 import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from './bodies.js';
 import { parseBody, responseFormat, CONTENT_TYPES, serialize } from './format.js';

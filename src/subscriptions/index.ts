@@ -6,7 +6,7 @@ import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { WriteInterceptor } from '../fhir/rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
 import { OUTBOX_CHANGED, type Store } from '../store/repository.js';

@@ -4,7 +4,7 @@ import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { MemoryGate } from '../http/bodies.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from './context.js';

@@ -6,7 +6,7 @@ import { accepted, badRequest, OperationOutcomeError, serverError, type Operatio
 import type { Resource } from '../fhir/version.js';
 import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
 import { httpStatus } from '../http/status.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';
 

@@ -6,7 +6,7 @@ import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { importSigningKey } from '../../src/auth/jwk.js';
 import { FILTER_CRITERIA_EXTENSION, HEARTBEAT_PERIOD_EXTENSION, PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';

@@ -5,7 +5,7 @@ import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from
 import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
-import type { Logger } from '../../logging.js';
+import type { Logger } from '../../logging/logger.js';
 import type { Scope, Store } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
 import { objects } from '../json.js';
