@@ -1,6 +1,7 @@
 import type { AccessRequest, Authenticator, Principal } from '../../auth/principal.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
-import type { Scope, SearchRequest, Store } from '../../store/repository.js';
+import type { SearchRequest } from '../search/types.js';
+import type { Scope, Store } from '../../store/repository.js';
 import type { Validator } from '../../validation/index.js';
 import type { ResponseBudget } from '../response-budget.js';
 import type { SearchLimits } from '../search/parse.js';
