@@ -1,7 +1,7 @@
 import type { OperationDefinition } from 'fhir/r4.js';
 import type { LoadedProfile } from '../validation/index.js';
-import { READ_ONLY_TYPES } from './rest/resource-types.js';
-import type { RouteDefinition } from './rest/router.js';
+import { READ_ONLY_TYPES } from '../rest/resource-types.js';
+import type { RouteDefinition } from '../rest/router.js';
 import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
 
 /**

@@ -3,7 +3,7 @@ import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
-import type { WriteInterceptor } from '../fhir/rest/types.js';
+import type { WriteInterceptor } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging/logger.js';

@@ -3,7 +3,7 @@ import type { BundleEntry } from '../fhir/bundle.js';
 import { operationDefinition } from '../fhir/operations/definitions.js';
 import { readOperationInput, type OperationParameters } from '../fhir/operations/parameters.js';
 import { allOk, badRequest, conflict, issue, OperationOutcomeError, outcome } from '../fhir/outcome.js';
-import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
+import type { FhirRequest, FhirResponse, RestContext } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import { callerOf, planOf, visibleSubscription } from './access.js';
 import { CONTENT_LEVELS, OUTBOX_KINDS, SUBSCRIPTION_OWNER_SYSTEM, type ContentLevel } from './canonical.js';

@@ -3,7 +3,7 @@ import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { Role, TrustedOrganization } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
 import { URA_SYSTEM } from './codes.js';

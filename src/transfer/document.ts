@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { convertResource } from '../fhir/convert/index.js';
 import { hasErrors, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
 import type { ResourceRepository } from '../store/repository.js';

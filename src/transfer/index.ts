@@ -1,6 +1,6 @@
 import type { Auth } from '../auth/index.js';
 import type { TrustedOrganization } from '../config/config.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { HttpExtension } from '../http/app.js';
 import type { MemoryGate } from '../http/bodies.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../auth/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from '../../fhir/outcome.js';
-import type { FhirResponse } from '../../fhir/rest/types.js';
+import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Logger } from '../../logging/logger.js';

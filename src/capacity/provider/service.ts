@@ -1,6 +1,6 @@
 import type { HostedOrganization } from '../../config/config.js';
 import { created, OperationOutcomeError } from '../../fhir/outcome.js';
-import type { FhirResponse } from '../../fhir/rest/types.js';
+import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Scope, Store } from '../../store/repository.js';

@@ -1,9 +1,9 @@
 import type { OperationDefinition } from 'fhir/r4.js';
-import type { AccessRequest, Operation } from '../../auth/principal.js';
-import type { Bundle } from '../bundle.js';
-import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../outcome.js';
+import type { AccessRequest, Operation } from '../auth/principal.js';
+import type { Bundle } from '../fhir/bundle.js';
+import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../fhir/outcome.js';
 import { isSupportedType } from './resource-types.js';
-import type { Resource } from '../version.js';
+import type { Resource } from '../fhir/version.js';
 import { queryString } from './query.js';
 import { searchQuery } from './search.js';
 import { servedResponse } from './served.js';
