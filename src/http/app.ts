@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
 import { OAUTH_PATHS } from '../auth/router.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
-import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
+import { capabilityStatement, type SearchParameterSummary } from '../rest/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import { RESOURCE_TYPES } from '../rest/resource-types.js';
 import { createFhirRouter } from '../rest/routes.js';
