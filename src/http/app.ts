@@ -7,7 +7,7 @@ import { OAUTH_PATHS } from '../auth/router.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
 import { capabilityStatement, type SearchParameterSummary } from '../rest/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
-import { RESOURCE_TYPES } from '../rest/resource-types.js';
+import { RESOURCE_TYPES } from '../fhir/resource-types.js';
 import { createFhirRouter } from '../rest/routes.js';
 import type { RouteDefinition } from '../rest/router.js';
 import type { RestLimits, RestServices, SearchParser, ServedProjection, WriteInterceptor } from '../rest/types.js';

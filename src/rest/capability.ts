@@ -1,6 +1,6 @@
 import type { OperationDefinition } from 'fhir/r4.js';
 import type { LoadedProfile } from '../validation/index.js';
-import { READ_ONLY_TYPES } from './resource-types.js';
+import { READ_ONLY_TYPES } from '../fhir/resource-types.js';
 import type { RouteDefinition } from './router.js';
 import { FHIR_RELEASE, type FhirVersion, type Resource } from '../fhir/version.js';
 

@@ -2,7 +2,7 @@ import type { OperationDefinition } from 'fhir/r4.js';
 import type { AccessRequest, Operation } from '../auth/principal.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../fhir/outcome.js';
-import { isSupportedType } from './resource-types.js';
+import { isSupportedType } from '../fhir/resource-types.js';
 import type { Resource } from '../fhir/version.js';
 import { queryString } from './query.js';
 import { searchQuery } from './search.js';
