@@ -1,5 +1,5 @@
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput } from '../fhir/operations/parameters.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput } from '../rest/operations/parameters.js';
 import { forbidden } from '../fhir/outcome.js';
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { BundleEntry } from '../fhir/bundle.js';
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput, type OperationParameters } from '../fhir/operations/parameters.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput, type OperationParameters } from '../rest/operations/parameters.js';
 import { allOk, badRequest, conflict, issue, OperationOutcomeError, outcome } from '../fhir/outcome.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';

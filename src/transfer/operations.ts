@@ -1,7 +1,7 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
 import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput, writeOperationOutput, type OperationParameters } from '../fhir/operations/parameters.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { operationDefinition } from '../../src/fhir/operations/definitions.js';
-import { readOperationInput, readParameters } from '../../src/fhir/operations/parameters.js';
+import { operationDefinition } from '../../src/rest/operations/definitions.js';
+import { readOperationInput, readParameters } from '../../src/rest/operations/parameters.js';
 import { issue, outcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';

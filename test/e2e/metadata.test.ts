@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { operationDefinitions } from '../../src/fhir/operations/definitions.js';
+import { operationDefinitions } from '../../src/rest/operations/definitions.js';
 import { hasErrors } from '../../src/fhir/outcome.js';
 import { RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
