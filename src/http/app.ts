@@ -20,7 +20,7 @@ import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
 import { requestId } from './request-id.js';
-import { httpStatus } from './status.js';
+import { httpStatus } from '../rest/status.js';
 
 /** Everything the app is made of, passed in (main.ts wires the real ones; tests may pass their own). */
 export interface AppDependencies {

@@ -5,7 +5,7 @@ import { parseJson } from '../fhir/json.js';
 import { accepted, badRequest, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { bodyErrorOutcome, leaveBodyUnread, reserveBody, type MemoryGate } from '../http/bodies.js';
-import { httpStatus } from '../http/status.js';
+import { httpStatus } from '../rest/status.js';
 import type { Logger } from '../logging/logger.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';

@@ -10,7 +10,7 @@ import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { createAuth, wwwAuthenticate, type Auth } from '../../src/auth/index.js';
 import type { Operation } from '../../src/auth/principal.js';
 import type { RateLimit } from '../../src/auth/rateLimit.js';
-import { httpStatus } from '../../src/http/status.js';
+import { httpStatus } from '../../src/rest/status.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 

@@ -7,7 +7,7 @@ import type { Principal } from '../../src/auth/principal.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { httpStatus } from '../../src/http/status.js';
+import { httpStatus } from '../../src/rest/status.js';
 import { createDispatcher } from '../../src/outbox/dispatcher.js';
 import { openStore } from '../../src/store/index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
