@@ -1,7 +1,7 @@
 import { forbidden, unauthorized, type OperationOutcome } from '../fhir/outcome.js';
 import { principalOf } from './accessToken.js';
 import { TokenError } from './jws.js';
-import type { AccessRequest, Authenticator, GrantedResource, Principal } from './principal.js';
+import type { AccessRequest, Authenticator, GrantedResource, Principal } from '../fhir/principal.js';
 import { basePolicyAllows } from './purposes.js';
 import type { TokenVerifier } from './tokenVerifier.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../fhir/principal.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
 import type { Fetch, TrustRegistry } from './trust.js';

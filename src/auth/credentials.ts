@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
 import type { CredentialRecords } from '../store/repository.js';
-import type { GrantedResource, Operation } from './principal.js';
+import type { GrantedResource, Operation } from '../fhir/principal.js';
 import { claimsOf, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';

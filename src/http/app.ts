@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import type { Authenticator } from '../auth/principal.js';
+import type { Authenticator } from '../fhir/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
 import { OAUTH_PATHS } from '../auth/router.js';
 import type { GatewayConfig, Limits } from '../config/config.js';

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { wwwAuthenticate } from '../auth/authenticator.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../fhir/principal.js';
 import type { createRateLimiter } from '../auth/rateLimit.js';
 import type { Limits, TokenBucket } from '../config/config.js';
 import { allOk, badRequest, OperationOutcomeError, serverError, tooManyRequests, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';

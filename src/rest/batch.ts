@@ -1,5 +1,5 @@
 import type { Bundle, BundleEntry } from '../fhir/bundle.js';
-import type { Operation } from '../auth/principal.js';
+import type { Operation } from '../fhir/principal.js';
 import { allOk, badRequest, isOk, issue, OperationOutcomeError, tooLarge, type OperationOutcome } from '../fhir/outcome.js';
 import { statusLine } from './status.js';
 import { responseMeta } from './headers.js';

@@ -1,5 +1,5 @@
 import type { OperationDefinition } from 'fhir/r4.js';
-import type { AccessRequest, Operation } from '../auth/principal.js';
+import type { AccessRequest, Operation } from '../fhir/principal.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../fhir/outcome.js';
 import { isSupportedType } from '../fhir/resource-types.js';

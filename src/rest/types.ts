@@ -1,4 +1,4 @@
-import type { AccessRequest, Authenticator, Principal } from '../auth/principal.js';
+import type { AccessRequest, Authenticator, Principal } from '../fhir/principal.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { SearchRequest } from '../fhir/search/types.js';
 import type { Scope, Store } from '../store/repository.js';

@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../fhir/principal.js';
 import type { BundleEntry } from '../fhir/bundle.js';
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput, type OperationParameters } from '../rest/operations/parameters.js';

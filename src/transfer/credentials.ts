@@ -1,6 +1,6 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import type { CredentialService } from '../auth/credentials.js';
-import type { GrantedResource } from '../auth/principal.js';
+import type { GrantedResource } from '../fhir/principal.js';
 
 /**
  * The authorization credentials of a transfer (RFC014 shape), issued by the sender to the receiver of one Task:

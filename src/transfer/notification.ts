@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Authenticator, Principal } from '../auth/principal.js';
+import type { Authenticator, Principal } from '../fhir/principal.js';
 import { wwwAuthenticate } from '../auth/authenticator.js';
 import { parseJson } from '../fhir/json.js';
 import { accepted, badRequest, OperationOutcomeError, serverError, type OperationOutcome } from '../fhir/outcome.js';

@@ -19,7 +19,7 @@ import { readPublication, type Publication } from '../../src/capacity/coordinati
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
 import { CoordinationPoint, type BoardChange } from '../../src/capacity/coordination/service.js';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS } from '../../src/subscriptions/canonical.js';
 import { SubscriptionDirectory } from '../../src/subscriptions/directory.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import type { TrustedOrganization } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { AGB_SYSTEM, URA_SYSTEM } from '../../src/capacity/canonical.js';

@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { pino } from 'pino';
 import request from 'supertest';
 import type { AuditEntry } from '../../src/audit/auditor.js';
-import type { Authenticator, Principal } from '../../src/auth/principal.js';
+import type { Authenticator, Principal } from '../../src/fhir/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { TokenBucket } from '../../src/config/config.js';

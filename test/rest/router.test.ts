@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { ResponseBudget } from '../../src/fhir/response-budget.js';
-import type { AccessRequest, Authenticator, Principal } from '../../src/auth/principal.js';
+import type { AccessRequest, Authenticator, Principal } from '../../src/fhir/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
 import { bundleInteraction } from '../../src/rest/batch.js';
 import { FhirRouter, type RouteDefinition } from '../../src/rest/router.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Principal } from '../../auth/principal.js';
+import type { Principal } from '../../fhir/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../rest/types.js';
