@@ -1,4 +1,4 @@
-import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { UNVERIFIED_AGENT } from '../store/audit-rows.js';

@@ -13,7 +13,7 @@ export type AuditEventRow = Omit<AuditEventsTable, 'seq' | 'unverified'>;
 /**
  * AuditEvent.agent.type of a requester whose identity was claimed but not verified (a refused token request, see
  * audit/auditor.ts); such events are kept for `audit.unverifiedRetentionDays`. The system is under the gateway's
- * canonical base (auth/canonical.ts), spelled out because the store imports nothing above it.
+ * canonical base (vocabulary/canonical.ts), spelled out because the store imports nothing above it.
  */
 export const UNVERIFIED_AGENT = {
   system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/audit-agent-type',

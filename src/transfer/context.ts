@@ -1,4 +1,4 @@
-import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { Role, TrustedOrganization } from '../config/config.js';

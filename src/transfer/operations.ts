@@ -1,5 +1,5 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
-import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
