@@ -4,7 +4,6 @@ import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
 
 /** The eOverdracht 4.0 vocabulary (Nictiz nictiz.fhir.nl.stu3.eoverdracht 1.0.0-rc.23), DESIGN §3. */
 export const SNOMED = 'http://snomed.info/sct';
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 export const PROFILES = {
   task: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task',

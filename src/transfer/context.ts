@@ -6,8 +6,8 @@ import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
-import { URA_SYSTEM } from './codes.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
+import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /** What the sender and receiver services share. */
 export interface TransferContext {

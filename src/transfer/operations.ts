@@ -9,10 +9,11 @@ import type { Resource } from '../fhir/version.js';
 import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../capacity/canonical.js';
 import { careType } from '../capacity/care-types.js';
 import { valueSetMembers } from '../capacity/terminology.js';
-import { URA_SYSTEM, type Coding, type DocumentKind } from './codes.js';
+import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
+import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /**
  * The sending EHR's operations (conformance/OperationDefinition-eoverdracht-offer.json and -handoff.json):

@@ -4,3 +4,7 @@ export const GATEWAY_CANONICAL = 'https://vervolgzorg-gateway.example/fhir';
 export const ORGANIZATION_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/organization-id`;
 /** Identifies one of a tenant's EHR clients by its client id. */
 export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-client-id`;
+
+/** Dutch identifier systems of care organisations: the URA (UZI register) and the AGB code. */
+export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';

@@ -15,11 +15,11 @@ import {
   BED_STATUS_SYSTEM,
   CARE_TYPE_SYSTEM,
   POPULATION_SYSTEM,
-  URA_SYSTEM,
   ZORGREGIO_EXTENSION,
 } from '../../src/capacity/canonical.js';
 import { createCapacity, type Capacity } from '../../src/capacity/index.js';
 import { PUBLISH_KIND } from '../../src/capacity/provider/publisher.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * The capacity exchange in one process, on real SQLite stores: two providers' gateway (two tenants) publishes through
