@@ -1,8 +1,6 @@
 import { GATEWAY_CANONICAL } from '../vocabulary/canonical.js';
 
 /** Canonical URLs of the capacity model (profiles/r4/capacity) and the external systems it uses. */
-export const CARE_TYPE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/care-type`;
-export const CARE_TYPE_VALUESET = `${GATEWAY_CANONICAL}/ValueSet/care-type`;
 export const POPULATION_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/availability-population`;
 export const ENDPOINT_ROLE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/eoverdracht-endpoint`;
 export const AVAILABILITY_MEASURE = `${GATEWAY_CANONICAL}/Measure/care-availability`;

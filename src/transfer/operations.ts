@@ -1,12 +1,11 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
-import { ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../capacity/canonical.js';
 import { careType } from '../capacity/care-types.js';
 import { valueSetMembers } from '../capacity/terminology.js';
 import { type Coding, type DocumentKind } from './codes.js';

@@ -5,6 +5,10 @@ export const ORGANIZATION_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/organiz
 /** Identifies one of a tenant's EHR clients by its client id. */
 export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-client-id`;
 
+/** The care types the gateway's transfers ask for and its capacity reports count (profiles/r4/capacity). */
+export const CARE_TYPE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/care-type`;
+export const CARE_TYPE_VALUESET = `${GATEWAY_CANONICAL}/ValueSet/care-type`;
+
 /** Dutch identifier systems of care organisations: the URA (UZI register) and the AGB code. */
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';

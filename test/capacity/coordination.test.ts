@@ -5,7 +5,7 @@ import { operationDefinition } from '../../src/rest/operations/definitions.js';
 import { readOperationInput, readParameters } from '../../src/rest/operations/parameters.js';
 import { issue, outcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION } from '../../src/capacity/canonical.js';
+import { DATA_ABSENT_REASON_EXTENSION } from '../../src/capacity/canonical.js';
 import { CapacityBoard } from '../../src/capacity/coordination/board.js';
 import {
   compareCandidates,
@@ -31,7 +31,7 @@ import { topicSubscription } from '../subscriptions/support.js';
 import { pausedAfterFirstRead } from './paused-store.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
 import { DEFAULT_LIMITS } from '../../src/config/config.js';
-import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const HOUR = 3_600_000;
 const minutesBefore = (minutes: number) => new Date(MOMENT.getTime() - minutes * 60_000).toISOString();

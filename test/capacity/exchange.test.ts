@@ -11,15 +11,10 @@ import { httpStatus } from '../../src/rest/status.js';
 import { createDispatcher } from '../../src/outbox/dispatcher.js';
 import { openStore } from '../../src/store/index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import {
-  BED_STATUS_SYSTEM,
-  CARE_TYPE_SYSTEM,
-  POPULATION_SYSTEM,
-  ZORGREGIO_EXTENSION,
-} from '../../src/capacity/canonical.js';
+import { BED_STATUS_SYSTEM, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { createCapacity, type Capacity } from '../../src/capacity/index.js';
 import { PUBLISH_KIND } from '../../src/capacity/provider/publisher.js';
-import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * The capacity exchange in one process, on real SQLite stores: two providers' gateway (two tenants) publishes through

@@ -6,13 +6,13 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
+import { DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { CARE_TYPES } from '../../src/capacity/care-types.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { CAPACITY_PROFILES_FOLDER } from '../../src/capacity/terminology.js';
 import { identity, MOMENT, source } from './samples.js';
-import { GATEWAY_CANONICAL } from '../../src/vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, GATEWAY_CANONICAL } from '../../src/vocabulary/canonical.js';
 
 type Element = { id: string; path: string; sliceName?: string; type?: { code: string }[]; binding?: { valueSet: string }; constraint?: { key: string; expression: string }[] };
 type Definition = { resourceType: string; url: string; type?: string; baseDefinition?: string; differential?: { element: Element[] }; snapshot?: { element: Element[] } };

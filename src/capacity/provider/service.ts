@@ -5,7 +5,7 @@ import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Scope, Store } from '../../store/repository.js';
 import { NOTIFICATION_BASE } from '../../transfer/notification.js';
-import { CARE_TYPE_SYSTEM, ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../canonical.js';
+import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../canonical.js';
 import type { AvailabilitySource } from '../egress/payload.js';
 import { countBedLocations } from '../intake/bed-locations.js';
 import { readAvailabilityReport } from '../intake/measure-report.js';
@@ -14,7 +14,7 @@ import type { Availability, ProviderIdentity } from '../model.js';
 import { availabilityReport } from '../report.js';
 import { applyTransferEvent, effectiveAvailability, settleLedger, type TransferEvent } from '../reservations.js';
 import { changeState, loadState } from './state.js';
-import { AGB_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
+import { AGB_SYSTEM, CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** Called inside the transaction of every capacity change, to publish the tenant's new picture. */
 export type PublicationTrigger = (store: Store, tenant: string) => Promise<void>;
