@@ -10,7 +10,7 @@
  *   that path (create the report at the provider, update it at the point).
  */
 import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
-import { CARE_TYPES } from '../../src/capacity/care-types.js';
+import { CARE_TYPES } from '../../src/vocabulary/care-types.js';
 import { CapacityBoard, shown, staleBefore, type BoardRow } from '../../src/capacity/coordination/board.js';
 import { candidateFilter, compareCandidates, matchCapacity, type MatchQuery } from '../../src/capacity/coordination/match.js';
 import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';

@@ -5,7 +5,7 @@ import {
   DATA_ABSENT_REASON_EXTENSION,
   POPULATION_SYSTEM,
 } from './canonical.js';
-import { careType } from './care-types.js';
+import { careType } from '../vocabulary/care-types.js';
 import { isKnown, type Availability, type Count, type ProviderIdentity } from './model.js';
 import { CARE_TYPE_SYSTEM } from '../vocabulary/canonical.js';
 

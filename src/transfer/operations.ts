@@ -6,8 +6,8 @@ import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type 
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import { careType } from '../capacity/care-types.js';
-import { valueSetMembers } from '../capacity/terminology.js';
+import { careType } from '../vocabulary/care-types.js';
+import { valueSetMembers } from '../vocabulary/terminology.js';
 import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';

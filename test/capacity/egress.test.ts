@@ -11,7 +11,7 @@ import { buildAvailabilityPayload, type AvailabilitySource } from '../../src/cap
 import { compileEgressPolicy, EGRESS_POLICY_FILE, egressPolicy } from '../../src/capacity/egress/policy.js';
 import { project } from '../../src/capacity/egress/project.js';
 import { releaseAvailability } from '../../src/capacity/egress/release.js';
-import { valueSetMembers } from '../../src/capacity/terminology.js';
+import { valueSetMembers } from '../../src/vocabulary/terminology.js';
 import { availability, MOMENT, organization, providerSample, source } from './samples.js';
 import { fixtureFolder } from '../fixtures.js';
 import { AGB_SYSTEM, CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';

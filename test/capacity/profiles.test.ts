@@ -8,9 +8,9 @@ import type { Resource } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
 import { DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
-import { CARE_TYPES } from '../../src/capacity/care-types.js';
+import { CARE_TYPES } from '../../src/vocabulary/care-types.js';
 import { availabilityReport } from '../../src/capacity/report.js';
-import { CAPACITY_PROFILES_FOLDER } from '../../src/capacity/terminology.js';
+import { CAPACITY_PROFILES_FOLDER } from '../../src/vocabulary/terminology.js';
 import { identity, MOMENT, source } from './samples.js';
 import { CARE_TYPE_SYSTEM, GATEWAY_CANONICAL } from '../../src/vocabulary/canonical.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { valueSetMembers } from '../terminology.js';
+import { valueSetMembers } from '../../vocabulary/terminology.js';
 
 /**
  * The egress allowlist (`conformance/egress-policy.json`), checked and compiled once. The file's `grammar` field
