@@ -22,7 +22,7 @@ export interface RouteDefinition {
   access: Access;
   /** FHIR restful interaction codes implemented here, as a CapabilityStatement names them. */
   interactions: string[];
-  /** For `$operations`: the OperationDefinition it implements (conformance/, fhir/operations/definitions.ts). */
+  /** For `$operations`: the OperationDefinition it implements (conformance/, rest/operations/definitions.ts). */
   operation?: OperationDefinition;
   handler: FhirHandler;
 }
