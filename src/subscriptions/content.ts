@@ -1,4 +1,4 @@
-import { objects } from '../capacity/json.js';
+import { objects } from '../vocabulary/json.js';
 import { buildAvailabilityPayload, type AvailabilitySource } from '../capacity/egress/payload.js';
 import { releaseAvailability } from '../capacity/egress/release.js';
 import { convertResource } from '../fhir/convert/index.js';

@@ -1,6 +1,6 @@
 import { ZORGREGIO_EXTENSION } from '../capacity/canonical.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
-import { isObject, objects, stringAt } from '../capacity/json.js';
+import { isObject, objects, stringAt } from '../vocabulary/json.js';
 import type { Resource } from '../fhir/version.js';
 import type { TaskStatusChange } from '../transfer/events.js';
 import { CAPACITY_CHANGED_TOPIC, TASK_STATUS_CHANGED_TOPIC, TASK_STATUS_SYSTEM } from './canonical.js';

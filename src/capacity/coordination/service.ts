@@ -8,7 +8,7 @@ import type { Resource } from '../../fhir/version.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Scope, Store } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
-import { objects } from '../json.js';
+import { objects } from '../../vocabulary/json.js';
 import { UNKNOWN } from '../model.js';
 import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';

@@ -1,7 +1,7 @@
 import { badRequest, issue, outcome, type OperationOutcome, type OperationOutcomeIssue } from '../../fhir/outcome.js';
 import { BED_STATUS_SYSTEM, LOCATION_PHYSICAL_TYPE_SYSTEM } from '../canonical.js';
 import { CARE_TYPES, careType } from '../../vocabulary/care-types.js';
-import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../json.js';
+import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../../vocabulary/json.js';
 import { parseMeasuredAt } from '../measured-at.js';
 import type { Availability, CareTypeAvailability } from '../model.js';
 import { CARE_TYPE_SYSTEM } from '../../vocabulary/canonical.js';

@@ -9,7 +9,7 @@ import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../canoni
 import type { AvailabilitySource } from '../egress/payload.js';
 import { countBedLocations } from '../intake/bed-locations.js';
 import { readAvailabilityReport } from '../intake/measure-report.js';
-import { codings, isObject, objects } from '../json.js';
+import { codings, isObject, objects } from '../../vocabulary/json.js';
 import type { Availability, ProviderIdentity } from '../model.js';
 import { availabilityReport } from '../report.js';
 import { applyTransferEvent, effectiveAvailability, settleLedger, type TransferEvent } from '../reservations.js';
