@@ -1,7 +1,6 @@
-/** Comparing instance values with fixed and pattern values, and reading values along a simple path. */
+import { isObject } from '../vocabulary/json.js';
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Comparing instance values with fixed and pattern values, and reading values along a simple path. */
 
 export const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 

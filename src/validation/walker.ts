@@ -9,10 +9,9 @@ import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { asList, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
+import { isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What one resource's walk needs to know about the resource it is in. */
 interface ResourceScope {

@@ -1,6 +1,7 @@
 import { OperationOutcomeError, unprocessable } from '../outcome.js';
 import type { FhirVersion } from '../version.js';
-import { deepEqual, isEmpty, isObject, pick, toList, type Json } from './json.js';
+import { deepEqual, isEmpty, pick, toList, type Json } from './json.js';
+import { isObject } from '../../vocabulary/json.js';
 import { isConvertible, rulesAt } from './mappings.js';
 import { isResourceType, typeInfo, type ElementInfo, type TypeInfo } from './model.js';
 import { practitionerRoleStandIn, referencedType, standInRole } from './references.js';

@@ -1,4 +1,5 @@
-import { compact, isEmpty, isObject, toList, type Json } from './json.js';
+import { compact, isEmpty, toList, type Json } from './json.js';
+import { isObject } from '../../vocabulary/json.js';
 import type { CodeSystemCodes, Rule } from './rules.js';
 
 /** Resource-specific differences that need more than a rename. */

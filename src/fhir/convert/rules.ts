@@ -1,4 +1,5 @@
-import { compact, isObject, toList, type Json } from './json.js';
+import { compact, toList, type Json } from './json.js';
+import { isObject } from '../../vocabulary/json.js';
 
 /**
  * One difference between STU3 and R4 at one place in a type: it reads the elements it names on one side and writes

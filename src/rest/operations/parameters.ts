@@ -1,5 +1,5 @@
 import type { OperationDefinition, OperationDefinitionParameter, ParametersParameter } from 'fhir/r4.js';
-import { isObject } from '../../fhir/convert/json.js';
+import { isObject } from '../../vocabulary/json.js';
 import { badRequest, OperationOutcomeError } from '../../fhir/outcome.js';
 import type { QueryValues } from '../types.js';
 import type { Resource } from '../../fhir/version.js';
