@@ -1,4 +1,4 @@
-import { asList } from './values.js';
+import { asList } from '../vocabulary/json.js';
 
 /**
  * Codes a profile has replaced but that senders still use. DESIGN §3: the eOverdracht profiles (rc.23, after

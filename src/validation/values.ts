@@ -1,8 +1,6 @@
-import { isObject } from '../vocabulary/json.js';
+import { asList, isObject } from '../vocabulary/json.js';
 
 /** Comparing instance values with fixed and pattern values, and reading values along a simple path. */
-
-export const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Pattern semantics: everything the pattern states is present in the instance (arrays: each pattern item somewhere). */
 export function matchesPattern(instance: unknown, pattern: unknown): boolean {

@@ -1,4 +1,4 @@
-import { asList } from './values.js';
+import { asList } from '../vocabulary/json.js';
 
 /**
  * R4 makes the vital signs profiles mandatory for Observations carrying their codes ("If a resource uses one of

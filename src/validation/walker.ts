@@ -7,9 +7,9 @@ import { CORE_PREFIX } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
-import { asList, describeValue, matchesFixed, matchesPattern } from './values.js';
+import { describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
-import { isObject } from '../vocabulary/json.js';
+import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,12 +4,6 @@ import { isObject } from '../../vocabulary/json.js';
 export type Json = Record<string, unknown>;
 
 
-/** A FHIR element's value as a list, whether it was written as one value or an array. */
-export function toList(value: unknown): unknown[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
 export function isEmpty(value: Json): boolean {
   for (const key in value) if (value[key] !== undefined) return false;
   return true;
