@@ -1,6 +1,7 @@
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
+import { codings, sameCoding } from '../vocabulary/json.js';
 
 /** The eOverdracht 4.0 vocabulary (Nictiz nictiz.fhir.nl.stu3.eoverdracht 1.0.0-rc.23), DESIGN §3. */
 export const SNOMED = 'http://snomed.info/sct';
@@ -32,21 +33,18 @@ export interface Coding {
   display?: string;
 }
 
-const codingsOf = (concept: unknown): Coding[] => ((concept as { coding?: Coding[] } | undefined)?.coding ?? []).filter(Boolean);
-const sameCode = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
-
 /** Which eOverdracht document a Composition is, by its current or pre-2022 type code. */
 export function documentKind(composition: Resource): DocumentKind | undefined {
-  const codings = codingsOf(composition.type);
+  const typeCodings = codings(composition.type);
   return (Object.keys(DOCUMENT_CODES) as DocumentKind[]).find((kind) => {
     const legacy = EOVERDRACHT_REPLACED_CODES.find((r) => r.current.code === DOCUMENT_CODES[kind].code)?.predecessor;
-    return codings.some((c) => sameCode(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCode(c, legacy)));
+    return typeCodings.some((c) => sameCoding(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCoding(c, legacy)));
   });
 }
 
 /** True when a CodeableConcept carries the given coding. */
 function hasCoding(concept: unknown, wanted: Coding): boolean {
-  return codingsOf(concept).some((c) => sameCode(c, wanted));
+  return codings(concept).some((c) => sameCoding(c, wanted));
 }
 
 /**
@@ -57,7 +55,7 @@ export function withCurrentDocumentCode(composition: Resource): { composition: R
   const kind = documentKind(composition);
   if (!kind || hasCoding(composition.type, DOCUMENT_CODES[kind])) return { composition };
   const current = DOCUMENT_CODES[kind];
-  const replaced = codingsOf(composition.type).find((c) => c.code !== current.code);
+  const replaced = codings(composition.type).find((c) => c.code !== current.code);
   const warning = issue(
     'warning',
     'code-invalid',

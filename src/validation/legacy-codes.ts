@@ -1,4 +1,4 @@
-import { asList } from '../vocabulary/json.js';
+import { asList, sameCoding } from '../vocabulary/json.js';
 
 /**
  * Codes a profile has replaced but that senders still use. DESIGN §3: the eOverdracht profiles (rc.23, after
@@ -39,14 +39,12 @@ function codings(value: unknown): Coding[] {
   return list.filter((c): c is Coding => typeof c === 'object' && c !== null && 'code' in c);
 }
 
-const same = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
-
 /** The replacement that explains why `instance` does not match `expected`, if one does. */
 export function replacedCode(instance: unknown, expected: unknown): Replacement | undefined {
   const wanted = codings(expected);
   const present = codings(instance);
   return EOVERDRACHT_REPLACED_CODES.find(
-    (r) => wanted.some((c) => same(c, r.current)) && present.some((c) => same(c, r.predecessor)),
+    (r) => wanted.some((c) => sameCoding(c, r.current)) && present.some((c) => sameCoding(c, r.predecessor)),
   );
 }
 
@@ -67,6 +65,6 @@ export function earlierRevision(resource: Record<string, unknown>): EarlierRevis
   const date = resource.date;
   if (resource.resourceType !== 'Composition' || typeof date !== 'string' || date >= PROFILE_REVISION) return undefined;
   const present = codings(resource.type);
-  const replacement = EOVERDRACHT_REPLACED_CODES.find((r) => present.some((c) => same(c, r.predecessor)));
+  const replacement = EOVERDRACHT_REPLACED_CODES.find((r) => present.some((c) => sameCoding(c, r.predecessor)));
   return replacement && { replacement, date };
 }

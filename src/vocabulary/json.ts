@@ -28,6 +28,11 @@ export function codings(concept: unknown): { system?: string; code?: string }[] 
   }));
 }
 
+/** Two codings name the same concept when their system and code are equal (display and version aside). */
+export function sameCoding(a: { system?: string; code?: string }, b: { system?: string; code?: string }): boolean {
+  return a.system === b.system && a.code === b.code;
+}
+
 /** The code of the first coding from `system` in a CodeableConcept. */
 export function codeFrom(concept: unknown, system: string): string | undefined {
   return codings(concept).find((coding) => coding.system === system)?.code;
