@@ -1,10 +1,10 @@
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
+import { SNOMED } from '../vocabulary/canonical.js';
 import { codings, sameCoding } from '../vocabulary/json.js';
 
 /** The eOverdracht 4.0 vocabulary (Nictiz nictiz.fhir.nl.stu3.eoverdracht 1.0.0-rc.23), DESIGN §3. */
-export const SNOMED = 'http://snomed.info/sct';
 
 export const PROFILES = {
   task: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task',

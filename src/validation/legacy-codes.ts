@@ -1,3 +1,4 @@
+import { SNOMED } from '../vocabulary/canonical.js';
 import { asList, sameCoding } from '../vocabulary/json.js';
 
 /**
@@ -20,13 +21,13 @@ export interface Replacement {
 
 export const EOVERDRACHT_REPLACED_CODES: readonly Replacement[] = [
   {
-    current: { system: 'http://snomed.info/sct', code: '721915006' },
+    current: { system: SNOMED, code: '721915006' },
     predecessor: { system: 'http://loinc.org', code: '57830-2' },
     label: 'eOverdracht advance notice',
   },
   {
-    current: { system: 'http://snomed.info/sct', code: '11171000146100' },
-    predecessor: { system: 'http://snomed.info/sct', code: '371535009' },
+    current: { system: SNOMED, code: '11171000146100' },
+    predecessor: { system: SNOMED, code: '371535009' },
     label: 'eOverdracht nursing handoff',
   },
 ];

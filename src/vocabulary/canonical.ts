@@ -9,6 +9,9 @@ export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-clien
 export const CARE_TYPE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/care-type`;
 export const CARE_TYPE_VALUESET = `${GATEWAY_CANONICAL}/ValueSet/care-type`;
 
+/** SNOMED CT: the eOverdracht Task and document codes, some vital signs codes. */
+export const SNOMED = 'http://snomed.info/sct';
+
 /** Dutch identifier systems of care organisations: the URA (UZI register) and the AGB code. */
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
