@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { REFUSAL_REASON_SYSTEM, REFUSAL_REASONS } from '../src/auth/canonical.js';
+import { REFUSAL_REASON_SYSTEM, REFUSAL_REASONS } from '../src/vocabulary/canonical.js';
 import { OAuthError } from '../src/auth/errors.js';
 import { CredentialRevoked, TokenError } from '../src/auth/jws.js';
 import { GatewayError } from '../src/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { wantsReadableLogs } from '../src/logging.js';
+import { wantsReadableLogs } from '../src/logging/logger.js';
 
 /** Readable lines where a person watches a terminal in development; JSON for collectors everywhere else. */
 describe('log format', () => {

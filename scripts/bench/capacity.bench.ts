@@ -9,8 +9,8 @@
  *   two SQLite stores in this process with the HTTP hop replaced by a direct call; against the bare store writes of
  *   that path (create the report at the provider, update it at the point).
  */
-import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
-import { CARE_TYPES } from '../../src/capacity/care-types.js';
+import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
+import { CARE_TYPES } from '../../src/vocabulary/care-types.js';
 import { CapacityBoard, shown, staleBefore, type BoardRow } from '../../src/capacity/coordination/board.js';
 import { candidateFilter, compareCandidates, matchCapacity, type MatchQuery } from '../../src/capacity/coordination/match.js';
 import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';
@@ -29,6 +29,7 @@ import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import type { Figure } from './index.js';
 import { percentile, round } from './stats.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const PROVIDERS = 500;
 const PUBLICATIONS = 200;

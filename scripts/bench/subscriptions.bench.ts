@@ -21,15 +21,16 @@ import { SignJWT, type JWK } from 'jose';
 import { importSigningKey, type SigningKey } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import { URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
+import { ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { parseConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
 import type { Figure } from './index.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const SUBSCRIBERS = 1000;
 const RECEIVERS = 4;

@@ -1,14 +1,13 @@
 import {
   AVAILABILITY_MEASURE,
   BED_STATUS_SYSTEM,
-  CARE_TYPE_SYSTEM,
   LOCATION_PHYSICAL_TYPE_SYSTEM,
   POPULATION_SYSTEM,
-  URA_SYSTEM,
   ZORGREGIO_EXTENSION,
 } from '../../src/capacity/canonical.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Party } from '../../test/transfer/support.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * What the providers' EHRs post to their own gateways: their directory entry and their capacity, each with the

@@ -1,4 +1,3 @@
-import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/capacity/canonical.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
@@ -17,6 +16,7 @@ import {
 } from '../../test/transfer/support.js';
 import { maasInput, rotteInput, type ProviderInput } from './capacity-input.js';
 import type { Gateway, Region } from './sites.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * DESIGN §2 in one run, every call over HTTP between the four gateway processes as the EHRs and organisations would

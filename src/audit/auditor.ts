@@ -1,5 +1,5 @@
-import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
-import type { AccessRequest, Operation, Principal } from '../auth/principal.js';
+import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import type { AccessRequest, Operation, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { UNVERIFIED_AGENT } from '../store/audit-rows.js';
 import type { AuditTrail } from '../store/repository.js';

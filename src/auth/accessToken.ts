@@ -1,7 +1,7 @@
 import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { newResourceId } from '../store/ids.js';
 import type { AccessTokenRecord } from '../store/repository.js';
-import type { GrantedResource, Principal } from './principal.js';
+import type { GrantedResource, Principal } from '../fhir/principal.js';
 import { TokenError } from './jws.js';
 import { ACCESS_TOKEN_LIFETIME_SECONDS } from './rules.js';
 import type { HostedParty, TrustRegistry } from './trust.js';

@@ -1,8 +1,8 @@
 import { forbidden, unauthorized, type OperationOutcome } from '../fhir/outcome.js';
 import { principalOf } from './accessToken.js';
-import { REFUSAL_REASON_SYSTEM, type RefusalReason } from './canonical.js';
+import { REFUSAL_REASON_SYSTEM, type RefusalReason } from '../vocabulary/canonical.js';
 import { TokenError } from './jws.js';
-import type { AccessRequest, Authenticator, GrantedResource, Principal } from './principal.js';
+import type { AccessRequest, Authenticator, GrantedResource, Principal } from '../fhir/principal.js';
 import { basePolicyAllows } from './purposes.js';
 import type { TokenVerifier } from './tokenVerifier.js';
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, type JWTPayload } from 'jose';
-import { isObject, type Json } from '../fhir/convert/json.js';
+import type { Json } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import type { CredentialRecords } from '../store/repository.js';
-import type { GrantedResource, Operation } from './principal.js';
+import type { GrantedResource, Operation } from '../fhir/principal.js';
 import { claimsOf, CredentialRevoked, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';

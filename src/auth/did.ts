@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import { publicJwk } from './jwk.js';
 
 /**

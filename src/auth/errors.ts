@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import { REFUSAL_REASON_PARAMETER, type RefusalReason } from './canonical.js';
+import { REFUSAL_REASON_PARAMETER, type RefusalReason } from '../vocabulary/canonical.js';
 
 /** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting). */
 export type OAuthErrorCode =

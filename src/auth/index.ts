@@ -5,7 +5,7 @@ import { createAuthenticator } from './authenticator.js';
 import { createTokenClient, type TokenClient } from './client.js';
 import { createCredentialService, type CredentialService } from './credentials.js';
 import { groupCommit } from './groupCommit.js';
-import type { Authenticator } from './principal.js';
+import type { Authenticator } from '../fhir/principal.js';
 import type { RateLimit } from './rateLimit.js';
 import { createTokenService, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';

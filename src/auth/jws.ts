@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { GatewayError } from '../errors.js';
-import { REFUSAL_REASONS, type RefusalReason } from './canonical.js';
+import { REFUSAL_REASONS, type RefusalReason } from '../vocabulary/canonical.js';
 import type { VerificationKey } from './jwk.js';
 import { isSigningAlgorithm, type SigningAlgorithm } from './rules.js';
 import { signatureMatches } from './signature.js';

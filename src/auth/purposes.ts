@@ -1,5 +1,5 @@
 import type { Role } from '../config/config.js';
-import type { Operation } from './principal.js';
+import type { Operation } from '../fhir/principal.js';
 
 /**
  * The purposes of use this gateway knows (the Nuts "Bolts") and each one's base policy: what a token with that

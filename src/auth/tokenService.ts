@@ -1,12 +1,12 @@
 import type { Auditor } from '../audit/auditor.js';
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import type { Store } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../fhir/principal.js';
 import { isKnownPurpose, PURPOSES } from './purposes.js';
 import { createRateLimiter, createSampler, DEFAULT_TOKEN_RATE_LIMIT, type RateDecision, type RateLimit } from './rateLimit.js';
 import {

@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Capability } from '../fhir/rest/capability-contract.js';
+import type { Capability } from '../rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
-import { createLogger, type Logger } from '../logging.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
 import type { TaskStatusChange } from '../transfer/events.js';

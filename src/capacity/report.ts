@@ -2,12 +2,12 @@ import type { Resource } from '../fhir/version.js';
 import {
   AVAILABILITY_MEASURE,
   AVAILABILITY_REPORT_PROFILE,
-  CARE_TYPE_SYSTEM,
   DATA_ABSENT_REASON_EXTENSION,
   POPULATION_SYSTEM,
 } from './canonical.js';
-import { careType } from './care-types.js';
+import { careType } from '../vocabulary/care-types.js';
 import { isKnown, type Availability, type Count, type ProviderIdentity } from './model.js';
+import { CARE_TYPE_SYSTEM } from '../vocabulary/canonical.js';
 
 /**
  * Renders a provider's availability as a SANER-style MeasureReport (profile availability-report): `date` is when

@@ -1,8 +1,8 @@
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput } from '../fhir/operations/parameters.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput } from '../rest/operations/parameters.js';
 import { forbidden } from '../fhir/outcome.js';
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { FhirHandler } from '../fhir/rest/types.js';
+import type { RouteDefinition } from '../rest/router.js';
+import type { FhirHandler } from '../rest/types.js';
 import type { CoordinationPoint } from './coordination/service.js';
 import type { ProviderCapacity } from './provider/service.js';
 import { PUBLICATION_PURPOSE } from './provider/publisher.js';

@@ -1,4 +1,5 @@
-import type { HistoryEntry, SearchResult } from '../store/repository.js';
+import type { HistoryEntry } from './history.js';
+import type { SearchResult } from './search/types.js';
 import type { Resource } from './version.js';
 
 /** Bundles the REST layer answers with (searchset, history, batch/transaction responses); the same shape in R4 and STU3. */

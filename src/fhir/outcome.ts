@@ -3,7 +3,7 @@ import type { Resource } from './version.js';
 
 /**
  * OperationOutcome builders. The outcome's `id` names the kind of result (as Medplum does), and
- * `http/status.ts` is the one place that turns that kind into an HTTP status.
+ * `rest/status.ts` is the one place that turns that kind into an HTTP status.
  */
 export type OutcomeKind =
   | 'ok'

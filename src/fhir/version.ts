@@ -1,4 +1,4 @@
-import { isObject } from './convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 
 /** The two FHIR releases the gateway speaks: R4 for its own API and capacity, STU3 for eOverdracht. */
 export type FhirVersion = 'r4' | 'stu3';

@@ -1,5 +1,6 @@
 import { typeInfo, type ElementInfo, type TypeInfo } from './convert/model.js';
 import type { FhirVersion, Resource } from './version.js';
+import { asList } from '../vocabulary/json.js';
 
 /**
  * FHIR JSON written as FHIR XML by the release's element model (convert/model.ts), the counterpart of
@@ -90,8 +91,6 @@ function childJobs(version: FhirVersion, { value, type, resource }: ElementJob):
 function isAttribute(name: string, type: TypeInfo, resource: boolean): boolean {
   return (name === 'id' && !resource) || (name === 'url' && type.path === 'Extension');
 }
-
-const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 function elementJobs(version: FhirVersion, info: ElementInfo, value: unknown, companion: Json | null | undefined): Job[] {
   if (info.type === 'xhtml') return typeof value === 'string' ? [value] : [];

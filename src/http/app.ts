@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
-import type { Authenticator } from '../auth/principal.js';
+import type { Authenticator } from '../fhir/principal.js';
 import { createRateLimiter } from '../auth/rateLimit.js';
-import { declaredByKey, type Capability, type Endpoint } from '../fhir/rest/capability-contract.js';
+import { declaredByKey, type Capability, type Endpoint } from '../rest/capability-contract.js';
 import type { GatewayConfig, Limits } from '../config/config.js';
-import { capabilityStatement, type SearchParameterSummary } from '../fhir/capability.js';
+import { capabilityStatement, type SearchParameterSummary } from '../rest/capability.js';
 import { badRequest, notFound, serverError, type OperationOutcome } from '../fhir/outcome.js';
-import { RESOURCE_TYPES } from '../fhir/rest/resource-types.js';
-import { createFhirRouter } from '../fhir/rest/routes.js';
-import { FhirRouter } from '../fhir/rest/router.js';
-import type { RestLimits, RestServices, SearchParser } from '../fhir/rest/types.js';
+import { RESOURCE_TYPES } from '../fhir/resource-types.js';
+import { createFhirRouter } from '../rest/routes.js';
+import { FhirRouter } from '../rest/router.js';
+import type { RestLimits, RestServices, SearchParser } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { Store } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
 import type { MemoryGate } from './bodies.js';
@@ -21,7 +21,7 @@ import { OAUTH_PATHS, oauthRouter, type AuthorizationServer } from './oauth.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
 import { requestId } from './request-id.js';
-import { httpStatus } from './status.js';
+import { httpStatus } from '../rest/status.js';
 
 /** Everything the app is made of, passed in (main.ts wires the real ones; tests may pass their own). */
 export interface AppDependencies {

@@ -1,7 +1,7 @@
 import type { AuditOutcome, Auditor } from '../audit/auditor.js';
 import { isPatientData, patientReferences } from '../audit/patientData.js';
 import { isOk, type OperationOutcome } from '../fhir/outcome.js';
-import type { AccessEvent } from '../fhir/rest/types.js';
+import type { AccessEvent } from '../rest/types.js';
 import type { FhirApiAuditor } from './fhir-api.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { GatewayError } from '../errors.js';
 import { issue, outcome, type OperationOutcome } from '../fhir/outcome.js';
 import type { SharedBytes } from '../fhir/response-budget.js';
-import { outcomeKindFor } from './status.js';
+import { outcomeKindFor } from '../rest/status.js';
 
 /**
  * One gate for the memory that requests hold, all callers and routes together (`limits.inFlightBytes`): the bodies

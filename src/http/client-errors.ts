@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { badRequest, headersTooLarge, type OperationOutcome } from '../fhir/outcome.js';
 import { CONTENT_TYPES, serialize } from './format.js';
-import { statusLine } from './status.js';
+import { statusLine } from '../rest/status.js';
 
 /**
  * Requests Node's HTTP parser refuses before express sees them (a request line or headers over `maxHeaderSize`,

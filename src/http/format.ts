@@ -1,7 +1,7 @@
 import { parseJson, assertSafeStructure, type StructureLimits } from '../fhir/json.js';
 import { badRequest, notAcceptable, OperationOutcomeError, unsupportedMediaType, type OperationOutcome } from '../fhir/outcome.js';
-import { queryValues } from '../fhir/rest/query.js';
-import type { QueryValues } from '../fhir/rest/types.js';
+import { queryValues } from '../rest/query.js';
+import type { QueryValues } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { parseXml, toXml } from '../fhir/xml.js';
 import { xmlNestsDeeperThan } from './xml-depth.js';

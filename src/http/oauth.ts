@@ -6,7 +6,7 @@ import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '
 import type { TokenService } from '../auth/tokenService.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { BodyBudgetExhausted, closeIfUnread, reserveBody, type MemoryGate } from './bodies.js';
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 
 /**
  * The HTTP surface of auth/'s authorization server: `POST /oauth2/token`, `POST /oauth2/introspect`,

@@ -1,10 +1,10 @@
 import type { Response } from 'express';
 import { isOk, type OperationOutcome } from '../fhir/outcome.js';
-import { responseMeta } from '../fhir/rest/headers.js';
-import type { FhirResponse } from '../fhir/rest/types.js';
+import { responseMeta } from '../rest/headers.js';
+import type { FhirResponse } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { CONTENT_TYPES, serialize, type FhirFormat } from './format.js';
-import { httpStatus } from './status.js';
+import { httpStatus } from '../rest/status.js';
 
 export interface ResponseOptions {
   format: FhirFormat;

@@ -1,3 +1,4 @@
+import { GATEWAY_CANONICAL } from '../vocabulary/canonical.js';
 import { relativeReference, truncateIndexText } from '../fhir/search/text.js';
 import type { Resource } from '../fhir/version.js';
 import type { AuditEventsTable, AuditReferencesTable } from './schema.js';
@@ -12,11 +13,10 @@ export type AuditEventRow = Omit<AuditEventsTable, 'seq' | 'unverified'>;
 
 /**
  * AuditEvent.agent.type of a requester whose identity was claimed but not verified (a refused token request, see
- * audit/auditor.ts); such events are kept for `audit.unverifiedRetentionDays`. The system is under the gateway's
- * canonical base (auth/canonical.ts), spelled out because the store imports nothing above it.
+ * audit/auditor.ts); such events are kept for `audit.unverifiedRetentionDays`.
  */
 export const UNVERIFIED_AGENT = {
-  system: 'https://vervolgzorg-gateway.example/fhir/CodeSystem/audit-agent-type',
+  system: `${GATEWAY_CANONICAL}/CodeSystem/audit-agent-type`,
   code: 'unverified',
   display: 'Requester not verified',
 } as const;

@@ -7,7 +7,8 @@ import type { Resource } from '../fhir/version.js';
 import { auditTrailRows, hasUnverifiedRequester, type AuditReferenceRow } from './audit-rows.js';
 import { toInstant, type StoreContext } from './context.js';
 import { newResourceId } from './ids.js';
-import type { AuditTrail, SearchParam, SearchRequest, SearchResult, SortRule } from './repository.js';
+import type { SearchParam, SearchRequest, SearchResult, SortRule } from '../fhir/search/types.js';
+import type { AuditTrail } from './repository.js';
 import type { Database } from './schema.js';
 
 type Events = ExpressionBuilder<Database & { e: Database['audit_events'] }, 'e'>;

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { indexEntries, isIndexedLater, type IndexEntries } from '../fhir/search/index.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { StoreContext } from './context.js';
 import { insertIndexEntries, setAside, type IndexedResource, type SetAsideResource } from './index-writer.js';
 

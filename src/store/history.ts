@@ -3,7 +3,8 @@ import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import { ResponseBudget } from '../fhir/response-budget.js';
 import type { Resource } from '../fhir/version.js';
 import { allWithinBudget, contentBytes } from './budgeted-read.js';
-import type { HistoryEntry, HistoryRequest, Scope } from './repository.js';
+import type { HistoryEntry, HistoryRequest } from '../fhir/history.js';
+import type { Scope } from './repository.js';
 import { toInstant } from './context.js';
 import type { Database } from './schema.js';
 

@@ -1,5 +1,5 @@
 import type { ResourceLimits } from '../fhir/resource-limits.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import type { Store } from './repository.js';
 import { PostgresSignals } from './changes.js';
 import { KyselyStore } from './kysely-store.js';

@@ -9,7 +9,7 @@ import { InProcessSignals, type Signal, type SignalTransport } from './changes.j
 import type { StoreContext } from './context.js';
 import { DEFAULT_LIMITS } from '../config/config.js';
 import type { ResourceLimits } from '../fhir/resource-limits.js';
-import { createLogger, type Logger } from '../logging.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import { DeferredIndex } from './deferred-index.js';
 import { KyselyOutbox } from './outbox.js';
 import { KyselyReplayCache } from './replay.js';

@@ -1,4 +1,6 @@
 import type { ResponseBudget } from '../fhir/response-budget.js';
+import type { HistoryEntry, HistoryRequest } from '../fhir/history.js';
+import type { SearchRequest, SearchResult } from '../fhir/search/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 
 /**
@@ -11,57 +13,6 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 export interface Scope {
   tenant: string;
   version: FhirVersion;
-}
-
-/** One parsed search parameter: `code[:modifier]=v1,v2` (values are OR-ed; separate params are AND-ed). */
-export interface SearchParam {
-  code: string;
-  modifier?: string;
-  /** Raw values, prefix (eq/ne/gt/lt/ge/le/sa/eb/ap) still attached for dates and numbers. */
-  values: string[];
-}
-
-export interface SortRule {
-  code: string;
-  descending: boolean;
-}
-
-export interface SearchRequest {
-  resourceType: string;
-  params: SearchParam[];
-  count: number;
-  offset: number;
-  sort: SortRule[];
-  /** `_include` targets as `Type:param[:TargetType]`. */
-  include: string[];
-  revinclude: string[];
-  total: 'none' | 'accurate';
-}
-
-export interface SearchResult {
-  resources: Resource[];
-  /** Resources pulled in by _include/_revinclude (search mode "include"). */
-  included: Resource[];
-  total?: number;
-  /** True when another page exists after this one. */
-  hasMore: boolean;
-}
-
-export interface HistoryEntry {
-  resource?: Resource;
-  /** For deletions: the type, id and version of the deletion marker. */
-  resourceType: string;
-  id: string;
-  versionId: string;
-  lastUpdated: string;
-  method: 'POST' | 'PUT' | 'DELETE';
-}
-
-export interface HistoryRequest {
-  resourceType?: string;
-  id?: string;
-  since?: string;
-  count: number;
 }
 
 export interface WriteOptions {

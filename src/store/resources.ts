@@ -4,15 +4,9 @@ import { indexEntries, isResourceType, UnindexableResource, type IndexEntries } 
 import { checkResourceLimits, type ResourceLimits } from '../fhir/resource-limits.js';
 import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
-import type {
-  HistoryEntry,
-  HistoryRequest,
-  ResourceRepository,
-  Scope,
-  SearchRequest,
-  SearchResult,
-  WriteOptions,
-} from './repository.js';
+import type { HistoryEntry, HistoryRequest } from '../fhir/history.js';
+import type { SearchRequest, SearchResult } from '../fhir/search/types.js';
+import type { ResourceRepository, Scope, WriteOptions } from './repository.js';
 import { isUniqueViolation, toInstant, type StoreContext } from './context.js';
 import { DeferredIndex } from './deferred-index.js';
 import { readHistory } from './history.js';

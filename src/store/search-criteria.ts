@@ -14,7 +14,8 @@ import {
 } from '../fhir/search/query-values.js';
 import { searchParameter, type SearchParameter } from '../fhir/search/registry.js';
 import { normalizeString, truncateIndexText } from '../fhir/search/text.js';
-import type { Scope, SearchParam } from './repository.js';
+import type { SearchParam } from '../fhir/search/types.js';
+import type { Scope } from './repository.js';
 import type { Database, IndexTable } from './schema.js';
 
 /**

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { Resource } from '../fhir/version.js';
 import { allWithinBudget, contentBytes, contentsOf, type Match } from './budgeted-read.js';
-import type { Scope, SearchRequest } from './repository.js';
+import type { SearchRequest } from '../fhir/search/types.js';
+import type { Scope } from './repository.js';
 import type { Database } from './schema.js';
 
 const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;

@@ -1,6 +1,7 @@
 import { sql, type Expression, type Kysely } from 'kysely';
 import { searchParameter, type SearchParameter } from '../fhir/search/registry.js';
-import type { Scope, SearchRequest, SearchResult, SortRule } from './repository.js';
+import type { SearchRequest, SearchResult, SortRule } from '../fhir/search/types.js';
+import type { Scope } from './repository.js';
 import type { StoreContext } from './context.js';
 import type { Database } from './schema.js';
 import { criterion, tableOf, type Criterion, type IndexCriterion, type Predicate, type ResourceQuery, type SearchTables } from './search-criteria.js';

@@ -1,6 +1,6 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../fhir/principal.js';
 import { conflict, notFound, OperationOutcomeError } from '../fhir/outcome.js';
-import type { RestContext } from '../fhir/rest/types.js';
+import type { RestContext } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import type { SubscriptionDirectory } from './directory.js';
 import type { Owner } from './endpoints.js';

@@ -1,4 +1,4 @@
-import { CANONICAL_BASE } from '../capacity/canonical.js';
+import { GATEWAY_CANONICAL } from '../vocabulary/canonical.js';
 
 /** Canonical URLs and codes of the R4 Subscriptions Backport IG and of this gateway's topics. */
 export const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport';
@@ -11,11 +11,11 @@ export const SUBSCRIPTION_STATUS_PROFILE = `${BACKPORT}/StructureDefinition/back
 export const NOTIFICATION_PROFILE = `${BACKPORT}/StructureDefinition/backport-subscription-notification-r4`;
 
 /** The topics this gateway serves (conformance/SubscriptionTopic-*.json). */
-export const CAPACITY_CHANGED_TOPIC = `${CANONICAL_BASE}/SubscriptionTopic/capacity-changed`;
-export const TASK_STATUS_CHANGED_TOPIC = `${CANONICAL_BASE}/SubscriptionTopic/task-status-changed`;
+export const CAPACITY_CHANGED_TOPIC = `${GATEWAY_CANONICAL}/SubscriptionTopic/capacity-changed`;
+export const TASK_STATUS_CHANGED_TOPIC = `${GATEWAY_CANONICAL}/SubscriptionTopic/task-status-changed`;
 
 /** Who created a Subscription (`meta.tag`): `ehr` (the tenant's own EHR) or `organization:<id>` (a remote one). */
-export const SUBSCRIPTION_OWNER_SYSTEM = `${CANONICAL_BASE}/CodeSystem/subscription-owner`;
+export const SUBSCRIPTION_OWNER_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/subscription-owner`;
 
 export const TASK_STATUS_SYSTEM = 'http://hl7.org/fhir/task-status';
 

@@ -1,5 +1,5 @@
 import type { TokenClient } from '../auth/client.js';
-import { stringAt } from '../capacity/json.js';
+import { stringAt } from '../vocabulary/json.js';
 import type { SigningKey } from '../auth/jwk.js';
 import { PURPOSES } from '../auth/purposes.js';
 import type { BundleEntry } from '../fhir/bundle.js';

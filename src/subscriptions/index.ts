@@ -1,12 +1,12 @@
 import type { TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
-import type { Capability } from '../fhir/rest/capability-contract.js';
+import type { Capability } from '../rest/capability-contract.js';
 import type { GatewayConfig } from '../config/config.js';
 import { forbidden, isOperationOutcomeError, OperationOutcomeError } from '../fhir/outcome.js';
-import type { WriteInterceptor } from '../fhir/rest/types.js';
+import type { WriteInterceptor } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
 import { OUTBOX_CHANGED, type Store } from '../store/repository.js';

@@ -1,9 +1,9 @@
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../fhir/principal.js';
 import type { BundleEntry } from '../fhir/bundle.js';
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput, type OperationParameters } from '../fhir/operations/parameters.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput, type OperationParameters } from '../rest/operations/parameters.js';
 import { allOk, badRequest, conflict, issue, OperationOutcomeError, outcome } from '../fhir/outcome.js';
-import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
+import type { FhirRequest, FhirResponse, RestContext } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import { callerOf, planOf, visibleSubscription } from './access.js';
 import { CONTENT_LEVELS, OUTBOX_KINDS, SUBSCRIPTION_OWNER_SYSTEM, type ContentLevel } from './canonical.js';

@@ -1,9 +1,9 @@
 import { allOk, badRequest, forbidden, isOperationOutcomeError, OperationOutcomeError, outcome, unprocessable } from '../fhir/outcome.js';
-import { stringAt } from '../capacity/json.js';
-import { resourceBody, validateForWrite, writeOutcome } from '../fhir/rest/resource-body.js';
-import { searchType } from '../fhir/rest/search.js';
-import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
-import { ifMatchVersion } from '../fhir/rest/update.js';
+import { stringAt } from '../vocabulary/json.js';
+import { resourceBody, validateForWrite, writeOutcome } from '../rest/resource-body.js';
+import { searchType } from '../rest/search.js';
+import type { FhirRequest, FhirResponse, RestContext } from '../rest/types.js';
+import { ifMatchVersion } from '../rest/update.js';
 import type { Resource } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
 import { callerOf, visibleSubscription } from './access.js';

@@ -1,5 +1,5 @@
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { FhirHandler } from '../fhir/rest/types.js';
+import type { RouteDefinition } from '../rest/router.js';
+import type { FhirHandler } from '../rest/types.js';
 import { EVENTS_OPERATION, RESEND_OPERATION, STATUS_OPERATION, SubscriptionOperations, type OperationServices } from './operations.js';
 import { SubscriptionRest, type RestServices } from './rest.js';
 

@@ -1,4 +1,4 @@
-import { isObject, objects, stringAt, type JsonObject } from '../capacity/json.js';
+import { isObject, objects, stringAt, type JsonObject } from '../vocabulary/json.js';
 import { issue, OperationOutcomeError, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import { parseSearchRequest, type SearchLimits } from '../fhir/search/parse.js';
 import type { Resource } from '../fhir/version.js';

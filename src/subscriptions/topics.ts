@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { objects, stringAt } from '../capacity/json.js';
+import { objects, stringAt } from '../vocabulary/json.js';
 import type { Resource } from '../fhir/version.js';
 
 /**

@@ -1,11 +1,12 @@
-import { CARE_TYPE_SYSTEM, ZORGREGIO_EXTENSION } from '../capacity/canonical.js';
+import { ZORGREGIO_EXTENSION } from '../capacity/canonical.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
-import { isObject, objects, stringAt } from '../capacity/json.js';
+import { isObject, objects, stringAt } from '../vocabulary/json.js';
 import type { Resource } from '../fhir/version.js';
 import type { TaskStatusChange } from '../transfer/events.js';
 import { CAPACITY_CHANGED_TOPIC, TASK_STATUS_CHANGED_TOPIC, TASK_STATUS_SYSTEM } from './canonical.js';
 import type { Occurrence } from './events.js';
 import type { TokenValue } from './filters.js';
+import { CARE_TYPE_SYSTEM } from '../vocabulary/canonical.js';
 
 /**
  * What the other capabilities report, as occurrences of this gateway's topics: a coordination point's board

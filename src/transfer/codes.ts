@@ -1,11 +1,10 @@
-import { isObject } from '../fhir/convert/json.js';
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { EOVERDRACHT_REPLACED_CODES } from '../validation/legacy-codes.js';
+import { SNOMED } from '../vocabulary/canonical.js';
+import { codings, sameCoding } from '../vocabulary/json.js';
 
 /** The eOverdracht 4.0 vocabulary (Nictiz nictiz.fhir.nl.stu3.eoverdracht 1.0.0-rc.23), DESIGN §3. */
-export const SNOMED = 'http://snomed.info/sct';
-export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 export const PROFILES = {
   task: 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task',
@@ -30,29 +29,23 @@ export const DOCUMENT_CODES: Record<DocumentKind, { system: string; code: string
 
 export type Coding = fhir3.Coding;
 
-const isCoding = (value: unknown): value is Coding => isObject(value);
-
-/** The codings of a CodeableConcept in JSON not yet validated (an element that is no object is none). */
-const codingsOf = (concept: unknown): Coding[] => (isObject(concept) && Array.isArray(concept.coding) ? concept.coding.filter(isCoding) : []);
-const sameCode = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
-
 /** Which eOverdracht document a Composition is, by its current or pre-2022 type code. */
 export function documentKind(composition: Resource): DocumentKind | undefined {
-  const codings = codingsOf(composition.type);
+  const typeCodings = codings(composition.type);
   return (Object.keys(DOCUMENT_CODES) as DocumentKind[]).find((kind) => {
     const legacy = EOVERDRACHT_REPLACED_CODES.find((r) => r.current.code === DOCUMENT_CODES[kind].code)?.predecessor;
-    return codings.some((c) => sameCode(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCode(c, legacy)));
+    return typeCodings.some((c) => sameCoding(c, DOCUMENT_CODES[kind]) || (legacy !== undefined && sameCoding(c, legacy)));
   });
 }
 
 /** True when a CodeableConcept carries a coding with this code (of whichever system). */
 export function hasCode(concept: unknown, code: string): boolean {
-  return codingsOf(concept).some((c) => c.code === code);
+  return codings(concept).some((c) => c.code === code);
 }
 
 /** True when a CodeableConcept carries the given coding. */
 function hasCoding(concept: unknown, wanted: Coding): boolean {
-  return codingsOf(concept).some((c) => sameCode(c, wanted));
+  return codings(concept).some((c) => sameCoding(c, wanted));
 }
 
 /**
@@ -63,7 +56,7 @@ export function withCurrentDocumentCode(composition: Resource): { composition: R
   const kind = documentKind(composition);
   if (!kind || hasCoding(composition.type, DOCUMENT_CODES[kind])) return { composition };
   const current = DOCUMENT_CODES[kind];
-  const replaced = codingsOf(composition.type).find((c) => c.code !== current.code);
+  const replaced = codings(composition.type).find((c) => c.code !== current.code);
   const warning = issue(
     'warning',
     'code-invalid',

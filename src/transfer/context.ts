@@ -1,13 +1,13 @@
-import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
+import { ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { Role, TrustedOrganization } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import { isReference, type FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
-import { URA_SYSTEM } from './codes.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
+import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /** What the sender and receiver services share. */
 export interface TransferContext {

@@ -1,7 +1,7 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import { credentialSubjectOf, type CredentialService } from '../auth/credentials.js';
-import type { GrantedResource } from '../auth/principal.js';
-import { isObject } from '../fhir/convert/json.js';
+import type { GrantedResource } from '../fhir/principal.js';
+import { isObject } from '../vocabulary/json.js';
 
 /**
  * The authorization credentials of a transfer (RFC014 shape), issued by the sender to the receiver of one Task:

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { convertResource } from '../fhir/convert/index.js';
 import { hasErrors, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
-import { isObject } from '../fhir/convert/json.js';
+import type { ResourceValidator } from '../rest/types.js';
+import { isObject } from '../vocabulary/json.js';
 import { isResource, type FhirVersion, type Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
 import type { ResourceRepository } from '../store/repository.js';

@@ -1,7 +1,7 @@
 import type { Auth } from '../auth/index.js';
-import type { Capability } from '../fhir/rest/capability-contract.js';
+import type { Capability } from '../rest/capability-contract.js';
 import type { TrustedOrganization } from '../config/config.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from './context.js';

@@ -1,7 +1,7 @@
-import { isObject } from '../fhir/convert/json.js';
-import type { Endpoint } from '../fhir/rest/capability-contract.js';
+import { isObject } from '../vocabulary/json.js';
+import type { Endpoint } from '../rest/capability-contract.js';
 import { accepted, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
-import type { FhirHandler } from '../fhir/rest/types.js';
+import type { FhirHandler } from '../rest/types.js';
 import { isResource } from '../fhir/version.js';
 import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';

@@ -1,18 +1,18 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
-import { ORGANIZATION_ID_SYSTEM } from '../auth/canonical.js';
-import { operationDefinition } from '../fhir/operations/definitions.js';
-import { readOperationInput, writeOperationOutput, type OperationParameters } from '../fhir/operations/parameters.js';
+import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import { operationDefinition } from '../rest/operations/definitions.js';
+import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
-import type { RouteDefinition } from '../fhir/rest/router.js';
-import type { FhirHandler } from '../fhir/rest/types.js';
+import type { RouteDefinition } from '../rest/router.js';
+import type { FhirHandler } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
-import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../capacity/canonical.js';
-import { careType } from '../capacity/care-types.js';
-import { valueSetMembers } from '../capacity/terminology.js';
-import { URA_SYSTEM, type Coding, type DocumentKind } from './codes.js';
+import { careType } from '../vocabulary/care-types.js';
+import { valueSetMembers } from '../vocabulary/terminology.js';
+import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
+import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /**
  * The sending EHR's operations (conformance/OperationDefinition-eoverdracht-offer.json and -handoff.json):

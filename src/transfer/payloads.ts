@@ -1,4 +1,4 @@
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 
 /**

@@ -1,4 +1,4 @@
-import { REFUSAL_REASONS } from '../auth/canonical.js';
+import { REFUSAL_REASONS } from '../vocabulary/canonical.js';
 import { TokenRequestError, type TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { GatewayError } from '../errors.js';

@@ -1,4 +1,4 @@
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import { isReference, type Resource } from '../fhir/version.js';
 
 /**

@@ -1,6 +1,6 @@
 import { convertResource } from '../fhir/convert/index.js';
 import { conflict, hasErrors, isOperationOutcomeError, OperationOutcomeError, outcome, preconditionFailed } from '../fhir/outcome.js';
-import type { ResourceValidator } from '../fhir/rest/types.js';
+import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
 import type { ResourceRepository, Scope } from '../store/repository.js';

@@ -1,4 +1,4 @@
-import { isObject } from '../fhir/convert/json.js';
+import { isObject } from '../vocabulary/json.js';
 import { conflict, unprocessable, type OperationOutcome } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
 import { DOCUMENT_CODES, hasCode, type DocumentKind } from './codes.js';

@@ -1,7 +1,7 @@
 import { conflict, forbidden, OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
-import { resourceBody, writeOutcome } from '../fhir/rest/resource-body.js';
-import type { FhirResponse, WriteInterceptor } from '../fhir/rest/types.js';
-import { ifMatchVersion } from '../fhir/rest/update.js';
+import { resourceBody, writeOutcome } from '../rest/resource-body.js';
+import type { FhirResponse, WriteInterceptor } from '../rest/types.js';
+import { ifMatchVersion } from '../rest/update.js';
 import type { TransferContext } from './context.js';
 import { answer, isInboundTask } from './receiver.js';
 import { changeOutboundTask, isOutboundTask } from './sender.js';

@@ -1,5 +1,6 @@
 import type { Resource } from '../fhir/version.js';
-import { DOCUMENT_CODES, PROFILES, SNOMED, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
+import { DOCUMENT_CODES, PROFILES, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
+import { SNOMED } from '../vocabulary/canonical.js';
 import { organizationReference } from './context.js';
 import { ALTERNATIVE_DATE_CODE, ofType, taskParameters } from './task-status.js';
 

@@ -1,6 +1,6 @@
 import type { Resource } from '../fhir/version.js';
 import { referenceType } from './slicing.js';
-import { asList } from './values.js';
+import { asList } from '../vocabulary/json.js';
 
 /**
  * Bundle rules that look across entries: references resolved as the specification's "Resolving references

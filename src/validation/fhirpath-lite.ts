@@ -1,3 +1,4 @@
+import { isObject } from '../vocabulary/json.js';
 /**
  * Most invariants are presence logic over child elements (`name.exists() or telecom.exists()`,
  * `type = 'document' implies timestamp.hasValue()`). This compiles that subset of FHIRPath to plain functions,
@@ -236,7 +237,6 @@ function isDistinct(values: unknown[]): boolean {
   return seen.size === values.length;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The elements at a path, as FHIRPath sees them: a choice name (`value`) finds its typed property, and a
@@ -255,7 +255,7 @@ function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unkno
     }
     const next: unknown[] = [];
     for (const item of current) {
-      if (isRecord(item)) collect(item[step] ?? typedChoice(item, step), withCompanions ? item[`_${step}`] : undefined, next);
+      if (isObject(item)) collect(item[step] ?? typedChoice(item, step), withCompanions ? item[`_${step}`] : undefined, next);
     }
     current = next;
   }
@@ -266,7 +266,7 @@ function elementsAt(node: unknown, path: Step[], withCompanions: boolean): unkno
 function descendantsOf(items: unknown[]): unknown[] {
   const found: unknown[] = [];
   const visit = (item: unknown) => {
-    if (!isRecord(item)) return;
+    if (!isObject(item)) return;
     for (const key in item) {
       if (key === 'resourceType' || key.charCodeAt(0) === 95) continue;
       const children: unknown[] = [];
@@ -285,7 +285,7 @@ function descendantsOf(items: unknown[]): unknown[] {
 function childExists(name: string): (node: unknown) => boolean {
   const companion = `_${name}`;
   const present = (value: unknown) => value !== undefined && value !== null && (!Array.isArray(value) || value.some((v) => v !== null));
-  return (node) => isRecord(node) && (present(node[name] ?? typedChoice(node, name)) || present(node[companion]));
+  return (node) => isObject(node) && (present(node[name] ?? typedChoice(node, name)) || present(node[companion]));
 }
 
 /**

@@ -1,4 +1,5 @@
-import { asList } from './values.js';
+import { SNOMED } from '../vocabulary/canonical.js';
+import { asList, sameCoding } from '../vocabulary/json.js';
 
 /**
  * Codes a profile has replaced but that senders still use. DESIGN §3: the eOverdracht profiles (rc.23, after
@@ -20,13 +21,13 @@ export interface Replacement {
 
 export const EOVERDRACHT_REPLACED_CODES: readonly Replacement[] = [
   {
-    current: { system: 'http://snomed.info/sct', code: '721915006' },
+    current: { system: SNOMED, code: '721915006' },
     predecessor: { system: 'http://loinc.org', code: '57830-2' },
     label: 'eOverdracht advance notice',
   },
   {
-    current: { system: 'http://snomed.info/sct', code: '11171000146100' },
-    predecessor: { system: 'http://snomed.info/sct', code: '371535009' },
+    current: { system: SNOMED, code: '11171000146100' },
+    predecessor: { system: SNOMED, code: '371535009' },
     label: 'eOverdracht nursing handoff',
   },
 ];
@@ -39,14 +40,12 @@ function codings(value: unknown): Coding[] {
   return list.filter((c): c is Coding => typeof c === 'object' && c !== null && 'code' in c);
 }
 
-const same = (a: Coding, b: Coding) => a.system === b.system && a.code === b.code;
-
 /** The replacement that explains why `instance` does not match `expected`, if one does. */
 export function replacedCode(instance: unknown, expected: unknown): Replacement | undefined {
   const wanted = codings(expected);
   const present = codings(instance);
   return EOVERDRACHT_REPLACED_CODES.find(
-    (r) => wanted.some((c) => same(c, r.current)) && present.some((c) => same(c, r.predecessor)),
+    (r) => wanted.some((c) => sameCoding(c, r.current)) && present.some((c) => sameCoding(c, r.predecessor)),
   );
 }
 
@@ -67,6 +66,6 @@ export function earlierRevision(resource: Record<string, unknown>): EarlierRevis
   const date = resource.date;
   if (resource.resourceType !== 'Composition' || typeof date !== 'string' || date >= PROFILE_REVISION) return undefined;
   const present = codings(resource.type);
-  const replacement = EOVERDRACHT_REPLACED_CODES.find((r) => present.some((c) => same(c, r.predecessor)));
+  const replacement = EOVERDRACHT_REPLACED_CODES.find((r) => present.some((c) => sameCoding(c, r.predecessor)));
   return replacement && { replacement, date };
 }

@@ -2,7 +2,8 @@ import type { Resource } from '../fhir/version.js';
 import type { Compiler, ElementRule } from './compile.js';
 import { CORE_PREFIX, type Discriminator, type TypedValue } from './definitions.js';
 import type { ElementNode } from './element-tree.js';
-import { asList, matchesFixed, matchesPattern, valuesAt } from './values.js';
+import { matchesFixed, matchesPattern, valuesAt } from './values.js';
+import { asList } from '../vocabulary/json.js';
 
 /**
  * Slicing: which slice each item of a sliced array belongs to, decided by the discriminators. A matcher answers

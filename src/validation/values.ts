@@ -1,9 +1,6 @@
+import { asList, isObject } from '../vocabulary/json.js';
+
 /** Comparing instance values with fixed and pattern values, and reading values along a simple path. */
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-export const asList = (value: unknown): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Pattern semantics: everything the pattern states is present in the instance (arrays: each pattern item somewhere). */
 export function matchesPattern(instance: unknown, pattern: unknown): boolean {

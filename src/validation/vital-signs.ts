@@ -1,4 +1,5 @@
-import { asList } from './values.js';
+import { asList } from '../vocabulary/json.js';
+import { SNOMED } from '../vocabulary/canonical.js';
 
 /**
  * R4 makes the vital signs profiles mandatory for Observations carrying their codes ("If a resource uses one of
@@ -7,7 +8,6 @@ import { asList } from './values.js';
  * matching row wins, as there.
  */
 const LOINC = 'http://loinc.org';
-const SNOMED = 'http://snomed.info/sct';
 const PROFILE = 'http://hl7.org/fhir/StructureDefinition/';
 
 const TABLE: readonly { system: string; codes: readonly string[]; profile: string }[] = [

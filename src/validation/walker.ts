@@ -7,12 +7,11 @@ import { CORE_PREFIX } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
-import { asList, describeValue, matchesFixed, matchesPattern } from './values.js';
+import { describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
+import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What one resource's walk needs to know about the resource it is in. */
 interface ResourceScope {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuditor, type Auditor } from '../../src/audit/auditor.js';
 import { isPatientData, patientReferences } from '../../src/audit/patientData.js';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';

@@ -1,7 +1,7 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { REFUSAL_REASON_PARAMETER, REFUSAL_REASON_SYSTEM } from '../../src/auth/canonical.js';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASON_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { BASE_URL, gateway, grant, now, rawJws, temporaryFolder, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createAuthenticator } from '../../src/auth/authenticator.js';
-import type { AccessRequest, Principal } from '../../src/auth/principal.js';
+import type { AccessRequest, Principal } from '../../src/fhir/principal.js';
 import { basePolicyAllows, isKnownPurpose, PURPOSES } from '../../src/auth/purposes.js';
 import type { TokenVerifier } from '../../src/auth/tokenVerifier.js';
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify } from 'jose';
-import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/auth/canonical.js';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
 import { createTokenClient, TokenRequestError, type TokenClient } from '../../src/auth/client.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';

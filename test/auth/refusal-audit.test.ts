@@ -1,9 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { ORGANIZATION_ID_SYSTEM, EHR_CLIENT_ID_SYSTEM } from '../../src/auth/canonical.js';
+import { ORGANIZATION_ID_SYSTEM, EHR_CLIENT_ID_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import type { Resource } from '../../src/fhir/version.js';
-import type { SearchParam } from '../../src/store/repository.js';
+import type { SearchParam } from '../../src/fhir/search/types.js';
 import { UNVERIFIED_AGENT } from '../../src/store/audit-rows.js';
 import { clientAssertion, gateway, grant, temporaryFolder, world, type Gateway, type World } from './support.js';
 

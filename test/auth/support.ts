@@ -8,11 +8,11 @@ import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import { publicJwk, thumbprint } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { createAuth, wwwAuthenticate, type Auth } from '../../src/auth/index.js';
-import type { Operation } from '../../src/auth/principal.js';
+import type { Operation } from '../../src/fhir/principal.js';
 import type { RateLimit } from '../../src/auth/rateLimit.js';
 import { createMemoryGate } from '../../src/http/bodies.js';
 import { oauthRouter } from '../../src/http/oauth.js';
-import { httpStatus } from '../../src/http/status.js';
+import { httpStatus } from '../../src/rest/status.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 

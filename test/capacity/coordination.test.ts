@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { operationDefinition } from '../../src/fhir/operations/definitions.js';
-import { readOperationInput, readParameters } from '../../src/fhir/operations/parameters.js';
+import { operationDefinition } from '../../src/rest/operations/definitions.js';
+import { readOperationInput, readParameters } from '../../src/rest/operations/parameters.js';
 import { issue, outcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../../src/capacity/canonical.js';
+import { DATA_ABSENT_REASON_EXTENSION } from '../../src/capacity/canonical.js';
 import { CapacityBoard } from '../../src/capacity/coordination/board.js';
 import {
   compareCandidates,
@@ -19,7 +19,7 @@ import { readPublication, type Publication } from '../../src/capacity/coordinati
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
 import { CoordinationPoint, type BoardChange } from '../../src/capacity/coordination/service.js';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS } from '../../src/subscriptions/canonical.js';
 import { SubscriptionDirectory } from '../../src/subscriptions/directory.js';
@@ -31,6 +31,7 @@ import { topicSubscription } from '../subscriptions/support.js';
 import { pausedAfterFirstRead } from './paused-store.js';
 import { MOMENT, source, type ProviderSample } from './samples.js';
 import { DEFAULT_LIMITS } from '../../src/config/config.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const HOUR = 3_600_000;
 const minutesBefore = (minutes: number) => new Date(MOMENT.getTime() - minutes * 60_000).toISOString();

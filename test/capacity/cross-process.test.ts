@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
-import { BED_STATUS_SYSTEM, CARE_TYPE_SYSTEM, POPULATION_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
+import { BED_STATUS_SYSTEM, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { localId } from '../../src/transfer/receiver.js';
 import {
   ADVANCE_NOTICE,
@@ -23,6 +23,7 @@ import {
   type Party,
   type Site,
 } from '../transfer/support.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * The issue's done-when across processes on loopback: a provider gateway (`node src/main.ts`, hosting two VVT

@@ -5,23 +5,17 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Scope } from '../../src/store/repository.js';
-import {
-  AGB_SYSTEM,
-  CARE_TYPE_SYSTEM,
-  DATA_ABSENT_REASON_EXTENSION,
-  POPULATION_SYSTEM,
-  URA_SYSTEM,
-  ZORGREGIO_EXTENSION,
-} from '../../src/capacity/canonical.js';
+import { DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { readPublication } from '../../src/capacity/coordination/publication.js';
 import { buildAvailabilityPayload, type AvailabilitySource } from '../../src/capacity/egress/payload.js';
 import { compileEgressPolicy, EGRESS_POLICY_FILE, egressPolicy } from '../../src/capacity/egress/policy.js';
 import { project } from '../../src/capacity/egress/project.js';
 import { releaseAvailability } from '../../src/capacity/egress/release.js';
 import { StoredReportEgress } from '../../src/capacity/egress/stored-report.js';
-import { valueSetMembers } from '../../src/capacity/terminology.js';
+import { valueSetMembers } from '../../src/vocabulary/terminology.js';
 import { availability, MOMENT, organization, providerSample, source } from './samples.js';
 import { fixtureFolder } from '../fixtures.js';
+import { AGB_SYSTEM, CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const fixtures = fixtureFolder('capacity');
 const rawPolicy = JSON.parse(readFileSync(EGRESS_POLICY_FILE, 'utf8')) as { resources: Record<string, RawRule> };

@@ -3,24 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import { RemoteFailure } from '../../src/fhir/client/remote.js';
 import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { httpStatus } from '../../src/http/status.js';
+import { httpStatus } from '../../src/rest/status.js';
 import { createDispatcher } from '../../src/outbox/dispatcher.js';
 import { openStore } from '../../src/store/index.js';
 import type { Scope, Store } from '../../src/store/repository.js';
-import {
-  BED_STATUS_SYSTEM,
-  CARE_TYPE_SYSTEM,
-  POPULATION_SYSTEM,
-  URA_SYSTEM,
-  ZORGREGIO_EXTENSION,
-} from '../../src/capacity/canonical.js';
+import { BED_STATUS_SYSTEM, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { createCapacity, type Capacity } from '../../src/capacity/index.js';
 import { PUBLISH_KIND } from '../../src/capacity/provider/publisher.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * The capacity exchange in one process, on real SQLite stores: two providers' gateway (two tenants) publishes through

@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import type { Principal } from '../../src/auth/principal.js';
+import type { Principal } from '../../src/fhir/principal.js';
 import type { TrustedOrganization } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { AGB_SYSTEM, URA_SYSTEM } from '../../src/capacity/canonical.js';
 import { foreignIdentityClaim, knownIdentity } from '../../src/capacity/coordination/identity.js';
 import { CoordinationPoint } from '../../src/capacity/coordination/service.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
@@ -11,6 +10,7 @@ import type { Availability } from '../../src/capacity/model.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from '../store/backends.js';
 import { MOMENT, organization, source, type ProviderSample } from './samples.js';
+import { AGB_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * Finding 6 of issue 12: what a publication says about whose availability it is must be the publishing organisation

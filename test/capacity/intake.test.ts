@@ -2,17 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import {
-  BED_STATUS_SYSTEM,
-  CARE_TYPE_SYSTEM,
-  DATA_ABSENT_REASON_EXTENSION,
-  POPULATION_SYSTEM,
-} from '../../src/capacity/canonical.js';
+import { BED_STATUS_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
 import { countBedLocations } from '../../src/capacity/intake/bed-locations.js';
 import { readAvailabilityReport } from '../../src/capacity/intake/measure-report.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { availability, identity, MOMENT } from './samples.js';
 import { fixtureFolder } from '../fixtures.js';
+import { CARE_TYPE_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 const fixtures = fixtureFolder('capacity');
 const readFixture = (file: string) => JSON.parse(readFileSync(path.join(fixtures, file), 'utf8'));

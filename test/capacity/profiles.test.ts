@@ -6,12 +6,13 @@ import fhirpath from 'fhirpath';
 import r4Model from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
-import { CANONICAL_BASE, CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
+import { DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
-import { CARE_TYPES } from '../../src/capacity/care-types.js';
+import { CARE_TYPES } from '../../src/vocabulary/care-types.js';
 import { availabilityReport } from '../../src/capacity/report.js';
-import { CAPACITY_PROFILES_FOLDER } from '../../src/capacity/terminology.js';
+import { CAPACITY_PROFILES_FOLDER } from '../../src/vocabulary/terminology.js';
 import { identity, MOMENT, source } from './samples.js';
+import { CARE_TYPE_SYSTEM, GATEWAY_CANONICAL } from '../../src/vocabulary/canonical.js';
 
 type Element = { id: string; path: string; sliceName?: string; type?: { code: string }[]; binding?: { valueSet: string }; constraint?: { key: string; expression: string }[] };
 type Definition = { resourceType: string; url: string; type?: string; baseDefinition?: string; differential?: { element: Element[] }; snapshot?: { element: Element[] } };
@@ -128,13 +129,13 @@ describe('capacity profiles in the gateway validator', () => {
     ]);
     const bed = {
       resourceType: 'Location',
-      meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/bed-location`] },
+      meta: { profile: [`${GATEWAY_CANONICAL}/StructureDefinition/bed-location`] },
       operationalStatus: { system: 'http://terminology.hl7.org/CodeSystem/v2-0116', code: 'U' },
       type: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'grz' }] }],
       physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'bd' }] },
     };
     expect(errors(validator.validate(bed))).toEqual([]);
-    const organization = { resourceType: 'Organization', meta: { profile: [`${CANONICAL_BASE}/StructureDefinition/provider-organization`] }, name: 'VVT' };
+    const organization = { resourceType: 'Organization', meta: { profile: [`${GATEWAY_CANONICAL}/StructureDefinition/provider-organization`] }, name: 'VVT' };
     expect(errors(validator.validate({ ...organization, identifier: [{ system: 'http://verzekeraar.example/contract', value: 'K-7' }] }))).toEqual([
       expect.stringContaining('vz-org-1'),
     ]);

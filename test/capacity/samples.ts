@@ -1,15 +1,11 @@
 import fc from 'fast-check';
 import type { Resource } from '../../src/fhir/version.js';
-import {
-  ENDPOINT_CONNECTION_TYPE_SYSTEM,
-  ENDPOINT_ROLE_SYSTEM,
-  URA_SYSTEM,
-  ZORGREGIO_EXTENSION,
-} from '../../src/capacity/canonical.js';
-import { CARE_TYPES } from '../../src/capacity/care-types.js';
+import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
+import { CARE_TYPES } from '../../src/vocabulary/care-types.js';
 import type { Availability, CareTypeAvailability, Count, ProviderIdentity } from '../../src/capacity/model.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import type { AvailabilitySource } from '../../src/capacity/egress/payload.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /** Test material for the capacity domain: clean provider data, as a provider's gateway holds it. */
 export interface ProviderSample {

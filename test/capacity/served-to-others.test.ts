@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, URA_SYSTEM } from '../../src/capacity/canonical.js';
+import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../../src/capacity/canonical.js';
 import { shownToOthers } from '../../src/capacity/coordination/served.js';
 import { CoordinationPoint } from '../../src/capacity/coordination/service.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { fhirCall, world, type World } from '../subscriptions/support.js';
 import { endpoint, organization, source, type ProviderSample } from './samples.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * Finding 7 of issue 12: everything another organisation reads at a coordination point passes the egress allowlist

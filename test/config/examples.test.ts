@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { organizationDid } from '../../src/auth/did.js';
 import { loadConfig, type GatewayConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway } from '../../src/main.js';
 
 /** examples/region: a small region's four gateways (hospital, two providers, coordination point), as operators write them. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ehrPrivateKeyFile } from '../../src/auth/keyFiles.js';
 import { clientCredentialsForm, signAssertion } from '../../src/auth/signAssertion.js';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { operationDefinitions } from '../../src/fhir/operations/definitions.js';
+import { operationDefinitions } from '../../src/rest/operations/definitions.js';
 import { hasErrors } from '../../src/fhir/outcome.js';
-import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
+import { RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
 import { startTestGateway, type TestGateway } from './gateway.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { capabilityStatement, type CapabilityInput } from '../../src/fhir/capability.js';
-import { RESOURCE_TYPES } from '../../src/fhir/rest/resource-types.js';
-import { FHIR_ROUTES } from '../../src/fhir/rest/routes.js';
+import { capabilityStatement, type CapabilityInput } from '../../src/rest/capability.js';
+import { RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
+import { FHIR_ROUTES } from '../../src/rest/routes.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
 import { subscriptionRoutes } from '../../src/subscriptions/routes.js';
 import { transferRoutes } from '../../src/transfer/operations.js';

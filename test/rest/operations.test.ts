@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { capacityRoutes } from '../../src/capacity/routes.js';
-import { allowsGet, definedLevels, operationDefinition, operationDefinitions, type OperationLevel } from '../../src/fhir/operations/definitions.js';
-import { readOperationInput, readParameters, writeOperationOutput } from '../../src/fhir/operations/parameters.js';
+import { allowsGet, definedLevels, operationDefinition, operationDefinitions, type OperationLevel } from '../../src/rest/operations/definitions.js';
+import { readOperationInput, readParameters, writeOperationOutput } from '../../src/rest/operations/parameters.js';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
-import type { RouteDefinition } from '../../src/fhir/rest/router.js';
-import { FHIR_ROUTES } from '../../src/fhir/rest/routes.js';
+import type { RouteDefinition } from '../../src/rest/router.js';
+import { FHIR_ROUTES } from '../../src/rest/routes.js';
 import { subscriptionRoutes } from '../../src/subscriptions/routes.js';
 import { transferRoutes } from '../../src/transfer/operations.js';
 

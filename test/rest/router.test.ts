@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_LIMITS } from '../../src/config/config.js';
 import { ResponseBudget } from '../../src/fhir/response-budget.js';
-import type { AccessRequest, Authenticator, Principal } from '../../src/auth/principal.js';
+import type { AccessRequest, Authenticator, Principal } from '../../src/fhir/principal.js';
 import { allOk, forbidden, notFound, OperationOutcomeError } from '../../src/fhir/outcome.js';
-import { bundleInteraction } from '../../src/fhir/rest/batch.js';
-import { FhirRouter, type RouteDefinition } from '../../src/fhir/rest/router.js';
-import type { FhirHandler, FhirRequest, HttpMethod, RestContext } from '../../src/fhir/rest/types.js';
+import { bundleInteraction } from '../../src/rest/batch.js';
+import { FhirRouter, type RouteDefinition } from '../../src/rest/router.js';
+import type { FhirHandler, FhirRequest, HttpMethod, RestContext } from '../../src/rest/types.js';
 import type { Store } from '../../src/store/repository.js';
 
 const principal: Principal = { tenant: 'org-a', kind: 'ehr', requester: 'ehr-1', resources: [] };

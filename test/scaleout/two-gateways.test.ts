@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { parseConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
 import { eventNumbers, publication, receiver, topicSubscription, type Receiver } from '../subscriptions/support.js';

@@ -5,7 +5,8 @@ import { parseSearchRequest, registerSearchParameter } from '../../src/fhir/sear
 import type { SearchQuery } from '../../src/fhir/search/index.js';
 import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml } from '../../src/fhir/xml.js';
-import type { Scope, SearchResult, Store } from '../../src/store/repository.js';
+import type { SearchResult } from '../../src/fhir/search/types.js';
+import type { Scope, Store } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
 import { fixtureFolder } from '../fixtures.js';
 

@@ -1,17 +1,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
-import { CARE_TYPE_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
+import { ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { importSigningKey } from '../../src/auth/jwk.js';
 import { FILTER_CRITERIA_EXTENSION, HEARTBEAT_PERIOD_EXTENSION, PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
 import { ehrToken, fhirCall, hostedOrganization, newSite, organizationToken, party, trustedOrganization, type Party, type Site } from '../transfer/support.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * Subscription tests on loopback: a coordination point's gateway (in this process), a provider that publishes to it

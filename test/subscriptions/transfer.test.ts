@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { TASK_STATUS_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
 import { ADVANCE_NOTICE, documentOf, ehrToken, eventually, fhirCall, newSite, nictizExamples, party, siteConfig, tasks, transaction, type Party } from '../transfer/support.js';

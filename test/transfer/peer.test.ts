@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { REFUSAL_REASONS } from '../../src/auth/canonical.js';
+import { REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
 import { TokenRequestError, type TokenClient } from '../../src/auth/client.js';
 import type { TrustRegistry } from '../../src/auth/trust.js';
 import type { Bundle } from '../../src/fhir/bundle.js';

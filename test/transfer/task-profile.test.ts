@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { CARE_TYPE_SYSTEM } from '../../src/capacity/canonical.js';
 import { PROFILES } from '../../src/transfer/codes.js';
 import { newTask } from '../../src/transfer/task.js';
 import { createValidator } from '../../src/validation/index.js';
 import { EOVERDRACHT } from './support.js';
+import { CARE_TYPE_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**
  * The Task `$offer` makes, with the care type in `performerType`, against each published eOverdracht Task profile:

@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/auth/canonical.js';
+import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
 import { parseConfig } from '../../src/config/config.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import {
   ADVANCE_NOTICE,

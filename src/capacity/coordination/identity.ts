@@ -1,6 +1,6 @@
 import type { TrustedOrganization } from '../../config/config.js';
-import { AGB_SYSTEM, URA_SYSTEM } from '../canonical.js';
-import { isObject, objects } from '../json.js';
+import { isObject, objects } from '../../vocabulary/json.js';
+import { AGB_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** An organisation as the trust registry knows it: its URA and AGB, and its name. */
 export interface KnownIdentity {

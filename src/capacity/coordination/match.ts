@@ -1,11 +1,12 @@
 import { badRequest, type OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
-import { careType } from '../care-types.js';
+import { DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
+import { careType } from '../../vocabulary/care-types.js';
 import { isKnown, type Count } from '../model.js';
 import type { BoardRow, CapacityBoard } from './board.js';
 import { postcode4, postcode4Distance } from './postcode.js';
 import type { ProviderListing } from './publication.js';
+import { CARE_TYPE_SYSTEM } from '../../vocabulary/canonical.js';
 
 /**
  * `$match-capacity` (conformance/OperationDefinition-MeasureReport-match-capacity.json): which providers can take a

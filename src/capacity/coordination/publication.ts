@@ -1,12 +1,13 @@
 import { badRequest, unprocessable, type OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
-import { AGB_SYSTEM, URA_SYSTEM, ZORGREGIO_EXTENSION } from '../canonical.js';
+import { ZORGREGIO_EXTENSION } from '../canonical.js';
 import { buildAvailabilityPayload } from '../egress/payload.js';
 import { egressPolicy, type EgressPolicy } from '../egress/policy.js';
 import { readAvailabilityReport } from '../intake/measure-report.js';
-import { isObject, objects, stringAt, type JsonObject } from '../json.js';
+import { isObject, objects, stringAt, type JsonObject } from '../../vocabulary/json.js';
 import { parseMeasuredAt } from '../measured-at.js';
 import { providerKey, type Availability } from '../model.js';
+import { AGB_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** A provider as the coordination point lists it: only what the egress allowlist lets through. */
 export interface ProviderListing {

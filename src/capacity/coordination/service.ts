@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Principal } from '../../auth/principal.js';
+import type { Principal } from '../../fhir/principal.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from '../../fhir/outcome.js';
-import type { FhirResponse } from '../../fhir/rest/types.js';
+import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
-import type { Logger } from '../../logging.js';
+import type { Logger } from '../../logging/logger.js';
 import type { Scope, Store } from '../../store/repository.js';
-import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
-import { objects } from '../json.js';
+import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
+import { objects } from '../../vocabulary/json.js';
 import { UNKNOWN } from '../model.js';
 import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
@@ -16,6 +16,7 @@ import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
 import { foreignIdentityClaim, knownIdentity, type ForeignClaim } from './identity.js';
 import { readPublication, type ProviderListing, type Publication } from './publication.js';
 import { readOptional } from '../../store/optional.js';
+import { URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** What changed on a coordination point's board: for subscriptions (topic "capacity changed"). */
 export interface BoardChange {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../errors.js';
-import { isObject } from '../json.js';
-import { valueSetMembers } from '../terminology.js';
+import { isObject } from '../../vocabulary/json.js';
+import { valueSetMembers } from '../../vocabulary/terminology.js';
 
 /**
  * The egress allowlist (`conformance/egress-policy.json`), checked and compiled once. The file's `grammar` field

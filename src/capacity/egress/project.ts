@@ -1,4 +1,4 @@
-import { isObject, type JsonObject } from '../json.js';
+import { isObject, type JsonObject } from '../../vocabulary/json.js';
 import type { Rule } from './policy.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Resource } from '../../fhir/version.js';
 import type { AuditTrail, ResourceRepository } from '../../store/repository.js';
-import { objects } from '../json.js';
+import { objects } from '../../vocabulary/json.js';
 import { buildAvailabilityPayload, type AvailabilitySource } from './payload.js';
 import { egressPolicy, type EgressPolicy } from './policy.js';
 import { recordEgress, type Sent } from './release.js';

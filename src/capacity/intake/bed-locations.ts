@@ -1,9 +1,10 @@
 import { badRequest, issue, outcome, type OperationOutcome, type OperationOutcomeIssue } from '../../fhir/outcome.js';
-import { BED_STATUS_SYSTEM, CARE_TYPE_SYSTEM, LOCATION_PHYSICAL_TYPE_SYSTEM } from '../canonical.js';
-import { CARE_TYPES, careType } from '../care-types.js';
-import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../json.js';
+import { BED_STATUS_SYSTEM, LOCATION_PHYSICAL_TYPE_SYSTEM } from '../canonical.js';
+import { CARE_TYPES, careType } from '../../vocabulary/care-types.js';
+import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../../vocabulary/json.js';
 import { parseMeasuredAt } from '../measured-at.js';
 import type { Availability, CareTypeAvailability } from '../model.js';
+import { CARE_TYPE_SYSTEM } from '../../vocabulary/canonical.js';
 
 /**
  * Counts a provider's bed census (a Bundle of bed Locations, profile bed-location) per care type. The Bundle is the

@@ -1,9 +1,10 @@
 import { badRequest, issue, outcome, type OperationOutcome, type OperationOutcomeIssue } from '../../fhir/outcome.js';
-import { CARE_TYPE_SYSTEM, DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../canonical.js';
-import { careType } from '../care-types.js';
-import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../json.js';
+import { DATA_ABSENT_REASON_EXTENSION, POPULATION_SYSTEM } from '../canonical.js';
+import { careType } from '../../vocabulary/care-types.js';
+import { codeFrom, isObject, objects, stringAt, type JsonObject } from '../../vocabulary/json.js';
 import { parseMeasuredAt } from '../measured-at.js';
 import type { Availability, CareTypeAvailability, Count } from '../model.js';
+import { CARE_TYPE_SYSTEM } from '../../vocabulary/canonical.js';
 
 /**
  * Reads a SANER-style availability MeasureReport (profile availability-report) into the domain model: the counts

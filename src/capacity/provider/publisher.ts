@@ -7,7 +7,7 @@ import type { Resource } from '../../fhir/version.js';
 import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
 import type { OutboxMessage, Store } from '../../store/repository.js';
 import { releaseAvailability } from '../egress/release.js';
-import { objects, stringAt } from '../json.js';
+import { objects, stringAt } from '../../vocabulary/json.js';
 import type { ProviderCapacity } from './service.js';
 
 /** Outbox kind of a publication to the coordination point; one pending message per tenant at a time. */

@@ -1,19 +1,20 @@
 import type { HostedOrganization } from '../../config/config.js';
 import { created, OperationOutcomeError } from '../../fhir/outcome.js';
-import type { FhirResponse } from '../../fhir/rest/types.js';
+import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Scope, Store } from '../../store/repository.js';
 import { NOTIFICATION_BASE } from '../../transfer/notification.js';
-import { AGB_SYSTEM, CARE_TYPE_SYSTEM, ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM, URA_SYSTEM } from '../canonical.js';
+import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../canonical.js';
 import type { AvailabilitySource } from '../egress/payload.js';
 import { countBedLocations } from '../intake/bed-locations.js';
 import { readAvailabilityReport } from '../intake/measure-report.js';
-import { codings, isObject, objects } from '../json.js';
+import { codings, isObject, objects } from '../../vocabulary/json.js';
 import type { Availability, ProviderIdentity } from '../model.js';
 import { availabilityReport } from '../report.js';
 import { applyTransferEvent, effectiveAvailability, settleLedger, type TransferEvent } from '../reservations.js';
 import { changeState, loadState } from './state.js';
+import { AGB_SYSTEM, CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** Called inside the transaction of every capacity change, to publish the tenant's new picture. */
 export type PublicationTrigger = (store: Store, tenant: string) => Promise<void>;

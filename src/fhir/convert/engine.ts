@@ -1,6 +1,7 @@
 import { OperationOutcomeError, unprocessable } from '../outcome.js';
 import type { FhirVersion } from '../version.js';
-import { deepEqual, isEmpty, isObject, pick, toList, type Json } from './json.js';
+import { deepEqual, isEmpty, pick, type Json } from './json.js';
+import { asList, isObject } from '../../vocabulary/json.js';
 import { isConvertible, rulesAt } from './mappings.js';
 import { isResourceType, typeInfo, type ElementInfo, type TypeInfo } from './model.js';
 import { practitionerRoleStandIn, referencedType, standInRole } from './references.js';
@@ -93,7 +94,7 @@ export class Converter {
   /** One element's value and `_` sibling, from source element `source` to target element `target`. */
   element(slice: Json, source: ElementInfo, target: ElementInfo, expression: string): Json {
     const result: Json = {};
-    const values = toList(slice[source.name]);
+    const values = asList(slice[source.name]);
     const converted: unknown[] = [];
     for (let i = 0; i < values.length; i++) {
       const at = source.multiple ? `${expression}[${i}]` : expression;
@@ -101,7 +102,7 @@ export class Converter {
       else this.pushReference(converted, values[i], source, target, at);
     }
     setList(result, target, target.name, converted);
-    const hidden = toList(slice[`_${source.name}`]);
+    const hidden = asList(slice[`_${source.name}`]);
     const elements: unknown[] = [];
     for (const item of hidden) elements.push(item === null ? null : this.complex(item, 'Element', 'Element', expression));
     setList(result, target, `_${target.name}`, elements);
@@ -134,8 +135,8 @@ export class Converter {
     for (const name of elementNames(slice)) {
       const element = source.elements.get(name);
       if (!element) throw new OperationOutcomeError(unprocessable(`Unknown element '${name}'`, `${expression}.${name}`));
-      const values = toList(slice[name]);
-      const hidden = toList(slice[`_${name}`]);
+      const values = asList(slice[name]);
+      const hidden = asList(slice[`_${name}`]);
       for (let i = 0; i < Math.max(values.length, hidden.length); i++) {
         extensions.push(this.packValue(element, values[i], hidden[i], source.path, nested, `${expression}.${name}`));
       }
@@ -151,7 +152,7 @@ export class Converter {
     const prefix = `${CROSS_VERSION_BASE[this.to]}${target.path}.`;
     const own: Json[] = [];
     const groups = new Map<string, Json[]>();
-    for (const extension of toList(extensions)) {
+    for (const extension of asList(extensions)) {
       if (!isObject(extension)) throw new OperationOutcomeError(unprocessable('Expected an extension object', `${expression}.extension`));
       const url = typeof extension.url === 'string' ? extension.url : '';
       const key = url.startsWith(prefix) ? url.slice(prefix.length) : '';
@@ -190,8 +191,8 @@ export class Converter {
       if (deepEqual(this.reverse.element(kept, target, source, at), pick(input, [name]))) return kept;
     }
     const result = this.element(input, source, target, at);
-    const count = Math.max(toList(input[name]).length, toList(input[`_${name}`]).length);
-    const kept = Math.max(toList(result[name]).length, toList(result[`_${name}`]).length);
+    const count = Math.max(asList(input[name]).length, asList(input[`_${name}`]).length);
+    const kept = Math.max(asList(result[name]).length, asList(result[`_${name}`]).length);
     if (kept < count) stashed.push(...this.pack(pick(input, [name]), node.source, false, node.expression));
     return result;
   }
@@ -224,8 +225,8 @@ export class Converter {
     if (!isObject(value)) throw new OperationOutcomeError(unprocessable('Expected a JSON object', expression));
     const children: Json[] = [];
     if (value.id !== undefined) children.push({ url: 'id', valueString: value.id });
-    children.push(...toList(value.extension).map((e) => this.complex(e, 'Extension', 'Extension', `${expression}.extension`)));
-    const modifiers = toList(value.modifierExtension).map((e) => this.complex(e, 'Extension', 'Extension', `${expression}.modifierExtension`));
+    children.push(...asList(value.extension).map((e) => this.complex(e, 'Extension', 'Extension', `${expression}.extension`)));
+    const modifiers = asList(value.modifierExtension).map((e) => this.complex(e, 'Extension', 'Extension', `${expression}.modifierExtension`));
     if (modifiers.length) children.push({ url: 'modifierExtension', extension: modifiers });
     const { id: _id, extension: _extension, modifierExtension: _modifiers, ...elements } = value;
     children.push(...this.pack(elements, this.typeAt(this.from, path, expression), true, expression));
@@ -270,10 +271,10 @@ export class Converter {
     const result: Json = {};
     const own: Json[] = [];
     const groups = new Map<string, Json[]>();
-    for (const child of toList(children)) {
+    for (const child of asList(children)) {
       if (!isObject(child) || typeof child.url !== 'string') continue;
       if (child.url === 'id') result.id = child.valueString;
-      else if (child.url === 'modifierExtension') result.modifierExtension = toList(child.extension).map((e) => this.complex(e, 'Extension', 'Extension', expression));
+      else if (child.url === 'modifierExtension') result.modifierExtension = asList(child.extension).map((e) => this.complex(e, 'Extension', 'Extension', expression));
       else if (/^[a-zA-Z]+$/.test(child.url) && this.restoredElement(type, child.url, child)) groups.set(child.url, [...(groups.get(child.url) ?? []), child]);
       else own.push(this.complex(child, 'Extension', 'Extension', expression));
     }
@@ -349,7 +350,7 @@ class Node implements RuleContext {
     const sourceElement = this.elementAt(this.from, source);
     const targetElement = this.elementAt(this.to, target);
     const converted = this.converter.element({ [sourceElement.name]: value }, sourceElement, targetElement, this.expression);
-    return toList(converted[targetElement.name])[0];
+    return asList(converted[targetElement.name])[0];
   }
 
   private elementAt(version: FhirVersion, path: string): ElementInfo {

@@ -1,15 +1,8 @@
+import { isObject } from '../../vocabulary/json.js';
+
 /** The few JSON operations the converter needs: FHIR JSON objects, element lists and structural equality. */
 export type Json = Record<string, unknown>;
 
-export function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A FHIR element's value as a list, whether it was written as one value or an array. */
-export function toList(value: unknown): unknown[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
 
 export function isEmpty(value: Json): boolean {
   for (const key in value) if (value[key] !== undefined) return false;

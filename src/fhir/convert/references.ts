@@ -1,4 +1,5 @@
-import { compact, isObject, type Json } from './json.js';
+import { compact, type Json } from './json.js';
+import { isObject } from '../../vocabulary/json.js';
 
 /**
  * R4 lets many elements point at a PractitionerRole where STU3 allows a Practitioner only. Nictiz STU3 profiles

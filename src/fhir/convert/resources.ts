@@ -1,4 +1,5 @@
-import { compact, isEmpty, isObject, toList, type Json } from './json.js';
+import { compact, isEmpty, type Json } from './json.js';
+import { asList, isObject } from '../../vocabulary/json.js';
 import type { CodeSystemCodes, Rule } from './rules.js';
 
 /** Resource-specific differences that need more than a rename. */
@@ -50,7 +51,7 @@ export const observationComment: Rule = {
     return isEmpty(note) ? {} : { note: [note] };
   },
   toStu3(slice, context) {
-    const [first] = toList(slice.note);
+    const [first] = asList(slice.note);
     if (!isObject(first)) return {};
     const note = context.datatype(first, 'Annotation');
     return compact({ comment: note.text, _comment: note._text });
@@ -65,7 +66,7 @@ export const observationRelated: Rule = {
   r4: ['hasMember', 'derivedFrom'],
   toR4(slice, context) {
     const result: Record<string, Json[]> = {};
-    for (const related of toList(slice.related)) {
+    for (const related of asList(slice.related)) {
       if (!isObject(related) || typeof related.type !== 'string') continue;
       const element = RELATED_ELEMENTS[related.type];
       if (element) (result[element] ??= []).push(context.datatype(related.target, 'Reference'));
@@ -74,7 +75,7 @@ export const observationRelated: Rule = {
   },
   toStu3(slice, context) {
     const related = Object.entries(RELATED_ELEMENTS).flatMap(([type, element]) =>
-      toList(slice[element]).map((target) => ({ type, target: context.datatype(target, 'Reference') })),
+      asList(slice[element]).map((target) => ({ type, target: context.datatype(target, 'Reference') })),
     );
     return related.length ? { related } : {};
   },
@@ -127,8 +128,8 @@ export const coverageGrouping: Rule = {
   },
   toStu3(slice) {
     const grouping: Json = {};
-    for (const item of toList(slice.class)) {
-      const coding = isObject(item) ? (toList((item.type as Json | undefined)?.coding)[0] as Json | undefined) : undefined;
+    for (const item of asList(slice.class)) {
+      const coding = isObject(item) ? (asList((item.type as Json | undefined)?.coding)[0] as Json | undefined) : undefined;
       const field = Object.keys(GROUPING_CLASSES).find((f) => coding?.system === COVERAGE_CLASS && GROUPING_CLASSES[f] === coding.code);
       if (!field || !isObject(item) || grouping[field] !== undefined) continue;
       Object.assign(grouping, compact({ [field]: item.value, [`${field}Display`]: item.name }));
@@ -147,7 +148,7 @@ export const deviceVersion: Rule = {
     return isEmpty(version) ? {} : { version: [version] };
   },
   toStu3(slice, context) {
-    const [first] = toList(slice.version);
+    const [first] = asList(slice.version);
     if (!isObject(first)) return {};
     const hidden = isObject(first._value) ? context.datatype(first._value, 'Element') : undefined;
     return compact({ version: first.value, _version: hidden });

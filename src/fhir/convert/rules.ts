@@ -1,4 +1,5 @@
-import { compact, isObject, toList, type Json } from './json.js';
+import { compact, type Json } from './json.js';
+import { asList, isObject } from '../../vocabulary/json.js';
 
 /**
  * One difference between STU3 and R4 at one place in a type: it reads the elements it names on one side and writes
@@ -101,14 +102,14 @@ export function codeToConcept(name: string, codes: CodeSystemCodes): Rule {
     toR4(slice, context) {
       const code = slice[name];
       const element = isObject(slice[hidden]) ? context.datatype(slice[hidden], 'Element') : {};
-      const extensions = toList(element.extension) as Json[];
+      const extensions = asList(element.extension) as Json[];
       const coding: Json[] = [];
       if (typeof code === 'string') {
         const r4Code = codes.toR4?.[code] ?? code;
         coding.push(compact({ system: codes.system, code: r4Code, display: codes.displays[r4Code] }));
       }
       for (const extension of extensions.filter((e) => e.url === CODE_SPECIFICATION)) {
-        coding.push(...(toList((extension.valueCodeableConcept as Json | undefined)?.coding) as Json[]));
+        coding.push(...(asList((extension.valueCodeableConcept as Json | undefined)?.coding) as Json[]));
       }
       const others = extensions.filter((e) => e.url !== CODE_SPECIFICATION);
       const concept = compact({ id: element.id, extension: others.length ? others : undefined });
@@ -117,12 +118,12 @@ export function codeToConcept(name: string, codes: CodeSystemCodes): Rule {
     },
     toStu3(slice, context) {
       const concept = isObject(slice[name]) ? slice[name] : {};
-      const codings = toList(concept.coding) as Json[];
+      const codings = asList(concept.coding) as Json[];
       const main = codings.find((coding) => coding.system === codes.system);
       const specific = codings
         .filter((coding) => coding !== main)
         .map((coding) => ({ url: CODE_SPECIFICATION, valueCodeableConcept: { coding: [context.datatype(coding, 'Coding')] } }));
-      const extensions = [...toList(concept.extension).map((e) => context.datatype(e, 'Extension')), ...specific];
+      const extensions = [...asList(concept.extension).map((e) => context.datatype(e, 'Extension')), ...specific];
       const result: Json = {};
       if (typeof main?.code === 'string') result[name] = codes.toStu3?.[main.code] ?? main.code;
       if (concept.id !== undefined || extensions.length) result[hidden] = compact({ id: concept.id, extension: extensions });
@@ -142,16 +143,16 @@ export function flattenBackbone(path: string, kept: string): Rule {
     stu3: [name],
     r4: [name],
     toR4(slice, context) {
-      const flattened = toList(slice[name]).map((item) => {
+      const flattened = asList(slice[name]).map((item) => {
         const { [kept]: value, ...others } = item as Json;
         const { id, extension, ...reference } = (context.value(value, keptPath, path) ?? {}) as Json;
-        const extensions = [...toList(extension), ...context.packElements(others, path)];
+        const extensions = [...asList(extension), ...context.packElements(others, path)];
         return compact({ id, extension: extensions.length ? extensions : undefined, ...reference });
       });
       return { [name]: Array.isArray(slice[name]) ? flattened : flattened[0] };
     },
     toStu3(slice, context) {
-      const backbones = toList(slice[name]).map((item) => {
+      const backbones = asList(slice[name]).map((item) => {
         const reference = item as Json;
         const { elements, others } = context.restoreElements(reference.extension, path);
         const value = compact({ ...reference, extension: others.length ? others : undefined });

@@ -3,6 +3,7 @@ import type { FhirVersion, Resource } from '../version.js';
 import { dateRange, EARLIEST, LATEST, type DateRange } from './date.js';
 import { searchParameters, type SearchParameter } from './registry.js';
 import { normalizeString, relativeReference, truncateIndexText } from './text.js';
+import { isObject } from '../../vocabulary/json.js';
 
 /**
  * The values a resource is found by, per search parameter type, computed when it is written. The store keeps them
@@ -104,7 +105,6 @@ function addValue(entries: EntryCollector, parameter: SearchParameter, value: un
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
 function addToken(entries: EntryCollector, param: string, value: unknown): void {

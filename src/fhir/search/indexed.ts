@@ -1,4 +1,4 @@
-import { CLINICAL_TYPES, HANDOFF_CONTENT_TYPES } from '../rest/resource-types.js';
+import { CLINICAL_TYPES, HANDOFF_CONTENT_TYPES } from '../resource-types.js';
 
 /**
  * Resource types whose official search parameters are not all indexed: for these, only the listed ones are (and

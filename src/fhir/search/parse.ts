@@ -1,6 +1,6 @@
 import { badRequest, issue, OperationOutcomeError, type OperationOutcomeIssue } from '../outcome.js';
 import type { FhirVersion } from '../version.js';
-import type { SearchParam, SearchRequest, SortRule } from '../../store/repository.js';
+import type { SearchParam, SearchRequest, SortRule } from './types.js';
 import { dateQuery, numberQuery, referenceQuery, splitValues, tokenQuery } from './query-values.js';
 import { isResourceType, searchParameter, type SearchParameter } from './registry.js';
 

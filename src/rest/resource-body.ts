@@ -1,5 +1,5 @@
-import { badRequest, hasErrors, issue, outcome, OperationOutcomeError, type OperationOutcomeIssue, type OutcomeKind } from '../outcome.js';
-import type { Resource } from '../version.js';
+import { badRequest, hasErrors, issue, outcome, OperationOutcomeError, type OperationOutcomeIssue, type OutcomeKind } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import type { FhirRequest, RestContext } from './types.js';
 
 /** The resource a create/update carries; its type must be the type in the URL. */

@@ -1,5 +1,5 @@
-import { allOk } from '../outcome.js';
-import type { Resource } from '../version.js';
+import { allOk } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import { findExisting } from './conditional.js';
 import { resourceBody, validateForWrite, writeOutcome } from './resource-body.js';
 import type { FhirHandler } from './types.js';

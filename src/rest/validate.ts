@@ -1,7 +1,7 @@
-import { allOk, badRequest, OperationOutcomeError } from '../outcome.js';
-import type { Resource } from '../version.js';
-import { operationDefinition } from '../operations/definitions.js';
-import { readOperationInput } from '../operations/parameters.js';
+import { allOk, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
+import { operationDefinition } from './operations/definitions.js';
+import { readOperationInput } from './operations/parameters.js';
 import { resourceBody } from './resource-body.js';
 import type { FhirHandler, FhirRequest } from './types.js';
 

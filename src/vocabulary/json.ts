@@ -5,6 +5,12 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A FHIR element's value as a list, whether it was written as one value or an array. */
+export function asList(value: unknown): unknown[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
 export function objects(value: unknown): JsonObject[] {
   return Array.isArray(value) ? value.filter(isObject) : [];
 }
@@ -20,6 +26,11 @@ export function codings(concept: unknown): { system?: string; code?: string }[] 
     system: stringAt(coding, 'system'),
     code: stringAt(coding, 'code'),
   }));
+}
+
+/** Two codings name the same concept when their system and code are equal (display and version aside). */
+export function sameCoding(a: { system?: string; code?: string }, b: { system?: string; code?: string }): boolean {
+  return a.system === b.system && a.code === b.code;
 }
 
 /** The code of the first coding from `system` in a CodeableConcept. */

@@ -1,7 +1,7 @@
-import type { Bundle, BundleEntry } from '../bundle.js';
-import type { Operation } from '../../auth/principal.js';
-import { allOk, badRequest, isOk, issue, OperationOutcomeError, tooLarge, type OperationOutcome } from '../outcome.js';
-import { statusLine } from '../../http/status.js';
+import type { Bundle, BundleEntry } from '../fhir/bundle.js';
+import type { Operation } from '../fhir/principal.js';
+import { allOk, badRequest, isOk, issue, OperationOutcomeError, tooLarge, type OperationOutcome } from '../fhir/outcome.js';
+import { statusLine } from './status.js';
 import { responseMeta } from './headers.js';
 import { queryValues } from './query.js';
 import type { FhirHandler, FhirRequest, FhirResponse, HttpMethod, RestContext } from './types.js';

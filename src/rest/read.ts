@@ -1,4 +1,4 @@
-import { allOk } from '../outcome.js';
+import { allOk } from '../fhir/outcome.js';
 import type { FhirHandler } from './types.js';
 
 /** `GET [base]/[type]/[id]`: unknown (or another tenant's) → 404, deleted → 410, thrown by the store. */

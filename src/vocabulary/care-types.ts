@@ -1,5 +1,5 @@
-import { CARE_TYPE_SYSTEM } from './canonical.js';
 import { codeSystemConcepts } from './terminology.js';
+import { CARE_TYPE_SYSTEM } from './canonical.js';
 
 /** The Dutch follow-up care types (profiles/r4/capacity/CodeSystem-care-type.json). */
 export type CareSetting = 'verblijf' | 'thuis';

@@ -1,10 +1,11 @@
-import type { AccessRequest, Authenticator, Principal } from '../../auth/principal.js';
-import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
-import type { Scope, SearchRequest, Store } from '../../store/repository.js';
-import type { Validator } from '../../validation/index.js';
-import type { ResponseBudget } from '../response-budget.js';
-import type { SearchLimits } from '../search/parse.js';
-import type { FhirVersion, Resource } from '../version.js';
+import type { AccessRequest, Authenticator, Principal } from '../fhir/principal.js';
+import type { OperationOutcome, OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { SearchRequest } from '../fhir/search/types.js';
+import type { Scope, Store } from '../store/repository.js';
+import type { Validator } from '../validation/index.js';
+import type { ResponseBudget } from '../fhir/response-budget.js';
+import type { SearchLimits } from '../fhir/search/parse.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
 import type { FhirRouter } from './router.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { Bundle, BundleEntry } from '../bundle.js';
-import { notFound } from '../outcome.js';
-import type { Resource } from '../version.js';
+import type { Bundle, BundleEntry } from '../fhir/bundle.js';
+import { notFound } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import type { FhirResponse, RestContext } from './types.js';
 
 interface Parameter {

@@ -1,5 +1,5 @@
-import type { OperationOutcome } from '../outcome.js';
-import type { Resource } from '../version.js';
+import type { OperationOutcome } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 
 /**
  * What the FHIR HTTP headers say about a returned resource, derived from the resource itself so that the HTTP layer

@@ -1,9 +1,9 @@
 import type { OperationDefinition } from 'fhir/r4.js';
-import type { AccessRequest, Operation } from '../../auth/principal.js';
-import type { Bundle } from '../bundle.js';
-import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../outcome.js';
-import { isSupportedType } from './resource-types.js';
-import type { Resource } from '../version.js';
+import type { AccessRequest, Operation } from '../fhir/principal.js';
+import type { Bundle } from '../fhir/bundle.js';
+import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../fhir/outcome.js';
+import { isSupportedType } from '../fhir/resource-types.js';
+import type { Resource } from '../fhir/version.js';
 import { queryString } from './query.js';
 import { searchQuery } from './search.js';
 import { servedResponse } from './served.js';
@@ -22,7 +22,7 @@ export interface RouteDefinition {
   access: Access;
   /** FHIR restful interaction codes implemented here, as a CapabilityStatement names them. */
   interactions: string[];
-  /** For `$operations`: the OperationDefinition it implements (conformance/, fhir/operations/definitions.ts). */
+  /** For `$operations`: the OperationDefinition it implements (conformance/, rest/operations/definitions.ts). */
   operation?: OperationDefinition;
   /** What the route reads of an authenticated caller's body, named in its 413 (default `limits.bodyBytes`). */
   bodyLimit?: BodyLimit;

@@ -13,3 +13,14 @@ export const REFUSAL_REASONS = { credentialRevoked: 'credential-revoked' } as co
 export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASONS];
 /** The vendor-prefixed member (RFC 6749 §8.2) of a token error response that carries a refusal reason. */
 export const REFUSAL_REASON_PARAMETER = 'vervolgzorg_refusal_reason';
+
+/** The care types the gateway's transfers ask for and its capacity reports count (profiles/r4/capacity). */
+export const CARE_TYPE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/care-type`;
+export const CARE_TYPE_VALUESET = `${GATEWAY_CANONICAL}/ValueSet/care-type`;
+
+/** SNOMED CT: the eOverdracht Task and document codes, some vital signs codes. */
+export const SNOMED = 'http://snomed.info/sct';
+
+/** Dutch identifier systems of care organisations: the URA (UZI register) and the AGB code. */
+export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';

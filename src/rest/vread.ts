@@ -1,4 +1,4 @@
-import { allOk } from '../outcome.js';
+import { allOk } from '../fhir/outcome.js';
 import type { FhirHandler } from './types.js';
 
 /** `GET [base]/[type]/[id]/_history/[vid]`. */

@@ -1,8 +1,8 @@
 import type { OperationDefinition } from 'fhir/r4.js';
 import type { LoadedProfile } from '../validation/index.js';
-import { READ_ONLY_TYPES } from './rest/resource-types.js';
-import type { RouteDefinition } from './rest/router.js';
-import { FHIR_RELEASE, type FhirVersion, type Resource } from './version.js';
+import { READ_ONLY_TYPES } from '../fhir/resource-types.js';
+import type { RouteDefinition } from './router.js';
+import { FHIR_RELEASE, type FhirVersion, type Resource } from '../fhir/version.js';
 
 /**
  * The CapabilityStatement of one FHIR base, generated from what is wired: the route table (interactions, and

@@ -1,4 +1,4 @@
-import { badRequest, OperationOutcomeError } from '../outcome.js';
+import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import { versionFromETag } from './headers.js';
 import { resourceBody, validateForWrite, writeOutcome } from './resource-body.js';
 import type { FhirHandler } from './types.js';

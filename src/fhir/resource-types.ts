@@ -1,4 +1,4 @@
-import type { FhirVersion } from '../version.js';
+import type { FhirVersion } from './version.js';
 
 /**
  * The resource types served on both bases: eOverdracht and its nl-core/zib content, capacity and the directory,

@@ -1,6 +1,6 @@
-import type { AccessRequest } from '../../auth/principal.js';
-import type { OutboxHandler } from '../../outbox/dispatcher.js';
-import type { FhirVersion } from '../version.js';
+import type { AccessRequest } from '../fhir/principal.js';
+import type { OutboxHandler } from '../outbox/dispatcher.js';
+import type { FhirVersion } from '../fhir/version.js';
 import type { RouteDefinition } from './router.js';
 import type { ServedProjection, WriteInterceptor } from './types.js';
 

@@ -1,6 +1,6 @@
-import { searchsetBundle, type BundleLink } from '../bundle.js';
-import { allOk, outcome } from '../outcome.js';
-import type { SearchRequest } from '../../store/repository.js';
+import { searchsetBundle, type BundleLink } from '../fhir/bundle.js';
+import { allOk, outcome } from '../fhir/outcome.js';
+import type { SearchRequest } from '../fhir/search/types.js';
 import { mergeQueries, requestUrl } from './query.js';
 import type { FhirHandler, FhirRequest, QueryValues } from './types.js';
 

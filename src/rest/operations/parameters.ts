@@ -1,8 +1,8 @@
 import type { OperationDefinition, OperationDefinitionParameter, ParametersParameter } from 'fhir/r4.js';
-import { isObject } from '../convert/json.js';
-import { badRequest, OperationOutcomeError } from '../outcome.js';
-import type { QueryValues } from '../rest/types.js';
-import type { Resource } from '../version.js';
+import { isObject } from '../../vocabulary/json.js';
+import { badRequest, OperationOutcomeError } from '../../fhir/outcome.js';
+import type { QueryValues } from '../types.js';
+import type { Resource } from '../../fhir/version.js';
 import { inputParameters, isPrimitiveType } from './definitions.js';
 
 /**

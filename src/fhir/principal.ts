@@ -1,5 +1,5 @@
-import type { OperationOutcome } from '../fhir/outcome.js';
-import type { FhirVersion } from '../fhir/version.js';
+import type { OperationOutcome } from './outcome.js';
+import type { FhirVersion } from './version.js';
 
 /** What an authenticated caller is, as the resource server sees it. The tenant always comes from here. */
 export interface Principal {

@@ -1,6 +1,6 @@
-import { historyBundle } from '../bundle.js';
-import { allOk, badRequest, OperationOutcomeError } from '../outcome.js';
-import type { HistoryRequest } from '../../store/repository.js';
+import { historyBundle } from '../fhir/bundle.js';
+import { allOk, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
+import type { HistoryRequest } from '../fhir/history.js';
 import { requestUrl } from './query.js';
 import type { FhirHandler, QueryValues } from './types.js';
 

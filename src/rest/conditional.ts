@@ -1,5 +1,5 @@
-import { preconditionFailed, OperationOutcomeError } from '../outcome.js';
-import type { Resource } from '../version.js';
+import { preconditionFailed, OperationOutcomeError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import { queryValues } from './query.js';
 import type { QueryValues, RestContext } from './types.js';
 
