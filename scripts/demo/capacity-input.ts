@@ -8,7 +8,7 @@ import {
   ZORGREGIO_EXTENSION,
 } from '../../src/capacity/canonical.js';
 import type { Resource } from '../../src/fhir/version.js';
-import type { Party } from '../../test/transfer/support.js';
+import type { Party } from '../../test/harness/parties.js';
 
 /**
  * What the providers' EHRs post to their own gateways: their directory entry and their capacity, each with the

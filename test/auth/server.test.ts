@@ -3,7 +3,8 @@ import { decodeProtectedHeader } from 'jose';
 import request from 'supertest';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { clientAssertion, gateway, grant, party, publicJwks, temporaryFolder, world, type Gateway, type Party, type World } from './support.js';
+import { party, publicJwks, type Party } from '../harness/parties.js';
+import { clientAssertion, gateway, grant, temporaryFolder, world, type Gateway, type World } from './support.js';
 
 /** The authorization server beyond the attack suite: EHR client credentials, introspection, rate limit, discovery, rotation, audit. */
 let w: World;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { CARE_TYPE_SYSTEM, POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /**
  * limits.resourceBytes and limits.resourceElements hold for every resource a client has stored, whichever way it
