@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import { BASE_URL, gateway, grant, now, rawJws, temporaryFolder, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { BASE_URL, gateway, grant, now, rawJws, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
 
 /**
  * The attack suite of issue 3 against the real token endpoint over HTTP: every case refused with the exact
@@ -15,7 +16,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   w = await world();
-  dataDir = temporaryFolder();
+  dataDir = temporaryFolder('auth-test-');
   gw = await gateway(w.config, dataDir);
 });
 afterAll(() => gw.close());

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import express from 'express';
 import { importJWK, SignJWT, type JWTPayload } from 'jose';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
@@ -132,5 +129,3 @@ function guardedEcho(auth: Auth): express.RequestHandler {
     res.json({ principal });
   };
 }
-
-export const temporaryFolder = () => mkdtempSync(path.join(os.tmpdir(), 'auth-test-'));

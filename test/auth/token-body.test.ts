@@ -6,7 +6,8 @@ import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION } from '../../src
 import { createMemoryGate } from '../../src/http/bodies.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
-import { temporaryFolder, world } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { world } from './support.js';
 
 /**
  * The token and introspection endpoints read their body before they know the caller: at most
@@ -18,7 +19,7 @@ let app: express.Express;
 
 beforeAll(async () => {
   const { config } = await world({ limits: { unauthenticatedBodyBytes: 1024 } });
-  store = await openStore({ dataDir: temporaryFolder() });
+  store = await openStore({ dataDir: temporaryFolder('auth-test-') });
   app = express().use((await createAuth(config, store, { bodies })).router);
 });
 afterAll(() => store.close());

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ehrPrivateKeyFile } from '../../src/auth/keyFiles.js';
 import { clientCredentialsForm, signAssertion } from '../../src/auth/signAssertion.js';
@@ -10,6 +9,7 @@ import { createLogger } from '../../src/logging.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { fixtureFolder } from '../fixtures.js';
 import { eventually } from './eventually.js';
+import { removeFolder, temporaryFolder } from './folders.js';
 import { hostedOrganization, trustedOrganization, type Party } from './parties.js';
 
 /**
@@ -19,9 +19,6 @@ import { hostedOrganization, trustedOrganization, type Party } from './parties.j
  * TEST_LOG_LEVEL=info shows the logs of gateways in this process.
  */
 const testLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-
-export const temporaryFolder = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
-export const removeFolder = (folder: string) => rmSync(folder, { recursive: true, force: true });
 
 /**
  * A development gateway: SQLite in a temporary folder, development keys generated there, one hosted organisation

@@ -9,7 +9,8 @@ import { importSigningKey } from '../../src/auth/jwk.js';
 import { FILTER_CRITERIA_EXTENSION, HEARTBEAT_PERIOD_EXTENSION, PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
 import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
-import { newSite, removeFolder, startSite, type Site } from '../harness/gateways.js';
+import { removeFolder } from '../harness/folders.js';
+import { newSite, startSite, type Site } from '../harness/gateways.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 
 /**

@@ -6,7 +6,8 @@ import { localId } from '../../src/transfer/receiver.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
-import { freePort, newSite, removeFolder, siteConfig, startSite } from '../harness/gateways.js';
+import { removeFolder } from '../harness/folders.js';
+import { freePort, newSite, siteConfig, startSite } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,

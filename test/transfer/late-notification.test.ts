@@ -6,7 +6,8 @@ import type { Gateway } from '../../src/main.js';
 import { OUTBOX_KINDS } from '../../src/transfer/context.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
-import { eOverdrachtEndpoints, newSite, removeFolder, siteConfig, startSite } from '../harness/gateways.js';
+import { removeFolder } from '../harness/folders.js';
+import { eOverdrachtEndpoints, newSite, siteConfig, startSite } from '../harness/gateways.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,

@@ -14,7 +14,7 @@ import { changeOutboundTask, handoff, offer, sendNotification } from '../../src/
 import { readTask } from '../../src/transfer/storage.js';
 import { newTask, withHandoff } from '../../src/transfer/task.js';
 import { createValidator } from '../../src/validation/index.js';
-import { removeFolder, temporaryFolder } from '../harness/gateways.js';
+import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, transaction } from './support.js';
 
