@@ -22,6 +22,4 @@ export default {
   testTimeout: 30000,
   globalSetup: '<rootDir>/test/harness/run-folder.js',
   globalTeardown: '<rootDir>/test/harness/run-folder-teardown.js',
-  // Multi-process tests start gateways and HTTP receivers; a handle one of them leaks must not keep CI waiting.
-  forceExit: true,
 };

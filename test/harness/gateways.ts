@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ehrPrivateKeyFile } from '../../src/auth/keyFiles.js';
@@ -136,10 +136,10 @@ export interface RunningSites {
  */
 export async function startSites(
   sites: Site[],
-  configure: (raw: Record<string, unknown>, site: Site) => Record<string, unknown> | Promise<Record<string, unknown>> = (raw) => raw,
+  configure: (raw: Record<string, unknown>) => Record<string, unknown> = (raw) => raw,
 ): Promise<RunningSites> {
   const started = await Promise.allSettled(
-    sites.map(async (site) => startSite(site, await configure(await siteConfig(site, sites.filter((other) => other !== site)), site))),
+    sites.map(async (site) => startSite(site, configure(await siteConfig(site, sites.filter((other) => other !== site))))),
   );
   const gateways = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const close = async () => {
@@ -165,6 +165,7 @@ export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>, nodeArgu
     env: { ...process.env, GATEWAY_CONFIG: path.join(site.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
     stdio: ['ignore', log, log],
   });
+  closeSync(log);
   try {
     await eventually(`${site.url} to be ready`, async () => {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${site.dataDir}/gateway.log`);
