@@ -8,7 +8,8 @@ import path from 'node:path';
  * harness therefore leaves the unit subset by itself.
  */
 const STARTS_SOMETHING = [/test\/harness\/gateways\.ts$/, /test\/store\/backends\.ts$/, /src\/main\.ts$/];
-const IMPORTS = /(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+// Type-only imports start nothing.
+const IMPORTS = /(?:import|export)(?!\s+type\b)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 
 function importsOf(file) {
   const imports = [];
