@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import express from 'express';
-import { startTestGateway, type TestGateway } from '../../test/e2e/gateway.js';
+import { startTestGateway, type TestGateway } from '../../test/harness/gateways.js';
 import type { Figure } from './index.js';
 
 const SECONDS_PER_ROUND = Number(process.env.BENCH_REST_SECONDS ?? 3);

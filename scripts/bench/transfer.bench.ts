@@ -24,7 +24,15 @@ import type { TransferContext } from '../../src/transfer/context.js';
 import { keyOf } from '../../src/transfer/references.js';
 import { changeOutboundTask, handoff, offer } from '../../src/transfer/sender.js';
 import { createValidator } from '../../src/validation/index.js';
-import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, renamed, transaction } from '../../test/transfer/support.js';
+import {
+  ADVANCE_NOTICE,
+  documentOf,
+  EOVERDRACHT,
+  nictizExamples,
+  NURSING_HANDOFF,
+  renamed,
+  transaction,
+} from '../../test/transfer/support.js';
 import type { Figure } from './index.js';
 import { percentile } from './stats.js';
 

@@ -6,7 +6,7 @@ import {
   ZORGREGIO_EXTENSION,
 } from '../../src/capacity/canonical.js';
 import type { Resource } from '../../src/fhir/version.js';
-import type { Party } from '../../test/transfer/support.js';
+import type { Party } from '../../test/harness/parties.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '../../src/fhir/version.js';
-import { ehrToken, fhirCall } from '../../test/transfer/support.js';
+import { ehrToken, fhirCall } from '../../test/harness/calls.js';
 import type { Gateway } from './sites.js';
 
 /**

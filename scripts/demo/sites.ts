@@ -1,17 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  EOVERDRACHT,
-  newSite,
-  party,
-  siteConfig,
-  startProcess,
-  stopProcess,
-  trustedOrganization,
-  type Party,
-  type Site,
-} from '../../test/transfer/support.js';
+import { newSite, siteConfig, startProcess, stopProcess, type Site } from '../../test/harness/gateways.js';
+import { party, trustedOrganization, type Party } from '../../test/harness/parties.js';
+import { EOVERDRACHT } from '../../test/transfer/support.js';
 
 /**
  * The demo's region on loopback: four gateway processes (`node src/main.ts`, each with its own configuration, keys,

@@ -1,19 +1,9 @@
 import type { Resource } from '../../src/fhir/version.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
-import {
-  ADVANCE_NOTICE,
-  documentOf,
-  ehrToken,
-  eventually,
-  fhirCall,
-  nictizExamples,
-  NURSING_HANDOFF,
-  organizationToken,
-  tasks,
-  transaction,
-  type Answer,
-} from '../../test/transfer/support.js';
+import { ehrToken, fhirCall, organizationToken, type Answer } from '../../test/harness/calls.js';
+import { eventually } from '../../test/harness/eventually.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, tasks, transaction } from '../../test/transfer/support.js';
 import { maasInput, rotteInput, type ProviderInput } from './capacity-input.js';
 import type { Gateway, Region } from './sites.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';

@@ -1,5 +1,6 @@
 import { eventNumbers, receiver, topicSubscription, type Receiver } from '../../test/subscriptions/support.js';
-import { eventually, fhirCall } from '../../test/transfer/support.js';
+import { fhirCall } from '../../test/harness/calls.js';
+import { eventually } from '../../test/harness/eventually.js';
 
 /**
  * What the fault evidence delivers and counts: a coordination point's topic subscriptions (rest-hook, id-only) spread

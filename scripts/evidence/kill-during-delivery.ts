@@ -2,17 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { publication } from '../../test/subscriptions/support.js';
-import {
-  ehrToken,
-  eventually,
-  fhirCall,
-  hostedOrganization,
-  newSite,
-  organizationToken,
-  party,
-  startProcess,
-  trustedOrganization,
-} from '../../test/transfer/support.js';
+import { ehrToken, fhirCall, organizationToken } from '../../test/harness/calls.js';
+import { eventually } from '../../test/harness/eventually.js';
+import { newSite, startProcess } from '../../test/harness/gateways.js';
+import { hostedOrganization, party, trustedOrganization } from '../../test/harness/parties.js';
 import type { Figure } from '../bench/index.js';
 import { subscribeAll, subscribers } from './delivery.js';
 import { killHard, machineLoad } from './processes.js';

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { DEFAULT_LIMITS, type Limits } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { publication } from '../../test/subscriptions/support.js';
-import { ehrToken, hostedOrganization, newSite, organizationToken, party, startProcess, trustedOrganization, type Party } from '../../test/transfer/support.js';
+import { ehrToken, organizationToken } from '../../test/harness/calls.js';
+import { newSite, startProcess } from '../../test/harness/gateways.js';
+import { hostedOrganization, party, trustedOrganization, type Party } from '../../test/harness/parties.js';
 import type { Figure } from '../bench/index.js';
 import { buildGateway, compiledGateway, killHard, machineLoad, removeBuild, residentMb } from './processes.js';
 

@@ -5,18 +5,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import { publication } from '../../test/subscriptions/support.js';
-import {
-  ehrToken,
-  eventually,
-  fhirCall,
-  freePort,
-  hostedOrganization,
-  party,
-  signed,
-  startProcess,
-  trustedOrganization,
-  type Party,
-} from '../../test/transfer/support.js';
+import { ehrToken, fhirCall } from '../../test/harness/calls.js';
+import { eventually } from '../../test/harness/eventually.js';
+import { freePort, startProcess } from '../../test/harness/gateways.js';
+import { hostedOrganization, party, signed, trustedOrganization, type Party } from '../../test/harness/parties.js';
 import type { Figure } from '../bench/index.js';
 import { subscribeAll, subscribers } from './delivery.js';
 import { killHard, machineLoad } from './processes.js';

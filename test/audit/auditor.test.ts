@@ -5,14 +5,14 @@ import type { Principal } from '../../src/fhir/principal.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
-import { temporaryFolder } from '../auth/support.js';
+import { temporaryFolder } from '../harness/folders.js';
 
 let store: Store;
 let auditor: Auditor;
 const recorded = Date.parse('2026-03-01T10:00:00Z');
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: temporaryFolder() });
+  store = await openStore({ dataDir: temporaryFolder('auth-test-') });
   auditor = createAuditor(store, { observer: 'https://gw.test', clock: () => recorded });
 });
 afterAll(() => store.close());

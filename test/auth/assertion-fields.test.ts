@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import request from 'supertest';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import { gateway, rawJws, temporaryFolder, TOKEN_ENDPOINT, world, type Gateway, type Party, type World } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import type { Party } from '../harness/parties.js';
+import { gateway, rawJws, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
 
 /**
  * Findings 5 and 11 of issue 12, at the token endpoint (both grants) and at introspection: every header and claim
@@ -14,7 +16,7 @@ let w: World;
 let gw: Gateway;
 beforeAll(async () => {
   w = await world();
-  gw = await gateway(w.config, temporaryFolder());
+  gw = await gateway(w.config, temporaryFolder('auth-test-'));
 });
 afterAll(() => gw.close());
 

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { REFUSAL_REASON_PARAMETER, REFUSAL_REASON_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import { BASE_URL, gateway, grant, now, rawJws, temporaryFolder, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { BASE_URL, gateway, grant, now, rawJws, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
 
 /**
  * The attack suite of issue 3 against the real token endpoint over HTTP: every case refused with the exact
@@ -16,7 +17,7 @@ let dataDir: string;
 
 beforeAll(async () => {
   w = await world();
-  dataDir = temporaryFolder();
+  dataDir = temporaryFolder('auth-test-');
   gw = await gateway(w.config, dataDir);
 });
 afterAll(() => gw.close());

@@ -7,7 +7,7 @@ import { createTokenClient, TokenRequestError, type TokenClient } from '../../sr
 import { publicJwk } from '../../src/auth/jwk.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
 import { parseConfig } from '../../src/config/config.js';
-import { party, publicJwks, type Party } from './support.js';
+import { party, publicJwks, type Party } from '../harness/parties.js';
 
 /** The client side against a stand-in remote gateway on loopback: token endpoint plus one FHIR resource. */
 let server: Server;

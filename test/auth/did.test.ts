@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { assertionKeys, didDocument, didWebUrl, organizationDid } from '../../src/auth/did.js';
 import { createTrustRegistry } from '../../src/auth/trust.js';
 import { parseConfig } from '../../src/config/config.js';
-import { party, publicJwks, type Party } from './support.js';
+import { party, publicJwks, type Party } from '../harness/parties.js';
 
 describe('did:web', () => {
   it('names hosted organisations under the public base URL', () => {

@@ -3,11 +3,11 @@ import { groupCommit } from '../../src/auth/groupCommit.js';
 import { openStore } from '../../src/store/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Store } from '../../src/store/repository.js';
-import { temporaryFolder } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
 
 let store: Store;
 beforeAll(async () => {
-  store = await openStore({ dataDir: temporaryFolder() });
+  store = await openStore({ dataDir: temporaryFolder('auth-test-') });
 });
 afterAll(() => store.close());
 

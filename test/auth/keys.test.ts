@@ -5,11 +5,11 @@ import { importSigningKey } from '../../src/auth/jwk.js';
 import { ehrPrivateKeyFile } from '../../src/auth/keyFiles.js';
 import { createTrustRegistry } from '../../src/auth/trust.js';
 import { loadConfig, parseConfig } from '../../src/config/config.js';
-import { temporaryFolder } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
 
 describe('key files', () => {
   it('generates the demo keys on first start in development mode, and reuses them afterwards', async () => {
-    const dataDir = temporaryFolder();
+    const dataDir = temporaryFolder('auth-test-');
     const config = loadConfig({ DATA_DIR: dataDir });
     const first = await createTrustRegistry(config);
     const demo = first.hosted('demo')!;
@@ -33,7 +33,7 @@ describe('key files', () => {
   });
 
   it('never generates keys in production: a missing key file is an error naming the file', async () => {
-    const dataDir = temporaryFolder();
+    const dataDir = temporaryFolder('auth-test-');
     const config = parseConfig({
       publicBaseUrl: 'https://gw.test',
       organizations: [{ id: 'org', name: 'Org', roles: ['sender'], keys: [{ file: 'keys/org.jwk.json' }] }],
@@ -50,7 +50,7 @@ describe('key files', () => {
   });
 
   it('refuses a trusted JWKS that carries private key material or a symmetric key', async () => {
-    const dataDir = temporaryFolder();
+    const dataDir = temporaryFolder('auth-test-');
     const hosted = loadConfig({ DATA_DIR: dataDir });
     const leaked = { kty: 'EC', crv: 'P-256', x: '04N0xi21hshyvBp7I167sbE_bXqyqkAPfefdklMO7wY', y: 'UI8exy-C06a7DUnjIdENkxeFtHM4-l_41LqEw9nVgmw', d: 'yy49oPcINGK2ps0Lmtel4Cc0Kw5ZZ6AWsF4dwzwKzaE' };
     const trusted = (keys: object[]) => ({ ...hosted, trusted: [{ id: 't', name: 'T', jwks: { keys: keys as Record<string, unknown>[] }, endpoints: {} }] });

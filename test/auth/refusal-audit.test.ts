@@ -5,7 +5,8 @@ import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT
 import type { Resource } from '../../src/fhir/version.js';
 import type { SearchParam } from '../../src/fhir/search/types.js';
 import { UNVERIFIED_AGENT } from '../../src/store/audit-rows.js';
-import { clientAssertion, gateway, grant, temporaryFolder, world, type Gateway, type World } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { clientAssertion, gateway, grant, world, type Gateway, type World } from './support.js';
 
 /**
  * Finding 3 of issue 12 (token side): anyone can send a token request naming any organisation, so a refusal whose
@@ -37,7 +38,7 @@ const naming = (system: string, value: string): SearchParam[] => [{ code: 'agent
 
 describe('a refusal whose signature was not verified', () => {
   it('is audited as a claim from the client address, and no search for the organisation it names finds it', async () => {
-    gw = await gateway(w.config, temporaryFolder());
+    gw = await gateway(w.config, temporaryFolder('auth-test-'));
     const response = await tokenRequest(gw.app, await forged());
     expect(response.status).toBe(400);
 
@@ -67,7 +68,7 @@ describe('a refusal whose signature was not verified', () => {
   });
 
   it("of an EHR client assertion is audited the same way in the client's tenant", async () => {
-    gw = await gateway(w.config, temporaryFolder());
+    gw = await gateway(w.config, temporaryFolder('auth-test-'));
     const assertion = await clientAssertion(w.ehrA);
     const response = await request(gw.app)
       .post('/oauth2/token')
@@ -79,7 +80,7 @@ describe('a refusal whose signature was not verified', () => {
   });
 
   it('is told apart from a refusal after verification, which names the requester it proved to be', async () => {
-    gw = await gateway(w.config, temporaryFolder());
+    gw = await gateway(w.config, temporaryFolder('auth-test-'));
     const assertion = await grant(w.hospitalX);
     expect((await tokenRequest(gw.app, assertion)).status).toBe(200);
     expect((await tokenRequest(gw.app, assertion)).body).toEqual({ error: 'invalid_grant', error_description: 'jti has been used before' });
@@ -96,7 +97,7 @@ describe('a flood of refused requests from one address', () => {
   const limit = { capacity: 50, refillPerSecond: 20 };
 
   it('gets 429 with Retry-After once the refusals used up the bucket, and writes one AuditEvent, not 300', async () => {
-    gw = await gateway(w.config, temporaryFolder(), { unauthenticated: limit });
+    gw = await gateway(w.config, temporaryFolder('auth-test-'), { unauthenticated: limit });
     const assertion = await forged();
     const statuses: number[] = [];
     let limited: request.Response | undefined;
@@ -122,7 +123,7 @@ describe('a flood of refused requests from one address', () => {
   });
 
   it('is limited at introspection too', async () => {
-    gw = await gateway(w.config, temporaryFolder(), { unauthenticated: { capacity: 2, refillPerSecond: 1 } });
+    gw = await gateway(w.config, temporaryFolder('auth-test-'), { unauthenticated: { capacity: 2, refillPerSecond: 1 } });
     const introspect = async () =>
       request(gw.app).post('/oauth2/introspect').type('form').send({ token: 'x', client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: 'not.a.jws' });
     expect([(await introspect()).status, (await introspect()).status, (await introspect()).status]).toEqual([401, 401, 429]);
@@ -131,7 +132,7 @@ describe('a flood of refused requests from one address', () => {
   });
 
   it('does not hold back valid requests: only refusals spend the bucket', async () => {
-    gw = await gateway(w.config, temporaryFolder(), { unauthenticated: { capacity: 2, refillPerSecond: 1 } });
+    gw = await gateway(w.config, temporaryFolder('auth-test-'), { unauthenticated: { capacity: 2, refillPerSecond: 1 } });
     for (let i = 0; i < 10; i += 1) expect((await tokenRequest(gw.app, await grant(w.hospitalX))).status).toBe(200);
   });
 });

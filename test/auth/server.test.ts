@@ -3,7 +3,9 @@ import { decodeProtectedHeader } from 'jose';
 import request from 'supertest';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { clientAssertion, gateway, grant, party, publicJwks, temporaryFolder, world, type Gateway, type Party, type World } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { party, publicJwks, type Party } from '../harness/parties.js';
+import { clientAssertion, gateway, grant, world, type Gateway, type World } from './support.js';
 
 /** The authorization server beyond the attack suite: EHR client credentials, introspection, rate limit, discovery, rotation, audit. */
 let w: World;
@@ -22,7 +24,7 @@ beforeAll(async () => {
     org.id === 'hospital-x' ? { ...org, jwks: publicJwks(base.hospitalX, hospitalXNewKey) } : org,
   );
   w = { ...base, config: { ...base.config, organizations, trusted } };
-  gw = await gateway(w.config, temporaryFolder());
+  gw = await gateway(w.config, temporaryFolder('auth-test-'));
 });
 afterAll(() => gw.close());
 
@@ -108,7 +110,7 @@ describe('introspection (RFC 7662)', () => {
 
 describe('access tokens (opaque, kept in the store)', () => {
   it('are honoured by a gateway on the same database that did not issue them, e.g. after a restart', async () => {
-    const dataDir = temporaryFolder();
+    const dataDir = temporaryFolder('auth-test-');
     const before = await gateway(w.config, dataDir);
     const issued = await request(before.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX) });
     await before.close();
@@ -138,7 +140,7 @@ describe('access tokens (opaque, kept in the store)', () => {
 
 describe('rate limit', () => {
   it('answers 429 with Retry-After per requester', async () => {
-    const limited = await gateway(w.config, temporaryFolder(), { rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
+    const limited = await gateway(w.config, temporaryFolder('auth-test-'), { rateLimit: { capacity: 2, refillPerSecond: 0.5 } });
     try {
       const send = async (signer: Party) =>
         request(limited.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(signer) });
@@ -197,7 +199,7 @@ describe('key rotation', () => {
       ...w.config,
       organizations: w.config.organizations.map((org) => (org.id === 'vvt-a' ? { ...org, keys: [...org.keys, { jwk: newKey.jwk }] } : org)),
     };
-    const dataDir = temporaryFolder();
+    const dataDir = temporaryFolder('auth-test-');
     const before = await gateway(w.config, dataDir);
     const { jwt: oldCredential } = await before.auth.credentials.issue('vvt-a', { subject: 'hospital-x', purposeOfUse: 'eOverdracht-sender', resources: [{ path: '/Task/r', operations: ['read'], userContext: false }] });
     await before.close();
@@ -218,7 +220,7 @@ describe('key rotation', () => {
 
 describe('audit of the token endpoint', () => {
   it("records every issued and refused token in the authorizer's tenant, and nowhere else", async () => {
-    const audited = await gateway(w.config, temporaryFolder());
+    const audited = await gateway(w.config, temporaryFolder('auth-test-'));
     try {
       const send = async (assertion: string) => request(audited.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion });
       await send(await grant(w.hospitalX, { usi: { id: 'dr-1', name: 'Dr. Een' } }));

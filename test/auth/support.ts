@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import express from 'express';
-import { importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { importJWK, SignJWT, type JWTPayload } from 'jose';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
-import { publicJwk, thumbprint } from '../../src/auth/jwk.js';
-import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { createAuth, wwwAuthenticate, type Auth } from '../../src/auth/index.js';
 import type { Operation } from '../../src/fhir/principal.js';
 import type { RateLimit } from '../../src/auth/rateLimit.js';
@@ -15,25 +10,12 @@ import { oauthRouter } from '../../src/http/oauth.js';
 import { httpStatus } from '../../src/rest/status.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
-
-/** Test parties: two hosted care organisations (tenants), two trusted hospitals, one EHR client per tenant. */
-export interface Party {
-  id: string;
-  jwk: JWK;
-  kid: string;
-  key: CryptoKey;
-}
-
-export async function party(id: string, jwk?: JWK): Promise<Party> {
-  const privateJwk = jwk ?? (await generatePrivateJwk());
-  return { id, jwk: privateJwk, kid: `${id}#${await thumbprint(privateJwk)}`, key: (await importJWK(privateJwk, 'ES256')) as CryptoKey };
-}
-
-export const publicJwks = (...parties: Party[]) => ({ keys: parties.map((p) => ({ ...publicJwk(p.jwk), kid: p.kid, alg: 'ES256', use: 'sig' })) });
+import { party, publicJwks, type Party } from '../harness/parties.js';
 
 export const BASE_URL = 'https://gw.test';
 export const TOKEN_ENDPOINT = `${BASE_URL}/oauth2/token`;
 
+/** Test parties: two hosted care organisations (tenants), two trusted hospitals, one EHR client per tenant. */
 export interface World {
   config: GatewayConfig;
   vvtA: Party;
@@ -85,7 +67,7 @@ export async function grant(
     ...claims,
   })
     .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: signer.kid, ...header })
-    .sign(signer.key);
+    .sign(await importJWK(signer.jwk, 'ES256'));
 }
 
 /** A client assertion (RFC 7523 §2.2) of an EHR client. */
@@ -149,5 +131,3 @@ function guardedEcho(auth: Auth): express.RequestHandler {
     res.json({ principal });
   };
 }
-
-export const temporaryFolder = () => mkdtempSync(path.join(os.tmpdir(), 'auth-test-'));

@@ -7,7 +7,8 @@ import { createMemoryGate } from '../../src/http/bodies.js';
 import { oauthRouter } from '../../src/http/oauth.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
-import { temporaryFolder, world } from './support.js';
+import { temporaryFolder } from '../harness/folders.js';
+import { world } from './support.js';
 
 /**
  * The token and introspection endpoints read their body before they know the caller: at most
@@ -19,7 +20,7 @@ let app: express.Express;
 
 beforeAll(async () => {
   const { config } = await world({ limits: { unauthenticatedBodyBytes: 1024 } });
-  store = await openStore({ dataDir: temporaryFolder() });
+  store = await openStore({ dataDir: temporaryFolder('auth-test-') });
   const auth = await createAuth(config, store);
   app = express().use(oauthRouter({ ...auth, bodyBytes: config.limits.unauthenticatedBodyBytes, bodies }));
 });

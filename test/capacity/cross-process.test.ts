@@ -5,24 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import { BED_STATUS_SYSTEM, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { localId } from '../../src/transfer/receiver.js';
-import {
-  ADVANCE_NOTICE,
-  documentOf,
-  ehrToken,
-  eventually,
-  fhirCall,
-  newSite,
-  nictizExamples,
-  organizationToken,
-  party,
-  siteConfig,
-  startProcess,
-  stopProcess,
-  transaction,
-  trustedOrganization,
-  type Party,
-  type Site,
-} from '../transfer/support.js';
+import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { newSite, siteConfig, startProcess, stopProcess, type Site } from '../harness/gateways.js';
+import { party, trustedOrganization, type Party } from '../harness/parties.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, transaction } from '../transfer/support.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 
 /**

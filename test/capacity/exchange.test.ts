@@ -16,6 +16,7 @@ import { BED_STATUS_SYSTEM, POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../..
 import { createCapacity, type Capacity } from '../../src/capacity/index.js';
 import { PUBLISH_KIND } from '../../src/capacity/provider/publisher.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { eventually } from '../harness/eventually.js';
 
 /**
  * The capacity exchange in one process, on real SQLite stores: two providers' gateway (two tenants) publishes through
@@ -76,14 +77,6 @@ function ehrReport(groups: [string, number, number][], extra: Record<string, unk
 }
 
 const r4 = (tenant: string): Scope => ({ tenant, version: 'r4' });
-
-async function eventually(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface Sent {
   body: string;
@@ -216,9 +209,9 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     dispatcher.start();
     try {
       await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 1, 3]]), now());
-      await eventually(async () => board()['10000002 elv-hoog'] === 1);
+      await eventually('1 elv-hoog on the board', async () => (board()['10000002 elv-hoog'] === 1 ? true : undefined));
       await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 2, 3]]), now());
-      await eventually(async () => board()['10000002 elv-hoog'] === 2);
+      await eventually('2 elv-hoog on the board', async () => (board()['10000002 elv-hoog'] === 2 ? true : undefined));
     } finally {
       await dispatcher.stop();
     }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { importSigningKey } from '../../src/auth/jwk.js';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
-import { fhirCall, organizationToken, party, type Party } from '../transfer/support.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
+import { fhirCall, organizationToken } from '../harness/calls.js';
+import { party, type Party } from '../harness/parties.js';
 
 /**
  * The competition line on the read side: another organisation never reads a provider's internal capacity data

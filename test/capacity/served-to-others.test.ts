@@ -6,7 +6,8 @@ import { shownToOthers } from '../../src/capacity/coordination/served.js';
 import { CoordinationPoint } from '../../src/capacity/coordination/service.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { fhirCall, world, type World } from '../subscriptions/support.js';
+import { fhirCall } from '../harness/calls.js';
+import { world, type World } from '../subscriptions/support.js';
 import { endpoint, organization, source, type ProviderSample } from './samples.js';
 import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { parseXml } from '../../src/fhir/xml.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 import { authorization, base, body, headers, id, method, path, query, servedType } from './hostile-input.js';
 
 /**

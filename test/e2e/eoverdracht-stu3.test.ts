@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import type { Resource } from '../../src/fhir/version.js';
 import { expectRefused, expectRoundTrip, extensionWithoutUrl, FHIR_XML, FIXTURES, fixtureFiles, missing, readExample, wrongCode, type Breakage, type Target } from './examples.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** Every Nictiz eOverdracht STU3 example goes in through /fhir/stu3 as XML; a broken copy of each is refused. */
 const files = fixtureFiles(path.join(FIXTURES, 'eoverdracht-stu3/examples'), '.xml');

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createLogger } from '../../src/logging/logger.js';
 import { startGateway } from '../../src/main.js';
 import { world } from '../auth/support.js';
-import { startTestGateway } from './gateway.js';
+import { startTestGateway } from '../harness/gateways.js';
 
 /**
  * Development mode (generated keys, a demo organisation) answers on loopback only; production on every interface.

@@ -5,7 +5,7 @@ import { hasErrors } from '../../src/fhir/outcome.js';
 import { RESOURCE_TYPES } from '../../src/fhir/resource-types.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
 import { createValidator } from '../../src/validation/index.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** The CapabilityStatements the gateway generates are valid FHIR of their release and describe what is wired. */
 let gateway: TestGateway;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import path from 'node:path';
 import type { Resource } from '../../src/fhir/version.js';
 import { expectRefused, expectRoundTrip, extensionWithoutUrl, FHIR_JSON, FHIR_XML, FIXTURES, fixtureFiles, missing, readExample, wrongCode, type Breakage, type Target } from './examples.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /**
  * Every nl-core R4 (zib2020) example goes in through /fhir, the XML originals as XML and their JSON conversions as

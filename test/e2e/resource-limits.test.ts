@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
-import { startTestGateway, type TestGateway } from './gateway.js';
 import { CARE_TYPE_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /**
  * limits.resourceBytes and limits.resourceElements hold for every resource a client has stored, whichever way it

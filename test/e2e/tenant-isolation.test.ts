@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from './gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** Two hosted organisations on one gateway: the same id in both, and nothing of one ever visible to the other. */
 let gateway: TestGateway;

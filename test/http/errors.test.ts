@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { parseXml } from '../../src/fhir/xml.js';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** Every refusal is an OperationOutcome with the right status, in the requested format, pointing at the problem. */
 let gateway: TestGateway;

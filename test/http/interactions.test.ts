@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { parseXml } from '../../src/fhir/xml.js';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** The FHIR REST interactions over HTTP against a real gateway (SQLite, validators, EHR tokens). */
 let gateway: TestGateway;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { subscriptionTopics } from '../../src/subscriptions/topics.js';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
-import { fhirCall, transaction } from '../transfer/support.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
+import { fhirCall } from '../harness/calls.js';
+import { transaction } from '../transfer/support.js';
 
 /**
  * Records the gateway keeps for itself — the SubscriptionTopics it publishes (Basic resources), the audit trail

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
 /** Batch and transaction Bundles posted to the base, against a real gateway. */
 let gateway: TestGateway;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fhirCall } from '../transfer/support.js';
+import { fhirCall } from '../harness/calls.js';
 import { world, type World } from '../subscriptions/support.js';
 
 /**

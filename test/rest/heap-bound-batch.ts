@@ -1,4 +1,4 @@
-import { startTestGateway } from '../e2e/gateway.js';
+import { startTestGateway } from '../harness/gateways.js';
 
 /**
  * Run by limits-heap.test.ts as a child process under a 256 MB heap bound (as docker-compose sets it): a gateway with

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import request from 'supertest';
-import { startTestGateway, type TestGateway } from '../e2e/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 import { POSTGRES_URL, postgresAvailable } from '../store/backends.js';
 
 /** What one request may ask and gather (limits.*): Bundle entries, _count, the response budget, search complexity. */

@@ -1,15 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { JWT_BEARER_GRANT } from '../../src/auth/rules.js';
-import { parseConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { type Gateway } from '../../src/main.js';
+import { ehrToken, fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { removeFolder, temporaryFolder } from '../harness/folders.js';
+import { freePort, startSite } from '../harness/gateways.js';
+import { hostedOrganization, party, signed, trustedOrganization, type Party } from '../harness/parties.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
 import { eventNumbers, publication, receiver, topicSubscription, type Receiver } from '../subscriptions/support.js';
-import { ehrToken, eventually, fhirCall, freePort, hostedOrganization, party, signed, trustedOrganization, type Party } from '../transfer/support.js';
 
 /**
  * Scale-out (DESIGN §6): two instances of one coordination point's gateway on one PostgreSQL schema, behind one public
@@ -28,9 +27,9 @@ let b: Gateway;
 const dirs: string[] = [];
 
 async function instance(port: number, publicBaseUrl: string): Promise<Gateway> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'scaleout-'));
+  const dataDir = temporaryFolder('scaleout-');
   dirs.push(dataDir);
-  const config = parseConfig({
+  return startSite({ dataDir }, {
     mode: 'production',
     port,
     publicBaseUrl,
@@ -41,7 +40,6 @@ async function instance(port: number, publicBaseUrl: string): Promise<Gateway> {
     trusted: [...(await Promise.all(providers.map((provider) => trustedOrganization(provider)))), await trustedOrganization(hospital)],
     subscriptions: { allowedEndpoints: [hooks.url] },
   });
-  return startGateway(config, { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
 }
 
 (postgres ? describe : describe.skip)('two gateway instances on one PostgreSQL schema', () => {
@@ -70,7 +68,7 @@ async function instance(port: number, publicBaseUrl: string): Promise<Gateway> {
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
     await hooks?.close();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) removeFolder(dir);
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     await client.query(`drop schema if exists ${schema} cascade`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
-import { ensureDatabase, workerDatabaseUrl } from '../postgres-run.js';
+import { ensureDatabase, workerDatabaseUrl } from '../harness/postgres.js';
 
 /**
  * The backends every store test runs against: SQLite in a temporary directory, and PostgreSQL when

@@ -7,8 +7,9 @@ import { parseXml } from '../../src/fhir/xml.js';
 import { openStore } from '../../src/store/index.js';
 import { ownerTag } from '../../src/subscriptions/subscription.js';
 import { CAPACITY_CHANGED_TOPIC, SIGNATURE_HEADER, TASK_STATUS_CHANGED_TOPIC, verifyNotification } from '../../src/subscriptions/index.js';
-import { eventually } from '../transfer/support.js';
-import { eventNumbers, fhirCall, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
+import { eventually } from '../harness/eventually.js';
+import { fhirCall } from '../harness/calls.js';
+import { eventNumbers, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
 
 /**
  * The Subscription API of a coordination point's gateway (in this process) over HTTP: topic and classic

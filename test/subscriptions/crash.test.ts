@@ -2,19 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import {
-  ehrToken,
-  eventually,
-  fhirCall,
-  hostedOrganization,
-  newSite,
-  organizationToken,
-  party,
-  startProcess,
-  trustedOrganization,
-  type Party,
-  type Site,
-} from '../transfer/support.js';
+import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { newSite, startProcess, type Site } from '../harness/gateways.js';
+import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import { eventNumbers, publication, receiver, topicSubscription, type Receiver } from './support.js';
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
-import { eventually } from '../transfer/support.js';
-import { eventNumbers, fhirCall, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
+import { fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { eventNumbers, receiver, statusOf, topicSubscription, world, type Receiver, type World } from './support.js';
 
 /**
  * Delivery from the outbox, on loopback with a short clock: retries with backoff until a subscriber answers, in
@@ -62,12 +63,16 @@ describe('delivery', () => {
     const path = '/flaky';
     const id = await subscribe(topicSubscription({ endpoint: `${hooks.url}${path}` }));
     await statusIs(id, 'active');
-    let refusing = true;
-    hooks.answer = (request) => (request.path === path && refusing ? 503 : 200);
+    // Down for its first three attempts, however fast they come: the first event is retried until it is taken.
+    let refusals = 0;
+    hooks.answer = (request) => {
+      if (request.path !== path || refusals === 3) return 200;
+      refusals += 1;
+      return 503;
+    };
     for (let i = 0; i < 5; i += 1) await publishChange();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    refusing = false;
     expect(await numbersAt(hooks, path, 5)).toEqual([1, 2, 3, 4, 5]);
+    expect(refusals).toBe(3);
     hooks.answer = 200;
   });
 

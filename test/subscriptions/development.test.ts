@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { fhirCall, receiver, topicSubscription, world, type Receiver, type World } from './support.js';
+import { fhirCall } from '../harness/calls.js';
+import { receiver, topicSubscription, world, type Receiver, type World } from './support.js';
 
 /**
  * Development mode lets the tenant's EHR aim a subscription at loopback, for a developer's own receiver; not at a

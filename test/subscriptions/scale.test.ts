@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { eventually } from '../transfer/support.js';
-import { eventNumbers, fhirCall, receiver, topicSubscription, world, type Receiver, type World } from './support.js';
+import { fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { eventNumbers, receiver, topicSubscription, world, type Receiver, type World } from './support.js';
 
 /**
  * The issue's first done-when: 1,000 subscribers on loopback each receive a capacity change. The gateway runs in

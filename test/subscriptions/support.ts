@@ -1,18 +1,18 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
 import { ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
-import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import type { Gateway } from '../../src/main.js';
 import { importSigningKey } from '../../src/auth/jwk.js';
 import { FILTER_CRITERIA_EXTENSION, HEARTBEAT_PERIOD_EXTENSION, PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
-import { ehrToken, fhirCall, hostedOrganization, newSite, organizationToken, party, trustedOrganization, type Party, type Site } from '../transfer/support.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { removeFolder } from '../harness/folders.js';
+import { newSite, startSite, type Site } from '../harness/gateways.js';
+import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 
 /**
  * Subscription tests on loopback: a coordination point's gateway (in this process), a provider that publishes to it
@@ -185,7 +185,7 @@ export async function world(options: { subscriptions?: Record<string, unknown>; 
     ],
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
   };
-  const gateway = await startGateway(parseConfig(raw, {}, site.dataDir), { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const gateway = await startSite(site, raw);
   let ehr: Promise<string> | undefined;
   return {
     site,
@@ -208,7 +208,7 @@ export async function world(options: { subscriptions?: Record<string, unknown>; 
     },
     async close() {
       await gateway.close();
-      rmSync(site.dataDir, { recursive: true, force: true });
+      removeFolder(site.dataDir);
     },
   };
 }
@@ -218,5 +218,3 @@ export async function verificationKeyOf(p: Party) {
   const signing = await importSigningKey(p.id, p.jwk);
   return { kid: signing.kid, publicJwk: signing.publicJwk };
 }
-
-export { ehrToken, fhirCall, party, type Party };

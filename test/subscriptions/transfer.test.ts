@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { type Gateway } from '../../src/main.js';
 import { TASK_STATUS_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
-import { ADVANCE_NOTICE, documentOf, ehrToken, eventually, fhirCall, newSite, nictizExamples, party, siteConfig, tasks, transaction, type Party } from '../transfer/support.js';
+import { ehrToken, fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
+import { party, type Party } from '../harness/parties.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, tasks, transaction } from '../transfer/support.js';
 import { receiver, statusOf, topicSubscription, type Receiver } from './support.js';
 
 /**
@@ -18,7 +19,7 @@ let vvt2: Party;
 let sender: Gateway;
 let provider: Gateway;
 let hooks: Receiver;
-const dirs: string[] = [];
+let sites: RunningSites;
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 
 beforeAll(async () => {
@@ -26,19 +27,13 @@ beforeAll(async () => {
   [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
   const h = await newSite([{ party: hospital, roles: ['sender'] }], 'subscriptions-transfer-');
   const v = await newSite([{ party: vvt1, roles: ['receiver'] }, { party: vvt2, roles: ['receiver'] }], 'subscriptions-transfer-');
-  dirs.push(h.dataDir, v.dataDir);
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const subscriptions = { allowedEndpoints: [hooks.url] };
-  [sender, provider] = await Promise.all([
-    startGateway(parseConfig({ ...(await siteConfig(h, [v])), subscriptions }), { logger }),
-    startGateway(parseConfig({ ...(await siteConfig(v, [h])), subscriptions }), { logger }),
-  ]);
+  sites = await startSites([h, v], (raw) => ({ ...raw, subscriptions: { allowedEndpoints: [hooks.url] } }));
+  [sender, provider] = sites.gateways;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([sender?.close(), provider?.close()]);
+  await sites?.close();
   await hooks?.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 async function subscribe(gateway: Gateway, token: string, body: Resource): Promise<void> {

@@ -1,28 +1,22 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { parseConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { type Gateway } from '../../src/main.js';
 import { credentialCovers } from '../../src/transfer/credentials.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
+import { ehrToken, fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { removeFolder } from '../harness/folders.js';
+import { freePort, newSite, siteConfig, startSite } from '../harness/gateways.js';
+import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
   documentOf,
-  ehrToken,
-  eventually,
-  fhirCall,
-  freePort,
-  newSite,
   nictizExamples,
   NURSING_HANDOFF,
   parametersNamed,
-  party,
-  siteConfig,
   taskWithStatus,
   transaction,
-  type Party,
   transferRecord,
 } from './support.js';
 
@@ -34,7 +28,6 @@ import {
  */
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 const examples = nictizExamples();
-const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
 describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at once (%s)', (backend) => {
   const schema = `handoff_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
@@ -60,13 +53,13 @@ describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at 
     const senderConfig = { ...(await siteConfig(h, [v])), ...database('h') };
     // PostgreSQL: a second instance on its own port, answering for the same public URL.
     const ports = backend === 'postgres' ? [h.port, await freePort()] : [h.port];
-    senders = await Promise.all(ports.map((port) => startGateway(parseConfig({ ...senderConfig, port }), { logger })));
-    receiver = await startGateway(parseConfig({ ...(await siteConfig(v, [h])), ...database('v') }), { logger });
+    senders = await Promise.all(ports.map((port) => startSite(h, { ...senderConfig, port })));
+    receiver = await startSite(v, { ...(await siteConfig(v, [h])), ...database('v') });
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all([...senders, receiver].map((gateway) => gateway?.close()));
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) removeFolder(dir);
     if (backend !== 'postgres') return;
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();

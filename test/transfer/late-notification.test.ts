@@ -1,30 +1,24 @@
-import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parseConfig } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { type Gateway } from '../../src/main.js';
+import { OUTBOX_KINDS } from '../../src/transfer/context.js';
+import { ehrToken, fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { removeFolder } from '../harness/folders.js';
+import { eOverdrachtEndpoints, newSite, siteConfig, startSite } from '../harness/gateways.js';
+import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
   documentOf,
-  eOverdrachtEndpoints,
-  ehrToken,
-  eventually,
-  fhirCall,
-  hostedOrganization,
-  newSite,
   nictizExamples,
   NURSING_HANDOFF,
   parametersNamed,
-  party,
+  readStoreOf,
   renamed,
-  siteConfig,
   tasks,
   transaction,
-  trustedOrganization,
-  type Party,
 } from './support.js';
 
 /**
@@ -93,6 +87,7 @@ let hospital: Party;
 let vvt: Party;
 let sender: Gateway;
 let receiver: Gateway;
+let receiverData: string;
 /** The sender's notifications to the receiver. */
 let notifications: Relay;
 /** The receiver's reads (pulls) and writes (answers) at the sender. */
@@ -105,6 +100,7 @@ beforeAll(async () => {
   const h = await newSite([{ party: hospital, roles: ['sender'] }], 'late-');
   const v = await newSite([{ party: vvt, roles: ['receiver'] }], 'late-');
   dirs.push(h.dataDir, v.dataDir);
+  receiverData = v.dataDir;
   notifications = new Relay(v.url);
   pulls = new Relay(h.url);
   const [notificationsUrl, pullsUrl] = [await notifications.start(), await pulls.start()];
@@ -118,18 +114,21 @@ beforeAll(async () => {
     organizations: [await hostedOrganization(vvt, ['receiver'])],
     trusted: [await trustedOrganization(hospital, { ...eOverdrachtEndpoints(h.url), fhir: `${pullsUrl}/fhir/stu3` })],
   };
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  [sender, receiver] = await Promise.all([startGateway(parseConfig(senderConfig), { logger }), startGateway(parseConfig(receiverConfig), { logger })]);
+  [sender, receiver] = await Promise.all([startSite(h, senderConfig), startSite(v, receiverConfig)]);
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all([sender?.close(), receiver?.close(), notifications?.close(), pulls?.close()]);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) removeFolder(dir);
 });
 
 async function localCopy(token: string, remoteId: string): Promise<Resource | undefined> {
   return (await tasks(receiver.url, token)).find((task) => (task.identifier as { value: string }[] | undefined)?.[0]?.value.endsWith(`/Task/${remoteId}`));
 }
+
+/** True when every pull the receiver queued is delivered (the notification answered 202 after queuing its pull). */
+const pullsDone = async () =>
+  (await readStoreOf({ dataDir: receiverData }, (store) => store.outbox.list(vvt.id, { kind: OUTBOX_KINDS.pull }))).every((message) => message.status === 'delivered');
 
 /** How often the receiver has read the sender's Task. */
 const taskReads = (taskId: string) => pulls.forwarded.filter((exchange) => exchange.method === 'GET' && exchange.path.endsWith(`/Task/${taskId}`)).length;
@@ -170,9 +169,9 @@ describe('a late notification at the receiver', () => {
 
     const readsBefore = taskReads(task!.id!);
     expect((await notifications.forward(acceptedNotification)).status).toBe(202);
-    await eventually('the receiver pulling the in-progress Task', async () => (taskReads(task!.id!) > readsBefore ? true : undefined));
-    // The pull has read the Task; what it does with it is done in moments.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually('the receiver done with its pull of the in-progress Task', async () =>
+      taskReads(task!.id!) > readsBefore && (await pullsDone()) ? true : undefined,
+    );
     expect((await localCopy(vvtEhr, task!.id!))?.status).toBe('accepted');
 
     for (const notification of notifications.held.splice(0)) expect((await notifications.forward(notification)).status).toBe(202);

@@ -6,25 +6,18 @@ import type { Resource } from '../../src/fhir/version.js';
 import { toXml } from '../../src/fhir/xml.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
+import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { newSite, siteConfig, startProcess, stopProcess, type Site } from '../harness/gateways.js';
+import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
   credentialsHeld,
   documentOf,
-  ehrToken,
-  eventually,
-  fhirCall,
-  newSite,
   nictizExamples,
   NURSING_HANDOFF,
-  organizationToken,
-  party,
-  siteConfig,
-  startProcess,
-  stopProcess,
   tasks,
   transaction,
-  type Party,
-  type Site,
 } from './support.js';
 
 /**

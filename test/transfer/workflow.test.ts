@@ -1,31 +1,24 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
-import { parseConfig } from '../../src/config/config.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { type Gateway } from '../../src/main.js';
+import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
+import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
+import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
   credentialsHeld,
   documentOf,
-  ehrToken,
-  eventually,
-  fhirCall,
-  newSite,
   nictizExamples,
   NURSING_HANDOFF,
-  organizationToken,
   parametersNamed,
-  party,
   renamed,
-  siteConfig,
   readStoreOf,
   tasks,
   transaction,
   transferRecord,
-  type Party,
 } from './support.js';
 
 /**
@@ -37,13 +30,12 @@ let vvt1: Party;
 let vvt2: Party;
 let sender: Gateway;
 let receiver: Gateway;
-const dirs: string[] = [];
+let sites: RunningSites;
 const examples = nictizExamples();
 
 beforeAll(async () => {
   [hospital, vvt1, vvt2] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222'), party('vvt-2', 'VVT Twee', '33333333')]);
   const h = await newSite([{ party: hospital, roles: ['sender'] }], 'transfer-');
-  dirs.push(h.dataDir);
   const v = await newSite(
     [
       { party: vvt1, roles: ['receiver'] },
@@ -51,18 +43,11 @@ beforeAll(async () => {
     ],
     'transfer-',
   );
-  dirs.push(v.dataDir);
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  [sender, receiver] = await Promise.all([
-    startGateway(parseConfig(await siteConfig(h, [v])), { logger }),
-    startGateway(parseConfig(await siteConfig(v, [h])), { logger }),
-  ]);
+  sites = await startSites([h, v]);
+  [sender, receiver] = sites.gateways;
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all([sender?.close(), receiver?.close()]);
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => sites?.close());
 
 const receivers = (...parties: Party[]) => parties.map((p) => ({ name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: p.ura } }));
 

@@ -2,7 +2,7 @@ import pg from 'pg';
 
 /**
  * The PostgreSQL database of a jest worker: `<database>_<run>_w<worker>` on the TEST_DATABASE_URL server, made when a
- * test first needs it, dropped when the run ends (test/global-teardown.ts). Files in one worker run one after another,
+ * test first needs it, dropped when the run ends (test/harness/global-teardown.js). Files in one worker run one after another,
  * so a file dropping its schema never races another file's migration (whose table introspection reads its database's
  * whole catalogue), and two jest runs at once never share a database.
  */

@@ -1,0 +1,43 @@
+import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { signed, type Party } from './parties.js';
+
+/** Calls to a gateway over HTTP, as an EHR or a remote organisation makes them. */
+
+async function tokenRequest(url: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** An access token of the party's own EHR at its gateway (client credentials, private-key JWT). */
+export async function ehrToken(url: string, p: Party): Promise<string> {
+  const assertion = await signed(p.ehr.clientId, p.ehr.jwk, {}, `${url}/oauth2/token`, p.ehr.clientId);
+  const { status, body } = await tokenRequest(url, { grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion });
+  if (status !== 200) throw new Error(`EHR token refused: ${status} ${JSON.stringify(body)}`);
+  return body.access_token as string;
+}
+
+/** The Nuts-style grant a remote organisation signs, as its gateway would: answers the token endpoint's JSON. */
+export async function organizationToken(url: string, requester: Party, authorizer: string, purposeOfUse: string, vcs: string[]) {
+  const assertion = await signed(requester.id, requester.jwk, { purposeOfUse, vcs }, `${url}/oauth2/token`, authorizer);
+  return tokenRequest(url, { grant_type: JWT_BEARER_GRANT, assertion });
+}
+
+export interface Answer {
+  status: number;
+  body: Resource & Record<string, unknown>;
+}
+
+export async function fhirCall(url: string, token: string, method: string, pathname: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await fetch(`${url}${pathname}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json', ...(body ? { 'content-type': 'application/fhir+json' } : {}), ...headers },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : {} };
+}

@@ -1,0 +1,215 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createAuth } from '../../src/auth/index.js';
+import { parseConfig } from '../../src/config/config.js';
+import type { Resource } from '../../src/fhir/version.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/repository.js';
+import { OUTBOX_KINDS, type TransferContext } from '../../src/transfer/context.js';
+import { credentialCovers, credentialParties, issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from '../../src/transfer/credentials.js';
+import { AccessWithdrawn, type Peer, type PeerCall } from '../../src/transfer/peer.js';
+import { answer, deliverAnswer, localId, pull, receiveNotification } from '../../src/transfer/receiver.js';
+import { keyOf } from '../../src/transfer/references.js';
+import { changeOutboundTask, handoff, offer, sendNotification } from '../../src/transfer/sender.js';
+import { readTask } from '../../src/transfer/storage.js';
+import { newTask, withHandoff } from '../../src/transfer/task.js';
+import { createValidator } from '../../src/validation/index.js';
+import { removeFolder, temporaryFolder } from '../harness/folders.js';
+import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
+import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, transaction } from './support.js';
+
+/**
+ * The transfer services in this process, each against a fake of the other gateway (no HTTP, no second gateway): the
+ * hospital's sender against a receiving gateway that records the notifications it is sent, and the care provider's
+ * receiver against a sending gateway that serves a Task and its documents as the sender's FHIR API would.
+ */
+const examples = nictizExamples();
+const advanceNotice = documentOf(examples, ADVANCE_NOTICE);
+const nursingHandoff = documentOf(examples, NURSING_HANDOFF);
+const folders: string[] = [];
+const stores: Store[] = [];
+let hospital: Party;
+let vvt: Party;
+let sending: TransferContext;
+let receiving: TransferContext;
+
+/** The transfer context of a gateway hosting `host` with `role` and trusting `other` (notified at a URL never called). */
+async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party): Promise<TransferContext> {
+  const dataDir = temporaryFolder('transfer-service-');
+  folders.push(dataDir);
+  const config = parseConfig({
+    publicBaseUrl: `https://${host.id}.example`,
+    dataDir,
+    profiles: { folders: [path.join(EOVERDRACHT, 'profiles')] },
+    organizations: [await hostedOrganization(host, [role])],
+    trusted: [
+      await trustedOrganization(other, {
+        fhir: `https://${other.id}.example/fhir/stu3`,
+        notification: `https://${other.id}.example/eoverdracht/notification/Task`,
+      }),
+    ],
+  });
+  const store = await openStore({ dataDir });
+  stores.push(store);
+  const auth = await createAuth(config, store);
+  const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
+  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+}
+
+beforeAll(async () => {
+  [hospital, vvt] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt-1', 'VVT Een', '22222222')]);
+  [sending, receiving] = await Promise.all([contextOf(hospital, 'sender', vvt), contextOf(vvt, 'receiver', hospital)]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  for (const folder of folders) removeFolder(folder);
+});
+
+const unexpected = (what: string) => () => Promise.reject(new Error(`the fake gateway does not expect ${what}`));
+
+/** The care provider's gateway as the sender sees it: it takes notifications and keeps them. */
+function fakeReceivingGateway() {
+  const notifications: { call: PeerCall; taskId: string; body: Resource }[] = [];
+  const peer: Peer = {
+    read: unexpected('a read'),
+    readAll: unexpected('a batch read'),
+    update: unexpected('an update'),
+    notify: async (call, taskId, body) => {
+      notifications.push({ call, taskId, body });
+    },
+  };
+  return { peer, notifications };
+}
+
+/** The hospital's gateway as the receiver sees it: its Task and documents, the answers PUT to it, and whether it withdrew access. */
+function fakeSendingGateway(task: Resource, documents: Resource[]) {
+  const served = new Map([task, ...documents].map((resource) => [keyOf(resource), resource]));
+  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[] };
+  const serve = (key: string): Resource => {
+    if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
+    const resource = served.get(key);
+    if (!resource) throw new Error(`GET ${key} answered 404`);
+    return structuredClone(resource);
+  };
+  const peer: Peer = {
+    read: async (_call, key) => {
+      state.reads += 1;
+      return serve(key);
+    },
+    readAll: async (_call, keys) => keys.map(serve),
+    update: async (_call, resource, versionId) => {
+      state.updates.push({ resource, versionId });
+    },
+    notify: unexpected('a notification'),
+  };
+  const change = (next: Resource, documentsToServe: Resource[] = []) => {
+    for (const resource of [next, ...documentsToServe]) served.set(keyOf(resource), resource);
+  };
+  return { peer, state, change };
+}
+
+const parameter = (body: Resource, name: string) =>
+  (body.parameter as { name: string; valueString?: string }[]).find((p) => p.name === name)?.valueString;
+
+async function outboxOf(context: TransferContext, tenant: string, kind: string) {
+  return context.store.outbox.list(tenant, { kind });
+}
+
+describe('the sender, with a fake receiving gateway', () => {
+  it('offers, notifies with credentials for the Task and the advance notice, takes the answer and hands the nursing data over', async () => {
+    const receiving = fakeReceivingGateway();
+    const offered = await offer(sending, { tenant: hospital.id, version: 'stu3', source: { bundle: transaction(advanceNotice) }, receivers: [vvt.id] });
+    const [task] = offered.result;
+    expect(task).toMatchObject({ resourceType: 'Task', status: 'requested', owner: { identifier: { value: vvt.ura } } });
+    expect((await outboxOf(sending, hospital.id, OUTBOX_KINDS.notify)).map((message) => message.destination)).toEqual([vvt.id]);
+
+    await sendNotification(sending, receiving.peer, hospital.id, task.id!);
+    const [notification] = receiving.notifications;
+    expect(notification).toMatchObject({ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id });
+    const taskCredential = parameter(notification.body, NOTIFICATION_PARAMETERS.taskCredential)!;
+    const documentCredential = parameter(notification.body, NOTIFICATION_PARAMETERS.documentCredential)!;
+    expect(credentialParties(taskCredential)).toMatchObject({ iss: hospital.id, sub: vvt.id });
+    expect(credentialCovers(taskCredential, `Task/${task.id}`)).toBe(true);
+    expect(credentialCovers(documentCredential, ADVANCE_NOTICE)).toBe(true);
+    expect(credentialCovers(documentCredential, NURSING_HANDOFF)).toBe(false);
+
+    const byReceiver = { role: 'receiver' as const, organization: vvt.id };
+    await expect(changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...task, status: 'in-progress' }, by: byReceiver })).rejects.toThrow(/in-progress/);
+    const accepted = await changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...task, status: 'accepted' }, by: byReceiver });
+    expect(accepted.result.status).toBe('accepted');
+
+    const handedOver = await handoff(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, source: { bundle: transaction(nursingHandoff) } });
+    expect(handedOver.result.status).toBe('in-progress');
+    await sendNotification(sending, receiving.peer, hospital.id, task.id!);
+    const handoffCredential = parameter(receiving.notifications.at(-1)!.body, NOTIFICATION_PARAMETERS.documentCredential);
+    expect(credentialCovers(handoffCredential, NURSING_HANDOFF)).toBe(true);
+  });
+});
+
+describe('the receiver, with a fake sending gateway', () => {
+  const remoteId = 'remote-task-1';
+  const localTask = () => localId(hospital.id, `Task/${remoteId}`);
+  const localStatus = async () => (await readTask(receiving.store.resources, vvt.id, localTask()))?.stu3.status;
+  let sender: ReturnType<typeof fakeSendingGateway>;
+  let credentials: { task: string; advanceNotice: string };
+
+  /** What the hospital's gateway issues to the provider: the Task credential and one for the document. */
+  const issued = async (document: Resource[]) => ({
+    task: (await issueTaskCredential(sending.credentials, hospital.id, vvt.id, remoteId)).jwt,
+    document: (await issueDocumentCredential(sending.credentials, hospital.id, vvt.id, document.map(keyOf))).jwt,
+  });
+
+  beforeAll(async () => {
+    const task = newTask({
+      id: remoteId,
+      group: 'urn:uuid:2b0c5d4e-4f51-4c6b-9a59-6c1f0e3c3a11',
+      patient: String((advanceNotice.find((resource) => keyOf(resource) === ADVANCE_NOTICE)!.subject as { reference: string }).reference),
+      advanceNotice: ADVANCE_NOTICE,
+      now: new Date().toISOString(),
+      sender: hospital,
+      receiver: vvt,
+    });
+    sender = fakeSendingGateway({ ...task, meta: { ...task.meta, versionId: '1' } }, advanceNotice);
+    const { task: taskCredential, document } = await issued(advanceNotice);
+    credentials = { task: taskCredential, advanceNotice: document };
+  });
+
+  it('takes a notification in, pulls the Task and its advance notice and keeps local copies', async () => {
+    await receiveNotification(receiving, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId, taskCredential: credentials.task, documentCredential: credentials.advanceNotice });
+    expect((await outboxOf(receiving, vvt.id, OUTBOX_KINDS.pull)).map((message) => message.payload)).toEqual([{ task: localTask() }]);
+
+    await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(await localStatus()).toBe('requested');
+    const composition = await receiving.store.resources.read({ tenant: vvt.id, version: 'stu3' }, 'Composition', localId(hospital.id, ADVANCE_NOTICE));
+    expect(composition).toMatchObject({ resourceType: 'Composition' });
+  });
+
+  it("sends the EHR's answer to the sender's Task as it is there, with If-Match", async () => {
+    const current = (await readTask(receiving.store.resources, vvt.id, localTask()))!.stu3;
+    await answer(receiving, { tenant: vvt.id, version: 'stu3', proposed: { ...current, status: 'accepted' } });
+    const [queued] = await outboxOf(receiving, vvt.id, OUTBOX_KINDS.answer);
+    await deliverAnswer(receiving, sender.peer, vvt.id, queued.payload as { task: string; status: string });
+    expect(sender.state.updates).toEqual([{ resource: expect.objectContaining({ id: remoteId, status: 'accepted' }), versionId: '1' }]);
+  });
+
+  it('keeps its copy at its status while the credential for the new document has not arrived, then follows', async () => {
+    const remote = sender.state.updates[0].resource;
+    sender.change({ ...withHandoff(remote, NURSING_HANDOFF), status: 'in-progress', meta: { versionId: '3' } }, nursingHandoff);
+    const readsBefore = sender.state.reads;
+    await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(sender.state.reads).toBe(readsBefore + 1);
+    expect(await localStatus()).toBe('accepted');
+
+    const { document } = await issued(nursingHandoff);
+    await receiveNotification(receiving, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId, documentCredential: document });
+    await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(await localStatus()).toBe('in-progress');
+  });
+
+  it('ends its copy when the sender withdraws access (the transfer was cancelled there)', async () => {
+    sender.state.withdrawn = true;
+    await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(await localStatus()).toBe('cancelled');
+  });
+});
