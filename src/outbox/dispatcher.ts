@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks';
 import type { Outbox, OutboxMessage } from '../store/repository.js';
 import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
 
@@ -50,10 +49,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<number> | undefined;
   let wakeRequested = false;
-  // Rounds run in the async context the dispatcher was made in. A wake() from inside a store transaction would
-  // otherwise start the round in that transaction: claims and handlers on its connection, half of their writes
-  // committed with it and half after, and deliveries of messages that roll back.
-  const outside = AsyncResource.bind((work: () => Promise<void>) => void work());
 
   /** Runs the handler; true when it succeeded, else the failure is recorded (retry or dead letter). */
   async function deliver(message: OutboxMessage): Promise<boolean> {
@@ -102,16 +97,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function schedule(delay: number): void {
     if (!running) return;
     clearTimeout(timer);
-    timer = setTimeout(
-      () =>
-        outside(async () => {
-          wakeRequested = false;
-          const handled = await runRound();
-          // Anything handled may have unblocked the next message of its ordering key: only an empty round means idle.
-          schedule(handled > 0 || wakeRequested ? 0 : pollMs);
-        }),
-      delay,
-    );
+    timer = setTimeout(async () => {
+      wakeRequested = false;
+      const handled = await runRound();
+      // Anything handled may have unblocked the next message of its ordering key: only an empty round means idle.
+      schedule(handled > 0 || wakeRequested ? 0 : pollMs);
+    }, delay);
   }
 
   return {

@@ -1,6 +1,6 @@
 import { conflict, OperationOutcomeError } from '../fhir/outcome.js';
 import type { Resource } from '../fhir/version.js';
-import type { Scope, Store } from './repository.js';
+import type { Scope, UnitOfWork } from './repository.js';
 
 const ATTEMPTS = 5;
 
@@ -9,7 +9,7 @@ const ATTEMPTS = 5;
  * changed it in the meantime, the transaction rolls back and `work` runs again on what is stored now, at most five
  * times in all.
  */
-export async function optimisticTransaction<T>(store: Store, work: (tx: Store) => Promise<T>): Promise<T> {
+export async function optimisticTransaction<T>(store: UnitOfWork, work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await store.transaction(work);
@@ -24,7 +24,7 @@ export async function optimisticTransaction<T>(store: Store, work: (tx: Store) =
  * store has no If-None-Match, so a resource another writer created after ours was found missing would simply be
  * replaced: that is made a conflict too.
  */
-export async function writeOver<T extends Resource>(store: Store, scope: Scope, resource: T, versionId: string | undefined) {
+export async function writeOver<T extends Resource>(store: UnitOfWork, scope: Scope, resource: T, versionId: string | undefined) {
   const written = await store.resources.update(scope, resource, versionId === undefined ? {} : { ifMatch: versionId });
   if (versionId === undefined && !written.created) {
     throw new OperationOutcomeError(conflict(`${resource.resourceType}/${String(resource.id)} was created concurrently; retry`));

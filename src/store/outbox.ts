@@ -32,9 +32,9 @@ export class KyselyOutbox implements Outbox {
       const payload = JSON.stringify(message.payload ?? null);
       return [randomUUID(), message.tenant, message.kind, message.destination, payload, message.orderingKey ?? null, 0, 'pending', notBefore, now, null];
     });
-    await this.context.atomically(async () => {
+    await this.context.atomically(async (context) => {
       for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-        await this.context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_STATEMENT));
+        await context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_STATEMENT));
       }
     });
     await this.context.publish(OUTBOX_CHANGED);

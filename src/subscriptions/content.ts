@@ -3,7 +3,7 @@ import { buildAvailabilityPayload, type AvailabilitySource } from '../capacity/e
 import { releaseAvailability } from '../capacity/egress/release.js';
 import { convertResource } from '../fhir/convert/index.js';
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { FocusRef } from './notifications.js';
 
 /**
@@ -24,7 +24,7 @@ export class FocusContent {
     return `${this.publicBaseUrl}/fhir${focus.fhirVersion === 'stu3' ? '/stu3' : ''}/${focus.resourceType}/${focus.id}`;
   }
 
-  resource(store: Store, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
+  resource(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
     const key = `${tenant}|${focus.fhirVersion}|${focus.resourceType}/${focus.id}/${focus.versionId}`;
     let content = this.built.get(key);
     if (!content) {
@@ -36,7 +36,7 @@ export class FocusContent {
     return content;
   }
 
-  private async build(store: Store, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
+  private async build(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
     const stored = await store.resources.vread({ tenant, version: focus.fhirVersion }, focus.resourceType, focus.id, focus.versionId);
     if (focus.resourceType === 'MeasureReport') {
       const { resourceType, ...payload } = buildAvailabilityPayload(availabilitySource(stored));
@@ -60,7 +60,7 @@ export function availabilitySource(report: Resource): AvailabilitySource {
  * Records that an availability report leaves (egress policy: hash, destination, time, the payload itself), for the
  * focus version the notifications carry.
  */
-export async function recordRelease(store: Store, tenant: string, focus: FocusRef, destination: string, at: Date): Promise<void> {
+export async function recordRelease(store: UnitOfWork, tenant: string, focus: FocusRef, destination: string, at: Date): Promise<void> {
   const scope = { tenant, version: focus.fhirVersion };
   const report = await store.resources.vread(scope, focus.resourceType, focus.id, focus.versionId);
   await releaseAvailability(store.audit, scope, { destination, source: availabilitySource(report), at });

@@ -1,5 +1,5 @@
 import { parseSearchRequest } from '../fhir/search/parse.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { OUTBOX_KINDS } from './canonical.js';
 import { recordRelease } from './content.js';
 import { scopeOf, type SubscriptionDirectory } from './directory.js';
@@ -17,7 +17,7 @@ import { CLASSIC_TYPES, type SubscriptionPlan } from './subscription.js';
 export interface Occurrence {
   tenant: string;
   /** The store of the change's transaction. */
-  store: Store;
+  store: UnitOfWork;
   topic: string;
   event: SubscriptionEvent;
   filterValues: FilterValues;

@@ -4,7 +4,7 @@ import { searchType } from '../fhir/rest/search.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../fhir/rest/types.js';
 import { ifMatchVersion } from '../fhir/rest/update.js';
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { callerOf, visibleSubscription } from './access.js';
 import { OUTBOX_KINDS, TASK_STATUS_CHANGED_TOPIC } from './canonical.js';
 import type { SubscriptionDirectory } from './directory.js';
@@ -110,7 +110,7 @@ export class SubscriptionRest {
 }
 
 /** A topic subscription waiting for its handshake gets it queued first under its ordering key. */
-async function queueHandshake(tx: Store, tenant: string, subscription: Resource): Promise<void> {
+async function queueHandshake(tx: UnitOfWork, tenant: string, subscription: Resource): Promise<void> {
   const channel = subscription.channel as { endpoint?: string } | undefined;
   if (subscription.status !== 'requested' || !channel?.endpoint) return;
   const id = String(subscription.id);

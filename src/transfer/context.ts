@@ -5,13 +5,13 @@ import type { Role, TrustedOrganization } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../fhir/rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { URA_SYSTEM } from './codes.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
 
 /** What the sender and receiver services share. */
 export interface TransferContext {
-  store: Store;
+  store: UnitOfWork;
   registry: TrustRegistry;
   /** The trusted organisations (configuration), where receivers are looked up by identifier. */
   trusted: TrustedOrganization[];
@@ -58,6 +58,16 @@ export function referencesOrganization(reference: unknown, organization: { id: s
     (identifier.system === URA_SYSTEM && organization.ura !== undefined && identifier.value === organization.ura) ||
     (identifier.system === ORGANIZATION_ID_SYSTEM && identifier.value === organization.id)
   );
+}
+
+/** The context working through `store` (a request's unit of work, or a transaction's `tx`), credential records included. */
+export function withUnitOfWork(context: TransferContext, store: UnitOfWork): TransferContext {
+  return { ...context, store, credentials: context.credentials.over(store.credentials) };
+}
+
+/** Runs `work` in one transaction (joining the context's, when it is a transaction's), on that transaction's context. */
+export function inTransaction<T>(context: TransferContext, work: (context: TransferContext) => Promise<T>): Promise<T> {
+  return context.store.transaction((tx) => work(withUnitOfWork(context, tx)));
 }
 
 export async function announceStatus(context: TransferContext, change: Omit<TaskStatusChange, 'store'>): Promise<void> {

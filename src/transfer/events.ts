@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatus, TransferRole } from './task-status.js';
 
 /**
@@ -16,7 +16,7 @@ export interface TaskStatusChange {
   task: Resource;
   /** Undefined when the Task was just created (offered, or first pulled by the receiver). */
   previousStatus?: TaskStatus;
-  store: Store;
+  store: UnitOfWork;
 }
 
 export type TaskStatusListener = (change: TaskStatusChange) => Promise<void>;

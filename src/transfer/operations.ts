@@ -10,7 +10,7 @@ import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../capacity/canonical.js';
 import { careType } from '../capacity/care-types.js';
 import { valueSetMembers } from '../capacity/terminology.js';
 import { URA_SYSTEM, type Coding, type DocumentKind } from './codes.js';
-import { requireRole, type TransferContext } from './context.js';
+import { requireRole, withUnitOfWork, type TransferContext } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
 
@@ -32,7 +32,7 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
   const offerHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
     const parameters = readOperationInput(OFFER, request);
-    const { result, issues } = await offer(context, {
+    const { result, issues } = await offer(withUnitOfWork(context, rest.store), {
       tenant: rest.principal.tenant,
       version: rest.services.version,
       source: documentSource(parameters, 'advanceNotice'),
@@ -44,7 +44,7 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
   };
   const handoffHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
-    const { result, issues } = await handoff(context, {
+    const { result, issues } = await handoff(withUnitOfWork(context, rest.store), {
       tenant: rest.principal.tenant,
       version: rest.services.version,
       taskId: request.params.id,

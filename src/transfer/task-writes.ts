@@ -2,7 +2,7 @@ import { conflict, forbidden, OperationOutcomeError, unprocessable } from '../fh
 import { resourceBody, writeOutcome } from '../fhir/rest/resource-body.js';
 import type { FhirResponse, WriteInterceptor } from '../fhir/rest/types.js';
 import { ifMatchVersion } from '../fhir/rest/update.js';
-import type { TransferContext } from './context.js';
+import { withUnitOfWork, type TransferContext } from './context.js';
 import { answer, isInboundTask } from './receiver.js';
 import { changeOutboundTask, isOutboundTask } from './sender.js';
 
@@ -15,9 +15,10 @@ import { changeOutboundTask, isOutboundTask } from './sender.js';
  */
 export function taskWrites(context: TransferContext, afterChange: () => void): WriteInterceptor {
   return async (request, rest, next) => {
+    const unit = withUnitOfWork(context, rest.store);
     const tenant = rest.principal.tenant;
     const id = request.params.id;
-    const side = id === undefined ? undefined : await sideOf(context, tenant, id);
+    const side = id === undefined ? undefined : await sideOf(unit, tenant, id);
     if (!side) return next(request, rest);
     if (request.method === 'DELETE') {
       throw new OperationOutcomeError(conflict(`Task/${id} is an eOverdracht transfer: cancel it (status cancelled) instead of deleting it`));
@@ -25,7 +26,7 @@ export function taskWrites(context: TransferContext, afterChange: () => void): W
     const proposed = resourceBody(request);
     if (proposed.id !== id) throw new OperationOutcomeError(unprocessable(`The body's id '${proposed.id}' differs from the id '${id}' in the URL`, 'Task.id'));
     const change = { tenant, version: rest.services.version, proposed, ifMatch: ifMatchVersion(request.headers['if-match']) };
-    const response = await (side === 'sender' ? changeAsSender(context, change, rest.principal) : changeAsReceiver(context, change, rest.principal));
+    const response = await (side === 'sender' ? changeAsSender(unit, change, rest.principal) : changeAsReceiver(unit, change, rest.principal));
     afterChange();
     return response;
   };

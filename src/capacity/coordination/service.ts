@@ -6,7 +6,7 @@ import type { FhirResponse } from '../../fhir/rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Logger } from '../../logging.js';
-import type { Scope, Store } from '../../store/repository.js';
+import type { Scope, UnitOfWork } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION, URA_SYSTEM } from '../canonical.js';
 import { objects } from '../json.js';
 import { UNKNOWN } from '../model.js';
@@ -25,7 +25,7 @@ export interface BoardChange {
   /** The provider's report as now stored and served. */
   report: Resource;
   /** The store of the transaction that stores the report. */
-  store: Store;
+  store: UnitOfWork;
 }
 
 export interface CoordinationPointOptions {
@@ -72,7 +72,7 @@ export class CoordinationPoint {
   }
 
   /** POST MeasureReport by a provider's gateway (purpose capacity-publication). */
-  async receive(store: Store, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
+  async receive(store: UnitOfWork, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
     const publication = readPublication(payload, now);
     if ('resourceType' in publication) return [publication];
     const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
@@ -98,7 +98,7 @@ export class CoordinationPoint {
    * Rewrites the stored report of every provider that turned stale: its counts become unknown there too. A provider
    * that fails is logged and tried again by the next sweep; the others are swept all the same.
    */
-  async sweep(store: Store, now: Date): Promise<void> {
+  async sweep(store: UnitOfWork, now: Date): Promise<void> {
     for (const [tenant, board] of this.boards) {
       const scope: Scope = { tenant, version: 'r4' };
       for (const provider of board.staleProviders(now)) {
@@ -113,7 +113,7 @@ export class CoordinationPoint {
    * Marks a provider's stored report unknown if it still shows a stale count: the board only says which providers to
    * look at, the stored report decides (a fresh report may have arrived, another instance may have marked it).
    */
-  private markUnknown(store: Store, scope: Scope, id: string, now: Date) {
+  private markUnknown(store: UnitOfWork, scope: Scope, id: string, now: Date) {
     const cutoff = staleBefore(now, this.options.staleAfterMs);
     return this.replaceReport(store, scope, id, now, (current) =>
       current && showsStaleCount(current, cutoff) ? publicationOf(markedUnknown(current.report), now) : undefined,
@@ -128,7 +128,7 @@ export class CoordinationPoint {
    * report goes on the board: the board never shows what the store (and subscribers) lack.
    */
   private async replaceReport(
-    store: Store,
+    store: UnitOfWork,
     scope: Scope,
     id: string,
     now: Date,
@@ -157,7 +157,7 @@ export class CoordinationPoint {
    * report this instance is receiving at the same moment still finds the board as it was before it (and sees its own
    * change). Without a message signals may have been missed: the boards are rebuilt from the store.
    */
-  async refresh(store: Store, tenants: string[], message: string | undefined, now: Date): Promise<void> {
+  async refresh(store: UnitOfWork, tenants: string[], message: string | undefined, now: Date): Promise<void> {
     if (message === undefined) return this.rebuild(store, tenants, now);
     const [tenant, id, versionId, instance] = JSON.parse(message) as BoardSignal;
     if (instance === this.instance || !tenants.includes(tenant)) return;
@@ -167,7 +167,7 @@ export class CoordinationPoint {
   }
 
   /** Fills the boards of the given coordination-point tenants from the reports stored there. */
-  async rebuild(store: Store, tenants: string[], now: Date): Promise<void> {
+  async rebuild(store: UnitOfWork, tenants: string[], now: Date): Promise<void> {
     for (const tenant of tenants) {
       const board = this.board(tenant);
       const scope: Scope = { tenant, version: 'r4' };
@@ -215,7 +215,7 @@ export function reportId(provider: ProviderListing): string {
  * A provider's stored report, read in the transaction that may replace it: its version, and what it says (undefined
  * for a report that cannot be read as a publication, which any report of the provider may then replace).
  */
-async function readReport(store: Store, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
+async function readReport(store: UnitOfWork, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
   const report = await readOptional(store.resources, scope, 'MeasureReport', id);
   return report && { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
 }

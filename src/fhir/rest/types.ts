@@ -1,6 +1,6 @@
 import type { AccessRequest, Authenticator, Principal } from '../../auth/principal.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '../outcome.js';
-import type { Scope, SearchRequest, Store } from '../../store/repository.js';
+import type { Scope, SearchRequest, UnitOfWork } from '../../store/repository.js';
 import type { Validator } from '../../validation/index.js';
 import type { ResponseBudget } from '../response-budget.js';
 import type { SearchLimits } from '../search/parse.js';
@@ -98,7 +98,7 @@ export interface RestContext {
   baseUrl: string;
   principal: Principal;
   scope: Scope;
-  store: Store;
+  store: UnitOfWork;
   /** Filled by the router as requests succeed; a rolled-back transaction takes its entries' accesses out again. */
   accesses: AccessEvent[];
   /** What the request may still gather into its answer (`limits.responseBytes`), batch entries together. */
