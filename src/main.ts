@@ -61,7 +61,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       store,
       client: auth.client,
       wake: () => dispatcher?.wake(),
-      onBoardChange: (change) => subscriptions.onCapacityChange(change),
+      onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx),
       logger,
     });
     const transfer = createTransfer({
@@ -72,9 +72,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       limits: config.limits,
       bodies,
       logger,
-      onTaskStatusChange: async (change) => {
-        await capacity.onTaskStatusChange(change);
-        await subscriptions.onTaskStatusChange(change);
+      onTaskStatusChange: async (change, tx) => {
+        await capacity.onTaskStatusChange(change, tx);
+        await subscriptions.onTaskStatusChange(change, tx);
       },
       wake: () => dispatcher?.wake(),
     });

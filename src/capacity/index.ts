@@ -4,8 +4,8 @@ import { ConfigError, type GatewayConfig } from '../config/config.js';
 import type { HttpExtension } from '../http/app.js';
 import { createLogger, type Logger } from '../logging.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
-import type { Store } from '../store/repository.js';
-import type { TaskStatusChange } from '../transfer/events.js';
+import type { Store, UnitOfWork } from '../store/repository.js';
+import type { TaskStatusListener } from '../transfer/events.js';
 import type { TaskStatus } from '../transfer/task-status.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
@@ -37,9 +37,9 @@ export interface CapacityOptions {
   sweepSchedule?: string;
   /**
    * Told when a coordination point's board changed (subscriptions, topic "capacity changed"), inside the transaction
-   * that stores the provider's report: throwing rolls the report back.
+   * that stores the provider's report (its unit of work `tx`): throwing rolls the report back.
    */
-  onBoardChange?: (change: BoardChange) => Promise<void>;
+  onBoardChange?: (change: BoardChange, tx: UnitOfWork) => Promise<void>;
 }
 
 export interface Capacity {
@@ -50,7 +50,7 @@ export interface Capacity {
   http: HttpExtension;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
-  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
+  onTaskStatusChange: TaskStatusListener;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -111,12 +111,12 @@ export function createCapacity(options: CapacityOptions): Capacity {
       },
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
-    async onTaskStatusChange(change) {
+    async onTaskStatusChange(change, tx) {
       const careType = careTypeOfTask(change.task);
       const status = change.task.status as TaskStatus;
       if (change.side !== 'receiver' || !careType || status === change.previousStatus || typeof change.task.id !== 'string') return;
       if (!config.organizations.some((organization) => organization.id === change.tenant)) return;
-      await provider.recordTransfer(change.store, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
+      await provider.recordTransfer(tx, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
     },
     async start() {
       const coordinationPoints = tenantsWith('coordination-point');

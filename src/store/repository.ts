@@ -65,7 +65,7 @@ export interface HistoryRequest {
 }
 
 export interface WriteOptions {
-  /** Optimistic locking: the versionId the caller last saw (from `If-Match: W/"n"`). */
+  /** Optimistic locking: the versionId the caller last saw (from `If-Match: W/"n"`); else VersionConflict (412). */
   ifMatch?: string;
 }
 
@@ -233,7 +233,7 @@ export interface TransferRecord {
 export interface TransferRecords {
   find(tenant: string, task: string): Promise<Versioned<TransferRecord> | undefined>;
   /**
-   * Writes the record over `version`, the one it was read at (undefined: a new record). ConcurrentWrite
+   * Writes the record over `version`, the one it was read at (undefined: a new record). VersionConflict
    * (optimistic.ts) when another writer changed or created it in between.
    */
   save(tenant: string, record: TransferRecord, version?: number): Promise<void>;
@@ -259,7 +259,7 @@ export interface CapacityState {
 /** One capacity state per tenant. */
 export interface CapacityStates {
   find(tenant: string): Promise<Versioned<CapacityState> | undefined>;
-  /** As TransferRecords.save: over the version read, ConcurrentWrite when it moved. */
+  /** As TransferRecords.save: over the version read, VersionConflict when it moved. */
   save(tenant: string, state: CapacityState, version?: number): Promise<void>;
 }
 

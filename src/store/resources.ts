@@ -20,6 +20,7 @@ import { newResourceId } from './ids.js';
 import { deleteIndexEntries, insertIndexEntries } from './index-writer.js';
 import type { Database } from './schema.js';
 import { searchResources } from './search-query.js';
+import { VersionConflict } from './optimistic.js';
 import { nextWriteSeq } from './sequence.js';
 import type { Slot } from './statements.js';
 
@@ -187,7 +188,8 @@ export class KyselyResourceRepository implements ResourceRepository {
     } catch (error) {
       // Two writers created the same id at once (PostgreSQL): the loser retries with the version it now sees.
       if (isUniqueViolation(error)) {
-        throw new OperationOutcomeError(conflict(`${resource.resourceType}/${resource.id} was written concurrently; retry`));
+        const key = `${resource.resourceType}/${resource.id}`;
+        throw new VersionConflict(key, conflict(`${key} was written concurrently; retry`));
       }
       throw error;
     }
@@ -258,6 +260,6 @@ function checkVersion(resourceType: string, id: string, options: WriteOptions, c
   const actual = current && current.deleted === 0 ? String(current.version_id) : undefined;
   if (expected !== actual) {
     const found = actual === undefined ? 'it does not exist' : `the current version is ${actual}`;
-    throw new OperationOutcomeError(preconditionFailed(`${resourceType}/${id}: If-Match expects version ${expected}, but ${found}`));
+    throw new VersionConflict(`${resourceType}/${id}`, preconditionFailed(`${resourceType}/${id}: If-Match expects version ${expected}, but ${found}`));
   }
 }

@@ -9,8 +9,8 @@ import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
-import { OUTBOX_CHANGED, type Store } from '../store/repository.js';
-import type { TaskStatusChange } from '../transfer/events.js';
+import { OUTBOX_CHANGED, type Store, type UnitOfWork } from '../store/repository.js';
+import type { TaskStatusListener } from '../transfer/events.js';
 import { FocusContent } from './content.js';
 import { deliveryHandlers } from './delivery.js';
 import { scopeOf, SubscriptionDirectory } from './directory.js';
@@ -43,9 +43,9 @@ export interface SubscriptionsOptions {
 export interface Subscriptions {
   http: HttpExtension;
   /** Capacity's `onBoardChange`: the capacity-changed topic and classic MeasureReport criteria. */
-  onCapacityChange(change: BoardChange): Promise<void>;
+  onCapacityChange(change: BoardChange, tx: UnitOfWork): Promise<void>;
   /** Transfer's `onTaskStatusChange`: the task-status-changed topic. */
-  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
+  onTaskStatusChange: TaskStatusListener;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -114,11 +114,11 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
       writeInterceptors: { Basic: refuseTopicWrites(topics) },
     },
-    async onCapacityChange(change) {
-      await recorder.record(capacityChanged(change, new Date(clock())));
+    async onCapacityChange(change, tx) {
+      await recorder.record(tx, capacityChanged(change, new Date(clock())));
     },
-    async onTaskStatusChange(change) {
-      await recorder.record(taskStatusChanged(change, new Date(clock())));
+    async onTaskStatusChange(change, tx) {
+      await recorder.record(tx, taskStatusChanged(change, new Date(clock())));
     },
     async start() {
       await publishTopics(store, tenants, [...topics.values()].map((topic) => topic.resource));

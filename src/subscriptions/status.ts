@@ -24,7 +24,7 @@ export async function changeStatus(store: UnitOfWork, directory: SubscriptionDir
     if (!current || !change.from.includes(current.status as SubscriptionStatus)) return undefined;
     const { error: _previousError, ...rest } = current;
     const next: Resource = { ...rest, status: change.to, ...(change.to === 'error' && change.error ? { error: change.error } : {}) };
-    return (await writeOver(tx, scopeOf(tenant), next, current.meta?.versionId)).resource;
+    return (await writeOver(tx.resources, scopeOf(tenant), next, current.meta?.versionId)).resource;
   });
   if (changed) directory.remember(tenant, id, changed);
   return changed;

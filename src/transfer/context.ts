@@ -70,9 +70,9 @@ export function inTransaction<T>(context: TransferContext, work: (context: Trans
   return context.store.transaction((tx) => work(withUnitOfWork(context, tx)));
 }
 
-export async function announceStatus(context: TransferContext, change: Omit<TaskStatusChange, 'store'>): Promise<void> {
+export async function announceStatus(context: TransferContext, change: TaskStatusChange): Promise<void> {
   if (change.previousStatus === change.task.status) return;
-  await context.onTaskStatusChange?.({ ...change, store: context.store });
+  await context.onTaskStatusChange?.(change, context.store);
 }
 
 export const nowInstant = (context: TransferContext) => new Date(context.clock()).toISOString();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
@@ -9,7 +10,7 @@ import { credentialCovers, credentialParties } from './credentials.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
-import { ChangedMeanwhile, readTask, saveInBothReleases, saveTask, scopeOf } from './storage.js';
+import { readTask, saveInBothReleases, saveTask, scopeOf, toCaller } from './storage.js';
 import { withAnswer } from './task.js';
 import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, type TaskStatus } from './task-status.js';
 
@@ -192,7 +193,7 @@ export async function answer(context: TransferContext, change: LocalAnswer): Pro
   try {
     return await inTransaction(context, (tx) => applyAnswer(tx, change));
   } catch (error) {
-    throw error instanceof ChangedMeanwhile ? error.toCaller(change.ifMatch) : error;
+    throw error instanceof VersionConflict ? toCaller(error, change.ifMatch) : error;
   }
 }
 

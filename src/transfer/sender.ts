@@ -11,6 +11,7 @@ import {
 } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import { VersionConflict } from '../store/optimistic.js';
 import type { Coding } from './codes.js';
 import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
 import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from './credentials.js';
@@ -18,7 +19,7 @@ import { readDocument, type DocumentSource, type TransferDocument } from './docu
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
 import { keyOf } from './references.js';
-import { ChangedMeanwhile, readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
+import { readTask, saveTask, scopeOf, toCaller, type BothReleases } from './storage.js';
 import { newTask, withAnswer, withHandoff } from './task.js';
 import {
   allowedTransitions,
@@ -127,17 +128,17 @@ export async function isOutboundTask(context: TransferContext, tenant: string, t
 
 /**
  * A change of an offered Task, by the sending EHR or by the receiver, judged by the state machine for that side.
- * Every Task it writes is written only if unchanged since it was read (ChangedMeanwhile, 409): of two changes at
+ * Every Task it writes is written only if unchanged since it was read (VersionConflict, 409): of two changes at
  * once, on one gateway or on two instances sharing a database, the second fails instead of undoing the first.
  */
 export async function changeOutboundTask(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
   try {
     return await inTransaction(context, (tx) => decideAndApply(tx, change));
   } catch (error) {
-    if (!(error instanceof ChangedMeanwhile)) throw error;
+    if (!(error instanceof VersionConflict)) throw error;
     // Lost to a concurrent change: when that was another candidate's handoff, say so rather than "changed meanwhile".
     await refuseIfHandedOff(context, change.tenant, change.taskId);
-    throw error.toCaller(change.ifMatch);
+    throw toCaller(error, change.ifMatch);
   }
 }
 

@@ -192,14 +192,14 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
 
   it('an accepted transfer takes a place at once; a cancelled one gives it back', async () => {
     const task = (status: string) => ({ resourceType: 'Task', id: 'transfer-1', status, performerType: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'elv-hoog' }] }] });
-    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('accepted'), previousStatus: 'received', store: tx }));
+    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('accepted'), previousStatus: 'received' }, tx));
     await deliver();
     expect(board()['10000001 elv-hoog']).toBe(2);
-    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('cancelled'), previousStatus: 'accepted', store: tx }));
+    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('cancelled'), previousStatus: 'accepted' }, tx));
     await deliver();
     expect(board()['10000001 elv-hoog']).toBe(3);
     const before = sent.length;
-    await provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'sender', task: task('accepted'), previousStatus: 'received', store: providerStore });
+    await provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'sender', task: task('accepted'), previousStatus: 'received' }, providerStore);
     await deliver();
     expect(sent).toHaveLength(before);
   });

@@ -24,8 +24,6 @@ export interface BoardChange {
   careTypes: string[];
   /** The provider's report as now stored and served. */
   report: Resource;
-  /** The store of the transaction that stores the report. */
-  store: UnitOfWork;
 }
 
 export interface CoordinationPointOptions {
@@ -35,8 +33,9 @@ export interface CoordinationPointOptions {
   /**
    * Raises the change's subscription events, inside the transaction that stores the report: if it throws, the report
    * is not stored either (and the board stays as it was), so the provider's gateway gets an error and sends it again.
+   * `tx` is the unit of work of that transaction.
    */
-  onChange?: (change: BoardChange) => Promise<void>;
+  onChange?: (change: BoardChange, tx: UnitOfWork) => Promise<void>;
   logger: Logger;
 }
 
@@ -138,10 +137,10 @@ export class CoordinationPoint {
       const current = await readReport(tx, scope, id, now);
       const publication = next(current?.publication);
       if (!publication) return undefined;
-      const stored = await writeOver(tx, scope, { ...publication.report, id }, current?.versionId);
+      const stored = await writeOver(tx.resources, scope, { ...publication.report, id }, current?.versionId);
       const careTypes = changedCareTypes(current?.publication ? entriesOf(current.publication) : [], entriesOf(publication));
       if (careTypes.length > 0) {
-        await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store: tx });
+        await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource }, tx);
       }
       const signal: BoardSignal = [scope.tenant, id, String(stored.resource.meta?.versionId), this.instance];
       await tx.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
