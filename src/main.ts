@@ -15,9 +15,8 @@ import { auditPatientData } from './http/audit.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
-import { createDispatcher, type Dispatcher } from './outbox/dispatcher.js';
+import { createDispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
-import { OUTBOX_CHANGED } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
 import { createTransfer } from './transfer/index.js';
 import { createValidator } from './validation/index.js';
@@ -54,13 +53,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
     const auth = await createAuth(running, store, { bodies });
-    let dispatcher: Dispatcher | undefined;
     const subscriptions = createSubscriptions({ config: running, store, registry: auth.registry, tokens: auth.client, logger });
     const capacity = createCapacity({
       config: running,
       store,
       client: auth.client,
-      wake: () => dispatcher?.wake(),
       onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx),
       logger,
     });
@@ -76,15 +73,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         await capacity.onTaskStatusChange(change, tx);
         await subscriptions.onTaskStatusChange(change, tx);
       },
-      wake: () => dispatcher?.wake(),
     });
-    dispatcher = createDispatcher({
+    // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here when due.
+    const dispatcher = createDispatcher({
       outbox: store.outbox,
+      changes: store.changes,
       handlers: { ...transfer.outboxHandlers, ...capacity.outboxHandlers },
       onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
     });
-    // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here at once.
-    const stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, () => dispatcher?.wake());
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
@@ -111,17 +107,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await capacity.start();
     await subscriptions.start();
     server.on('request', app);
-    dispatcher.start();
+    await dispatcher.start();
     const retention = scheduleRetention(store, retentionOf(config), logger);
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
-    const work = dispatcher;
     const stopWork = async () => {
-      stopWaking();
       retention.stop();
       await capacity.stop();
       await subscriptions.stop();
-      await work.stop();
+      await dispatcher.stop();
     };
     return { url, config: running, close: () => shutDown(server, stopWork, store, options.shutdownGraceMs ?? 10_000) };
   } catch (error) {

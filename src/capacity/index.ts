@@ -24,8 +24,6 @@ export interface CapacityOptions {
   store: Store;
   /** Outbound calls with Nuts-style tokens (auth's client). */
   client: Pick<TokenClient, 'authorizedFetch'>;
-  /** Asks the outbox dispatcher for a round. */
-  wake?: () => void;
   clock?: () => number;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
@@ -84,7 +82,6 @@ export function createCapacity(options: CapacityOptions): Capacity {
       coordinationPoint: coordinationPointOrg,
       debounceMs: options.publishDebounceMs ?? settings.publishDebounceMs,
       snapshotSchedule: settings.snapshotSchedule,
-      wake: options.wake,
       clock,
     });
   const coordination = new CoordinationPoint({

@@ -288,7 +288,8 @@ export interface CredentialRecords {
  * A signal is a hint to look again, never the data itself: it carries no more than a short message (e.g. an id), a
  * listener re-reads what it needs from the store. Published through a transaction's `tx`, a signal goes out when the
  * transaction commits and not at all when it rolls back; the same topic and message twice in one transaction go
- * out once. The outbox signals `OUTBOX_CHANGED` on every enqueue.
+ * out once. The outbox signals `OUTBOX_CHANGED` on every enqueue and replay (what wakes the outbox dispatchers):
+ * without a message for work due now, with the time (epoch ms) its first message falls due for work due later.
  */
 export interface ChangeFeed {
   publish(topic: string, message?: string): Promise<void>;

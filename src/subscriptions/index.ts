@@ -9,7 +9,7 @@ import type { HttpExtension } from '../http/app.js';
 import type { Logger } from '../logging.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
-import { OUTBOX_CHANGED, type Store, type UnitOfWork } from '../store/repository.js';
+import type { Store, UnitOfWork } from '../store/repository.js';
 import type { TaskStatusListener } from '../transfer/events.js';
 import { FocusContent } from './content.js';
 import { deliveryHandlers } from './delivery.js';
@@ -96,6 +96,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const dispatchers: Dispatcher[] = Array.from({ length: WORKERS }, () =>
     createDispatcher({
       outbox: store.outbox,
+      changes: store.changes,
       handlers,
       backoff,
       batchSize: BATCH_SIZE,
@@ -105,13 +106,11 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
     }),
   );
-  const wake = () => dispatchers.forEach((dispatcher) => dispatcher.wake());
-  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: HEARTBEAT_TICK_MS, clock, wake, onError });
-  let stopWaking: (() => void) | undefined;
+  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: HEARTBEAT_TICK_MS, clock, onError });
 
   return {
     http: {
-      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
+      fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock }) : []),
       writeInterceptors: { Basic: refuseTopicWrites(topics) },
     },
     async onCapacityChange(change, tx) {
@@ -123,12 +122,10 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     async start() {
       await publishTopics(store, tenants, [...topics.values()].map((topic) => topic.resource));
       // Events queued by any instance (and by this one's hooks, once their transaction commits) start a round here.
-      stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, wake);
-      for (const dispatcher of dispatchers) dispatcher.start();
+      await Promise.all(dispatchers.map((dispatcher) => dispatcher.start()));
       heartbeats.start();
     },
     async stop() {
-      stopWaking?.();
       await heartbeats.stop();
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop()));
       transport.close();

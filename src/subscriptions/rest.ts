@@ -26,8 +26,6 @@ export interface RestServices {
   limits: SearchLimits;
   directory: SubscriptionDirectory;
   policy: EndpointPolicy;
-  /** Asks the subscription dispatcher for a round (after a write queued work). */
-  wake(): void;
 }
 
 export class SubscriptionRest {
@@ -105,7 +103,6 @@ export class SubscriptionRest {
 
   private written(context: RestContext, resource: Resource): void {
     this.services.directory.remember(context.scope.tenant, String(resource.id), resource);
-    this.services.wake();
   }
 }
 

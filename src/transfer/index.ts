@@ -19,7 +19,7 @@ import { taskWrites } from './task-writes.js';
 /**
  * eOverdracht (DESIGN §2-§3): the hospital's sender and the care provider's receiver over Nuts notified pull.
  * `createTransfer` wires it from the gateway's parts; the gateway mounts `http` and registers `outboxHandlers`
- * with its outbox dispatcher (`wake` lets the transfer start delivery right after a change commits).
+ * with its outbox dispatcher (which the change feed wakes once a change that queued messages commits).
  */
 export interface TransferDependencies {
   store: Store;
@@ -32,8 +32,6 @@ export interface TransferDependencies {
   logger: Logger;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;
-  /** Asks the outbox dispatcher for a round now (after a change queued messages). */
-  wake?: () => void;
   clock?: () => number;
 }
 
@@ -52,22 +50,18 @@ export function createTransfer(deps: TransferDependencies): Transfer {
     onTaskStatusChange: deps.onTaskStatusChange,
     clock: deps.clock ?? Date.now,
   };
-  const wake = () => deps.wake?.();
   const peer = createPeer(deps.auth.client, deps.auth.registry);
   const payloadTask = (payload: unknown) => (payload as { task: string }).task;
   return {
     http: {
-      fhirRoutes: () => transferRoutes(context, wake),
-      writeInterceptors: { Task: taskWrites(context, wake) },
+      fhirRoutes: () => transferRoutes(context),
+      writeInterceptors: { Task: taskWrites(context) },
       router: notificationRouter({
         authenticator: deps.auth.authenticator,
         jsonDepth: deps.limits.jsonDepth,
         bodies: deps.bodies,
         logger: deps.logger,
-        receive: async (notification) => {
-          await receiveNotification(context, notification);
-          wake();
-        },
+        receive: (notification) => receiveNotification(context, notification),
       }),
     },
     outboxHandlers: {

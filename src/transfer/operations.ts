@@ -28,7 +28,7 @@ import { handoff, offer } from './sender.js';
 const OFFER = operationDefinition('eoverdracht-offer');
 const HANDOFF = operationDefinition('eoverdracht-handoff');
 
-export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
+export function transferRoutes(context: TransferContext): RouteDefinition[] {
   const offerHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
     const parameters = readOperationInput(OFFER, request);
@@ -39,7 +39,6 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
       receivers: receiversOf(context, parameters.values<Identifier>('receiver')),
       careType: careTypeOf(parameters.value<Coding>('careType')),
     });
-    afterChange();
     return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer(OFFER, result, issues)];
   };
   const handoffHandler: FhirHandler = async (request, rest) => {
@@ -50,7 +49,6 @@ export function transferRoutes(context: TransferContext, afterChange: () => void
       taskId: request.params.id,
       source: documentSource(readOperationInput(HANDOFF, request), 'nursingHandoff'),
     });
-    afterChange();
     return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer(HANDOFF, [result], issues)];
   };
   return [

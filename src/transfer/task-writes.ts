@@ -13,7 +13,7 @@ import { changeOutboundTask, isOutboundTask } from './sender.js';
  * Transfers start with `$offer` and are cancelled, never deleted; a Task that is no transfer (stored with a plain
  * create or update, e.g. an example) is plain FHIR data and passes through untouched.
  */
-export function taskWrites(context: TransferContext, afterChange: () => void): WriteInterceptor {
+export function taskWrites(context: TransferContext): WriteInterceptor {
   return async (request, rest, next) => {
     const unit = withUnitOfWork(context, rest.store);
     const tenant = rest.principal.tenant;
@@ -26,9 +26,7 @@ export function taskWrites(context: TransferContext, afterChange: () => void): W
     const proposed = resourceBody(request);
     if (proposed.id !== id) throw new OperationOutcomeError(unprocessable(`The body's id '${proposed.id}' differs from the id '${id}' in the URL`, 'Task.id'));
     const change = { tenant, version: rest.services.version, proposed, ifMatch: ifMatchVersion(request.headers['if-match']) };
-    const response = await (side === 'sender' ? changeAsSender(unit, change, rest.principal) : changeAsReceiver(unit, change, rest.principal));
-    afterChange();
-    return response;
+    return side === 'sender' ? changeAsSender(unit, change, rest.principal) : changeAsReceiver(unit, change, rest.principal);
   };
 }
 

@@ -211,10 +211,10 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     expect(await providerStore.outbox.list(VVT_A.id, { status: 'pending', kind: PUBLISH_KIND })).toHaveLength(1);
   });
 
-  it('a running dispatcher, woken after the debounce, delivers outside the transaction that scheduled it', async () => {
-    const dispatcher = createDispatcher({ outbox: providerStore.outbox, handlers: provider.outboxHandlers, pollMs: 60_000 });
-    const woken = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 20, client: toCoordinationPoint, wake: () => dispatcher.wake() });
-    dispatcher.start();
+  it('a running dispatcher, woken by the change feed when the debounce is over, delivers outside the transaction that scheduled it', async () => {
+    const dispatcher = createDispatcher({ outbox: providerStore.outbox, changes: providerStore.changes, handlers: provider.outboxHandlers, pollMs: 60_000 });
+    const woken = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 20, client: toCoordinationPoint });
+    await dispatcher.start();
     try {
       await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 1, 3]]), now());
       await eventually(async () => board()['10000002 elv-hoog'] === 1);

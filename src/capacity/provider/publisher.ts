@@ -20,8 +20,6 @@ export interface PublisherOptions {
   debounceMs?: number;
   /** node-cron expression of the full snapshot of every tenant (default every 15 minutes). */
   snapshotSchedule?: string;
-  /** Asks the outbox dispatcher for a round (after a debounced publication falls due). */
-  wake?: () => void;
   clock?: () => number;
 }
 
@@ -60,7 +58,6 @@ export class Publisher {
       orderingKey: `${PUBLISH_KIND}:${tenant}`,
       notBefore: new Date(this.clock() + delayMs).toISOString(),
     });
-    setTimeout(() => this.options.wake?.(), delayMs + 10).unref();
   };
 
   /** Delivers one publication: build from the allowlist, record, send. */
