@@ -129,7 +129,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       running = true;
       schedule(0);
       // The signal's message, when there is one, is when the work it announces falls due (store/outbox.ts).
-      stopListening = await options.changes?.subscribe(OUTBOX_CHANGED, (message) => wake(message === undefined ? undefined : Number(message)));
+      const unsubscribe = await options.changes?.subscribe(OUTBOX_CHANGED, (message) => wake(message === undefined ? undefined : Number(message)));
+      if (running) stopListening = unsubscribe;
+      else unsubscribe?.();
     },
     wake,
     async drain() {
