@@ -18,7 +18,7 @@ import { createLogger, wantsReadableLogs, type Logger } from './logging/logger.j
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher } from './outbox/dispatcher.js';
 import { openStore } from './store/index.js';
-import { OUTBOX_CHANGED, type Store } from './store/repository.js';
+import type { Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
 import { createTransfer } from './transfer/index.js';
 import { createValidator, type Validator } from './validation/index.js';
@@ -56,13 +56,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const bodies = createMemoryGate(config.limits.inFlightBytes);
     const auth = await createAuth(running, store);
     const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
+    // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here when due.
     const dispatcher = createDispatcher({
       outbox: store.outbox,
+      changes: store.changes,
       handlers: declaredByKey(capabilities, (capability) => capability.outboxHandlers, 'the outbox kind'),
       onError: (error, message) => logger.error({ err: error, outboxMessage: message?.id }, 'outbox dispatcher error'),
     });
-    // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here at once.
-    const stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, () => dispatcher.wake());
     const app = createApp({
       publicBaseUrl: running.publicBaseUrl,
       limits: config.limits,
@@ -88,12 +88,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
     for (const capability of capabilities) await capability.start?.();
     server.on('request', app);
-    dispatcher.start();
+    await dispatcher.start();
     const retention = scheduleRetention(store, retentionOf(config), logger);
     const url = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     logger.info({ url, publicBaseUrl: running.publicBaseUrl, mode: config.mode, store: store.kind }, 'gateway listening');
     const stopWork = async () => {
-      stopWaking();
       retention.stop();
       for (const capability of capabilities) await capability.stop?.();
       await dispatcher.stop();
@@ -118,19 +117,16 @@ interface CapabilityParts {
  * their transactions: subscriptions turn board and Task changes into events, capacity counts accepted transfers.
  */
 function createCapabilities({ config, store, auth, validators, logger }: CapabilityParts): Capability[] {
-  // Through the change feed, which every outbox dispatcher listens to: a capability needs none of them to exist.
-  const wake = () => void store.changes.publish(OUTBOX_CHANGED).catch((error: unknown) => logger.warn({ err: error }, 'outbox wake not sent'));
   const subscriptions = createSubscriptions({ config, store, registry: auth.registry, tokens: auth.client, availability: new StoredReportEgress(), logger });
-  const capacity = createCapacity({ config, store, client: auth.client, wake, onBoardChange: (change) => subscriptions.onCapacityChange(change), logger });
+  const capacity = createCapacity({ config, store, client: auth.client, onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx), logger });
   const transfer = createTransfer({
     store,
     auth,
     trusted: config.trusted,
     validators,
-    wake,
-    onTaskStatusChange: async (change) => {
-      await capacity.onTaskStatusChange(change);
-      await subscriptions.onTaskStatusChange(change);
+    onTaskStatusChange: async (change, tx) => {
+      await capacity.onTaskStatusChange(change, tx);
+      await subscriptions.onTaskStatusChange(change, tx);
     },
   });
   return [transfer, capacity, subscriptions];

@@ -8,7 +8,7 @@ import { CredentialRevoked, TokenError } from '../src/auth/jws.js';
 import { GatewayError } from '../src/errors.js';
 import { BodyTooLarge } from '../src/http/bodies.js';
 import { OperationOutcomeError } from '../src/fhir/outcome.js';
-import { ChangedMeanwhile } from '../src/transfer/storage.js';
+import { VersionConflict } from '../src/store/optimistic.js';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const REFUSAL_REASON_CODE_SYSTEM = new URL('../profiles/r4/auth/CodeSystem-refusal-reason.json', import.meta.url);
@@ -46,7 +46,7 @@ describe('error codes', () => {
 
   it.each([
     [new CredentialRevoked('authorization credential revoked'), CredentialRevoked, TokenError],
-    [new ChangedMeanwhile('Task/1'), ChangedMeanwhile, OperationOutcomeError],
+    [new VersionConflict('Task/1'), VersionConflict, OperationOutcomeError],
     [new OAuthError('invalid_grant', 'expired'), OAuthError, GatewayError],
     [new BodyTooLarge(1024), BodyTooLarge, GatewayError],
   ])('%s carries the code and name of its class', (error, type, base) => {

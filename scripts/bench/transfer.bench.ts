@@ -73,8 +73,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 /** The baseline: the same resources written in one transaction, nothing else. */
 async function storeOnly(store: Store, resources: Resource[]): Promise<void> {
-  await store.transaction(async () => {
-    for (const resource of resources) await store.resources.update({ tenant: 'baseline', version: 'stu3' }, resource);
+  await store.transaction(async (tx) => {
+    for (const resource of resources) await tx.resources.update({ tenant: 'baseline', version: 'stu3' }, resource);
   });
 }
 

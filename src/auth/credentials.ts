@@ -42,6 +42,8 @@ export interface CredentialService {
   revoke(issuer: string, id: string): Promise<boolean>;
   /** True while the credential exists and is not revoked (checked on every guarded request). */
   isActive(issuer: string, id: string): Promise<boolean>;
+  /** The same service, keeping its records in `records` (those of a unit of work: a transaction's `tx`). */
+  over(records: CredentialRecords): CredentialService;
 }
 
 export function isGrantedResource(value: unknown): value is GrantedResource {
@@ -160,5 +162,7 @@ export function createCredentialService(registry: TrustRegistry, records: Creden
     revoke: (issuer, id) => records.revoke(issuer, id, new Date(clock())),
 
     isActive,
+
+    over: (other) => createCredentialService(registry, other, clock),
   };
 }

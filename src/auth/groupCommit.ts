@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import type { AuditTrail, Store } from '../store/repository.js';
+import type { AuditTrail, Store, UnitOfWork } from '../store/repository.js';
 
 /**
  * Group commit for the small writes every token exchange and audited request makes (jti records, AuditEvents):
@@ -9,12 +9,12 @@ import type { AuditTrail, Store } from '../store/repository.js';
  */
 export interface GroupCommit {
   /** Runs `work` inside the next shared transaction; settles after that transaction commits. */
-  run<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  run<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T>;
   audit: Pick<AuditTrail, 'append'>;
 }
 
 interface Pending {
-  work: (tx: Store) => Promise<unknown>;
+  work: (tx: UnitOfWork) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
@@ -49,7 +49,7 @@ export function groupCommit(store: Store): GroupCommit {
     });
   }
 
-  function enqueue<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+  function enqueue<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (queue.length === 0) setImmediate(() => void flush());
       queue.push({ work, resolve: resolve as (value: unknown) => void, reject });

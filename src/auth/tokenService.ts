@@ -1,6 +1,6 @@
 import type { Auditor } from '../audit/auditor.js';
 import { isObject } from '../vocabulary/json.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
@@ -48,7 +48,7 @@ export interface TokenService {
 
 /** Runs writes atomically: a group commit (createAuth) or a plain store transaction. */
 export interface AtomicWrites {
-  run<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  run<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T>;
 }
 
 export interface TokenServiceDeps {
@@ -121,7 +121,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   }
 
   /** Records the assertion's jti as used (single use across restarts and instances); false when it was used before. */
-  const rememberJti = (tx: Store, kind: string, assertion: VerifiedAssertion) =>
+  const rememberJti = (tx: UnitOfWork, kind: string, assertion: VerifiedAssertion) =>
     tx.replay.remember(`${kind}:${assertion.iss}:${assertion.jti}`, new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000));
 
   async function checkGrant(assertion: VerifiedAssertion): Promise<Grant> {

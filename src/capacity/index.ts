@@ -4,8 +4,9 @@ import { ConfigError, type GatewayConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { Store } from '../store/repository.js';
-import type { TaskStatusChange } from '../transfer/events.js';
 import { statusOf } from '../transfer/task-status.js';
+import type { UnitOfWork } from '../store/repository.js';
+import type { TaskStatusListener } from '../transfer/events.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND, type PublisherOptions } from './provider/publisher.js';
@@ -22,8 +23,6 @@ export interface CapacityOptions {
   store: Store;
   /** Outbound calls with Nuts-style tokens (auth's client). */
   client: PublisherOptions['client'];
-  /** Asks the outbox dispatcher for a round. */
-  wake?: () => void;
   clock?: () => number;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
@@ -35,9 +34,9 @@ export interface CapacityOptions {
   sweepSchedule?: string;
   /**
    * Told when a coordination point's board changed (subscriptions, topic "capacity changed"), inside the transaction
-   * that stores the provider's report: throwing rolls the report back.
+   * that stores the provider's report (its unit of work `tx`): throwing rolls the report back.
    */
-  onBoardChange?: (change: BoardChange) => Promise<void>;
+  onBoardChange?: (change: BoardChange, tx: UnitOfWork) => Promise<void>;
 }
 
 export interface Capacity extends Capability {
@@ -46,7 +45,7 @@ export interface Capacity extends Capability {
   publisher?: Publisher;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
-  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
+  onTaskStatusChange: TaskStatusListener;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -80,7 +79,6 @@ export function createCapacity(options: CapacityOptions): Capacity {
       coordinationPoint: coordinationPointOrg,
       debounceMs: options.publishDebounceMs ?? settings.publishDebounceMs,
       snapshotSchedule: settings.snapshotSchedule,
-      wake: options.wake,
       clock,
     });
   const coordination = new CoordinationPoint({
@@ -106,12 +104,12 @@ export function createCapacity(options: CapacityOptions): Capacity {
       project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},
-    async onTaskStatusChange(change) {
+    async onTaskStatusChange(change, tx) {
       const careType = careTypeOfTask(change.task);
       const status = statusOf(change.task);
       if (change.side !== 'receiver' || !careType || !status || status === change.previousStatus || typeof change.task.id !== 'string') return;
       if (!config.organizations.some((organization) => organization.id === change.tenant)) return;
-      await provider.recordTransfer(change.store, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
+      await provider.recordTransfer(tx, change.tenant, { task: change.task.id, careType, status, at: new Date(clock()).toISOString() });
     },
     async start() {
       const coordinationPoints = tenantsWith('coordination-point');

@@ -1,6 +1,6 @@
-import { AsyncResource } from 'node:async_hooks';
 import { GatewayError } from '../errors.js';
 import type { Outbox, OutboxMessage } from '../store/repository.js';
+import { OUTBOX_CHANGED, type ChangeFeed } from '../store/repository.js';
 import { DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from './backoff.js';
 
 /**
@@ -17,21 +17,24 @@ export class PermanentFailure extends GatewayError {
 
 export interface DispatcherOptions {
   outbox: Outbox;
+  /** The store's change feed: its OUTBOX_CHANGED signals (work enqueued by any instance) wake the dispatcher. */
+  changes?: Pick<ChangeFeed, 'subscribe'>;
   handlers: Record<string, OutboxHandler>;
   backoff?: BackoffPolicy;
   /** Messages claimed per round. */
   batchSize?: number;
   /** How long a claim stays ours; must exceed the slowest handler's timeout. */
   leaseMs?: number;
-  /** Idle polling interval; `wake()` starts a round at once. */
+  /** Idle polling interval (retries, expired leases); a wake starts a round at once. */
   pollMs?: number;
   onError?: (error: unknown, message?: OutboxMessage) => void;
 }
 
 export interface Dispatcher {
-  start(): void;
-  /** Starts a round now (call after enqueueing work). */
-  wake(): void;
+  /** Starts the rounds; resolves once the change feed wakes the dispatcher. */
+  start(): Promise<void>;
+  /** Starts a round now, or at `dueAt` (epoch ms) when that is later (as an OUTBOX_CHANGED signal asks). */
+  wake(dueAt?: number): void;
   /** Runs rounds until nothing due is left; for tests and shutdown draining. */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -46,12 +49,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const kinds = Object.keys(handlers);
   let running = false;
   let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
   let current: Promise<number> | undefined;
   let wakeRequested = false;
-  // Rounds run in the async context the dispatcher was made in. A wake() from inside a store transaction would
-  // otherwise start the round in that transaction: claims and handlers on its connection, half of their writes
-  // committed with it and half after, and deliveries of messages that roll back.
-  const outside = AsyncResource.bind((work: () => Promise<void>) => void work());
+  /** The earliest time work announced for later falls due. */
+  let dueLater = Infinity;
+  let stopListening: (() => void) | undefined;
 
   /** Runs the handler; true when it succeeded, else the failure is recorded (retry or dead letter). */
   async function deliver(message: OutboxMessage): Promise<boolean> {
@@ -100,32 +103,42 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function schedule(delay: number): void {
     if (!running) return;
     clearTimeout(timer);
-    timer = setTimeout(
-      () =>
-        outside(async () => {
-          wakeRequested = false;
-          const handled = await runRound();
-          // Anything handled may have unblocked the next message of its ordering key: only an empty round means idle.
-          schedule(handled > 0 || wakeRequested ? 0 : pollMs);
-        }),
-      delay,
-    );
+    timerAt = Date.now() + delay;
+    timer = setTimeout(async () => {
+      wakeRequested = false;
+      if (dueLater <= Date.now()) dueLater = Infinity;
+      const handled = await runRound();
+      // Anything handled may have unblocked the next message of its ordering key: only an empty round means idle.
+      schedule(handled > 0 || wakeRequested ? 0 : Math.min(pollMs, dueLater - Date.now()));
+    }, delay);
+  }
+
+  function wake(dueAt = Date.now()): void {
+    if (dueAt > Date.now()) {
+      dueLater = Math.min(dueLater, dueAt);
+      if (running && !current && dueAt < timerAt) schedule(dueAt - Date.now());
+      return;
+    }
+    wakeRequested = true;
+    if (running && !current) schedule(0);
   }
 
   return {
-    start() {
+    async start() {
       running = true;
       schedule(0);
+      // The signal's message, when there is one, is when the work it announces falls due (store/outbox.ts).
+      const unsubscribe = await options.changes?.subscribe(OUTBOX_CHANGED, (message) => wake(message === undefined ? undefined : Number(message)));
+      if (running) stopListening = unsubscribe;
+      else unsubscribe?.();
     },
-    wake() {
-      wakeRequested = true;
-      if (running && !current) schedule(0);
-    },
+    wake,
     async drain() {
       while ((await runRound()) > 0);
     },
     async stop() {
       running = false;
+      stopListening?.();
       clearTimeout(timer);
       await current;
     },

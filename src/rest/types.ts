@@ -1,7 +1,7 @@
 import type { AccessRequest, Authenticator, Principal } from '../fhir/principal.js';
 import type { OperationOutcome, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { SearchRequest } from '../fhir/search/types.js';
-import type { Scope, Store } from '../store/repository.js';
+import type { Scope, UnitOfWork } from '../store/repository.js';
 import type { Validator } from '../validation/index.js';
 import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { SearchLimits } from '../fhir/search/parse.js';
@@ -101,7 +101,7 @@ export interface RestContext {
   baseUrl: string;
   principal: Principal;
   scope: Scope;
-  store: Store;
+  store: UnitOfWork;
   /** Filled by the router as requests succeed; a rolled-back transaction takes its entries' accesses out again. */
   accesses: AccessEvent[];
   /** What the request may still gather into its answer (`limits.responseBytes`), batch entries together. */

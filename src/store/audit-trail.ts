@@ -44,20 +44,20 @@ export class KyselyAuditTrail implements AuditTrail {
       ...(Number.isNaN(recorded) ? { recorded: toInstant(at) } : {}),
     };
     const { event: row, references } = auditTrailRows(tenant, stored);
-    await this.context.atomically(async () => {
+    await this.context.atomically(async (context) => {
       const values = [...EVENT_COLUMNS.map((column) => row[column]), hasUnverifiedRequester(stored) ? 1 : 0];
-      const [inserted] = await this.context.statements.insert('audit_events', INSERTED_COLUMNS, [values], 'seq');
+      const [inserted] = await context.statements.insert('audit_events', INSERTED_COLUMNS, [values], 'seq');
       if (references.length > 0) {
         const seq = inserted.seq as number;
-        await this.context.statements.insert('audit_references', REFERENCE_COLUMNS, references.map((reference) => referenceRow(reference, seq)));
+        await context.statements.insert('audit_references', REFERENCE_COLUMNS, references.map((reference) => referenceRow(reference, seq)));
       }
     });
     return stored;
   }
 
   async pruneBefore(before: Date, limit: number, which: 'all' | 'unverified'): Promise<number> {
-    return this.context.atomically(async () => {
-      const db = this.context.db();
+    return this.context.atomically(async (context) => {
+      const db = context.db();
       const oldest = await db
         .selectFrom('audit_events')
         .select('seq')

@@ -1,5 +1,5 @@
 import { isUniqueViolation, type StoreContext } from './context.js';
-import { ConcurrentWrite } from './optimistic.js';
+import { VersionConflict } from './optimistic.js';
 import type {
   CapacityState,
   CapacityStates,
@@ -14,18 +14,18 @@ type Context = Pick<StoreContext, 'statements'>;
 
 /**
  * A new record (no version read) is inserted, one read before is updated only while still at that version; a lost
- * race either way is a ConcurrentWrite. `update` answers the rows it changed.
+ * race either way is a VersionConflict. `update` answers the rows it changed.
  */
 async function writeAtVersion(what: string, version: number | undefined, insert: () => Promise<unknown>, update: (version: number) => Promise<unknown[]>) {
   if (version === undefined) {
     try {
       await insert();
     } catch (error) {
-      throw isUniqueViolation(error) ? new ConcurrentWrite(what) : error;
+      throw isUniqueViolation(error) ? new VersionConflict(what) : error;
     }
     return;
   }
-  if ((await update(version)).length === 0) throw new ConcurrentWrite(what);
+  if ((await update(version)).length === 0) throw new VersionConflict(what);
 }
 
 const TRANSFER_COLUMNS = [

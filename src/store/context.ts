@@ -3,17 +3,20 @@ import type { DeferredIndex } from './deferred-index.js';
 import type { CompiledStatements } from './statements.js';
 import type { Database, Dialect } from './schema.js';
 
-/** What the repositories share: the dialect, the executor of the current transaction (or the pool), atomicity. */
+/**
+ * What the repositories of one unit of work share: the dialect, its executor (its transaction, or the database
+ * itself for the store outside any transaction), atomicity.
+ */
 export interface StoreContext {
   readonly dialect: Dialect;
-  /** The open transaction of the calling async context, or the database itself outside one. */
+  /** This unit of work's transaction, or the database itself outside one. */
   db(): Kysely<Database>;
-  /** Runs `work` in a transaction, joining the one already open in this async context. */
-  atomically<T>(work: () => Promise<T>): Promise<T>;
+  /** Runs `work` atomically on the context it is given: this one inside a transaction, else a new transaction's. */
+  atomically<T>(work: (context: StoreContext) => Promise<T>): Promise<T>;
   readonly statements: CompiledStatements;
   /** Index entries of the types written in batches (the patient data read by id). */
   readonly deferredIndex: DeferredIndex;
-  /** The store's ChangeFeed.publish: tells every instance on the database that something changed. */
+  /** This unit of work's ChangeFeed.publish: tells every instance on the database that something changed. */
   publish(topic: string, message?: string): Promise<void>;
 }
 

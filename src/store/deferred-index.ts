@@ -48,9 +48,8 @@ export class DeferredIndex {
   private closed = false;
 
   constructor(
+    /** The store outside any transaction, where background rounds run. */
     private readonly context: IndexingContext,
-    /** Runs `work` outside any transaction of the calling async context (where the background round is started). */
-    private readonly detached: (work: () => void) => void,
     private readonly logger: Pick<Logger, 'warn'>,
   ) {}
 
@@ -64,9 +63,9 @@ export class DeferredIndex {
     return this.pending < MAX_PENDING;
   }
 
-  /** Queues resource `rid` of `tenant`, written in the current transaction, for indexing. */
-  async enqueue(rid: number, tenant: string): Promise<void> {
-    await this.context.statements.run(
+  /** Queues resource `rid` of `tenant`, written in the unit of work `context`, for indexing. */
+  async enqueue(context: Pick<IndexingContext, 'statements'>, rid: number, tenant: string): Promise<void> {
+    await context.statements.run(
       'enqueue-pending-index',
       (db, slot) =>
         db
@@ -83,23 +82,12 @@ export class DeferredIndex {
   /**
    * Indexes everything `tenant` has pending, before a search of that tenant that may see a deferred type: rounds
    * until none is left of what was queued when the flush began (waiting for other instances' rounds; what others
-   * queue meanwhile is theirs).
+   * queue meanwhile is theirs), in the searching unit of work `context`.
    */
-  async flush(tenant: string): Promise<void> {
-    const last = await this.lastPending(tenant);
+  async flush(context: IndexingContext, tenant: string): Promise<void> {
+    const last = await lastPending(context, tenant);
     if (last === undefined) return;
-    while ((await this.round('wait', FLUSH_ROUND, { tenant, last })).taken > 0) await nextTurn();
-  }
-
-  /** A read first: with nothing pending, a search takes no write lock. */
-  private async lastPending(tenant: string): Promise<number | undefined> {
-    // No index on the tenant: the queue is short (MAX_PENDING per instance), and an index would cost every write.
-    const [row] = await this.context.statements.run(
-      'last-pending-index-of-tenant',
-      (db, slot) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')).where('tenant', '=', slot(0)),
-      [tenant],
-    );
-    return row?.last ?? undefined;
+    while ((await this.round(context, 'wait', FLUSH_ROUND, { tenant, last })).taken > 0) await nextTurn();
   }
 
   /** At start-up: what an earlier run left pending is indexed in the background. */
@@ -122,22 +110,20 @@ export class DeferredIndex {
 
   private schedule(): void {
     if (this.timer !== undefined || this.closed) return;
-    this.detached(() => {
-      this.timer = setTimeout(() => {
-        this.queuedSince = false;
-        this.background = this.catchUp().finally(() => {
-          this.background = undefined;
-          this.timer = undefined;
-          if (this.queuedSince) this.schedule();
-        });
-      }, ROUND_DELAY_MS);
-      this.timer.unref();
-    });
+    this.timer = setTimeout(() => {
+      this.queuedSince = false;
+      this.background = this.catchUp().finally(() => {
+        this.background = undefined;
+        this.timer = undefined;
+        if (this.queuedSince) this.schedule();
+      });
+    }, ROUND_DELAY_MS);
+    this.timer.unref();
   }
 
   private async catchUp(): Promise<void> {
     try {
-      while (!this.closed && (await this.round('skip', BACKGROUND_ROUND)).more) await nextTurn();
+      while (!this.closed && (await this.round(this.context, 'skip', BACKGROUND_ROUND)).more) await nextTurn();
     } catch {
       // The queue stays as it was: the next round, or the next search, indexes it.
     }
@@ -151,9 +137,14 @@ export class DeferredIndex {
    * rounds skip rows another instance is indexing; a flush waits for them. Returns how many were taken, and whether
    * more may be waiting.
    */
-  private async round(locking: 'wait' | 'skip', size: number, until?: { tenant: string; last: number }): Promise<{ taken: number; more: boolean }> {
-    const done = await this.context.atomically(async () => {
-      const db = this.context.db();
+  private async round(
+    context: IndexingContext,
+    locking: 'wait' | 'skip',
+    size: number,
+    until?: { tenant: string; last: number },
+  ): Promise<{ taken: number; more: boolean }> {
+    const done = await context.atomically(async (tx) => {
+      const db = tx.db();
       const rows = await db
         .selectFrom('pending_index as p')
         .innerJoin('resources as r', 'r.rid', 'p.rid')
@@ -161,7 +152,7 @@ export class DeferredIndex {
         .$if(until !== undefined, (q) => q.where('p.tenant', '=', until!.tenant).where('p.rid', '<=', until!.last))
         .orderBy('p.rid')
         .limit(size)
-        .$if(this.context.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
+        .$if(tx.dialect === 'postgres', (q) => (locking === 'skip' ? q.forUpdate(['p', 'r']).skipLocked() : q.forUpdate(['p', 'r'])))
         .execute();
       if (rows.length === 0) return { taken: [], more: false, setAside: [] };
       const taken: number[] = [];
@@ -183,8 +174,8 @@ export class DeferredIndex {
           unindexable.push({ ...resource, id: row.id, reason: `${row.resource_type}/${row.id} cannot be indexed: ${(error as Error).message}` });
         }
       }
-      await insertIndexEntries(this.context, indexed);
-      await setAside(this.context, unindexable);
+      await insertIndexEntries(tx, indexed);
+      await setAside(tx, unindexable);
       await db.deleteFrom('pending_index').where('rid', 'in', taken).execute();
       return { taken, more: rows.length === size || taken.length < rows.length, setAside: unindexable };
     });
@@ -195,3 +186,14 @@ export class DeferredIndex {
 }
 
 const countEntries = (entries: IndexEntries): number => Object.values(entries).reduce((sum, list) => sum + list.length, 0);
+
+/** A read first: with nothing pending, a search takes no write lock. */
+async function lastPending(context: IndexingContext, tenant: string): Promise<number | undefined> {
+  // No index on the tenant: the queue is short (MAX_PENDING per instance), and an index would cost every write.
+  const [row] = await context.statements.run(
+    'last-pending-index-of-tenant',
+    (db, slot) => db.selectFrom('pending_index').select((eb) => eb.fn.max('rid').as('last')).where('tenant', '=', slot(0)),
+    [tenant],
+  );
+  return row?.last ?? undefined;
+}

@@ -1,6 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely } from 'kysely';
-import type { AccessTokenRecords, AuditTrail, CapacityStates, CredentialRecords, TransferRecords, ChangeFeed, EventStreams, Outbox, ReplayCache, ResourceRepository, Store, StoreGauges } from './repository.js';
+import type { ChangeFeed, Store, StoreGauges, UnitOfWork } from './repository.js';
 import { withAuditTrail } from './audit-resources.js';
 import { KyselyAuditTrail } from './audit-trail.js';
 import { KyselyAccessTokens } from './access-tokens.js';
@@ -32,36 +31,62 @@ export interface KyselyStoreOptions {
   limits?: ResourceLimits;
 }
 
-/** The transaction an async context runs in; `trx` is cleared when the transaction ends. */
-interface OpenTransaction {
-  trx?: Kysely<Database>;
-  /** Change signals published in it, by topic and message (the same one twice goes out once). */
-  signals: Map<string, Signal>;
+type Repositories = Pick<
+  UnitOfWork,
+  'resources' | 'audit' | 'outbox' | 'replay' | 'accessTokens' | 'transfers' | 'capacityStates' | 'credentials' | 'streams'
+>;
+
+/** The repositories of one unit of work, every one over its context. */
+function repositoriesOver(context: StoreContext, limits: ResourceLimits): Repositories {
+  const audit = new KyselyAuditTrail(context);
+  return {
+    resources: withAuditTrail(new KyselyResourceRepository(context, limits), audit),
+    audit,
+    outbox: new KyselyOutbox(context),
+    replay: new KyselyReplayCache(context),
+    accessTokens: new KyselyAccessTokens(context),
+    transfers: new KyselyTransferRecords(context),
+    capacityStates: new KyselyCapacityStates(context),
+    credentials: new KyselyCredentialRecords(context),
+    streams: new KyselyEventStreams(context),
+  };
 }
 
+/** The `tx` of one transaction: its repositories, its signals (sent at commit); a nested `transaction` joins it. */
+class TransactionUnit implements UnitOfWork {
+  readonly changes: ChangeFeed;
+
+  constructor(
+    readonly kind: Dialect,
+    private readonly context: StoreContext,
+    repositories: Repositories,
+    subscribe: ChangeFeed['subscribe'],
+  ) {
+    Object.assign(this, repositories);
+    this.changes = { publish: (topic, message) => this.context.publish(topic, message), subscribe };
+  }
+
+  transaction<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+}
+// The repositories are fields of both, assigned from `repositoriesOver` in their constructors.
+interface TransactionUnit extends Repositories {}
+export interface KyselyStore extends Repositories {}
+
 /**
- * The Store over either engine. An open transaction belongs to the async context that started it: inside
- * `transaction(work)`, every call on this store (or the `tx` handed to `work`, the same object) runs in that
- * transaction, and a nested `transaction` joins it. Work the transaction leaves behind (a timer, an unawaited
- * promise) inherits that context; once the transaction has ended, it runs outside it.
+ * The Store over either engine. Outside a transaction every call is atomic on its own; `transaction(work)` hands
+ * `work` a unit of work of its own (`tx`), and only what goes through `tx` is in the transaction.
  */
 export class KyselyStore implements Store {
-  readonly resources: ResourceRepository;
-  readonly audit: AuditTrail;
-  readonly outbox: Outbox;
-  readonly replay: ReplayCache;
-  readonly accessTokens: AccessTokenRecords;
-  readonly transfers: TransferRecords;
-  readonly capacityStates: CapacityStates;
-  readonly credentials: CredentialRecords;
-  readonly streams: EventStreams;
   readonly changes: ChangeFeed;
   private readonly context: StoreContext;
-  private readonly openTransaction = new AsyncLocalStorage<OpenTransaction>();
 
   private readonly beforeClose: () => Promise<void>;
   private readonly deferredIndex: DeferredIndex;
   private readonly signals: SignalTransport;
+  private readonly direct?: DirectSql;
+  private readonly limits: ResourceLimits;
   /** Transactions begun and not yet ended on this store (waiting for the connection included). */
   private transactionsOpen = 0;
   private closing?: Promise<void>;
@@ -72,66 +97,69 @@ export class KyselyStore implements Store {
     options: KyselyStoreOptions = {},
   ) {
     this.beforeClose = options.beforeClose ?? (async () => undefined);
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.direct = options.direct;
     const signals = (this.signals = options.signals ?? new InProcessSignals());
     this.changes = {
-      publish: (topic, message) => this.publish({ topic, message }),
+      publish: (topic, message) => signals.send([{ topic, message }], db),
       subscribe: (topic, listener) => signals.subscribe(topic, listener),
     };
-    const current = () => this.openTransaction.getStore()?.trx ?? this.db;
-    // Inside its own transaction an async context holds the connection; with no transaction open, a read can't
-    // interleave with anyone's (better-sqlite3 runs it to the end before anything else runs).
-    const allowed = (readOnly: boolean) => this.openTransaction.getStore()?.trx !== undefined || (readOnly && this.transactionsOpen === 0);
     const shared = {
       dialect: kind,
-      db: current,
-      atomically: <T>(work: () => Promise<T>) => this.transaction(() => work()),
-      statements: new CompiledStatements({ db: current, direct: options.direct && { sql: options.direct, allowed } }),
-      publish: (topic: string, message?: string) => this.changes.publish(topic, message),
+      db: () => db,
+      atomically: <T>(work: (context: StoreContext) => Promise<T>) => this.inTransaction(work),
+      // With no transaction open, a read can't interleave with anyone's (better-sqlite3 runs it to the end first).
+      statements: new CompiledStatements({ db: () => db, direct: this.direct && { sql: this.direct, allowed: (readOnly) => readOnly && this.transactionsOpen === 0 } }),
+      publish: this.changes.publish,
     };
-    this.deferredIndex = new DeferredIndex(shared, (work) => this.openTransaction.exit(work), options.logger ?? createLogger());
+    this.deferredIndex = new DeferredIndex(shared, options.logger ?? createLogger());
     this.context = { ...shared, deferredIndex: this.deferredIndex };
-    this.audit = new KyselyAuditTrail(this.context);
-    this.resources = withAuditTrail(new KyselyResourceRepository(this.context, options.limits ?? DEFAULT_LIMITS), this.audit);
-    this.outbox = new KyselyOutbox(this.context);
-    this.replay = new KyselyReplayCache(this.context);
-    this.accessTokens = new KyselyAccessTokens(this.context);
-    this.transfers = new KyselyTransferRecords(this.context);
-    this.capacityStates = new KyselyCapacityStates(this.context);
-    this.credentials = new KyselyCredentialRecords(this.context);
-    this.streams = new KyselyEventStreams(this.context);
+    Object.assign(this, repositoriesOver(this.context, this.limits));
   }
 
-  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
-    if (this.openTransaction.getStore()?.trx) return work(this);
-    const open: OpenTransaction = { signals: new Map() };
+  transaction<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T> {
+    return this.inTransaction((context) => work(new TransactionUnit(this.kind, context, repositoriesOver(context, this.limits), this.changes.subscribe)));
+  }
+
+  /**
+   * Runs `work` on the context of a new transaction. Signals published in it wait for its end (the same topic and
+   * message twice go out once) and are dropped on rollback.
+   */
+  private async inTransaction<T>(work: (context: StoreContext) => Promise<T>): Promise<T> {
+    const signals = new Map<string, Signal>();
     this.transactionsOpen += 1;
     let result: T;
     try {
       result = await this.db.transaction().execute(async (trx) => {
-        open.trx = trx;
+        const open = { ended: false };
         try {
-          const value = await this.openTransaction.run(open, () => work(this));
-          if (this.signals.sendsInTransaction) await this.signals.send([...open.signals.values()], trx);
+          const value = await work(this.transactionContext(trx, signals, open));
+          if (this.signals.sendsInTransaction) await this.signals.send([...signals.values()], trx);
           return value;
         } finally {
-          delete open.trx;
+          open.ended = true;
         }
       });
     } finally {
       this.transactionsOpen -= 1;
     }
-    if (!this.signals.sendsInTransaction) await this.signals.send([...open.signals.values()], this.db);
+    if (!this.signals.sendsInTransaction) await this.signals.send([...signals.values()], this.db);
     return result;
   }
 
-  /** Inside a transaction the signal waits for its end (and is dropped on rollback); outside one it goes now. */
-  private async publish(signal: Signal): Promise<void> {
-    const open = this.openTransaction.getStore();
-    if (open?.trx) {
-      open.signals.set(JSON.stringify([signal.topic, signal.message]), signal);
-      return;
-    }
-    await this.signals.send([signal], this.db);
+  private transactionContext(trx: Kysely<Database>, signals: Map<string, Signal>, open: { ended: boolean }): StoreContext {
+    const context: StoreContext = {
+      dialect: this.kind,
+      db: () => trx,
+      atomically: (work) => work(context),
+      // The transaction holds the connection until it ends: its statements may run on it directly.
+      statements: this.context.statements.on({ db: () => trx, direct: this.direct && { sql: this.direct, allowed: () => !open.ended } }),
+      deferredIndex: this.deferredIndex,
+      publish: async (topic, message) => {
+        signals.set(JSON.stringify([topic, message]), { topic, message });
+      },
+    };
+    return context;
   }
 
   /** Called once the schema is up to date: picks up work an earlier run left (the deferred index). */

@@ -13,7 +13,7 @@ const ROWS_PER_STATEMENT = 500;
 /**
  * The durable outbox. A claim is one UPDATE over the due messages (on PostgreSQL selected `FOR UPDATE SKIP LOCKED`,
  * so concurrent instances never take the same one); an in-flight message's `next_attempt_at` is its lease expiry.
- * Enqueueing (and replaying) signals `OUTBOX_CHANGED`, so every instance's dispatcher can start a round at once.
+ * Enqueueing (and replaying) signals `OUTBOX_CHANGED`, so every instance's dispatcher starts a round when it is due.
  */
 export class KyselyOutbox implements Outbox {
   constructor(private readonly context: StoreContext) {}
@@ -26,18 +26,21 @@ export class KyselyOutbox implements Outbox {
   async enqueueAll(messages: NewOutboxMessage[]): Promise<string[]> {
     if (messages.length === 0) return [];
     const now = Date.now();
+    let firstDue = Infinity;
     const rows = messages.map((message) => {
       const notBefore = message.notBefore === undefined ? now : Date.parse(message.notBefore);
       if (Number.isNaN(notBefore)) throw new OperationOutcomeError(badRequest(`notBefore '${message.notBefore}' is not an instant`));
+      firstDue = Math.min(firstDue, notBefore);
       const payload = JSON.stringify(message.payload ?? null);
       return [randomUUID(), message.tenant, message.kind, message.destination, payload, message.orderingKey ?? null, 0, 'pending', notBefore, now, null];
     });
-    await this.context.atomically(async () => {
+    await this.context.atomically(async (context) => {
       for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-        await this.context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_STATEMENT));
+        await context.statements.insert('outbox', OUTBOX_COLUMNS, rows.slice(start, start + ROWS_PER_STATEMENT));
       }
     });
-    await this.context.publish(OUTBOX_CHANGED);
+    // Work due later says when, so that the dispatchers wake then.
+    await this.context.publish(OUTBOX_CHANGED, firstDue > now ? String(firstDue) : undefined);
     return rows.map((row) => row[0] as string);
   }
 

@@ -16,7 +16,7 @@ export interface Scope {
 }
 
 export interface WriteOptions {
-  /** Optimistic locking: the versionId the caller last saw (from `If-Match: W/"n"`). */
+  /** Optimistic locking: the versionId the caller last saw (from `If-Match: W/"n"`); else VersionConflict (412). */
   ifMatch?: string;
 }
 
@@ -184,7 +184,7 @@ export interface TransferRecord {
 export interface TransferRecords {
   find(tenant: string, task: string): Promise<Versioned<TransferRecord> | undefined>;
   /**
-   * Writes the record over `version`, the one it was read at (undefined: a new record). ConcurrentWrite
+   * Writes the record over `version`, the one it was read at (undefined: a new record). VersionConflict
    * (optimistic.ts) when another writer changed or created it in between.
    */
   save(tenant: string, record: TransferRecord, version?: number): Promise<void>;
@@ -210,7 +210,7 @@ export interface CapacityState {
 /** One capacity state per tenant. */
 export interface CapacityStates {
   find(tenant: string): Promise<Versioned<CapacityState> | undefined>;
-  /** As TransferRecords.save: over the version read, ConcurrentWrite when it moved. */
+  /** As TransferRecords.save: over the version read, VersionConflict when it moved. */
   save(tenant: string, state: CapacityState, version?: number): Promise<void>;
 }
 
@@ -237,9 +237,10 @@ export interface CredentialRecords {
 /**
  * Change fan-out between the instances sharing one database (PostgreSQL LISTEN/NOTIFY; on SQLite, the one process).
  * A signal is a hint to look again, never the data itself: it carries no more than a short message (e.g. an id), a
- * listener re-reads what it needs from the store. Published inside `transaction`, a signal goes out when the
+ * listener re-reads what it needs from the store. Published through a transaction's `tx`, a signal goes out when the
  * transaction commits and not at all when it rolls back; the same topic and message twice in one transaction go
- * out once. The outbox signals `OUTBOX_CHANGED` on every enqueue.
+ * out once. The outbox signals `OUTBOX_CHANGED` on every enqueue and replay (what wakes the outbox dispatchers):
+ * without a message for work due now, with the time (epoch ms) its first message falls due for work due later.
  */
 export interface ChangeFeed {
   publish(topic: string, message?: string): Promise<void>;
@@ -265,7 +266,13 @@ export interface StoreGauges {
   subscriptions: { status: string; count: number }[];
 }
 
-export interface Store {
+/**
+ * What work does with the data: the repositories and the change feed, either straight on the store (each call
+ * atomic on its own) or bound to one transaction, the `tx` that `Store.transaction` hands its work. A call inside
+ * the transaction goes through `tx`: the store object itself runs outside it (on SQLite, which has one writer, it
+ * waits for the transaction to end).
+ */
+export interface UnitOfWork {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceRepository;
   readonly audit: AuditTrail;
@@ -277,8 +284,14 @@ export interface Store {
   readonly credentials: CredentialRecords;
   readonly streams: EventStreams;
   readonly changes: ChangeFeed;
-  /** Runs `work` atomically: everything it writes through the given store commits or rolls back together. */
-  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` atomically: everything it writes through `tx` commits or rolls back together. Called on a `tx`, it
+   * joins that transaction.
+   */
+  transaction<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T>;
+}
+
+export interface Store extends UnitOfWork {
   /** True when the database answers (for /readyz). */
   ping(): Promise<boolean>;
   gauges(): Promise<StoreGauges>;

@@ -14,6 +14,7 @@ import { newResourceId } from './ids.js';
 import { deleteIndexEntries, insertIndexEntries } from './index-writer.js';
 import type { Database } from './schema.js';
 import { searchResources } from './search-query.js';
+import { VersionConflict } from './optimistic.js';
 import { nextWriteSeq } from './sequence.js';
 import type { Slot } from './statements.js';
 
@@ -44,7 +45,7 @@ export class KyselyResourceRepository implements ResourceRepository {
     this.checkType(scope, resource);
     const now = Date.now();
     const stored = withMeta(resource, newResourceId(now), 1, now);
-    await this.context.atomically(() => this.writeVersion(scope, stored, 'POST', undefined));
+    await this.context.atomically((context) => this.writeVersion(context, scope, stored, 'POST', undefined));
     return stored;
   }
 
@@ -54,18 +55,19 @@ export class KyselyResourceRepository implements ResourceRepository {
     if (typeof id !== 'string' || !ID.test(id)) {
       throw new OperationOutcomeError(badRequest(`Resource id '${String(id)}' is not a valid FHIR id`, `${resource.resourceType}.id`));
     }
-    return this.context.atomically(async () => {
-      const current = await this.lockCurrent(scope, resource.resourceType, id);
+    return this.context.atomically(async (context) => {
+      const current = await lockCurrent(context, scope, resource.resourceType, id);
       checkVersion(resource.resourceType, id, options, current);
       const stored = withMeta(resource, id, (current?.version_id ?? 0) + 1, Date.now());
-      await this.writeVersion(scope, stored, 'PUT', current);
+      await this.writeVersion(context, scope, stored, 'PUT', current);
       return { resource: stored, created: current === undefined || current.deleted === 1 };
     });
   }
 
   async read(scope: Scope, resourceType: string, id: string): Promise<Resource> {
     const [row] = ID.test(id)
-      ? await this.run(
+      ? await run(
+          this.context,
           'read',
           (db, slot) =>
             db
@@ -86,7 +88,8 @@ export class KyselyResourceRepository implements ResourceRepository {
   async vread(scope: Scope, resourceType: string, id: string, versionId: string): Promise<Resource> {
     const [row] =
       ID.test(id) && VERSION_ID.test(versionId)
-        ? await this.run(
+        ? await run(
+            this.context,
             'vread',
             (db, slot) => {
               const version = (table: 'resources' | 'resource_history') =>
@@ -110,13 +113,14 @@ export class KyselyResourceRepository implements ResourceRepository {
 
   async delete(scope: Scope, resourceType: string, id: string, options: WriteOptions = {}): Promise<void> {
     if (!ID.test(id)) return;
-    await this.context.atomically(async () => {
-      const current = await this.lockCurrent(scope, resourceType, id);
+    await this.context.atomically(async (context) => {
+      const current = await lockCurrent(context, scope, resourceType, id);
       if (!current || current.deleted === 1) return;
       checkVersion(resourceType, id, options, current);
       const seq = nextWriteSeq();
-      await this.supersede(current.rid);
-      await this.run(
+      await supersede(context, current.rid);
+      await run(
+        context,
         'mark-deleted',
         (db, slot) =>
           db
@@ -125,7 +129,7 @@ export class KyselyResourceRepository implements ResourceRepository {
             .where('rid', '=', slot(3)),
         [current.version_id + 1, Date.now(), seq, current.rid],
       );
-      await deleteIndexEntries(this.context, current.rid);
+      await deleteIndexEntries(context, current.rid);
     });
   }
 
@@ -143,60 +147,21 @@ export class KyselyResourceRepository implements ResourceRepository {
     }
   }
 
-  private run<R>(shape: string, build: (db: Kysely<Database>, slot: Slot) => Compilable<R>, values: unknown[]): Promise<R[]> {
-    return this.context.statements.run(shape, build, values);
-  }
-
-  /** The current row, locked until the transaction ends on PostgreSQL (SQLite transactions already hold the write lock). */
-  private async lockCurrent(scope: Scope, resourceType: string, id: string): Promise<CurrentRow | undefined> {
-    const [row] = await this.run(
-      'lock-current',
-      (db, slot) =>
-        db
-          .selectFrom('resources')
-          .select(['rid', 'version_id', 'deleted'])
-          .where('tenant', '=', slot(0))
-          .where('fhir_version', '=', slot(1))
-          .where('resource_type', '=', slot(2))
-          .where('id', '=', slot(3))
-          .$if(this.context.dialect === 'postgres', (q) => q.forUpdate()),
-      [scope.tenant, scope.version, resourceType, id],
-    );
-    return row;
-  }
-
-  /** Moves the current version of resource `rid` into the history (the database copies it; its JSON never comes here). */
-  private async supersede(rid: number): Promise<void> {
-    await this.run(
-      'supersede',
-      (db, slot) =>
-        db
-          .insertInto('resource_history')
-          .columns([...HISTORY_COLUMNS])
-          .expression(
-            db
-              .selectFrom('resources')
-              .select([...HISTORY_COLUMNS])
-              .where('rid', '=', slot(0)),
-          ),
-      [rid],
-    );
-  }
-
-  private async writeVersion(scope: Scope, resource: Resource, method: 'POST' | 'PUT', current: CurrentRow | undefined): Promise<void> {
+  private async writeVersion(context: StoreContext, scope: Scope, resource: Resource, method: 'POST' | 'PUT', current: CurrentRow | undefined): Promise<void> {
     const versionId = Number(resource.meta?.versionId);
     const lastUpdated = Date.parse(resource.meta?.lastUpdated as string);
     const content = JSON.stringify(resource);
     checkResourceLimits(resource, content, this.limits);
-    const deferred = DeferredIndex.defers(resource.resourceType) && this.context.deferredIndex.accepts();
+    const deferred = DeferredIndex.defers(resource.resourceType) && context.deferredIndex.accepts();
     const entries = deferred ? undefined : entriesForWrite(scope.version, resource);
     try {
       const seq = nextWriteSeq();
       let rid: number;
       if (current) {
         rid = current.rid;
-        await this.supersede(rid);
-        await this.run(
+        await supersede(context, rid);
+        await run(
+          context,
           'replace-current',
           (db, slot) =>
             db
@@ -205,23 +170,66 @@ export class KyselyResourceRepository implements ResourceRepository {
               .where('rid', '=', slot(5)),
           [versionId, lastUpdated, method, seq, content, rid],
         );
-        await deleteIndexEntries(this.context, rid);
+        await deleteIndexEntries(context, rid);
       } else {
         const key = [scope.tenant, scope.version, resource.resourceType, resource.id as string];
         const row = [...key, versionId, lastUpdated, 0, method, seq, content];
-        const [inserted] = await this.context.statements.insert('resources', RESOURCE_COLUMNS, [row], 'rid');
+        const [inserted] = await context.statements.insert('resources', RESOURCE_COLUMNS, [row], 'rid');
         rid = inserted.rid as number;
       }
-      if (entries) await insertIndexEntries(this.context, [{ rid, ...scope, resourceType: resource.resourceType, entries }]);
-      else await this.context.deferredIndex.enqueue(rid, scope.tenant);
+      if (entries) await insertIndexEntries(context, [{ rid, ...scope, resourceType: resource.resourceType, entries }]);
+      else await context.deferredIndex.enqueue(context, rid, scope.tenant);
     } catch (error) {
       // Two writers created the same id at once (PostgreSQL): the loser retries with the version it now sees.
       if (isUniqueViolation(error)) {
-        throw new OperationOutcomeError(conflict(`${resource.resourceType}/${resource.id} was written concurrently; retry`));
+        const key = `${resource.resourceType}/${resource.id}`;
+        throw new VersionConflict(key, conflict(`${key} was written concurrently; retry`));
       }
       throw error;
     }
   }
+}
+
+function run<R>(context: StoreContext, shape: string, build: (db: Kysely<Database>, slot: Slot) => Compilable<R>, values: unknown[]): Promise<R[]> {
+  return context.statements.run(shape, build, values);
+}
+
+/** The current row, locked until the transaction ends on PostgreSQL (SQLite transactions already hold the write lock). */
+async function lockCurrent(context: StoreContext, scope: Scope, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+  const [row] = await run(
+    context,
+    'lock-current',
+    (db, slot) =>
+      db
+        .selectFrom('resources')
+        .select(['rid', 'version_id', 'deleted'])
+        .where('tenant', '=', slot(0))
+        .where('fhir_version', '=', slot(1))
+        .where('resource_type', '=', slot(2))
+        .where('id', '=', slot(3))
+        .$if(context.dialect === 'postgres', (q) => q.forUpdate()),
+    [scope.tenant, scope.version, resourceType, id],
+  );
+  return row;
+}
+
+/** Moves the current version of resource `rid` into the history (the database copies it; its JSON never comes here). */
+async function supersede(context: StoreContext, rid: number): Promise<void> {
+  await run(
+    context,
+    'supersede',
+    (db, slot) =>
+      db
+        .insertInto('resource_history')
+        .columns([...HISTORY_COLUMNS])
+        .expression(
+          db
+            .selectFrom('resources')
+            .select([...HISTORY_COLUMNS])
+            .where('rid', '=', slot(0)),
+        ),
+    [rid],
+  );
 }
 
 /** The entries of a resource indexed as it is written; one that cannot be indexed is refused (422). */
@@ -246,6 +254,6 @@ function checkVersion(resourceType: string, id: string, options: WriteOptions, c
   const actual = current && current.deleted === 0 ? String(current.version_id) : undefined;
   if (expected !== actual) {
     const found = actual === undefined ? 'it does not exist' : `the current version is ${actual}`;
-    throw new OperationOutcomeError(preconditionFailed(`${resourceType}/${id}: If-Match expects version ${expected}, but ${found}`));
+    throw new VersionConflict(`${resourceType}/${id}`, preconditionFailed(`${resourceType}/${id}: If-Match expects version ${expected}, but ${found}`));
   }
 }

@@ -29,7 +29,7 @@ export async function searchResources(
   budget = ResponseBudget.unlimited(),
 ): Promise<SearchResult> {
   const deferred = [request.resourceType, ...request.revinclude.map((item) => item.split(':')[0])].some(DeferredIndex.defers);
-  if (deferred) await context.deferredIndex.flush(scope.tenant);
+  if (deferred) await context.deferredIndex.flush(context, scope.tenant);
   const db = context.db();
   const criteria = request.params.map((param) => criterion(scope, request.resourceType, param));
   const filtered = () => filteredResources(db, scope, request.resourceType, criteria);

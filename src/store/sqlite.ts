@@ -23,7 +23,7 @@ const WAL_FALLBACK_CHECKPOINT_PAGES = 20_000;
 
 /**
  * Runs one statement on the connection at once (synchronously), bypassing kysely's queue for it: the store uses it
- * only while its async context holds the connection (inside its transaction), or for a read while no transaction
+ * only while a unit of work holds the connection (inside its transaction), or for a read while no transaction
  * is open at all. `isReadOnly` says whether a statement only reads.
  */
 export interface DirectSql {

@@ -32,7 +32,7 @@ const EXACT_ROWS = 32;
 const CHUNK_ROWS = [256, 128, 64, 32];
 
 export interface StatementExecutor {
-  /** The open transaction of the calling async context, or the database itself outside one. */
+  /** The unit of work's transaction, or the database itself outside one. */
   db(): Kysely<Database>;
   /** SQLite: the connection itself, and whether a statement may run on it directly now. */
   direct?: { sql: DirectSql; allowed(readOnly: boolean): boolean };
@@ -45,9 +45,15 @@ export interface StatementExecutor {
  * per statement, several statements per write). One instance per store: the SQL text depends on the dialect.
  */
 export class CompiledStatements {
-  private readonly byShape = new Map<string, Statement>();
+  constructor(
+    private readonly executor: StatementExecutor,
+    private readonly byShape = new Map<string, Statement>(),
+  ) {}
 
-  constructor(private readonly executor: StatementExecutor) {}
+  /** The same compiled statements, run by another unit of work. */
+  on(executor: StatementExecutor): CompiledStatements {
+    return new CompiledStatements(executor, this.byShape);
+  }
 
   /** Runs the query `build` makes; `shape` names it (the same shape must always build the same query). */
   async run<R>(shape: string, build: (db: Kysely<Database>, slot: Slot) => Compilable<R>, values: readonly unknown[]): Promise<R[]> {

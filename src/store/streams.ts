@@ -14,8 +14,8 @@ export class KyselyEventStreams implements EventStreams {
 
   append(tenant: string, stream: string, payloads: unknown[]): Promise<number[]> {
     if (payloads.length === 0) return Promise.resolve([]);
-    return this.context.atomically(async () => {
-      const db = this.context.db();
+    return this.context.atomically(async (context) => {
+      const db = context.db();
       const head = await db
         .insertInto('stream_heads')
         .values({ tenant, stream, last_number: payloads.length })
@@ -28,7 +28,7 @@ export class KyselyEventStreams implements EventStreams {
       const numbers = payloads.map((_, index) => first + index);
       const createdAt = Date.now();
       const rows = payloads.map((payload, index) => [tenant, stream, numbers[index], JSON.stringify(payload ?? null), createdAt]);
-      await this.context.statements.insert('stream_events', EVENT_COLUMNS, rows);
+      await context.statements.insert('stream_events', EVENT_COLUMNS, rows);
       return numbers;
     });
   }
@@ -36,32 +36,13 @@ export class KyselyEventStreams implements EventStreams {
   /** One upsert moves every stream's head (streams must be distinct: a row is updated once per statement). */
   async appendEach(tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]> {
     if (new Set(events.map((event) => event.stream)).size !== events.length) throw new Error('appendEach needs distinct streams');
-    return this.context.atomically(async () => {
+    return this.context.atomically(async (context) => {
       const numbers: number[] = [];
       for (let start = 0; start < events.length; start += ROWS_PER_STATEMENT) {
-        numbers.push(...(await this.appendChunk(tenant, events.slice(start, start + ROWS_PER_STATEMENT))));
+        numbers.push(...(await appendChunk(context, tenant, events.slice(start, start + ROWS_PER_STATEMENT))));
       }
       return numbers;
     });
-  }
-
-  private async appendChunk(tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]> {
-    const heads = await this.context.statements.run<{ stream: string; last_number: number }>(
-      `stream_heads.bump|${events.length}`,
-      (db, slot) =>
-        db
-          .insertInto('stream_heads')
-          .values(events.map((_, i) => ({ tenant: slot(2 * i), stream: slot(2 * i + 1), last_number: 1 })))
-          .onConflict((conflict) => conflict.columns(['tenant', 'stream']).doUpdateSet((eb) => ({ last_number: eb('stream_heads.last_number', '+', 1) })))
-          .returning(['stream', 'last_number']),
-      events.flatMap((event) => [tenant, event.stream]),
-    );
-    const headOf = new Map(heads.map((head) => [head.stream, Number(head.last_number)]));
-    const numbers = events.map((event) => headOf.get(event.stream) as number);
-    const createdAt = Date.now();
-    const rows = events.map((event, i) => [tenant, event.stream, numbers[i], JSON.stringify(event.payload ?? null), createdAt]);
-    await this.context.statements.insert('stream_events', EVENT_COLUMNS, rows);
-    return numbers;
   }
 
   async read(tenant: string, stream: string, range: { from: number; to?: number; limit: number }): Promise<StreamEvent[]> {
@@ -109,4 +90,23 @@ export class KyselyEventStreams implements EventStreams {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+async function appendChunk(context: StoreContext, tenant: string, events: { stream: string; payload: unknown }[]): Promise<number[]> {
+  const heads = await context.statements.run<{ stream: string; last_number: number }>(
+    `stream_heads.bump|${events.length}`,
+    (db, slot) =>
+      db
+        .insertInto('stream_heads')
+        .values(events.map((_, i) => ({ tenant: slot(2 * i), stream: slot(2 * i + 1), last_number: 1 })))
+        .onConflict((conflict) => conflict.columns(['tenant', 'stream']).doUpdateSet((eb) => ({ last_number: eb('stream_heads.last_number', '+', 1) })))
+        .returning(['stream', 'last_number']),
+    events.flatMap((event) => [tenant, event.stream]),
+  );
+  const headOf = new Map(heads.map((head) => [head.stream, Number(head.last_number)]));
+  const numbers = events.map((event) => headOf.get(event.stream) as number);
+  const createdAt = Date.now();
+  const rows = events.map((event, i) => [tenant, event.stream, numbers[i], JSON.stringify(event.payload ?? null), createdAt]);
+  await context.statements.insert('stream_events', EVENT_COLUMNS, rows);
+  return numbers;
 }

@@ -1,6 +1,6 @@
 import { convertResource } from '../fhir/convert/index.js';
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { FocusRef } from './notifications.js';
 
 /**
@@ -9,9 +9,9 @@ import type { FocusRef } from './notifications.js';
  */
 export interface AvailabilityEgress {
   /** The report version as it may leave, built from the allowlist once whoever it goes to; undefined if nothing may. */
-  payload(store: Store, tenant: string, focus: FocusRef): Promise<Resource | undefined>;
+  payload(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined>;
   /** Records bytes that carry the payload (destination, time, their SHA-256, the bytes), right before they are sent. */
-  record(store: Store, tenant: string, sent: Sent): Promise<void>;
+  record(store: UnitOfWork, tenant: string, sent: Sent): Promise<void>;
 }
 
 /** Bytes as they leave: the notification body exactly as sent. */
@@ -36,7 +36,7 @@ export class FocusContent {
     return `${this.publicBaseUrl}/fhir${focus.fhirVersion === 'stu3' ? '/stu3' : ''}/${focus.resourceType}/${focus.id}`;
   }
 
-  async resource(store: Store, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
+  async resource(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined> {
     if (focus.resourceType === 'MeasureReport') return this.availability.payload(store, tenant, focus);
     if (focus.resourceType !== 'Task' || focus.fhirVersion !== 'stu3') return undefined;
     const task = await store.resources.vread({ tenant, version: focus.fhirVersion }, focus.resourceType, focus.id, focus.versionId);
@@ -44,7 +44,7 @@ export class FocusContent {
   }
 
   /** Records that `sent.body` carries the focus's payload out, when that is availability. */
-  async recordRelease(store: Store, tenant: string, focus: FocusRef, sent: Sent): Promise<void> {
+  async recordRelease(store: UnitOfWork, tenant: string, focus: FocusRef, sent: Sent): Promise<void> {
     if (focus.resourceType === 'MeasureReport') await this.availability.record(store, tenant, sent);
   }
 }

@@ -1,6 +1,6 @@
 import { parseSearchRequest, MAX_COUNT, type SearchLimits } from '../fhir/search/parse.js';
 import type { Resource } from '../fhir/version.js';
-import type { Scope, Store } from '../store/repository.js';
+import type { Scope, UnitOfWork } from '../store/repository.js';
 import { readSubscription, type SubscriptionPlan } from './subscription.js';
 import type { SubscriptionTopic } from './topics.js';
 import { readOptional } from '../store/optional.js';
@@ -34,7 +34,7 @@ export class SubscriptionDirectory {
   }
 
   /** The subscription as it stands (undefined when deleted or unreadable). */
-  async currentPlan(store: Store, tenant: string, id: string): Promise<SubscriptionPlan | undefined> {
+  async currentPlan(store: UnitOfWork, tenant: string, id: string): Promise<SubscriptionPlan | undefined> {
     const key = `${tenant}|${id}`;
     const cached = this.current.get(key);
     if (cached && this.clock() - cached.readAt < this.ttlMs) return cached.plan;
@@ -50,7 +50,7 @@ export class SubscriptionDirectory {
   }
 
   /** Every Subscription of the tenant the search query finds, as plans. */
-  async search(store: Store, tenant: string, query: Record<string, string>): Promise<SubscriptionPlan[]> {
+  async search(store: UnitOfWork, tenant: string, query: Record<string, string>): Promise<SubscriptionPlan[]> {
     const request = parseSearchRequest('r4', 'Subscription', { ...query, _count: String(MAX_COUNT) });
     const plans: SubscriptionPlan[] = [];
     for (let offset = 0; ; offset += MAX_COUNT) {

@@ -1,5 +1,5 @@
 import { parseSearchRequest } from '../fhir/search/parse.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { OUTBOX_KINDS } from './canonical.js';
 import { scopeOf, type SubscriptionDirectory } from './directory.js';
 import { matchesFilters, type FilterValues } from './filters.js';
@@ -15,8 +15,6 @@ import { CLASSIC_TYPES, type SubscriptionPlan } from './subscription.js';
  */
 export interface Occurrence {
   tenant: string;
-  /** The store of the change's transaction. */
-  store: Store;
   topic: string;
   event: SubscriptionEvent;
   filterValues: FilterValues;
@@ -42,31 +40,30 @@ export class EventRecorder {
 
   /**
    * Records the occurrence for every matching subscription; returns how many matched. All of it is one transaction:
-   * the change's own when the caller runs in one, else a transaction of its own.
+   * the change's own when `store` is its unit of work, else a transaction of its own.
    */
-  record(occurrence: Occurrence): Promise<number> {
-    return occurrence.store.transaction(async (store) => {
-      const inTransaction = { ...occurrence, store };
-      const matched = [...(await this.topicSubscribers(inTransaction)), ...(await this.criteriaSubscribers(inTransaction))];
+  record(store: UnitOfWork, occurrence: Occurrence): Promise<number> {
+    return store.transaction(async (tx) => {
+      const matched = [...(await this.topicSubscribers(tx, occurrence)), ...(await this.criteriaSubscribers(tx, occurrence))];
       const { tenant, event } = occurrence;
-      const numbers = await store.streams.appendEach(tenant, matched.map((plan) => ({ stream: streamOf(plan.id), payload: event })));
+      const numbers = await tx.streams.appendEach(tenant, matched.map((plan) => ({ stream: streamOf(plan.id), payload: event })));
       const notifications = matched.flatMap((plan, i) => {
         if (plan.status === 'error') return [];
         const payload: NotifyPayload = { subscription: plan.id, number: numbers[i], event };
         return [{ tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) }];
       });
-      await store.outbox.enqueueAll(notifications);
+      await tx.outbox.enqueueAll(notifications);
       return matched.length;
     });
   }
 
-  private async topicSubscribers({ store, tenant, topic, filterValues }: Occurrence): Promise<SubscriptionPlan[]> {
+  private async topicSubscribers(store: UnitOfWork, { tenant, topic, filterValues }: Occurrence): Promise<SubscriptionPlan[]> {
     const plans = await this.directory.search(store, tenant, { 'criteria:exact': topic, status: MATCHING_STATUSES });
     return plans.filter((plan) => this.live(plan) && plan.trigger.kind === 'topic' && matchesFilters(plan.trigger.filters, filterValues));
   }
 
   /** Classic criteria on the focus's type, grouped by criteria: one search per distinct criteria, on the focus alone. */
-  private async criteriaSubscribers({ store, tenant, event }: Occurrence): Promise<SubscriptionPlan[]> {
+  private async criteriaSubscribers(store: UnitOfWork, { tenant, event }: Occurrence): Promise<SubscriptionPlan[]> {
     const { focus } = event;
     if (focus.fhirVersion !== 'r4' || !CLASSIC_TYPES.includes(focus.resourceType)) return [];
     const plans = (await this.directory.search(store, tenant, { criteria: focus.resourceType, status: MATCHING_STATUSES })).filter(

@@ -16,7 +16,6 @@ export interface HeartbeatOptions {
   lastDelivered: ReadonlyMap<string, number>;
   tickMs: number;
   clock: () => number;
-  wake(): void;
   onError(error: unknown): void;
 }
 
@@ -60,7 +59,6 @@ export class Heartbeats {
         queued += 1;
       }
     }
-    if (queued > 0) this.options.wake();
     return queued;
   }
 }

@@ -9,8 +9,8 @@ import type { Resource } from '../fhir/version.js';
 import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
 import { createDispatcher, type Dispatcher } from '../outbox/dispatcher.js';
-import { OUTBOX_CHANGED, type Store } from '../store/repository.js';
-import type { TaskStatusChange } from '../transfer/events.js';
+import type { Store, UnitOfWork } from '../store/repository.js';
+import type { TaskStatusListener } from '../transfer/events.js';
 import { FocusContent, type AvailabilityEgress } from './content.js';
 import { deliveryHandlers } from './delivery.js';
 import { scopeOf, SubscriptionDirectory } from './directory.js';
@@ -44,9 +44,9 @@ export interface SubscriptionsOptions {
 
 export interface Subscriptions extends Capability {
   /** Capacity's `onBoardChange`: the capacity-changed topic and classic MeasureReport criteria. */
-  onCapacityChange(change: BoardChange): Promise<void>;
+  onCapacityChange(change: BoardChange, tx: UnitOfWork): Promise<void>;
   /** Transfer's `onTaskStatusChange`: the task-status-changed topic. */
-  onTaskStatusChange(change: TaskStatusChange): Promise<void>;
+  onTaskStatusChange: TaskStatusListener;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -97,6 +97,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const dispatchers: Dispatcher[] = Array.from({ length: WORKERS }, () =>
     createDispatcher({
       outbox: store.outbox,
+      changes: store.changes,
       handlers,
       backoff,
       batchSize: BATCH_SIZE,
@@ -106,29 +107,25 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       onError: (error, message) => logger.warn({ err: error, outboxMessage: message?.id }, 'subscription dispatcher error'),
     }),
   );
-  const wake = () => dispatchers.forEach((dispatcher) => dispatcher.wake());
-  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: HEARTBEAT_TICK_MS, clock, wake, onError });
-  let stopWaking: (() => void) | undefined;
+  const heartbeats = new Heartbeats({ store, directory, tenants, lastDelivered, tickMs: HEARTBEAT_TICK_MS, clock, onError });
 
   return {
     name: 'subscriptions',
-    fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock, wake }) : []),
+    fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock }) : []),
     writeInterceptors: { Basic: refuseTopicWrites(topics) },
-    async onCapacityChange(change) {
-      await recorder.record(capacityChanged(change, new Date(clock())));
+    async onCapacityChange(change, tx) {
+      await recorder.record(tx, capacityChanged(change, new Date(clock())));
     },
-    async onTaskStatusChange(change) {
-      await recorder.record(taskStatusChanged(change, new Date(clock())));
+    async onTaskStatusChange(change, tx) {
+      await recorder.record(tx, taskStatusChanged(change, new Date(clock())));
     },
     async start() {
       await publishTopics(store, tenants, [...topics.values()].map((topic) => topic.resource));
       // Events queued by any instance (and by this one's hooks, once their transaction commits) start a round here.
-      stopWaking = await store.changes.subscribe(OUTBOX_CHANGED, wake);
-      for (const dispatcher of dispatchers) dispatcher.start();
+      await Promise.all(dispatchers.map((dispatcher) => dispatcher.start()));
       heartbeats.start();
     },
     async stop() {
-      stopWaking?.();
       await heartbeats.stop();
       await Promise.all(dispatchers.map((dispatcher) => dispatcher.stop()));
       transport.close();

@@ -21,8 +21,6 @@ export interface OperationServices {
   directory: SubscriptionDirectory;
   content: FocusContent;
   clock: () => number;
-  /** Asks the subscription dispatcher for a round (after queueing work). */
-  wake(): void;
 }
 
 export const STATUS_OPERATION = operationDefinition('backport-subscription-status');
@@ -90,7 +88,6 @@ export class SubscriptionOperations {
         return { tenant, kind: OUTBOX_KINDS.notify, destination: plan.endpoint, payload, orderingKey: orderingKeyOf(plan.id) };
       }),
     );
-    this.services.wake();
     const text = events.length === 0 ? 'No events in that range' : `Queued events ${events[0].number} to ${events[events.length - 1].number} again`;
     return [outcome('ok', [issue('information', 'informational', text)])];
   }

@@ -5,7 +5,7 @@ import { searchType } from '../rest/search.js';
 import type { FhirRequest, FhirResponse, RestContext } from '../rest/types.js';
 import { ifMatchVersion } from '../rest/update.js';
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { callerOf, visibleSubscription } from './access.js';
 import { OUTBOX_KINDS, TASK_STATUS_CHANGED_TOPIC } from './canonical.js';
 import type { SubscriptionDirectory } from './directory.js';
@@ -26,8 +26,6 @@ export interface RestServices {
   limits: SearchLimits;
   directory: SubscriptionDirectory;
   policy: EndpointPolicy;
-  /** Asks the subscription dispatcher for a round (after a write queued work). */
-  wake(): void;
 }
 
 export class SubscriptionRest {
@@ -105,12 +103,11 @@ export class SubscriptionRest {
 
   private written(context: RestContext, resource: Resource): void {
     this.services.directory.remember(context.scope.tenant, String(resource.id), resource);
-    this.services.wake();
   }
 }
 
 /** A topic subscription waiting for its handshake gets it queued first under its ordering key. */
-async function queueHandshake(tx: Store, tenant: string, subscription: Resource): Promise<void> {
+async function queueHandshake(tx: UnitOfWork, tenant: string, subscription: Resource): Promise<void> {
   const endpoint = stringAt(subscription.channel, 'endpoint');
   if (subscription.status !== 'requested' || !endpoint) return;
   const id = String(subscription.id);

@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { SubscriptionDirectory } from './directory.js';
 import { scopeOf } from './directory.js';
 import type { SubscriptionStatus } from './subscription.js';
@@ -18,13 +18,13 @@ export interface StatusChange {
   error?: string;
 }
 
-export async function changeStatus(store: Store, directory: SubscriptionDirectory, tenant: string, id: string, change: StatusChange): Promise<Resource | undefined> {
+export async function changeStatus(store: UnitOfWork, directory: SubscriptionDirectory, tenant: string, id: string, change: StatusChange): Promise<Resource | undefined> {
   const changed = await optimisticTransaction(store, async (tx) => {
     const current = await readOptional(tx.resources, scopeOf(tenant), 'Subscription', id);
     if (!current || !change.from.includes(current.status as SubscriptionStatus)) return undefined;
     const { error: _previousError, ...rest } = current;
     const next: Resource = { ...rest, status: change.to, ...(change.to === 'error' && change.error ? { error: change.error } : {}) };
-    return (await writeOver(tx, scopeOf(tenant), next, current.meta?.versionId)).resource;
+    return (await writeOver(tx.resources, scopeOf(tenant), next, current.meta?.versionId)).resource;
   });
   if (changed) directory.remember(tenant, id, changed);
   return changed;

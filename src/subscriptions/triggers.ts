@@ -18,7 +18,6 @@ export function capacityChanged(change: BoardChange, at: Date): Occurrence {
   const region = stringAt(objects(provider?.extension).find((extension) => extension.url === ZORGREGIO_EXTENSION), 'valueId');
   return {
     tenant: change.tenant,
-    store: change.store,
     topic: CAPACITY_CHANGED_TOPIC,
     event: { timestamp: at.toISOString(), focus: focusOf(change.report, 'r4') },
     filterValues: {
@@ -36,7 +35,6 @@ export function taskStatusChanged(change: TaskStatusChange, at: Date): Occurrenc
   if (ownerReference) owner.push({ code: ownerReference });
   return {
     tenant: change.tenant,
-    store: change.store,
     topic: TASK_STATUS_CHANGED_TOPIC,
     event: { timestamp: at.toISOString(), focus: focusOf(task, 'stu3') },
     filterValues: {

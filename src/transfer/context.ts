@@ -1,17 +1,16 @@
-import { ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { Role, TrustedOrganization } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../rest/types.js';
 import { isReference, type FhirVersion } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
-import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /** What the sender and receiver services share. */
 export interface TransferContext {
-  store: Store;
+  store: UnitOfWork;
   registry: TrustRegistry;
   /** The trusted organisations (configuration), where receivers are looked up by identifier. */
   trusted: TrustedOrganization[];
@@ -60,9 +59,19 @@ export function referencesOrganization(reference: unknown, organization: { id: s
   );
 }
 
-export async function announceStatus(context: TransferContext, change: Omit<TaskStatusChange, 'store'>): Promise<void> {
+/** The context working through `store` (a request's unit of work, or a transaction's `tx`), credential records included. */
+export function withUnitOfWork(context: TransferContext, store: UnitOfWork): TransferContext {
+  return { ...context, store, credentials: context.credentials.over(store.credentials) };
+}
+
+/** Runs `work` in one transaction (joining the context's, when it is a transaction's), on that transaction's context. */
+export function inTransaction<T>(context: TransferContext, work: (context: TransferContext) => Promise<T>): Promise<T> {
+  return context.store.transaction((tx) => work(withUnitOfWork(context, tx)));
+}
+
+export async function announceStatus(context: TransferContext, change: TaskStatusChange): Promise<void> {
   if (change.previousStatus === change.task.status) return;
-  await context.onTaskStatusChange?.({ ...change, store: context.store });
+  await context.onTaskStatusChange?.(change, context.store);
 }
 
 export const nowInstant = (context: TransferContext) => new Date(context.clock()).toISOString();

@@ -1,12 +1,8 @@
 import type { Resource } from '../fhir/version.js';
-import type { Store } from '../store/repository.js';
+import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatus, TransferRole } from './task-status.js';
 
-/**
- * The hook other capabilities (capacity: an accepted transfer takes a place) use to follow transfers. It is called
- * inside the transaction of every Task status change, on both sides: whatever it writes through `store` commits or
- * rolls back with the change; throwing refuses the change.
- */
+/** A Task status change, as other capabilities (capacity: an accepted transfer takes a place) follow transfers. */
 export interface TaskStatusChange {
   /** The hosted organisation whose Task changed. */
   tenant: string;
@@ -16,7 +12,10 @@ export interface TaskStatusChange {
   task: Resource;
   /** Undefined when the Task was just created (offered, or first pulled by the receiver). */
   previousStatus?: TaskStatus;
-  store: Store;
 }
 
-export type TaskStatusListener = (change: TaskStatusChange) => Promise<void>;
+/**
+ * Called inside the transaction of every Task status change, on both sides: whatever it writes through `tx`, that
+ * transaction's unit of work, commits or rolls back with the change; throwing refuses the change.
+ */
+export type TaskStatusListener = (change: TaskStatusChange, tx: UnitOfWork) => Promise<void>;

@@ -17,7 +17,7 @@ import { taskWrites } from './task-writes.js';
 /**
  * eOverdracht (DESIGN §2-§3): the hospital's sender and the care provider's receiver over Nuts notified pull, as a
  * capability: `$offer`/`$handoff`, the Task write rules, the notification endpoint and the outbox handlers that
- * notify, pull and answer (`wake` lets the transfer start delivery right after a change commits).
+ * notify, pull and answer (the change feed wakes the outbox dispatcher once a change that queued messages commits).
  */
 export interface TransferDependencies {
   store: Store;
@@ -26,8 +26,6 @@ export interface TransferDependencies {
   validators: Record<FhirVersion, ResourceValidator>;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;
-  /** Asks the outbox dispatcher for a round now (after a change queued messages). */
-  wake?: () => void;
   clock?: () => number;
 }
 
@@ -41,18 +39,14 @@ export function createTransfer(deps: TransferDependencies): Capability {
     onTaskStatusChange: deps.onTaskStatusChange,
     clock: deps.clock ?? Date.now,
   };
-  const wake = () => deps.wake?.();
   const peer = createPeer(deps.auth.client, deps.auth.registry);
   return {
     name: 'eOverdracht transfer',
-    fhirRoutes: () => transferRoutes(context, wake),
-    writeInterceptors: { Task: taskWrites(context, wake) },
+    fhirRoutes: () => transferRoutes(context),
+    writeInterceptors: { Task: taskWrites(context) },
     endpoints: [
       notificationEndpoint({
-        receive: async (notification) => {
-          await receiveNotification(context, notification);
-          wake();
-        },
+        receive: (notification) => receiveNotification(context, notification),
       }),
     ],
     outboxHandlers: {

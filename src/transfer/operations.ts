@@ -1,5 +1,5 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
-import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET, ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
@@ -10,9 +10,9 @@ import { careType } from '../vocabulary/care-types.js';
 import { valueSetMembers } from '../vocabulary/terminology.js';
 import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
+import { withUnitOfWork } from './context.js';
 import type { DocumentSource } from './document.js';
 import { handoff, offer } from './sender.js';
-import { URA_SYSTEM } from '../vocabulary/canonical.js';
 
 /**
  * The sending EHR's operations (conformance/OperationDefinition-eoverdracht-offer.json and -handoff.json):
@@ -28,29 +28,27 @@ import { URA_SYSTEM } from '../vocabulary/canonical.js';
 const OFFER = operationDefinition('eoverdracht-offer');
 const HANDOFF = operationDefinition('eoverdracht-handoff');
 
-export function transferRoutes(context: TransferContext, afterChange: () => void): RouteDefinition[] {
+export function transferRoutes(context: TransferContext): RouteDefinition[] {
   const offerHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
     const parameters = readOperationInput(OFFER, request);
-    const { result, issues } = await offer(context, {
+    const { result, issues } = await offer(withUnitOfWork(context, rest.store), {
       tenant: rest.principal.tenant,
       version: rest.services.version,
       source: documentSource(parameters, 'advanceNotice'),
       receivers: receiversOf(context, parameters.values<Identifier>('receiver')),
       careType: careTypeOf(parameters.value<Coding>('careType')),
     });
-    afterChange();
     return [outcome('ok', [issue('information', 'informational', `Offered to ${result.length} receiver(s)`), ...issues]), answer(OFFER, result, issues)];
   };
   const handoffHandler: FhirHandler = async (request, rest) => {
     requireRole(context, rest.principal.tenant, 'sender');
-    const { result, issues } = await handoff(context, {
+    const { result, issues } = await handoff(withUnitOfWork(context, rest.store), {
       tenant: rest.principal.tenant,
       version: rest.services.version,
       taskId: request.params.id,
       source: documentSource(readOperationInput(HANDOFF, request), 'nursingHandoff'),
     });
-    afterChange();
     return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer(HANDOFF, [result], issues)];
   };
   return [

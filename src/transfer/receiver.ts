@@ -2,15 +2,16 @@ import { createHash } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
-import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
+import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
 import { credentialCovers, credentialParties } from './credentials.js';
 import type { QueuedAnswer } from './payloads.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
-import { ChangedMeanwhile, readTask, saveInBothReleases, saveTask, scopeOf } from './storage.js';
+import { readTask, saveInBothReleases, saveTask, scopeOf, toCaller } from './storage.js';
 import { withAnswer } from './task.js';
 import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, statusOf } from './task-status.js';
 
@@ -47,15 +48,15 @@ export async function receiveNotification(context: TransferContext, notification
   requireRole(context, tenant, 'receiver');
   for (const jwt of [notification.taskCredential, notification.documentCredential]) if (jwt) checkHandedOver(jwt, notification);
   const task = localId(sender, `Task/${remoteTask}`);
-  await context.store.transaction(async () => {
-    const held = (await readInbound(context.store, tenant, task)) ?? { task, sender, remoteTask };
+  await inTransaction(context, async (tx) => {
+    const held = (await readInbound(tx.store, tenant, task)) ?? { task, sender, remoteTask };
     if (held.sender !== sender || held.remoteTask !== remoteTask) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
-    await saveInbound(context.store, tenant, {
+    await saveInbound(tx.store, tenant, {
       ...held,
       taskCredential: newer(held.taskCredential, notification.taskCredential),
       documentCredential: newer(held.documentCredential, notification.documentCredential),
     });
-    await context.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
+    await tx.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
   });
 }
 
@@ -94,12 +95,12 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   const documents = await pullDocument(context, peer, { ...call, credential: record.documentCredential }, record, remote);
   // The receiving EHR never sees a status whose document is not there yet: the Task waits for it.
   if (!documents) return;
-  await context.store.transaction(async () => {
-    for (const resource of documents) await saveInBothReleases(context.store.resources, tenant, localCopy(record, resource));
-    const previous = await readTask(context.store.resources, tenant, task);
+  await inTransaction(context, async (tx) => {
+    for (const resource of documents) await saveInBothReleases(tx.store.resources, tenant, localCopy(record, resource));
+    const previous = await readTask(tx.store.resources, tenant, task);
     if (previous && previous.stu3.status === remote.status && previous.stu3.lastModified === remote.lastModified) return;
-    const saved = await saveTask(context, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(context, record)] }, previous);
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous && statusOf(previous.stu3) });
+    const saved = await saveTask(tx, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)] }, previous);
+    await announceStatus(tx, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous && statusOf(previous.stu3) });
   });
 }
 
@@ -167,11 +168,11 @@ function taskIdentifier(context: TransferContext, record: InboundTransfer): { sy
 
 /** The sender withdrew access: the transfer is over. If this side did not end it, the sender cancelled it. */
 async function endLocally(context: TransferContext, tenant: string, record: InboundTransfer): Promise<void> {
-  await context.store.transaction(async () => {
-    const local = await readTask(context.store.resources, tenant, record.task);
+  await inTransaction(context, async (tx) => {
+    const local = await readTask(tx.store.resources, tenant, record.task);
     if (!local || isTerminal(statusOf(local.stu3))) return;
-    const saved = await saveTask(context, tenant, { ...local.stu3, status: 'cancelled', lastModified: nowInstant(context) }, local);
-    await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: statusOf(local.stu3) });
+    const saved = await saveTask(tx, tenant, { ...local.stu3, status: 'cancelled', lastModified: nowInstant(tx) }, local);
+    await announceStatus(tx, { tenant, side: 'receiver', task: saved.stu3, previousStatus: statusOf(local.stu3) });
   });
 }
 
@@ -191,9 +192,9 @@ export async function isInboundTask(context: TransferContext, tenant: string, ta
 /** The receiving EHR answers by updating its local copy; the answer is queued for the sender. */
 export async function answer(context: TransferContext, change: LocalAnswer): Promise<Resource> {
   try {
-    return await context.store.transaction(() => applyAnswer(context, change));
+    return await inTransaction(context, (tx) => applyAnswer(tx, change));
   } catch (error) {
-    throw error instanceof ChangedMeanwhile ? error.toCaller(change.ifMatch) : error;
+    throw error instanceof VersionConflict ? toCaller(error, change.ifMatch) : error;
   }
 }
 

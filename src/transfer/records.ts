@@ -1,11 +1,9 @@
-import { ConcurrentWrite } from '../store/optimistic.js';
-import type { Store, TransferRecord } from '../store/repository.js';
-import { ChangedMeanwhile } from './storage.js';
+import type { UnitOfWork } from '../store/repository.js';
 
 /**
  * The gateway's bookkeeping of each transfer Task, kept beside the Task (same id) in the store's transfer records:
  * which organisation is on the other side and the credentials that open the Task and its document. A record read
- * and saved again is saved only if unchanged since (`version`, else ChangedMeanwhile). It is no FHIR resource: the
+ * and saved again is saved only if unchanged since (`version`, else VersionConflict). It is no FHIR resource: the
  * tenant's EHR follows the transfer through its Task, and the credentials are bearer secrets it has no use for.
  */
 export interface OutboundTransfer {
@@ -33,18 +31,10 @@ export interface InboundTransfer {
   documentCredential?: string;
 }
 
-type Records = Pick<Store, 'transfers'>;
-
-async function save(store: Records, tenant: string, record: TransferRecord, version: number | undefined): Promise<void> {
-  try {
-    await store.transfers.save(tenant, record, version);
-  } catch (error) {
-    throw error instanceof ConcurrentWrite ? new ChangedMeanwhile(`The transfer record of Task/${record.task}`) : error;
-  }
-}
+type Records = Pick<UnitOfWork, 'transfers'>;
 
 export async function saveOutbound(store: Records, tenant: string, { version, receiver, ...transfer }: OutboundTransfer): Promise<void> {
-  await save(store, tenant, { ...transfer, side: 'outbound', peer: receiver }, version);
+  await store.transfers.save(tenant, { ...transfer, side: 'outbound', peer: receiver }, version);
 }
 
 export async function readOutbound(store: Records, tenant: string, task: string): Promise<OutboundTransfer | undefined> {
@@ -56,7 +46,8 @@ export async function readOutbound(store: Records, tenant: string, task: string)
 
 export async function saveInbound(store: Records, tenant: string, transfer: InboundTransfer): Promise<void> {
   const { version, task, sender, remoteTask, taskCredential, documentCredential } = transfer;
-  await save(store, tenant, { task, side: 'inbound', peer: sender, remoteTask, taskCredentialJwt: taskCredential, documentCredentialJwt: documentCredential }, version);
+  const record = { task, side: 'inbound' as const, peer: sender, remoteTask, taskCredentialJwt: taskCredential, documentCredentialJwt: documentCredential };
+  await store.transfers.save(tenant, record, version);
 }
 
 export async function readInbound(store: Records, tenant: string, task: string): Promise<InboundTransfer | undefined> {

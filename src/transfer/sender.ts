@@ -11,14 +11,16 @@ import {
 } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
+import { VersionConflict } from '../store/optimistic.js';
 import type { Coding } from './codes.js';
-import { announceStatus, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
+import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
 import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from './credentials.js';
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
 import { keyOf, literalReference } from './references.js';
-import { ChangedMeanwhile, readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
+import { readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
+import { toCaller } from './storage.js';
 import { newTask, withAnswer, withHandoff } from './task.js';
 import {
   allowedTransitions,
@@ -63,15 +65,15 @@ export async function offer(context: TransferContext, request: OfferRequest): Pr
   const taskIds = receivers.map(() => randomUUID());
   const group = `urn:uuid:${randomUUID()}`;
   const now = nowInstant(context);
-  const tasks = await context.store.transaction(async () => {
-    await storeDocument(context, tenant, document);
+  const tasks = await inTransaction(context, async (tx) => {
+    await storeDocument(tx, tenant, document);
     const created: Resource[] = [];
     for (const [index, receiver] of receivers.entries()) {
       const task = newTask({ id: taskIds[index], group, patient, advanceNotice: keyOf(document.composition), now, sender, receiver, careType: request.careType });
-      const saved = await saveTask(context, tenant, task);
-      const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
-      const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
-      await saveOutbound(context.store, tenant, {
+      const saved = await saveTask(tx, tenant, task);
+      const taskCredential = await issueTaskCredential(tx.credentials, tenant, receiver.id, task.id);
+      const documentCredential = await issueDocumentCredential(tx.credentials, tenant, receiver.id, document.shared);
+      await saveOutbound(tx.store, tenant, {
         task: task.id,
         receiver: receiver.id,
         offer: taskIds,
@@ -80,8 +82,8 @@ export async function offer(context: TransferContext, request: OfferRequest): Pr
         documentCredentialId: documentCredential.id,
         documentCredentialJwt: documentCredential.jwt,
       });
-      await announceStatus(context, { tenant, side: 'sender', task: saved.stu3 });
-      await enqueueNotification(context, tenant, task.id, receiver.id);
+      await announceStatus(tx, { tenant, side: 'sender', task: saved.stu3 });
+      await enqueueNotification(tx, tenant, task.id, receiver.id);
       created.push(saved[version]);
     }
     return created;
@@ -128,17 +130,17 @@ export async function isOutboundTask(context: TransferContext, tenant: string, t
 
 /**
  * A change of an offered Task, by the sending EHR or by the receiver, judged by the state machine for that side.
- * Every Task it writes is written only if unchanged since it was read (ChangedMeanwhile, 409): of two changes at
+ * Every Task it writes is written only if unchanged since it was read (VersionConflict, 409): of two changes at
  * once, on one gateway or on two instances sharing a database, the second fails instead of undoing the first.
  */
 export async function changeOutboundTask(context: TransferContext, change: OutboundTaskChange): Promise<TransferResult<Resource>> {
   try {
-    return await context.store.transaction(() => decideAndApply(context, change));
+    return await inTransaction(context, (tx) => decideAndApply(tx, change));
   } catch (error) {
-    if (!(error instanceof ChangedMeanwhile)) throw error;
+    if (!(error instanceof VersionConflict)) throw error;
     // Lost to a concurrent change: when that was another candidate's handoff, say so rather than "changed meanwhile".
     await refuseIfHandedOff(context, change.tenant, change.taskId);
-    throw error.toCaller(change.ifMatch);
+    throw toCaller(error, change.ifMatch);
   }
 }
 

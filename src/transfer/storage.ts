@@ -1,7 +1,8 @@
 import { convertResource } from '../fhir/convert/index.js';
-import { conflict, hasErrors, isOperationOutcomeError, OperationOutcomeError, outcome, preconditionFailed } from '../fhir/outcome.js';
+import { hasErrors, OperationOutcomeError, outcome, preconditionFailed } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import { VersionConflict, writeOver } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
 import type { ResourceRepository, Scope } from '../store/repository.js';
 import { PROFILES } from './codes.js';
@@ -12,53 +13,26 @@ import { PROFILES } from './codes.js';
  */
 export const scopeOf = (tenant: string, version: FhirVersion): Scope => ({ tenant, version });
 
-/**
- * A write found the resource no longer at the version the decision to write it rested on: another request (or
- * another gateway instance on the same database) changed it in between, so the decision is void (409).
- */
-export class ChangedMeanwhile extends OperationOutcomeError {
-  static override readonly code = 'ERR_CHANGED_MEANWHILE';
-
-  constructor(readonly key: string) {
-    super(conflict(`${key} changed meanwhile; read it again and retry`));
-  }
-
-  /** As told to a caller that sent If-Match: its precondition no longer holds (412), which it retries on a fresh read. */
-  toCaller(ifMatch: string | undefined): OperationOutcomeError {
-    return ifMatch === undefined ? this : new OperationOutcomeError(preconditionFailed(`${this.key} changed meanwhile, after version ${ifMatch} was read`));
-  }
-}
-
-/**
- * Writes the resource if it is still at `versionId`, the version it was read at (undefined: no check, though two
- * creations of one id at once still conflict). A read inside a transaction does not lock the row on PostgreSQL; the
- * write does, and then compares the version, so a decision resting on the read holds or fails here.
- */
-export async function writeIfUnchanged(resources: ResourceRepository, scope: Scope, resource: Resource, versionId: string | undefined): Promise<Resource> {
-  try {
-    return (await resources.update(scope, resource, versionId === undefined ? {} : { ifMatch: versionId })).resource;
-  } catch (error) {
-    // precondition-failed: the version moved; conflict: another transaction created it at the same moment.
-    if (isOperationOutcomeError(error, 'precondition-failed', 'conflict')) {
-      throw new ChangedMeanwhile(`${resource.resourceType}/${resource.id}`);
-    }
-    throw error;
-  }
-}
-
 /** A resource kept in both releases under one id (a Task, or what a receiver pulled), as read or as written. */
 export type BothReleases = Record<FhirVersion, Resource>;
 
 /**
  * Stores an STU3 resource and its R4 conversion under the same id; returns both as stored. With `replacing` (both
- * as read), each is written only if unchanged since (else ChangedMeanwhile).
+ * as read), each is written only if unchanged since (else VersionConflict).
  */
 export async function saveInBothReleases(resources: ResourceRepository, tenant: string, stu3: Resource, replacing?: BothReleases): Promise<BothReleases> {
   const r4 = convertResource(stu3, { from: 'stu3', to: 'r4' });
-  return {
-    stu3: await writeIfUnchanged(resources, scopeOf(tenant, 'stu3'), stu3, replacing?.stu3.meta?.versionId),
-    r4: await writeIfUnchanged(resources, scopeOf(tenant, 'r4'), r4, replacing?.r4.meta?.versionId),
+  const save = async (version: FhirVersion, resource: Resource) => {
+    const read = replacing?.[version];
+    const scope = scopeOf(tenant, version);
+    return (read ? await writeOver(resources, scope, resource, read.meta?.versionId) : await resources.update(scope, resource)).resource;
   };
+  return { stu3: await save('stu3', stu3), r4: await save('r4', r4) };
+}
+
+/** As told to a caller that sent If-Match: its precondition no longer holds (412), which it retries on a fresh read. */
+export function toCaller(error: VersionConflict, ifMatch: string | undefined): VersionConflict {
+  return ifMatch === undefined ? error : new VersionConflict(error.key, preconditionFailed(`${error.key} changed meanwhile, after version ${ifMatch} was read`));
 }
 
 /** A Task in both releases, or undefined when it is not stored (in either). */

@@ -3,6 +3,7 @@ import { resourceBody, writeOutcome } from '../rest/resource-body.js';
 import type { FhirResponse, WriteInterceptor } from '../rest/types.js';
 import { ifMatchVersion } from '../rest/update.js';
 import type { TransferContext } from './context.js';
+import { withUnitOfWork } from './context.js';
 import { answer, isInboundTask } from './receiver.js';
 import { changeOutboundTask, isOutboundTask } from './sender.js';
 
@@ -13,11 +14,12 @@ import { changeOutboundTask, isOutboundTask } from './sender.js';
  * Transfers start with `$offer` and are cancelled, never deleted; a Task that is no transfer (stored with a plain
  * create or update, e.g. an example) is plain FHIR data and passes through untouched.
  */
-export function taskWrites(context: TransferContext, afterChange: () => void): WriteInterceptor {
+export function taskWrites(context: TransferContext): WriteInterceptor {
   return async (request, rest, next) => {
+    const unit = withUnitOfWork(context, rest.store);
     const tenant = rest.principal.tenant;
     const id = request.params.id;
-    const side = id === undefined ? undefined : await sideOf(context, tenant, id);
+    const side = id === undefined ? undefined : await sideOf(unit, tenant, id);
     if (!side) return next(request, rest);
     if (request.method === 'DELETE') {
       throw new OperationOutcomeError(conflict(`Task/${id} is an eOverdracht transfer: cancel it (status cancelled) instead of deleting it`));
@@ -25,9 +27,7 @@ export function taskWrites(context: TransferContext, afterChange: () => void): W
     const proposed = resourceBody(request);
     if (proposed.id !== id) throw new OperationOutcomeError(unprocessable(`The body's id '${proposed.id}' differs from the id '${id}' in the URL`, 'Task.id'));
     const change = { tenant, version: rest.services.version, proposed, ifMatch: ifMatchVersion(request.headers['if-match']) };
-    const response = await (side === 'sender' ? changeAsSender(context, change, rest.principal) : changeAsReceiver(context, change, rest.principal));
-    afterChange();
-    return response;
+    return side === 'sender' ? changeAsSender(unit, change, rest.principal) : changeAsReceiver(unit, change, rest.principal);
   };
 }
 

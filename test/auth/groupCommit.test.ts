@@ -4,6 +4,7 @@ import { openStore } from '../../src/store/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Store } from '../../src/store/repository.js';
 import { temporaryFolder } from '../harness/folders.js';
+import type { UnitOfWork } from '../../src/store/repository.js';
 
 let store: Store;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ const tenant = 'group';
 describe('group commit', () => {
   it('runs the writes of one turn of the event loop in one transaction', async () => {
     let transactions = 0;
-    const counting = { transaction: (work: (tx: Store) => Promise<unknown>) => ((transactions += 1), store.transaction(work)) } as Store;
+    const counting = { transaction: (work: (tx: UnitOfWork) => Promise<unknown>) => ((transactions += 1), store.transaction(work)) } as Store;
     const writes = groupCommit(counting);
     const event = (n: number): Resource => ({ resourceType: 'AuditEvent', recorded: new Date().toISOString(), outcomeDesc: `n${n}` });
     const appended = await Promise.all([1, 2, 3].map((n) => writes.audit.append(tenant, event(n))));

@@ -267,8 +267,8 @@ async function coordinationTenant(store: Store) {
       trusted: Object.entries(publishers).map(([id, sample]) => ({ id, name: sample.name, ura: sample.ura, endpoints: {} })),
       staleAfterMs: HOUR,
       logger,
-      onChange: async (change: BoardChange) => {
-        await recorder.record(capacityChanged(change, MOMENT));
+      onChange: async (change: BoardChange, tx) => {
+        await recorder.record(tx, capacityChanged(change, MOMENT));
         if (faults.failing || change.provider === faults.provider) throw new Error('raising the events failed');
       },
     });

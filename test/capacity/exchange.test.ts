@@ -184,14 +184,14 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
 
   it('an accepted transfer takes a place at once; a cancelled one gives it back', async () => {
     const task = (status: string) => ({ resourceType: 'Task', id: 'transfer-1', status, performerType: [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'elv-hoog' }] }] });
-    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('accepted'), previousStatus: 'received', store: tx }));
+    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('accepted'), previousStatus: 'received' }, tx));
     await deliver();
     expect(board()['10000001 elv-hoog']).toBe(2);
-    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('cancelled'), previousStatus: 'accepted', store: tx }));
+    await providerStore.transaction((tx) => provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'receiver', task: task('cancelled'), previousStatus: 'accepted' }, tx));
     await deliver();
     expect(board()['10000001 elv-hoog']).toBe(3);
     const before = sent.length;
-    await provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'sender', task: task('accepted'), previousStatus: 'received', store: providerStore });
+    await provider.onTaskStatusChange({ tenant: VVT_A.id, side: 'sender', task: task('accepted'), previousStatus: 'received' }, providerStore);
     await deliver();
     expect(sent).toHaveLength(before);
   });
@@ -203,10 +203,10 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     expect(await providerStore.outbox.list(VVT_A.id, { status: 'pending', kind: PUBLISH_KIND })).toHaveLength(1);
   });
 
-  it('a running dispatcher, woken after the debounce, delivers outside the transaction that scheduled it', async () => {
-    const dispatcher = createDispatcher({ outbox: providerStore.outbox, handlers: provider.outboxHandlers, pollMs: 60_000 });
-    const woken = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 20, client: toCoordinationPoint, wake: () => dispatcher.wake() });
-    dispatcher.start();
+  it('a running dispatcher, woken by the change feed when the debounce is over, delivers outside the transaction that scheduled it', async () => {
+    const dispatcher = createDispatcher({ outbox: providerStore.outbox, changes: providerStore.changes, handlers: provider.outboxHandlers, pollMs: 60_000 });
+    const woken = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 20, client: toCoordinationPoint });
+    await dispatcher.start();
     try {
       await woken.provider.submitReport(providerStore, r4(VVT_B.id), ehrReport([['elv-hoog', 1, 3]]), now());
       await eventually('1 elv-hoog on the board', async () => (board()['10000002 elv-hoog'] === 1 ? true : undefined));

@@ -138,4 +138,22 @@ describe('outbox dispatcher', () => {
     await dispatcher.stop();
     expect(delivered).toEqual([{ committed: true }]);
   });
+
+  it('is woken by the change feed: at once for work due now, when it falls due for work due later', async () => {
+    const delivered: { payload: unknown; at: number }[] = [];
+    const handlers = { 'test.send': async (message: OutboxMessage) => void delivered.push({ payload: message.payload, at: Date.now() }) };
+    const dispatcher = createDispatcher({ outbox: store.outbox, changes: store.changes, pollMs: 60_000, handlers });
+    await dispatcher.start();
+    try {
+      await store.outbox.enqueue({ tenant: 't1', kind: 'test.send', destination: 'dest', payload: 'now' });
+      for (let i = 0; i < 100 && delivered.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      const dueAt = Date.now() + 200;
+      await store.outbox.enqueue({ tenant: 't1', kind: 'test.send', destination: 'dest', payload: 'later', notBefore: new Date(dueAt).toISOString() });
+      for (let i = 0; i < 300 && delivered.length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(delivered.map((delivery) => delivery.payload)).toEqual(['now', 'later']);
+      expect(delivered[1].at).toBeGreaterThanOrEqual(dueAt);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
 });

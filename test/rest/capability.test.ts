@@ -80,7 +80,7 @@ describe('capabilityStatement', () => {
   });
 
   it('takes operations from their OperationDefinitions: R4 lists type and instance ones under their resource, STU3 all under rest', () => {
-    const routes = [...FHIR_ROUTES, ...transferRoutes({} as never, () => {}), ...subscriptionRoutes({} as never)];
+    const routes = [...FHIR_ROUTES, ...transferRoutes({} as never), ...subscriptionRoutes({} as never)];
     const [r4] = (capabilityStatement({ ...input('r4'), routes }) as unknown as Capability).rest;
     const names = (entries: { name: string }[] | undefined) => (entries ?? []).map((entry) => entry.name).sort();
     const operationsOf = (type: string) => (r4.resource.find((resource) => resource.type === type) as { operation?: { name: string }[] }).operation;

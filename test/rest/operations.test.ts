@@ -105,7 +105,7 @@ describe('operation output written by its OperationDefinition', () => {
 
 describe('operations and their definitions cannot drift apart', () => {
   const none = {} as never;
-  const routes: RouteDefinition[] = [...FHIR_ROUTES, ...transferRoutes(none, () => {}), ...capacityRoutes(none), ...subscriptionRoutes(none)];
+  const routes: RouteDefinition[] = [...FHIR_ROUTES, ...transferRoutes(none), ...capacityRoutes(none), ...subscriptionRoutes(none)];
   const operations = routes.filter((route) => route.operation);
 
   it('every routed operation is invoked where and how its definition says', () => {

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { ConcurrentWrite, optimisticTransaction } from '../../src/store/optimistic.js';
+import { optimisticTransaction, VersionConflict } from '../../src/store/optimistic.js';
 import type { Store, TransferRecord } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
 
 /**
  * The gateway's bookkeeping tables: what is saved is found again as it was, a write names the version it read, and
- * a write over a version another instance moved (or a second creation) is a ConcurrentWrite, retried by
+ * a write over a version another instance moved (or a second creation) is a VersionConflict, retried by
  * `optimisticTransaction`.
  */
 describe.each(backends)('bookkeeping tables on %s', (_name, makeBackend) => {
@@ -36,8 +36,8 @@ describe.each(backends)('bookkeeping tables on %s', (_name, makeBackend) => {
 
     const { taskCredentialId: _id, taskCredentialJwt: _jwt, ...revoked } = outbound;
     await two.transfers.save(tenant, revoked, read!.version);
-    await expect(one.transfers.save(tenant, outbound, read!.version)).rejects.toBeInstanceOf(ConcurrentWrite);
-    await expect(one.transfers.save(tenant, outbound)).rejects.toBeInstanceOf(ConcurrentWrite);
+    await expect(one.transfers.save(tenant, outbound, read!.version)).rejects.toBeInstanceOf(VersionConflict);
+    await expect(one.transfers.save(tenant, outbound)).rejects.toBeInstanceOf(VersionConflict);
     expect(await one.transfers.find(tenant, 'task-1')).toEqual({ value: revoked, version: 2 });
     expect(await one.transfers.find(freshTenant('other'), 'task-1')).toBeUndefined();
   });

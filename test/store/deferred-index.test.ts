@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { MAX_INDEX_ENTRIES, parseSearchRequest, type SearchQuery } from '../../src/fhir/search/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { DeferredIndex } from '../../src/store/deferred-index.js';
-import type { Scope, Store } from '../../src/store/repository.js';
+import type { Scope, Store, UnitOfWork } from '../../src/store/repository.js';
 import { backends, freshTenant, useBackend } from './backends.js';
 
 /** The patient data read by id is indexed in batches after it is stored (deferred-index.ts); searches must not notice. */
@@ -18,7 +18,7 @@ const observation = (patient: string, encounter: string, status = 'final'): Reso
 });
 
 /** Whether one resource waits in the queue (asked inside the calling transaction, if one is open). */
-async function isPending(store: Store, resource: Resource): Promise<boolean> {
+async function isPending(store: UnitOfWork, resource: Resource): Promise<boolean> {
   const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
   const rows = await db
     .selectFrom('pending_index as p')
@@ -42,7 +42,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
   });
 
   const newScope = () => (scope = { tenant: freshTenant('deferred'), version: 'r4' });
-  const ids = async (query: SearchQuery, on: Store = store, resourceType = 'Observation') =>
+  const ids = async (query: SearchQuery, on: UnitOfWork = store, resourceType = 'Observation') =>
     (await on.resources.search(scope, parseSearchRequest('r4', resourceType, query))).resources.map((resource) => resource.id).sort();
 
   it('finds Observations by their parameters as soon as they are stored, also inside the writing transaction', async () => {
@@ -51,7 +51,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     expect(await ids({ patient: 'Patient/p1' })).toEqual([first.id]);
     await store.transaction(async (tx) => {
       const second = await tx.resources.create(scope, observation('Patient/p2', 'Encounter/e1', 'amended'));
-      expect(await ids({ encounter: 'Encounter/e1', status: 'amended' })).toEqual([second.id]);
+      expect(await ids({ encounter: 'Encounter/e1', status: 'amended' }, tx)).toEqual([second.id]);
     });
     expect(await ids({ 'performer:identifier': 'urn:ehr|ehr-1', date: 'ge2026-03-01' })).toHaveLength(2);
   });
@@ -60,7 +60,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     newScope();
     const stored = await store.transaction(async (tx) => {
       const created = await tx.resources.create(scope, observation('Patient/p1', 'Encounter/e1'));
-      const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
+      const db = (tx as unknown as { context: { db(): Kysely<any> } }).context.db();
       expect(await db.selectFrom('pending_index as p').innerJoin('resources as r', 'r.rid', 'p.rid').select('r.id').where('r.id', '=', created.id as string).execute()).toHaveLength(1);
       return created;
     });
@@ -93,7 +93,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     const fresh = await backend.open();
     const queued = await fresh.transaction(async (tx) => {
       for (let i = 0; i < 600; i++) await tx.resources.create(scope, observation(`Patient/q${i}`, 'Encounter/e9'));
-      const db = (fresh as unknown as { context: { db(): Kysely<any> } }).context.db();
+      const db = (tx as unknown as { context: { db(): Kysely<any> } }).context.db();
       const row = await db
         .selectFrom('pending_index as p')
         .innerJoin('resources as r', 'r.rid', 'p.rid')
@@ -125,7 +125,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
       const observation = await tx.resources.create(scope, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p7' } } as Resource);
       const task = await tx.resources.create(scope, { resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: 'Patient/p7' } } as Resource);
       const organization = await tx.resources.create(scope, { resourceType: 'Organization', name: 'VVT' } as Resource);
-      const db = (store as unknown as { context: { db(): Kysely<any> } }).context.db();
+      const db = (tx as unknown as { context: { db(): Kysely<any> } }).context.db();
       const rows = await db.selectFrom('pending_index as p').innerJoin('resources as r', 'r.rid', 'p.rid').select('r.id').where('r.tenant', '=', scope.tenant).execute();
       const pendingIds = new Set(rows.map((row) => row.id));
       return [observation, task, organization].map((resource) => pendingIds.has(resource.id));
@@ -142,7 +142,7 @@ describe.each(backends)('deferred index on %s', (_name, makeBackend) => {
     const stillPending = await store.transaction(async (tx) => {
       const queued = await tx.resources.create(queuedTenant, observation('Patient/q1', 'Encounter/q1'));
       await tx.resources.search(searching, parseSearchRequest('r4', 'Observation', { patient: 'Patient/q1' }));
-      return isPending(store, queued);
+      return isPending(tx, queued);
     });
     expect(stillPending).toBe(true);
   });
@@ -184,22 +184,22 @@ describe('deferred index queue length', () => {
       run: async (shape: string) => (shape === 'count-pending-index' ? [{ n: stored }] : []),
     };
     const context = { dialect: 'sqlite', statements } as unknown as ConstructorParameters<typeof DeferredIndex>[0];
-    return new DeferredIndex(context, () => undefined, { warn: () => undefined });
+    return { index: new DeferredIndex(context, { warn: () => undefined }), context };
   }
 
   it('takes writes until 500 are pending, then lets them index themselves', async () => {
-    const index = queue(0);
-    for (let rid = 1; rid <= 499; rid++) await index.enqueue(rid, 'tenant');
+    const { index, context } = queue(0);
+    for (let rid = 1; rid <= 499; rid++) await index.enqueue(context, rid, 'tenant');
     expect(index.accepts()).toBe(true);
-    await index.enqueue(500, 'tenant');
+    await index.enqueue(context, 500, 'tenant');
     expect(index.accepts()).toBe(false);
   });
 
   it('starts from what the table holds', async () => {
-    const long = queue(800);
+    const long = queue(800).index;
     await long.resume();
     expect(long.accepts()).toBe(false);
-    const short = queue(3);
+    const short = queue(3).index;
     await short.resume();
     expect(short.accepts()).toBe(true);
   });

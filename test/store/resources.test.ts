@@ -224,11 +224,11 @@ describe.each(backends)('resources on %s', (_name, makeBackend) => {
     expect(await store.resources.history(scope, { count: 10 })).toHaveLength(1);
   });
 
-  it('commits everything written in a transaction, also through the store object itself', async () => {
+  it('commits everything written through the transaction, also through a transaction nested in it', async () => {
     newScope();
     const ids = await store.transaction(async (tx) => {
       const task = await tx.resources.create(scope, r({ resourceType: 'Task', status: 'requested', intent: 'order' }));
-      const patient = await store.resources.create(scope, r({ resourceType: 'Patient' }));
+      const patient = await tx.transaction((inner) => inner.resources.create(scope, r({ resourceType: 'Patient' })));
       await tx.outbox.enqueue({ tenant: scope.tenant, kind: 'transfer.notify', destination: 'vvt', payload: { task: task.id } });
       return [task.id as string, patient.id as string];
     });

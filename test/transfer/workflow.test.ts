@@ -113,6 +113,16 @@ describe('eOverdracht between two gateways', () => {
     await senderTask(task1.id!, 'completed');
   });
 
+  it("takes the receiving EHR's answer inside a transaction Bundle as part of that Bundle's transaction", async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const [, task2] = parametersNamed((await offer(token)).body, 'task');
+    const copy2 = await localTaskOf(vvt2, task2.id!, 'requested');
+    const ehr2 = await ehrToken(receiver.url, vvt2);
+    const answer = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { ...copy2, status: 'rejected' }, request: { method: 'PUT', url: `Task/${copy2.id}` } }] };
+    expect((await fhirCall(receiver.url, ehr2, 'POST', '/fhir/stu3', answer)).status).toBe(200);
+    await senderTask(task2.id!, 'rejected');
+  });
+
   it('cancels the other candidates once one gets the handoff, and their credentials stop working', async () => {
     const token = await ehrToken(sender.url, hospital);
     const [task1, task2] = parametersNamed((await offer(token)).body, 'task');

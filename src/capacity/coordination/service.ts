@@ -6,9 +6,11 @@ import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
 import type { Logger } from '../../logging/logger.js';
-import type { Scope, Store } from '../../store/repository.js';
+import type { Scope } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
 import { objects } from '../../vocabulary/json.js';
+import type { UnitOfWork } from '../../store/repository.js';
+import { URA_SYSTEM } from '../../vocabulary/canonical.js';
 import { UNKNOWN } from '../model.js';
 import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
@@ -16,7 +18,6 @@ import { matchCapacity, matchResult, parseMatchQuery } from './match.js';
 import { foreignIdentityClaim, knownIdentity, type ForeignClaim } from './identity.js';
 import { readPublication, type ProviderListing, type Publication } from './publication.js';
 import { readOptional } from '../../store/optional.js';
-import { URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** What changed on a coordination point's board: for subscriptions (topic "capacity changed"). */
 export interface BoardChange {
@@ -25,8 +26,6 @@ export interface BoardChange {
   careTypes: string[];
   /** The provider's report as now stored and served. */
   report: Resource;
-  /** The store of the transaction that stores the report. */
-  store: Store;
 }
 
 export interface CoordinationPointOptions {
@@ -36,8 +35,9 @@ export interface CoordinationPointOptions {
   /**
    * Raises the change's subscription events, inside the transaction that stores the report: if it throws, the report
    * is not stored either (and the board stays as it was), so the provider's gateway gets an error and sends it again.
+   * `tx` is the unit of work of that transaction.
    */
-  onChange?: (change: BoardChange) => Promise<void>;
+  onChange?: (change: BoardChange, tx: UnitOfWork) => Promise<void>;
   logger: Logger;
 }
 
@@ -73,7 +73,7 @@ export class CoordinationPoint {
   }
 
   /** POST MeasureReport by a provider's gateway (purpose capacity-publication). */
-  async receive(store: Store, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
+  async receive(store: UnitOfWork, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
     const publication = readPublication(payload, now);
     if ('resourceType' in publication) return [publication];
     const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
@@ -99,7 +99,7 @@ export class CoordinationPoint {
    * Rewrites the stored report of every provider that turned stale: its counts become unknown there too. A provider
    * that fails is logged and tried again by the next sweep; the others are swept all the same.
    */
-  async sweep(store: Store, now: Date): Promise<void> {
+  async sweep(store: UnitOfWork, now: Date): Promise<void> {
     for (const [tenant, board] of this.boards) {
       const scope: Scope = { tenant, version: 'r4' };
       for (const provider of board.staleProviders(now)) {
@@ -114,7 +114,7 @@ export class CoordinationPoint {
    * Marks a provider's stored report unknown if it still shows a stale count: the board only says which providers to
    * look at, the stored report decides (a fresh report may have arrived, another instance may have marked it).
    */
-  private markUnknown(store: Store, scope: Scope, id: string, now: Date) {
+  private markUnknown(store: UnitOfWork, scope: Scope, id: string, now: Date) {
     const cutoff = staleBefore(now, this.options.staleAfterMs);
     return this.replaceReport(store, scope, id, now, (current) =>
       current && showsStaleCount(current, cutoff) ? publicationOf(markedUnknown(current.report), now) : undefined,
@@ -129,7 +129,7 @@ export class CoordinationPoint {
    * report goes on the board: the board never shows what the store (and subscribers) lack.
    */
   private async replaceReport(
-    store: Store,
+    store: UnitOfWork,
     scope: Scope,
     id: string,
     now: Date,
@@ -139,10 +139,10 @@ export class CoordinationPoint {
       const current = await readReport(tx, scope, id, now);
       const publication = next(current?.publication);
       if (!publication) return undefined;
-      const stored = await writeOver(tx, scope, { ...publication.report, id }, current?.versionId);
+      const stored = await writeOver(tx.resources, scope, { ...publication.report, id }, current?.versionId);
       const careTypes = changedCareTypes(current?.publication ? entriesOf(current.publication) : [], entriesOf(publication));
       if (careTypes.length > 0) {
-        await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource, store: tx });
+        await this.options.onChange?.({ tenant: scope.tenant, provider: publication.provider.key, careTypes, report: stored.resource }, tx);
       }
       const signal: BoardSignal = [scope.tenant, id, String(stored.resource.meta?.versionId), this.instance];
       await tx.changes.publish(BOARD_CHANGED, JSON.stringify(signal));
@@ -158,7 +158,7 @@ export class CoordinationPoint {
    * report this instance is receiving at the same moment still finds the board as it was before it (and sees its own
    * change). Without a message signals may have been missed: the boards are rebuilt from the store.
    */
-  async refresh(store: Store, tenants: string[], message: string | undefined, now: Date): Promise<void> {
+  async refresh(store: UnitOfWork, tenants: string[], message: string | undefined, now: Date): Promise<void> {
     if (message === undefined) return this.rebuild(store, tenants, now);
     const [tenant, id, versionId, instance] = JSON.parse(message) as BoardSignal;
     if (instance === this.instance || !tenants.includes(tenant)) return;
@@ -168,7 +168,7 @@ export class CoordinationPoint {
   }
 
   /** Fills the boards of the given coordination-point tenants from the reports stored there. */
-  async rebuild(store: Store, tenants: string[], now: Date): Promise<void> {
+  async rebuild(store: UnitOfWork, tenants: string[], now: Date): Promise<void> {
     for (const tenant of tenants) {
       const board = this.board(tenant);
       const scope: Scope = { tenant, version: 'r4' };
@@ -216,7 +216,7 @@ export function reportId(provider: ProviderListing): string {
  * A provider's stored report, read in the transaction that may replace it: its version, and what it says (undefined
  * for a report that cannot be read as a publication, which any report of the provider may then replace).
  */
-async function readReport(store: Store, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
+async function readReport(store: UnitOfWork, scope: Scope, id: string, now: Date): Promise<{ versionId: string; publication?: Publication } | undefined> {
   const report = await readOptional(store.resources, scope, 'MeasureReport', id);
   return report && { versionId: String(report.meta?.versionId), publication: publicationOf(report, now) };
 }

@@ -1,11 +1,10 @@
-import { AsyncResource } from 'node:async_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { OutboundCall } from '../../auth/client.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { RemoteFailure, type RemoteEndpoint } from '../../fhir/client/remote.js';
 import type { Resource } from '../../fhir/version.js';
 import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
-import type { OutboxMessage, Store } from '../../store/repository.js';
+import type { OutboxMessage, Store, UnitOfWork } from '../../store/repository.js';
 import { releaseAvailability } from '../egress/release.js';
 import { objects, stringAt } from '../../vocabulary/json.js';
 import type { ProviderCapacity } from './service.js';
@@ -24,8 +23,6 @@ export interface PublisherOptions {
   debounceMs?: number;
   /** node-cron expression of the full snapshot of every tenant (default every 15 minutes). */
   snapshotSchedule?: string;
-  /** Asks the outbox dispatcher for a round (after a debounced publication falls due). */
-  wake?: () => void;
   clock?: () => number;
 }
 
@@ -39,11 +36,6 @@ export class Publisher {
   private readonly debounceMs: number;
   private readonly clock: () => number;
   private snapshots?: ScheduledTask;
-  /**
-   * The async context the publisher was made in. `schedule` runs inside its caller's transaction, and a timer set
-   * there would carry that (by then committed) transaction into the dispatcher's rounds; the wake runs here instead.
-   */
-  private readonly outsideTransactions = new AsyncResource('capacity.publish.wake');
 
   constructor(private readonly options: PublisherOptions) {
     this.debounceMs = options.debounceMs ?? 250;
@@ -56,7 +48,7 @@ export class Publisher {
   }
 
   /** Enqueues a publication in the caller's transaction, unless one for the tenant is still pending. */
-  readonly schedule = async (store: Store, tenant: string, delayMs = this.debounceMs): Promise<void> => {
+  readonly schedule = async (store: UnitOfWork, tenant: string, delayMs = this.debounceMs): Promise<void> => {
     const destination = this.destination;
     if (destination === undefined) return;
     const pending = await store.outbox.list(tenant, { status: 'pending', kind: PUBLISH_KIND, limit: 1 });
@@ -69,7 +61,6 @@ export class Publisher {
       orderingKey: `${PUBLISH_KIND}:${tenant}`,
       notBefore: new Date(this.clock() + delayMs).toISOString(),
     });
-    setTimeout(this.outsideTransactions.bind(() => this.options.wake?.()), delayMs + 10).unref();
   };
 
   /** Delivers one publication: build from the allowlist, record, send. */

@@ -3,7 +3,7 @@ import { created, OperationOutcomeError } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../rest/types.js';
 import { parseSearchRequest } from '../../fhir/search/parse.js';
 import type { Resource } from '../../fhir/version.js';
-import type { Scope, Store } from '../../store/repository.js';
+import type { Scope, UnitOfWork } from '../../store/repository.js';
 import { NOTIFICATION_BASE } from '../../transfer/notification.js';
 import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../canonical.js';
 import type { AvailabilitySource } from '../egress/payload.js';
@@ -17,7 +17,7 @@ import { changeState, loadState } from './state.js';
 import { AGB_SYSTEM, CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
 
 /** Called inside the transaction of every capacity change, to publish the tenant's new picture. */
-export type PublicationTrigger = (store: Store, tenant: string) => Promise<void>;
+export type PublicationTrigger = (store: UnitOfWork, tenant: string) => Promise<void>;
 
 export interface ProviderCapacityOptions {
   organizations: HostedOrganization[];
@@ -35,7 +35,7 @@ export class ProviderCapacity {
   constructor(private readonly options: ProviderCapacityOptions) {}
 
   /** POST MeasureReport by the tenant's EHR: stored as sent (internal), read as the new census. */
-  async submitReport(store: Store, scope: Scope, report: unknown, now: Date): Promise<FhirResponse> {
+  async submitReport(store: UnitOfWork, scope: Scope, report: unknown, now: Date): Promise<FhirResponse> {
     const availability = readAvailabilityReport(report, now);
     if ('resourceType' in availability) return [availability];
     const stored = await this.replaceCensus(store, scope, availability, (tx) => tx.resources.create(scope, report as Resource));
@@ -43,7 +43,7 @@ export class ProviderCapacity {
   }
 
   /** POST Location/$census by the tenant's EHR: the beds are stored (internal), counted into a new census report. */
-  async submitCensus(store: Store, scope: Scope, bundle: unknown, now: Date): Promise<FhirResponse> {
+  async submitCensus(store: UnitOfWork, scope: Scope, bundle: unknown, now: Date): Promise<FhirResponse> {
     const availability = countBedLocations(bundle, now);
     if ('resourceType' in availability) return [availability];
     const identity = this.identity(scope.tenant);
@@ -57,7 +57,7 @@ export class ProviderCapacity {
   }
 
   /** A transfer changed status at this provider: hold, release or occupy a place, and publish when that changed. */
-  async recordTransfer(store: Store, tenant: string, event: TransferEvent): Promise<void> {
+  async recordTransfer(store: UnitOfWork, tenant: string, event: TransferEvent): Promise<void> {
     const scope: Scope = { tenant, version: 'r4' };
     await changeState(store, scope, async (state, tx) => {
       const ledger = applyTransferEvent(state.ledger, event);
@@ -67,7 +67,7 @@ export class ProviderCapacity {
   }
 
   /** The tenant's internal data for a publication now, or undefined while it has no census. */
-  async source(store: Store, tenant: string, now: Date): Promise<AvailabilitySource | undefined> {
+  async source(store: UnitOfWork, tenant: string, now: Date): Promise<AvailabilitySource | undefined> {
     const scope: Scope = { tenant, version: 'r4' };
     const state = await loadState(store, scope);
     if (state.census === undefined) return undefined;
@@ -90,10 +90,10 @@ export class ProviderCapacity {
   }
 
   private async replaceCensus(
-    store: Store,
+    store: UnitOfWork,
     scope: Scope,
     availability: Availability,
-    write: (tx: Store) => Promise<Resource>,
+    write: (tx: UnitOfWork) => Promise<Resource>,
   ): Promise<Resource> {
     return changeState(store, scope, async (state, tx) => {
       const report = await write(tx);
@@ -103,7 +103,7 @@ export class ProviderCapacity {
   }
 
   /** The tenant's own Organization resource (its directory entry: region, site), else its identity from configuration. */
-  private async organization(store: Store, scope: Scope): Promise<Resource> {
+  private async organization(store: UnitOfWork, scope: Scope): Promise<Resource> {
     const { identifier, name } = this.identity(scope.tenant);
     const found = await store.resources.search(
       scope,
@@ -113,7 +113,7 @@ export class ProviderCapacity {
   }
 
   /** The tenant's own eOverdracht Endpoint resources, else this gateway's: notification, STU3 FHIR base, token. */
-  private async endpoints(store: Store, scope: Scope): Promise<Resource[]> {
+  private async endpoints(store: UnitOfWork, scope: Scope): Promise<Resource[]> {
     const found = await store.resources.search(
       scope,
       parseSearchRequest('r4', 'Endpoint', { status: 'active', 'payload-type': `${ENDPOINT_ROLE_SYSTEM}|`, _count: '10' }),

@@ -1,11 +1,11 @@
-import type { CapacityState, Scope, Store } from '../../store/repository.js';
+import type { CapacityState, Scope, UnitOfWork } from '../../store/repository.js';
 import { optimisticTransaction } from '../../store/optimistic.js';
 
 /**
  * A provider tenant's capacity state, kept in the store's capacity states (never a FHIR resource, it never leaves):
  * which stored MeasureReport is the current census, and the ledger of places promised through eOverdracht.
  */
-export async function loadState(store: Pick<Store, 'capacityStates'>, scope: Scope): Promise<CapacityState> {
+export async function loadState(store: Pick<UnitOfWork, 'capacityStates'>, scope: Scope): Promise<CapacityState> {
   return (await store.capacityStates.find(scope.tenant))?.value ?? { ledger: [] };
 }
 
@@ -14,9 +14,9 @@ export async function loadState(store: Pick<Store, 'capacityStates'>, scope: Sco
  * resources through the transaction's store; a concurrent writer makes it run again on the newer state.
  */
 export async function changeState<T>(
-  store: Store,
+  store: UnitOfWork,
   scope: Scope,
-  change: (state: CapacityState, tx: Store) => Promise<{ state: CapacityState; result: T }>,
+  change: (state: CapacityState, tx: UnitOfWork) => Promise<{ state: CapacityState; result: T }>,
 ): Promise<T> {
   return optimisticTransaction(store, async (tx) => {
     const found = await tx.capacityStates.find(scope.tenant);
