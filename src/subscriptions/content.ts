@@ -1,6 +1,6 @@
 import { convertResource } from '../fhir/convert/index.js';
 import type { Resource } from '../fhir/version.js';
-import type { UnitOfWork } from '../store/repository.js';
+import type { AuditTrail, UnitOfWork } from '../store/repository.js';
 import type { FocusRef } from './notifications.js';
 
 /**
@@ -10,8 +10,8 @@ import type { FocusRef } from './notifications.js';
 export interface AvailabilityEgress {
   /** The report version as it may leave, built from the allowlist once whoever it goes to; undefined if nothing may. */
   payload(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined>;
-  /** Records bytes that carry the payload (destination, time, their SHA-256, the bytes), right before they are sent. */
-  record(store: UnitOfWork, tenant: string, sent: Sent): Promise<void>;
+  /** Records bytes that carry the payload (destination, time, their SHA-256; the payload once per version), right before they are sent. */
+  record(trail: Pick<AuditTrail, 'append'>, tenant: string, focus: FocusRef, sent: Sent): Promise<void>;
 }
 
 /** Bytes as they leave: the notification body exactly as sent. */
@@ -44,7 +44,7 @@ export class FocusContent {
   }
 
   /** Records that `sent.body` carries the focus's payload out, when that is availability. */
-  async recordRelease(store: UnitOfWork, tenant: string, focus: FocusRef, sent: Sent): Promise<void> {
-    if (focus.resourceType === 'MeasureReport') await this.availability.record(store, tenant, sent);
+  async recordRelease(trail: Pick<AuditTrail, 'append'>, tenant: string, focus: FocusRef, sent: Sent): Promise<void> {
+    if (focus.resourceType === 'MeasureReport') await this.availability.record(trail, tenant, focus, sent);
   }
 }

@@ -7,7 +7,7 @@ import type { OperationOutcomeIssue } from '../fhir/outcome.js';
 import { CONTENT_TYPES, serialize } from '../http/format.js';
 import { nextAttempt, type BackoffPolicy } from '../outbox/backoff.js';
 import { PermanentFailure, type OutboxHandler } from '../outbox/dispatcher.js';
-import type { OutboxMessage, Store } from '../store/repository.js';
+import type { AuditTrail, OutboxMessage, Store } from '../store/repository.js';
 import { OUTBOX_KINDS, SIGNATURE_HEADER } from './canonical.js';
 import type { FocusContent } from './content.js';
 import type { SubscriptionDirectory } from './directory.js';
@@ -28,6 +28,11 @@ import { DeliveryError, type Transport } from './transport.js';
  */
 export interface DeliveryContext {
   store: Store;
+  /**
+   * Where deliveries record the bytes of availability they send: group-committed, so the records of a round's
+   * concurrent deliveries share one commit instead of one each.
+   */
+  egressTrail: Pick<AuditTrail, 'append'>;
   directory: SubscriptionDirectory;
   content: FocusContent;
   policy: EndpointPolicy;
@@ -186,7 +191,7 @@ async function send(context: DeliveryContext, tenant: string, plan: Subscription
   }
   headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
   if (request.carries) {
-    await context.content.recordRelease(context.store, tenant, request.carries, { destination: request.url, at: new Date(context.clock()), body: request.body ?? '' });
+    await context.content.recordRelease(context.egressTrail, tenant, request.carries, { destination: request.url, at: new Date(context.clock()), body: request.body ?? '' });
   }
   await context.transport.send({
     url: new URL(request.url),

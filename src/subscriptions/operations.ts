@@ -105,7 +105,7 @@ export class SubscriptionOperations {
       if (!resource) continue;
       // The HTTP layer serialises the answer in the caller's format: what is recorded is the payload as JSON.
       const sent = { destination: requesterOf(context.principal), at: new Date(this.services.clock()), body: JSON.stringify(resource) };
-      await this.services.content.recordRelease(context.store, tenant, focus, sent);
+      await this.services.content.recordRelease(context.store.audit, tenant, focus, sent);
       entries.push(focusEntry(this.services.content.url(focus), resource));
     }
     return entries;

@@ -342,14 +342,22 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     expect(payloads[0]).toEqual({ ...published, id: 'ura-12345678' });
 
     const body = JSON.stringify({ resourceType: 'Bundle', type: 'history', entry: [{ resource: payloads[0] }] });
-    await egress.record(store, 'zcc', { destination: 'https://ehr.example/hooks', at: MOMENT, body });
-    const entity = (created[0].resource.entity as { detail: Record<string, string>[] }[])[0];
-    const detail = Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
-    expect(detail).toEqual({
-      destination: 'https://ehr.example/hooks',
-      sha256: createHash('sha256').update(body).digest('hex'),
-      payload: Buffer.from(body).toString('base64'),
+    const version = { id: 'ura-12345678', versionId: '3' };
+    const secondBody = body.replace('"history"', '"history" ');
+    await egress.record(store.audit, 'zcc', version, { destination: 'https://ehr.example/hooks', at: MOMENT, body });
+    await egress.record(store.audit, 'zcc', version, { destination: 'https://other.example/hooks', at: MOMENT, body: secondBody });
+    const details = created.map(({ resource }) => {
+      const entity = (resource.entity as { detail: Record<string, string>[] }[])[0];
+      return Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
     });
+    expect(details).toEqual([
+      {
+        destination: 'https://ehr.example/hooks',
+        sha256: createHash('sha256').update(body).digest('hex'),
+        payload: Buffer.from(JSON.stringify(payloads[0])).toString('base64'),
+      },
+      { destination: 'https://other.example/hooks', sha256: createHash('sha256').update(secondBody).digest('hex') },
+    ]);
     expect(created[0]).toMatchObject({ tenant: 'zcc', resource: { recorded: MOMENT.toISOString() } });
   });
 

@@ -62,14 +62,14 @@ async function active(id: string, token?: string): Promise<Resource> {
   });
 }
 
-/** The Export AuditEvents of availability sent to `destination`: the recorded SHA-256 and the recorded bytes. */
-async function exportRecords(destination: string): Promise<{ sha256?: string; body: string }[]> {
+/** The Export AuditEvents of availability: where it went, the recorded SHA-256, and the payload when the record keeps it. */
+async function exportRecords(): Promise<{ destination?: string; sha256?: string; kept?: unknown }[]> {
   const { body } = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/AuditEvent?type=http://dicom.nema.org/resources/ontology/DCM|110106&_count=1000');
-  return (body.entry as { resource: Resource }[]).flatMap(({ resource }) => {
+  return (body.entry as { resource: Resource }[]).map(({ resource }) => {
     const details = (resource.entity as { detail: { type: string; valueString?: string; valueBase64Binary?: string }[] }[])[0].detail;
     const detail = (type: string) => details.find((item) => item.type === type);
-    if (detail('destination')?.valueString !== destination) return [];
-    return [{ sha256: detail('sha256')?.valueString, body: Buffer.from(detail('payload')?.valueBase64Binary ?? '', 'base64').toString('utf8') }];
+    const kept = detail('payload')?.valueBase64Binary;
+    return { destination: detail('destination')?.valueString, sha256: detail('sha256')?.valueString, kept: kept && JSON.parse(Buffer.from(kept, 'base64').toString('utf8')) };
   });
 }
 
@@ -134,15 +134,18 @@ describe('a topic subscription', () => {
     await expect(verifyNotification(received[2].body, signature, resolve, { target: `${hooks.url}/elsewhere` })).rejects.toThrow('signed for');
   });
 
-  it.each(['application/fhir+json', 'application/fhir+xml'])('records each release in %s as the exact bytes sent: their SHA-256 and the bytes', async (payload) => {
+  it.each(['application/fhir+json', 'application/fhir+xml'])('records each release in %s by the SHA-256 of the exact bytes sent, and keeps the availability they carry', async (payload) => {
     const path = `/ehr/audited-${payload.split('+')[1]}`;
     const created = await subscribe(topicSubscription({ endpoint: `${hooks.url}${path}`, content: 'full-resource', payload }));
     await active(String(created.id));
     await publishChange();
     const [, notification] = await arrived(path, 2);
-    const records = await exportRecords(`${hooks.url}${path}`);
-    expect(records).toContainEqual({ sha256: sha256(notification.body), body: notification.body });
-    for (const record of records) expect(record.sha256).toBe(sha256(record.body));
+    const records = await exportRecords();
+    expect(records.filter((record) => record.destination === `${hooks.url}${path}`).map((record) => record.sha256)).toContain(sha256(notification.body));
+    const id = `ura-${w.providers[0].ura}`;
+    const kept = records.map((record) => record.kept as Resource | undefined).filter((report) => report?.id === id);
+    expect(kept.length).toBeGreaterThan(0);
+    for (const report of kept) expect(Object.keys(report ?? {}).sort()).toEqual(['contained', 'date', 'group', 'id', 'measure', 'meta', 'period', 'reporter', 'resourceType', 'status', 'type']);
   });
 
   it.each([

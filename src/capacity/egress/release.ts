@@ -42,22 +42,28 @@ export async function releaseAvailability(
   const payload = buildAvailabilityPayload(release.source, policy);
   if (payload.resourceType === 'OperationOutcome') return payload as OperationOutcome;
   const body = JSON.stringify(payload);
-  const { hash, record } = await recordEgress(trail, scope.tenant, { destination: release.destination, at: release.at, body }, policy.version);
+  const { hash, record } = await recordEgress(trail, scope.tenant, { destination: release.destination, at: release.at, body }, policy.version, body);
   return { payload, hash, body, record };
 }
 
 /**
  * Records that `sent.body` left for `sent.destination`: an Export AuditEvent in the tenant's audit trail with the
- * time, the SHA-256 of exactly those bytes and the bytes themselves, so an auditor can check what left, when and to
- * whom.
+ * time and the SHA-256 of exactly those bytes, so an auditor can check what left, when and to whom; and `kept`, the
+ * availability those bytes carry, when the record is the one to keep it (see StoredReportEgress).
  */
-export async function recordEgress(trail: Pick<AuditTrail, 'append'>, tenant: string, sent: Sent, policyVersion: string): Promise<{ hash: string; record: Resource }> {
+export async function recordEgress(
+  trail: Pick<AuditTrail, 'append'>,
+  tenant: string,
+  sent: Sent,
+  policyVersion: string,
+  kept: string | undefined,
+): Promise<{ hash: string; record: Resource }> {
   const hash = createHash('sha256').update(sent.body).digest('hex');
-  const record = await trail.append(tenant, egressAuditEvent(tenant, sent, hash, policyVersion));
+  const record = await trail.append(tenant, egressAuditEvent(tenant, sent, hash, policyVersion, kept));
   return { hash, record };
 }
 
-function egressAuditEvent(tenant: string, sent: Sent, hash: string, policyVersion: string): Resource {
+function egressAuditEvent(tenant: string, sent: Sent, hash: string, policyVersion: string, kept: string | undefined): Resource {
   return {
     resourceType: 'AuditEvent',
     type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
@@ -74,7 +80,7 @@ function egressAuditEvent(tenant: string, sent: Sent, hash: string, policyVersio
         detail: [
           { type: 'destination', valueString: sent.destination },
           { type: 'sha256', valueString: hash },
-          { type: 'payload', valueBase64Binary: Buffer.from(sent.body).toString('base64') },
+          ...(kept === undefined ? [] : [{ type: 'payload', valueBase64Binary: Buffer.from(kept).toString('base64') }]),
         ],
       },
     ],

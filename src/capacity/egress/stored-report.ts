@@ -11,10 +11,9 @@ export interface ReportVersion {
   versionId: string;
 }
 
-/** What of the store the egress uses: the stored report versions, and the audit trail. */
+/** What of the store the egress reads: the stored report versions. */
 export interface EgressStore {
   resources: Pick<ResourceRepository, 'vread'>;
-  audit: Pick<AuditTrail, 'append'>;
 }
 
 /** Versions never change: a payload built once serves every subscriber of the same event. */
@@ -23,16 +22,19 @@ const CACHE_LIMIT = 1000;
 /**
  * Availability as it leaves a coordination point towards subscribers (subscriptions' `AvailabilityEgress` port,
  * wired in main.ts): the stored report version built from the egress allowlist once, whoever it goes to, with the
- * report's id (`ura-<URA>`) as its identity, and every body that carries it recorded with its exact bytes.
+ * report's id (`ura-<URA>`) as its identity. Every body that carries it is recorded with the SHA-256 of its exact
+ * bytes; the availability itself, the same in every body of one version, is kept in the first record of that version
+ * (per process), so a thousand subscribers cost a thousand hashes and not a thousand copies.
  */
 export class StoredReportEgress {
   private readonly built = new Map<string, Promise<Resource | undefined>>();
+  private readonly kept = new Set<string>();
 
   constructor(private readonly policy: EgressPolicy = egressPolicy()) {}
 
   /** The report as it may leave, or undefined when nothing of it is publishable. */
   payload(store: EgressStore, tenant: string, report: ReportVersion): Promise<Resource | undefined> {
-    const key = `${tenant}|${report.id}/${report.versionId}`;
+    const key = versionKey(tenant, report);
     let payload = this.built.get(key);
     if (!payload) {
       payload = this.build(store, tenant, report);
@@ -43,9 +45,19 @@ export class StoredReportEgress {
     return payload;
   }
 
-  /** Records bytes that carry a payload, right before they are sent. */
-  async record(store: EgressStore, tenant: string, sent: Sent): Promise<void> {
-    await recordEgress(store.audit, tenant, sent, this.policy.version);
+  /** Records bytes that carry the payload of `report` (built by `payload` before), right before they are sent. */
+  async record(trail: Pick<AuditTrail, 'append'>, tenant: string, report: ReportVersion, sent: Sent): Promise<void> {
+    await recordEgress(trail, tenant, sent, this.policy.version, await this.toKeep(tenant, report));
+  }
+
+  /** The payload as JSON for the first record of its version, else nothing. */
+  private async toKeep(tenant: string, report: ReportVersion): Promise<string | undefined> {
+    const key = versionKey(tenant, report);
+    const payload = await this.built.get(key);
+    if (!payload || this.kept.has(key)) return undefined;
+    if (this.kept.size >= CACHE_LIMIT) this.kept.clear();
+    this.kept.add(key);
+    return JSON.stringify(payload);
   }
 
   private async build(store: EgressStore, tenant: string, report: ReportVersion): Promise<Resource | undefined> {
@@ -54,6 +66,8 @@ export class StoredReportEgress {
     return resourceType === 'OperationOutcome' ? undefined : { resourceType, id: report.id, ...payload };
   }
 }
+
+const versionKey = (tenant: string, report: ReportVersion) => `${tenant}|${report.id}/${report.versionId}`;
 
 /**
  * A published availability report read back as its parts: the egress builder puts the provider Organization first
