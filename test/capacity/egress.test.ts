@@ -344,12 +344,15 @@ describe('egress policy: what leaves is built from the allowlist', () => {
     const body = JSON.stringify({ resourceType: 'Bundle', type: 'history', entry: [{ resource: payloads[0] }] });
     const version = { id: 'ura-12345678', versionId: '3' };
     const secondBody = body.replace('"history"', '"history" ');
-    await egress.record(store.audit, 'zcc', version, { destination: 'https://ehr.example/hooks', at: MOMENT, body });
-    await egress.record(store.audit, 'zcc', version, { destination: 'https://other.example/hooks', at: MOMENT, body: secondBody });
-    const details = created.map(({ resource }) => {
-      const entity = (resource.entity as { detail: Record<string, string>[] }[])[0];
-      return Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]));
-    });
+    await Promise.all([
+      egress.record(store.audit, 'zcc', version, { destination: 'https://ehr.example/hooks', at: MOMENT, body }),
+      egress.record(store.audit, 'zcc', version, { destination: 'https://other.example/hooks', at: MOMENT, body: secondBody }),
+    ]);
+    await egress.record(store.audit, 'zcc', version, { destination: 'https://later.example/hooks', at: MOMENT, body });
+    expect(created.map(({ resource }) => (resource.entity as unknown[]).length)).toEqual([2, 1]);
+    const details = created.flatMap(({ resource }) =>
+      (resource.entity as { detail: Record<string, string>[] }[]).map((entity) => Object.fromEntries(entity.detail.map((item) => [item.type, item.valueString ?? item.valueBase64Binary]))),
+    );
     expect(details).toEqual([
       {
         destination: 'https://ehr.example/hooks',
@@ -357,6 +360,7 @@ describe('egress policy: what leaves is built from the allowlist', () => {
         payload: Buffer.from(JSON.stringify(payloads[0])).toString('base64'),
       },
       { destination: 'https://other.example/hooks', sha256: createHash('sha256').update(secondBody).digest('hex') },
+      { destination: 'https://later.example/hooks', sha256: createHash('sha256').update(body).digest('hex') },
     ]);
     expect(created[0]).toMatchObject({ tenant: 'zcc', resource: { recorded: MOMENT.toISOString() } });
   });

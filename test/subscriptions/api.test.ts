@@ -62,11 +62,11 @@ async function active(id: string, token?: string): Promise<Resource> {
   });
 }
 
-/** The Export AuditEvents of availability: where it went, the recorded SHA-256, and the payload when the record keeps it. */
+/** The bodies of availability the Export AuditEvents record: where each went, its SHA-256, and the payload where kept. */
 async function exportRecords(): Promise<{ destination?: string; sha256?: string; kept?: unknown }[]> {
   const { body } = await fhirCall(w.url, await w.ehr(), 'GET', '/fhir/AuditEvent?type=http://dicom.nema.org/resources/ontology/DCM|110106&_count=1000');
-  return (body.entry as { resource: Resource }[]).map(({ resource }) => {
-    const details = (resource.entity as { detail: { type: string; valueString?: string; valueBase64Binary?: string }[] }[])[0].detail;
+  const entities = (body.entry as { resource: Resource }[]).flatMap(({ resource }) => resource.entity as { detail: { type: string; valueString?: string; valueBase64Binary?: string }[] }[]);
+  return entities.map(({ detail: details }) => {
     const detail = (type: string) => details.find((item) => item.type === type);
     const kept = detail('payload')?.valueBase64Binary;
     return { destination: detail('destination')?.valueString, sha256: detail('sha256')?.valueString, kept: kept && JSON.parse(Buffer.from(kept, 'base64').toString('utf8')) };

@@ -42,47 +42,46 @@ export async function releaseAvailability(
   const payload = buildAvailabilityPayload(release.source, policy);
   if (payload.resourceType === 'OperationOutcome') return payload as OperationOutcome;
   const body = JSON.stringify(payload);
-  const { hash, record } = await recordEgress(trail, scope.tenant, { destination: release.destination, at: release.at, body }, policy.version, body);
-  return { payload, hash, body, record };
+  const { hashes, record } = await recordEgress(trail, scope.tenant, [{ destination: release.destination, at: release.at, body }], policy.version, body);
+  return { payload, hash: hashes[0], body, record };
 }
 
 /**
- * Records that `sent.body` left for `sent.destination`: an Export AuditEvent in the tenant's audit trail with the
- * time and the SHA-256 of exactly those bytes, so an auditor can check what left, when and to whom; and `kept`, the
- * availability those bytes carry, when the record is the one to keep it (see StoredReportEgress).
+ * Records that each `sent.body` left for its `sent.destination`: one Export AuditEvent in the tenant's audit trail, an
+ * entity per body with its destination and the SHA-256 of exactly those bytes (so an auditor can check what left and
+ * to whom), recorded at the time of the first; and `kept`, the availability the bodies carry, when the record is the
+ * one to keep it (see StoredReportEgress).
  */
 export async function recordEgress(
   trail: Pick<AuditTrail, 'append'>,
   tenant: string,
-  sent: Sent,
+  sent: Sent[],
   policyVersion: string,
   kept: string | undefined,
-): Promise<{ hash: string; record: Resource }> {
-  const hash = createHash('sha256').update(sent.body).digest('hex');
-  const record = await trail.append(tenant, egressAuditEvent(tenant, sent, hash, policyVersion, kept));
-  return { hash, record };
+): Promise<{ hashes: string[]; record: Resource }> {
+  const hashes = sent.map(({ body }) => createHash('sha256').update(body).digest('hex'));
+  const record = await trail.append(tenant, egressAuditEvent(tenant, sent, hashes, policyVersion, kept));
+  return { hashes, record };
 }
 
-function egressAuditEvent(tenant: string, sent: Sent, hash: string, policyVersion: string, kept: string | undefined): Resource {
+function egressAuditEvent(tenant: string, sent: Sent[], hashes: string[], policyVersion: string, kept: string | undefined): Resource {
   return {
     resourceType: 'AuditEvent',
     type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110106', display: 'Export' },
     action: 'R',
-    recorded: sent.at.toISOString(),
+    recorded: sent[0].at.toISOString(),
     outcome: '0',
     agent: [{ who: { identifier: { value: tenant } }, requestor: true }],
     source: { observer: { display: 'vervolgzorg-gateway capacity egress' } },
-    entity: [
-      {
-        type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
-        name: 'availability payload',
-        description: `built from egress policy ${policyVersion}`,
-        detail: [
-          { type: 'destination', valueString: sent.destination },
-          { type: 'sha256', valueString: hash },
-          ...(kept === undefined ? [] : [{ type: 'payload', valueBase64Binary: Buffer.from(kept).toString('base64') }]),
-        ],
-      },
-    ],
+    entity: sent.map(({ destination }, index) => ({
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      name: 'availability payload',
+      description: `built from egress policy ${policyVersion}`,
+      detail: [
+        { type: 'destination', valueString: destination },
+        { type: 'sha256', valueString: hashes[index] },
+        ...(kept === undefined || index > 0 ? [] : [{ type: 'payload', valueBase64Binary: Buffer.from(kept).toString('base64') }]),
+      ],
+    })),
   };
 }

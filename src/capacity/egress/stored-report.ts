@@ -24,11 +24,13 @@ const CACHE_LIMIT = 1000;
  * wired in main.ts): the stored report version built from the egress allowlist once, whoever it goes to, with the
  * report's id (`ura-<URA>`) as its identity. Every body that carries it is recorded with the SHA-256 of its exact
  * bytes; the availability itself, the same in every body of one version, is kept in the first record of that version
- * (per process), so a thousand subscribers cost a thousand hashes and not a thousand copies.
+ * (per process), so a thousand subscribers cost a thousand hashes and not a thousand copies. The bodies of one version
+ * recorded in one turn of the event loop (a dispatcher round's concurrent deliveries) share one AuditEvent.
  */
 export class StoredReportEgress {
   private readonly built = new Map<string, Promise<Resource | undefined>>();
   private readonly kept = new Set<string>();
+  private pending: PendingRecord[] = [];
 
   constructor(private readonly policy: EgressPolicy = egressPolicy()) {}
 
@@ -45,9 +47,37 @@ export class StoredReportEgress {
     return payload;
   }
 
-  /** Records bytes that carry the payload of `report` (built by `payload` before), right before they are sent. */
-  async record(trail: Pick<AuditTrail, 'append'>, tenant: string, report: ReportVersion, sent: Sent): Promise<void> {
-    await recordEgress(trail, tenant, sent, this.policy.version, await this.toKeep(tenant, report));
+  /**
+   * Records bytes that carry the payload of `report` (built by `payload` before), right before they are sent; settles
+   * once the record is written.
+   */
+  record(trail: Pick<AuditTrail, 'append'>, tenant: string, report: ReportVersion, sent: Sent): Promise<void> {
+    const key = versionKey(tenant, report);
+    let batch = this.pending.find((pending) => pending.key === key && pending.trail === trail);
+    if (!batch) {
+      if (this.pending.length === 0) setImmediate(() => void this.flush());
+      batch = { key, trail, tenant, report, sent: [], settled: [] };
+      this.pending.push(batch);
+    }
+    return new Promise((resolve, reject) => {
+      batch.sent.push(sent);
+      batch.settled.push({ resolve, reject });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batches = this.pending;
+    this.pending = [];
+    await Promise.all(batches.map((batch) => this.write(batch)));
+  }
+
+  private async write({ trail, tenant, report, sent, settled }: PendingRecord): Promise<void> {
+    try {
+      await recordEgress(trail, tenant, sent, this.policy.version, await this.toKeep(tenant, report));
+      for (const { resolve } of settled) resolve();
+    } catch (error) {
+      for (const { reject } of settled) reject(error);
+    }
   }
 
   /** The payload as JSON for the first record of its version, else nothing. */
@@ -65,6 +95,15 @@ export class StoredReportEgress {
     const { resourceType, ...payload } = buildAvailabilityPayload(availabilitySource(stored), this.policy);
     return resourceType === 'OperationOutcome' ? undefined : { resourceType, id: report.id, ...payload };
   }
+}
+
+interface PendingRecord {
+  key: string;
+  trail: Pick<AuditTrail, 'append'>;
+  tenant: string;
+  report: ReportVersion;
+  sent: Sent[];
+  settled: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
 const versionKey = (tenant: string, report: ReportVersion) => `${tenant}|${report.id}/${report.versionId}`;
