@@ -6,7 +6,7 @@ import { remoteEndpoint, REQUEST_TIMEOUT_MS, type Authorization, type RemoteEndp
 import { REFUSAL_REASON_PARAMETER } from '../vocabulary/canonical.js';
 import { isObject } from '../vocabulary/json.js';
 import type { Principal } from '../fhir/principal.js';
-import { MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
+import { JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
 import type { Fetch, TrustRegistry } from './trust.js';
 
@@ -24,6 +24,11 @@ export interface TokenRequest {
   vcs?: string[];
   /** The user behind the call, vouched for by the requester. */
   usi?: Principal['user'];
+  /**
+   * RFC 8707 resource indicator: the remote resource the token is for (e.g. the sender's Task URL), so that an
+   * authorizer that keeps the credentials it issued can choose those of that resource (auth/tokenService.ts).
+   */
+  resource?: string;
 }
 
 export interface OutboundCall extends TokenRequest {
@@ -80,7 +85,7 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
   }
 
   const cacheKey = (remote: string, purposeOfUse: string, request: TokenRequest) =>
-    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.usi ?? null]);
+    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.usi ?? null, request.resource ?? null]);
 
   async function signGrant(remote: string, audience: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
     const party = registry.hosted(request.requester);
@@ -106,7 +111,7 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     const response = await fetchImpl(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
+      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, ...(request.resource ? { resource: request.resource } : {}) }).toString(),
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import { REFUSAL_REASON_PARAMETER, type RefusalReason } from '../vocabulary/canonical.js';
 
-/** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting). */
+/** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting; `invalid_target`, RFC 8707 §2). */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -9,6 +9,7 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
   | 'temporarily_unavailable';
 
 /**

@@ -7,7 +7,7 @@ import { createCredentialService, type CredentialService } from './credentials.j
 import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from '../fhir/principal.js';
 import type { RateLimit } from './rateLimit.js';
-import { createTokenService, type TokenService } from './tokenService.js';
+import { createTokenService, type HeldCredentials, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
 import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
 
@@ -29,6 +29,8 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
+  /** Credentials the tenants keep for requesters instead of handing them over (tokenService.ts). */
+  heldCredentials?: HeldCredentials;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
@@ -45,6 +47,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
+    heldCredentials: options.heldCredentials,
     clock: options.clock,
   });
   return {

@@ -38,8 +38,12 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     basePolicy: [fhir('/', 'batch')],
   },
   'eOverdracht-receiver': {
-    description: "eOverdracht: the sender notifies the receiver (POST of the notification endpoint's /Task/{id}, notified pull)",
-    basePolicy: [{ endpoint: 'notification', path: '/Task/{id}', operations: ['create'] }],
+    description:
+      "eOverdracht: the sender notifies the receiver (notified pull): the Bolt's empty POST of the notification endpoint's /Task/{id}, or Twiin's notification Task POSTed to its /Task",
+    basePolicy: [
+      { endpoint: 'notification', path: '/Task/{id}', operations: ['create'] },
+      { endpoint: 'notification', path: '/Task', operations: ['create'] },
+    ],
   },
   'capacity-publication': {
     description: 'Capacity: a provider publishes availability snapshots to the coordination point',

@@ -46,6 +46,24 @@ export interface TokenService {
   introspect(params: Record<string, unknown>, source?: RequestSource): Promise<IntrospectionResponse>;
 }
 
+/**
+ * What an authorizer that keeps the credentials it issued (instead of handing them to the requester) is asked for a
+ * grant that presents none: the requester, the purpose and the resource the token is for (RFC 8707 `resource`), as a
+ * path under this gateway's public base URL (e.g. `/fhir/stu3/Task/1`).
+ */
+export interface HeldCredentialRequest {
+  authorizer: string;
+  requester: string;
+  purposeOfUse: string;
+  resource: string;
+}
+
+/**
+ * The credentials (JWTs) kept for the request, verified then as if the requester had presented them; none when it
+ * holds none there. Throws CredentialRevoked when it held some and withdrew them (the requester acts on that reason).
+ */
+export type HeldCredentials = (request: HeldCredentialRequest) => Promise<string[]>;
+
 /** Runs writes atomically: a group commit (createAuth) or a plain store transaction. */
 export interface AtomicWrites {
   run<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T>;
@@ -62,6 +80,8 @@ export interface TokenServiceDeps {
   rateLimit?: RateLimit;
   /** Refused requests per client address (config.rateLimits.unauthenticated). */
   unauthenticatedRateLimit: RateLimit;
+  /** Credentials kept for requesters (eOverdracht: the sender keeps the receiver's; docs/transfer.md, Access). */
+  heldCredentials?: HeldCredentials;
   clock?: () => number;
 }
 
@@ -86,6 +106,8 @@ interface Grant {
   purposeOfUse: string;
   vcs: unknown[];
   user: Principal['user'];
+  /** The RFC 8707 resource indicator, as a path under the public base URL. */
+  resource?: string;
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
@@ -124,7 +146,23 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   const rememberJti = (tx: UnitOfWork, kind: string, assertion: VerifiedAssertion) =>
     tx.replay.remember(`${kind}:${assertion.iss}:${assertion.jti}`, new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000));
 
-  async function checkGrant(assertion: VerifiedAssertion): Promise<Grant> {
+  const basePath = new URL(registry.publicBaseUrl).pathname.replace(/\/$/, '');
+
+  /**
+   * RFC 8707 §2: an absolute URL without query or fragment, whose path lies under this gateway's (its origin is the
+   * requester's way here, which a proxy may change; the grant's `aud` already binds it to this gateway);
+   * `invalid_target` otherwise.
+   */
+  function resourcePath(resource: unknown): string | undefined {
+    if (resource === undefined) return undefined;
+    const url = typeof resource === 'string' && URL.canParse(resource) ? new URL(resource) : undefined;
+    if (!url || url.search !== '' || url.hash !== '' || !url.pathname.startsWith(`${basePath}/`)) {
+      throw new OAuthError('invalid_target', `resource must be an absolute URL under ${registry.publicBaseUrl}/ without query or fragment`);
+    }
+    return url.pathname.slice(basePath.length);
+  }
+
+  async function checkGrant(assertion: VerifiedAssertion, resource: unknown): Promise<Grant> {
     const authorizer = registry.hosted(assertion.sub);
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
     const { purposeOfUse, vcs = [], usi } = assertion.claims;
@@ -135,13 +173,20 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
     }
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
-    return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi) };
+    return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi), resource: resourcePath(resource) };
+  }
+
+  /** The grant's own credentials or, when it presents none, those the authorizer keeps for it. */
+  async function grantCredentials(grant: Grant): Promise<unknown[]> {
+    if (grant.vcs.length > 0 || !grant.resource || !deps.heldCredentials) return grant.vcs;
+    const { iss: requester, sub: authorizer } = grant.assertion;
+    return deps.heldCredentials({ authorizer, requester, purposeOfUse: grant.purposeOfUse, resource: grant.resource });
   }
 
   async function presentedCredentials(grant: Grant, now: number): Promise<AuthorizationCredential[]> {
     const expected = { iss: grant.assertion.iss, sub: grant.assertion.sub, purposeOfUse: grant.purposeOfUse };
     const result: AuthorizationCredential[] = [];
-    for (const vc of grant.vcs) result.push(await credentials.verifyPresented(vc, expected, now));
+    for (const vc of await grantCredentials(grant)) result.push(await credentials.verifyPresented(vc, expected, now));
     return result;
   }
 
@@ -248,7 +293,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw await refuseUnverified(error, assertion, 'organization', source);
     }
     try {
-      const grant = await checkGrant(verified);
+      const grant = await checkGrant(verified, params.resource);
       throttle(verified.iss);
       const presented = await presentedCredentials(grant, now);
       const expiries = presented.flatMap((credential) => (credential.expiresAt ? [credential.expiresAt.getTime() / 1000] : []));

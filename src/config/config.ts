@@ -38,7 +38,15 @@ export interface TrustedOrganization {
   jwks?: { keys: Record<string, unknown>[] };
   didWeb?: string;
   endpoints: { oauth?: string; fhir?: string; notification?: string };
+  /**
+   * How an eOverdracht sender notifies this organisation (NOTIFICATION_SHAPES): the Nuts Bolt v1 empty POST
+   * (`bolt`, the default) or the Twiin TA Notified Pull notification Task (`twiin`).
+   */
+  notificationShape?: NotificationShape;
 }
+
+/** The published eOverdracht notification shapes a sender can speak (docs/transfer.md, Notification). */
+export type NotificationShape = 'bolt' | 'twiin';
 
 export interface GatewayConfig {
   mode: 'production' | 'development';

@@ -1,7 +1,11 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import { credentialSubjectOf, type CredentialService } from '../auth/credentials.js';
+import { CredentialRevoked } from '../auth/jws.js';
+import type { HeldCredentials } from '../auth/tokenService.js';
 import type { GrantedResource } from '../fhir/principal.js';
+import type { UnitOfWork } from '../store/repository.js';
 import { isObject } from '../vocabulary/json.js';
+import { readOutbound } from './records.js';
 
 /**
  * The authorization credentials of a transfer (RFC014 shape), issued by the sender to the receiver of one Task:
@@ -16,9 +20,6 @@ export const PURPOSE = {
   /** The sender notifies the receiver's notification endpoint. */
   notify: 'eOverdracht-receiver',
 } as const;
-
-/** How the notification hands the current credentials to the receiver (Parameters.parameter names, valueString JWTs). */
-export const NOTIFICATION_PARAMETERS = { taskCredential: 'taskCredential', documentCredential: 'documentCredential' } as const;
 
 export interface IssuedCredential {
   id: string;
@@ -41,7 +42,27 @@ async function issue(credentials: CredentialService, sender: string, receiver: s
   return { id: credential.id, jwt };
 }
 
-/** The unverified claims of a credential the receiver holds (the sender's token endpoint verifies it when presented). */
+/** A Task on either FHIR base of this gateway, as a path: the resource a receiver asks a token for. */
+const TASK_RESOURCE = /^\/fhir(?:\/stu3)?\/Task\/([A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * The sender keeps the credentials it issued for a transfer in the transfer's record and hands them to nobody: a
+ * receiver that asks its token endpoint for a token for the Task (RFC 8707 `resource`, presenting no credential) is
+ * given them when the Task was offered to it, then as if it had presented them (verified, revocation checked on every
+ * request). Once the transfer ended they are revoked, and the refusal says so (`credential-revoked`). This stands in
+ * for resource-level Consents (docs/transfer.md, Access) until they come.
+ */
+export function heldTransferCredentials(store: Pick<UnitOfWork, 'transfers'>): HeldCredentials {
+  return async ({ authorizer, requester, resource }) => {
+    const taskId = TASK_RESOURCE.exec(resource)?.[1];
+    const record = taskId === undefined ? undefined : await readOutbound(store, authorizer, taskId);
+    if (!record || record.receiver !== requester) return [];
+    if (!record.taskCredentialJwt) throw new CredentialRevoked(`the transfer of Task/${taskId} has ended: access withdrawn`);
+    return [record.taskCredentialJwt, record.documentCredentialJwt].filter((jwt) => jwt !== undefined);
+  };
+}
+
+/** The unverified claims of a credential (the token endpoint verifies it when it grants it). */
 function claimsOf(jwt: string | undefined): JWTPayload | undefined {
   if (!jwt) return undefined;
   try {
@@ -51,7 +72,7 @@ function claimsOf(jwt: string | undefined): JWTPayload | undefined {
   }
 }
 
-/** True when the credential grants read access to `Type/id` (the receiver checks this before it asks). */
+/** True when the credential grants read access to `Type/id`. */
 export function credentialCovers(jwt: string | undefined, key: string): boolean {
   const resources = credentialSubjectOf(claimsOf(jwt))?.resources;
   return Array.isArray(resources) && resources.some((resource) => isObject(resource) && resource.path === `/${key}` && Array.isArray(resource.operations) && resource.operations.includes('read'));

@@ -10,7 +10,7 @@ import { notificationEndpoint } from './notification.js';
 import { transferRoutes } from './operations.js';
 import { answerOf, taskOf } from './payloads.js';
 import { createPeer } from './peer.js';
-import { deliverAnswer, pull, receiveNotification } from './receiver.js';
+import { deliverAnswer, pull, receiveNotification, receiveNotificationTask } from './receiver.js';
 import { sendNotification } from './sender.js';
 import { taskWrites } from './task-writes.js';
 
@@ -47,6 +47,7 @@ export function createTransfer(deps: TransferDependencies): Capability {
     endpoints: [
       notificationEndpoint({
         receive: (notification) => receiveNotification(context, notification),
+        receiveTask: (tenant, sender, task) => receiveNotificationTask(context, tenant, sender, task),
       }),
     ],
     outboxHandlers: {
@@ -59,3 +60,4 @@ export function createTransfer(deps: TransferDependencies): Capability {
 
 export type { TaskStatusChange, TaskStatusListener } from './events.js';
 export { NOTIFICATION_BASE } from './notification.js';
+export { heldTransferCredentials } from './credentials.js';

@@ -1,53 +1,48 @@
-import { isObject } from '../vocabulary/json.js';
 import type { Endpoint } from '../rest/capability-contract.js';
-import { accepted, badRequest, OperationOutcomeError } from '../fhir/outcome.js';
+import { accepted, badRequest, created, OperationOutcomeError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import type { FhirHandler } from '../rest/types.js';
-import { isResource } from '../fhir/version.js';
-import { NOTIFICATION_PARAMETERS } from './credentials.js';
 import type { Notification } from './receiver.js';
 
 /**
- * The receiver's notification endpoint of notified pull: `POST /eoverdracht/notification/Task/{id}` with a token of
- * purpose `eOverdracht-receiver`. Configure it at the sender as this organisation's `endpoints.notification`:
- * `<publicBaseUrl>/eoverdracht/notification/Task` (the sender appends the Task id). It answers 202 as soon as the
- * pull is queued; the body may hand over the credentials for the pull, nothing else.
+ * The receiver's notification endpoint of notified pull, in both published shapes, with a token of purpose
+ * `eOverdracht-receiver`:
+ * - Nuts eOverdracht Bolt v1 (§4.1.3): an empty `POST /eoverdracht/notification/Task/{id}` naming the sender's Task,
+ *   answered 202 once the pull is queued; a body is refused. Senders configure `<publicBaseUrl>/eoverdracht/notification/Task`.
+ * - Twiin TA Notified Pull: a notification Task `POST /eoverdracht/notification/Task`, answered 201 with the Task as
+ *   taken in once the pull of the Task it is based on is queued. Senders configure `<publicBaseUrl>/eoverdracht/notification`.
  */
 export const NOTIFICATION_BASE = '/eoverdracht/notification';
 
 const BODY_LIMIT = { name: 'the notification body limit', bytes: 64 * 1024 };
 
 export interface NotificationEndpointDeps {
+  /** A Bolt notification: the sender's Task named by the path. */
   receive(notification: Notification): Promise<void>;
+  /** A Twiin notification Task from `sender` to `tenant`; answers it as taken in. */
+  receiveTask(tenant: string, sender: string, task: unknown): Promise<Resource>;
 }
 
 export function notificationEndpoint(deps: NotificationEndpointDeps): Endpoint {
-  const notified: FhirHandler = async (request, context) => {
+  const bolt: FhirHandler = async (request, context) => {
     const taskId = request.params.id;
+    if (request.body !== undefined) throw new OperationOutcomeError(badRequest('A notification is an empty POST (Nuts eOverdracht Bolt §4.1.3): this one has a body'));
     const { principal } = context;
-    await deps.receive({ tenant: principal.tenant, sender: principal.requester, remoteTask: taskId, ...handedCredentials(request.body) });
+    await deps.receive({ tenant: principal.tenant, sender: principal.requester, remoteTask: taskId });
     return [accepted(`Notification of Task/${taskId} received; the Task will be retrieved`)];
+  };
+  const twiin: FhirHandler = async (request, context) => {
+    const { principal } = context;
+    return [created, await deps.receiveTask(principal.tenant, principal.requester, request.body)];
   };
   return {
     path: NOTIFICATION_BASE,
     api: 'notification',
     version: 'stu3',
-    // A notification carries no personal data (DESIGN §2); the Task it announces is audited where it is read.
-    routes: [{ method: 'POST', path: 'Task/:id', access: 'create', interactions: [], bodyLimit: BODY_LIMIT, audit: false, handler: notified }],
+    // A notification carries no personal data (DESIGN §2; a Twiin one with any is refused); the Task it announces is audited where it is read.
+    routes: [
+      { method: 'POST', path: 'Task/:id', access: 'create', interactions: [], bodyLimit: BODY_LIMIT, audit: false, handler: bolt },
+      { method: 'POST', path: 'Task', access: 'create', interactions: [], bodyLimit: BODY_LIMIT, audit: false, handler: twiin },
+    ],
   };
-}
-
-/** A Parameters.parameter of a request body, not yet validated: its value is checked where it is read. */
-const isParameter = (value: unknown): value is fhir3.ParametersParameter => isObject(value);
-
-/** The optional body: a Parameters resource with the credentials (JWTs) the pull needs. */
-function handedCredentials(body: unknown): { taskCredential?: string; documentCredential?: string } {
-  if (body === undefined) return {};
-  if (!isResource(body) || body.resourceType !== 'Parameters') throw new OperationOutcomeError(badRequest('A notification body must be a Parameters resource'));
-  const parameter: unknown[] = Array.isArray(body.parameter) ? body.parameter : [];
-  const value = (name: string) => {
-    const found: unknown = parameter.filter(isParameter).find((p) => p.name === name)?.valueString;
-    if (found !== undefined && typeof found !== 'string') throw new OperationOutcomeError(badRequest(`Parameter '${name}' must be a valueString`));
-    return found;
-  };
-  return { taskCredential: value(NOTIFICATION_PARAMETERS.taskCredential), documentCredential: value(NOTIFICATION_PARAMETERS.documentCredential) };
 }

@@ -10,21 +10,24 @@ import { PURPOSE } from './credentials.js';
 
 /**
  * The calls one gateway makes to the other side of a transfer, through the auth client (a token per call purpose
- * and credential, cached; TLS and the configured endpoints only). The sender's eOverdracht FHIR base is its trusted
- * `endpoints.fhir` (the STU3 base, e.g. `https://hospital.example/fhir/stu3`); the receiver's notification endpoint
- * is its `endpoints.notification`, to which the Task id is appended.
+ * and resource, cached; TLS and the configured endpoints only). The sender's eOverdracht FHIR base is its trusted
+ * `endpoints.fhir` (the STU3 base, e.g. `https://hospital.example/fhir/stu3`); the receiver is notified at its
+ * `endpoints.notification` in the shape it speaks (`notificationShape`).
  */
 export interface PeerCall {
   /** The hosted organisation making the call. */
   tenant: string;
   /** The trusted organisation called. */
   peer: string;
-  /** The authorization credential (JWT) the call rests on. */
-  credential?: string;
+  /**
+   * The sender's resource the call is about (`Task/{id}`): the token is asked for it (RFC 8707 `resource`), and the
+   * sender grants it the credentials it keeps for that transfer (docs/transfer.md, Access).
+   */
+  about?: string;
 }
 
 /**
- * The sender revoked the credential: the transfer ended (cancelled, or the receiver's own rejection or completion).
+ * The sender withdrew access: the transfer ended (cancelled, or the receiver's own rejection or completion).
  * Known only from the refusal reason `credential-revoked`; a refusal without it (a gateway of another vendor sends
  * none) stays an ordinary failure, retried and in the end dead-lettered, never taken for the end of a transfer.
  */
@@ -38,12 +41,16 @@ export interface Peer {
   readAll(call: PeerCall, keys: string[]): Promise<Resource[]>;
   /** PUT with If-Match; a refusal by the state machine (409/422) or by the guard (403) is permanent. */
   update(call: PeerCall, resource: Resource, versionId: string | undefined): Promise<void>;
-  /** The notified-pull notification: POST `<notification endpoint>/<taskId>`. */
-  notify(call: PeerCall, taskId: string, body: Resource): Promise<void>;
+  /** The Bolt notification: an empty POST to `<notification endpoint>/<taskId>`, answered 202. */
+  notifyBolt(call: PeerCall, taskId: string): Promise<void>;
+  /** The Twiin notification: the notification Task POSTed to `<notification endpoint>/Task`, answered 201. */
+  notifyTwiin(call: PeerCall, notification: Resource): Promise<void>;
 }
 
 /** Reads per batch: a document level with many references goes in several, each well inside a sender's entry limit. */
 const BATCH_READS = 100;
+/** A receiver that refuses a notification (its shape, the token, the Task) refuses it again when asked again. */
+const NOTIFICATION_REFUSALS = [400, 403, 404, 422];
 
 export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustRegistry): Peer {
   function endpoint(peer: string, kind: 'fhir' | 'notification'): string {
@@ -69,7 +76,7 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
           requester: call.tenant,
           remote: call.peer,
           purposeOfUse,
-          vcs: call.credential ? [call.credential] : [],
+          ...(call.about ? { resource: `${endpoint(call.peer, 'fhir')}/${call.about}` } : {}),
         }),
       );
     } catch (error) {
@@ -83,8 +90,9 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
   }
 
   return {
+    // 401 comes here only after a fresh token was refused too (fhir/client/remote.ts): neither gets better by retrying.
     async read(call, key) {
-      return fhir(call, (sender) => sender.read(key)).catch(failure(`GET ${key}`, [404, 410]));
+      return fhir(call, (sender) => sender.read(key)).catch(failure(`GET ${key}`, [401, 403, 404, 410]));
     },
 
     async readAll(call, keys) {
@@ -98,9 +106,15 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
       await fhir(call, (sender) => sender.update(resource, versionId)).catch(failure(what, [400, 403, 404, 409, 422]));
     },
 
-    async notify(call, taskId, body) {
+    async notifyBolt(call, taskId) {
       const url = `${endpoint(call.peer, 'notification')}/${taskId}`;
-      await send(call, PURPOSE.notify, url, (receiver) => receiver.post(body)).catch(failure(`notification of Task/${taskId}`, [400, 403, 404]));
+      await send(call, PURPOSE.notify, url, (receiver) => receiver.post()).catch(failure(`notification of Task/${taskId}`, NOTIFICATION_REFUSALS));
+    },
+
+    async notifyTwiin(call, notification) {
+      const url = `${endpoint(call.peer, 'notification')}/Task`;
+      const what = `notification Task of ${JSON.stringify(notification.basedOn)}`;
+      await send(call, PURPOSE.notify, url, (receiver) => receiver.post(notification)).catch(failure(what, NOTIFICATION_REFUSALS));
     },
   };
 }

@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
-import { badRequest, hasErrors, notFound, OperationOutcomeError, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
+import { announcedTask } from './notification-task.js';
 import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
-import { credentialCovers, credentialParties } from './credentials.js';
 import type { QueuedAnswer } from './payloads.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
@@ -33,45 +33,40 @@ const localKey = (sender: string, key: string) => {
   return target ? `${target.type}/${localId(sender, key)}` : key;
 };
 
+/** A notification, whatever its shape: who notified whom of which of the notifier's Tasks. Nothing else is in it. */
 export interface Notification {
   /** The notified (receiving) organisation. */
   tenant: string;
   /** The notifying organisation, as authenticated. */
   sender: string;
   remoteTask: string;
-  taskCredential?: string;
-  documentCredential?: string;
 }
 
 export async function receiveNotification(context: TransferContext, notification: Notification): Promise<void> {
   const { tenant, sender, remoteTask } = notification;
   requireRole(context, tenant, 'receiver');
-  for (const jwt of [notification.taskCredential, notification.documentCredential]) if (jwt) checkHandedOver(jwt, notification);
   const task = localId(sender, `Task/${remoteTask}`);
   await inTransaction(context, async (tx) => {
-    const held = (await readInbound(tx.store, tenant, task)) ?? { task, sender, remoteTask };
-    if (held.sender !== sender || held.remoteTask !== remoteTask) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
-    await saveInbound(tx.store, tenant, {
-      ...held,
-      taskCredential: newer(held.taskCredential, notification.taskCredential),
-      documentCredential: newer(held.documentCredential, notification.documentCredential),
-    });
+    const held = await readInbound(tx.store, tenant, task);
+    if (held && (held.sender !== sender || held.remoteTask !== remoteTask)) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
+    if (!held) await saveInbound(tx.store, tenant, { task, sender, remoteTask });
     await tx.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
   });
 }
 
-function checkHandedOver(jwt: string, notification: Notification): void {
-  const parties = credentialParties(jwt);
-  if (parties?.iss !== notification.sender || parties.sub !== notification.tenant) {
-    throw new OperationOutcomeError(badRequest('A credential in the notification is not issued by the notifier to the notified organisation'));
-  }
-}
-
-/** Credentials arrive in order (one Task's notifications are sent one at a time); a later one replaces an earlier one. */
-function newer(held: string | undefined, handed: string | undefined): string | undefined {
-  if (!handed) return held;
-  if (!held) return handed;
-  return (credentialParties(handed)?.iat ?? 0) >= (credentialParties(held)?.iat ?? 0) ? handed : held;
+/**
+ * A Twiin notification Task: checked (shape, parties, no patient data, base STU3), then taken in as a notification of
+ * the workflow Task it is based on. The answer is the notification Task with an id; it is not kept as a resource:
+ * what the receiver keeps is the workflow Task it pulls.
+ */
+export async function receiveNotificationTask(context: TransferContext, tenant: string, sender: string, body: unknown): Promise<Resource> {
+  requireRole(context, tenant, 'receiver');
+  const parties = { notifier: context.registry.trusted(sender) ?? { id: sender }, notified: context.registry.hosted(tenant)!.organization };
+  const { notification, workflowTask } = announcedTask(body, parties, context.clock());
+  const result = context.validators.stu3.validate(notification);
+  if (hasErrors(result)) throw new OperationOutcomeError(outcome('unprocessable', result.issue));
+  await receiveNotification(context, { tenant, sender, remoteTask: workflowTask });
+  return { ...notification, id: randomUUID(), meta: { lastUpdated: nowInstant(context) } };
 }
 
 async function inbound(context: TransferContext, tenant: string, task: string): Promise<InboundTransfer> {
@@ -80,21 +75,26 @@ async function inbound(context: TransferContext, tenant: string, task: string): 
   return record;
 }
 
-/** The queued pull (outbox `transfer.pull`). */
+/** The calls about one transfer: tokens for the sender's Task, which the sender authorizes from its own record. */
+const transferCall = (tenant: string, record: InboundTransfer): PeerCall => ({ tenant, peer: record.sender, about: `Task/${record.remoteTask}` });
+
+/**
+ * The queued pull (outbox `transfer.pull`). A refusal of the Task itself (403, or 401 after a fresh token) is final:
+ * the message is dead-lettered with the sender's reason and the local Task is left as it is.
+ */
 export async function pull(context: TransferContext, peer: Peer, tenant: string, task: string): Promise<void> {
   const record = await inbound(context, tenant, task);
-  const call: PeerCall = { tenant, peer: record.sender };
+  const call = transferCall(tenant, record);
   let remote: Resource;
   try {
-    remote = await peer.read({ ...call, credential: record.taskCredential }, `Task/${record.remoteTask}`);
+    remote = await peer.read(call, `Task/${record.remoteTask}`);
   } catch (error) {
     if (error instanceof AccessWithdrawn) return endLocally(context, tenant, record);
     throw error;
   }
   checkPulledTask(context, tenant, remote);
-  const documents = await pullDocument(context, peer, { ...call, credential: record.documentCredential }, record, remote);
-  // The receiving EHR never sees a status whose document is not there yet: the Task waits for it.
-  if (!documents) return;
+  // The receiving EHR never sees a status whose document is not there yet: the document is pulled first.
+  const documents = await pullDocument(context, peer, call, record, remote);
   await inTransaction(context, async (tx) => {
     for (const resource of documents) await saveInBothReleases(tx.store.resources, tenant, localCopy(record, resource));
     const previous = await readTask(tx.store.resources, tenant, task);
@@ -112,16 +112,12 @@ function checkPulledTask(context: TransferContext, tenant: string, task: Resourc
   refuseInvalid(context, [task]);
 }
 
-/**
- * The document the Task's status opens, once per document: the Composition, then what it references, level by
- * level, one batch each. Undefined while the credential for it has not arrived (its notification will follow).
- */
-async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[] | undefined> {
+/** The document the Task's status opens, once per document: the Composition, then what it references, level by level, one batch each. */
+async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[]> {
   const kind = accessibleDocument(statusOf(task));
   const composition = kind && documentReference(task, kind);
   if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
-  if (!credentialCovers(call.credential, composition)) return undefined;
   const pulled = new Map<string, Resource>();
   let level = [composition];
   while (level.length > 0) {
@@ -227,7 +223,7 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
 /** The queued answer (outbox `transfer.answer`): PUT onto the sender's Task as it is now, judged there by its state machine. */
 export async function deliverAnswer(context: TransferContext, peer: Peer, tenant: string, payload: QueuedAnswer): Promise<void> {
   const record = await inbound(context, tenant, payload.task);
-  const call: PeerCall = { tenant, peer: record.sender, credential: record.taskCredential };
+  const call = transferCall(tenant, record);
   let remote: Resource;
   try {
     remote = await peer.read(call, `Task/${record.remoteTask}`);

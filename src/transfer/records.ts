@@ -26,9 +26,6 @@ export interface InboundTransfer {
   task: string;
   sender: string;
   remoteTask: string;
-  /** The newest credentials the sender handed over (JWTs). */
-  taskCredential?: string;
-  documentCredential?: string;
 }
 
 type Records = Pick<UnitOfWork, 'transfers'>;
@@ -45,21 +42,12 @@ export async function readOutbound(store: Records, tenant: string, task: string)
 }
 
 export async function saveInbound(store: Records, tenant: string, transfer: InboundTransfer): Promise<void> {
-  const { version, task, sender, remoteTask, taskCredential, documentCredential } = transfer;
-  const record = { task, side: 'inbound' as const, peer: sender, remoteTask, taskCredentialJwt: taskCredential, documentCredentialJwt: documentCredential };
-  await store.transfers.save(tenant, record, version);
+  const { version, task, sender, remoteTask } = transfer;
+  await store.transfers.save(tenant, { task, side: 'inbound', peer: sender, remoteTask }, version);
 }
 
 export async function readInbound(store: Records, tenant: string, task: string): Promise<InboundTransfer | undefined> {
   const found = await store.transfers.find(tenant, task);
   if (found?.value.side !== 'inbound') return undefined;
-  const { peer, remoteTask, taskCredentialJwt, documentCredentialJwt } = found.value;
-  return {
-    version: found.version,
-    task,
-    sender: peer,
-    remoteTask: remoteTask ?? '',
-    ...(taskCredentialJwt === undefined ? {} : { taskCredential: taskCredentialJwt }),
-    ...(documentCredentialJwt === undefined ? {} : { documentCredential: documentCredentialJwt }),
-  };
+  return { version: found.version, task, sender: found.value.peer, remoteTask: found.value.remoteTask ?? '' };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TrustedOrganization } from '../config/config.js';
+import type { NotificationShape, TrustedOrganization } from '../config/config.js';
 import {
   conflict,
   forbidden,
@@ -12,10 +12,12 @@ import {
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
+import { stringAt } from '../vocabulary/json.js';
 import type { Coding } from './codes.js';
 import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
-import { issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from './credentials.js';
+import { issueDocumentCredential, issueTaskCredential } from './credentials.js';
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
+import { notificationTask } from './notification-task.js';
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
 import { keyOf, literalReference } from './references.js';
@@ -324,17 +326,33 @@ async function enqueueNotification(context: TransferContext, tenant: string, tas
   await context.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.notify, destination: receiver, payload: { task: taskId }, orderingKey: orderingKey(taskId) });
 }
 
-/** The queued notification (outbox `transfer.notify`): empty of personal data, it hands over the current credentials. */
+/**
+ * How a receiver is notified when its configuration does not say: the Nuts eOverdracht Bolt v1, which every
+ * configuration before `notificationShape` meant and which the Nictiz eOverdracht 4.0 qualification scripts test;
+ * the Twiin TA Notified Pull is a draft of a network still in proof of concept (docs/transfer.md, Configuration).
+ */
+const DEFAULT_NOTIFICATION_SHAPE: NotificationShape = 'bolt';
+
+/**
+ * The queued notification (outbox `transfer.notify`), in the shape the receiver speaks. Neither carries personal
+ * data or credentials: the receiver pulls, and the sender authorizes that from its own record of the transfer.
+ */
 export async function sendNotification(context: TransferContext, peer: Peer, tenant: string, taskId: string): Promise<void> {
   const record = await readOutbound(context.store, tenant, taskId);
   if (!record) throw new PermanentFailure(`no outbound transfer ${taskId} on record`);
-  await peer.notify({ tenant, peer: record.receiver }, taskId, notificationBody(record));
+  const call = { tenant, peer: record.receiver };
+  const shape = context.registry.trusted(record.receiver)?.notificationShape ?? DEFAULT_NOTIFICATION_SHAPE;
+  if (shape === 'bolt') return peer.notifyBolt(call, taskId);
+  await peer.notifyTwiin(call, await twiinNotification(context, tenant, record));
 }
 
-function notificationBody(record: OutboundTransfer): Resource {
-  const parameter = [
-    ...(record.taskCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.taskCredential, valueString: record.taskCredentialJwt }] : []),
-    ...(record.documentCredentialJwt ? [{ name: NOTIFICATION_PARAMETERS.documentCredential, valueString: record.documentCredentialJwt }] : []),
-  ];
-  return { resourceType: 'Parameters', parameter } satisfies fhir3.Parameters;
+async function twiinNotification(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<Resource> {
+  const senderUra = context.registry.hosted(tenant)?.organization.ura;
+  const receiverUra = context.registry.trusted(record.receiver)?.ura;
+  if (!senderUra || !receiverUra) {
+    throw new PermanentFailure(`a Twiin notification names both organisations by URA; '${senderUra ? record.receiver : tenant}' has none configured`);
+  }
+  const task = await readTask(context.store.resources, tenant, record.task);
+  const group = stringAt(task?.stu3.groupIdentifier, 'value') ?? record.task;
+  return notificationTask({ workflowTask: record.task, group, senderUra, receiverUra, now: context.clock() });
 }

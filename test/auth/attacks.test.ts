@@ -74,6 +74,16 @@ describe('a well-formed grant', () => {
 });
 
 describe('attacks on the token endpoint', () => {
+  it('a resource indicator (RFC 8707) that is no absolute URL, or has a query or fragment: invalid_target', async () => {
+    for (const resource of [`${BASE_URL}/fhir/Task/1?_format=xml`, `${BASE_URL}/fhir/Task/1#task`, 'Task/1']) {
+      const response = await request(gw.app)
+        .post('/oauth2/token')
+        .type('form')
+        .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender' }), resource });
+      expect([resource, response.status, response.body.error]).toEqual([resource, 400, 'invalid_target']);
+    }
+  });
+
   it('alg none', async () => {
     const claims = { iss: 'hospital-x', sub: 'vvt-a', aud: TOKEN_ENDPOINT, iat: now(), exp: now() + 5, jti: 'none-1', purposeOfUse: 'eOverdracht-receiver' };
     await expectRefused(rawJws({ alg: 'none', typ: 'JWT', kid: w.hospitalX.kid }, claims, () => ''), 'invalid_grant', /alg 'none' is not allowed/);

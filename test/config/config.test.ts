@@ -28,6 +28,8 @@ describe('configuration', () => {
     [{ ...minimal, trusted: [{ id: 'org-a', name: 'T', jwks: { keys: [] } }] }, /'org-a' appears twice/],
     [{ ...minimal, outbox: { deliveredRetentionHours: 0 } }, /outbox\.deliveredRetentionHours/],
     [{ ...minimal, subscriptions: { eventRetentionHours: 0 } }, /subscriptions\.eventRetentionHours/],
+    [{ ...minimal, trusted: [{ id: 't', name: 'T', jwks: { keys: [] }, notificationShape: 'fax' }] }, /trusted\.0\.notificationShape/],
+    [{ ...minimal, trusted: [{ id: 't', name: 'T', jwks: { keys: [] }, notificationShape: 'twiin' }] }, /trusted\.0.*'ura'/],
   ])('refuses invalid configuration naming the field (%#)', (raw, message) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(message);

@@ -221,26 +221,40 @@ describe('request bodies and callers', () => {
 
 describe('one pipeline for every route: a FHIR route and the eOverdracht notification endpoint', () => {
   const FHIR = '/fhir/Patient';
+  /** The Bolt's notification (an empty POST naming the Task) and Twiin's (a notification Task POSTed to /Task). */
   const NOTIFICATION = '/eoverdracht/notification/Task/t1';
+  const NOTIFICATION_TASK = '/eoverdracht/notification/Task';
   const appWithNotifications = (options: AppOptions = {}) => {
     const received: Notification[] = [];
-    const transfer: Capability = { name: 'transfer', endpoints: [notificationEndpoint({ receive: async (notification) => void received.push(notification) })] };
-    return { ...appWith(readStored, { ...options, capabilities: [transfer] }), received };
+    const receivedTasks: unknown[] = [];
+    const endpoint = notificationEndpoint({
+      receive: async (notification) => void received.push(notification),
+      receiveTask: async (_tenant, _sender, task) => {
+        receivedTasks.push(task);
+        return { resourceType: 'Task', id: 'n1' };
+      },
+    });
+    const transfer: Capability = { name: 'transfer', endpoints: [endpoint] };
+    return { ...appWith(readStored, { ...options, capabilities: [transfer] }), received, receivedTasks };
   };
-  const parameters = (bytes: number) => {
-    const resource = JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'taskCredential', valueString: '' }] });
-    return resource.replace('"valueString":""', `"valueString":"${'x'.repeat(bytes - resource.length)}"`);
+  /** A notification Task of `bytes` bytes (its content is the fake receiver's to judge). */
+  const notificationTask = (bytes: number) => {
+    const resource = JSON.stringify({ resourceType: 'Task', status: 'requested', description: '' });
+    return resource.replace('"description":""', `"description":"${'x'.repeat(bytes - resource.length)}"`);
   };
   const post = (app: ReturnType<typeof appWith>['app'], target: string, body: string, authorization?: string) => {
     const call = request(app).post(target).type('application/fhir+json');
     return (authorization ? call.set('Authorization', authorization) : call).send(body);
   };
 
-  it('serves the notification endpoint: 202 once the notification is handed on, with the credentials its body carries', async () => {
-    const { app, received, audited } = appWithNotifications();
-    const answer = await post(app, NOTIFICATION, parameters(200), 'Bearer good');
+  it("serves the notification endpoint: 202 for the Bolt's empty POST, 201 with the Task taken in for a Twiin notification Task", async () => {
+    const { app, received, receivedTasks, audited } = appWithNotifications();
+    const answer = await post(app, NOTIFICATION, '', 'Bearer good');
     expect(answer.status).toBe(202);
-    expect(received).toEqual([{ tenant: 'org-a', sender: 'org-b', remoteTask: 't1', taskCredential: expect.stringMatching(/^x+$/) }]);
+    expect(received).toEqual([{ tenant: 'org-a', sender: 'org-b', remoteTask: 't1' }]);
+    const created = await post(app, NOTIFICATION_TASK, notificationTask(200), 'Bearer good');
+    expect([created.status, created.body]).toEqual([201, { resourceType: 'Task', id: 'n1' }]);
+    expect(receivedTasks).toEqual([expect.objectContaining({ resourceType: 'Task', status: 'requested' })]);
     expect(audited).toEqual([]);
   });
 
@@ -266,8 +280,8 @@ describe('one pipeline for every route: a FHIR route and the eOverdracht notific
     const { app } = appWithNotifications();
     const fhirBeyond = await post(app, FHIR, patientBody(1100), 'Bearer good');
     expect([fhirBeyond.status, fhirBeyond.body]).toEqual([413, outcomeNaming('limits.bodyBytes (1024 bytes)')]);
-    expect((await post(app, NOTIFICATION, parameters(64 * 1024), 'Bearer good')).status).toBe(202);
-    const notificationBeyond = await post(app, NOTIFICATION, parameters(64 * 1024 + 1), 'Bearer good');
+    expect((await post(app, NOTIFICATION_TASK, notificationTask(64 * 1024), 'Bearer good')).status).toBe(201);
+    const notificationBeyond = await post(app, NOTIFICATION_TASK, notificationTask(64 * 1024 + 1), 'Bearer good');
     expect([notificationBeyond.status, notificationBeyond.body]).toEqual([413, outcomeNaming('the notification body limit (65536 bytes)')]);
   });
 
@@ -275,7 +289,7 @@ describe('one pipeline for every route: a FHIR route and the eOverdracht notific
     const bodies = createMemoryGate(2048, { maxWaiting: 0, maxWaitMs: 60_000 });
     const { app } = appWithNotifications({ bodies });
     const release = await bodies.reserve(1500);
-    const refusals = [await post(app, FHIR, patientBody(1000), 'Bearer good'), await post(app, NOTIFICATION, parameters(1000), 'Bearer good')];
+    const refusals = [await post(app, FHIR, patientBody(1000), 'Bearer good'), await post(app, NOTIFICATION_TASK, notificationTask(1000), 'Bearer good')];
     release!();
     for (const refused of refusals) {
       expect([refused.status, refused.headers['retry-after'], refused.body.issue[0].code]).toEqual([429, '1', 'throttled']);
@@ -286,9 +300,9 @@ describe('one pipeline for every route: a FHIR route and the eOverdracht notific
     const { app, received } = appWithNotifications();
     const badId = await post(app, '/eoverdracht/notification/Task/not%20an%20id', '', 'Bearer good');
     expect([badId.status, badId.body.resourceType]).toEqual([400, 'OperationOutcome']);
-    const notParameters = await post(app, NOTIFICATION, JSON.stringify({ resourceType: 'Patient' }), 'Bearer good');
-    expect([notParameters.status, notParameters.body.issue[0].details.text]).toEqual([400, 'A notification body must be a Parameters resource']);
-    const malformed = await post(app, NOTIFICATION, '{"resourceType":', 'Bearer good');
+    const withBody = await post(app, NOTIFICATION, JSON.stringify({ resourceType: 'Parameters' }), 'Bearer good');
+    expect([withBody.status, withBody.body.issue[0].details.text]).toEqual([400, 'A notification is an empty POST (Nuts eOverdracht Bolt §4.1.3): this one has a body']);
+    const malformed = await post(app, NOTIFICATION_TASK, '{"resourceType":', 'Bearer good');
     expect([malformed.status, malformed.body.resourceType]).toEqual([400, 'OperationOutcome']);
     expect((await request(app).get(NOTIFICATION).set('Authorization', 'Bearer good')).status).toBe(405);
     expect(received).toEqual([]);

@@ -8,7 +8,7 @@ import { PermanentFailure } from '../../src/outbox/dispatcher.js';
 import { AccessWithdrawn, createPeer } from '../../src/transfer/peer.js';
 
 const registry = { trusted: () => ({ endpoints: { fhir: 'https://sender.example/fhir/stu3' } }) } as unknown as TrustRegistry;
-const call = { tenant: 'vvt', peer: 'hospital', credential: 'task-credential' };
+const call = { tenant: 'vvt', peer: 'hospital', about: 'Task/1' };
 const senderAnswering = (endpoint: Partial<RemoteEndpoint>) => ({ remote: () => endpoint }) as unknown as TokenClient;
 
 /** A sender whose authorization server refuses every grant with `refusal`. */
@@ -57,6 +57,25 @@ describe('peer', () => {
     expect(failure).toBeInstanceOf(PermanentFailure);
     expect((failure as Error).message).toBe(`PUT Task/t1 answered 409: ${JSON.stringify(outcome)}`);
     expect(((failure as Error).cause as RemoteFailure).outcome).toEqual(outcome);
+  });
+
+  it('gives a refusal of the Task (403, or 401 after the fresh token) to the outbox as final: the pull does not loop', async () => {
+    for (const status of [401, 403]) {
+      const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', details: { text: 'read /Task/t1 is not granted' } }] };
+      const client = senderAnswering({ read: () => Promise.reject(new RemoteFailure(status, outcome)) });
+      const failure = await createPeer(client, registry).read(call, 'Task/t1').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PermanentFailure);
+      expect((failure as Error).message).toBe(`GET Task/t1 answered ${status}: ${JSON.stringify(outcome)}`);
+    }
+  });
+
+  it('asks its token for the Task the call is about (RFC 8707 resource), and for nothing when the call names none', async () => {
+    const asked: (string | undefined)[] = [];
+    const client = { remote: (_url: string, outbound: { resource?: string }) => (asked.push(outbound.resource), { read: async () => ({ resourceType: 'Task', id: '1' }) }) };
+    const peer = createPeer(client as unknown as TokenClient, registry);
+    await peer.read(call, 'Task/1');
+    await peer.read({ tenant: 'vvt', peer: 'hospital' }, 'Task/1');
+    expect(asked).toEqual(['https://sender.example/fhir/stu3/Task/1', undefined]);
   });
 
   it('leaves a failure that may pass to the outbox to try again', async () => {

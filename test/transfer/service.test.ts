@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuth } from '../../src/auth/index.js';
-import { parseConfig } from '../../src/config/config.js';
+import { parseConfig, type NotificationShape } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from '../../src/transfer/context.js';
-import { credentialCovers, credentialParties, issueDocumentCredential, issueTaskCredential, NOTIFICATION_PARAMETERS } from '../../src/transfer/credentials.js';
+import { credentialCovers, credentialParties, heldTransferCredentials } from '../../src/transfer/credentials.js';
+import { announcedTask } from '../../src/transfer/notification-task.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from '../../src/transfer/peer.js';
 import { answer, deliverAnswer, localId, pull, receiveNotification } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
@@ -33,8 +34,8 @@ let vvt: Party;
 let sending: TransferContext;
 let receiving: TransferContext;
 
-/** The transfer context of a gateway hosting `host` with `role` and trusting `other` (notified at a URL never called). */
-async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party): Promise<TransferContext> {
+/** The transfer context of a gateway hosting `host` with `role` and trusting `other` (notified at a URL never called, in `shape`). */
+async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party, shape: NotificationShape = 'bolt'): Promise<TransferContext> {
   const dataDir = temporaryFolder('transfer-service-');
   folders.push(dataDir);
   const config = parseConfig({
@@ -43,10 +44,13 @@ async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party)
     profiles: { folders: [path.join(EOVERDRACHT, 'profiles')] },
     organizations: [await hostedOrganization(host, [role])],
     trusted: [
-      await trustedOrganization(other, {
-        fhir: `https://${other.id}.example/fhir/stu3`,
-        notification: `https://${other.id}.example/eoverdracht/notification/Task`,
-      }),
+      {
+        ...(await trustedOrganization(other, {
+          fhir: `https://${other.id}.example/fhir/stu3`,
+          notification: `https://${other.id}.example/eoverdracht/notification/Task`,
+        })),
+        notificationShape: shape,
+      },
     ],
   });
   const store = await openStore({ dataDir });
@@ -68,15 +72,18 @@ afterAll(async () => {
 
 const unexpected = (what: string) => () => Promise.reject(new Error(`the fake gateway does not expect ${what}`));
 
-/** The care provider's gateway as the sender sees it: it takes notifications and keeps them. */
+/** The care provider's gateway as the sender sees it: it takes notifications of either shape and keeps them. */
 function fakeReceivingGateway() {
-  const notifications: { call: PeerCall; taskId: string; body: Resource }[] = [];
+  const notifications: { call: PeerCall; taskId?: string; notificationTask?: Resource }[] = [];
   const peer: Peer = {
     read: unexpected('a read'),
     readAll: unexpected('a batch read'),
     update: unexpected('an update'),
-    notify: async (call, taskId, body) => {
-      notifications.push({ call, taskId, body });
+    notifyBolt: async (call, taskId) => {
+      notifications.push({ call, taskId });
+    },
+    notifyTwiin: async (call, notificationTask) => {
+      notifications.push({ call, notificationTask });
     },
   };
   return { peer, notifications };
@@ -101,7 +108,8 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
     update: async (_call, resource, versionId) => {
       state.updates.push({ resource, versionId });
     },
-    notify: unexpected('a notification'),
+    notifyBolt: unexpected('a notification'),
+    notifyTwiin: unexpected('a notification'),
   };
   const change = (next: Resource, documentsToServe: Resource[] = []) => {
     for (const resource of [next, ...documentsToServe]) served.set(keyOf(resource), resource);
@@ -109,15 +117,17 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
   return { peer, state, change };
 }
 
-const parameter = (body: Resource, name: string) =>
-  (body.parameter as { name: string; valueString?: string }[]).find((p) => p.name === name)?.valueString;
 
 async function outboxOf(context: TransferContext, tenant: string, kind: string) {
   return context.store.outbox.list(tenant, { kind });
 }
 
 describe('the sender, with a fake receiving gateway', () => {
-  it('offers, notifies with credentials for the Task and the advance notice, takes the answer and hands the nursing data over', async () => {
+  /** What the sender's token endpoint grants `requester` asking for a token for the Task (tokenService.ts). */
+  const heldFor = (taskId: string, requester = vvt.id) =>
+    heldTransferCredentials(sending.store)({ authorizer: hospital.id, requester, purposeOfUse: 'eOverdracht-sender', resource: `/fhir/stu3/Task/${taskId}` });
+
+  it('notifies with nothing but the Task id and keeps the credentials for the receiver: the Task, the advance notice, then the handoff', async () => {
     const receiving = fakeReceivingGateway();
     const offered = await offer(sending, { tenant: hospital.id, version: 'stu3', source: { bundle: transaction(advanceNotice) }, receivers: [vvt.id] });
     const [task] = offered.result;
@@ -125,14 +135,13 @@ describe('the sender, with a fake receiving gateway', () => {
     expect((await outboxOf(sending, hospital.id, OUTBOX_KINDS.notify)).map((message) => message.destination)).toEqual([vvt.id]);
 
     await sendNotification(sending, receiving.peer, hospital.id, task.id!);
-    const [notification] = receiving.notifications;
-    expect(notification).toMatchObject({ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id });
-    const taskCredential = parameter(notification.body, NOTIFICATION_PARAMETERS.taskCredential)!;
-    const documentCredential = parameter(notification.body, NOTIFICATION_PARAMETERS.documentCredential)!;
+    expect(receiving.notifications).toEqual([{ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id }]);
+    const [taskCredential, documentCredential] = await heldFor(task.id!);
     expect(credentialParties(taskCredential)).toMatchObject({ iss: hospital.id, sub: vvt.id });
     expect(credentialCovers(taskCredential, `Task/${task.id}`)).toBe(true);
     expect(credentialCovers(documentCredential, ADVANCE_NOTICE)).toBe(true);
     expect(credentialCovers(documentCredential, NURSING_HANDOFF)).toBe(false);
+    expect(await heldFor(task.id!, 'vvt-2')).toEqual([]);
 
     const byReceiver = { role: 'receiver' as const, organization: vvt.id };
     await expect(changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...task, status: 'in-progress' }, by: byReceiver })).rejects.toThrow(/in-progress/);
@@ -142,8 +151,26 @@ describe('the sender, with a fake receiving gateway', () => {
     const handedOver = await handoff(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, source: { bundle: transaction(nursingHandoff) } });
     expect(handedOver.result.status).toBe('in-progress');
     await sendNotification(sending, receiving.peer, hospital.id, task.id!);
-    const handoffCredential = parameter(receiving.notifications.at(-1)!.body, NOTIFICATION_PARAMETERS.documentCredential);
+    expect(receiving.notifications.at(-1)).toEqual({ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id });
+    const [, handoffCredential] = await heldFor(task.id!);
     expect(credentialCovers(handoffCredential, NURSING_HANDOFF)).toBe(true);
+
+    await changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...handedOver.result, status: 'cancelled' }, by: { role: 'sender' } });
+    await expect(heldFor(task.id!)).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_REVOKED' });
+  });
+
+  it('notifies a receiver configured for Twiin with a notification Task that names the parties by URA and nothing of the patient', async () => {
+    const twiin = await contextOf(hospital, 'sender', vvt, 'twiin');
+    const receiving = fakeReceivingGateway();
+    const [task] = (await offer(twiin, { tenant: hospital.id, version: 'stu3', source: { bundle: transaction(advanceNotice) }, receivers: [vvt.id] })).result;
+    await sendNotification(twiin, receiving.peer, hospital.id, task.id!);
+    const [{ call, notificationTask }] = receiving.notifications;
+    expect(call).toEqual({ tenant: hospital.id, peer: vvt.id });
+    const parties = { notifier: hospital, notified: vvt };
+    expect(announcedTask(notificationTask, parties, Date.now()).workflowTask).toBe(task.id);
+    expect(notificationTask).toMatchObject({ groupIdentifier: task.groupIdentifier, basedOn: [{ reference: `Task/${task.id}` }] });
+    expect(notificationTask!.for).toBeUndefined();
+    expect(twiin.validators.stu3.validate(notificationTask!).issue.filter((issue) => issue.severity === 'error')).toEqual([]);
   });
 });
 
@@ -152,13 +179,6 @@ describe('the receiver, with a fake sending gateway', () => {
   const localTask = () => localId(hospital.id, `Task/${remoteId}`);
   const localStatus = async () => (await readTask(receiving.store.resources, vvt.id, localTask()))?.stu3.status;
   let sender: ReturnType<typeof fakeSendingGateway>;
-  let credentials: { task: string; advanceNotice: string };
-
-  /** What the hospital's gateway issues to the provider: the Task credential and one for the document. */
-  const issued = async (document: Resource[]) => ({
-    task: (await issueTaskCredential(sending.credentials, hospital.id, vvt.id, remoteId)).jwt,
-    document: (await issueDocumentCredential(sending.credentials, hospital.id, vvt.id, document.map(keyOf))).jwt,
-  });
 
   beforeAll(async () => {
     const task = newTask({
@@ -171,12 +191,10 @@ describe('the receiver, with a fake sending gateway', () => {
       receiver: vvt,
     });
     sender = fakeSendingGateway({ ...task, meta: { ...task.meta, versionId: '1' } }, advanceNotice);
-    const { task: taskCredential, document } = await issued(advanceNotice);
-    credentials = { task: taskCredential, advanceNotice: document };
   });
 
   it('takes a notification in, pulls the Task and its advance notice and keeps local copies', async () => {
-    await receiveNotification(receiving, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId, taskCredential: credentials.task, documentCredential: credentials.advanceNotice });
+    await receiveNotification(receiving, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId });
     expect((await outboxOf(receiving, vvt.id, OUTBOX_KINDS.pull)).map((message) => message.payload)).toEqual([{ task: localTask() }]);
 
     await pull(receiving, sender.peer, vvt.id, localTask());
@@ -193,18 +211,13 @@ describe('the receiver, with a fake sending gateway', () => {
     expect(sender.state.updates).toEqual([{ resource: expect.objectContaining({ id: remoteId, status: 'accepted' }), versionId: '1' }]);
   });
 
-  it('keeps its copy at its status while the credential for the new document has not arrived, then follows', async () => {
+  it('pulls the handoff with the in-progress Task, so its copy never shows in-progress without it', async () => {
     const remote = sender.state.updates[0].resource;
     sender.change({ ...withHandoff(remote, NURSING_HANDOFF), status: 'in-progress', meta: { versionId: '3' } }, nursingHandoff);
-    const readsBefore = sender.state.reads;
-    await pull(receiving, sender.peer, vvt.id, localTask());
-    expect(sender.state.reads).toBe(readsBefore + 1);
-    expect(await localStatus()).toBe('accepted');
-
-    const { document } = await issued(nursingHandoff);
-    await receiveNotification(receiving, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId, documentCredential: document });
     await pull(receiving, sender.peer, vvt.id, localTask());
     expect(await localStatus()).toBe('in-progress');
+    const copy = await receiving.store.resources.read({ tenant: vvt.id, version: 'stu3' }, 'Composition', localId(hospital.id, NURSING_HANDOFF));
+    expect(copy).toMatchObject({ resourceType: 'Composition' });
   });
 
   it('ends its copy when the sender withdraws access (the transfer was cancelled there)', async () => {

@@ -78,8 +78,8 @@ const atHospital = (taskId: string, status: string) =>
     return body.status === status ? body : undefined;
   });
 
-/** What the receiving gateway holds to pull with (its bookkeeping). */
-const credentialsOf = (p: Party, remoteTask: string) => credentialsHeld(v, p.id, localId(hospital.id, `Task/${remoteTask}`));
+/** What the sending gateway keeps for the receiver to pull with (its bookkeeping). */
+const credentialsOf = (remoteTask: string) => credentialsHeld(h, hospital.id, remoteTask);
 
 async function answer(p: Party, remoteTask: string, status: string, base = '/fhir/stu3'): Promise<void> {
   const token = await ehrToken(v.url, p);
@@ -93,6 +93,7 @@ describe('eOverdracht across two gateway processes', () => {
   let task1: Resource;
   let task2: Resource;
   let pullToken2: string;
+  let credentials2: string[];
 
   it('delivers the offer to receivers that were down, across a restart of the sender', async () => {
     await stop(v);
@@ -116,7 +117,8 @@ describe('eOverdracht across two gateway processes', () => {
     await stop(h);
     await Promise.all([start(h), start(v)]);
     await Promise.all([localCopy(vvt1, task1.id!, 'requested'), localCopy(vvt2, task2.id!, 'requested')]);
-    const pull = await organizationToken(h.url, vvt2, hospital.id, 'eOverdracht-sender', await credentialsOf(vvt2, task2.id!));
+    credentials2 = await credentialsOf(task2.id!);
+    const pull = await organizationToken(h.url, vvt2, hospital.id, 'eOverdracht-sender', credentials2);
     expect(pull.status).toBe(200);
     pullToken2 = pull.body.access_token as string;
     expect((await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).status).toBe(200);
@@ -140,14 +142,14 @@ describe('eOverdracht across two gateway processes', () => {
       const copy = await fhirCall(v.url, ehr1, 'GET', `/fhir/stu3/${resource.resourceType}/${localId(hospital.id, keyOf(resource))}`);
       expect([keyOf(resource), copy.status]).toEqual([keyOf(resource), 200]);
     }
-    const credentials1 = await credentialsOf(vvt1, task1.id!);
+    const credentials1 = await credentialsOf(task1.id!);
     await answer(vvt1, task1.id!, 'completed');
     await atHospital(task1.id!, 'completed');
 
     for (const key of [`Task/${task2.id}`, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01']) {
       expect([key, (await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${key}`)).status]).toEqual([key, 401]);
     }
-    for (const [p, held] of [[vvt2, await credentialsOf(vvt2, task2.id!)], [vvt1, credentials1]] as const) {
+    for (const [p, held] of [[vvt2, credentials2], [vvt1, credentials1]] as const) {
       expect(await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', held)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     }
   }, 60_000);

@@ -127,8 +127,8 @@ describe('eOverdracht between two gateways', () => {
     const token = await ehrToken(sender.url, hospital);
     const [task1, task2] = parametersNamed((await offer(token)).body, 'task');
     const copy1 = await localTaskOf(vvt1, task1.id!, 'requested');
-    const copy2 = await localTaskOf(vvt2, task2.id!, 'requested');
-    const held = await credentialsHeld(receiver.config, vvt2.id, copy2.id!);
+    await localTaskOf(vvt2, task2.id!, 'requested');
+    const held = await credentialsHeld(sender.config, hospital.id, task2.id!);
     const before = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
     expect(before.status).toBe(200);
     const pulledBefore = await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`);

@@ -29,8 +29,8 @@ export interface RemoteEndpoint {
   batch(bundle: Bundle): Promise<Bundle>;
   /** PUT `<url>/<type>/<id>`, with If-Match when the version it was read at is known. */
   update(resource: Resource, versionId?: string): Promise<void>;
-  /** POST to `<url>` itself: a resource, or JSON text sent byte for byte. */
-  post(body: Resource | string): Promise<void>;
+  /** POST to `<url>` itself: a resource, JSON text sent byte for byte, or nothing (an empty POST). */
+  post(body?: Resource | string): Promise<void>;
 }
 
 /** The remote answered with an error status, or with a body that is not JSON. */
@@ -100,7 +100,8 @@ export function remoteEndpoint(url: string, authorization: Authorization, option
       await answer(() => client.update({ resourceType: resource.resourceType, id: resource.id, body: resource, options: { headers } }));
     },
     async post(body) {
-      await answer(() => client.request(base, { method: 'POST', body, options: { headers: { 'content-type': FHIR_JSON } } }));
+      const headers: Record<string, string> = body === undefined ? {} : { 'content-type': FHIR_JSON };
+      await answer(() => client.request(base, { method: 'POST', body, options: { headers } }));
     },
   };
 }
