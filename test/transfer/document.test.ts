@@ -88,6 +88,15 @@ describe('Composition/[id]/$document', () => {
     expect(entryKeys(posted)[0]).toBe(ADVANCE_NOTICE);
   });
 
+  it('answers in XML too', async () => {
+    const response = await fetch(`${gateway.url}/fhir/stu3/${ADVANCE_NOTICE}/$document?_format=xml`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+xml/);
+    const xml = await response.text();
+    expect(xml).toMatch(/^(<\?xml [^>]*\?>)?<Bundle xmlns="http:\/\/hl7.org\/fhir"><meta>/);
+    expect(xml).toContain('<type value="document"/>');
+  });
+
   it('builds an R4 document from the tenant’s own resources only, with a timestamp, and it validates', async () => {
     const other = await gateway.token('other');
     const foreign = { resourceType: 'Practitioner', id: 'doc-r4-foreign', name: [{ family: 'Elders' }] };
