@@ -1,4 +1,4 @@
-import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM } from '../vocabulary/canonical.js';
+import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { UNVERIFIED_AGENT } from '../store/audit-rows.js';
@@ -18,8 +18,10 @@ export interface AccessAudit {
   outcome: AuditOutcome;
   /** `Patient/<id>` references the data is about (see patientReferences). */
   patients?: string[];
-  /** The resource touched, e.g. `Task/123` (absent for searches). */
-  resource?: string;
+  /** The resources touched, e.g. `Task/123` (absent for searches; an operation's instance, or what it made). */
+  resources?: string[];
+  /** The operation it was, by its OperationDefinition's canonical URL and code (e.g. `document`). */
+  operation?: { url: string; code: string };
   /** The query string of a search, e.g. `status=requested&owner=...`. */
   query?: string;
   description?: string;
@@ -128,11 +130,20 @@ const patientEntity = (reference: string) => ({
   role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
 });
 
+/**
+ * The operation invoked, by its OperationDefinition's canonical URL: an identifier, so that `entity:identifier=<url>`
+ * finds every invocation (the trail indexes entities, and only the first subtype, which says `operation`).
+ */
+function operationEntity({ operation }: AccessAudit) {
+  if (!operation) return [];
+  return [{ what: { identifier: { system: URI_SYSTEM, value: operation.url } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, name: `$${operation.code}` }];
+}
+
 function accessEntities(entry: AccessAudit) {
-  const entities: object[] = (entry.patients ?? []).map(patientEntity);
-  if (entry.resource) {
+  const entities: object[] = [...(entry.patients ?? []).map(patientEntity), ...operationEntity(entry)];
+  for (const resource of entry.resources ?? []) {
     entities.push({
-      what: { reference: entry.resource },
+      what: { reference: resource },
       type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
       role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
       description: `${entry.request.version.toUpperCase()} ${entry.request.endpoint ?? 'fhir'}`,

@@ -34,8 +34,14 @@ export function patientCompartment(version: FhirVersion): ReadonlySet<string> {
   return types;
 }
 
+/**
+ * Patient data the CompartmentDefinition of a release leaves out: STU3's has no Task, R4's has (Task.for). The
+ * eOverdracht Task names its patient in both, and the gateway keeps each one in both releases under one id.
+ */
+const ALSO_PATIENT_DATA: Record<FhirVersion, ReadonlySet<string>> = { r4: new Set(), stu3: new Set(['Task']) };
+
 export function isPatientData(resourceType: string, version: FhirVersion): boolean {
-  return patientCompartment(version).has(resourceType);
+  return patientCompartment(version).has(resourceType) || ALSO_PATIENT_DATA[version].has(resourceType);
 }
 
 /** Elements that point at the patient a resource is about, across the eOverdracht and nl-core resource types. */

@@ -34,8 +34,9 @@ export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareS
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'eOverdracht-sender': {
     description: "eOverdracht: the receiver pulls the Task and what its credential names from the sender's FHIR API",
-    // The document's resources come level by level in batch reads (transfer/peer.ts); each entry still needs the credential.
-    basePolicy: [fhir('/', 'batch')],
+    // The document's resources come level by level in batch reads (transfer/peer.ts), or at once with $document; each
+    // entry, and each resource of the document, still needs the credential (rest/document.ts authorizes every one).
+    basePolicy: [fhir('/', 'batch'), fhir('/Composition/{id}/$document', 'operation')],
   },
   'eOverdracht-receiver': {
     description:

@@ -3,7 +3,8 @@ import type { AccessRequest, Operation } from '../fhir/principal.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { badRequest, notAllowed, notFound, OperationOutcomeError, type OperationOutcome } from '../fhir/outcome.js';
 import { isSupportedType } from '../fhir/resource-types.js';
-import type { Resource } from '../fhir/version.js';
+import { isResource, type Resource } from '../fhir/version.js';
+import { asList, isObject } from '../vocabulary/json.js';
 import { queryString } from './query.js';
 import { searchQuery } from './search.js';
 import { servedResponse } from './served.js';
@@ -26,8 +27,12 @@ export interface RouteDefinition {
   operation?: OperationDefinition;
   /** What the route reads of an authenticated caller's body, named in its 413 (default `limits.bodyBytes`). */
   bodyLimit?: BodyLimit;
-  /** `false`: its accesses stay out of the audit trail (it touches no patient data); else every access is audited. */
-  audit?: false;
+  /**
+   * Whether its accesses go to the audit trail (http/audit.ts). By default a REST interaction's do (those on patient
+   * data are recorded) and an operation's do not: `true` for an operation that touches patient data, `false` for a
+   * route that touches none (the notification carries none).
+   */
+  audit?: boolean;
   handler: FhirHandler;
 }
 
@@ -116,7 +121,7 @@ export class FhirRouter {
     };
     const denied = context.services.authenticator.authorize(context.principal, access);
     const response = denied ? ([denied] as FhirResponse) : await served(runHandler(route.handler, { ...request, params }, context), access, context);
-    if (route.audit !== false) context.accesses.push(accessEvent(access, request, response));
+    if (route.audit ?? route.operation === undefined) context.accesses.push(accessEvent(access, request, response, route.operation));
     return response;
   }
 }
@@ -127,16 +132,23 @@ async function served(answer: Promise<FhirResponse>, access: AccessRequest, cont
   return access.operation === 'batch' || access.operation === 'transaction' ? response : servedResponse(response, context);
 }
 
-function accessEvent(request: AccessRequest, fhirRequest: FhirRequest, [outcome, resource]: FhirResponse): AccessEvent {
+function accessEvent(request: AccessRequest, fhirRequest: FhirRequest, [outcome, resource]: FhirResponse, operation?: OperationDefinition): AccessEvent {
   const event: AccessEvent = { request, outcome, resources: resource ? returnedResources(resource) : [] };
   if (request.operation === 'search') event.query = queryString(searchQuery(fhirRequest));
+  if (operation?.url) event.operation = { url: operation.url, code: operation.code };
   return event;
 }
 
-/** A searchset or history answers with many resources; each is an access. */
+/** Bundles that carry many resources, each an access of its own. */
+const MANY_RESOURCES = new Set(['searchset', 'history', 'document']);
+
+/** A searchset, history or document answers with many resources, an operation's Parameters with its resource parameters. */
 function returnedResources(resource: Resource): Resource[] {
+  if (resource.resourceType === 'Parameters') {
+    return asList(resource.parameter).flatMap((parameter) => (isObject(parameter) && isResource(parameter.resource) ? returnedResources(parameter.resource) : []));
+  }
   const bundle = resource as Bundle;
-  if (bundle.resourceType !== 'Bundle' || (bundle.type !== 'searchset' && bundle.type !== 'history')) return [resource];
+  if (bundle.resourceType !== 'Bundle' || !MANY_RESOURCES.has(bundle.type)) return [resource];
   return (bundle.entry ?? []).flatMap((entry) => (entry.resource ? [entry.resource] : []));
 }
 

@@ -1,5 +1,6 @@
 import { bundleInteraction, processBundle } from './batch.js';
 import { createResource } from './create.js';
+import { compositionDocument, DOCUMENT } from './document.js';
 import { deleteResource } from './delete.js';
 import { readHistory } from './history.js';
 import { readResource } from './read.js';
@@ -32,6 +33,8 @@ export const FHIR_ROUTES: RouteDefinition[] = [
   { method: 'DELETE', path: ':type/:id', access: 'delete', interactions: ['delete'], handler: intercepted(deleteResource) },
   { method: 'GET', path: ':type/:id/_history', access: 'history', interactions: ['history-instance'], handler: readHistory },
   { method: 'GET', path: ':type/:id/_history/:vid', access: 'vread', interactions: ['vread'], handler: readVersion },
+  { method: 'GET', path: 'Composition/:id/$document', access: 'operation', interactions: [], operation: DOCUMENT, audit: true, handler: compositionDocument },
+  { method: 'POST', path: 'Composition/:id/$document', access: 'operation', interactions: [], operation: DOCUMENT, audit: true, handler: compositionDocument },
 ];
 
 /** The REST interactions plus the routes capabilities add (their operations, e.g. eOverdracht `$offer`). */

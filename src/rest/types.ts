@@ -61,8 +61,10 @@ export interface AccessEvent {
   /** The query string of a search. */
   query?: string;
   outcome: OperationOutcome;
-  /** The resources returned or written (search and history: every entry's resource). */
+  /** The resources returned or written (search, history and document: every entry's resource; Parameters: its resources). */
   resources: Resource[];
+  /** The operation it was, by its OperationDefinition (`$document`: http://hl7.org/fhir/OperationDefinition/Composition-document). */
+  operation?: { url: string; code: string };
 }
 
 /**

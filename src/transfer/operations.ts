@@ -52,8 +52,8 @@ export function transferRoutes(context: TransferContext): RouteDefinition[] {
     return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer(HANDOFF, [result], issues)];
   };
   return [
-    { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OFFER, handler: offerHandler },
-    { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: HANDOFF, handler: handoffHandler },
+    { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OFFER, audit: true, handler: offerHandler },
+    { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: HANDOFF, audit: true, handler: handoffHandler },
   ];
 }
 

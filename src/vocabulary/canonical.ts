@@ -24,3 +24,6 @@ export const SNOMED = 'http://snomed.info/sct';
 /** Dutch identifier systems of care organisations: the URA (UZI register) and the AGB code. */
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
 export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
+
+/** Identifier.system of an identifier that is a URI itself (a `urn:uuid:`, a canonical URL). */
+export const URI_SYSTEM = 'urn:ietf:rfc:3986';

@@ -39,7 +39,7 @@ describe('auditor', () => {
       request: { version: 'stu3', operation: 'read', path: '/Composition/c1', resourceType: 'Composition' },
       outcome: 'success',
       patients: ['Patient/p1'],
-      resource: 'Composition/c1',
+      resources: ['Composition/c1'],
     });
     const [event] = await trail('hospital');
     expect(event).toMatchObject({

@@ -21,10 +21,14 @@ export async function ehrToken(url: string, p: Party): Promise<string> {
   return body.access_token as string;
 }
 
-/** The Nuts-style grant a remote organisation signs, as its gateway would: answers the token endpoint's JSON. */
-export async function organizationToken(url: string, requester: Party, authorizer: string, purposeOfUse: string, vcs: string[]) {
-  const assertion = await signed(requester.id, requester.jwk, { purposeOfUse, vcs }, `${url}/oauth2/token`, authorizer);
-  return tokenRequest(url, { grant_type: JWT_BEARER_GRANT, assertion });
+/**
+ * The Nuts-style grant a remote organisation signs, as its gateway would: answers the token endpoint's JSON. `claims`
+ * adds to the grant (e.g. `usi`, the person behind the request); `resource` is the RFC 8707 resource indicator (the
+ * sender's Task URL, for which a sender grants the credentials it keeps).
+ */
+export async function organizationToken(url: string, requester: Party, authorizer: string, purposeOfUse: string, vcs: string[], claims: Record<string, unknown> = {}, resource?: string) {
+  const assertion = await signed(requester.id, requester.jwk, { purposeOfUse, vcs, ...claims }, `${url}/oauth2/token`, authorizer);
+  return tokenRequest(url, { grant_type: JWT_BEARER_GRANT, assertion, ...(resource === undefined ? {} : { resource }) });
 }
 
 export interface Answer {

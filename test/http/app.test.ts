@@ -104,10 +104,10 @@ describe('createApp', () => {
         principal,
         outcome: 'success',
         patients: ['Patient/p1'],
-        resource: 'Observation/o1',
+        resources: ['Observation/o1'],
         request: { version: 'r4', operation: 'read', path: '/Observation/o1', resourceType: 'Observation' },
       }),
-      expect.objectContaining({ outcome: 'refused', resource: 'Patient/secret', patients: [] }),
+      expect.objectContaining({ outcome: 'refused', resources: ['Patient/secret'], patients: [] }),
     ]);
   });
 

@@ -87,9 +87,10 @@ describe('capabilityStatement', () => {
     expect(names(r4.operation)).toEqual(['offer', 'validate']);
     expect(names(operationsOf('Subscription'))).toEqual(['events', 'resend', 'status']);
     expect(operationsOf('Task')).toEqual([{ name: 'handoff', definition: 'https://vervolgzorg-gateway.example/fhir/OperationDefinition/eoverdracht-handoff' }]);
+    expect(operationsOf('Composition')).toEqual([{ name: 'document', definition: 'http://hl7.org/fhir/OperationDefinition/Composition-document' }]);
     expect(operationsOf('Patient')).toBeUndefined();
     const [stu3] = (capabilityStatement({ ...input('stu3'), routes }) as unknown as Capability).rest;
-    expect(names(stu3.operation)).toEqual(['events', 'handoff', 'offer', 'resend', 'status', 'validate']);
+    expect(names(stu3.operation)).toEqual(['document', 'events', 'handoff', 'offer', 'resend', 'status', 'validate']);
     expect(stu3.resource.every((resource) => !('operation' in resource))).toBe(true);
   });
 });

@@ -124,4 +124,27 @@ describe('FhirRouter', () => {
     expect((await call('GET', 'Task/1/_history/2'))[0]).toMatchObject({ id: 'not-found' });
     await expect(call('PUT', 'Task/1')).rejects.toThrow('bug');
   });
+
+  it("records an operation's access only where its route says so, with the resources of its Parameters", async () => {
+    const definition = (code: string) => ({ resourceType: 'OperationDefinition' as const, url: `http://gw.test/OperationDefinition/${code}`, code, status: 'draft' as const, kind: 'operation' as const, name: code, system: false, type: false, instance: true });
+    const task = { resourceType: 'Task', id: 't1', for: { reference: 'Patient/p1' } };
+    const answer: FhirHandler = async () => [allOk, { resourceType: 'Parameters', parameter: [{ name: 'task', resource: task }, { name: 'note', valueString: 'x' }] }];
+    const router = new FhirRouter([
+      { method: 'POST', path: 'Task/:id/$audited', access: 'operation', interactions: [], operation: definition('audited'), audit: true, handler: answer },
+      { method: 'POST', path: 'Task/:id/$quiet', access: 'operation', interactions: [], operation: definition('quiet'), handler: answer },
+    ]);
+    const { context } = setUp();
+    const request = (pathname: string): FhirRequest => ({ method: 'POST', pathname, params: {}, query: {}, headers: {} });
+    await router.handle(request('Task/t1/$quiet'), context);
+    expect(context.accesses).toEqual([]);
+    await router.handle(request('Task/t1/$audited'), context);
+    expect(context.accesses).toEqual([
+      {
+        request: { version: 'r4', operation: 'operation', path: '/Task/t1/$audited' },
+        outcome: allOk,
+        resources: [task],
+        operation: { url: 'http://gw.test/OperationDefinition/audited', code: 'audited' },
+      },
+    ]);
+  });
 });
