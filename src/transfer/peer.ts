@@ -38,8 +38,11 @@ export interface Peer {
   readAll(call: PeerCall, keys: string[]): Promise<Resource[]>;
   /** PUT with If-Match; a refusal by the state machine (409/422) or by the guard (403) is permanent. */
   update(call: PeerCall, resource: Resource, versionId: string | undefined): Promise<void>;
-  /** The notified-pull notification: POST `<notification endpoint>/<taskId>`. */
-  notify(call: PeerCall, taskId: string, body: Resource): Promise<void>;
+  /**
+   * The notified-pull notification: POST `<notification endpoint>/<taskId>`; `endpoint` (the one of the
+   * HealthcareService the Task is routed to) replaces the configured one, and must lie under the receiver's endpoints.
+   */
+  notify(call: PeerCall, taskId: string, body: Resource, endpoint?: string): Promise<void>;
 }
 
 /** Reads per batch: a document level with many references goes in several, each well inside a sender's entry limit. */
@@ -98,8 +101,8 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
       await fhir(call, (sender) => sender.update(resource, versionId)).catch(failure(what, [400, 403, 404, 409, 422]));
     },
 
-    async notify(call, taskId, body) {
-      const url = `${endpoint(call.peer, 'notification')}/${taskId}`;
+    async notify(call, taskId, body, routed) {
+      const url = `${routed?.replace(/\/$/, '') ?? endpoint(call.peer, 'notification')}/${taskId}`;
       await send(call, PURPOSE.notify, url, (receiver) => receiver.post(body)).catch(failure(`notification of Task/${taskId}`, [400, 403, 404]));
     },
   };
