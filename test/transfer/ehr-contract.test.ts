@@ -160,6 +160,19 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     expect((await senderTask(task.id!, 'rejected')).statusReason).toEqual(statusReason);
   });
 
+  it('takes the owner as a reference to a stored Organization, and lets the receiver cancel what it accepted', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const organization = { resourceType: 'Organization', id: 'vvt-2', identifier: [{ system: URA, value: vvt2.ura }], name: vvt2.name };
+    expect((await fhirCall(sender.url, token, 'PUT', '/fhir/stu3/Organization/vvt-2', organization)).status).toBe(201);
+    const task = await created({ ...workflowTask('requested', vvt2, [documentInput('advanceNotice', ADVANCE_NOTICE)]), owner: { reference: 'Organization/vvt-2' } });
+    expect(task.owner).toEqual({ identifier: { system: URA, value: vvt2.ura }, display: vvt2.name });
+
+    await answer(vvt2, await localTaskOf(vvt2, task.id!, 'requested'), { status: 'accepted' });
+    await senderTask(task.id!, 'accepted');
+    await answer(vvt2, await localTaskOf(vvt2, task.id!, 'accepted'), { status: 'cancelled', statusReason: { text: 'Cliënt kiest een andere aanbieder' } });
+    await senderTask(task.id!, 'cancelled');
+  });
+
   it('cancels through PUT, and refuses a start or a move the specifications do not give the sender', async () => {
     const token = await ehrToken(sender.url, hospital);
     const refusedStart = await fhirCall(sender.url, token, 'POST', '/fhir/stu3/Task', workflowTask('accepted', vvt2, [documentInput('advanceNotice', ADVANCE_NOTICE)]));
