@@ -39,10 +39,11 @@ export const ALTERNATIVE_DATE_CODE = '146851000146105';
 export const SPECIFICATION = {
   statusDefinition: 'Nictiz eOverdracht-Task, Task.status definition',
   partialWorkflow: 'Nictiz TO eOverdracht 4.0 §3.4.1 Partial workflow',
+  /** §3.4.1 speaks of a Task created in-progress; issue #14 reads it for a Task not yet answered as well. */
+  partialWorkflowMove: 'Nictiz TO eOverdracht 4.0 §3.4.1 Partial workflow, for a Task not yet answered (issue #14)',
   handoffOnInProgress: 'Bolt eOverdracht §4.1.1',
   completion: 'Bolt eOverdracht §5.3.6 step 41',
   reOffer: 'DESIGN §3 (the placer answers on-hold by offering again)',
-  refusalReason: 'Nictiz eOverdracht-Task, Task.statusReason.text; Bolt eOverdracht §2.2',
 } as const;
 
 export interface Move {
@@ -62,7 +63,7 @@ const moves = (from: TaskStatus[], to: TaskStatus, source: string): Move[] => fr
 export const MOVES: Record<TransferRole, Move[]> = {
   sender: [
     ...moves(['accepted'], 'in-progress', SPECIFICATION.handoffOnInProgress),
-    ...moves(['requested', 'received'], 'in-progress', SPECIFICATION.partialWorkflow),
+    ...moves(['requested', 'received'], 'in-progress', SPECIFICATION.partialWorkflowMove),
     ...moves(['on-hold'], 'requested', SPECIFICATION.reOffer),
     ...moves(['requested', 'received', 'accepted', 'on-hold', 'in-progress'], 'cancelled', SPECIFICATION.statusDefinition),
   ],
@@ -115,7 +116,8 @@ export function taskParameters(task: Resource, element: 'input' | 'output'): Tas
 
 /**
  * The Task without the elements a side may change besides status (meta is the server's, never compared): the
- * receiver also the reason of its answer (statusReason) and its alternative date, the sender the handoff input.
+ * receiver also the reason of its answer (statusReason: the profile's Task.statusReason.text, "Toelichting antwoord
+ * aanmelding"; Bolt §2.2 asks for a reason with a refusal) and its alternative date, the sender the handoff input.
  */
 function withoutEditableFields(role: TransferRole, task: Resource): Record<string, unknown> {
   const { meta: _meta, status: _status, ...rest } = task;
