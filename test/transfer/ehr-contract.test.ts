@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { type Gateway } from '../../src/main.js';
 import { DOCUMENT_CODES, PROFILES, ROUTING_EXTENSIONS, TASK_CODE } from '../../src/transfer/codes.js';
@@ -158,6 +159,17 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     const statusReason = { text: 'Geen capaciteit voor deze zorg' };
     await answer(vvt2, copy, { status: 'rejected', statusReason });
     expect((await senderTask(task.id!, 'rejected')).statusReason).toEqual(statusReason);
+  });
+
+  it('takes the workflow Task from an R4 EHR on the R4 base, and exchanges it in STU3', async () => {
+    const token = await ehrToken(sender.url, hospital);
+    const r4 = documentOf(examples, ADVANCE_NOTICE).map((resource) => convertResource(resource, { from: 'stu3', to: 'r4' }));
+    expect((await fhirCall(sender.url, token, 'POST', '/fhir', transaction(r4))).status).toBe(200);
+    const { requester: _stu3, ...common } = workflowTask('requested', vvt2, [documentInput('advanceNotice', ADVANCE_NOTICE)]);
+    const posted = await fhirCall(sender.url, token, 'POST', '/fhir/Task', { ...common, requester: { identifier: { system: URA, value: hospital.ura } } });
+    expect([posted.status, posted.body.status, posted.body.requester]).toEqual([201, 'requested', { identifier: { system: URA, value: hospital.ura } }]);
+    const copy = await localTaskOf(vvt2, posted.body.id!, 'requested');
+    expect(copy.requester).toEqual({ agent: { identifier: { system: URA, value: hospital.ura } } });
   });
 
   it('takes the owner as a reference to a stored Organization, and lets the receiver cancel what it accepted', async () => {
