@@ -194,6 +194,20 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
       owner: { identifier: { system: URA, value: '99999999' } },
     });
     expect([unknownOwner.status, (unknownOwner.body.issue as { expression: string[] }[])[0].expression]).toEqual([422, ['Task.owner']]);
+    const valid = workflowTask('requested', vvt2, [documentInput('advanceNotice', ADVANCE_NOTICE)]);
+    const malformed = [
+      { ...valid, owner: 'VVT Twee' },
+      { ...valid, owner: { identifier: 'URA 33333333' } },
+      { ...valid, input: [{ type: { coding: [DOCUMENT_CODES.advanceNotice] }, valueReference: { reference: 42 } }] },
+      { ...valid, input: [documentInput('advanceNotice', 'Composition/not-stored')] },
+      { ...valid, input: [documentInput('advanceNotice', NURSING_HANDOFF)] },
+      { ...valid, for: { reference: 'Patient/someone-else' } },
+      { ...valid, status: 7 },
+    ];
+    for (const [index, body] of malformed.entries()) {
+      const refused = await fhirCall(sender.url, token, 'POST', '/fhir/stu3/Task', body);
+      expect([index, refused.status >= 400 && refused.status < 500, refused.body.resourceType]).toEqual([index, true, 'OperationOutcome']);
+    }
 
     const task = await created(workflowTask('requested', vvt2, [documentInput('advanceNotice', ADVANCE_NOTICE)]));
     const completing = await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${task.id}`, { ...task, status: 'completed' });
