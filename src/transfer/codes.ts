@@ -17,6 +17,19 @@ export const PROFILES = {
   ],
 } as const;
 
+/**
+ * The Task routing extensions of the generic functions (TA Routering, `task-stu3-healthcareservice` and
+ * `task-stu3-location`, as the amended eOverdracht-Task profile in fixtures/eoverdracht-stu3/profiles names them): the
+ * HealthcareService and Location of the receiver the Task is meant for, in the receiver's own directory.
+ */
+export const ROUTING_EXTENSIONS = {
+  healthcareService: 'http://nuts-foundation.github.io/nl-generic-functions-ig/StructureDefinition/task-stu3-healthcareservice',
+  location: 'http://nuts-foundation.github.io/nl-generic-functions-ig/StructureDefinition/task-stu3-location',
+} as const;
+
+/** The Endpoint payloadType of a receiver's notification endpoint (generic functions, Twiin TA Notified Pull). */
+export const NOTIFICATION_PAYLOAD_TYPE = 'Twiin-TA-notification';
+
 export const TASK_CODE = { system: SNOMED, code: '308292007', display: 'overdracht van zorg' };
 
 export type DocumentKind = 'advanceNotice' | 'nursingHandoff';

@@ -1,5 +1,5 @@
 import type { Identifier, OperationDefinition, Reference } from 'fhir/r4.js';
-import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET, ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, CARE_TYPE_VALUESET } from '../vocabulary/canonical.js';
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput, writeOperationOutput, type OperationParameters } from '../rest/operations/parameters.js';
 import { badRequest, issue, outcome, OperationOutcomeError, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
@@ -12,7 +12,7 @@ import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import { withUnitOfWork } from './context.js';
 import type { DocumentSource } from './document.js';
-import { handoff, offer } from './sender.js';
+import { handoff, offer, trustedByIdentifier } from './sender.js';
 
 /**
  * The sending EHR's operations (conformance/OperationDefinition-eoverdracht-offer.json and -handoff.json):
@@ -69,13 +69,9 @@ function documentSource(parameters: OperationParameters, bundleParameter: Docume
 /** Receivers by URA or gateway organisation id, among the trusted organisations; each at most once. */
 function receiversOf(context: TransferContext, identifiers: Identifier[]): string[] {
   const ids = identifiers.map((identifier) => {
-    const found = context.trusted.find(
-      (organization) =>
-        (identifier.system === URA_SYSTEM && organization.ura !== undefined && organization.ura === identifier.value) ||
-        (identifier.system === ORGANIZATION_ID_SYSTEM && organization.id === identifier.value),
-    );
+    const found = trustedByIdentifier(context, identifier);
     if (!found) throw new OperationOutcomeError(unprocessable(`No trusted organisation has the identifier ${identifier.system}|${identifier.value}`, 'receiver'));
-    return found.id;
+    return found;
   });
   if (new Set(ids).size !== ids.length) throw new OperationOutcomeError(badRequest('A receiver is named twice', 'receiver'));
   return ids;

@@ -41,10 +41,13 @@ export interface Peer {
   readAll(call: PeerCall, keys: string[]): Promise<Resource[]>;
   /** PUT with If-Match; a refusal by the state machine (409/422) or by the guard (403) is permanent. */
   update(call: PeerCall, resource: Resource, versionId: string | undefined): Promise<void>;
-  /** The Bolt notification: an empty POST to `<notification endpoint>/<taskId>`, answered 202. */
-  notifyBolt(call: PeerCall, taskId: string): Promise<void>;
-  /** The Twiin notification: the notification Task POSTed to `<notification endpoint>/Task`, answered 201. */
-  notifyTwiin(call: PeerCall, notification: Resource): Promise<void>;
+  /**
+   * The Bolt notification: an empty POST to `<notification endpoint>/<taskId>`, answered 202. `endpoint` (the one of
+   * the HealthcareService the Task is routed to) replaces the configured one, and must lie under the receiver's endpoints.
+   */
+  notifyBolt(call: PeerCall, taskId: string, endpoint?: string): Promise<void>;
+  /** The Twiin notification: the notification Task POSTed to `<notification endpoint>/Task`, answered 201; `endpoint` as for Bolt. */
+  notifyTwiin(call: PeerCall, notification: Resource, endpoint?: string): Promise<void>;
 }
 
 /** Reads per batch: a document level with many references goes in several, each well inside a sender's entry limit. */
@@ -57,6 +60,11 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
     const url = registry.trusted(peer)?.endpoints[kind];
     if (!url) throw new PermanentFailure(`trusted organisation '${peer}' has no ${kind} endpoint configured`);
     return url.replace(/\/$/, '');
+  }
+
+  /** Where notifications to the peer go: the routed endpoint of the Task's HealthcareService, else the configured one. */
+  function notificationBase(call: PeerCall, routed: string | undefined): string {
+    return routed?.replace(/\/$/, '') ?? endpoint(call.peer, 'notification');
   }
 
   async function readBatch(call: PeerCall, keys: string[]): Promise<Resource[]> {
@@ -106,13 +114,13 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
       await fhir(call, (sender) => sender.update(resource, versionId)).catch(failure(what, [400, 403, 404, 409, 422]));
     },
 
-    async notifyBolt(call, taskId) {
-      const url = `${endpoint(call.peer, 'notification')}/${taskId}`;
+    async notifyBolt(call, taskId, routed) {
+      const url = `${notificationBase(call, routed)}/${taskId}`;
       await send(call, PURPOSE.notify, url, (receiver) => receiver.post()).catch(failure(`notification of Task/${taskId}`, NOTIFICATION_REFUSALS));
     },
 
-    async notifyTwiin(call, notification) {
-      const url = `${endpoint(call.peer, 'notification')}/Task`;
+    async notifyTwiin(call, notification, routed) {
+      const url = `${notificationBase(call, routed)}/Task`;
       const what = `notification Task of ${JSON.stringify(notification.basedOn)}`;
       await send(call, PURPOSE.notify, url, (receiver) => receiver.post(notification)).catch(failure(what, NOTIFICATION_REFUSALS));
     },

@@ -12,8 +12,8 @@ import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
 import { readTask, saveInBothReleases, saveTask, scopeOf, toCaller } from './storage.js';
-import { withAnswer } from './task.js';
-import { accessibleDocument, alternativeDate, checkTaskUpdate, documentReference, isTerminal, statusOf } from './task-status.js';
+import { answerIn, sameAnswer, withAnswer, withRoutingOf } from './task.js';
+import { accessibleDocument, checkTaskUpdate, documentReference, isTerminal, statusOf } from './task-status.js';
 
 /**
  * The care provider's side of notified pull: a notification is taken in at once and the pull is queued; the pull
@@ -153,7 +153,8 @@ function requiredProfile(resource: Resource): string | undefined {
 function localCopy(record: InboundTransfer, resource: Resource): Resource {
   const { meta, ...rest } = rewriteReferences(resource, (reference) => localKey(record.sender, reference));
   const profile = meta?.profile;
-  return { ...rest, id: localId(record.sender, keyOf(resource)), ...(profile ? { meta: { profile } } : {}) };
+  const copy = { ...rest, id: localId(record.sender, keyOf(resource)), ...(profile ? { meta: { profile } } : {}) };
+  return resource.resourceType === 'Task' ? withRoutingOf(copy, resource) : copy;
 }
 
 /** The local copy names the sender's Task, for the EHR and for people comparing notes by phone. */
@@ -205,16 +206,15 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   }
   const refused = checkTaskUpdate('receiver', current[version], proposed);
   if (refused) throw new OperationOutcomeError(refused);
-  const status = proposed.status as string;
-  const date = alternativeDate(proposed);
-  if (status === current.stu3.status && date === alternativeDate(current.stu3)) return current[version];
-  const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, status, date), lastModified: nowInstant(context) }, current);
+  const given = answerIn(proposed);
+  if (sameAnswer(given, answerIn(current.stu3))) return current[version];
+  const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, given), lastModified: nowInstant(context) }, current);
   await announceStatus(context, { tenant, side: 'receiver', task: saved.stu3, previousStatus: statusOf(current.stu3) });
   await context.store.outbox.enqueue({
     tenant,
     kind: OUTBOX_KINDS.answer,
     destination: record.sender,
-    payload: { task: id, status, ...(date ? { alternativeDate: date } : {}) } satisfies QueuedAnswer,
+    payload: { task: id, ...given } satisfies QueuedAnswer,
     orderingKey: orderingKey(id),
   });
   return saved[version];
@@ -231,6 +231,7 @@ export async function deliverAnswer(context: TransferContext, peer: Peer, tenant
     if (error instanceof AccessWithdrawn) throw new PermanentFailure(`the sender ended the transfer before the answer '${payload.status}' arrived`);
     throw error;
   }
-  if (remote.status === payload.status && alternativeDate(remote) === payload.alternativeDate) return;
-  await peer.update(call, withAnswer(remote, payload.status, payload.alternativeDate), remote.meta?.versionId);
+  const { task: _task, ...given } = payload;
+  if (sameAnswer(answerIn(remote), given)) return;
+  await peer.update(call, withAnswer(remote, given), remote.meta?.versionId);
 }

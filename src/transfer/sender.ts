@@ -9,24 +9,37 @@ import {
   unprocessable,
   type OperationOutcomeIssue,
 } from '../fhir/outcome.js';
-import type { FhirVersion, Resource } from '../fhir/version.js';
+import { convertResource } from '../fhir/convert/index.js';
+import { isReference, type FhirVersion, type Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
-import { stringAt } from '../vocabulary/json.js';
-import type { Coding } from './codes.js';
-import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, requireRole, type TransferContext } from './context.js';
+import { readOptional } from '../store/optional.js';
+import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import { isObject, stringAt } from '../vocabulary/json.js';
+import { hasCode, NOTIFICATION_PAYLOAD_TYPE, PROFILES, type Coding, type DocumentKind } from './codes.js';
+import {
+  announceStatus,
+  inTransaction,
+  nowInstant,
+  orderingKey,
+  organizationReference,
+  OUTBOX_KINDS,
+  requireRole,
+  type TransferContext,
+} from './context.js';
 import { issueDocumentCredential, issueTaskCredential } from './credentials.js';
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
 import { notificationTask } from './notification-task.js';
 import type { Peer } from './peer.js';
 import { readOutbound, saveOutbound, type OutboundTransfer } from './records.js';
-import { keyOf, literalReference } from './references.js';
+import { keyOf, literalReference, parseReference } from './references.js';
 import { readTask, saveTask, scopeOf, type BothReleases } from './storage.js';
 import { toCaller } from './storage.js';
-import { newTask, withAnswer, withHandoff } from './task.js';
+import { answerIn, newTask, routingReference, sameAnswer, withAnswer, withHandoff } from './task.js';
 import {
+  accessibleDocument,
   allowedTransitions,
-  alternativeDate,
+  checkTaskCreate,
   checkTaskUpdate,
   documentReference,
   isTerminal,
@@ -72,25 +85,114 @@ export async function offer(context: TransferContext, request: OfferRequest): Pr
     const created: Resource[] = [];
     for (const [index, receiver] of receivers.entries()) {
       const task = newTask({ id: taskIds[index], group, patient, advanceNotice: keyOf(document.composition), now, sender, receiver, careType: request.careType });
-      const saved = await saveTask(tx, tenant, task);
-      const taskCredential = await issueTaskCredential(tx.credentials, tenant, receiver.id, task.id);
-      const documentCredential = await issueDocumentCredential(tx.credentials, tenant, receiver.id, document.shared);
-      await saveOutbound(tx.store, tenant, {
-        task: task.id,
-        receiver: receiver.id,
-        offer: taskIds,
-        taskCredentialId: taskCredential.id,
-        taskCredentialJwt: taskCredential.jwt,
-        documentCredentialId: documentCredential.id,
-        documentCredentialJwt: documentCredential.jwt,
-      });
-      await announceStatus(tx, { tenant, side: 'sender', task: saved.stu3 });
-      await enqueueNotification(tx, tenant, task.id, receiver.id);
-      created.push(saved[version]);
+      created.push((await openTransfer(tx, tenant, { task, receiver, document, offer: taskIds }))[version]);
     }
     return created;
   });
   return { result: tasks, issues: document.issues };
+}
+
+/** A new Task of a transfer and what it opens: the receiver it is offered to, the document it shares, its offer. */
+interface Opening {
+  task: Resource & { id: string };
+  receiver: TrustedOrganization;
+  document: TransferDocument;
+  /** Every Task of the same offer, this one included. */
+  offer: string[];
+}
+
+/** In the transaction of the start: the Task is stored, its credentials issued, its bookkeeping kept, the receiver notified. */
+async function openTransfer(context: TransferContext, tenant: string, { task, receiver, document, offer }: Opening): Promise<BothReleases> {
+  const saved = await saveTask(context, tenant, task);
+  const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
+  const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
+  await saveOutbound(context.store, tenant, {
+    task: task.id,
+    receiver: receiver.id,
+    offer,
+    taskCredentialId: taskCredential.id,
+    taskCredentialJwt: taskCredential.jwt,
+    documentCredentialId: documentCredential.id,
+    documentCredentialJwt: documentCredential.jwt,
+  });
+  await announceStatus(context, { tenant, side: 'sender', task: saved.stu3 });
+  await enqueueNotification(context, tenant, task.id, receiver.id);
+  return saved;
+}
+
+export interface TaskCreation {
+  tenant: string;
+  /** The release of `task`. */
+  version: FhirVersion;
+  /** The workflow Task as the EHR POSTed it. */
+  task: Resource;
+}
+
+/**
+ * The standard EHR contract (Nictiz TO §3.2.2): the sending EHR creates the workflow Task itself, `owner` naming the
+ * receiving organisation. It starts requested with the advance notice, or in-progress with the handoff (the partial
+ * workflow), and from there is one transfer like those `$offer` starts: credentials, bookkeeping and notification in
+ * the same transaction. The Task keeps what the EHR wrote (routing extensions included); the server assigns its id,
+ * and `owner` becomes the receiver's identifier, which is how the receiving side recognises its Tasks.
+ */
+export async function createOutboundTask(context: TransferContext, request: TaskCreation): Promise<TransferResult<Resource>> {
+  const { tenant, version } = request;
+  requireRole(context, tenant, 'sender');
+  const proposed = version === 'stu3' ? request.task : convertResource(request.task, { from: 'r4', to: 'stu3' });
+  const refused = checkTaskCreate(proposed);
+  if (refused) throw new OperationOutcomeError(refused);
+  const receiver = notifiableReceiver(context, await receiverOf(context, tenant, version, proposed.owner));
+  const kind = accessibleDocument(statusOf(proposed)) as DocumentKind;
+  const document = await readDocument({ composition: documentReference(proposed, kind) as string }, kind, documentContext(context, tenant, version));
+  if (patientOf(document.composition) !== literalReference(proposed.for)) {
+    throw new OperationOutcomeError(unprocessable(`The Task is for ${literalReference(proposed.for)}, its ${kind} about ${patientOf(document.composition)}`, 'Task.for'));
+  }
+  const task = workflowTask(context, tenant, proposed, receiver);
+  const saved = await inTransaction(context, async (tx) => {
+    await storeDocument(tx, tenant, document);
+    return openTransfer(tx, tenant, { task, receiver, document, offer: [task.id] });
+  });
+  return { result: saved[version], issues: document.issues };
+}
+
+/** The EHR's Task as stored: a new id, the eOverdracht profile, the receiver as owner, the sender as requester by default. */
+function workflowTask(context: TransferContext, tenant: string, proposed: Resource, receiver: TrustedOrganization): Resource & { id: string } {
+  const { id: _id, meta: _meta, ...written } = proposed;
+  const now = nowInstant(context);
+  return {
+    ...written,
+    id: randomUUID(),
+    meta: { profile: [PROFILES.task] },
+    groupIdentifier: written.groupIdentifier ?? { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` },
+    authoredOn: written.authoredOn ?? now,
+    lastModified: now,
+    requester: written.requester ?? { agent: organizationReference(context.registry.hosted(tenant)!.organization) },
+    owner: organizationReference(receiver),
+  };
+}
+
+/**
+ * The trusted organisation the Task's owner names: by identifier (URA or gateway organisation id), or by a literal
+ * reference to an Organization stored on this base that carries such an identifier.
+ */
+async function receiverOf(context: TransferContext, tenant: string, version: FhirVersion, owner: unknown): Promise<string> {
+  const key = parseReference(literalReference(owner));
+  const organization = key?.type === 'Organization' ? await readOptional(context.store.resources, scopeOf(tenant, version), 'Organization', key.id) : undefined;
+  const held = organization?.identifier;
+  const identifiers: unknown[] = isReference(owner) && owner.identifier ? [owner.identifier] : Array.isArray(held) ? held : [];
+  const found = identifiers.map((identifier) => trustedByIdentifier(context, identifier)).find((id) => id !== undefined);
+  if (!found) throw new OperationOutcomeError(unprocessable('Task.owner must name a trusted receiving organisation by its URA identifier', 'Task.owner'));
+  return found;
+}
+
+/** The id of the trusted organisation with this identifier (URA, or gateway organisation id), if any. */
+export function trustedByIdentifier(context: TransferContext, identifier: unknown): string | undefined {
+  if (!isObject(identifier)) return undefined;
+  const { system, value } = identifier;
+  return context.trusted.find(
+    (organization) =>
+      (system === URA_SYSTEM && organization.ura !== undefined && organization.ura === value) || (system === ORGANIZATION_ID_SYSTEM && organization.id === value),
+  )?.id;
 }
 
 export interface HandoffRequest {
@@ -100,7 +202,7 @@ export interface HandoffRequest {
   source: DocumentSource;
 }
 
-/** The EHR confirms the receiver that accepted: the Task goes in-progress with the nursing handoff. */
+/** The EHR confirms the receiver that accepted (or hands over at once): the Task goes in-progress with the nursing handoff. */
 export async function handoff(context: TransferContext, request: HandoffRequest): Promise<TransferResult<Resource>> {
   const { tenant, version, taskId } = request;
   requireRole(context, tenant, 'sender');
@@ -263,17 +365,13 @@ async function storeDocument(context: TransferContext, tenant: string, document:
 function nextTask(current: Resource, proposed: Resource, role: TransferRole, now: string): Resource {
   const changed =
     role === 'receiver'
-      ? withAnswer(current, proposed.status as string, alternativeDate(proposed))
+      ? withAnswer(current, answerIn(proposed))
       : { ...withHandoff(current, documentReference(proposed, 'nursingHandoff')), status: proposed.status };
   return { ...changed, lastModified: now };
 }
 
 function changesAnything(current: Resource, next: Resource): boolean {
-  return (
-    current.status !== next.status ||
-    alternativeDate(current) !== alternativeDate(next) ||
-    documentReference(current, 'nursingHandoff') !== documentReference(next, 'nursingHandoff')
-  );
+  return !sameAnswer(answerIn(current), answerIn(next)) || documentReference(current, 'nursingHandoff') !== documentReference(next, 'nursingHandoff');
 }
 
 /**
@@ -342,8 +440,37 @@ export async function sendNotification(context: TransferContext, peer: Peer, ten
   if (!record) throw new PermanentFailure(`no outbound transfer ${taskId} on record`);
   const call = { tenant, peer: record.receiver };
   const shape = context.registry.trusted(record.receiver)?.notificationShape ?? DEFAULT_NOTIFICATION_SHAPE;
-  if (shape === 'bolt') return peer.notifyBolt(call, taskId);
-  await peer.notifyTwiin(call, await twiinNotification(context, tenant, record));
+  const routed = await routedNotificationEndpoint(context, tenant, taskId);
+  if (shape === 'bolt') return peer.notifyBolt(call, taskId, routed);
+  await peer.notifyTwiin(call, await twiinNotification(context, tenant, record), routed);
+}
+
+/**
+ * The notification endpoint of the HealthcareService the Task is routed to (its `task-stu3-healthcareservice`
+ * extension), when the directory here holds that service with an active Endpoint: the one of payloadType
+ * Twiin-TA-notification, else the first. Undefined otherwise: the receiver's configured notification endpoint.
+ */
+async function routedNotificationEndpoint(context: TransferContext, tenant: string, taskId: string): Promise<string | undefined> {
+  const task = await readTask(context.store.resources, tenant, taskId);
+  const service = task && parseReference(routingReference(task.stu3, 'healthcareService'));
+  if (!service || service.type !== 'HealthcareService') return undefined;
+  const references = (await readDirectory(context, tenant, 'HealthcareService', service.id))?.endpoint;
+  const endpoints: { address: string; notifies: boolean }[] = [];
+  for (const reference of Array.isArray(references) ? references : []) {
+    const key = parseReference(literalReference(reference));
+    const endpoint = key?.type === 'Endpoint' ? await readDirectory(context, tenant, 'Endpoint', key.id) : undefined;
+    if (!endpoint || typeof endpoint.address !== 'string' || (endpoint.status ?? 'active') !== 'active') continue;
+    const payloadTypes: unknown[] = Array.isArray(endpoint.payloadType) ? endpoint.payloadType : [];
+    endpoints.push({ address: endpoint.address, notifies: payloadTypes.some((type) => hasCode(type, NOTIFICATION_PAYLOAD_TYPE)) });
+  }
+  return (endpoints.find((endpoint) => endpoint.notifies) ?? endpoints[0])?.address;
+}
+
+/** A directory resource (HealthcareService, Endpoint) of the tenant: R4, as the directory is kept, else STU3. */
+async function readDirectory(context: TransferContext, tenant: string, type: string, id: string): Promise<Resource | undefined> {
+  return (
+    (await readOptional(context.store.resources, scopeOf(tenant, 'r4'), type, id)) ?? (await readOptional(context.store.resources, scopeOf(tenant, 'stu3'), type, id))
+  );
 }
 
 async function twiinNotification(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<Resource> {

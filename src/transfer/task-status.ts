@@ -4,12 +4,14 @@ import type { Resource } from '../fhir/version.js';
 import { DOCUMENT_CODES, hasCode, type DocumentKind } from './codes.js';
 
 /**
- * The eOverdracht Task state machine (DESIGN §3), enforced on both sides of the exchange.
+ * The eOverdracht Task state machine, enforced on both sides of the exchange: every move is a row of MOVES naming
+ * the specification section it comes from (docs/transfer.md lists the table).
  *
  *   requested ─▶ received ─▶ accepted ─▶ in-progress ─▶ completed
- *        │          │    ├─▶ rejected
+ *        │          │    ├─▶ rejected (with a reason)
  *        │          │    └─▶ on-hold (receiver proposes output:alternativeDate) ─▶ requested (sender re-offers)
- *        └──────────┴── any state before completion ─▶ cancelled
+ *        ├──────────┴──────────────────▶ in-progress (partial workflow: no negotiation)
+ *        └── the sender before completion, the receiver once it accepted or proposed ─▶ cancelled
  */
 const TASK_STATUSES = [
   'requested',
@@ -33,24 +35,58 @@ export type TransferRole = 'sender' | 'receiver';
 
 export const ALTERNATIVE_DATE_CODE = '146851000146105';
 
-const RECEIVER_MOVES: Partial<Record<TaskStatus, TaskStatus[]>> = {
-  requested: ['received', 'accepted', 'rejected', 'on-hold'],
-  received: ['accepted', 'rejected', 'on-hold'],
-  'in-progress': ['completed'],
+/** Where a rule comes from (`context/specs/` and the Nictiz profiles under `fixtures/eoverdracht-stu3/profiles/`). */
+export const SPECIFICATION = {
+  statusDefinition: 'Nictiz eOverdracht-Task, Task.status definition',
+  partialWorkflow: 'Nictiz TO eOverdracht 4.0 §3.4.1 Partial workflow',
+  /** §3.4.1 speaks of a Task created in-progress; issue #14 reads it for a Task not yet answered as well. */
+  partialWorkflowMove: 'Nictiz TO eOverdracht 4.0 §3.4.1 Partial workflow, for a Task not yet answered (issue #14)',
+  handoffOnInProgress: 'Bolt eOverdracht §4.1.1',
+  completion: 'Bolt eOverdracht §5.3.6 step 41',
+  reOffer: 'DESIGN §3 (the placer answers on-hold by offering again)',
+} as const;
+
+export interface Move {
+  from: TaskStatus;
+  to: TaskStatus;
+  source: string;
+}
+
+const moves = (from: TaskStatus[], to: TaskStatus, source: string): Move[] => from.map((status) => ({ from: status, to, source }));
+
+/**
+ * Every move each side may make. The profile's definitions say who sets a status: the placer (sender) requested,
+ * in-progress and cancelled; the filler (receiver) received, accepted, rejected, on-hold, completed and cancelled.
+ * The receiver cancels only what it agreed to or proposed (accepted, on-hold, in-progress): before that its "no" is
+ * rejected, which carries the reason.
+ */
+export const MOVES: Record<TransferRole, Move[]> = {
+  sender: [
+    ...moves(['accepted'], 'in-progress', SPECIFICATION.handoffOnInProgress),
+    ...moves(['requested', 'received'], 'in-progress', SPECIFICATION.partialWorkflowMove),
+    ...moves(['on-hold'], 'requested', SPECIFICATION.reOffer),
+    ...moves(['requested', 'received', 'accepted', 'on-hold', 'in-progress'], 'cancelled', SPECIFICATION.statusDefinition),
+  ],
+  receiver: [
+    ...moves(['requested'], 'received', SPECIFICATION.statusDefinition),
+    ...moves(['requested', 'received'], 'accepted', SPECIFICATION.statusDefinition),
+    ...moves(['requested', 'received'], 'rejected', SPECIFICATION.statusDefinition),
+    ...moves(['requested', 'received'], 'on-hold', SPECIFICATION.statusDefinition),
+    ...moves(['in-progress'], 'completed', SPECIFICATION.completion),
+    ...moves(['accepted', 'on-hold', 'in-progress'], 'cancelled', SPECIFICATION.statusDefinition),
+  ],
 };
 
-const SENDER_MOVES: Partial<Record<TaskStatus, TaskStatus[]>> = {
-  requested: ['cancelled'],
-  received: ['cancelled'],
-  accepted: ['in-progress', 'cancelled'],
-  'on-hold': ['requested', 'cancelled'],
-  'in-progress': ['cancelled'],
-};
+/** How a transfer may start (the sender creates its Task): with the advance notice, or straight with the handoff. */
+export const STARTS: { status: TaskStatus; document: DocumentKind; source: string }[] = [
+  { status: 'requested', document: 'advanceNotice', source: SPECIFICATION.statusDefinition },
+  { status: 'in-progress', document: 'nursingHandoff', source: SPECIFICATION.partialWorkflow },
+];
 
 const TERMINAL: TaskStatus[] = ['rejected', 'cancelled', 'completed'];
 
 export function allowedTransitions(role: TransferRole, from: TaskStatus | undefined): TaskStatus[] {
-  return (from && (role === 'receiver' ? RECEIVER_MOVES : SENDER_MOVES)[from]) || [];
+  return MOVES[role].filter((move) => move.from === from).map((move) => move.to);
 }
 
 export function isTerminal(status: TaskStatus | undefined): boolean {
@@ -78,9 +114,14 @@ export function taskParameters(task: Resource, element: 'input' | 'output'): Tas
   return Array.isArray(parameters) ? parameters.filter(isTaskParameter) : [];
 }
 
-/** The Task without the elements a side may change besides status (meta is the server's, never compared). */
+/**
+ * The Task without the elements a side may change besides status (meta is the server's, never compared): the
+ * receiver also the reason of its answer (statusReason: the profile's Task.statusReason.text, "Toelichting antwoord
+ * aanmelding"; Bolt §2.2 asks for a reason with a refusal) and its alternative date, the sender the handoff input.
+ */
 function withoutEditableFields(role: TransferRole, task: Resource): Record<string, unknown> {
   const { meta: _meta, status: _status, ...rest } = task;
+  if (role === 'receiver') delete rest.statusReason;
   const [element, code] = role === 'receiver' ? ['output', ALTERNATIVE_DATE_CODE] : ['input', DOCUMENT_CODES.nursingHandoff.code];
   const entries = rest[element];
   if (!Array.isArray(entries)) return rest;
@@ -90,7 +131,7 @@ function withoutEditableFields(role: TransferRole, task: Resource): Record<strin
 }
 
 const EDITABLE: Record<TransferRole, string> = {
-  receiver: 'Task.status and the alternativeDate output',
+  receiver: 'Task.status, Task.statusReason and the alternativeDate output',
   sender: 'Task.status and the nursingHandoff input',
 };
 
@@ -129,6 +170,27 @@ export function checkTaskUpdate(role: TransferRole, current: Resource, proposed:
     return unprocessable('Setting a transfer in-progress requires input:nursingHandoff referencing the NursingHandoff Composition', 'Task.input');
   }
   return undefined;
+}
+
+/**
+ * Judges the Task a sending EHR creates: it starts requested with input:advanceNotice, or in-progress with
+ * input:nursingHandoff (STARTS). Returns undefined when allowed, else a 422 OperationOutcome saying how to start.
+ */
+export function checkTaskCreate(proposed: Resource): OperationOutcome | undefined {
+  const start = STARTS.find(({ status }) => status === proposed.status);
+  if (!start) {
+    const options = STARTS.map(({ status, document }) => `${status} with input:${document}`).join(', or ');
+    return unprocessable(`A transfer starts ${options}, not '${String(proposed.status)}'`, 'Task.status');
+  }
+  if (!documentReference(proposed, start.document)) {
+    return unprocessable(`A transfer that starts ${start.status} needs input:${start.document} referencing its Composition`, 'Task.input');
+  }
+  return undefined;
+}
+
+/** The reason the receiver gave with its answer (Task.statusReason), if any. */
+export function statusReason(task: Resource): Record<string, unknown> | undefined {
+  return isObject(task.statusReason) ? task.statusReason : undefined;
 }
 
 export function hasAlternativeDate(task: Resource): boolean {

@@ -1,24 +1,32 @@
 import { conflict, forbidden, OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
 import { resourceBody, writeOutcome } from '../rest/resource-body.js';
 import type { FhirResponse, WriteInterceptor } from '../rest/types.js';
 import { ifMatchVersion } from '../rest/update.js';
+import { hasCode, TASK_CODE } from './codes.js';
 import type { TransferContext } from './context.js';
 import { withUnitOfWork } from './context.js';
 import { answer, isInboundTask } from './receiver.js';
-import { changeOutboundTask, isOutboundTask } from './sender.js';
+import { changeOutboundTask, createOutboundTask, isOutboundTask } from './sender.js';
 
 /**
  * REST writes of Tasks. A Task this gateway offered (sender side) or received (the receiver's local copy) changes
  * only through the transfer state machine, for the side the caller is on: at the sender, the tenant's EHR is the
  * sender and a remote organisation (with its credential) the receiver; at the receiver, the tenant's EHR answers.
- * Transfers start with `$offer` and are cancelled, never deleted; a Task that is no transfer (stored with a plain
- * create or update, e.g. an example) is plain FHIR data and passes through untouched.
+ * A transfer starts when a sending tenant's EHR creates a workflow Task (`POST Task`, the Nictiz TA's own
+ * interaction) or calls `$offer`, and is cancelled, never deleted; any other Task (another code, another tenant, or
+ * stored with a plain update, e.g. an example) is plain FHIR data and passes through untouched.
  */
 export function taskWrites(context: TransferContext): WriteInterceptor {
   return async (request, rest, next) => {
     const unit = withUnitOfWork(context, rest.store);
     const tenant = rest.principal.tenant;
     const id = request.params.id;
+    const created = request.method === 'POST' ? resourceBody(request) : undefined;
+    if (created && startsTransfer(context, rest.principal, created)) {
+      const { result, issues } = await createOutboundTask(unit, { tenant, version: rest.services.version, task: created });
+      return [writeOutcome('created', issues, 'Created'), result];
+    }
     const side = id === undefined ? undefined : await sideOf(unit, tenant, id);
     if (!side) return next(request, rest);
     if (request.method === 'DELETE') {
@@ -29,6 +37,12 @@ export function taskWrites(context: TransferContext): WriteInterceptor {
     const change = { tenant, version: rest.services.version, proposed, ifMatch: ifMatchVersion(request.headers['if-match']) };
     return side === 'sender' ? changeAsSender(unit, change, rest.principal) : changeAsReceiver(unit, change, rest.principal);
   };
+}
+
+/** A workflow Task (code 308292007) the sending tenant's own EHR creates: the start of a transfer (Nictiz TO §3.2.2). */
+function startsTransfer(context: TransferContext, caller: Caller & { tenant: string }, task: Resource): boolean {
+  const sends = context.registry.hosted(caller.tenant)?.organization.roles.includes('sender') ?? false;
+  return sends && caller.kind === 'ehr' && hasCode(task.code, TASK_CODE.code);
 }
 
 async function sideOf(context: TransferContext, tenant: string, id: string): Promise<'sender' | 'receiver' | undefined> {

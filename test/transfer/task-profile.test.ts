@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { PROFILES } from '../../src/transfer/codes.js';
+import { PROFILES, ROUTING_EXTENSIONS } from '../../src/transfer/codes.js';
 import { newTask } from '../../src/transfer/task.js';
 import { createValidator } from '../../src/validation/index.js';
 import { EOVERDRACHT } from './support.js';
@@ -11,7 +11,7 @@ import { CARE_TYPE_SYSTEM } from '../../src/vocabulary/canonical.js';
 /**
  * The Task `$offer` makes, with the care type in `performerType`, against each published eOverdracht Task profile:
  * the Nictiz one (1.0.0-rc.23, XML) and the Nuts generic-functions one (4.0.0, with the routing extensions). Both
- * share one canonical, so each is loaded from a folder of its own.
+ * share one canonical, so each is loaded from a folder of its own. A Task the EHR creates may carry the routing extensions.
  */
 const folders: string[] = [];
 
@@ -54,6 +54,16 @@ describe.each([['Nictiz 1.0.0-rc.23', 'eOverdracht-Task.xml'], ['Nuts 4.0.0', 'e
       const { for: _patient, ...withoutPatient } = task(careType);
       expect(errorsOf(validator.validate(withoutPatient, options))).toEqual([expect.stringMatching(/Task\.for/)]);
       expect(errorsOf(validator.validate(task([{ coding: [{ system: CARE_TYPE_SYSTEM, code: 7 }] }]), options))).toEqual([expect.stringMatching(/code/)]);
+    });
+
+    it('accepts a Task the EHR routed with the HealthcareService and Location extensions', async () => {
+      const validator = await createValidator({ version: 'stu3', profileFolders: [folderWith(file)] });
+      const extension = [
+        { url: ROUTING_EXTENSIONS.healthcareService, valueReference: { reference: 'HealthcareService/verpleging', display: 'Verpleging' } },
+        { url: ROUTING_EXTENSIONS.location, valueReference: { reference: 'Location/noord', display: 'Afdeling Noord' } },
+      ];
+      const { performerType: _none, ...offered } = task(undefined);
+      expect(errorsOf(validator.validate({ ...offered, extension }, { profiles: [PROFILES.task] }))).toEqual([]);
     });
   },
 );

@@ -1,6 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
-import { accessibleDocument, ALTERNATIVE_DATE_CODE, checkTaskUpdate, type TaskStatus } from '../../src/transfer/task-status.js';
+import {
+  accessibleDocument,
+  ALTERNATIVE_DATE_CODE,
+  checkTaskCreate,
+  checkTaskUpdate,
+  MOVES,
+  SPECIFICATION,
+  type TaskStatus,
+  type TransferRole,
+} from '../../src/transfer/task-status.js';
 
 const task = (status: TaskStatus, extra: Record<string, unknown> = {}): Resource => ({
   resourceType: 'Task',
@@ -17,46 +26,65 @@ const alternativeDate = (date: string) => ({
   output: [{ type: { coding: [{ system: 'http://snomed.info/sct', code: ALTERNATIVE_DATE_CODE }] }, valueDateTime: date }],
 });
 
+const HANDOFF_INPUT = { input: [{ type: { coding: [{ system: 'http://snomed.info/sct', code: '11171000146100' }] }, valueReference: { reference: 'Composition/h1' } }] };
+const ADVANCE_NOTICE_INPUT = { input: [{ type: { coding: [{ system: 'http://snomed.info/sct', code: '721915006' }] }, valueReference: { reference: 'Composition/a1' } }] };
+
+/** What a side must add to make the move (the handoff with in-progress, the date with on-hold). */
+const needed = (role: TransferRole, to: TaskStatus) =>
+  role === 'sender' && to === 'in-progress' ? HANDOFF_INPUT : role === 'receiver' && to === 'on-hold' ? alternativeDate('2026-12-01T10:00:00+01:00') : {};
+
 describe('eOverdracht Task state machine', () => {
-  it.each<[TaskStatus, TaskStatus]>([
-    ['requested', 'received'],
-    ['requested', 'accepted'],
-    ['received', 'accepted'],
-    ['received', 'rejected'],
-    ['in-progress', 'completed'],
-  ])('lets the receiver move %s → %s', (from, to) => {
-    expect(checkTaskUpdate('receiver', task(from), task(to))).toBeUndefined();
+  const rows = (['sender', 'receiver'] as const).flatMap((role) => MOVES[role].map((move) => [role, move.from, move.to, move.source] as const));
+
+  it.each(rows)('lets the %s move %s → %s (%s)', (role, from, to) => {
+    expect(checkTaskUpdate(role, task(from), task(to, needed(role, to)))).toBeUndefined();
   });
 
-  it.each<[TaskStatus, TaskStatus]>([
-    ['requested', 'in-progress'],
-    ['accepted', 'completed'],
-    ['requested', 'completed'],
-    ['requested', 'cancelled'],
-    ['rejected', 'accepted'],
-    ['on-hold', 'accepted'],
-  ])('refuses the receiver %s → %s with 409 naming the allowed moves', (from, to) => {
-    const result = checkTaskUpdate('receiver', task(from), task(to));
+  it('names a specification section for every move, and gives each side only its own statuses', () => {
+    const sources: string[] = Object.values(SPECIFICATION);
+    expect(rows.every(([, , , source]) => sources.includes(source))).toBe(true);
+    expect(new Set(MOVES.sender.map((move) => move.to))).toEqual(new Set(['in-progress', 'requested', 'cancelled']));
+    expect(new Set(MOVES.receiver.map((move) => move.to))).toEqual(new Set(['received', 'accepted', 'rejected', 'on-hold', 'completed', 'cancelled']));
+  });
+
+  it.each<[TransferRole, TaskStatus, TaskStatus, string]>([
+    ['receiver', 'requested', 'in-progress', 'allowed: received, accepted, rejected, on-hold'],
+    ['receiver', 'accepted', 'completed', 'allowed: cancelled'],
+    ['receiver', 'requested', 'completed', 'allowed: received, accepted, rejected, on-hold'],
+    ['receiver', 'requested', 'cancelled', 'allowed: received, accepted, rejected, on-hold'],
+    ['receiver', 'rejected', 'accepted', 'no further changes'],
+    ['receiver', 'on-hold', 'accepted', 'allowed: cancelled'],
+    ['sender', 'requested', 'accepted', 'allowed: in-progress, cancelled'],
+    ['sender', 'on-hold', 'in-progress', 'allowed: requested, cancelled'],
+    ['sender', 'in-progress', 'completed', 'allowed: cancelled'],
+    ['sender', 'completed', 'cancelled', 'no further changes'],
+    ['sender', 'cancelled', 'requested', 'no further changes'],
+  ])('refuses the %s %s → %s with 409 naming the allowed moves', (role, from, to, allowed) => {
+    const result = checkTaskUpdate(role, task(from), task(to, needed(role, to)));
+    expect(result?.resourceType).toBe('OperationOutcome');
     expect(result?.id).toBe('conflict');
     expect(result?.issue[0].expression).toEqual(['Task.status']);
-    expect(result?.issue[0].details?.text).toMatch(/allowed|no further changes/);
+    expect(result?.issue[0].details?.text).toContain(allowed);
   });
 
-  it.each<[TaskStatus, TaskStatus]>([
-    ['requested', 'cancelled'],
-    ['in-progress', 'cancelled'],
-    ['on-hold', 'requested'],
-  ])('lets the sender move %s → %s', (from, to) => {
-    expect(checkTaskUpdate('sender', task(from), task(to))).toBeUndefined();
+  it('lets the receiver give a reason with its answer (statusReason), and not the sender', () => {
+    const reason = { statusReason: { text: 'Geen capaciteit' } };
+    expect(checkTaskUpdate('receiver', task('received'), task('rejected', reason))).toBeUndefined();
+    const bySender = checkTaskUpdate('sender', task('requested'), task('cancelled', reason));
+    expect([bySender?.id, bySender?.issue[0].expression]).toEqual(['unprocessable', ['Task']]);
   });
 
-  it.each<[TaskStatus, TaskStatus]>([
-    ['requested', 'accepted'],
-    ['requested', 'in-progress'],
-    ['completed', 'cancelled'],
-    ['cancelled', 'requested'],
-  ])('refuses the sender %s → %s', (from, to) => {
-    expect(checkTaskUpdate('sender', task(from), task(to))?.id).toBe('conflict');
+  it('starts a transfer requested with the advance notice, or in-progress with the handoff (partial workflow)', () => {
+    expect(checkTaskCreate(task('requested', ADVANCE_NOTICE_INPUT))).toBeUndefined();
+    expect(checkTaskCreate(task('in-progress', HANDOFF_INPUT))).toBeUndefined();
+    const accepted = checkTaskCreate(task('accepted', ADVANCE_NOTICE_INPUT));
+    expect([accepted?.id, accepted?.issue[0].expression, accepted?.issue[0].details?.text]).toEqual([
+      'unprocessable',
+      ['Task.status'],
+      "A transfer starts requested with input:advanceNotice, or in-progress with input:nursingHandoff, not 'accepted'",
+    ]);
+    const withoutHandoff = checkTaskCreate(task('in-progress', ADVANCE_NOTICE_INPUT));
+    expect([withoutHandoff?.id, withoutHandoff?.issue[0].expression]).toEqual(['unprocessable', ['Task.input']]);
   });
 
   it('lets the sender start the handoff only with input:nursingHandoff, and change nothing else', () => {

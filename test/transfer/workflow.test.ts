@@ -172,7 +172,7 @@ describe('eOverdracht between two gateways', () => {
     const own = (await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${task1.id}`)).body;
     const acceptForThem = await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${task1.id}`, { ...own, status: 'accepted' });
     expect(acceptForThem.status).toBe(409);
-    expect(JSON.stringify(acceptForThem.body.issue)).toMatch(/allowed: cancelled/);
+    expect(JSON.stringify(acceptForThem.body.issue)).toMatch(/allowed: in-progress, cancelled/);
     expect((await fhirCall(sender.url, token, 'DELETE', `/fhir/stu3/Task/${task1.id}`)).status).toBe(409);
 
     const date = '2031-03-01T10:00:00+01:00';
@@ -226,12 +226,13 @@ describe('eOverdracht between two gateways', () => {
       [await call([{ name: 'advanceNotice', resource: transaction(document.map((r) => (r.resourceType === 'Patient' ? { ...r, address: crowdedAddress } : r))) }, ...receivers(vvt1)]), 422, /exceeds limits\.resourceElements \(100000\)/],
     ] as const;
     for (const [answer, status, text] of refusals) expect([answer.status, JSON.stringify(answer.body.issue)]).toEqual([status, expect.stringMatching(text)]);
-    const notYetAccepted = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task')[0];
-    const early = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${notYetAccepted.id}/$handoff`, {
+    const cancelled = parametersNamed((await offer(token, '/fhir/stu3', undefined, [vvt1])).body, 'task')[0];
+    expect((await fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${cancelled.id}`, { ...cancelled, status: 'cancelled' })).status).toBe(200);
+    const late = await fhirCall(sender.url, token, 'POST', `/fhir/stu3/Task/${cancelled.id}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });
-    expect([early.status, JSON.stringify(early.body.issue)]).toEqual([409, expect.stringMatching(/from 'requested' to 'in-progress' \(allowed: cancelled\)/)]);
+    expect([late.status, JSON.stringify(late.body.issue)]).toEqual([409, expect.stringMatching(/from 'cancelled' to 'in-progress' \(no further changes are allowed\)/)]);
   });
 
   it('keeps personal data out of the Task and treats repeated notifications as harmless', async () => {
