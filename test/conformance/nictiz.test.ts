@@ -1,0 +1,54 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { planLines, unsupportedElements } from '../../scripts/conformance/plan.js';
+import { findScripts, loadFixtures, loadScript } from '../../scripts/conformance/script-file.js';
+import { fixtureFolder } from '../fixtures.js';
+
+/**
+ * Every Nictiz eOverdracht 4.0 TestScript is read by the runner without an element it would not carry out, with its
+ * fixtures (files under `_reference`, relative to the script) and its release (STU3, from properties.json). Running
+ * them against the gateway is not expected to pass yet (issue 14): this checks the engine understands them.
+ */
+const TEST = fixtureFolder('nictiz-testscripts/eOverdracht-4.0/Test');
+
+/** Every TestScript file, the `_LoadResources` script included (a run of the whole folder skips `_` folders; each is named here). */
+function everyScript(): string[] {
+  const folders = readdirSync(TEST, { withFileTypes: true }).filter((entry) => entry.isDirectory() && entry.name !== '_reference');
+  return folders.flatMap((folder) => findScripts(path.join(TEST, folder.name)));
+}
+
+const scripts = everyScript();
+
+describe('the Nictiz eOverdracht 4.0 TestScripts', () => {
+  it('are all found: Sending-XIS, Sending-XIS-Nictiz-only, Receiving-XIS, Receiving-XIS-NoDocument, Prevalidation, _LoadResources', () => {
+    const relative = scripts.map((file) => path.relative(TEST, file));
+    expect(relative.filter((file) => file.startsWith('Sending-XIS/'))).toHaveLength(14);
+    expect(relative.filter((file) => file.startsWith('Receiving-XIS/'))).toHaveLength(7);
+    expect(relative).toContain('_LoadResources/load-resources-purgecreateupdate-xml.xml');
+    expect(scripts.length).toBeGreaterThanOrEqual(52);
+  });
+
+  it.each(scripts.map((file) => [path.relative(TEST, file), file]))('%s: read as STU3 with its fixtures, and every element carried out', (_name, file) => {
+    const loaded = loadScript(file);
+    expect(loaded.version).toBe('stu3');
+    expect(unsupportedElements(loaded)).toEqual([]);
+    const fixtures = loadFixtures(loaded);
+    expect([...fixtures.keys()]).toEqual((loaded.script.fixture ?? []).map((fixture) => fixture.id));
+    const plan = planLines(loaded);
+    expect(plan.some((line) => /^\s+(send|await)/.test(line))).toBe(true);
+  });
+
+  it('plans a Sending-XIS script as the tester reads it: the notification awaited, the reads and the update sent', () => {
+    const plan = planLines(loadScript(path.join(TEST, 'Sending-XIS', 'Scenario1-01b-phase2-handoff-json.xml')));
+    expect(plan).toEqual(
+      expect.arrayContaining([
+        '  await from the system under test (not run): create Resource /${task-id}',
+        '  send: read Task ${task-id} → in-progress-task-response',
+        '  send: read Composition /${in-progress-task-response-composition-11171000146100-id}/$document',
+        '  assert: rule modifyTask (newStatus=completed, fixtureId=completed-task-fixture)',
+        '  send: update Task /${task-id} with completed-task-fixture',
+      ]),
+    );
+  });
+});
