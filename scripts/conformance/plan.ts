@@ -1,5 +1,5 @@
 import { OPERATORS } from './compare.js';
-import type { Action, Assert, Extension, LoadedScript, Operation, TestScript } from './model.js';
+import type { Action, Assert, Extension, LoadedScript, Operation, ServerRole, TestScript } from './model.js';
 import { ASSERT_RULE, assertRule, declaredRules } from './rules.js';
 import { STOP_TEST_ON_FAIL_EXTENSION } from './touchstone.js';
 
@@ -101,15 +101,24 @@ export function unsupportedElements({ script }: LoadedScript): string[] {
   return problems;
 }
 
+export type OperationRole = 'send' | 'await' | 'simulated';
+
+const marksSut = (role: ServerRole) => role.extension?.some((extension) => extension.url === SUT_EXTENSION && extension.valueBoolean === true) ?? false;
+
 /**
- * The destinations that are the system under test: those an Interoplab `SUT` extension marks (Nictiz's scripts
- * name two systems, one of which the test platform plays), else every destination.
+ * Who carries out an operation. Nictiz's scripts name two systems, marking the system under test with an Interoplab
+ * `SUT` extension on its origin and destination; the test platform plays the other. An operation to the system under
+ * test is sent; one from the system under test to the platform is awaited; one from the platform to itself (loading
+ * its simulated server) is the platform's own. A script without marks sends every operation.
  */
-export function systemUnderTest(script: TestScript): (destination: number | undefined) => boolean {
-  const marked = (script.destination ?? []).filter((entry) => entry.extension?.some((extension) => extension.url === SUT_EXTENSION && extension.valueBoolean === true));
-  if (marked.length === 0) return () => true;
-  const indexes = new Set(marked.map((entry) => entry.index));
-  return (destination) => indexes.has(destination ?? marked[0]!.index);
+export function operationRole(script: TestScript): (operation: Operation) => OperationRole {
+  const sutDestinations = (script.destination ?? []).filter(marksSut).map((role) => role.index);
+  const sutOrigins = new Set((script.origin ?? []).filter(marksSut).map((role) => role.index));
+  if (sutDestinations.length === 0) return () => 'send';
+  return (operation) => {
+    if (sutDestinations.includes(operation.destination ?? sutDestinations[0]!)) return 'send';
+    return operation.origin !== undefined && sutOrigins.has(operation.origin) ? 'await' : 'simulated';
+  };
 }
 
 export function describeOperation(operation: Operation): string {
@@ -137,13 +146,19 @@ export function describeAssert(assert: Assert): string {
   return `${assert.warningOnly ? '(warning only) ' : ''}${check.join(', ').replace(/\s+/g, ' ')}`;
 }
 
+const ROLE_WORDS: Record<OperationRole, string> = {
+  send: 'send',
+  await: 'await from the system under test (not run)',
+  simulated: "the simulated system's own (not run)",
+};
+
 /** What the runner would do with a script, one line per action: the listing `--plan` prints. */
 export function planLines({ script }: LoadedScript): string[] {
-  const isSut = systemUnderTest(script);
+  const roleOf = operationRole(script);
   const lines = (script.fixture ?? []).map((fixture) => `fixture ${fixture.id}: ${fixture.resource?.reference}${fixture.autocreate ? ' (created on the server first)' : ''}`);
   const describe = (action: Action) =>
     action.operation
-      ? `${isSut(action.operation.destination) ? 'send' : 'await from the system under test (not run)'}: ${describeOperation(action.operation)}`
+      ? `${ROLE_WORDS[roleOf(action.operation)]}: ${describeOperation(action.operation)}`
       : `assert: ${describeAssert(action.assert!)}`;
   if (script.setup) lines.push('setup', ...script.setup.action.map((action) => `  ${describe(action)}`));
   for (const test of script.test ?? []) lines.push(`test ${test.name ?? ''}`.trim(), ...test.action.map((action) => `  ${describe(action)}`));

@@ -2,7 +2,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import { evaluateAssert, type AssertEnvironment, type ProfileCheck } from './asserts.js';
 import { RunContext } from './context.js';
 import type { Action, Assert, LoadedScript, Operation } from './model.js';
-import { describeAssert, describeOperation, systemUnderTest, unsupportedElements } from './plan.js';
+import { describeAssert, describeOperation, operationRole, unsupportedElements, type OperationRole } from './plan.js';
 import { buildRequest, send, type RequestOptions } from './request.js';
 import { assertRule, declaredRules } from './rules.js';
 import { loadFixtures } from './script-file.js';
@@ -33,11 +33,16 @@ export interface RunOptions extends RequestOptions {
   validate: ProfileCheck;
 }
 
+const NOT_SENT: Record<Exclude<OperationRole, 'send'>, string> = {
+  await: 'awaits a request from the system under test; the runner does not play the other system yet',
+  simulated: "loads the test platform's simulated system, which the runner does not play yet",
+};
+
 /** Why the rest of a part is not carried out. */
 interface PartState {
   stopped?: string;
-  /** The operation before was one the system under test sends, which the runner does not receive. */
-  awaiting?: boolean;
+  /** The operation before was not the runner's to send (awaited from the system under test, or the simulator's own). */
+  notSent?: boolean;
 }
 
 class ScriptRun {
@@ -46,7 +51,7 @@ class ScriptRun {
   private readonly variables: Variables;
   private readonly environment: AssertEnvironment;
   private readonly rules: ReturnType<typeof declaredRules>;
-  private readonly isSut: (destination: number | undefined) => boolean;
+  private readonly roleOf: (operation: Operation) => OperationRole;
   private readonly created: string[] = [];
 
   constructor(
@@ -60,7 +65,7 @@ class ScriptRun {
     const profiles = new Map((script.profile ?? []).map((profile) => [profile.id ?? '', profile.reference ?? profile.value ?? '']));
     this.environment = { context: this.context, variables: this.variables, profiles, validate: options.validate };
     this.rules = declaredRules(script);
-    this.isSut = systemUnderTest(script);
+    this.roleOf = operationRole(script);
   }
 
   async run(): Promise<void> {
@@ -98,12 +103,13 @@ class ScriptRun {
 
   private async runOperation(part: string, operation: Operation, state: PartState): Promise<void> {
     const label = operationLabel(operation);
-    if (!this.isSut(operation.destination)) {
-      state.awaiting = true;
-      this.record(part, 'operation', label, 'skip', 'awaits a request from the system under test; the runner does not play the other system');
+    const role = this.roleOf(operation);
+    if (role !== 'send') {
+      state.notSent = true;
+      this.record(part, 'operation', label, 'skip', NOT_SENT[role]);
       return;
     }
-    state.awaiting = false;
+    state.notSent = false;
     try {
       const request = await buildRequest(operation, this.context, this.variables, this.options);
       const response = await send(request, this.context.version);
@@ -117,8 +123,8 @@ class ScriptRun {
 
   private async runAssert(part: string, assert: Assert, state: PartState, stopOnAnyFailure: boolean): Promise<void> {
     const label = assertLabel(assert);
-    if (state.awaiting && !assert.sourceId) {
-      this.record(part, 'assert', label, 'skip', 'about a request the runner awaits from the system under test');
+    if (state.notSent && !assert.sourceId) {
+      this.record(part, 'assert', label, 'skip', 'about an exchange the runner does not take part in (see the operation before)');
       return;
     }
     let verdict;

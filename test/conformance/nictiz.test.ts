@@ -51,4 +51,15 @@ describe('the Nictiz eOverdracht 4.0 TestScripts', () => {
       ]),
     );
   });
+
+  it('plans a Receiving-XIS script: the simulated sender loaded by the platform, the notification sent to the system under test', () => {
+    const plan = planLines(loadScript(path.join(TEST, 'Receiving-XIS', 'Scenario1-01b-phase2-handoff.xml')));
+    expect(plan).toEqual(
+      expect.arrayContaining([
+        "  the simulated system's own (not run): update Task /${task-id} with initial-task-fixture → setup-task-response",
+        '  send: create ${notificationEndpoint}/${task-id}',
+        '  await from the system under test (not run): read Task /${task-id} → in-progress-task-response',
+      ]),
+    );
+  });
 });
