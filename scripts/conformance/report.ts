@@ -22,6 +22,13 @@ function line(counts: Tally): string {
   return `${counts.pass} passed, ${counts.fail} failed, ${counts.warning} warnings, ${counts.skip} skipped`;
 }
 
+/** An operation passes by being sent and answered; whether the answer is right is for its asserts. */
+function operationLine(counts: Tally): string {
+  return `${counts.pass} sent, ${counts.fail} could not be sent, ${counts.skip} not the runner's to send`;
+}
+
+const markOf = (result: StepResult) => (result.kind === 'operation' && result.outcome === 'pass' ? 'SENT' : MARK[result.outcome]);
+
 /** A script failed when it could not be run, an operation could not be sent, or an assert (not warning-only) failed. */
 export function failed(report: ScriptReport): boolean {
   return report.problems.length > 0 || report.results.some((result) => result.outcome === 'fail');
@@ -34,9 +41,9 @@ export function textReport(report: ScriptReport): string {
   for (const result of report.results) {
     if (result.part !== part) lines.push(`  ${(part = result.part)}`);
     const what = result.kind === 'operation' ? `[${result.label}]` : result.label;
-    lines.push(`    ${MARK[result.outcome]}  ${what}: ${result.message}`);
+    lines.push(`    ${markOf(result)}  ${what}: ${result.message}`);
   }
-  lines.push(`  asserts: ${line(tally(asserts(report)))}; operations: ${line(tally(operations(report)))}`);
+  lines.push(`  asserts: ${line(tally(asserts(report)))}; operations: ${operationLine(tally(operations(report)))}`);
   return lines.join('\n');
 }
 
@@ -47,7 +54,7 @@ export function summary(reports: ScriptReport[]): string {
   return [
     `${reports.length} script(s): ${reports.length - failedScripts} passed, ${failedScripts} failed${notRun ? ` (${notRun} not run)` : ''}`,
     `asserts: ${line(tally(all))}`,
-    `operations: ${line(tally(reports.flatMap(operations)))}`,
+    `operations: ${operationLine(tally(reports.flatMap(operations)))}`,
   ].join('\n');
 }
 

@@ -1,9 +1,13 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { planLines, unsupportedElements } from '../../scripts/conformance/plan.js';
+import { runScript } from '../../scripts/conformance/runner.js';
 import { findScripts, loadFixtures, loadScript } from '../../scripts/conformance/script-file.js';
+import { profileValidation } from '../../scripts/conformance/validate.js';
 import { fixtureFolder } from '../fixtures.js';
+import { startFakeFhirServer, type FakeFhirServer } from './fake-server.js';
 
 /**
  * Every Nictiz eOverdracht 4.0 TestScript is read by the runner without an element it would not carry out, with its
@@ -62,4 +66,28 @@ describe('the Nictiz eOverdracht 4.0 TestScripts', () => {
       ]),
     );
   });
+});
+
+describe('a Sending-XIS script run against a small STU3 server that holds the scenario Task', () => {
+  let server: FakeFhirServer;
+  beforeAll(async () => {
+    server = await startFakeFhirServer('stu3');
+  });
+  afterAll(() => server.close());
+
+  it('skips the awaited notification, reads and validates the Task, runs the rule, fails the missing $document, checks the update', async () => {
+    const task = readFileSync(path.join(TEST, '_reference/resources/resources-specific/eOverdracht-Task-eov-test-1_1b-IN-PROGRESS.xml'), 'utf8').replace('${task-id}', 'task-1');
+    await fetch(`${server.base}/Task/task-1`, { method: 'PUT', headers: { 'content-type': 'application/fhir+xml' }, body: task });
+    const loaded = loadScript(path.join(TEST, 'Sending-XIS', 'Scenario1-01b-phase2-handoff-json.xml'));
+    const validate = profileValidation([path.join(fixtureFolder('eoverdracht-stu3'), 'profiles')]);
+    const report = await runScript(loaded, { server: server.base, format: 'json', variables: { 'task-id': 'task-1' }, validate });
+    const byPart = (part: string) => report.results.filter((result) => result.part === part).map((result) => `${result.outcome} ${result.kind}`);
+    expect(byPart('test Notify new Task')).toEqual(['skip operation']);
+    expect(byPart("test Serve 'in-progress' Task")).toEqual(['pass operation', 'pass assert', 'pass assert', 'pass assert', 'pass assert', 'pass assert']);
+    expect(byPart('test Serve nursing handoff').slice(0, 3)).toEqual(['pass operation', 'fail assert', 'skip assert']);
+    expect(byPart("test Handle Task update to 'completed'")).toEqual(['pass operation', 'pass assert', 'pass assert', 'pass assert']);
+    const update = server.seen.find((request) => request.method === 'PUT' && request.headers.accept === 'application/fhir+json' && request.path === '/Task/task-1')!;
+    expect(JSON.parse(update.body)).toMatchObject({ resourceType: 'Task', id: 'task-1', status: 'completed' });
+    expect(JSON.parse(update.body).text).toBeUndefined();
+  }, 120_000);
 });
