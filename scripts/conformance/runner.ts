@@ -78,7 +78,8 @@ class ScriptRun {
       if (setup.stopped) this.skipAll(part, test.action, `setup failed: ${setup.stopped}`);
       else await this.runActions(part, test.action, {}, false);
     }
-    await this.runActions('teardown', script.teardown?.action ?? [], {}, false);
+    // Teardown cleans up as much as it can: one operation that cannot be sent does not stop the others.
+    for (const action of script.teardown?.action ?? []) await this.runActions('teardown', [action], {}, false);
     await this.autodelete();
   }
 

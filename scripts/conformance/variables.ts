@@ -2,6 +2,7 @@ import { TestScriptInvalid } from './errors.js';
 import { asText, evaluate, pathAsFhirPath } from './fhirpath.js';
 import type { RunContext } from './context.js';
 import type { Variable } from './model.js';
+import { Placeholders } from './placeholders.js';
 
 const REFERENCE = /\$\{([^}]+)\}/g;
 /** Deep enough for a default that names another variable; a cycle stops here instead of looping. */
@@ -14,6 +15,7 @@ const MAX_NESTING = 8;
  */
 export class Variables {
   private readonly declared: Map<string, Variable>;
+  private readonly placeholders = new Placeholders();
 
   constructor(
     declared: Variable[],
@@ -26,7 +28,7 @@ export class Variables {
   value(name: string, depth = 0): string | undefined {
     if (name in this.given) return this.given[name];
     const variable = this.declared.get(name);
-    if (!variable) return undefined;
+    if (!variable) return this.placeholders.value(name);
     const found = this.fromSource(variable);
     if (found !== undefined) return found;
     return variable.defaultValue === undefined ? undefined : this.substitute(variable.defaultValue, depth + 1);
@@ -42,10 +44,10 @@ export class Variables {
     });
   }
 
-  /** In a fixture's text only the script's own variables are filled in: other `${…}` text is content. */
+  /** In a fixture's text only the script's own variables and Touchstone's placeholders are filled in: other `${…}` text is content. */
   substituteDeclared(text: string): string {
     return text.replace(REFERENCE, (whole, name: string) => {
-      if (!this.declared.has(name) && !(name in this.given)) return whole;
+      if (!this.declared.has(name) && !(name in this.given) && this.placeholders.value(name) === undefined) return whole;
       const value = this.value(name);
       if (value === undefined) throw new TestScriptInvalid(this.missing(name));
       return value;
@@ -66,7 +68,7 @@ export class Variables {
 
   private missing(name: string): string {
     const variable = this.declared.get(name);
-    if (!variable) return `variable ${name} is not declared (give it with --var ${name}=…)`;
+    if (!variable) return `variable ${name} is not declared nor a Touchstone placeholder (give it with --var ${name}=…)`;
     const source = variable.sourceId ? ` from ${variable.sourceId}, which ${this.context.knows(variable.sourceId) ? 'gave nothing' : 'has not been received'}` : '';
     return `variable ${name} has no value${source} (give it with --var ${name}=…${variable.description ? `; ${variable.description}` : ''})`;
   }
