@@ -4,8 +4,8 @@ import type { FhirVersion, Resource } from '../../src/fhir/version.js';
 import { parseXml, toXml } from '../../src/fhir/xml.js';
 
 /**
- * A small FHIR server for the conformance runner's tests, in plain node http: create, read, update, delete and
- * search by `family` on an in-memory store, JSON or XML by Accept and Content-Type. A `mutation` breaks its answers
+ * A small FHIR server for the conformance runner's tests, in plain node http: create, read, vread, update, delete,
+ * search by `family` and transactions of creates on an in-memory store, JSON or XML by Accept and Content-Type. A `mutation` breaks its answers
  * on purpose, so a test can see the runner fail the right assert.
  */
 export interface SeenRequest {
@@ -68,14 +68,24 @@ export async function startFakeFhirServer(version: FhirVersion): Promise<FakeFhi
 
   function handle(request: SeenRequest, res: ServerResponse): void {
     const url = new URL(request.path, 'http://fake');
-    const [type, id] = url.pathname.split('/').filter(Boolean);
+    const [type, id, history, versionId] = url.pathname.split('/').filter(Boolean);
     const key = `${type}/${id}`;
     const sent = () => (wantsXml(request.headers['content-type']) ? parseXml(version, request.body) : (JSON.parse(request.body) as Resource));
+    const create = (resource: Resource) => {
+      const created = { ...resource, id: `p-${nextId++}`, meta: { versionId: '1' } };
+      store.set(`${created.resourceType}/${created.id}`, created);
+      return created;
+    };
+    if (request.method === 'POST' && !type) {
+      const entries = (sent().entry as { resource: Resource }[]).map((entry) => create(entry.resource));
+      const response = (created: Resource) => ({ response: { status: '201 Created', location: `${created.resourceType}/${created.id}/_history/1` } });
+      return answer(request, res, 200, { resourceType: 'Bundle', type: 'transaction-response', entry: entries.map(response) });
+    }
     if (request.method === 'POST' && type && !id) {
-      const created = { ...sent(), id: `p-${nextId++}`, meta: { versionId: '1' } };
-      store.set(`${type}/${created.id}`, created);
+      const created = create(sent());
       return answer(request, res, 201, created, { location: `${fake.base}/${type}/${created.id}/_history/1` });
     }
+    if (request.method === 'GET' && history === '_history' && store.get(key)?.meta?.versionId !== versionId) return answer(request, res, 404, notFound(request.path));
     if (request.method === 'PUT' && id) {
       const existed = store.has(key);
       const updated = { ...sent(), id, meta: { versionId: String(Number(store.get(key)?.meta?.versionId ?? 0) + 1) } };

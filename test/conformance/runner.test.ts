@@ -13,7 +13,7 @@ import { JSON_SCRIPT, writeScripts } from './scripts.js';
  * assert by assert, against its mutated answers.
  */
 let folder: string;
-let scripts: { json: string; xml: string };
+let scripts: { json: string; xml: string; target: string };
 let r4: FakeFhirServer;
 let stu3: FakeFhirServer;
 const validate = profileValidation([]);
@@ -108,6 +108,27 @@ describe('a JSON R4 TestScript', () => {
     expect(read.message).toMatch(/variable patientId has no value from create-response/);
     expect(report.results.filter((result) => result.part === 'test read' && result.kind === 'assert').every((result) => result.outcome === 'skip')).toBe(true);
     expect(outcomeOf(report, 'one match')).toBe('pass');
+  });
+});
+
+describe('operations by target', () => {
+  it('run a transaction, then read, vread and delete what a create answered, and check the request sent', async () => {
+    const report = await run(scripts.target, r4);
+    expect(failing(report)).toEqual([]);
+    expect(report.results.filter((result) => result.kind === 'assert').map((result) => result.outcome)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+    expect(r4.seen.map((request) => `${request.method} ${request.path}`)).toEqual([
+      'POST /',
+      'POST /Patient',
+      'GET /Patient/p-2',
+      'GET /Patient/p-2/_history/1',
+      'DELETE /Patient/p-2',
+      'GET /Patient/p-2',
+    ]);
+  });
+
+  it('fail the vread assert when the server keeps no version 1', async () => {
+    r4.mutation = { applies: (request) => request.method === 'POST' && request.path === '/Patient', resource: (patient) => ({ ...patient, meta: { versionId: '7' } }) };
+    expect(failing(await run(scripts.target, r4))).toEqual(['vread of version 1']);
   });
 });
 

@@ -86,6 +86,44 @@ export const JSON_SCRIPT = {
   teardown: { action: [{ operation: { type: { code: 'delete' }, resource: 'Patient', encodeRequestUrl: true, params: '/${patientId}' } }] },
 };
 
+const operation = (code: string, details: Record<string, unknown>) => ({ operation: { type: { code }, encodeRequestUrl: true, ...details } });
+
+/** Operations by targetId, vread, a transaction, and asserts on the request the runner sent. */
+export const TARGET_SCRIPT = {
+  resourceType: 'TestScript',
+  id: 'patient-target',
+  url: 'http://example.org/TestScript/patient-target',
+  name: 'PatientTarget',
+  status: 'active',
+  fixture: [
+    { id: 'patient', autocreate: false, autodelete: false, resource: { reference: 'fixtures/patient.json' } },
+    { id: 'transaction', autocreate: false, autodelete: false, resource: { reference: 'fixtures/transaction.json' } },
+  ],
+  setup: {
+    action: [
+      operation('transaction', { sourceId: 'transaction', responseId: 'transaction-response' }),
+      assertion('transaction done', { response: 'okay', expression: "Bundle.type = 'transaction-response'" }),
+    ],
+  },
+  test: [
+    {
+      name: 'by target',
+      action: [
+        operation('create', { resource: 'Patient', sourceId: 'patient', responseId: 'created' }),
+        operation('read', { targetId: 'created' }),
+        assertion('read by target', { resource: 'Patient', requestMethod: 'get' }),
+        operation('vread', { targetId: 'created', requestId: 'vread-request' }),
+        assertion('vread of version 1', { response: 'okay', expression: "Patient.meta.versionId = '1'" }),
+        assertion('asked for JSON', { direction: 'request', sourceId: 'vread-request', headerField: 'Accept', value: 'application/fhir+json' }),
+        operation('delete', { targetId: 'created' }),
+        assertion('deleted', { response: 'noContent' }),
+        operation('read', { targetId: 'created' }),
+        assertion('gone', { response: 'notFound' }),
+      ],
+    },
+  ],
+};
+
 const PATIENT_XML = `<Patient xmlns="http://hl7.org/fhir">
   <identifier><system value="http://fhir.nl/fhir/NamingSystem/bsn"/><value value="999911120"/></identifier>
   <name><family value="Jansen"/><given value="Anna"/></name>
@@ -169,17 +207,19 @@ export const XML_SCRIPT = `<?xml version="1.0" encoding="UTF-8"?>
   </test>
 </TestScript>`;
 
-/** Writes both scripts under `folder`: r4/patient-crud.json and stu3/tests/patient-crud.xml. */
-export function writeScripts(folder: string): { json: string; xml: string } {
+/** Writes the scripts under `folder`: r4/patient-crud.json, r4/patient-target.json and stu3/tests/patient-crud.xml. */
+export function writeScripts(folder: string): { json: string; xml: string; target: string } {
   const r4 = path.join(folder, 'r4');
   mkdirSync(path.join(r4, 'fixtures'), { recursive: true });
   writeFileSync(path.join(r4, 'fixtures', 'patient.json'), JSON.stringify(patient));
   writeFileSync(path.join(r4, 'patient-crud.json'), JSON.stringify(JSON_SCRIPT, null, 2));
+  writeFileSync(path.join(r4, 'fixtures', 'transaction.json'), JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: [{ resource: patient, request: { method: 'POST', url: 'Patient' } }] }));
+  writeFileSync(path.join(r4, 'patient-target.json'), JSON.stringify(TARGET_SCRIPT, null, 2));
   const stu3 = path.join(folder, 'stu3');
   mkdirSync(path.join(stu3, 'tests'), { recursive: true });
   mkdirSync(path.join(stu3, '_reference'), { recursive: true });
   writeFileSync(path.join(stu3, 'properties.json'), JSON.stringify({ fhirVersion: 'STU3' }));
   writeFileSync(path.join(stu3, '_reference', 'patient.xml'), PATIENT_XML);
   writeFileSync(path.join(stu3, 'tests', 'patient-crud.xml'), XML_SCRIPT);
-  return { json: path.join(r4, 'patient-crud.json'), xml: path.join(stu3, 'tests', 'patient-crud.xml') };
+  return { json: path.join(r4, 'patient-crud.json'), xml: path.join(stu3, 'tests', 'patient-crud.xml'), target: path.join(r4, 'patient-target.json') };
 }
