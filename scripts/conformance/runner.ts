@@ -52,7 +52,6 @@ class ScriptRun {
   private readonly environment: AssertEnvironment;
   private readonly rules: ReturnType<typeof declaredRules>;
   private readonly roleOf: (operation: Operation) => OperationRole;
-  private readonly created: string[] = [];
 
   constructor(
     private readonly loaded: LoadedScript,
@@ -149,8 +148,6 @@ class ScriptRun {
       await this.runOperation('setup', { type: { code }, resource: resource.resourceType, sourceId: fixture.id, responseId: `autocreate-${fixture.id}`, label: `autocreate ${fixture.id}` }, state);
       const created = this.context.responses.get(`autocreate-${fixture.id}`);
       if (created && created.status >= 300) state.stopped = `autocreate ${fixture.id} answered ${created.status}`;
-      const id = created?.resource?.id ?? resource.id;
-      if (id) this.created.push(`${resource.resourceType}/${id}`);
       if (created?.resource) this.context.fixtures.set(fixture.id, created.resource);
     }
   }

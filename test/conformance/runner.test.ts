@@ -155,6 +155,25 @@ describe('an XML STU3 TestScript (Touchstone dialect)', () => {
   });
 });
 
+describe('fixtures marked autocreate and autodelete', () => {
+  it('are created before setup, asserted on as created, and deleted after teardown', async () => {
+    const file = path.join(folder, 'r4', 'autocreate.json');
+    const script = {
+      resourceType: 'TestScript',
+      name: 'Autocreate',
+      status: 'active',
+      contained: [{ resourceType: 'Patient', id: 'anna', name: [{ family: 'Jansen' }] }],
+      fixture: [{ id: 'patient', autocreate: true, autodelete: true, resource: { reference: '#anna' } }],
+      test: [{ name: 'read', action: [{ operation: { type: { code: 'read' }, targetId: 'patient', encodeRequestUrl: true } }, { assert: { label: 'found', response: 'okay', warningOnly: false } }] }],
+    };
+    writeFileSync(file, JSON.stringify(script));
+    const report = await run(file, r4);
+    expect(failing(report)).toEqual([]);
+    // the contained fixture has an id, so it is put under it; the read and the delete follow it
+    expect(r4.seen.map((request) => `${request.method} ${request.path}`)).toEqual(['PUT /Patient/anna', 'GET /Patient/anna', 'DELETE /Patient/anna']);
+  });
+});
+
 describe('what the runner does not carry out', () => {
   it('refuses a script with an element it does not support, before sending anything', async () => {
     const file = path.join(folder, 'r4', 'with-ruleset.json');
