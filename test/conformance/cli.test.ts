@@ -44,6 +44,17 @@ describe('npm run conformance', () => {
     expect(code).toBe(1);
   }, 60_000);
 
+  it('reports as JSON with --report json, and lists the plan with --plan without sending', async () => {
+    server.reset();
+    const json = await conformance(scripts.json, '--server', server.base, '--report', 'json');
+    expect(JSON.parse(json.stdout).asserts).toEqual({ pass: 10, fail: 0, warning: 1, skip: 0 });
+    server.reset();
+    const plan = await conformance(scripts.json, '--plan');
+    expect(plan.stdout).toMatch(/send: read Patient \/\$\{patientId\} → read-response/);
+    expect(plan.code).toBe(0);
+    expect(server.seen).toEqual([]);
+  }, 60_000);
+
   it('exits 2 on wrong usage', async () => {
     const { code, stderr } = await conformance(scripts.json);
     expect(code).toBe(2);
