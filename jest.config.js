@@ -22,6 +22,9 @@ export default {
   testTimeout: 30000,
   // Two workers on this 2-core machine; each has a PostgreSQL database of its own (test/harness/postgres.ts).
   maxWorkers: 2,
+  // A worker keeps what every file it ran loaded (module registries, profile definitions); past this it is replaced
+  // between files, which keeps the run's memory bounded (README, Tests).
+  workerIdleMemoryLimit: '700MB',
   globalSetup: '<rootDir>/test/harness/global-setup.js',
   globalTeardown: '<rootDir>/test/harness/global-teardown.js',
 };
