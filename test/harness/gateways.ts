@@ -155,11 +155,17 @@ export async function startSites(
 }
 
 /**
+ * A gateway process as the multi-process tests start it: under the 256 MB heap bound the README's evidence runs with,
+ * so that several at once (two jest workers, each starting up to three) stay within the test run's memory.
+ */
+const GATEWAY_PROCESS = ['--max-old-space-size=256', '--import', 'tsx', 'src/main.ts'];
+
+/**
  * Starts the gateway of a site as its own process (`node src/main.ts`, configured by `config.json` in its data
  * folder, logging to `gateway.log` there) and waits until it is ready. `nodeArguments` replace the default
- * `--import tsx src/main.ts` (e.g. a compiled `main.js` with a heap bound).
+ * `GATEWAY_PROCESS` (e.g. a compiled `main.js`).
  */
-export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>, nodeArguments = ['--import', 'tsx', 'src/main.ts']): Promise<ChildProcess> {
+export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>, nodeArguments = GATEWAY_PROCESS): Promise<ChildProcess> {
   const log = openSync(path.join(site.dataDir, 'gateway.log'), 'a');
   const child = spawn(process.execPath, nodeArguments, {
     env: { ...process.env, GATEWAY_CONFIG: path.join(site.dataDir, 'config.json'), LOG_LEVEL: 'warn' },
