@@ -40,6 +40,10 @@ export interface ConsentState {
   document?: { kind: DocumentKind; shared: string[] };
   /** The document the Task's status opens now (task-status.ts `accessibleDocument`); none once the transfer ended. */
   open: DocumentKind | undefined;
+  /** The document the Task's status opened before this change. */
+  previouslyOpen?: DocumentKind;
+  /** The Task is new: nothing of it recorded yet. */
+  opening?: boolean;
   /** The transfer ended (rejected, cancelled, completed). */
   ended: boolean;
 }
@@ -77,27 +81,35 @@ function dataOf(resource: Resource): string[] {
   return asList(provision?.data).flatMap((entry) => (isObject(entry) && isObject(entry.reference) && typeof entry.reference.reference === 'string' ? [entry.reference.reference] : []));
 }
 
-const sameData = (a: string[], b: string[]) => a.length === b.length && a.every((key, index) => key === b[index]);
-
-/** Writes the transfer's Consents as its state asks, each only when it changes (in the caller's transaction: `context.store`). */
+/**
+ * Writes the transfer's Consents as its state asks, in the caller's transaction (`context.store`), reading only what
+ * the change may alter: the Task's Consent at the start and at the end, a document's Consent when it opens or closes.
+ */
 export async function recordConsents(context: TransferContext, state: ConsentState): Promise<void> {
   const { tenant, taskId, receiver, ended } = state;
   const scope = scopeOf(tenant, 'r4');
   const ids = consentIds(taskId);
   const resources = context.store.resources;
   const read = (id: string) => readOptional(resources, scope, 'Consent', id);
-  const taskConsent = await read(ids.task);
-  const taskEnded = taskConsent !== undefined && isObject(taskConsent.provision) && isObject(taskConsent.provision.period);
-  if (!taskConsent || (ended && !taskEnded)) {
-    const end = ended ? new Date(context.clock() + YEAR_MS).toISOString() : undefined;
-    await resources.update(scope, consent(context, tenant, ids.task, receiver, 'active', [`Task/${taskId}`], ended ? ['access'] : ['access', 'correct'], end));
+  const write = (id: string, status: string, data: string[], actions: string[], end?: string) =>
+    resources.update(scope, consent(context, tenant, id, receiver, status, data, actions, end));
+  if (state.opening) {
+    await write(ids.task, 'active', [`Task/${taskId}`], ['access', 'correct']);
+  } else if (ended) {
+    const taskConsent = await read(ids.task);
+    const taskEnded = taskConsent !== undefined && isObject(taskConsent.provision) && isObject(taskConsent.provision.period);
+    if (!taskEnded) await write(ids.task, 'active', [`Task/${taskId}`], ['access'], new Date(context.clock() + YEAR_MS).toISOString());
   }
   for (const kind of ['advanceNotice', 'nursingHandoff'] as const) {
-    const opened = state.document?.kind === kind ? state.document.shared : undefined;
-    const current = await read(ids[kind]);
-    const data = opened ?? (current ? dataOf(current) : []);
     const status = !ended && state.open === kind ? 'active' : 'inactive';
-    if (data.length === 0 || (current && current.status === status && sameData(dataOf(current), data))) continue;
-    await resources.update(scope, consent(context, tenant, ids[kind], receiver, status, data, ['access']));
+    const opened = state.document?.kind === kind ? state.document.shared : undefined;
+    if (opened) {
+      await write(ids[kind], status, opened, ['access']);
+      continue;
+    }
+    // Unchanged unless the document open now differs from the one before, or the transfer ended.
+    if (state.opening || (!ended && state.open === state.previouslyOpen)) continue;
+    const current = await read(ids[kind]);
+    if (current && current.status !== status) await write(ids[kind], status, dataOf(current), ['access']);
   }
 }

@@ -104,7 +104,7 @@ interface Opening {
 /** In the transaction of the start: the Task is stored, its Consents recorded, its bookkeeping kept, the receiver notified. */
 async function openTransfer(context: TransferContext, tenant: string, { task, receiver, document, offer }: Opening): Promise<BothReleases> {
   const saved = await saveTask(context, tenant, task);
-  await recordConsents(context, { tenant, taskId: task.id, receiver, document, open: document.kind, ended: false });
+  await recordConsents(context, { tenant, taskId: task.id, receiver, document, open: document.kind, opening: true, ended: false });
   await saveOutbound(context.store, tenant, { task: task.id, receiver: receiver.id, offer });
   await announceStatus(context, { tenant, side: 'sender', task: saved.stu3 });
   await enqueueNotification(context, tenant, task.id, receiver.id);
@@ -402,7 +402,15 @@ async function settle(
 ): Promise<void> {
   const ended = isTerminal(statusOf(task));
   const receiver = context.registry.trusted(record.receiver) ?? { id: record.receiver, name: record.receiver };
-  await recordConsents(context, { tenant, taskId: record.task, receiver, document: handoff, open: accessibleDocument(statusOf(task)), ended });
+  await recordConsents(context, {
+    tenant,
+    taskId: record.task,
+    receiver,
+    document: handoff,
+    open: accessibleDocument(statusOf(task)),
+    previouslyOpen: accessibleDocument(previousStatus),
+    ended,
+  });
   const transfer = ended ? await revokeAccess(context, tenant, record) : record;
   await saveOutbound(context.store, tenant, transfer);
   await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
