@@ -2,8 +2,7 @@
  * Transfer intake on SQLite, in-process (no HTTP), each figure beside a baseline in the same run:
  * - `$handoff` of the Nictiz patient 1.5 nursing handoff (the Composition and the 21 resources it references):
  *   validate against the eOverdracht profiles, store, record the receiver's Consents (the handoff's opened, the advance
- *   notice's closed), set the Task in-progress (both
- *   releases), enqueue the notification; p50 and transfers/s;
+ *   notice's closed), set the Task in-progress (both releases), enqueue the notification; p50 and transfers/s;
  * - `$offer` of the advance notice (8 resources) to one receiver: validate, store, create the Task, record its two
  *   Consents, enqueue the notification; p50.
  * Baseline: storing the same resources in one transaction, without validation, Consents or outbox.

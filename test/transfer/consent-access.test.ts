@@ -121,6 +121,11 @@ describe('Consents at the sender', () => {
     expect(dataOf(notice).sort()).toEqual(documentOf(examples, ADVANCE_NOTICE).map((r) => `${r.resourceType}/${r.id}`).sort());
     expect(actionsOf(notice)).toEqual(['access']);
     expect(handoff).toBeUndefined();
+    for (const c of [task, notice]) {
+      const { meta: _meta, ...written } = c!;
+      const validated = await fhirCall(sender.url, ehr, 'POST', '/fhir/Consent/$validate', written);
+      expect([c!.id, validated.status, (validated.body.issue as { severity: string }[]).filter((issue) => issue.severity === 'error')]).toEqual([c!.id, 200, []]);
+    }
     await localCopy(taskId, 'requested');
   });
 
