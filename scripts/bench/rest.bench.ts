@@ -26,11 +26,12 @@ const ROUNDS = 3;
 const CONNECTIONS = 8;
 const TENANT = 'bench-vvt';
 
+/** A Task read back as patient data; not coded as an eOverdracht transfer, whose POST would start one (docs/transfer.md). */
 const TASK = {
   resourceType: 'Task',
   status: 'requested',
   intent: 'order',
-  code: { coding: [{ system: 'http://snomed.info/sct', code: '308292007', display: 'Overdracht van zorg' }] },
+  code: { coding: [{ system: 'http://snomed.info/sct', code: '385644000', display: 'Verpleegkundige zorg' }] },
   for: { reference: 'Patient/p1' },
   owner: { reference: 'Organization/vvt', display: 'VVT Zuid' },
   authoredOn: '2025-01-06T10:00:00+01:00',
