@@ -5,8 +5,6 @@ export const POPULATION_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/availability-p
 export const ENDPOINT_ROLE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/eoverdracht-endpoint`;
 export const AVAILABILITY_MEASURE = `${GATEWAY_CANONICAL}/Measure/care-availability`;
 export const AVAILABILITY_REPORT_PROFILE = `${GATEWAY_CANONICAL}/StructureDefinition/availability-report`;
-export const PROVIDER_ORGANIZATION_PROFILE = `${GATEWAY_CANONICAL}/StructureDefinition/provider-organization`;
-export const EOVERDRACHT_ENDPOINT_PROFILE = `${GATEWAY_CANONICAL}/StructureDefinition/eoverdracht-endpoint`;
 export const ZORGREGIO_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/zorgregio`;
 
 export const DATA_ABSENT_REASON_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';

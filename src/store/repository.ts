@@ -175,7 +175,10 @@ export interface TransferRecord {
   /** Outbound: the ids of the credentials issued for the Task and its document. */
   taskCredentialId?: string;
   documentCredentialId?: string;
-  /** The credentials themselves (JWTs): issued here (outbound), or the newest the sender handed over (inbound). */
+  /**
+   * Outbound: the credentials issued here (JWTs), kept for the receiver's token requests (transfer/credentials.ts).
+   * Inbound records from before the notification shapes may still hold the ones a sender handed over; nothing reads them.
+   */
   taskCredentialJwt?: string;
   documentCredentialJwt?: string;
 }

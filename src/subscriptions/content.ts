@@ -1,3 +1,4 @@
+import type { Sent } from '../capacity/egress/release.js';
 import { convertResource } from '../fhir/convert/index.js';
 import type { Resource } from '../fhir/version.js';
 import type { AuditTrail, UnitOfWork } from '../store/repository.js';
@@ -12,13 +13,6 @@ export interface AvailabilityEgress {
   payload(store: UnitOfWork, tenant: string, focus: FocusRef): Promise<Resource | undefined>;
   /** Records bytes that carry the payload (destination, time, their SHA-256; the payload once per version), right before they are sent. */
   record(trail: Pick<AuditTrail, 'append'>, tenant: string, focus: FocusRef, sent: Sent): Promise<void>;
-}
-
-/** Bytes as they leave: the notification body exactly as sent. */
-export interface Sent {
-  destination: string;
-  at: Date;
-  body: string;
 }
 
 /**

@@ -28,10 +28,7 @@ import { DeliveryError, type Transport } from './transport.js';
  */
 export interface DeliveryContext {
   store: Store;
-  /**
-   * Where deliveries record the bytes of availability they send: group-committed, so the records of a round's
-   * concurrent deliveries share one commit instead of one each.
-   */
+  /** Where deliveries record the bytes of availability they send (capacity's egress merges a round's into one record). */
   egressTrail: Pick<AuditTrail, 'append'>;
   directory: SubscriptionDirectory;
   content: FocusContent;

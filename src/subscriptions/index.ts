@@ -1,5 +1,4 @@
 import type { TokenClient } from '../auth/client.js';
-import { groupCommit } from '../auth/groupCommit.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { BoardChange } from '../capacity/coordination/service.js';
 import type { Capability } from '../rest/capability-contract.js';
@@ -83,7 +82,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
 
   const handlers = deliveryHandlers({
     store,
-    egressTrail: groupCommit(store).audit,
+    egressTrail: store.audit,
     directory,
     content,
     policy,

@@ -5,7 +5,6 @@ import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import { availabilityReport } from '../../src/capacity/report.js';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
-import { importSigningKey } from '../../src/auth/jwk.js';
 import { FILTER_CRITERIA_EXTENSION, HEARTBEAT_PERIOD_EXTENSION, PAYLOAD_CONTENT_EXTENSION } from '../../src/subscriptions/canonical.js';
 import { CAPACITY_CHANGED_TOPIC } from '../../src/subscriptions/index.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
@@ -211,10 +210,4 @@ export async function world(options: { subscriptions?: Record<string, unknown>; 
       removeFolder(site.dataDir);
     },
   };
-}
-
-/** The hosted organisation's public key, as a receiver resolves it (DID document or configuration). */
-export async function verificationKeyOf(p: Party) {
-  const signing = await importSigningKey(p.id, p.jwk);
-  return { kid: signing.kid, publicJwk: signing.publicJwk };
 }

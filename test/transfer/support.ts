@@ -67,8 +67,6 @@ export async function tasks(url: string, token: string, base = '/fhir/stu3'): Pr
   return ((body.entry as { resource: Resource }[] | undefined) ?? []).map((entry) => entry.resource);
 }
 
-export const withStatus = (status: string, list: Resource[]) => list.filter((task) => task.status === status);
-
 /** The resources of the named parameters in an operation's answer (e.g. the `task`s of `$offer`). */
 export const parametersNamed = (body: Resource, name: string): Resource[] =>
   ((body.parameter as { name: string; resource: Resource }[] | undefined) ?? []).filter((p) => p.name === name).map((p) => p.resource);

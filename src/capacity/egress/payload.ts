@@ -20,7 +20,8 @@ export const PROVIDER_ID = 'provider';
  * Builds the outbound availability payload from the egress allowlist: the provider's availability MeasureReport
  * with its Organization and eOverdracht Endpoints contained, each resource built by the policy's rule for its role.
  * The builder itself writes only the links between them (contained ids and `#` references, see the policy's
- * `links`). Anything that leaves must go through `releaseAvailability`, which also records it.
+ * `links`). Anything that leaves is recorded through `recordEgress` (release.ts): the provider's push by
+ * `releaseAvailability`, a coordination point's notifications by `StoredReportEgress`.
  */
 export function buildAvailabilityPayload(source: AvailabilitySource, policy: EgressPolicy = egressPolicy()): Resource | OperationOutcome {
   const organization = projectAs(policy, 'Organization', source.organization);
