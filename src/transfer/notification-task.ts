@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, forbidden, OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
 import { isReference, isResource, type Resource } from '../fhir/version.js';
-import { URA_SYSTEM } from '../vocabulary/canonical.js';
+import { URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import { codings, isObject, sameCoding } from '../vocabulary/json.js';
 import { taskParameters } from './task-status.js';
 
@@ -34,8 +34,8 @@ export function notificationTask(fields: NotificationTaskFields): Resource {
   const sender = uraReference(fields.senderUra);
   return {
     resourceType: 'Task',
-    identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` }],
-    groupIdentifier: { system: 'urn:ietf:rfc:3986', value: fields.group },
+    identifier: [{ system: URI_SYSTEM, value: `urn:uuid:${randomUUID()}` }],
+    groupIdentifier: { system: URI_SYSTEM, value: fields.group },
     basedOn: [{ reference: `Task/${fields.workflowTask}` }],
     status: 'requested',
     intent: 'proposal',

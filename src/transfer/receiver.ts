@@ -4,6 +4,7 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
+import { URI_SYSTEM } from '../vocabulary/canonical.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announcedTask } from './notification-task.js';
 import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
@@ -160,7 +161,7 @@ function localCopy(record: InboundTransfer, resource: Resource): Resource {
 /** The local copy names the sender's Task, for the EHR and for people comparing notes by phone. */
 function taskIdentifier(context: TransferContext, record: InboundTransfer): { system: string; value: string } {
   const base = context.registry.trusted(record.sender)?.endpoints.fhir ?? record.sender;
-  return { system: 'urn:ietf:rfc:3986', value: `${base.replace(/\/$/, '')}/Task/${record.remoteTask}` };
+  return { system: URI_SYSTEM, value: `${base.replace(/\/$/, '')}/Task/${record.remoteTask}` };
 }
 
 /** The sender withdrew access: the transfer is over. If this side did not end it, the sender cancelled it. */

@@ -14,7 +14,7 @@ import { isReference, type FhirVersion, type Resource } from '../fhir/version.js
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
-import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import { isObject, stringAt } from '../vocabulary/json.js';
 import { hasCode, NOTIFICATION_PAYLOAD_TYPE, PROFILES, type Coding, type DocumentKind } from './codes.js';
 import {
@@ -163,7 +163,7 @@ function workflowTask(context: TransferContext, tenant: string, proposed: Resour
     ...written,
     id: randomUUID(),
     meta: { profile: [PROFILES.task] },
-    groupIdentifier: written.groupIdentifier ?? { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${randomUUID()}` },
+    groupIdentifier: written.groupIdentifier ?? { system: URI_SYSTEM, value: `urn:uuid:${randomUUID()}` },
     authoredOn: written.authoredOn ?? now,
     lastModified: now,
     requester: written.requester ?? { agent: organizationReference(context.registry.hosted(tenant)!.organization) },

@@ -1,6 +1,6 @@
 import type { Resource } from '../fhir/version.js';
-import { SNOMED } from '../vocabulary/canonical.js';
-import { isObject } from '../vocabulary/json.js';
+import { SNOMED, URI_SYSTEM } from '../vocabulary/canonical.js';
+import { isObject, stringAt } from '../vocabulary/json.js';
 import { DOCUMENT_CODES, PROFILES, ROUTING_EXTENSIONS, TASK_CODE, type Coding, type DocumentKind } from './codes.js';
 import { organizationReference } from './context.js';
 import { ALTERNATIVE_DATE_CODE, alternativeDate, ofType, statusReason, taskParameters } from './task-status.js';
@@ -33,7 +33,7 @@ export function newTask(fields: NewTask): Resource & { id: string } {
     resourceType: 'Task',
     id: fields.id,
     meta: { profile: [PROFILES.task] },
-    groupIdentifier: { system: 'urn:ietf:rfc:3986', value: fields.group },
+    groupIdentifier: { system: URI_SYSTEM, value: fields.group },
     status: 'requested',
     intent: 'order',
     code: { coding: [TASK_CODE] },
@@ -93,8 +93,7 @@ export function routingExtensions(task: Resource): Record<string, unknown>[] {
 /** The reference in the Task's routing extension of this kind (e.g. `HealthcareService/1`), if any. */
 export function routingReference(task: Resource, kind: keyof typeof ROUTING_EXTENSIONS): string | undefined {
   const extension = routingExtensions(task).find((candidate) => candidate.url === ROUTING_EXTENSIONS[kind]);
-  const value = extension?.valueReference;
-  return isObject(value) && typeof value.reference === 'string' ? value.reference : undefined;
+  return stringAt(extension?.valueReference, 'reference');
 }
 
 /**

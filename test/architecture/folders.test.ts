@@ -81,6 +81,12 @@ function firstCycle(): string[] {
 }
 
 describe('the folders of src/', () => {
+  // The checks below look for bad imports only; they would pass on a reader that finds none at all.
+  it('are read with their imports: between folders, and of packages such as express', () => {
+    expect(betweenFolders.length).toBeGreaterThan(50);
+    expect(imports.some((found) => found.to === 'express')).toBe(true);
+  });
+
   it('each have one layer in test/architecture/layers.json', () => {
     const listed = layering.layers.flatMap((layer) => layer.folders);
     expect([...nodes].filter((node) => !layerOf.has(node))).toEqual([]);

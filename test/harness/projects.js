@@ -7,7 +7,7 @@ import path from 'node:path';
  * gateways, the store backends, `src/main` or child processes. A new test that starts a gateway through the
  * harness therefore leaves the unit subset by itself.
  */
-const STARTS_SOMETHING = [/test\/harness\/gateways\.ts$/, /test\/store\/backends\.ts$/, /src\/main\.ts$/];
+const STARTS_SOMETHING = [/test\/harness\/gateways\.ts$/, /test\/store\/backends\.ts$/, /test\/harness\/postgres\.ts$/, /src\/store\/postgres\.ts$/, /src\/main\.ts$/];
 // Type-only imports start nothing.
 const IMPORTS = /(?:import|export)(?!\s+type\b)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 
@@ -22,7 +22,7 @@ function startsSomething(file, seen = new Set()) {
   seen.add(file);
   if (STARTS_SOMETHING.some((pattern) => pattern.test(file))) return true;
   return importsOf(file).some((specifier) => {
-    if (specifier === 'node:child_process') return true;
+    if (specifier === 'node:child_process' || specifier === 'pg') return true;
     if (!specifier.startsWith('.')) return false;
     const target = path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts'));
     return (target.includes(`${path.sep}test${path.sep}`) || STARTS_SOMETHING.some((pattern) => pattern.test(target))) && startsSomething(target, seen);
