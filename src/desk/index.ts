@@ -150,7 +150,7 @@ export function createDesk(options: DeskOptions): Capability {
     }
     const point = config.trusted.find((organization) => organization.id === config.coordinationPoint?.organization);
     if (!point?.endpoints.fhir) throw new Error('No coordination point with a FHIR endpoint is configured');
-    const query = new URLSearchParams(parameters).toString();
+    const query = new URLSearchParams(Object.entries(parameters).map(([name, values]): [string, string] => [name, values[0]])).toString();
     return options.client
       .remote(point.endpoints.fhir, { requester: session.tenant, remote: point.id, purposeOfUse: 'capacity-subscription' })
       .read(`MeasureReport/$match-capacity?${query}`);
