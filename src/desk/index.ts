@@ -38,7 +38,8 @@ export interface DeskOptions {
   clock?: () => number;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+// Templates and assets stay in src/desk/ (the compiled dist/desk/ finds them there too: the Dockerfile copies them).
+const here = fileURLToPath(new URL('../../src/desk/', import.meta.url));
 const require = createRequire(import.meta.url);
 const ASSETS: Record<string, { file: string; contentType: string }> = {
   'htmx.js': { file: require.resolve('htmx.org/dist/htmx.min.js'), contentType: 'text/javascript' },

@@ -181,6 +181,17 @@ describe('the regional desk in a browser', () => {
     await screenshot('desk-board.png');
   }, 30_000);
 
+  it('fits a tablet held upright without scrolling sideways', async () => {
+    await page.setViewport({ width: 768, height: 1024 });
+    try {
+      await page.reload();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true);
+      expect(await axeViolations()).toEqual([]);
+    } finally {
+      await page.setViewport({ width: 1280, height: 800 });
+    }
+  }, 30_000);
+
   it('finds a place with the match search', async () => {
     await Promise.all([page.waitForNavigation(), page.click('a[href="/desk/match"]')]);
     await page.select('#m-care-type', 'elv-hoog');
