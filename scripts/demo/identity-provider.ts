@@ -20,5 +20,11 @@ export async function startIdentityProvider(port: number, redirectUris: string[]
   });
   const server = provider.listen(port, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  return { issuer, close: () => server.close() };
+  return {
+    issuer,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
 }

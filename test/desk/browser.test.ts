@@ -71,7 +71,13 @@ async function startIdentityProvider(redirectUri: string): Promise<{ issuer: str
   });
   const server = oidc.listen(port);
   await new Promise((resolve) => server.once('listening', resolve));
-  return { issuer, close: () => server.close() };
+  return {
+    issuer,
+    close: () => {
+      server.close();
+      server.closeAllConnections();
+    },
+  };
 }
 
 async function axeViolations(): Promise<string[]> {
