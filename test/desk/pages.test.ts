@@ -10,7 +10,8 @@ import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 let gateway: TestGateway;
 
 beforeAll(async () => {
-  gateway = await startTestGateway(['hospital-a']);
+  // one trusted proxy hop (loopback): its X-Forwarded-Proto says whether the browser came over https
+  gateway = await startTestGateway(['hospital-a'], { trustProxy: 1 });
 }, 60_000);
 
 afterAll(async () => {
@@ -89,6 +90,11 @@ describe('the desk behind sign-in', () => {
     const out = await post('/desk/sign-out', { _csrf: csrf }, cookie);
     expect(out.headers.get('location')).toBe('/');
     expect((await get('/desk/match', cookie)).headers.get('location')).toBe('/');
+  });
+
+  it('marks the session cookie Secure when the browser came over https', async () => {
+    const answer = await fetch(`${gateway.url}/desk/sign-in/demo`, { method: 'POST', redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
+    expect(answer.headers.getSetCookie().find((cookie) => cookie.startsWith('desk_session='))).toMatch(/; Secure/);
   });
 
   it('shows a hospital its transfers without patient data and audits every view', async () => {
