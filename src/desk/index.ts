@@ -262,7 +262,7 @@ export function createDesk(options: DeskOptions): Capability {
               setImmediate(() => {
                 if (!sessions.find(session.id)) return;
                 const board = boardOf(session, request.query);
-                send(eta.render('board-table', { ...board, t: textsFor(language(request)), format: formatter(language(request)) }));
+                send(eta.render('board-update', { ...board, t: textsFor(language(request)), format: formatter(language(request)) }));
               });
             });
           },

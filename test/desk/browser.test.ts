@@ -175,6 +175,7 @@ describe('the regional desk in a browser', () => {
   it('shows a new count of the provider within 2 s, pushed to the open page', async () => {
     await page.waitForFunction(() => (window as unknown as { deskStreamOpen?: boolean }).deskStreamOpen === true, { timeout: 10_000 });
     await page.evaluate(() => document.body.setAttribute('data-before-update', 'yes'));
+    const shownBefore = await page.$eval('#board-status time', (time) => time.getAttribute('datetime'));
     const posted = await fhirCall(provider.url, providerEhr, 'POST', '/fhir/MeasureReport', report(2, 10));
     expect(posted.status).toBe(201);
     await page.waitForFunction(
@@ -182,6 +183,9 @@ describe('the regional desk in a browser', () => {
       { timeout: 2000 },
       vvt.name,
     );
+    // the status line (an aria-live region) tells the update, kept in place for screen readers
+    await page.waitForFunction((before) => document.querySelector('#board-status time')?.getAttribute('datetime') !== before, { timeout: 1000 }, shownBefore);
+    expect(await page.$eval('#board-status', (status) => status.getAttribute('aria-live'))).toBe('polite');
     // the same page, not a reload
     expect(await page.evaluate(() => document.body.getAttribute('data-before-update'))).toBe('yes');
     await screenshot('desk-board.png');
