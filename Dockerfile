@@ -19,6 +19,8 @@ COPY profiles ./profiles
 COPY conformance ./conformance
 COPY src/desk/templates ./src/desk/templates
 COPY src/desk/assets ./src/desk/assets
+COPY README.md ./
+COPY docs ./docs
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

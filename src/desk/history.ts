@@ -15,8 +15,8 @@ const VERSIONS = 5000;
 
 /**
  * From the reports stored at the coordination point (every version of each provider's report, as the board takes
- * it: `shown` rebuilds it through the egress allowlist): per day, each provider's last report of that day or before,
- * summed per care type. A day before any report of a care type has no value (null), not zero.
+ * it: `shown` rebuilds it through the egress allowlist): per day, each provider's last report made that day or before
+ * (ordered as the board orders them, by the time the provider's gateway made them), summed per care type. A day before any report of a care type has no value (null), not zero.
  */
 export async function availabilityHistory(
   store: UnitOfWork,
@@ -34,7 +34,7 @@ export async function availabilityHistory(
       const publication = readPublication(report, now);
       return 'resourceType' in publication ? [] : [publication];
     })
-    .sort((a, b) => (a.availability.measuredAt < b.availability.measuredAt ? -1 : 1));
+    .sort((a, b) => (a.publishedAt < b.publishedAt ? -1 : a.publishedAt > b.publishedAt ? 1 : 0));
   const careTypes = [...new Set(reports.flatMap((report) => report.availability.groups.map((group) => group.careType)))].sort();
   const series = careTypes.map((careType) => ({
     careType,
@@ -42,7 +42,7 @@ export async function availabilityHistory(
     available: days.map((day) => {
       const latest = new Map<string, number | undefined>();
       for (const report of reports) {
-        if (report.availability.measuredAt.slice(0, 10) > day) break;
+        if (report.publishedAt.slice(0, 10) > day) break;
         const group = report.availability.groups.find((candidate) => candidate.careType === careType);
         latest.set(report.provider.key, group && isKnown(group.available) ? group.available : undefined);
       }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +49,11 @@ const ASSETS: Record<string, { file: string; contentType: string }> = {
   'desk.js': { file: path.join(here, 'assets', 'desk.js'), contentType: 'text/javascript' },
   'desk.css': { file: path.join(here, 'assets', 'desk.css'), contentType: 'text/css' },
 };
-const DOCUMENTATION = 'https://github.com/vervolgzorg/vervolgzorg-gateway#readme';
+/** The documentation the front door links to: the README and docs/*.md of this gateway, as Markdown text. */
+const DOCUMENTATION = '/docs/README.md';
+const repository = fileURLToPath(new URL('../../', import.meta.url));
+const documentFile = (name: string) =>
+  name === 'README.md' ? path.join(repository, 'README.md') : /^[a-z0-9-]+\.md$/.test(name) ? path.join(repository, 'docs', name) : undefined;
 const DEMO_USER = { subject: 'demo', name: 'Demo' };
 
 type Page = (request: PageRequest, session: DeskSession) => Promise<PageResponse>;
@@ -177,6 +182,16 @@ export function createDesk(options: DeskOptions): Capability {
         const asset = Object.hasOwn(ASSETS, request.params.file) ? ASSETS[request.params.file] : undefined;
         const t = textsFor(language(request));
         return asset ? { file: asset.file, contentType: asset.contentType } : message(request, '404', t.back, 404);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/docs/:file',
+      handler: async (request) => {
+        const file = documentFile(request.params.file);
+        if (file && existsSync(file)) return { file, contentType: 'text/markdown; charset=utf-8' };
+        const t = textsFor(language(request));
+        return message(request, '404', t.back, 404);
       },
     },
     {

@@ -3,7 +3,10 @@ import { CapacityBoard } from '../../src/capacity/coordination/board.js';
 import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
+import type { Resource } from '../../src/fhir/version.js';
+import type { UnitOfWork } from '../../src/store/repository.js';
 import { boardFilterQuery, boardView, readBoardFilter } from '../../src/desk/board.js';
+import { availabilityHistory } from '../../src/desk/history.js';
 import { carriesFormToken, DeskSessions } from '../../src/desk/sessions.js';
 import { MOMENT, source, type ProviderSample } from '../capacity/samples.js';
 
@@ -76,5 +79,27 @@ describe('desk sessions', () => {
     expect(carriesFormToken(session, session.csrf)).toBe(true);
     expect(carriesFormToken(session, undefined)).toBe(false);
     expect(carriesFormToken(session, `${session.csrf.slice(1)}x`)).toBe(false);
+  });
+});
+
+describe('the availability history for the chart', () => {
+  const sample = provider('11111111', '3011 AB', 'rijnmond');
+  const version = (available: number, measuredMinutesAgo: number, publishedMinutesAgo: number) =>
+    buildAvailabilityPayload(
+      source(sample, { measuredAt: at(measuredMinutesAgo), groups: [{ careType: 'elv-hoog', available, total: 10 }] }, new Date(MOMENT.getTime() - publishedMinutesAgo * 60_000)),
+    );
+  const storeOf = (versions: Resource[]) =>
+    ({ resources: { history: async () => versions.map((resource) => ({ resource, resourceType: 'MeasureReport', id: 'ura-11111111', versionId: '1', lastUpdated: '', method: 'PUT' as const })) } }) as unknown as UnitOfWork;
+
+  it("takes each provider's last report of the day in the order the provider made them, as the board does", async () => {
+    // an accepted transfer: the same census (measured 30 minutes ago), published again one place fewer
+    const history = await availabilityHistory(storeOf([version(2, 30, 5), version(3, 30, 30)]), { tenant: 't', version: 'r4' }, (report) => report, MOMENT, 3);
+    expect(history.days).toEqual(['2025-03-12', '2025-03-13', '2025-03-14']);
+    expect(history.series).toEqual([{ careType: 'elv-hoog', display: expect.any(String), available: [null, null, 2] }]);
+  });
+
+  it('leaves out what the board would not take', async () => {
+    const history = await availabilityHistory(storeOf([version(2, 30, 5)]), { tenant: 't', version: 'r4' }, () => undefined, MOMENT, 3);
+    expect(history.series).toEqual([]);
   });
 });

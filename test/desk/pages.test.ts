@@ -48,9 +48,17 @@ describe('the front door', () => {
     const page = await answer.text();
     expect(page).toContain('<html lang="nl">');
     expect(page).toContain('Test organisation hospital-a');
-    for (const link of ['/fhir/metadata', '/fhir/stu3/metadata', '/healthz', '/readyz', '/metrics']) expect(page).toContain(`href="${link}"`);
+    for (const link of ['/fhir/metadata', '/fhir/stu3/metadata', '/healthz', '/readyz', '/metrics', '/docs/README.md']) expect(page).toContain(`href="${link}"`);
     const english = await get('/', 'desk_lang=en');
     expect(await english.text()).toContain('<html lang="en">');
+  });
+
+  it('serves the documentation it links to, and nothing else from that route', async () => {
+    const readme = await get('/docs/README.md');
+    expect(readme.headers.get('content-type')).toMatch(/text\/markdown/);
+    expect(await readme.text()).toContain('# vervolgzorg-gateway');
+    expect((await get('/docs/desk.md')).status).toBe(200);
+    for (const elsewhere of ['..%2Fpackage.json', 'package.json', 'nothing.md']) expect((await get(`/docs/${elsewhere}`)).status).toBe(404);
   });
 
   it('keeps the language switch on this gateway', async () => {
