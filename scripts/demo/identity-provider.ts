@@ -15,6 +15,7 @@ export async function startIdentityProvider(port: number, redirectUris: string[]
     ],
     claims: { openid: ['sub'], profile: ['name'] },
     conformIdTokenClaims: false,
+    ttl: { AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     findAccount: async (_context: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: id === DESK_COORDINATOR ? 'Coördinator ZCC Rijnmond' : id }) }),
     cookies: { keys: ['demo-only-cookie-key'] },
   });

@@ -23,7 +23,18 @@ export function pagesRouter(pages: PageRoute[], logger: Logger): express.Router 
     if (page.method === 'GET') router.get(page.path, serve);
     else router.post(page.path, form, serve);
   }
+  router.use(refusedForm);
   return router;
+}
+
+/** A form the parser refused (too large, too many fields, a charset it cannot read) is the browser's error, not ours. */
+function refusedForm(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const status = (error as { status?: unknown; type?: unknown }).status;
+  if (typeof status !== 'number' || status < 400 || status >= 500 || typeof (error as { type?: unknown }).type !== 'string') {
+    next(error);
+    return;
+  }
+  res.status(status).type('text/plain').send(status === 413 ? `A form may hold at most ${FORM_BYTES} bytes` : 'The form could not be read');
 }
 
 function pageRequest(req: Request): PageRequest {

@@ -66,6 +66,7 @@ async function startIdentityProvider(redirectUri: string): Promise<{ issuer: str
     clients: [{ client_id: 'desk', client_secret: 'desk-secret', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
     claims: { openid: ['sub'], profile: ['name'] },
     conformIdTokenClaims: false,
+    ttl: { AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     findAccount: async (_context: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: 'Coördinator Rijnmond' }) }),
     cookies: { keys: ['desk-test-cookie-key'] },
   });

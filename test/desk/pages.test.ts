@@ -100,6 +100,13 @@ describe('the desk behind sign-in', () => {
     expect((await get('/desk/match', cookie)).headers.get('location')).toBe('/');
   });
 
+  it('refuses a form it cannot read with a 4xx, never a 5xx', async () => {
+    const large = await fetch(`${gateway.url}/desk/sign-out`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${'x'.repeat(20_000)}` });
+    expect(large.status).toBe(413);
+    const unreadable = await fetch(`${gateway.url}/desk/sign-out`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=klingon' }, body: '_csrf=x' });
+    expect(unreadable.status).toBe(415);
+  });
+
   it('marks the session cookie Secure when the browser came over https', async () => {
     const answer = await fetch(`${gateway.url}/desk/sign-in/demo`, { method: 'POST', redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
     expect(answer.headers.getSetCookie().find((cookie) => cookie.startsWith('desk_session='))).toMatch(/; Secure/);
