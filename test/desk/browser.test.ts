@@ -244,4 +244,29 @@ describe('the regional desk in a browser', () => {
     expect(new URL(page.url()).pathname).toBe('/');
     expect(await text()).not.toContain(vvt.name);
   }, 30_000);
+
+  it('lets in nobody the configuration does not map to an organisation', async () => {
+    const context = await browser.createBrowserContext();
+    try {
+      const stranger = await context.newPage();
+      await stranger.goto(`${cp.url}/`);
+      await Promise.all([stranger.waitForNavigation(), stranger.click('a[href="/desk/sign-in"]')]);
+      await stranger.type('input[name="login"]', 'someone-else');
+      await stranger.type('input[name="password"]', 'any');
+      await Promise.all([stranger.waitForNavigation(), stranger.click('button[type="submit"]')]);
+      const answer = await Promise.all([stranger.waitForNavigation(), stranger.click('button[type="submit"]')]);
+      expect(answer[0]?.status()).toBe(403);
+      expect(await stranger.evaluate(() => document.body.innerText)).toContain('het loket kent u niet');
+      await stranger.goto(`${cp.url}/desk`);
+      expect(new URL(stranger.url()).pathname).toBe('/');
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+
+  it('refuses a callback that no sign-in in this browser started', async () => {
+    const answer = await fetch(`${cp.url}/desk/callback?code=stolen&state=guessed`, { redirect: 'manual', headers: { cookie: 'desk_sign_in=guessed' } });
+    expect(answer.status).toBe(400);
+    expect(answer.headers.getSetCookie().some((cookie) => cookie.startsWith('desk_session='))).toBe(false);
+  });
 });
