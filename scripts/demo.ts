@@ -8,7 +8,7 @@
  * way. Run from the repository root (it needs the Nictiz examples in ../shared/fixtures).
  */
 import { auditEgress, coordinationPointHoldings, countsOf, type EgressAudit } from './demo/egress-audit.js';
-import { DESK_CLIENT, DESK_COORDINATOR, startIdentityProvider } from './demo/identity-provider.js';
+import { startIdentityProvider } from '../test/harness/identity-provider.js';
 import { startRegion, type Region } from './demo/sites.js';
 import { freePort } from '../test/harness/gateways.js';
 import { CARE_TYPE, POSTCODE, runStory, type Candidate, type StoryResult } from './demo/story.js';
@@ -80,6 +80,10 @@ function failures(story: StoryResult, audits: EgressAudit[], held: Awaited<Retur
   return problems;
 }
 
+/** The coordination point's desk lets in this login (any password) of the demo identity provider. */
+const DESK_COORDINATOR = 'coordinator';
+const DESK_CLIENT = { clientId: 'regional-desk', clientSecret: 'demo-only-secret' };
+
 /** `npm run demo -- --keep`: after the summary the region keeps running, with its desk, until Ctrl-C. */
 const keep = process.argv.includes('--keep');
 
@@ -93,7 +97,12 @@ async function main(): Promise<number> {
       people: [{ subject: DESK_COORDINATOR, organizations: ['zcc-rijnmond'] }],
     }),
   });
-  const identityProvider = await startIdentityProvider(identityProviderPort, [`${region.coordinationPoint.url}/desk/callback`]);
+  const identityProvider = await startIdentityProvider({
+    port: identityProviderPort,
+    client: DESK_CLIENT,
+    redirectUris: [`${region.coordinationPoint.url}/desk/callback`],
+    nameOf: (subject) => (subject === DESK_COORDINATOR ? 'Coördinator ZCC Rijnmond' : subject),
+  });
   const interrupted = () => void region.stop().finally(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);

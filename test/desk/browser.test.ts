@@ -3,13 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import Provider from 'oidc-provider';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { Resource } from '../../src/fhir/version.js';
 import { POPULATION_SYSTEM, ZORGREGIO_EXTENSION } from '../../src/capacity/canonical.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
-import { freePort, newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
+import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
+import { startIdentityProvider, type IdentityProvider } from '../harness/identity-provider.js';
 import { party, trustedOrganization, type Party } from '../harness/parties.js';
 
 /**
@@ -29,7 +29,7 @@ let zcc: Party;
 let cp: Site;
 let provider: Site;
 let sites: RunningSites;
-let identityProvider: { close(): void };
+let identityProvider: IdentityProvider;
 let browser: Browser;
 let page: Page;
 let providerEhr: string;
@@ -59,28 +59,6 @@ function report(available: number, total: number): Resource {
   };
 }
 
-async function startIdentityProvider(redirectUri: string): Promise<{ issuer: string; close(): void }> {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const oidc = new Provider(issuer, {
-    clients: [{ client_id: 'desk', client_secret: 'desk-secret', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
-    claims: { openid: ['sub'], profile: ['name'] },
-    conformIdTokenClaims: false,
-    ttl: { AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
-    findAccount: async (_context: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, name: 'Coördinator Rijnmond' }) }),
-    cookies: { keys: ['desk-test-cookie-key'] },
-  });
-  const server = oidc.listen(port);
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    issuer,
-    close: () => {
-      server.close();
-      server.closeAllConnections();
-    },
-  };
-}
-
 async function axeViolations(): Promise<string[]> {
   await page.evaluate(axeSource);
   const results = await page.evaluate(async () => {
@@ -103,7 +81,11 @@ beforeAll(async () => {
   [vvt, zcc] = await Promise.all([party('vvt-1', 'Zorggroep Maas', '22222222'), party('zcc', 'ZCC Rijnmond', '44444444')]);
   cp = await newSite([{ party: zcc, roles: ['coordination-point'] }], 'desk-');
   provider = await newSite([{ party: vvt, roles: ['receiver'] }], 'desk-');
-  const idp = await startIdentityProvider(`${cp.url}/desk/callback`);
+  const idp = await startIdentityProvider({
+    client: { clientId: 'desk', clientSecret: 'desk-secret' },
+    redirectUris: [`${cp.url}/desk/callback`],
+    nameOf: () => 'Coördinator Rijnmond',
+  });
   identityProvider = idp;
   const coordinationPoint = await trustedOrganization(zcc, { oauth: `${cp.url}/oauth2/token`, fhir: `${cp.url}/fhir` });
   sites = await startSites([cp, provider], (raw) => {
