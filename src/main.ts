@@ -17,6 +17,7 @@ import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging/logger.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher } from './outbox/dispatcher.js';
+import { createDesk } from './desk/index.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
@@ -129,7 +130,8 @@ function createCapabilities({ config, store, auth, validators, logger }: Capabil
       await subscriptions.onTaskStatusChange(change, tx);
     },
   });
-  return [transfer, capacity, subscriptions];
+  const desk = createDesk({ config, store, coordination: capacity.coordination, auditor: auth.auditor, client: auth.client, logger });
+  return [transfer, capacity, subscriptions, desk];
 }
 
 function retentionOf(config: GatewayConfig): Retention {
