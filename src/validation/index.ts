@@ -25,7 +25,7 @@ import { issue, outcome, type OperationOutcome, type OperationOutcomeIssue } fro
 import type { FhirVersion } from '../fhir/version.js';
 import { Compiler } from './compile.js';
 import { StructureTrees } from './element-tree.js';
-import { baseRegistry, loadProfileFolders } from './loader.js';
+import { loadProfileFolders } from './loader.js';
 import { Terminology } from './terminology.js';
 import { Walker } from './walker.js';
 
@@ -61,9 +61,8 @@ export const REPOSITORY_PROFILES = fileURLToPath(new URL('../../profiles/', impo
 
 export async function createValidator(options: ValidatorOptions): Promise<Validator> {
   const { version } = options;
-  const base = await baseRegistry(version);
   const folders = [REPOSITORY_PROFILES, ...(options.profileFolders ?? [])];
-  const { registry, issues: loadIssues } = await loadProfileFolders(base, folders);
+  const { registry, issues: loadIssues } = await loadProfileFolders(version, folders);
   const compiler = new Compiler(version, registry, new StructureTrees(registry), new Terminology(registry));
   return {
     version,
