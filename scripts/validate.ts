@@ -7,8 +7,8 @@
  * not checked because they are not known. `--ndjson` prints one OperationOutcome per file instead (one line each).
  *
  * The release is the flag's, else the content's (src/validation/release.ts: XML that reads as one release only, a
- * declared profile only one release knows, elements only one release defines); content that fits both is
- * validated as R4 and the summary says so. Exit code 1 when a file has an error, or with `--strict` when a
+ * declared profile only one release knows, elements only one release defines); content that fits both takes the
+ * release the run's other files tell, if they agree, else R4; the summary says which and why. Exit code 1 when a file has an error, or with `--strict` when a
  * profile was not checked; 2 on wrong usage.
  */
 import { readFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { issue, notFound, type OperationOutcome, type OperationOutcomeIssue } from '../src/fhir/outcome.js';
 import { FHIR_VERSIONS, type FhirVersion, type Resource } from '../src/fhir/version.js';
 import { createValidator, type Validator } from '../src/validation/index.js';
-import { detectRelease, releaseName } from '../src/validation/release.js';
+import { detectRelease, releaseName, type ReleaseFinding } from '../src/validation/release.js';
 
 const USAGE =
   'usage: npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] FILE...';
@@ -38,13 +38,38 @@ function declaredProfiles(resource: Resource | undefined): string[] {
   return (resource?.meta?.profile ?? []).filter((p): p is string => typeof p === 'string');
 }
 
-function validateText(file: string, text: string, validators: Validators, requested: FhirVersion | undefined, profiles: string[]): FileResult {
-  const finding = detectRelease(text, (version, url) => validators[version].knowsProfile(url));
-  let version: FhirVersion;
-  let release: string;
-  if (requested) [version, release] = [requested, `${releaseName(requested)} (--fhir-version)`];
-  else if (finding.version) [version, release] = [finding.version, `${releaseName(finding.version)}, because ${finding.reason}`];
-  else [version, release] = [DEFAULT_RELEASE, `${releaseName(DEFAULT_RELEASE)}, the default: the release cannot be told from the content (${finding.reason}); pass --fhir-version to choose`];
+interface ReadFile {
+  file: string;
+  finding?: ReleaseFinding;
+  /** Why the file could not be read at all. */
+  failure?: OperationOutcome;
+}
+
+async function readAndDetect(file: string, validators: Validators): Promise<ReadFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { file, failure: notFound(`${file} cannot be read: ${(error as Error).message}`) };
+  }
+  return { file, finding: detectRelease(text, (version, url) => validators[version].knowsProfile(url)) };
+}
+
+/**
+ * The flag's release; else the content's; else, when the other files of the run that tell their release all tell
+ * the same one, that one (a message's resources come as a set); else R4. Each choice is said with its reason.
+ */
+function chooseRelease(finding: ReleaseFinding, requested: FhirVersion | undefined, runRelease: FhirVersion | undefined): [FhirVersion, string] {
+  if (requested) return [requested, `${releaseName(requested)} (--fhir-version)`];
+  if (finding.version) return [finding.version, `${releaseName(finding.version)}, because ${finding.reason}`];
+  if (runRelease) return [runRelease, `${releaseName(runRelease)}, as the other files given: its own content cannot tell (${finding.reason})`];
+  return [DEFAULT_RELEASE, `${releaseName(DEFAULT_RELEASE)}, the default: the release cannot be told from the content (${finding.reason}); pass --fhir-version to choose`];
+}
+
+function validateRead(read: ReadFile, validators: Validators, chosen: (finding: ReleaseFinding) => [FhirVersion, string], profiles: string[]): FileResult {
+  const { file, finding } = read;
+  if (!finding) return { file, release: 'none (not read)', outcome: read.failure!, unchecked: [] };
+  const [version, release] = chosen(finding);
   const resource = finding.readAs[version];
   if (!resource) return { file, version, release, outcome: finding.unreadable[version]!.outcome, unchecked: [] };
   const validator = validators[version];
@@ -109,14 +134,13 @@ async function main(): Promise<number> {
   const [r4, stu3] = await Promise.all(FHIR_VERSIONS.map((version) => createValidator({ version, profileFolders })));
   const validators: Validators = { r4, stu3 };
   const { strict, ndjson } = args.values;
+  const files = await Promise.all(args.positionals.map((file) => readAndDetect(file, validators)));
+  const told = new Set(files.map((read) => read.finding?.version).filter((version) => version !== undefined));
+  const runRelease = told.size === 1 ? [...told][0] : undefined;
   let failed = false;
-  for (const file of args.positionals) {
-    let result: FileResult;
-    try {
-      result = validateText(file, await readFile(file, 'utf8'), validators, requested as FhirVersion | undefined, args.values.profile);
-    } catch (error) {
-      result = { file, release: 'none (not read)', outcome: notFound(`${file} cannot be read: ${(error as Error).message}`), unchecked: [] };
-    }
+  for (const read of files) {
+    const result = validateRead(read, validators, (finding) => chooseRelease(finding, requested as FhirVersion | undefined, runRelease), args.values.profile);
+    const { file } = result;
     const fails = result.outcome.issue.some(isError) || (strict && result.unchecked.length > 0);
     if (ndjson) {
       process.stdout.write(`${JSON.stringify(withRelease(result))}\n`);

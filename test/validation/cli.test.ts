@@ -10,6 +10,7 @@ import { FIXTURES, fixtureText } from './support.js';
 const run = promisify(execFile);
 const SCRIPT = path.resolve('scripts/validate.ts');
 const TASK = path.join(FIXTURES, 'eoverdracht-stu3/examples/patient-1.5/eOverdracht-Task-eov-test-1_5-01.xml');
+const STU3_PATIENT = path.join(FIXTURES, 'eoverdracht-stu3/examples/patient-1.5/nl-core-patient-eov-test-1_5-01.xml');
 const BODY_WEIGHT = path.join(FIXTURES, 'nl-core-r4/zib2020-json/nl-core-BodyWeight-01.json');
 
 async function validate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -50,6 +51,7 @@ describe('npm run validate', () => {
   it('prints a readable summary per file, with the release it read and why, and exits 1 when one has an error', async () => {
     const { code, stdout } = await validate([TASK, taskWithoutFor, invalidR4]);
     expect(code).toBe(1);
+    expect(stdout.match(/^-- /gm)).toHaveLength(3);
     expect(blockOf(stdout, TASK)).toMatch(/Validated as STU3, because it reads only as STU3[\s\S]*\nSuccess: 0 errors, 0 warnings/);
     expect(blockOf(stdout, taskWithoutFor)).toMatch(/\*FAILURE\*: 1 error,[\s\S]*\n {2}Error @ Task\.for: /);
     expect(blockOf(stdout, invalidR4)).toMatch(/Validated as R4, because Observation\.subject\.type is R4 only\n\*FAILURE\*: 1 error/);
@@ -77,9 +79,13 @@ describe('npm run validate', () => {
   it('says when the release cannot be told from the content, and which it used', async () => {
     const patient = path.join(folder, 'patient.json');
     writeFileSync(patient, JSON.stringify({ resourceType: 'Patient', gender: 'female' }));
-    const { code, stdout } = await validate([patient]);
-    expect(code).toBe(0);
-    expect(stdout).toMatch(/Validated as R4, the default: the release cannot be told from the content \(its elements exist in both releases\); pass --fhir-version/);
+    const alone = await validate([patient]);
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toMatch(/Validated as R4, the default: the release cannot be told from the content \(its elements exist in both releases\); pass --fhir-version/);
+    // Given with files that tell their release, it takes theirs.
+    const withTask = await validate([TASK, STU3_PATIENT]);
+    expect(withTask.code).toBe(0);
+    expect(blockOf(withTask.stdout, STU3_PATIENT)).toMatch(/Validated as STU3, as the other files given: its own content cannot tell/);
   }, 60_000);
 
   it('exits 2 on wrong usage', async () => {
