@@ -30,8 +30,11 @@ async function validateOver(url: string, token: string, base: string, file: stri
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
     body: readFileSync(file),
   });
-  const outcome = (await response.json()) as { resourceType?: string };
+  const outcome = (await response.json()) as { resourceType?: string; issue?: { code?: string; diagnostics?: string; details?: { text?: string } }[] };
   if (outcome.resourceType !== 'OperationOutcome') throw new Error(`$validate on ${base} answered ${response.status} without an OperationOutcome`);
+  // The figure is only worth something if the base definitions were read: a validation that broke off does not count.
+  const broken = outcome.issue?.find((i) => i.code === 'exception');
+  if (broken) throw new Error(`$validate on ${base} did not complete: ${broken.details?.text ?? broken.diagnostics}`);
 }
 
 export async function gatewayFootprint(): Promise<Figure[]> {
