@@ -92,9 +92,9 @@ async function localCopy(taskId: string, status: string): Promise<Resource> {
   );
 }
 
-describe('Consents at the sender', () => {
-  let taskId: string;
+let taskId: string;
 
+describe('Consents at the sender', () => {
   it('records them with the offer: the Task (access, correct) and the advance notice with what it references', async () => {
     const ehr = await ehrToken(sender.url, hospital);
     const offered = await fhirCall(sender.url, ehr, 'POST', '/fhir/stu3/$offer', {
@@ -129,26 +129,51 @@ describe('Consents at the sender', () => {
     await localCopy(taskId, 'requested');
   });
 
-  it('lets the receiver read what they name, call $document on the advance notice, and nothing of it to another organisation', async () => {
+  it('lets the receiver read what they name and call $document on the advance notice', async () => {
     const token = await pullToken(vvt);
     expect((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${taskId}`)).status).toBe(200);
     expect((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).status).toBe(200);
     expect((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}/$document`)).status).toBe(200);
+  });
 
+  it("lets the tenant's EHR find them by what they name, by the receiver and by scope and status", async () => {
+    const ehr = await ehrToken(sender.url, hospital);
+    const ids = async (query: string) => {
+      const { status, body } = await fhirCall(sender.url, ehr, 'GET', `/fhir/Consent?${query}`);
+      expect([query, status]).toEqual([query, 200]);
+      return ((body.entry as { resource: Resource }[] | undefined) ?? []).map((entry) => entry.resource.id).sort();
+    };
+    const ofTask = [`eoverdracht-advancenotice-${taskId}`, `eoverdracht-task-${taskId}`];
+    expect(await ids(`data=Task/${taskId}`)).toEqual([`eoverdracht-task-${taskId}`]);
+    expect(await ids(`data=${ADVANCE_NOTICE}`)).toEqual([`eoverdracht-advancenotice-${taskId}`]);
+    expect(await ids(`actor:identifier=${encodeURIComponent(`${URA}|${vvt.ura}`)}`)).toEqual(ofTask);
+    expect(await ids(`actor:identifier=${encodeURIComponent(`${URA}|${other.ura}`)}`)).toEqual([]);
+    expect(await ids(`scope=${encodeURIComponent(`${SCOPE.system}|${SCOPE.code}`)}&status=active`)).toEqual(ofTask);
+  });
+});
+
+describe('every refused remote access: a 403 with an OperationOutcome and an AuditEvent', () => {
+  it('no Consent: a resource of the transfer no Consent names yet', async () => {
+    const token = await pullToken(vvt);
+    await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${NURSING_HANDOFF}`), /no active eoverdracht Consent names Composition\//);
+  });
+
+  it('wrong organisation: the Task and the document of a transfer to another organisation', async () => {
     const stranger = await pullToken(other);
     await expectRefused(other, () => fhirCall(sender.url, stranger, 'GET', `/fhir/stu3/Task/${taskId}`), /no active eoverdracht Consent names Task\//);
     await expectRefused(other, () => fhirCall(sender.url, stranger, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}/$document`), /no active eoverdracht Consent names Composition\//);
   });
 
-  it('refuses a resource no Consent names, and interactions other than read, $document and the Task update', async () => {
+  it('wrong interaction: a search, a delete, an update of anything but the Task', async () => {
     const token = await pullToken(vvt);
-    await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${NURSING_HANDOFF}`), /no active eoverdracht Consent names Composition\//);
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task?_id=${taskId}`), /may only read, call \$document on a Composition, or update its Task/);
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'DELETE', `/fhir/stu3/Task/${taskId}`), /may only read/);
     const composition = (await fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).body;
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'PUT', `/fhir/stu3/${ADVANCE_NOTICE}`, composition), /may only read/);
   });
+});
 
+describe('Consents follow the status', () => {
   it('moves the access from the advance notice to the handoff on in-progress', async () => {
     const copy = await localCopy(taskId, 'requested');
     expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt), 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status: 'accepted' })).status).toBe(200);
@@ -168,7 +193,7 @@ describe('Consents at the sender', () => {
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`), /no active eoverdracht Consent names Composition\//);
   });
 
-  it('ends the document access with the transfer and keeps only the Task readable to its receiver', async () => {
+  it('ends the document access with the transfer and keeps only the Task readable to its receiver (Bolt §4.2.1)', async () => {
     const ehr = await ehrToken(sender.url, hospital);
     const current = (await fhirCall(sender.url, ehr, 'GET', `/fhir/stu3/Task/${taskId}`)).body;
     expect((await fhirCall(sender.url, ehr, 'PUT', `/fhir/stu3/Task/${taskId}`, { ...current, status: 'cancelled' })).status).toBe(200);
@@ -177,12 +202,15 @@ describe('Consents at the sender', () => {
     expect(task?.status).toBe('active');
     expect(actionsOf(task)).toEqual(['access']);
     expect(Date.parse(task!.provision.period!.end!)).toBeGreaterThan(Date.now() + 300 * 24 * 3600 * 1000);
-
-    const token = await pullToken(vvt);
-    const read = await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${taskId}`);
+    const read = await fhirCall(sender.url, await pullToken(vvt), 'GET', `/fhir/stu3/Task/${taskId}`);
     expect(read).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+  });
+
+  it('ended transfer: refuses the document, its $document and the update of the Task (403, OperationOutcome, AuditEvent)', async () => {
+    const token = await pullToken(vvt);
+    const task = (await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${taskId}`)).body;
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${NURSING_HANDOFF}`), /no active eoverdracht Consent names Composition\//);
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${NURSING_HANDOFF}/$document`), /no active eoverdracht Consent names Composition\//);
-    await expectRefused(vvt, () => fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${taskId}`, { ...read.body, status: 'completed' }), /no longer allows its update \(the transfer has ended\)/);
+    await expectRefused(vvt, () => fhirCall(sender.url, token, 'PUT', `/fhir/stu3/Task/${taskId}`, { ...task, status: 'completed' }), /no longer allows its update \(the transfer has ended\)/);
   });
 });
