@@ -21,7 +21,7 @@ import { createDesk } from './desk/index.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
-import { createTransfer, heldTransferCredentials } from './transfer/index.js';
+import { createTransfer } from './transfer/index.js';
 import { createValidator, type Validator } from './validation/index.js';
 
 /**
@@ -55,7 +55,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
-    const auth = await createAuth(running, store, { heldCredentials: heldTransferCredentials(store) });
+    const auth = await createAuth(running, store);
     const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
     // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here when due.
     const dispatcher = createDispatcher({
