@@ -1,3 +1,4 @@
+import { narrativeAllowed } from '../fhir/narrative.js';
 import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { BundleContext } from './bundle.js';
@@ -313,7 +314,7 @@ export class Walker {
       }
       this.indexes[level] = i;
       if (matched >= 0) {
-        found[matched]++;
+        for (let s: number | undefined = matched; s !== undefined; s = slicing.slices[s].parent) found[s]++;
         const sliceRule = slicing.slices[matched].rule;
         this.item(sliceRule, sliceRule.types.find((t) => t.code === type.code) ?? type, value, extensions?.[i]);
       } else {
