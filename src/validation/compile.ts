@@ -47,7 +47,7 @@ export class Structure {
         this.byKey.set(type.key, { rule: typeSlice ?? rule, type: typeSlice?.types[0] ?? type });
       }
       if (rule.min > 0 || rule.node.slices.some((slice) => (slice.def.min ?? 0) > 0)) this.required.push(rule);
-      if (rule.types.length > 1) this.choices.push(rule);
+      if (rule.types.length > 1 && rule.node.name.endsWith(CHOICE)) this.choices.push(rule);
     }
   }
 }
@@ -132,7 +132,7 @@ export class ElementRule {
 
   /** R4 types Resource.id as a plain string; it is an id (which the HL7 validator checks too). */
   private adjustedType(ref: TypeRef, def: ElementDef): TypeRef {
-    const isResourceId = this.tree.definition.kind === 'resource' && /^[A-Za-z]+\.id$/.test(def.path);
+    const isResourceId = this.compiler.isResource(this.tree.definition.type) && /^[A-Za-z]+\.id$/.test(def.path);
     return isResourceId && ref.code === 'string' ? { ...ref, code: 'id' } : ref;
   }
 
@@ -141,7 +141,7 @@ export class ElementRule {
     if (this.target !== this) return this.target.children();
     if (this.ownStructure === undefined) {
       const children = this.node.children.map((child) => this.compiler.ruleFor(child, this.tree));
-      this.ownStructure = children.length ? new Structure(children, this.node === this.tree.root && this.tree.definition.kind === 'resource') : null;
+      this.ownStructure = children.length ? new Structure(children, this.node === this.tree.root && this.compiler.isResource(this.tree.definition.type)) : null;
     }
     return this.ownStructure ?? undefined;
   }
@@ -253,6 +253,11 @@ export class Compiler {
       profiles: ref.profiles,
       targetProfiles: ref.targetProfiles,
     };
+  }
+
+  /** By the core definition of the type, not by the profile's own `kind` (which some profiles get wrong). */
+  isResource(type: string): boolean {
+    return this.kindOf(type) === 'resource';
   }
 
   private kindOf(code: string): TypeRule['kind'] {

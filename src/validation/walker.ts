@@ -294,7 +294,8 @@ export class Walker {
       const value = values[i];
       let matched = -1;
       let undecided = false;
-      for (let s = 0; s < slicing.slices.length && matched < 0; s++) {
+      for (let o = 0; o < slicing.order.length && matched < 0; o++) {
+        const s = slicing.order[o];
         const matchers = slicing.slices[s].matchers;
         if (!matchers) continue;
         let result: boolean | undefined = true;
@@ -379,7 +380,7 @@ export class Walker {
 
   private narrativeVerdict(invariant: Invariant, div: string): boolean | undefined {
     if (!/^htmlchecks\(\)$/i.test(invariant.expression)) return invariant.evaluate(div, this.scope.resource, this.rootResource);
-    if (this.lastNarrative?.div !== div) this.lastNarrative = { div, holds: invariant.evaluate(div, this.scope.resource, this.rootResource) };
+    if (this.lastNarrative?.div !== div) this.lastNarrative = { div, holds: narrativeAllowed(this.version, div) };
     return this.lastNarrative.holds;
   }
 
