@@ -103,7 +103,7 @@ export class Walker {
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
     };
-    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression()) : undefined;
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
@@ -251,6 +251,9 @@ export class Walker {
     if (!rule.isArray) {
       if (Array.isArray(value) || Array.isArray(extension)) {
         this.report('error', 'structure', `${rule.id} is a single value, not an array`);
+      } else if (value === null) {
+        // null only aligns a repeating primitive with its `_x` companion.
+        this.report('error', 'structure', `${rule.id} must be a value, not null`);
       } else {
         if (rule.max === 0) this.report('error', 'structure', `${rule.id}: maximum allowed = 0, but found 1`);
         this.item(rule, type, value, extension);

@@ -72,13 +72,13 @@ function verdictOf(version: FhirVersion, read: Read): Verdict {
 }
 
 /**
- * Content as both formats hold it: XML has one kind of line end (a narrative's CR LF comes back as LF), a primitive's
- * `null` beside its `_name` companion says nothing, and `fhir_comments` (DSTU2's JSON form of XML comments) is no
- * content.
+ * Content as both formats hold it: XML has one kind of line end (a narrative's CR LF comes back as LF), and
+ * `fhir_comments` (DSTU2's JSON form of XML comments) is no content. A single primitive's `null` (beside its `_name`
+ * companion) is content XML cannot hold: the JSON is refused, as the HL7 validator refuses it.
  */
 function content(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value).replaceAll('\\r\\n', '\\n'), function (this: Record<string, unknown>, key, item: unknown) {
-    if (key === 'fhir_comments' || (item === null && this[`_${key}`] !== undefined)) return undefined;
+    if (key === 'fhir_comments') return undefined;
     return key.startsWith('_') && isDeepStrictEqual(item, {}) ? undefined : item;
   });
 }

@@ -24,6 +24,8 @@ export interface SuiteCase {
   profilesFolder?: string;
   profileUrl?: string;
   javaErrors: string[];
+  /** The Java validator's options for the case (`allow-comments`, ...). */
+  options: Record<string, unknown>;
 }
 
 export interface SuiteResult {
@@ -50,6 +52,7 @@ interface SecondSet {
   profilesFolder: string | null;
   profileUrl: string | null;
   java_errors: { where: string; text: string }[];
+  options: Record<string, unknown>;
 }
 
 const read = <T>(relative: string): T[] => JSON.parse(readFileSync(path.join(FIXTURES, relative), 'utf8')) as T[];
@@ -63,6 +66,7 @@ export function suiteCases(): SuiteCase[] {
       expected: c.expected,
       txOnly: c.java_error_count > 0 && c.tx_related_errors === c.java_error_count,
       javaErrors: (c.first_errors ?? []).map((e) => (typeof e === 'string' ? e : JSON.stringify(e))),
+      options: {},
     }),
   );
   const second = read<SecondSet>('fhir-test-cases/suite/cases.json').map(
@@ -75,6 +79,7 @@ export function suiteCases(): SuiteCase[] {
       profilesFolder: c.profilesFolder ? `fhir-test-cases/suite/${c.profilesFolder}` : undefined,
       profileUrl: c.profileUrl ?? undefined,
       javaErrors: c.java_errors.map((e) => `${e.where}: ${e.text}`),
+      options: c.options,
     }),
   );
   return [...first, ...second];
@@ -103,7 +108,9 @@ export async function runSuite(cases: SuiteCase[]): Promise<SuiteResult[]> {
 function verdictOf(validator: Validator, c: SuiteCase): { verdict: Verdict; errors: string } {
   let errors: OperationOutcomeIssue[];
   try {
-    const resource = parseResource(readFileSync(path.join(FIXTURES, c.file), 'utf8'), c.version);
+    const text = readFileSync(path.join(FIXTURES, c.file), 'utf8');
+    // The Java validator's allow-comments reads JSON with comments; the gateway reads JSON, so they go first.
+    const resource = parseResource(c.options['allow-comments'] ? withoutJsonComments(text) : text, c.version);
     errors = errorsOf(validator.validate(resource, { profiles: c.profileUrl ? [c.profileUrl] : [] }));
   } catch (error) {
     if (!(error instanceof OperationOutcomeError)) throw error;
@@ -139,4 +146,9 @@ export function describeDisagreement(r: SuiteResult): string {
   const java = r.case.javaErrors.length ? r.case.javaErrors.map((e) => `    java: ${e}`).join('\n') : '    java: (no errors)';
   const here = r.errors ? r.errors.split('\n').map((e) => `    here: ${e}`).join('\n') : '    here: (no errors)';
   return `${r.case.version} ${r.case.id}${r.case.txOnly ? ' [tx only]' : ''}: Java ${r.case.expected}, here ${r.verdict}\n${java}\n${here}`;
+}
+
+/** JSON with `//` and `/* *\/` comments outside strings, as plain JSON. */
+function withoutJsonComments(text: string): string {
+  return text.replace(/("(?:[^"\\]|\\.)*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (_, string: string | undefined) => string ?? '');
 }
