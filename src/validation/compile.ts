@@ -1,6 +1,7 @@
 import type { FhirVersion } from '../fhir/version.js';
 import { CORE_PREFIX, type Constraint, type ElementDef, type TypedValue, type TypeRef } from './definitions.js';
 import { type ElementNode, findByPath, type StructureTree, type StructureTrees } from './element-tree.js';
+import { ExtensionContexts } from './extension-context.js';
 import { type Invariant, InvariantCompiler } from './invariants.js';
 import { type PrimitiveRule, primitiveRule } from './primitives.js';
 import type { Registry } from './registry.js';
@@ -197,6 +198,8 @@ export class Compiler {
   private readonly primitives = new Map<string, { rule: PrimitiveRule; elementStructure?: Structure }>();
   private readonly invariants: InvariantCompiler;
   private readonly targets = new WeakMap<TypeRule, Set<string> | null>();
+  private readonly ancestors = new Map<string, string[]>();
+  readonly extensionContexts: ExtensionContexts;
 
   constructor(
     readonly version: FhirVersion,
@@ -205,6 +208,23 @@ export class Compiler {
     readonly terminology: Terminology,
   ) {
     this.invariants = new InvariantCompiler(version);
+    this.extensionContexts = new ExtensionContexts(version);
+  }
+
+  /** The types a type specializes (HumanName: Element; Patient: DomainResource, Resource). */
+  typeAncestors(type: string): string[] {
+    let found = this.ancestors.get(type);
+    if (!found) {
+      found = [];
+      let base = this.registry.structure(CORE_PREFIX + type)?.baseDefinition;
+      while (base?.startsWith(CORE_PREFIX) && found.length < 10) {
+        const name = base.slice(CORE_PREFIX.length);
+        found.push(name);
+        base = this.registry.structure(base)?.baseDefinition;
+      }
+      this.ancestors.set(type, found);
+    }
+    return found;
   }
 
   ruleFor(node: ElementNode, tree: StructureTree): ElementRule {

@@ -76,8 +76,29 @@ export interface StructureDefinition {
   fhirVersion?: string;
   snapshot?: ElementDef[];
   differential?: ElementDef[];
+  /** An extension's contexts: where it may be used (R4 `context`, STU3 `contextType` + `context`). */
+  contexts?: ExtensionContext[];
+  /** FHIRPath an extension's host must meet (`contextInvariant`). */
+  contextInvariants?: string[];
   /** Where the definition came from (a file or a base bundle), for messages. */
   source: string;
+}
+
+export interface ExtensionContext {
+  type: 'element' | 'extension' | 'fhirpath';
+  expression: string;
+}
+
+/** R4 states each context's type; STU3 one contextType for all (`resource` and `datatype` name elements). */
+function normalizeContexts(raw: Json): ExtensionContext[] | undefined {
+  const listed = asArray(raw.context as (Json | string)[] | undefined);
+  if (listed.length === 0) return undefined;
+  const stu3Type = raw.contextType === 'extension' ? 'extension' : 'element';
+  return listed.map((context) =>
+    typeof context === 'string'
+      ? { type: stu3Type, expression: context }
+      : { type: context.type as ExtensionContext['type'], expression: String(context.expression) },
+  );
 }
 
 export interface ValueSetInclude {
@@ -263,6 +284,8 @@ export function normalizeStructureDefinition(raw: Json, source: string): Structu
     fhirVersion: typeof raw.fhirVersion === 'string' ? raw.fhirVersion : undefined,
     snapshot: normalizeElements(raw.snapshot),
     differential: normalizeElements(raw.differential),
+    contexts: normalizeContexts(raw),
+    contextInvariants: asArray(raw.contextInvariant as string[] | undefined).filter((e) => typeof e === 'string'),
     source,
   };
 }

@@ -4,7 +4,7 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 import { BundleContext } from './bundle.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
-import { CORE_PREFIX } from './definitions.js';
+import { CORE_PREFIX, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
@@ -13,6 +13,17 @@ import { impliedVitalSignsProfile } from './vital-signs.js';
 import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
+
+const VALUE_IN_DEFINITION = /^ElementDefinition\.(example|fixed|pattern|defaultValue|minValue|maxValue)/;
+
+/** An element extensions may sit on, and where it is in the walk. */
+interface HostFrame {
+  path: string;
+  type: string;
+  value: unknown;
+  url?: string;
+  depth: number;
+}
 
 /** What one resource's walk needs to know about the resource it is in. */
 interface ResourceScope {
@@ -38,6 +49,10 @@ export class Walker {
   private bundleDepth = -1;
   /** While walking a profile a document predates (see legacy-codes), its errors are reported as warnings. */
   private advisory = false;
+  /** The elements walked into that extensions may sit on, innermost last (for extension contexts). */
+  private readonly hosts: HostFrame[] = [];
+  /** Where the current resource's own path starts in `names`. */
+  private scopeStart = 0;
   /** txt-1 and txt-2 are the same htmlChecks() over one narrative: it is run once. */
   private lastNarrative?: { div: string; holds: boolean | undefined };
 
@@ -97,7 +112,10 @@ export class Walker {
     const base = this.resourceDefinition(resource);
     if (!base) return;
     const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
-    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth };
+    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart };
+    this.scopeStart = this.depth;
+    const type = base.tree.definition.type;
+    this.hosts.push({ path: type, type, value: resource, depth: this.depth });
     this.scope = {
       resource,
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
@@ -108,7 +126,8 @@ export class Walker {
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
-    [this.scope, this.bundle, this.bundleDepth] = [outer.scope, outer.bundle, outer.bundleDepth];
+    [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
+    this.hosts.pop();
   }
 
   private resourceDefinition(resource: Json): ElementRule | undefined {
@@ -357,7 +376,11 @@ export class Walker {
     }
     if (extension !== undefined && extension !== null) {
       if (!isObject(extension)) this.report('error', 'structure', `The _${type.key} companion must be an object`);
-      else if (plan.structure) this.object(extension, plan.structure);
+      else if (plan.structure) {
+        this.hosts.push({ path: rule.node.def.path, type: type.code, value, depth: this.depth });
+        this.object(extension, plan.structure);
+        this.hosts.pop();
+      }
     }
   }
 
@@ -401,7 +424,12 @@ export class Walker {
     const plan = type.code === 'Extension' ? this.extensionPlan(rule, type, value) : rule.plan(type);
     if (rule.fixed || rule.pattern) this.fixedOrPattern(rule, value);
     if (rule.binding && (type.code === 'Coding' || type.code === 'CodeableConcept')) this.codingBinding(rule.binding, type.code, value);
-    if (plan.structure) this.object(value, plan.structure);
+    if (plan.structure) {
+      const url = type.code === 'Extension' && typeof value.url === 'string' ? value.url : undefined;
+      this.hosts.push({ path: rule.node.def.path, type: type.code, value, url, depth: this.depth });
+      this.object(value, plan.structure);
+      this.hosts.pop();
+    }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
     this.invariants(value, plan);
@@ -514,7 +542,10 @@ export class Walker {
     const url = value.url;
     if (typeof url === 'string' && url.includes(':')) {
       const definition = this.compiler.root(url);
-      if (definition?.tree.definition.type === 'Extension') return definition.plan();
+      if (definition?.tree.definition.type === 'Extension') {
+        this.extensionContext(definition.tree.definition);
+        return definition.plan();
+      }
       if (rule.name === 'modifierExtension') {
         this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
       } else {
@@ -523,6 +554,33 @@ export class Walker {
       }
     }
     return rule.plan(type);
+  }
+
+  private extensionContext(definition: StructureDefinition): void {
+    const frame = this.hosts.at(-1);
+    if (!frame || (!definition.contexts?.length && !definition.contextInvariants?.length)) return;
+    // Example, fixed and pattern values in a definition stand for elements elsewhere: their extensions are not judged here.
+    if (VALUE_IN_DEFINITION.test(frame.path)) return;
+    const outer = this.hosts.at(-2);
+    const url = frame.url ?? (frame.path.startsWith('Extension.value') ? outer?.url : undefined);
+    const host = { names: this.hostNames(frame), type: frame.type, value: frame.value, url };
+    const problem = this.compiler.extensionContexts.problem(definition, host, this.scope.resource);
+    if (problem) this.report('error', 'business-rule', problem);
+  }
+
+  /** A host's element paths (by definition and in the instance, also from the resource's ancestors), its type and that type's ancestors. */
+  private hostNames(frame: HostFrame): Set<string> {
+    const names = new Set([frame.path, frame.type, ...this.compiler.typeAncestors(frame.type)]);
+    const resourceType = String(this.scope.resource.resourceType);
+    const steps: string[] = [];
+    for (let i = this.scopeStart; i < frame.depth; i++) steps.push(this.names[i].replace(/\.ofType\(.*\)$/, ''));
+    const instance = [resourceType, ...steps].join('.');
+    names.add(instance);
+    for (const ancestor of this.compiler.typeAncestors(resourceType)) {
+      names.add(ancestor + instance.slice(resourceType.length));
+      if (frame.path.startsWith(`${resourceType}.`)) names.add(ancestor + frame.path.slice(resourceType.length));
+    }
+    return names;
   }
 
   /** ext-1: an extension has either a value or nested extensions, never both, never neither. */
