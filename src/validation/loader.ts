@@ -9,6 +9,7 @@ import {
   normalizeCodeSystem,
   normalizeStructureDefinition,
   normalizeValueSet,
+  type StructureDefinition,
 } from './definitions.js';
 import { Registry } from './registry.js';
 
@@ -43,7 +44,7 @@ function addResource(registry: Registry, resource: Json, source: string): number
       );
     case 'StructureDefinition':
       if (typeof resource.url !== 'string' || !belongsTo(resource.fhirVersion as string | undefined, registry.version)) return 0;
-      registry.addStructure(normalizeStructureDefinition(resource, source));
+      registry.addStructure(withContainedValueSets(registry, resource, normalizeStructureDefinition(resource, source)));
       return 1;
     case 'ValueSet':
       if (typeof resource.url !== 'string') return 0;
@@ -56,6 +57,19 @@ function addResource(registry: Registry, resource: Json, source: string): number
     default:
       return 0;
   }
+}
+
+/** Value sets contained in a profile and bound by `#id`: registered as `url#id`, and the bindings pointed there. */
+function withContainedValueSets(registry: Registry, raw: Json, definition: StructureDefinition): StructureDefinition {
+  for (const contained of (raw.contained as Json[] | undefined) ?? []) {
+    if (contained.resourceType === 'ValueSet' && typeof contained.id === 'string') {
+      registry.addValueSet(normalizeValueSet({ ...contained, url: `${definition.url}#${contained.id}` }));
+    }
+  }
+  for (const element of [...(definition.snapshot ?? []), ...(definition.differential ?? [])]) {
+    if (element.binding?.valueSet?.startsWith('#')) element.binding.valueSet = definition.url + element.binding.valueSet;
+  }
+  return definition;
 }
 
 const baseRegistries = new Map<FhirVersion, Promise<Registry>>();

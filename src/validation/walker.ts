@@ -343,6 +343,8 @@ export class Walker {
       } else {
         if (slicing.rules === 'closed' && !undecided) {
           this.report('error', 'structure', `This element does not match any known slice of ${rule.id}, and slicing is closed`);
+        } else if (isUndefinedSubExtension(rule, value)) {
+          this.report('error', 'structure', `Sub-extension url '${String((value as Json).url)}' is not defined by the extension`);
         }
         this.item(rule, type, value, extensions?.[i]);
       }
@@ -432,7 +434,25 @@ export class Walker {
     }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
+    else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  /** A type with several profiles: the value must meet at least one of them (when all are known). */
+  private profileChoice(type: TypeRule, value: Json): void {
+    const roots = type.profiles.map((url) => this.compiler.root(url));
+    if (roots.some((root) => root === undefined)) return;
+    const meets = (root: ElementRule) => {
+      const probe = new Walker(this.compiler, this.version);
+      [probe.scope, probe.rootResource] = [this.scope, this.rootResource];
+      const plan = root.plan();
+      if (plan.structure) probe.object(value, plan.structure);
+      probe.invariants(value, plan);
+      return !probe.issues.some((found) => found.severity === 'error' || found.severity === 'fatal');
+    };
+    if (!roots.some((root) => meets(root!))) {
+      this.report('error', 'structure', `Unable to find a match for the specified profile among choices: ${type.profiles.join(', ')}`);
+    }
   }
 
   private fixedOrPattern(rule: ElementRule, value: Json): void {
@@ -609,6 +629,12 @@ function isBelow(value: unknown, bound: unknown): boolean {
   if (typeof value === 'number' && typeof bound === 'number') return value < bound;
   if (typeof value === 'string' && typeof bound === 'string' && value.length === bound.length) return value < bound;
   return false;
+}
+
+/** A complex extension defines its sub-extensions: one with a relative url it does not define is an error (as in the HL7 validator). */
+function isUndefinedSubExtension(rule: ElementRule, value: unknown): boolean {
+  if (rule.node.def.path !== 'Extension.extension' || !isObject(value)) return false;
+  return typeof value.url === 'string' && !value.url.includes(':');
 }
 
 function anyPresent(node: Json, keys: string[]): boolean {
