@@ -36,6 +36,20 @@ export class ExtensionContexts {
 
   constructor(private readonly version: FhirVersion) {}
 
+  /**
+   * The common case, decided without building the host's names: an element context that is the host's path by
+   * definition, its type or one of that type's ancestors, and no context invariant.
+   */
+  allowsDirectly(definition: StructureDefinition, path: string, type: string, ancestors: string[]): boolean {
+    if (definition.contextInvariants?.length) return false;
+    for (const context of definition.contexts ?? []) {
+      if (context.type !== 'element') continue;
+      const expression = CORRECTED_CONTEXTS[definition.url] ?? context.expression;
+      if (ANYWHERE.has(expression) || expression === path || expression === type || ancestors.includes(expression)) return true;
+    }
+    return false;
+  }
+
   /** What is wrong with using the extension here; undefined when nothing is. */
   problem(definition: StructureDefinition, host: Host, resource: unknown): string | undefined {
     const contexts = definition.contexts ?? [];

@@ -581,10 +581,12 @@ export class Walker {
     if (!frame || (!definition.contexts?.length && !definition.contextInvariants?.length)) return;
     // Example, fixed and pattern values in a definition stand for elements elsewhere: their extensions are not judged here.
     if (VALUE_IN_DEFINITION.test(frame.path)) return;
+    const contexts = this.compiler.extensionContexts;
+    if (contexts.allowsDirectly(definition, frame.path, frame.type, this.compiler.typeAncestors(frame.type))) return;
     const outer = this.hosts.at(-2);
     const url = frame.url ?? (frame.path.startsWith('Extension.value') ? outer?.url : undefined);
     const host = { names: this.hostNames(frame), type: frame.type, value: frame.value, url };
-    const problem = this.compiler.extensionContexts.problem(definition, host, this.scope.resource);
+    const problem = contexts.problem(definition, host, this.scope.resource);
     if (problem) this.report('error', 'business-rule', problem);
   }
 
