@@ -62,6 +62,8 @@ export interface ElementDef {
   maxValue?: TypedValue;
   /** The regex a primitive type's `value` must match (from the type's definition). */
   regex?: string;
+  /** A primitive here must have a value, not only extensions (R5 `mustHaveValue`). */
+  mustHaveValue?: boolean;
 }
 
 export interface StructureDefinition {
@@ -182,6 +184,9 @@ const REGEX_EXTENSIONS = new Set([
   'http://hl7.org/fhir/StructureDefinition/structuredefinition-regex',
 ]);
 
+/** R5's ElementDefinition.mustHaveValue, carried into R4 profiles as a cross-version extension. */
+const MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue';
+
 const BEST_PRACTICE = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice';
 
 function normalizeConstraint(raw: Json): Constraint {
@@ -240,6 +245,7 @@ export function normalizeElement(raw: Json): ElementDef {
     .flatMap((t) => asArray(t.extension as Json[]))
     .find((e) => REGEX_EXTENSIONS.has(e.url as string));
   if (regex) element.regex = String(regex.valueString);
+  if (raw.mustHaveValue === true || asArray(raw.extension as Json[]).some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
   for (const key of ['fixed', 'pattern', 'minValue', 'maxValue'] as const) if (element[key] === undefined) delete element[key];
   return element;
 }

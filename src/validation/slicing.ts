@@ -11,7 +11,9 @@ import { asList, isObject } from '../vocabulary/json.js';
  * may belong to the slice, so it counts towards the slice's minimum but not its maximum.
  */
 export type Resolve = (reference: string) => Resource | undefined;
-export type Matcher = (item: unknown, resolve: Resolve) => boolean | undefined;
+/** Whether a value (a resource or datatype) meets a profile; undefined when the profile is not known. */
+export type Conforms = (value: unknown, profile: string) => boolean | undefined;
+export type Matcher = (item: unknown, resolve: Resolve, conforms: Conforms) => boolean | undefined;
 
 export interface SliceRule {
   name: string;
@@ -74,7 +76,7 @@ function matcherFor(compiler: Compiler, slice: ElementNode, discriminator: Discr
     case 'type':
       return typeMatcher(compiler, slice, segments);
     case 'profile':
-      return segments.at(-1) === 'resolve()' ? profileMatcher(compiler, slice) : undefined;
+      return segments.at(-1) === 'resolve()' ? profileMatcher(compiler, slice) : conformanceMatcher(compiler, slice, segments);
     default:
       return undefined;
   }
@@ -229,6 +231,23 @@ const REFERENCE_TYPE = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_hist
 /** The resource type a literal reference names (`Patient/1`, `http://x/fhir/Patient/1`), if it names one. */
 export function referenceType(reference: string): string | undefined {
   return REFERENCE_TYPE.exec(reference)?.[1];
+}
+
+/** A profile discriminator on an element itself (`$this.resource`): the value there must meet the slice's type profile. */
+function conformanceMatcher(compiler: Compiler, slice: ElementNode, segments: string[]): Matcher | undefined {
+  const profiles = (nodeAt(compiler, slice, segments)?.def.types ?? []).flatMap((t) => t.profiles);
+  if (profiles.length === 0) return undefined;
+  return (item, _, conforms) => {
+    let undecided = false;
+    for (const value of valuesAt(item, segments)) {
+      for (const profile of profiles) {
+        const meets = conforms(value, profile);
+        if (meets) return true;
+        if (meets === undefined) undecided = true;
+      }
+    }
+    return undecided ? undefined : false;
+  };
 }
 
 /**

@@ -312,6 +312,7 @@ export class Walker {
     const found = new Array<number>(slicing.slices.length).fill(0);
     const possible = new Array<number>(slicing.slices.length).fill(0);
     const resolve = (reference: string) => this.resolve(reference);
+    const conforms = (value: unknown, profile: string) => this.conforms(value, profile);
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
       let matched = -1;
@@ -322,7 +323,7 @@ export class Walker {
         if (!matchers) continue;
         let result: boolean | undefined = true;
         for (const matcher of matchers) {
-          const answer = matcher(value, resolve);
+          const answer = matcher(value, resolve, conforms);
           if (answer === false) {
             result = false;
             break;
@@ -371,6 +372,7 @@ export class Walker {
     const plan = rule.plan(type);
     if (value === undefined || value === null) {
       if (extension === undefined || extension === null) this.report('error', 'structure', `${rule.id} has neither a value nor an extension`);
+      else if (rule.node.def.mustHaveValue) this.report('error', 'required', `${rule.id} requires a value, not only extensions (mustHaveValue)`);
     } else {
       const problem = checkPrimitive(plan.primitive!, value);
       if (problem) this.report('error', 'value', problem);
@@ -440,17 +442,9 @@ export class Walker {
 
   /** A type with several profiles: the value must meet at least one of them (when all are known). */
   private profileChoice(type: TypeRule, value: Json): void {
-    const roots = type.profiles.map((url) => this.compiler.root(url));
-    if (roots.some((root) => root === undefined)) return;
-    const meets = (root: ElementRule) => {
-      const probe = new Walker(this.compiler, this.version);
-      [probe.scope, probe.rootResource] = [this.scope, this.rootResource];
-      const plan = root.plan();
-      if (plan.structure) probe.object(value, plan.structure);
-      probe.invariants(value, plan);
-      return !probe.issues.some((found) => found.severity === 'error' || found.severity === 'fatal');
-    };
-    if (!roots.some((root) => meets(root!))) {
+    const verdicts = type.profiles.map((url) => this.conforms(value, url));
+    if (verdicts.includes(undefined)) return;
+    if (!verdicts.includes(true)) {
       this.report('error', 'structure', `Unable to find a match for the specified profile among choices: ${type.profiles.join(', ')}`);
     }
   }
@@ -548,6 +542,24 @@ export class Walker {
   private currentEntry(): number {
     const level = this.bundleDepth;
     return this.names[level] === 'entry' ? this.indexes[level] : -1;
+  }
+
+  /** Whether a resource or datatype meets a profile, walked apart from this walk; undefined when the profile is not known. */
+  private conforms(value: unknown, profile: string): boolean | undefined {
+    const root = this.compiler.root(profile);
+    if (!root || !isObject(value)) return root ? false : undefined;
+    const probe = new Walker(this.compiler, this.version);
+    if (typeof value.resourceType === 'string') {
+      if (value.resourceType !== root.tree.definition.type) return false;
+      probe.rootResource = this.rootResource;
+      probe.resource(value, [profile], 'entry');
+    } else {
+      [probe.scope, probe.rootResource] = [this.scope, this.rootResource];
+      const plan = root.plan();
+      if (plan.structure) probe.object(value, plan.structure);
+      probe.invariants(value, plan);
+    }
+    return !probe.issues.some((found) => found.severity === 'error' || found.severity === 'fatal');
   }
 
   private resolve(reference: string): Resource | undefined {
