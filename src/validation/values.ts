@@ -35,7 +35,7 @@ export function matchesFixed(instance: unknown, fixed: unknown): boolean {
 export function valuesAt(value: unknown, path: string[]): unknown[] {
   let current = asList(value);
   for (const name of path) {
-    const extension = EXTENSION_STEP.exec(name);
+    const extension = name.charCodeAt(name.length - 1) === 41 ? EXTENSION_STEP.exec(name) : null;
     const next: unknown[] = [];
     for (const item of current) {
       if (!isObject(item)) continue;
