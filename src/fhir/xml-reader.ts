@@ -1,8 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import fhirpath from 'fhirpath';
-import r4Model from 'fhirpath/fhir-context/r4/index.js';
-import stu3Model from 'fhirpath/fhir-context/stu3/index.js';
 import { isResourceType, typeInfo, type ElementInfo, type TypeInfo } from './convert/model.js';
+import { narrativeAllowed } from './narrative.js';
 import { issue, outcome, OperationOutcomeError, type OperationOutcomeIssue } from './outcome.js';
 import type { FhirVersion, Resource } from './version.js';
 
@@ -392,19 +390,6 @@ function resolveReference(name: string, reference: string): string | undefined {
 function isXmlCharacter(code: number): boolean {
   if (code === 0x9 || code === 0xa || code === 0xd) return true;
   return (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
-}
-
-const MODELS = { r4: r4Model, stu3: stu3Model } as const;
-const narrativeChecks = new Map<FhirVersion, (div: string) => unknown[]>();
-
-/** fhirpath.js's htmlChecks(), the check behind the narrative invariants txt-1 and txt-2 that the validator runs. */
-function narrativeAllowed(version: FhirVersion, div: string): boolean {
-  let check = narrativeChecks.get(version);
-  if (!check) {
-    check = fhirpath.compile({ base: 'Narrative.div', expression: 'htmlChecks()' } as never, MODELS[version] as never) as (div: string) => unknown[];
-    narrativeChecks.set(version, check);
-  }
-  return check(div)[0] === true;
 }
 
 /** Refuses what is not well-formed XML, and any DTD (FHIR forbids them; refusing them also rules out entity expansion). */

@@ -1,4 +1,4 @@
-import type { Resource } from '../fhir/version.js';
+import type { FhirVersion, Resource } from '../fhir/version.js';
 import { referenceType } from './slicing.js';
 import { asList } from '../vocabulary/json.js';
 
@@ -9,6 +9,7 @@ import { asList } from '../vocabulary/json.js';
 interface Entry {
   fullUrl?: string;
   resource?: Resource;
+  searchMode?: unknown;
 }
 
 export interface RecordedReference {
@@ -23,6 +24,9 @@ export interface RecordedReference {
 export type Report = (severity: 'error' | 'warning', code: string, text: string, expression: string) => void;
 
 const HISTORY = /\/_history\/([^/]+)$/;
+const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:/i;
+/** A RESTful fullUrl: `http(s)://base/Type/id`, with the type and id. */
+const RESTFUL_PARTS = /^https?:\/\/.*\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 const RESTFUL_FULL_URL = /^(.*\/)[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
 
 export class BundleContext {
@@ -31,9 +35,11 @@ export class BundleContext {
   readonly type: string;
 
   constructor(
-    bundle: Record<string, unknown>,
+    private readonly bundle: Record<string, unknown>,
     /** The FHIRPath of the Bundle itself. */
     readonly expression: string,
+    private readonly version: FhirVersion,
+    private readonly isResourceType: (type: string) => boolean,
   ) {
     this.type = String(bundle.type ?? '');
     this.entries = asList(bundle.entry).map((entry) => {
@@ -41,12 +47,13 @@ export class BundleContext {
       return {
         fullUrl: typeof record.fullUrl === 'string' ? record.fullUrl : undefined,
         resource: typeof record.resource === 'object' && record.resource !== null ? (record.resource as Resource) : undefined,
+        searchMode: (record.search as { mode?: unknown } | undefined)?.mode,
       };
     });
-    this.links = asList(bundle.link).map((link) => (link as { relation?: unknown } | null)?.relation);
+    this.links = asList(bundle.link).map((link) => link as { relation?: unknown; url?: unknown } | null);
   }
 
-  private readonly links: unknown[];
+  private readonly links: ({ relation?: unknown; url?: unknown } | null)[];
 
   /**
    * The entries a reference resolves to by the bundle rules (more than one is an error of the bundle);
@@ -79,12 +86,52 @@ export class BundleContext {
 
   check(report: Report): void {
     this.checkLinks(report);
+    this.entries.forEach((entry, index) => this.checkEntry(entry, `${this.expression}.entry[${index}]`, report));
+    if (this.type === 'searchset') this.checkSearchResults(report);
+    if (this.type === 'document' && this.version === 'stu3' && !(this.bundle.meta as { lastUpdated?: unknown } | undefined)?.lastUpdated) {
+      // STU3 has no Bundle.timestamp: a document's date is its meta.lastUpdated.
+      report('error', 'required', 'A document must have a date (Bundle.meta.lastUpdated)', this.expression);
+    }
     for (const recorded of this.references) this.checkReference(recorded, report);
+  }
+
+  /** A fullUrl is absolute; one that looks like a RESTful server URL names the resource's type and id. */
+  private checkEntry({ fullUrl, resource }: Entry, expression: string, report: Report): void {
+    if (fullUrl === undefined) return;
+    if (!ABSOLUTE_URL.test(fullUrl)) {
+      report('error', 'invalid', `The fullUrl must be an absolute URL (not '${fullUrl}')`, expression);
+      return;
+    }
+    const restful = RESTFUL_PARTS.exec(fullUrl);
+    if (!restful || !resource || !this.isResourceType(restful[1])) return;
+    if (resource.id === undefined) {
+      report('error', 'invalid', `The fullUrl '${fullUrl}' looks like a RESTful server URL, but the resource has no id`, expression);
+    } else if (restful[1] !== resource.resourceType || restful[2] !== resource.id) {
+      report('error', 'invalid', `The fullUrl '${fullUrl}' looks like a RESTful server URL, so it must end with the resource's type and id (/${resource.resourceType}/${String(resource.id)})`, expression);
+    }
+  }
+
+  /** Search results have ids and the searched type; an outcome entry is an OperationOutcome. */
+  private checkSearchResults(report: Report): void {
+    const types = searchedTypes(this.links.find((link) => link?.relation === 'self')?.url);
+    this.entries.forEach(({ resource, searchMode }, index) => {
+      if (!resource) return;
+      const expression = `${this.expression}.entry[${index}].resource`;
+      if (searchMode === 'outcome' && resource.resourceType !== 'OperationOutcome') {
+        report('error', 'invalid', `This is not an OperationOutcome (${resource.resourceType})`, expression);
+      }
+      if (searchMode !== 'match') return;
+      if (resource.id === undefined) report('error', 'required', 'Search results must have ids', expression);
+      if (types && !types.includes(resource.resourceType)) {
+        report('error', 'invalid', `This is not a matching resource type for the specified search (${resource.resourceType} expecting ${types.join(', ')})`, expression);
+      }
+    });
   }
 
   private checkLinks(report: Report): void {
     const seen = new Set<unknown>();
-    this.links.forEach((relation, index) => {
+    this.links.forEach((link, index) => {
+      const relation = link?.relation;
       if (relation === undefined) return;
       if (seen.has(relation)) {
         report('error', 'invariant', `The link relationship type '${String(relation)}' can only occur once`, `${this.expression}.link[${index}]`);
@@ -119,4 +166,14 @@ export class BundleContext {
       report('error', 'not-found', `Can't find '${reference}' in the bundle: a document carries the resources its Composition refers to`, expression);
     }
   }
+}
+
+/** The resource types a search asked for, from its self link (`Patient?name=x`, `?_type=A,B`); undefined when unknown. */
+function searchedTypes(url: unknown): string[] | undefined {
+  if (typeof url !== 'string') return undefined;
+  const [path, query = ''] = url.split('?');
+  const listed = new URLSearchParams(query).get('_type');
+  if (listed) return listed.split(',');
+  const type = path.split('/').pop();
+  return type && /^[A-Z][A-Za-z]+$/.test(type) ? [type] : undefined;
 }

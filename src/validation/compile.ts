@@ -1,6 +1,7 @@
 import type { FhirVersion } from '../fhir/version.js';
 import { CORE_PREFIX, type Constraint, type ElementDef, type TypedValue, type TypeRef } from './definitions.js';
 import { type ElementNode, findByPath, type StructureTree, type StructureTrees } from './element-tree.js';
+import { ExtensionContexts } from './extension-context.js';
 import { type Invariant, InvariantCompiler } from './invariants.js';
 import { type PrimitiveRule, primitiveRule } from './primitives.js';
 import type { Registry } from './registry.js';
@@ -47,7 +48,7 @@ export class Structure {
         this.byKey.set(type.key, { rule: typeSlice ?? rule, type: typeSlice?.types[0] ?? type });
       }
       if (rule.min > 0 || rule.node.slices.some((slice) => (slice.def.min ?? 0) > 0)) this.required.push(rule);
-      if (rule.types.length > 1) this.choices.push(rule);
+      if (rule.types.length > 1 && rule.node.name.endsWith(CHOICE)) this.choices.push(rule);
     }
   }
 }
@@ -132,7 +133,7 @@ export class ElementRule {
 
   /** R4 types Resource.id as a plain string; it is an id (which the HL7 validator checks too). */
   private adjustedType(ref: TypeRef, def: ElementDef): TypeRef {
-    const isResourceId = this.tree.definition.kind === 'resource' && /^[A-Za-z]+\.id$/.test(def.path);
+    const isResourceId = this.compiler.isResource(this.tree.definition.type) && /^[A-Za-z]+\.id$/.test(def.path);
     return isResourceId && ref.code === 'string' ? { ...ref, code: 'id' } : ref;
   }
 
@@ -141,7 +142,7 @@ export class ElementRule {
     if (this.target !== this) return this.target.children();
     if (this.ownStructure === undefined) {
       const children = this.node.children.map((child) => this.compiler.ruleFor(child, this.tree));
-      this.ownStructure = children.length ? new Structure(children, this.node === this.tree.root && this.tree.definition.kind === 'resource') : null;
+      this.ownStructure = children.length ? new Structure(children, this.node === this.tree.root && this.compiler.isResource(this.tree.definition.type)) : null;
     }
     return this.ownStructure ?? undefined;
   }
@@ -197,6 +198,8 @@ export class Compiler {
   private readonly primitives = new Map<string, { rule: PrimitiveRule; elementStructure?: Structure }>();
   private readonly invariants: InvariantCompiler;
   private readonly targets = new WeakMap<TypeRule, Set<string> | null>();
+  private readonly ancestors = new Map<string, string[]>();
+  readonly extensionContexts: ExtensionContexts;
 
   constructor(
     readonly version: FhirVersion,
@@ -205,6 +208,23 @@ export class Compiler {
     readonly terminology: Terminology,
   ) {
     this.invariants = new InvariantCompiler(version);
+    this.extensionContexts = new ExtensionContexts(version);
+  }
+
+  /** The types a type specializes (HumanName: Element; Patient: DomainResource, Resource). */
+  typeAncestors(type: string): string[] {
+    let found = this.ancestors.get(type);
+    if (!found) {
+      found = [];
+      let base = this.registry.structure(CORE_PREFIX + type)?.baseDefinition;
+      while (base?.startsWith(CORE_PREFIX) && found.length < 10) {
+        const name = base.slice(CORE_PREFIX.length);
+        found.push(name);
+        base = this.registry.structure(base)?.baseDefinition;
+      }
+      this.ancestors.set(type, found);
+    }
+    return found;
   }
 
   ruleFor(node: ElementNode, tree: StructureTree): ElementRule {
@@ -253,6 +273,11 @@ export class Compiler {
       profiles: ref.profiles,
       targetProfiles: ref.targetProfiles,
     };
+  }
+
+  /** By the core definition of the type, not by the profile's own `kind` (which some profiles get wrong). */
+  isResource(type: string): boolean {
+    return this.kindOf(type) === 'resource';
   }
 
   private kindOf(code: string): TypeRule['kind'] {

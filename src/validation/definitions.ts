@@ -62,6 +62,8 @@ export interface ElementDef {
   maxValue?: TypedValue;
   /** The regex a primitive type's `value` must match (from the type's definition). */
   regex?: string;
+  /** A primitive here must have a value, not only extensions (R5 `mustHaveValue`). */
+  mustHaveValue?: boolean;
 }
 
 export interface StructureDefinition {
@@ -76,8 +78,29 @@ export interface StructureDefinition {
   fhirVersion?: string;
   snapshot?: ElementDef[];
   differential?: ElementDef[];
+  /** An extension's contexts: where it may be used (R4 `context`, STU3 `contextType` + `context`). */
+  contexts?: ExtensionContext[];
+  /** FHIRPath an extension's host must meet (`contextInvariant`). */
+  contextInvariants?: string[];
   /** Where the definition came from (a file or a base bundle), for messages. */
   source: string;
+}
+
+export interface ExtensionContext {
+  type: 'element' | 'extension' | 'fhirpath';
+  expression: string;
+}
+
+/** R4 states each context's type; STU3 one contextType for all (`resource` and `datatype` name elements). */
+function normalizeContexts(raw: Json): ExtensionContext[] | undefined {
+  const listed = asArray(raw.context as (Json | string)[] | undefined);
+  if (listed.length === 0) return undefined;
+  const stu3Type = raw.contextType === 'extension' ? 'extension' : 'element';
+  return listed.map((context) =>
+    typeof context === 'string'
+      ? { type: stu3Type, expression: context }
+      : { type: context.type as ExtensionContext['type'], expression: String(context.expression) },
+  );
 }
 
 export interface ValueSetInclude {
@@ -161,6 +184,9 @@ const REGEX_EXTENSIONS = new Set([
   'http://hl7.org/fhir/StructureDefinition/structuredefinition-regex',
 ]);
 
+/** R5's ElementDefinition.mustHaveValue, carried into R4 profiles as a cross-version extension. */
+const MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue';
+
 const BEST_PRACTICE = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice';
 
 function normalizeConstraint(raw: Json): Constraint {
@@ -219,6 +245,7 @@ export function normalizeElement(raw: Json): ElementDef {
     .flatMap((t) => asArray(t.extension as Json[]))
     .find((e) => REGEX_EXTENSIONS.has(e.url as string));
   if (regex) element.regex = String(regex.valueString);
+  if (raw.mustHaveValue === true || asArray(raw.extension as Json[]).some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
   for (const key of ['fixed', 'pattern', 'minValue', 'maxValue'] as const) if (element[key] === undefined) delete element[key];
   return element;
 }
@@ -263,6 +290,8 @@ export function normalizeStructureDefinition(raw: Json, source: string): Structu
     fhirVersion: typeof raw.fhirVersion === 'string' ? raw.fhirVersion : undefined,
     snapshot: normalizeElements(raw.snapshot),
     differential: normalizeElements(raw.differential),
+    contexts: normalizeContexts(raw),
+    contextInvariants: asArray(raw.contextInvariant as string[] | undefined).filter((e) => typeof e === 'string'),
     source,
   };
 }

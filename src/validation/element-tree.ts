@@ -212,6 +212,7 @@ function merge(base: ElementDef, diff: ElementDef): ElementDef {
   if (diff.maxLength !== undefined) merged.maxLength = diff.maxLength;
   if (diff.minValue) merged.minValue = diff.minValue;
   if (diff.maxValue) merged.maxValue = diff.maxValue;
+  if (diff.mustHaveValue) merged.mustHaveValue = true;
   return merged;
 }
 

@@ -44,14 +44,28 @@ function referencedNames(expression: string): Set<string> | undefined {
   return new Set(withoutStrings.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []);
 }
 
+/**
+ * Core invariants whose published expression contradicts their own text, as the HL7 validator corrects them:
+ * R4's que-12 says "more than one enableWhen" but tests `count() > 2`.
+ */
+const CORRECTIONS: Record<string, { published: string; corrected: string }> = {
+  'que-12': { published: 'enableWhen.count() > 2 implies enableBehavior.exists()', corrected: 'enableWhen.count() > 1 implies enableBehavior.exists()' },
+};
+
+function corrected(constraint: Constraint): Constraint {
+  const correction = CORRECTIONS[constraint.key];
+  return correction?.published === constraint.expression ? { ...constraint, expression: correction.corrected } : constraint;
+}
+
 /** FHIRPath invariants, each expression compiled once per element path with the release's model (fhirpath.js). */
 export class InvariantCompiler {
   private readonly compiled = new Map<string, Invariant | undefined>();
 
   constructor(private readonly version: FhirVersion) {}
 
-  compile(constraint: Constraint, basePath: string): Invariant | undefined {
-    if (NATIVE_INVARIANTS.has(constraint.key) || !constraint.expression) return undefined;
+  compile(stated: Constraint, basePath: string): Invariant | undefined {
+    if (NATIVE_INVARIANTS.has(stated.key) || !stated.expression) return undefined;
+    const constraint = corrected(stated);
     const cacheKey = `${basePath}\u0000${constraint.key}\u0000${constraint.expression}`;
     if (this.compiled.has(cacheKey)) return this.compiled.get(cacheKey);
     const invariant = this.build(constraint, basePath.replace(/\[x\]/g, ''));

@@ -8,6 +8,7 @@ import {
   normalizeCodeSystem,
   normalizeStructureDefinition,
   normalizeValueSet,
+  type StructureDefinition,
 } from './definitions.js';
 import { baseRegistry } from './base-definitions.js';
 import { readPackage, type FhirPackage, type PackageEntry } from './packages.js';
@@ -25,7 +26,7 @@ function addResource(registry: Registry, resource: Json, source: string): number
       );
     case 'StructureDefinition':
       if (typeof resource.url !== 'string' || !belongsTo(resource.fhirVersion as string | undefined, registry.version)) return 0;
-      registry.addStructure(normalizeStructureDefinition(resource, source));
+      registry.addStructure(structureFrom(registry, resource, source));
       return 1;
     case 'ValueSet':
       if (typeof resource.url !== 'string') return 0;
@@ -38,6 +39,24 @@ function addResource(registry: Registry, resource: Json, source: string): number
     default:
       return 0;
   }
+}
+
+function structureFrom(registry: Registry, raw: Json, source: string): StructureDefinition {
+  return withContainedValueSets(registry, raw, normalizeStructureDefinition(raw, source));
+}
+
+/** Value sets contained in a profile and bound by `#id`: registered as `url#id`, and the bindings pointed there. */
+function withContainedValueSets(registry: Registry, raw: Json, definition: StructureDefinition): StructureDefinition {
+  for (const contained of (raw.contained as Json[] | undefined) ?? []) {
+    if (contained.resourceType === 'ValueSet' && typeof contained.id === 'string') {
+      const url = `${definition.url}#${contained.id}`;
+      registry.addValueSet(url, normalizeValueSet({ ...contained, url }));
+    }
+  }
+  for (const element of [...(definition.snapshot ?? []), ...(definition.differential ?? [])]) {
+    if (element.binding?.valueSet?.startsWith('#')) element.binding.valueSet = definition.url + element.binding.valueSet;
+  }
+  return definition;
 }
 
 /**
@@ -53,7 +72,7 @@ function addPackage(registry: Registry, fhirPackage: FhirPackage, file: string):
   for (const entry of fhirPackage.entries) {
     if (typeof entry.url !== 'string') continue;
     if (entry.resourceType === 'StructureDefinition') {
-      registry.addStructure({ url: entry.url, version: entry.version, read: () => normalizeStructureDefinition(read(entry), source) });
+      registry.addStructure({ url: entry.url, version: entry.version, read: () => structureFrom(registry, read(entry), source) });
     } else if (entry.resourceType === 'ValueSet') registry.addValueSet(entry.url, () => normalizeValueSet(read(entry)));
     else if (entry.resourceType === 'CodeSystem') registry.addCodeSystem(entry.url, () => normalizeCodeSystem(read(entry)));
   }

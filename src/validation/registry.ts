@@ -93,12 +93,12 @@ export class Registry {
     this.codeSystems.set(url, typeof codeSystem === 'function' ? new Held(undefined, codeSystem) : new Held(undefined, undefined, codeSystem));
   }
 
-  /** A StructureDefinition by canonical, `url|version` picking that version, a bare url the latest. */
+  /** A StructureDefinition by canonical, `url|version` picking that version (`|0.2`: the latest 0.2.x), a bare url the latest. */
   structure(canonical: string): StructureDefinition | undefined {
     const [url, version] = canonical.split('|');
     const versions = this.structures.get(url);
     if (versions) {
-      const found = version === undefined ? versions[0] : versions.find((d) => d.version === version);
+      const found = version === undefined ? versions[0] : versions.find((d) => d.version === version || d.version?.startsWith(`${version}.`));
       if (found) return found.get();
     }
     return this.below()?.structure(canonical);

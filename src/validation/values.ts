@@ -30,14 +30,19 @@ export function matchesFixed(instance: unknown, fixed: unknown): boolean {
 
 /**
  * The values at a dotted path of child names, arrays flattened (`type.coding.code`). A name without a match
- * also tries choice names (`value` finds `valueQuantity`).
+ * also tries choice names (`value` finds `valueQuantity`); `extension('url')` picks extensions by url.
  */
 export function valuesAt(value: unknown, path: string[]): unknown[] {
   let current = asList(value);
   for (const name of path) {
+    const extension = name.charCodeAt(name.length - 1) === 41 ? EXTENSION_STEP.exec(name) : null;
     const next: unknown[] = [];
     for (const item of current) {
       if (!isObject(item)) continue;
+      if (extension) {
+        for (const found of asList(item[extension[1]])) if (isObject(found) && found.url === extension[2]) next.push(found);
+        continue;
+      }
       const found = item[name] ?? choiceValue(item, name);
       if (found !== undefined) next.push(...asList(found));
     }
@@ -45,6 +50,9 @@ export function valuesAt(value: unknown, path: string[]): unknown[] {
   }
   return current;
 }
+
+/** FHIRPath's `extension('url')` step. */
+export const EXTENSION_STEP = /^(extension|modifierExtension)\('([^']*)'\)$/;
 
 function choiceValue(item: Record<string, unknown>, stem: string): unknown {
   for (const key in item) {

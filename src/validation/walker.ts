@@ -1,9 +1,10 @@
+import { narrativeAllowed } from '../fhir/narrative.js';
 import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { BundleContext } from './bundle.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
-import { CORE_PREFIX } from './definitions.js';
+import { CORE_PREFIX, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
@@ -13,6 +14,17 @@ import { mustBeKnown } from './workflow-profiles.js';
 import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
+
+const VALUE_IN_DEFINITION = /^ElementDefinition\.(example|fixed|pattern|defaultValue|minValue|maxValue)/;
+
+/** An element extensions may sit on, and where it is in the walk. */
+interface HostFrame {
+  path: string;
+  type: string;
+  value: unknown;
+  url?: string;
+  depth: number;
+}
 
 /** What one resource's walk needs to know about the resource it is in. */
 interface ResourceScope {
@@ -38,6 +50,10 @@ export class Walker {
   private bundleDepth = -1;
   /** While walking a profile a document predates (see legacy-codes), its errors are reported as warnings. */
   private advisory = false;
+  /** The elements walked into that extensions may sit on, innermost last (for extension contexts). */
+  private readonly hosts: HostFrame[] = [];
+  /** Where the current resource's own path starts in `names`. */
+  private scopeStart = 0;
   /** txt-1 and txt-2 are the same htmlChecks() over one narrative: it is run once. */
   private lastNarrative?: { div: string; holds: boolean | undefined };
 
@@ -97,18 +113,22 @@ export class Walker {
     const base = this.resourceDefinition(resource);
     if (!base) return;
     const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
-    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth };
+    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart };
+    this.scopeStart = this.depth;
+    const type = base.tree.definition.type;
+    this.hosts.push({ path: type, type, value: resource, depth: this.depth });
     this.scope = {
       resource,
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
     };
-    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression()) : undefined;
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
-    [this.scope, this.bundle, this.bundleDepth] = [outer.scope, outer.bundle, outer.bundleDepth];
+    [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
+    this.hosts.pop();
   }
 
   private resourceDefinition(resource: Json): ElementRule | undefined {
@@ -251,6 +271,9 @@ export class Walker {
     if (!rule.isArray) {
       if (Array.isArray(value) || Array.isArray(extension)) {
         this.report('error', 'structure', `${rule.id} is a single value, not an array`);
+      } else if (value === null) {
+        // null only aligns a repeating primitive with its `_x` companion.
+        this.report('error', 'structure', `${rule.id} must be a value, not null`);
       } else {
         if (rule.max === 0) this.report('error', 'structure', `${rule.id}: maximum allowed = 0, but found 1`);
         this.item(rule, type, value, extension);
@@ -290,16 +313,18 @@ export class Walker {
     const found = new Array<number>(slicing.slices.length).fill(0);
     const possible = new Array<number>(slicing.slices.length).fill(0);
     const resolve = (reference: string) => this.resolve(reference);
+    const conforms = (value: unknown, profile: string) => this.conforms(value, profile);
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
       let matched = -1;
       let undecided = false;
-      for (let s = 0; s < slicing.slices.length && matched < 0; s++) {
+      for (let o = 0; o < slicing.order.length && matched < 0; o++) {
+        const s = slicing.order[o];
         const matchers = slicing.slices[s].matchers;
         if (!matchers) continue;
         let result: boolean | undefined = true;
         for (const matcher of matchers) {
-          const answer = matcher(value, resolve);
+          const answer = matcher(value, resolve, conforms);
           if (answer === false) {
             result = false;
             break;
@@ -314,12 +339,14 @@ export class Walker {
       }
       this.indexes[level] = i;
       if (matched >= 0) {
-        found[matched]++;
+        for (let s: number | undefined = matched; s !== undefined; s = slicing.slices[s].parent) found[s]++;
         const sliceRule = slicing.slices[matched].rule;
         this.item(sliceRule, sliceRule.types.find((t) => t.code === type.code) ?? type, value, extensions?.[i]);
       } else {
         if (slicing.rules === 'closed' && !undecided) {
           this.report('error', 'structure', `This element does not match any known slice of ${rule.id}, and slicing is closed`);
+        } else if (isUndefinedSubExtension(rule, value)) {
+          this.report('error', 'structure', `Sub-extension url '${String((value as Json).url)}' is not defined by the extension`);
         }
         this.item(rule, type, value, extensions?.[i]);
       }
@@ -346,6 +373,7 @@ export class Walker {
     const plan = rule.plan(type);
     if (value === undefined || value === null) {
       if (extension === undefined || extension === null) this.report('error', 'structure', `${rule.id} has neither a value nor an extension`);
+      else if (rule.node.def.mustHaveValue) this.report('error', 'required', `${rule.id} requires a value, not only extensions (mustHaveValue)`);
     } else {
       const problem = checkPrimitive(plan.primitive!, value);
       if (problem) this.report('error', 'value', problem);
@@ -353,7 +381,11 @@ export class Walker {
     }
     if (extension !== undefined && extension !== null) {
       if (!isObject(extension)) this.report('error', 'structure', `The _${type.key} companion must be an object`);
-      else if (plan.structure) this.object(extension, plan.structure);
+      else if (plan.structure) {
+        this.hosts.push({ path: rule.node.def.path, type: type.code, value, depth: this.depth });
+        this.object(extension, plan.structure);
+        this.hosts.pop();
+      }
     }
   }
 
@@ -379,7 +411,7 @@ export class Walker {
 
   private narrativeVerdict(invariant: Invariant, div: string): boolean | undefined {
     if (!/^htmlchecks\(\)$/i.test(invariant.expression)) return invariant.evaluate(div, this.scope.resource, this.rootResource);
-    if (this.lastNarrative?.div !== div) this.lastNarrative = { div, holds: invariant.evaluate(div, this.scope.resource, this.rootResource) };
+    if (this.lastNarrative?.div !== div) this.lastNarrative = { div, holds: narrativeAllowed(this.version, div) };
     return this.lastNarrative.holds;
   }
 
@@ -397,10 +429,25 @@ export class Walker {
     const plan = type.code === 'Extension' ? this.extensionPlan(rule, type, value) : rule.plan(type);
     if (rule.fixed || rule.pattern) this.fixedOrPattern(rule, value);
     if (rule.binding && (type.code === 'Coding' || type.code === 'CodeableConcept')) this.codingBinding(rule.binding, type.code, value);
-    if (plan.structure) this.object(value, plan.structure);
+    if (plan.structure) {
+      const url = type.code === 'Extension' && typeof value.url === 'string' ? value.url : undefined;
+      this.hosts.push({ path: rule.node.def.path, type: type.code, value, url, depth: this.depth });
+      this.object(value, plan.structure);
+      this.hosts.pop();
+    }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
+    else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  /** A type with several profiles: the value must meet at least one of them (when all are known). */
+  private profileChoice(type: TypeRule, value: Json): void {
+    const verdicts = type.profiles.map((url) => this.conforms(value, url));
+    if (verdicts.includes(undefined)) return;
+    if (!verdicts.includes(true)) {
+      this.report('error', 'structure', `Unable to find a match for the specified profile among choices: ${type.profiles.join(', ')}`);
+    }
   }
 
   private fixedOrPattern(rule: ElementRule, value: Json): void {
@@ -498,6 +545,24 @@ export class Walker {
     return this.names[level] === 'entry' ? this.indexes[level] : -1;
   }
 
+  /** Whether a resource or datatype meets a profile, walked apart from this walk; undefined when the profile is not known. */
+  private conforms(value: unknown, profile: string): boolean | undefined {
+    const root = this.compiler.root(profile);
+    if (!root || !isObject(value)) return root ? false : undefined;
+    const probe = new Walker(this.compiler, this.version);
+    if (typeof value.resourceType === 'string') {
+      if (value.resourceType !== root.tree.definition.type) return false;
+      probe.rootResource = this.rootResource;
+      probe.resource(value, [profile], 'entry');
+    } else {
+      [probe.scope, probe.rootResource] = [this.scope, this.rootResource];
+      const plan = root.plan();
+      if (plan.structure) probe.object(value, plan.structure);
+      probe.invariants(value, plan);
+    }
+    return !probe.issues.some((found) => found.severity === 'error' || found.severity === 'fatal');
+  }
+
   private resolve(reference: string): Resource | undefined {
     if (reference.charCodeAt(0) === 35) return this.scope.contained.get(reference.slice(1)) as Resource | undefined;
     const matches = this.bundle?.resolve(reference, this.currentEntry());
@@ -510,7 +575,10 @@ export class Walker {
     const url = value.url;
     if (typeof url === 'string' && url.includes(':')) {
       const definition = this.compiler.root(url);
-      if (definition?.tree.definition.type === 'Extension') return definition.plan();
+      if (definition?.tree.definition.type === 'Extension') {
+        this.extensionContext(definition.tree.definition);
+        return definition.plan();
+      }
       if (rule.name === 'modifierExtension') {
         this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
       } else {
@@ -519,6 +587,35 @@ export class Walker {
       }
     }
     return rule.plan(type);
+  }
+
+  private extensionContext(definition: StructureDefinition): void {
+    const frame = this.hosts.at(-1);
+    if (!frame || (!definition.contexts?.length && !definition.contextInvariants?.length)) return;
+    // Example, fixed and pattern values in a definition stand for elements elsewhere: their extensions are not judged here.
+    if (VALUE_IN_DEFINITION.test(frame.path)) return;
+    const contexts = this.compiler.extensionContexts;
+    if (contexts.allowsDirectly(definition, frame.path, frame.type, this.compiler.typeAncestors(frame.type))) return;
+    const outer = this.hosts.at(-2);
+    const url = frame.url ?? (frame.path.startsWith('Extension.value') ? outer?.url : undefined);
+    const host = { names: this.hostNames(frame), type: frame.type, value: frame.value, url };
+    const problem = contexts.problem(definition, host, this.scope.resource);
+    if (problem) this.report('error', 'business-rule', problem);
+  }
+
+  /** A host's element paths (by definition and in the instance, also from the resource's ancestors), its type and that type's ancestors. */
+  private hostNames(frame: HostFrame): Set<string> {
+    const names = new Set([frame.path, frame.type, ...this.compiler.typeAncestors(frame.type)]);
+    const resourceType = String(this.scope.resource.resourceType);
+    const steps: string[] = [];
+    for (let i = this.scopeStart; i < frame.depth; i++) steps.push(this.names[i].replace(/\.ofType\(.*\)$/, ''));
+    const instance = [resourceType, ...steps].join('.');
+    names.add(instance);
+    for (const ancestor of this.compiler.typeAncestors(resourceType)) {
+      names.add(ancestor + instance.slice(resourceType.length));
+      if (frame.path.startsWith(`${resourceType}.`)) names.add(ancestor + frame.path.slice(resourceType.length));
+    }
+    return names;
   }
 
   /** ext-1: an extension has either a value or nested extensions, never both, never neither. */
@@ -547,6 +644,12 @@ function isBelow(value: unknown, bound: unknown): boolean {
   if (typeof value === 'number' && typeof bound === 'number') return value < bound;
   if (typeof value === 'string' && typeof bound === 'string' && value.length === bound.length) return value < bound;
   return false;
+}
+
+/** A complex extension defines its sub-extensions: one with a relative url it does not define is an error (as in the HL7 validator). */
+function isUndefinedSubExtension(rule: ElementRule, value: unknown): boolean {
+  if (rule.node.def.path !== 'Extension.extension' || !isObject(value)) return false;
+  return typeof value.url === 'string' && !value.url.includes(':');
 }
 
 function anyPresent(node: Json, keys: string[]): boolean {

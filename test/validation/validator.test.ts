@@ -268,6 +268,13 @@ describe('structure and JSON representation', () => {
     expect(bad.text).toMatch(/ele-1/);
   });
 
+  it('refuses null for a single primitive (null only aligns repeating primitives with their extensions)', () => {
+    const patient = { resourceType: 'Patient', birthDate: null, _birthDate: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] } };
+    expect(expressionsOf(check(patient).errors)).toEqual(['Patient.birthDate']);
+    const aligned = { resourceType: 'Patient', name: [{ given: [null, 'Piet'], _given: [{ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] }, null] }] };
+    expect(check(aligned).errors).toEqual([]);
+  });
+
   it('handles choice types: known types pass, unknown ones are unrecognized, two at once are refused', () => {
     const base = { resourceType: 'Observation', status: 'final', code: { text: 'x' } };
     expect(check({ ...base, valueQuantity: { value: 1, unit: 'kg' } }).errors).toEqual([]);
@@ -325,7 +332,40 @@ describe('terminology, invariants and references', () => {
   });
 });
 
+describe('extension context', () => {
+  const mothersFamily = (on: 'name' | 'family') => {
+    const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/humanname-mothers-family', valueString: 'Jansen' }];
+    return { resourceType: 'Patient', name: [on === 'name' ? { family: 'de Vries', extension } : { family: 'de Vries', _family: { extension } }] };
+  };
+
+  it('accepts an extension where its definition allows it, and refuses it elsewhere', () => {
+    expect(check(mothersFamily('family')).errors).toEqual([]);
+    const { text } = check(mothersFamily('name'));
+    expect(text).toMatch(/error Patient.name\[0\].extension\[0\]: The extension http:\/\/hl7.org\/fhir\/StructureDefinition\/humanname-mothers-family is not allowed to be used at this point/);
+  });
+});
+
 describe('bundles', () => {
+  const entryRules = (entry: object, type = 'collection', link?: object[]) =>
+    expressionsOf(check({ resourceType: 'Bundle', type, ...(link ? { link } : {}), entry: [entry] }).errors);
+
+  it('wants absolute fullUrls, and a RESTful one to name the resource’s type and id', () => {
+    expect(entryRules({ fullUrl: 'Patient/1', resource: { resourceType: 'Patient', id: '1' } })).toEqual(['Bundle.entry[0]']);
+    expect(entryRules({ fullUrl: 'http://example.org/fhir/Patient/1', resource: { resourceType: 'Patient' } })).toEqual(['Bundle.entry[0]']);
+    expect(entryRules({ fullUrl: 'http://example.org/fhir/Patient/1', resource: { resourceType: 'Patient', id: '2' } })).toEqual(['Bundle.entry[0]']);
+    expect(entryRules({ fullUrl: 'http://example.org/fhir/Patient/1', resource: { resourceType: 'Patient', id: '1' } })).toEqual([]);
+    expect(entryRules({ fullUrl: 'urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0', resource: { resourceType: 'Patient' } })).toEqual([]);
+  });
+
+  it('wants search matches with ids, of the type searched for', () => {
+    const self = [{ relation: 'self', url: 'http://example.org/fhir/Patient?name=x' }];
+    expect(entryRules({ resource: { resourceType: 'Patient', id: '1' }, search: { mode: 'match' } }, 'searchset', self)).toEqual([]);
+    expect(entryRules({ resource: { resourceType: 'Patient' }, search: { mode: 'match' } }, 'searchset', self)).toEqual(['Bundle.entry[0].resource']);
+    expect(entryRules({ resource: { resourceType: 'Practitioner', id: '1' }, search: { mode: 'match' } }, 'searchset', self)).toEqual(['Bundle.entry[0].resource']);
+    expect(entryRules({ resource: { resourceType: 'Patient', id: '1' }, search: { mode: 'outcome' } }, 'searchset', self)).toEqual(['Bundle.entry[0].resource']);
+  });
+
+
   it('validates entries one by one with their paths, and checks references between them', () => {
     const bundle = {
       resourceType: 'Bundle',
