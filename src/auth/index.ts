@@ -9,7 +9,7 @@ import type { Authenticator } from '../fhir/principal.js';
 import type { RateLimit } from './rateLimit.js';
 import { createTokenService, type HeldCredentials, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
-import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
+import { createTrustRegistry, type CounterpartySource, type Fetch, type TrustRegistry } from './trust.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
 export interface Auth {
@@ -31,10 +31,12 @@ export interface AuthOptions {
   rateLimit?: RateLimit;
   /** Credentials the tenants keep for requesters instead of handing them over (tokenService.ts). */
   heldCredentials?: HeldCredentials;
+  /** Organisations found beyond the configuration (the care-services directory). */
+  counterparties?: CounterpartySource;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
-  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
+  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock, counterparties: options.counterparties });
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);
