@@ -27,9 +27,10 @@ export class DirectoryCounterparties implements CounterpartySource {
     const byId = new Map<string, TrustedOrganization>();
     const byUra = new Map<string, TrustedOrganization>();
     for (const contents of directories) {
+      const services = servicesByProvider(contents);
       for (const resource of contents.values()) {
         if (resource.resourceType !== 'Organization') continue;
-        const counterparty = counterpartyOf(resource, contents);
+        const counterparty = counterpartyOf(resource, contents, services.get(stringAt(resource, 'id') ?? '') ?? []);
         if (!counterparty) continue;
         byUra.set(counterparty.ura as string, counterparty);
         byId.set(counterparty.id, counterparty);
@@ -43,15 +44,18 @@ export class DirectoryCounterparties implements CounterpartySource {
 const DID_WEB = 'did:web:';
 
 /** An Organization with a URA as a counterparty; its id is the one it signs with (the organisation-id identifier, else its did:web, else its URA). */
-function counterpartyOf(organization: JsonObject, contents: DirectoryContents): TrustedOrganization | undefined {
+function counterpartyOf(organization: JsonObject, contents: DirectoryContents, services: JsonObject[]): TrustedOrganization | undefined {
   const ura = urasOf(organization)[0];
   if (!ura) return undefined;
   const identifiers = objects(organization.identifier);
-  const didWeb = identifiers.map((identifier) => stringAt(identifier, 'value')).find((value) => value?.startsWith(DID_WEB) && identifiers.some((i) => i.system === URI_SYSTEM));
+  const didWeb = identifiers
+    .filter((identifier) => identifier.system === URI_SYSTEM)
+    .map((identifier) => stringAt(identifier, 'value'))
+    .find((value) => value?.startsWith(DID_WEB));
   const id = stringAt(identifiers.find((identifier) => identifier.system === ORGANIZATION_ID_SYSTEM), 'value') ?? didWeb ?? ura;
   const counterparty: TrustedOrganization = { id, name: stringAt(organization, 'name') ?? id, ura, endpoints: {} };
   if (didWeb) counterparty.didWeb = didWeb;
-  for (const endpoint of endpointsOf(organization, contents)) {
+  for (const endpoint of endpointsOf(organization, services, contents)) {
     const address = stringAt(endpoint, 'address') as string;
     const types = objects(endpoint.payloadType).flatMap(codings).filter((coding) => coding.system === PAYLOAD_TYPE_SYSTEM).map((coding) => coding.code);
     if (types.includes(PAYLOAD_TYPES.nutsOAuth)) counterparty.endpoints.oauth ??= address;
@@ -71,12 +75,18 @@ function notificationShape(types: (string | undefined)[]): NotificationShape | u
   return undefined;
 }
 
-/** The organisation's active Endpoints, then those of its HealthcareServices. */
-function endpointsOf(organization: JsonObject, contents: DirectoryContents): JsonObject[] {
-  const references = objects(organization.endpoint);
+function servicesByProvider(contents: DirectoryContents): Map<string, JsonObject[]> {
+  const services = new Map<string, JsonObject[]>();
   for (const resource of contents.values()) {
-    if (resource.resourceType === 'HealthcareService' && referencedId(resource.providedBy) === organization.id) references.push(...objects(resource.endpoint));
+    const provider = resource.resourceType === 'HealthcareService' ? referencedId(resource.providedBy) : undefined;
+    if (provider !== undefined) services.set(provider, [...(services.get(provider) ?? []), resource]);
   }
+  return services;
+}
+
+/** The organisation's active Endpoints, then those of its HealthcareServices. */
+function endpointsOf(organization: JsonObject, services: JsonObject[], contents: DirectoryContents): JsonObject[] {
+  const references = [...objects(organization.endpoint), ...services.flatMap((service) => objects(service.endpoint))];
   return references
     .map((reference) => referencedId(reference))
     .map((id) => (id === undefined ? undefined : contents.get(keyOf('Endpoint', id))))

@@ -80,9 +80,12 @@ export class UpdateClient {
     for (const root of options.roots) this.roots.set(trimmed(root), newRecord(trimmed(root), 'root', { resourceTypes: ROOT_RESOURCE_TYPES }));
   }
 
-  /** One sync of every directory; a call while one runs joins it. */
-  sync(): Promise<DirectoryStatus[]> {
-    this.running ??= this.syncAll().finally(() => (this.running = undefined));
+  /**
+   * One sync of every directory; a call while one runs joins it. A scheduled round skips the directories still backing
+   * off; one asked for (`ignoreBackoff`) tries them all.
+   */
+  sync(options: { ignoreBackoff?: boolean } = {}): Promise<DirectoryStatus[]> {
+    this.running ??= this.syncAll(options.ignoreBackoff ?? false).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -90,10 +93,10 @@ export class UpdateClient {
     return [...this.roots.values(), ...this.organizations.values()].map((record) => ({ ...record.status, counts: { ...record.status.counts } }));
   }
 
-  private async syncAll(): Promise<DirectoryStatus[]> {
-    for (const root of this.roots.values()) await this.syncDirectory(root);
+  private async syncAll(ignoreBackoff: boolean): Promise<DirectoryStatus[]> {
+    for (const root of this.roots.values()) await this.syncDirectory(root, ignoreBackoff);
     await this.followDiscovered(this.discovered());
-    await this.inParallel([...this.organizations.values()], (record) => this.syncDirectory(record));
+    await this.inParallel([...this.organizations.values()], (record) => this.syncDirectory(record, ignoreBackoff));
     this.options.counterparties.rebuild([...this.organizations.values()].map((record) => record.contents));
     return this.status();
   }
@@ -111,7 +114,9 @@ export class UpdateClient {
           if (!endpoint || !isAdminDirectory(endpoint)) continue;
           const base = trimmed(stringAt(endpoint, 'address') as string);
           if (excluded.has(base)) continue;
-          found.set(base, new Set([...(found.get(base) ?? []), ura]));
+          let uras = found.get(base);
+          if (!uras) found.set(base, (uras = new Set()));
+          uras.add(ura);
         }
       }
     }
@@ -143,10 +148,10 @@ export class UpdateClient {
     await applyChanges(this.options.store, record.status.base, deletions);
   }
 
-  private async syncDirectory(record: DirectoryRecord): Promise<void> {
+  private async syncDirectory(record: DirectoryRecord, ignoreBackoff: boolean): Promise<void> {
     const { status } = record;
     const now = this.clock();
-    if (status.nextAttempt && Date.parse(status.nextAttempt) > now) return;
+    if (!ignoreBackoff && status.nextAttempt && Date.parse(status.nextAttempt) > now) return;
     status.lastAttempt = new Date(now).toISOString();
     try {
       const rounds = [];
