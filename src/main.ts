@@ -125,7 +125,6 @@ function createCapabilities({ config, store, auth, validators, logger, directory
   const transfer = createTransfer({
     store,
     auth,
-    trusted: config.trusted,
     validators,
     onTaskStatusChange: async (change, tx) => {
       await capacity.onTaskStatusChange(change, tx);
