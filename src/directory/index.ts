@@ -12,7 +12,7 @@ import type { FhirHandler } from '../rest/types.js';
 import type { Store } from '../store/repository.js';
 import { publishOwnEntries, type OwnEndpoints } from './administration.js';
 import { DirectoryCounterparties } from './counterparties.js';
-import { directoryEndpoint, DIRECTORY_MOUNT } from './publication.js';
+import { directoryEndpoint, DIRECTORY_MOUNT, queryDirectoryEndpoint } from './publication.js';
 import { UpdateClient, type DirectoryStatus } from './update-client.js';
 
 /**
@@ -79,7 +79,7 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
   const capability: Capability = {
     name: 'care-services directory',
     fhirRoutes: (version) => (version === 'r4' ? routes : []),
-    endpoints: config.organizations.map(directoryEndpoint),
+    endpoints: [...config.organizations.map(directoryEndpoint), queryDirectoryEndpoint],
     metrics: directoryMetrics(client),
     async start() {
       if (!config.directory) return;

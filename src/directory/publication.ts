@@ -1,6 +1,7 @@
 import type { HostedOrganization } from '../config/config.js';
 import { DIRECTORY_READER } from '../auth/purposes.js';
-import { notFound } from '../fhir/outcome.js';
+import { forbidden, notFound } from '../fhir/outcome.js';
+import { QUERY_DIRECTORY_SCOPE } from './query-directory.js';
 import type { Resource } from '../fhir/version.js';
 import type { Endpoint } from '../rest/capability-contract.js';
 import { readHistory } from '../rest/history.js';
@@ -65,6 +66,29 @@ const ROUTES: RouteDefinition[] = [
   { method: 'GET', path: ':type/_history', access: 'history', interactions: ['history-type'], audit: false, handler: published(readHistory) },
   { method: 'GET', path: ':type/:id', access: 'read', interactions: ['read'], audit: false, handler: published(readResource) },
 ];
+
+/**
+ * The query directory (what the update client keeps in sync from every organisation's directory), for the hosted
+ * organisations' own EHRs: `/mcsd-query`, search and read, as the copies are stored (with `meta.source`).
+ */
+export const QUERY_DIRECTORY_MOUNT = '/mcsd-query';
+
+const inQueryDirectory =
+  (handler: FhirHandler): FhirHandler =>
+  (request, context) => {
+    if (context.principal.kind !== 'ehr') return Promise.resolve([forbidden("Only a hosted organisation's own EHR may search the query directory")]);
+    return handler(request, { ...context, scope: QUERY_DIRECTORY_SCOPE });
+  };
+
+export const queryDirectoryEndpoint: Endpoint = {
+  path: QUERY_DIRECTORY_MOUNT,
+  api: 'directory',
+  version: 'r4',
+  routes: [
+    { method: 'GET', path: ':type', access: 'search', interactions: ['search-type'], audit: false, handler: inQueryDirectory(searchType) },
+    { method: 'GET', path: ':type/:id', access: 'read', interactions: ['read'], audit: false, handler: inQueryDirectory(readResource) },
+  ],
+};
 
 /** The published directory of one hosted organisation: `/mcsd/{id}`, every caller a reader of it. */
 export function directoryEndpoint(organization: HostedOrganization): Endpoint {

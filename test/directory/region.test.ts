@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
 import { PAYLOAD_TYPES, PAYLOAD_TYPE_SYSTEM } from '../../src/directory/payload-types.js';
+import { DOCUMENT_CODES, PROFILES, TASK_CODE } from '../../src/transfer/codes.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
@@ -95,6 +96,40 @@ describe('a region found through its directory', () => {
     await copyAtProvider(task!.id!, 'in-progress');
     await answer(task!.id!, 'completed');
   }, 60_000);
+
+  it('starts a transfer with a standard POST Task whose owner is a HealthcareService the hospital’s EHR found in the query directory', async () => {
+    const vvtEhr = await ehrToken(receiver.url, vvt);
+    const service = { resourceType: 'HealthcareService', id: 'elv-hoog', name: 'ELV hoog Een', providedBy: { reference: 'Organization/gateway-organization' } };
+    expect((await fhirCall(receiver.url, vvtEhr, 'PUT', '/fhir/HealthcareService/elv-hoog', service)).status).toBe(201);
+    const hospitalEhr = await ehrToken(sender.url, hospital);
+    expect((await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/$directory-update')).status).toBe(200);
+    const found = await fhirCall(sender.url, hospitalEhr, 'GET', '/mcsd-query/HealthcareService?name=ELV');
+    expect(found.status).toBe(200);
+    const [entry] = found.body.entry as { resource: Resource }[];
+    expect(entry!.resource.meta?.source).toBe(`${receiver.config.publicBaseUrl}/mcsd/vvt/HealthcareService/elv-hoog`);
+    expect((await fhirCall(receiver.url, vvtEhr, 'GET', '/mcsd-query/HealthcareService')).status).toBe(200);
+
+    expect((await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3', transaction(documentOf(examples, ADVANCE_NOTICE)))).status).toBe(200);
+    const task = {
+      resourceType: 'Task',
+      meta: { profile: [PROFILES.task] },
+      status: 'requested',
+      intent: 'order',
+      code: { coding: [TASK_CODE] },
+      for: { reference: 'Patient/nl-core-patient-eov-test-1-5-01' },
+      requester: { agent: { identifier: { system: URA_SYSTEM, value: hospital.ura } } },
+      owner: { reference: `HealthcareService/${entry!.resource.id}` },
+      input: [{ type: { coding: [DOCUMENT_CODES.advanceNotice] }, valueReference: { reference: ADVANCE_NOTICE } }],
+    };
+    const created = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/Task', task);
+    const body = created.body as { id: string; owner?: { identifier?: unknown } };
+    expect([created.status, body.owner?.identifier]).toEqual([201, { system: URA_SYSTEM, value: vvt.ura }]);
+    await copyAtProvider(body.id, 'requested');
+  }, 60_000);
+
+  it('keeps the query directory to the hosted organisations’ own EHRs', async () => {
+    expect((await fhirCall(sender.url, 'not-a-token', 'GET', '/mcsd-query/Organization')).status).toBe(401);
+  });
 
   it('still refuses a receiver that neither the configuration nor the directory knows', async () => {
     const offered = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', '/fhir/stu3/$offer', {
