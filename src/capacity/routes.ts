@@ -43,7 +43,7 @@ export function capacityRoutes(services: CapacityRouteServices): RouteDefinition
 
   const match: FhirHandler = async (request, context) => {
     if (!services.isCoordinationPoint(context.scope.tenant)) return [forbidden(`'${context.scope.tenant}' is not a coordination point here`)];
-    return services.coordination.match(context.scope, readOperationInput(MATCH_CAPACITY, request).asText(), now());
+    return services.coordination.match(context.store, context.scope, readOperationInput(MATCH_CAPACITY, request).asText(), now());
   };
 
   return [

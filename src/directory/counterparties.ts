@@ -22,16 +22,22 @@ export class DirectoryCounterparties implements CounterpartySource {
     return this.byUraIndex.get(ura);
   }
 
-  /** Replaces the index with the organisations of these directories (each already validated for its URAs). */
-  rebuild(directories: Iterable<DirectoryContents>): void {
+  /** Each directory's counterparties as of its `version`. */
+  private readonly perDirectory = new Map<string, { version: number; counterparties: TrustedOrganization[] }>();
+
+  /**
+   * Replaces the index with the organisations of these directories (each already validated for its URAs); a directory
+   * whose version did not change keeps the counterparties found before.
+   */
+  rebuild(directories: { base: string; contents: DirectoryContents; version: number }[]): void {
     const byId = new Map<string, TrustedOrganization>();
     const byUra = new Map<string, TrustedOrganization>();
-    for (const contents of directories) {
-      const services = servicesByProvider(contents);
-      for (const resource of contents.values()) {
-        if (resource.resourceType !== 'Organization') continue;
-        const counterparty = counterpartyOf(resource, contents, services.get(stringAt(resource, 'id') ?? '') ?? []);
-        if (!counterparty) continue;
+    const current = new Set(directories.map((directory) => directory.base));
+    for (const base of this.perDirectory.keys()) if (!current.has(base)) this.perDirectory.delete(base);
+    for (const { base, contents, version } of directories) {
+      let known = this.perDirectory.get(base);
+      if (known?.version !== version) this.perDirectory.set(base, (known = { version, counterparties: counterpartiesOf(contents) }));
+      for (const counterparty of known!.counterparties) {
         byUra.set(counterparty.ura as string, counterparty);
         byId.set(counterparty.id, counterparty);
       }
@@ -39,6 +45,17 @@ export class DirectoryCounterparties implements CounterpartySource {
     this.byIdIndex = byId;
     this.byUraIndex = byUra;
   }
+}
+
+function counterpartiesOf(contents: DirectoryContents): TrustedOrganization[] {
+  const services = servicesByProvider(contents);
+  const found: TrustedOrganization[] = [];
+  for (const resource of contents.values()) {
+    if (resource.resourceType !== 'Organization') continue;
+    const counterparty = counterpartyOf(resource, contents, services.get(stringAt(resource, 'id') ?? '') ?? []);
+    if (counterparty) found.push(counterparty);
+  }
+  return found;
 }
 
 const DID_WEB = 'did:web:';

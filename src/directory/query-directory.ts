@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Scope, UnitOfWork } from '../store/repository.js';
 import type { Resource } from '../fhir/version.js';
+import { parseSearchRequest } from '../fhir/search/parse.js';
+import { URA_SYSTEM } from '../vocabulary/canonical.js';
 import { isObject, type JsonObject } from '../vocabulary/json.js';
 import type { HistoryChange } from './history-client.js';
 
@@ -73,3 +75,29 @@ function localReference(base: string, reference: string): string {
   if (!match) return reference;
   return `${match[1]}/${localId(sourceOf(base, match[1]!, match[2]!))}`;
 }
+
+/** Where an organisation and the service of one care type stand in the query directory (references to its copies). */
+export interface DirectoryListing {
+  organization?: { reference: string; display?: string };
+  healthcareService?: { reference: string; display?: string };
+}
+
+/**
+ * The query directory's Organization with this URA and its HealthcareService whose `type` has this code (the first
+ * such): what a `$match-capacity` candidate names, so an EHR can offer to it directly. The copies' ids derive from
+ * their origin, so every update client of the region gives a resource the same id.
+ */
+export async function directoryListing(store: UnitOfWork, ura: string, typeSystem: string, typeCode: string): Promise<DirectoryListing> {
+  const search = (type: string, parameters: Record<string, string>) =>
+    store.resources.search(QUERY_DIRECTORY_SCOPE, parseSearchRequest('r4', type, { ...parameters, _count: '1' }));
+  const [organization] = (await search('Organization', { identifier: `${URA_SYSTEM}|${ura}` })).resources;
+  if (!organization) return {};
+  const organizationReference = `Organization/${organization.id}`;
+  const [service] = (await search('HealthcareService', { organization: organizationReference, 'service-type': `${typeSystem}|${typeCode}` })).resources;
+  return {
+    organization: { reference: organizationReference, ...displayOf(organization) },
+    ...(service ? { healthcareService: { reference: `HealthcareService/${service.id}`, ...displayOf(service) } } : {}),
+  };
+}
+
+const displayOf = (resource: Resource) => (typeof resource.name === 'string' ? { display: resource.name } : {});

@@ -52,6 +52,8 @@ interface DirectoryRecord {
   status: DirectoryStatus;
   authority: DirectoryAuthority;
   contents: DirectoryContents;
+  /** Counts the rounds that changed `contents` (the counterparties of an unchanged directory are not rebuilt). */
+  version: number;
   since?: string;
 }
 
@@ -97,7 +99,7 @@ export class UpdateClient {
     for (const root of this.roots.values()) await this.syncDirectory(root, ignoreBackoff);
     await this.followDiscovered(this.discovered());
     await this.inParallel([...this.organizations.values()], (record) => this.syncDirectory(record, ignoreBackoff));
-    this.options.counterparties.rebuild([...this.organizations.values()].map((record) => record.contents));
+    this.options.counterparties.rebuild([...this.organizations.entries()].map(([base, record]) => ({ base, contents: record.contents, version: record.version })));
     return this.status();
   }
 
@@ -154,8 +156,7 @@ export class UpdateClient {
     if (!ignoreBackoff && status.nextAttempt && Date.parse(status.nextAttempt) > now) return;
     status.lastAttempt = new Date(now).toISOString();
     try {
-      const rounds = [];
-      for (const type of record.authority.resourceTypes) rounds.push(await readChanges(status.base, type, record.since, this.history));
+      const rounds = await Promise.all(record.authority.resourceTypes.map((type) => readChanges(status.base, type, record.since, this.history)));
       const changes = rounds.flatMap((round) => round.changes);
       const { accepted, warnings } = validateRound(changes, record.contents, record.authority);
       warnings.unshift(...rounds.flatMap((round) => round.warnings));
@@ -164,6 +165,7 @@ export class UpdateClient {
         if (change.resource) record.contents.set(keyOf(change.resourceType, change.id), change.resource);
         else record.contents.delete(keyOf(change.resourceType, change.id));
       }
+      if (accepted.length > 0) record.version += 1;
       record.since = earliest(rounds.map((round) => round.answeredAt)) ?? new Date(now - CLOCK_MARGIN_MS).toISOString();
       for (const warning of warnings) this.options.onWarning?.(status.base, warning);
       Object.assign(status, {
@@ -196,6 +198,7 @@ export class UpdateClient {
 function newRecord(base: string, kind: DirectoryStatus['kind'], authority: DirectoryAuthority): DirectoryRecord {
   return {
     authority,
+    version: 0,
     contents: new Map(),
     status: { base, kind, uras: [...(authority.uras ?? [])], result: 'never', counts: { created: 0, updated: 0, deleted: 0, warnings: 0 }, warnings: [], failures: 0 },
   };

@@ -33,6 +33,7 @@ export const keyOf = (resourceType: string, id: string) => `${resourceType}/${id
  */
 export function validateRound(changes: HistoryChange[], contents: DirectoryContents, authority: DirectoryAuthority): ValidatedRound {
   const warnings: string[] = [];
+  if (changes.length === 0) return { accepted: [], warnings };
   const typed = changes.filter((change) => {
     if (authority.resourceTypes.includes(change.resourceType)) return true;
     warnings.push(`resource type ${change.resourceType} not allowed (${change.resourceType}/${change.id})`);

@@ -175,7 +175,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     await deliver();
     expect(board()).toEqual({ '10000001 elv-hoog': 3, '10000001 grz': 1, '10000002 elv-hoog': 2 });
     expect(sent.at(-1)!.body).not.toContain('K-7');
-    const [, answer] = cp.coordination.match(r4(ZCC.id), { 'care-type': ['elv-hoog'], postcode: ['3011 AA'] }, now());
+    const [, answer] = await cp.coordination.match(cpStore, r4(ZCC.id), { 'care-type': ['elv-hoog'], postcode: ['3011 AA'] }, now());
     const names = (answer!.parameter as { name: string; part?: { name: string; valueString?: string }[] }[])
       .filter((parameter) => parameter.name === 'candidate')
       .map((candidate) => candidate.part!.find((part) => part.name === 'name')!.valueString);
@@ -231,7 +231,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     expect(board()).toEqual({ '10000001 elv-hoog': { absent: 'unknown' }, '10000001 grz': { absent: 'unknown' }, '10000002 elv-hoog': { absent: 'unknown' } });
     const stored = await cpStore.resources.read(r4(ZCC.id), 'MeasureReport', 'ura-10000002');
     expect(JSON.stringify(stored)).not.toContain('"count"');
-    const [, answer] = cp.coordination.match(r4(ZCC.id), { 'care-type': ['elv-hoog'], region: ['rijnmond'] }, now());
+    const [, answer] = await cp.coordination.match(cpStore, r4(ZCC.id), { 'care-type': ['elv-hoog'], region: ['rijnmond'] }, now());
     expect((answer!.parameter as { name: string }[]).filter((parameter) => parameter.name === 'candidate')).toHaveLength(0);
 
     const restarted = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) }, clock });
