@@ -69,6 +69,9 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     basePolicy: [
       ...DIRECTORY_TYPES.flatMap((type) => [fhir(`/${type}`, 'search'), fhir(`/${type}/{id}`, 'read')]),
       fhir('/MeasureReport/$match-capacity', 'operation'),
+      // The published SubscriptionTopics (Basic resources; subscriptions/ withholds every other Basic from them).
+      fhir('/Basic', 'search'),
+      fhir('/Basic/{id}', 'read'),
       fhir('/Subscription', 'create', 'search'),
       fhir('/Subscription/{id}', 'read', 'update', 'delete'),
       fhir('/Subscription/$status', 'operation'),

@@ -64,17 +64,7 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
     if (failed.length > 0) logger.warn({ failed: failed.map((directory) => ({ base: directory.base, error: directory.error })) }, 'directory sync: some directories failed');
     return status;
   };
-  const ehrOnly =
-    (work: () => Promise<DirectoryStatus[]>, definition = DIRECTORY_STATUS): FhirHandler =>
-    async (request, context) => {
-      if (context.principal.kind !== 'ehr') return [forbidden("Only a hosted organisation's own EHR may ask the directory's status or start a sync")];
-      readOperationInput(definition, request);
-      return [allOk, writeOperationOutput(definition, { directory: (await work()).map(statusParameters) })];
-    };
-  const routes: RouteDefinition[] = [
-    { method: 'POST', path: '$directory-update', access: 'operation', interactions: [], operation: DIRECTORY_UPDATE, handler: ehrOnly(() => sync(true), DIRECTORY_UPDATE) },
-    { method: 'GET', path: '$directory-status', access: 'operation', interactions: [], operation: DIRECTORY_STATUS, handler: ehrOnly(async () => client.status()) },
-  ];
+  const routes = directoryRoutes({ sync: () => sync(true), status: async () => client.status() });
 
   const capability: Capability = {
     name: 'care-services directory',
@@ -96,6 +86,21 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
     },
   };
   return { capability, counterparties };
+}
+
+/** `$directory-update` (a sync now) and `$directory-status`, for the hosted organisations' own EHRs. */
+export function directoryRoutes(work: { sync(): Promise<DirectoryStatus[]>; status(): Promise<DirectoryStatus[]> }): RouteDefinition[] {
+  const ehrOnly =
+    (definition: typeof DIRECTORY_STATUS, run: () => Promise<DirectoryStatus[]>): FhirHandler =>
+    async (request, context) => {
+      if (context.principal.kind !== 'ehr') return [forbidden("Only a hosted organisation's own EHR may ask the directory's status or start a sync")];
+      readOperationInput(definition, request);
+      return [allOk, writeOperationOutput(definition, { directory: (await run()).map(statusParameters) })];
+    };
+  return [
+    { method: 'POST', path: '$directory-update', access: 'operation', interactions: [], operation: DIRECTORY_UPDATE, handler: ehrOnly(DIRECTORY_UPDATE, () => work.sync()) },
+    { method: 'GET', path: '$directory-status', access: 'operation', interactions: [], operation: DIRECTORY_STATUS, handler: ehrOnly(DIRECTORY_STATUS, () => work.status()) },
+  ];
 }
 
 function ownEndpoints(publicBaseUrl: string, notificationPath: string): OwnEndpoints {
