@@ -9,7 +9,10 @@ import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatusListener } from '../transfer/events.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
-import { Publisher, PUBLISH_KIND, type PublisherOptions } from './provider/publisher.js';
+import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
+import type { OutboundCall } from '../auth/client.js';
+import type { RemoteEndpoint } from '../fhir/client/remote.js';
+import { SUBSCRIPTION_PURPOSE } from './routes.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
 import { capacityRoutes } from './routes.js';
 
@@ -22,7 +25,8 @@ export interface CapacityOptions {
   config: GatewayConfig;
   store: Store;
   /** Outbound calls with Nuts-style tokens (auth's client). */
-  client: PublisherOptions['client'];
+  /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
+  client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
@@ -90,7 +94,16 @@ export function createCapacity(options: CapacityOptions): Capacity {
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
   const isCoordinationPoint = (tenant: string) => tenantsWith('coordination-point').includes(tenant);
-  const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock });
+  const coordinationPointBase = coordinationPointOrg?.endpoints.fhir;
+  // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
+  const askCoordinationPoint =
+    coordinationPointOrg && coordinationPointBase
+      ? (tenant: string, query: string) =>
+          options.client
+            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE })
+            .read(`MeasureReport/$match-capacity?${query}`)
+      : undefined;
+  const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock, askCoordinationPoint });
 
   return {
     name: 'capacity',
