@@ -3,9 +3,11 @@ import type { Resource } from '../fhir/version.js';
 import type { Scope, UnitOfWork } from '../store/repository.js';
 import { parseSearchRequest } from '../fhir/search/parse.js';
 import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
-import { objects, stringAt, type JsonObject } from '../vocabulary/json.js';
+import { isObject, objects, stringAt, type JsonObject } from '../vocabulary/json.js';
+import { OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
+import type { WriteInterceptor } from '../rest/types.js';
 import { PAYLOAD_TYPES, PAYLOAD_TYPE_SYSTEM } from './payload-types.js';
-import { referencedId } from './validation.js';
+import { isHttpAddress, referencedId } from './validation.js';
 
 /**
  * Each gateway is the administration directory of the organisations it hosts (IHE mCSD Care Services Update
@@ -87,4 +89,26 @@ function sameContent(a: Resource, b: Resource): boolean {
   const { meta: _a, ...restA } = a as JsonObject;
   const { meta: _b, ...restB } = b as JsonObject;
   return JSON.stringify(restA) === JSON.stringify(restB) && stringAt(a, 'id') === stringAt(b, 'id');
+}
+
+/**
+ * What the EHR writes of its directory is checked as update clients will check it, where that cannot depend on the
+ * rest of the directory: an Endpoint's address is an http(s) URL with a host. (Organizations are not checked on
+ * write: the documents an EHR stores carry other organisations' Organizations too; update clients refuse the ones
+ * with more than one URA.)
+ */
+export const directoryWrites: WriteInterceptor = async (request, context, next) => {
+  const resource = isObject(request.body) ? request.body : undefined;
+  if (request.method !== 'DELETE' && resource) {
+    const problem = writeProblem(resource);
+    if (problem) throw new OperationOutcomeError(unprocessable(problem.text, problem.expression));
+  }
+  return next(request, context);
+};
+
+function writeProblem(resource: JsonObject): { text: string; expression: string } | undefined {
+  if (resource.resourceType === 'Endpoint' && !isHttpAddress(resource.address)) {
+    return { text: `Endpoint.address must be an http(s) URL with a host, as update clients accept only those (got ${JSON.stringify(resource.address)})`, expression: 'Endpoint.address' };
+  }
+  return undefined;
 }

@@ -10,7 +10,7 @@ import { readOperationInput, writeOperationOutput } from '../rest/operations/par
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';
 import type { Store } from '../store/repository.js';
-import { publishOwnEntries, type OwnEndpoints } from './administration.js';
+import { directoryWrites, publishOwnEntries, type OwnEndpoints } from './administration.js';
 import { DirectoryCounterparties } from './counterparties.js';
 import { directoryEndpoint, DIRECTORY_MOUNT, queryDirectoryEndpoint } from './publication.js';
 import { UpdateClient, type DirectoryStatus } from './update-client.js';
@@ -70,6 +70,7 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
     name: 'care-services directory',
     fhirRoutes: (version) => (version === 'r4' ? routes : []),
     endpoints: [...config.organizations.map(directoryEndpoint), queryDirectoryEndpoint],
+    writeInterceptors: { Endpoint: directoryWrites },
     metrics: directoryMetrics(client),
     async start() {
       if (!config.directory) return;

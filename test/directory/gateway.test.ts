@@ -54,6 +54,12 @@ describe('the administration directory a gateway publishes', () => {
     });
   });
 
+  it('refuses an Endpoint without an http(s) address, as update clients would', async () => {
+    const put = (path: string, body: unknown) => request(provider.url).put(path).set('Authorization', providerEhr).set('Content-Type', 'application/fhir+json').send(JSON.stringify(body));
+    const endpoint = await put('/fhir/Endpoint/local', { resourceType: 'Endpoint', id: 'local', status: 'active', connectionType: { code: 'hl7-fhir-rest' }, payloadType: [{ text: 'x' }], address: 'file:///etc/passwd' });
+    expect([endpoint.status, endpoint.body.issue[0].expression]).toEqual([422, ['Endpoint.address']]);
+  });
+
   it('publishes the EHR’s directory entries through the allowlist, and nothing but directory data', async () => {
     const service = {
       resourceType: 'HealthcareService',
