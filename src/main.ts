@@ -21,7 +21,8 @@ import { createDesk } from './desk/index.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
-import { createTransfer } from './transfer/index.js';
+import { createDirectory, type Directory } from './directory/index.js';
+import { createTransfer, NOTIFICATION_BASE } from './transfer/index.js';
 import { createValidator, type Validator } from './validation/index.js';
 
 /**
@@ -55,8 +56,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
-    const auth = await createAuth(running, store);
-    const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
+    const directory = createDirectory({ config: running, store, logger, notificationPath: NOTIFICATION_BASE });
+    const auth = await createAuth(running, store, { counterparties: directory.counterparties });
+    const capabilities = createCapabilities({ config: running, store, auth, validators, logger, directory });
     // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here when due.
     const dispatcher = createDispatcher({
       outbox: store.outbox,
@@ -111,27 +113,27 @@ interface CapabilityParts {
   auth: Auth;
   validators: Record<FhirVersion, Validator>;
   logger: Logger;
+  directory: Directory;
 }
 
 /**
  * What the gateway does, in the order it serves and starts them. Each follows the changes of those after it, inside
  * their transactions: subscriptions turn board and Task changes into events, capacity counts accepted transfers.
  */
-function createCapabilities({ config, store, auth, validators, logger }: CapabilityParts): Capability[] {
+function createCapabilities({ config, store, auth, validators, logger, directory }: CapabilityParts): Capability[] {
   const subscriptions = createSubscriptions({ config, store, registry: auth.registry, tokens: auth.client, availability: new StoredReportEgress(), logger });
   const capacity = createCapacity({ config, store, client: auth.client, onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx), logger });
   const transfer = createTransfer({
     store,
     auth,
-    trusted: config.trusted,
     validators,
     onTaskStatusChange: async (change, tx) => {
       await capacity.onTaskStatusChange(change, tx);
       await subscriptions.onTaskStatusChange(change, tx);
     },
   });
-  const desk = createDesk({ config, store, coordination: capacity.coordination, auditor: auth.auditor, client: auth.client, logger });
-  return [transfer, capacity, subscriptions, desk];
+  const desk = createDesk({ config, store, coordination: capacity.coordination, auditor: auth.auditor, askCoordinationPoint: capacity.askCoordinationPoint, logger });
+  return [directory.capability, transfer, capacity, subscriptions, desk];
 }
 
 function retentionOf(config: GatewayConfig): Retention {

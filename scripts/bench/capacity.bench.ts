@@ -200,7 +200,7 @@ async function publicationLatency(providerStore: Store, pointStore: Store): Prom
   const coordination = createCapacity({
     config: parseConfig({ publicBaseUrl: 'https://zcc.example', organizations: [{ ...point, roles: ['coordination-point'] }], trusted: [{ ...provider, jwks }] }),
     store: pointStore,
-    client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) },
+    client: { remote: () => ({ read: () => Promise.reject(new Error('no calls out')), post: () => Promise.reject(new Error('no calls out')) }) },
   }).coordination;
   const capacity = createCapacity({
     config: parseConfig({
@@ -213,6 +213,7 @@ async function publicationLatency(providerStore: Store, pointStore: Store): Prom
     publishDebounceMs: 0,
     client: {
       remote: (_url, call) => ({
+        read: () => Promise.reject(new Error('not asked in this bench')),
         async post(body) {
           const principal = { tenant: point.id, kind: 'organization' as const, requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
           const [outcome] = await coordination.receive(pointStore, pointScope, principal, JSON.parse(String(body)), new Date());

@@ -61,7 +61,7 @@ async function transferContext(store: Store, dataDir: string): Promise<TransferC
   });
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
 }
 
 const mean = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;

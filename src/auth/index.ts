@@ -10,7 +10,7 @@ import type { RateLimit } from './rateLimit.js';
 import { createTokenService, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
 import { CONSENT_LOOKUP_COUNT, type ConsentLookup, type ConsentRule } from './consents.js';
-import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
+import { createTrustRegistry, type CounterpartySource, type Fetch, type TrustRegistry } from './trust.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
 export interface Auth {
@@ -30,10 +30,12 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
+  /** Organisations found beyond the configuration (the care-services directory). */
+  counterparties?: CounterpartySource;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
-  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock });
+  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock, counterparties: options.counterparties });
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);

@@ -11,7 +11,7 @@ import type { Operation } from '../fhir/principal.js';
  * A Bundle posted to the base is a `batch` or `transaction` on path `/` (e.g. `fhir('/', 'batch')`), asked before
  * any of its entries: a purpose without such a rule gets neither, even if it may do each entry on its own.
  */
-export type Endpoint = 'fhir' | 'notification';
+export type Endpoint = 'fhir' | 'notification' | 'directory';
 
 export interface PolicyRule {
   endpoint: Endpoint;
@@ -31,7 +31,20 @@ const fhir = (path: string, ...operations: Operation[]): PolicyRule => ({ endpoi
 /** What the capacity purposes may read at a coordination point: its board and directory. */
 export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareService', 'Organization', 'Location', 'Endpoint'];
 
+/** The published care-services directory (IHE mCSD): the resource types an update client reads, and how. */
+export const CARE_SERVICES_TYPES: readonly string[] = ['Organization', 'HealthcareService', 'Location', 'Endpoint'];
+
+/** What anyone may read of a hosted organisation's published directory (its `directory` endpoint, no token). */
+export const DIRECTORY_READER = 'care-services-directory';
+
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
+  [DIRECTORY_READER]: {
+    description: "mCSD: update clients read an organisation's administration directory (search, read and _history of its directory resources)",
+    basePolicy: CARE_SERVICES_TYPES.flatMap((type): PolicyRule[] => [
+      { endpoint: 'directory', path: `/${type}`, operations: ['search', 'history'] },
+      { endpoint: 'directory', path: `/${type}/{id}`, operations: ['read'] },
+    ]),
+  },
   'eOverdracht-sender': {
     description: "eOverdracht: the receiver pulls the Task and what the sender's Consents name from the sender's FHIR API",
     // The document's resources come level by level in batch reads (transfer/peer.ts), or at once with $document; each
@@ -57,6 +70,9 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     basePolicy: [
       ...DIRECTORY_TYPES.flatMap((type) => [fhir(`/${type}`, 'search'), fhir(`/${type}/{id}`, 'read')]),
       fhir('/MeasureReport/$match-capacity', 'operation'),
+      // The published SubscriptionTopics (Basic resources; subscriptions/ withholds every other Basic from them).
+      fhir('/Basic', 'search'),
+      fhir('/Basic/{id}', 'read'),
       fhir('/Subscription', 'create', 'search'),
       fhir('/Subscription/{id}', 'read', 'update', 'delete'),
       fhir('/Subscription/$status', 'operation'),

@@ -27,13 +27,25 @@ export interface TrustRegistry {
   readonly publicBaseUrl: string;
   hosted(id: string): HostedParty | undefined;
   hostedOrganizations(): HostedParty[];
+  /** A remote organisation by its id (the JWT `iss`/`sub`): configured (`trusted[]`, seed and override), else found in the directory. */
   trusted(id: string): TrustedOrganization | undefined;
+  /** A remote organisation by its URA, the same way. */
+  trustedByUra(ura: string): TrustedOrganization | undefined;
   ehrClient(clientId: string): EhrParty | undefined;
   /** A verification key of a trusted or hosted organisation by the fragment of its kid; refreshes did:web on a miss. */
   organizationKey(organization: string, fragment: string): Promise<VerificationKey | undefined>;
 }
 
 export type Fetch = typeof fetch;
+
+/**
+ * Organisations known beyond the configuration: the care-services directory (src/directory/) feeds them, with their
+ * endpoints and, as `didWeb`, where their keys are published. Configured `trusted[]` entries win over them.
+ */
+export interface CounterpartySource {
+  byId(id: string): TrustedOrganization | undefined;
+  byUra(ura: string): TrustedOrganization | undefined;
+}
 
 /** Splits a kid `<owner>#<fragment>`; undefined when it has no owner or no fragment. */
 export function splitKid(kid: unknown): { owner: string; fragment: string } | undefined {
@@ -123,7 +135,7 @@ function didWebKeys(mode: GatewayConfig['mode'], fetchImpl: Fetch, clock: () => 
 /** Builds the trust registry from configuration: hosted organisations' keys, EHR clients, trusted organisations. */
 export async function createTrustRegistry(
   config: GatewayConfig,
-  options: { fetch?: Fetch; clock?: () => number } = {},
+  options: { fetch?: Fetch; clock?: () => number; counterparties?: CounterpartySource } = {},
 ): Promise<TrustRegistry> {
   const hosted = new Map<string, HostedParty>();
   const ehrClients = new Map<string, EhrParty>();
@@ -135,7 +147,10 @@ export async function createTrustRegistry(
       ehrClients.set(client.clientId, { client, tenant: organization.id, keys });
     }
   }
-  const trusted = new Map(config.trusted.map((organization) => [organization.id, organization]));
+  const configured = new Map(config.trusted.map((organization) => [organization.id, organization]));
+  const configuredByUra = new Map(config.trusted.filter((organization) => organization.ura).map((organization) => [organization.ura as string, organization]));
+  const counterparties = options.counterparties;
+  const trusted = { get: (id: string) => configured.get(id) ?? counterparties?.byId(id) };
   const inlineKeys = new Map<string, Map<string, VerificationKey>>();
   for (const organization of config.trusted) {
     if (organization.jwks) inlineKeys.set(organization.id, await indexKeys(organization.jwks.keys as JWK[], organization.id, true));
@@ -148,6 +163,7 @@ export async function createTrustRegistry(
     hosted: (id) => hosted.get(id),
     hostedOrganizations: () => [...hosted.values()],
     trusted: (id) => trusted.get(id),
+    trustedByUra: (ura) => configuredByUra.get(ura) ?? counterparties?.byUra(ura),
     ehrClient: (clientId) => ehrClients.get(clientId),
     async organizationKey(organization, fragment) {
       const own = hosted.get(organization);

@@ -1,3 +1,4 @@
+import type { Resource } from '../fhir/version.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Capability } from '../rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
@@ -9,7 +10,10 @@ import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatusListener } from '../transfer/events.js';
 import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
-import { Publisher, PUBLISH_KIND, type PublisherOptions } from './provider/publisher.js';
+import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
+import type { OutboundCall } from '../auth/client.js';
+import type { RemoteEndpoint } from '../fhir/client/remote.js';
+import { SUBSCRIPTION_PURPOSE } from './routes.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
 import { capacityRoutes } from './routes.js';
 
@@ -22,7 +26,8 @@ export interface CapacityOptions {
   config: GatewayConfig;
   store: Store;
   /** Outbound calls with Nuts-style tokens (auth's client). */
-  client: PublisherOptions['client'];
+  /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
+  client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
@@ -43,6 +48,8 @@ export interface Capacity extends Capability {
   provider: ProviderCapacity;
   coordination: CoordinationPoint;
   publisher?: Publisher;
+  /** `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string). */
+  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
   onTaskStatusChange: TaskStatusListener;
@@ -90,12 +97,22 @@ export function createCapacity(options: CapacityOptions): Capacity {
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
   const isCoordinationPoint = (tenant: string) => tenantsWith('coordination-point').includes(tenant);
-  const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock });
+  const coordinationPointBase = coordinationPointOrg?.endpoints.fhir;
+  // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
+  const askCoordinationPoint =
+    coordinationPointOrg && coordinationPointBase
+      ? (tenant: string, query: string) =>
+          options.client
+            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE })
+            .read(`MeasureReport/$match-capacity?${query}`)
+      : undefined;
+  const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock, askCoordinationPoint });
 
   return {
     name: 'capacity',
     provider,
     coordination,
+    askCoordinationPoint,
     publisher,
     fhirRoutes: (version) => (version === 'r4' ? routes : []),
     // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.

@@ -1,6 +1,8 @@
 import { operationDefinition } from '../rest/operations/definitions.js';
 import { readOperationInput } from '../rest/operations/parameters.js';
-import { forbidden } from '../fhir/outcome.js';
+import { allOk, forbidden, OperationOutcomeError, serverError } from '../fhir/outcome.js';
+import type { Resource } from '../fhir/version.js';
+import { RemoteFailure } from '../fhir/client/remote.js';
 import type { RouteDefinition } from '../rest/router.js';
 import type { FhirHandler } from '../rest/types.js';
 import type { CoordinationPoint } from './coordination/service.js';
@@ -8,6 +10,8 @@ import type { ProviderCapacity } from './provider/service.js';
 import { PUBLICATION_PURPOSE } from './provider/publisher.js';
 
 const MATCH_CAPACITY = operationDefinition('MeasureReport-match-capacity');
+/** The purpose hospitals and hubs read a coordination point's board and directory with (auth/purposes.ts). */
+export const SUBSCRIPTION_PURPOSE = 'capacity-subscription';
 const CENSUS = operationDefinition('Location-census');
 
 export interface CapacityRouteServices {
@@ -15,6 +19,8 @@ export interface CapacityRouteServices {
   coordination: CoordinationPoint;
   /** Whether a hosted organisation has the coordination-point role here. */
   isCoordinationPoint(tenant: string): boolean;
+  /** `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string). */
+  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
   clock: () => number;
 }
 
@@ -42,8 +48,12 @@ export function capacityRoutes(services: CapacityRouteServices): RouteDefinition
   };
 
   const match: FhirHandler = async (request, context) => {
-    if (!services.isCoordinationPoint(context.scope.tenant)) return [forbidden(`'${context.scope.tenant}' is not a coordination point here`)];
-    return services.coordination.match(context.scope, readOperationInput(MATCH_CAPACITY, request).asText(), now());
+    const parameters = readOperationInput(MATCH_CAPACITY, request).asText();
+    if (services.isCoordinationPoint(context.scope.tenant)) return services.coordination.match(context.store, context.scope, parameters, now());
+    if (context.principal.kind === 'ehr' && services.askCoordinationPoint) {
+      return [allOk, await services.askCoordinationPoint(context.scope.tenant, matchQuery(parameters)).catch(coordinationPointRefusal)];
+    }
+    return [forbidden(`'${context.scope.tenant}' is not a coordination point here, and knows none to ask`)];
   };
 
   return [
@@ -52,4 +62,16 @@ export function capacityRoutes(services: CapacityRouteServices): RouteDefinition
     { method: 'GET', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match },
     { method: 'POST', path: 'MeasureReport/$match-capacity', access: 'operation', interactions: [], operation: MATCH_CAPACITY, handler: match },
   ];
+}
+
+function matchQuery(parameters: Record<string, string[] | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, values] of Object.entries(parameters)) for (const value of values ?? []) query.append(name, value);
+  return query.toString();
+}
+
+/** What the coordination point refused, passed on as its own outcome; anything else as a failure to reach it. */
+function coordinationPointRefusal(error: unknown): never {
+  if (error instanceof RemoteFailure && error.outcome) throw new OperationOutcomeError(error.outcome);
+  throw new OperationOutcomeError(serverError(`The coordination point did not answer: ${(error as Error).message}`));
 }

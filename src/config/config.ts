@@ -75,6 +75,19 @@ export interface GatewayConfig {
   desk?: DeskSettings;
   subscriptions?: SubscriptionSettings;
   outbox?: OutboxSettings;
+  directory?: DirectorySettings;
+}
+
+/** The care-services directory (docs/directory.md). */
+export interface DirectorySettings {
+  /** Root directories (regional, national) the update client discovers the organisations' own directories from. */
+  roots?: string[];
+  /** node-cron expression of the update client's rounds (default every minute). */
+  schedule?: string;
+  /** `_count` of the history pages it asks for (default 100). */
+  pageSize?: number;
+  /** Directories never followed (e.g. this gateway's own), trailing `/` ignored. */
+  exclude?: string[];
 }
 
 /** What one request may cost, and what all requests in flight may cost together (README, Security). */
@@ -267,6 +280,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     ...(config.desk ? { desk: deskSettings(config.desk, config.organizations) } : {}),
     ...(config.subscriptions ? { subscriptions: config.subscriptions } : {}),
     ...(config.outbox ? { outbox: config.outbox } : {}),
+    ...(config.directory ? { directory: config.directory } : {}),
   };
 }
 

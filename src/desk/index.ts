@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { Auditor } from '../audit/auditor.js';
-import type { TokenClient } from '../auth/client.js';
 import { BOARD_CHANGED, type CoordinationPoint } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
 import type { Principal } from '../fhir/principal.js';
@@ -33,8 +32,8 @@ export interface DeskOptions {
   store: Store;
   coordination: CoordinationPoint;
   auditor: Auditor;
-  /** Outbound calls to the region's coordination point (a hospital's search). */
-  client: TokenClient;
+  /** A hospital's search, asked of the region's coordination point (capacity/). */
+  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
   logger: Logger;
   clock?: () => number;
 }
@@ -151,15 +150,12 @@ export function createDesk(options: DeskOptions): Capability {
       ['care-type', 'postcode', 'date', 'include-unknown'].flatMap((name) => (form[name] ? [[name, [form[name]]]] : [])),
     ) as Record<string, string[]>;
     if (hasRole(session.tenant, 'coordination-point')) {
-      const [outcome, result] = coordination.match({ tenant: session.tenant, version: 'r4' }, parameters, new Date(clock()));
+      const [outcome, result] = await coordination.match(store, { tenant: session.tenant, version: 'r4' }, parameters, new Date(clock()));
       return result ?? outcome;
     }
-    const point = config.trusted.find((organization) => organization.id === config.coordinationPoint?.organization);
-    if (!point?.endpoints.fhir) throw new Error('No coordination point with a FHIR endpoint is configured');
+    if (!options.askCoordinationPoint) throw new Error('No coordination point with a FHIR endpoint is configured');
     const query = new URLSearchParams(Object.entries(parameters).map(([name, values]): [string, string] => [name, values[0]])).toString();
-    return options.client
-      .remote(point.endpoints.fhir, { requester: session.tenant, remote: point.id, purposeOfUse: 'capacity-subscription' })
-      .read(`MeasureReport/$match-capacity?${query}`);
+    return options.askCoordinationPoint(session.tenant, query);
   }
 
   const canSearch = (tenant: string) => hasRole(tenant, 'coordination-point') || config.coordinationPoint !== undefined;

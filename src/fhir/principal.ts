@@ -35,8 +35,8 @@ export interface AccessRequest {
   /** Path relative to the FHIR base, e.g. `/Task/123`, `/Task` (search/create), `/Task/123/_history/2`. */
   path: string;
   resourceType?: string;
-  /** Which API the request came in on (default `fhir`); the eOverdracht notification endpoint is `notification`. */
-  endpoint?: 'fhir' | 'notification';
+  /** Which API the request came in on (default `fhir`); the eOverdracht notification endpoint is `notification`, the published care-services directory `directory`. */
+  endpoint?: 'fhir' | 'notification' | 'directory';
 }
 
 /** The resource server's view of authentication, implemented in `auth/` and used by `http/`. */

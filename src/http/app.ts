@@ -74,6 +74,7 @@ export function createApp(deps: AppDependencies): express.Express {
     const ready = await deps.store.ping().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'store unavailable' });
   });
+  for (const metric of (deps.capabilities ?? []).flatMap((capability) => capability.metrics ?? [])) metrics.registry.registerMetric(metric);
   const readStoreGauges = storeMetrics(metrics.registry, deps.store);
   app.get('/metrics', async (_req, res) => {
     // The HTTP figures are worth serving when the database is not answering (that is when they are looked at).
@@ -131,7 +132,7 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
 /** A capability's endpoint outside the FHIR bases: its own routes only, no REST interactions, no metadata. */
 function endpointApiOptions(deps: AppDependencies, endpoint: Endpoint) {
   const services: RestServices = { ...restServices(deps, endpoint.version, new FhirRouter(endpoint.routes)), endpoint: endpoint.api };
-  return sharedApiOptions(deps, services, publicUrl(deps, endpoint.path), endpoint.path);
+  return { ...sharedApiOptions(deps, services, publicUrl(deps, endpoint.path), endpoint.path), anonymous: endpoint.anonymous };
 }
 
 function restServices(deps: AppDependencies, version: FhirVersion, router: FhirRouter): RestServices {

@@ -32,6 +32,8 @@ export interface FhirApiOptions {
   unauthenticated: TokenBucket & RateLimiter;
   /** A FHIR base answers `GET metadata` with it; a capability's endpoint outside the bases has none. */
   capabilityStatement?: () => Resource;
+  /** A public endpoint: every caller is this principal, no token asked (Endpoint.anonymous). */
+  anonymous?: Principal;
   audit: FhirApiAuditor;
   logger: Logger;
 }
@@ -112,7 +114,7 @@ async function identify(req: Request, res: Response, options: FhirApiOptions, ne
     return;
   }
   res.locals.route = `${options.mountPath}/${match.route.path}`;
-  const principal = await services.authenticator.authenticate(req.headers.authorization);
+  const principal = options.anonymous ?? (await services.authenticator.authenticate(req.headers.authorization));
   if ('resourceType' in principal) {
     refuseUnauthenticated(req, res, principal, options);
     return;

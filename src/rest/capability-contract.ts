@@ -1,4 +1,5 @@
-import type { AccessRequest } from '../fhir/principal.js';
+import type { AccessRequest, Principal } from '../fhir/principal.js';
+import type { Metric } from 'prom-client';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { PageRoute } from './pages.js';
@@ -28,6 +29,8 @@ export interface Capability {
   servedProjection?: ServedProjection;
   /** Deliverers of the outbox messages it queues, by kind, run by the gateway's outbox dispatcher. */
   outboxHandlers?: Record<string, OutboxHandler>;
+  /** Figures it reports on `/metrics` (prom-client metrics registered with no registry of their own). */
+  metrics?: Metric[];
   /** Background work (schedules, listeners, workers of its own); called once the store is open, before requests. */
   start?(): Promise<void>;
   /** Stops that work; called after the last request was answered, before the store closes. */
@@ -43,6 +46,11 @@ export interface Endpoint {
   /** The release of the bodies it reads and the outcomes it answers with. */
   version: FhirVersion;
   routes: RouteDefinition[];
+  /**
+   * A public endpoint (what it serves is published, like a DID document): every caller is judged as this principal,
+   * token or not. The care-services directory of a hosted organisation is one.
+   */
+  anonymous?: Principal;
 }
 
 /**

@@ -3,7 +3,7 @@ import { badRequest, OperationOutcomeError } from '../fhir/outcome.js';
 import { ResponseBudget } from '../fhir/response-budget.js';
 import type { Resource } from '../fhir/version.js';
 import { allWithinBudget, contentBytes } from './budgeted-read.js';
-import type { HistoryEntry, HistoryRequest } from '../fhir/history.js';
+import { historyPosition, parseHistoryPosition, type HistoryEntry, type HistoryRequest } from '../fhir/history.js';
 import type { Scope } from './repository.js';
 import { toInstant } from './context.js';
 import type { Database } from './schema.js';
@@ -27,6 +27,10 @@ export async function readHistory(
   if (since !== undefined && Number.isNaN(since)) {
     throw new OperationOutcomeError(badRequest(`_since '${request.since}' is not an instant`, '_since'));
   }
+  const after = request.after === undefined ? undefined : parseHistoryPosition(request.after);
+  if (request.after !== undefined && after === undefined) {
+    throw new OperationOutcomeError(badRequest(`History position '${request.after}' is not one this server gave`, '_cursor'));
+  }
   const count = Math.max(0, request.count);
   const versions = (table: 'resources' | 'resource_history') =>
     db
@@ -38,6 +42,14 @@ export async function readHistory(
       .$if(request.resourceType !== undefined, (q) => q.where('resource_type', '=', request.resourceType as string))
       .$if(request.id !== undefined, (q) => q.where('id', '=', request.id as string))
       .$if(since !== undefined, (q) => q.where('last_updated', '>=', since as number))
+      .$if(after !== undefined, (q) =>
+        q.where((eb) =>
+          eb.or([
+            eb('last_updated', '<', after!.lastUpdatedMs),
+            eb.and([eb('last_updated', '=', after!.lastUpdatedMs), eb('seq', '<', after!.seq)]),
+          ]),
+        ),
+      )
       .orderBy('last_updated', 'desc')
       .orderBy('seq', 'desc')
       .limit(count);
@@ -68,6 +80,7 @@ export async function readHistory(
       versionId: String(row.version_id),
       lastUpdated: toInstant(Number(row.last_updated)),
       method: row.method,
+      position: historyPosition(Number(row.last_updated), Number(row.seq)),
     };
     const content = contents[index];
     if (content !== null) entry.resource = JSON.parse(content) as Resource;

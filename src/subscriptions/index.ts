@@ -4,7 +4,7 @@ import type { BoardChange } from '../capacity/coordination/service.js';
 import type { Capability } from '../rest/capability-contract.js';
 import type { GatewayConfig } from '../config/config.js';
 import { forbidden, isOperationOutcomeError, OperationOutcomeError } from '../fhir/outcome.js';
-import type { WriteInterceptor } from '../rest/types.js';
+import type { WriteInterceptor, ServedProjection } from '../rest/types.js';
 import type { Resource } from '../fhir/version.js';
 import type { Logger } from '../logging/logger.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../outbox/backoff.js';
@@ -114,6 +114,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     name: 'subscriptions',
     fhirRoutes: (version) => (version === 'r4' ? subscriptionRoutes({ topics, limits: config.limits, directory, policy, content, clock }) : []),
     writeInterceptors: { Basic: refuseTopicWrites(topics) },
+    servedProjection: topicsOnly(topics),
     async onCapacityChange(change, tx) {
       await recorder.record(tx, capacityChanged(change, new Date(clock())));
     },
@@ -146,6 +147,18 @@ function refuseTopicWrites(topics: ReadonlyMap<string, SubscriptionTopic>): Writ
       throw new OperationOutcomeError(forbidden(`Basic/${id} is a SubscriptionTopic this gateway publishes (conformance/): it cannot be written over the REST API`));
     }
     return next(request, context);
+  };
+}
+
+/**
+ * Other organisations read the published SubscriptionTopics (`Basic?code=SubscriptionTopic`, so a hub discovers what
+ * it can subscribe to); any other Basic resource a tenant's EHR keeps is withheld from them.
+ */
+function topicsOnly(topics: ReadonlyMap<string, SubscriptionTopic>): ServedProjection {
+  const ids = new Set([...topics.values()].map((topic) => topic.resource.id));
+  return {
+    concerns: (principal) => principal.kind === 'organization',
+    project: (resource) => (resource.resourceType !== 'Basic' || ids.has(resource.id) ? resource : undefined),
   };
 }
 

@@ -1,7 +1,7 @@
 import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
-import type { Role, TrustedOrganization } from '../config/config.js';
+import type { Role } from '../config/config.js';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome.js';
 import type { ResourceValidator } from '../rest/types.js';
 import { isReference, type FhirVersion } from '../fhir/version.js';
@@ -12,8 +12,6 @@ import type { TaskStatusChange, TaskStatusListener } from './events.js';
 export interface TransferContext {
   store: UnitOfWork;
   registry: TrustRegistry;
-  /** The trusted organisations (configuration), where receivers are looked up by identifier. */
-  trusted: TrustedOrganization[];
   credentials: CredentialService;
   validators: Record<FhirVersion, ResourceValidator>;
   onTaskStatusChange?: TaskStatusListener;

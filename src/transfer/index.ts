@@ -1,6 +1,5 @@
 import type { Auth } from '../auth/index.js';
 import type { Capability } from '../rest/capability-contract.js';
-import type { TrustedOrganization } from '../config/config.js';
 import type { ResourceValidator } from '../rest/types.js';
 import type { FhirVersion } from '../fhir/version.js';
 import type { Store } from '../store/repository.js';
@@ -22,7 +21,6 @@ import { taskWrites } from './task-writes.js';
 export interface TransferDependencies {
   store: Store;
   auth: Pick<Auth, 'credentials' | 'client' | 'registry'>;
-  trusted: TrustedOrganization[];
   validators: Record<FhirVersion, ResourceValidator>;
   /** Called in the transaction of every Task status change, on both sides (capacity follows accepted transfers). */
   onTaskStatusChange?: TaskStatusListener;
@@ -33,7 +31,6 @@ export function createTransfer(deps: TransferDependencies): Capability {
   const context: TransferContext = {
     store: deps.store,
     registry: deps.auth.registry,
-    trusted: deps.trusted,
     credentials: deps.auth.credentials,
     validators: deps.validators,
     onTaskStatusChange: deps.onTaskStatusChange,

@@ -1,3 +1,4 @@
+import { QUERY_DIRECTORY_SCOPE } from '../directory/query-directory.js';
 import { randomUUID } from 'node:crypto';
 import type { NotificationShape, TrustedOrganization } from '../config/config.js';
 import {
@@ -162,13 +163,25 @@ function workflowTask(context: TransferContext, tenant: string, proposed: Resour
   };
 }
 
+/** The Organization that provides a HealthcareService of the care-services directory (the query directory's copies). */
+async function providerOfService(context: TransferContext, id: string): Promise<Resource | undefined> {
+  const service = await readOptional(context.store.resources, QUERY_DIRECTORY_SCOPE, 'HealthcareService', id);
+  const provider = parseReference(literalReference(service?.providedBy));
+  return provider?.type === 'Organization' ? readOptional(context.store.resources, QUERY_DIRECTORY_SCOPE, 'Organization', provider.id) : undefined;
+}
+
 /**
  * The trusted organisation the Task's owner names: by identifier (URA or gateway organisation id), or by a literal
  * reference to an Organization stored on this base that carries such an identifier.
  */
 async function receiverOf(context: TransferContext, tenant: string, version: FhirVersion, owner: unknown): Promise<string> {
   const key = parseReference(literalReference(owner));
-  const organization = key?.type === 'Organization' ? await readOptional(context.store.resources, scopeOf(tenant, version), 'Organization', key.id) : undefined;
+  const organization =
+    key?.type === 'Organization'
+      ? await readOptional(context.store.resources, scopeOf(tenant, version), 'Organization', key.id)
+      : key?.type === 'HealthcareService'
+        ? await providerOfService(context, key.id)
+        : undefined;
   const held = organization?.identifier;
   const identifiers: unknown[] = isReference(owner) && owner.identifier ? [owner.identifier] : Array.isArray(held) ? held : [];
   const found = identifiers.map((identifier) => trustedByIdentifier(context, identifier)).find((id) => id !== undefined);
@@ -176,14 +189,15 @@ async function receiverOf(context: TransferContext, tenant: string, version: Fhi
   return found;
 }
 
-/** The id of the trusted organisation with this identifier (URA, or gateway organisation id), if any. */
+/**
+ * The id of the trusted organisation with this identifier (URA, or gateway organisation id), if any: configured
+ * (`trusted[]`), else found in the care-services directory.
+ */
 export function trustedByIdentifier(context: TransferContext, identifier: unknown): string | undefined {
-  if (!isObject(identifier)) return undefined;
-  const { system, value } = identifier;
-  return context.trusted.find(
-    (organization) =>
-      (system === URA_SYSTEM && organization.ura !== undefined && organization.ura === value) || (system === ORGANIZATION_ID_SYSTEM && organization.id === value),
-  )?.id;
+  if (!isObject(identifier) || typeof identifier.value !== 'string') return undefined;
+  if (identifier.system === URA_SYSTEM) return context.registry.trustedByUra(identifier.value)?.id;
+  if (identifier.system === ORGANIZATION_ID_SYSTEM) return context.registry.trusted(identifier.value)?.id;
+  return undefined;
 }
 
 export interface HandoffRequest {

@@ -88,6 +88,7 @@ interface Sent {
 function callsTo(point: () => { capacity: Capacity; store: Store }, sent: Sent[] = []) {
   return {
     remote: (_url: string, call: { requester: string; purposeOfUse: string }) => ({
+      read: () => Promise.reject(new Error('not asked in these tests')),
       async post(body: Resource | string): Promise<void> {
         sent.push({ body: String(body), requester: call.requester, purpose: call.purposeOfUse });
         const principal: Principal = { tenant: ZCC.id, kind: 'organization', requester: call.requester, purposeOfUse: call.purposeOfUse, resources: [] };
@@ -110,7 +111,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
 
   beforeAll(async () => {
     [providerStore, cpStore] = await Promise.all([freshStore(), freshStore()]);
-    cp = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) }, clock });
+    cp = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ read: () => Promise.reject(new Error('no calls out')), post: () => Promise.reject(new Error('no calls out')) }) }, clock });
     provider = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 0, client: toCoordinationPoint });
   });
 
@@ -175,7 +176,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     await deliver();
     expect(board()).toEqual({ '10000001 elv-hoog': 3, '10000001 grz': 1, '10000002 elv-hoog': 2 });
     expect(sent.at(-1)!.body).not.toContain('K-7');
-    const [, answer] = cp.coordination.match(r4(ZCC.id), { 'care-type': ['elv-hoog'], postcode: ['3011 AA'] }, now());
+    const [, answer] = await cp.coordination.match(cpStore, r4(ZCC.id), { 'care-type': ['elv-hoog'], postcode: ['3011 AA'] }, now());
     const names = (answer!.parameter as { name: string; part?: { name: string; valueString?: string }[] }[])
       .filter((parameter) => parameter.name === 'candidate')
       .map((candidate) => candidate.part!.find((part) => part.name === 'name')!.valueString);
@@ -197,7 +198,7 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
   });
 
   it('changes close together go out as one publication', async () => {
-    const slow = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 60_000, client: { remote: () => ({ post: () => Promise.reject(new Error('not sent in this test')) }) } });
+    const slow = createCapacity({ config: providerConfig(), store: providerStore, clock, publishDebounceMs: 60_000, client: { remote: () => ({ read: () => Promise.reject(new Error('not sent in this test')), post: () => Promise.reject(new Error('not sent in this test')) }) } });
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 3, 10]]), now());
     await slow.provider.submitReport(providerStore, r4(VVT_A.id), ehrReport([['elv-hoog', 2, 10]]), now());
     expect(await providerStore.outbox.list(VVT_A.id, { status: 'pending', kind: PUBLISH_KIND })).toHaveLength(1);
@@ -231,10 +232,10 @@ describe('capacity exchange: providers publish, the coordination point shows, ma
     expect(board()).toEqual({ '10000001 elv-hoog': { absent: 'unknown' }, '10000001 grz': { absent: 'unknown' }, '10000002 elv-hoog': { absent: 'unknown' } });
     const stored = await cpStore.resources.read(r4(ZCC.id), 'MeasureReport', 'ura-10000002');
     expect(JSON.stringify(stored)).not.toContain('"count"');
-    const [, answer] = cp.coordination.match(r4(ZCC.id), { 'care-type': ['elv-hoog'], region: ['rijnmond'] }, now());
+    const [, answer] = await cp.coordination.match(cpStore, r4(ZCC.id), { 'care-type': ['elv-hoog'], region: ['rijnmond'] }, now());
     expect((answer!.parameter as { name: string }[]).filter((parameter) => parameter.name === 'candidate')).toHaveLength(0);
 
-    const restarted = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) }, clock });
+    const restarted = createCapacity({ config: coordinationConfig(), store: cpStore, client: { remote: () => ({ read: () => Promise.reject(new Error('no calls out')), post: () => Promise.reject(new Error('no calls out')) }) }, clock });
     await restarted.coordination.rebuild(cpStore, [ZCC.id], now());
     const rows = (capacity: Capacity) => capacity.coordination.board(ZCC.id).allRows(now());
     expect(rows(restarted)).toEqual(rows(cp));
@@ -258,7 +259,7 @@ describe('capacity exchange: a report the coordination point cannot raise events
       const cp = createCapacity({
         config: coordinationConfig(),
         store: cpStore,
-        client: { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) },
+        client: { remote: () => ({ read: () => Promise.reject(new Error('no calls out')), post: () => Promise.reject(new Error('no calls out')) }) },
         clock,
         onBoardChange: async (change) => {
           if (failures-- > 0) throw new Error('raising the events failed');

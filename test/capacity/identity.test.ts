@@ -106,8 +106,8 @@ describe.each(backends)('coordination point on %s: a provider claiming a competi
   let point: CoordinationPoint;
   const principal = (requester: string): Principal => ({ tenant, kind: 'organization', requester, purposeOfUse: 'capacity-publication', resources: [] });
   const logger = pino({ level: 'silent' });
-  const candidates = () => {
-    const [, answer] = point.match(scope, { 'care-type': ['elv-hoog'], postcode: ['3011 AB'] }, MOMENT);
+  const candidates = async () => {
+    const [, answer] = await point.match(store, scope, { 'care-type': ['elv-hoog'], postcode: ['3011 AB'] }, MOMENT);
     return (answer!.parameter as { name: string; part?: { name: string; valueString?: string; valueIdentifier?: { value: string } }[] }[])
       .filter((parameter) => parameter.name === 'candidate')
       .map((candidate) => candidate.part!.flatMap((part) => part.valueString ?? part.valueIdentifier?.value ?? []));
@@ -132,7 +132,7 @@ describe.each(backends)('coordination point on %s: a provider claiming a competi
       id: 'forbidden',
       issue: [{ code: 'forbidden', expression: ['MeasureReport.contained[0].identifier[0]'], details: { text: expect.stringContaining(`${URA_SYSTEM}|${competitor.ura}`) } }],
     });
-    const [candidate, ...others] = candidates();
+    const [candidate, ...others] = await candidates();
     expect(others).toEqual([]);
     expect(candidate).toEqual(expect.arrayContaining([competitor.ura, competitor.name]));
     expect(candidate).not.toContain(own.ura);
@@ -146,7 +146,7 @@ describe.each(backends)('coordination point on %s: a provider claiming a competi
       issue: [{ expression: ['MeasureReport.contained[0].name'] }],
     });
     expect((await point.receive(store, scope, principal('vvt-maas'), sent(own), MOMENT))[0].id).toBe('created');
-    expect(candidates().map((parts) => parts.filter((part) => part === own.name || part === competitor.name))).toEqual([[own.name], [competitor.name]]);
+    expect((await candidates()).map((parts) => parts.filter((part) => part === own.name || part === competitor.name))).toEqual([[own.name], [competitor.name]]);
   });
 
   it('leaves a report stored before publications were bound (a claimed competitor) off a rebuilt board', async () => {

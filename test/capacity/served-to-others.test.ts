@@ -151,6 +151,18 @@ describe('a coordination point serves other organisations only what the egress a
     expect(published).toMatchObject({ id: `ura-${w.providers[0].ura}`, reporter: { identifier: { value: w.providers[0].ura } } });
   });
 
+  it('lets a hospital or hub discover the published SubscriptionTopics, and withholds any other Basic resource', async () => {
+    const note = { resourceType: 'Basic', id: 'internal-note', code: { text: 'contract' }, extension: [{ url: 'https://example.org/tariff', valueString: '312 euro' }] };
+    expect((await fhirCall(w.url, ehr, 'PUT', '/fhir/Basic/internal-note', note)).status).toBe(201);
+    const topics = await fhirCall(w.url, hospital, 'GET', '/fhir/Basic?code=SubscriptionTopic');
+    expect(topics.status).toBe(200);
+    expect((topics.body.entry as { resource: { id: string } }[]).map((entry) => entry.resource.id).sort()).toEqual(['capacity-changed', 'task-status-changed']);
+    const all = await fhirCall(w.url, hospital, 'GET', '/fhir/Basic');
+    expect(JSON.stringify(all.body)).not.toContain('internal-note');
+    expect((await fhirCall(w.url, hospital, 'GET', '/fhir/Basic/internal-note')).body).toMatchObject({ resourceType: 'OperationOutcome', id: 'not-found' });
+    expect((await fhirCall(w.url, hospital, 'GET', '/fhir/Basic/capacity-changed')).status).toBe(200);
+  });
+
   it("leaves out an _include'd resource the hospital may not read itself (a Patient of the point's own)", async () => {
     const patient = { resourceType: 'Patient', id: 'patient-3', name: [{ family: 'Jansen' }], managingOrganization: { reference: 'Organization/org-3' } };
     for (const resource of [directory('3', w.providers[0])[1], patient]) {

@@ -7,7 +7,7 @@ const base = {
   publicBaseUrl: 'https://zcc.example',
   organizations: [{ id: 'zcc', name: 'ZCC', ura: '90000001', roles: ['coordination-point'] }],
 };
-const client = { remote: () => ({ post: () => Promise.reject(new Error('no calls out')) }) };
+const client = { remote: () => ({ read: () => Promise.reject(new Error('no calls out')), post: () => Promise.reject(new Error('no calls out')) }) };
 const store = {} as Store;
 
 describe('capacity settings in the gateway configuration', () => {

@@ -81,6 +81,33 @@ describe('create, read, update, delete', () => {
     expect(history.status).toBe(200);
     expect(history.body.entry.map((entry: { resource: { id: string } }) => entry.resource.id)).toContain(body.id);
   });
+
+  it('pages a history through next links, newest first, each version once, and tells the time of the answer', async () => {
+    const since = new Date().toISOString();
+    const ids: string[] = [];
+    for (const name of ['L1', 'L2', 'L3', 'L4', 'L5']) ids.push((await send('post', '/fhir/Location', { resourceType: 'Location', name })).body.id);
+    await send('put', `/fhir/Location/${ids[0]}`, { resourceType: 'Location', id: ids[0], name: 'L1 renamed' });
+    const seen: string[] = [];
+    let url: string | undefined = `/fhir/Location/_history?_since=${since}&_count=2`;
+    let pages = 0;
+    while (url) {
+      const page = await get(url);
+      expect([url, page.status, page.body.issue]).toEqual([url, 200, undefined]);
+      expect(Date.parse(page.body.meta.lastUpdated)).toBeGreaterThanOrEqual(Date.parse(since));
+      for (const entry of page.body.entry) seen.push(`${entry.resource.id}/${entry.resource.meta.versionId}`);
+      const next = page.body.link.find((link: { relation: string }) => link.relation === 'next')?.url as string | undefined;
+      url = next?.slice(gateway.config.publicBaseUrl.length);
+      pages += 1;
+    }
+    expect(pages).toBe(4);
+    expect(seen).toEqual([`${ids[0]}/2`, ...[...ids].reverse().map((id) => `${id}/1`)]);
+  });
+
+  it('refuses a history cursor it did not give', async () => {
+    const answer = await get('/fhir/Location/_history?_cursor=yesterday');
+    expect(answer.status).toBe(400);
+    expect(answer.body.issue[0].details.text).toMatch(/not one this server gave/);
+  });
 });
 
 describe('conditional create (If-None-Exist)', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { capacityRoutes } from '../../src/capacity/routes.js';
+import { directoryRoutes } from '../../src/directory/index.js';
 import { allowsGet, definedLevels, operationDefinition, operationDefinitions, type OperationLevel } from '../../src/rest/operations/definitions.js';
 import { readOperationInput, readParameters, writeOperationOutput } from '../../src/rest/operations/parameters.js';
 import { OperationOutcomeError } from '../../src/fhir/outcome.js';
@@ -105,7 +106,7 @@ describe('operation output written by its OperationDefinition', () => {
 
 describe('operations and their definitions cannot drift apart', () => {
   const none = {} as never;
-  const routes: RouteDefinition[] = [...FHIR_ROUTES, ...transferRoutes(none), ...capacityRoutes(none), ...subscriptionRoutes(none)];
+  const routes: RouteDefinition[] = [...FHIR_ROUTES, ...transferRoutes(none), ...capacityRoutes(none), ...subscriptionRoutes(none), ...directoryRoutes(none)];
   const operations = routes.filter((route) => route.operation);
 
   it('every routed operation is invoked where and how its definition says', () => {

@@ -59,7 +59,7 @@ async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party,
   stores.push(store);
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
 }
 
 beforeAll(async () => {

@@ -1,3 +1,4 @@
+import type { DirectoryListing } from '../../directory/query-directory.js';
 import { badRequest, type OperationOutcome } from '../../fhir/outcome.js';
 import type { Resource } from '../../fhir/version.js';
 import { DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
@@ -110,13 +111,13 @@ export function matchCapacity(board: CapacityBoard, query: MatchQuery, now: Date
 }
 
 /** The operation's answer: a Parameters resource with one `candidate` per provider, best first. */
-export function matchResult(query: MatchQuery, candidates: Candidate[]): Resource {
+export function matchResult(query: MatchQuery, candidates: Candidate[], listings: DirectoryListing[] = []): Resource {
   return {
     resourceType: 'Parameters',
     parameter: [
       { name: 'care-type', valueCoding: { system: CARE_TYPE_SYSTEM, code: query.careType, display: careType(query.careType)?.display } },
       { name: 'date', valueDate: query.date },
-      ...candidates.map((candidate, index) => ({ name: 'candidate', part: candidateParts(candidate, index + 1) })),
+      ...candidates.map((candidate, index) => ({ name: 'candidate', part: [...candidateParts(candidate, index + 1), ...listingParts(listings[index])] })),
     ],
   };
 }
@@ -134,6 +135,14 @@ function candidateParts({ provider, row, distance }: Candidate, rank: number): R
     { name: 'measured-at', valueInstant: row.measuredAt },
     { name: 'stale', valueBoolean: row.stale },
     ...provider.endpoints.map((endpoint) => ({ name: 'endpoint', resource: endpoint })),
+  ];
+}
+
+/** The candidate's Organization and HealthcareService in the query directory, when it holds them. */
+function listingParts(listing: DirectoryListing | undefined): Record<string, unknown>[] {
+  return [
+    ...(listing?.organization ? [{ name: 'organization', valueReference: listing.organization }] : []),
+    ...(listing?.healthcareService ? [{ name: 'healthcareService', valueReference: listing.healthcareService }] : []),
   ];
 }
 

@@ -10,7 +10,8 @@ import type { Scope } from '../../store/repository.js';
 import { AVAILABILITY_REPORT_PROFILE, DATA_ABSENT_REASON_EXTENSION } from '../canonical.js';
 import { objects } from '../../vocabulary/json.js';
 import type { UnitOfWork } from '../../store/repository.js';
-import { URA_SYSTEM } from '../../vocabulary/canonical.js';
+import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../vocabulary/canonical.js';
+import { directoryListing } from '../../directory/query-directory.js';
 import { UNKNOWN } from '../model.js';
 import { optimisticTransaction, writeOver } from '../../store/optimistic.js';
 import { CapacityBoard, changedCareTypes, entriesOf, isNotOlder, showsStaleCount, staleBefore } from './board.js';
@@ -88,11 +89,18 @@ export class CoordinationPoint {
     return [stored.created ? created : allOk, stored.resource];
   }
 
-  /** GET or POST MeasureReport/$match-capacity. */
-  match(scope: Scope, parameters: Record<string, string[] | undefined>, now: Date): FhirResponse {
+  /** GET or POST MeasureReport/$match-capacity; each candidate with its Organization and HealthcareService of the query directory. */
+  async match(store: UnitOfWork, scope: Scope, parameters: Record<string, string[] | undefined>, now: Date): Promise<FhirResponse> {
     const query = parseMatchQuery(parameters, now);
     if ('resourceType' in query) return [query];
-    return [allOk, matchResult(query, matchCapacity(this.board(scope.tenant), query, now))];
+    const candidates = matchCapacity(this.board(scope.tenant), query, now);
+    const listings = await Promise.all(
+      candidates.map((candidate) => {
+        const ura = candidate.provider.identifiers.find((identifier) => identifier.system === URA_SYSTEM)?.value;
+        return ura === undefined ? {} : directoryListing(store, ura, CARE_TYPE_SYSTEM, query.careType);
+      }),
+    );
+    return [allOk, matchResult(query, candidates, listings)];
   }
 
   /**
