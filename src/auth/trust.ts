@@ -29,6 +29,8 @@ export interface TrustRegistry {
   hosted(id: string): HostedParty | undefined;
   hostedOrganizations(): HostedParty[];
   trusted(id: string): TrustedOrganization | undefined;
+  /** The configured trusted organisation with this URA (a Nuts v6 requester is known by the URA it proves). */
+  trustedByUra(ura: string): TrustedOrganization | undefined;
   ehrClient(clientId: string): EhrParty | undefined;
   /** A verification key of a trusted or hosted organisation by the fragment of its kid; refreshes did:web on a miss. */
   organizationKey(organization: string, fragment: string): Promise<VerificationKey | undefined>;
@@ -90,6 +92,7 @@ export async function createTrustRegistry(
     hosted: (id) => hosted.get(id),
     hostedOrganizations: () => [...hosted.values()],
     trusted: (id) => trusted.get(id),
+    trustedByUra: (ura) => config.trusted.find((organization) => organization.ura === ura),
     ehrClient: (clientId) => ehrClients.get(clientId),
     async organizationKey(organization, fragment) {
       const own = hosted.get(organization);

@@ -27,6 +27,17 @@ export interface HostedOrganization {
   roles: Role[];
   keys: KeySource[];
   ehrClients: EhrClient[];
+  /** The UZI server certificate (PEM chain, leaf first) and its key, for the organisation's X509Credential. */
+  x509?: { certificateFile: string; keyFile: string };
+}
+
+/** Nuts v6 authorization servers (docs/auth.md, Nuts v6). */
+export interface NutsSettings {
+  /** Scope → Presentation Definitions (default conformance/nuts-policy.json). */
+  policyFile?: string;
+  trustedCaFiles: string[];
+  allowSelfSignedCertificates: boolean;
+  dezi?: { issuers: string[]; jwks?: { keys: Record<string, unknown>[] }; jwksFile?: string };
 }
 
 export interface TrustedOrganization {
@@ -70,6 +81,7 @@ export interface GatewayConfig {
   profiles: { folders: string[] };
   organizations: HostedOrganization[];
   trusted: TrustedOrganization[];
+  nuts: NutsSettings;
   coordinationPoint?: { organization: string };
   capacity?: CapacitySettings;
   subscriptions?: SubscriptionSettings;
@@ -202,11 +214,13 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
       },
     ],
     trusted: [],
+    nuts: { trustedCaFiles: [], allowSelfSignedCertificates: false },
   };
 }
 
-type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir'> &
-  Partial<GatewayConfig> & {
+type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir' | 'nuts'> &
+  Partial<Omit<GatewayConfig, 'nuts'>> & {
+    nuts?: Partial<NutsSettings>;
     limits?: Partial<Limits>;
     rateLimits?: Partial<GatewayConfig['rateLimits']>;
     audit?: Partial<AuditSettings>;
@@ -248,15 +262,27 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     organizations: config.organizations.map((org) => ({
       ...org,
       keys: (org.keys ?? []).map((key) => (key.file ? { file: resolve(key.file) } : key)),
+      ...(org.x509 ? { x509: { certificateFile: resolve(org.x509.certificateFile), keyFile: resolve(org.x509.keyFile) } } : {}),
       ehrClients: (org.ehrClients ?? []).map((client) =>
         client.jwksFile ? { ...client, jwksFile: resolve(client.jwksFile) } : client,
       ),
     })),
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
+    nuts: nutsSettings(config.nuts, resolve),
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
     ...(config.subscriptions ? { subscriptions: config.subscriptions } : {}),
     ...(config.outbox ? { outbox: config.outbox } : {}),
+  };
+}
+
+function nutsSettings(raw: Partial<NutsSettings> = {}, resolve: (file: string) => string): NutsSettings {
+  const dezi = raw.dezi && { ...raw.dezi, ...(raw.dezi.jwksFile ? { jwksFile: resolve(raw.dezi.jwksFile) } : {}) };
+  return {
+    ...(raw.policyFile ? { policyFile: resolve(raw.policyFile) } : {}),
+    trustedCaFiles: (raw.trustedCaFiles ?? []).map(resolve),
+    allowSelfSignedCertificates: raw.allowSelfSignedCertificates ?? false,
+    ...(dezi ? { dezi } : {}),
   };
 }
 
