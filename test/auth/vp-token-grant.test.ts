@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import request from 'supertest';
 import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
@@ -50,6 +50,10 @@ beforeAll(async () => {
   ehr = await party('ehr-a');
   const config = { ...world.config, organizations: world.config.organizations.map((org) => ({ ...org, ehrClients: [{ clientId: 'ehr-a', jwks: publicJwks(ehr) }] })) };
   gw = await gateway(config, folder, { fetch: world.fetch, lookup: publicLookup });
+});
+// The test gateway's clock stands still unless moved; presentations are signed at the real time.
+beforeEach(() => {
+  gw.clock.now = Date.now();
 });
 afterAll(async () => {
   await gw.close();

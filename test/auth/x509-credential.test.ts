@@ -86,6 +86,7 @@ describe('development mode', () => {
   });
 
   it('issues its own test CA and an X509Credential for the demo organisation, which its authorization server accepts', async () => {
+    development.clock.now = Date.now();
     const credential = development.auth.nuts.x509Credential('demo');
     expect(credential).toBeDefined();
     const demo = development.auth.registry.hosted('demo')!;

@@ -29,10 +29,19 @@ export interface LeafAttributes {
 
 export const certificateFingerprint = (der: Buffer | Uint8Array) => createHash('sha256').update(der).digest('base64url');
 
+const fingerprints = new WeakMap<X509Certificate, string>();
+
+/** The did:x509 fingerprint of a certificate, computed once per parsed certificate. */
+export function fingerprintOf(certificate: X509Certificate): string {
+  let fingerprint = fingerprints.get(certificate);
+  if (fingerprint === undefined) fingerprints.set(certificate, (fingerprint = certificateFingerprint(certificate.raw)));
+  return fingerprint;
+}
+
 export function trustedCa(pem: string): TrustedCa {
   const certificate = new X509Certificate(pem);
   if (!certificate.ca) throw new Error(`trusted CA '${certificate.subject}' is not a CA certificate`);
-  return { certificate, fingerprint: certificateFingerprint(certificate.raw) };
+  return { certificate, fingerprint: fingerprintOf(certificate) };
 }
 
 /** Every PEM certificate in a file's text, in order. */
@@ -42,17 +51,32 @@ export function pemCertificates(text: string): string[] {
 
 const MAX_CHAIN = 5;
 
-/** The `x5c` header (RFC 7515 §4.1.6): base64 (not base64url) DER certificates, leaf first. */
-export function parseX5c(x5c: unknown): X509Certificate[] {
-  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > MAX_CHAIN) throw new TokenError(`x5c must hold 1 to ${MAX_CHAIN} certificates`);
-  return x5c.map((entry) => {
-    if (typeof entry !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(entry)) throw new TokenError('x5c entries must be base64 DER certificates');
+/**
+ * Parsed certificates by their x5c text: parsing costs more than checking a signature, and the same few chains
+ * come back on every request. What a certificate says is still checked on every use (verifyChain).
+ */
+const parsed = new Map<string, X509Certificate>();
+const MAX_PARSED = 1_000;
+
+function parseCertificate(entry: unknown): X509Certificate {
+  if (typeof entry !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(entry)) throw new TokenError('x5c entries must be base64 DER certificates');
+  let certificate = parsed.get(entry);
+  if (!certificate) {
     try {
-      return new X509Certificate(Buffer.from(entry, 'base64'));
+      certificate = new X509Certificate(Buffer.from(entry, 'base64'));
     } catch {
       throw new TokenError('x5c holds an unreadable certificate');
     }
-  });
+    if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string);
+    parsed.set(entry, certificate);
+  }
+  return certificate;
+}
+
+/** The `x5c` header (RFC 7515 §4.1.6): base64 (not base64url) DER certificates, leaf first. */
+export function parseX5c(x5c: unknown): X509Certificate[] {
+  if (!Array.isArray(x5c) || x5c.length === 0 || x5c.length > MAX_CHAIN) throw new TokenError(`x5c must hold 1 to ${MAX_CHAIN} certificates`);
+  return x5c.map(parseCertificate);
 }
 
 export function assertValidAt(certificate: X509Certificate, now: Date): void {
@@ -66,7 +90,7 @@ export function assertValidAt(certificate: X509Certificate, now: Date): void {
  * the leaf): each certificate issued and signed by the next, each valid now, every certificate above the leaf a CA.
  */
 export function verifyChain(chain: X509Certificate[], anchor: TrustedCa, now: Date): void {
-  const at = chain.findIndex((certificate, index) => index > 0 && certificateFingerprint(certificate.raw) === anchor.fingerprint);
+  const at = chain.findIndex((certificate, index) => index > 0 && fingerprintOf(certificate) === anchor.fingerprint);
   if (at < 0) throw new TokenError('the did:x509 trust anchor is not in the x5c chain');
   for (let index = 0; index < at; index += 1) {
     const [certificate, issuer] = [chain[index]!, chain[index + 1]!];
@@ -95,12 +119,10 @@ function derString(value: ArrayBuffer): string | undefined {
   return Buffer.from(bytes.subarray(offset, offset + length)).toString('utf8');
 }
 
-const attributesCache = new Map<string, LeafAttributes>();
-const MAX_CACHED_LEAVES = 1_000;
+const attributesCache = new WeakMap<X509Certificate, LeafAttributes>();
 
 export function leafAttributes(leaf: X509Certificate): LeafAttributes {
-  const key = certificateFingerprint(leaf.raw);
-  const cached = attributesCache.get(key);
+  const cached = attributesCache.get(leaf);
   if (cached) return cached;
   const { tbsCertificate } = AsnParser.parse(leaf.raw, Certificate);
   const subject: Record<string, string> = {};
@@ -119,7 +141,6 @@ export function leafAttributes(leaf: X509Certificate): LeafAttributes {
     }
   }
   const attributes = { subject, otherNames };
-  if (attributesCache.size >= MAX_CACHED_LEAVES) attributesCache.delete(attributesCache.keys().next().value as string);
-  attributesCache.set(key, attributes);
+  attributesCache.set(leaf, attributes);
   return attributes;
 }

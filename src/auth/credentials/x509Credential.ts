@@ -4,7 +4,7 @@ import { isObject } from '../../vocabulary/json.js';
 import { importVerificationKey, type VerificationKey } from '../jwk.js';
 import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
-import { assertValidAt, certificateFingerprint, leafAttributes, parseX5c, verifyChain, type TrustedCa } from './certificates.js';
+import { assertValidAt, certificateFingerprint, fingerprintOf, leafAttributes, parseX5c, verifyChain, type TrustedCa } from './certificates.js';
 import { assertPoliciesHold, formatDidX509, parseDidX509 } from './didX509.js';
 import { credentialTypes, type DecodedCredential } from './w3c.js';
 
@@ -36,16 +36,12 @@ export interface VerifiedX509Credential {
 /** The UZI otherName's URA (the capture group of the policy pattern nuts-node and the Knooppunt use). */
 export const URA_IN_OTHER_NAME = /^[0-9.]+-\d+-\d+-S-(\d+)-00\.000-\d+$/;
 
-const leafKeys = new Map<string, VerificationKey>();
+const leafKeys = new WeakMap<X509Certificate, VerificationKey>();
 
+/** The leaf's key as a JWS verification key, imported once per parsed certificate. */
 async function leafKey(leaf: X509Certificate): Promise<VerificationKey> {
-  const fingerprint = certificateFingerprint(leaf.raw);
-  let key = leafKeys.get(fingerprint);
-  if (!key) {
-    key = await importVerificationKey(leaf.publicKey.export({ format: 'jwk' }));
-    if (leafKeys.size >= 1_000) leafKeys.delete(leafKeys.keys().next().value as string);
-    leafKeys.set(fingerprint, key);
-  }
+  let key = leafKeys.get(leaf);
+  if (!key) leafKeys.set(leaf, (key = await importVerificationKey(leaf.publicKey.export({ format: 'jwk' }))));
   return key;
 }
 
@@ -54,7 +50,7 @@ function trustAnchor(chain: X509Certificate[], fingerprint: string, trust: X509T
   if (configured) return configured;
   const leaf = chain[0]!;
   const selfSigned = chain.length === 1 && leaf.issuer === leaf.subject && leaf.verify(leaf.publicKey);
-  if (selfSigned && trust.allowSelfSigned && certificateFingerprint(leaf.raw) === fingerprint) return { certificate: leaf, fingerprint };
+  if (selfSigned && trust.allowSelfSigned && fingerprintOf(leaf) === fingerprint) return { certificate: leaf, fingerprint };
   throw new TokenError(selfSigned ? 'self-signed certificates are not accepted (nuts.allowSelfSignedCertificates)' : 'the did:x509 names an untrusted CA');
 }
 
