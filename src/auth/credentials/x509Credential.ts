@@ -1,5 +1,5 @@
 import { randomUUID, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
-import { decodeProtectedHeader, SignJWT } from 'jose';
+import { decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
 import { isObject } from '../../vocabulary/json.js';
 import { importVerificationKey, type VerificationKey } from '../jwk.js';
 import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
@@ -45,6 +45,28 @@ async function leafKey(leaf: X509Certificate): Promise<VerificationKey> {
   return key;
 }
 
+/**
+ * The claims of a credential whose signature was checked before: a holder presents the same X509Credential (the same
+ * bytes, signed by the same certificate) on every request, and a signature check of identical bytes with the same key
+ * gives the same answer. Everything that can change (the chain's validity, the trust anchors, the time) is checked on
+ * every request all the same.
+ */
+const verifiedSignatures = new Map<string, JWTPayload>();
+const MAX_VERIFIED_SIGNATURES = 1_000;
+
+async function signedClaims(jwt: string, did: string, leaf: X509Certificate): Promise<JWTPayload> {
+  const known = verifiedSignatures.get(jwt);
+  if (known) return known;
+  const { payload } = await verifyJws(jwt, (header) => {
+    if (header.kid !== undefined && !header.kid.startsWith(`${did}#`)) throw new TokenError('kid must be a DID URL of the did:x509 issuer');
+    return leafKey(leaf);
+  });
+  const claims = claimsOf(payload);
+  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string);
+  verifiedSignatures.set(jwt, claims);
+  return claims;
+}
+
 function trustAnchor(chain: X509Certificate[], fingerprint: string, trust: X509Trust): TrustedCa {
   const configured = trust.anchors.get(fingerprint);
   if (configured) return configured;
@@ -80,11 +102,7 @@ export async function verifyX509Credential(jwt: string, trust: X509Trust, now: n
   else verifyChain(chain, anchor, new Date(now * 1000));
   const leaf = chain[0]!;
   assertPoliciesHold(did, leafAttributes(leaf));
-  const { payload } = await verifyJws(jwt, (verified) => {
-    if (verified.kid !== undefined && !verified.kid.startsWith(`${did.did}#`)) throw new TokenError('kid must be a DID URL of the did:x509 issuer');
-    return leafKey(leaf);
-  });
-  const claims = claimsOf(payload);
+  const claims = await signedClaims(jwt, did.did, leaf);
   const vc = claims.vc;
   if (!isObject(vc) || !credentialTypes(vc).includes(X509_CREDENTIAL)) throw new TokenError('not an X509Credential');
   if (vc.issuer !== undefined && vc.issuer !== did.did) throw new TokenError('vc.issuer differs from iss');
