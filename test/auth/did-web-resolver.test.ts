@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { didDocument } from '../../src/auth/did.js';
-import { createDidWebResolver, DID_CACHE_MS, isPrivateAddress } from '../../src/auth/did/resolver.js';
+import { createDidWebResolver, DID_CACHE_MS } from '../../src/auth/did/resolver.js';
+import { isPrivateAddress } from '../../src/auth/transport.js';
 import { party, publicJwks } from '../harness/parties.js';
 
 const DID = 'did:web:hospital.example:iam:1';

@@ -1,11 +1,11 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { JWK } from 'jose';
 import type { GatewayConfig } from '../../config/config.js';
 import { assertionKeys, didWebUrl } from '../did.js';
 import { indexKeys } from '../keyIndex.js';
 import type { VerificationKey } from '../jwk.js';
-import { assertTransportAllowed } from '../transport.js';
+import { assertTransportAllowed, isPrivateAddress } from '../transport.js';
 
 /**
  * did:web resolution of other parties' keys (https://w3c-ccg.github.io/did-method-web/): the document is fetched
@@ -31,38 +31,6 @@ export type DidWebKeys = (did: string, fragment: string) => Promise<Verification
 export const DID_CACHE_MS = 5 * 60_000;
 /** An unknown kid triggers at most one re-resolution per DID in this interval (key rotation, no DoS lever). */
 export const DID_REFRESH_MS = 30_000;
-
-const PRIVATE_RANGES = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv6');
-}
-
-/** True for addresses no DID document of another party may live at (RFC 1918, loopback, link-local, CGNAT, ULA, ...). */
-export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE_RANGES.check(mapped[1]!, 'ipv4');
-  return PRIVATE_RANGES.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 const systemLookup: Lookup = async (hostname) => (await dnsLookup(hostname, { all: true })).map((entry) => entry.address);
 
