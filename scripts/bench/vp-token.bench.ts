@@ -131,12 +131,13 @@ async function cpuProfile(holder: { did: string; signing: SigningKey }, credenti
   const decoded = (await verifyX509Credential(credential, trust, now)).credential;
   const policy = loadPolicies().get(SCOPE)!;
   const chain = parseX5c(JSON.parse(Buffer.from(credential.split('.')[0]!, 'base64url').toString()).x5c);
+  const leafKey = await importVerificationKey(chain[0]!.publicKey.export({ format: 'jwk' }));
   const { PEX } = await import('@sphereon/pex');
   return {
     vp_signature_and_claims: await microseconds(2_000, () => verifyPresentation(assertion, { audience: issuer, now, key: async () => holderKey })),
     x509_chain: await microseconds(2_000, () => verifyChain(chain, anchor, new Date())),
-    x509_credential_whole: await microseconds(2_000, () => verifyX509Credential(credential, trust, now)),
-    x509_credential_signature_only: await microseconds(2_000, () => verifyJws(credential, () => importVerificationKey(chain[0]!.publicKey.export({ format: 'jwk' })))),
+    x509_credential_per_request: await microseconds(2_000, () => verifyX509Credential(credential, trust, now)),
+    x509_credential_signature_once_per_credential: await microseconds(2_000, () => verifyJws(credential, () => leafKey)),
     x5c_parse: await microseconds(2_000, () => parseX5c(JSON.parse(Buffer.from(credential.split('.')[0]!, 'base64url').toString()).x5c)),
     leaf_attributes_cached: await microseconds(2_000, () => leafAttributes(chain[0]!)),
     presentation_definition_cached: await microseconds(2_000, () => matchDefinition(policy.organization, [decoded])),
