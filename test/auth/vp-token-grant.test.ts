@@ -316,7 +316,7 @@ describe('refusals, each with its RFC 6749 error', () => {
   });
 
   it('an organisation the gateway does not host', async () => {
-    await expectRefusal(vpTokenBearer(await presentation(world.hospital), {}).then(() => tokenRequest({ grant_type: 'vp_token-bearer' }, '/oauth2/nobody/token')), 'invalid_request', /no authorization server/);
+    await expectRefusal(tokenRequest({ grant_type: 'vp_token-bearer', assertion: await presentation(world.hospital) }, '/oauth2/nobody/token'), 'invalid_request', /no authorization server/);
   });
 
   it('a grant type this authorization server does not take', async () => {
