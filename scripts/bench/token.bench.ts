@@ -40,11 +40,11 @@ interface Ports {
   baseline: number;
 }
 
-const listen = (app: express.Express) =>
+export const listen = (app: express.Express) =>
   new Promise<Server>((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => resolve(server));
   });
-const portOf = (server: Server) => (server.address() as AddressInfo).port;
+export const portOf = (server: Server) => (server.address() as AddressInfo).port;
 
 /** Child process: both servers, the token endpoint trusting the requester's public key handed over by the parent. */
 async function serve(requesterKey: JWK): Promise<Ports> {
@@ -104,7 +104,7 @@ async function grants(key: SigningKey, audience: string, count: number): Promise
   return pool.map((assertion) => new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }).toString());
 }
 
-interface Run {
+export interface Run {
   requests: number;
   seconds: number;
   non2xx: number;
@@ -117,7 +117,7 @@ interface Run {
  * next one-second tick (lib/run.js checks for the end there), so a 0.4 s run of 2,000 requests reports 1 s. The
  * time is taken from the start to the last response instead, the same way for both sides.
  */
-async function load(url: string, bodies: string[], options: { amount?: number; duration?: number }): Promise<Run> {
+export async function load(url: string, bodies: string[], options: { amount?: number; duration?: number }): Promise<Run> {
   let next = 0;
   const started = performance.now();
   let lastResponse = started;
@@ -146,7 +146,7 @@ async function tokenRun(key: SigningKey, tokenUrl: string, rate: number, seconds
   return load(tokenUrl, await grants(key, tokenUrl, amount), { amount });
 }
 
-const rate = (runs: Run[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
+export const rate = (runs: Run[]) => runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0);
 
 export async function run(): Promise<Figure[]> {
   const requesterJwk = await generatePrivateJwk();

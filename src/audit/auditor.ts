@@ -1,4 +1,4 @@
-import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
+import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { UNVERIFIED_AGENT } from '../store/audit-rows.js';
@@ -36,6 +36,7 @@ export interface TokenAudit {
   requesterKind: Principal['kind'];
   purposeOfUse?: string;
   user?: Principal['user'];
+  organization?: Principal['organization'];
   tokenId?: string;
   outcome: AuditOutcome;
   description?: string;
@@ -103,9 +104,17 @@ function interaction(request: AccessRequest): string {
 /** AuditEvent.agent.network of a request from `address` (network-type 2: an IP address). */
 const networkOf = (address: string | undefined) => (address ? { network: { address, type: '2' } } : {});
 
-function requesterAgent(requester: string, kind: Principal['kind'], purposeOfUse: string | undefined, clientAddress?: string) {
+function requesterAgent(
+  requester: string,
+  kind: Principal['kind'],
+  purposeOfUse: string | undefined,
+  clientAddress?: string,
+  organization?: Principal['organization'],
+) {
   return {
     who: { identifier: { system: kind === 'ehr' ? EHR_CLIENT_ID_SYSTEM : ORGANIZATION_ID_SYSTEM, value: requester } },
+    // A Nuts v6 grant proves the organisation's URA (X509Credential): NEN 7513 names the organisation by it.
+    ...(organization ? { altId: `${URA_SYSTEM}|${organization.ura}`, ...(organization.name ? { name: organization.name } : {}) } : {}),
     requestor: true,
     ...(purposeOfUse ? { purposeOfUse: [{ text: purposeOfUse }] } : {}),
     ...networkOf(clientAddress),
@@ -171,7 +180,7 @@ function accessEvent(entry: AccessAudit, recorded: string, source: object): Reso
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(principal.purposeOfUse ? { purposeOfEvent: [{ text: principal.purposeOfUse }] } : {}),
-    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse), ...userAgent(principal.user)],
+    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse, undefined, principal.organization), ...userAgent(principal.user)],
     source,
     entity: accessEntities(entry),
   };
@@ -191,7 +200,7 @@ function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resour
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(entry.purposeOfUse ? { purposeOfEvent: [{ text: entry.purposeOfUse }] } : {}),
-    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress), ...userAgent(entry.user)],
+    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress, entry.organization), ...userAgent(entry.user)],
     source,
     entity: entry.tokenId
       ? [{ what: { identifier: { value: entry.tokenId } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, description: 'access token' }]

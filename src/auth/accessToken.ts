@@ -30,13 +30,23 @@ export interface AccessTokenClaims {
   /** Ids of the authorization credentials (issued by the tenant) the resources come from. */
   credentials: string[];
   user?: Principal['user'];
+  organization?: Principal['organization'];
+  person?: Principal['person'];
+  /** The Presentation Definition field claims of a Nuts v6 grant (`organization_ura`, ...), for introspection. */
+  presentationClaims?: Record<string, string>;
   /** The token's id: the first part of the token. */
   jti: string;
   iat: number;
   exp: number;
 }
 
-export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user'>;
+export type AccessTokenGrant = Pick<
+  AccessTokenClaims,
+  'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user' | 'organization' | 'person' | 'presentationClaims'
+> & {
+  /** The client_id the request named (Nuts v6: echoed, not trusted); default the requester. */
+  clientId?: string;
+};
 
 export interface IssuedAccessToken {
   token: string;
@@ -72,13 +82,16 @@ export function issueAccessToken(authorizer: HostedParty, issuer: string, grant:
     iss: issuer,
     aud: issuer,
     sub: grant.sub,
-    client_id: grant.sub,
+    client_id: grant.clientId ?? grant.sub,
     tenant: authorizer.organization.id,
     kind: grant.kind,
     ...(grant.purposeOfUse ? { purposeOfUse: grant.purposeOfUse } : {}),
     resources: grant.resources,
     credentials: grant.credentials,
     ...(grant.user ? { user: grant.user } : {}),
+    ...(grant.organization ? { organization: grant.organization } : {}),
+    ...(grant.person ? { person: grant.person } : {}),
+    ...(grant.presentationClaims ? { presentationClaims: grant.presentationClaims } : {}),
     jti: id,
     iat: now,
     exp,
@@ -118,6 +131,8 @@ export function principalOf(claims: AccessTokenClaims): Principal {
     ...(claims.purposeOfUse ? { purposeOfUse: claims.purposeOfUse } : {}),
     resources: claims.resources,
     ...(claims.user ? { user: claims.user } : {}),
+    ...(claims.organization ? { organization: claims.organization } : {}),
+    ...(claims.person ? { person: claims.person } : {}),
     tokenId: claims.jti,
   };
 }

@@ -11,6 +11,10 @@ import { createTokenService, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
 import { CONSENT_LOOKUP_COUNT, type ConsentLookup, type ConsentRule } from './consents.js';
 import { createTrustRegistry, type CounterpartySource, type Fetch, type TrustRegistry } from './trust.js';
+import type { Lookup } from './did/resolver.js';
+import { loadNutsCredentials, type NutsCredentials } from './credentials/organizationCredentials.js';
+import { loadPolicies } from './oauth2/policy.js';
+import { nowSeconds } from './rules.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
 export interface Auth {
@@ -23,10 +27,14 @@ export interface Auth {
   /** Outbound calls to trusted organisations with tokens from their authorization servers. */
   client: TokenClient;
   auditor: Auditor;
+  /** Nuts v6 credential material: trusted CAs, Dezi keys, the hosted organisations' own X509Credentials. */
+  nuts: NutsCredentials;
 }
 
 export interface AuthOptions {
   fetch?: Fetch;
+  /** Host name → addresses, for refusing did:web documents at private addresses (default: the system resolver). */
+  lookup?: Lookup;
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
@@ -35,7 +43,9 @@ export interface AuthOptions {
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
-  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock, counterparties: options.counterparties });
+  const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock, counterparties: options.counterparties, lookup: options.lookup });
+  const nuts = await loadNutsCredentials(config, registry.hostedOrganizations(), nowSeconds(options.clock));
+  const policies = loadPolicies(config.nuts.policyFile);
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);
@@ -48,6 +58,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
+    presentations: { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) },
     clock: options.clock,
   });
   return {
@@ -57,6 +68,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
     auditor,
+    nuts,
   };
 }
 

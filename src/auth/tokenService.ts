@@ -1,4 +1,4 @@
-import type { Auditor } from '../audit/auditor.js';
+import type { Auditor, TokenAudit, UnverifiedTokenAudit } from '../audit/auditor.js';
 import { isObject } from '../vocabulary/json.js';
 import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
@@ -6,6 +6,9 @@ import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
+import { issuerOf } from './oauth2/metadata.js';
+import { scopePolicy, verifyPresentationGrant, VP_TOKEN_BEARER_GRANT, type PresentationGrantOptions, type VerifiedPresentationGrant } from './oauth2/presentationGrant.js';
+import type { PresentationDefinition } from './oauth2/presentationExchange.js';
 import type { Principal } from '../fhir/principal.js';
 import { isKnownPurpose, PURPOSES } from './purposes.js';
 import { createRateLimiter, createSampler, DEFAULT_TOKEN_RATE_LIMIT, type RateDecision, type RateLimit } from './rateLimit.js';
@@ -43,6 +46,13 @@ export interface RequestSource {
 export interface TokenService {
   readonly tokenEndpoint: string;
   exchange(params: Record<string, unknown>, source?: RequestSource): Promise<TokenResponse>;
+  /**
+   * The token endpoint of one hosted organisation's authorization server (Nuts v6, `{publicBaseUrl}/oauth2/{subject}`):
+   * `vp_token-bearer` (RFC021) and the generic functions' `jwt-bearer`.
+   */
+  exchangeAt(subject: string, params: Record<string, unknown>, source?: RequestSource): Promise<TokenResponse>;
+  /** RFC021 §5: the Presentation Definition of a scope (`organization`, or `user` for the person's credentials). */
+  presentationDefinition(subject: string, scope: unknown, walletOwnerType?: unknown): PresentationDefinition;
   introspect(params: Record<string, unknown>, source?: RequestSource): Promise<IntrospectionResponse>;
 }
 
@@ -62,12 +72,35 @@ export interface TokenServiceDeps {
   rateLimit?: RateLimit;
   /** Refused requests per client address (config.rateLimits.unauthenticated). */
   unauthenticatedRateLimit: RateLimit;
+  /** What the Nuts v6 grants accept (policies, trusted CAs, Dezi keys); without it exchangeAt supports no grant. */
+  presentations?: Omit<PresentationGrantOptions, 'key'>;
   clock?: () => number;
 }
 
 const MAX_PRESENTED_CREDENTIALS = 20;
+
+/** A value that may be used once (a jti, a nonce), remembered until it could no longer be accepted anyway. */
+interface SingleUse {
+  key: string;
+  until: Date;
+}
 /** Unverified refusals from one address to one tenant: the first of each minute is audited, the rest counted. */
 const UNVERIFIED_AUDIT_WINDOW_MS = 60_000;
+
+/**
+ * The Presentation Definition field claims at the top level of an introspection response, as nuts-node returns them
+ * (`organization_ura`, `organization_name`, ...); the standard claims that follow them always win.
+ */
+const presentationClaimsOf = (claims: AccessTokenClaims): Record<string, string> => claims.presentationClaims ?? {};
+
+/** The `iss` an assertion claims, read only to audit a refusal under it as a claim. */
+function safeIssuer(assertion: string): unknown {
+  try {
+    return unverifiedClaims(assertion).iss;
+  } catch {
+    return undefined;
+  }
+}
 
 const text = (value: unknown, max = 200) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
 
@@ -122,9 +155,17 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
-  /** Records the assertion's jti as used (single use across restarts and instances); false when it was used before. */
-  const rememberJti = (tx: UnitOfWork, kind: string, assertion: VerifiedAssertion) =>
-    tx.replay.remember(`${kind}:${assertion.iss}:${assertion.jti}`, new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000));
+  /** What single use of an assertion's jti records (across restarts and instances) and until when. */
+  const jtiOf = (kind: string, assertion: VerifiedAssertion): SingleUse => ({
+    key: `${kind}:${assertion.iss}:${assertion.jti}`,
+    until: new Date((assertion.exp + CLOCK_SKEW_SECONDS) * 1000),
+  });
+
+  /** Records every value as used; false when one was used before. */
+  async function rememberAll(tx: UnitOfWork, values: SingleUse[]): Promise<boolean> {
+    for (const value of values) if (!(await tx.replay.remember(value.key, value.until))) return false;
+    return true;
+  }
 
   const basePath = new URL(registry.publicBaseUrl).pathname.replace(/\/$/, '');
 
@@ -184,7 +225,17 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       return refusal;
     }
     const claimed = { iss: text(claims.iss), sub: text(claims.sub), purposeOfUse: text(claims.purposeOfUse) };
-    const tenant = tenantNamed(kind, claimed.iss, claimed.sub);
+    return auditUnverified(refusal, tenantNamed(kind, claimed.iss, claimed.sub), claimed, kind, source);
+  }
+
+  /** Audits an unverified refusal in the tenant it named, sampled per tenant and address (refuseUnverified). */
+  async function auditUnverified(
+    refusal: OAuthError,
+    tenant: string | undefined,
+    claimed: UnverifiedTokenAudit['claimed'],
+    kind: Principal['kind'],
+    source: RequestSource,
+  ): Promise<OAuthError> {
     const unrecorded = tenant === undefined ? undefined : unverifiedAudits.admit(`${tenant} ${source.address ?? ''}`);
     if (tenant === undefined || unrecorded === undefined) return refusal;
     await auditor.record({
@@ -203,19 +254,20 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function refuseVerified(error: unknown, assertion: VerifiedAssertion, kind: Principal['kind'], source: RequestSource): Promise<unknown> {
     const refusal = refusalOf(error, kind);
     const tenant = tenantNamed(kind, assertion.iss, assertion.sub);
-    if (refusal instanceof OAuthError && refusal.status !== 429 && tenant !== undefined) {
-      await auditor.record({
-        type: 'token',
-        tenant,
-        requester: assertion.iss,
-        requesterKind: kind,
-        purposeOfUse: text(assertion.claims.purposeOfUse),
-        outcome: 'refused',
-        description: `${refusal.error}: ${refusal.description}`,
-        clientAddress: source.address,
-      });
+    if (refusal instanceof OAuthError && tenant !== undefined) {
+      await auditVerified(refusal, { tenant, requester: assertion.iss, requesterKind: kind, purposeOfUse: text(assertion.claims.purposeOfUse) }, source);
     }
     return refusal;
+  }
+
+  /** Audits a refusal (not a rate limit) under the requester its signature proved. */
+  async function auditVerified(
+    refusal: OAuthError,
+    who: Pick<TokenAudit, 'tenant' | 'requester' | 'requesterKind' | 'purposeOfUse' | 'organization' | 'user'>,
+    source: RequestSource,
+  ): Promise<void> {
+    if (refusal.status === 429) return;
+    await auditor.record({ type: 'token', ...who, outcome: 'refused', description: `${refusal.error}: ${refusal.description}`, clientAddress: source.address });
   }
 
   /**
@@ -225,13 +277,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function issue(
     authorizer: HostedParty,
     grant: AccessTokenGrant,
-    consumed: { kind: string; assertion: VerifiedAssertion },
+    consumed: { values: SingleUse[]; replayed: string },
     now: number,
     notAfter?: number,
   ): Promise<TokenResponse> {
     const { token, claims, record } = issueAccessToken(authorizer, registry.publicBaseUrl, grant, now, notAfter);
     const fresh = await writes.run(async (tx) => {
-      if (!(await rememberJti(tx, consumed.kind, consumed.assertion))) return false;
+      if (!(await rememberAll(tx, consumed.values))) return false;
       await tx.accessTokens.save(record);
       const issued = {
         tenant: claims.tenant,
@@ -239,12 +291,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         requesterKind: claims.kind,
         purposeOfUse: claims.purposeOfUse,
         user: claims.user,
+        organization: claims.organization,
         tokenId: claims.jti,
       };
       await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
       return true;
     });
-    if (!fresh) throw new TokenError('jti has been used before');
+    if (!fresh) throw new TokenError(consumed.replayed);
     verifier.remember(token, claims);
     return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
@@ -280,7 +333,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           credentials: presented.map((credential) => credential.id),
           user: grant.user,
         },
-        { kind: 'jwt-bearer', assertion: verified },
+        { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before' },
         now,
         expiries.length > 0 ? Math.floor(Math.min(...expiries)) : undefined,
       );
@@ -331,10 +384,76 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { kind: 'client-assertion', assertion }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before' }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
+    }
+  }
+
+  const hostedSubject = (subject: string) => {
+    const authorizer = registry.hosted(subject);
+    if (!authorizer) throw new OAuthError('invalid_request', `no authorization server '${subject}' here`, { status: 404 });
+    return authorizer;
+  };
+
+  /** The purpose's authorizer role (purposes.ts), as the RFC003 grant checks it. */
+  function assertAuthorizerRole(authorizer: HostedParty, purposeOfUse: string): void {
+    const role = PURPOSES[purposeOfUse]?.authorizerRole;
+    if (role && !authorizer.organization.roles.includes(role)) {
+      throw new OAuthError('invalid_scope', `scope '${purposeOfUse}' is granted only by a ${role}; '${authorizer.organization.id}' is none`);
+    }
+  }
+
+  /** The grant's single-use values: the nonce (RFC021 §4.4) and, when present, the jti, both per holder. */
+  const presentationUses = ({ presentation }: VerifiedPresentationGrant): SingleUse[] => {
+    const until = new Date((presentation.exp + CLOCK_SKEW_SECONDS) * 1000);
+    const uses = [{ key: `vp-nonce:${presentation.holder}:${presentation.nonce}`, until }];
+    if (presentation.jti) uses.push({ key: `vp-jti:${presentation.holder}:${presentation.jti}`, until });
+    return uses;
+  };
+
+  async function presentationGrant(authorizer: HostedParty, grantType: typeof VP_TOKEN_BEARER_GRANT | 'jwt-bearer', params: Record<string, unknown>, source: RequestSource) {
+    const options = deps.presentations as Omit<PresentationGrantOptions, 'key'>;
+    const now = nowSeconds(clock);
+    let verified: VerifiedPresentationGrant;
+    try {
+      verified = await verifyPresentationGrant(params, grantType, { ...options, key: registry.didKey, issuer: issuerOf(registry.publicBaseUrl, authorizer.organization.id), now });
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      const claimed = { sub: authorizer.organization.id, purposeOfUse: text(params.scope), iss: text(typeof params.assertion === 'string' ? safeIssuer(params.assertion) : undefined) };
+      throw await auditUnverified(error, authorizer.organization.id, claimed, 'organization', source);
+    }
+    const { organization, person, scope } = verified;
+    const requester = registry.trustedByUra(organization.ura)?.id ?? verified.presentation.holder;
+    const proven = { ura: organization.ura, ...(organization.organizationName ? { name: organization.organizationName } : {}) };
+    const user = person ? { id: person.person.identifier, name: person.person.name, ...(person.person.role ? { role: person.person.role } : {}) } : undefined;
+    try {
+      assertAuthorizerRole(authorizer, scope);
+      throttle(requester);
+      return await issue(
+        authorizer,
+        {
+          sub: requester,
+          kind: 'organization',
+          purposeOfUse: scope,
+          resources: [],
+          credentials: [],
+          organization: proven,
+          ...(person ? { person: person.person, user } : {}),
+          presentationClaims: verified.claims,
+          clientId: verified.clientId ?? verified.presentation.holder,
+        },
+        { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before' },
+        now,
+        verified.expiresAt === undefined ? undefined : Math.floor(verified.expiresAt),
+      );
+    } catch (error) {
+      const refusal = error instanceof TokenError ? invalidRequest(error.message) : error;
+      if (refusal instanceof OAuthError) {
+        await auditVerified(refusal, { tenant: authorizer.organization.id, requester, requesterKind: 'organization', purposeOfUse: scope, organization: proven, user }, source);
+      }
+      throw refusal;
     }
   }
 
@@ -350,11 +469,31 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
       }),
 
+    exchangeAt: (subject, params, source = {}) =>
+      limitedPerAddress(source, async () => {
+        const authorizer = hostedSubject(subject);
+        const grantType = params.grant_type;
+        if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
+        if (!deps.presentations) throw new OAuthError('unsupported_grant_type', 'this authorization server accepts no Verifiable Presentations');
+        if (grantType === VP_TOKEN_BEARER_GRANT) return presentationGrant(authorizer, VP_TOKEN_BEARER_GRANT, params, source);
+        if (grantType === JWT_BEARER_GRANT) return presentationGrant(authorizer, 'jwt-bearer', params, source);
+        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported here (vp_token-bearer, ${JWT_BEARER_GRANT})`);
+      }),
+
+    presentationDefinition(subject, scope, walletOwnerType = 'organization') {
+      hostedSubject(subject);
+      if (!deps.presentations) throw new OAuthError('invalid_scope', 'this authorization server has no Presentation Definitions');
+      const { policy } = scopePolicy(deps.presentations.policies, scope);
+      if (walletOwnerType === 'organization') return policy.organization;
+      if (walletOwnerType === 'user' && policy.user) return policy.user;
+      throw invalidRequest(`no Presentation Definition for wallet_owner_type '${String(walletOwnerType)}'`);
+    },
+
     /** RFC 7662 for the tenant's own resource servers: the caller authenticates like an EHR and sees only its tenant's tokens. */
     introspect: (params, source = {}) =>
       limitedPerAddress(source, async (): Promise<IntrospectionResponse> => {
         const { client, assertion } = await authenticateClient(params, nowSeconds(clock), source);
-        if (!(await writes.run((tx) => rememberJti(tx, 'client-assertion', assertion)))) {
+        if (!(await writes.run((tx) => rememberAll(tx, [jtiOf('client-assertion', assertion)])))) {
           throw await refuseVerified(new TokenError('client assertion jti has been used before'), assertion, 'ehr', source);
         }
         const token = params.token;
@@ -362,7 +501,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         try {
           const claims = await verifier.verify(token);
           if (claims.tenant !== client.tenant) return { active: false };
-          return { active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
+          return { ...presentationClaimsOf(claims), active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
         } catch (error) {
           if (error instanceof TokenError) return { active: false };
           throw error;

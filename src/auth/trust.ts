@@ -1,9 +1,10 @@
 import type { JWK } from 'jose';
 import type { EhrClient, GatewayConfig, HostedOrganization, TrustedOrganization } from '../config/config.js';
-import { assertionKeys, didWebUrl, organizationDid } from './did.js';
-import { importSigningKey, importVerificationKey, KeyError, type SigningKey, type VerificationKey } from './jwk.js';
+import { organizationDid } from './did.js';
+import { createDidWebResolver, type Fetch, type Lookup } from './did/resolver.js';
+import { importSigningKey, KeyError, type SigningKey, type VerificationKey } from './jwk.js';
+import { indexKeys } from './keyIndex.js';
 import { loadEhrJwks, loadPrivateJwk } from './keyFiles.js';
-import { assertTransportAllowed } from './transport.js';
 
 /** A hosted organisation (tenant) with its keys: the newest signs, every listed key verifies. */
 export interface HostedParty {
@@ -34,9 +35,11 @@ export interface TrustRegistry {
   ehrClient(clientId: string): EhrParty | undefined;
   /** A verification key of a trusted or hosted organisation by the fragment of its kid; refreshes did:web on a miss. */
   organizationKey(organization: string, fragment: string): Promise<VerificationKey | undefined>;
+  /** A verification key of any did:web (a hosted organisation's, or resolved; private addresses refused in production). */
+  didKey(did: string, fragment: string): Promise<VerificationKey | undefined>;
 }
 
-export type Fetch = typeof fetch;
+export type { Fetch } from './did/resolver.js';
 
 /**
  * Organisations known beyond the configuration: the care-services directory (src/directory/) feeds them, with their
@@ -47,46 +50,7 @@ export interface CounterpartySource {
   byUra(ura: string): TrustedOrganization | undefined;
 }
 
-/** Splits a kid `<owner>#<fragment>`; undefined when it has no owner or no fragment. */
-export function splitKid(kid: unknown): { owner: string; fragment: string } | undefined {
-  if (typeof kid !== 'string') return undefined;
-  const at = kid.lastIndexOf('#');
-  if (at <= 0 || at === kid.length - 1) return undefined;
-  return { owner: kid.slice(0, at), fragment: kid.slice(at + 1) };
-}
-
-const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
-/** A set of trusted keys must be public keys only, with distinct kids: anything else is ambiguous or a leak. */
-function assertPublicKeySet(jwks: JWK[], owner: string): void {
-  const kids = new Set<string>();
-  for (const jwk of jwks) {
-    if (SECRET_MEMBERS.some((member) => member in jwk)) throw new KeyError(`the key set of '${owner}' contains secret key material`);
-    if (typeof jwk.kid === 'string') {
-      if (kids.has(jwk.kid)) throw new KeyError(`the key set of '${owner}' uses kid '${jwk.kid}' twice`);
-      kids.add(jwk.kid);
-    }
-  }
-}
-
-/**
- * Trusted public keys by RFC 7638 thumbprint and, when the JWK names one, by the fragment of its own kid.
- * `strict` (configuration): an unusable key is an error; otherwise (resolved DID documents) it is left out.
- */
-async function indexKeys(jwks: JWK[], owner: string, strict: boolean): Promise<Map<string, VerificationKey>> {
-  assertPublicKeySet(jwks, owner);
-  const index = new Map<string, VerificationKey>();
-  for (const jwk of jwks) {
-    try {
-      const key = await importVerificationKey(jwk);
-      index.set(key.thumbprint, key);
-      if (typeof jwk.kid === 'string') index.set(splitKid(jwk.kid)?.fragment ?? jwk.kid, key);
-    } catch (error) {
-      if (strict || !(error instanceof KeyError)) throw new KeyError(`a key of '${owner}' is unusable: ${(error as Error).message}`);
-    }
-  }
-  return index;
-}
+export { splitKid } from './keyIndex.js';
 
 async function hostedParty(organization: HostedOrganization, config: GatewayConfig): Promise<HostedParty> {
   if (organization.keys.length === 0) throw new KeyError(`hosted organization '${organization.id}' has no keys`);
@@ -102,40 +66,10 @@ async function hostedParty(organization: HostedOrganization, config: GatewayConf
   };
 }
 
-const DID_CACHE_MS = 5 * 60_000;
-/** An unknown kid triggers at most one re-resolution per organisation in this interval (key rotation, no DoS lever). */
-const DID_REFRESH_MS = 30_000;
-
-/** did:web resolution with a cache; a resolution failure leaves the previous keys in place. */
-function didWebKeys(mode: GatewayConfig['mode'], fetchImpl: Fetch, clock: () => number) {
-  const cache = new Map<string, { keys: Map<string, VerificationKey>; fetchedAt: number }>();
-  async function resolve(did: string): Promise<Map<string, VerificationKey>> {
-    const url = didWebUrl(did);
-    assertTransportAllowed(url, mode);
-    const response = await fetchImpl(url, { signal: AbortSignal.timeout(5_000), redirect: 'error' });
-    if (!response.ok) throw new Error(`resolving ${did}: HTTP ${response.status}`);
-    const jwks = [...assertionKeys(await response.json(), did)].map(([fragment, jwk]) => ({ ...jwk, kid: `${did}#${fragment}` }));
-    return indexKeys(jwks, did, false);
-  }
-  return async (did: string, fragment: string): Promise<VerificationKey | undefined> => {
-    const cached = cache.get(did);
-    const age = cached ? clock() - cached.fetchedAt : Infinity;
-    if (cached && (cached.keys.has(fragment) ? age < DID_CACHE_MS : age < DID_REFRESH_MS)) return cached.keys.get(fragment);
-    try {
-      const keys = await resolve(did);
-      cache.set(did, { keys, fetchedAt: clock() });
-      return keys.get(fragment);
-    } catch {
-      if (cached) cached.fetchedAt = clock();
-      return cached?.keys.get(fragment);
-    }
-  };
-}
-
 /** Builds the trust registry from configuration: hosted organisations' keys, EHR clients, trusted organisations. */
 export async function createTrustRegistry(
   config: GatewayConfig,
-  options: { fetch?: Fetch; clock?: () => number; counterparties?: CounterpartySource } = {},
+  options: { fetch?: Fetch; clock?: () => number; counterparties?: CounterpartySource; lookup?: Lookup } = {},
 ): Promise<TrustRegistry> {
   const hosted = new Map<string, HostedParty>();
   const ehrClients = new Map<string, EhrParty>();
@@ -155,7 +89,15 @@ export async function createTrustRegistry(
   for (const organization of config.trusted) {
     if (organization.jwks) inlineKeys.set(organization.id, await indexKeys(organization.jwks.keys as JWK[], organization.id, true));
   }
-  const resolveDidWeb = didWebKeys(config.mode, options.fetch ?? fetch, options.clock ?? Date.now);
+  // Configured organisations are the operator's choice, wherever they live; did:web DIDs from requests are not (resolveDid).
+  const resolveDidWeb = createDidWebResolver({ mode: config.mode, fetch: options.fetch, clock: options.clock, privateAddresses: 'allow' });
+  const resolveDid = createDidWebResolver({
+    mode: config.mode,
+    fetch: options.fetch,
+    clock: options.clock,
+    lookup: options.lookup,
+    privateAddresses: config.mode === 'production' ? 'refuse' : 'allow',
+  });
 
   return {
     mode: config.mode,
@@ -172,6 +114,11 @@ export async function createTrustRegistry(
       if (!remote) return undefined;
       if (remote.didWeb) return resolveDidWeb(remote.didWeb, fragment);
       return inlineKeys.get(organization)?.get(fragment);
+    },
+    async didKey(did, fragment) {
+      const own = [...hosted.values()].find((party) => party.did === did);
+      if (own) return own.verification.get(fragment);
+      return did.startsWith('did:web:') ? resolveDid(did, fragment) : undefined;
     },
   };
 }

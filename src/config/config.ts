@@ -27,6 +27,17 @@ export interface HostedOrganization {
   roles: Role[];
   keys: KeySource[];
   ehrClients: EhrClient[];
+  /** The UZI server certificate (PEM chain, leaf first) and its key, for the organisation's X509Credential. */
+  x509?: { certificateFile: string; keyFile: string };
+}
+
+/** Nuts v6 authorization servers (docs/auth.md, Nuts v6). */
+export interface NutsSettings {
+  /** Scope → Presentation Definitions (default conformance/nuts-policy.json). */
+  policyFile?: string;
+  trustedCaFiles: string[];
+  allowSelfSignedCertificates: boolean;
+  dezi?: { issuers: string[]; jwks?: { keys: Record<string, unknown>[] }; jwksFile?: string };
 }
 
 export interface TrustedOrganization {
@@ -70,6 +81,7 @@ export interface GatewayConfig {
   profiles: { folders: string[] };
   organizations: HostedOrganization[];
   trusted: TrustedOrganization[];
+  nuts: NutsSettings;
   coordinationPoint?: { organization: string };
   capacity?: CapacitySettings;
   desk?: DeskSettings;
@@ -224,11 +236,13 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
       },
     ],
     trusted: [],
+    nuts: { trustedCaFiles: [], allowSelfSignedCertificates: false },
   };
 }
 
-type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir'> &
-  Partial<GatewayConfig> & {
+type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir' | 'nuts'> &
+  Partial<Omit<GatewayConfig, 'nuts'>> & {
+    nuts?: Partial<NutsSettings>;
     limits?: Partial<Limits>;
     rateLimits?: Partial<GatewayConfig['rateLimits']>;
     audit?: Partial<AuditSettings>;
@@ -270,11 +284,13 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     organizations: config.organizations.map((org) => ({
       ...org,
       keys: (org.keys ?? []).map((key) => (key.file ? { file: resolve(key.file) } : key)),
+      ...(org.x509 ? { x509: { certificateFile: resolve(org.x509.certificateFile), keyFile: resolve(org.x509.keyFile) } } : {}),
       ehrClients: (org.ehrClients ?? []).map((client) =>
         client.jwksFile ? { ...client, jwksFile: resolve(client.jwksFile) } : client,
       ),
     })),
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
+    nuts: nutsSettings(config.nuts, resolve),
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
     ...(config.desk ? { desk: deskSettings(config.desk, config.organizations) } : {}),
@@ -290,6 +306,16 @@ function deskSettings(desk: DeskSettings, organizations: { id: string }[]): Desk
     if (unknown) throw new ConfigError(`invalid configuration: desk.people '${person.subject}' names '${unknown}', which is not a hosted organization`);
   }
   return desk;
+}
+
+function nutsSettings(raw: Partial<NutsSettings> = {}, resolve: (file: string) => string): NutsSettings {
+  const dezi = raw.dezi && { ...raw.dezi, ...(raw.dezi.jwksFile ? { jwksFile: resolve(raw.dezi.jwksFile) } : {}) };
+  return {
+    ...(raw.policyFile ? { policyFile: resolve(raw.policyFile) } : {}),
+    trustedCaFiles: (raw.trustedCaFiles ?? []).map(resolve),
+    allowSelfSignedCertificates: raw.allowSelfSignedCertificates ?? false,
+    ...(dezi ? { dezi } : {}),
+  };
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));

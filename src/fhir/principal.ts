@@ -12,8 +12,12 @@ export interface Principal {
   purposeOfUse?: string;
   /** For remote organisations: exactly what they may touch (from their authorization credentials). */
   resources: GrantedResource[];
-  /** Identity of the person behind the call, when the grant carried one (`usi`). */
+  /** Identity of the person behind the call, when the grant carried one (`usi`, or a person credential). */
   user?: { id?: string; name?: string; role?: string };
+  /** The requesting care organisation as its credential proved it (Nuts v6 grants: the X509Credential's URA and O). */
+  organization?: { ura: string; name?: string };
+  /** The person the grant was made on, from a verified person credential (NutsEmployeeCredential or Dezi). */
+  person?: { identifier: string; name: string; role?: string };
   /** Access token id, for audit. */
   tokenId?: string;
 }

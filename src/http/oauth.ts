@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { didDocument, didWebUrl } from '../auth/did.js';
+import { authorizationServerMetadata } from '../auth/oauth2/metadata.js';
 import { OAuthError } from '../auth/errors.js';
 import { PURPOSES } from '../auth/purposes.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../auth/rules.js';
@@ -10,7 +11,9 @@ import { isObject } from '../vocabulary/json.js';
 
 /**
  * The HTTP surface of auth/'s authorization server: `POST /oauth2/token`, `POST /oauth2/introspect`,
- * `GET /.well-known/oauth-authorization-server` (RFC 8414) and the DID documents of hosted organisations
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414), the Nuts v6 authorization server of each hosted
+ * organisation (`/oauth2/{subject}/token`, `/oauth2/{subject}/presentation_definition` and its metadata at
+ * `/.well-known/oauth-authorization-server/oauth2/{subject}`), and the DID documents of hosted organisations
  * (`GET /org/<id>/did.json` for `did:web:<host>:org:<id>`). Errors are RFC 6749 JSON bodies, never OperationOutcomes:
  * the one surface outside the FHIR pipeline (fhir-api.ts), because OAuth clients read no OperationOutcome.
  */
@@ -27,6 +30,9 @@ export interface OAuthRouterDeps extends AuthorizationServer {
 }
 
 export const OAUTH_PATHS = ['/oauth2/token', '/oauth2/introspect'];
+/** The Nuts v6 authorization server of each hosted organisation (auth/oauth2/metadata.ts). */
+const SUBJECT_TOKEN_PATH = '/oauth2/:subject/token';
+const SUBJECT_PATHS = [SUBJECT_TOKEN_PATH, '/oauth2/:subject/presentation_definition', '/.well-known/oauth-authorization-server/oauth2/:subject'];
 
 function parameters(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
@@ -99,12 +105,27 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   router.get('/.well-known/oauth-authorization-server', (_req, res) => {
     res.json(discovery);
   });
+  router.get('/.well-known/oauth-authorization-server/oauth2/:subject', (req, res) => {
+    const subject = String(req.params.subject);
+    if (!registry.hosted(subject)) throw new OAuthError('invalid_request', `no authorization server '${subject}' here`, { status: 404 });
+    res.json(authorizationServerMetadata(registry.publicBaseUrl, subject));
+  });
+  router.get('/oauth2/:subject/presentation_definition', (req, res) => {
+    res.json(tokens.presentationDefinition(String(req.params.subject), req.query.scope, req.query.wallet_owner_type));
+  });
+  router.post(SUBJECT_TOKEN_PATH, ...body, async (req, res) => {
+    noStore(res).json(await tokens.exchangeAt(String(req.params.subject), parameters(req), { address: req.ip }));
+  });
+  router.all(SUBJECT_TOKEN_PATH, (_req, res) => {
+    res.set('Allow', 'POST');
+    throw new OAuthError('invalid_request', 'use POST', { status: 405 });
+  });
   router.get(/\/did\.json$/, (req, res, next) => {
     const document = documents.get(req.path);
     if (document) res.type('application/did+json').send(JSON.stringify(document));
     else next();
   });
-  router.use(OAUTH_PATHS, oauthErrors(bodyBytes));
+  router.use([...OAUTH_PATHS, ...SUBJECT_PATHS], oauthErrors(bodyBytes));
   return router;
 }
 

@@ -1,6 +1,6 @@
 import dns from 'node:dns';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { isLoopback } from '../auth/transport.js';
+import { isIP, type LookupFunction } from 'node:net';
+import { isLoopback, isPrivateAddress } from '../auth/transport.js';
 import type { GatewayConfig, TrustedOrganization } from '../config/config.js';
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import { headerProblems } from './headers.js';
@@ -122,41 +122,6 @@ function under(url: URL, prefix: URL): boolean {
 
 function ownEndpoint(url: URL, organization: TrustedOrganization | undefined): boolean {
   return Object.values(organization?.endpoints ?? {}).some((endpoint) => endpoint !== undefined && under(url, new URL(endpoint)));
-}
-
-const PRIVATE = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  PRIVATE.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const) {
-  PRIVATE.addSubnet(network, prefix, 'ipv6');
-}
-
-/** Loopback, private (RFC 1918, ULA), carrier-grade NAT, link-local, multicast, unspecified and reserved ranges. */
-export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return PRIVATE.check(address, 'ipv4');
-  if (family !== 6) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? PRIVATE.check(mapped[1], 'ipv4') : PRIVATE.check(address, 'ipv6');
 }
 
 /** dns.lookup for delivery sockets that fails when any address of the name is private. */

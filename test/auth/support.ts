@@ -99,12 +99,17 @@ const UNLIMITED: RateLimit = { capacity: 1_000_000, refillPerSecond: 1_000_000 }
 export async function gateway(
   config: GatewayConfig,
   dataDir: string,
-  options: { rateLimit?: RateLimit; unauthenticated?: RateLimit } = {},
+  options: { rateLimit?: RateLimit; unauthenticated?: RateLimit; fetch?: typeof fetch; lookup?: (host: string) => Promise<string[]> } = {},
 ): Promise<Gateway> {
   const store = await openStore({ dataDir });
   const clock = { now: Date.now() };
   const limited = { ...config, rateLimits: { unauthenticated: options.unauthenticated ?? UNLIMITED } };
-  const auth = await createAuth(limited, store, { clock: () => clock.now, rateLimit: options.rateLimit ?? UNLIMITED });
+  const auth = await createAuth(limited, store, {
+    clock: () => clock.now,
+    rateLimit: options.rateLimit ?? UNLIMITED,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
   const app = express();
   app.use(oauthRouter({ ...auth, bodyBytes: limited.limits.unauthenticatedBodyBytes, bodies: createMemoryGate(limited.limits.inFlightBytes) }));
   app.use('/fhir', guardedEcho(auth));

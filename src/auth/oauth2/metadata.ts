@@ -1,0 +1,40 @@
+import { SIGNING_ALGORITHMS } from '../rules.js';
+import { VP_TOKEN_BEARER_GRANT } from './presentationGrant.js';
+import { JWT_BEARER_GRANT } from '../rules.js';
+
+/**
+ * The authorization server of one hosted organisation as nuts-node v6 serves it: issuer
+ * `{publicBaseUrl}/oauth2/{subject}`, its RFC 8414 metadata at `/.well-known/oauth-authorization-server/oauth2/{subject}`
+ * (the well-known part inserted at the root, RFC 8414 §3.1), token and presentation_definition under the issuer.
+ */
+export const issuerOf = (publicBaseUrl: string, subject: string) => `${publicBaseUrl}/oauth2/${encodeURIComponent(subject)}`;
+
+/** The metadata URL of an issuer (RFC 8414 §3.1). */
+export function metadataUrlOf(issuer: string): string {
+  const url = new URL(issuer);
+  return `${url.origin}/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
+}
+
+export function authorizationServerMetadata(publicBaseUrl: string, subject: string) {
+  const issuer = issuerOf(publicBaseUrl, subject);
+  return {
+    issuer,
+    token_endpoint: `${issuer}/token`,
+    presentation_definition_endpoint: `${issuer}/presentation_definition`,
+    // vp_token-bearer first: a Nuts client takes it when listed (nuts-node auth/client/iam/openid4vp.go).
+    grant_types_supported: [VP_TOKEN_BEARER_GRANT, JWT_BEARER_GRANT],
+    response_types_supported: [],
+    did_methods_supported: ['web'],
+    vp_formats_supported: {
+      jwt_vp_json: { alg_values_supported: ['ES256'] },
+      jwt_vc_json: { alg_values_supported: ['ES256', 'PS256'] },
+    },
+    vp_formats: {
+      jwt_vp_json: { alg_values_supported: ['ES256'] },
+      jwt_vc_json: { alg_values_supported: ['ES256', 'PS256'] },
+    },
+    token_endpoint_auth_methods_supported: ['none'],
+    client_id_schemes_supported: ['entity_id'],
+    signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+  };
+}

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { createCertificateAuthority, issueServerCertificate } from '../../src/auth/credentials/certificateAuthority.js';
+import { formatDidX509, parseDidX509 } from '../../src/auth/credentials/didX509.js';
+import { signPresentation } from '../../src/auth/credentials/presentation.js';
+import { issueX509Credential, verifyX509Credential, type X509Trust } from '../../src/auth/credentials/x509Credential.js';
+import { trustedCa } from '../../src/auth/credentials/certificates.js';
+import { loadConfig } from '../../src/config/config.js';
+import { removeFolder, temporaryFolder } from '../harness/folders.js';
+import { gateway, type Gateway } from './support.js';
+import { holder, nutsWorld, presentation, publicLookup, submission, TOKEN_PATH } from './nuts-support.js';
+
+const now = () => Math.floor(Date.now() / 1000);
+
+describe('did:x509', () => {
+  it('formats and parses the policies RFC023 maps, percent-encoded', () => {
+    const did = formatDidX509('WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk', { O: 'OLVG Oost', L: 'Amsterdam' }, { otherName: '2.16.528.1.1007.99.2110-1-1-S-12345678-00.000-2' });
+    expect(did).toBe('did:x509:0:sha256:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk::subject:O:OLVG%20Oost:L:Amsterdam::san:otherName:2.16.528.1.1007.99.2110-1-1-S-12345678-00.000-2');
+    expect(parseDidX509(did)).toMatchObject({ subject: { O: 'OLVG Oost', L: 'Amsterdam' }, san: { otherName: '2.16.528.1.1007.99.2110-1-1-S-12345678-00.000-2' } });
+  });
+
+  it.each([
+    'did:web:example.com',
+    'did:x509:0:sha1:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk::subject:O:A',
+    'did:x509:0:sha256:short::subject:O:A',
+    'did:x509:0:sha256:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk',
+    'did:x509:0:sha256:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk::eku:1.3.6.1.5.5.7.3.1',
+    'did:x509:0:sha256:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk::subject:O:A:O:B',
+    'did:x509:0:sha256:WE4P5dd8DnLHSkyHaIjhp4udlkF9LqoKwCvu9gl38jk::subject:O:%zz',
+  ])('refuses %s', (did) => expect(() => parseDidX509(did)).toThrow());
+});
+
+describe('X509Credential (RFC023)', () => {
+  it('is accepted under a trusted CA and yields the URA of san.otherName; refused under another', async () => {
+    const ca = await createCertificateAuthority('UZI test CA');
+    const server = await issueServerCertificate(ca, { organizationName: 'Zorg Oost', city: 'Zwolle', ura: '00012345' });
+    const jwt = await issueX509Credential({ chain: [server.certificate, ca.certificate], privateKey: server.keys.privateKey }, 'did:web:zorg.test', now());
+    const trust: X509Trust = { anchors: new Map([[trustedCa(ca.pem).fingerprint, trustedCa(ca.pem)]]), allowSelfSigned: false };
+    expect(await verifyX509Credential(jwt, trust, now())).toMatchObject({ ura: '00012345', organizationName: 'Zorg Oost', city: 'Zwolle', subjectDid: 'did:web:zorg.test' });
+    const other = await createCertificateAuthority('Other CA');
+    await expect(verifyX509Credential(jwt, { anchors: new Map([[trustedCa(other.pem).fingerprint, trustedCa(other.pem)]]), allowSelfSigned: false }, now())).rejects.toThrow(/untrusted CA/);
+  });
+
+  it('is refused when its certificate has expired', async () => {
+    const ca = await createCertificateAuthority('UZI test CA');
+    const server = await issueServerCertificate(ca, { organizationName: 'Zorg', ura: '00012345' }, { notBefore: new Date(Date.now() - 10 * 86_400_000), days: 2 });
+    const jwt = await issueX509Credential({ chain: [server.certificate, ca.certificate], privateKey: server.keys.privateKey }, 'did:web:zorg.test', now() - 9 * 86_400);
+    const anchor = trustedCa(ca.pem);
+    await expect(verifyX509Credential(jwt, { anchors: new Map([[anchor.fingerprint, anchor]]), allowSelfSigned: false }, now())).rejects.toThrow(/not valid now/);
+  });
+});
+
+describe('self-signed server certificates', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = temporaryFolder('x509-self-');
+  });
+  afterAll(() => removeFolder(folder));
+
+  it('are accepted only where nuts.allowSelfSignedCertificates says so', async () => {
+    const world = await nutsWorld(folder, { allowSelfSignedCertificates: true });
+    const selfSigned = await holder('self.test', undefined, world.documents);
+    const gw = await gateway(world.config, folder, { fetch: world.fetch, lookup: publicLookup });
+    try {
+      const response = await request(gw.app)
+        .post(TOKEN_PATH)
+        .type('form')
+        .send({ grant_type: 'vp_token-bearer', assertion: await presentation(selfSigned), presentation_submission: submission(), scope: 'eOverdracht-sender' });
+      expect(response.status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('development mode', () => {
+  let folder: string;
+  let development: Gateway;
+  beforeAll(async () => {
+    folder = temporaryFolder('x509-dev-');
+    development = await gateway(loadConfig({ DATA_DIR: folder }), folder);
+  });
+  afterAll(async () => {
+    await development.close();
+    removeFolder(folder);
+  });
+
+  it('issues its own test CA and an X509Credential for the demo organisation, which its authorization server accepts', async () => {
+    development.clock.now = Date.now();
+    const credential = development.auth.nuts.x509Credential('demo');
+    expect(credential).toBeDefined();
+    const demo = development.auth.registry.hosted('demo')!;
+    const issuer = `${development.auth.registry.publicBaseUrl}/oauth2/demo`;
+    const assertion = await signPresentation(demo, [credential], issuer, now());
+    const response = await request(development.app)
+      .post('/oauth2/demo/token')
+      .type('form')
+      .send({ grant_type: 'vp_token-bearer', assertion, presentation_submission: submission(), scope: 'eOverdracht-sender' })
+      .expect(200);
+    expect(await development.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`)).toMatchObject({ organization: { ura: '00000001' } });
+  });
+
+  it('is the only mode that trusts that CA: a production gateway refuses the credential', async () => {
+    const productionFolder = temporaryFolder('x509-prod-');
+    const world = await nutsWorld(productionFolder);
+    const production = await gateway(world.config, productionFolder, { fetch: world.fetch, lookup: publicLookup });
+    try {
+      const trust = production.auth.nuts.x509;
+      await expect(verifyX509Credential(development.auth.nuts.x509Credential('demo')!, trust, now())).rejects.toThrow(/untrusted CA/);
+    } finally {
+      await production.close();
+      removeFolder(productionFolder);
+    }
+  });
+});
