@@ -3,9 +3,9 @@ import { AsnSerializer } from '@peculiar/asn1-schema';
 import { GeneralName, OtherName, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import type * as X509 from '@peculiar/x509';
 import { UZI_OTHER_NAME_TYPE } from './certificates.js';
-import './reflectMetadata.js';
+import 'reflect-metadata';
 
-/** @peculiar/x509, loaded only after its Reflect polyfill is in place (a static import may be linked before it runs). */
+/** @peculiar/x509 (its tsyringe wants the reflect-metadata polyfill), loaded only after the polyfill is in place (a static import may be linked before it runs). */
 const library = (): Promise<typeof X509> => import('@peculiar/x509');
 
 /**
