@@ -33,7 +33,7 @@ export interface DeskOptions {
   coordination: CoordinationPoint;
   auditor: Auditor;
   /** A hospital's search, asked of the region's coordination point (capacity/). */
-  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
+  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
   logger: Logger;
   clock?: () => number;
 }
@@ -155,7 +155,7 @@ export function createDesk(options: DeskOptions): Capability {
     }
     if (!options.askCoordinationPoint) throw new Error('No coordination point with a FHIR endpoint is configured');
     const query = new URLSearchParams(Object.entries(parameters).map(([name, values]): [string, string] => [name, values[0]])).toString();
-    return options.askCoordinationPoint(session.tenant, query);
+    return options.askCoordinationPoint(session.tenant, query, asUser(session).user);
   }
 
   const canSearch = (tenant: string) => hasRole(tenant, 'coordination-point') || config.coordinationPoint !== undefined;
