@@ -1,4 +1,5 @@
 import type { Resource } from '../fhir/version.js';
+import type { Principal } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Capability } from '../rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
@@ -48,8 +49,11 @@ export interface Capacity extends Capability {
   provider: ProviderCapacity;
   coordination: CoordinationPoint;
   publisher?: Publisher;
-  /** `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string). */
-  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
+  /**
+   * `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string),
+   * naming the person behind the search (`usi`) when there is one.
+   */
+  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
   onTaskStatusChange: TaskStatusListener;
@@ -101,9 +105,9 @@ export function createCapacity(options: CapacityOptions): Capacity {
   // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
   const askCoordinationPoint =
     coordinationPointOrg && coordinationPointBase
-      ? (tenant: string, query: string) =>
+      ? (tenant: string, query: string, user?: Principal['user']) =>
           options.client
-            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE })
+            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(user ? { usi: user } : {}) })
             .read(`MeasureReport/$match-capacity?${query}`)
       : undefined;
   const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock, askCoordinationPoint });

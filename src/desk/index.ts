@@ -33,7 +33,7 @@ export interface DeskOptions {
   coordination: CoordinationPoint;
   auditor: Auditor;
   /** A hospital's search, asked of the region's coordination point (capacity/). */
-  askCoordinationPoint?: (tenant: string, query: string) => Promise<Resource>;
+  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
   logger: Logger;
   clock?: () => number;
 }
@@ -54,6 +54,20 @@ const repository = fileURLToPath(new URL('../../', import.meta.url));
 const documentFile = (name: string) =>
   name === 'README.md' ? path.join(repository, 'README.md') : /^[a-z0-9-]+\.md$/.test(name) ? path.join(repository, 'docs', name) : undefined;
 const DEMO_USER = { subject: 'demo', name: 'Demo' };
+/** The query parameter (and form field) that carries the page asked for before sign-in through it. */
+const RETURN_TO = 'next';
+const HERE = 'http://desk.invalid';
+
+/**
+ * The path and query of `candidate` if it is a page on this gateway, else undefined: never an absolute or a
+ * protocol-relative URL (an open redirect). Parsed as a browser would (which ignores tabs and newlines and reads `\`
+ * as `/`), so that what passes here cannot lead the browser elsewhere.
+ */
+function localPath(candidate: string | undefined): string | undefined {
+  if (candidate === undefined || !candidate.startsWith('/')) return undefined;
+  const url = URL.canParse(candidate, HERE) ? new URL(candidate, HERE) : undefined;
+  return url?.origin === HERE ? `${url.pathname}${url.search}` : undefined;
+}
 
 type Page = (request: PageRequest, session: DeskSession) => Promise<PageResponse>;
 
@@ -103,6 +117,11 @@ export function createDesk(options: DeskOptions): Capability {
   }
 
   const signedIn = (request: PageRequest) => sessions.find(request.cookies[SESSION_COOKIE]);
+  /** The page a request asked for, with its query (the Host header plays no part). */
+  const asked = (request: PageRequest) => {
+    const query = new URLSearchParams(request.query).toString();
+    return query ? `${request.path}?${query}` : request.path;
+  };
   const sessionCookie = (session: DeskSession): Cookie => ({ name: SESSION_COOKIE, value: session.id, maxAge: sessions.cookieSeconds });
   const cleared = (name: string): Cookie => ({ name, value: '', maxAge: 0 });
 
@@ -111,7 +130,7 @@ export function createDesk(options: DeskOptions): Capability {
     (page: Page) =>
     async (request: PageRequest): Promise<PageResponse> => {
       const session = signedIn(request);
-      if (!session) return { redirect: '/', cookies: [cleared(SESSION_COOKIE)] };
+      if (!session) return { redirect: `/?${new URLSearchParams({ [RETURN_TO]: asked(request) })}`, cookies: [cleared(SESSION_COOKIE)] };
       return page(request, session);
     };
 
@@ -120,7 +139,8 @@ export function createDesk(options: DeskOptions): Capability {
     cookies,
   });
 
-  function startSession(person: { subject: string; name: string }, request: PageRequest): PageResponse {
+  /** Opens a session for a person the configuration maps to an organisation, and returns to the page they asked for. */
+  function startSession(person: { subject: string; name: string }, request: PageRequest, returnTo = '/desk'): PageResponse {
     const organizations = demo
       ? config.organizations.map((organization) => organization.id)
       : (config.desk?.people ?? []).find((entry) => entry.subject === person.subject)?.organizations ?? [];
@@ -128,7 +148,7 @@ export function createDesk(options: DeskOptions): Capability {
     if (organizations.length === 0) return message(request, t.signInFailed, t.notAllowed, 403, [cleared(SIGN_IN_COOKIE)]);
     const session = sessions.open({ ...person, organizations });
     logger.info({ subject: person.subject, organizations }, 'desk sign-in');
-    return { redirect: '/desk', cookies: [sessionCookie(session), cleared(SIGN_IN_COOKIE)] };
+    return { redirect: returnTo, cookies: [sessionCookie(session), cleared(SIGN_IN_COOKIE)] };
   }
 
   const boardOf = (session: DeskSession, query: Record<string, string>) => {
@@ -155,7 +175,7 @@ export function createDesk(options: DeskOptions): Capability {
     }
     if (!options.askCoordinationPoint) throw new Error('No coordination point with a FHIR endpoint is configured');
     const query = new URLSearchParams(Object.entries(parameters).map(([name, values]): [string, string] => [name, values[0]])).toString();
-    return options.askCoordinationPoint(session.tenant, query);
+    return options.askCoordinationPoint(session.tenant, query, asUser(session).user);
   }
 
   const canSearch = (tenant: string) => hasRole(tenant, 'coordination-point') || config.coordinationPoint !== undefined;
@@ -164,12 +184,16 @@ export function createDesk(options: DeskOptions): Capability {
     {
       method: 'GET',
       path: '/',
-      handler: async (request) =>
-        render('front', request, signedIn(request), {
+      handler: async (request) => {
+        const returnTo = localPath(request.query[RETURN_TO]);
+        return render('front', request, signedIn(request), {
           organisations: config.organizations.map(({ name, ura, roles }) => ({ name, ura, roles })),
           demo,
           documentation: DOCUMENTATION,
-        }),
+          returnTo,
+          signInHref: returnTo === undefined ? '/desk/sign-in' : `/desk/sign-in?${new URLSearchParams({ [RETURN_TO]: returnTo })}`,
+        });
+      },
     },
     {
       method: 'GET',
@@ -195,10 +219,7 @@ export function createDesk(options: DeskOptions): Capability {
       path: '/desk/language/:lang',
       handler: async (request) => {
         const lang = LANGUAGES.find((candidate) => candidate === request.params.lang) ?? 'nl';
-        const back = request.query.back ?? '/';
-        // Only a path on this gateway: never a redirect elsewhere.
-        const target = back.startsWith('/') && !back.startsWith('//') && !back.startsWith('/\\') ? back : '/';
-        return { redirect: target, cookies: [{ name: LANGUAGE_COOKIE, value: lang, maxAge: 365 * 86_400 }] };
+        return { redirect: localPath(request.query.back) ?? '/', cookies: [{ name: LANGUAGE_COOKIE, value: lang, maxAge: 365 * 86_400 }] };
       },
     },
     {
@@ -207,7 +228,7 @@ export function createDesk(options: DeskOptions): Capability {
       handler: async (request) => {
         if (!signIn) return { redirect: '/' };
         try {
-          const { url, key } = await signIn.start();
+          const { url, key } = await signIn.start(localPath(request.query[RETURN_TO]));
           return { redirect: url, cookies: [{ name: SIGN_IN_COOKIE, value: key, maxAge: 600 }] };
         } catch (error) {
           logger.warn({ err: error }, 'desk sign-in: identity provider unavailable');
@@ -223,7 +244,8 @@ export function createDesk(options: DeskOptions): Capability {
         const t = textsFor(language(request));
         if (!signIn) return { redirect: '/' };
         try {
-          return startSession(await signIn.finish(request.url, request.cookies[SIGN_IN_COOKIE]), request);
+          const { person, returnTo } = await signIn.finish(request.url, request.cookies[SIGN_IN_COOKIE]);
+          return startSession(person, request, returnTo);
         } catch (error) {
           logger.warn({ err: error }, 'desk sign-in refused');
           return message(request, t.signInFailed, (error as Error).message, 400, [cleared(SIGN_IN_COOKIE)]);
@@ -233,7 +255,7 @@ export function createDesk(options: DeskOptions): Capability {
     {
       method: 'POST',
       path: '/desk/sign-in/demo',
-      handler: async (request) => (demo ? startSession(DEMO_USER, request) : { redirect: '/' }),
+      handler: async (request) => (demo ? startSession(DEMO_USER, request, localPath(request.form[RETURN_TO])) : { redirect: '/' }),
     },
     {
       method: 'POST',

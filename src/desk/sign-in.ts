@@ -13,6 +13,8 @@ interface PendingSignIn {
   state: string;
   nonce: string;
   expiresAt: number;
+  /** The desk page the person asked for before signing in (a path on this gateway). */
+  returnTo?: string;
 }
 
 export const SIGN_IN_COOKIE = 'desk_sign_in';
@@ -34,11 +36,17 @@ export class OidcSignIn {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Where to send the browser, and the key of the pending sign-in (its cookie). */
-  async start(): Promise<{ url: string; key: string }> {
+  /** Where to send the browser, and the key of the pending sign-in (its cookie); `returnTo` comes back from `finish`. */
+  async start(returnTo?: string): Promise<{ url: string; key: string }> {
     const config = await this.discover();
     const codeVerifier = oidc.randomPKCECodeVerifier();
-    const pending: PendingSignIn = { codeVerifier, state: oidc.randomState(), nonce: oidc.randomNonce(), expiresAt: this.clock() + SIGN_IN_MS };
+    const pending: PendingSignIn = {
+      codeVerifier,
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      expiresAt: this.clock() + SIGN_IN_MS,
+      ...(returnTo === undefined ? {} : { returnTo }),
+    };
     this.forgetExpired();
     this.pending.set(pending.state, pending);
     const url = oidc.buildAuthorizationUrl(config, {
@@ -53,7 +61,7 @@ export class OidcSignIn {
   }
 
   /** The identity provider sent the browser back: exchanges the code, checks state, nonce and the ID token. */
-  async finish(callbackUrl: string, key: string | undefined): Promise<SignedInPerson> {
+  async finish(callbackUrl: string, key: string | undefined): Promise<{ person: SignedInPerson; returnTo?: string }> {
     const pending = key === undefined ? undefined : this.pending.get(key);
     if (key !== undefined) this.pending.delete(key);
     if (!pending || pending.expiresAt <= this.clock()) throw new SignInError('No sign-in under way in this browser, or it took too long');
@@ -66,7 +74,7 @@ export class OidcSignIn {
     const claims = tokens.claims();
     if (!claims) throw new SignInError('The identity provider sent no ID token');
     const name = typeof claims.name === 'string' ? claims.name : claims.sub;
-    return { subject: claims.sub, name };
+    return { person: { subject: claims.sub, name }, ...(pending.returnTo === undefined ? {} : { returnTo: pending.returnTo }) };
   }
 
   private discover(): Promise<oidc.Configuration> {

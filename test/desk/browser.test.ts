@@ -227,6 +227,25 @@ describe('the regional desk in a browser', () => {
     expect(await text()).not.toContain(vvt.name);
   }, 30_000);
 
+  it('returns to the page the link named, with its filter, after signing in', async () => {
+    const context = await browser.createBrowserContext();
+    try {
+      const other = await context.newPage();
+      await other.goto(`${cp.url}/desk?region=rijnmond`);
+      expect(new URL(other.url()).pathname).toBe('/');
+      await Promise.all([other.waitForNavigation(), other.click('a[href^="/desk/sign-in"]')]);
+      await other.type('input[name="login"]', SUBJECT);
+      await other.type('input[name="password"]', 'any');
+      await Promise.all([other.waitForNavigation(), other.click('button[type="submit"]')]);
+      await Promise.all([other.waitForNavigation(), other.click('button[type="submit"]')]);
+      const back = new URL(other.url());
+      expect(`${back.origin}${back.pathname}${back.search}`).toBe(`${cp.url}/desk?region=rijnmond`);
+      expect(await other.$eval('#f-region', (field) => (field as HTMLSelectElement).value)).toBe('rijnmond');
+    } finally {
+      await context.close();
+    }
+  }, 30_000);
+
   it('lets in nobody the configuration does not map to an organisation', async () => {
     const context = await browser.createBrowserContext();
     try {

@@ -83,10 +83,29 @@ describe('the desk behind sign-in', () => {
     for (const path of ['/desk', '/desk/match', '/desk/chart', '/desk/transfers']) {
       const answer = await get(path);
       expect(answer.status).toBe(303);
-      expect(answer.headers.get('location')).toBe('/');
+      expect(answer.headers.get('location')).toBe(`/?next=${encodeURIComponent(path)}`);
     }
     expect((await get('/desk/events')).status).toBe(401);
-    expect((await get('/desk', 'desk_session=made-up')).headers.get('location')).toBe('/');
+    expect((await get('/desk', 'desk_session=made-up')).headers.get('location')).toBe('/?next=%2Fdesk');
+  });
+
+  it('returns to the page asked for, with its query, after sign-in', async () => {
+    const asked = '/desk/match?care-type=elv-hoog&postcode=3011';
+    const front = (await get('/desk/match?care-type=elv-hoog&postcode=3011')).headers.get('location')!;
+    expect(front).toBe(`/?next=${encodeURIComponent(asked)}`);
+    const page = await (await get(front)).text();
+    const next = /<input type="hidden" name="next" value="([^"]+)">/.exec(page)![1].replace(/&amp;/g, '&');
+    expect(next).toBe(asked);
+    expect((await post('/desk/sign-in/demo', { next })).headers.get('location')).toBe(asked);
+    expect((await post('/desk/sign-in/demo', {})).headers.get('location')).toBe('/desk');
+  });
+
+  it('returns to no address elsewhere after sign-in (no open redirect)', async () => {
+    const elsewhere = ['https://evil.example/', '//evil.example/', '/\\evil.example', '/\t/evil.example', '\\evil.example', 'javascript:alert(1)', 'desk'];
+    for (const next of elsewhere) {
+      expect((await post('/desk/sign-in/demo', { next })).headers.get('location')).toBe('/desk');
+      expect(await (await get(`/?next=${encodeURIComponent(next)}`)).text()).not.toContain('name="next"');
+    }
   });
 
   it('signs the demo user in (development mode) and out; sign-out needs the form token', async () => {
@@ -97,7 +116,7 @@ describe('the desk behind sign-in', () => {
     expect((await get('/desk/match', cookie)).status).toBe(200);
     const out = await post('/desk/sign-out', { _csrf: csrf }, cookie);
     expect(out.headers.get('location')).toBe('/');
-    expect((await get('/desk/match', cookie)).headers.get('location')).toBe('/');
+    expect((await get('/desk/match', cookie)).headers.get('location')).toBe('/?next=%2Fdesk%2Fmatch');
   });
 
   it('refuses a form it cannot read with a 4xx, never a 5xx', async () => {
