@@ -14,11 +14,12 @@ import { isReference, type FhirVersion, type Resource } from '../fhir/version.js
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
-import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
-import { isObject, stringAt } from '../vocabulary/json.js';
+import { URI_SYSTEM } from '../vocabulary/canonical.js';
+import { stringAt } from '../vocabulary/json.js';
 import { hasCode, NOTIFICATION_PAYLOAD_TYPE, PROFILES, type Coding, type DocumentKind } from './codes.js';
 import {
   announceStatus,
+  identifiesOrganization,
   inTransaction,
   nowInstant,
   orderingKey,
@@ -124,8 +125,10 @@ export interface TaskCreation {
   tenant: string;
   /** The release of `task`. */
   version: FhirVersion;
-  /** The workflow Task as the EHR POSTed it. */
+  /** The workflow Task as the EHR POSTed it, or PUT it under an id not yet used (FHIR update as create). */
   task: Resource;
+  /** The id the EHR chose (update as create); otherwise the server assigns one. */
+  id?: string;
 }
 
 /**
@@ -147,7 +150,7 @@ export async function createOutboundTask(context: TransferContext, request: Task
   if (patientOf(document.composition) !== literalReference(proposed.for)) {
     throw new OperationOutcomeError(unprocessable(`The Task is for ${literalReference(proposed.for)}, its ${kind} about ${patientOf(document.composition)}`, 'Task.for'));
   }
-  const task = workflowTask(context, tenant, proposed, receiver);
+  const task = workflowTask(context, tenant, proposed, receiver, request.id);
   const saved = await inTransaction(context, async (tx) => {
     await storeDocument(tx, tenant, document);
     return openTransfer(tx, tenant, { task, receiver, document, offer: [task.id] });
@@ -156,12 +159,12 @@ export async function createOutboundTask(context: TransferContext, request: Task
 }
 
 /** The EHR's Task as stored: a new id, the eOverdracht profile, the receiver as owner, the sender as requester by default. */
-function workflowTask(context: TransferContext, tenant: string, proposed: Resource, receiver: TrustedOrganization): Resource & { id: string } {
+function workflowTask(context: TransferContext, tenant: string, proposed: Resource, receiver: TrustedOrganization, id: string = randomUUID()): Resource & { id: string } {
   const { id: _id, meta: _meta, ...written } = proposed;
   const now = nowInstant(context);
   return {
     ...written,
-    id: randomUUID(),
+    id,
     meta: { profile: [PROFILES.task] },
     groupIdentifier: written.groupIdentifier ?? { system: URI_SYSTEM, value: `urn:uuid:${randomUUID()}` },
     authoredOn: written.authoredOn ?? now,
@@ -185,14 +188,9 @@ async function receiverOf(context: TransferContext, tenant: string, version: Fhi
   return found;
 }
 
-/** The id of the trusted organisation with this identifier (URA, or gateway organisation id), if any. */
+/** The id of the trusted organisation with this identifier (URA, AGB-Z, or gateway organisation id), if any. */
 export function trustedByIdentifier(context: TransferContext, identifier: unknown): string | undefined {
-  if (!isObject(identifier)) return undefined;
-  const { system, value } = identifier;
-  return context.trusted.find(
-    (organization) =>
-      (system === URA_SYSTEM && organization.ura !== undefined && organization.ura === value) || (system === ORGANIZATION_ID_SYSTEM && organization.id === value),
-  )?.id;
+  return context.trusted.find((organization) => identifiesOrganization(identifier, organization))?.id;
 }
 
 export interface HandoffRequest {
