@@ -146,7 +146,7 @@ class ScriptRun {
       const request = await buildRequest(operation, this.context, this.variables, options);
       const response = await send(request, this.context.version);
       this.context.record({ request, response }, operation.requestId, operation.responseId);
-      this.record(part, 'operation', label, 'pass', `${request.method} ${request.url} → ${response.status}`);
+      this.record(part, 'operation', label, 'pass', `${request.method} ${request.url} → ${response.status}${response.status >= 400 ? ` ${issuesOf(response.resource)}` : ''}`);
     } catch (error) {
       state.stopped = `${label} could not be carried out: ${(error as Error).message}`;
       this.record(part, 'operation', label, 'fail', (error as Error).message);
@@ -237,4 +237,11 @@ export async function runScript(loaded: LoadedScript, options: RunOptions): Prom
   await run.run();
   report.results = run.results;
   return report;
+}
+
+/** What an OperationOutcome answer says went wrong, shown beside a refused operation. */
+function issuesOf(resource: Resource | undefined): string {
+  if (resource?.resourceType !== 'OperationOutcome') return '';
+  const issues = (resource.issue as { severity?: string; details?: { text?: string }; diagnostics?: string }[] | undefined) ?? [];
+  return issues.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal').map((issue) => issue.details?.text ?? issue.diagnostics ?? '').join('; ');
 }

@@ -115,6 +115,13 @@ afterAll(async () => {
   if (site) removeFolder(site.dataDir);
 });
 
+/**
+ * A defect in every Sending-XIS script: `$this.is(coding)` names no FHIR type (FHIRPath type names are case-sensitive:
+ * `Coding`), so the assert on the document Bundle cannot be evaluated (the same assert on `Composition` passes only
+ * because a document Bundle holds no Composition at its root). Reported, not papered over (docs/conformance.md).
+ */
+const LOWERCASE_CODING = '$this.is(coding)';
+
 function outcomes(report: ScriptReport): string[] {
   return [...report.problems, ...report.results.filter((result) => result.outcome !== 'pass').map((result) => `${result.outcome} ${result.part}: ${result.label}: ${result.message}`)];
 }
@@ -149,7 +156,9 @@ it("the EHR driver loads every test resource but Nictiz's seven nursing handoffs
 describe.each(['Sending-XIS', 'Sending-XIS-Nictiz-only'])('%s against the gateway', (folder) => {
   it.each(findScripts(path.join(TEST, folder)).map((file) => [path.basename(file), file]))('%s: every assert passes', async (_name, file) => {
     const report = await runSending(file);
-    expect(outcomes(report)).toEqual([]);
+    const failures = outcomes(report);
+    expect(failures.filter((failure) => !failure.includes(LOWERCASE_CODING))).toEqual([]);
+    expect(failures.filter((failure) => failure.includes(LOWERCASE_CODING))).toEqual([expect.stringMatching(/^fail test Serve nursing handoff: .*cannot be resolved to a valid type/)]);
     expect(report.results.filter((result) => result.kind === 'assert').length).toBeGreaterThan(0);
   }, 120_000);
 });
