@@ -18,8 +18,11 @@ import { parseResourceText } from './script-file.js';
  * - read, update (create with the client's id), batch of reads, and operations the script awaits (e.g.
  *   `Composition/{id}/$document`: the document of the Composition and everything it references) on what the platform
  *   holds: what the script loads into its simulated system.
- * Every request is kept with its answer, until a script's awaited operation takes it (`next`).
+ * Every request is kept with its answer, until a script's awaited operation takes it (`next`); the platform's own
+ * loads into its simulated system (marked with OWN_REQUEST) are served, not kept.
  */
+export const OWN_REQUEST = { 'x-test-platform': 'simulated-system' };
+
 export interface Platform {
   /** The FHIR base (and notification endpoint) the system under test is given for the platform. */
   readonly base: string;
@@ -113,7 +116,7 @@ export async function startPlatform(version: FhirVersion, port = 0, host = '127.
     const responseHeaders: Record<string, string> = text ? { 'content-type': token ? 'application/json' : mimeType(format) } : {};
     if (resource?.id && status === 201) responseHeaders.location = `${base}/${resource.resourceType}/${resource.id}`;
     outgoing.writeHead(status, responseHeaders).end(text);
-    if (token) return;
+    if (token || headers['x-test-platform'] === OWN_REQUEST['x-test-platform']) return;
     const response: ReceivedResponse = { status, headers: responseHeaders, body: text, ...(resource ? { resource } : {}) };
     received.push({ request, response });
     for (const wake of waiting) wake();

@@ -2,7 +2,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import { evaluateAssert, type AssertEnvironment, type ProfileCheck } from './asserts.js';
 import { RunContext } from './context.js';
 import type { Action, Assert, LoadedScript, Operation } from './model.js';
-import type { Platform } from './platform.js';
+import { OWN_REQUEST, type Platform } from './platform.js';
 import { describeAssert, describeOperation, fromPlatform, operationRole, unsupportedElements, type OperationRole } from './plan.js';
 import { buildRequest, send, type RequestOptions } from './request.js';
 import { assertRule, declaredRules } from './rules.js';
@@ -144,6 +144,7 @@ class ScriptRun {
       }
       const options = role === 'simulated' ? { ...this.options, server: platform!.base, authorization: undefined } : this.requestOptions(operation);
       const request = await buildRequest(operation, this.context, this.variables, options);
+      if (role === 'simulated') Object.assign(request.headers, OWN_REQUEST);
       const response = await send(request, this.context.version);
       this.context.record({ request, response }, operation.requestId, operation.responseId);
       this.record(part, 'operation', label, 'pass', `${request.method} ${request.url} → ${response.status}${response.status >= 400 ? ` ${issuesOf(response.resource)}` : ''}`);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { signAssertion } from '../../src/auth/signAssertion.js';
@@ -11,7 +13,8 @@ import { startPlatform, type Platform } from '../../scripts/conformance/platform
 import { runScript, type ScriptReport } from '../../scripts/conformance/runner.js';
 import { findScripts, loadFixtures, loadScript } from '../../scripts/conformance/script-file.js';
 import { profileValidation } from '../../scripts/conformance/validate.js';
-import { ehrToken } from '../harness/calls.js';
+import { ehrToken, fhirCall } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
 import { eOverdrachtEndpoints, newSite, startSite, type Site } from '../harness/gateways.js';
 import { removeFolder } from '../harness/folders.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
@@ -160,5 +163,163 @@ describe.each(['Sending-XIS', 'Sending-XIS-Nictiz-only'])('%s against the gatewa
     expect(failures.filter((failure) => !failure.includes(LOWERCASE_CODING))).toEqual([]);
     expect(failures.filter((failure) => failure.includes(LOWERCASE_CODING))).toEqual([expect.stringMatching(/^fail test Serve nursing handoff: .*cannot be resolved to a valid type/)]);
     expect(report.results.filter((result) => result.kind === 'assert').length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+/**
+ * Receiving-XIS and Receiving-XIS-NoDocument against a second gateway that hosts the receiving organisations: the
+ * platform plays the sending XIS (its simulated system holds the scenario's data, the script's setup puts the Task),
+ * notifies the gateway as the sender, and checks what the gateway reads and writes back; the small receiving EHR
+ * completes the local copy once the handoff has arrived.
+ */
+describe('the gateway as the receiving XIS', () => {
+  let receiving: Gateway;
+  let receivingSite: Site;
+  const senders = new Map<string, Party & { agb?: string }>();
+  const tenants = new Map<string, Party & { agb?: string }>();
+
+  /** The party an Organization reference names (by its identifier), made once per `scope` and identifier. */
+  async function partyFor(map: Map<string, Party & { agb?: string }>, prefix: string, reference: unknown, scope = ''): Promise<Party & { agb?: string }> {
+    const { system, value } = identifierOf(reference);
+    const key = `${scope}${value}`;
+    if (!map.has(key)) {
+      const p = await party(`${prefix}-${scope}${value}`, `${prefix} ${value}`, system.endsWith('/ura') ? value : '');
+      map.set(key, { ...p, ...(system.endsWith('/agb-z') ? { agb: value } : {}) });
+    }
+    return map.get(key)!;
+  }
+
+  /**
+   * The sending organisation of a script: one per folder, as if each folder were run on its own. A receiver pulls a
+   * document once per sender (a Composition it holds is not read again), so the NoDocument run of a scenario would
+   * otherwise await a read the gateway rightly does not repeat.
+   */
+  const senderOf = (file: string, task: Resource) => partyFor(senders, 'sender', (task.requester as { onBehalfOf: unknown }).onBehalfOf, `${path.basename(path.dirname(file))}-`);
+
+  const receivingScripts = ['Receiving-XIS', 'Receiving-XIS-NoDocument'].flatMap((folder) => findScripts(path.join(TEST, folder)).map((file) => [`${folder}/${path.basename(file)}`, file]));
+
+  beforeAll(async () => {
+    for (const [, file] of receivingScripts) {
+      const task = taskOf(loadScript(file!));
+      await senderOf(file!, task);
+      await partyFor(tenants, 'receiver', task.owner);
+    }
+    receivingSite = await newSite([], 'nictiz-receiving-');
+    const endpoints = { oauth: `${platform.base}/oauth2/token`, fhir: platform.base, notification: platform.base };
+    const withIdentifiers = (entry: Record<string, unknown>, p: Party & { agb?: string }) => {
+      const { ura, ...rest } = entry;
+      return { ...rest, ...(p.ura ? { ura } : {}), ...(p.agb ? { agb: p.agb } : {}) };
+    };
+    receiving = await startSite(receivingSite, {
+      mode: 'production',
+      port: receivingSite.port,
+      publicBaseUrl: receivingSite.url,
+      dataDir: receivingSite.dataDir,
+      profiles: { folders: [PROFILES] },
+      organizations: await Promise.all([...tenants.values()].map(async (p) => withIdentifiers(await hostedOrganization(p, ['receiver']), p))),
+      trusted: await Promise.all([...senders.values()].map(async (p) => withIdentifiers(await trustedOrganization(p, endpoints), p))),
+    });
+    // The sender's data as Nictiz's platform holds them (its load script), the nursing handoffs repaired as above.
+    for (const resource of LOADED.map(withCarePlan)) platform.resources.set(`${resource.resourceType}/${resource.id}`, resource);
+  }, 120_000);
+
+  afterAll(async () => {
+    await receiving?.close();
+    if (receivingSite) removeFolder(receivingSite.dataDir);
+  });
+
+  /** A token of the sending organisation the platform plays, to notify the receiving tenant (the grant its gateway would sign). */
+  async function senderToken(sender: Party, tenant: string): Promise<string> {
+    const tokenEndpoint = eOverdrachtEndpoints(receivingSite.url).oauth;
+    const assertion = await signAssertion(sender.id, sender.jwk, tokenEndpoint, { subject: tenant, claims: { purposeOfUse: 'eOverdracht-receiver', vcs: [] } });
+    const response = await fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }) });
+    const body = (await response.json()) as { access_token?: string };
+    if (!body.access_token) throw new Error(`token refused: ${JSON.stringify(body)}`);
+    return `Bearer ${body.access_token}`;
+  }
+
+  /** The receiving EHR: once the local copy of the sender's Task is in-progress (the handoff is there), it completes it. */
+  async function completeWhenHandedOff(tenant: Party, taskId: string): Promise<void> {
+    const base = `${receivingSite.url}/fhir/stu3`;
+    const token = await ehrToken(receivingSite.url, tenant);
+    const local = await eventually(`the local copy of Task/${taskId}`, async () => {
+      const found = await fhirCall(base, token, 'GET', `/Task?identifier=${encodeURIComponent(`${platform.base}/Task/${taskId}`)}`);
+      const task = (found.body.entry as { resource: Resource }[] | undefined)?.[0]?.resource;
+      return task?.status === 'in-progress' ? task : undefined;
+    }, 30_000).catch(async (error: Error) => {
+      const all = await fhirCall(base, token, 'GET', '/Task');
+      throw new Error(`${error.message}; the tenant's Tasks: ${JSON.stringify(all.body).slice(0, 1000)}`);
+    });
+    const answer = await fhirCall(base, token, 'PUT', `/Task/${local.id}`, { ...local, status: 'completed' });
+    if (answer.status !== 200) throw new Error(`the receiving EHR's update answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  }
+
+  it.each(receivingScripts)('%s: every assert passes', async (_name, file) => {
+    const loaded = loadScript(file!);
+    const task = taskOf(loaded);
+    const sender = await senderOf(file!, task);
+    const tenant = tenants.get(identifierOf(task.owner).value)!;
+    const taskId = `eOverdracht-Task-eov-${randomUUID()}`;
+    const [report, ehr] = await Promise.all([
+      runScript(loaded, {
+        server: `${receivingSite.url}/fhir/stu3`,
+        format: 'json',
+        variables: { 'task-id': taskId, notificationEndpoint: `${receivingSite.url}/eoverdracht/notification/Task` },
+        validate,
+        platform,
+        awaitTimeoutMs: 30_000,
+        platformAuthorization: () => senderToken(sender, tenant.id),
+      }),
+      completeWhenHandedOff(tenant, taskId).catch((error: Error) => error.message),
+    ]);
+    expect(ehr).toBeUndefined();
+    expect(outcomes(report)).toEqual([]);
+    expect(report.results.filter((result) => result.kind === 'assert' && result.outcome === 'pass').length).toBeGreaterThan(5);
+  }, 120_000);
+});
+
+/**
+ * The runner fails a broken system: the same Sending-XIS script through a proxy that spoils one answer of the
+ * gateway fails the assert about that answer (and passes when nothing is spoilt, above).
+ */
+describe('a Sending-XIS run against a gateway whose answer is spoilt', () => {
+  type Answer = { status: number; body?: Record<string, unknown> };
+  let proxy: Server;
+  let proxyBase: string;
+  let spoil: (path: string, answer: Answer) => Answer = (_path, answer) => answer;
+
+  beforeAll(async () => {
+    proxy = createServer(async (incoming, outgoing) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of incoming) chunks.push(chunk as Buffer);
+      const headers = Object.fromEntries(Object.entries(incoming.headers).filter(([name]) => name !== 'host' && name !== 'content-length')) as Record<string, string>;
+      const response = await fetch(`${site.url}${incoming.url}`, { method: incoming.method, headers, ...(chunks.length ? { body: Buffer.concat(chunks) } : {}) });
+      const text = await response.text();
+      const answer = spoil(incoming.url!, { status: response.status, ...(text ? { body: JSON.parse(text) as Record<string, unknown> } : {}) });
+      outgoing.writeHead(answer.status, { 'content-type': 'application/fhir+json' }).end(answer.body ? JSON.stringify(answer.body) : '');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    proxyBase = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/fhir/stu3`;
+  });
+  afterAll(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+
+  const script = path.join(TEST, 'Sending-XIS', 'Scenario1-01b-phase2-handoff-json.xml');
+  const isTaskRead = (url: string) => /\/Task\/[^/]+$/.test(url);
+
+  it.each<[string, (url: string, answer: Answer) => Answer, string]>([
+    ['a status code: the Task read answered 404', (url, answer) => (isTaskRead(url) ? { status: 404, body: answer.body } : answer), "Serve 'in-progress' Task: Confirm that the operation was successful"],
+    ['a missing element: the document Bundle without its type', (url, answer) => (url.endsWith('$document') ? { ...answer, body: { ...answer.body, type: undefined } } : answer), 'Serve nursing handoff: Confirm that the returned Bundle type is document.'],
+    ['a wrong resource type: a Bundle served for the Task', (url, answer) => (isTaskRead(url) ? { ...answer, body: { resourceType: 'Bundle', type: 'collection' } } : answer), "Serve 'in-progress' Task: Make sure that a Task is returned."],
+    ['an invalid profile: the Task without its intent', (url, answer) => (isTaskRead(url) ? { ...answer, body: { ...answer.body, intent: undefined } } : answer), "Serve 'in-progress' Task: Validate the returned Task to the eOverdracht Task profile"],
+  ])('%s fails the assert about it', async (_mutation, mutate, failing) => {
+    spoil = (url, answer) => (answer.body && url.includes('/fhir/stu3/') && !url.includes('_') ? mutate(url, answer) : answer);
+    const loaded = loadScript(script);
+    const task = taskOf(loaded);
+    const receiver = receivers.get(identifierOf(task.owner).value)!;
+    const ehr = async () => `Bearer ${await ehrToken(site.url, hospital)}`;
+    const taskId = await ehrDriver(fhirBase(), 'stu3', ehr).createTask(task as Resource);
+    const report = await runScript(loaded, { server: proxyBase, format: 'json', variables: { 'task-id': taskId }, validate, platform, awaitTimeoutMs: 15_000, authorization: ehr, platformAuthorization: () => receiverToken(receiver, taskId) });
+    const failed = report.results.filter((result) => result.outcome === 'fail').map((result) => `${result.part.replace(/^test /, '')}: ${result.label}`);
+    expect(failed).toContain(failing);
   }, 120_000);
 });
