@@ -17,6 +17,10 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY profiles ./profiles
 COPY conformance ./conformance
+COPY src/desk/templates ./src/desk/templates
+COPY src/desk/assets ./src/desk/assets
+COPY README.md ./
+COPY docs ./docs
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -8,7 +8,9 @@
  * way. Run from the repository root (it needs the Nictiz examples in ../shared/fixtures).
  */
 import { auditEgress, coordinationPointHoldings, countsOf, type EgressAudit } from './demo/egress-audit.js';
+import { startIdentityProvider } from '../test/harness/identity-provider.js';
 import { startRegion, type Region } from './demo/sites.js';
+import { freePort } from '../test/harness/gateways.js';
 import { CARE_TYPE, POSTCODE, runStory, type Candidate, type StoryResult } from './demo/story.js';
 
 const started = Date.now();
@@ -78,9 +80,29 @@ function failures(story: StoryResult, audits: EgressAudit[], held: Awaited<Retur
   return problems;
 }
 
+/** The coordination point's desk lets in this login (any password) of the demo identity provider. */
+const DESK_COORDINATOR = 'coordinator';
+const DESK_CLIENT = { clientId: 'regional-desk', clientSecret: 'demo-only-secret' };
+
+/** `npm run demo -- --keep`: after the summary the region keeps running, with its desk, until Ctrl-C. */
+const keep = process.argv.includes('--keep');
+
 async function main(): Promise<number> {
   progress('Starting four gateway processes on loopback (each its own config, keys, SQLite, port) ...');
-  const region = await startRegion({ onStarted: (gateway) => progress(`  ${gateway.party.name} — ${gateway.role} — ${gateway.url} ready`) });
+  const identityProviderPort = await freePort();
+  const region = await startRegion({
+    onStarted: (gateway) => progress(`  ${gateway.party.name} — ${gateway.role} — ${gateway.url} ready`),
+    desk: () => ({
+      oidc: { issuer: `http://127.0.0.1:${identityProviderPort}`, ...DESK_CLIENT },
+      people: [{ subject: DESK_COORDINATOR, organizations: ['zcc-rijnmond'] }],
+    }),
+  });
+  const identityProvider = await startIdentityProvider({
+    port: identityProviderPort,
+    client: DESK_CLIENT,
+    redirectUris: [`${region.coordinationPoint.url}/desk/callback`],
+    nameOf: (subject) => (subject === DESK_COORDINATOR ? 'Coördinator ZCC Rijnmond' : subject),
+  });
   const interrupted = () => void region.stop().finally(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -100,8 +122,18 @@ async function main(): Promise<number> {
       return 1;
     }
     console.log(`Demo succeeded in ${elapsed().trim()}.`);
+    console.log('');
+    console.log(`The regional desk of ${region.coordinationPoint.party.name}: ${region.coordinationPoint.url}/desk?region=rijnmond`);
+    console.log(`  sign in as '${DESK_COORDINATOR}' with any password at the demo identity provider (${identityProvider.issuer})`);
+    if (keep) {
+      console.log('  the region keeps running (--keep); Ctrl-C stops it');
+      await new Promise(() => undefined);
+    } else {
+      console.log('  (npm run demo -- --keep leaves the region running to look at it)');
+    }
     return 0;
   } finally {
+    identityProvider.close();
     await region.stop();
   }
 }

@@ -17,10 +17,11 @@ import { answerClientErrors } from './http/client-errors.js';
 import { createLogger, wantsReadableLogs, type Logger } from './logging/logger.js';
 import { DEFAULT_RETENTION, scheduleRetention, type Retention } from './jobs/retention.js';
 import { createDispatcher } from './outbox/dispatcher.js';
+import { createDesk } from './desk/index.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/repository.js';
 import { createSubscriptions } from './subscriptions/index.js';
-import { createTransfer, heldTransferCredentials } from './transfer/index.js';
+import { createTransfer } from './transfer/index.js';
 import { createValidator, type Validator } from './validation/index.js';
 
 /**
@@ -54,7 +55,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const port = await listen(server, config.port, listenHost(config));
     const running: GatewayConfig = { ...config, port, publicBaseUrl: withBoundPort(config.publicBaseUrl, port) };
     const bodies = createMemoryGate(config.limits.inFlightBytes);
-    const auth = await createAuth(running, store, { heldCredentials: heldTransferCredentials(store) });
+    const auth = await createAuth(running, store);
     const capabilities = createCapabilities({ config: running, store, auth, validators, logger });
     // Work enqueued by any instance on this database (another process on PostgreSQL) starts a round here when due.
     const dispatcher = createDispatcher({
@@ -129,7 +130,8 @@ function createCapabilities({ config, store, auth, validators, logger }: Capabil
       await subscriptions.onTaskStatusChange(change, tx);
     },
   });
-  return [transfer, capacity, subscriptions];
+  const desk = createDesk({ config, store, coordination: capacity.coordination, auditor: auth.auditor, client: auth.client, logger });
+  return [transfer, capacity, subscriptions, desk];
 }
 
 function retentionOf(config: GatewayConfig): Retention {

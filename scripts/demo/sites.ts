@@ -31,6 +31,8 @@ export interface Gateway {
 
 export interface RegionOptions {
   onStarted?: (gateway: Gateway) => void;
+  /** The `desk` configuration of the coordination point (its sign-in), given where it listens. */
+  desk?: (url: string) => Record<string, unknown>;
 }
 
 export async function startRegion(options: RegionOptions = {}): Promise<Region> {
@@ -61,7 +63,7 @@ export async function startRegion(options: RegionOptions = {}): Promise<Region> 
     return { ...config, trusted: [...(config.trusted as unknown[]), coordinationPoint], coordinationPoint: { organization: zcc.id }, capacity: { publishDebounceMs: 50 } };
   };
   const configs: [Site, Record<string, unknown>, string][] = [
-    [sites.zcc, await siteConfig(sites.zcc, [sites.maas, sites.rotte, sites.hospital]), 'coordination point'],
+    [sites.zcc, { ...(await siteConfig(sites.zcc, [sites.maas, sites.rotte, sites.hospital])), ...(options.desk ? { desk: options.desk(sites.zcc.url) } : {}) }, 'coordination point'],
     [sites.hospital, await siteConfig(sites.hospital, [sites.maas, sites.rotte]), 'hospital (sender)'],
     [sites.maas, await providerConfig(sites.maas), 'VVT provider (receiver)'],
     [sites.rotte, await providerConfig(sites.rotte), 'VVT provider (receiver)'],

@@ -3,7 +3,8 @@ import { principalOf } from './accessToken.js';
 import { REFUSAL_REASON_SYSTEM, type RefusalReason } from '../vocabulary/canonical.js';
 import { TokenError } from './jws.js';
 import type { AccessRequest, Authenticator, GrantedResource, Principal } from '../fhir/principal.js';
-import { basePolicyAllows } from './purposes.js';
+import { consentDecision, type ConsentRule } from './consents.js';
+import { basePolicyAllows, CONSENT_PURPOSE } from './purposes.js';
 import type { TokenVerifier } from './tokenVerifier.js';
 
 /**
@@ -53,7 +54,12 @@ function grants(resource: GrantedResource, path: string, request: AccessRequest,
   return resource.path === path && resource.operations.includes(request.operation) && (!resource.userContext || principal.user !== undefined);
 }
 
-export function createAuthenticator(verifier: TokenVerifier): Authenticator {
+/**
+ * `consents`: the rule a pull of the eOverdracht sender is judged by (auth/consents.ts). A token of that purpose passes
+ * where its base policy matches (a batch, whose entries are judged one by one) or where a Consent allows it, never
+ * on credentials; without the rule, it passes on its base policy only.
+ */
+export function createAuthenticator(verifier: TokenVerifier, consents?: ConsentRule): Authenticator {
   return {
     async authenticate(authorization) {
       if (!authorization) return challenge('A bearer access token is required');
@@ -71,11 +77,14 @@ export function createAuthenticator(verifier: TokenVerifier): Authenticator {
       }
     },
 
-    authorize(principal, request) {
+    async authorize(principal, request) {
       if (principal.kind === 'ehr') return undefined;
       const endpoint = request.endpoint ?? 'fhir';
       const path = judgedPath(request);
       if (basePolicyAllows(principal.purposeOfUse, endpoint, path, request.operation)) return undefined;
+      if (principal.purposeOfUse === CONSENT_PURPOSE) {
+        return consents ? consentDecision(consents, principal, request) : forbidden(`${request.operation} ${path} needs a Consent, and none is kept here`);
+      }
       if (endpoint === 'fhir' && principal.resources.some((resource) => grants(resource, path, request, principal))) return undefined;
       const needsUser = principal.resources.some((resource) => resource.path === path && resource.userContext) && !principal.user;
       return forbidden(

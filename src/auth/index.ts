@@ -7,8 +7,9 @@ import { createCredentialService, type CredentialService } from './credentials.j
 import { groupCommit } from './groupCommit.js';
 import type { Authenticator } from '../fhir/principal.js';
 import type { RateLimit } from './rateLimit.js';
-import { createTokenService, type HeldCredentials, type TokenService } from './tokenService.js';
+import { createTokenService, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
+import { CONSENT_LOOKUP_COUNT, type ConsentLookup, type ConsentRule } from './consents.js';
 import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
@@ -29,8 +30,6 @@ export interface AuthOptions {
   clock?: () => number;
   /** Token endpoint rate limit per requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
-  /** Credentials the tenants keep for requesters instead of handing them over (tokenService.ts). */
-  heldCredentials?: HeldCredentials;
 }
 
 export async function createAuth(config: GatewayConfig, store: Store, options: AuthOptions = {}): Promise<Auth> {
@@ -47,12 +46,11 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
-    heldCredentials: options.heldCredentials,
     clock: options.clock,
   });
   return {
     registry,
-    authenticator: createAuthenticator(verifier),
+    authenticator: createAuthenticator(verifier, consentRule(registry, consentLookup(store), options.clock)),
     tokens,
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
@@ -62,3 +60,29 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
 
 export { wwwAuthenticate, BEARER_REALM } from './authenticator.js';
 export { isPatientData, patientReferences } from '../audit/patientData.js';
+
+/** The tenant's R4 Consents naming `Type/id` in provision.data, as the Knooppunt's PIP asks: `Consent?data=Type/id`. */
+function consentLookup(store: Store): ConsentLookup {
+  return async (tenant, key) => {
+    const request = {
+      resourceType: 'Consent',
+      params: [{ code: 'data', values: [key] }],
+      count: CONSENT_LOOKUP_COUNT,
+      offset: 0,
+      sort: [],
+      include: [],
+      revinclude: [],
+      total: 'none' as const,
+    };
+    return (await store.resources.search({ tenant, version: 'r4' }, request)).resources;
+  };
+}
+
+function consentRule(registry: TrustRegistry, lookup: ConsentLookup, clock?: () => number): ConsentRule {
+  return {
+    lookup,
+    holder: (tenant) => registry.hosted(tenant)?.organization,
+    actor: (requester) => registry.trusted(requester) ?? registry.hosted(requester)?.organization,
+    clock,
+  };
+}

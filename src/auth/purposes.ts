@@ -33,10 +33,11 @@ export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareS
 
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   'eOverdracht-sender': {
-    description: "eOverdracht: the receiver pulls the Task and what its credential names from the sender's FHIR API",
+    description: "eOverdracht: the receiver pulls the Task and what the sender's Consents name from the sender's FHIR API",
     // The document's resources come level by level in batch reads (transfer/peer.ts), or at once with $document; each
-    // entry, and each resource of the document, still needs the credential (rest/document.ts authorizes every one).
-    basePolicy: [fhir('/', 'batch'), fhir('/Composition/{id}/$document', 'operation')],
+    // entry, the $document call and each resource of the document need a Consent (auth/consents.ts; rest/document.ts
+    // authorizes every one).
+    basePolicy: [fhir('/', 'batch')],
   },
   'eOverdracht-receiver': {
     description:
@@ -65,6 +66,9 @@ export const PURPOSES: Readonly<Record<string, Purpose>> = {
     authorizerRole: 'coordination-point',
   },
 };
+
+/** The purpose whose requests, beyond its base policy, only resource-level Consents allow (auth/consents.ts). */
+export const CONSENT_PURPOSE = 'eOverdracht-sender';
 
 export function isKnownPurpose(purpose: unknown): purpose is string {
   return typeof purpose === 'string' && Object.hasOwn(PURPOSES, purpose);

@@ -46,24 +46,6 @@ export interface TokenService {
   introspect(params: Record<string, unknown>, source?: RequestSource): Promise<IntrospectionResponse>;
 }
 
-/**
- * What an authorizer that keeps the credentials it issued (instead of handing them to the requester) is asked for a
- * grant that presents none: the requester, the purpose and the resource the token is for (RFC 8707 `resource`), as a
- * path under this gateway's public base URL (e.g. `/fhir/stu3/Task/1`).
- */
-export interface HeldCredentialRequest {
-  authorizer: string;
-  requester: string;
-  purposeOfUse: string;
-  resource: string;
-}
-
-/**
- * The credentials (JWTs) kept for the request, verified then as if the requester had presented them; none when it
- * holds none there. Throws CredentialRevoked when it held some and withdrew them (the requester acts on that reason).
- */
-export type HeldCredentials = (request: HeldCredentialRequest) => Promise<string[]>;
-
 /** Runs writes atomically: a group commit (createAuth) or a plain store transaction. */
 export interface AtomicWrites {
   run<T>(work: (tx: UnitOfWork) => Promise<T>): Promise<T>;
@@ -80,8 +62,6 @@ export interface TokenServiceDeps {
   rateLimit?: RateLimit;
   /** Refused requests per client address (config.rateLimits.unauthenticated). */
   unauthenticatedRateLimit: RateLimit;
-  /** Credentials kept for requesters (eOverdracht: the sender keeps the receiver's; docs/transfer.md, Access). */
-  heldCredentials?: HeldCredentials;
   clock?: () => number;
 }
 
@@ -176,17 +156,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi), resource: resourcePath(resource) };
   }
 
-  /** The grant's own credentials or, when it presents none, those the authorizer keeps for it. */
-  async function grantCredentials(grant: Grant): Promise<unknown[]> {
-    if (grant.vcs.length > 0 || !grant.resource || !deps.heldCredentials) return grant.vcs;
-    const { iss: requester, sub: authorizer } = grant.assertion;
-    return deps.heldCredentials({ authorizer, requester, purposeOfUse: grant.purposeOfUse, resource: grant.resource });
-  }
-
   async function presentedCredentials(grant: Grant, now: number): Promise<AuthorizationCredential[]> {
     const expected = { iss: grant.assertion.iss, sub: grant.assertion.sub, purposeOfUse: grant.purposeOfUse };
     const result: AuthorizationCredential[] = [];
-    for (const vc of await grantCredentials(grant)) result.push(await credentials.verifyPresented(vc, expected, now));
+    for (const vc of grant.vcs) result.push(await credentials.verifyPresented(vc, expected, now));
     return result;
   }
 

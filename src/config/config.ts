@@ -72,6 +72,7 @@ export interface GatewayConfig {
   trusted: TrustedOrganization[];
   coordinationPoint?: { organization: string };
   capacity?: CapacitySettings;
+  desk?: DeskSettings;
   subscriptions?: SubscriptionSettings;
   outbox?: OutboxSettings;
 }
@@ -120,6 +121,14 @@ export interface AuditSettings {
 export interface OutboxSettings {
   /** Delivered messages are deleted this long after they were queued (default 168, a week); dead letters stay. */
   deliveredRetentionHours?: number;
+}
+
+/** The regional desk's sign-in (docs/desk.md). */
+export interface DeskSettings {
+  oidc?: { issuer: string; clientId: string; clientSecret?: string };
+  /** People (the identity provider's `sub`) and the hosted organisations they may use the desk for. */
+  people?: { subject: string; organizations: string[] }[];
+  sessionMinutes?: number;
 }
 
 export interface CapacitySettings {
@@ -255,9 +264,18 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
+    ...(config.desk ? { desk: deskSettings(config.desk, config.organizations) } : {}),
     ...(config.subscriptions ? { subscriptions: config.subscriptions } : {}),
     ...(config.outbox ? { outbox: config.outbox } : {}),
   };
+}
+
+function deskSettings(desk: DeskSettings, organizations: { id: string }[]): DeskSettings {
+  for (const person of desk.people ?? []) {
+    const unknown = person.organizations.find((id) => !organizations.some((organization) => organization.id === id));
+    if (unknown) throw new ConfigError(`invalid configuration: desk.people '${person.subject}' names '${unknown}', which is not a hosted organization`);
+  }
+  return desk;
 }
 
 const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));

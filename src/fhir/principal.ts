@@ -44,5 +44,5 @@ export interface Authenticator {
   /** Resolves a bearer token (the Authorization header) to a principal, or an `unauthorized` outcome. */
   authenticate(authorization: string | undefined): Promise<Principal | OperationOutcome>;
   /** Decides whether the principal may perform the request; undefined = allowed, else a `forbidden` outcome. */
-  authorize(principal: Principal, request: AccessRequest): OperationOutcome | undefined;
+  authorize(principal: Principal, request: AccessRequest): Promise<OperationOutcome | undefined>;
 }

@@ -20,6 +20,7 @@ import { fhirApi, type FhirApiAuditor } from './fhir-api.js';
 import { OAUTH_PATHS, oauthRouter, type AuthorizationServer } from './oauth.js';
 import { CONTENT_TYPES, serialize } from './format.js';
 import { createHttpMetrics, routeLabel, storeMetrics } from './metrics.js';
+import { pagesRouter } from './pages.js';
 import { requestId } from './request-id.js';
 import { httpStatus } from '../rest/status.js';
 
@@ -89,6 +90,9 @@ export function createApp(deps: AppDependencies): express.Express {
   if (deps.authorizationServer) {
     app.use(oauthRouter({ ...deps.authorizationServer, bodyBytes: deps.limits.unauthenticatedBodyBytes, bodies: deps.bodies }));
   }
+
+  const pages = (deps.capabilities ?? []).flatMap((capability) => capability.pages ?? []);
+  if (pages.length > 0) app.use(pagesRouter(pages, deps.logger));
 
   app.use((req: Request, res: Response) => sendJsonOutcome(res, notFound(`Nothing at ${req.method} ${req.path}`)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

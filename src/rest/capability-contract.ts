@@ -1,6 +1,7 @@
 import type { AccessRequest } from '../fhir/principal.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
 import type { FhirVersion } from '../fhir/version.js';
+import type { PageRoute } from './pages.js';
 import type { RouteDefinition } from './router.js';
 import type { ServedProjection, WriteInterceptor } from './types.js';
 
@@ -19,6 +20,8 @@ export interface Capability {
   fhirRoutes?(version: FhirVersion): RouteDefinition[];
   /** APIs outside the FHIR bases (e.g. the eOverdracht notification endpoint), served the same way. */
   endpoints?: Endpoint[];
+  /** Web pages for people in a browser (the regional desk), outside the FHIR API: `rest/pages.ts`. */
+  pages?: PageRoute[];
   /** Rules around REST writes, by resource type: one capability decides the writes of a type. */
   writeInterceptors?: Record<string, WriteInterceptor>;
   /** What some callers see of the answers of both FHIR bases (e.g. other organisations at a coordination point). */

@@ -25,11 +25,11 @@ export const compositionDocument: FhirHandler = async (request, context) => {
   }
   const { id } = request.params;
   // Before the store is asked: a caller that may not read the Composition learns nothing, not even whether it exists.
-  const denied = context.services.authenticator.authorize(context.principal, readOf(context, `Composition/${id}`));
+  const denied = await context.services.authenticator.authorize(context.principal, readOf(context, `Composition/${id}`));
   if (denied) throw new OperationOutcomeError(denied);
   const composition = await context.store.resources.read(context.scope, 'Composition', id);
   const resources = await referenceClosure(composition, context);
-  refuseUnreadable(context, resources.map(keyOf));
+  await refuseUnreadable(context, resources.map(keyOf));
   return [allOk, documentBundle(resources, context)];
 };
 
@@ -65,9 +65,10 @@ function readReferenced(context: RestContext, key: string): Promise<Resource | u
   return readOptional(context.store.resources, context.scope, target.type, target.id);
 }
 
-function refuseUnreadable(context: RestContext, keys: string[]): void {
+async function refuseUnreadable(context: RestContext, keys: string[]): Promise<void> {
   const { authenticator } = context.services;
-  const refused = keys.filter((key) => authenticator.authorize(context.principal, readOf(context, key)) !== undefined);
+  const decisions = await Promise.all(keys.map((key) => authenticator.authorize(context.principal, readOf(context, key))));
+  const refused = keys.filter((_key, index) => decisions[index] !== undefined);
   if (refused.length > 0) {
     const text = `The document holds resources '${context.principal.requester}' may not read (${refused.join(', ')}); it is not served in part`;
     throw new OperationOutcomeError(forbidden(text));

@@ -119,7 +119,7 @@ export class FhirRouter {
       resourceType: params.type,
       ...(context.services.endpoint && { endpoint: context.services.endpoint }),
     };
-    const denied = context.services.authenticator.authorize(context.principal, access);
+    const denied = await context.services.authenticator.authorize(context.principal, access);
     const response = denied ? ([denied] as FhirResponse) : await served(runHandler(route.handler, { ...request, params }, context), access, context);
     if (route.audit ?? route.operation === undefined) context.accesses.push(accessEvent(access, request, response, route.operation));
     return response;
@@ -129,7 +129,7 @@ export class FhirRouter {
 /** The answer as the caller may see it; a Bundle's entries each went through `dispatch` and were served there already. */
 async function served(answer: Promise<FhirResponse>, access: AccessRequest, context: RestContext): Promise<FhirResponse> {
   const response = await answer;
-  return access.operation === 'batch' || access.operation === 'transaction' ? response : servedResponse(response, context);
+  return access.operation === 'batch' || access.operation === 'transaction' ? response : await servedResponse(response, context);
 }
 
 function accessEvent(request: AccessRequest, fhirRequest: FhirRequest, [outcome, resource]: FhirResponse, operation?: OperationDefinition): AccessEvent {

@@ -21,13 +21,14 @@ interface Served {
  * caller, and `_include`d resources only where the caller could read them itself. A withheld answer is 404, as if
  * it were not there; a withheld entry or parameter is left out.
  */
-export function servedResponse(response: FhirResponse, context: RestContext): FhirResponse {
+export async function servedResponse(response: FhirResponse, context: RestContext): Promise<FhirResponse> {
   const [outcome, resource] = response;
   if (!resource) return response;
   const projections = (context.services.projections ?? []).filter((projection) => projection.concerns(context.principal));
+  const readableIncludes = await readableIncluded(resource, context);
   const served = servedResource(resource, {
     shown: (item) => projections.reduce<Resource | undefined>((shown, projection) => shown && projection.project(shown), item),
-    readable: (item) => readable(item, context),
+    readable: (item) => readableIncludes.has(item),
   });
   return served ? [outcome, served] : [notFound()];
 }
@@ -69,8 +70,16 @@ function unchanged<T>(served: T[], original: T[]): boolean {
   return served.length === original.length && served.every((item, index) => item === original[index]);
 }
 
-function readable(resource: Resource, context: RestContext): boolean {
+/** The `_include`d resources of a Bundle answer the caller could read itself (the guard decides each, asynchronously). */
+async function readableIncluded(resource: Resource, context: RestContext): Promise<Set<Resource>> {
+  const entries = resource.resourceType === 'Bundle' ? ((resource as Bundle).entry ?? []) : [];
+  const included = entries.flatMap((item) => (item.resource && item.search?.mode === 'include' ? [item.resource] : []));
+  const decisions = await Promise.all(included.map((item) => readable(item, context)));
+  return new Set(included.filter((_item, index) => decisions[index]));
+}
+
+async function readable(resource: Resource, context: RestContext): Promise<boolean> {
   const { resourceType, id } = resource;
   const access = { version: context.services.version, operation: 'read' as const, path: `/${resourceType}/${String(id)}`, resourceType };
-  return context.services.authenticator.authorize(context.principal, access) === undefined;
+  return (await context.services.authenticator.authorize(context.principal, access)) === undefined;
 }

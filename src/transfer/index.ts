@@ -60,4 +60,3 @@ export function createTransfer(deps: TransferDependencies): Capability {
 
 export type { TaskStatusChange, TaskStatusListener } from './events.js';
 export { NOTIFICATION_BASE } from './notification.js';
-export { heldTransferCredentials } from './credentials.js';

@@ -6,7 +6,7 @@ import type { Bundle } from '../fhir/bundle.js';
 import { RemoteFailure, type RemoteEndpoint } from '../fhir/client/remote.js';
 import type { Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
-import { PURPOSE } from './credentials.js';
+import { PURPOSE } from './purposes.js';
 
 /**
  * The calls one gateway makes to the other side of a transfer, through the auth client (a token per call purpose

@@ -28,7 +28,7 @@ import {
   requireRole,
   type TransferContext,
 } from './context.js';
-import { issueDocumentCredential, issueTaskCredential } from './credentials.js';
+import { recordConsents } from './consents.js';
 import { readDocument, type DocumentSource, type TransferDocument } from './document.js';
 import { notificationTask } from './notification-task.js';
 import type { Peer } from './peer.js';
@@ -102,20 +102,11 @@ interface Opening {
   offer: string[];
 }
 
-/** In the transaction of the start: the Task is stored, its credentials issued, its bookkeeping kept, the receiver notified. */
+/** In the transaction of the start: the Task is stored, its Consents recorded, its bookkeeping kept, the receiver notified. */
 async function openTransfer(context: TransferContext, tenant: string, { task, receiver, document, offer }: Opening): Promise<BothReleases> {
   const saved = await saveTask(context, tenant, task);
-  const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
-  const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
-  await saveOutbound(context.store, tenant, {
-    task: task.id,
-    receiver: receiver.id,
-    offer,
-    taskCredentialId: taskCredential.id,
-    taskCredentialJwt: taskCredential.jwt,
-    documentCredentialId: documentCredential.id,
-    documentCredentialJwt: documentCredential.jwt,
-  });
+  await recordConsents(context, { tenant, taskId: task.id, receiver, document, open: document.kind, opening: true, ended: false });
+  await saveOutbound(context.store, tenant, { task: task.id, receiver: receiver.id, offer });
   await announceStatus(context, { tenant, side: 'sender', task: saved.stu3 });
   await enqueueNotification(context, tenant, task.id, receiver.id);
   return saved;
@@ -329,8 +320,8 @@ function inTaskOrder(transitions: Transition[]): Transition[] {
 async function apply(context: TransferContext, tenant: string, transition: Transition): Promise<BothReleases> {
   const { current, next, handoff } = transition;
   const saved = await saveTask(context, tenant, next, current);
-  const record = handoff ? await handOver(context, tenant, transition.record, next, handoff) : transition.record;
-  await settle(context, tenant, record, saved.stu3, statusOf(current.stu3));
+  if (handoff) await handOver(context, tenant, next, handoff);
+  await settle(context, tenant, transition.record, saved.stu3, statusOf(current.stu3), handoff);
   return saved;
 }
 
@@ -386,33 +377,47 @@ async function storedHandoff(context: TransferContext, tenant: string, version: 
   return readDocument({ composition }, 'nursingHandoff', documentContext(context, tenant, version));
 }
 
-/** Stores the handoff and swaps the receiver's document credential from the advance notice to it. */
-async function handOver(
-  context: TransferContext,
-  tenant: string,
-  record: OutboundTransfer,
-  task: Resource,
-  document: TransferDocument,
-): Promise<OutboundTransfer> {
+/** Stores the handoff (the Consents open it in `settle`). */
+async function handOver(context: TransferContext, tenant: string, task: Resource, document: TransferDocument): Promise<void> {
   const patient = literalReference(task.for);
   if (patientOf(document.composition) !== patient) {
     throw new OperationOutcomeError(unprocessable(`The nursing handoff is about ${patientOf(document.composition)}, the Task about ${patient}`, 'Composition.subject'));
   }
   await storeDocument(context, tenant, document);
-  if (record.documentCredentialId) await context.credentials.revoke(tenant, record.documentCredentialId);
-  const credential = await issueDocumentCredential(context.credentials, tenant, record.receiver, document.shared);
-  return { ...record, documentCredentialId: credential.id, documentCredentialJwt: credential.jwt };
 }
 
-/** After every change: access ends with the transfer, the status is announced, the receiver is notified. */
-async function settle(context: TransferContext, tenant: string, record: OutboundTransfer, task: Resource, previousStatus: TaskStatus | undefined): Promise<void> {
-  const transfer = isTerminal(statusOf(task)) ? await revokeAccess(context, tenant, record) : record;
+/**
+ * After every change: the Consents follow the status (the handoff added on in-progress, the documents closed and the
+ * Task left readable at the end), the status is announced, the receiver is notified.
+ */
+async function settle(
+  context: TransferContext,
+  tenant: string,
+  record: OutboundTransfer,
+  task: Resource,
+  previousStatus: TaskStatus | undefined,
+  handoff?: TransferDocument,
+): Promise<void> {
+  const ended = isTerminal(statusOf(task));
+  const receiver = context.registry.trusted(record.receiver) ?? { id: record.receiver, name: record.receiver };
+  await recordConsents(context, {
+    tenant,
+    taskId: record.task,
+    receiver,
+    document: handoff,
+    open: accessibleDocument(statusOf(task)),
+    previouslyOpen: accessibleDocument(previousStatus),
+    ended,
+  });
+  const transfer = ended ? await revokeAccess(context, tenant, record) : record;
   await saveOutbound(context.store, tenant, transfer);
   await announceStatus(context, { tenant, side: 'sender', task, previousStatus });
   await enqueueNotification(context, tenant, transfer.task, transfer.receiver);
 }
 
+/** Credentials a transfer opened before its access was kept in Consents (records of older versions) end with it. */
 async function revokeAccess(context: TransferContext, tenant: string, record: OutboundTransfer): Promise<OutboundTransfer> {
+  if (!record.taskCredentialId && !record.documentCredentialId) return record;
   const { taskCredentialId, taskCredentialJwt: _task, documentCredentialId, documentCredentialJwt: _document, ...rest } = record;
   for (const id of [taskCredentialId, documentCredentialId]) if (id) await context.credentials.revoke(tenant, id);
   return rest;
@@ -431,7 +436,7 @@ const DEFAULT_NOTIFICATION_SHAPE: NotificationShape = 'bolt';
 
 /**
  * The queued notification (outbox `transfer.notify`), in the shape the receiver speaks. Neither carries personal
- * data or credentials: the receiver pulls, and the sender authorizes that from its own record of the transfer.
+ * data or credentials: the receiver pulls, and the sender authorizes that by the Consents it recorded.
  */
 export async function sendNotification(context: TransferContext, peer: Peer, tenant: string, taskId: string): Promise<void> {
   const record = await readOutbound(context.store, tenant, taskId);

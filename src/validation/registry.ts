@@ -35,33 +35,62 @@ function comparePart(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/** A definition known by its canonical before it is read: it is read (and normalized) when first asked for. */
+export interface Pending<T> {
+  version?: string;
+  read: () => T;
+}
+
+class Held<T> {
+  private value?: T;
+  constructor(
+    readonly version: string | undefined,
+    private read?: () => T,
+    value?: T,
+  ) {
+    this.value = value;
+  }
+
+  get(): T {
+    if (this.value === undefined) {
+      this.value = this.read!();
+      this.read = undefined;
+    }
+    return this.value;
+  }
+}
+
 /**
  * The conformance resources one validator knows: the release's base definitions (shared between validators,
- * never changed) with the profiles loaded from folders layered on top.
+ * never changed, read when first needed) with the profiles from packages and folders layered on top. Definitions
+ * are held by canonical and read on first use, so the memory they take is that of what is validated.
  */
 export class Registry {
-  private readonly structures = new Map<string, StructureDefinition[]>();
-  private readonly valueSets = new Map<string, ValueSet>();
-  private readonly codeSystems = new Map<string, CodeSystem>();
+  private readonly structures = new Map<string, Held<StructureDefinition>[]>();
+  private readonly valueSets = new Map<string, Held<ValueSet>>();
+  private readonly codeSystems = new Map<string, Held<CodeSystem>>();
+  private base?: Registry;
 
+  /** `base` is a registry or how to get it: it is asked for on the first canonical this layer does not have. */
   constructor(
     readonly version: FhirVersion,
-    private readonly base?: Registry,
+    private readonly baseSource?: Registry | (() => Registry),
   ) {}
 
-  addStructure(definition: StructureDefinition): void {
+  addStructure(definition: StructureDefinition | (Pending<StructureDefinition> & { url: string })): void {
+    const held = 'read' in definition ? new Held(definition.version, definition.read) : new Held(definition.version, undefined, definition);
     const versions = this.structures.get(definition.url) ?? [];
-    versions.push(definition);
+    versions.push(held);
     versions.sort((a, b) => compareVersions(b.version, a.version));
     this.structures.set(definition.url, versions);
   }
 
-  addValueSet(valueSet: ValueSet): void {
-    this.valueSets.set(valueSet.url, valueSet);
+  addValueSet(url: string, valueSet: ValueSet | (() => ValueSet)): void {
+    this.valueSets.set(url, typeof valueSet === 'function' ? new Held(undefined, valueSet) : new Held(undefined, undefined, valueSet));
   }
 
-  addCodeSystem(codeSystem: CodeSystem): void {
-    this.codeSystems.set(codeSystem.url, codeSystem);
+  addCodeSystem(url: string, codeSystem: CodeSystem | (() => CodeSystem)): void {
+    this.codeSystems.set(url, typeof codeSystem === 'function' ? new Held(undefined, codeSystem) : new Held(undefined, undefined, codeSystem));
   }
 
   /** A StructureDefinition by canonical, `url|version` picking that version, a bare url the latest. */
@@ -70,31 +99,36 @@ export class Registry {
     const versions = this.structures.get(url);
     if (versions) {
       const found = version === undefined ? versions[0] : versions.find((d) => d.version === version);
-      if (found) return found;
+      if (found) return found.get();
     }
-    return this.base?.structure(canonical);
+    return this.below()?.structure(canonical);
   }
 
   /** Every version of a canonical loaded into this layer (not the base), newest first. */
   ownVersions(url: string): StructureDefinition[] {
-    return this.structures.get(url) ?? [];
+    return (this.structures.get(url) ?? []).map((held) => held.get());
   }
 
   valueSet(url: string): ValueSet | undefined {
-    return this.valueSets.get(url.split('|')[0]) ?? this.base?.valueSet(url);
+    return this.valueSets.get(url.split('|')[0])?.get() ?? this.below()?.valueSet(url);
   }
 
   codeSystem(url: string): CodeSystem | undefined {
-    return this.codeSystems.get(url.split('|')[0]) ?? this.base?.codeSystem(url);
-  }
-
-  /** Canonical urls of the StructureDefinitions in this layer and below. */
-  structureUrls(): string[] {
-    return [...new Set([...(this.base?.structureUrls() ?? []), ...this.structures.keys()])];
+    return this.codeSystems.get(url.split('|')[0])?.get() ?? this.below()?.codeSystem(url);
   }
 
   /** Canonical urls of the profiles loaded into this layer (not the base definitions). */
   ownStructureUrls(): string[] {
     return [...this.structures.keys()];
+  }
+
+  /** Whether this layer holds more than one version of a canonical (without reading them). */
+  ownVersionCount(url: string): number {
+    return this.structures.get(url)?.length ?? 0;
+  }
+
+  private below(): Registry | undefined {
+    if (!this.base && this.baseSource) this.base = typeof this.baseSource === 'function' ? this.baseSource() : this.baseSource;
+    return this.base;
   }
 }

@@ -9,6 +9,7 @@ import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
+import { mustBeKnown } from './workflow-profiles.js';
 import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
@@ -166,7 +167,7 @@ export class Walker {
       }
       if (!roots.includes(root)) roots.push(root);
     };
-    for (const url of declared) use(url, 'warning');
+    for (const url of declared) use(url, mustBeKnown(url) ? 'error' : 'warning');
     for (const url of requested) use(url, 'error');
     if (this.version === 'r4' && type === 'Observation') {
       const implied = impliedVitalSignsProfile(resource);

@@ -27,3 +27,11 @@ export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
 
 /** Identifier.system of an identifier that is a URI itself (a `urn:uuid:`, a canonical URL). */
 export const URI_SYSTEM = 'urn:ietf:rfc:3986';
+
+/**
+ * Resource-level Consents as the Nuts generic functions record them (R4 Consent.scope; the Knooppunt's PIP counts a
+ * Consent only with this scope coding and the action `access`): network-protocols.md §1.7.
+ */
+export const CONSENT_SCOPE_SYSTEM = 'http://nuts-foundation.github.io/nl-generic-functions-ig/CodeSystem/nl-gf-consent-scope';
+export const EOVERDRACHT_CONSENT_SCOPE = 'eoverdracht';
+export const CONSENT_ACTION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentaction';

@@ -45,7 +45,11 @@ async function tokenFor(assertion: string): Promise<string> {
   return response.body.access_token as string;
 }
 
-async function credential(issuer: string, subject: string, paths: string[] = ['/Task/1'], purposeOfUse = 'eOverdracht-sender') {
+/**
+ * An RFC014 credential of the generic path (presented in a grant's `vcs`). eOverdracht-sender pulls are judged on
+ * Consents only (consents.test.ts), so these use another purpose, whose tokens still carry what credentials grant.
+ */
+async function credential(issuer: string, subject: string, paths: string[] = ['/Task/1'], purposeOfUse = 'eOverdracht-receiver') {
   return gw.auth.credentials.issue(issuer, {
     subject,
     purposeOfUse,
@@ -56,9 +60,9 @@ async function credential(issuer: string, subject: string, paths: string[] = ['/
 describe('a well-formed grant', () => {
   it('gets a bearer token that lives at most 60 s and opens exactly what its credential grants', async () => {
     const { jwt } = await credential('vvt-a', 'hospital-x');
-    const response = await exchange(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const response = await exchange(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ token_type: 'bearer', scope: 'eOverdracht-sender' });
+    expect(response.body).toMatchObject({ token_type: 'bearer', scope: 'eOverdracht-receiver' });
     expect(response.body.expires_in).toBeGreaterThan(0);
     expect(response.body.expires_in).toBeLessThanOrEqual(60);
     const read = await fhir(response.body.access_token).get('/Task/1');
@@ -67,7 +71,7 @@ describe('a well-formed grant', () => {
       tenant: 'vvt-a',
       kind: 'organization',
       requester: 'hospital-x',
-      purposeOfUse: 'eOverdracht-sender',
+      purposeOfUse: 'eOverdracht-receiver',
       resources: [{ path: '/Task/1', operations: ['read'], userContext: false }],
     });
   });
@@ -79,7 +83,7 @@ describe('attacks on the token endpoint', () => {
       const response = await request(gw.app)
         .post('/oauth2/token')
         .type('form')
-        .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender' }), resource });
+        .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver' }), resource });
       expect([resource, response.status, response.body.error]).toEqual([resource, 400, 'invalid_target']);
     }
   });
@@ -154,13 +158,13 @@ describe('attacks on the token endpoint', () => {
 
   it('credential for another subject', async () => {
     const { jwt } = await credential('vvt-a', 'hospital-y');
-    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }), 'invalid_grant', /credential is for another subject/);
+    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }), 'invalid_grant', /credential is for another subject/);
   });
 
   it('revoked credential', async () => {
     const { jwt, credential: issued } = await credential('vvt-a', 'hospital-x');
     expect(await gw.auth.credentials.revoke('vvt-a', issued.id)).toBe(true);
-    const refused = await exchange(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const refused = await exchange(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     expect({ status: refused.status, body: refused.body }).toEqual({
       status: 400,
       body: { error: 'invalid_grant', error_description: 'credential revoked or unknown', [REFUSAL_REASON_PARAMETER]: 'credential-revoked' },
@@ -169,12 +173,12 @@ describe('attacks on the token endpoint', () => {
 
   it("another tenant's credential (issued by vvt-b, presented to vvt-a)", async () => {
     const { jwt } = await credential('vvt-b', 'hospital-x', ['/Task/b-1']);
-    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }), 'invalid_grant', /not issued by the authorizer/);
+    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }), 'invalid_grant', /not issued by the authorizer/);
   });
 
   it('a credential for another purpose', async () => {
-    const { jwt } = await credential('vvt-a', 'hospital-x', ['/Task/1'], 'eOverdracht-receiver');
-    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }), 'invalid_grant', /purposeOfUse differs/);
+    const { jwt } = await credential('vvt-a', 'hospital-x', ['/Task/1'], 'eOverdracht-sender');
+    await expectRefused(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }), 'invalid_grant', /purposeOfUse differs/);
   });
 
   it('an unknown purposeOfUse', async () => {
@@ -216,7 +220,7 @@ describe('attacks on the token endpoint', () => {
 describe('attacks on the resource server', () => {
   it('path not granted', async () => {
     const { jwt } = await credential('vvt-a', 'hospital-x', ['/Task/1']);
-    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     for (const path of ['/Task/2', '/Task/10', '/Task', '/Task/1/x']) {
       const response = await fhir(token).get(path);
       expect({ path, status: response.status, code: response.body.issue?.[0]?.code }).toEqual({ path, status: 403, code: 'forbidden' });
@@ -225,21 +229,21 @@ describe('attacks on the resource server', () => {
 
   it('operation not granted', async () => {
     const { jwt } = await credential('vvt-a', 'hospital-x', ['/Task/1']);
-    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     expect((await fhir(token).delete('/Task/1')).status).toBe(403);
   });
 
   it("another tenant's resource: the token opens only its authorizer's tenant", async () => {
     await credential('vvt-b', 'hospital-x', ['/Task/b-1']);
     const { jwt } = await credential('vvt-a', 'hospital-x', ['/Task/1']);
-    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     expect((await fhir(token).get('/Task/b-1')).status).toBe(403);
     expect((await fhir(token).get('/Task/1')).body.principal.tenant).toBe('vvt-a');
   });
 
   it('a token after its credential is revoked: refused at once, not after 60 s', async () => {
     const { jwt, credential: issued } = await credential('vvt-a', 'hospital-x', ['/Task/1']);
-    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt] }));
+    const token = await tokenFor(await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-receiver', vcs: [jwt] }));
     expect((await fhir(token).get('/Task/1')).status).toBe(200);
     await gw.auth.credentials.revoke('vvt-a', issued.id);
     const refused = await fhir(token).get('/Task/1');

@@ -11,11 +11,13 @@ const unusedVerifier: TokenVerifier = {
 };
 const { authorize } = createAuthenticator(unusedVerifier);
 
+// Granted resources (RFC014 credentials presented in a grant) are judged for any purpose but eOverdracht-sender,
+// whose pulls only Consents allow (consents.test.ts).
 const receiver: Principal = {
   tenant: 'hospital',
   kind: 'organization',
   requester: 'vvt-a',
-  purposeOfUse: 'eOverdracht-sender',
+  purposeOfUse: 'capacity-subscription',
   resources: [
     { path: '/Task/123', operations: ['read', 'vread', 'update'], userContext: false },
     { path: '/Composition/abc', operations: ['read'], userContext: true },
@@ -30,16 +32,16 @@ const request = (operation: AccessRequest['operation'], path: string, extra: Par
 });
 
 describe('authorize', () => {
-  it('lets a tenant\'s own EHR do anything within its tenant', () => {
+  it('lets a tenant\'s own EHR do anything within its tenant', async () => {
     const ehr: Principal = { tenant: 'hospital', kind: 'ehr', requester: 'ehr-1', resources: [] };
-    expect(authorize(ehr, request('delete', '/Patient/1'))).toBeUndefined();
-    expect(authorize(ehr, request('search', '/Observation'))).toBeUndefined();
+    expect(await authorize(ehr, request('delete', '/Patient/1'))).toBeUndefined();
+    expect(await authorize(ehr, request('search', '/Observation'))).toBeUndefined();
   });
 
-  it('allows exactly the granted path and operation', () => {
-    expect(authorize(receiver, request('read', '/Task/123'))).toBeUndefined();
-    expect(authorize(receiver, request('update', '/Task/123'))).toBeUndefined();
-    expect(authorize(receiver, request('vread', '/Task/123/_history/4'))).toBeUndefined();
+  it('allows exactly the granted path and operation', async () => {
+    expect(await authorize(receiver, request('read', '/Task/123'))).toBeUndefined();
+    expect(await authorize(receiver, request('update', '/Task/123'))).toBeUndefined();
+    expect(await authorize(receiver, request('vread', '/Task/123/_history/4'))).toBeUndefined();
   });
 
   it.each([
@@ -52,30 +54,36 @@ describe('authorize', () => {
     ['a search of the granted type', request('search', '/Task')],
     ['instance history when only vread is granted', request('history', '/Task/123/_history')],
     ['the granted path on the notification endpoint', request('update', '/Task/123', { endpoint: 'notification' })],
-  ])('refuses %s with 403 forbidden', (_case, access) => {
-    const result = authorize(receiver, access);
+  ])('refuses %s with 403 forbidden', async (_case, access) => {
+    const result = await authorize(receiver, access);
     expect(result?.id).toBe('forbidden');
     expect(result?.issue[0]?.code).toBe('forbidden');
   });
 
-  it('requires a user identity for resources granted with userContext', () => {
-    expect(authorize(receiver, request('read', '/Composition/abc'))?.issue[0]?.details?.text).toMatch(/requires a user context/);
+  it('requires a user identity for resources granted with userContext', async () => {
+    expect((await authorize(receiver, request('read', '/Composition/abc')))?.issue[0]?.details?.text).toMatch(/requires a user context/);
     const withUser = { ...receiver, user: { id: 'nurse-1', name: 'N. Urse', role: 'nurse' } };
-    expect(authorize(withUser, request('read', '/Composition/abc'))).toBeUndefined();
+    expect(await authorize(withUser, request('read', '/Composition/abc'))).toBeUndefined();
   });
 
-  it('applies the purpose base policy: the notification endpoint for eOverdracht-receiver', () => {
+  it('applies the purpose base policy: the notification endpoint for eOverdracht-receiver', async () => {
     const sender: Principal = { tenant: 'vvt-a', kind: 'organization', requester: 'hospital', purposeOfUse: 'eOverdracht-receiver', resources: [] };
-    expect(authorize(sender, request('create', '/Task/7f3a-1.2', { endpoint: 'notification' }))).toBeUndefined();
-    expect(authorize(sender, request('create', '/Task/7f3a/x', { endpoint: 'notification' }))?.id).toBe('forbidden');
-    expect(authorize(sender, request('read', '/Task/7f3a', { endpoint: 'notification' }))?.id).toBe('forbidden');
-    expect(authorize(sender, request('create', '/Task/7f3a'))?.id).toBe('forbidden');
+    expect(await authorize(sender, request('create', '/Task/7f3a-1.2', { endpoint: 'notification' }))).toBeUndefined();
+    expect((await authorize(sender, request('create', '/Task/7f3a/x', { endpoint: 'notification' })))?.id).toBe('forbidden');
+    expect((await authorize(sender, request('read', '/Task/7f3a', { endpoint: 'notification' })))?.id).toBe('forbidden');
+    expect((await authorize(sender, request('create', '/Task/7f3a')))?.id).toBe('forbidden');
   });
 
-  it('gives no base access to a purpose that has none, nor to an unknown purpose', () => {
+  it('ignores granted resources for eOverdracht-sender: its pulls need a Consent', async () => {
+    const puller = { ...receiver, purposeOfUse: 'eOverdracht-sender' };
+    expect((await authorize(puller, request('read', '/Task/123')))?.issue[0]?.details?.text).toMatch(/needs a Consent/);
+    expect(await authorize(puller, request('batch', '/'))).toBeUndefined();
+  });
+
+  it('gives no base access to a purpose that has none, nor to an unknown purpose', async () => {
     const bare = { ...receiver, resources: [] };
-    expect(authorize(bare, request('read', '/Task/123'))?.id).toBe('forbidden');
-    expect(authorize({ ...bare, purposeOfUse: 'no-such-purpose' }, request('read', '/Task/123'))?.id).toBe('forbidden');
+    expect((await authorize(bare, request('read', '/Task/123')))?.id).toBe('forbidden');
+    expect((await authorize({ ...bare, purposeOfUse: 'no-such-purpose' }, request('read', '/Task/123')))?.id).toBe('forbidden');
   });
 });
 

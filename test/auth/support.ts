@@ -123,7 +123,7 @@ function guardedEcho(auth: Auth): express.RequestHandler {
       res.status(httpStatus(principal)).set('WWW-Authenticate', wwwAuthenticate(principal)).json(principal);
       return;
     }
-    const refusal = auth.authenticator.authorize(principal, { version: 'r4', operation: operations[req.method] ?? 'read', path: req.path });
+    const refusal = await auth.authenticator.authorize(principal, { version: 'r4', operation: operations[req.method] ?? 'read', path: req.path });
     if (refusal) {
       res.status(httpStatus(refusal)).json(refusal);
       return;

@@ -177,7 +177,7 @@ export async function startProcess(site: Pick<Site, 'url' | 'dataDir'>, nodeArgu
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}; see ${site.dataDir}/gateway.log`);
       const ready = await fetch(`${site.url}/readyz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
       return ready?.ok ? true : undefined;
-    }, 60_000);
+    }, 180_000); // tsx compiles the whole tree at start: on a loaded 2-core machine that alone took over a minute
   } catch (error) {
     // A gateway that never became ready must not outlive the caller.
     child.kill('SIGKILL');

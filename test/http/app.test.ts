@@ -26,7 +26,7 @@ const principal: Principal = { tenant: 'org-a', kind: 'organization', requester:
 
 const authenticator: Authenticator = {
   authenticate: async (authorization) => (authorization === 'Bearer good' ? principal : { ...forbidden(), id: 'unauthorized' }),
-  authorize: (_principal, access) => (access.path === '/Patient/secret' ? forbidden('not granted') : undefined),
+  authorize: async (_principal, access) => (access.path === '/Patient/secret' ? forbidden('not granted') : undefined),
 };
 
 const stored: Record<string, Resource> = {

@@ -42,11 +42,11 @@ const routes: RouteDefinition[] = [
   },
 ];
 
-function setUp(decide: (request: AccessRequest) => ReturnType<Authenticator['authorize']> = () => undefined) {
+function setUp(decide: (request: AccessRequest) => Awaited<ReturnType<Authenticator['authorize']>> = () => undefined) {
   const asked: AccessRequest[] = [];
   const authenticator: Authenticator = {
     authenticate: async () => principal,
-    authorize: (_principal, request) => {
+    authorize: async (_principal, request) => {
       asked.push(request);
       return decide(request);
     },

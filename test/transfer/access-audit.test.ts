@@ -71,8 +71,7 @@ async function localCopy(taskId: string, status: string): Promise<Resource> {
   );
 }
 
-/** A token of the receiving organisation at the sender, with the credentials its gateway holds and the nurse behind it. */
-/** The receiving organisation's token at the sender: for the sender's Task (which grants the credentials it keeps for the receiver), or for nothing. */
+/** The receiving organisation's token at the sender, with the nurse behind it: for the sender's Task (RFC 8707 resource, as receivers ask), or for nothing; the Consents decide either way. */
 async function receiverToken(senderTask: string | undefined): Promise<string> {
   const resource = senderTask === undefined ? undefined : `${sender.url}/fhir/stu3/Task/${senderTask}`;
   const { status, body } = await organizationToken(sender.url, vvt, hospital.id, 'eOverdracht-sender', [], { usi: NURSE }, resource);
@@ -121,16 +120,16 @@ describe('the audit trail of a transfer', () => {
     }
   });
 
-  it('records a refused Task read of an organisation without a credential, and its 403', async () => {
+  it('records a refused read of a Task no Consent names, and its 403', async () => {
     const token = await receiverToken(undefined);
-    const { answer, events } = await during(sender, hospital, vvt.id, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${taskId}`));
+    const { answer, events } = await during(sender, hospital, vvt.id, () => fhirCall(sender.url, token, 'GET', '/fhir/stu3/Task/not-offered'));
     expect(answer).toMatchObject({ status: 403, body: { resourceType: 'OperationOutcome' } });
     // Only the refusal: a pull of the receiving gateway (allowed) may read the Task meanwhile.
     const refusals = events.filter((event) => event.outcome !== '0');
     expect(refusals).toHaveLength(1);
     const [refusal] = refusals;
-    expect(refusal).toMatchObject({ subtype: [{ code: 'read' }], outcome: '4', outcomeDesc: expect.stringContaining(`read /Task/${taskId} is not granted`) });
-    expect(references(refusal!)).toEqual([`Task/${taskId}`]);
+    expect(refusal).toMatchObject({ subtype: [{ code: 'read' }], outcome: '4', outcomeDesc: expect.stringContaining('no active eoverdracht Consent names Task/not-offered') });
+    expect(references(refusal!)).toEqual(['Task/not-offered']);
   });
 
   it("records the receiver's Task write once, under the receiving organisation", async () => {
@@ -174,7 +173,7 @@ describe('the audit trail of a transfer', () => {
     expect(events[0]!.agent[1]).toMatchObject({ who: { identifier: { value: NURSE.id }, display: NURSE.name }, role: [{ text: NURSE.role }] });
   });
 
-  it('refuses $document of a Composition the credentials do not open (403, whether or not it exists), and audits it', async () => {
+  it('refuses $document of a Composition no active Consent names (403, whether or not it exists), and audits it', async () => {
     const token = await receiverToken(taskId);
     const { answer, events } = await during(
       sender,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { type Gateway } from '../../src/main.js';
-import { credentialCovers } from '../../src/transfer/credentials.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { backends, POSTGRES_URL } from '../store/backends.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
@@ -17,7 +16,6 @@ import {
   parametersNamed,
   taskWithStatus,
   transaction,
-  transferRecord,
 } from './support.js';
 
 /**
@@ -27,6 +25,14 @@ import {
  * load balancer), each taking one of the two requests.
  */
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
+
+/** A Consent of the sender's tenant, read by its EHR on the R4 base. */
+async function consentOf(url: string, token: string, id: string) {
+  const response = await fhirCall(url, token, 'GET', `/fhir/Consent/${id}`);
+  expect(response.status).toBe(200);
+  return response.body;
+}
+const consentData = (consent: unknown) => (consent as { provision: { data: { reference: { reference: string } }[] } }).provision.data.map((entry) => entry.reference.reference);
 const examples = nictizExamples();
 
 describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at once (%s)', (backend) => {
@@ -121,10 +127,12 @@ describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at 
 
     await taskWithStatus(senders[0].url, token, won[0], 'in-progress');
     await taskWithStatus(senders[0].url, token, lost[0], 'cancelled');
-    const winner = await transferRecord(senders[0].config, hospital.id, won[0]);
-    expect(credentialCovers(winner?.documentCredentialJwt, handoffOf(won[0]))).toBe(true);
-    const loser = await transferRecord(senders[0].config, hospital.id, lost[0]);
-    expect(Object.keys(loser!).filter((field) => /Credential/.test(field))).toEqual([]);
+    // The sender's Consents, as its EHR reads them: the winner's handoff opened, the loser's documents closed.
+    const winnerHandoff = await consentOf(senders[0].url, token, `eoverdracht-handoff-${won[0]}`);
+    expect(winnerHandoff.status).toBe('active');
+    expect(consentData(winnerHandoff)).toContain(handoffOf(won[0]));
+    expect((await consentOf(senders[0].url, token, `eoverdracht-advancenotice-${lost[0]}`)).status).toBe('inactive');
+    expect((await fhirCall(senders[0].url, token, 'GET', `/fhir/Consent/eoverdracht-handoff-${lost[0]}`)).status).toBe(404);
 
     // At the receivers: the winner pulls the handoff, the loser learns of the cancellation and never sees it.
     const [winnerEhr, loserEhr] = await Promise.all([ehrToken(receiver.url, won[1]), ehrToken(receiver.url, lost[1])]);
@@ -146,8 +154,8 @@ describe.each(backends.map(([name]) => name))('two $handoffs of one transfer at 
     // A Bundle of POST entries gives the Composition a new id every time: the Task and the credential follow it.
     const other = `${NURSING_HANDOFF}-other`;
     expect((await handoff(senders[0], token, task, other)).status).toBe(200);
-    const documentCredentialJwt = (await transferRecord(senders[0].config, hospital.id, task))?.documentCredentialJwt;
-    expect([credentialCovers(documentCredentialJwt, other), credentialCovers(documentCredentialJwt, handoffOf(task))]).toEqual([true, false]);
+    const handoffConsent = consentData(await consentOf(senders[0].url, token, `eoverdracht-handoff-${task}`));
+    expect([handoffConsent.includes(other), handoffConsent.includes(handoffOf(task))]).toEqual([true, false]);
     const ehr = await ehrToken(receiver.url, vvt1);
     await eventually('the other handoff at the receiver', async () => ((await fhirCall(receiver.url, ehr, 'GET', copyAtReceiver(other))).status === 200 ? true : undefined));
   }, 60_000);

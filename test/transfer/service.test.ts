@@ -6,7 +6,9 @@ import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from '../../src/transfer/context.js';
-import { credentialCovers, credentialParties, heldTransferCredentials } from '../../src/transfer/credentials.js';
+import { consentIds } from '../../src/transfer/consents.js';
+import { readOptional } from '../../src/store/optional.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { announcedTask } from '../../src/transfer/notification-task.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from '../../src/transfer/peer.js';
 import { answer, deliverAnswer, localId, pull, receiveNotification } from '../../src/transfer/receiver.js';
@@ -123,11 +125,16 @@ async function outboxOf(context: TransferContext, tenant: string, kind: string) 
 }
 
 describe('the sender, with a fake receiving gateway', () => {
-  /** What the sender's token endpoint grants `requester` asking for a token for the Task (tokenService.ts). */
-  const heldFor = (taskId: string, requester = vvt.id) =>
-    heldTransferCredentials(sending.store)({ authorizer: hospital.id, requester, purposeOfUse: 'eOverdracht-sender', resource: `/fhir/stu3/Task/${taskId}` });
+  /** The transfer's two Consents in the sender's R4 store (transfer/consents.ts): the Task's and the document's. */
+  const consentsFor = async (taskId: string) => {
+    const ids = consentIds(taskId);
+    const read = (id: string) => readOptional(sending.store.resources, { tenant: hospital.id, version: 'r4' }, 'Consent', id);
+    return { task: await read(ids.task), data: await read(ids.advanceNotice), handoff: await read(ids.nursingHandoff) };
+  };
+  const dataOf = (consent: Resource | undefined) => (consent?.provision as { data: { reference: { reference: string } }[] }).data.map((entry) => entry.reference.reference);
+  const actionsOf = (consent: Resource | undefined) => (consent?.provision as { action: { coding: { code: string }[] }[] }).action.map((entry) => entry.coding[0].code);
 
-  it('notifies with nothing but the Task id and keeps the credentials for the receiver: the Task, the advance notice, then the handoff', async () => {
+  it('notifies with nothing but the Task id and records Consents for the receiver: the Task, the advance notice, then the handoff', async () => {
     const receiving = fakeReceivingGateway();
     const offered = await offer(sending, { tenant: hospital.id, version: 'stu3', source: { bundle: transaction(advanceNotice) }, receivers: [vvt.id] });
     const [task] = offered.result;
@@ -136,12 +143,23 @@ describe('the sender, with a fake receiving gateway', () => {
 
     await sendNotification(sending, receiving.peer, hospital.id, task.id!);
     expect(receiving.notifications).toEqual([{ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id }]);
-    const [taskCredential, documentCredential] = await heldFor(task.id!);
-    expect(credentialParties(taskCredential)).toMatchObject({ iss: hospital.id, sub: vvt.id });
-    expect(credentialCovers(taskCredential, `Task/${task.id}`)).toBe(true);
-    expect(credentialCovers(documentCredential, ADVANCE_NOTICE)).toBe(true);
-    expect(credentialCovers(documentCredential, NURSING_HANDOFF)).toBe(false);
-    expect(await heldFor(task.id!, 'vvt-2')).toEqual([]);
+    const opened = await consentsFor(task.id!);
+    for (const consent of [opened.task, opened.data]) {
+      expect(consent).toMatchObject({
+        resourceType: 'Consent',
+        status: 'active',
+        scope: { coding: [{ system: 'http://nuts-foundation.github.io/nl-generic-functions-ig/CodeSystem/nl-gf-consent-scope', code: 'eoverdracht' }] },
+        organization: [{ identifier: { system: URA_SYSTEM, value: hospital.ura } }],
+        provision: { type: 'permit', actor: [{ reference: { identifier: { system: URA_SYSTEM, value: vvt.ura } } }] },
+      });
+    }
+    expect(dataOf(opened.task)).toEqual([`Task/${task.id}`]);
+    expect(actionsOf(opened.task)).toEqual(['access', 'correct']);
+    expect(actionsOf(opened.data)).toEqual(['access']);
+    expect(dataOf(opened.data)).toContain(ADVANCE_NOTICE);
+    expect(dataOf(opened.data)).not.toContain(NURSING_HANDOFF);
+    expect(opened.handoff).toBeUndefined();
+    expect(dataOf(opened.data).some((key) => key.startsWith('Patient/'))).toBe(true);
 
     const byReceiver = { role: 'receiver' as const, organization: vvt.id };
     await expect(changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...task, status: 'in-progress' }, by: byReceiver })).rejects.toThrow(/in-progress/);
@@ -152,11 +170,17 @@ describe('the sender, with a fake receiving gateway', () => {
     expect(handedOver.result.status).toBe('in-progress');
     await sendNotification(sending, receiving.peer, hospital.id, task.id!);
     expect(receiving.notifications.at(-1)).toEqual({ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id });
-    const [, handoffCredential] = await heldFor(task.id!);
-    expect(credentialCovers(handoffCredential, NURSING_HANDOFF)).toBe(true);
+    const handedOff = await consentsFor(task.id!);
+    expect(dataOf(handedOff.data)).toContain(ADVANCE_NOTICE);
+    expect(dataOf(handedOff.handoff)).toContain(NURSING_HANDOFF);
+    expect([handedOff.data?.status, handedOff.handoff?.status]).toEqual(['inactive', 'active']);
+    expect(actionsOf(handedOff.task)).toEqual(['access', 'correct']);
 
     await changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...handedOver.result, status: 'cancelled' }, by: { role: 'sender' } });
-    await expect(heldFor(task.id!)).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_REVOKED' });
+    const ended = await consentsFor(task.id!);
+    expect([ended.data?.status, ended.handoff?.status]).toEqual(['inactive', 'inactive']);
+    expect(ended.task).toMatchObject({ status: 'active', provision: { period: { end: expect.any(String) } } });
+    expect(actionsOf(ended.task)).toEqual(['access']);
   });
 
   it('notifies a receiver configured for Twiin with a notification Task that names the parties by URA and nothing of the patient', async () => {

@@ -96,8 +96,3 @@ export async function transferRecord(database: Database, tenant: string, taskId:
   return (await readStoreOf(database, (store) => store.transfers.find(tenant, taskId)))?.value;
 }
 
-/** The credentials (JWTs) a sending gateway keeps for the receiver of its Task (none once the transfer ended). */
-export async function credentialsHeld(database: Database, tenant: string, taskId: string): Promise<string[]> {
-  const record = await transferRecord(database, tenant, taskId);
-  return [record?.taskCredentialJwt, record?.documentCredentialJwt].filter((jwt) => jwt !== undefined);
-}

@@ -12,7 +12,6 @@ import { newSite, siteConfig, startProcess, stopProcess, type Site } from '../ha
 import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
-  credentialsHeld,
   documentOf,
   nictizExamples,
   NURSING_HANDOFF,
@@ -78,8 +77,12 @@ const atHospital = (taskId: string, status: string) =>
     return body.status === status ? body : undefined;
   });
 
-/** What the sending gateway keeps for the receiver to pull with (its bookkeeping). */
-const credentialsOf = (remoteTask: string) => credentialsHeld(h, hospital.id, remoteTask);
+/** A receiver's token at the hospital, asked for the Task as receivers do (RFC 8707 resource); the Consents decide. */
+async function pullToken(p: Party, remoteTask: string): Promise<string> {
+  const pull = await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', [], {}, `${h.url}/fhir/stu3/Task/${remoteTask}`);
+  expect(pull.status).toBe(200);
+  return pull.body.access_token as string;
+}
 
 async function answer(p: Party, remoteTask: string, status: string, base = '/fhir/stu3'): Promise<void> {
   const token = await ehrToken(v.url, p);
@@ -93,7 +96,6 @@ describe('eOverdracht across two gateway processes', () => {
   let task1: Resource;
   let task2: Resource;
   let pullToken2: string;
-  let credentials2: string[];
 
   it('delivers the offer to receivers that were down, across a restart of the sender', async () => {
     await stop(v);
@@ -117,14 +119,11 @@ describe('eOverdracht across two gateway processes', () => {
     await stop(h);
     await Promise.all([start(h), start(v)]);
     await Promise.all([localCopy(vvt1, task1.id!, 'requested'), localCopy(vvt2, task2.id!, 'requested')]);
-    credentials2 = await credentialsOf(task2.id!);
-    const pull = await organizationToken(h.url, vvt2, hospital.id, 'eOverdracht-sender', credentials2);
-    expect(pull.status).toBe(200);
-    pullToken2 = pull.body.access_token as string;
+    pullToken2 = await pullToken(vvt2, task2.id!);
     expect((await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`)).status).toBe(200);
   }, 120_000);
 
-  it('lets one receiver reject and the other accept, hands over, completes, and then nothing opens any more', async () => {
+  it('lets one receiver reject and the other accept, hands over, completes, and then only the Tasks stay readable', async () => {
     await answer(vvt2, task2.id!, 'rejected');
     await answer(vvt1, task1.id!, 'accepted', '/fhir');
     await atHospital(task2.id!, 'rejected');
@@ -142,15 +141,19 @@ describe('eOverdracht across two gateway processes', () => {
       const copy = await fhirCall(v.url, ehr1, 'GET', `/fhir/stu3/${resource.resourceType}/${localId(hospital.id, keyOf(resource))}`);
       expect([keyOf(resource), copy.status]).toEqual([keyOf(resource), 200]);
     }
-    const credentials1 = await credentialsOf(task1.id!);
+    const pullToken1 = await pullToken(vvt1, task1.id!);
+    expect((await fhirCall(h.url, pullToken1, 'GET', `/fhir/stu3/${NURSING_HANDOFF}`)).status).toBe(200);
     await answer(vvt1, task1.id!, 'completed');
     await atHospital(task1.id!, 'completed');
 
-    for (const key of [`Task/${task2.id}`, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01']) {
-      expect([key, (await fhirCall(h.url, pullToken2, 'GET', `/fhir/stu3/${key}`)).status]).toEqual([key, 401]);
-    }
-    for (const [p, held] of [[vvt2, credentials2], [vvt1, credentials1]] as const) {
-      expect(await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', held)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // Bolt §4.2.1: once a transfer ended its documents close; its Task stays readable to its receiver (only to it).
+    const ended = [
+      [pullToken2, [ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01', `Task/${task1.id}`], `Task/${task2.id}`],
+      [pullToken1, [NURSING_HANDOFF, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01', `Task/${task2.id}`], `Task/${task1.id}`],
+    ] as const;
+    for (const [token, closed, task] of ended) {
+      for (const key of closed) expect([key, (await fhirCall(h.url, token, 'GET', `/fhir/stu3/${key}`)).status]).toEqual([key, 403]);
+      expect([task, (await fhirCall(h.url, token, 'GET', `/fhir/stu3/${task}`)).status]).toEqual([task, 200]);
     }
   }, 60_000);
 });

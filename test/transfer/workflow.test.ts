@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { type Gateway } from '../../src/main.js';
@@ -9,13 +8,11 @@ import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
 import {
   ADVANCE_NOTICE,
-  credentialsHeld,
   documentOf,
   nictizExamples,
   NURSING_HANDOFF,
   parametersNamed,
   renamed,
-  readStoreOf,
   tasks,
   transaction,
   transferRecord,
@@ -123,13 +120,12 @@ describe('eOverdracht between two gateways', () => {
     await senderTask(task2.id!, 'rejected');
   });
 
-  it('cancels the other candidates once one gets the handoff, and their credentials stop working', async () => {
+  it('cancels the other candidates once one gets the handoff: their documents close, their Task stays readable only', async () => {
     const token = await ehrToken(sender.url, hospital);
     const [task1, task2] = parametersNamed((await offer(token)).body, 'task');
     const copy1 = await localTaskOf(vvt1, task1.id!, 'requested');
     await localTaskOf(vvt2, task2.id!, 'requested');
-    const held = await credentialsHeld(sender.config, hospital.id, task2.id!);
-    const before = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
+    const before = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', [], {}, `${sender.url}/fhir/stu3/Task/${task2.id}`);
     expect(before.status).toBe(200);
     const pulledBefore = await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`);
     expect(pulledBefore.status).toBe(200);
@@ -150,12 +146,15 @@ describe('eOverdracht between two gateways', () => {
     await senderTask(task2.id!, 'cancelled');
     await localTaskOf(vvt2, task2.id!, 'cancelled');
 
-    for (const key of [`Task/${task2.id}`, ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01']) {
-      expect((await fhirCall(sender.url, before.body.access_token as string, 'GET', `/fhir/stu3/${key}`)).status).toBe(401);
+    // Bolt §4.2.1: the documents' access ends with the transfer; the Task stays readable (to learn of the end), not writable.
+    const access = before.body.access_token as string;
+    for (const key of [ADVANCE_NOTICE, 'Patient/nl-core-patient-eov-test-1-5-01', NURSING_HANDOFF]) {
+      expect((await fhirCall(sender.url, access, 'GET', `/fhir/stu3/${key}`)).status).toBe(403);
     }
-    const after = await organizationToken(sender.url, vvt2, hospital.id, 'eOverdracht-sender', held);
-    // The receiver took its copy for cancelled from this code, not from the English description beside it.
-    expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant', [REFUSAL_REASON_PARAMETER]: REFUSAL_REASONS.credentialRevoked } });
+    const cancelled = await fhirCall(sender.url, access, 'GET', `/fhir/stu3/Task/${task2.id}`);
+    expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled' } });
+    const write = await fhirCall(sender.url, access, 'PUT', `/fhir/stu3/Task/${task2.id}`, { ...cancelled.body, status: 'completed' });
+    expect(write).toMatchObject({ status: 403, body: { resourceType: 'OperationOutcome' } });
   });
 
   it('refuses moves the state machine does not allow, naming the allowed ones', async () => {
@@ -301,15 +300,14 @@ describe('eOverdracht between two gateways', () => {
     }
   });
 
-  it("keeps the authorization credentials it issued out of the EHR's FHIR data", async () => {
+  it('issues no authorization credentials for a transfer: its access is in Consents the EHR finds as the guard does', async () => {
     const token = await ehrToken(sender.url, hospital);
     const [task] = parametersNamed((await offer(token, '/fhir/stu3', transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'credentials')), [vvt1])).body, 'task');
-    const { taskCredentialId } = (await transferRecord(sender.config, hospital.id, task.id!))!;
-    const issued = await readStoreOf(sender.config, (store) => store.credentials.find(hospital.id, taskCredentialId!));
-    expect(issued).toMatchObject({ issuer: hospital.id, id: taskCredentialId });
-    expect(issued?.revokedAt).toBeUndefined();
-    const kind = encodeURIComponent('https://vervolgzorg-gateway.example/fhir/CodeSystem/basic-kind|authorization-credential');
-    expect((await fhirCall(sender.url, token, 'GET', `/fhir/Basic?code=${kind}`)).body.entry ?? []).toEqual([]);
-    expect((await fhirCall(sender.url, token, 'GET', `/fhir/Basic/${taskCredentialId}`)).status).toBe(404);
+    const record = (await transferRecord(sender.config, hospital.id, task.id!))!;
+    expect(Object.keys(record).filter((field) => /Credential/.test(field))).toEqual([]);
+    const found = await fhirCall(sender.url, token, 'GET', `/fhir/Consent?data=Task/${task.id}`);
+    expect(found.status).toBe(200);
+    const consents = ((found.body.entry as { resource: { id: string; status: string } }[] | undefined) ?? []).map((entry) => entry.resource);
+    expect(consents.map((consent) => [consent.id, consent.status])).toEqual([[`eoverdracht-task-${task.id}`, 'active']]);
   });
 });

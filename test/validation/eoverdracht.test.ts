@@ -6,7 +6,6 @@ import { createValidator, type Validator } from '../../src/validation/index.js';
 import { parseResource } from '../../src/validation/source.js';
 import {
   describeIssues,
-  EOVERDRACHT_PROFILES,
   errorsOf,
   expressionsOf,
   FIXTURES,
@@ -32,7 +31,8 @@ function xmlExamples(): string[] {
 let validator: Validator;
 
 beforeAll(async () => {
-  validator = await createValidator({ version: 'stu3', profileFolders: [EOVERDRACHT_PROFILES] });
+  // Out of the box: the eOverdracht profiles come from the package in profiles/packages/, no folder configured.
+  validator = await createValidator({ version: 'stu3' });
 });
 
 const example = (file: string) => readFixture(file, 'stu3') as Resource & Record<string, any>;
@@ -43,7 +43,7 @@ function errorsFor(resource: Resource) {
 }
 
 describe('the Nictiz eOverdracht examples', () => {
-  it('has the eOverdracht profiles (XML, differential only) loaded', () => {
+  it('has the eOverdracht profiles (the default package, differential only) loaded', () => {
     for (const name of ['eOverdracht-Task', 'eOverdracht-AdvanceNotice', 'eOverdracht-NursingHandoff-Adults', 'eOverdracht-TransferDate']) {
       expect(validator.knowsProfile(PROFILE + name)).toBe(true);
     }

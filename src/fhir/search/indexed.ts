@@ -28,9 +28,15 @@ export function isIndexedOfficialParameter(resourceType: string, code: string): 
 const READ_BY_ID = new Set([...HANDOFF_CONTENT_TYPES, ...CLINICAL_TYPES]);
 
 /**
+ * Written in a transaction that must stay short and searched only later: the eOverdracht Consents a sender records
+ * with each Task change ($handoff p50 ≤ 10 ms), each naming some twenty resources, searched when a receiver pulls.
+ */
+const SEARCHED_LATER = new Set(['Consent']);
+
+/**
  * Whether the store may write a type's index entries after the resource, in batches (a search still sees every
  * resource stored before it): the patient data read by id.
  */
 export function isIndexedLater(resourceType: string): boolean {
-  return READ_BY_ID.has(resourceType);
+  return READ_BY_ID.has(resourceType) || SEARCHED_LATER.has(resourceType);
 }

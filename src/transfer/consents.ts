@@ -1,0 +1,115 @@
+import type { Resource } from '../fhir/version.js';
+import { readOptional } from '../store/optional.js';
+import { CONSENT_ACTION_SYSTEM, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE } from '../vocabulary/canonical.js';
+import { asList, isObject } from '../vocabulary/json.js';
+import type { DocumentKind } from './codes.js';
+import { nowInstant, organizationReference, type TransferContext } from './context.js';
+import { scopeOf } from './storage.js';
+
+/**
+ * The sender's record of who may pull what (issue #14 item 2): resource-level R4 Consents as the Nuts generic
+ * functions write them (network-protocols.md §1.7), in the tenant's R4 store, where its EHR reads them and the guard
+ * judges every pull by them (auth/consents.ts). R4, not STU3: only R4 Consent has `scope` and `provision`, which
+ * the Knooppunt's PIP reads (`Consent?data=Type/id`). Per transfer, written in the transaction of each change:
+ * - `eoverdracht-task-{task}`: the workflow Task; actions `access` and, while the transfer runs, `correct` (the
+ *   receiver's update of the Task it owns). It stays active after the end, `access` only, for a year (Bolt §4.2.1:
+ *   "de toegang tot de Task resource blijft wel behouden, deze verloopt vanzelf na een jaar").
+ * - `eoverdracht-advancenotice-{task}` and `eoverdracht-handoff-{task}`: a document (the Composition and everything
+ *   it references), active while the Task's status opens it (Bolt §4.2.1: requested and accepted the advance
+ *   notice, in-progress the handoff, which is then added and the advance notice's Consent set `inactive`; a later
+ *   handoff replaces the earlier one's data); both `inactive` once the transfer is rejected, cancelled or completed.
+ */
+export const consentIds = (taskId: string) => ({
+  task: `eoverdracht-task-${taskId}`,
+  advanceNotice: `eoverdracht-advancenotice-${taskId}`,
+  nursingHandoff: `eoverdracht-handoff-${taskId}`,
+});
+
+/** Where the Bolt names the basis of the access (grondslag). */
+const BOLT_POLICY = 'https://nuts-foundation.gitbook.io/bolts/eoverdracht/leveranciersspecificatie#421-grondslag';
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+
+type Party = { id: string; name: string; ura?: string };
+
+export interface ConsentState {
+  tenant: string;
+  taskId: string;
+  /** The organisation the Task is offered to (named by its URA, else its gateway id). */
+  receiver: Party;
+  /** The document the change opens: its kind and `Type/id` of the Composition and everything it references. */
+  document?: { kind: DocumentKind; shared: string[] };
+  /** The document the Task's status opens now (task-status.ts `accessibleDocument`); none once the transfer ended. */
+  open: DocumentKind | undefined;
+  /** The document the Task's status opened before this change. */
+  previouslyOpen?: DocumentKind;
+  /** The Task is new: nothing of it recorded yet. */
+  opening?: boolean;
+  /** The transfer ended (rejected, cancelled, completed). */
+  ended: boolean;
+}
+
+const action = (code: string) => ({ coding: [{ system: CONSENT_ACTION_SYSTEM, code }] });
+
+function consent(context: TransferContext, tenant: string, id: string, receiver: Party, status: string, data: string[], actions: string[], end?: string): Resource {
+  const holder = context.registry.hosted(tenant)!.organization;
+  return {
+    resourceType: 'Consent',
+    id,
+    status,
+    scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: EOVERDRACHT_CONSENT_SCOPE }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
+    dateTime: nowInstant(context),
+    organization: [organizationReference(holder)],
+    policy: [{ uri: BOLT_POLICY }],
+    provision: {
+      type: 'permit',
+      ...(end ? { period: { end } } : {}),
+      actor: [
+        {
+          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] },
+          reference: organizationReference(receiver),
+        },
+      ],
+      action: actions.map(action),
+      data: data.map((key) => ({ meaning: 'instance', reference: { reference: key } })),
+    },
+  };
+}
+
+function dataOf(resource: Resource): string[] {
+  const provision = isObject(resource.provision) ? resource.provision : undefined;
+  return asList(provision?.data).flatMap((entry) => (isObject(entry) && isObject(entry.reference) && typeof entry.reference.reference === 'string' ? [entry.reference.reference] : []));
+}
+
+/**
+ * Writes the transfer's Consents as its state asks, in the caller's transaction (`context.store`), reading only what
+ * the change may alter: the Task's Consent at the start and at the end, a document's Consent when it opens or closes.
+ */
+export async function recordConsents(context: TransferContext, state: ConsentState): Promise<void> {
+  const { tenant, taskId, receiver, ended } = state;
+  const scope = scopeOf(tenant, 'r4');
+  const ids = consentIds(taskId);
+  const resources = context.store.resources;
+  const read = (id: string) => readOptional(resources, scope, 'Consent', id);
+  const write = (id: string, status: string, data: string[], actions: string[], end?: string) =>
+    resources.update(scope, consent(context, tenant, id, receiver, status, data, actions, end));
+  if (state.opening) {
+    await write(ids.task, 'active', [`Task/${taskId}`], ['access', 'correct']);
+  } else if (ended) {
+    const taskConsent = await read(ids.task);
+    const taskEnded = taskConsent !== undefined && isObject(taskConsent.provision) && isObject(taskConsent.provision.period);
+    if (!taskEnded) await write(ids.task, 'active', [`Task/${taskId}`], ['access'], new Date(context.clock() + YEAR_MS).toISOString());
+  }
+  for (const kind of ['advanceNotice', 'nursingHandoff'] as const) {
+    const status = !ended && state.open === kind ? 'active' : 'inactive';
+    const opened = state.document?.kind === kind ? state.document.shared : undefined;
+    if (opened) {
+      await write(ids[kind], status, opened, ['access']);
+      continue;
+    }
+    // Unchanged unless the document open now differs from the one before, or the transfer ended.
+    if (state.opening || (!ended && state.open === state.previouslyOpen)) continue;
+    const current = await read(ids[kind]);
+    if (current && current.status !== status) await write(ids[kind], status, dataOf(current), ['access']);
+  }
+}

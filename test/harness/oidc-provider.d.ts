@@ -1,0 +1,2 @@
+// oidc-provider ships no types; the demo uses its constructor and `listen`.
+declare module 'oidc-provider';
