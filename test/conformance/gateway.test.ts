@@ -60,6 +60,7 @@ let platform: Platform;
 let gateway: Gateway;
 let site: Site;
 let refused: Map<string, string>;
+let hospitalEhr: () => Promise<string>;
 const hospital = await party('hospital', 'AB-zkh Noord', '00000099');
 /** The organisations the platform plays, by identifier value: every receiver a Sending-XIS Task names. */
 const receivers = new Map<string, Party & { agb?: string }>();
@@ -78,7 +79,7 @@ async function receiverToken(receiver: Party, taskId: string): Promise<string> {
   });
   const body = (await response.json()) as { access_token?: string };
   if (!body.access_token) throw new Error(`token refused: ${JSON.stringify(body)}`);
-  return `Bearer ${body.access_token}`;
+  return body.access_token;
 }
 
 beforeAll(async () => {
@@ -106,7 +107,8 @@ beforeAll(async () => {
     organizations: [await hostedOrganization(hospital, ['sender'])],
     trusted,
   });
-  const ehr = ehrDriver(fhirBase(), 'stu3', async () => `Bearer ${await ehrToken(site.url, hospital)}`);
+  hospitalEhr = cachedToken(() => ehrToken(site.url, hospital));
+  const ehr = ehrDriver(fhirBase(), 'stu3', hospitalEhr);
   refused = await ehr.load(LOADED);
   const repaired = await ehr.load([...refused.keys()].map((key) => withCarePlan(byKey.get(key)!)));
   if (repaired.size > 0) throw new Error(`repaired test data refused: ${[...repaired.values()].join('; ')}`);
@@ -125,8 +127,17 @@ afterAll(async () => {
  */
 const LOWERCASE_CODING = '$this.is(coding)';
 
+/** An EHR token, fetched again only when 30 s old (the gateway limits token requests, as it should). */
+function cachedToken(fetchToken: () => Promise<string>): () => Promise<string> {
+  let cached: { token: string; at: number } | undefined;
+  return async () => {
+    if (!cached || Date.now() - cached.at > 30_000) cached = { token: `Bearer ${await fetchToken()}`, at: Date.now() };
+    return cached.token;
+  };
+}
+
 function outcomes(report: ScriptReport): string[] {
-  return [...report.problems, ...report.results.filter((result) => result.outcome !== 'pass').map((result) => `${result.outcome} ${result.part}: ${result.label}: ${result.message}`)];
+  return [...report.problems, ...report.results.filter((result) => result.outcome !== 'pass' || / → [45]\d\d/.test(result.message)).map((result) => `${result.outcome} ${result.part}: ${result.label}: ${result.message}`)];
 }
 
 /** Runs a Sending-XIS script: the driver creates the Task unless the script's own setup does. */
@@ -134,10 +145,10 @@ async function runSending(file: string): Promise<ScriptReport> {
   const loaded = loadScript(file);
   const task = taskOf(loaded);
   const receiver = receivers.get(identifierOf(task.owner).value)!;
-  const ehr = async () => `Bearer ${await ehrToken(site.url, hospital)}`;
+  const ehr = hospitalEhr;
   const createsTask = (loaded.script.setup?.action ?? []).some((action) => action.operation?.sourceId === 'initial-task-fixture');
   // A script whose setup creates the Task is given its id (as a tester may); otherwise the driver creates it.
-  const taskId = createsTask ? `eOverdracht-Task-eov-${randomUUID()}` : await ehrDriver(fhirBase(), 'stu3', ehr).createTask(task as Resource);
+  const taskId = createsTask ? `eOverdracht-Task-eov-${randomUUID().slice(0, 8)}` : await ehrDriver(fhirBase(), 'stu3', ehr).createTask(task as Resource);
   return runScript(loaded, {
     server: fhirBase(),
     format: 'json',
@@ -146,7 +157,7 @@ async function runSending(file: string): Promise<ScriptReport> {
     platform,
     awaitTimeoutMs: 15_000,
     authorization: ehr,
-    platformAuthorization: () => receiverToken(receiver, taskId),
+    platformAuthorization: cachedToken(() => receiverToken(receiver, taskId)),
   });
 }
 
@@ -235,7 +246,7 @@ describe('the gateway as the receiving XIS', () => {
     const response = await fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion }) });
     const body = (await response.json()) as { access_token?: string };
     if (!body.access_token) throw new Error(`token refused: ${JSON.stringify(body)}`);
-    return `Bearer ${body.access_token}`;
+    return body.access_token;
   }
 
   /** The receiving EHR: once the local copy of the sender's Task is in-progress (the handoff is there), it completes it. */
@@ -259,7 +270,7 @@ describe('the gateway as the receiving XIS', () => {
     const task = taskOf(loaded);
     const sender = await senderOf(file!, task);
     const tenant = tenants.get(identifierOf(task.owner).value)!;
-    const taskId = `eOverdracht-Task-eov-${randomUUID()}`;
+    const taskId = `eOverdracht-Task-eov-${randomUUID().slice(0, 8)}`;
     const [report, ehr] = await Promise.all([
       runScript(loaded, {
         server: `${receivingSite.url}/fhir/stu3`,
@@ -268,7 +279,7 @@ describe('the gateway as the receiving XIS', () => {
         validate,
         platform,
         awaitTimeoutMs: 30_000,
-        platformAuthorization: () => senderToken(sender, tenant.id),
+        platformAuthorization: cachedToken(() => senderToken(sender, tenant.id)),
       }),
       completeWhenHandedOff(tenant, taskId).catch((error: Error) => error.message),
     ]);
@@ -316,9 +327,9 @@ describe('a Sending-XIS run against a gateway whose answer is spoilt', () => {
     const loaded = loadScript(script);
     const task = taskOf(loaded);
     const receiver = receivers.get(identifierOf(task.owner).value)!;
-    const ehr = async () => `Bearer ${await ehrToken(site.url, hospital)}`;
+    const ehr = hospitalEhr;
     const taskId = await ehrDriver(fhirBase(), 'stu3', ehr).createTask(task as Resource);
-    const report = await runScript(loaded, { server: proxyBase, format: 'json', variables: { 'task-id': taskId }, validate, platform, awaitTimeoutMs: 15_000, authorization: ehr, platformAuthorization: () => receiverToken(receiver, taskId) });
+    const report = await runScript(loaded, { server: proxyBase, format: 'json', variables: { 'task-id': taskId }, validate, platform, awaitTimeoutMs: 15_000, authorization: ehr, platformAuthorization: cachedToken(() => receiverToken(receiver, taskId)) });
     const failed = report.results.filter((result) => result.outcome === 'fail').map((result) => `${result.part.replace(/^test /, '')}: ${result.label}`);
     expect(failed).toContain(failing);
   }, 120_000);
