@@ -4,7 +4,7 @@ import type { FhirVersion, Resource } from '../fhir/version.js';
 import { BundleContext } from './bundle.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
-import { CORE_PREFIX, type StructureDefinition } from './definitions.js';
+import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
@@ -15,6 +15,10 @@ import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
 
+/** `http://hl7.org/fhir/1.0/StructureDefinition/extension-Patient.animal`: FHIR's cross-version extensions. */
+const CROSS_VERSION_EXTENSION = /^http:\/\/hl7\.org\/fhir\/\d\.\d\/StructureDefinition\/extension-/;
+/** Domains whose extensions the HL7 validator allows without a definition: examples, and DICOM's. */
+const EXAMPLE_EXTENSION = /^https?:\/\/([^/]+\.)?(example\.org|acme\.com|nema\.org)\//;
 const VALUE_IN_DEFINITION = /^ElementDefinition\.(example|fixed|pattern|defaultValue|minValue|maxValue)/;
 
 /** An element extensions may sit on, and where it is in the walk. */
@@ -33,6 +37,8 @@ interface ResourceScope {
   contained: ReadonlyMap<string, Json>;
   /** `#...` references seen, for dom-3. */
   localReferences: Set<string>;
+  /** Profiles the resource (or its container) declares that are not known here: their packages may define its extensions. */
+  unknownProfiles: string[];
 }
 
 /**
@@ -121,6 +127,10 @@ export class Walker {
       resource,
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
+      unknownProfiles: [
+        ...(placement === 'contained' ? outer.scope.unknownProfiles : []),
+        ...declaredProfiles(resource).filter((url) => !this.compiler.root(url)),
+      ],
     };
     const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
@@ -172,7 +182,7 @@ export class Walker {
 
   /** The profiles to walk: the declared ones that are known, those asked for, and vital signs profiles R4 implies. */
   private rootsFor(resource: Json, type: string, requested: string[]): ElementRule[] {
-    const declared = asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
+    const declared = declaredProfiles(resource);
     const roots: ElementRule[] = [];
     const use = (url: string, severityIfUnknown: IssueSeverity) => {
       const root = this.compiler.root(url);
@@ -579,14 +589,41 @@ export class Walker {
         this.extensionContext(definition.tree.definition);
         return definition.plan();
       }
-      if (rule.name === 'modifierExtension') {
-        this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
-      } else {
-        const core = url.startsWith('http://hl7.org/fhir/StructureDefinition/');
-        this.report(core ? 'warning' : 'information', 'informational', `Unknown extension ${url}: its content was checked as a plain extension`);
-      }
+      this.unknownExtension(url, rule.name === 'modifierExtension');
     }
     return rule.plan(type);
+  }
+
+  /**
+   * An extension without a definition is not allowed (the HL7 validator's rule), except where its definition is
+   * known to exist but is not installed here: then it is noted, and its content checked as a plain extension.
+   */
+  private unknownExtension(url: string, modifier: boolean): void {
+    if (CROSS_VERSION_EXTENSION.test(url)) {
+      this.report('information', 'informational', `Extension ${url} stands for an element of another FHIR release, whose definitions are not installed: its content was checked as a plain extension`);
+      return;
+    }
+    if (modifier) {
+      this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
+      return;
+    }
+    if (EXAMPLE_EXTENSION.test(url)) {
+      this.report('information', 'informational', `Unknown extension ${url} (an example domain): its content was checked as a plain extension`);
+      return;
+    }
+    if (url.startsWith(CORE_PREFIX)) {
+      this.report('warning', 'informational', `Unknown extension ${url}: its definition comes with the HL7 extensions package, which is not installed, so its content was checked as a plain extension`);
+      return;
+    }
+    const namespace = publisherNamespace(url);
+    const missing = this.compiler.registry.missingPackagesOf(namespace);
+    const profile = this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
+    const source = missing ? `${missing} (installed packages of ${namespace} depend on it)` : profile && `the package of the declared profile ${profile}`;
+    if (source) {
+      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${source}, which is not installed, so its content was checked as a plain extension`);
+      return;
+    }
+    this.report('error', 'extension', `The extension ${url} could not be found so is not allowed here`);
   }
 
   private extensionContext(definition: StructureDefinition): void {
@@ -667,6 +704,10 @@ function countPresent(obj: Json, rule: ElementRule, withCompanions: boolean): nu
 }
 
 const NONE_CONTAINED: ReadonlyMap<string, Json> = new Map();
+
+function declaredProfiles(resource: Json): string[] {
+  return asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
+}
 
 function containedById(resource: Json): ReadonlyMap<string, Json> {
   if (!Array.isArray(resource.contained)) return NONE_CONTAINED;

@@ -323,12 +323,40 @@ describe('terminology, invariants and references', () => {
     expect(check(both).text).toMatch(/ext-1/);
   });
 
-  it('notes unknown extensions, but refuses unknown modifier extensions', () => {
-    const extension = [{ url: 'http://example.org/unknown', valueBoolean: true }];
+  it('refuses an extension it has no definition for, as the HL7 validator does, and unknown modifier extensions', () => {
+    const extension = [{ url: 'http://fkcfhir.org/fhir/StructureDefinition/orderSource', valueBoolean: true }];
     const plain = check({ resourceType: 'Patient', extension });
-    expect(plain.outcome.id).toBe('ok');
-    expect(plain.text).toMatch(/information Patient.extension\[0\]: Unknown extension http:\/\/example.org\/unknown/);
+    expect(plain.text).toMatch(/error Patient.extension\[0\]: The extension http:\/\/fkcfhir.org\/fhir\/StructureDefinition\/orderSource could not be found/);
     expect(expressionsOf(check({ resourceType: 'Patient', modifierExtension: extension }).errors)).toEqual(['Patient.modifierExtension[0]']);
+    const otherPublisher = { resourceType: 'Patient', meta: { profile: ['http://example.com/fhir/StructureDefinition/p'] }, extension };
+    expect(expressionsOf(check(otherPublisher).errors)).toEqual(['Patient.extension[0]']);
+    const nictizInR4 = { resourceType: 'Patient', extension: [{ url: 'http://nictiz.nl/fhir/StructureDefinition/code-specification', valueBoolean: true }] };
+    expect(expressionsOf(check(nictizInR4).errors)).toEqual(['Patient.extension[0]']);
+  });
+
+  it('notes an unknown extension whose definition exists but is not installed, and those of example domains', () => {
+    const noted = (url: string, options: { profile?: string; modifier?: boolean; validator?: Validator } = {}) => {
+      const patient: Record<string, unknown> = { resourceType: 'Patient', [options.modifier ? 'modifierExtension' : 'extension']: [{ url, valueBoolean: true }] };
+      if (options.profile) patient.meta = { profile: [options.profile] };
+      const outcome = (options.validator ?? r4).validate(patient);
+      return { errors: errorsOf(outcome), text: describeIssues(outcome.issue) };
+    };
+    // The declared profile is not known: its package may define the extensions of its publisher (http or https).
+    const declared = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
+    expect(declared.errors).toEqual([]);
+    expect(declared.text).toMatch(/information Patient.extension\[0\]: .*the package of the declared profile https:\/\/fkcfhir.org/);
+    // The eOverdracht package depends on zib2017, which is not installed: STU3 extensions of nictiz.nl/fhir are noted.
+    const zib = noted('http://nictiz.nl/fhir/StructureDefinition/code-specification', { validator: stu3 });
+    expect(zib.errors).toEqual([]);
+    expect(zib.text).toMatch(/information .*nictiz.fhir.nl.stu3.zib2017/);
+    expect(noted('http://example.com/StructureDefinition/x', { validator: stu3 }).errors).toHaveLength(1);
+    // HL7's extensions package, cross-version extensions (also as modifiers), example domains.
+    expect(noted('http://hl7.org/fhir/StructureDefinition/organization-brand').text).toMatch(/warning .*HL7 extensions package/);
+    expect(noted('http://hl7.org/fhir/5.0/StructureDefinition/extension-Patient.x', { modifier: true }).errors).toEqual([]);
+    expect(noted('http://hl7.org/fhir/1.0/StructureDefinition/extension-Patient.animal').errors).toEqual([]);
+    expect(noted('http://hl7.org/fhir/StructureDefinition/x', { modifier: true }).errors).toHaveLength(1);
+    expect(noted('http://example.org/fhir/StructureDefinition/SimpleExtension').errors).toEqual([]);
+    expect(noted('https://www.acme.com/x').errors).toEqual([]);
   });
 });
 
