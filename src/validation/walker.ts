@@ -1,6 +1,7 @@
 import { narrativeAllowed } from '../fhir/narrative.js';
 import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import { outOfBound } from './bounds.js';
 import { BundleContext } from './bundle.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
@@ -407,8 +408,7 @@ export class Walker {
       this.report('error', 'value', `Value is ${describeValue(value)} but must be ${describeValue(rule.pattern.value)} (pattern in ${rule.id})`);
     }
     if (rule.binding && typeof value === 'string') this.codeBinding(rule.binding, undefined, value);
-    if (rule.minValue && isBelow(value, rule.minValue.value)) this.report('error', 'value', `Value ${describeValue(value)} is below the minimum ${describeValue(rule.minValue.value)}`);
-    if (rule.maxValue && isBelow(rule.maxValue.value, value)) this.report('error', 'value', `Value ${describeValue(value)} is above the maximum ${describeValue(rule.maxValue.value)}`);
+    this.bounds(rule, value);
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
       if (type.code === 'xhtml') this.narrativeReferences(value);
@@ -439,6 +439,7 @@ export class Walker {
     const plan = type.code === 'Extension' ? this.extensionPlan(rule, type, value) : rule.plan(type);
     if (rule.fixed || rule.pattern) this.fixedOrPattern(rule, value);
     if (rule.binding && (type.code === 'Coding' || type.code === 'CodeableConcept')) this.codingBinding(rule.binding, type.code, value);
+    this.bounds(rule, value);
     if (plan.structure) {
       const url = type.code === 'Extension' && typeof value.url === 'string' ? value.url : undefined;
       this.hosts.push({ path: rule.node.def.path, type: type.code, value, url, depth: this.depth });
@@ -449,6 +450,15 @@ export class Walker {
     else if (type.code === 'Extension') this.extensionRules(value);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  private bounds(rule: ElementRule, value: unknown): void {
+    if (rule.minValue && outOfBound(value, rule.minValue, 'min')) {
+      this.report('error', 'value', `Value ${describeValue(value)} is below the minimum ${describeValue(rule.minValue.value)} (minValue${rule.minValue.type})`);
+    }
+    if (rule.maxValue && outOfBound(value, rule.maxValue, 'max')) {
+      this.report('error', 'value', `Value ${describeValue(value)} is above the maximum ${describeValue(rule.maxValue.value)} (maxValue${rule.maxValue.type})`);
+    }
   }
 
   /** A type with several profiles: the value must meet at least one of them (when all are known). */
@@ -677,12 +687,6 @@ export class Walker {
 }
 
 /** Numbers compare as numbers; dates, times and instants of the same precision compare as their ISO text. */
-function isBelow(value: unknown, bound: unknown): boolean {
-  if (typeof value === 'number' && typeof bound === 'number') return value < bound;
-  if (typeof value === 'string' && typeof bound === 'string' && value.length === bound.length) return value < bound;
-  return false;
-}
-
 /** A complex extension defines its sub-extensions: one with a relative url it does not define is an error (as in the HL7 validator). */
 function isUndefinedSubExtension(rule: ElementRule, value: unknown): boolean {
   if (rule.node.def.path !== 'Extension.extension' || !isObject(value)) return false;

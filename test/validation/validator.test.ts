@@ -91,6 +91,29 @@ const patientBundle = {
   },
 };
 
+const BOUNDED_OBSERVATION = 'http://example.org/fhir/StructureDefinition/bounded-observation';
+const kg = (value: number) => ({ value, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' });
+
+/** Quantity bounds on a value, and a Duration bound (from now) on a dateTime. */
+const boundedObservation = {
+  resourceType: 'StructureDefinition',
+  url: BOUNDED_OBSERVATION,
+  name: 'BoundedObservation',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Observation',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation',
+  derivation: 'constraint',
+  differential: {
+    element: [
+      { id: 'Observation.effective[x]', path: 'Observation.effective[x]', type: [{ code: 'dateTime' }], maxValueDuration: { value: 1, unit: 'd', system: 'http://unitsofmeasure.org', code: 'd' } },
+      { id: 'Observation.value[x]', path: 'Observation.value[x]', type: [{ code: 'Quantity' }], minValueQuantity: kg(0), maxValueQuantity: kg(300) },
+    ],
+  },
+};
+
 const validPatient = (): Resource => ({
   resourceType: 'Patient',
   id: 'p1',
@@ -117,6 +140,7 @@ beforeAll(async () => {
   writeFileSync(path.join(folder, 'orphan-patient.json'), JSON.stringify(orphanProfile));
   writeFileSync(path.join(folder, 'single-author.json'), JSON.stringify(singleAuthorComposition));
   writeFileSync(path.join(folder, 'patient-bundle.json'), JSON.stringify(patientBundle));
+  writeFileSync(path.join(folder, 'bounded-observation.json'), JSON.stringify(boundedObservation));
   writeFileSync(path.join(folder, 'broken.json'), '{ not json');
   [r4, stu3] = await Promise.all([
     createValidator({ version: 'r4', profileFolders: [folder] }),
@@ -181,6 +205,17 @@ describe('profiles with generated snapshots', () => {
     expect(check({ ...patient, multipleBirthInteger: 2 }).errors).toEqual([]);
     expect(check({ ...patient, multipleBirthInteger: 12 }).text).toMatch(/error Patient.multipleBirth.ofType\(integer\): Value 12 is above the maximum 9/);
     expect(check({ ...patient, multipleBirthBoolean: true }).text).toMatch(/Unrecognized property 'multipleBirthBoolean'/);
+  });
+
+  it('checks Quantity bounds in the same unit, and a Duration bound on a dateTime from the current time', () => {
+    const observation = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
+    const errorsFor = (extra: Record<string, unknown>) => describeIssues(check({ ...observation, ...extra }, [BOUNDED_OBSERVATION]).errors);
+    expect(errorsFor({ valueQuantity: kg(70), effectiveDateTime: new Date().toISOString() })).toBe('');
+    expect(errorsFor({ valueQuantity: kg(-1) })).toMatch(/error Observation.value.ofType\(Quantity\): Value .* is below the minimum .* \(minValueQuantity\)/);
+    expect(errorsFor({ valueQuantity: kg(301) })).toMatch(/error Observation.value.ofType\(Quantity\): Value .* is above the maximum .* \(maxValueQuantity\)/);
+    // Another unit needs UCUM conversion: not judged here.
+    expect(errorsFor({ valueQuantity: { value: 400_000, system: 'http://unitsofmeasure.org', code: 'g' } })).toBe('');
+    expect(errorsFor({ effectiveDateTime: '2100-01-01T00:00:00Z' })).toMatch(/error Observation.effective.ofType\(dateTime\): Value .* is above the maximum .* \(maxValueDuration\)/);
   });
 
   it('slices on the type of a resource', () => {
