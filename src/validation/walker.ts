@@ -376,7 +376,7 @@ export class Walker {
   private item(rule: ElementRule, type: TypeRule, value: unknown, extension: unknown): void {
     if (type.kind === 'primitive') this.primitive(rule, type, value, extension);
     else if (value === null || value === undefined) this.report('error', 'structure', `${rule.id} cannot be null`);
-    else if (type.kind === 'resource') this.nestedResource(rule, value);
+    else if (type.kind === 'resource') this.nestedResource(rule, type, value);
     else this.complex(rule, type, value);
   }
 
@@ -677,16 +677,18 @@ export class Walker {
     }
   }
 
-  private nestedResource(rule: ElementRule, value: unknown): void {
+  /** A resource inside another (contained, a Bundle entry, a parameter): walked on its own, against its type's profile when it has one. */
+  private nestedResource(rule: ElementRule, type: TypeRule, value: unknown): void {
     if (!isObject(value) || typeof value.resourceType !== 'string') {
       this.report('error', 'structure', `${rule.id} must hold a resource with a resourceType`);
       return;
     }
-    this.resource(value, [], rule.name === 'contained' ? 'contained' : 'entry');
+    const profiles = type.profiles.length === 1 && this.compiler.root(type.profiles[0]) ? type.profiles : [];
+    this.resource(value, profiles, rule.name === 'contained' ? 'contained' : 'entry');
+    if (type.profiles.length > 1) this.profileChoice(type, value);
   }
 }
 
-/** Numbers compare as numbers; dates, times and instants of the same precision compare as their ISO text. */
 /** A complex extension defines its sub-extensions: one with a relative url it does not define is an error (as in the HL7 validator). */
 function isUndefinedSubExtension(rule: ElementRule, value: unknown): boolean {
   if (rule.node.def.path !== 'Extension.extension' || !isObject(value)) return false;

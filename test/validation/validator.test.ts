@@ -114,6 +114,25 @@ const boundedObservation = {
   },
 };
 
+const PATIENT_PARAMETERS = 'http://example.org/fhir/StructureDefinition/patient-parameters';
+
+/** A parameter whose resource is typed with a profile: the resource must meet it. */
+const patientParameters = {
+  resourceType: 'StructureDefinition',
+  url: PATIENT_PARAMETERS,
+  name: 'PatientParameters',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Parameters',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Parameters',
+  derivation: 'constraint',
+  differential: {
+    element: [{ id: 'Parameters.parameter.resource', path: 'Parameters.parameter.resource', type: [{ code: 'Resource', profile: [TEST_PATIENT] }] }],
+  },
+};
+
 const validPatient = (): Resource => ({
   resourceType: 'Patient',
   id: 'p1',
@@ -141,6 +160,7 @@ beforeAll(async () => {
   writeFileSync(path.join(folder, 'single-author.json'), JSON.stringify(singleAuthorComposition));
   writeFileSync(path.join(folder, 'patient-bundle.json'), JSON.stringify(patientBundle));
   writeFileSync(path.join(folder, 'bounded-observation.json'), JSON.stringify(boundedObservation));
+  writeFileSync(path.join(folder, 'patient-parameters.json'), JSON.stringify(patientParameters));
   writeFileSync(path.join(folder, 'broken.json'), '{ not json');
   [r4, stu3] = await Promise.all([
     createValidator({ version: 'r4', profileFolders: [folder] }),
@@ -205,6 +225,14 @@ describe('profiles with generated snapshots', () => {
     expect(check({ ...patient, multipleBirthInteger: 2 }).errors).toEqual([]);
     expect(check({ ...patient, multipleBirthInteger: 12 }).text).toMatch(/error Patient.multipleBirth.ofType\(integer\): Value 12 is above the maximum 9/);
     expect(check({ ...patient, multipleBirthBoolean: true }).text).toMatch(/Unrecognized property 'multipleBirthBoolean'/);
+  });
+
+  it('holds a resource inside another to the profile its type names', () => {
+    const parameters = (resource: Resource) => ({ resourceType: 'Parameters', parameter: [{ name: 'patient', resource }] });
+    expect(check(parameters(validPatient()), [PATIENT_PARAMETERS]).errors).toEqual([]);
+    const { gender: _gender, meta: _meta, ...withoutGender } = validPatient() as Resource & { gender?: string };
+    expect(expressionsOf(check(parameters(withoutGender), [PATIENT_PARAMETERS]).errors)).toEqual(['Parameters.parameter[0].resource.gender']);
+    expect(check(parameters(withoutGender)).errors).toEqual([]);
   });
 
   it('checks Quantity bounds in the same unit, and a Duration bound on a dateTime from the current time', () => {
