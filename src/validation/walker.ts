@@ -613,12 +613,12 @@ export class Walker {
       this.report('information', 'informational', `Extension ${url} stands for an element of another FHIR release, whose definitions are not installed: its content was checked as a plain extension`);
       return;
     }
-    if (modifier) {
-      this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
-      return;
-    }
     if (EXAMPLE_EXTENSION.test(url)) {
       this.report('information', 'informational', `Unknown extension ${url} (an example domain): its content was checked as a plain extension`);
+      return;
+    }
+    if (modifier) {
+      this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
       return;
     }
     if (url.startsWith(CORE_PREFIX)) {

@@ -419,6 +419,7 @@ describe('terminology, invariants and references', () => {
     expect(noted('http://hl7.org/fhir/1.0/StructureDefinition/extension-Patient.animal').errors).toEqual([]);
     expect(noted('http://hl7.org/fhir/StructureDefinition/x', { modifier: true }).errors).toHaveLength(1);
     expect(noted('http://example.org/fhir/StructureDefinition/SimpleExtension').errors).toEqual([]);
+    expect(noted('http://example.org/fhir/StructureDefinition/modify', { modifier: true }).errors).toEqual([]);
     expect(noted('https://www.acme.com/x').errors).toEqual([]);
   });
 });
