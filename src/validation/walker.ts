@@ -128,10 +128,7 @@ export class Walker {
       resource,
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
-      unknownProfiles: [
-        ...(placement === 'contained' ? outer.scope.unknownProfiles : []),
-        ...declaredProfiles(resource).filter((url) => !this.compiler.root(url)),
-      ],
+      unknownProfiles: this.unknownProfiles(resource, placement === 'contained' ? outer.scope.unknownProfiles : NO_PROFILES),
     };
     const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
@@ -140,6 +137,12 @@ export class Walker {
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
+  }
+
+  private unknownProfiles(resource: Json, inherited: string[]): string[] {
+    if (!isObject(resource.meta) || resource.meta.profile === undefined) return inherited;
+    const unknown = declaredProfiles(resource).filter((url) => !this.compiler.root(url));
+    return unknown.length ? [...inherited, ...unknown] : inherited;
   }
 
   private resourceDefinition(resource: Json): ElementRule | undefined {
@@ -710,6 +713,7 @@ function countPresent(obj: Json, rule: ElementRule, withCompanions: boolean): nu
 }
 
 const NONE_CONTAINED: ReadonlyMap<string, Json> = new Map();
+const NO_PROFILES: string[] = [];
 
 function declaredProfiles(resource: Json): string[] {
   return asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
