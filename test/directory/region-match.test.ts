@@ -10,7 +10,7 @@ import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, transaction } from '../transfer/support.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, transaction } from '../transfer/support.js';
 
 /**
  * The whole story in a region the hospital knows only through the directory: its configuration holds its own
