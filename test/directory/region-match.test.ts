@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
-import { PAYLOAD_TYPES, PAYLOAD_TYPE_SYSTEM } from '../../src/directory/payload-types.js';
 import type { Gateway } from '../../src/main.js';
-import { DOCUMENT_CODES, PROFILES, TASK_CODE } from '../../src/transfer/codes.js';
-import { localId } from '../../src/transfer/receiver.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
-import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
+import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
+import { advanceNoticeTask, publishInRoot, transferBetween } from './support.js';
 import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, transaction } from '../transfer/support.js';
 
 /**
@@ -29,12 +27,6 @@ let sites: RunningSites;
 let point: Gateway;
 let sender: Gateway;
 let receiver: Gateway;
-
-function publishInRoot(site: Site, p: Party): void {
-  const payloadType = [{ coding: [{ system: PAYLOAD_TYPE_SYSTEM, code: PAYLOAD_TYPES.adminDirectory }] }];
-  root.put('region', { resourceType: 'Endpoint', id: `${p.id}-directory`, status: 'active', payloadType, address: `${site.url}/mcsd/${p.id}` });
-  root.put('region', { resourceType: 'Organization', id: p.id, identifier: [{ system: URA_SYSTEM, value: p.ura }], endpoint: [{ reference: `Endpoint/${p.id}-directory` }] });
-}
 
 async function syncDirectory(gateway: Gateway, p: Party): Promise<void> {
   expect((await fhirCall(gateway.url, await ehrToken(gateway.url, p), 'POST', '/fhir/$directory-update')).status).toBe(200);
@@ -60,7 +52,7 @@ beforeAll(async () => {
   const h = await newSite([{ party: hospital, roles: ['sender'] }], 'region-match-');
   const v = await newSite([{ party: vvt, roles: ['receiver'] }], 'region-match-');
   root = await new McsdDirectories().start();
-  for (const [site, p] of [[cpSite, zcc], [h, hospital], [v, vvt]] as const) publishInRoot(site, p);
+  for (const [site, p] of [[cpSite, zcc], [h, hospital], [v, vvt]] as const) publishInRoot(root, p, `${site.url}/mcsd/${p.id}`);
   // No `trusted[]`: only the own organisation, the root directory and (hospital, provider) the coordination point's URA.
   sites = await startSites([cpSite, h, v], ({ trusted: _none, ...raw }) => ({
     ...raw,
@@ -88,23 +80,7 @@ afterAll(async () => {
   await root?.close();
 });
 
-const localTaskId = (remoteTask: string) => localId(hospital.id, `Task/${remoteTask}`);
-
-async function copyAtProvider(remoteTask: string, status: string): Promise<Record<string, unknown>> {
-  const token = await ehrToken(receiver.url, vvt);
-  return eventually(`Task/${remoteTask} ${status} at the provider`, async () => {
-    const { status: code, body } = await fhirCall(receiver.url, token, 'GET', `/fhir/stu3/Task/${localTaskId(remoteTask)}`);
-    return code === 200 && body.status === status ? body : undefined;
-  });
-}
-
-async function answer(remoteTask: string, status: string): Promise<void> {
-  const ehr = await ehrToken(receiver.url, vvt);
-  const copy = await copyAtProvider(remoteTask, (await fhirCall(receiver.url, ehr, 'GET', `/fhir/stu3/Task/${localTaskId(remoteTask)}`)).body.status as string);
-  expect((await fhirCall(receiver.url, ehr, 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status })).status).toBe(200);
-  const token = await ehrToken(sender.url, hospital);
-  await eventually(`Task/${remoteTask} ${status} at the hospital`, async () => ((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${remoteTask}`)).body.status === status ? true : undefined));
-}
+const transfer = () => transferBetween({ gateway: sender, party: hospital }, { gateway: receiver, party: vvt });
 
 type Part = { name: string; valueReference?: { reference: string }; valueString?: string };
 
@@ -126,28 +102,18 @@ describe('a hospital configured with only the root directory and the coordinatio
 
     const hospitalEhr = await ehrToken(sender.url, hospital);
     expect((await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3', transaction(documentOf(examples, ADVANCE_NOTICE)))).status).toBe(200);
-    const created = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/Task', {
-      resourceType: 'Task',
-      meta: { profile: [PROFILES.task] },
-      status: 'requested',
-      intent: 'order',
-      code: { coding: [TASK_CODE] },
-      for: { reference: 'Patient/nl-core-patient-eov-test-1-5-01' },
-      requester: { agent: { identifier: { system: URA_SYSTEM, value: hospital.ura } } },
-      owner: { reference: owner.reference },
-      input: [{ type: { coding: [DOCUMENT_CODES.advanceNotice] }, valueReference: { reference: ADVANCE_NOTICE } }],
-    });
+    const created = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/Task', advanceNoticeTask(hospital, owner.reference));
     expect([created.status, created.body.owner]).toEqual([201, expect.objectContaining({ identifier: { system: URA_SYSTEM, value: vvt.ura } })]);
     const task = created.body.id as string;
 
-    await copyAtProvider(task, 'requested');
-    await answer(task, 'accepted');
+    await transfer().copyAtProvider(task, 'requested');
+    await transfer().answer(task, 'accepted');
     const handedOver = await fhirCall(sender.url, hospitalEhr, 'POST', `/fhir/stu3/Task/${task}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });
     expect(handedOver.status).toBe(200);
-    await copyAtProvider(task, 'in-progress');
-    await answer(task, 'completed');
+    await transfer().copyAtProvider(task, 'in-progress');
+    await transfer().answer(task, 'completed');
   }, 90_000);
 });
