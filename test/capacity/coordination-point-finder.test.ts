@@ -4,7 +4,9 @@ import { parseConfig } from '../../src/config/config.js';
 import { createCapacity } from '../../src/capacity/index.js';
 import { coordinationPointFinder } from '../../src/capacity/provider/coordination-point.js';
 import { isOperationOutcomeError } from '../../src/fhir/outcome.js';
-import type { Store } from '../../src/store/repository.js';
+import { Publisher } from '../../src/capacity/provider/publisher.js';
+import type { ProviderCapacity } from '../../src/capacity/provider/service.js';
+import type { Store, UnitOfWork } from '../../src/store/repository.js';
 
 /** The coordination point is looked up in the trust registry when needed: one found in the directory later counts. */
 const ZCC: TrustedOrganization = { id: 'zcc', name: 'ZCC', ura: '44444444', endpoints: { fhir: 'https://zcc.example/fhir/stu3', capacity: 'https://zcc.example/fhir' } };
@@ -38,6 +40,19 @@ describe('the coordination point this gateway reaches', () => {
     const registry = learningRegistry();
     registry.learn({ ...ZCC, endpoints: { oauth: 'https://zcc.example/oauth2/token' } });
     expect(coordinationPointFinder({ ura: ZCC.ura! }, registry)()).toBeUndefined();
+  });
+
+  it('queues no publication while the coordination point is unknown, and one to its capacity base once found', async () => {
+    const registry = learningRegistry();
+    const enqueued: { destination: string }[] = [];
+    const outbox = { list: async () => [], enqueue: async (message: { destination: string }) => void enqueued.push(message) };
+    const tx = { outbox } as unknown as UnitOfWork;
+    const publisher = new Publisher({ store: {} as Store, provider: {} as ProviderCapacity, client: { remote: () => ({}) as never }, coordinationPoint: coordinationPointFinder({ ura: ZCC.ura! }, registry) });
+    await publisher.schedule(tx, 'vvt');
+    expect(enqueued).toEqual([]);
+    registry.learn(ZCC);
+    await publisher.schedule(tx, 'vvt');
+    expect(enqueued.map((message) => message.destination)).toEqual(['https://zcc.example/fhir/MeasureReport']);
   });
 
   it('answers an EHR’s $match-capacity with not-found while the directory does not know it yet', async () => {

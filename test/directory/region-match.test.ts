@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { POPULATION_SYSTEM } from '../../src/capacity/canonical.js';
+import { PAYLOAD_TYPES } from '../../src/directory/payload-types.js';
 import type { Gateway } from '../../src/main.js';
 import { CARE_TYPE_SYSTEM, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
@@ -95,6 +96,15 @@ async function firstCandidate(): Promise<Part[]> {
 }
 
 describe('a hospital configured with only the root directory and the coordination point’s URA', () => {
+  it('finds the coordination point’s R4 base in its directory, an Endpoint only a coordination point publishes', async () => {
+    const capacityEndpoints = async (gateway: Gateway, p: Party) => {
+      const bundle = (await (await fetch(`${gateway.url}/mcsd/${p.id}/Endpoint`)).json()) as { entry?: { resource: { payloadType: { coding: { code: string }[] }[]; address: string } }[] };
+      return (bundle.entry ?? []).filter((entry) => entry.resource.payloadType[0]!.coding[0]!.code === PAYLOAD_TYPES.capacityCoordination).map((entry) => entry.resource.address);
+    };
+    expect(await capacityEndpoints(point, zcc)).toEqual([`${point.config.publicBaseUrl}/fhir`]);
+    expect(await capacityEndpoints(sender, hospital)).toEqual([]);
+  });
+
   it('matches, offers to the first candidate, and the transfer runs to completion', async () => {
     const candidate = await firstCandidate();
     expect(candidate.find((part) => part.name === 'name')?.valueString).toBe(vvt.name);
