@@ -33,7 +33,7 @@ export interface CapacityOptions {
   /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
   client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
-  /** Who may publish to a coordination point (the trust registry); `config.trusted` alone if not given. */
+  /** The trust registry: who may publish to a coordination point, and where the configured one is; `config.trusted` alone if not given. */
   publishers?: Publishers;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
