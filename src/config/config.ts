@@ -48,7 +48,8 @@ export interface TrustedOrganization {
   agb?: string;
   jwks?: { keys: Record<string, unknown>[] };
   didWeb?: string;
-  endpoints: { oauth?: string; fhir?: string; notification?: string };
+  /** `capacity`: a coordination point's R4 FHIR base (publication, `$match-capacity`), else `fhir`. */
+  endpoints: { oauth?: string; fhir?: string; notification?: string; capacity?: string };
   /**
    * How an eOverdracht sender notifies this organisation (NOTIFICATION_SHAPES): the Nuts Bolt v1 empty POST
    * (`bolt`, the default) or the Twiin TA Notified Pull notification Task (`twiin`).
@@ -82,7 +83,8 @@ export interface GatewayConfig {
   organizations: HostedOrganization[];
   trusted: TrustedOrganization[];
   nuts: NutsSettings;
-  coordinationPoint?: { organization: string };
+  /** The coordination point: a trusted organisation's id, or a URA the trust registry (and so the directory) knows. */
+  coordinationPoint?: { organization: string } | { ura: string };
   capacity?: CapacitySettings;
   desk?: DeskSettings;
   subscriptions?: SubscriptionSettings;
@@ -264,7 +266,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     if (ids.has(org.id)) throw new ConfigError(`invalid configuration: organization id '${org.id}' appears twice`);
     ids.add(org.id);
   }
-  if (config.coordinationPoint && !ids.has(config.coordinationPoint.organization)) {
+  if (config.coordinationPoint && 'organization' in config.coordinationPoint && !ids.has(config.coordinationPoint.organization)) {
     throw new ConfigError(`invalid configuration: coordinationPoint.organization '${config.coordinationPoint.organization}' is not a known organization`);
   }
   return {
