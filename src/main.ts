@@ -146,7 +146,7 @@ function retentionOf(config: GatewayConfig): Retention {
 
 async function createValidators(config: GatewayConfig) {
   const profileFolders = config.profiles.folders;
-  const [r4, stu3] = await Promise.all((['r4', 'stu3'] as FhirVersion[]).map((version) => createValidator({ version, profileFolders })));
+  const [r4, stu3] = await Promise.all((['r4', 'stu3'] as FhirVersion[]).map((version) => createValidator({ version, profileFolders, unknownExtensions: 'allow' })));
   return { r4, stu3 };
 }
 

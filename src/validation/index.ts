@@ -29,7 +29,7 @@ import { Compiler } from './compile.js';
 import { StructureTrees } from './element-tree.js';
 import { loadProfileFolders } from './loader.js';
 import { Terminology } from './terminology.js';
-import { Walker } from './walker.js';
+import { Walker, type UnknownExtensions } from './walker.js';
 
 export interface ValidationOptions {
   /** Extra profile canonicals to enforce, besides those the resource declares. */
@@ -56,6 +56,8 @@ export interface ValidatorOptions {
   version: FhirVersion;
   /** Folders with profiles besides the repository's own `profiles/` (config `profiles.folders`). */
   profileFolders?: string[];
+  /** An extension without a known definition: refused (default, as the HL7 validator) or allowed with a warning. */
+  unknownExtensions?: UnknownExtensions;
 }
 
 /** The repository's own conformance folder, always loaded. */
@@ -70,7 +72,7 @@ export async function createValidator(options: ValidatorOptions): Promise<Valida
     version,
     loadIssues,
     validate(resource, validationOptions) {
-      return validateWith(new Walker(compiler, version), resource, validationOptions?.profiles ?? []);
+      return validateWith(new Walker(compiler, version, options.unknownExtensions), resource, validationOptions?.profiles ?? []);
     },
     knowsProfile: (url) => registry.structure(url) !== undefined,
     profiles: () =>

@@ -22,6 +22,13 @@ const CROSS_VERSION_EXTENSION = /^http:\/\/hl7\.org\/fhir\/\d\.\d\/StructureDefi
 const EXAMPLE_EXTENSION = /^https?:\/\/([^/]+\.)?(example\.org|acme\.com|nema\.org)\//;
 const VALUE_IN_DEFINITION = /^ElementDefinition\.(example|fixed|pattern|defaultValue|minValue|maxValue)/;
 
+/**
+ * What an extension whose definition is not known does to the verdict: `refuse`, the HL7 validator's default (the CLI,
+ * the agreement suite), or `allow`, as its `-extension any` (the server: FHIR lets any organisation define its own
+ * extensions, and an EHR's are noted, not refused). An unknown modifier extension is refused either way.
+ */
+export type UnknownExtensions = 'refuse' | 'allow';
+
 /** An element extensions may sit on, and where it is in the walk. */
 interface HostFrame {
   path: string;
@@ -67,6 +74,7 @@ export class Walker {
   constructor(
     private readonly compiler: Compiler,
     private readonly version: FhirVersion,
+    private readonly unknownExtensions: UnknownExtensions = 'refuse',
   ) {}
 
   /** Validates a top-level resource against its declared profiles, `profiles`, or else its base definition. */
@@ -572,7 +580,7 @@ export class Walker {
   private conforms(value: unknown, profile: string): boolean | undefined {
     const root = this.compiler.root(profile);
     if (!root || !isObject(value)) return root ? false : undefined;
-    const probe = new Walker(this.compiler, this.version);
+    const probe = new Walker(this.compiler, this.version, this.unknownExtensions);
     if (typeof value.resourceType === 'string') {
       if (value.resourceType !== root.tree.definition.type) return false;
       probe.rootResource = this.rootResource;
@@ -634,6 +642,10 @@ export class Walker {
     const source = missing ? `${missing} (installed packages of ${namespace} depend on it)` : profile && `the package of the declared profile ${profile}`;
     if (source) {
       this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${source}, which is not installed, so its content was checked as a plain extension`);
+      return;
+    }
+    if (this.unknownExtensions === 'allow') {
+      this.report('warning', 'extension', `Unknown extension ${url}: allowed here, so its content was checked as a plain extension`);
       return;
     }
     this.report('error', 'extension', `The extension ${url} could not be found so is not allowed here`);

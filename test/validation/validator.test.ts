@@ -397,6 +397,16 @@ describe('terminology, invariants and references', () => {
     expect(expressionsOf(check(nictizInR4).errors)).toEqual(['Patient.extension[0]']);
   });
 
+  it('allows an unknown extension with a warning where asked (the server: any organisation may define its own), never an unknown modifier', async () => {
+    const lenient = await createValidator({ version: 'r4', unknownExtensions: 'allow' });
+    const extension = [{ url: 'http://vvt.example/fhir/StructureDefinition/tarief', valueString: '120 euro' }];
+    const outcome = lenient.validate({ resourceType: 'Patient', extension });
+    expect(outcome.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal')).toEqual([]);
+    expect(outcome.issue.find((i) => i.severity === 'warning')?.details?.text).toMatch(/Unknown extension http:\/\/vvt.example\/fhir\/StructureDefinition\/tarief: allowed here/);
+    const modifier = lenient.validate({ resourceType: 'Patient', modifierExtension: extension });
+    expect(modifier.issue.filter((i) => i.severity === 'error').map((i) => i.expression?.[0])).toEqual(['Patient.modifierExtension[0]']);
+  });
+
   it('notes an unknown extension whose definition exists but is not installed, and those of example domains', () => {
     const noted = (url: string, options: { profile?: string; modifier?: boolean; validator?: Validator } = {}) => {
       const patient: Record<string, unknown> = { resourceType: 'Patient', [options.modifier ? 'modifierExtension' : 'extension']: [{ url, valueBoolean: true }] };
