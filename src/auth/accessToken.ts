@@ -30,13 +30,15 @@ export interface AccessTokenClaims {
   /** Ids of the authorization credentials (issued by the tenant) the resources come from. */
   credentials: string[];
   user?: Principal['user'];
+  /** RFC 9449 §6: the thumbprint of the key the token is bound to (a DPoP token); absent for a bearer token. */
+  cnf?: { jkt: string };
   /** The token's id: the first part of the token. */
   jti: string;
   iat: number;
   exp: number;
 }
 
-export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user'>;
+export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user' | 'cnf'>;
 
 export interface IssuedAccessToken {
   token: string;
@@ -79,6 +81,7 @@ export function issueAccessToken(authorizer: HostedParty, issuer: string, grant:
     resources: grant.resources,
     credentials: grant.credentials,
     ...(grant.user ? { user: grant.user } : {}),
+    ...(grant.cnf ? { cnf: grant.cnf } : {}),
     jti: id,
     iat: now,
     exp,

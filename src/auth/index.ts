@@ -9,6 +9,7 @@ import type { Authenticator } from '../fhir/principal.js';
 import type { RateLimit } from './rateLimit.js';
 import { createTokenService, type HeldCredentials, type TokenService } from './tokenService.js';
 import { createTokenVerifier } from './tokenVerifier.js';
+import { createDpopVerifier } from './dpop/index.js';
 import { createTrustRegistry, type Fetch, type TrustRegistry } from './trust.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
@@ -39,11 +40,13 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);
   const verifier = createTokenVerifier(registry, store.accessTokens, credentials, options.clock);
+  const dpop = createDpopVerifier(store.replay, options.clock);
   const tokens = createTokenService({
     registry,
     writes,
     credentials,
     verifier,
+    dpop,
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
@@ -52,7 +55,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   });
   return {
     registry,
-    authenticator: createAuthenticator(verifier),
+    authenticator: createAuthenticator(verifier, dpop),
     tokens,
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),

@@ -17,6 +17,7 @@ import {
   nowSeconds,
 } from './rules.js';
 import type { TokenVerifier } from './tokenVerifier.js';
+import { DpopProofError, type DpopVerifier } from './dpop/index.js';
 import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
 
 /**
@@ -27,17 +28,20 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
  */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'bearer';
+  /** `DPoP` for a token bound to the key of the request's DPoP proof (RFC 9449 §5). */
+  token_type: 'bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
 
-export type IntrospectionResponse = { active: false } | ({ active: true; token_type: 'Bearer'; scope?: string } & AccessTokenClaims);
+export type IntrospectionResponse = { active: false } | ({ active: true; token_type: 'Bearer' | 'DPoP'; scope?: string } & AccessTokenClaims);
 
 /** Where a request came from, as far as the network says (nothing in it is verified). */
 export interface RequestSource {
   /** The client's IP address. */
   address?: string;
+  /** The request's DPoP header(s): a proof asks for a token bound to its key (RFC 9449). */
+  dpop?: string | string[];
 }
 
 export interface TokenService {
@@ -75,6 +79,7 @@ export interface TokenServiceDeps {
   writes: AtomicWrites;
   credentials: CredentialService;
   verifier: TokenVerifier;
+  dpop: DpopVerifier;
   auditor: Auditor;
   /** Per verified requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
@@ -273,10 +278,22 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     });
     if (!fresh) throw new TokenError('jti has been used before');
     verifier.remember(token, claims);
-    return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
+    return { access_token: token, token_type: claims.cnf ? 'DPoP' : 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 
-  async function jwtBearer(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
+  /** The key thumbprint a DPoP proof at the token endpoint binds the token to (RFC 9449 §5); none without a proof. */
+  async function dpopBinding(source: RequestSource): Promise<AccessTokenGrant['cnf']> {
+    if (source.dpop === undefined) return undefined;
+    try {
+      const { jkt } = await deps.dpop.verify(source.dpop, { htm: 'POST', htu: tokenEndpoint });
+      return { jkt };
+    } catch (error) {
+      if (error instanceof DpopProofError) throw new OAuthError('invalid_dpop_proof', error.message);
+      throw error;
+    }
+  }
+
+  async function jwtBearer(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const assertion = params.assertion;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('assertion is required');
     const now = nowSeconds(clock);
@@ -306,6 +323,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           resources: presented.flatMap((credential) => credential.resources),
           credentials: presented.map((credential) => credential.id),
           user: grant.user,
+          cnf,
         },
         { kind: 'jwt-bearer', assertion: verified },
         now,
@@ -347,7 +365,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { client: registry.ehrClient(verified.iss) as EhrParty, assertion: verified };
   }
 
-  async function clientCredentials(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
+  async function clientCredentials(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const now = nowSeconds(clock);
     const { client, assertion } = await authenticateClient(params, now, source);
     let user: Principal['user'];
@@ -358,7 +376,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { kind: 'client-assertion', assertion }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user, cnf }, { kind: 'client-assertion', assertion }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
@@ -372,9 +390,12 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       limitedPerAddress(source, async () => {
         const grantType = params.grant_type;
         if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
-        if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source);
-        if (grantType === CLIENT_CREDENTIALS_GRANT) return clientCredentials(params, source);
-        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
+        if (grantType !== JWT_BEARER_GRANT && grantType !== CLIENT_CREDENTIALS_GRANT) {
+          throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
+        }
+        const cnf = await dpopBinding(source);
+        if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source, cnf);
+        return clientCredentials(params, source, cnf);
       }),
 
     /** RFC 7662 for the tenant's own resource servers: the caller authenticates like an EHR and sees only its tenant's tokens. */
@@ -389,7 +410,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         try {
           const claims = await verifier.verify(token);
           if (claims.tenant !== client.tenant) return { active: false };
-          return { active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
+          return { active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
         } catch (error) {
           if (error instanceof TokenError) return { active: false };
           throw error;

@@ -39,10 +39,22 @@ export interface AccessRequest {
   endpoint?: 'fhir' | 'notification';
 }
 
+/** The request a token came with, as far as a DPoP proof signs it (RFC 9449 §4.3, §7.1). */
+export interface PresentedRequest {
+  method: string;
+  /** The request's URL as the client addressed it (the public base URL and the path). */
+  url: string;
+  /** The request's DPoP header(s). */
+  dpop?: string | string[];
+}
+
 /** The resource server's view of authentication, implemented in `auth/` and used by `http/`. */
 export interface Authenticator {
-  /** Resolves a bearer token (the Authorization header) to a principal, or an `unauthorized` outcome. */
-  authenticate(authorization: string | undefined): Promise<Principal | OperationOutcome>;
+  /**
+   * Resolves an access token (the Authorization header: `Bearer`, or `DPoP` with the request's proof) to a principal,
+   * or an `unauthorized` outcome.
+   */
+  authenticate(authorization: string | undefined, request: PresentedRequest): Promise<Principal | OperationOutcome>;
   /** Decides whether the principal may perform the request; undefined = allowed, else a `forbidden` outcome. */
   authorize(principal: Principal, request: AccessRequest): OperationOutcome | undefined;
 }

@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { didDocument, didWebUrl } from '../auth/did.js';
+import { DPOP_ALGORITHMS, DPOP_HEADER } from '../auth/dpop/index.js';
 import { OAuthError } from '../auth/errors.js';
 import { PURPOSES } from '../auth/purposes.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../auth/rules.js';
@@ -69,6 +70,7 @@ function metadata(registry: TrustRegistry) {
     token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
     introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
     introspection_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }
 
@@ -87,7 +89,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   const documents = didDocuments(registry);
 
   router.post('/oauth2/token', ...body, async (req, res) => {
-    noStore(res).json(await tokens.exchange(parameters(req), { address: req.ip }));
+    noStore(res).json(await tokens.exchange(parameters(req), { address: req.ip, dpop: req.headers[DPOP_HEADER] }));
   });
   router.post('/oauth2/introspect', ...body, async (req, res) => {
     noStore(res).json(await tokens.introspect(parameters(req), { address: req.ip }));

@@ -9,7 +9,7 @@ const unusedVerifier: TokenVerifier = {
   verify: () => Promise.reject(new Error('authorize never verifies tokens')),
   remember: () => undefined,
 };
-const { authorize } = createAuthenticator(unusedVerifier);
+const { authorize } = createAuthenticator(unusedVerifier, { verify: () => Promise.reject(new Error('authorize never checks proofs')) });
 
 const receiver: Principal = {
   tenant: 'hospital',

@@ -116,10 +116,10 @@ describe('access tokens (opaque, kept in the store)', () => {
     await before.close();
     const after = await gateway(w.config, dataDir);
     try {
-      const principal = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      const principal = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
       expect(principal).toMatchObject({ tenant: 'vvt-a', requester: 'hospital-x', purposeOfUse: 'eOverdracht-receiver' });
       after.clock.now += 61_000;
-      const expired = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      const expired = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
       expect(expired).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'Access token refused: token expired' } }] });
     } finally {
       await after.close();
