@@ -35,6 +35,7 @@ import {
 } from '../../test/transfer/support.js';
 import type { Figure } from './index.js';
 import { percentile } from './stats.js';
+import { loadPersonPolicy } from '../../src/transfer/person-policy.js';
 
 const WARM_UP = 20;
 const ROUNDS = Number(process.env.BENCH_TRANSFER_ROUNDS ?? 200);
@@ -60,7 +61,7 @@ async function transferContext(store: Store, dataDir: string): Promise<TransferC
   });
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, personPolicy: loadPersonPolicy('eOverdracht-sender'), validators: { r4, stu3 }, clock: Date.now };
 }
 
 const mean = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;

@@ -35,7 +35,7 @@ export interface TokenAudit {
   requester: string;
   requesterKind: Principal['kind'];
   purposeOfUse?: string;
-  user?: Principal['user'];
+  person?: Principal['person'];
   tokenId?: string;
   outcome: AuditOutcome;
   description?: string;
@@ -112,13 +112,14 @@ function requesterAgent(requester: string, kind: Principal['kind'], purposeOfUse
   };
 }
 
-function userAgent(user: Principal['user']) {
-  if (!user || (!user.id && !user.name)) return [];
+/** The person behind a request, as a second requesting agent beside their organisation (NEN 7513: who). */
+function personAgent(person: Principal['person']) {
+  if (!person) return [];
   return [
     {
-      who: { ...(user.id ? { identifier: { value: user.id } } : {}), ...(user.name ? { display: user.name } : {}) },
-      ...(user.name ? { name: user.name } : {}),
-      ...(user.role ? { role: [{ text: user.role }] } : {}),
+      who: { identifier: { value: person.identifier }, display: person.name },
+      name: person.name,
+      ...(person.role ? { role: [{ text: person.role }] } : {}),
       requestor: true,
     },
   ];
@@ -171,7 +172,7 @@ function accessEvent(entry: AccessAudit, recorded: string, source: object): Reso
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(principal.purposeOfUse ? { purposeOfEvent: [{ text: principal.purposeOfUse }] } : {}),
-    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse), ...userAgent(principal.user)],
+    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse), ...personAgent(principal.person)],
     source,
     entity: accessEntities(entry),
   };
@@ -191,7 +192,7 @@ function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resour
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(entry.purposeOfUse ? { purposeOfEvent: [{ text: entry.purposeOfUse }] } : {}),
-    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress), ...userAgent(entry.user)],
+    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress), ...personAgent(entry.person)],
     source,
     entity: entry.tokenId
       ? [{ what: { identifier: { value: entry.tokenId } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, description: 'access token' }]

@@ -29,7 +29,7 @@ export interface AccessTokenClaims {
   resources: GrantedResource[];
   /** Ids of the authorization credentials (issued by the tenant) the resources come from. */
   credentials: string[];
-  user?: Principal['user'];
+  person?: Principal['person'];
   /** RFC 9449 §6: the thumbprint of the key the token is bound to (a DPoP token); absent for a bearer token. */
   cnf?: { jkt: string };
   /** The token's id: the first part of the token. */
@@ -38,7 +38,7 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
-export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user' | 'cnf'>;
+export type AccessTokenGrant = Pick<AccessTokenClaims, 'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'person' | 'cnf'>;
 
 export interface IssuedAccessToken {
   token: string;
@@ -80,7 +80,7 @@ export function issueAccessToken(authorizer: HostedParty, issuer: string, grant:
     ...(grant.purposeOfUse ? { purposeOfUse: grant.purposeOfUse } : {}),
     resources: grant.resources,
     credentials: grant.credentials,
-    ...(grant.user ? { user: grant.user } : {}),
+    ...(grant.person ? { person: grant.person } : {}),
     ...(grant.cnf ? { cnf: grant.cnf } : {}),
     jti: id,
     iat: now,
@@ -120,7 +120,7 @@ export function principalOf(claims: AccessTokenClaims): Principal {
     requester: claims.sub,
     ...(claims.purposeOfUse ? { purposeOfUse: claims.purposeOfUse } : {}),
     resources: claims.resources,
-    ...(claims.user ? { user: claims.user } : {}),
+    ...(claims.person ? { person: claims.person } : {}),
     tokenId: claims.jti,
   };
 }

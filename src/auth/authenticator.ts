@@ -58,7 +58,7 @@ function judgedPath(request: AccessRequest): string {
 }
 
 function grants(resource: GrantedResource, path: string, request: AccessRequest, principal: Principal): boolean {
-  return resource.path === path && resource.operations.includes(request.operation) && (!resource.userContext || principal.user !== undefined);
+  return resource.path === path && resource.operations.includes(request.operation) && (!resource.userContext || principal.person !== undefined);
 }
 
 export function createAuthenticator(verifier: TokenVerifier, dpop: DpopVerifier): Authenticator {
@@ -107,10 +107,10 @@ export function createAuthenticator(verifier: TokenVerifier, dpop: DpopVerifier)
       const path = judgedPath(request);
       if (basePolicyAllows(principal.purposeOfUse, endpoint, path, request.operation)) return undefined;
       if (endpoint === 'fhir' && principal.resources.some((resource) => grants(resource, path, request, principal))) return undefined;
-      const needsUser = principal.resources.some((resource) => resource.path === path && resource.userContext) && !principal.user;
+      const needsPerson = principal.resources.some((resource) => resource.path === path && resource.userContext) && !principal.person;
       return forbidden(
-        needsUser
-          ? `${request.operation} ${path} requires a user context (usi) in the grant`
+        needsPerson
+          ? `${request.operation} ${path} requires a user identity: the token names no person (the grant's usi, or an employee or Dezi credential)`
           : `${request.operation} ${path} is not granted to '${principal.requester}' for purpose '${principal.purposeOfUse ?? '-'}'`,
       );
     },

@@ -96,13 +96,13 @@ const UNVERIFIED_AUDIT_WINDOW_MS = 60_000;
 
 const text = (value: unknown, max = 200) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
 
-/** The optional user identity (`usi`) the requesting organisation vouches for by signing the grant. */
-function userOf(usi: unknown): Principal['user'] {
+/** The optional person (`usi`: {id, name, role?}) the requesting organisation vouches for by signing the grant. */
+function personOf(usi: unknown): Principal['person'] {
   if (usi === undefined) return undefined;
   if (!isObject(usi)) throw new TokenError('usi must be an object {id, name, role}');
-  const result = { id: text(usi.id), name: text(usi.name), role: text(usi.role) };
-  if (!result.id && !result.name) throw new TokenError('usi needs an id or a name');
-  return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
+  const [identifier, name, role] = [text(usi.id), text(usi.name), text(usi.role)];
+  if (!identifier || !name) throw new TokenError('usi needs an id and a name');
+  return { identifier, name, ...(role ? { role } : {}) };
 }
 
 interface Grant {
@@ -110,7 +110,7 @@ interface Grant {
   authorizer: HostedParty;
   purposeOfUse: string;
   vcs: unknown[];
-  user: Principal['user'];
+  person: Principal['person'];
   /** The RFC 8707 resource indicator, as a path under the public base URL. */
   resource?: string;
 }
@@ -178,7 +178,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
     }
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
-    return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi), resource: resourcePath(resource) };
+    return { assertion, authorizer, purposeOfUse, vcs, person: personOf(usi), resource: resourcePath(resource) };
   }
 
   /** The grant's own credentials or, when it presents none, those the authorizer keeps for it. */
@@ -270,7 +270,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         requester: claims.sub,
         requesterKind: claims.kind,
         purposeOfUse: claims.purposeOfUse,
-        user: claims.user,
+        person: claims.person,
         tokenId: claims.jti,
       };
       await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
@@ -322,7 +322,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           purposeOfUse: grant.purposeOfUse,
           resources: presented.flatMap((credential) => credential.resources),
           credentials: presented.map((credential) => credential.id),
-          user: grant.user,
+          person: grant.person,
           cnf,
         },
         { kind: 'jwt-bearer', assertion: verified },
@@ -368,15 +368,15 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function clientCredentials(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const now = nowSeconds(clock);
     const { client, assertion } = await authenticateClient(params, now, source);
-    let user: Principal['user'];
+    let person: Principal['person'];
     try {
-      user = userOf(assertion.claims.usi);
+      person = personOf(assertion.claims.usi);
     } catch (error) {
       throw invalidRequest((error as Error).message);
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user, cnf }, { kind: 'client-assertion', assertion }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { kind: 'client-assertion', assertion }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);

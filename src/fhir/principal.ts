@@ -12,8 +12,11 @@ export interface Principal {
   purposeOfUse?: string;
   /** For remote organisations: exactly what they may touch (from their authorization credentials). */
   resources: GrantedResource[];
-  /** Identity of the person behind the call, when the grant carried one (`usi`). */
-  user?: { id?: string; name?: string; role?: string };
+  /**
+   * The person behind the call, when the grant carried one (RFC003: `usi`; Nuts v6: an employee or Dezi credential).
+   * Patient data the policy marks (GrantedResource.userContext) is opened only with one; every AuditEvent names them.
+   */
+  person?: Person;
   /** Access token id, for audit. */
   tokenId?: string;
 }
@@ -21,10 +24,18 @@ export interface Principal {
 /** FHIR restful interactions as the guard asks for them; `batch` and `transaction` are a Bundle posted to the base. */
 export type Operation = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation' | 'batch' | 'transaction';
 
+/** A person as the requesting organisation vouches for them: their identifier there (or UZI/Dezi number), name and role. */
+export interface Person {
+  identifier: string;
+  name: string;
+  role?: string;
+}
+
 export interface GrantedResource {
   /** Path relative to the FHIR base, e.g. `/Task/123` or `/Composition/abc`. Matched exactly. */
   path: string;
   operations: Operation[];
+  /** Only with a person in the token (Principal.person); set by the data's policy (conformance/person-policy.json). */
   userContext: boolean;
 }
 

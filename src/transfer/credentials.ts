@@ -5,6 +5,8 @@ import type { HeldCredentials } from '../auth/tokenService.js';
 import type { GrantedResource } from '../fhir/principal.js';
 import type { UnitOfWork } from '../store/repository.js';
 import { isObject } from '../vocabulary/json.js';
+import type { TransferDocument } from './document.js';
+import type { PersonPolicy } from './person-policy.js';
 import { readOutbound } from './records.js';
 
 /**
@@ -26,15 +28,27 @@ export interface IssuedCredential {
   jwt: string;
 }
 
-const granted = (path: string, operations: GrantedResource['operations']): GrantedResource => ({ path, operations, userContext: false });
+const granted = (path: string, operations: GrantedResource['operations'], userContext: boolean): GrantedResource => ({ path, operations, userContext });
 
-export async function issueTaskCredential(credentials: CredentialService, sender: string, receiver: string, taskId: string): Promise<IssuedCredential> {
-  return issue(credentials, sender, receiver, [granted(`/Task/${taskId}`, ['read', 'update'])]);
+/** The issuer of a transfer's credentials: the sender's credential service, and its policy on a person in the receiver's token. */
+export interface CredentialIssuer {
+  credentials: CredentialService;
+  personPolicy: PersonPolicy;
 }
 
-/** `resources`: the Composition and everything it references, as `Type/id`. */
-export async function issueDocumentCredential(credentials: CredentialService, sender: string, receiver: string, resources: string[]): Promise<IssuedCredential> {
-  return issue(credentials, sender, receiver, resources.map((key) => granted(`/${key}`, ['read'])));
+export async function issueTaskCredential(issuer: CredentialIssuer, sender: string, receiver: string, taskId: string): Promise<IssuedCredential> {
+  return issue(issuer.credentials, sender, receiver, [granted(`/Task/${taskId}`, ['read', 'update'], issuer.personPolicy.Task)]);
+}
+
+/** `document.shared`: the Composition and everything it references, as `Type/id`, opened as the policy says for its kind. */
+export async function issueDocumentCredential(
+  issuer: CredentialIssuer,
+  sender: string,
+  receiver: string,
+  document: Pick<TransferDocument, 'kind' | 'shared'>,
+): Promise<IssuedCredential> {
+  const userContext = issuer.personPolicy[document.kind];
+  return issue(issuer.credentials, sender, receiver, document.shared.map((key) => granted(`/${key}`, ['read'], userContext)));
 }
 
 async function issue(credentials: CredentialService, sender: string, receiver: string, resources: GrantedResource[]): Promise<IssuedCredential> {

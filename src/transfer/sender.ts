@@ -104,8 +104,8 @@ interface Opening {
 /** In the transaction of the start: the Task is stored, its credentials issued, its bookkeeping kept, the receiver notified. */
 async function openTransfer(context: TransferContext, tenant: string, { task, receiver, document, offer }: Opening): Promise<BothReleases> {
   const saved = await saveTask(context, tenant, task);
-  const taskCredential = await issueTaskCredential(context.credentials, tenant, receiver.id, task.id);
-  const documentCredential = await issueDocumentCredential(context.credentials, tenant, receiver.id, document.shared);
+  const taskCredential = await issueTaskCredential(context, tenant, receiver.id, task.id);
+  const documentCredential = await issueDocumentCredential(context, tenant, receiver.id, document);
   await saveOutbound(context.store, tenant, {
     task: task.id,
     receiver: receiver.id,
@@ -402,7 +402,7 @@ async function handOver(
   }
   await storeDocument(context, tenant, document);
   if (record.documentCredentialId) await context.credentials.revoke(tenant, record.documentCredentialId);
-  const credential = await issueDocumentCredential(context.credentials, tenant, record.receiver, document.shared);
+  const credential = await issueDocumentCredential(context, tenant, record.receiver, document);
   return { ...record, documentCredentialId: credential.id, documentCredentialJwt: credential.jwt };
 }
 

@@ -59,8 +59,8 @@ describe('authorize', () => {
   });
 
   it('requires a user identity for resources granted with userContext', () => {
-    expect(authorize(receiver, request('read', '/Composition/abc'))?.issue[0]?.details?.text).toMatch(/requires a user context/);
-    const withUser = { ...receiver, user: { id: 'nurse-1', name: 'N. Urse', role: 'nurse' } };
+    expect(authorize(receiver, request('read', '/Composition/abc'))?.issue[0]?.details?.text).toMatch(/requires a user identity/);
+    const withUser = { ...receiver, person: { identifier: 'nurse-1', name: 'N. Urse', role: 'nurse' } };
     expect(authorize(withUser, request('read', '/Composition/abc'))).toBeUndefined();
   });
 

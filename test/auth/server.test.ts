@@ -50,7 +50,7 @@ describe('EHR client credentials (private_key_jwt)', () => {
     const token = await ehrToken(w.ehrA, { usi: { id: 'nurse-7', name: 'N. Zeven', role: 'nurse' } });
     const response = await request(gw.app).delete('/fhir/Patient/1').set('Authorization', `Bearer ${token}`);
     expect(response.status).toBe(200);
-    expect(response.body.principal).toMatchObject({ tenant: 'vvt-a', kind: 'ehr', requester: 'ehr-a', user: { id: 'nurse-7', role: 'nurse' } });
+    expect(response.body.principal).toMatchObject({ tenant: 'vvt-a', kind: 'ehr', requester: 'ehr-a', person: { identifier: 'nurse-7', name: 'N. Zeven', role: 'nurse' } });
   });
 
   it.each([

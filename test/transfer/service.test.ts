@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { decodeJwt } from 'jose';
+import { credentialSubjectOf } from '../../src/auth/credentials.js';
 import { createAuth } from '../../src/auth/index.js';
 import { parseConfig, type NotificationShape } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
@@ -18,6 +20,7 @@ import { createValidator } from '../../src/validation/index.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, transaction } from './support.js';
+import { loadPersonPolicy } from '../../src/transfer/person-policy.js';
 
 /**
  * The transfer services in this process, each against a fake of the other gateway (no HTTP, no second gateway): the
@@ -57,7 +60,7 @@ async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party,
   stores.push(store);
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, trusted: config.trusted, credentials: auth.credentials, personPolicy: loadPersonPolicy('eOverdracht-sender'), validators: { r4, stu3 }, clock: Date.now };
 }
 
 beforeAll(async () => {
@@ -92,7 +95,7 @@ function fakeReceivingGateway() {
 /** The hospital's gateway as the receiver sees it: its Task and documents, the answers PUT to it, and whether it withdrew access. */
 function fakeSendingGateway(task: Resource, documents: Resource[]) {
   const served = new Map([task, ...documents].map((resource) => [keyOf(resource), resource]));
-  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[] };
+  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[], batchCalls: [] as PeerCall[] };
   const serve = (key: string): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
     const resource = served.get(key);
@@ -104,7 +107,10 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
       state.reads += 1;
       return serve(key);
     },
-    readAll: async (_call, keys) => keys.map(serve),
+    readAll: async (call, keys) => {
+      state.batchCalls.push(call);
+      return keys.map(serve);
+    },
     update: async (_call, resource, versionId) => {
       state.updates.push({ resource, versionId });
     },
@@ -117,6 +123,11 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
   return { peer, state, change };
 }
 
+
+const NURSE = { identifier: 'nurse-7', name: 'N. Verpleegkundige', role: 'nurse' };
+
+/** Whether each resource a credential grants is opened only to a token that names a person. */
+const userContextOf = (jwt: string) => (credentialSubjectOf(decodeJwt(jwt))?.resources as { userContext: boolean }[]).map((resource) => resource.userContext);
 
 async function outboxOf(context: TransferContext, tenant: string, kind: string) {
   return context.store.outbox.list(tenant, { kind });
@@ -154,6 +165,11 @@ describe('the sender, with a fake receiving gateway', () => {
     expect(receiving.notifications.at(-1)).toEqual({ call: { tenant: hospital.id, peer: vvt.id }, taskId: task.id });
     const [, handoffCredential] = await heldFor(task.id!);
     expect(credentialCovers(handoffCredential, NURSING_HANDOFF)).toBe(true);
+    // The policy (conformance/person-policy.json) decides which resources need a person in the receiver's token.
+    const policy = loadPersonPolicy('eOverdracht-sender');
+    expect(userContextOf(taskCredential)).toEqual([policy.Task]);
+    expect(new Set(userContextOf(documentCredential))).toEqual(new Set([policy.advanceNotice]));
+    expect(new Set(userContextOf(handoffCredential))).toEqual(new Set([policy.nursingHandoff]));
 
     await changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...handedOver.result, status: 'cancelled' }, by: { role: 'sender' } });
     await expect(heldFor(task.id!)).rejects.toMatchObject({ code: 'ERR_CREDENTIAL_REVOKED' });
@@ -205,16 +221,19 @@ describe('the receiver, with a fake sending gateway', () => {
 
   it("sends the EHR's answer to the sender's Task as it is there, with If-Match", async () => {
     const current = (await readTask(receiving.store.resources, vvt.id, localTask()))!.stu3;
-    await answer(receiving, { tenant: vvt.id, version: 'stu3', proposed: { ...current, status: 'accepted' } });
+    await answer(receiving, { tenant: vvt.id, version: 'stu3', proposed: { ...current, status: 'accepted' }, person: NURSE });
     const [queued] = await outboxOf(receiving, vvt.id, OUTBOX_KINDS.answer);
     await deliverAnswer(receiving, sender.peer, vvt.id, queued.payload as { task: string; status: string });
     expect(sender.state.updates).toEqual([{ resource: expect.objectContaining({ id: remoteId, status: 'accepted' }), versionId: '1' }]);
   });
 
-  it('pulls the handoff with the in-progress Task, so its copy never shows in-progress without it', async () => {
+  it('pulls the handoff with the in-progress Task, so its copy never shows in-progress without it, as the nurse who accepted', async () => {
     const remote = sender.state.updates[0].resource;
     sender.change({ ...withHandoff(remote, NURSING_HANDOFF), status: 'in-progress', meta: { versionId: '3' } }, nursingHandoff);
+    sender.state.batchCalls.length = 0;
     await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(sender.state.batchCalls.map((call) => call.person)).toEqual(sender.state.batchCalls.map(() => NURSE));
+    expect(sender.state.batchCalls.length).toBeGreaterThan(0);
     expect(await localStatus()).toBe('in-progress');
     const copy = await receiving.store.resources.read({ tenant: vvt.id, version: 'stu3' }, 'Composition', localId(hospital.id, NURSING_HANDOFF));
     expect(copy).toMatchObject({ resourceType: 'Composition' });
