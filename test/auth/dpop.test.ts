@@ -186,3 +186,40 @@ describe('the resource server', () => {
     expect(response.headers['www-authenticate']).toMatch(/^DPoP .*error="invalid_request"/);
   });
 });
+
+describe('a resource the policy opens only to a person', () => {
+  async function tokenWith(claims: Record<string, unknown>): Promise<string> {
+    const { jwt } = await gw.auth.credentials.issue('vvt-a', {
+      subject: 'hospital-x',
+      purposeOfUse: 'eOverdracht-sender',
+      resources: [{ path: '/Composition/handoff', operations: ['read'], userContext: true }],
+    });
+    const response = await request(gw.app)
+      .post('/oauth2/token')
+      .type('form')
+      .set('DPoP', await tokenProof())
+      .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt], ...claims }) });
+    expect(response.status).toBe(200);
+    return response.body.access_token as string;
+  }
+  const read = async (token: string) =>
+    resourceCall(token, await signProof(key, { method: 'GET', url: `${BASE_URL}/fhir/Composition/handoff`, accessToken: token }), 'get', '/fhir/Composition/handoff');
+
+  it('is refused with 403 saying a user identity is required when the token names no person', async () => {
+    const refused = await read(await tokenWith({}));
+    expect(refused.status).toBe(403);
+    expect(refused.body.issue[0].details.text).toMatch(/requires a user identity/);
+  });
+
+  it('is read by a token naming the person', async () => {
+    const answer = await read(await tokenWith({ usi: { id: 'nurse-7', name: 'N. Zeven', role: 'nurse' } }));
+    expect(answer.status).toBe(200);
+    expect(answer.body.principal.person).toEqual({ identifier: 'nurse-7', name: 'N. Zeven', role: 'nurse' });
+  });
+
+  it('refuses a grant whose person has no name (NEN 7513 names who read it)', async () => {
+    const response = await request(gw.app).post('/oauth2/token').type('form').send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { usi: { id: 'nurse-7' } }) });
+    expect({ status: response.status, error: response.body.error }).toEqual({ status: 400, error: 'invalid_grant' });
+    expect(response.body.error_description).toMatch(/usi needs an id and a name/);
+  });
+});
