@@ -17,7 +17,7 @@ import {
   nowSeconds,
 } from './rules.js';
 import type { TokenVerifier } from './tokenVerifier.js';
-import { DpopProofError, type DpopVerifier } from './dpop/index.js';
+import { tokenBinding, type DpopVerifier } from './dpop/index.js';
 import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
 
 /**
@@ -281,18 +281,6 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { access_token: token, token_type: claims.cnf ? 'DPoP' : 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 
-  /** The key thumbprint a DPoP proof at the token endpoint binds the token to (RFC 9449 §5); none without a proof. */
-  async function dpopBinding(source: RequestSource): Promise<AccessTokenGrant['cnf']> {
-    if (source.dpop === undefined) return undefined;
-    try {
-      const { jkt } = await deps.dpop.verify(source.dpop, { htm: 'POST', htu: tokenEndpoint });
-      return { jkt };
-    } catch (error) {
-      if (error instanceof DpopProofError) throw new OAuthError('invalid_dpop_proof', error.message);
-      throw error;
-    }
-  }
-
   async function jwtBearer(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const assertion = params.assertion;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('assertion is required');
@@ -393,7 +381,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (grantType !== JWT_BEARER_GRANT && grantType !== CLIENT_CREDENTIALS_GRANT) {
           throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
         }
-        const cnf = await dpopBinding(source);
+        const cnf = await tokenBinding(deps.dpop, source.dpop, tokenEndpoint);
         if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source, cnf);
         return clientCredentials(params, source, cnf);
       }),

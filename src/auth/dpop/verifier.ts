@@ -1,4 +1,5 @@
 import type { ReplayCache } from '../../store/repository.js';
+import { OAuthError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, nowSeconds } from '../rules.js';
 import { DPOP_PROOF_MAX_AGE_SECONDS, DpopProofError, singleProof, verifyProof, type ProofExpectation, type VerifiedProof } from './proof.js';
 
@@ -20,4 +21,19 @@ export function createDpopVerifier(replay: Pick<ReplayCache, 'remember'>, clock:
       return proof;
     },
   };
+}
+
+/**
+ * The binding a token request asks for (RFC 9449 §5): the thumbprint of the key of its DPoP proof for `tokenEndpoint`,
+ * undefined without a proof; a proof that fails is `invalid_dpop_proof`. Every token endpoint (RFC003, Nuts v6) uses it.
+ */
+export async function tokenBinding(dpop: DpopVerifier, header: string | string[] | undefined, tokenEndpoint: string): Promise<{ jkt: string } | undefined> {
+  if (header === undefined) return undefined;
+  try {
+    const { jkt } = await dpop.verify(header, { htm: 'POST', htu: tokenEndpoint });
+    return { jkt };
+  } catch (error) {
+    if (error instanceof DpopProofError) throw new OAuthError('invalid_dpop_proof', error.message);
+    throw error;
+  }
 }
