@@ -1,5 +1,5 @@
 import type { Resource } from '../fhir/version.js';
-import type { Principal } from '../fhir/principal.js';
+import type { Person } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Capability } from '../rest/capability-contract.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
@@ -53,7 +53,7 @@ export interface Capacity extends Capability {
    * `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string),
    * naming the person behind the search (`usi`) when there is one.
    */
-  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
+  askCoordinationPoint?: (tenant: string, query: string, person?: Person) => Promise<Resource>;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
   onTaskStatusChange: TaskStatusListener;
@@ -105,9 +105,9 @@ export function createCapacity(options: CapacityOptions): Capacity {
   // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
   const askCoordinationPoint =
     coordinationPointOrg && coordinationPointBase
-      ? (tenant: string, query: string, user?: Principal['user']) =>
+      ? (tenant: string, query: string, person?: Person) =>
           options.client
-            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(user ? { usi: user } : {}) })
+            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(person ? { person } : {}) })
             .read(`MeasureReport/$match-capacity?${query}`)
       : undefined;
   const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock, askCoordinationPoint });

@@ -48,7 +48,11 @@ export interface TrustedOrganization {
   agb?: string;
   jwks?: { keys: Record<string, unknown>[] };
   didWeb?: string;
-  endpoints: { oauth?: string; fhir?: string; notification?: string };
+  /**
+   * `authorizationServer`: the RFC 8414 issuer of its authorization server (its metadata gives the token endpoint and
+   * whether tokens are DPoP-bound); `oauth`: its token endpoint, used when no issuer is configured.
+   */
+  endpoints: { authorizationServer?: string; oauth?: string; fhir?: string; notification?: string };
   /**
    * How an eOverdracht sender notifies this organisation (NOTIFICATION_SHAPES): the Nuts Bolt v1 empty POST
    * (`bolt`, the default) or the Twiin TA Notified Pull notification Task (`twiin`).

@@ -90,13 +90,13 @@ const call = { requester: 'vvt-a', remote: 'hospital-x', purposeOfUse: 'eOverdra
 
 describe('token client', () => {
   it('signs a grant with the hosted organisation key exactly as DESIGN §3 asks', async () => {
-    await client.getToken('hospital-x', 'eOverdracht-sender', { requester: 'vvt-a', vcs: ['vc-1'], usi: { id: 'u1' } });
+    await client.getToken('hospital-x', 'eOverdracht-sender', { requester: 'vvt-a', vcs: ['vc-1'], person: { identifier: 'u1', name: 'U. Een' } });
     expect(remote.lastGrant).toMatchObject({
       grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
       kid: registry.hosted('vvt-a')!.signing.kid,
       purposeOfUse: 'eOverdracht-sender',
       vcs: ['vc-1'],
-      usi: { id: 'u1' },
+      usi: { id: 'u1', name: 'U. Een' },
     });
     const { iat, exp, jti } = remote.lastGrant as { iat: number; exp: number; jti: string };
     expect(exp - iat).toBe(5);
@@ -106,12 +106,12 @@ describe('token client', () => {
   it('caches a token until 30 s before it expires, per requester, remote, purpose and credentials', async () => {
     const first = await client.getToken('hospital-x', 'eOverdracht-sender', call);
     time += 29_000;
-    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).toBe(first);
+    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).toEqual(first);
     expect(remote.tokenRequests).toBe(1);
     await client.getToken('hospital-x', 'eOverdracht-sender', { ...call, vcs: ['vc-2'] });
     expect(remote.tokenRequests).toBe(2);
     time += 2_000;
-    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).not.toBe(first);
+    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).not.toEqual(first);
     expect(remote.tokenRequests).toBe(3);
   });
 
