@@ -4,6 +4,13 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK }
 import request from 'supertest';
 import { accessTokenHash, signProof, type DpopKey } from '../../src/auth/dpop/index.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT } from '../../src/auth/rules.js';
+import {
+  CONSENT_ACTION_SYSTEM,
+  CONSENT_REQUIRES_PERSON_EXTENSION,
+  CONSENT_SCOPE_SYSTEM,
+  EOVERDRACHT_CONSENT_SCOPE,
+  ORGANIZATION_ID_SYSTEM,
+} from '../../src/vocabulary/canonical.js';
 import { temporaryFolder } from '../harness/folders.js';
 import { BASE_URL, clientAssertion, gateway, grant, now, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
 
@@ -188,22 +195,38 @@ describe('the resource server', () => {
 });
 
 describe('a resource the policy opens only to a person', () => {
+  /** An eOverdracht Consent of vvt-a for hospital-x naming `Type/id`, marked by the sender's person policy or not. */
+  const consent = (id: string, key: string, requiresPerson: boolean) => ({
+    resourceType: 'Consent',
+    id,
+    status: 'active',
+    ...(requiresPerson ? { extension: [{ url: CONSENT_REQUIRES_PERSON_EXTENSION, valueBoolean: true }] } : {}),
+    scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: EOVERDRACHT_CONSENT_SCOPE }] },
+    organization: [{ identifier: { system: ORGANIZATION_ID_SYSTEM, value: 'vvt-a' } }],
+    provision: {
+      type: 'permit',
+      actor: [{ reference: { identifier: { system: ORGANIZATION_ID_SYSTEM, value: 'hospital-x' } } }],
+      action: [{ coding: [{ system: CONSENT_ACTION_SYSTEM, code: 'access' }] }],
+      data: [{ meaning: 'instance', reference: { reference: key } }],
+    },
+  });
+  beforeAll(async () => {
+    const scope = { tenant: 'vvt-a', version: 'r4' as const };
+    await gw.store.resources.update(scope, consent('handoff', 'Composition/handoff', true));
+    await gw.store.resources.update(scope, consent('notice', 'Composition/notice', false));
+  });
+
   async function tokenWith(claims: Record<string, unknown>): Promise<string> {
-    const { jwt } = await gw.auth.credentials.issue('vvt-a', {
-      subject: 'hospital-x',
-      purposeOfUse: 'eOverdracht-sender',
-      resources: [{ path: '/Composition/handoff', operations: ['read'], userContext: true }],
-    });
     const response = await request(gw.app)
       .post('/oauth2/token')
       .type('form')
       .set('DPoP', await tokenProof())
-      .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', vcs: [jwt], ...claims }) });
+      .send({ grant_type: JWT_BEARER_GRANT, assertion: await grant(w.hospitalX, { purposeOfUse: 'eOverdracht-sender', ...claims }) });
     expect(response.status).toBe(200);
     return response.body.access_token as string;
   }
-  const read = async (token: string) =>
-    resourceCall(token, await signProof(key, { method: 'GET', url: `${BASE_URL}/fhir/Composition/handoff`, accessToken: token }), 'get', '/fhir/Composition/handoff');
+  const read = async (token: string, path = '/fhir/Composition/handoff') =>
+    resourceCall(token, await signProof(key, { method: 'GET', url: `${BASE_URL}${path}`, accessToken: token }), 'get', path);
 
   it('is refused with 403 saying a user identity is required when the token names no person', async () => {
     const refused = await read(await tokenWith({}));
@@ -215,6 +238,10 @@ describe('a resource the policy opens only to a person', () => {
     const answer = await read(await tokenWith({ usi: { id: 'nurse-7', name: 'N. Zeven', role: 'nurse' } }));
     expect(answer.status).toBe(200);
     expect(answer.body.principal.person).toEqual({ identifier: 'nurse-7', name: 'N. Zeven', role: 'nurse' });
+  });
+
+  it('leaves a resource whose Consent the policy does not mark open to a token naming no person', async () => {
+    expect((await read(await tokenWith({}), '/fhir/Composition/notice')).status).toBe(200);
   });
 
   it('refuses a grant whose person has no name (NEN 7513 names who read it)', async () => {
