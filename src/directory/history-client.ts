@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import { isObject, objects, stringAt, type JsonObject } from '../vocabulary/json.js';
 
 /**
@@ -31,7 +32,9 @@ export interface HistoryClientOptions {
   timeoutMs: number;
 }
 
-export class DirectoryError extends Error {}
+export class DirectoryError extends GatewayError {
+  static override readonly code = 'ERR_DIRECTORY_UNREADABLE';
+}
 
 /** The changes of one resource type since `since` (all of them without). */
 export async function readChanges(base: string, resourceType: string, since: string | undefined, options: HistoryClientOptions): Promise<HistoryRound> {

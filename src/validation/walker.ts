@@ -187,7 +187,7 @@ export class Walker {
       }
       if (!roots.includes(root)) roots.push(root);
     };
-    for (const url of declared) use(url, mustBeKnown(url) ? 'error' : 'warning');
+    for (const url of declared) use(url, mustBeKnown(url, this.version) ? 'error' : 'warning');
     for (const url of requested) use(url, 'error');
     if (this.version === 'r4' && type === 'Observation') {
       const implied = impliedVitalSignsProfile(resource);

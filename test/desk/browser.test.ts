@@ -174,6 +174,24 @@ describe('the regional desk in a browser', () => {
     await screenshot('desk-board.png');
   }, 30_000);
 
+  it('connects the board\'s live stream even when the SSE extension arrives after htmx is ready', async () => {
+    const slow = await browser.newPage();
+    try {
+      await slow.evaluateOnNewDocument(() =>
+        document.addEventListener('htmx:sse:after:connection', () => Object.assign(window, { deskStreamOpen: true }), true),
+      );
+      await slow.setRequestInterception(true);
+      slow.on('request', (request) => {
+        if (request.url().endsWith('/desk/assets/hx-sse.js')) setTimeout(() => void request.continue(), 1000);
+        else void request.continue();
+      });
+      await slow.goto(`${cp.url}/desk`);
+      await slow.waitForFunction(() => (window as unknown as { deskStreamOpen?: boolean }).deskStreamOpen === true, { timeout: 10_000 });
+    } finally {
+      await slow.close();
+    }
+  }, 30_000);
+
   it('fits a tablet held upright without scrolling sideways', async () => {
     await page.setViewport({ width: 768, height: 1024 });
     try {

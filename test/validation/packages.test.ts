@@ -91,6 +91,13 @@ describe('a declared profile the gateway does not know', () => {
     expect(errorsOf(outcome).map((i) => i.details?.text)).toEqual([`Profile ${TASK_PROFILE}-v5 is not known, so the resource was not checked against it`]);
   });
 
+  it('is a warning for an eOverdracht profile declared on R4 (an R4 EHR\'s copy of the STU3 exchange)', async () => {
+    const r4 = await createValidator({ version: 'r4' });
+    const outcome = r4.validate({ resourceType: 'Task', meta: { profile: [TASK_PROFILE] }, status: 'requested', intent: 'proposal' });
+    expect(errorsOf(outcome)).toEqual([]);
+    expect(outcome.issue.map((i) => i.severity)).toContain('warning');
+  });
+
   it('is a warning for any other profile', async () => {
     const stu3 = await createValidator({ version: 'stu3' });
     const outcome = stu3.validate({ resourceType: 'Patient', meta: { profile: ['http://fhir.nl/fhir/StructureDefinition/nl-core-patient'] } });
