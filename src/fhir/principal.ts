@@ -14,7 +14,8 @@ export interface Principal {
   resources: GrantedResource[];
   /**
    * The person behind the call, when the grant carried one (RFC003: `usi`; Nuts v6: an employee or Dezi credential).
-   * Patient data the policy marks (GrantedResource.userContext) is opened only with one; every AuditEvent names them.
+   * What the policy marks (GrantedResource.userContext, a Consent marked by the person policy) is opened only with one;
+   * every AuditEvent names them.
    */
   person?: Person;
   /** The requesting care organisation as its credential proved it (Nuts v6 grants: the X509Credential's URA and O). */

@@ -4,7 +4,7 @@ import { isObject } from '../vocabulary/json.js';
 import type { DocumentKind } from './codes.js';
 
 /**
- * Which of a transfer's resources a receiver reads only with a person in its token (GrantedResource.userContext):
+ * Which of a transfer's resources a receiver reads only with a person in its token (the mark on its Consents):
  * the data of `conformance/person-policy.json`, read and checked once. Change the policy there, not here.
  */
 export type PersonPolicy = Record<'Task' | DocumentKind, boolean>;
