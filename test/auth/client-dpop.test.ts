@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createTokenClient, type TokenClient } from '../../src/auth/client.js';
 import { createDpopVerifier } from '../../src/auth/dpop/index.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
 import { parseConfig } from '../../src/config/config.js';
+import { jsonStandIn, requestBody } from '../harness/stand-in.js';
 import { party, publicJwks } from '../harness/parties.js';
 
 /**
@@ -26,15 +26,8 @@ const remote = {
 const replay = new Set<string>();
 const dpop = createDpopVerifier({ remember: async (key) => !replay.has(key) && Boolean(replay.add(key)) });
 
-const body = (req: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    let data = '';
-    req.on('data', (chunk) => (data += chunk));
-    req.on('end', () => resolve(data));
-  });
-
 async function handle(req: IncomingMessage): Promise<[number, object]> {
-  await body(req);
+  await requestBody(req);
   const dpopHeader = req.headers.dpop as string | undefined;
   if (req.url === '/.well-known/oauth-authorization-server/oauth2/hospital') {
     remote.metadataReads += 1;
@@ -59,14 +52,7 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
 
 beforeAll(async () => {
   const vvtA = await party('vvt-a');
-  server = createServer((req, res) => {
-    handle(req).then(
-      ([status, json]) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json)),
-      (error: Error) => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: error.message })),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await jsonStandIn(handle, 401));
   const config = parseConfig({
     publicBaseUrl: 'https://gw.test',
     organizations: [{ id: 'vvt-a', name: 'VVT A', roles: ['receiver'], keys: [{ jwk: vvtA.jwk }] }],
