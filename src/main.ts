@@ -122,7 +122,7 @@ interface CapabilityParts {
  */
 function createCapabilities({ config, store, auth, validators, logger, directory }: CapabilityParts): Capability[] {
   const subscriptions = createSubscriptions({ config, store, registry: auth.registry, tokens: auth.client, availability: new StoredReportEgress(), logger });
-  const capacity = createCapacity({ config, store, client: auth.client, onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx), logger });
+  const capacity = createCapacity({ config, store, client: auth.client, publishers: auth.registry, onBoardChange: (change, tx) => subscriptions.onCapacityChange(change, tx), logger });
   const transfer = createTransfer({
     store,
     auth,

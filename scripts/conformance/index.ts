@@ -14,6 +14,9 @@
  *   --var name=value          a variable's value (as a tester enters it on Touchstone); repeatable
  *   --fhir-version r4|stu3    the scripts' release (default: the nearest properties.json, else r4)
  *   --profiles-folder <dir>   profiles for validateProfileId besides the repository's; repeatable
+ *   --platform-port <port>    play the other system: start the test platform's FHIR server on this port (0: any free one)
+ *   --platform-token <bearer> Authorization of the platform's own requests to the system under test
+ *   --await-timeout <seconds> how long an awaited request may take to arrive (default 30)
  *   --plan                    print what would be done per script, send nothing
  *   --report text|json        the report's form (default text)
  */
@@ -27,11 +30,12 @@ import { planLines, unsupportedElements } from './plan.js';
 import { failed, jsonReport, summary, textReport } from './report.js';
 import type { WireFormat } from './request.js';
 import { runScript, type ScriptReport } from './runner.js';
+import { startPlatform } from './platform.js';
 import { findScripts, loadScript } from './script-file.js';
 import { profileValidation } from './validate.js';
 
 const USAGE =
-  'usage: npm run conformance -- <script-or-folder>... --server <base-url> [--token <bearer>|--as <organisation>] [--format json|xml] [--var name=value]... [--fhir-version r4|stu3] [--profiles-folder <dir>]... [--keep-script-auth] [--plan] [--report text|json]';
+  'usage: npm run conformance -- <script-or-folder>... --server <base-url> [--token <bearer>|--as <organisation>] [--format json|xml] [--var name=value]... [--fhir-version r4|stu3] [--profiles-folder <dir>]... [--keep-script-auth] [--platform-port <port>] [--platform-token <bearer>] [--await-timeout <seconds>] [--plan] [--report text|json]';
 /** A development access token lives 60 s; a fresh one well before that. */
 const TOKEN_REUSE_MS = 30_000;
 
@@ -47,6 +51,9 @@ function parse() {
       var: { type: 'string', multiple: true, default: [] },
       'fhir-version': { type: 'string' },
       'profiles-folder': { type: 'string', multiple: true, default: [] },
+      'platform-port': { type: 'string' },
+      'platform-token': { type: 'string' },
+      'await-timeout': { type: 'string', default: '30' },
       plan: { type: 'boolean', default: false },
       report: { type: 'string', default: 'text' },
     },
@@ -56,6 +63,9 @@ function parse() {
   if (values.format !== 'json' && values.format !== 'xml') throw new ConformanceUsage('--format is json or xml');
   if (values.report !== 'text' && values.report !== 'json') throw new ConformanceUsage('--report is text or json');
   if (values.token && values.as) throw new ConformanceUsage('--token or --as, not both');
+  const port = values['platform-port'];
+  if (port !== undefined && !(Number.isInteger(Number(port)) && Number(port) >= 0 && Number(port) <= 65535)) throw new ConformanceUsage('--platform-port is a port number');
+  if (!(Number(values['await-timeout']) > 0)) throw new ConformanceUsage('--await-timeout is a number of seconds');
   const version = values['fhir-version'];
   if (version !== undefined && !FHIR_VERSIONS.includes(version as FhirVersion)) throw new ConformanceUsage('--fhir-version is r4 or stu3');
   return { values, positionals, version: version as FhirVersion | undefined };
@@ -116,7 +126,13 @@ async function main(): Promise<number> {
   const unreadable = loaded.filter((entry): entry is ScriptReport => 'problems' in entry);
   for (const report of unreadable) console.log(`${textReport(report)}\n`);
   if (values.plan) return scripts.map(printPlan).every(Boolean) && unreadable.length === 0 ? 0 : 1;
+  const platform = values['platform-port'] === undefined ? undefined : await startPlatform(version ?? scripts[0]?.version ?? 'r4', Number(values['platform-port']));
+  if (platform) console.log(`test platform (the other system) at ${platform.base}: its FHIR base, notification and token endpoint\n`);
+  const platformToken = values['platform-token'];
   const options = {
+    platform,
+    awaitTimeoutMs: Number(values['await-timeout']) * 1000,
+    platformAuthorization: platformToken ? async () => (/^bearer /i.test(platformToken) ? platformToken : `Bearer ${platformToken}`) : undefined,
     server: values.server!,
     format: values.format as WireFormat,
     variables: givenVariables(values.var),
@@ -124,10 +140,14 @@ async function main(): Promise<number> {
     validate: profileValidation(values['profiles-folder']),
   };
   const reports: ScriptReport[] = [...unreadable];
-  for (const loaded of scripts) {
-    const report = await runScript(loaded, options);
-    reports.push(report);
-    if (values.report === 'text') console.log(`${textReport(report)}\n`);
+  try {
+    for (const loaded of scripts) {
+      const report = await runScript(loaded, options);
+      reports.push(report);
+      if (values.report === 'text') console.log(`${textReport(report)}\n`);
+    }
+  } finally {
+    await platform?.close();
   }
   console.log(values.report === 'json' ? jsonReport(reports) : summary(reports));
   return reports.some(failed) ? 1 : 0;

@@ -121,6 +121,16 @@ export function operationRole(script: TestScript): (operation: Operation) => Ope
   };
 }
 
+/**
+ * True when the operation comes from the test platform's own client (an origin not marked as the system under test):
+ * the platform authenticates such requests as the organisation it plays, not as the tester.
+ */
+export function fromPlatform(script: TestScript): (operation: Operation) => boolean {
+  const platformOrigins = new Set((script.origin ?? []).filter((role) => !marksSut(role)).map((role) => role.index));
+  if (!(script.destination ?? []).some(marksSut)) return () => false;
+  return (operation) => operation.origin !== undefined && platformOrigins.has(operation.origin);
+}
+
 export function describeOperation(operation: Operation): string {
   const code = operation.type?.code ?? operation.method ?? 'operation';
   const target = operation.url ?? [operation.resource, operation.params].filter(Boolean).join(' ');
@@ -148,8 +158,8 @@ export function describeAssert(assert: Assert): string {
 
 const ROLE_WORDS: Record<OperationRole, string> = {
   send: 'send',
-  await: 'await from the system under test (not run)',
-  simulated: "the simulated system's own (not run)",
+  await: 'await from the system under test',
+  simulated: "the simulated system's own",
 };
 
 /** What the runner would do with a script, one line per action: the listing `--plan` prints. */

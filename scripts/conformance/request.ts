@@ -52,8 +52,12 @@ export async function buildRequest(operation: Operation, context: RunContext, va
   const source = operation.sourceId ? requireResource(context, operation.sourceId) : undefined;
   const url = requestUrl(operation, context, variables, options.server, source);
   const headers: Record<string, string> = { accept: mimeType(operation.accept ?? options.format) };
-  for (const header of operation.requestHeader ?? []) headers[header.field.toLowerCase()] = variables.substitute(header.value);
   const credential = await options.authorization?.();
+  // The script's Authorization is not filled in when it is replaced: its variable may have no value (the tester's token).
+  for (const header of operation.requestHeader ?? []) {
+    const field = header.field.toLowerCase();
+    if (!(credential && field === 'authorization')) headers[field] = variables.substitute(header.value);
+  }
   if (credential) headers.authorization = credential;
   if (!source) return { method, url, headers };
   const format = operation.contentType ?? options.format;

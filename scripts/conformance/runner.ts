@@ -2,7 +2,8 @@ import type { Resource } from '../../src/fhir/version.js';
 import { evaluateAssert, type AssertEnvironment, type ProfileCheck } from './asserts.js';
 import { RunContext } from './context.js';
 import type { Action, Assert, LoadedScript, Operation } from './model.js';
-import { describeAssert, describeOperation, operationRole, unsupportedElements, type OperationRole } from './plan.js';
+import { OWN_REQUEST, type Platform } from './platform.js';
+import { describeAssert, describeOperation, fromPlatform, operationRole, unsupportedElements, type OperationRole } from './plan.js';
 import { buildRequest, send, type RequestOptions } from './request.js';
 import { assertRule, declaredRules } from './rules.js';
 import { loadFixtures } from './script-file.js';
@@ -31,12 +32,26 @@ export interface RunOptions extends RequestOptions {
   /** Variable values the tester gives (`--var name=value`), as Touchstone asks for them. */
   variables: Record<string, string>;
   validate: ProfileCheck;
+  /**
+   * The other system of a two-system script, played by the runner: operations the system under test sends to it are
+   * awaited there, the platform's loads into its simulated system are carried out on it. Without it they are skipped.
+   */
+  platform?: Platform;
+  /** How long an awaited request may take to arrive (default 30 s). */
+  awaitTimeoutMs?: number;
+  /**
+   * `Authorization` of the requests the platform's own client sends to the system under test (an origin not marked
+   * as the system under test), as the organisation the platform plays; by default `authorization`.
+   */
+  platformAuthorization?: () => Promise<string | undefined>;
 }
 
 const NOT_SENT: Record<Exclude<OperationRole, 'send'>, string> = {
-  await: 'awaits a request from the system under test; the runner does not play the other system yet',
-  simulated: "loads the test platform's simulated system, which the runner does not play yet",
+  await: 'awaits a request from the system under test; no test platform is running (see docs/conformance.md)',
+  simulated: "loads the test platform's simulated system; no test platform is running",
 };
+
+const AWAIT_TIMEOUT_MS = 30_000;
 
 /** Why the rest of a part is not carried out. */
 interface PartState {
@@ -52,6 +67,7 @@ class ScriptRun {
   private readonly environment: AssertEnvironment;
   private readonly rules: ReturnType<typeof declaredRules>;
   private readonly roleOf: (operation: Operation) => OperationRole;
+  private readonly byPlatform: (operation: Operation) => boolean;
 
   constructor(
     private readonly loaded: LoadedScript,
@@ -65,10 +81,12 @@ class ScriptRun {
     this.environment = { context: this.context, variables: this.variables, profiles, validate: options.validate };
     this.rules = declaredRules(script);
     this.roleOf = operationRole(script);
+    this.byPlatform = fromPlatform(script);
   }
 
   async run(): Promise<void> {
     const { script } = this.loaded;
+    if (this.options.platform) this.options.platform.operations = this.awaitedOperations();
     const setup: PartState = {};
     await this.autocreate(setup);
     await this.runActions('setup', script.setup?.action ?? [], setup, true);
@@ -80,6 +98,14 @@ class ScriptRun {
     // Teardown cleans up as much as it can: one operation that cannot be sent does not stop the others.
     for (const action of script.teardown?.action ?? []) await this.runActions('teardown', [action], {}, false);
     await this.autodelete();
+  }
+
+  /** The operations (`$name`) the script awaits from the system under test: what the platform offers besides the interactions. */
+  private awaitedOperations(): Set<string> {
+    const { script } = this.loaded;
+    const actions = [script.setup, ...(script.test ?? [])].flatMap((part) => part?.action ?? []);
+    const awaited = actions.flatMap(({ operation }) => (operation && this.roleOf(operation) === 'await' ? [operation] : []));
+    return new Set(awaited.flatMap((operation) => `${operation.params ?? ''} ${operation.url ?? ''}`.match(/\$[A-Za-z-]+/g) ?? []));
   }
 
   private record(part: string, kind: StepResult['kind'], label: string, outcome: Outcome, message: string): void {
@@ -104,21 +130,44 @@ class ScriptRun {
   private async runOperation(part: string, operation: Operation, state: PartState): Promise<void> {
     const label = operationLabel(operation);
     const role = this.roleOf(operation);
-    if (role !== 'send') {
+    const { platform } = this.options;
+    if (role !== 'send' && !platform) {
       state.notSent = true;
       this.record(part, 'operation', label, 'skip', NOT_SENT[role]);
       return;
     }
     state.notSent = false;
     try {
-      const request = await buildRequest(operation, this.context, this.variables, this.options);
+      if (role === 'await') {
+        await this.receive(part, label, operation, platform!);
+        return;
+      }
+      const options = role === 'simulated' ? { ...this.options, server: platform!.base, authorization: undefined } : this.requestOptions(operation);
+      const request = await buildRequest(operation, this.context, this.variables, options);
+      if (role === 'simulated') Object.assign(request.headers, OWN_REQUEST);
       const response = await send(request, this.context.version);
       this.context.record({ request, response }, operation.requestId, operation.responseId);
-      this.record(part, 'operation', label, 'pass', `${request.method} ${request.url} → ${response.status}`);
+      this.record(part, 'operation', label, 'pass', `${request.method} ${request.url} → ${response.status}${response.status >= 400 ? ` ${issuesOf(response.resource)}` : ''}`);
     } catch (error) {
-      state.stopped = `${label} could not be sent: ${(error as Error).message}`;
+      state.stopped = `${label} could not be carried out: ${(error as Error).message}`;
       this.record(part, 'operation', label, 'fail', (error as Error).message);
     }
+  }
+
+  private requestOptions(operation: Operation): RequestOptions {
+    const { platformAuthorization } = this.options;
+    return platformAuthorization && this.byPlatform(operation) ? { ...this.options, authorization: platformAuthorization } : this.options;
+  }
+
+  /** An operation the system under test sends to the platform: the first such request that arrived, with the platform's answer. */
+  private async receive(part: string, label: string, operation: Operation, platform: Platform): Promise<void> {
+    const expected = await buildRequest(operation, this.context, this.variables, { ...this.options, server: platform.base, authorization: undefined });
+    const path = (url: string) => new URL(url).pathname.replace(/\/$/, '');
+    const exchange = await platform.next((request) => request.method === expected.method && path(request.url) === path(expected.url), this.options.awaitTimeoutMs ?? AWAIT_TIMEOUT_MS).catch((error: Error) => {
+      throw new Error(`awaited ${expected.method} ${expected.url}: ${error.message}`);
+    });
+    this.context.record(exchange, operation.requestId, operation.responseId);
+    this.record(part, 'operation', label, 'pass', `received ${exchange.request.method} ${exchange.request.url} ← ${exchange.response.status}`);
   }
 
   private async runAssert(part: string, assert: Assert, state: PartState, stopOnAnyFailure: boolean): Promise<void> {
@@ -189,4 +238,11 @@ export async function runScript(loaded: LoadedScript, options: RunOptions): Prom
   await run.run();
   report.results = run.results;
   return report;
+}
+
+/** What an OperationOutcome answer says went wrong, shown beside a refused operation. */
+function issuesOf(resource: Resource | undefined): string {
+  if (resource?.resourceType !== 'OperationOutcome') return '';
+  const issues = (resource.issue as { severity?: string; details?: { text?: string }; diagnostics?: string }[] | undefined) ?? [];
+  return issues.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal').map((issue) => issue.details?.text ?? issue.diagnostics ?? '').join('; ');
 }

@@ -2,7 +2,7 @@ import { TestScriptInvalid } from './errors.js';
 import { asText, evaluate, pathAsFhirPath } from './fhirpath.js';
 import type { RunContext } from './context.js';
 import type { Variable } from './model.js';
-import { Placeholders } from './placeholders.js';
+import { dateFunction, Placeholders } from './placeholders.js';
 
 const REFERENCE = /\$\{([^}]+)\}/g;
 /** Deep enough for a default that names another variable; a cycle stops here instead of looping. */
@@ -28,7 +28,7 @@ export class Variables {
   value(name: string, depth = 0): string | undefined {
     if (name in this.given) return this.given[name];
     const variable = this.declared.get(name);
-    if (!variable) return this.placeholders.value(name);
+    if (!variable) return this.placeholders.value(name) ?? dateFunction(name, (base) => this.value(base, depth + 1));
     const found = this.fromSource(variable);
     if (found !== undefined) return found;
     return variable.defaultValue === undefined ? undefined : this.substitute(variable.defaultValue, depth + 1);
@@ -47,7 +47,7 @@ export class Variables {
   /** In a fixture's text only the script's own variables and Touchstone's placeholders are filled in: other `${…}` text is content. */
   substituteDeclared(text: string): string {
     return text.replace(REFERENCE, (whole, name: string) => {
-      if (!this.declared.has(name) && !(name in this.given) && this.placeholders.value(name) === undefined) return whole;
+      if (!this.declared.has(name) && !(name in this.given) && this.value(name) === undefined) return whole;
       const value = this.value(name);
       if (value === undefined) throw new TestScriptInvalid(this.missing(name));
       return value;

@@ -37,13 +37,25 @@ export const CARE_SERVICES_TYPES: readonly string[] = ['Organization', 'Healthca
 /** What anyone may read of a hosted organisation's published directory (its `directory` endpoint, no token). */
 export const DIRECTORY_READER = 'care-services-directory';
 
+/** What hospitals and hubs may do with a coordination point's query directory (`/mcsd-query`): search and read it. */
+export const QUERY_DIRECTORY_READER = 'care-services-query';
+
+const directoryRules = (operations: Operation[]) =>
+  CARE_SERVICES_TYPES.flatMap((type): PolicyRule[] => [
+    { endpoint: 'directory', path: `/${type}`, operations },
+    { endpoint: 'directory', path: `/${type}/{id}`, operations: ['read'] },
+  ]);
+
 export const PURPOSES: Readonly<Record<string, Purpose>> = {
   [DIRECTORY_READER]: {
     description: "mCSD: update clients read an organisation's administration directory (search, read and _history of its directory resources)",
-    basePolicy: CARE_SERVICES_TYPES.flatMap((type): PolicyRule[] => [
-      { endpoint: 'directory', path: `/${type}`, operations: ['search', 'history'] },
-      { endpoint: 'directory', path: `/${type}/{id}`, operations: ['read'] },
-    ]),
+    basePolicy: directoryRules(['search', 'history']),
+  },
+  [QUERY_DIRECTORY_READER]: {
+    description:
+      "mCSD: hospitals and hubs search a coordination point's query directory (its providers' Organization, HealthcareService, Location and Endpoint, as the egress allowlist shows them)",
+    basePolicy: directoryRules(['search']),
+    authorizerRole: 'coordination-point',
   },
   'eOverdracht-sender': {
     description: "eOverdracht: the receiver pulls the Task and what the sender's Consents name from the sender's FHIR API",

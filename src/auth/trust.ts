@@ -32,6 +32,8 @@ export interface TrustRegistry {
   trusted(id: string): TrustedOrganization | undefined;
   /** A remote organisation by its URA, the same way. */
   trustedByUra(ura: string): TrustedOrganization | undefined;
+  /** A configured remote organisation by its AGB-Z (the Nictiz test organisations mostly carry one; the directory is keyed by URA). */
+  trustedByAgb(agb: string): TrustedOrganization | undefined;
   ehrClient(clientId: string): EhrParty | undefined;
   /** A verification key of a trusted or hosted organisation by the fragment of its kid; refreshes did:web on a miss. */
   organizationKey(organization: string, fragment: string): Promise<VerificationKey | undefined>;
@@ -83,6 +85,7 @@ export async function createTrustRegistry(
   }
   const configured = new Map(config.trusted.map((organization) => [organization.id, organization]));
   const configuredByUra = new Map(config.trusted.filter((organization) => organization.ura).map((organization) => [organization.ura as string, organization]));
+  const configuredByAgb = new Map(config.trusted.filter((organization) => organization.agb).map((organization) => [organization.agb as string, organization]));
   const counterparties = options.counterparties;
   const trusted = { get: (id: string) => configured.get(id) ?? counterparties?.byId(id) };
   const inlineKeys = new Map<string, Map<string, VerificationKey>>();
@@ -106,6 +109,7 @@ export async function createTrustRegistry(
     hostedOrganizations: () => [...hosted.values()],
     trusted: (id) => trusted.get(id),
     trustedByUra: (ura) => configuredByUra.get(ura) ?? counterparties?.byUra(ura),
+    trustedByAgb: (agb) => configuredByAgb.get(agb),
     ehrClient: (clientId) => ehrClients.get(clientId),
     async organizationKey(organization, fragment) {
       const own = hosted.get(organization);

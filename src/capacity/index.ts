@@ -1,3 +1,4 @@
+import { DIRECTORY_READER } from '../auth/purposes.js';
 import type { Resource } from '../fhir/version.js';
 import type { Person } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -9,7 +10,7 @@ import type { Store } from '../store/repository.js';
 import { statusOf } from '../transfer/task-status.js';
 import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatusListener } from '../transfer/events.js';
-import { BOARD_CHANGED, CoordinationPoint, type BoardChange } from './coordination/service.js';
+import { BOARD_CHANGED, CoordinationPoint, listedPublishers, type BoardChange, type Publishers } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import type { OutboundCall } from '../auth/client.js';
@@ -30,6 +31,8 @@ export interface CapacityOptions {
   /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
   client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
+  /** Who may publish to a coordination point (the trust registry); `config.trusted` alone if not given. */
+  publishers?: Publishers;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
   /** Overrides `config.capacity.staleAfterMinutes` (tests). */
@@ -93,7 +96,7 @@ export function createCapacity(options: CapacityOptions): Capacity {
       clock,
     });
   const coordination = new CoordinationPoint({
-    trusted: config.trusted,
+    publishers: options.publishers ?? listedPublishers(config.trusted),
     staleAfterMs: options.staleAfterMs ?? (settings.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MINUTES) * 60_000,
     onChange: options.onBoardChange,
     logger,
@@ -119,9 +122,10 @@ export function createCapacity(options: CapacityOptions): Capacity {
     askCoordinationPoint,
     publisher,
     fhirRoutes: (version) => (version === 'r4' ? routes : []),
-    // Everything another organisation reads at a coordination point passes the egress allowlist on the way out.
+    // Everything another organisation reads at a coordination point passes the egress allowlist on the way out (its
+    // published administration directory, `/mcsd/{id}`, has an allowlist of its own for update clients).
     servedProjection: {
-      concerns: (principal) => principal.kind === 'organization' && isCoordinationPoint(principal.tenant),
+      concerns: (principal) => principal.kind === 'organization' && principal.purposeOfUse !== DIRECTORY_READER && isCoordinationPoint(principal.tenant),
       project: (resource) => shownToOthers(resource, (report) => coordination.shownReport(report, new Date(clock()))),
     },
     outboxHandlers: publisher ? { [PUBLISH_KIND]: publisher.deliver } : {},

@@ -1,5 +1,5 @@
 import type { HostedOrganization } from '../config/config.js';
-import { DIRECTORY_READER } from '../auth/purposes.js';
+import { DIRECTORY_READER, QUERY_DIRECTORY_READER } from '../auth/purposes.js';
 import { forbidden, notFound } from '../fhir/outcome.js';
 import { QUERY_DIRECTORY_SCOPE } from './query-directory.js';
 import type { Resource } from '../fhir/version.js';
@@ -39,7 +39,8 @@ export function publishedView(resource: JsonObject): JsonObject | undefined {
   return view;
 }
 
-function isBed(resource: JsonObject): boolean {
+/** A bed (a Location of physicalType `bd`, what the capacity census stores): never published, never shown to others. */
+export function isBed(resource: JsonObject): boolean {
   return resource.resourceType === 'Location' && codings(resource.physicalType).some((coding) => coding.code === 'bd');
 }
 
@@ -68,15 +69,19 @@ const ROUTES: RouteDefinition[] = [
 ];
 
 /**
- * The query directory (what the update client keeps in sync from every organisation's directory), for the hosted
- * organisations' own EHRs: `/mcsd-query`, search and read, as the copies are stored (with `meta.source`).
+ * The query directory (what the update client keeps in sync from every organisation's directory): `/mcsd-query`,
+ * search and read. The hosted organisations' own EHRs get the copies as stored (with `meta.source`); at a coordination
+ * point, hospitals and hubs (purpose `care-services-query`) get them as the egress allowlist shows them (capacity/'s
+ * served projection).
  */
 export const QUERY_DIRECTORY_MOUNT = '/mcsd-query';
 
 const inQueryDirectory =
   (handler: FhirHandler): FhirHandler =>
   (request, context) => {
-    if (context.principal.kind !== 'ehr') return Promise.resolve([forbidden("Only a hosted organisation's own EHR may search the query directory")]);
+    if (context.principal.kind !== 'ehr' && context.principal.purposeOfUse !== QUERY_DIRECTORY_READER) {
+      return Promise.resolve([forbidden("Only a hosted organisation's own EHR, or an organisation asking a coordination point for its directory, may search the query directory")]);
+    }
     return handler(request, { ...context, scope: QUERY_DIRECTORY_SCOPE });
   };
 

@@ -131,7 +131,11 @@ function fhirApiOptions(deps: AppDependencies, base: { version: FhirVersion; pat
 
 /** A capability's endpoint outside the FHIR bases: its own routes only, no REST interactions, no metadata. */
 function endpointApiOptions(deps: AppDependencies, endpoint: Endpoint) {
-  const services: RestServices = { ...restServices(deps, endpoint.version, new FhirRouter(endpoint.routes)), endpoint: endpoint.api };
+  const services: RestServices = {
+    ...restServices(deps, endpoint.version, new FhirRouter(endpoint.routes)),
+    endpoint: endpoint.api,
+    projections: (deps.capabilities ?? []).flatMap((capability) => capability.servedProjection ?? []),
+  };
   return { ...sharedApiOptions(deps, services, publicUrl(deps, endpoint.path), endpoint.path), anonymous: endpoint.anonymous };
 }
 

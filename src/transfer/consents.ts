@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
 import { CONSENT_ACTION_SYSTEM, CONSENT_REQUIRES_PERSON_EXTENSION, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE } from '../vocabulary/canonical.js';
@@ -22,10 +23,16 @@ import { scopeOf } from './storage.js';
  * the policy says so, the guard opens its resources only to a token that names a person (auth/consents.ts).
  */
 export const consentIds = (taskId: string) => ({
-  Task: `eoverdracht-task-${taskId}`,
-  advanceNotice: `eoverdracht-advancenotice-${taskId}`,
-  nursingHandoff: `eoverdracht-handoff-${taskId}`,
+  Task: consentId('eoverdracht-task-', taskId),
+  advanceNotice: consentId('eoverdracht-advancenotice-', taskId),
+  nursingHandoff: consentId('eoverdracht-handoff-', taskId),
 });
+
+/** FHIR ids are at most 64 characters: a Task id too long to follow the prefix is replaced by its hash (hex). */
+function consentId(prefix: string, taskId: string): string {
+  const id = prefix + taskId;
+  return id.length <= 64 ? id : prefix + createHash('sha256').update(taskId).digest('hex').slice(0, 64 - prefix.length);
+}
 
 /** Where the Bolt names the basis of the access (grondslag). */
 const BOLT_POLICY = 'https://nuts-foundation.gitbook.io/bolts/eoverdracht/leveranciersspecificatie#421-grondslag';

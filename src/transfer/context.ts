@@ -1,4 +1,5 @@
-import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import { AGB_SYSTEM, ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import { isObject } from '../vocabulary/json.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import type { Role } from '../config/config.js';
@@ -51,12 +52,21 @@ export interface LogicalReference {
   display: string;
 }
 
-export function referencesOrganization(reference: unknown, organization: { id: string; ura?: string }): boolean {
-  const identifier = isReference(reference) ? reference.identifier : undefined;
-  if (!identifier) return false;
+export function referencesOrganization(reference: unknown, organization: { id: string; ura?: string; agb?: string }): boolean {
+  return isReference(reference) && identifiesOrganization(reference.identifier, organization);
+}
+
+/**
+ * True when the identifier names the organisation: its URA or its AGB-Z (the two identifiers Dutch care providers are
+ * known by; the Nictiz test organisations mostly carry an AGB-Z), or its gateway organisation id.
+ */
+export function identifiesOrganization(identifier: unknown, organization: { id: string; ura?: string; agb?: string }): boolean {
+  if (!isObject(identifier)) return false;
+  const { system, value } = identifier;
   return (
-    (identifier.system === URA_SYSTEM && organization.ura !== undefined && identifier.value === organization.ura) ||
-    (identifier.system === ORGANIZATION_ID_SYSTEM && identifier.value === organization.id)
+    (system === URA_SYSTEM && organization.ura !== undefined && value === organization.ura) ||
+    (system === AGB_SYSTEM && organization.agb !== undefined && value === organization.agb) ||
+    (system === ORGANIZATION_ID_SYSTEM && value === organization.id)
   );
 }
 

@@ -1,6 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Person } from '../fhir/principal.js';
+import { RemoteFailure } from '../fhir/client/remote.js';
+import { isConvertible } from '../fhir/convert/index.js';
+import type { ResourceRepository } from '../store/repository.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
@@ -8,11 +11,11 @@ import { readOptional } from '../store/optional.js';
 import { URI_SYSTEM } from '../vocabulary/canonical.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announcedTask } from './notification-task.js';
-import { announceStatus, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
+import { announceStatus, identifiesOrganization, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
 import type { QueuedAnswer } from './payloads.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
-import { keyOf, parseReference, relativeReferences, rewriteReferences } from './references.js';
+import { keyOf, literalReference, parseReference, relativeReferences, rewriteReferences } from './references.js';
 import { readTask, saveInBothReleases, saveTask, scopeOf, toCaller } from './storage.js';
 import { answerIn, sameAnswer, withAnswer, withRoutingOf } from './task.js';
 import { accessibleDocument, checkTaskUpdate, documentReference, isTerminal, statusOf } from './task-status.js';
@@ -102,11 +105,11 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
     if (error instanceof AccessWithdrawn) return endLocally(context, tenant, record);
     throw error;
   }
-  checkPulledTask(context, tenant, remote);
+  await checkPulledTask(context, peer, call, remote);
   // The receiving EHR never sees a status whose document is not there yet: the document is pulled first.
   const documents = await pullDocument(context, peer, call, record, remote);
   await inTransaction(context, async (tx) => {
-    for (const resource of documents) await saveInBothReleases(tx.store.resources, tenant, localCopy(record, resource));
+    for (const resource of documents) await saveReceived(tx.store.resources, tenant, localCopy(record, resource));
     const previous = await readTask(tx.store.resources, tenant, task);
     if (previous && previous.stu3.status === remote.status && previous.stu3.lastModified === remote.lastModified) return;
     const saved = await saveTask(tx, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)] }, previous);
@@ -114,22 +117,43 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   });
 }
 
-function checkPulledTask(context: TransferContext, tenant: string, task: Resource): void {
-  const organization = context.registry.hosted(tenant)!.organization;
-  if (task.resourceType !== 'Task' || !referencesOrganization(task.owner, organization)) {
-    throw new PermanentFailure(`the pulled Task is not owned by '${tenant}'`);
+/**
+ * The pulled Task must be owned by the tenant: `owner` names it by identifier, or is a literal reference to an
+ * Organization on the sender's server that carries one of the tenant's identifiers (as Nictiz's Tasks do).
+ */
+/**
+ * A pulled document resource, in both releases; one of a type the converter does not map (a Nictiz handoff's
+ * Consent, say) only as it was sent, in STU3: refusing it would refuse the whole handoff.
+ */
+async function saveReceived(resources: ResourceRepository, tenant: string, resource: Resource): Promise<void> {
+  if (isConvertible(resource.resourceType)) await saveInBothReleases(resources, tenant, resource);
+  else await resources.update(scopeOf(tenant, 'stu3'), resource);
+}
+
+async function checkPulledTask(context: TransferContext, peer: Peer, call: PeerCall, task: Resource): Promise<void> {
+  const organization = context.registry.hosted(call.tenant)!.organization;
+  if (task.resourceType !== 'Task' || !(await ownedBy(peer, call, task.owner, organization))) {
+    throw new PermanentFailure(`the pulled Task is not owned by '${call.tenant}'`);
   }
   refuseInvalid(context, [task]);
 }
 
-/** The document the Task's status opens, once per document: the Composition, then what it references, level by level, one batch each. */
+async function ownedBy(peer: Peer, call: PeerCall, owner: unknown, organization: { id: string; ura?: string; agb?: string }): Promise<boolean> {
+  if (referencesOrganization(owner, organization)) return true;
+  const key = parseReference(literalReference(owner));
+  if (key?.type !== 'Organization') return false;
+  const identifiers = (await peer.read(call, `Organization/${key.id}`)).identifier;
+  return Array.isArray(identifiers) && identifiers.some((identifier) => identifiesOrganization(identifier, organization));
+}
+
+/** The document the Task's status opens, once per document: by `$document`, or the Composition and then what it references, level by level, one batch each. */
 async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall, record: InboundTransfer, task: Resource): Promise<Resource[]> {
   const kind = accessibleDocument(statusOf(task));
   const composition = kind && documentReference(task, kind);
   if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
-  const pulled = new Map<string, Resource>();
-  let level = [composition];
+  const pulled = await documentOf(peer, call, composition);
+  let level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
   while (level.length > 0) {
     for (const resource of await peer.readAll(call, level)) pulled.set(keyOf(resource), resource);
     level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
@@ -137,6 +161,27 @@ async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall
   const resources = [...pulled.values()].map((resource) => (resource.resourceType === 'Composition' ? withCurrentDocumentCode(resource).composition : resource));
   refuseInvalid(context, resources);
   return resources;
+}
+
+/** Statuses of a sender that does not offer `$document`: the Composition is then read, and what it references. */
+const NO_DOCUMENT_OPERATION = [400, 404, 405, 501];
+
+/**
+ * `Composition/{id}/$document` (Nictiz TA: how the receiving XIS retrieves the nursing handoff): the Composition and
+ * what it references in one answer. A sender without the operation answers 404 (or 400/405/501): the Composition is
+ * then read on its own, and the rest follows level by level.
+ */
+async function documentOf(peer: Peer, call: PeerCall, composition: string): Promise<Map<string, Resource>> {
+  const pulled = new Map<string, Resource>();
+  try {
+    const bundle = await peer.read(call, `${composition}/$document`);
+    for (const entry of (bundle.entry as { resource?: Resource }[] | undefined) ?? []) if (entry.resource) pulled.set(keyOf(entry.resource), entry.resource);
+  } catch (error) {
+    const status = error instanceof Error && error.cause instanceof RemoteFailure ? error.cause.status : undefined;
+    if (status === undefined || !NO_DOCUMENT_OPERATION.includes(status)) throw error;
+  }
+  if (!pulled.has(composition)) pulled.set(composition, await peer.read(call, composition));
+  return pulled;
 }
 
 /** Received data that does not validate is not stored: the message is dead-lettered with the issues, for a person to look at. */

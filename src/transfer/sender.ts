@@ -15,7 +15,7 @@ import { isReference, type FhirVersion, type Resource } from '../fhir/version.js
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
-import { ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
+import { AGB_SYSTEM, ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import { isObject, stringAt } from '../vocabulary/json.js';
 import { hasCode, NOTIFICATION_PAYLOAD_TYPE, PROFILES, type Coding, type DocumentKind } from './codes.js';
 import {
@@ -116,8 +116,10 @@ export interface TaskCreation {
   tenant: string;
   /** The release of `task`. */
   version: FhirVersion;
-  /** The workflow Task as the EHR POSTed it. */
+  /** The workflow Task as the EHR POSTed it, or PUT it under an id not yet used (FHIR update as create). */
   task: Resource;
+  /** The id the EHR chose (update as create); otherwise the server assigns one. */
+  id?: string;
 }
 
 /**
@@ -139,7 +141,7 @@ export async function createOutboundTask(context: TransferContext, request: Task
   if (patientOf(document.composition) !== literalReference(proposed.for)) {
     throw new OperationOutcomeError(unprocessable(`The Task is for ${literalReference(proposed.for)}, its ${kind} about ${patientOf(document.composition)}`, 'Task.for'));
   }
-  const task = workflowTask(context, tenant, proposed, receiver);
+  const task = workflowTask(context, tenant, proposed, receiver, request.id);
   const saved = await inTransaction(context, async (tx) => {
     await storeDocument(tx, tenant, document);
     return openTransfer(tx, tenant, { task, receiver, document, offer: [task.id] });
@@ -148,12 +150,12 @@ export async function createOutboundTask(context: TransferContext, request: Task
 }
 
 /** The EHR's Task as stored: a new id, the eOverdracht profile, the receiver as owner, the sender as requester by default. */
-function workflowTask(context: TransferContext, tenant: string, proposed: Resource, receiver: TrustedOrganization): Resource & { id: string } {
+function workflowTask(context: TransferContext, tenant: string, proposed: Resource, receiver: TrustedOrganization, id: string = randomUUID()): Resource & { id: string } {
   const { id: _id, meta: _meta, ...written } = proposed;
   const now = nowInstant(context);
   return {
     ...written,
-    id: randomUUID(),
+    id,
     meta: { profile: [PROFILES.task] },
     groupIdentifier: written.groupIdentifier ?? { system: URI_SYSTEM, value: `urn:uuid:${randomUUID()}` },
     authoredOn: written.authoredOn ?? now,
@@ -190,12 +192,13 @@ async function receiverOf(context: TransferContext, tenant: string, version: Fhi
 }
 
 /**
- * The id of the trusted organisation with this identifier (URA, or gateway organisation id), if any: configured
+ * The id of the trusted organisation with this identifier (URA, AGB-Z, or gateway organisation id), if any: configured
  * (`trusted[]`), else found in the care-services directory.
  */
 export function trustedByIdentifier(context: TransferContext, identifier: unknown): string | undefined {
   if (!isObject(identifier) || typeof identifier.value !== 'string') return undefined;
   if (identifier.system === URA_SYSTEM) return context.registry.trustedByUra(identifier.value)?.id;
+  if (identifier.system === AGB_SYSTEM) return context.registry.trustedByAgb(identifier.value)?.id;
   if (identifier.system === ORGANIZATION_ID_SYSTEM) return context.registry.trusted(identifier.value)?.id;
   return undefined;
 }

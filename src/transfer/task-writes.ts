@@ -7,7 +7,9 @@ import { ifMatchVersion } from '../rest/update.js';
 import { hasCode, TASK_CODE } from './codes.js';
 import type { TransferContext } from './context.js';
 import { withUnitOfWork } from './context.js';
+import { readOptional } from '../store/optional.js';
 import { answer, isInboundTask } from './receiver.js';
+import { scopeOf } from './storage.js';
 import { changeOutboundTask, createOutboundTask, isOutboundTask } from './sender.js';
 
 /**
@@ -15,7 +17,8 @@ import { changeOutboundTask, createOutboundTask, isOutboundTask } from './sender
  * only through the transfer state machine, for the side the caller is on: at the sender, the tenant's EHR is the
  * sender and a remote organisation (with its credential) the receiver; at the receiver, the tenant's EHR answers.
  * A transfer starts when a sending tenant's EHR creates a workflow Task (`POST Task`, the Nictiz TA's own
- * interaction) or calls `$offer`, and is cancelled, never deleted; any other Task (another code, another tenant, or
+ * interaction, or `PUT Task/{id}` under an id not yet used, FHIR's update as create, as Nictiz's test scripts do) or
+ * calls `$offer`, and is cancelled, never deleted; any other Task (another code, another tenant, or
  * stored with a plain update, e.g. an example) is plain FHIR data and passes through untouched.
  */
 export function taskWrites(context: TransferContext): WriteInterceptor {
@@ -29,6 +32,14 @@ export function taskWrites(context: TransferContext): WriteInterceptor {
       return [writeOutcome('created', issues, 'Created'), result];
     }
     const side = id === undefined ? undefined : await sideOf(unit, tenant, id);
+    if (!side && request.method === 'PUT' && id !== undefined) {
+      const put = resourceBody(request);
+      if (startsTransfer(context, rest.principal, put) && !(await readOptional(unit.store.resources, scopeOf(tenant, rest.services.version), 'Task', id))) {
+        if (put.id !== id) throw new OperationOutcomeError(unprocessable(`The body's id '${put.id}' differs from the id '${id}' in the URL`, 'Task.id'));
+        const { result, issues } = await createOutboundTask(unit, { tenant, version: rest.services.version, task: put, id });
+        return [writeOutcome('created', issues, 'Created'), result];
+      }
+    }
     if (!side) return next(request, rest);
     if (request.method === 'DELETE') {
       throw new OperationOutcomeError(conflict(`Task/${id} is an eOverdracht transfer: cancel it (status cancelled) instead of deleting it`));

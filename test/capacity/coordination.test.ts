@@ -18,7 +18,7 @@ import { postcode4 } from '../../src/capacity/coordination/postcode.js';
 import { readPublication, type Publication } from '../../src/capacity/coordination/publication.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
-import { CoordinationPoint, type BoardChange } from '../../src/capacity/coordination/service.js';
+import { CoordinationPoint, type BoardChange, listedPublishers } from '../../src/capacity/coordination/service.js';
 import type { Principal } from '../../src/fhir/principal.js';
 import type { Scope, Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS } from '../../src/subscriptions/canonical.js';
@@ -264,7 +264,7 @@ async function coordinationTenant(store: Store) {
   const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
   const instance = () =>
     new CoordinationPoint({
-      trusted: Object.entries(publishers).map(([id, sample]) => ({ id, name: sample.name, ura: sample.ura, endpoints: {} })),
+      publishers: listedPublishers(Object.entries(publishers).map(([id, sample]) => ({ id, name: sample.name, ura: sample.ura, endpoints: {} }))),
       staleAfterMs: HOUR,
       logger,
       onChange: async (change: BoardChange, tx) => {

@@ -4,7 +4,7 @@ import type { Principal } from '../../src/fhir/principal.js';
 import type { TrustedOrganization } from '../../src/config/config.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { foreignIdentityClaim, knownIdentity } from '../../src/capacity/coordination/identity.js';
-import { CoordinationPoint } from '../../src/capacity/coordination/service.js';
+import { CoordinationPoint, listedPublishers } from '../../src/capacity/coordination/service.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Availability } from '../../src/capacity/model.js';
 import type { Scope, Store } from '../../src/store/repository.js';
@@ -117,7 +117,7 @@ describe.each(backends)('coordination point on %s: a provider claiming a competi
     store = await backend.open();
     tenant = freshTenant('zcc');
     scope = { tenant, version: 'r4' };
-    point = new CoordinationPoint({ trusted, staleAfterMs: 3_600_000, logger });
+    point = new CoordinationPoint({ publishers: listedPublishers(trusted), staleAfterMs: 3_600_000, logger });
     expect((await point.receive(store, scope, principal('vvt-rotte'), sent(competitor), MOMENT))[0].id).toBe('created');
   });
 
@@ -158,7 +158,7 @@ describe.each(backends)('coordination point on %s: a provider claiming a competi
     const poisonedScope: Scope = { tenant: poisoned, version: 'r4' };
     await store.resources.update(poisonedScope, { ...claimed, id: `ura-${competitor.ura}` });
     await store.resources.create(poisonedScope, sent(own));
-    const restarted = new CoordinationPoint({ trusted, staleAfterMs: 3_600_000, logger });
+    const restarted = new CoordinationPoint({ publishers: listedPublishers(trusted), staleAfterMs: 3_600_000, logger });
     await restarted.rebuild(store, [poisoned], MOMENT);
     expect(restarted.board(poisoned).allRows(MOMENT)).toEqual([]);
   });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { ENDPOINT_CONNECTION_TYPE_SYSTEM, ENDPOINT_ROLE_SYSTEM } from '../../src/capacity/canonical.js';
 import { shownToOthers } from '../../src/capacity/coordination/served.js';
-import { CoordinationPoint } from '../../src/capacity/coordination/service.js';
+import { CoordinationPoint, listedPublishers } from '../../src/capacity/coordination/service.js';
 import { buildAvailabilityPayload } from '../../src/capacity/egress/payload.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { fhirCall } from '../harness/calls.js';
@@ -131,7 +131,7 @@ describe('a coordination point serves other organisations only what the egress a
     expect((await fhirCall(w.url, ehr, 'GET', `/fhir/MeasureReport/${id}`)).body).toMatchObject({ extension: raw.extension, text: raw.text });
   });
 
-  it("shows the directory by the allowlist's rules, and no HealthcareService or Location (the allowlist has no rule for them)", async () => {
+  it("shows the directory by the allowlist's rules, and never a bed", async () => {
     const [, ...resources] = directory('2', w.providers[0]);
     for (const resource of resources) expect((await fhirCall(w.url, ehr, 'PUT', `/fhir/${resource.resourceType}/${resource.id}`, resource)).status).toBe(201);
     const read = async (path: string) => (await fhirCall(w.url, hospital, 'GET', path)).body;
@@ -145,8 +145,13 @@ describe('a coordination point serves other organisations only what the egress a
       address: [{ postalCode: '3011 AB' }],
     });
     expect(await read('/fhir/Endpoint/ep-2')).toMatchObject({ id: 'ep-2', connectionType: { system: ENDPOINT_CONNECTION_TYPE_SYSTEM }, payloadType: [{ coding: [{ system: ENDPOINT_ROLE_SYSTEM }] }] });
-    expect(await read('/fhir/Location/site-2')).toMatchObject({ resourceType: 'OperationOutcome', id: 'not-found' });
-    expect(await read('/fhir/HealthcareService?_id=hs-2')).toMatchObject({ resourceType: 'Bundle', entry: [] });
+    const storeMeta = { versionId: '1', lastUpdated: expect.any(String) };
+    expect(await read('/fhir/Location/site-2')).toEqual({ ...resources[2], meta: storeMeta });
+    expect(await read('/fhir/HealthcareService/hs-2')).toEqual({ ...resources[3], meta: storeMeta });
+    const bed = { resourceType: 'Location', id: 'bed-2', status: 'active', name: 'Bed 2', physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'bd' }] }, managingOrganization: { reference: 'Organization/org-2' } };
+    expect((await fhirCall(w.url, ehr, 'PUT', '/fhir/Location/bed-2', bed)).status).toBe(201);
+    expect(await read('/fhir/Location/bed-2')).toMatchObject({ resourceType: 'OperationOutcome', id: 'not-found' });
+    expect(await read('/fhir/Location?organization=org-2')).toMatchObject({ entry: [{ resource: { id: 'site-2' } }] });
     const published = await read(`/fhir/MeasureReport/ura-${w.providers[0].ura}`);
     expect(published).toMatchObject({ id: `ura-${w.providers[0].ura}`, reporter: { identifier: { value: w.providers[0].ura } } });
   });
@@ -210,7 +215,7 @@ describe('a coordination point serves other organisations only what the egress a
  */
 describe('what another organisation is shown of a stored directory resource', () => {
   const publisher = { ura: '66666666', name: 'Zorggroep Maas' };
-  const point = new CoordinationPoint({ trusted: [{ id: 'vvt-maas', ...publisher, endpoints: {} }], staleAfterMs: 3_600_000, logger: pino({ level: 'silent' }) });
+  const point = new CoordinationPoint({ publishers: listedPublishers([{ id: 'vvt-maas', ...publisher, endpoints: {} }]), staleAfterMs: 3_600_000, logger: pino({ level: 'silent' }) });
   const shown = (resource: Resource) => shownToOthers(resource, (report) => point.shownReport(report, new Date()));
   const MARK = '§';
   const marked = fc.string({ maxLength: 8 }).map((text) => `${MARK}${text}`);

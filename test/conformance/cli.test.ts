@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { fixtureFolder } from '../fixtures.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { startFakeFhirServer, type FakeFhirServer } from './fake-server.js';
 import { writeScripts } from './scripts.js';
@@ -60,4 +62,15 @@ describe('npm run conformance', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/--server is required/);
   }, 60_000);
+
+  it('plays the other system with --platform-port: an awaited request that never comes fails its operation; a bad port is wrong usage', async () => {
+    const receiving = path.join(fixtureFolder('nictiz-testscripts/eOverdracht-4.0/Test'), 'Receiving-XIS', 'Scenario1-01b-phase2-handoff.xml');
+    const run = await conformance(receiving, '--server', server.base, '--platform-port', '0', '--await-timeout', '1', '--var', `notificationEndpoint=${server.base}`);
+    expect(run.stdout).toMatch(/test platform \(the other system\) at http:\/\/127\.0\.0\.1:\d+\/fhir/);
+    expect(run.stdout).toMatch(/FAIL\s+\[Get Task resource for eOverdracht\]: awaited GET http:\/\/127\.0\.0\.1:\d+\/fhir\/Task\/eOverdracht-Task-eov-\w+: no such request arrived within 1 s/);
+    expect(run.code).toBe(1);
+    const usage = await conformance(receiving, '--server', server.base, '--platform-port', 'eighty');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--platform-port is a port number/);
+  }, 90_000);
 });

@@ -47,7 +47,7 @@ describe('the Nictiz eOverdracht 4.0 TestScripts', () => {
     const plan = planLines(loadScript(path.join(TEST, 'Sending-XIS', 'Scenario1-01b-phase2-handoff-json.xml')));
     expect(plan).toEqual(
       expect.arrayContaining([
-        '  await from the system under test (not run): create Resource /${task-id}',
+        '  await from the system under test: create Resource /${task-id}',
         '  send: read Task ${task-id} → in-progress-task-response',
         '  send: read Composition /${in-progress-task-response-composition-11171000146100-id}/$document',
         '  assert: rule modifyTask (newStatus=completed, fixtureId=completed-task-fixture)',
@@ -60,9 +60,9 @@ describe('the Nictiz eOverdracht 4.0 TestScripts', () => {
     const plan = planLines(loadScript(path.join(TEST, 'Receiving-XIS', 'Scenario1-01b-phase2-handoff.xml')));
     expect(plan).toEqual(
       expect.arrayContaining([
-        "  the simulated system's own (not run): update Task /${task-id} with initial-task-fixture → setup-task-response",
+        "  the simulated system's own: update Task /${task-id} with initial-task-fixture → setup-task-response",
         '  send: create ${notificationEndpoint}/${task-id}',
-        '  await from the system under test (not run): read Task /${task-id} → in-progress-task-response',
+        '  await from the system under test: read Task /${task-id} → in-progress-task-response',
       ]),
     );
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RunContext } from '../../scripts/conformance/context.js';
-import { pathAsFhirPath } from '../../scripts/conformance/fhirpath.js';
+import { evaluate, pathAsFhirPath, withModelTypeNames } from '../../scripts/conformance/fhirpath.js';
 import { Variables } from '../../scripts/conformance/variables.js';
 
 /** Variables as a running script sees them: given, from a source, by default, and Touchstone's placeholders. */
@@ -46,5 +46,19 @@ describe('paths', () => {
   it('read XPath and JSONPath as FHIRPath', () => {
     expect(pathAsFhirPath('fhir:Patient/fhir:name[1]/fhir:given/@value')).toBe('Patient.name[0].given');
     expect(pathAsFhirPath('$.name[0].family')).toBe('name[0].family');
+  });
+});
+
+describe('type names', () => {
+  const bundle = { resourceType: 'Bundle', entry: [{ resource: { resourceType: 'Observation', code: { coding: [{ system: 'urn:oid:2.16.840.1.113883.2.4.3.11.60.40.2.1' }] } } }] };
+
+  it('are matched ignoring case, as the HL7 Java engine of the test platforms does', () => {
+    expect(evaluate(bundle, "Bundle.descendants().where($this.is(coding)).where(system.startsWith('urn:oid:')).exists()", 'stu3')).toEqual([true]);
+    expect(withModelTypeNames('x.ofType(FHIR.codeableconcept) and y is coding', 'r4')).toBe('x.ofType(FHIR.CodeableConcept) and y is Coding');
+  });
+
+  it('leave FHIRPath\'s own types, exact names and string literals as written', () => {
+    expect(withModelTypeNames("x.is(String) and x.as(string) and name = 'x is coding'", 'stu3')).toBe("x.is(String) and x.as(string) and name = 'x is coding'");
+    expect(withModelTypeNames('x.is(NoSuchType)', 'stu3')).toBe('x.is(NoSuchType)');
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../../fhir/principal.js';
+import type { TrustRegistry } from '../../auth/trust.js';
 import type { TrustedOrganization } from '../../config/config.js';
 import { allOk, created, forbidden, issue, outcome, type OperationOutcome } from '../../fhir/outcome.js';
 import type { FhirResponse } from '../../rest/types.js';
@@ -29,8 +30,19 @@ export interface BoardChange {
   report: Resource;
 }
 
+/** Who may publish: the trust registry's organisations (`trusted[]`, then those found in the care-services directory). */
+export type Publishers = Pick<TrustRegistry, 'trusted' | 'trustedByUra'>;
+
+/** Publishers from a list of organisations alone (a gateway without a trust registry at hand, tests). */
+export function listedPublishers(trusted: readonly TrustedOrganization[]): Publishers {
+  return {
+    trusted: (id) => trusted.find((organization) => organization.id === id),
+    trustedByUra: (ura) => trusted.find((organization) => organization.ura === ura),
+  };
+}
+
 export interface CoordinationPointOptions {
-  trusted: TrustedOrganization[];
+  publishers: Publishers;
   /** A provider silent longer than this shows as unknown. */
   staleAfterMs: number;
   /**
@@ -77,7 +89,7 @@ export class CoordinationPoint {
   async receive(store: UnitOfWork, scope: Scope, principal: Principal, payload: unknown, now: Date): Promise<FhirResponse> {
     const publication = readPublication(payload, now);
     if ('resourceType' in publication) return [publication];
-    const publisher = this.options.trusted.find((organization) => organization.id === principal.requester);
+    const publisher = this.options.publishers.trusted(principal.requester);
     const own = publication.provider.identifiers.some((identifier) => identifier.system === URA_SYSTEM && identifier.value === publisher?.ura);
     if (!publisher?.ura || !own) return [forbidden(`Organisation '${principal.requester}' may publish only its own availability (its configured URA)`)];
     const claim = foreignIdentityClaim(payload, knownIdentity(publisher));
@@ -209,7 +221,7 @@ export class CoordinationPoint {
     const publication = publicationOf(report, now);
     if (!publication || report.id !== reportId(publication.provider)) return undefined;
     const [system, value] = publication.provider.key.split('|');
-    const publisher = this.options.trusted.find((organization) => system === URA_SYSTEM && organization.ura === value);
+    const publisher = system === URA_SYSTEM && value !== undefined ? this.options.publishers.trustedByUra(value) : undefined;
     return publisher && !foreignIdentityClaim(report, knownIdentity(publisher)) ? publication : undefined;
   }
 }
