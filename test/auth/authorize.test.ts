@@ -89,7 +89,7 @@ describe('authorize', () => {
 
 describe('purposes', () => {
   it('knows the eOverdracht and capacity purposes, and nothing inherited from Object', () => {
-    expect(Object.keys(PURPOSES).sort()).toEqual(['capacity-publication', 'capacity-subscription', 'care-services-directory', 'eOverdracht-receiver', 'eOverdracht-sender']);
+    expect(Object.keys(PURPOSES).sort()).toEqual(['capacity-publication', 'capacity-subscription', 'care-services-directory', 'care-services-query', 'eOverdracht-receiver', 'eOverdracht-sender']);
     expect(isKnownPurpose('constructor')).toBe(false);
     expect(isKnownPurpose('toString')).toBe(false);
   });

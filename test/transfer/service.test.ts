@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuth } from '../../src/auth/index.js';
 import { parseConfig, type NotificationShape } from '../../src/config/config.js';
+import { RemoteFailure } from '../../src/fhir/client/remote.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
@@ -100,7 +101,8 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
   const serve = (key: string): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
     const resource = served.get(key);
-    if (!resource) throw new Error(`GET ${key} answered 404`);
+    // As the peer reports a 404 (a sender without `$document` too): the remote's answer as the cause.
+    if (!resource) throw new Error(`GET ${key} answered 404`, { cause: new RemoteFailure(404, {}) });
     return structuredClone(resource);
   };
   const peer: Peer = {

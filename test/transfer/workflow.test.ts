@@ -74,7 +74,7 @@ async function senderTask(id: string, status: string): Promise<Resource> {
 }
 
 /**
- * The sender's trail has the receiving organisation's reads of the handoff (the batch pull, with DPoP-bound tokens, as
+ * The sender's trail has the receiving organisation's reads of the handoff (`$document` or the batch pull, with DPoP-bound tokens, as
  * the harness names the sender's authorization server), each naming the organisation and the nurse whose EHR accepted.
  */
 async function expectHandoffReadsBy(composition: string, receiving: Party): Promise<void> {
@@ -82,7 +82,8 @@ async function expectHandoffReadsBy(composition: string, receiving: Party): Prom
   const { body } = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'GET', query);
   type Agent = { who?: { identifier?: { value?: string }; display?: string }; role?: { text?: string }[] };
   const events = ((body.entry as { resource: { action: string; agent: Agent[] } }[] | undefined) ?? []).map((entry) => entry.resource);
-  const reads = events.filter((event) => event.action === 'R' && event.agent[0]?.who?.identifier?.value === receiving.id);
+  // R: a read of the Composition or what it references; E: its `$document`.
+  const reads = events.filter((event) => ['R', 'E'].includes(event.action) && event.agent[0]?.who?.identifier?.value === receiving.id);
   expect(reads.length).toBeGreaterThan(0);
   const nurse = nurseOf(receiving);
   for (const event of reads) expect(event.agent[1]).toMatchObject({ who: { identifier: { value: nurse.id }, display: nurse.name }, role: [{ text: nurse.role }] });
