@@ -4,13 +4,16 @@ import type { Resource } from '../../src/fhir/version.js';
 import { expectRefused, expectRoundTrip, extensionWithoutUrl, FHIR_XML, FIXTURES, fixtureFiles, missing, readExample, wrongCode, type Breakage, type Target } from './examples.js';
 import { startTestGateway, type TestGateway } from '../harness/gateways.js';
 
-/** Every Nictiz eOverdracht STU3 example goes in through /fhir/stu3 as XML; a broken copy of each is refused. */
+/**
+ * Every Nictiz eOverdracht STU3 example goes in through /fhir/stu3 as XML; a broken copy of each is refused. The
+ * tenant only receives: a sending tenant's EHR that writes a workflow Task starts a transfer (transfer/task-writes.ts).
+ */
 const files = fixtureFiles(path.join(FIXTURES, 'eoverdracht-stu3/examples'), '.xml');
 let gateway: TestGateway;
 let target: Target;
 
 beforeAll(async () => {
-  gateway = await startTestGateway(['vvt']);
+  gateway = await startTestGateway(['vvt'], {}, ['receiver']);
   target = { url: gateway.url, base: '/fhir/stu3', version: 'stu3', auth: `Bearer ${await gateway.token('vvt')}` };
 });
 afterAll(async () => {

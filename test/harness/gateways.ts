@@ -34,7 +34,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(tenants: string[] = ['tenant-a'], overrides: Record<string, unknown> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  tenants: string[] = ['tenant-a'],
+  overrides: Record<string, unknown> = {},
+  roles: Role[] = ['sender', 'receiver'],
+): Promise<TestGateway> {
   const dataDir = temporaryFolder('gateway-test-');
   const config = parseConfig(
     {
@@ -46,7 +50,7 @@ export async function startTestGateway(tenants: string[] = ['tenant-a'], overrid
         id: tenant,
         name: `Test organisation ${tenant}`,
         ura: String(90000001 + i),
-        roles: ['sender', 'receiver'],
+        roles,
         keys: [{ file: path.join(dataDir, 'keys', `${tenant}.private.jwk.json`) }],
         ehrClients: [{ clientId: `${tenant}-ehr`, jwksFile: path.join(dataDir, 'keys', `${tenant}-ehr.public.jwks.json`) }],
       })),

@@ -100,6 +100,12 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
   const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[], batchCalls: [] as PeerCall[] };
   const serve = (key: string): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
+    // `$document` of a Composition it serves: that Composition and the other resources (no other Composition)
+    const documentOf = key.endsWith('/$document') ? served.get(key.slice(0, -'/$document'.length)) : undefined;
+    if (documentOf) {
+      const rest = documents.filter((resource) => resource.resourceType !== 'Composition');
+      return { resourceType: 'Bundle', type: 'document', entry: [documentOf, ...rest].map((resource) => ({ resource: structuredClone(resource) })) };
+    }
     const resource = served.get(key);
     // As the peer reports a 404 (a sender without `$document` too): the remote's answer as the cause.
     if (!resource) throw new Error(`GET ${key} answered 404`, { cause: new RemoteFailure(404, {}) });
