@@ -2,7 +2,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuth } from '../../src/auth/index.js';
 import { parseConfig, type NotificationShape } from '../../src/config/config.js';
-import { RemoteFailure } from '../../src/fhir/client/remote.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/repository.js';
@@ -107,8 +106,7 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
       return { resourceType: 'Bundle', type: 'document', entry: [documentOf, ...rest].map((resource) => ({ resource: structuredClone(resource) })) };
     }
     const resource = served.get(key);
-    // As the peer reports a 404 (a sender without `$document` too): the remote's answer as the cause.
-    if (!resource) throw new Error(`GET ${key} answered 404`, { cause: new RemoteFailure(404, {}) });
+    if (!resource) throw new Error(`GET ${key} answered 404`);
     return structuredClone(resource);
   };
   const peer: Peer = {
