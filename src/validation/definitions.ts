@@ -351,3 +351,12 @@ export function belongsTo(fhirVersion: string | undefined, version: FhirVersion)
 }
 
 export const CORE_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
+
+/**
+ * A publisher's namespace: a canonical up to `/StructureDefinition/` (else up to its last `/`), without the
+ * scheme, which publishers mix (`nictiz.nl/fhir`, `nuts-foundation.github.io/nl-generic-functions-ig`).
+ */
+export function publisherNamespace(url: string): string {
+  const at = url.lastIndexOf('/StructureDefinition/');
+  return url.slice(0, at < 0 ? url.lastIndexOf('/') : at).replace(/^https?:\/\//, '');
+}

@@ -8,6 +8,7 @@ import {
   normalizeCodeSystem,
   normalizeStructureDefinition,
   normalizeValueSet,
+  publisherNamespace,
   type StructureDefinition,
 } from './definitions.js';
 import { baseRegistry } from './base-definitions.js';
@@ -77,6 +78,7 @@ function addPackage(registry: Registry, fhirPackage: FhirPackage, file: string):
     else if (entry.resourceType === 'CodeSystem') registry.addCodeSystem(entry.url, () => normalizeCodeSystem(read(entry)));
   }
   const missing = Object.keys(manifest.dependencies).filter((name) => !CORE_PACKAGE.test(name));
+  if (missing.length && manifest.canonical) registry.addMissingPackages(publisherNamespace(`${manifest.canonical}/`), missing);
   return missing.length
     ? [issue('information', 'informational', `Package ${source} (${file}) depends on ${missing.map((name) => `${name}#${manifest.dependencies[name]}`).join(', ')}, not installed: profiles based on them are checked against the core definitions`)]
     : [];

@@ -11,6 +11,8 @@ export interface PackageManifest {
   version: string;
   fhirVersions: string[];
   dependencies: Record<string, string>;
+  /** The canonical base of the package's resources (`http://nictiz.nl/fhir`). */
+  canonical?: string;
   license?: string;
 }
 
@@ -73,6 +75,7 @@ export function readPackage(tgz: Buffer): FhirPackage {
     version: String(raw.version),
     fhirVersions: ((raw.fhirVersions ?? raw['fhir-version-list'] ?? []) as string[]).map(String),
     dependencies: (raw.dependencies ?? {}) as Record<string, string>,
+    canonical: typeof raw.canonical === 'string' ? raw.canonical : undefined,
     license: typeof raw.license === 'string' ? raw.license : undefined,
   };
   const entries = files.has('package/.index.json')

@@ -69,6 +69,8 @@ export class Registry {
   private readonly structures = new Map<string, Held<StructureDefinition>[]>();
   private readonly valueSets = new Map<string, Held<ValueSet>>();
   private readonly codeSystems = new Map<string, Held<CodeSystem>>();
+  /** Publisher namespaces of installed packages whose dependencies are not installed, with those packages' names. */
+  private readonly incompleteNamespaces = new Map<string, Set<string>>();
   private base?: Registry;
 
   /** `base` is a registry or how to get it: it is asked for on the first canonical this layer does not have. */
@@ -91,6 +93,19 @@ export class Registry {
 
   addCodeSystem(url: string, codeSystem: CodeSystem | (() => CodeSystem)): void {
     this.codeSystems.set(url, typeof codeSystem === 'function' ? new Held(undefined, codeSystem) : new Held(undefined, undefined, codeSystem));
+  }
+
+  /** An installed package of `namespace` depends on packages that are not installed, which may define its extensions. */
+  addMissingPackages(namespace: string, packages: string[]): void {
+    const names = this.incompleteNamespaces.get(namespace) ?? new Set();
+    for (const name of packages) names.add(name);
+    this.incompleteNamespaces.set(namespace, names);
+  }
+
+  /** The packages that installed packages of a publisher namespace depend on but that are not installed, or undefined. */
+  missingPackagesOf(namespace: string): string | undefined {
+    const names = this.incompleteNamespaces.get(namespace);
+    return names ? [...names].join(', ') : undefined;
   }
 
   /** A StructureDefinition by canonical, `url|version` picking that version (`|0.2`: the latest 0.2.x), a bare url the latest. */

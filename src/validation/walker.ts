@@ -1,10 +1,11 @@
 import { narrativeAllowed } from '../fhir/narrative.js';
 import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import { outOfBound } from './bounds.js';
 import { BundleContext } from './bundle.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
-import { CORE_PREFIX, type StructureDefinition } from './definitions.js';
+import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
@@ -15,6 +16,10 @@ import { asList, isObject } from '../vocabulary/json.js';
 
 type Json = Record<string, unknown>;
 
+/** `http://hl7.org/fhir/1.0/StructureDefinition/extension-Patient.animal`: FHIR's cross-version extensions. */
+const CROSS_VERSION_EXTENSION = /^http:\/\/hl7\.org\/fhir\/\d\.\d\/StructureDefinition\/extension-/;
+/** Domains whose extensions the HL7 validator allows without a definition: examples, and DICOM's. */
+const EXAMPLE_EXTENSION = /^https?:\/\/([^/]+\.)?(example\.org|acme\.com|nema\.org)\//;
 const VALUE_IN_DEFINITION = /^ElementDefinition\.(example|fixed|pattern|defaultValue|minValue|maxValue)/;
 
 /** An element extensions may sit on, and where it is in the walk. */
@@ -33,6 +38,8 @@ interface ResourceScope {
   contained: ReadonlyMap<string, Json>;
   /** `#...` references seen, for dom-3. */
   localReferences: Set<string>;
+  /** Profiles the resource (or its container) declares that are not known here: their packages may define its extensions. */
+  unknownProfiles: string[];
 }
 
 /**
@@ -121,6 +128,7 @@ export class Walker {
       resource,
       contained: placement === 'contained' ? outer.scope.contained : containedById(resource),
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
+      unknownProfiles: this.unknownProfiles(resource, placement === 'contained' ? outer.scope.unknownProfiles : NO_PROFILES),
     };
     const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
@@ -129,6 +137,12 @@ export class Walker {
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
+  }
+
+  private unknownProfiles(resource: Json, inherited: string[]): string[] {
+    if (!isObject(resource.meta) || resource.meta.profile === undefined) return inherited;
+    const unknown = declaredProfiles(resource).filter((url) => !this.compiler.root(url));
+    return unknown.length ? [...inherited, ...unknown] : inherited;
   }
 
   private resourceDefinition(resource: Json): ElementRule | undefined {
@@ -172,7 +186,7 @@ export class Walker {
 
   /** The profiles to walk: the declared ones that are known, those asked for, and vital signs profiles R4 implies. */
   private rootsFor(resource: Json, type: string, requested: string[]): ElementRule[] {
-    const declared = asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
+    const declared = declaredProfiles(resource);
     const roots: ElementRule[] = [];
     const use = (url: string, severityIfUnknown: IssueSeverity) => {
       const root = this.compiler.root(url);
@@ -365,7 +379,7 @@ export class Walker {
   private item(rule: ElementRule, type: TypeRule, value: unknown, extension: unknown): void {
     if (type.kind === 'primitive') this.primitive(rule, type, value, extension);
     else if (value === null || value === undefined) this.report('error', 'structure', `${rule.id} cannot be null`);
-    else if (type.kind === 'resource') this.nestedResource(rule, value);
+    else if (type.kind === 'resource') this.nestedResource(rule, type, value);
     else this.complex(rule, type, value);
   }
 
@@ -397,8 +411,7 @@ export class Walker {
       this.report('error', 'value', `Value is ${describeValue(value)} but must be ${describeValue(rule.pattern.value)} (pattern in ${rule.id})`);
     }
     if (rule.binding && typeof value === 'string') this.codeBinding(rule.binding, undefined, value);
-    if (rule.minValue && isBelow(value, rule.minValue.value)) this.report('error', 'value', `Value ${describeValue(value)} is below the minimum ${describeValue(rule.minValue.value)}`);
-    if (rule.maxValue && isBelow(rule.maxValue.value, value)) this.report('error', 'value', `Value ${describeValue(value)} is above the maximum ${describeValue(rule.maxValue.value)}`);
+    this.bounds(rule, value);
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
       if (type.code === 'xhtml') this.narrativeReferences(value);
@@ -429,6 +442,7 @@ export class Walker {
     const plan = type.code === 'Extension' ? this.extensionPlan(rule, type, value) : rule.plan(type);
     if (rule.fixed || rule.pattern) this.fixedOrPattern(rule, value);
     if (rule.binding && (type.code === 'Coding' || type.code === 'CodeableConcept')) this.codingBinding(rule.binding, type.code, value);
+    this.bounds(rule, value);
     if (plan.structure) {
       const url = type.code === 'Extension' && typeof value.url === 'string' ? value.url : undefined;
       this.hosts.push({ path: rule.node.def.path, type: type.code, value, url, depth: this.depth });
@@ -439,6 +453,15 @@ export class Walker {
     else if (type.code === 'Extension') this.extensionRules(value);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  private bounds(rule: ElementRule, value: unknown): void {
+    if (rule.minValue && outOfBound(value, rule.minValue, 'min')) {
+      this.report('error', 'value', `Value ${describeValue(value)} is below the minimum ${describeValue(rule.minValue.value)} (minValue${rule.minValue.type})`);
+    }
+    if (rule.maxValue && outOfBound(value, rule.maxValue, 'max')) {
+      this.report('error', 'value', `Value ${describeValue(value)} is above the maximum ${describeValue(rule.maxValue.value)} (maxValue${rule.maxValue.type})`);
+    }
   }
 
   /** A type with several profiles: the value must meet at least one of them (when all are known). */
@@ -579,14 +602,41 @@ export class Walker {
         this.extensionContext(definition.tree.definition);
         return definition.plan();
       }
-      if (rule.name === 'modifierExtension') {
-        this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
-      } else {
-        const core = url.startsWith('http://hl7.org/fhir/StructureDefinition/');
-        this.report(core ? 'warning' : 'information', 'informational', `Unknown extension ${url}: its content was checked as a plain extension`);
-      }
+      this.unknownExtension(url, rule.name === 'modifierExtension');
     }
     return rule.plan(type);
+  }
+
+  /**
+   * An extension without a definition is not allowed (the HL7 validator's rule), except where its definition is
+   * known to exist but is not installed here: then it is noted, and its content checked as a plain extension.
+   */
+  private unknownExtension(url: string, modifier: boolean): void {
+    if (CROSS_VERSION_EXTENSION.test(url)) {
+      this.report('information', 'informational', `Extension ${url} stands for an element of another FHIR release, whose definitions are not installed: its content was checked as a plain extension`);
+      return;
+    }
+    if (EXAMPLE_EXTENSION.test(url)) {
+      this.report('information', 'informational', `Unknown extension ${url} (an example domain): its content was checked as a plain extension`);
+      return;
+    }
+    if (modifier) {
+      this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
+      return;
+    }
+    if (url.startsWith(CORE_PREFIX)) {
+      this.report('warning', 'informational', `Unknown extension ${url}: its definition comes with the HL7 extensions package, which is not installed, so its content was checked as a plain extension`);
+      return;
+    }
+    const namespace = publisherNamespace(url);
+    const missing = this.compiler.registry.missingPackagesOf(namespace);
+    const profile = this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
+    const source = missing ? `${missing} (installed packages of ${namespace} depend on it)` : profile && `the package of the declared profile ${profile}`;
+    if (source) {
+      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${source}, which is not installed, so its content was checked as a plain extension`);
+      return;
+    }
+    this.report('error', 'extension', `The extension ${url} could not be found so is not allowed here`);
   }
 
   private extensionContext(definition: StructureDefinition): void {
@@ -630,20 +680,16 @@ export class Walker {
     }
   }
 
-  private nestedResource(rule: ElementRule, value: unknown): void {
+  /** A resource inside another (contained, a Bundle entry, a parameter): walked on its own, against its type's profile when it has one. */
+  private nestedResource(rule: ElementRule, type: TypeRule, value: unknown): void {
     if (!isObject(value) || typeof value.resourceType !== 'string') {
       this.report('error', 'structure', `${rule.id} must hold a resource with a resourceType`);
       return;
     }
-    this.resource(value, [], rule.name === 'contained' ? 'contained' : 'entry');
+    const profiles = type.profiles.length === 1 && this.compiler.root(type.profiles[0]) ? type.profiles : [];
+    this.resource(value, profiles, rule.name === 'contained' ? 'contained' : 'entry');
+    if (type.profiles.length > 1) this.profileChoice(type, value);
   }
-}
-
-/** Numbers compare as numbers; dates, times and instants of the same precision compare as their ISO text. */
-function isBelow(value: unknown, bound: unknown): boolean {
-  if (typeof value === 'number' && typeof bound === 'number') return value < bound;
-  if (typeof value === 'string' && typeof bound === 'string' && value.length === bound.length) return value < bound;
-  return false;
 }
 
 /** A complex extension defines its sub-extensions: one with a relative url it does not define is an error (as in the HL7 validator). */
@@ -667,6 +713,11 @@ function countPresent(obj: Json, rule: ElementRule, withCompanions: boolean): nu
 }
 
 const NONE_CONTAINED: ReadonlyMap<string, Json> = new Map();
+const NO_PROFILES: string[] = [];
+
+function declaredProfiles(resource: Json): string[] {
+  return asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
+}
 
 function containedById(resource: Json): ReadonlyMap<string, Json> {
   if (!Array.isArray(resource.contained)) return NONE_CONTAINED;

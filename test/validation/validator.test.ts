@@ -91,6 +91,48 @@ const patientBundle = {
   },
 };
 
+const BOUNDED_OBSERVATION = 'http://example.org/fhir/StructureDefinition/bounded-observation';
+const kg = (value: number) => ({ value, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' });
+
+/** Quantity bounds on a value, and a Duration bound (from now) on a dateTime. */
+const boundedObservation = {
+  resourceType: 'StructureDefinition',
+  url: BOUNDED_OBSERVATION,
+  name: 'BoundedObservation',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Observation',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation',
+  derivation: 'constraint',
+  differential: {
+    element: [
+      { id: 'Observation.effective[x]', path: 'Observation.effective[x]', type: [{ code: 'dateTime' }], maxValueDuration: { value: 1, unit: 'd', system: 'http://unitsofmeasure.org', code: 'd' } },
+      { id: 'Observation.value[x]', path: 'Observation.value[x]', type: [{ code: 'Quantity' }], minValueQuantity: kg(0), maxValueQuantity: kg(300) },
+    ],
+  },
+};
+
+const PATIENT_PARAMETERS = 'http://example.org/fhir/StructureDefinition/patient-parameters';
+
+/** A parameter whose resource is typed with a profile: the resource must meet it. */
+const patientParameters = {
+  resourceType: 'StructureDefinition',
+  url: PATIENT_PARAMETERS,
+  name: 'PatientParameters',
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Parameters',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Parameters',
+  derivation: 'constraint',
+  differential: {
+    element: [{ id: 'Parameters.parameter.resource', path: 'Parameters.parameter.resource', type: [{ code: 'Resource', profile: [TEST_PATIENT] }] }],
+  },
+};
+
 const validPatient = (): Resource => ({
   resourceType: 'Patient',
   id: 'p1',
@@ -117,6 +159,8 @@ beforeAll(async () => {
   writeFileSync(path.join(folder, 'orphan-patient.json'), JSON.stringify(orphanProfile));
   writeFileSync(path.join(folder, 'single-author.json'), JSON.stringify(singleAuthorComposition));
   writeFileSync(path.join(folder, 'patient-bundle.json'), JSON.stringify(patientBundle));
+  writeFileSync(path.join(folder, 'bounded-observation.json'), JSON.stringify(boundedObservation));
+  writeFileSync(path.join(folder, 'patient-parameters.json'), JSON.stringify(patientParameters));
   writeFileSync(path.join(folder, 'broken.json'), '{ not json');
   [r4, stu3] = await Promise.all([
     createValidator({ version: 'r4', profileFolders: [folder] }),
@@ -181,6 +225,25 @@ describe('profiles with generated snapshots', () => {
     expect(check({ ...patient, multipleBirthInteger: 2 }).errors).toEqual([]);
     expect(check({ ...patient, multipleBirthInteger: 12 }).text).toMatch(/error Patient.multipleBirth.ofType\(integer\): Value 12 is above the maximum 9/);
     expect(check({ ...patient, multipleBirthBoolean: true }).text).toMatch(/Unrecognized property 'multipleBirthBoolean'/);
+  });
+
+  it('holds a resource inside another to the profile its type names', () => {
+    const parameters = (resource: Resource) => ({ resourceType: 'Parameters', parameter: [{ name: 'patient', resource }] });
+    expect(check(parameters(validPatient()), [PATIENT_PARAMETERS]).errors).toEqual([]);
+    const { gender: _gender, meta: _meta, ...withoutGender } = validPatient() as Resource & { gender?: string };
+    expect(expressionsOf(check(parameters(withoutGender), [PATIENT_PARAMETERS]).errors)).toEqual(['Parameters.parameter[0].resource.gender']);
+    expect(check(parameters(withoutGender)).errors).toEqual([]);
+  });
+
+  it('checks Quantity bounds in the same unit, and a Duration bound on a dateTime from the current time', () => {
+    const observation = { resourceType: 'Observation', status: 'final', code: { text: 'weight' } };
+    const errorsFor = (extra: Record<string, unknown>) => describeIssues(check({ ...observation, ...extra }, [BOUNDED_OBSERVATION]).errors);
+    expect(errorsFor({ valueQuantity: kg(70), effectiveDateTime: new Date().toISOString() })).toBe('');
+    expect(errorsFor({ valueQuantity: kg(-1) })).toMatch(/error Observation.value.ofType\(Quantity\): Value .* is below the minimum .* \(minValueQuantity\)/);
+    expect(errorsFor({ valueQuantity: kg(301) })).toMatch(/error Observation.value.ofType\(Quantity\): Value .* is above the maximum .* \(maxValueQuantity\)/);
+    // Another unit needs UCUM conversion: not judged here.
+    expect(errorsFor({ valueQuantity: { value: 400_000, system: 'http://unitsofmeasure.org', code: 'g' } })).toBe('');
+    expect(errorsFor({ effectiveDateTime: '2100-01-01T00:00:00Z' })).toMatch(/error Observation.effective.ofType\(dateTime\): Value .* is above the maximum .* \(maxValueDuration\)/);
   });
 
   it('slices on the type of a resource', () => {
@@ -323,12 +386,41 @@ describe('terminology, invariants and references', () => {
     expect(check(both).text).toMatch(/ext-1/);
   });
 
-  it('notes unknown extensions, but refuses unknown modifier extensions', () => {
-    const extension = [{ url: 'http://example.org/unknown', valueBoolean: true }];
+  it('refuses an extension it has no definition for, as the HL7 validator does, and unknown modifier extensions', () => {
+    const extension = [{ url: 'http://fkcfhir.org/fhir/StructureDefinition/orderSource', valueBoolean: true }];
     const plain = check({ resourceType: 'Patient', extension });
-    expect(plain.outcome.id).toBe('ok');
-    expect(plain.text).toMatch(/information Patient.extension\[0\]: Unknown extension http:\/\/example.org\/unknown/);
+    expect(plain.text).toMatch(/error Patient.extension\[0\]: The extension http:\/\/fkcfhir.org\/fhir\/StructureDefinition\/orderSource could not be found/);
     expect(expressionsOf(check({ resourceType: 'Patient', modifierExtension: extension }).errors)).toEqual(['Patient.modifierExtension[0]']);
+    const otherPublisher = { resourceType: 'Patient', meta: { profile: ['http://example.com/fhir/StructureDefinition/p'] }, extension };
+    expect(expressionsOf(check(otherPublisher).errors)).toEqual(['Patient.extension[0]']);
+    const nictizInR4 = { resourceType: 'Patient', extension: [{ url: 'http://nictiz.nl/fhir/StructureDefinition/code-specification', valueBoolean: true }] };
+    expect(expressionsOf(check(nictizInR4).errors)).toEqual(['Patient.extension[0]']);
+  });
+
+  it('notes an unknown extension whose definition exists but is not installed, and those of example domains', () => {
+    const noted = (url: string, options: { profile?: string; modifier?: boolean; validator?: Validator } = {}) => {
+      const patient: Record<string, unknown> = { resourceType: 'Patient', [options.modifier ? 'modifierExtension' : 'extension']: [{ url, valueBoolean: true }] };
+      if (options.profile) patient.meta = { profile: [options.profile] };
+      const outcome = (options.validator ?? r4).validate(patient);
+      return { errors: errorsOf(outcome), text: describeIssues(outcome.issue) };
+    };
+    // The declared profile is not known: its package may define the extensions of its publisher (http or https).
+    const declared = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
+    expect(declared.errors).toEqual([]);
+    expect(declared.text).toMatch(/information Patient.extension\[0\]: .*the package of the declared profile https:\/\/fkcfhir.org/);
+    // The eOverdracht package depends on zib2017, which is not installed: STU3 extensions of nictiz.nl/fhir are noted.
+    const zib = noted('http://nictiz.nl/fhir/StructureDefinition/code-specification', { validator: stu3 });
+    expect(zib.errors).toEqual([]);
+    expect(zib.text).toMatch(/information .*nictiz.fhir.nl.stu3.zib2017/);
+    expect(noted('http://example.com/StructureDefinition/x', { validator: stu3 }).errors).toHaveLength(1);
+    // HL7's extensions package, cross-version extensions (also as modifiers), example domains.
+    expect(noted('http://hl7.org/fhir/StructureDefinition/organization-brand').text).toMatch(/warning .*HL7 extensions package/);
+    expect(noted('http://hl7.org/fhir/5.0/StructureDefinition/extension-Patient.x', { modifier: true }).errors).toEqual([]);
+    expect(noted('http://hl7.org/fhir/1.0/StructureDefinition/extension-Patient.animal').errors).toEqual([]);
+    expect(noted('http://hl7.org/fhir/StructureDefinition/x', { modifier: true }).errors).toHaveLength(1);
+    expect(noted('http://example.org/fhir/StructureDefinition/SimpleExtension').errors).toEqual([]);
+    expect(noted('http://example.org/fhir/StructureDefinition/modify', { modifier: true }).errors).toEqual([]);
+    expect(noted('https://www.acme.com/x').errors).toEqual([]);
   });
 });
 
