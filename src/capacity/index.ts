@@ -3,6 +3,7 @@ import type { Resource } from '../fhir/version.js';
 import type { Person } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Capability } from '../rest/capability-contract.js';
+import { notFound, OperationOutcomeError } from '../fhir/outcome.js';
 import { ConfigError, type GatewayConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { OutboxHandler } from '../outbox/dispatcher.js';
@@ -13,6 +14,7 @@ import type { TaskStatusListener } from '../transfer/events.js';
 import { BOARD_CHANGED, CoordinationPoint, listedPublishers, type BoardChange, type Publishers } from './coordination/service.js';
 import { shownToOthers } from './coordination/served.js';
 import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
+import { coordinationPointFinder } from './provider/coordination-point.js';
 import type { OutboundCall } from '../auth/client.js';
 import type { RemoteEndpoint } from '../fhir/client/remote.js';
 import { SUBSCRIPTION_PURPOSE } from './routes.js';
@@ -31,7 +33,7 @@ export interface CapacityOptions {
   /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
   client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
-  /** Who may publish to a coordination point (the trust registry); `config.trusted` alone if not given. */
+  /** The trust registry: who may publish to a coordination point, and where the configured one is; `config.trusted` alone if not given. */
   publishers?: Publishers;
   /** Where failures of the background work (staleness sweep, board refresh) go; a logger of its own if not given. */
   logger?: Logger;
@@ -76,7 +78,8 @@ export function createCapacity(options: CapacityOptions): Capacity {
   const logger = options.logger ?? createLogger();
   const tenantsWith = (role: 'coordination-point') =>
     config.organizations.filter((organization) => organization.roles.includes(role)).map((organization) => organization.id);
-  const coordinationPointOrg = config.trusted.find((organization) => organization.id === config.coordinationPoint?.organization);
+  const publishers = options.publishers ?? listedPublishers(config.trusted);
+  const coordinationPoint = coordinationPointFinder(config.coordinationPoint, publishers);
 
   let publisher: Publisher | undefined;
   const provider = new ProviderCapacity({
@@ -85,18 +88,18 @@ export function createCapacity(options: CapacityOptions): Capacity {
     publish: (tx, tenant) => publisher?.schedule(tx, tenant) ?? Promise.resolve(),
   });
   publisher =
-    coordinationPointOrg &&
+    config.coordinationPoint &&
     new Publisher({
       store,
       provider,
       client: options.client,
-      coordinationPoint: coordinationPointOrg,
+      coordinationPoint,
       debounceMs: options.publishDebounceMs ?? settings.publishDebounceMs,
       snapshotSchedule: settings.snapshotSchedule,
       clock,
     });
   const coordination = new CoordinationPoint({
-    publishers: options.publishers ?? listedPublishers(config.trusted),
+    publishers,
     staleAfterMs: options.staleAfterMs ?? (settings.staleAfterMinutes ?? DEFAULT_STALE_AFTER_MINUTES) * 60_000,
     onChange: options.onBoardChange,
     logger,
@@ -104,15 +107,15 @@ export function createCapacity(options: CapacityOptions): Capacity {
   let sweeps: ScheduledTask | undefined;
   let stopRefreshing: (() => void) | undefined;
   const isCoordinationPoint = (tenant: string) => tenantsWith('coordination-point').includes(tenant);
-  const coordinationPointBase = coordinationPointOrg?.endpoints.fhir;
   // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
-  const askCoordinationPoint =
-    coordinationPointOrg && coordinationPointBase
-      ? (tenant: string, query: string, person?: Person) =>
-          options.client
-            .remote(coordinationPointBase, { requester: tenant, remote: coordinationPointOrg.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(person ? { person } : {}) })
-            .read(`MeasureReport/$match-capacity?${query}`)
-      : undefined;
+  const askCoordinationPoint = config.coordinationPoint
+    ? async (tenant: string, query: string, person?: Person) => {
+        const reachable = coordinationPoint();
+        if (!reachable) throw new OperationOutcomeError(notFound('The coordination point is not known (yet): neither configured nor found in the directory'));
+        const call = { requester: tenant, remote: reachable.organization.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(person ? { person } : {}) };
+        return options.client.remote(reachable.base, call).read(`MeasureReport/$match-capacity?${query}`);
+      }
+    : undefined;
   const routes = capacityRoutes({ provider, coordination, isCoordinationPoint, clock, askCoordinationPoint });
 
   return {

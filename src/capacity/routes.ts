@@ -70,8 +70,9 @@ function matchQuery(parameters: Record<string, string[] | undefined>): string {
   return query.toString();
 }
 
-/** What the coordination point refused, passed on as its own outcome; anything else as a failure to reach it. */
+/** What the coordination point refused, passed on as its own outcome (as is not finding it); anything else as a failure to reach it. */
 function coordinationPointRefusal(error: unknown): never {
+  if (error instanceof OperationOutcomeError) throw error;
   if (error instanceof RemoteFailure && error.outcome) throw new OperationOutcomeError(error.outcome);
   throw new OperationOutcomeError(serverError(`The coordination point did not answer: ${(error as Error).message}`));
 }

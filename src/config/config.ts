@@ -50,9 +50,10 @@ export interface TrustedOrganization {
   didWeb?: string;
   /**
    * `authorizationServer`: the RFC 8414 issuer of its authorization server (its metadata gives the token endpoint and
-   * whether tokens are DPoP-bound); `oauth`: its token endpoint, used when no issuer is configured.
+   * whether tokens are DPoP-bound); `oauth`: its token endpoint, used when no issuer is configured; `capacity`: a
+   * coordination point's R4 FHIR base (publication, `$match-capacity`), else `fhir`.
    */
-  endpoints: { authorizationServer?: string; oauth?: string; fhir?: string; notification?: string };
+  endpoints: { authorizationServer?: string; oauth?: string; fhir?: string; notification?: string; capacity?: string };
   /**
    * How an eOverdracht sender notifies this organisation (NOTIFICATION_SHAPES): the Nuts Bolt v1 empty POST
    * (`bolt`, the default) or the Twiin TA Notified Pull notification Task (`twiin`).
@@ -86,7 +87,8 @@ export interface GatewayConfig {
   organizations: HostedOrganization[];
   trusted: TrustedOrganization[];
   nuts: NutsSettings;
-  coordinationPoint?: { organization: string };
+  /** The coordination point: a trusted organisation's id, or a URA the trust registry (and so the directory) knows. */
+  coordinationPoint?: { organization: string } | { ura: string };
   capacity?: CapacitySettings;
   desk?: DeskSettings;
   subscriptions?: SubscriptionSettings;
@@ -268,7 +270,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     if (ids.has(org.id)) throw new ConfigError(`invalid configuration: organization id '${org.id}' appears twice`);
     ids.add(org.id);
   }
-  if (config.coordinationPoint && !ids.has(config.coordinationPoint.organization)) {
+  if (config.coordinationPoint && 'organization' in config.coordinationPoint && !ids.has(config.coordinationPoint.organization)) {
     throw new ConfigError(`invalid configuration: coordinationPoint.organization '${config.coordinationPoint.organization}' is not a known organization`);
   }
   return {

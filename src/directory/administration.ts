@@ -23,9 +23,11 @@ export interface OwnEndpoints {
   fhir: string;
   /** The token endpoint. */
   oauth: string;
+  /** The R4 FHIR base where a coordination point takes publications and answers `$match-capacity`. */
+  capacity: string;
 }
 
-export const OWN_ENDPOINT_IDS = { notification: 'gateway-notification', fhir: 'gateway-eoverdracht-fhir', oauth: 'gateway-oauth' } as const;
+export const OWN_ENDPOINT_IDS = { notification: 'gateway-notification', fhir: 'gateway-eoverdracht-fhir', oauth: 'gateway-oauth', capacity: 'gateway-capacity' } as const;
 const OWN_ORGANIZATION_ID = 'gateway-organization';
 
 export function ownEndpoints(organization: HostedOrganization, endpoints: OwnEndpoints): Resource[] {
@@ -44,7 +46,15 @@ export function ownEndpoints(organization: HostedOrganization, endpoints: OwnEnd
     endpoint(OWN_ENDPOINT_IDS.notification, PAYLOAD_TYPES.twiinNotification, endpoints.notification, 'eOverdracht notification'),
     endpoint(OWN_ENDPOINT_IDS.fhir, PAYLOAD_TYPES.eOverdrachtServer, endpoints.fhir, 'eOverdracht FHIR (STU3)'),
     endpoint(OWN_ENDPOINT_IDS.oauth, PAYLOAD_TYPES.nutsOAuth, endpoints.oauth, 'Authorization server'),
+    ...(organization.roles.includes('coordination-point')
+      ? [endpoint(OWN_ENDPOINT_IDS.capacity, PAYLOAD_TYPES.capacityCoordination, endpoints.capacity, 'Capacity coordination (R4)')]
+      : []),
   ].map((resource) => JSON.parse(JSON.stringify(resource)) as Resource);
+}
+
+function ownEndpointIds(organization: HostedOrganization): string[] {
+  const { capacity, ...always } = OWN_ENDPOINT_IDS;
+  return [...Object.values(always), ...(organization.roles.includes('coordination-point') ? [capacity] : [])];
 }
 
 /** Writes the gateway's own entries of one hosted organisation, changing only what differs. */
@@ -73,7 +83,7 @@ function withOwnEntries(current: JsonObject, organization: HostedOrganization, d
     { system: URI_SYSTEM, value: did },
   ].filter((identifier) => !has(identifier.system, identifier.value));
   const references = objects(current.endpoint);
-  const missing = Object.values(OWN_ENDPOINT_IDS)
+  const missing = ownEndpointIds(organization)
     .filter((id) => !references.some((reference) => referencedId(reference) === id))
     .map((id) => ({ reference: `Endpoint/${id}` }));
   return { ...current, identifier: [...identifiers, ...wanted], endpoint: [...references, ...missing] } as unknown as Resource;

@@ -77,6 +77,7 @@ function counterpartyOf(organization: JsonObject, contents: DirectoryContents, s
     const types = objects(endpoint.payloadType).flatMap(codings).filter((coding) => coding.system === PAYLOAD_TYPE_SYSTEM).map((coding) => coding.code);
     if (types.includes(PAYLOAD_TYPES.nutsOAuth)) counterparty.endpoints.oauth ??= address;
     if (types.includes(PAYLOAD_TYPES.eOverdrachtServer)) counterparty.endpoints.fhir ??= address;
+    if (types.includes(PAYLOAD_TYPES.capacityCoordination)) counterparty.endpoints.capacity ??= address;
     const shape = notificationShape(types);
     if (shape && !counterparty.endpoints.notification) {
       counterparty.endpoints.notification = address;

@@ -105,7 +105,12 @@ export function directoryRoutes(work: { sync(): Promise<DirectoryStatus[]>; stat
 }
 
 function ownEndpoints(publicBaseUrl: string, notificationPath: string): OwnEndpoints {
-  return { notification: `${publicBaseUrl}${notificationPath}`, fhir: `${publicBaseUrl}/fhir/stu3`, oauth: `${publicBaseUrl}/oauth2/token` };
+  return {
+    notification: `${publicBaseUrl}${notificationPath}`,
+    fhir: `${publicBaseUrl}/fhir/stu3`,
+    oauth: `${publicBaseUrl}/oauth2/token`,
+    capacity: `${publicBaseUrl}/fhir`,
+  };
 }
 
 const lagSeconds = (status: DirectoryStatus, now: number) => (status.since ? Math.max(0, (now - Date.parse(status.since)) / 1000) : undefined);

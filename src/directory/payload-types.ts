@@ -1,3 +1,5 @@
+import { GATEWAY_CANONICAL } from '../vocabulary/canonical.js';
+
 /**
  * The generic functions' data-exchange capabilities (nl-generic-functions IG, CodeSystem
  * nl-gf-data-exchange-capabilities): an Endpoint's payloadType says what it is for.
@@ -11,6 +13,11 @@ export const PAYLOAD_TYPES = {
   eOverdrachtNotification: 'eOverdracht-notification',
   /** The sender's STU3 FHIR base (workflow Task, Compositions). */
   eOverdrachtServer: 'http://nictiz.nl/fhir/CapabilityStatement/eOverdracht-servercapabilities',
+  /**
+   * A coordination point's R4 FHIR base (availability publication, `$match-capacity`). No generic function names
+   * one, so the gateway's own canonical does.
+   */
+  capacityCoordination: `${GATEWAY_CANONICAL}/CapabilityStatement/capacity-coordination`,
   /** The organisation's authorization server. */
   nutsOAuth: 'Nuts-OAuth',
   /** An mCSD administration directory (what update clients discover from a root directory). */

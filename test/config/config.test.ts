@@ -14,6 +14,10 @@ describe('configuration', () => {
     expect(parseConfig({ ...minimal, outbox: { deliveredRetentionHours: 24 } }).outbox).toEqual({ deliveredRetentionHours: 24 });
   });
 
+  it('names the coordination point by URA, with no trusted organisation needed', () => {
+    expect(parseConfig({ ...minimal, coordinationPoint: { ura: '44444444' } }).coordinationPoint).toEqual({ ura: '44444444' });
+  });
+
   it('lets the environment override port, base URL and database', () => {
     const config = parseConfig(minimal, { PORT: '9000', PUBLIC_BASE_URL: 'https://other/', DATABASE_URL: 'postgres://db/x' });
     expect(config).toMatchObject({ port: 9000, publicBaseUrl: 'https://other', databaseUrl: 'postgres://db/x' });
@@ -25,6 +29,9 @@ describe('configuration', () => {
     [{ ...minimal, colour: 'red' }, /additional properties 'colour'/],
     [{ ...minimal, trusted: [{ id: 't', name: 'T' }] }, /trusted\.0/],
     [{ ...minimal, coordinationPoint: { organization: 'nobody' } }, /coordinationPoint\.organization 'nobody'/],
+    [{ ...minimal, coordinationPoint: { ura: '1234' } }, /coordinationPoint\.ura/],
+    [{ ...minimal, coordinationPoint: {} }, /coordinationPoint/],
+    [{ ...minimal, trusted: [{ id: 't', name: 'T', jwks: { keys: [] } }], coordinationPoint: { organization: 't', ura: '12345678' } }, /coordinationPoint/],
     [{ ...minimal, trusted: [{ id: 'org-a', name: 'T', jwks: { keys: [] } }] }, /'org-a' appears twice/],
     [{ ...minimal, outbox: { deliveredRetentionHours: 0 } }, /outbox\.deliveredRetentionHours/],
     [{ ...minimal, subscriptions: { eventRetentionHours: 0 } }, /subscriptions\.eventRetentionHours/],

@@ -10,6 +10,7 @@ import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
+import { publishInRoot } from './support.js';
 import { publication, receiver, statusOf, topicSubscription, type Receiver } from '../subscriptions/support.js';
 
 /**
@@ -28,12 +29,6 @@ let hooks: Receiver;
 let sites: RunningSites;
 let point: Gateway;
 let provider: Gateway;
-
-function publishInRoot(p: Party, directory: string): void {
-  const payloadType = [{ coding: [{ system: PAYLOAD_TYPE_SYSTEM, code: PAYLOAD_TYPES.adminDirectory }] }];
-  root.put('region', { resourceType: 'Endpoint', id: `${p.id}-directory`, status: 'active', payloadType, address: directory });
-  root.put('region', { resourceType: 'Organization', id: p.id, identifier: [{ system: URA_SYSTEM, value: p.ura }], endpoint: [{ reference: `Endpoint/${p.id}-directory` }] });
-}
 
 /**
  * The hub's own directory: its Organization (URA, the id it signs with, its did:web), its notification Endpoint and
@@ -114,9 +109,9 @@ beforeAll(async () => {
   };
   const cpSite: Site = await newSite([{ party: zcc, roles: ['coordination-point'] }], 'region-');
   const others: Site = await newSite([{ party: hospital, roles: ['sender'] }, { party: vvt, roles: ['receiver'] }], 'region-');
-  publishInRoot(hospital, `${others.url}/mcsd/${hospital.id}`);
-  publishInRoot(vvt, `${others.url}/mcsd/${vvt.id}`);
-  publishInRoot(hub, root.base('hub'));
+  publishInRoot(root, hospital, `${others.url}/mcsd/${hospital.id}`);
+  publishInRoot(root, vvt, `${others.url}/mcsd/${vvt.id}`);
+  publishInRoot(root, hub, root.base('hub'));
   hubDirectory(hubDid);
   sites = await startSites([cpSite, others], (raw) => ({
     ...raw,

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
-import { PAYLOAD_TYPES, PAYLOAD_TYPE_SYSTEM } from '../../src/directory/payload-types.js';
-import { DOCUMENT_CODES, PROFILES, TASK_CODE } from '../../src/transfer/codes.js';
-import { localId } from '../../src/transfer/receiver.js';
 import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
-import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
+import { advanceNoticeTask, publishInRoot, transferBetween } from './support.js';
 import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, transaction } from '../transfer/support.js';
 
 /**
@@ -28,19 +25,13 @@ let sites: RunningSites;
 let sender: Gateway;
 let receiver: Gateway;
 
-function publishInRoot(site: Site, p: Party): void {
-  const payloadType = [{ coding: [{ system: PAYLOAD_TYPE_SYSTEM, code: PAYLOAD_TYPES.adminDirectory }] }];
-  root.put('region', { resourceType: 'Endpoint', id: `${p.id}-directory`, status: 'active', payloadType, address: `${site.url}/mcsd/${p.id}` });
-  root.put('region', { resourceType: 'Organization', id: p.id, identifier: [{ system: URA_SYSTEM, value: p.ura }], endpoint: [{ reference: `Endpoint/${p.id}-directory` }] });
-}
-
 beforeAll(async () => {
   [hospital, vvt] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt', 'VVT Een', '22222222')]);
   h = await newSite([{ party: hospital, roles: ['sender'] }], 'region-');
   v = await newSite([{ party: vvt, roles: ['receiver'] }], 'region-');
   root = await new McsdDirectories().start();
-  publishInRoot(h, hospital);
-  publishInRoot(v, vvt);
+  publishInRoot(root, hospital, `${h.url}/mcsd/${hospital.id}`);
+  publishInRoot(root, vvt, `${v.url}/mcsd/${vvt.id}`);
   sites = await startSites([h, v], (raw) => ({ ...raw, trusted: [], directory: { roots: [root.base('region')], schedule: '0 0 1 1 *' } }));
   [sender, receiver] = sites.gateways;
   for (const [gateway, p] of [
@@ -57,23 +48,7 @@ afterAll(async () => {
   await root?.close();
 });
 
-const localTaskId = (remoteTask: string) => localId(hospital.id, `Task/${remoteTask}`);
-
-async function copyAtProvider(remoteTask: string, status: string): Promise<Resource> {
-  const token = await ehrToken(receiver.url, vvt);
-  return eventually(`Task/${remoteTask} ${status} at the provider`, async () => {
-    const { status: code, body } = await fhirCall(receiver.url, token, 'GET', `/fhir/stu3/Task/${localTaskId(remoteTask)}`);
-    return code === 200 && body.status === status ? body : undefined;
-  });
-}
-
-async function answer(remoteTask: string, status: string): Promise<void> {
-  const ehr = await ehrToken(receiver.url, vvt);
-  const { body: copy } = await fhirCall(receiver.url, ehr, 'GET', `/fhir/stu3/Task/${localTaskId(remoteTask)}`);
-  expect((await fhirCall(receiver.url, ehr, 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, status })).status).toBe(200);
-  const token = await ehrToken(sender.url, hospital);
-  await eventually(`Task/${remoteTask} ${status} at the hospital`, async () => ((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/Task/${remoteTask}`)).body.status === status ? true : undefined));
-}
+const transfer = () => transferBetween({ gateway: sender, party: hospital }, { gateway: receiver, party: vvt });
 
 describe('a region found through its directory', () => {
   it('offers to a provider named only by its URA, which is notified, pulls, accepts, gets the handoff and completes', async () => {
@@ -86,15 +61,15 @@ describe('a region found through its directory', () => {
     });
     expect(offered.status).toBe(200);
     const [task] = parametersNamed(offered.body, 'task');
-    await copyAtProvider(task!.id!, 'requested');
-    await answer(task!.id!, 'accepted');
+    await transfer().copyAtProvider(task!.id!, 'requested');
+    await transfer().answer(task!.id!, 'accepted');
     const handedOver = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', `/fhir/stu3/Task/${task!.id}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });
     expect(handedOver.status).toBe(200);
-    await copyAtProvider(task!.id!, 'in-progress');
-    await answer(task!.id!, 'completed');
+    await transfer().copyAtProvider(task!.id!, 'in-progress');
+    await transfer().answer(task!.id!, 'completed');
   }, 60_000);
 
   it('starts a transfer with a standard POST Task whose owner is a HealthcareService the hospital’s EHR found in the query directory', async () => {
@@ -110,21 +85,11 @@ describe('a region found through its directory', () => {
     expect((await fhirCall(receiver.url, vvtEhr, 'GET', '/mcsd-query/HealthcareService')).status).toBe(200);
 
     expect((await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3', transaction(documentOf(examples, ADVANCE_NOTICE)))).status).toBe(200);
-    const task = {
-      resourceType: 'Task',
-      meta: { profile: [PROFILES.task] },
-      status: 'requested',
-      intent: 'order',
-      code: { coding: [TASK_CODE] },
-      for: { reference: 'Patient/nl-core-patient-eov-test-1-5-01' },
-      requester: { agent: { identifier: { system: URA_SYSTEM, value: hospital.ura } } },
-      owner: { reference: `HealthcareService/${entry!.resource.id}` },
-      input: [{ type: { coding: [DOCUMENT_CODES.advanceNotice] }, valueReference: { reference: ADVANCE_NOTICE } }],
-    };
+    const task = advanceNoticeTask(hospital, `HealthcareService/${entry!.resource.id}`);
     const created = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/Task', task);
     const body = created.body as { id: string; owner?: { identifier?: unknown } };
     expect([created.status, body.owner?.identifier]).toEqual([201, { system: URA_SYSTEM, value: vvt.ura }]);
-    await copyAtProvider(body.id, 'requested');
+    await transfer().copyAtProvider(body.id, 'requested');
   }, 60_000);
 
   it('keeps the query directory to the hosted organisations’ own EHRs', async () => {

@@ -1,12 +1,12 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { OutboundCall } from '../../auth/client.js';
-import type { TrustedOrganization } from '../../config/config.js';
 import { RemoteFailure, type RemoteEndpoint } from '../../fhir/client/remote.js';
 import type { Resource } from '../../fhir/version.js';
 import { PermanentFailure, type OutboxHandler } from '../../outbox/dispatcher.js';
 import type { OutboxMessage, Store, UnitOfWork } from '../../store/repository.js';
 import { releaseAvailability } from '../egress/release.js';
 import { objects, stringAt } from '../../vocabulary/json.js';
+import type { FindCoordinationPoint } from './coordination-point.js';
 import type { ProviderCapacity } from './service.js';
 
 /** Outbox kind of a publication to the coordination point; one pending message per tenant at a time. */
@@ -18,7 +18,8 @@ export interface PublisherOptions {
   provider: ProviderCapacity;
   /** Outbound calls with Nuts-style tokens (auth's client); a publication only posts. */
   client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post'> };
-  coordinationPoint: TrustedOrganization;
+  /** Looked up at each publication: a coordination point found only through the directory is known after a sync. */
+  coordinationPoint: FindCoordinationPoint;
   /** Changes within this period go out as one publication (default 250 ms). */
   debounceMs?: number;
   /** node-cron expression of the full snapshot of every tenant (default every 15 minutes). */
@@ -43,7 +44,7 @@ export class Publisher {
   }
 
   get destination(): string | undefined {
-    const base = this.options.coordinationPoint.endpoints.fhir;
+    const base = this.options.coordinationPoint()?.base;
     return base === undefined ? undefined : `${base.replace(/\/$/, '')}/MeasureReport`;
   }
 
@@ -71,7 +72,9 @@ export class Publisher {
     const scope = { tenant: message.tenant, version: 'r4' as const };
     const released = await releaseAvailability(this.options.store.audit, scope, { destination: message.destination, source, at: now });
     if ('resourceType' in released) throw new PermanentFailure(issuesText(released));
-    const call = { requester: message.tenant, remote: this.options.coordinationPoint.id, purposeOfUse: PUBLICATION_PURPOSE };
+    const coordinationPoint = this.options.coordinationPoint();
+    if (!coordinationPoint) throw new Error('coordination point not known (yet): neither configured nor in the directory');
+    const call = { requester: message.tenant, remote: coordinationPoint.organization.id, purposeOfUse: PUBLICATION_PURPOSE };
     await this.options.client.remote(message.destination, call).post(released.body).catch(refusal);
   };
 
