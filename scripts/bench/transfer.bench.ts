@@ -36,6 +36,8 @@ import {
 } from '../../test/transfer/support.js';
 import type { Figure } from './index.js';
 import { percentile } from './stats.js';
+import { loadPersonPolicy } from '../../src/transfer/person-policy.js';
+import { PURPOSE } from '../../src/transfer/purposes.js';
 
 const WARM_UP = 20;
 const ROUNDS = Number(process.env.BENCH_TRANSFER_ROUNDS ?? 200);
@@ -61,7 +63,7 @@ async function transferContext(store: Store, dataDir: string): Promise<TransferC
   });
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, credentials: auth.credentials, personPolicy: loadPersonPolicy(PURPOSE.pull), validators: { r4, stu3 }, clock: Date.now };
 }
 
 const mean = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;

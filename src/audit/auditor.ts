@@ -35,8 +35,8 @@ export interface TokenAudit {
   requester: string;
   requesterKind: Principal['kind'];
   purposeOfUse?: string;
-  user?: Principal['user'];
   organization?: Principal['organization'];
+  person?: Principal['person'];
   tokenId?: string;
   outcome: AuditOutcome;
   description?: string;
@@ -121,13 +121,14 @@ function requesterAgent(
   };
 }
 
-function userAgent(user: Principal['user']) {
-  if (!user || (!user.id && !user.name)) return [];
+/** The person behind a request, as a second requesting agent beside their organisation (NEN 7513: who). */
+function personAgent(person: Principal['person']) {
+  if (!person) return [];
   return [
     {
-      who: { ...(user.id ? { identifier: { value: user.id } } : {}), ...(user.name ? { display: user.name } : {}) },
-      ...(user.name ? { name: user.name } : {}),
-      ...(user.role ? { role: [{ text: user.role }] } : {}),
+      who: { identifier: { value: person.identifier }, display: person.name },
+      name: person.name,
+      ...(person.role ? { role: [{ text: person.role }] } : {}),
       requestor: true,
     },
   ];
@@ -180,7 +181,7 @@ function accessEvent(entry: AccessAudit, recorded: string, source: object): Reso
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(principal.purposeOfUse ? { purposeOfEvent: [{ text: principal.purposeOfUse }] } : {}),
-    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse, undefined, principal.organization), ...userAgent(principal.user)],
+    agent: [requesterAgent(principal.requester, principal.kind, principal.purposeOfUse, undefined, principal.organization), ...personAgent(principal.person)],
     source,
     entity: accessEntities(entry),
   };
@@ -200,7 +201,7 @@ function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resour
     outcome: OUTCOME_CODE[entry.outcome],
     ...(entry.description ? { outcomeDesc: entry.description } : {}),
     ...(entry.purposeOfUse ? { purposeOfEvent: [{ text: entry.purposeOfUse }] } : {}),
-    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress, entry.organization), ...userAgent(entry.user)],
+    agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress, entry.organization), ...personAgent(entry.person)],
     source,
     entity: entry.tokenId
       ? [{ what: { identifier: { value: entry.tokenId } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, description: 'access token' }]

@@ -29,11 +29,12 @@ export interface AccessTokenClaims {
   resources: GrantedResource[];
   /** Ids of the authorization credentials (issued by the tenant) the resources come from. */
   credentials: string[];
-  user?: Principal['user'];
   organization?: Principal['organization'];
   person?: Principal['person'];
   /** The Presentation Definition field claims of a Nuts v6 grant (`organization_ura`, ...), for introspection. */
   presentationClaims?: Record<string, string>;
+  /** RFC 9449 §6: the thumbprint of the key the token is bound to (a DPoP token); absent for a bearer token. */
+  cnf?: { jkt: string };
   /** The token's id: the first part of the token. */
   jti: string;
   iat: number;
@@ -42,7 +43,7 @@ export interface AccessTokenClaims {
 
 export type AccessTokenGrant = Pick<
   AccessTokenClaims,
-  'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'user' | 'organization' | 'person' | 'presentationClaims'
+  'sub' | 'kind' | 'purposeOfUse' | 'resources' | 'credentials' | 'organization' | 'person' | 'presentationClaims' | 'cnf'
 > & {
   /** The client_id the request named (Nuts v6: echoed, not trusted); default the requester. */
   clientId?: string;
@@ -88,10 +89,10 @@ export function issueAccessToken(authorizer: HostedParty, issuer: string, grant:
     ...(grant.purposeOfUse ? { purposeOfUse: grant.purposeOfUse } : {}),
     resources: grant.resources,
     credentials: grant.credentials,
-    ...(grant.user ? { user: grant.user } : {}),
     ...(grant.organization ? { organization: grant.organization } : {}),
     ...(grant.person ? { person: grant.person } : {}),
     ...(grant.presentationClaims ? { presentationClaims: grant.presentationClaims } : {}),
+    ...(grant.cnf ? { cnf: grant.cnf } : {}),
     jti: id,
     iat: now,
     exp,
@@ -130,7 +131,6 @@ export function principalOf(claims: AccessTokenClaims): Principal {
     requester: claims.sub,
     ...(claims.purposeOfUse ? { purposeOfUse: claims.purposeOfUse } : {}),
     resources: claims.resources,
-    ...(claims.user ? { user: claims.user } : {}),
     ...(claims.organization ? { organization: claims.organization } : {}),
     ...(claims.person ? { person: claims.person } : {}),
     tokenId: claims.jti,

@@ -5,15 +5,19 @@ import { GatewayError } from '../errors.js';
 import { remoteEndpoint, REQUEST_TIMEOUT_MS, type Authorization, type RemoteEndpoint } from '../fhir/client/remote.js';
 import { REFUSAL_REASON_PARAMETER } from '../vocabulary/canonical.js';
 import { isObject } from '../vocabulary/json.js';
-import type { Principal } from '../fhir/principal.js';
+import type { Person } from '../fhir/principal.js';
 import { JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
-import type { Fetch, TrustRegistry } from './trust.js';
+import { signProof } from './dpop/index.js';
+import { createMetadataReader } from './serverMetadata.js';
+import type { Fetch, HostedParty, TrustRegistry } from './trust.js';
 
 /**
- * The client side of the Nuts-style exchange, used for every outbound call: signs a grant with the hosted
- * organisation's newest key, fetches a token from the remote organisation's authorization server, caches it until
- * 30 s before it expires, and forgets it when the remote answers 401. Calls (through `fhir/client/remote.ts`: no
+ * The client side of the Nuts-style exchange, used for every outbound call: finds the remote organisation's
+ * authorization server (its RFC 8414 metadata when `endpoints.authorizationServer` names the issuer, else the
+ * configured `endpoints.oauth`), signs a grant with the hosted organisation's newest key, fetches a token (bound to
+ * that key with a DPoP proof when the server offers DPoP for the key's algorithm), caches it until 30 s before it
+ * expires, and forgets it when the remote answers 401. A DPoP token goes out with a fresh proof for every request. Calls (through `fhir/client/remote.ts`: no
  * redirects, a timeout, the 401 retried once) go only to the configured endpoints of trusted organisations (egress
  * allowlist), over verified TLS (plain http only in development mode or on loopback).
  */
@@ -22,8 +26,8 @@ export interface TokenRequest {
   requester: string;
   /** Authorization credentials (JWT VCs) the remote issued to the requester. */
   vcs?: string[];
-  /** The user behind the call, vouched for by the requester. */
-  usi?: Principal['user'];
+  /** The person behind the call, vouched for by the requester (the tenant's EHR named them); sent as the grant's `usi`. */
+  person?: Person;
   /**
    * RFC 8707 resource indicator: the remote resource the token is for (e.g. the sender's Task URL), so that an
    * authorizer that keeps the credentials it issued can choose those of that resource (auth/tokenService.ts).
@@ -37,8 +41,16 @@ export interface OutboundCall extends TokenRequest {
   purposeOfUse: string;
 }
 
+/** A token as the remote issued it: a bearer token, or one bound to the requester's key (RFC 9449). */
+export interface IssuedToken {
+  token: string;
+  type: 'Bearer' | 'DPoP';
+}
+
 export interface TokenClient {
-  getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<string>;
+  getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<IssuedToken>;
+  /** The Authorization header of one request for `call` and, with a DPoP token, its proof (the DPoP header). */
+  headers(call: OutboundCall, request: { method: string; url: URL }): Promise<Record<string, string>>;
   /** A URL of the remote in `call` (under one of its configured endpoints), called with a token for `call`. */
   remote(url: string, call: OutboundCall): RemoteEndpoint;
 }
@@ -75,8 +87,9 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
   const { registry } = deps;
   const fetchImpl = deps.fetch ?? fetch;
   const clock = deps.clock ?? Date.now;
-  const cache = new Map<string, { token: string; refreshAt: number }>();
-  const pending = new Map<string, Promise<string>>();
+  const cache = new Map<string, IssuedToken & { refreshAt: number }>();
+  const pending = new Map<string, Promise<IssuedToken>>();
+  const metadata = createMetadataReader({ fetch: fetchImpl, mode: registry.mode, clock });
 
   function trustedRemote(remote: string): TrustedOrganization {
     const organization = registry.trusted(remote);
@@ -85,13 +98,31 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
   }
 
   const cacheKey = (remote: string, purposeOfUse: string, request: TokenRequest) =>
-    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.usi ?? null, request.resource ?? null]);
+    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.person ?? null, request.resource ?? null]);
+
+  function hostedParty(requester: string): HostedParty {
+    const party = registry.hosted(requester);
+    if (!party) throw new Error(`'${requester}' is not hosted here`);
+    return party;
+  }
+
+  /** Where the remote's tokens come from, and whether it binds them to the requester's key. */
+  async function tokenServer(remote: string, party: HostedParty): Promise<{ tokenEndpoint: string; dpop: boolean }> {
+    const { endpoints } = trustedRemote(remote);
+    if (endpoints.authorizationServer) {
+      const found = await metadata.read(endpoints.authorizationServer);
+      return { tokenEndpoint: found.token_endpoint, dpop: found.dpop_signing_alg_values_supported?.includes(party.signing.alg) ?? false };
+    }
+    if (!endpoints.oauth) throw new Error(`trusted organisation '${remote}' has no oauth endpoint`);
+    return { tokenEndpoint: endpoints.oauth, dpop: false };
+  }
 
   async function signGrant(remote: string, audience: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
-    const party = registry.hosted(request.requester);
-    if (!party) throw new Error(`'${request.requester}' is not hosted here`);
+    const party = hostedParty(request.requester);
     const now = nowSeconds(clock);
-    return new SignJWT({ purposeOfUse, vcs: request.vcs ?? [], ...(request.usi ? { usi: request.usi } : {}) })
+    const { person } = request;
+    const usi = person && { id: person.identifier, name: person.name, ...(person.role ? { role: person.role } : {}) };
+    return new SignJWT({ purposeOfUse, vcs: request.vcs ?? [], ...(usi ? { usi } : {}) })
       .setProtectedHeader({ alg: party.signing.alg, kid: party.signing.kid, typ: TOKEN_TYPES.grant })
       .setIssuer(request.requester)
       .setSubject(remote)
@@ -102,15 +133,16 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
       .sign(party.signing.key);
   }
 
-  async function requestToken(remote: string, purposeOfUse: string, request: TokenRequest, key: string): Promise<string> {
-    const tokenEndpoint = trustedRemote(remote).endpoints.oauth;
-    if (!tokenEndpoint) throw new Error(`trusted organisation '${remote}' has no oauth endpoint`);
+  async function requestToken(remote: string, purposeOfUse: string, request: TokenRequest, key: string): Promise<IssuedToken> {
+    const party = hostedParty(request.requester);
+    const { tokenEndpoint, dpop } = await tokenServer(remote, party);
     const url = new URL(tokenEndpoint);
     assertTransportAllowed(url, registry.mode);
     const assertion = await signGrant(remote, tokenEndpoint, purposeOfUse, request);
+    const proof: Record<string, string> = dpop ? { dpop: await signProof(party.signing, { method: 'POST', url }, nowSeconds(clock)) } : {};
     const response = await fetchImpl(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...proof },
       body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, ...(request.resource ? { resource: request.resource } : {}) }).toString(),
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
@@ -124,17 +156,20 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
       throw new TokenRequestError(response.status, error, description, typeof reason === 'string' ? reason : undefined);
     }
     const { access_token: token, token_type: type, expires_in: expiresIn } = body;
-    if (typeof token !== 'string' || String(type).toLowerCase() !== 'bearer' || typeof expiresIn !== 'number') {
+    // A server that does not do DPoP ignores the proof and issues a bearer token (RFC 9449 §5); one never asked for DPoP issues no DPoP token.
+    const issuedType = String(type).toLowerCase() === 'bearer' ? 'Bearer' : dpop && String(type).toLowerCase() === 'dpop' ? 'DPoP' : undefined;
+    if (typeof token !== 'string' || !issuedType || typeof expiresIn !== 'number') {
       throw new TokenRequestError(response.status, undefined, `malformed token response from '${remote}'`);
     }
-    cache.set(key, { token, refreshAt: nowSeconds(clock) + expiresIn - TOKEN_REFRESH_MARGIN_SECONDS });
-    return token;
+    const issued: IssuedToken = { token, type: issuedType };
+    cache.set(key, { ...issued, refreshAt: nowSeconds(clock) + expiresIn - TOKEN_REFRESH_MARGIN_SECONDS });
+    return issued;
   }
 
-  async function getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
+  async function getToken(remote: string, purposeOfUse: string, request: TokenRequest): Promise<IssuedToken> {
     const key = cacheKey(remote, purposeOfUse, request);
     const cached = cache.get(key);
-    if (cached && cached.refreshAt > nowSeconds(clock)) return cached.token;
+    if (cached && cached.refreshAt > nowSeconds(clock)) return { token: cached.token, type: cached.type };
     cache.delete(key);
     let inFlight = pending.get(key);
     if (!inFlight) {
@@ -144,16 +179,21 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     return inFlight;
   }
 
-  /** The egress allowlist, the transport rules and the bearer token of one call. */
+  async function headers(call: OutboundCall, { method, url }: { method: string; url: URL }): Promise<Record<string, string>> {
+    const { token, type } = await getToken(call.remote, call.purposeOfUse, call);
+    if (type === 'Bearer') return { authorization: `Bearer ${token}` };
+    const proof = await signProof(hostedParty(call.requester).signing, { method, url, accessToken: token }, nowSeconds(clock));
+    return { authorization: `DPoP ${token}`, dpop: proof };
+  }
+
+  /** The egress allowlist, the transport rules and the token of one call (with its DPoP proof when bound). */
   function authorization(call: OutboundCall): Authorization {
     return {
       admit(url) {
         if (!withinEndpoints(url, trustedRemote(call.remote))) throw new Error(`${url.origin}${url.pathname} is not an endpoint of '${call.remote}'`);
         assertTransportAllowed(url, registry.mode);
       },
-      async headers() {
-        return { authorization: `Bearer ${await getToken(call.remote, call.purposeOfUse, call)}` };
-      },
+      headers: (request) => headers(call, request),
       refused() {
         cache.delete(cacheKey(call.remote, call.purposeOfUse, call));
       },
@@ -162,6 +202,7 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
 
   return {
     getToken,
+    headers,
     remote: (url, call) => remoteEndpoint(url, authorization(call)),
   };
 }

@@ -3,7 +3,14 @@ import { forbidden } from '../fhir/outcome.js';
 import type { AccessRequest, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { asList, isObject } from '../vocabulary/json.js';
-import { CONSENT_ACTION_SYSTEM, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE, ORGANIZATION_ID_SYSTEM, URA_SYSTEM } from '../vocabulary/canonical.js';
+import {
+  CONSENT_ACTION_SYSTEM,
+  CONSENT_REQUIRES_PERSON_EXTENSION,
+  CONSENT_SCOPE_SYSTEM,
+  EOVERDRACHT_CONSENT_SCOPE,
+  ORGANIZATION_ID_SYSTEM,
+  URA_SYSTEM,
+} from '../vocabulary/canonical.js';
 
 /**
  * The sender's authorization of an eOverdracht pull (issue #14 item 2; network-protocols.md §1.7, the Knooppunt's
@@ -12,6 +19,8 @@ import { CONSENT_ACTION_SYSTEM, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE,
  * and the requester as actor, names that exact resource in `provision.data`. Reads and `$document` need the action
  * `access`; the update of a Task needs `correct` as well, which the sender grants only while the transfer runs (after
  * its end the Task stays readable, Bolt §4.2.1). A `deny` provision overrides a `permit`. Anything else is refused.
+ * A Consent the sender marked as requiring a person (its person policy, conformance/person-policy.json) opens its
+ * resources only to a token that names one: otherwise the 403 says a user identity is required.
  */
 
 /** The Consents of the tenant that name `Type/id` in their data (whatever their status: the rule judges). */
@@ -73,6 +82,13 @@ function applies(consent: Resource, holder: NamedOrganization, actor: NamedOrgan
   return asList(provision.data).some((data) => isObject(data) && isObject(data.reference) && data.reference.reference === key);
 }
 
+/** The 403 of a request that a token naming no person may not make. */
+export const userIdentityRequired = (request: AccessRequest) =>
+  forbidden(`${request.operation} ${request.path} requires a user identity: the token names no person (the grant's usi, or an employee or Dezi credential)`);
+
+const requiresPerson = (consent: Resource) =>
+  asList(consent.extension).some((extension) => isObject(extension) && extension.url === CONSENT_REQUIRES_PERSON_EXTENSION && extension.valueBoolean === true);
+
 const allowsAction = (consent: Resource, action: string) =>
   asList(isObject(consent.provision) ? consent.provision.action : undefined).some((entry) => hasCoding(entry, CONSENT_ACTION_SYSTEM, action));
 
@@ -98,8 +114,10 @@ export async function consentDecision(rule: ConsentRule, principal: Principal, r
   const permits = consents.filter((consent) => isObject(consent.provision) && consent.provision.type !== 'deny');
   if (consents.some((consent) => isObject(consent.provision) && consent.provision.type === 'deny')) return refuse(`a Consent denies ${interaction.key}`);
   if (permits.length === 0) return refuse(`no active eoverdracht Consent names ${interaction.key} for it`);
-  if (!permits.some((consent) => allowsAction(consent, 'access') && (interaction.action === 'access' || allowsAction(consent, interaction.action)))) {
+  const allowing = permits.filter((consent) => allowsAction(consent, 'access') && (interaction.action === 'access' || allowsAction(consent, interaction.action)));
+  if (allowing.length === 0) {
     return refuse(interaction.action === 'correct' ? `the Consent for ${interaction.key} no longer allows its update (the transfer has ended)` : `no Consent allows access to ${interaction.key}`);
   }
+  if (!principal.person && allowing.every(requiresPerson)) return userIdentityRequired(request);
   return undefined;
 }

@@ -1,7 +1,10 @@
 import { GatewayError } from '../errors.js';
 import { REFUSAL_REASON_PARAMETER, type RefusalReason } from '../vocabulary/canonical.js';
 
-/** RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting; `invalid_target`, RFC 8707 §2). */
+/**
+ * RFC 6749 §5.2 error codes (plus `temporarily_unavailable`, RFC 6749 §4.1.2.1, for rate limiting; `invalid_target`,
+ * RFC 8707 §2; `invalid_dpop_proof`, RFC 9449 §5).
+ */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -10,7 +13,8 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'invalid_target'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  | 'invalid_dpop_proof';
 
 /**
  * A refusal at the authorization server, answered as an RFC 6749 JSON error body (never an OperationOutcome): `error`

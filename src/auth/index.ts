@@ -15,6 +15,7 @@ import type { Lookup } from './did/resolver.js';
 import { loadNutsCredentials, type NutsCredentials } from './credentials/organizationCredentials.js';
 import { loadPolicies } from './oauth2/policy.js';
 import { nowSeconds } from './rules.js';
+import { createDpopVerifier } from './dpop/index.js';
 
 /** Everything auth/ offers the rest of the gateway, wired from configuration and the store. */
 export interface Auth {
@@ -50,11 +51,13 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);
   const verifier = createTokenVerifier(registry, store.accessTokens, credentials, options.clock);
+  const dpop = createDpopVerifier(store.replay, options.clock);
   const tokens = createTokenService({
     registry,
     writes,
     credentials,
     verifier,
+    dpop,
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
@@ -63,7 +66,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   });
   return {
     registry,
-    authenticator: createAuthenticator(verifier, consentRule(registry, consentLookup(store), options.clock)),
+    authenticator: createAuthenticator(verifier, dpop, consentRule(registry, consentLookup(store), options.clock)),
     tokens,
     credentials,
     client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),

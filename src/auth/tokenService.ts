@@ -20,6 +20,7 @@ import {
   nowSeconds,
 } from './rules.js';
 import type { TokenVerifier } from './tokenVerifier.js';
+import { tokenBinding, type DpopVerifier } from './dpop/index.js';
 import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
 
 /**
@@ -30,17 +31,20 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
  */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'bearer';
+  /** `DPoP` for a token bound to the key of the request's DPoP proof (RFC 9449 §5). */
+  token_type: 'bearer' | 'DPoP';
   expires_in: number;
   scope?: string;
 }
 
-export type IntrospectionResponse = { active: false } | ({ active: true; token_type: 'Bearer'; scope?: string } & AccessTokenClaims);
+export type IntrospectionResponse = { active: false } | ({ active: true; token_type: 'Bearer' | 'DPoP'; scope?: string } & AccessTokenClaims);
 
 /** Where a request came from, as far as the network says (nothing in it is verified). */
 export interface RequestSource {
   /** The client's IP address. */
   address?: string;
+  /** The request's DPoP header(s): a proof asks for a token bound to its key (RFC 9449). */
+  dpop?: string | string[];
 }
 
 export interface TokenService {
@@ -67,6 +71,7 @@ export interface TokenServiceDeps {
   writes: AtomicWrites;
   credentials: CredentialService;
   verifier: TokenVerifier;
+  dpop: DpopVerifier;
   auditor: Auditor;
   /** Per verified requester (default 50 at once, 20/s). */
   rateLimit?: RateLimit;
@@ -104,13 +109,13 @@ function safeIssuer(assertion: string): unknown {
 
 const text = (value: unknown, max = 200) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
 
-/** The optional user identity (`usi`) the requesting organisation vouches for by signing the grant. */
-function userOf(usi: unknown): Principal['user'] {
+/** The optional person (`usi`: {id, name, role?}) the requesting organisation vouches for by signing the grant. */
+function personOf(usi: unknown): Principal['person'] {
   if (usi === undefined) return undefined;
   if (!isObject(usi)) throw new TokenError('usi must be an object {id, name, role}');
-  const result = { id: text(usi.id), name: text(usi.name), role: text(usi.role) };
-  if (!result.id && !result.name) throw new TokenError('usi needs an id or a name');
-  return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
+  const [identifier, name, role] = [text(usi.id), text(usi.name), text(usi.role)];
+  if (!identifier || !name) throw new TokenError('usi needs an id and a name');
+  return { identifier, name, ...(role ? { role } : {}) };
 }
 
 interface Grant {
@@ -118,7 +123,7 @@ interface Grant {
   authorizer: HostedParty;
   purposeOfUse: string;
   vcs: unknown[];
-  user: Principal['user'];
+  person: Principal['person'];
   /** The RFC 8707 resource indicator, as a path under the public base URL. */
   resource?: string;
 }
@@ -194,7 +199,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
     }
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
-    return { assertion, authorizer, purposeOfUse, vcs, user: userOf(usi), resource: resourcePath(resource) };
+    return { assertion, authorizer, purposeOfUse, vcs, person: personOf(usi), resource: resourcePath(resource) };
   }
 
   async function presentedCredentials(grant: Grant, now: number): Promise<AuthorizationCredential[]> {
@@ -263,7 +268,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   /** Audits a refusal (not a rate limit) under the requester its signature proved. */
   async function auditVerified(
     refusal: OAuthError,
-    who: Pick<TokenAudit, 'tenant' | 'requester' | 'requesterKind' | 'purposeOfUse' | 'organization' | 'user'>,
+    who: Pick<TokenAudit, 'tenant' | 'requester' | 'requesterKind' | 'purposeOfUse' | 'organization' | 'person'>,
     source: RequestSource,
   ): Promise<void> {
     if (refusal.status === 429) return;
@@ -290,8 +295,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         requester: claims.sub,
         requesterKind: claims.kind,
         purposeOfUse: claims.purposeOfUse,
-        user: claims.user,
         organization: claims.organization,
+        person: claims.person,
         tokenId: claims.jti,
       };
       await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
@@ -299,10 +304,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     });
     if (!fresh) throw new TokenError(consumed.replayed);
     verifier.remember(token, claims);
-    return { access_token: token, token_type: 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
+    return { access_token: token, token_type: claims.cnf ? 'DPoP' : 'bearer', expires_in: claims.exp - now, ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}) };
   }
 
-  async function jwtBearer(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
+  async function jwtBearer(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const assertion = params.assertion;
     if (typeof assertion !== 'string' || assertion === '') throw invalidRequest('assertion is required');
     const now = nowSeconds(clock);
@@ -331,7 +336,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           purposeOfUse: grant.purposeOfUse,
           resources: presented.flatMap((credential) => credential.resources),
           credentials: presented.map((credential) => credential.id),
-          user: grant.user,
+          person: grant.person,
+          cnf,
         },
         { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before' },
         now,
@@ -373,18 +379,18 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { client: registry.ehrClient(verified.iss) as EhrParty, assertion: verified };
   }
 
-  async function clientCredentials(params: Record<string, unknown>, source: RequestSource): Promise<TokenResponse> {
+  async function clientCredentials(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const now = nowSeconds(clock);
     const { client, assertion } = await authenticateClient(params, now, source);
-    let user: Principal['user'];
+    let person: Principal['person'];
     try {
-      user = userOf(assertion.claims.usi);
+      person = personOf(assertion.claims.usi);
     } catch (error) {
       throw invalidRequest((error as Error).message);
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], user }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before' }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before' }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
@@ -413,7 +419,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return uses;
   };
 
-  async function presentationGrant(authorizer: HostedParty, grantType: typeof VP_TOKEN_BEARER_GRANT | 'jwt-bearer', params: Record<string, unknown>, source: RequestSource) {
+  async function presentationGrant(
+    authorizer: HostedParty,
+    grantType: typeof VP_TOKEN_BEARER_GRANT | 'jwt-bearer',
+    params: Record<string, unknown>,
+    source: RequestSource,
+    cnf: AccessTokenGrant['cnf'],
+  ) {
     const options = deps.presentations as Omit<PresentationGrantOptions, 'key'>;
     const now = nowSeconds(clock);
     let verified: VerifiedPresentationGrant;
@@ -427,7 +439,6 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const { organization, person, scope } = verified;
     const requester = registry.trustedByUra(organization.ura)?.id ?? verified.presentation.holder;
     const proven = { ura: organization.ura, ...(organization.organizationName ? { name: organization.organizationName } : {}) };
-    const user = person ? { id: person.person.identifier, name: person.person.name, ...(person.person.role ? { role: person.person.role } : {}) } : undefined;
     try {
       assertAuthorizerRole(authorizer, scope);
       throttle(requester);
@@ -440,9 +451,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           resources: [],
           credentials: [],
           organization: proven,
-          ...(person ? { person: person.person, user } : {}),
+          ...(person ? { person: person.person } : {}),
           presentationClaims: verified.claims,
           clientId: verified.clientId ?? verified.presentation.holder,
+          cnf,
         },
         { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before' },
         now,
@@ -451,7 +463,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     } catch (error) {
       const refusal = error instanceof TokenError ? invalidRequest(error.message) : error;
       if (refusal instanceof OAuthError) {
-        await auditVerified(refusal, { tenant: authorizer.organization.id, requester, requesterKind: 'organization', purposeOfUse: scope, organization: proven, user }, source);
+        await auditVerified(refusal, { tenant: authorizer.organization.id, requester, requesterKind: 'organization', purposeOfUse: scope, organization: proven, ...(person ? { person: person.person } : {}) }, source);
       }
       throw refusal;
     }
@@ -464,9 +476,12 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       limitedPerAddress(source, async () => {
         const grantType = params.grant_type;
         if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
-        if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source);
-        if (grantType === CLIENT_CREDENTIALS_GRANT) return clientCredentials(params, source);
-        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
+        if (grantType !== JWT_BEARER_GRANT && grantType !== CLIENT_CREDENTIALS_GRANT) {
+          throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
+        }
+        const cnf = await tokenBinding(deps.dpop, source.dpop, tokenEndpoint);
+        if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source, cnf);
+        return clientCredentials(params, source, cnf);
       }),
 
     exchangeAt: (subject, params, source = {}) =>
@@ -475,9 +490,11 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         const grantType = params.grant_type;
         if (typeof grantType !== 'string' || grantType === '') throw invalidRequest('grant_type is required');
         if (!deps.presentations) throw new OAuthError('unsupported_grant_type', 'this authorization server accepts no Verifiable Presentations');
-        if (grantType === VP_TOKEN_BEARER_GRANT) return presentationGrant(authorizer, VP_TOKEN_BEARER_GRANT, params, source);
-        if (grantType === JWT_BEARER_GRANT) return presentationGrant(authorizer, 'jwt-bearer', params, source);
-        throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported here (vp_token-bearer, ${JWT_BEARER_GRANT})`);
+        if (grantType !== VP_TOKEN_BEARER_GRANT && grantType !== JWT_BEARER_GRANT) {
+          throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported here (vp_token-bearer, ${JWT_BEARER_GRANT})`);
+        }
+        const cnf = await tokenBinding(deps.dpop, source.dpop, `${issuerOf(registry.publicBaseUrl, authorizer.organization.id)}/token`);
+        return presentationGrant(authorizer, grantType === VP_TOKEN_BEARER_GRANT ? VP_TOKEN_BEARER_GRANT : 'jwt-bearer', params, source, cnf);
       }),
 
     presentationDefinition(subject, scope, walletOwnerType = 'organization') {
@@ -501,7 +518,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         try {
           const claims = await verifier.verify(token);
           if (claims.tenant !== client.tenant) return { active: false };
-          return { ...presentationClaimsOf(claims), active: true, token_type: 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
+          return { ...presentationClaimsOf(claims), active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
         } catch (error) {
           if (error instanceof TokenError) return { active: false };
           throw error;

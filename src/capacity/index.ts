@@ -1,6 +1,6 @@
 import { DIRECTORY_READER } from '../auth/purposes.js';
 import type { Resource } from '../fhir/version.js';
-import type { Principal } from '../fhir/principal.js';
+import type { Person } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Capability } from '../rest/capability-contract.js';
 import { notFound, OperationOutcomeError } from '../fhir/outcome.js';
@@ -58,7 +58,7 @@ export interface Capacity extends Capability {
    * `$match-capacity` asked of the configured coordination point on a hosted organisation's behalf (query string),
    * naming the person behind the search (`usi`) when there is one.
    */
-  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
+  askCoordinationPoint?: (tenant: string, query: string, person?: Person) => Promise<Resource>;
   outboxHandlers: Record<string, OutboxHandler>;
   /** The transfer hook: on the receiver's side, an accepted transfer takes a place, rejected/cancelled frees it. */
   onTaskStatusChange: TaskStatusListener;
@@ -109,10 +109,10 @@ export function createCapacity(options: CapacityOptions): Capacity {
   const isCoordinationPoint = (tenant: string) => tenantsWith('coordination-point').includes(tenant);
   // A hosted organisation's EHR asks its own gateway; the gateway asks the coordination point with its own token.
   const askCoordinationPoint = config.coordinationPoint
-    ? async (tenant: string, query: string, user?: Principal['user']) => {
+    ? async (tenant: string, query: string, person?: Person) => {
         const reachable = coordinationPoint();
         if (!reachable) throw new OperationOutcomeError(notFound('The coordination point is not known (yet): neither configured nor found in the directory'));
-        const call = { requester: tenant, remote: reachable.organization.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(user ? { usi: user } : {}) };
+        const call = { requester: tenant, remote: reachable.organization.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(person ? { person } : {}) };
         return options.client.remote(reachable.base, call).read(`MeasureReport/$match-capacity?${query}`);
       }
     : undefined;

@@ -48,8 +48,12 @@ export interface TrustedOrganization {
   agb?: string;
   jwks?: { keys: Record<string, unknown>[] };
   didWeb?: string;
-  /** `capacity`: a coordination point's R4 FHIR base (publication, `$match-capacity`), else `fhir`. */
-  endpoints: { oauth?: string; fhir?: string; notification?: string; capacity?: string };
+  /**
+   * `authorizationServer`: the RFC 8414 issuer of its authorization server (its metadata gives the token endpoint and
+   * whether tokens are DPoP-bound); `oauth`: its token endpoint, used when no issuer is configured; `capacity`: a
+   * coordination point's R4 FHIR base (publication, `$match-capacity`), else `fhir`.
+   */
+  endpoints: { authorizationServer?: string; oauth?: string; fhir?: string; notification?: string; capacity?: string };
   /**
    * How an eOverdracht sender notifies this organisation (NOTIFICATION_SHAPES): the Nuts Bolt v1 empty POST
    * (`bolt`, the default) or the Twiin TA Notified Pull notification Task (`twiin`).

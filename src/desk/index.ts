@@ -6,7 +6,7 @@ import { Eta } from 'eta';
 import type { Auditor } from '../audit/auditor.js';
 import { BOARD_CHANGED, type CoordinationPoint } from '../capacity/coordination/service.js';
 import type { GatewayConfig } from '../config/config.js';
-import type { Principal } from '../fhir/principal.js';
+import type { Person, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import type { Logger } from '../logging/logger.js';
 import type { Capability } from '../rest/capability-contract.js';
@@ -33,7 +33,7 @@ export interface DeskOptions {
   coordination: CoordinationPoint;
   auditor: Auditor;
   /** A hospital's search, asked of the region's coordination point (capacity/). */
-  askCoordinationPoint?: (tenant: string, query: string, user?: Principal['user']) => Promise<Resource>;
+  askCoordinationPoint?: (tenant: string, query: string, person?: Person) => Promise<Resource>;
   logger: Logger;
   clock?: () => number;
 }
@@ -162,7 +162,7 @@ export function createDesk(options: DeskOptions): Capability {
     kind: 'ehr',
     requester: 'desk',
     resources: [],
-    user: { id: session.subject, name: session.name },
+    person: { identifier: session.subject, name: session.name },
   });
 
   async function match(session: DeskSession, form: Record<string, string>): Promise<Resource> {
@@ -175,7 +175,7 @@ export function createDesk(options: DeskOptions): Capability {
     }
     if (!options.askCoordinationPoint) throw new Error('No coordination point with a FHIR endpoint is configured');
     const query = new URLSearchParams(Object.entries(parameters).map(([name, values]): [string, string] => [name, values[0]])).toString();
-    return options.askCoordinationPoint(session.tenant, query, asUser(session).user);
+    return options.askCoordinationPoint(session.tenant, query, asUser(session).person);
   }
 
   const canSearch = (tenant: string) => hasRole(tenant, 'coordination-point') || config.coordinationPoint !== undefined;

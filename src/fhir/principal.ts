@@ -12,12 +12,14 @@ export interface Principal {
   purposeOfUse?: string;
   /** For remote organisations: exactly what they may touch (from their authorization credentials). */
   resources: GrantedResource[];
-  /** Identity of the person behind the call, when the grant carried one (`usi`, or a person credential). */
-  user?: { id?: string; name?: string; role?: string };
+  /**
+   * The person behind the call, when the grant carried one (RFC003: `usi`; Nuts v6: an employee or Dezi credential).
+   * What the policy marks (GrantedResource.userContext, a Consent marked by the person policy) is opened only with one;
+   * every AuditEvent names them.
+   */
+  person?: Person;
   /** The requesting care organisation as its credential proved it (Nuts v6 grants: the X509Credential's URA and O). */
   organization?: { ura: string; name?: string };
-  /** The person the grant was made on, from a verified person credential (NutsEmployeeCredential or Dezi). */
-  person?: { identifier: string; name: string; role?: string };
   /** Access token id, for audit. */
   tokenId?: string;
 }
@@ -25,10 +27,18 @@ export interface Principal {
 /** FHIR restful interactions as the guard asks for them; `batch` and `transaction` are a Bundle posted to the base. */
 export type Operation = 'read' | 'vread' | 'search' | 'history' | 'create' | 'update' | 'delete' | 'operation' | 'batch' | 'transaction';
 
+/** A person as the requesting organisation vouches for them: their identifier there (or UZI/Dezi number), name and role. */
+export interface Person {
+  identifier: string;
+  name: string;
+  role?: string;
+}
+
 export interface GrantedResource {
   /** Path relative to the FHIR base, e.g. `/Task/123` or `/Composition/abc`. Matched exactly. */
   path: string;
   operations: Operation[];
+  /** Only with a person in the token (Principal.person); set by the data's policy (conformance/person-policy.json). */
   userContext: boolean;
 }
 
@@ -43,10 +53,22 @@ export interface AccessRequest {
   endpoint?: 'fhir' | 'notification' | 'directory';
 }
 
+/** The request a token came with, as far as a DPoP proof signs it (RFC 9449 §4.3, §7.1). */
+export interface PresentedRequest {
+  method: string;
+  /** The request's URL as the client addressed it (the public base URL and the path). */
+  url: string;
+  /** The request's DPoP header(s). */
+  dpop?: string | string[];
+}
+
 /** The resource server's view of authentication, implemented in `auth/` and used by `http/`. */
 export interface Authenticator {
-  /** Resolves a bearer token (the Authorization header) to a principal, or an `unauthorized` outcome. */
-  authenticate(authorization: string | undefined): Promise<Principal | OperationOutcome>;
+  /**
+   * Resolves an access token (the Authorization header: `Bearer`, or `DPoP` with the request's proof) to a principal,
+   * or an `unauthorized` outcome.
+   */
+  authenticate(authorization: string | undefined, request: PresentedRequest): Promise<Principal | OperationOutcome>;
   /** Decides whether the principal may perform the request; undefined = allowed, else a `forbidden` outcome. */
   authorize(principal: Principal, request: AccessRequest): Promise<OperationOutcome | undefined>;
 }

@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { wwwAuthenticate } from '../auth/authenticator.js';
+import { DPOP_HEADER } from '../auth/dpop/index.js';
 import type { Principal } from '../fhir/principal.js';
 import type { createRateLimiter } from '../auth/rateLimit.js';
 import type { Limits, TokenBucket } from '../config/config.js';
@@ -114,7 +115,13 @@ async function identify(req: Request, res: Response, options: FhirApiOptions, ne
     return;
   }
   res.locals.route = `${options.mountPath}/${match.route.path}`;
-  const principal = options.anonymous ?? (await services.authenticator.authenticate(req.headers.authorization));
+  const principal =
+    options.anonymous ??
+    (await services.authenticator.authenticate(req.headers.authorization, {
+      method: req.method,
+      url: `${options.baseUrl}/${pathname}`,
+      dpop: req.headers[DPOP_HEADER],
+    }));
   if ('resourceType' in principal) {
     refuseUnauthenticated(req, res, principal, options);
     return;

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
 import { didDocument, didWebUrl } from '../auth/did.js';
 import { authorizationServerMetadata } from '../auth/oauth2/metadata.js';
+import { DPOP_ALGORITHMS, DPOP_HEADER } from '../auth/dpop/index.js';
 import { OAuthError } from '../auth/errors.js';
 import { PURPOSES } from '../auth/purposes.js';
 import { CLIENT_CREDENTIALS_GRANT, JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../auth/rules.js';
@@ -75,6 +76,7 @@ function metadata(registry: TrustRegistry) {
     token_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
     introspection_endpoint_auth_methods_supported: ['private_key_jwt'],
     introspection_endpoint_auth_signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }
 
@@ -93,7 +95,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   const documents = didDocuments(registry);
 
   router.post('/oauth2/token', ...body, async (req, res) => {
-    noStore(res).json(await tokens.exchange(parameters(req), { address: req.ip }));
+    noStore(res).json(await tokens.exchange(parameters(req), { address: req.ip, dpop: req.headers[DPOP_HEADER] }));
   });
   router.post('/oauth2/introspect', ...body, async (req, res) => {
     noStore(res).json(await tokens.introspect(parameters(req), { address: req.ip }));
@@ -114,7 +116,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
     res.json(tokens.presentationDefinition(String(req.params.subject), req.query.scope, req.query.wallet_owner_type));
   });
   router.post(SUBJECT_TOKEN_PATH, ...body, async (req, res) => {
-    noStore(res).json(await tokens.exchangeAt(String(req.params.subject), parameters(req), { address: req.ip }));
+    noStore(res).json(await tokens.exchangeAt(String(req.params.subject), parameters(req), { address: req.ip, dpop: req.headers[DPOP_HEADER] }));
   });
   router.all(SUBJECT_TOKEN_PATH, (_req, res) => {
     res.set('Allow', 'POST');

@@ -1,3 +1,4 @@
+import type { Person } from '../fhir/principal.js';
 import { isUniqueViolation, type StoreContext } from './context.js';
 import { VersionConflict } from './optimistic.js';
 import type {
@@ -37,6 +38,7 @@ const TRANSFER_COLUMNS = [
   'task_credential_jwt',
   'document_credential_id',
   'document_credential_jwt',
+  'person',
 ] as const;
 
 /** Transfer records, one row per (tenant, Task); read on every Task write, so by compiled statements. */
@@ -57,6 +59,7 @@ export class KyselyTransferRecords implements TransferRecords {
     if (row.task_credential_jwt !== null) value.taskCredentialJwt = row.task_credential_jwt;
     if (row.document_credential_id !== null) value.documentCredentialId = row.document_credential_id;
     if (row.document_credential_jwt !== null) value.documentCredentialJwt = row.document_credential_jwt;
+    if (row.person !== null) value.person = JSON.parse(row.person) as Person;
     return { value, version: Number(row.version) };
   }
 
@@ -70,6 +73,7 @@ export class KyselyTransferRecords implements TransferRecords {
       record.taskCredentialJwt ?? null,
       record.documentCredentialId ?? null,
       record.documentCredentialJwt ?? null,
+      record.person === undefined ? null : JSON.stringify(record.person),
     ];
     await writeAtVersion(
       `The transfer record of Task/${record.task}`,
@@ -90,11 +94,12 @@ export class KyselyTransferRecords implements TransferRecords {
                 task_credential_jwt: slot(5),
                 document_credential_id: slot(6),
                 document_credential_jwt: slot(7),
-                version: slot(8),
+                person: slot(8),
+                version: slot(9),
               })
-              .where('tenant', '=', slot(9))
-              .where('task', '=', slot(10))
-              .where('version', '=', slot(11))
+              .where('tenant', '=', slot(10))
+              .where('task', '=', slot(11))
+              .where('version', '=', slot(12))
               .returning('version'),
           [...columns, read + 1, tenant, record.task, read],
         ),

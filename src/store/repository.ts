@@ -2,6 +2,7 @@ import type { ResponseBudget } from '../fhir/response-budget.js';
 import type { HistoryEntry, HistoryRequest } from '../fhir/history.js';
 import type { SearchRequest, SearchResult } from '../fhir/search/types.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
+import type { Person } from '../fhir/principal.js';
 
 /**
  * The storage contract every capability works against. SQLite (embedded default) and PostgreSQL implement it;
@@ -181,6 +182,8 @@ export interface TransferRecord {
    */
   taskCredentialJwt?: string;
   documentCredentialJwt?: string;
+  /** Inbound: the person the receiving EHR named when it last acted on the transfer; its pulls carry them. */
+  person?: Person;
 }
 
 /** Each tenant's transfer records, by Task id. */

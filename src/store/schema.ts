@@ -176,6 +176,8 @@ export interface TransferRecordsTable {
   task_credential_jwt: string | null;
   document_credential_id: string | null;
   document_credential_jwt: string | null;
+  /** JSON `{identifier, name, role?}`. */
+  person: string | null;
   version: number;
 }
 

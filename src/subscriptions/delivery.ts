@@ -36,7 +36,7 @@ export interface DeliveryContext {
   transport: Transport;
   /** The hosted organisation's newest signing key. */
   signingKey(tenant: string): SigningKey | undefined;
-  tokens: Pick<TokenClient, 'getToken'>;
+  tokens: Pick<TokenClient, 'headers'>;
   publicBaseUrl: string;
   timeoutMs: number;
   backoff: BackoffPolicy;
@@ -184,7 +184,8 @@ async function send(context: DeliveryContext, tenant: string, plan: Subscription
   const headers: Record<string, string> = Object.fromEntries(plan.headers.map(([name, value]) => [name.toLowerCase(), value]));
   if (request.contentType) headers['content-type'] = request.contentType;
   if (plan.owner.kind === 'organization') {
-    headers.authorization = `Bearer ${await context.tokens.getToken(plan.owner.id, SUBSCRIBER_PURPOSE, { requester: tenant })}`;
+    const call = { remote: plan.owner.id, purposeOfUse: SUBSCRIBER_PURPOSE, requester: tenant };
+    Object.assign(headers, await context.tokens.headers(call, { method: request.method, url: new URL(request.url) }));
   }
   headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
   if (request.carries) {

@@ -35,7 +35,7 @@ export interface SubscriptionsOptions {
   store: Store;
   registry: Pick<TrustRegistry, 'hosted' | 'trusted'>;
   /** Tokens for notifications to remote subscribers (auth's client). */
-  tokens: Pick<TokenClient, 'getToken'>;
+  tokens: Pick<TokenClient, 'headers'>;
   logger: Logger;
   /** How availability leaves in notifications: capacity's egress (allowlist and record). */
   availability: AvailabilityEgress;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Resource } from '../fhir/version.js';
 import { readOptional } from '../store/optional.js';
-import { CONSENT_ACTION_SYSTEM, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE } from '../vocabulary/canonical.js';
+import { CONSENT_ACTION_SYSTEM, CONSENT_REQUIRES_PERSON_EXTENSION, CONSENT_SCOPE_SYSTEM, EOVERDRACHT_CONSENT_SCOPE } from '../vocabulary/canonical.js';
 import { asList, isObject } from '../vocabulary/json.js';
 import type { DocumentKind } from './codes.js';
 import { nowInstant, organizationReference, type TransferContext } from './context.js';
@@ -19,9 +19,11 @@ import { scopeOf } from './storage.js';
  *   it references), active while the Task's status opens it (Bolt §4.2.1: requested and accepted the advance
  *   notice, in-progress the handoff, which is then added and the advance notice's Consent set `inactive`; a later
  *   handoff replaces the earlier one's data); both `inactive` once the transfer is rejected, cancelled or completed.
+ * Each carries the person policy (conformance/person-policy.json, `context.personPolicy`) for what it opens: where
+ * the policy says so, the guard opens its resources only to a token that names a person (auth/consents.ts).
  */
 export const consentIds = (taskId: string) => ({
-  task: consentId('eoverdracht-task-', taskId),
+  Task: consentId('eoverdracht-task-', taskId),
   advanceNotice: consentId('eoverdracht-advancenotice-', taskId),
   nursingHandoff: consentId('eoverdracht-handoff-', taskId),
 });
@@ -57,11 +59,14 @@ export interface ConsentState {
 
 const action = (code: string) => ({ coding: [{ system: CONSENT_ACTION_SYSTEM, code }] });
 
-function consent(context: TransferContext, tenant: string, id: string, receiver: Party, status: string, data: string[], actions: string[], end?: string): Resource {
+type Opened = keyof TransferContext['personPolicy'];
+
+function consent(context: TransferContext, tenant: string, id: string, opened: Opened, receiver: Party, status: string, data: string[], actions: string[], end?: string): Resource {
   const holder = context.registry.hosted(tenant)!.organization;
   return {
     resourceType: 'Consent',
     id,
+    ...(context.personPolicy[opened] ? { extension: [{ url: CONSENT_REQUIRES_PERSON_EXTENSION, valueBoolean: true }] } : {}),
     status,
     scope: { coding: [{ system: CONSENT_SCOPE_SYSTEM, code: EOVERDRACHT_CONSENT_SCOPE }] },
     category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }],
@@ -98,25 +103,25 @@ export async function recordConsents(context: TransferContext, state: ConsentSta
   const ids = consentIds(taskId);
   const resources = context.store.resources;
   const read = (id: string) => readOptional(resources, scope, 'Consent', id);
-  const write = (id: string, status: string, data: string[], actions: string[], end?: string) =>
-    resources.update(scope, consent(context, tenant, id, receiver, status, data, actions, end));
+  const write = (opened: Opened, status: string, data: string[], actions: string[], end?: string) =>
+    resources.update(scope, consent(context, tenant, ids[opened], opened, receiver, status, data, actions, end));
   if (state.opening) {
-    await write(ids.task, 'active', [`Task/${taskId}`], ['access', 'correct']);
+    await write('Task', 'active', [`Task/${taskId}`], ['access', 'correct']);
   } else if (ended) {
-    const taskConsent = await read(ids.task);
+    const taskConsent = await read(ids.Task);
     const taskEnded = taskConsent !== undefined && isObject(taskConsent.provision) && isObject(taskConsent.provision.period);
-    if (!taskEnded) await write(ids.task, 'active', [`Task/${taskId}`], ['access'], new Date(context.clock() + YEAR_MS).toISOString());
+    if (!taskEnded) await write('Task', 'active', [`Task/${taskId}`], ['access'], new Date(context.clock() + YEAR_MS).toISOString());
   }
   for (const kind of ['advanceNotice', 'nursingHandoff'] as const) {
     const status = !ended && state.open === kind ? 'active' : 'inactive';
     const opened = state.document?.kind === kind ? state.document.shared : undefined;
     if (opened) {
-      await write(ids[kind], status, opened, ['access']);
+      await write(kind, status, opened, ['access']);
       continue;
     }
     // Unchanged unless the document open now differs from the one before, or the transfer ended.
     if (state.opening || (!ended && state.open === state.previouslyOpen)) continue;
     const current = await read(ids[kind]);
-    if (current && current.status !== status) await write(ids[kind], status, dataOf(current), ['access']);
+    if (current && current.status !== status) await write(kind, status, dataOf(current), ['access']);
   }
 }

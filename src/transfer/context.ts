@@ -8,12 +8,15 @@ import type { ResourceValidator } from '../rest/types.js';
 import { isReference, type FhirVersion } from '../fhir/version.js';
 import type { UnitOfWork } from '../store/repository.js';
 import type { TaskStatusChange, TaskStatusListener } from './events.js';
+import type { PersonPolicy } from './person-policy.js';
 
 /** What the sender and receiver services share. */
 export interface TransferContext {
   store: UnitOfWork;
   registry: TrustRegistry;
   credentials: CredentialService;
+  /** Which of a transfer's resources a receiver reads only with a person in its token (conformance/person-policy.json). */
+  personPolicy: PersonPolicy;
   validators: Record<FhirVersion, ResourceValidator>;
   onTaskStatusChange?: TaskStatusListener;
   clock: () => number;

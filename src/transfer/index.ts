@@ -12,6 +12,8 @@ import { createPeer } from './peer.js';
 import { deliverAnswer, pull, receiveNotification, receiveNotificationTask } from './receiver.js';
 import { sendNotification } from './sender.js';
 import { taskWrites } from './task-writes.js';
+import { PURPOSE } from './purposes.js';
+import { loadPersonPolicy } from './person-policy.js';
 
 /**
  * eOverdracht (DESIGN §2-§3): the hospital's sender and the care provider's receiver over Nuts notified pull, as a
@@ -32,6 +34,7 @@ export function createTransfer(deps: TransferDependencies): Capability {
     store: deps.store,
     registry: deps.auth.registry,
     credentials: deps.auth.credentials,
+    personPolicy: loadPersonPolicy(PURPOSE.pull),
     validators: deps.validators,
     onTaskStatusChange: deps.onTaskStatusChange,
     clock: deps.clock ?? Date.now,

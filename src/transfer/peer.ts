@@ -4,6 +4,7 @@ import type { TrustRegistry } from '../auth/trust.js';
 import { GatewayError } from '../errors.js';
 import type { Bundle } from '../fhir/bundle.js';
 import { RemoteFailure, type RemoteEndpoint } from '../fhir/client/remote.js';
+import type { Person } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { PURPOSE } from './purposes.js';
@@ -24,6 +25,8 @@ export interface PeerCall {
    * sender grants it the credentials it keeps for that transfer (docs/transfer.md, Access).
    */
   about?: string;
+  /** The person behind the call, as the tenant's EHR named them: the token request carries them. */
+  person?: Person;
 }
 
 /**
@@ -85,6 +88,7 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
           remote: call.peer,
           purposeOfUse,
           ...(call.about ? { resource: `${endpoint(call.peer, 'fhir')}/${call.about}` } : {}),
+          ...(call.person ? { person: call.person } : {}),
         }),
       );
     } catch (error) {

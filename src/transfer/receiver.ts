@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import type { Person } from '../fhir/principal.js';
 import { RemoteFailure } from '../fhir/client/remote.js';
 import { isConvertible } from '../fhir/convert/index.js';
 import type { ResourceRepository } from '../store/repository.js';
@@ -79,8 +80,16 @@ async function inbound(context: TransferContext, tenant: string, task: string): 
   return record;
 }
 
-/** The calls about one transfer: tokens for the sender's Task, which the sender authorizes from its own record. */
-const transferCall = (tenant: string, record: InboundTransfer): PeerCall => ({ tenant, peer: record.sender, about: `Task/${record.remoteTask}` });
+/**
+ * The calls about one transfer: tokens for the sender's Task, which the sender authorizes from its own record, on
+ * behalf of the person the receiving EHR last named for it (a sender's policy may open the handoff only to a person).
+ */
+const transferCall = (tenant: string, record: InboundTransfer): PeerCall => ({
+  tenant,
+  peer: record.sender,
+  about: `Task/${record.remoteTask}`,
+  ...(record.person ? { person: record.person } : {}),
+});
 
 /**
  * The queued pull (outbox `transfer.pull`). A refusal of the Task itself (403, or 401 after a fresh token) is final:
@@ -225,6 +234,8 @@ export interface LocalAnswer {
   version: FhirVersion;
   proposed: Resource;
   ifMatch?: string;
+  /** The person the EHR's token names: remembered for the transfer's calls to the sender. */
+  person?: Person;
 }
 
 /** True when the Task is the local copy of a transfer offered to this tenant (the REST layer routes its writes here). */
@@ -252,6 +263,7 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   }
   const refused = checkTaskUpdate('receiver', current[version], proposed);
   if (refused) throw new OperationOutcomeError(refused);
+  if (change.person && JSON.stringify(change.person) !== JSON.stringify(record.person)) await saveInbound(context.store, tenant, { ...record, person: change.person });
   const given = answerIn(proposed);
   if (sameAnswer(given, answerIn(current.stu3))) return current[version];
   const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, given), lastModified: nowInstant(context) }, current);

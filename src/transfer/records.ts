@@ -1,3 +1,4 @@
+import type { Person } from '../fhir/principal.js';
 import type { UnitOfWork } from '../store/repository.js';
 
 /**
@@ -26,6 +27,8 @@ export interface InboundTransfer {
   task: string;
   sender: string;
   remoteTask: string;
+  /** The person the receiving EHR named when it last answered: the pulls and answers that follow carry them. */
+  person?: Person;
 }
 
 type Records = Pick<UnitOfWork, 'transfers'>;
@@ -42,12 +45,13 @@ export async function readOutbound(store: Records, tenant: string, task: string)
 }
 
 export async function saveInbound(store: Records, tenant: string, transfer: InboundTransfer): Promise<void> {
-  const { version, task, sender, remoteTask } = transfer;
-  await store.transfers.save(tenant, { task, side: 'inbound', peer: sender, remoteTask }, version);
+  const { version, task, sender, remoteTask, person } = transfer;
+  await store.transfers.save(tenant, { task, side: 'inbound', peer: sender, remoteTask, ...(person ? { person } : {}) }, version);
 }
 
 export async function readInbound(store: Records, tenant: string, task: string): Promise<InboundTransfer | undefined> {
   const found = await store.transfers.find(tenant, task);
   if (found?.value.side !== 'inbound') return undefined;
-  return { version: found.version, task, sender: found.value.peer, remoteTask: found.value.remoteTask ?? '' };
+  const { peer: sender, remoteTask = '', person } = found.value;
+  return { version: found.version, task, sender, remoteTask, ...(person ? { person } : {}) };
 }

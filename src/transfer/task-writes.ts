@@ -1,4 +1,5 @@
 import { conflict, forbidden, OperationOutcomeError, unprocessable } from '../fhir/outcome.js';
+import type { Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
 import { resourceBody, writeOutcome } from '../rest/resource-body.js';
 import type { FhirResponse, WriteInterceptor } from '../rest/types.js';
@@ -63,7 +64,7 @@ async function sideOf(context: TransferContext, tenant: string, id: string): Pro
 }
 
 type Change = Parameters<typeof answer>[1];
-type Caller = { kind: 'ehr' | 'organization'; requester: string };
+type Caller = Pick<Principal, 'kind' | 'requester' | 'person'>;
 
 async function changeAsSender(context: TransferContext, change: Change, caller: Caller): Promise<FhirResponse> {
   const by = caller.kind === 'ehr' ? ({ role: 'sender' } as const) : ({ role: 'receiver', organization: caller.requester } as const);
@@ -73,5 +74,5 @@ async function changeAsSender(context: TransferContext, change: Change, caller: 
 
 async function changeAsReceiver(context: TransferContext, change: Change, caller: Caller): Promise<FhirResponse> {
   if (caller.kind !== 'ehr') throw new OperationOutcomeError(forbidden('Only the receiving EHR answers through its local copy of the Task'));
-  return [writeOutcome('ok', [], 'Updated'), await answer(context, change)];
+  return [writeOutcome('ok', [], 'Updated'), await answer(context, { ...change, ...(caller.person ? { person: caller.person } : {}) })];
 }

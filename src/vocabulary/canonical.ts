@@ -35,3 +35,8 @@ export const URI_SYSTEM = 'urn:ietf:rfc:3986';
 export const CONSENT_SCOPE_SYSTEM = 'http://nuts-foundation.github.io/nl-generic-functions-ig/CodeSystem/nl-gf-consent-scope';
 export const EOVERDRACHT_CONSENT_SCOPE = 'eoverdracht';
 export const CONSENT_ACTION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/consentaction';
+/**
+ * On a Consent the sender records (valueBoolean true): the resources it names are opened only to a token that names a
+ * person (the grant's usi, or an employee or Dezi credential). Set from conformance/person-policy.json.
+ */
+export const CONSENT_REQUIRES_PERSON_EXTENSION = `${GATEWAY_CANONICAL}/StructureDefinition/consent-requires-person`;

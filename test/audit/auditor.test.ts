@@ -27,7 +27,7 @@ const receiver: Principal = {
   requester: 'vvt-a',
   purposeOfUse: 'eOverdracht-sender',
   resources: [],
-  user: { id: 'nurse-1', name: 'N. Urse', role: 'nurse' },
+  person: { identifier: 'nurse-1', name: 'N. Urse', role: 'nurse' },
   tokenId: 'tok-1',
 };
 

@@ -9,7 +9,7 @@ const unusedVerifier: TokenVerifier = {
   verify: () => Promise.reject(new Error('authorize never verifies tokens')),
   remember: () => undefined,
 };
-const { authorize } = createAuthenticator(unusedVerifier);
+const { authorize } = createAuthenticator(unusedVerifier, { verify: () => Promise.reject(new Error('authorize never checks proofs')) });
 
 // Granted resources (RFC014 credentials presented in a grant) are judged for any purpose but eOverdracht-sender,
 // whose pulls only Consents allow (consents.test.ts).
@@ -61,9 +61,9 @@ describe('authorize', () => {
   });
 
   it('requires a user identity for resources granted with userContext', async () => {
-    expect((await authorize(receiver, request('read', '/Composition/abc')))?.issue[0]?.details?.text).toMatch(/requires a user context/);
-    const withUser = { ...receiver, user: { id: 'nurse-1', name: 'N. Urse', role: 'nurse' } };
-    expect(await authorize(withUser, request('read', '/Composition/abc'))).toBeUndefined();
+    expect((await authorize(receiver, request('read', '/Composition/abc')))?.issue[0]?.details?.text).toMatch(/requires a user identity/);
+    const withPerson = { ...receiver, person: { identifier: 'nurse-1', name: 'N. Urse', role: 'nurse' } };
+    expect(await authorize(withPerson, request('read', '/Composition/abc'))).toBeUndefined();
   });
 
   it('applies the purpose base policy: the notification endpoint for eOverdracht-receiver', async () => {

@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { importJWK, jwtVerify } from 'jose';
 import { REFUSAL_REASON_PARAMETER, REFUSAL_REASONS } from '../../src/vocabulary/canonical.js';
@@ -7,6 +6,7 @@ import { createTokenClient, TokenRequestError, type TokenClient } from '../../sr
 import { publicJwk } from '../../src/auth/jwk.js';
 import { createTrustRegistry, type TrustRegistry } from '../../src/auth/trust.js';
 import { parseConfig } from '../../src/config/config.js';
+import { jsonStandIn, requestBody } from '../harness/stand-in.js';
 import { party, publicJwks, type Party } from '../harness/parties.js';
 
 /** The client side against a stand-in remote gateway on loopback: token endpoint plus one FHIR resource. */
@@ -27,17 +27,10 @@ const remote = {
   lastBody: '',
 };
 
-const body = (req: IncomingMessage) =>
-  new Promise<string>((resolve) => {
-    let data = '';
-    req.on('data', (chunk) => (data += chunk));
-    req.on('end', () => resolve(data));
-  });
-
 async function handle(req: IncomingMessage): Promise<[number, object]> {
   if (req.method === 'POST' && req.url === '/oauth2/token') {
     remote.tokenRequests += 1;
-    const form = new URLSearchParams(await body(req));
+    const form = new URLSearchParams(await requestBody(req));
     if (remote.grantRefusal) return [400, remote.grantRefusal];
     const key = await importJWK(publicJwk(vvtA.jwk), 'ES256');
     const { payload, protectedHeader } = await jwtVerify(form.get('assertion') ?? '', key, {
@@ -54,7 +47,7 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
   }
   if (req.url === '/fhir/Task/1') {
     remote.fhirRequests += 1;
-    remote.lastBody = await body(req);
+    remote.lastBody = await requestBody(req);
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     return remote.valid.has(token) && !remote.refuseEveryToken ? [200, { resourceType: 'Task', id: '1' }] : [401, {}];
   }
@@ -63,11 +56,7 @@ async function handle(req: IncomingMessage): Promise<[number, object]> {
 
 beforeAll(async () => {
   vvtA = await party('vvt-a');
-  server = createServer((req, res) => {
-    handle(req).then(([status, json]) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json)));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await jsonStandIn(handle));
   const config = parseConfig({
     publicBaseUrl: 'https://gw.test',
     organizations: [{ id: 'vvt-a', name: 'VVT A', roles: ['receiver'], keys: [{ jwk: vvtA.jwk }] }],
@@ -90,13 +79,13 @@ const call = { requester: 'vvt-a', remote: 'hospital-x', purposeOfUse: 'eOverdra
 
 describe('token client', () => {
   it('signs a grant with the hosted organisation key exactly as DESIGN §3 asks', async () => {
-    await client.getToken('hospital-x', 'eOverdracht-sender', { requester: 'vvt-a', vcs: ['vc-1'], usi: { id: 'u1' } });
+    await client.getToken('hospital-x', 'eOverdracht-sender', { requester: 'vvt-a', vcs: ['vc-1'], person: { identifier: 'u1', name: 'U. Een' } });
     expect(remote.lastGrant).toMatchObject({
       grantType: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
       kid: registry.hosted('vvt-a')!.signing.kid,
       purposeOfUse: 'eOverdracht-sender',
       vcs: ['vc-1'],
-      usi: { id: 'u1' },
+      usi: { id: 'u1', name: 'U. Een' },
     });
     const { iat, exp, jti } = remote.lastGrant as { iat: number; exp: number; jti: string };
     expect(exp - iat).toBe(5);
@@ -106,12 +95,12 @@ describe('token client', () => {
   it('caches a token until 30 s before it expires, per requester, remote, purpose and credentials', async () => {
     const first = await client.getToken('hospital-x', 'eOverdracht-sender', call);
     time += 29_000;
-    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).toBe(first);
+    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).toEqual(first);
     expect(remote.tokenRequests).toBe(1);
     await client.getToken('hospital-x', 'eOverdracht-sender', { ...call, vcs: ['vc-2'] });
     expect(remote.tokenRequests).toBe(2);
     time += 2_000;
-    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).not.toBe(first);
+    expect(await client.getToken('hospital-x', 'eOverdracht-sender', call)).not.toEqual(first);
     expect(remote.tokenRequests).toBe(3);
   });
 

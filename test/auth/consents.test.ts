@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { consentDecision, type ConsentRule } from '../../src/auth/consents.js';
 import type { AccessRequest, Principal } from '../../src/fhir/principal.js';
 import type { Resource } from '../../src/fhir/version.js';
+import { CONSENT_REQUIRES_PERSON_EXTENSION } from '../../src/vocabulary/canonical.js';
 
 /** The Consent rule of an eOverdracht pull, on Consents as the sender writes them and as another EHR might. */
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
@@ -69,5 +70,15 @@ describe('the Consent rule', () => {
     expect(await consentDecision(rule([composition]), principal(), request('operation', '/Composition/c/$document'))).toBeUndefined();
     const correct = consentFor({}, { action: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentaction', code: 'access' }] }, { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentaction', code: 'correct' }] }] });
     expect(await consentDecision(rule([correct]), principal(), request('update', '/Task/t1'))).toBeUndefined();
+  });
+
+  it('opens what a Consent marked as requiring a person names only to a token naming one (the person policy)', async () => {
+    const marked = consentFor({ extension: [{ url: CONSENT_REQUIRES_PERSON_EXTENSION, valueBoolean: true }] }, { data: [{ reference: { reference: 'Composition/c' } }] });
+    expect(await decide([marked], request('operation', '/Composition/c/$document'))).toMatch(/requires a user identity/);
+    expect(await decide([marked], request('read', '/Composition/c'))).toMatch(/requires a user identity/);
+    const nurse = { ...principal(), person: { identifier: 'nurse-7', name: 'N. Zeven' } };
+    expect(await consentDecision(rule([marked]), nurse, request('read', '/Composition/c'))).toBeUndefined();
+    const unmarked = consentFor({ id: 'c2' }, { data: [{ reference: { reference: 'Composition/c' } }] });
+    expect(await decide([marked, unmarked], request('read', '/Composition/c'))).toBeUndefined();
   });
 });

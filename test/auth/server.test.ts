@@ -50,7 +50,7 @@ describe('EHR client credentials (private_key_jwt)', () => {
     const token = await ehrToken(w.ehrA, { usi: { id: 'nurse-7', name: 'N. Zeven', role: 'nurse' } });
     const response = await request(gw.app).delete('/fhir/Patient/1').set('Authorization', `Bearer ${token}`);
     expect(response.status).toBe(200);
-    expect(response.body.principal).toMatchObject({ tenant: 'vvt-a', kind: 'ehr', requester: 'ehr-a', user: { id: 'nurse-7', role: 'nurse' } });
+    expect(response.body.principal).toMatchObject({ tenant: 'vvt-a', kind: 'ehr', requester: 'ehr-a', person: { identifier: 'nurse-7', name: 'N. Zeven', role: 'nurse' } });
   });
 
   it.each([
@@ -116,10 +116,10 @@ describe('access tokens (opaque, kept in the store)', () => {
     await before.close();
     const after = await gateway(w.config, dataDir);
     try {
-      const principal = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      const principal = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
       expect(principal).toMatchObject({ tenant: 'vvt-a', requester: 'hospital-x', purposeOfUse: 'eOverdracht-receiver' });
       after.clock.now += 61_000;
-      const expired = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`);
+      const expired = await after.auth.authenticator.authenticate(`Bearer ${issued.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
       expect(expired).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ details: { text: 'Access token refused: token expired' } }] });
     } finally {
       await after.close();

@@ -123,7 +123,11 @@ export async function gateway(
 function guardedEcho(auth: Auth): express.RequestHandler {
   const operations: Record<string, Operation> = { GET: 'read', PUT: 'update', DELETE: 'delete', POST: 'create' };
   return async (req, res) => {
-    const principal = await auth.authenticator.authenticate(req.headers.authorization);
+    const principal = await auth.authenticator.authenticate(req.headers.authorization, {
+      method: req.method,
+      url: `${BASE_URL}${req.originalUrl}`,
+      dpop: req.headers.dpop,
+    });
     if ('resourceType' in principal) {
       res.status(httpStatus(principal)).set('WWW-Authenticate', wwwAuthenticate(principal)).json(principal);
       return;

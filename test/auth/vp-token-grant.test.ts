@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SignJWT } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
+import { signProof, type DpopKey } from '../../src/auth/dpop/index.js';
 import { parseConfig } from '../../src/config/config.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { party, publicJwks, type Party } from '../harness/parties.js';
@@ -13,6 +14,7 @@ import {
   deziCredential,
   employeeCredential,
   holder,
+  HOSPITAL_URA,
   ISSUER,
   nutsWorld,
   presentation,
@@ -69,6 +71,7 @@ describe('the authorization server of a hosted organisation', () => {
       presentation_definition_endpoint: `${ISSUER}/presentation_definition`,
       grant_types_supported: ['vp_token-bearer', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
       did_methods_supported: ['web'],
+      dpop_signing_alg_values_supported: expect.arrayContaining(['ES256']),
     });
     await request(gw.app).get('/.well-known/oauth-authorization-server/oauth2/nobody').expect(404);
   });
@@ -87,7 +90,7 @@ describe('vp_token-bearer (RFC021)', () => {
   it('grants a request shaped exactly like RFC021 §3 (no client_id), on the URA the X509Credential proves', async () => {
     const response = await vpTokenBearer(await presentation(world.hospital)).expect(200);
     expect(response.body).toMatchObject({ token_type: 'bearer', scope: 'eOverdracht-sender' });
-    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`);
+    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
     expect(principal).toMatchObject({ tenant: 'vvt-a', kind: 'organization', requester: 'hospital-x', organization: { ura: '12345678', name: 'Ziekenhuis Oost' } });
     expect(principal).not.toHaveProperty('person');
     expect(await introspect(response.body.access_token)).toMatchObject({
@@ -103,11 +106,9 @@ describe('vp_token-bearer (RFC021)', () => {
   it('names the person of a self-attested NutsEmployeeCredential in the principal and in introspection', async () => {
     const assertion = await presentation(world.hospital, { credentials: [world.hospital.x509Credential, employeeCredential(world.hospital)] });
     const response = await vpTokenBearer(assertion, { client_id: `https://hospital.test/oauth2/hospital` }).expect(200);
-    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`);
-    expect(principal).toMatchObject({
-      person: { identifier: 'nurse-42@hospital', name: 'Ineke de Verpleegkundige', role: 'Verpleegkundige' },
-      user: { id: 'nurse-42@hospital', name: 'Ineke de Verpleegkundige', role: 'Verpleegkundige' },
-    });
+    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
+    expect(principal).toMatchObject({ person: { identifier: 'nurse-42@hospital', name: 'Ineke de Verpleegkundige', role: 'Verpleegkundige' } });
+    expect(principal).not.toHaveProperty('user');
     expect(await introspect(response.body.access_token)).toMatchObject({
       client_id: 'https://hospital.test/oauth2/hospital',
       employee_id: 'nurse-42@hospital',
@@ -119,7 +120,7 @@ describe('vp_token-bearer (RFC021)', () => {
   it('names the person of a Dezi declaration from the verified id_token', async () => {
     const assertion = await presentation(world.hospital, { credentials: [world.hospital.x509Credential, await deziCredential(world)] });
     const response = await vpTokenBearer(assertion, { presentation_submission: submission(['id_uzicert_uracredential', 'id_dezi_user']) }).expect(200);
-    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`);
+    const principal = await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' });
     expect(principal).toMatchObject({ person: { identifier: '900000123', name: 'J. van der Broek', role: '01.041' }, organization: { ura: '12345678' } });
     expect(await introspect(response.body.access_token)).toMatchObject({ user_id: '900000123', user_role: '01.041', organization_ura_dezi: '12345678' });
   });
@@ -141,7 +142,44 @@ describe('jwt-bearer as the generic functions use it', () => {
       scope: 'eOverdracht-sender',
       client_id: 'https://hospital.test/oauth2/hospital',
     }).expect(200);
-    expect(await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`)).toMatchObject({ organization: { ura: '12345678' } });
+    expect(await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' })).toMatchObject({ organization: { ura: '12345678' } });
+  });
+});
+
+describe('DPoP (RFC 9449) at the token endpoint of a hosted organisation', () => {
+  let key: DpopKey;
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256');
+    key = { alg: 'ES256', key: pair.privateKey, publicJwk: await exportJWK(pair.publicKey) };
+  });
+  const proofFor = (url: string) => signProof(key, { method: 'POST', url });
+
+  it.each([
+    ['vp_token-bearer', { grant_type: 'vp_token-bearer', presentation_submission: submission() }],
+    ['jwt-bearer', { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' }],
+  ])('binds a %s token to the key of a proof for {issuer}/token: token_type DPoP, cnf.jkt', async (_grant, params) => {
+    const response = await request(gw.app)
+      .post(TOKEN_PATH)
+      .type('form')
+      .set('DPoP', await proofFor(`${ISSUER}/token`))
+      .send({ ...params, assertion: await presentation(world.hospital), scope: 'eOverdracht-sender' })
+      .expect(200);
+    expect(response.body.token_type).toBe('DPoP');
+    expect(await introspect(response.body.access_token)).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: await calculateJwkThumbprint(key.publicJwk) } });
+    const url = `${BASE_URL}/fhir/Task/1`;
+    const bound = await gw.auth.authenticator.authenticate(`DPoP ${response.body.access_token}`, { method: 'GET', url, dpop: await signProof(key, { method: 'GET', url, accessToken: response.body.access_token }) });
+    expect(bound).toMatchObject({ organization: { ura: HOSPITAL_URA } });
+    expect(await gw.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url })).toMatchObject({ resourceType: 'OperationOutcome' });
+  });
+
+  it('refuses a proof for another token endpoint with 400 invalid_dpop_proof', async () => {
+    const response = await request(gw.app)
+      .post(TOKEN_PATH)
+      .type('form')
+      .set('DPoP', await proofFor(`${BASE_URL}/oauth2/token`))
+      .send({ grant_type: 'vp_token-bearer', assertion: await presentation(world.hospital), presentation_submission: submission(), scope: 'eOverdracht-sender' })
+      .expect(400);
+    expect(response.body.error).toBe('invalid_dpop_proof');
   });
 });
 

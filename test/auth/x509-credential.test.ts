@@ -97,7 +97,7 @@ describe('development mode', () => {
       .type('form')
       .send({ grant_type: 'vp_token-bearer', assertion, presentation_submission: submission(), scope: 'eOverdracht-sender' })
       .expect(200);
-    expect(await development.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`)).toMatchObject({ organization: { ura: '00000001' } });
+    expect(await development.auth.authenticator.authenticate(`Bearer ${response.body.access_token}`, { method: 'GET', url: 'https://gw.test/fhir/Task/1' })).toMatchObject({ organization: { ura: '00000001' } });
   });
 
   it('is the only mode that trusts that CA: a production gateway refuses the credential', async () => {

@@ -105,9 +105,9 @@ export async function newSite(hosts: Site['hosts'], prefix = 'gateway-'): Promis
   return { url: `http://127.0.0.1:${port}`, port, dataDir: temporaryFolder(prefix), hosts };
 }
 
-/** The eOverdracht endpoints of the gateway at `url`, as its partners configure them. */
+/** The eOverdracht endpoints of the gateway at `url`, as its partners configure them: its authorization server by its issuer (RFC 8414), so tokens are DPoP-bound. */
 export function eOverdrachtEndpoints(url: string): Record<string, string> {
-  return { oauth: `${url}/oauth2/token`, fhir: `${url}/fhir/stu3`, notification: `${url}/eoverdracht/notification/Task` };
+  return { authorizationServer: url, oauth: `${url}/oauth2/token`, fhir: `${url}/fhir/stu3`, notification: `${url}/eoverdracht/notification/Task` };
 }
 
 /** The raw configuration (GATEWAY_CONFIG) of a site that trusts the parties of the other sites. */

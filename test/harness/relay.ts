@@ -15,6 +15,16 @@ export interface RelayAnswer {
   body: string;
 }
 
+/**
+ * Endpoints of an organisation with some of them moved behind a relay. A DPoP proof signs the URL the client called
+ * (the relay's), which the gateway behind it does not answer to, so calls to such an organisation use bearer tokens:
+ * its authorization server is left unnamed.
+ */
+export function relayedEndpoints(endpoints: Record<string, string>, moved: Record<string, string>): Record<string, string> {
+  const { authorizationServer: _dpop, ...rest } = endpoints;
+  return { ...rest, ...moved };
+}
+
 const FORWARDED_HEADERS = ['authorization', 'content-type', 'accept', 'if-match'];
 const RETURNED_HEADERS = ['content-type', 'etag', 'location', 'last-modified'];
 

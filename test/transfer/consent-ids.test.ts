@@ -5,7 +5,7 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 describe('the Consent ids of a transfer', () => {
   it('name the Task id when it fits', () => {
-    expect(consentIds('task-1')).toEqual({ task: 'eoverdracht-task-task-1', advanceNotice: 'eoverdracht-advancenotice-task-1', nursingHandoff: 'eoverdracht-handoff-task-1' });
+    expect(consentIds('task-1')).toEqual({ Task: 'eoverdracht-task-task-1', advanceNotice: 'eoverdracht-advancenotice-task-1', nursingHandoff: 'eoverdracht-handoff-task-1' });
   });
 
   it('stay valid FHIR ids, distinct per Task, for the longest Task id FHIR allows', () => {

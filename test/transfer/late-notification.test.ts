@@ -7,7 +7,7 @@ import { eventually } from '../harness/eventually.js';
 import { removeFolder } from '../harness/folders.js';
 import { eOverdrachtEndpoints, newSite, siteConfig, startSite } from '../harness/gateways.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
-import { Relay } from '../harness/relay.js';
+import { Relay, relayedEndpoints } from '../harness/relay.js';
 import {
   ADVANCE_NOTICE,
   documentOf,
@@ -51,12 +51,12 @@ beforeAll(async () => {
   const senderConfig = {
     ...(await siteConfig(h, [v])),
     organizations: [await hostedOrganization(hospital, ['sender'])],
-    trusted: [await trustedOrganization(vvt, { ...eOverdrachtEndpoints(v.url), notification: `${notificationsUrl}/eoverdracht/notification/Task` })],
+    trusted: [await trustedOrganization(vvt, relayedEndpoints(eOverdrachtEndpoints(v.url), { notification: `${notificationsUrl}/eoverdracht/notification/Task` }))],
   };
   const receiverConfig = {
     ...(await siteConfig(v, [h])),
     organizations: [await hostedOrganization(vvt, ['receiver'])],
-    trusted: [await trustedOrganization(hospital, { ...eOverdrachtEndpoints(h.url), fhir: `${pullsUrl}/fhir/stu3` })],
+    trusted: [await trustedOrganization(hospital, relayedEndpoints(eOverdrachtEndpoints(h.url), { fhir: `${pullsUrl}/fhir/stu3` }))],
   };
   [sender, receiver] = await Promise.all([startSite(h, senderConfig), startSite(v, receiverConfig)]);
 }, 60_000);

@@ -9,7 +9,7 @@ import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
-import { Relay, type Exchange } from '../harness/relay.js';
+import { Relay, relayedEndpoints, type Exchange } from '../harness/relay.js';
 import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, parametersNamed, readStoreOf, transaction } from './support.js';
 
 /**
@@ -55,8 +55,8 @@ beforeAll(async () => {
   sites = await startSites([h, v], (raw) => {
     const trusted = (raw.trusted as { id: string; endpoints: Record<string, string> }[]).map((organization) => {
       const shape = shapes[organization.id];
-      if (organization.id === hospital.id) return { ...organization, endpoints: { ...organization.endpoints, fhir: `${pullsUrl}/fhir/stu3` } };
-      return shape ? { ...organization, notificationShape: shape.notificationShape, endpoints: { ...organization.endpoints, notification: shape.notification } } : organization;
+      if (organization.id === hospital.id) return { ...organization, endpoints: relayedEndpoints(organization.endpoints, { fhir: `${pullsUrl}/fhir/stu3` }) };
+      return shape ? { ...organization, notificationShape: shape.notificationShape, endpoints: relayedEndpoints(organization.endpoints, { notification: shape.notification as string }) } : organization;
     });
     return { ...raw, trusted };
   });

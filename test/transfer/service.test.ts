@@ -8,7 +8,7 @@ import type { Store } from '../../src/store/repository.js';
 import { OUTBOX_KINDS, type TransferContext } from '../../src/transfer/context.js';
 import { consentIds } from '../../src/transfer/consents.js';
 import { readOptional } from '../../src/store/optional.js';
-import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { CONSENT_REQUIRES_PERSON_EXTENSION, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { announcedTask } from '../../src/transfer/notification-task.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from '../../src/transfer/peer.js';
 import { answer, deliverAnswer, localId, pull, receiveNotification } from '../../src/transfer/receiver.js';
@@ -20,6 +20,8 @@ import { createValidator } from '../../src/validation/index.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { hostedOrganization, party, trustedOrganization, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, EOVERDRACHT, nictizExamples, NURSING_HANDOFF, transaction } from './support.js';
+import { loadPersonPolicy } from '../../src/transfer/person-policy.js';
+import { PURPOSE } from '../../src/transfer/purposes.js';
 
 /**
  * The transfer services in this process, each against a fake of the other gateway (no HTTP, no second gateway): the
@@ -59,7 +61,7 @@ async function contextOf(host: Party, role: 'sender' | 'receiver', other: Party,
   stores.push(store);
   const auth = await createAuth(config, store);
   const [r4, stu3] = await Promise.all([createValidator({ version: 'r4' }), createValidator({ version: 'stu3', profileFolders: config.profiles.folders })]);
-  return { store, registry: auth.registry, credentials: auth.credentials, validators: { r4, stu3 }, clock: Date.now };
+  return { store, registry: auth.registry, credentials: auth.credentials, personPolicy: loadPersonPolicy(PURPOSE.pull), validators: { r4, stu3 }, clock: Date.now };
 }
 
 beforeAll(async () => {
@@ -94,7 +96,7 @@ function fakeReceivingGateway() {
 /** The hospital's gateway as the receiver sees it: its Task and documents, the answers PUT to it, and whether it withdrew access. */
 function fakeSendingGateway(task: Resource, documents: Resource[]) {
   const served = new Map([task, ...documents].map((resource) => [keyOf(resource), resource]));
-  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[] };
+  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[], batchCalls: [] as PeerCall[] };
   const serve = (key: string): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
     // `$document` of a Composition it serves: that Composition and the other resources (no other Composition)
@@ -112,7 +114,10 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
       state.reads += 1;
       return serve(key);
     },
-    readAll: async (_call, keys) => keys.map(serve),
+    readAll: async (call, keys) => {
+      state.batchCalls.push(call);
+      return keys.map(serve);
+    },
     update: async (_call, resource, versionId) => {
       state.updates.push({ resource, versionId });
     },
@@ -126,6 +131,12 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
 }
 
 
+const NURSE = { identifier: 'nurse-7', name: 'N. Verpleegkundige', role: 'nurse' };
+
+/** Whether a Consent opens its resources only to a token that names a person (transfer/consents.ts). */
+const requiresPerson = (consent: Resource | undefined) =>
+  (consent?.extension as { url: string; valueBoolean?: boolean }[] | undefined)?.some((extension) => extension.url === CONSENT_REQUIRES_PERSON_EXTENSION && extension.valueBoolean === true) ?? false;
+
 async function outboxOf(context: TransferContext, tenant: string, kind: string) {
   return context.store.outbox.list(tenant, { kind });
 }
@@ -135,7 +146,7 @@ describe('the sender, with a fake receiving gateway', () => {
   const consentsFor = async (taskId: string) => {
     const ids = consentIds(taskId);
     const read = (id: string) => readOptional(sending.store.resources, { tenant: hospital.id, version: 'r4' }, 'Consent', id);
-    return { task: await read(ids.task), data: await read(ids.advanceNotice), handoff: await read(ids.nursingHandoff) };
+    return { task: await read(ids.Task), data: await read(ids.advanceNotice), handoff: await read(ids.nursingHandoff) };
   };
   const dataOf = (consent: Resource | undefined) => (consent?.provision as { data: { reference: { reference: string } }[] }).data.map((entry) => entry.reference.reference);
   const actionsOf = (consent: Resource | undefined) => (consent?.provision as { action: { coding: { code: string }[] }[] }).action.map((entry) => entry.coding[0].code);
@@ -181,6 +192,9 @@ describe('the sender, with a fake receiving gateway', () => {
     expect(dataOf(handedOff.handoff)).toContain(NURSING_HANDOFF);
     expect([handedOff.data?.status, handedOff.handoff?.status]).toEqual(['inactive', 'active']);
     expect(actionsOf(handedOff.task)).toEqual(['access', 'correct']);
+    // The policy (conformance/person-policy.json) decides which Consents open their resources only to a person.
+    const policy = loadPersonPolicy(PURPOSE.pull);
+    expect([handedOff.task, handedOff.data, handedOff.handoff].map(requiresPerson)).toEqual([policy.Task, policy.advanceNotice, policy.nursingHandoff]);
 
     await changeOutboundTask(sending, { tenant: hospital.id, version: 'stu3', taskId: task.id!, proposed: { ...handedOver.result, status: 'cancelled' }, by: { role: 'sender' } });
     const ended = await consentsFor(task.id!);
@@ -235,16 +249,19 @@ describe('the receiver, with a fake sending gateway', () => {
 
   it("sends the EHR's answer to the sender's Task as it is there, with If-Match", async () => {
     const current = (await readTask(receiving.store.resources, vvt.id, localTask()))!.stu3;
-    await answer(receiving, { tenant: vvt.id, version: 'stu3', proposed: { ...current, status: 'accepted' } });
+    await answer(receiving, { tenant: vvt.id, version: 'stu3', proposed: { ...current, status: 'accepted' }, person: NURSE });
     const [queued] = await outboxOf(receiving, vvt.id, OUTBOX_KINDS.answer);
     await deliverAnswer(receiving, sender.peer, vvt.id, queued.payload as { task: string; status: string });
     expect(sender.state.updates).toEqual([{ resource: expect.objectContaining({ id: remoteId, status: 'accepted' }), versionId: '1' }]);
   });
 
-  it('pulls the handoff with the in-progress Task, so its copy never shows in-progress without it', async () => {
+  it('pulls the handoff with the in-progress Task, so its copy never shows in-progress without it, as the nurse who accepted', async () => {
     const remote = sender.state.updates[0].resource;
     sender.change({ ...withHandoff(remote, NURSING_HANDOFF), status: 'in-progress', meta: { versionId: '3' } }, nursingHandoff);
+    sender.state.batchCalls.length = 0;
     await pull(receiving, sender.peer, vvt.id, localTask());
+    expect(sender.state.batchCalls.map((call) => call.person)).toEqual(sender.state.batchCalls.map(() => NURSE));
+    expect(sender.state.batchCalls.length).toBeGreaterThan(0);
     expect(await localStatus()).toBe('in-progress');
     const copy = await receiving.store.resources.read({ tenant: vvt.id, version: 'stu3' }, 'Composition', localId(hospital.id, NURSING_HANDOFF));
     expect(copy).toMatchObject({ resourceType: 'Composition' });

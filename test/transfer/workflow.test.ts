@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { type Gateway } from '../../src/main.js';
-import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { ehrToken, fhirCall, nurseOf, organizationToken } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
@@ -73,6 +73,22 @@ async function senderTask(id: string, status: string): Promise<Resource> {
   });
 }
 
+/**
+ * The sender's trail has the receiving organisation's reads of the handoff (`$document` or the batch pull, with DPoP-bound tokens, as
+ * the harness names the sender's authorization server), each naming the organisation and the nurse whose EHR accepted.
+ */
+async function expectHandoffReadsBy(composition: string, receiving: Party): Promise<void> {
+  const query = `/fhir/AuditEvent?entity=${composition}&_count=100`;
+  const { body } = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'GET', query);
+  type Agent = { who?: { identifier?: { value?: string }; display?: string }; role?: { text?: string }[] };
+  const events = ((body.entry as { resource: { action: string; agent: Agent[] } }[] | undefined) ?? []).map((entry) => entry.resource);
+  // R: a read of the Composition or what it references; E: its `$document`.
+  const reads = events.filter((event) => ['R', 'E'].includes(event.action) && event.agent[0]?.who?.identifier?.value === receiving.id);
+  expect(reads.length).toBeGreaterThan(0);
+  const nurse = nurseOf(receiving);
+  for (const event of reads) expect(event.agent[1]).toMatchObject({ who: { identifier: { value: nurse.id }, display: nurse.name }, role: [{ text: nurse.role }] });
+}
+
 describe('eOverdracht between two gateways', () => {
   it('offers, lets one reject and one accept, hands over and completes', async () => {
     const token = await ehrToken(sender.url, hospital);
@@ -105,6 +121,7 @@ describe('eOverdracht between two gateways', () => {
     const handoffCopy = await fhirCall(receiver.url, ehr1, 'GET', `/fhir/stu3/${handoffRef}`);
     expect(handoffCopy.status).toBe(200);
     expect(handoffCopy.body.type).toEqual({ coding: [{ system: 'http://snomed.info/sct', code: '11171000146100', display: 'Nursing handoff document' }] });
+    await expectHandoffReadsBy(NURSING_HANDOFF, vvt1);
 
     expect((await fhirCall(receiver.url, ehr1, 'PUT', `/fhir/stu3/Task/${inProgress.id}`, { ...inProgress, status: 'completed' })).status).toBe(200);
     await senderTask(task1.id!, 'completed');

@@ -1,6 +1,7 @@
 import { SIGNING_ALGORITHMS } from '../rules.js';
 import { VP_TOKEN_BEARER_GRANT } from './presentationGrant.js';
 import { JWT_BEARER_GRANT } from '../rules.js';
+import { DPOP_ALGORITHMS } from '../dpop/index.js';
 
 /**
  * The authorization server of one hosted organisation as nuts-node v6 serves it: issuer
@@ -36,5 +37,6 @@ export function authorizationServerMetadata(publicBaseUrl: string, subject: stri
     token_endpoint_auth_methods_supported: ['none'],
     client_id_schemes_supported: ['entity_id'],
     signing_alg_values_supported: [...SIGNING_ALGORITHMS],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
 }

@@ -14,6 +14,7 @@ import { auditTrail } from './011-audit-trail.js';
 import { tenantPendingIndex } from './012-tenant-pending-index.js';
 import { auditRetention } from './013-audit-retention.js';
 import { bookkeepingTables } from './019-bookkeeping-tables.js';
+import { transferPerson } from './022-transfer-person.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -32,6 +33,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '012-tenant-pending-index': tenantPendingIndex(dialect),
     '013-audit-retention': auditRetention(),
     '019-bookkeeping-tables': bookkeepingTables(dialect),
+    '022-transfer-person': transferPerson(),
   };
 }
 
