@@ -77,10 +77,10 @@ export function baseR4Errors(resource: Resource): unknown[] {
 
 const validators = new Map<FhirVersion, Promise<Validator>>();
 
-/** The gateway's own validator of a release (base definitions and the repository's profiles), made once per test file. */
+/** The gateway's own validator of a release (base definitions and the repository's profiles, unknown extensions allowed as in the server), made once per test file. */
 export function gatewayValidator(version: FhirVersion): Promise<Validator> {
   let validator = validators.get(version);
-  if (!validator) validators.set(version, (validator = createValidator({ version })));
+  if (!validator) validators.set(version, (validator = createValidator({ version, unknownExtensions: 'allow' })));
   return validator;
 }
 

@@ -46,7 +46,7 @@ describe.each([['Nictiz 1.0.0-rc.23', 'eOverdracht-Task.xml'], ['Nuts 4.0.0', 'e
   'the eOverdracht Task profile (%s)',
   (_name, file) => {
     it('accepts the offered Task with a care type in performerType (the profile is enforced, performerType still checked)', async () => {
-      const validator = await createValidator({ version: 'stu3', profileFolders: [folderWith(file)] });
+      const validator = await createValidator({ version: 'stu3', profileFolders: [folderWith(file)], unknownExtensions: 'allow' });
       expect(validator.knowsProfile(PROFILES.task)).toBe(true);
       const options = { profiles: [PROFILES.task] };
       const careType = [{ coding: [{ system: CARE_TYPE_SYSTEM, code: 'elv-hoog', display: 'Eerstelijnsverblijf hoog complex' }] }];
@@ -57,7 +57,7 @@ describe.each([['Nictiz 1.0.0-rc.23', 'eOverdracht-Task.xml'], ['Nuts 4.0.0', 'e
     });
 
     it('accepts a Task the EHR routed with the HealthcareService and Location extensions', async () => {
-      const validator = await createValidator({ version: 'stu3', profileFolders: [folderWith(file)] });
+      const validator = await createValidator({ version: 'stu3', profileFolders: [folderWith(file)], unknownExtensions: 'allow' });
       const extension = [
         { url: ROUTING_EXTENSIONS.healthcareService, valueReference: { reference: 'HealthcareService/verpleging', display: 'Verpleging' } },
         { url: ROUTING_EXTENSIONS.location, valueReference: { reference: 'Location/noord', display: 'Afdeling Noord' } },
