@@ -62,6 +62,19 @@ export interface NotificationParties {
  */
 export function announcedTask(body: unknown, parties: NotificationParties, now: number): { notification: Resource; workflowTask: string } {
   if (!isResource(body) || body.resourceType !== 'Task') throw new OperationOutcomeError(badRequest('A notification must be a Task resource'));
+  return announced(withoutSubject(body), parties, now);
+}
+
+/**
+ * The Knooppunt puts the patient's BSN in `for` (network-protocols.md §1.2 and §7.3; the Bolt and the Twiin TA say a
+ * notification carries none). The receiver drops it rather than refuse that sender's notifications: it learns who
+ * the patient is only from the workflow Task it pulls under the sender's Consent. Anywhere else, patient data is refused.
+ */
+function withoutSubject({ for: _subject, ...task }: Resource): Resource {
+  return task;
+}
+
+function announced(body: Resource, parties: NotificationParties, now: number): { notification: Resource; workflowTask: string } {
   refusePatientData(body);
   check(body.status === 'requested', "A notification Task has status 'requested'", 'Task.status');
   check(body.intent === 'proposal', "A notification Task has intent 'proposal'", 'Task.intent');
@@ -100,12 +113,11 @@ function expired(task: Resource, now: number): boolean {
 }
 
 /**
- * Nothing in a notification may identify the patient (Bolt §4.1.3, Twiin): no `for`, no BSN anywhere, no reference
- * to a Patient or RelatedPerson, no contained resources (where a name would be).
+ * Nothing in a notification may identify the patient (Bolt §4.1.3, Twiin): no BSN anywhere, no reference to a Patient
+ * or RelatedPerson, no contained resources (where a name would be); `for` is dropped before (withoutSubject).
  */
 function refusePatientData(task: Resource): void {
   const found =
-    (task.for !== undefined && 'Task.for') ||
     (task.contained !== undefined && 'Task.contained') ||
     (mentions(task, (text) => text === BSN_SYSTEM) && 'a BSN') ||
     (mentions(task, (text) => /^(Patient|RelatedPerson)\//.test(text)) && 'a reference to a Patient or RelatedPerson');

@@ -134,10 +134,10 @@ const twiinFixture = (): Resource => JSON.parse(readFileSync(path.join(EOVERDRAC
 /**
  * The fixture made out between this region's parties, changing only what names them and what the demo leaves out:
  * the URAs of the hospital and the care provider for the demo's dummy identifiers, the workflow Task it is based on
- * with `get-workflow-task`, a validity still running, and no `for` (the demo's BSN, which no notification may carry).
+ * with `get-workflow-task`, and a validity still running. Its `for` (the Knooppunt's BSN) stays.
  */
 function twiinNotificationFor(workflowTask: string, notified: Party): Resource {
-  const { for: _bsn, ...fixture } = twiinFixture();
+  const fixture = twiinFixture();
   const ura = (p: Party) => ({ identifier: { system: URA, value: p.ura } });
   return {
     ...fixture,
@@ -197,13 +197,17 @@ describe('both notification shapes, chosen per receiver', () => {
     notifications.holding = false;
     const token = await notifierToken(twiinVvt);
 
+    // verbatim, its dummy identifiers name no organisation of this region
     const verbatim = await fhirCall(receiver.url, token, 'POST', '/eoverdracht/notification/Task', twiinFixture());
-    expect([verbatim.status, verbatim.body.resourceType, JSON.stringify(verbatim.body.issue)]).toEqual([422, 'OperationOutcome', expect.stringContaining('no patient data; this one has Task.for')]);
+    expect([verbatim.status, verbatim.body.resourceType, JSON.stringify(verbatim.body.issue)]).toEqual([403, 'OperationOutcome', expect.stringContaining('requester.onBehalfOf must name the notifying organisation')]);
 
     const notification = twiinNotificationFor(task.id!, twiinVvt);
+    expect(JSON.stringify(notification)).toContain('http://fhir.nl/fhir/NamingSystem/bsn');
     const created = await fhirCall(receiver.url, token, 'POST', '/eoverdracht/notification/Task', notification);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ ...notification, id: expect.any(String) });
+    const { for: _bsn, ...kept } = notification;
+    expect(created.body).toMatchObject({ ...kept, id: expect.any(String) });
+    expect(JSON.stringify(created.body)).not.toContain('172642863');
     await localCopy(twiinVvt, task.id!, 'requested');
     const ehr = await ehrToken(receiver.url, twiinVvt);
     expect((await fhirCall(receiver.url, ehr, 'GET', `/fhir/stu3/Composition/${localId(hospital.id, ADVANCE_NOTICE)}`)).status).toBe(200);
@@ -222,7 +226,7 @@ describe('both notification shapes, chosen per receiver', () => {
       ['intent order', { ...good, intent: 'order' }, 422, 'Task.intent'],
       ['status completed', { ...good, status: 'completed' }, 422, 'Task.status'],
       ['no basedOn', withoutBasedOn, 422, 'Task.basedOn'],
-      ['a BSN', { ...good, for: { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' } } }, 422, 'patient data'],
+      ['a BSN', { ...good, focus: { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999911120' } } }, 422, 'patient data'],
       ['a patient reference', { ...good, focus: { reference: 'Patient/p1' } }, 422, 'patient data'],
       ['a contained patient with a name', { ...good, contained: [{ resourceType: 'Patient', id: 'p', name: [{ family: 'Jansen' }] }] }, 422, 'patient data'],
       ['another owner', { ...good, owner: { identifier: { system: URA, value: boltVvt.ura } } }, 422, 'Task.owner'],
