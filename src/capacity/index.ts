@@ -17,9 +17,8 @@ import { Publisher, PUBLISH_KIND } from './provider/publisher.js';
 import { coordinationPointFinder } from './provider/coordination-point.js';
 import type { OutboundCall } from '../auth/client.js';
 import type { RemoteEndpoint } from '../fhir/client/remote.js';
-import { SUBSCRIPTION_PURPOSE } from './routes.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
-import { capacityRoutes } from './routes.js';
+import { capacityRoutes, SUBSCRIPTION_PURPOSE } from './routes.js';
 
 /**
  * The capacity capability, wired from configuration: provider intake and publication, the coordination point's
@@ -29,8 +28,10 @@ import { capacityRoutes } from './routes.js';
 export interface CapacityOptions {
   config: GatewayConfig;
   store: Store;
-  /** Outbound calls with Nuts-style tokens (auth's client). */
-  /** Publications post; a hosted hospital's `$match-capacity` is asked of the coordination point (read). */
+  /**
+   * Outbound calls with Nuts-style tokens (auth's client): publications post; a hosted hospital's `$match-capacity` is
+   * asked of the coordination point (read).
+   */
   client: { remote(url: string, call: OutboundCall): Pick<RemoteEndpoint, 'post' | 'read'> };
   clock?: () => number;
   /** The trust registry: who may publish to a coordination point, and where the configured one is; `config.trusted` alone if not given. */

@@ -27,10 +27,10 @@ export interface OwnEndpoints {
   capacity: string;
 }
 
-export const OWN_ENDPOINT_IDS = { notification: 'gateway-notification', fhir: 'gateway-eoverdracht-fhir', oauth: 'gateway-oauth', capacity: 'gateway-capacity' } as const;
+const OWN_ENDPOINT_IDS = { notification: 'gateway-notification', fhir: 'gateway-eoverdracht-fhir', oauth: 'gateway-oauth', capacity: 'gateway-capacity' } as const;
 const OWN_ORGANIZATION_ID = 'gateway-organization';
 
-export function ownEndpoints(organization: HostedOrganization, endpoints: OwnEndpoints): Resource[] {
+function ownEndpointResources(organization: HostedOrganization, endpoints: OwnEndpoints): Resource[] {
   const endpoint = (id: string, code: string, address: string, name: string): Resource =>
     ({
       resourceType: 'Endpoint',
@@ -59,7 +59,7 @@ function ownEndpointIds(organization: HostedOrganization): string[] {
 
 /** Writes the gateway's own entries of one hosted organisation, changing only what differs. */
 export async function publishOwnEntries(store: UnitOfWork, scope: Scope, organization: HostedOrganization, did: string, endpoints: OwnEndpoints): Promise<void> {
-  for (const endpoint of ownEndpoints(organization, endpoints)) await writeIfChanged(store, scope, endpoint);
+  for (const endpoint of ownEndpointResources(organization, endpoints)) await writeIfChanged(store, scope, endpoint);
   const current = await ownOrganization(store, scope, organization);
   await writeIfChanged(store, scope, withOwnEntries(current, organization, did));
 }

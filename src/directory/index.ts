@@ -74,7 +74,7 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
     metrics: directoryMetrics(client),
     async start() {
       if (!config.directory) return;
-      const endpoints = ownEndpoints(config.publicBaseUrl, deps.notificationPath);
+      const endpoints = ownEndpointAddresses(config.publicBaseUrl, deps.notificationPath);
       for (const organization of config.organizations) {
         await publishOwnEntries(store, { tenant: organization.id, version: 'r4' }, organization, organizationDid(organization.id, config.publicBaseUrl), endpoints);
       }
@@ -104,7 +104,7 @@ export function directoryRoutes(work: { sync(): Promise<DirectoryStatus[]>; stat
   ];
 }
 
-function ownEndpoints(publicBaseUrl: string, notificationPath: string): OwnEndpoints {
+function ownEndpointAddresses(publicBaseUrl: string, notificationPath: string): OwnEndpoints {
   return {
     notification: `${publicBaseUrl}${notificationPath}`,
     fhir: `${publicBaseUrl}/fhir/stu3`,

@@ -21,7 +21,7 @@ import { codings, isObject, objects, type JsonObject } from '../vocabulary/json.
 export const DIRECTORY_MOUNT = '/mcsd';
 
 const COMMON = ['resourceType', 'id', 'identifier'];
-export const PUBLISHED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
+const PUBLISHED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
   Organization: [...COMMON, 'active', 'type', 'name', 'alias', 'telecom', 'address', 'partOf', 'endpoint'],
   HealthcareService: [...COMMON, 'active', 'providedBy', 'category', 'type', 'specialty', 'location', 'name', 'telecom', 'coverageArea', 'serviceProvisionCode', 'characteristic', 'communication', 'referralMethod', 'endpoint'],
   Location: [...COMMON, 'status', 'name', 'alias', 'mode', 'type', 'telecom', 'address', 'physicalType', 'position', 'managingOrganization', 'partOf', 'endpoint'],
@@ -30,7 +30,7 @@ export const PUBLISHED_ELEMENTS: Readonly<Record<string, readonly string[]>> = {
 const PUBLISHED_META = ['versionId', 'lastUpdated'];
 
 /** The published view of a directory resource; undefined when it is not published at all. */
-export function publishedView(resource: JsonObject): JsonObject | undefined {
+function publishedView(resource: JsonObject): JsonObject | undefined {
   const elements = PUBLISHED_ELEMENTS[resource.resourceType as string];
   if (!elements || isBed(resource)) return undefined;
   const view: JsonObject = {};

@@ -19,7 +19,7 @@ export function localId(source: string): string {
   return createHash('sha256').update(source).digest('hex').slice(0, 40);
 }
 
-export const sourceOf = (base: string, resourceType: string, id: string) => `${base}/${resourceType}/${id}`;
+const sourceOf = (base: string, resourceType: string, id: string) => `${base}/${resourceType}/${id}`;
 
 export interface Applied {
   created: number;
