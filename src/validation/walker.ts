@@ -618,6 +618,7 @@ export class Walker {
   /**
    * An extension without a definition is not allowed (the HL7 validator's rule), except where its definition is
    * known to exist but is not installed here: then it is noted, and its content checked as a plain extension.
+   * Any other is refused, or with `unknownExtensions: 'allow'` (the server) a warning.
    */
   private unknownExtension(url: string, modifier: boolean): void {
     if (CROSS_VERSION_EXTENSION.test(url)) {
