@@ -14,9 +14,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { issue, notFound, type OperationOutcome, type OperationOutcomeIssue } from '../src/fhir/outcome.js';
-import { FHIR_VERSIONS, type FhirVersion, type Resource } from '../src/fhir/version.js';
+import { FHIR_VERSIONS, type FhirVersion } from '../src/fhir/version.js';
 import { createValidator, type Validator } from '../src/validation/index.js';
 import { detectRelease, releaseName, type ReleaseFinding } from '../src/validation/release.js';
+import { declaredProfiles } from '../src/validation/values.js';
 
 const USAGE =
   'usage: npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] FILE...';
@@ -33,10 +34,6 @@ interface FileResult {
 }
 
 type Validators = Record<FhirVersion, Validator>;
-
-function declaredProfiles(resource: Resource | undefined): string[] {
-  return (resource?.meta?.profile ?? []).filter((p): p is string => typeof p === 'string');
-}
 
 interface ReadFile {
   file: string;

@@ -3,6 +3,7 @@ import { isResourceType, typeInfo } from '../fhir/convert/model.js';
 import { FHIR_VERSIONS, type FhirVersion, type Resource } from '../fhir/version.js';
 import { asList, isObject, type JsonObject } from '../vocabulary/json.js';
 import { parseResource } from './source.js';
+import { declaredProfiles } from './values.js';
 
 /**
  * Which FHIR release a file is written in, told from its content as a vendor's tools would: an XML file that reads
@@ -42,8 +43,7 @@ export function detectRelease(text: string, knowsProfile: (version: FhirVersion,
     return finding(only, `it reads only as ${RELEASE_NAME[only]} (as ${RELEASE_NAME[other]}: ${unreadable[other]!.outcome.issue[0]?.details?.text ?? 'unreadable'})`);
   }
   const resource = readAs[readable[0]]!;
-  const declared = asList(resource.meta?.profile).filter((url): url is string => typeof url === 'string');
-  for (const url of declared) {
+  for (const url of declaredProfiles(resource)) {
     const knownBy = FHIR_VERSIONS.filter((version) => knowsProfile(version, url));
     if (knownBy.length === 1) return finding(knownBy[0], `its declared profile ${url} is a ${RELEASE_NAME[knownBy[0]]} profile`);
   }

@@ -83,7 +83,7 @@ function matcherFor(compiler: Compiler, slice: ElementNode, discriminator: Discr
 }
 
 /** A discriminator path's steps: `$this` dropped, dots inside `extension('http://...')` kept. */
-export function pathSegments(path: string): string[] {
+function pathSegments(path: string): string[] {
   const steps = path.match(/(?:[^.(]|\([^)]*\))+/g) ?? [];
   return steps[0] === '$this' ? steps.slice(1) : steps;
 }

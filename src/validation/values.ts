@@ -51,6 +51,12 @@ export function valuesAt(value: unknown, path: string[]): unknown[] {
   return current;
 }
 
+/** The profiles a resource declares in `meta.profile`. */
+export function declaredProfiles(resource: unknown): string[] {
+  const meta = isObject(resource) ? resource.meta : undefined;
+  return asList(isObject(meta) ? meta.profile : undefined).filter((url): url is string => typeof url === 'string');
+}
+
 /** FHIRPath's `extension('url')` step. */
 export const EXTENSION_STEP = /^(extension|modifierExtension)\('([^']*)'\)$/;
 

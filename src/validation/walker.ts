@@ -9,7 +9,7 @@ import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './def
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
-import { describeValue, matchesFixed, matchesPattern } from './values.js';
+import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
 import { mustBeKnown } from './workflow-profiles.js';
 import { asList, isObject } from '../vocabulary/json.js';
@@ -618,6 +618,7 @@ export class Walker {
   /**
    * An extension without a definition is not allowed (the HL7 validator's rule), except where its definition is
    * known to exist but is not installed here: then it is noted, and its content checked as a plain extension.
+   * Any other is refused, or with `unknownExtensions: 'allow'` (the server) a warning.
    */
   private unknownExtension(url: string, modifier: boolean): void {
     if (CROSS_VERSION_EXTENSION.test(url)) {
@@ -726,10 +727,6 @@ function countPresent(obj: Json, rule: ElementRule, withCompanions: boolean): nu
 
 const NONE_CONTAINED: ReadonlyMap<string, Json> = new Map();
 const NO_PROFILES: string[] = [];
-
-function declaredProfiles(resource: Json): string[] {
-  return asList((resource.meta as Json | undefined)?.profile).filter((p): p is string => typeof p === 'string');
-}
 
 function containedById(resource: Json): ReadonlyMap<string, Json> {
   if (!Array.isArray(resource.contained)) return NONE_CONTAINED;
