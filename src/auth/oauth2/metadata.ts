@@ -1,6 +1,5 @@
-import { SIGNING_ALGORITHMS } from '../rules.js';
+import { JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../rules.js';
 import { VP_TOKEN_BEARER_GRANT } from './presentationGrant.js';
-import { JWT_BEARER_GRANT } from '../rules.js';
 import { DPOP_ALGORITHMS } from '../dpop/index.js';
 
 /**
@@ -9,12 +8,6 @@ import { DPOP_ALGORITHMS } from '../dpop/index.js';
  * (the well-known part inserted at the root, RFC 8414 §3.1), token and presentation_definition under the issuer.
  */
 export const issuerOf = (publicBaseUrl: string, subject: string) => `${publicBaseUrl}/oauth2/${encodeURIComponent(subject)}`;
-
-/** The metadata URL of an issuer (RFC 8414 §3.1). */
-export function metadataUrlOf(issuer: string): string {
-  const url = new URL(issuer);
-  return `${url.origin}/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
-}
 
 export function authorizationServerMetadata(publicBaseUrl: string, subject: string) {
   const issuer = issuerOf(publicBaseUrl, subject);
