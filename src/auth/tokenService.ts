@@ -124,8 +124,6 @@ interface Grant {
   purposeOfUse: string;
   vcs: unknown[];
   person: Principal['person'];
-  /** The RFC 8707 resource indicator, as a path under the public base URL. */
-  resource?: string;
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
@@ -175,17 +173,17 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   const basePath = new URL(registry.publicBaseUrl).pathname.replace(/\/$/, '');
 
   /**
-   * RFC 8707 §2: an absolute URL without query or fragment, whose path lies under this gateway's (its origin is the
-   * requester's way here, which a proxy may change; the grant's `aud` already binds it to this gateway);
-   * `invalid_target` otherwise.
+   * RFC 8707 §2: the resource indicator, when sent, is an absolute URL without query or fragment, whose path lies under
+   * this gateway's (its origin is the requester's way here, which a proxy may change; the grant's `aud` already binds
+   * it to this gateway); `invalid_target` otherwise. Only its form is checked: what a token opens comes from the
+   * presented credentials, the purpose's base policy and the tenant's Consents.
    */
-  function resourcePath(resource: unknown): string | undefined {
-    if (resource === undefined) return undefined;
+  function checkResourceIndicator(resource: unknown): void {
+    if (resource === undefined) return;
     const url = typeof resource === 'string' && URL.canParse(resource) ? new URL(resource) : undefined;
     if (!url || url.search !== '' || url.hash !== '' || !url.pathname.startsWith(`${basePath}/`)) {
       throw new OAuthError('invalid_target', `resource must be an absolute URL under ${registry.publicBaseUrl}/ without query or fragment`);
     }
-    return url.pathname.slice(basePath.length);
   }
 
   async function checkGrant(assertion: VerifiedAssertion, resource: unknown): Promise<Grant> {
@@ -199,7 +197,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
       throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
     }
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
-    return { assertion, authorizer, purposeOfUse, vcs, person: personOf(usi), resource: resourcePath(resource) };
+    const person = personOf(usi);
+    checkResourceIndicator(resource);
+    return { assertion, authorizer, purposeOfUse, vcs, person };
   }
 
   async function presentedCredentials(grant: Grant, now: number): Promise<AuthorizationCredential[]> {
