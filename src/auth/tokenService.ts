@@ -186,16 +186,21 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
+  /** The purpose's authorizer role (purposes.ts), which every grant checks; `parameter` names where the grant carried it. */
+  function assertAuthorizerRole(authorizer: HostedParty, purposeOfUse: string, parameter: 'purposeOfUse' | 'scope'): void {
+    const role = PURPOSES[purposeOfUse]?.authorizerRole;
+    if (role && !authorizer.organization.roles.includes(role)) {
+      throw new OAuthError('invalid_scope', `${parameter} '${purposeOfUse}' is granted only by a ${role}; '${authorizer.organization.id}' is none`);
+    }
+  }
+
   async function checkGrant(assertion: VerifiedAssertion, resource: unknown): Promise<Grant> {
     const authorizer = registry.hosted(assertion.sub);
     if (!authorizer) throw new TokenError(`sub '${assertion.sub}' is not hosted here`);
     const { purposeOfUse, vcs = [], usi } = assertion.claims;
     if (typeof purposeOfUse !== 'string') throw invalidRequest('purposeOfUse must be a string');
     if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${purposeOfUse}'`);
-    const role = PURPOSES[purposeOfUse].authorizerRole;
-    if (role && !authorizer.organization.roles.includes(role)) {
-      throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
-    }
+    assertAuthorizerRole(authorizer, purposeOfUse, 'purposeOfUse');
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
     const person = personOf(usi);
     checkResourceIndicator(resource);
@@ -403,14 +408,6 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return authorizer;
   };
 
-  /** The purpose's authorizer role (purposes.ts), as the RFC003 grant checks it. */
-  function assertAuthorizerRole(authorizer: HostedParty, purposeOfUse: string): void {
-    const role = PURPOSES[purposeOfUse]?.authorizerRole;
-    if (role && !authorizer.organization.roles.includes(role)) {
-      throw new OAuthError('invalid_scope', `scope '${purposeOfUse}' is granted only by a ${role}; '${authorizer.organization.id}' is none`);
-    }
-  }
-
   /** The grant's single-use values: the nonce (RFC021 §4.4) and, when present, the jti, both per holder. */
   const presentationUses = ({ presentation }: VerifiedPresentationGrant): SingleUse[] => {
     const until = new Date((presentation.exp + CLOCK_SKEW_SECONDS) * 1000);
@@ -440,7 +437,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const requester = registry.trustedByUra(organization.ura)?.id ?? verified.presentation.holder;
     const proven = { ura: organization.ura, ...(organization.organizationName ? { name: organization.organizationName } : {}) };
     try {
-      assertAuthorizerRole(authorizer, scope);
+      assertAuthorizerRole(authorizer, scope, 'scope');
       throttle(requester);
       return await issue(
         authorizer,
