@@ -25,8 +25,8 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
 
 /**
  * The authorization server without HTTP: the JWT bearer grant for remote organisations (Nuts RFC003 rules of
- * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, and RFC 7662
- * introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
+ * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, the Nuts v6 grants
+ * of each hosted organisation's authorization server (exchangeAt), and RFC 7662 introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
  * authorizer's tenant, a refusal before the assertion was verified as a claim from a client address (docs/auth.md).
  */
 export interface TokenResponse {
