@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import type { VerificationKey } from './jwk.js';
 import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from './jws.js';
 import { CLOCK_SKEW_SECONDS, MAX_ASSERTION_LIFETIME_SECONDS, TOKEN_TYPES } from './rules.js';
-import { splitKid } from './trust.js';
+import { splitKid } from './keyIndex.js';
 
 /**
  * A signed assertion of RFC 7523 (a JWT bearer grant or a private-key-JWT client assertion), checked the same

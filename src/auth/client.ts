@@ -28,10 +28,7 @@ export interface TokenRequest {
   vcs?: string[];
   /** The person behind the call, vouched for by the requester (the tenant's EHR named them); sent as the grant's `usi`. */
   person?: Person;
-  /**
-   * RFC 8707 resource indicator: the remote resource the token is for (e.g. the sender's Task URL), so that an
-   * authorizer that keeps the credentials it issued can choose those of that resource (auth/tokenService.ts).
-   */
+  /** RFC 8707 resource indicator: the remote resource the token is for (e.g. the sender's Task URL). */
   resource?: string;
 }
 

@@ -7,7 +7,8 @@ import type { GrantedResource, Operation } from '../fhir/principal.js';
 import { claimsOf, CredentialRevoked, numericDate, TokenError, verifyJws } from './jws.js';
 import { isKnownPurpose } from './purposes.js';
 import { CLOCK_SKEW_SECONDS, TOKEN_TYPES } from './rules.js';
-import { splitKid, type HostedParty, type TrustRegistry } from './trust.js';
+import { splitKid } from './keyIndex.js';
+import type { HostedParty, TrustRegistry } from './trust.js';
 
 /**
  * Authorization credentials in the RFC014 shape (NutsAuthorizationCredential), as JWT VCs signed by the issuing

@@ -25,8 +25,8 @@ import type { EhrParty, HostedParty, TrustRegistry } from './trust.js';
 
 /**
  * The authorization server without HTTP: the JWT bearer grant for remote organisations (Nuts RFC003 rules of
- * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, and RFC 7662
- * introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
+ * DESIGN §3), client credentials with a private-key JWT (RFC 7523 §2.2) for a tenant's own EHR, the Nuts v6 grants
+ * of each hosted organisation's authorization server (exchangeAt), and RFC 7662 introspection. Every refusal is an OAuthError (RFC 6749 §5.2); every issued or refused token is audited in the
  * authorizer's tenant, a refusal before the assertion was verified as a claim from a client address (docs/auth.md).
  */
 export interface TokenResponse {
@@ -124,8 +124,6 @@ interface Grant {
   purposeOfUse: string;
   vcs: unknown[];
   person: Principal['person'];
-  /** The RFC 8707 resource indicator, as a path under the public base URL. */
-  resource?: string;
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
@@ -175,17 +173,25 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   const basePath = new URL(registry.publicBaseUrl).pathname.replace(/\/$/, '');
 
   /**
-   * RFC 8707 §2: an absolute URL without query or fragment, whose path lies under this gateway's (its origin is the
-   * requester's way here, which a proxy may change; the grant's `aud` already binds it to this gateway);
-   * `invalid_target` otherwise.
+   * RFC 8707 §2: the resource indicator, when sent, is an absolute URL without query or fragment, whose path lies under
+   * this gateway's (its origin is the requester's way here, which a proxy may change; the grant's `aud` already binds
+   * it to this gateway); `invalid_target` otherwise. Only its form is checked: what a token opens comes from the
+   * presented credentials, the purpose's base policy and the tenant's Consents.
    */
-  function resourcePath(resource: unknown): string | undefined {
-    if (resource === undefined) return undefined;
+  function checkResourceIndicator(resource: unknown): void {
+    if (resource === undefined) return;
     const url = typeof resource === 'string' && URL.canParse(resource) ? new URL(resource) : undefined;
     if (!url || url.search !== '' || url.hash !== '' || !url.pathname.startsWith(`${basePath}/`)) {
       throw new OAuthError('invalid_target', `resource must be an absolute URL under ${registry.publicBaseUrl}/ without query or fragment`);
     }
-    return url.pathname.slice(basePath.length);
+  }
+
+  /** The purpose's authorizer role (purposes.ts), which every grant checks; `parameter` names where the grant carried it. */
+  function assertAuthorizerRole(authorizer: HostedParty, purposeOfUse: string, parameter: 'purposeOfUse' | 'scope'): void {
+    const role = PURPOSES[purposeOfUse]?.authorizerRole;
+    if (role && !authorizer.organization.roles.includes(role)) {
+      throw new OAuthError('invalid_scope', `${parameter} '${purposeOfUse}' is granted only by a ${role}; '${authorizer.organization.id}' is none`);
+    }
   }
 
   async function checkGrant(assertion: VerifiedAssertion, resource: unknown): Promise<Grant> {
@@ -194,12 +200,11 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const { purposeOfUse, vcs = [], usi } = assertion.claims;
     if (typeof purposeOfUse !== 'string') throw invalidRequest('purposeOfUse must be a string');
     if (!isKnownPurpose(purposeOfUse)) throw new OAuthError('invalid_scope', `unknown purposeOfUse '${purposeOfUse}'`);
-    const role = PURPOSES[purposeOfUse].authorizerRole;
-    if (role && !authorizer.organization.roles.includes(role)) {
-      throw new OAuthError('invalid_scope', `purposeOfUse '${purposeOfUse}' is granted only by a ${role}; '${assertion.sub}' is none`);
-    }
+    assertAuthorizerRole(authorizer, purposeOfUse, 'purposeOfUse');
     if (!Array.isArray(vcs) || vcs.length > MAX_PRESENTED_CREDENTIALS) throw new TokenError('vcs must be an array of credentials');
-    return { assertion, authorizer, purposeOfUse, vcs, person: personOf(usi), resource: resourcePath(resource) };
+    const person = personOf(usi);
+    checkResourceIndicator(resource);
+    return { assertion, authorizer, purposeOfUse, vcs, person };
   }
 
   async function presentedCredentials(grant: Grant, now: number): Promise<AuthorizationCredential[]> {
@@ -403,14 +408,6 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return authorizer;
   };
 
-  /** The purpose's authorizer role (purposes.ts), as the RFC003 grant checks it. */
-  function assertAuthorizerRole(authorizer: HostedParty, purposeOfUse: string): void {
-    const role = PURPOSES[purposeOfUse]?.authorizerRole;
-    if (role && !authorizer.organization.roles.includes(role)) {
-      throw new OAuthError('invalid_scope', `scope '${purposeOfUse}' is granted only by a ${role}; '${authorizer.organization.id}' is none`);
-    }
-  }
-
   /** The grant's single-use values: the nonce (RFC021 §4.4) and, when present, the jti, both per holder. */
   const presentationUses = ({ presentation }: VerifiedPresentationGrant): SingleUse[] => {
     const until = new Date((presentation.exp + CLOCK_SKEW_SECONDS) * 1000);
@@ -440,7 +437,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     const requester = registry.trustedByUra(organization.ura)?.id ?? verified.presentation.holder;
     const proven = { ura: organization.ura, ...(organization.organizationName ? { name: organization.organizationName } : {}) };
     try {
-      assertAuthorizerRole(authorizer, scope);
+      assertAuthorizerRole(authorizer, scope, 'scope');
       throttle(requester);
       return await issue(
         authorizer,

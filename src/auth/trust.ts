@@ -52,8 +52,6 @@ export interface CounterpartySource {
   byUra(ura: string): TrustedOrganization | undefined;
 }
 
-export { splitKid } from './keyIndex.js';
-
 async function hostedParty(organization: HostedOrganization, config: GatewayConfig): Promise<HostedParty> {
   if (organization.keys.length === 0) throw new KeyError(`hosted organization '${organization.id}' has no keys`);
   const signingKeys: SigningKey[] = [];

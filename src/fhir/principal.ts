@@ -14,8 +14,8 @@ export interface Principal {
   resources: GrantedResource[];
   /**
    * The person behind the call, when the grant carried one (RFC003: `usi`; Nuts v6: an employee or Dezi credential).
-   * What the policy marks (GrantedResource.userContext, a Consent marked by the person policy) is opened only with one;
-   * every AuditEvent names them.
+   * A granted resource marked `userContext` and a Consent marked by the person policy are opened only with one; every
+   * AuditEvent names them.
    */
   person?: Person;
   /** The requesting care organisation as its credential proved it (Nuts v6 grants: the X509Credential's URA and O). */
@@ -38,7 +38,7 @@ export interface GrantedResource {
   /** Path relative to the FHIR base, e.g. `/Task/123` or `/Composition/abc`. Matched exactly. */
   path: string;
   operations: Operation[];
-  /** Only with a person in the token (Principal.person); set by the data's policy (conformance/person-policy.json). */
+  /** Only with a person in the token (Principal.person); set by the credential's issuer (RFC014 `userContext`). */
   userContext: boolean;
 }
 

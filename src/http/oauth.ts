@@ -100,10 +100,6 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   router.post('/oauth2/introspect', ...body, async (req, res) => {
     noStore(res).json(await tokens.introspect(parameters(req), { address: req.ip }));
   });
-  router.all(OAUTH_PATHS, (_req, res) => {
-    res.set('Allow', 'POST');
-    throw new OAuthError('invalid_request', 'use POST', { status: 405 });
-  });
   router.get('/.well-known/oauth-authorization-server', (_req, res) => {
     res.json(discovery);
   });
@@ -118,7 +114,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   router.post(SUBJECT_TOKEN_PATH, ...body, async (req, res) => {
     noStore(res).json(await tokens.exchangeAt(String(req.params.subject), parameters(req), { address: req.ip, dpop: req.headers[DPOP_HEADER] }));
   });
-  router.all(SUBJECT_TOKEN_PATH, (_req, res) => {
+  router.all([...OAUTH_PATHS, SUBJECT_TOKEN_PATH], (_req, res) => {
     res.set('Allow', 'POST');
     throw new OAuthError('invalid_request', 'use POST', { status: 405 });
   });

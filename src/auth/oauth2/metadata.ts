@@ -1,6 +1,5 @@
-import { SIGNING_ALGORITHMS } from '../rules.js';
+import { JWT_BEARER_GRANT, SIGNING_ALGORITHMS } from '../rules.js';
 import { VP_TOKEN_BEARER_GRANT } from './presentationGrant.js';
-import { JWT_BEARER_GRANT } from '../rules.js';
 import { DPOP_ALGORITHMS } from '../dpop/index.js';
 
 /**
@@ -10,11 +9,11 @@ import { DPOP_ALGORITHMS } from '../dpop/index.js';
  */
 export const issuerOf = (publicBaseUrl: string, subject: string) => `${publicBaseUrl}/oauth2/${encodeURIComponent(subject)}`;
 
-/** The metadata URL of an issuer (RFC 8414 §3.1). */
-export function metadataUrlOf(issuer: string): string {
-  const url = new URL(issuer);
-  return `${url.origin}/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`;
-}
+/** The presentation and credential formats accepted, under both names the metadata gives them. */
+const VP_FORMATS = {
+  jwt_vp_json: { alg_values_supported: ['ES256'] },
+  jwt_vc_json: { alg_values_supported: ['ES256', 'PS256'] },
+};
 
 export function authorizationServerMetadata(publicBaseUrl: string, subject: string) {
   const issuer = issuerOf(publicBaseUrl, subject);
@@ -26,14 +25,8 @@ export function authorizationServerMetadata(publicBaseUrl: string, subject: stri
     grant_types_supported: [VP_TOKEN_BEARER_GRANT, JWT_BEARER_GRANT],
     response_types_supported: [],
     did_methods_supported: ['web'],
-    vp_formats_supported: {
-      jwt_vp_json: { alg_values_supported: ['ES256'] },
-      jwt_vc_json: { alg_values_supported: ['ES256', 'PS256'] },
-    },
-    vp_formats: {
-      jwt_vp_json: { alg_values_supported: ['ES256'] },
-      jwt_vc_json: { alg_values_supported: ['ES256', 'PS256'] },
-    },
+    vp_formats_supported: VP_FORMATS,
+    vp_formats: VP_FORMATS,
     token_endpoint_auth_methods_supported: ['none'],
     client_id_schemes_supported: ['entity_id'],
     signing_alg_values_supported: [...SIGNING_ALGORITHMS],
