@@ -173,13 +173,13 @@ export interface TransferRecord {
   remoteTask?: string;
   /** Outbound: every Task of the same offer, this one included. */
   offer?: string[];
-  /** Outbound: the ids of the credentials issued for the Task and its document. */
+  /**
+   * Outbound transfers from before the Consents: the ids of the credentials issued for the Task and its document,
+   * revoked when the transfer ends. No transfer issues credentials any more (the Consents authorize the pull).
+   */
   taskCredentialId?: string;
   documentCredentialId?: string;
-  /**
-   * Outbound: the credentials issued here (JWTs), kept for the receiver's token requests (transfer/credentials.ts).
-   * Inbound records from before the notification shapes may still hold the ones a sender handed over; nothing reads them.
-   */
+  /** The credential JWTs of those transfers (outbound) or handed over by a sender (inbound, older still); nothing reads them. */
   taskCredentialJwt?: string;
   documentCredentialJwt?: string;
   /** Inbound: the person the receiving EHR named when it last acted on the transfer; its pulls carry them. */
