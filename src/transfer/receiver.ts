@@ -153,10 +153,9 @@ async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall
   if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
   const pulled = await documentOf(peer, call, composition);
-  let level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
-  while (level.length > 0) {
+  const notPulled = () => [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
+  for (let level = notPulled(); level.length > 0; level = notPulled()) {
     for (const resource of await peer.readAll(call, level)) pulled.set(keyOf(resource), resource);
-    level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
   }
   const resources = [...pulled.values()].map((resource) => (resource.resourceType === 'Composition' ? withCurrentDocumentCode(resource).composition : resource));
   refuseInvalid(context, resources);
