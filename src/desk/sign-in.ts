@@ -98,4 +98,4 @@ export class OidcSignIn {
   }
 }
 
-export class SignInError extends Error {}
+class SignInError extends Error {}

@@ -21,8 +21,8 @@ export interface PeerCall {
   /** The trusted organisation called. */
   peer: string;
   /**
-   * The sender's resource the call is about (`Task/{id}`): the token is asked for it (RFC 8707 `resource`), and the
-   * sender grants it the credentials it keeps for that transfer (docs/transfer.md, Access).
+   * The sender's resource the call is about (`Task/{id}`): the token is asked for it (RFC 8707 `resource`); the
+   * sender judges the pull by the Consents it recorded for that transfer (docs/transfer.md, Access).
    */
   about?: string;
   /** The person behind the call, as the tenant's EHR named them: the token request carries them. */

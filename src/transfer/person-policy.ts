@@ -9,7 +9,7 @@ import type { DocumentKind } from './codes.js';
  */
 export type PersonPolicy = Record<'Task' | DocumentKind, boolean>;
 
-export const PERSON_POLICY_FILE = fileURLToPath(new URL('../../conformance/person-policy.json', import.meta.url));
+const PERSON_POLICY_FILE = fileURLToPath(new URL('../../conformance/person-policy.json', import.meta.url));
 const ENTRIES: (keyof PersonPolicy)[] = ['Task', 'advanceNotice', 'nursingHandoff'];
 
 /** The policy of the pull purpose in `file`; throws when an entry is missing or not a boolean. */

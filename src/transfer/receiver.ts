@@ -81,7 +81,7 @@ async function inbound(context: TransferContext, tenant: string, task: string): 
 }
 
 /**
- * The calls about one transfer: tokens for the sender's Task, which the sender authorizes from its own record, on
+ * The calls about one transfer: tokens for the sender's Task, which the sender authorizes by the Consents it recorded, on
  * behalf of the person the receiving EHR last named for it (a sender's policy may open the handoff only to a person).
  */
 const transferCall = (tenant: string, record: InboundTransfer): PeerCall => ({
@@ -118,10 +118,6 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
 }
 
 /**
- * The pulled Task must be owned by the tenant: `owner` names it by identifier, or is a literal reference to an
- * Organization on the sender's server that carries one of the tenant's identifiers (as Nictiz's Tasks do).
- */
-/**
  * A pulled document resource, in both releases; one of a type the converter does not map (a Nictiz handoff's
  * Consent, say) only as it was sent, in STU3: refusing it would refuse the whole handoff.
  */
@@ -130,6 +126,10 @@ async function saveReceived(resources: ResourceRepository, tenant: string, resou
   else await resources.update(scopeOf(tenant, 'stu3'), resource);
 }
 
+/**
+ * The pulled Task must be owned by the tenant: `owner` names it by identifier, or is a literal reference to an
+ * Organization on the sender's server that carries one of the tenant's identifiers (as Nictiz's Tasks do).
+ */
 async function checkPulledTask(context: TransferContext, peer: Peer, call: PeerCall, task: Resource): Promise<void> {
   const organization = context.registry.hosted(call.tenant)!.organization;
   if (task.resourceType !== 'Task' || !(await ownedBy(peer, call, task.owner, organization))) {
@@ -153,10 +153,9 @@ async function pullDocument(context: TransferContext, peer: Peer, call: PeerCall
   if (!composition) return [];
   if (await readOptional(context.store.resources, scopeOf(call.tenant, 'stu3'), 'Composition', localId(record.sender, composition))) return [];
   const pulled = await documentOf(peer, call, composition);
-  let level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
-  while (level.length > 0) {
+  const notPulled = () => [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
+  for (let level = notPulled(); level.length > 0; level = notPulled()) {
     for (const resource of await peer.readAll(call, level)) pulled.set(keyOf(resource), resource);
-    level = [...new Set([...pulled.values()].flatMap(relativeReferences))].filter((key) => !pulled.has(key));
   }
   const resources = [...pulled.values()].map((resource) => (resource.resourceType === 'Composition' ? withCurrentDocumentCode(resource).composition : resource));
   refuseInvalid(context, resources);

@@ -3,9 +3,10 @@ import type { UnitOfWork } from '../store/repository.js';
 
 /**
  * The gateway's bookkeeping of each transfer Task, kept beside the Task (same id) in the store's transfer records:
- * which organisation is on the other side and the credentials that open the Task and its document. A record read
- * and saved again is saved only if unchanged since (`version`, else VersionConflict). It is no FHIR resource: the
- * tenant's EHR follows the transfer through its Task, and the credentials are bearer secrets it has no use for.
+ * which organisation is on the other side (and, in records of versions before the Consents, the credentials that
+ * opened the Task and its document, revoked when the transfer ends). A record read and saved again is saved only if
+ * unchanged since (`version`, else VersionConflict). It is no FHIR resource: the tenant's EHR follows the transfer
+ * through its Task.
  */
 export interface OutboundTransfer {
   /** The version this was read at (none for a new transfer). */

@@ -52,7 +52,7 @@ import {
 /**
  * The hospital's side: offers a transfer to candidate receivers, follows their answers, hands the nursing data
  * over to the one the EHR confirms and cancels the others. Every change is one transaction: the Tasks (in both
- * releases), the credentials, the bookkeeping and the notifications to send commit together or not at all.
+ * releases), the Consents, the bookkeeping and the notifications to send commit together or not at all.
  */
 export interface OfferRequest {
   tenant: string;
@@ -125,7 +125,7 @@ export interface TaskCreation {
 /**
  * The standard EHR contract (Nictiz TO §3.2.2): the sending EHR creates the workflow Task itself, `owner` naming the
  * receiving organisation. It starts requested with the advance notice, or in-progress with the handoff (the partial
- * workflow), and from there is one transfer like those `$offer` starts: credentials, bookkeeping and notification in
+ * workflow), and from there is one transfer like those `$offer` starts: Consents, bookkeeping and notification in
  * the same transaction. The Task keeps what the EHR wrote (routing extensions included); the server assigns its id,
  * and `owner` becomes the receiver's identifier, which is how the receiving side recognises its Tasks.
  */
@@ -173,8 +173,9 @@ async function providerOfService(context: TransferContext, id: string): Promise<
 }
 
 /**
- * The trusted organisation the Task's owner names: by identifier (URA or gateway organisation id), or by a literal
- * reference to an Organization stored on this base that carries such an identifier.
+ * The trusted organisation the Task's owner names: by identifier (URA, AGB-Z or gateway organisation id), by a literal
+ * reference to an Organization stored on this base that carries such an identifier, or by one to a HealthcareService
+ * of the care-services directory, through the Organization that provides it.
  */
 async function receiverOf(context: TransferContext, tenant: string, version: FhirVersion, owner: unknown): Promise<string> {
   const key = parseReference(literalReference(owner));

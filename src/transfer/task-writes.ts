@@ -15,7 +15,7 @@ import { changeOutboundTask, createOutboundTask, isOutboundTask } from './sender
 /**
  * REST writes of Tasks. A Task this gateway offered (sender side) or received (the receiver's local copy) changes
  * only through the transfer state machine, for the side the caller is on: at the sender, the tenant's EHR is the
- * sender and a remote organisation (with its credential) the receiver; at the receiver, the tenant's EHR answers.
+ * sender and a remote organisation (with its token) the receiver; at the receiver, the tenant's EHR answers.
  * A transfer starts when a sending tenant's EHR creates a workflow Task (`POST Task`, the Nictiz TA's own
  * interaction, or `PUT Task/{id}` under an id not yet used, FHIR's update as create, as Nictiz's test scripts do) or
  * calls `$offer`, and is cancelled, never deleted; any other Task (another code, another tenant, or
