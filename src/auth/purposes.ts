@@ -34,6 +34,9 @@ export const DIRECTORY_TYPES: readonly string[] = ['MeasureReport', 'HealthcareS
 /** The published care-services directory (IHE mCSD): the resource types an update client reads, and how. */
 export const CARE_SERVICES_TYPES: readonly string[] = ['Organization', 'HealthcareService', 'Location', 'Endpoint'];
 
+/** What a hub or hospital does at a coordination point: read the board, `$match-capacity`, subscribe to its topics. */
+export const CAPACITY_SUBSCRIBER = 'capacity-subscription';
+
 /** What anyone may read of a hosted organisation's published directory (its `directory` endpoint, no token). */
 export const DIRECTORY_READER = 'care-services-directory';
 

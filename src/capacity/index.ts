@@ -1,4 +1,4 @@
-import { DIRECTORY_READER } from '../auth/purposes.js';
+import { CAPACITY_SUBSCRIBER, DIRECTORY_READER } from '../auth/purposes.js';
 import type { Resource } from '../fhir/version.js';
 import type { Person } from '../fhir/principal.js';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -18,7 +18,7 @@ import { coordinationPointFinder } from './provider/coordination-point.js';
 import type { OutboundCall } from '../auth/client.js';
 import type { RemoteEndpoint } from '../fhir/client/remote.js';
 import { careTypeOfTask, ProviderCapacity } from './provider/service.js';
-import { capacityRoutes, SUBSCRIPTION_PURPOSE } from './routes.js';
+import { capacityRoutes } from './routes.js';
 
 /**
  * The capacity capability, wired from configuration: provider intake and publication, the coordination point's
@@ -113,7 +113,7 @@ export function createCapacity(options: CapacityOptions): Capacity {
     ? async (tenant: string, query: string, person?: Person) => {
         const reachable = coordinationPoint();
         if (!reachable) throw new OperationOutcomeError(notFound('The coordination point is not known (yet): neither configured nor found in the directory'));
-        const call = { requester: tenant, remote: reachable.organization.id, purposeOfUse: SUBSCRIPTION_PURPOSE, ...(person ? { person } : {}) };
+        const call = { requester: tenant, remote: reachable.organization.id, purposeOfUse: CAPACITY_SUBSCRIBER, ...(person ? { person } : {}) };
         return options.client.remote(reachable.base, call).read(`MeasureReport/$match-capacity?${query}`);
       }
     : undefined;

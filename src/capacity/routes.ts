@@ -10,8 +10,6 @@ import type { ProviderCapacity } from './provider/service.js';
 import { PUBLICATION_PURPOSE } from './provider/publisher.js';
 
 const MATCH_CAPACITY = operationDefinition('MeasureReport-match-capacity');
-/** The purpose hospitals and hubs read a coordination point's board and directory with (auth/purposes.ts). */
-export const SUBSCRIPTION_PURPOSE = 'capacity-subscription';
 const CENSUS = operationDefinition('Location-census');
 
 export interface CapacityRouteServices {

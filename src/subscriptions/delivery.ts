@@ -1,7 +1,7 @@
 import type { TokenClient } from '../auth/client.js';
 import { stringAt } from '../vocabulary/json.js';
 import type { SigningKey } from '../auth/jwk.js';
-import { PURPOSES } from '../auth/purposes.js';
+import { CAPACITY_SUBSCRIBER } from '../auth/purposes.js';
 import type { BundleEntry } from '../fhir/bundle.js';
 import type { OperationOutcomeIssue } from '../fhir/outcome.js';
 import { CONTENT_TYPES, serialize } from '../http/format.js';
@@ -44,10 +44,6 @@ export interface DeliveryContext {
   /** When each subscription (`tenant|id`) last had a notification delivered: heartbeats are due from there. */
   lastDelivered: Map<string, number>;
 }
-
-/** Remote subscribers subscribe under this purpose; their notifications go out with a token for it. */
-export const SUBSCRIBER_PURPOSE = 'capacity-subscription';
-if (!PURPOSES[SUBSCRIBER_PURPOSE]) throw new Error(`purpose ${SUBSCRIBER_PURPOSE} is not defined in auth/purposes.ts`);
 
 interface Request {
   method: 'POST' | 'PUT';
@@ -184,7 +180,7 @@ async function send(context: DeliveryContext, tenant: string, plan: Subscription
   const headers: Record<string, string> = Object.fromEntries(plan.headers.map(([name, value]) => [name.toLowerCase(), value]));
   if (request.contentType) headers['content-type'] = request.contentType;
   if (plan.owner.kind === 'organization') {
-    const call = { remote: plan.owner.id, purposeOfUse: SUBSCRIBER_PURPOSE, requester: tenant };
+    const call = { remote: plan.owner.id, purposeOfUse: CAPACITY_SUBSCRIBER, requester: tenant };
     Object.assign(headers, await context.tokens.headers(call, { method: request.method, url: new URL(request.url) }));
   }
   headers[SIGNATURE_HEADER] = await signNotification(request.body ?? '', request.url, signingKey, context.clock);
