@@ -115,13 +115,15 @@ export function taskParameters(task: Resource, element: 'input' | 'output'): Tas
 }
 
 /**
- * The Task without the elements a side may change besides status (meta is the server's, never compared; nor is the
- * narrative, which an update may leave out because the new status makes it stale, as Nictiz's test platform does): the
- * receiver also the reason of its answer (statusReason: the profile's Task.statusReason.text, "Toelichting antwoord
- * aanmelding"; Bolt §2.2 asks for a reason with a refusal) and its alternative date, the sender the handoff input.
+ * The Task without the elements a side may change besides status (meta is the server's, never compared; so is
+ * lastModified, which the gateway sets with every change, and which a re-pull moves on a receiver's copy between the
+ * EHR's read and its answer; nor is the narrative, which an update may leave out because the new status makes it stale,
+ * as Nictiz's test platform does): the receiver also the reason of its answer (statusReason: the profile's
+ * Task.statusReason.text, "Toelichting antwoord aanmelding"; Bolt §2.2 asks for a reason with a refusal) and its
+ * alternative date, the sender the handoff input.
  */
 function withoutEditableFields(role: TransferRole, task: Resource): Record<string, unknown> {
-  const { meta: _meta, status: _status, text: _narrative, ...rest } = task;
+  const { meta: _meta, lastModified: _lastModified, status: _status, text: _narrative, ...rest } = task;
   if (role === 'receiver') delete rest.statusReason;
   const [element, code] = role === 'receiver' ? ['output', ALTERNATIVE_DATE_CODE] : ['input', DOCUMENT_CODES.nursingHandoff.code];
   const entries = rest[element];

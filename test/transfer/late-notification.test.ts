@@ -25,7 +25,8 @@ import {
  * the sender's "accepted" notification is delivered again after the Task went in-progress, while the notification
  * of the handoff is held back. The receiver's pull then finds the Task in-progress and pulls the handoff before its
  * copy shows in-progress: notifications carry nothing, the sender grants the pull what its record of the transfer
- * holds now.
+ * holds now. And a receiving EHR that answers on the copy it read before a late notification's pull moved it on is
+ * judged on what it may change, not on the gateway's own bookkeeping (Task.lastModified) that the pull brought.
  */
 let hospital: Party;
 let vvt: Party;
@@ -125,5 +126,48 @@ describe('a late notification at the receiver', () => {
     for (const notification of notifications.held.splice(0)) expect((await notifications.forward(notification)).status).toBe(202);
     await eventually('the receiver done with the held notification', async () => ((await pullsDone()) ? true : undefined));
     expect((await localCopy(vvtEhr, task!.id!))?.status).toBe('in-progress');
+  }, 60_000);
+
+  it("takes the EHR's answer on a copy read before the pull of the sender's echo of its previous answer", async () => {
+    const hospitalEhr = await ehrToken(sender.url, hospital);
+    const vvtEhr = await ehrToken(receiver.url, vvt);
+    notifications.holding = false;
+    const offered = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/$offer', {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'advanceNotice', resource: transaction(renamed(documentOf(examples, ADVANCE_NOTICE), 'echo')) },
+        { name: 'receiver', valueIdentifier: { system: 'http://fhir.nl/fhir/NamingSystem/ura', value: vvt.ura } },
+      ],
+    });
+    const [task] = parametersNamed(offered.body, 'task');
+    const requested = await eventually('the local copy', async () => {
+      const copy = await localCopy(vvtEhr, task!.id!);
+      return copy?.status === 'requested' ? copy : undefined;
+    });
+
+    notifications.holding = true;
+    expect((await fhirCall(receiver.url, vvtEhr, 'PUT', `/fhir/stu3/Task/${requested.id}`, { ...requested, status: 'accepted' })).status).toBe(200);
+    await eventually('the sender notifying "accepted", held', async () => {
+      const { body } = await fhirCall(sender.url, hospitalEhr, 'GET', `/fhir/stu3/Task/${task!.id}`);
+      return body.status === 'accepted' && notifications.held.length > 0 ? true : undefined;
+    });
+    const read = (await fhirCall(receiver.url, vvtEhr, 'GET', `/fhir/stu3/Task/${requested.id}`)).body;
+
+    for (const notification of notifications.held.splice(0)) expect((await notifications.forward(notification)).status).toBe(202);
+    const pulled = await eventually('the pull of the accepted Task', async () => {
+      const { body } = await fhirCall(receiver.url, vvtEhr, 'GET', `/fhir/stu3/Task/${requested.id}`);
+      return body.meta?.versionId !== read.meta?.versionId && (await pullsDone()) ? body : undefined;
+    });
+    expect([pulled.status, pulled.lastModified === read.lastModified]).toEqual(['accepted', false]);
+
+    const cancelling = { ...read, status: 'cancelled', statusReason: { text: 'Cliënt kiest een andere aanbieder' } };
+    const stale = await fhirCall(receiver.url, vvtEhr, 'PUT', `/fhir/stu3/Task/${read.id}`, cancelling, { 'if-match': `W/"${read.meta?.versionId}"` });
+    expect([stale.status, stale.body.resourceType]).toEqual([412, 'OperationOutcome']);
+    const cancelled = await fhirCall(receiver.url, vvtEhr, 'PUT', `/fhir/stu3/Task/${read.id}`, cancelling);
+    expect([cancelled.status, cancelled.body.status]).toEqual([200, 'cancelled']);
+    await eventually('the sender cancelled', async () => {
+      const { body } = await fhirCall(sender.url, hospitalEhr, 'GET', `/fhir/stu3/Task/${task!.id}`);
+      return body.status === 'cancelled' ? true : undefined;
+    });
   }, 60_000);
 });

@@ -102,6 +102,13 @@ describe('eOverdracht Task state machine', () => {
     expect(checkTaskUpdate('receiver', task('received'), task('on-hold', alternativeDate('2026-12-01T10:00:00+01:00')))).toBeUndefined();
   });
 
+  it("judges neither side on Task.lastModified, which the gateway sets itself with every change", () => {
+    const stale = { lastModified: '2026-12-01T10:00:00.000Z' };
+    const now = { lastModified: '2026-12-01T10:00:01.000Z' };
+    expect(checkTaskUpdate('receiver', task('accepted', now), task('cancelled', stale))).toBeUndefined();
+    expect(checkTaskUpdate('sender', task('accepted', now), task('cancelled', stale))).toBeUndefined();
+  });
+
   it('requires an alternative date to put a transfer on hold', () => {
     const result = checkTaskUpdate('receiver', task('received'), task('on-hold'));
     expect(result?.id).toBe('unprocessable');
