@@ -69,7 +69,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     authenticator: createAuthenticator(verifier, dpop, consentRule(registry, consentLookup(store), options.clock)),
     tokens,
     credentials,
-    client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
+    client: createTokenClient({ registry, wallet: nuts, fetch: options.fetch, clock: options.clock }),
     auditor,
     nuts,
   };
