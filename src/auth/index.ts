@@ -61,6 +61,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
+    acceptedGrants: config.nuts.acceptedGrants,
     presentations: { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) },
     clock: options.clock,
   });

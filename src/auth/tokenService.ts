@@ -1,4 +1,5 @@
 import type { Auditor, TokenAudit, UnverifiedTokenAudit } from '../audit/auditor.js';
+import { ACCEPTED_GRANTS, type AcceptedGrant } from '../config/config.js';
 import { isObject } from '../vocabulary/json.js';
 import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
@@ -49,6 +50,8 @@ export interface RequestSource {
 
 export interface TokenService {
   readonly tokenEndpoint: string;
+  /** The grants other organisations may use here (`nuts.acceptedGrants`); the metadata lists only these. */
+  readonly acceptedGrants: readonly AcceptedGrant[];
   exchange(params: Record<string, unknown>, source?: RequestSource): Promise<TokenResponse>;
   /**
    * The token endpoint of one hosted organisation's authorization server (Nuts v6, `{publicBaseUrl}/oauth2/{subject}`):
@@ -77,6 +80,8 @@ export interface TokenServiceDeps {
   rateLimit?: RateLimit;
   /** Refused requests per client address (config.rateLimits.unauthenticated). */
   unauthenticatedRateLimit: RateLimit;
+  /** Default: all of them (config ACCEPTED_GRANTS). */
+  acceptedGrants?: readonly AcceptedGrant[];
   /** What the Nuts v6 grants accept (policies, trusted CAs, Dezi keys); without it exchangeAt supports no grant. */
   presentations?: Omit<PresentationGrantOptions, 'key'>;
   clock?: () => number;
@@ -466,8 +471,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
+  const acceptedGrants = deps.acceptedGrants ?? ACCEPTED_GRANTS;
+  const turnedOff = (grant: AcceptedGrant, grantType: string) =>
+    new OAuthError('unsupported_grant_type', `grant_type '${grantType}' (${grant}) is not accepted here (nuts.acceptedGrants: ${acceptedGrants.join(', ') || 'none'})`);
+
   return {
     tokenEndpoint,
+    acceptedGrants,
 
     exchange: (params, source = {}) =>
       limitedPerAddress(source, async () => {
@@ -476,6 +486,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (grantType !== JWT_BEARER_GRANT && grantType !== CLIENT_CREDENTIALS_GRANT) {
           throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
         }
+        if (grantType === JWT_BEARER_GRANT && !acceptedGrants.includes('rfc003')) throw turnedOff('rfc003', grantType);
         const cnf = await tokenBinding(deps.dpop, source.dpop, tokenEndpoint);
         if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source, cnf);
         return clientCredentials(params, source, cnf);
@@ -490,8 +501,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (grantType !== VP_TOKEN_BEARER_GRANT && grantType !== JWT_BEARER_GRANT) {
           throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported here (vp_token-bearer, ${JWT_BEARER_GRANT})`);
         }
+        const grant = grantType === VP_TOKEN_BEARER_GRANT ? VP_TOKEN_BEARER_GRANT : 'jwt-bearer';
+        if (!acceptedGrants.includes(grant)) throw turnedOff(grant, grantType);
         const cnf = await tokenBinding(deps.dpop, source.dpop, `${issuerOf(registry.publicBaseUrl, authorizer.organization.id)}/token`);
-        return presentationGrant(authorizer, grantType === VP_TOKEN_BEARER_GRANT ? VP_TOKEN_BEARER_GRANT : 'jwt-bearer', params, source, cnf);
+        return presentationGrant(authorizer, grant, params, source, cnf);
       }),
 
     presentationDefinition(subject, scope, walletOwnerType = 'organization') {

@@ -221,3 +221,36 @@ describe('a Presentation Definition the client cannot meet', () => {
     expect(tokenPosts()).toEqual([]);
   });
 });
+
+describe('a gateway that accepts only vp_token-bearer (nuts.acceptedGrants)', () => {
+  it('lists only it, refuses the RFC003 grant and jwt-bearer with unsupported_grant_type, and grants the client its v6 token', async () => {
+    const strictFolder = temporaryFolder('client-v6-strict-');
+    const strict = await gateway({ ...world.config, trusted: world.config.trusted.map((trusted) => ({ ...trusted, jwks: publicJwks(hospital) })), nuts: { ...world.config.nuts, acceptedGrants: ['vp_token-bearer'] } }, strictFolder, { fetch: world.fetch, lookup: publicLookup });
+    const strictServer = http.createServer(strict.app);
+    await new Promise<void>((resolve) => strictServer.listen(0, '127.0.0.1', resolve));
+    const original = local;
+    local = `http://127.0.0.1:${(strictServer.address() as AddressInfo).port}`;
+    try {
+      const metadata = (await (await fetch(`${local}/.well-known/oauth-authorization-server/oauth2/vvt-a`)).json()) as Record<string, unknown>;
+      expect(metadata.grant_types_supported).toEqual(['vp_token-bearer']);
+      const root = (await (await fetch(`${local}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+      expect(root.grant_types_supported).toEqual(['client_credentials']);
+
+      const rfc003 = createTokenClient({ registry: await registryWith({ oauth: `${BASE_URL}/oauth2/token`, fhir: `${BASE_URL}/fhir` }), wallet, fetch: clientFetch });
+      await expect(rfc003.getToken('vvt-a', 'eOverdracht-sender', call())).rejects.toMatchObject({ status: 400, error: 'unsupported_grant_type' });
+
+      traffic.rewrite = (url, body) => (url.pathname.startsWith('/.well-known/') ? { ...body, grant_types_supported: ['urn:ietf:params:oauth:grant-type:jwt-bearer'] } : body);
+      const jwtBearer = createTokenClient({ registry: await registryWith(v6), wallet, fetch: clientFetch });
+      await expect(jwtBearer.getToken('vvt-a', 'eOverdracht-sender', call())).rejects.toMatchObject({ status: 400, error: 'unsupported_grant_type' });
+
+      traffic.rewrite = undefined;
+      const client = createTokenClient({ registry: await registryWith(v6), wallet, fetch: clientFetch });
+      expect(await client.getToken('vvt-a', 'eOverdracht-sender', call({ person: NURSE }))).toMatchObject({ type: 'DPoP' });
+    } finally {
+      local = original;
+      await new Promise<void>((resolve) => strictServer.close(() => resolve()));
+      await strict.close();
+      removeFolder(strictFolder);
+    }
+  });
+});
