@@ -292,7 +292,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function issue(
     authorizer: HostedParty,
     grant: AccessTokenGrant,
-    consumed: { values: SingleUse[]; replayed: string },
+    consumed: { values: SingleUse[]; replayed: string; grantType: TokenAudit['grantType'] },
     now: number,
     notAfter?: number,
   ): Promise<TokenResponse> {
@@ -308,6 +308,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         organization: claims.organization,
         person: claims.person,
         tokenId: claims.jti,
+        grantType: consumed.grantType,
+        tokenType: claims.cnf ? ('DPoP' as const) : ('Bearer' as const),
       };
       await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
       return true;
@@ -349,7 +351,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           person: grant.person,
           cnf,
         },
-        { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before' },
+        { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before', grantType: 'rfc003' },
         now,
         expiries.length > 0 ? Math.floor(Math.min(...expiries)) : undefined,
       );
@@ -400,7 +402,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before' }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before', grantType: 'client_credentials' }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
@@ -458,7 +460,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           clientId: verified.clientId ?? verified.presentation.holder,
           cnf,
         },
-        { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before' },
+        { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before', grantType },
         now,
         verified.expiresAt === undefined ? undefined : Math.floor(verified.expiresAt),
       );
