@@ -38,6 +38,9 @@ export interface TokenAudit {
   organization?: Principal['organization'];
   person?: Principal['person'];
   tokenId?: string;
+  /** How the token was asked for (a grant of config ACCEPTED_GRANTS, or the EHR's client credentials), and how it is bound. */
+  grantType?: 'vp_token-bearer' | 'jwt-bearer' | 'rfc003' | 'client_credentials';
+  tokenType?: 'Bearer' | 'DPoP';
   outcome: AuditOutcome;
   description?: string;
   /** The network address the request came from. */
@@ -194,6 +197,20 @@ const TOKEN_EVENT = {
   action: 'E',
 };
 
+/** The issued token: its id, the grant it was asked with and its binding (entity details). */
+function tokenEntity(entry: TokenAudit, tokenId: string) {
+  const details = [
+    ...(entry.grantType ? [{ type: 'grant_type', valueString: entry.grantType }] : []),
+    ...(entry.tokenType ? [{ type: 'token_type', valueString: entry.tokenType }] : []),
+  ];
+  return {
+    what: { identifier: { value: tokenId } },
+    type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+    description: 'access token',
+    ...(details.length > 0 ? { detail: details } : {}),
+  };
+}
+
 function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resource {
   return {
     ...TOKEN_EVENT,
@@ -203,9 +220,7 @@ function tokenEvent(entry: TokenAudit, recorded: string, source: object): Resour
     ...(entry.purposeOfUse ? { purposeOfEvent: [{ text: entry.purposeOfUse }] } : {}),
     agent: [requesterAgent(entry.requester, entry.requesterKind, entry.purposeOfUse, entry.clientAddress, entry.organization), ...personAgent(entry.person)],
     source,
-    entity: entry.tokenId
-      ? [{ what: { identifier: { value: entry.tokenId } }, type: { system: ENTITY_TYPE, code: '2', display: 'System Object' }, description: 'access token' }]
-      : [],
+    entity: entry.tokenId ? [tokenEntity(entry, entry.tokenId)] : [],
   };
 }
 

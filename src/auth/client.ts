@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TrustedOrganization } from '../config/config.js';
 import { GatewayError } from '../errors.js';
@@ -9,24 +9,37 @@ import type { Person } from '../fhir/principal.js';
 import { JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
 import { signProof } from './dpop/index.js';
-import { createMetadataReader } from './serverMetadata.js';
+import { createMetadataReader, DefinitionRefused, type MetadataReader, type ServerMetadata } from './serverMetadata.js';
 import type { Fetch, HostedParty, TrustRegistry } from './trust.js';
+import { issuerOf } from './oauth2/metadata.js';
+import { VP_TOKEN_BEARER_GRANT } from './oauth2/presentationGrant.js';
+import { buildPresentation, type ScopeDefinitions, type Wallet } from './oauth2/wallet.js';
 
 /**
- * The client side of the Nuts-style exchange, used for every outbound call: finds the remote organisation's
+ * The client side of the token exchange, used for every outbound call. It finds the remote organisation's
  * authorization server (its RFC 8414 metadata when `endpoints.authorizationServer` names the issuer, else the
- * configured `endpoints.oauth`), signs a grant with the hosted organisation's newest key, fetches a token (bound to
- * that key with a DPoP proof when the server offers DPoP for the key's algorithm), caches it until 30 s before it
- * expires, and forgets it when the remote answers 401. A DPoP token goes out with a fresh proof for every request. Calls (through `fhir/client/remote.ts`: no
- * redirects, a timeout, the 401 retried once) go only to the configured endpoints of trusted organisations (egress
- * allowlist), over verified TLS (plain http only in development mode or on loopback).
+ * configured `endpoints.oauth`) and asks it for a token with the first grant of these it offers:
+ * - a Nuts v6 server (its metadata has a `presentation_definition_endpoint`): `vp_token-bearer` (RFC021), else the
+ *   generic functions' `jwt-bearer`, both with a Verifiable Presentation of the tenant's credentials that meets the
+ *   scope's Presentation Definition (oauth2/wallet.ts); the scope is the call's purpose of use (the scopes of
+ *   conformance/nuts-policy.json are the purposes, purposes.ts);
+ * - otherwise (older peers, `endpoints.oauth` or metadata without Presentation Definitions): the RFC003-shaped grant
+ *   signed with the hosted organisation's newest key.
+ * The token is bound to that key with a DPoP proof when the metadata offers DPoP for the key's algorithm, kept until
+ * 30 s before it expires (per requester, remote, purpose, person and resource; concurrent requests share one), and
+ * forgotten when the remote answers 401. A DPoP token goes out with a fresh proof for every request. Calls (through
+ * `fhir/client/remote.ts`: no redirects, a timeout, the 401 retried once) go only to the configured endpoints of
+ * trusted organisations (egress allowlist), over verified TLS (plain http only in development mode or on loopback).
  */
 export interface TokenRequest {
   /** The hosted organisation calling out (grant `iss`). */
   requester: string;
   /** Authorization credentials (JWT VCs) the remote issued to the requester. */
   vcs?: string[];
-  /** The person behind the call, vouched for by the requester (the tenant's EHR named them); sent as the grant's `usi`. */
+  /**
+   * The person behind the call, vouched for by the requester (the tenant's EHR named them): a NutsEmployeeCredential
+   * or, with `dezi`, a DeziUserCredential in a Nuts v6 presentation; the grant's `usi` in RFC003.
+   */
   person?: Person;
   /** RFC 8707 resource indicator: the remote resource the token is for (e.g. the sender's Task URL). */
   resource?: string;
@@ -80,13 +93,35 @@ function withinEndpoints(url: URL, organization: TrustedOrganization): boolean {
   });
 }
 
-export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch; clock?: () => number }): TokenClient {
+/** The grants the client speaks: `rfc003` is the RFC003-shaped jwt-bearer of older peers. */
+const RFC003_GRANT = 'rfc003';
+type Grant = typeof VP_TOKEN_BEARER_GRANT | typeof JWT_BEARER_GRANT | typeof RFC003_GRANT;
+
+type TokenServer = { tokenEndpoint: string; dpop: boolean } & (
+  | { grant: typeof RFC003_GRANT }
+  /** A Nuts v6 server, found by its issuer's RFC 8414 metadata. */
+  | { grant: Exclude<Grant, typeof RFC003_GRANT>; metadata: ServerMetadata }
+);
+
+/** A tenant without Nuts v6 credentials (tests of the RFC003 client). */
+const NO_WALLET: Wallet = { x509Credential: () => undefined };
+
+/** The first grant of vp_token-bearer, jwt-bearer (generic functions) a Nuts v6 server offers; RFC003 for any other server. */
+function grantOf(found: ServerMetadata, remote: string): Grant {
+  if (!found.presentation_definition_endpoint) return RFC003_GRANT;
+  const offered = found.grant_types_supported ?? [];
+  if (offered.includes(VP_TOKEN_BEARER_GRANT)) return VP_TOKEN_BEARER_GRANT;
+  if (offered.includes(JWT_BEARER_GRANT)) return JWT_BEARER_GRANT;
+  throw new Error(`the authorization server of '${remote}' offers neither ${VP_TOKEN_BEARER_GRANT} nor ${JWT_BEARER_GRANT}`);
+}
+
+export function createTokenClient(deps: { registry: TrustRegistry; wallet?: Wallet; fetch?: Fetch; clock?: () => number }): TokenClient {
   const { registry } = deps;
   const fetchImpl = deps.fetch ?? fetch;
   const clock = deps.clock ?? Date.now;
   const cache = new Map<string, IssuedToken & { refreshAt: number }>();
   const pending = new Map<string, Promise<IssuedToken>>();
-  const metadata = createMetadataReader({ fetch: fetchImpl, mode: registry.mode, clock });
+  const metadata: MetadataReader = createMetadataReader({ fetch: fetchImpl, mode: registry.mode, clock });
 
   function trustedRemote(remote: string): TrustedOrganization {
     const organization = registry.trusted(remote);
@@ -94,8 +129,11 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     return organization;
   }
 
+  // Hashed: the person may carry a Dezi id_token, which is kept nowhere in clear.
   const cacheKey = (remote: string, purposeOfUse: string, request: TokenRequest) =>
-    JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.person ?? null, request.resource ?? null]);
+    createHash('sha256')
+      .update(JSON.stringify([request.requester, remote, purposeOfUse, [...(request.vcs ?? [])].sort(), request.person ?? null, request.resource ?? null]))
+      .digest('base64url');
 
   function hostedParty(requester: string): HostedParty {
     const party = registry.hosted(requester);
@@ -103,15 +141,17 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
     return party;
   }
 
-  /** Where the remote's tokens come from, and whether it binds them to the requester's key. */
-  async function tokenServer(remote: string, party: HostedParty): Promise<{ tokenEndpoint: string; dpop: boolean }> {
+  /** Where the remote's tokens come from, which grant it takes, and whether it binds them to the requester's key. */
+  async function tokenServer(remote: string, party: HostedParty): Promise<TokenServer> {
     const { endpoints } = trustedRemote(remote);
     if (endpoints.authorizationServer) {
       const found = await metadata.read(endpoints.authorizationServer);
-      return { tokenEndpoint: found.token_endpoint, dpop: found.dpop_signing_alg_values_supported?.includes(party.signing.alg) ?? false };
+      const dpop = found.dpop_signing_alg_values_supported?.includes(party.signing.alg) ?? false;
+      const grant = grantOf(found, remote);
+      return grant === RFC003_GRANT ? { tokenEndpoint: found.token_endpoint, dpop, grant } : { tokenEndpoint: found.token_endpoint, dpop, grant, metadata: found };
     }
     if (!endpoints.oauth) throw new Error(`trusted organisation '${remote}' has no oauth endpoint`);
-    return { tokenEndpoint: endpoints.oauth, dpop: false };
+    return { tokenEndpoint: endpoints.oauth, dpop: false, grant: RFC003_GRANT };
   }
 
   async function signGrant(remote: string, audience: string, purposeOfUse: string, request: TokenRequest): Promise<string> {
@@ -130,17 +170,52 @@ export function createTokenClient(deps: { registry: TrustRegistry; fetch?: Fetch
       .sign(party.signing.key);
   }
 
+  /** The scope's Presentation Definitions at the remote: the person's only when the call has a person. */
+  async function definitionsOf(server: ServerMetadata, scope: string, remote: string, withPerson: boolean): Promise<ScopeDefinitions> {
+    try {
+      const organization = await metadata.definition(server, scope, 'organization');
+      if (!organization) throw new Error(`'${remote}' publishes no Presentation Definitions`);
+      const user = withPerson ? await metadata.definition(server, scope, 'user') : undefined;
+      // A server that knows no wallet owner types answers the organisation's definition again.
+      return { organization, ...(user && user.id !== organization.id ? { user } : {}) };
+    } catch (error) {
+      if (!(error instanceof DefinitionRefused)) throw error;
+      throw new TokenRequestError(error.status, error.error, `token request to '${remote}' not made: ${error.message}`);
+    }
+  }
+
+  /** The form of the grant the server takes (RFC021 §4.1; nuts-node sends client_id, its own issuer). */
+  async function grantForm(remote: string, purposeOfUse: string, request: TokenRequest, server: TokenServer): Promise<Record<string, string>> {
+    if (server.grant === RFC003_GRANT) {
+      const assertion = await signGrant(remote, server.tokenEndpoint, purposeOfUse, request);
+      return { grant_type: JWT_BEARER_GRANT, assertion, ...(request.resource ? { resource: request.resource } : {}) };
+    }
+    const party = hostedParty(request.requester);
+    const found = server.metadata;
+    const definitions = await definitionsOf(found, purposeOfUse, remote, request.person !== undefined);
+    const presentation = await buildPresentation(
+      party,
+      deps.wallet ?? NO_WALLET,
+      { scope: purposeOfUse, definitions, ...(request.person ? { person: request.person } : {}), audience: found.issuer },
+      nowSeconds(clock),
+    );
+    const common = { assertion: presentation.assertion, scope: purposeOfUse, client_id: issuerOf(registry.publicBaseUrl, request.requester) };
+    if (server.grant === VP_TOKEN_BEARER_GRANT) return { grant_type: VP_TOKEN_BEARER_GRANT, ...common, presentation_submission: presentation.submission };
+    return { grant_type: JWT_BEARER_GRANT, ...common };
+  }
+
   async function requestToken(remote: string, purposeOfUse: string, request: TokenRequest, key: string): Promise<IssuedToken> {
     const party = hostedParty(request.requester);
-    const { tokenEndpoint, dpop } = await tokenServer(remote, party);
-    const url = new URL(tokenEndpoint);
+    const server = await tokenServer(remote, party);
+    const url = new URL(server.tokenEndpoint);
     assertTransportAllowed(url, registry.mode);
-    const assertion = await signGrant(remote, tokenEndpoint, purposeOfUse, request);
+    const form = await grantForm(remote, purposeOfUse, request, server);
+    const { dpop } = server;
     const proof: Record<string, string> = dpop ? { dpop: await signProof(party.signing, { method: 'POST', url }, nowSeconds(clock)) } : {};
     const response = await fetchImpl(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...proof },
-      body: new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion, ...(request.resource ? { resource: request.resource } : {}) }).toString(),
+      body: new URLSearchParams(form).toString(),
       redirect: 'error',
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });

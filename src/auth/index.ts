@@ -61,6 +61,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     auditor,
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
+    acceptedGrants: config.nuts.acceptedGrants,
     presentations: { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) },
     clock: options.clock,
   });
@@ -69,7 +70,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     authenticator: createAuthenticator(verifier, dpop, consentRule(registry, consentLookup(store), options.clock)),
     tokens,
     credentials,
-    client: createTokenClient({ registry, fetch: options.fetch, clock: options.clock }),
+    client: createTokenClient({ registry, wallet: nuts, fetch: options.fetch, clock: options.clock }),
     auditor,
     nuts,
   };

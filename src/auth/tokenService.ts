@@ -1,4 +1,5 @@
 import type { Auditor, TokenAudit, UnverifiedTokenAudit } from '../audit/auditor.js';
+import { ACCEPTED_GRANTS, type AcceptedGrant } from '../config/config.js';
 import { isObject } from '../vocabulary/json.js';
 import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
@@ -49,6 +50,8 @@ export interface RequestSource {
 
 export interface TokenService {
   readonly tokenEndpoint: string;
+  /** The grants other organisations may use here (`nuts.acceptedGrants`); the metadata lists only these. */
+  readonly acceptedGrants: readonly AcceptedGrant[];
   exchange(params: Record<string, unknown>, source?: RequestSource): Promise<TokenResponse>;
   /**
    * The token endpoint of one hosted organisation's authorization server (Nuts v6, `{publicBaseUrl}/oauth2/{subject}`):
@@ -77,6 +80,8 @@ export interface TokenServiceDeps {
   rateLimit?: RateLimit;
   /** Refused requests per client address (config.rateLimits.unauthenticated). */
   unauthenticatedRateLimit: RateLimit;
+  /** Default: all of them (config ACCEPTED_GRANTS). */
+  acceptedGrants?: readonly AcceptedGrant[];
   /** What the Nuts v6 grants accept (policies, trusted CAs, Dezi keys); without it exchangeAt supports no grant. */
   presentations?: Omit<PresentationGrantOptions, 'key'>;
   clock?: () => number;
@@ -287,7 +292,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
   async function issue(
     authorizer: HostedParty,
     grant: AccessTokenGrant,
-    consumed: { values: SingleUse[]; replayed: string },
+    consumed: { values: SingleUse[]; replayed: string; grantType: TokenAudit['grantType'] },
     now: number,
     notAfter?: number,
   ): Promise<TokenResponse> {
@@ -303,6 +308,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         organization: claims.organization,
         person: claims.person,
         tokenId: claims.jti,
+        grantType: consumed.grantType,
+        tokenType: claims.cnf ? ('DPoP' as const) : ('Bearer' as const),
       };
       await auditor.record({ type: 'token', ...issued, outcome: 'success' }, tx);
       return true;
@@ -344,7 +351,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           person: grant.person,
           cnf,
         },
-        { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before' },
+        { values: [jtiOf('jwt-bearer', verified)], replayed: 'jti has been used before', grantType: 'rfc003' },
         now,
         expiries.length > 0 ? Math.floor(Math.min(...expiries)) : undefined,
       );
@@ -395,7 +402,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before' }, now);
+      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before', grantType: 'client_credentials' }, now);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
@@ -453,7 +460,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           clientId: verified.clientId ?? verified.presentation.holder,
           cnf,
         },
-        { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before' },
+        { values: presentationUses(verified), replayed: 'the presentation nonce or jti has been used before', grantType },
         now,
         verified.expiresAt === undefined ? undefined : Math.floor(verified.expiresAt),
       );
@@ -466,8 +473,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     }
   }
 
+  const acceptedGrants = deps.acceptedGrants ?? ACCEPTED_GRANTS;
+  const turnedOff = (grant: AcceptedGrant, grantType: string) =>
+    new OAuthError('unsupported_grant_type', `grant_type '${grantType}' (${grant}) is not accepted here (nuts.acceptedGrants: ${acceptedGrants.join(', ') || 'none'})`);
+
   return {
     tokenEndpoint,
+    acceptedGrants,
 
     exchange: (params, source = {}) =>
       limitedPerAddress(source, async () => {
@@ -476,6 +488,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (grantType !== JWT_BEARER_GRANT && grantType !== CLIENT_CREDENTIALS_GRANT) {
           throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported`);
         }
+        if (grantType === JWT_BEARER_GRANT && !acceptedGrants.includes('rfc003')) throw turnedOff('rfc003', grantType);
         const cnf = await tokenBinding(deps.dpop, source.dpop, tokenEndpoint);
         if (grantType === JWT_BEARER_GRANT) return jwtBearer(params, source, cnf);
         return clientCredentials(params, source, cnf);
@@ -490,8 +503,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         if (grantType !== VP_TOKEN_BEARER_GRANT && grantType !== JWT_BEARER_GRANT) {
           throw new OAuthError('unsupported_grant_type', `grant_type '${grantType}' is not supported here (vp_token-bearer, ${JWT_BEARER_GRANT})`);
         }
+        const grant = grantType === VP_TOKEN_BEARER_GRANT ? VP_TOKEN_BEARER_GRANT : 'jwt-bearer';
+        if (!acceptedGrants.includes(grant)) throw turnedOff(grant, grantType);
         const cnf = await tokenBinding(deps.dpop, source.dpop, `${issuerOf(registry.publicBaseUrl, authorizer.organization.id)}/token`);
-        return presentationGrant(authorizer, grantType === VP_TOKEN_BEARER_GRANT ? VP_TOKEN_BEARER_GRANT : 'jwt-bearer', params, source, cnf);
+        return presentationGrant(authorizer, grant, params, source, cnf);
       }),
 
     presentationDefinition(subject, scope, walletOwnerType = 'organization') {

@@ -31,8 +31,18 @@ export interface HostedOrganization {
   x509?: { certificateFile: string; keyFile: string };
 }
 
+/**
+ * The grants the token endpoints accept from other organisations: `vp_token-bearer` (RFC021) and `jwt-bearer` (a
+ * presentation, the generic functions) at each organisation's Nuts v6 authorization server, `rfc003` the RFC003-shaped
+ * jwt-bearer grant at `/oauth2/token`. The tenant's own EHR (client credentials) is not affected.
+ */
+export const ACCEPTED_GRANTS = ['vp_token-bearer', 'jwt-bearer', 'rfc003'] as const;
+export type AcceptedGrant = (typeof ACCEPTED_GRANTS)[number];
+
 /** Nuts v6 authorization servers (docs/auth.md, Nuts v6). */
 export interface NutsSettings {
+  /** Default: all of ACCEPTED_GRANTS. */
+  acceptedGrants: AcceptedGrant[];
   /** Scope → Presentation Definitions (default conformance/nuts-policy.json). */
   policyFile?: string;
   trustedCaFiles: string[];
@@ -242,7 +252,7 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
       },
     ],
     trusted: [],
-    nuts: { trustedCaFiles: [], allowSelfSignedCertificates: false },
+    nuts: { acceptedGrants: [...ACCEPTED_GRANTS], trustedCaFiles: [], allowSelfSignedCertificates: false },
   };
 }
 
@@ -317,6 +327,7 @@ function deskSettings(desk: DeskSettings, organizations: { id: string }[]): Desk
 function nutsSettings(raw: Partial<NutsSettings> = {}, resolve: (file: string) => string): NutsSettings {
   const dezi = raw.dezi && { ...raw.dezi, ...(raw.dezi.jwksFile ? { jwksFile: resolve(raw.dezi.jwksFile) } : {}) };
   return {
+    acceptedGrants: raw.acceptedGrants ?? [...ACCEPTED_GRANTS],
     ...(raw.policyFile ? { policyFile: resolve(raw.policyFile) } : {}),
     trustedCaFiles: (raw.trustedCaFiles ?? []).map(resolve),
     allowSelfSignedCertificates: raw.allowSelfSignedCertificates ?? false,

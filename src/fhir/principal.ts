@@ -32,6 +32,11 @@ export interface Person {
   identifier: string;
   name: string;
   role?: string;
+  /**
+   * A Dezi id_token the tenant's EHR handed over for this person: the token client presents it (a DeziUserCredential)
+   * instead of an employee credential the organisation attests itself. A credential: never logged or kept in clear.
+   */
+  dezi?: string;
 }
 
 export interface GrantedResource {

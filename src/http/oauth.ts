@@ -63,13 +63,13 @@ function oauthErrors(bodyBytes: number): ErrorRequestHandler {
   };
 }
 
-function metadata(registry: TrustRegistry) {
+function metadata(registry: TrustRegistry, tokens: TokenService) {
   const issuer = registry.publicBaseUrl;
   return {
     issuer,
     token_endpoint: `${issuer}/oauth2/token`,
     introspection_endpoint: `${issuer}/oauth2/introspect`,
-    grant_types_supported: [JWT_BEARER_GRANT, CLIENT_CREDENTIALS_GRANT],
+    grant_types_supported: [...(tokens.acceptedGrants.includes('rfc003') ? [JWT_BEARER_GRANT] : []), CLIENT_CREDENTIALS_GRANT],
     response_types_supported: [],
     scopes_supported: Object.keys(PURPOSES),
     token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
@@ -91,7 +91,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
     express.urlencoded({ extended: false, limit: bodyBytes, parameterLimit: 32 }),
     express.json({ limit: bodyBytes }),
   ];
-  const discovery = metadata(registry);
+  const discovery = metadata(registry, tokens);
   const documents = didDocuments(registry);
 
   router.post('/oauth2/token', ...body, async (req, res) => {
@@ -106,7 +106,7 @@ export function oauthRouter({ registry, tokens, bodyBytes, bodies }: OAuthRouter
   router.get('/.well-known/oauth-authorization-server/oauth2/:subject', (req, res) => {
     const subject = String(req.params.subject);
     if (!registry.hosted(subject)) throw new OAuthError('invalid_request', `no authorization server '${subject}' here`, { status: 404 });
-    res.json(authorizationServerMetadata(registry.publicBaseUrl, subject));
+    res.json(authorizationServerMetadata(registry.publicBaseUrl, subject, tokens.acceptedGrants));
   });
   router.get('/oauth2/:subject/presentation_definition', (req, res) => {
     res.json(tokens.presentationDefinition(String(req.params.subject), req.query.scope, req.query.wallet_owner_type));

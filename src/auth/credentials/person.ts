@@ -56,15 +56,17 @@ function employee(entry: Record<string, unknown>, holder: string, now: number): 
   const role = text(subject.roleName);
   if (!identifier || !name) throw new TokenError('NutsEmployeeCredential needs credentialSubject.identifier and name');
   const person = { identifier, name, ...(role ? { role } : {}) };
+  return { person, credential: employeeCredential(holder, person, now) };
+}
+
+/** The self-attested NutsEmployeeCredential of `holder` (its DID) for a person, as a presentation carries it (no proof of its own). */
+export function employeeCredential(holder: string, person: Person, now: number): DecodedCredential {
   return {
-    person,
-    credential: {
-      '@context': CONTEXT,
-      type: ['VerifiableCredential', EMPLOYEE_CREDENTIAL],
-      issuer: holder,
-      issuanceDate: new Date(now * 1000).toISOString(),
-      credentialSubject: { id: holder, identifier, name, ...(role ? { roleName: role } : {}) },
-    },
+    '@context': CONTEXT,
+    type: ['VerifiableCredential', EMPLOYEE_CREDENTIAL],
+    issuer: holder,
+    issuanceDate: new Date(now * 1000).toISOString(),
+    credentialSubject: { id: holder, identifier: person.identifier, name: person.name, ...(person.role ? { roleName: person.role } : {}) },
   };
 }
 
@@ -81,6 +83,17 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
   const nbf = numericDate(claims, 'nbf', 'Dezi nbf') ?? numericDate(claims, 'iat', 'Dezi iat');
   if (exp === undefined || exp <= now - CLOCK_SKEW_SECONDS) throw new TokenError('the Dezi id_token has expired');
   if (nbf !== undefined && nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('the Dezi id_token is not valid yet');
+  return deziDeclaration(claims, now);
+}
+
+/**
+ * What a Dezi id_token's claims (v0.7: `abonnee_nummer`, `dezi_nummer`, the name parts, `rol_code`) declare: the
+ * person, their organisation's URA and the credential Presentation Exchange matches. The server reads them after
+ * verifying the token; the client (auth/oauth2/wallet.ts) reads the token its tenant's EHR handed over to match it.
+ */
+export function deziDeclaration(claims: Record<string, unknown>, now: number): VerifiedPersonCredential {
+  const exp = numericDate(claims, 'exp', 'Dezi exp');
+  const nbf = numericDate(claims, 'nbf', 'Dezi nbf') ?? numericDate(claims, 'iat', 'Dezi iat');
   const ura = text(claims.abonnee_nummer, 20);
   const identifier = text(claims.dezi_nummer, 50);
   const name = [claims.voorletters, claims.voorvoegsel, claims.achternaam].map((part) => text(part)).filter(Boolean).join(' ');
@@ -89,13 +102,13 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
   return {
     person: { identifier, name, ...(role ? { role } : {}) },
     ura,
-    expiresAt: exp,
+    ...(exp !== undefined ? { expiresAt: exp } : {}),
     credential: {
       '@context': CONTEXT,
       type: ['VerifiableCredential', DEZI_USER_CREDENTIAL],
       issuer: String(claims.iss),
       issuanceDate: new Date((nbf ?? now) * 1000).toISOString(),
-      expirationDate: new Date(exp * 1000).toISOString(),
+      ...(exp !== undefined ? { expirationDate: new Date(exp * 1000).toISOString() } : {}),
       credentialSubject: {
         identifier: ura,
         name,

@@ -6,7 +6,7 @@ import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import { assertValidAt, certificateFingerprint, fingerprintOf, leafAttributes, parseX5c, verifyChain, type TrustedCa } from './certificates.js';
 import { assertPoliciesHold, formatDidX509, parseDidX509 } from './didX509.js';
-import { credentialTypes, type DecodedCredential } from './w3c.js';
+import { credentialOfJwt, credentialTypes, type DecodedCredential } from './w3c.js';
 
 /**
  * RFC023 X509Credential: a JWT VC issued by the did:x509 of a UZI server certificate (the chain in `x5c`) about the
@@ -127,14 +127,7 @@ export async function verifyX509Credential(jwt: string, trust: X509Trust, now: n
     ...(typeof organization.O === 'string' ? { organizationName: organization.O } : {}),
     ...(typeof organization.L === 'string' ? { city: organization.L } : {}),
     ...(expiresAt !== undefined ? { expiresAt } : {}),
-    credential: {
-      '@context': Array.isArray(vc['@context']) ? vc['@context'] : ['https://www.w3.org/2018/credentials/v1'],
-      type: credentialTypes(vc),
-      issuer: did.did,
-      issuanceDate: new Date((notBefore ?? now) * 1000).toISOString(),
-      ...(expiresAt !== undefined ? { expirationDate: new Date(expiresAt * 1000).toISOString() } : {}),
-      credentialSubject: { ...subject, id: claims.sub },
-    },
+    credential: credentialOfJwt(claims, now),
   };
 }
 

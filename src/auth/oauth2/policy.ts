@@ -19,7 +19,7 @@ export type Policies = ReadonlyMap<string, ScopePolicy>;
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../../conformance/nuts-policy.json', import.meta.url));
 
-function definition(value: unknown, where: string): PresentationDefinition {
+export function validDefinition(value: unknown, where: string): PresentationDefinition {
   let checks: { status: string; message?: string }[];
   try {
     checks = isObject(value) && typeof value.id === 'string' ? [PEX.validateDefinition(value as never)].flat() : [{ status: 'error', message: 'not an object with an id' }];
@@ -38,8 +38,8 @@ export function parsePolicies(raw: unknown, source: string): Policies {
     if (!isKnownPurpose(scope)) throw new Error(`${source}: scope '${scope}' is not a purpose of use this gateway knows`);
     if (!isObject(entry)) throw new Error(`${source}: scope '${scope}' must be an object`);
     policies.set(scope, {
-      organization: definition(entry.organization, `${source}: ${scope}.organization`),
-      ...(entry.user !== undefined ? { user: definition(entry.user, `${source}: ${scope}.user`) } : {}),
+      organization: validDefinition(entry.organization, `${source}: ${scope}.organization`),
+      ...(entry.user !== undefined ? { user: validDefinition(entry.user, `${source}: ${scope}.user`) } : {}),
     });
   }
   return policies;

@@ -9,7 +9,8 @@ import type { DecodedCredential } from '../credentials/w3c.js';
  * Definition, and the introspection claims the definition declares: every constraint field with an `id` names a
  * claim, its value the field's value (a `pattern` with a capture group gives the captured part), as nuts-node's
  * policy files do. pex spends milliseconds on one evaluation, and the answer depends only on the definition and the
- * credentials (already verified), so it is kept per pair.
+ * credentials (already verified), so it is kept per pair: the definition known by its content (a remote's definition,
+ * which the client side matches, may reuse an id of ours).
  */
 export type PresentationDefinition = IPresentationDefinition & { id: string };
 
@@ -67,6 +68,13 @@ function claimsOf(definition: PresentationDefinition, matches: DescriptorMatch[]
 }
 
 const evaluations = new Map<string, DefinitionMatch | string>();
+const fingerprints = new WeakMap<PresentationDefinition, string>();
+
+function fingerprintOf(definition: PresentationDefinition): string {
+  let fingerprint = fingerprints.get(definition);
+  if (fingerprint === undefined) fingerprints.set(definition, (fingerprint = createHash('sha256').update(JSON.stringify(definition)).digest('base64url')));
+  return fingerprint;
+}
 const MAX_EVALUATIONS = 1_000;
 
 function evaluate(definition: PresentationDefinition, credentials: DecodedCredential[]): DefinitionMatch | string {
@@ -80,7 +88,7 @@ function evaluate(definition: PresentationDefinition, credentials: DecodedCreden
 
 /** Matches the credentials (in their presentation order) against the definition; throws when they do not satisfy it. */
 export function matchDefinition(definition: PresentationDefinition, credentials: DecodedCredential[]): DefinitionMatch {
-  const key = createHash('sha256').update(definition.id).update('\n').update(JSON.stringify(credentials)).digest('base64url');
+  const key = createHash('sha256').update(fingerprintOf(definition)).update('\n').update(JSON.stringify(credentials)).digest('base64url');
   let outcome = evaluations.get(key);
   if (outcome === undefined) {
     outcome = evaluate(definition, credentials);
