@@ -633,16 +633,14 @@ export class Walker {
       this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
       return;
     }
+    // The core package's implicit dependency, HL7's extensions package (hl7.fhir.uv.extensions.r4/.r3), is not installed.
     if (url.startsWith(CORE_PREFIX)) {
       this.report('warning', 'informational', `Unknown extension ${url}: its definition comes with the HL7 extensions package, which is not installed, so its content was checked as a plain extension`);
       return;
     }
-    const namespace = publisherNamespace(url);
-    const missing = this.compiler.registry.missingPackagesOf(namespace);
-    const profile = this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
-    const source = missing ? `${missing} (installed packages of ${namespace} depend on it)` : profile && `the package of the declared profile ${profile}`;
-    if (source) {
-      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${source}, which is not installed, so its content was checked as a plain extension`);
+    const notInstalled = this.packageNotInstalled(url);
+    if (notInstalled) {
+      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${notInstalled}, which is not installed, so its content was checked as a plain extension`);
       return;
     }
     if (this.unknownExtensions === 'allow') {
@@ -650,6 +648,27 @@ export class Walker {
       return;
     }
     this.report('error', 'extension', `The extension ${url} could not be found so is not allowed here`);
+  }
+
+  /**
+   * The package an unknown extension's definition would come with, when that package is known to exist but is not
+   * installed: one an installed package of this release depends on, when that package uses canonicals of the
+   * extension's namespace that it does not define (the eOverdracht package depends on zib2017 and uses its
+   * `http://nictiz.nl/fhir/…` and `http://fhir.nl/fhir/…` profiles: those extensions are noted in STU3), or the package of a declared profile
+   * that is not known here, when its canonical base is that of an installed package of another release (the nl-core
+   * R4 profiles and extensions share `http://nictiz.nl/fhir` with the eOverdracht package), or the package of a
+   * loaded profile that uses the extension (nl-generic-functions-ig's eOverdracht-Task and its two Nuts extensions).
+   * Other canonicals are not known to have a definition anywhere.
+   */
+  private packageNotInstalled(url: string): string | undefined {
+    const registry = this.compiler.registry;
+    const namespace = publisherNamespace(url);
+    const missing = registry.missingPackagesOf(namespace);
+    if (missing) return `${missing} (a dependency of an installed package, which uses canonicals of ${namespace})`;
+    if (registry.usesExtension(url)) return 'the package of the loaded profiles that use it';
+    const publisher = registry.packagesWithBase(namespace);
+    const profile = publisher && this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
+    return profile && `the ${this.version.toUpperCase()} package of the declared profile ${profile} (the canonical base of ${publisher})`;
   }
 
   private extensionContext(definition: StructureDefinition): void {

@@ -322,6 +322,13 @@ describe('structure and JSON representation', () => {
     expect(expressionsOf(errors).sort()).toEqual(['Patient.active', 'Patient.birthDate', 'Patient.id', 'Patient.multipleBirth.ofType(integer)']);
   });
 
+  it('wants a canonical absolute, or a #fragment', () => {
+    const measure = (library: string[]) => check({ resourceType: 'Measure', status: 'draft', library });
+    expect(measure(['http://example.org/Library/a', 'urn:uuid:7f8d6e0a-3c1b-4b8e-9a43-2d3f6c1e0b11', '#lib']).errors).toEqual([]);
+    const relative = measure(['Library/library-cms146-example']);
+    expect(relative.text).toMatch(/error Measure.library\[0\]: Canonical URLs must be absolute URLs if they are not fragment references \(Library\/library-cms146-example\)/);
+  });
+
   it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
     const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
     const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });
@@ -397,6 +404,18 @@ describe('terminology, invariants and references', () => {
     expect(expressionsOf(check(nictizInR4).errors)).toEqual(['Patient.extension[0]']);
   });
 
+  it("holds an STU3 HL7 extension to the value types of its current definition: maxValueSet is a uri, no longer a Reference", () => {
+    const binding = (value: Record<string, unknown>) => ({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/p', name: 'P', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Patient', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient', derivation: 'constraint',
+      differential: { element: [{ id: 'Patient.language', path: 'Patient.language', binding: { strength: 'extensible', valueSetUri: 'http://hl7.org/fhir/ValueSet/languages',
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/elementdefinition-maxValueSet', ...value }] } }] },
+    });
+    expect(errorsOf(stu3.validate(binding({ valueUri: 'http://hl7.org/fhir/ValueSet/all-languages' })))).toEqual([]);
+    const reference = errorsOf(stu3.validate(binding({ valueReference: { reference: 'http://hl7.org/fhir/ValueSet/all-languages' } })));
+    expect(describeIssues(reference)).toMatch(/StructureDefinition.differential.element\[0\].binding.extension\[0\]: Unrecognized property 'valueReference'/);
+  });
+
   it('allows an unknown extension with a warning where asked (the server: any organisation may define its own), never an unknown modifier', async () => {
     const lenient = await createValidator({ version: 'r4', unknownExtensions: 'allow' });
     const extension = [{ url: 'http://vvt.example/fhir/StructureDefinition/tarief', valueString: '120 euro' }];
@@ -414,10 +433,14 @@ describe('terminology, invariants and references', () => {
       const outcome = (options.validator ?? r4).validate(patient);
       return { errors: errorsOf(outcome), text: describeIssues(outcome.issue) };
     };
-    // The declared profile is not known: its package may define the extensions of its publisher (http or https).
-    const declared = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
-    expect(declared.errors).toEqual([]);
-    expect(declared.text).toMatch(/information Patient.extension\[0\]: .*the package of the declared profile https:\/\/fkcfhir.org/);
+    // A declared profile that is not known, under the canonical base of an installed package (eOverdracht's, STU3):
+    // its R4 package is not installed, and may define the extensions of that base (http or https).
+    const nlCore = noted('http://nictiz.nl/fhir/StructureDefinition/ext-CodeSpecification', { profile: 'https://nictiz.nl/fhir/StructureDefinition/nl-core-Patient' });
+    expect(nlCore.errors).toEqual([]);
+    expect(nlCore.text).toMatch(/information Patient.extension\[0\]: .*the R4 package of the declared profile https:\/\/nictiz.nl\/fhir\/StructureDefinition\/nl-core-Patient \(the canonical base of nictiz.fhir.nl.stu3.eoverdracht\)/);
+    // Under a base no installed package has, an unknown profile says nothing about where its extensions are: refused, as Java does.
+    const unknownBase = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
+    expect(expressionsOf(unknownBase.errors)).toEqual(['Patient.extension[0]']);
     // The eOverdracht package depends on zib2017, which is not installed: STU3 extensions of nictiz.nl/fhir are noted.
     const zib = noted('http://nictiz.nl/fhir/StructureDefinition/code-specification', { validator: stu3 });
     expect(zib.errors).toEqual([]);
