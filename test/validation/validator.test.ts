@@ -329,6 +329,28 @@ describe('structure and JSON representation', () => {
     expect(relative.text).toMatch(/error Measure.library\[0\]: Canonical URLs must be absolute URLs if they are not fragment references \(Library\/library-cms146-example\)/);
   });
 
+  it("wants a Coding's system absolute, and a code system rather than a value set", () => {
+    const coded = (system: string) => check({ resourceType: 'Patient', maritalStatus: { coding: [{ system, code: 'M' }] } });
+    expect(coded('http://terminology.hl7.org/CodeSystem/v3-MaritalStatus').errors).toEqual([]);
+    expect(coded('v3-MaritalStatus').text).toMatch(/error Patient.maritalStatus.coding\[0\].system: Coding.system must be an absolute reference/);
+    expect(coded('http://hl7.org/fhir/ValueSet/marital-status').text).toMatch(/error Patient.maritalStatus.coding\[0\].system: The Coding references a value set, not a code system/);
+  });
+
+  it('holds search parameters to the core SearchParameters they name: a CapabilityStatement\'s types, a derived parameter\'s bases', () => {
+    const statement = (type: string) => ({
+      resourceType: 'CapabilityStatement', status: 'draft', date: '2026-01-01', kind: 'requirements', description: 'test', fhirVersion: '4.0.1', format: ['json'],
+      rest: [{ mode: 'server', resource: [{ type: 'AllergyIntolerance', searchParam: [{ name: 'clinical-status', definition: 'http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status', type }] }] }],
+    });
+    expect(check(statement('token')).errors).toEqual([]);
+    expect(check(statement('date')).text).toMatch(/error CapabilityStatement.rest\[0\].resource\[0\].searchParam\[0\]: Type mismatch - SearchParameter .* type is token, but type here is date/);
+    const derived = (base: string) => ({
+      resourceType: 'SearchParameter', url: 'http://example.org/SearchParameter/name', name: 'name', status: 'draft', description: 'name', code: 'name',
+      derivedFrom: 'http://hl7.org/fhir/SearchParameter/Organization-name', base: [base], type: 'string', expression: `${base}.name`,
+    });
+    expect(check(derived('Organization')).errors).toEqual([]);
+    expect(check(derived('Patient')).text).toMatch(/error SearchParameter: The resource type Patient is not listed as a base in the SearchParameter this is derived from/);
+  });
+
   it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
     const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
     const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });
