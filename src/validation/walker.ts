@@ -9,6 +9,7 @@ import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './def
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
 import { searchParameterProblems } from './search-parameters.js';
+import { typeProfileProblems } from './type-profiles.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -143,7 +144,7 @@ export class Walker {
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
-    for (const problem of searchParameterProblems(this.version, resource)) this.report('error', 'business-rule', problem.text, problem.at);
+    this.conformanceRules(resource);
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
@@ -224,6 +225,15 @@ export class Walker {
   }
 
   /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
+  /** Rules on conformance resources that are not invariants (the HL7 validator's). */
+  private conformanceRules(resource: Json): void {
+    const problems =
+      resource.resourceType === 'StructureDefinition'
+        ? typeProfileProblems(this.compiler.registry, resource)
+        : searchParameterProblems(this.version, resource);
+    for (const problem of problems) this.report('error', 'business-rule', problem.text, problem.at);
+  }
+
   private domainResourceRules(resource: Json, base: ElementRule): void {
     if (!base.isDomainResource) return;
     if (this.version === 'r4' && !isObject(resource.text)) {

@@ -351,6 +351,18 @@ describe('structure and JSON representation', () => {
     expect(check(derived('Patient')).text).toMatch(/error SearchParameter: The resource type Patient is not listed as a base in the SearchParameter this is derived from/);
   });
 
+  it("wants a StructureDefinition's type profiles of the element's type (a specialization is not its base type)", () => {
+    const profiled = (profile: string) => check({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/o', name: 'O', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Observation', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation', derivation: 'constraint',
+      differential: { element: [{ id: 'Observation.value[x]:valueQuantity', path: 'Observation.valueQuantity', type: [{ code: 'Quantity', profile: [profile] }] }] },
+    });
+    expect(profiled('http://hl7.org/fhir/StructureDefinition/SimpleQuantity').errors).toEqual([]);
+    expect(profiled('http://hl7.org/fhir/StructureDefinition/Count').text).toMatch(
+      /error StructureDefinition.differential.element\[0\].type\[0\].profile\[0\]: Profile http:\/\/hl7.org\/fhir\/StructureDefinition\/Count is for type Count, but the Observation.valueQuantity element has type Quantity/,
+    );
+  });
+
   it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
     const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
     const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });
