@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FhirVersion } from '../fhir/version.js';
 import { asList, isObject } from '../vocabulary/json.js';
 import { baseFolder } from './base-definitions.js';
+import type { ConformanceProblem } from './conformance.js';
 
 type Json = Record<string, unknown>;
 
@@ -30,25 +31,19 @@ function coreSearchParameters(version: FhirVersion): Map<string, SearchParameter
   return byUrl;
 }
 
-/** A problem with a CapabilityStatement or SearchParameter against the core SearchParameters it names, with where it is. */
-export interface SearchParameterProblem {
-  at?: string;
-  text: string;
-}
-
 /**
  * The HL7 validator's rules on search parameters: a CapabilityStatement's searchParam has the type of the
  * SearchParameter its `definition` names, and a SearchParameter's bases are among those of the one it is
  * `derivedFrom`. Only the core SearchParameters are known here; others are not judged.
  */
-export function searchParameterProblems(version: FhirVersion, resource: Json): SearchParameterProblem[] {
+export function searchParameterProblems(version: FhirVersion, resource: Json): ConformanceProblem[] {
   if (resource.resourceType === 'CapabilityStatement') return capabilityProblems(version, resource);
   if (resource.resourceType === 'SearchParameter') return derivationProblems(version, resource);
   return [];
 }
 
-function capabilityProblems(version: FhirVersion, statement: Json): SearchParameterProblem[] {
-  const problems: SearchParameterProblem[] = [];
+function capabilityProblems(version: FhirVersion, statement: Json): ConformanceProblem[] {
+  const problems: ConformanceProblem[] = [];
   asList(statement.rest).forEach((rest, r) => {
     if (!isObject(rest)) return;
     asList(rest.resource).forEach((resource, s) => {
@@ -69,7 +64,7 @@ function capabilityProblems(version: FhirVersion, statement: Json): SearchParame
   return problems;
 }
 
-function derivationProblems(version: FhirVersion, parameter: Json): SearchParameterProblem[] {
+function derivationProblems(version: FhirVersion, parameter: Json): ConformanceProblem[] {
   if (typeof parameter.derivedFrom !== 'string') return [];
   const url = parameter.derivedFrom.split('|')[0];
   const derivedFrom = coreSearchParameters(version).get(url);

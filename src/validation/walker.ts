@@ -3,13 +3,12 @@ import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { outOfBound } from './bounds.js';
 import { BundleContext } from './bundle.js';
+import { conformanceProblems } from './conformance.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
-import { searchParameterProblems } from './search-parameters.js';
-import { typeProfileProblems } from './type-profiles.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -227,11 +226,9 @@ export class Walker {
   /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
   /** Rules on conformance resources that are not invariants (the HL7 validator's). */
   private conformanceRules(resource: Json): void {
-    const problems =
-      resource.resourceType === 'StructureDefinition'
-        ? typeProfileProblems(this.compiler.registry, resource)
-        : searchParameterProblems(this.version, resource);
-    for (const problem of problems) this.report('error', 'business-rule', problem.text, problem.at);
+    for (const problem of conformanceProblems(this.version, this.compiler.registry, this.compiler.trees, resource)) {
+      this.report('error', 'business-rule', problem.text, problem.at);
+    }
   }
 
   private domainResourceRules(resource: Json, base: ElementRule): void {

@@ -363,6 +363,16 @@ describe('structure and JSON representation', () => {
     );
   });
 
+  it('generates the snapshot of a differential-only profile it validates: a path the base does not have fails', () => {
+    const differential = (path: string) => check({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/o', name: 'O', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Observation', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation', derivation: 'constraint',
+      differential: { element: [{ id: 'Observation.valueQuantity', path, min: 1 }, { id: 'Observation.code.coding.system', path: 'Observation.code.coding.system', min: 1 }] },
+    });
+    expect(differential('Observation.valueQuantity').errors).toEqual([]);
+    expect(differential('Observation.valueBla').text).toMatch(/error StructureDefinition: Error generating snapshot: the differential path Observation.valueBla names no element of the base/);
+  });
+
   it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
     const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
     const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });

@@ -1,7 +1,8 @@
 import { asList, isObject } from '../vocabulary/json.js';
 import type { StructureDefinition } from './definitions.js';
+import type { StructureTrees } from './element-tree.js';
 import type { Registry } from './registry.js';
-import type { SearchParameterProblem } from './search-parameters.js';
+import type { ConformanceProblem } from './conformance.js';
 
 type Json = Record<string, unknown>;
 
@@ -11,8 +12,8 @@ type Json = Record<string, unknown>;
  * (`Element`, `DomainResource`): `Count` on a Quantity element is wrong, `SimpleQuantity` is right. A profile
  * not known here is not judged.
  */
-export function typeProfileProblems(registry: Registry, definition: Json): SearchParameterProblem[] {
-  const problems: SearchParameterProblem[] = [];
+export function typeProfileProblems(registry: Registry, definition: Json): ConformanceProblem[] {
+  const problems: ConformanceProblem[] = [];
   for (const view of ['differential', 'snapshot'] as const) {
     const elements = isObject(definition[view]) ? asList((definition[view] as Json).element) : [];
     elements.forEach((element, e) => {
@@ -52,4 +53,17 @@ function isInstanceOf(registry: Registry, definition: StructureDefinition, code:
     if (current && !current.abstract && current.kind !== 'logical') return false;
   }
   return false;
+}
+
+/**
+ * A profile that has only a differential gets its snapshot generated (the HL7 validator does so when it validates
+ * one): a differential path that names no element of the base (`Observation.valueBla`) makes that fail.
+ */
+export function differentialPathProblems(trees: StructureTrees, definition: Json): ConformanceProblem[] {
+  const base = definition.baseDefinition;
+  if (definition.derivation !== 'constraint' || typeof base !== 'string' || isObject(definition.snapshot) || !isObject(definition.differential)) return [];
+  return asList(definition.differential.element)
+    .filter(isObject)
+    .filter((element) => typeof element.path === 'string' && trees.hasPath(base.split('|')[0], element.path) === false)
+    .map((element) => ({ text: `Error generating snapshot: the differential path ${String(element.path)} names no element of the base ${base}` }));
 }
