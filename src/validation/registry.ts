@@ -70,7 +70,7 @@ export class Registry {
   private readonly valueSets = new Map<string, Held<ValueSet>>();
   private readonly codeSystems = new Map<string, Held<CodeSystem>>();
   /** Dependencies of installed packages that are not installed, with the publisher namespaces they must define (read when first asked). */
-  private readonly missingPackages: { names: string[]; namespaces: Pending<Set<string>> & { value?: Set<string> } }[] = [];
+  private readonly missingPackages: { names: string[]; readNamespaces: () => Set<string>; namespaces?: Set<string> }[] = [];
   /** Canonical bases (as publisher namespaces) of the packages installed here, of any release, with their names. */
   private readonly packageBases = new Map<string, Set<string>>();
   private extensionsUsed?: Set<string>;
@@ -103,15 +103,15 @@ export class Registry {
    * publisher namespaces of the canonicals it uses but does not define, which those packages must define.
    */
   addMissingPackages(names: string[], namespaces: () => Set<string>): void {
-    this.missingPackages.push({ names, namespaces: { read: namespaces } });
+    this.missingPackages.push({ names, readNamespaces: namespaces });
   }
 
   /** The packages that installed packages depend on, that are not installed, and that define canonicals of `namespace`; or undefined. */
   missingPackagesOf(namespace: string): string | undefined {
     const names = new Set<string>();
     for (const missing of this.missingPackages) {
-      missing.namespaces.value ??= missing.namespaces.read();
-      if (missing.namespaces.value.has(namespace)) for (const name of missing.names) names.add(name);
+      missing.namespaces ??= missing.readNamespaces();
+      if (missing.namespaces.has(namespace)) for (const name of missing.names) names.add(name);
     }
     return names.size ? [...names].join(', ') : undefined;
   }

@@ -223,7 +223,6 @@ export class Walker {
     return roots;
   }
 
-  /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
   /** Rules on conformance resources that are not invariants (the HL7 validator's). */
   private conformanceRules(resource: Json): void {
     for (const problem of conformanceProblems(this.version, this.compiler.registry, this.compiler.trees, resource)) {
@@ -231,6 +230,7 @@ export class Walker {
     }
   }
 
+  /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
   private domainResourceRules(resource: Json, base: ElementRule): void {
     if (!base.isDomainResource) return;
     if (this.version === 'r4' && !isObject(resource.text)) {
@@ -671,14 +671,14 @@ export class Walker {
   }
 
   /**
-   * The package an unknown extension's definition would come with, when that package is known to exist but is not
-   * installed: one an installed package of this release depends on, when that package uses canonicals of the
-   * extension's namespace that it does not define (the eOverdracht package depends on zib2017 and uses its
-   * `http://nictiz.nl/fhir/…` and `http://fhir.nl/fhir/…` profiles: those extensions are noted in STU3), or the package of a declared profile
-   * that is not known here, when its canonical base is that of an installed package of another release (the nl-core
-   * R4 profiles and extensions share `http://nictiz.nl/fhir` with the eOverdracht package), or the package of a
-   * loaded profile that uses the extension (nl-generic-functions-ig's eOverdracht-Task and its two Nuts extensions).
-   * Other canonicals are not known to have a definition anywhere.
+   * The package an unknown extension's definition would come with, when the installed packages' metadata show that
+   * package to exist and it is not installed: a dependency of an installed package of this release, when that
+   * package uses canonicals of the extension's namespace that it does not define (the eOverdracht package depends on
+   * zib2017 and uses its `http://nictiz.nl/fhir/…` and `http://fhir.nl/fhir/…` profiles: those extensions are noted
+   * in STU3); the package of a loaded profile that uses the extension (nl-generic-functions-ig's eOverdracht-Task
+   * and its two Nuts extensions); or the package of a declared profile that is not known here, when the profile lies
+   * under the canonical base of an installed package of any release (the nl-core R4 profiles and extensions share
+   * `http://nictiz.nl/fhir` with the STU3 eOverdracht package). Other canonicals are not known to be defined anywhere.
    */
   private packageNotInstalled(url: string): string | undefined {
     const registry = this.compiler.registry;
