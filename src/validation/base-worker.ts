@@ -9,20 +9,32 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import type { FhirVersion } from '../fhir/version.js';
 import { BASE_FILES, compactDefinition, type BaseDefinitions } from './base-files.js';
 import { belongsTo, normalizeCodeSystem, normalizeStructureDefinition, normalizeValueSet } from './definitions.js';
+import { currentValueTypes, narrowToCurrent } from './hl7-extensions.js';
 
 type Json = Record<string, unknown>;
 
-const { version, folder, port, signal } = workerData as { version: FhirVersion; folder: string; port: MessagePort; signal: Int32Array };
+const { version, folder, currentExtensions, port, signal } = workerData as {
+  version: FhirVersion;
+  folder: string;
+  /** STU3: the R4 extension definitions, which stand for the current definitions of HL7's extensions (hl7-extensions.ts). */
+  currentExtensions?: string;
+  port: MessagePort;
+  signal: Int32Array;
+};
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Json;
 
 function read(): BaseDefinitions {
   const found: BaseDefinitions = { structures: [], valueSets: [], codeSystems: [] };
+  const current = currentExtensions ? currentValueTypes(readJson(currentExtensions)) : new Map<string, Set<string>>();
   for (const file of BASE_FILES) {
-    const bundle = JSON.parse(readFileSync(path.join(folder, file), 'utf8')) as Json;
+    const bundle = readJson(path.join(folder, file));
     for (const entry of (bundle.entry as Json[] | undefined) ?? []) {
       const resource = entry.resource as Json | undefined;
       if (typeof resource?.url !== 'string') continue;
       if (resource.resourceType === 'StructureDefinition' && belongsTo(resource.fhirVersion as string | undefined, version)) {
         const definition = normalizeStructureDefinition(resource, `${version} ${file}`);
+        narrowToCurrent(definition, current);
         found.structures.push([definition.url, definition.version, compactDefinition(definition)]);
       } else if (resource.resourceType === 'ValueSet') found.valueSets.push([resource.url, compactDefinition(normalizeValueSet(resource))]);
       else if (resource.resourceType === 'CodeSystem') found.codeSystems.push([resource.url, compactDefinition(normalizeCodeSystem(resource))]);

@@ -92,6 +92,34 @@ export class StructureTrees {
     }
   }
 
+  /**
+   * Whether a path (`Observation.valueQuantity`, `Patient.name.family`) names an element of a definition, through
+   * its types' elements and choice renames; an element with several types is not looked into (true: not judged).
+   */
+  hasPath(canonical: string, path: string): boolean | undefined {
+    const tree = this.tree(canonical);
+    if (!tree) return undefined;
+    const [first, ...names] = path.split('.');
+    if (first !== tree.root.name) return false;
+    let node = tree.root;
+    for (const name of names) {
+      const children = node.children.length ? node.children : this.childrenOf(node, tree.root);
+      if (!children) return true;
+      const child = children.find((c) => c.name === name) ?? choiceFor(children, name)?.node;
+      if (!child) return false;
+      node = child;
+    }
+    return true;
+  }
+
+  /** The elements under an element of a built tree: its content reference's, or its one type's (undefined: several types). */
+  private childrenOf(node: ElementNode, root: ElementNode): ElementNode[] | undefined {
+    if (node.def.contentReference) return findByPath(root, node.def.contentReference.slice(node.def.contentReference.indexOf('#') + 1))?.children ?? [];
+    const types = node.def.types ?? [];
+    if (types.length !== 1) return undefined;
+    return this.tree(CORE_PREFIX + types[0].code)?.root.children ?? [];
+  }
+
   private build(definition: StructureDefinition): StructureTree | undefined {
     if (definition.snapshot?.length) return { definition, root: treeFromSnapshot(definition.snapshot), notes: [] };
     if (!definition.differential) return undefined;

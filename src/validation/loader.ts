@@ -5,6 +5,7 @@ import type { FhirVersion } from '../fhir/version.js';
 import { parseXml } from '../fhir/xml.js';
 import {
   belongsTo,
+  CORE_PREFIX,
   normalizeCodeSystem,
   normalizeStructureDefinition,
   normalizeValueSet,
@@ -66,6 +67,7 @@ function withContainedValueSets(registry: Registry, raw: Json, definition: Struc
  */
 function addPackage(registry: Registry, fhirPackage: FhirPackage, file: string): OperationOutcomeIssue[] {
   const { manifest } = fhirPackage;
+  if (manifest.canonical) registry.addPackageBase(publisherNamespace(`${manifest.canonical}/`), manifest.name);
   const release = manifest.fhirVersions.find((fhirVersion) => belongsTo(fhirVersion, registry.version));
   if (!release) return [];
   const source = `${manifest.name}#${manifest.version}`;
@@ -78,13 +80,39 @@ function addPackage(registry: Registry, fhirPackage: FhirPackage, file: string):
     else if (entry.resourceType === 'CodeSystem') registry.addCodeSystem(entry.url, () => normalizeCodeSystem(read(entry)));
   }
   const missing = Object.keys(manifest.dependencies).filter((name) => !CORE_PACKAGE.test(name));
-  if (missing.length && manifest.canonical) registry.addMissingPackages(publisherNamespace(`${manifest.canonical}/`), missing);
+  if (missing.length) registry.addMissingPackages(missing, () => foreignNamespaces(fhirPackage.entries, read));
   return missing.length
     ? [issue('information', 'informational', `Package ${source} (${file}) depends on ${missing.map((name) => `${name}#${manifest.dependencies[name]}`).join(', ')}, not installed: profiles based on them are checked against the core definitions`)]
     : [];
 }
 
 const CORE_PACKAGE = /^hl7\.fhir\.r[0-9]+b?\.core$/;
+
+/**
+ * The publisher namespaces of the profiles a package builds on or points to (base definitions, type and target
+ * profiles) that it does not define, core definitions apart: its dependencies define them. The eOverdracht package
+ * uses zib2017's `http://nictiz.nl/fhir/StructureDefinition/zib-*` and `http://fhir.nl/fhir/StructureDefinition/nl-core-*`.
+ */
+function foreignNamespaces(entries: PackageEntry[], read: (entry: PackageEntry) => Json): Set<string> {
+  const own = new Set(entries.map((entry) => entry.url));
+  const namespaces = new Set<string>();
+  const note = (canonical: unknown) => {
+    if (typeof canonical !== 'string') return;
+    const url = canonical.split('|')[0];
+    if (!own.has(url) && !url.startsWith(CORE_PREFIX)) namespaces.add(publisherNamespace(url));
+  };
+  for (const entry of entries) {
+    if (entry.resourceType !== 'StructureDefinition') continue;
+    const definition = read(entry);
+    note(definition.baseDefinition);
+    for (const view of [definition.differential, definition.snapshot] as (Json | undefined)[]) {
+      for (const element of (view?.element as Json[] | undefined) ?? []) {
+        for (const type of (element.type as Json[] | undefined) ?? []) [type.profile, type.targetProfile].flat().forEach(note);
+      }
+    }
+  }
+  return namespaces;
+}
 
 async function listFiles(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });

@@ -49,7 +49,19 @@ function calendarCheck(value: string | number): string | undefined {
   return day >= 1 && day <= last ? undefined : `${text} is not a valid date`;
 }
 
+/** A scheme (lower case, as the HL7 validator wants it) and something after it, with no spaces. */
+const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:\S+$/;
+
+export const isAbsoluteUrl = (text: string) => ABSOLUTE_URL.test(text);
+
+/** A canonical names a resource by its url, never relatively: it is absolute or a `#fragment` (the HL7 validator's rule). */
+function canonicalCheck(value: string | number): string | undefined {
+  const text = String(value);
+  return text.startsWith('#') || ABSOLUTE_URL.test(text) ? undefined : `Canonical URLs must be absolute URLs if they are not fragment references (${text})`;
+}
+
 const SEMANTIC: Record<string, PrimitiveRule['semantic']> = {
+  canonical: canonicalCheck,
   integer: integerCheck(INT32_MIN),
   positiveInt: integerCheck(1),
   unsignedInt: integerCheck(0),

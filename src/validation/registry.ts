@@ -69,8 +69,11 @@ export class Registry {
   private readonly structures = new Map<string, Held<StructureDefinition>[]>();
   private readonly valueSets = new Map<string, Held<ValueSet>>();
   private readonly codeSystems = new Map<string, Held<CodeSystem>>();
-  /** Publisher namespaces of installed packages whose dependencies are not installed, with those packages' names. */
-  private readonly incompleteNamespaces = new Map<string, Set<string>>();
+  /** Dependencies of installed packages that are not installed, with the publisher namespaces they must define (read when first asked). */
+  private readonly missingPackages: { names: string[]; readNamespaces: () => Set<string>; namespaces?: Set<string> }[] = [];
+  /** Canonical bases (as publisher namespaces) of the packages installed here, of any release, with their names. */
+  private readonly packageBases = new Map<string, Set<string>>();
+  private extensionsUsed?: Set<string>;
   private base?: Registry;
 
   /** `base` is a registry or how to get it: it is asked for on the first canonical this layer does not have. */
@@ -95,16 +98,47 @@ export class Registry {
     this.codeSystems.set(url, typeof codeSystem === 'function' ? new Held(undefined, codeSystem) : new Held(undefined, undefined, codeSystem));
   }
 
-  /** An installed package of `namespace` depends on packages that are not installed, which may define its extensions. */
-  addMissingPackages(namespace: string, packages: string[]): void {
-    const names = this.incompleteNamespaces.get(namespace) ?? new Set();
-    for (const name of packages) names.add(name);
-    this.incompleteNamespaces.set(namespace, names);
+  /**
+   * An installed package depends on packages that are not installed; `namespaces` tells (when first asked) the
+   * publisher namespaces of the canonicals it uses but does not define, which those packages must define.
+   */
+  addMissingPackages(names: string[], namespaces: () => Set<string>): void {
+    this.missingPackages.push({ names, readNamespaces: namespaces });
   }
 
-  /** The packages that installed packages of a publisher namespace depend on but that are not installed, or undefined. */
+  /** The packages that installed packages depend on, that are not installed, and that define canonicals of `namespace`; or undefined. */
   missingPackagesOf(namespace: string): string | undefined {
-    const names = this.incompleteNamespaces.get(namespace);
+    const names = new Set<string>();
+    for (const missing of this.missingPackages) {
+      missing.namespaces ??= missing.readNamespaces();
+      if (missing.namespaces.has(namespace)) for (const name of missing.names) names.add(name);
+    }
+    return names.size ? [...names].join(', ') : undefined;
+  }
+
+  /** Whether a profile loaded into this layer uses `url` as an extension (read when first asked). */
+  usesExtension(url: string): boolean {
+    this.extensionsUsed ??= new Set(
+      this.ownStructureUrls().flatMap((canonical) =>
+        this.ownVersions(canonical).flatMap((definition) =>
+          [...(definition.differential ?? []), ...(definition.snapshot ?? [])].flatMap((element) =>
+            (element.types ?? []).filter((type) => type.code === 'Extension').flatMap((type) => type.profiles.map((profile) => profile.split('|')[0])),
+          ),
+        ),
+      ),
+    );
+    return this.extensionsUsed.has(url);
+  }
+
+  /** A package is installed here (for this release or another) whose `canonical` is `namespace`. */
+  addPackageBase(namespace: string, name: string): void {
+    const names = this.packageBases.get(namespace) ?? new Set();
+    this.packageBases.set(namespace, names.add(name));
+  }
+
+  /** The installed packages (of any release) whose canonical base is `namespace`, or undefined. */
+  packagesWithBase(namespace: string): string | undefined {
+    const names = this.packageBases.get(namespace);
     return names ? [...names].join(', ') : undefined;
   }
 

@@ -3,11 +3,12 @@ import type { IssueSeverity, OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { outOfBound } from './bounds.js';
 import { BundleContext } from './bundle.js';
+import { conformanceProblems } from './conformance.js';
 import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure, TypeRule } from './compile.js';
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
-import { checkPrimitive } from './primitives.js';
+import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -142,6 +143,7 @@ export class Walker {
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
+    this.conformanceRules(resource);
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
@@ -219,6 +221,13 @@ export class Walker {
       }
     }
     return roots;
+  }
+
+  /** Rules on conformance resources that are not invariants (the HL7 validator's). */
+  private conformanceRules(resource: Json): void {
+    for (const problem of conformanceProblems(this.version, this.compiler.registry, this.compiler.trees, resource)) {
+      this.report('error', 'business-rule', problem.text, problem.at);
+    }
   }
 
   /** dom-1..dom-6, checked natively for every DomainResource that is not itself contained. */
@@ -458,6 +467,7 @@ export class Walker {
       this.hosts.pop();
     }
     if (type.code === 'Reference') this.reference(type, value);
+    else if (type.code === 'Coding') this.codingSystem(value.system);
     else if (type.code === 'Extension') this.extensionRules(value);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
@@ -541,6 +551,16 @@ export class Walker {
     if (!coded.some((c) => expansion.has(typeof c.system === 'string' ? c.system : undefined, c.code as string))) {
       const shown = coded.map((c) => `${String(c.system ?? '')}|${String(c.code)}`).join(', ');
       this.report('error', 'code-invalid', `None of the codes (${shown}) are in the required value set ${binding.valueSet}`);
+    }
+  }
+
+  /** A Coding's system names a code system by its absolute url, never a value set (the HL7 validator's rules). */
+  private codingSystem(system: unknown): void {
+    if (typeof system !== 'string') return;
+    if (!isAbsoluteUrl(system)) {
+      this.report('error', 'code-invalid', 'Coding.system must be an absolute reference, not a local reference', 'system');
+    } else if (this.compiler.registry.valueSet(system) && !this.compiler.registry.codeSystem(system)) {
+      this.report('error', 'code-invalid', `The Coding references a value set, not a code system ('${system}')`, 'system');
     }
   }
 
@@ -633,16 +653,14 @@ export class Walker {
       this.report('error', 'extension', `Unknown modifier extension ${url}: a modifier changes the meaning of what it is on and cannot be ignored`);
       return;
     }
+    // The core package's implicit dependency, HL7's extensions package (hl7.fhir.uv.extensions.r4/.r3), is not installed.
     if (url.startsWith(CORE_PREFIX)) {
       this.report('warning', 'informational', `Unknown extension ${url}: its definition comes with the HL7 extensions package, which is not installed, so its content was checked as a plain extension`);
       return;
     }
-    const namespace = publisherNamespace(url);
-    const missing = this.compiler.registry.missingPackagesOf(namespace);
-    const profile = this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
-    const source = missing ? `${missing} (installed packages of ${namespace} depend on it)` : profile && `the package of the declared profile ${profile}`;
-    if (source) {
-      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${source}, which is not installed, so its content was checked as a plain extension`);
+    const notInstalled = this.packageNotInstalled(url);
+    if (notInstalled) {
+      this.report('information', 'informational', `Unknown extension ${url}: its definition may come with ${notInstalled}, which is not installed, so its content was checked as a plain extension`);
       return;
     }
     if (this.unknownExtensions === 'allow') {
@@ -650,6 +668,27 @@ export class Walker {
       return;
     }
     this.report('error', 'extension', `The extension ${url} could not be found so is not allowed here`);
+  }
+
+  /**
+   * The package an unknown extension's definition would come with, when the installed packages' metadata show that
+   * package to exist and it is not installed: a dependency of an installed package of this release, when that
+   * package uses canonicals of the extension's namespace that it does not define (the eOverdracht package depends on
+   * zib2017 and uses its `http://nictiz.nl/fhir/…` and `http://fhir.nl/fhir/…` profiles: those extensions are noted
+   * in STU3); the package of a loaded profile that uses the extension (nl-generic-functions-ig's eOverdracht-Task
+   * and its two Nuts extensions); or the package of a declared profile that is not known here, when the profile lies
+   * under the canonical base of an installed package of any release (the nl-core R4 profiles and extensions share
+   * `http://nictiz.nl/fhir` with the STU3 eOverdracht package). Other canonicals are not known to be defined anywhere.
+   */
+  private packageNotInstalled(url: string): string | undefined {
+    const registry = this.compiler.registry;
+    const namespace = publisherNamespace(url);
+    const missing = registry.missingPackagesOf(namespace);
+    if (missing) return `${missing} (a dependency of an installed package, which uses canonicals of ${namespace})`;
+    if (registry.usesExtension(url)) return 'the package of the loaded profiles that use it';
+    const publisher = registry.packagesWithBase(namespace);
+    const profile = publisher && this.scope.unknownProfiles.find((declared) => publisherNamespace(declared) === namespace);
+    return profile && `the ${this.version.toUpperCase()} package of the declared profile ${profile} (the canonical base of ${publisher})`;
   }
 
   private extensionContext(definition: StructureDefinition): void {

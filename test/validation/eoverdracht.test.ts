@@ -19,6 +19,8 @@ const TASK = `${EXAMPLES}/patient-1.5/eOverdracht-Task-eov-test-1_5-01.xml`;
 const ADVANCE_NOTICE = `${EXAMPLES}/patient-1.5/eOverdracht-AdvanceNotice-eov-test-1_5-01.xml`;
 const NURSING_HANDOFF = `${EXAMPLES}/patient-1.5/eOverdracht-NursingHandoff-Adults-eov-test-1_5-01.xml`;
 const PROFILE = 'http://nictiz.nl/fhir/StructureDefinition/';
+/** The nl-generic-functions-ig's example: it carries two Nuts routing extensions that guide's eOverdracht-Task profile uses. */
+const NUTS_TASK = `${EXAMPLES}/eOverdracht-Task-eov-test-1_1b-REQUESTED.xml`;
 
 function xmlExamples(): string[] {
   const walk = (folder: string): string[] =>
@@ -49,10 +51,20 @@ describe('the Nictiz eOverdracht examples', () => {
     }
   });
 
-  it.each(xmlExamples())('%s validates without errors against its declared profiles', (file) => {
+  it.each(xmlExamples().filter((file) => file !== NUTS_TASK))('%s validates without errors against its declared profiles', (file) => {
     const { errors, text } = errorsFor(example(file));
     expect(errors).toEqual([]);
     expect(text).not.toMatch(/Profile http:\/\/nictiz\.nl\/fhir\/StructureDefinition\/eOverdracht-\S+ is not known/);
+  });
+
+  it("refuses the nl-generic-functions-ig Task example's two Nuts extensions without that guide, and notes them with its profile loaded", async () => {
+    const nuts = (issues: { details?: { text?: string } }[]) => issues.map((i) => i.details?.text ?? '').filter((text) => text.includes('nuts-foundation.github.io'));
+    // Out of the box nothing says these extensions exist anywhere (the declared profile is a file url, not a known canonical): refused, as the HL7 validator does.
+    expect(nuts(errorsFor(example(NUTS_TASK)).errors)).toHaveLength(2);
+    const withGuide = await createValidator({ version: 'stu3', profileFolders: [path.join(FIXTURES, 'eoverdracht-stu3/profiles')] });
+    const outcome = withGuide.validate(example(NUTS_TASK));
+    expect(errorsOf(outcome)).toEqual([]);
+    expect(nuts(outcome.issue.filter((i) => i.severity === 'information'))).toHaveLength(2);
   });
 
   it('refuses the raw TouchStone templates: a placeholder is not a dateTime', () => {

@@ -322,6 +322,57 @@ describe('structure and JSON representation', () => {
     expect(expressionsOf(errors).sort()).toEqual(['Patient.active', 'Patient.birthDate', 'Patient.id', 'Patient.multipleBirth.ofType(integer)']);
   });
 
+  it('wants a canonical absolute, or a #fragment', () => {
+    const measure = (library: string[]) => check({ resourceType: 'Measure', status: 'draft', library });
+    expect(measure(['http://example.org/Library/a', 'urn:uuid:7f8d6e0a-3c1b-4b8e-9a43-2d3f6c1e0b11', '#lib']).errors).toEqual([]);
+    const relative = measure(['Library/library-cms146-example']);
+    expect(relative.text).toMatch(/error Measure.library\[0\]: Canonical URLs must be absolute URLs if they are not fragment references \(Library\/library-cms146-example\)/);
+  });
+
+  it("wants a Coding's system absolute, and a code system rather than a value set", () => {
+    const coded = (system: string) => check({ resourceType: 'Patient', maritalStatus: { coding: [{ system, code: 'M' }] } });
+    expect(coded('http://terminology.hl7.org/CodeSystem/v3-MaritalStatus').errors).toEqual([]);
+    expect(coded('v3-MaritalStatus').text).toMatch(/error Patient.maritalStatus.coding\[0\].system: Coding.system must be an absolute reference/);
+    expect(coded('http://hl7.org/fhir/ValueSet/marital-status').text).toMatch(/error Patient.maritalStatus.coding\[0\].system: The Coding references a value set, not a code system/);
+  });
+
+  it('holds search parameters to the core SearchParameters they name: a CapabilityStatement\'s types, a derived parameter\'s bases', () => {
+    const statement = (type: string) => ({
+      resourceType: 'CapabilityStatement', status: 'draft', date: '2026-01-01', kind: 'requirements', description: 'test', fhirVersion: '4.0.1', format: ['json'],
+      rest: [{ mode: 'server', resource: [{ type: 'AllergyIntolerance', searchParam: [{ name: 'clinical-status', definition: 'http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status', type }] }] }],
+    });
+    expect(check(statement('token')).errors).toEqual([]);
+    expect(check(statement('date')).text).toMatch(/error CapabilityStatement.rest\[0\].resource\[0\].searchParam\[0\]: Type mismatch - SearchParameter .* type is token, but type here is date/);
+    const derived = (base: string) => ({
+      resourceType: 'SearchParameter', url: 'http://example.org/SearchParameter/name', name: 'name', status: 'draft', description: 'name', code: 'name',
+      derivedFrom: 'http://hl7.org/fhir/SearchParameter/Organization-name', base: [base], type: 'string', expression: `${base}.name`,
+    });
+    expect(check(derived('Organization')).errors).toEqual([]);
+    expect(check(derived('Patient')).text).toMatch(/error SearchParameter: The resource type Patient is not listed as a base in the SearchParameter this is derived from/);
+  });
+
+  it("wants a StructureDefinition's type profiles of the element's type (a specialization is not its base type)", () => {
+    const profiled = (profile: string) => check({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/o', name: 'O', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Observation', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation', derivation: 'constraint',
+      differential: { element: [{ id: 'Observation.value[x]:valueQuantity', path: 'Observation.valueQuantity', type: [{ code: 'Quantity', profile: [profile] }] }] },
+    });
+    expect(profiled('http://hl7.org/fhir/StructureDefinition/SimpleQuantity').errors).toEqual([]);
+    expect(profiled('http://hl7.org/fhir/StructureDefinition/Count').text).toMatch(
+      /error StructureDefinition.differential.element\[0\].type\[0\].profile\[0\]: Profile http:\/\/hl7.org\/fhir\/StructureDefinition\/Count is for type Count, but the Observation.valueQuantity element has type Quantity/,
+    );
+  });
+
+  it('generates the snapshot of a differential-only profile it validates: a path the base does not have fails', () => {
+    const differential = (path: string) => check({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/o', name: 'O', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Observation', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Observation', derivation: 'constraint',
+      differential: { element: [{ id: 'Observation.valueQuantity', path, min: 1 }, { id: 'Observation.code.coding.system', path: 'Observation.code.coding.system', min: 1 }] },
+    });
+    expect(differential('Observation.valueQuantity').errors).toEqual([]);
+    expect(differential('Observation.valueBla').text).toMatch(/error StructureDefinition: Error generating snapshot: the differential path Observation.valueBla names no element of the base/);
+  });
+
   it('accepts primitive extensions aligned with their values and refuses empty ones (ele-1)', () => {
     const extension = [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }];
     const good = check({ resourceType: 'Patient', name: [{ given: ['Jan', null], _given: [null, { extension }] }], _birthDate: { extension } });
@@ -397,6 +448,18 @@ describe('terminology, invariants and references', () => {
     expect(expressionsOf(check(nictizInR4).errors)).toEqual(['Patient.extension[0]']);
   });
 
+  it("holds an STU3 HL7 extension to the value types of its current definition: maxValueSet is a uri, no longer a Reference", () => {
+    const binding = (value: Record<string, unknown>) => ({
+      resourceType: 'StructureDefinition', url: 'http://example.org/fhir/StructureDefinition/p', name: 'P', status: 'draft', kind: 'resource', abstract: false,
+      type: 'Patient', baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient', derivation: 'constraint',
+      differential: { element: [{ id: 'Patient.language', path: 'Patient.language', binding: { strength: 'extensible', valueSetUri: 'http://hl7.org/fhir/ValueSet/languages',
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/elementdefinition-maxValueSet', ...value }] } }] },
+    });
+    expect(errorsOf(stu3.validate(binding({ valueUri: 'http://hl7.org/fhir/ValueSet/all-languages' })))).toEqual([]);
+    const reference = errorsOf(stu3.validate(binding({ valueReference: { reference: 'http://hl7.org/fhir/ValueSet/all-languages' } })));
+    expect(describeIssues(reference)).toMatch(/StructureDefinition.differential.element\[0\].binding.extension\[0\]: Unrecognized property 'valueReference'/);
+  });
+
   it('allows an unknown extension with a warning where asked (the server: any organisation may define its own), never an unknown modifier', async () => {
     const lenient = await createValidator({ version: 'r4', unknownExtensions: 'allow' });
     const extension = [{ url: 'http://vvt.example/fhir/StructureDefinition/tarief', valueString: '120 euro' }];
@@ -414,10 +477,14 @@ describe('terminology, invariants and references', () => {
       const outcome = (options.validator ?? r4).validate(patient);
       return { errors: errorsOf(outcome), text: describeIssues(outcome.issue) };
     };
-    // The declared profile is not known: its package may define the extensions of its publisher (http or https).
-    const declared = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
-    expect(declared.errors).toEqual([]);
-    expect(declared.text).toMatch(/information Patient.extension\[0\]: .*the package of the declared profile https:\/\/fkcfhir.org/);
+    // A declared profile that is not known, under the canonical base of an installed package (eOverdracht's, STU3):
+    // its R4 package is not installed, and may define the extensions of that base (http or https).
+    const nlCore = noted('http://nictiz.nl/fhir/StructureDefinition/ext-CodeSpecification', { profile: 'https://nictiz.nl/fhir/StructureDefinition/nl-core-Patient' });
+    expect(nlCore.errors).toEqual([]);
+    expect(nlCore.text).toMatch(/information Patient.extension\[0\]: .*the R4 package of the declared profile https:\/\/nictiz.nl\/fhir\/StructureDefinition\/nl-core-Patient \(the canonical base of nictiz.fhir.nl.stu3.eoverdracht\)/);
+    // Under a base no installed package has, an unknown profile says nothing about where its extensions are: refused, as Java does.
+    const unknownBase = noted('http://fkcfhir.org/fhir/StructureDefinition/orderSource', { profile: 'https://fkcfhir.org/fhir/StructureDefinition/MedRequest' });
+    expect(expressionsOf(unknownBase.errors)).toEqual(['Patient.extension[0]']);
     // The eOverdracht package depends on zib2017, which is not installed: STU3 extensions of nictiz.nl/fhir are noted.
     const zib = noted('http://nictiz.nl/fhir/StructureDefinition/code-specification', { validator: stu3 });
     expect(zib.errors).toEqual([]);
