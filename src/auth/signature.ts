@@ -19,10 +19,9 @@ const PARAMETERS: Record<SigningAlgorithm, { hash: string; ecdsaBytes?: number; 
 /** RSA keys shorter than this verify nothing (RFC 7518 §3.5; jose refuses them too). */
 export const MIN_RSA_MODULUS_BITS = 2048;
 
-/** True when `signature` is `alg`'s signature of `signingInput` (the ASCII `<header>.<payload>`) by `key`. */
-export function signatureMatches(alg: SigningAlgorithm, key: KeyObject, signingInput: string, signature: Buffer): boolean {
+/** True when `signature` is `alg`'s signature of `data` (the ASCII `<header>.<payload>`) by `key`. */
+export function signatureMatches(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   const { hash, ecdsaBytes, pssSaltBytes } = PARAMETERS[alg];
-  const data = Buffer.from(signingInput, 'ascii');
   if (ecdsaBytes !== undefined) {
     // R || S of fixed length (RFC 7518 §3.4), never DER.
     return signature.length === ecdsaBytes && verify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
