@@ -99,7 +99,7 @@ export async function verifyParsedJws({ header, signingInput, payload, signature
   if (!key) throw new TokenError(`unknown key '${checked.kid ?? ''}'`);
   const publicKey = key.keys.get(checked.alg);
   if (!publicKey) throw new TokenError(`key '${checked.kid ?? ''}' may not sign with ${checked.alg}`);
-  if (!signatureMatches(checked.alg, publicKey, signingInput, signature)) throw new TokenError('signature verification failed');
+  if (!(await signatureMatches(checked.alg, publicKey, signingInput, signature))) throw new TokenError('signature verification failed');
   return { header: checked, payload };
 }
 
