@@ -58,7 +58,7 @@ function protectedHeader(encoded: string): ProtectedHeaderParameters {
   return header as ProtectedHeaderParameters;
 }
 
-/** A compact JWS read but not checked: reading a token that comes back unchanged may be done once (verifyJws is not). */
+/** A compact JWS read but not checked: a token that comes back unchanged may be read once, never checked once. */
 export interface ParsedJws {
   header: ProtectedHeaderParameters;
   /** The ASCII `<header>.<payload>` the signature is over. */
@@ -82,9 +82,9 @@ export function parseJws(jws: unknown): ParsedJws {
 
 /**
  * The one signature check every token goes through (grants, client assertions, credentials): a compact JWS
- * (parseJws), an allowed asymmetric `alg`, no `crit` extensions (none is understood here), a key
- * from the caller's trust source (never one the token carries itself), that key allowed for exactly this `alg`, and
- * a valid signature (signature.ts).
+ * (parseJws), an allowed asymmetric `alg`, no `crit` extensions (none is understood here), a key from the caller's
+ * trust source (never one the token carries itself), that key allowed for exactly this `alg`, and a valid signature
+ * (signature.ts).
  */
 export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<VerifiedJws> {
   return verifyParsedJws(parseJws(jws), resolveKey);
@@ -102,7 +102,6 @@ export async function verifyParsedJws({ header, signingInput, payload, signature
   if (!(await signatureMatches(checked.alg, publicKey, signingInput, signature))) throw new TokenError('signature verification failed');
   return { header: checked, payload };
 }
-
 
 /** The verified payload as a JWT claims object. */
 export function claimsOf(payload: Uint8Array): JWTPayload {
