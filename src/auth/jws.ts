@@ -1,4 +1,4 @@
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { GatewayError } from '../errors.js';
 import { REFUSAL_REASONS, type RefusalReason } from '../vocabulary/canonical.js';
 import type { VerificationKey } from './jwk.js';
@@ -33,19 +33,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 /** The header parameters read here that RFC 7515 §4.1 makes strings; a value of another type is refused before use. */
 const STRING_HEADER_PARAMETERS = ['alg', 'typ', 'kid', 'cty'] as const;
 
-function protectedHeader(jws: unknown): ProtectedHeaderParameters {
-  if (typeof jws !== 'string' || !COMPACT_JWS.test(jws)) throw new TokenError('not a compact JWS');
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(jws);
-  } catch {
-    throw new TokenError('malformed JWS header');
-  }
-  for (const name of STRING_HEADER_PARAMETERS) {
-    if (header[name] !== undefined && typeof header[name] !== 'string') throw new TokenError(`header ${name} must be a string`);
-  }
-  return header as ProtectedHeaderParameters;
-}
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** base64url without padding, in its one canonical spelling (the compact form's characters are checked already). */
 function strictBase64url(part: string): Buffer {
@@ -54,14 +42,56 @@ function strictBase64url(part: string): Buffer {
   return bytes;
 }
 
+function protectedHeader(encoded: string): ProtectedHeaderParameters {
+  const bytes = strictBase64url(encoded);
+  let header: unknown;
+  try {
+    header = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw new TokenError('malformed JWS header');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new TokenError('malformed JWS header');
+  for (const name of STRING_HEADER_PARAMETERS) {
+    const value = (header as Record<string, unknown>)[name];
+    if (value !== undefined && typeof value !== 'string') throw new TokenError(`header ${name} must be a string`);
+  }
+  return header as ProtectedHeaderParameters;
+}
+
+/** A compact JWS read but not checked: a token that comes back unchanged may be read once, never checked once. */
+export interface ParsedJws {
+  header: ProtectedHeaderParameters;
+  /** The ASCII `<header>.<payload>` the signature is over. */
+  signingInput: Buffer;
+  payload: Buffer;
+  signature: Buffer;
+}
+
+/** Compact serialisation only, each part canonical base64url, the header a JSON object with string-typed parameters. */
+export function parseJws(jws: unknown): ParsedJws {
+  if (typeof jws !== 'string' || !COMPACT_JWS.test(jws)) throw new TokenError('not a compact JWS');
+  const [encodedHeader, encodedPayload, encodedSignature] = jws.split('.') as [string, string, string];
+  const header = protectedHeader(encodedHeader);
+  return {
+    header,
+    signingInput: Buffer.from(jws.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'ascii'),
+    payload: strictBase64url(encodedPayload),
+    signature: strictBase64url(encodedSignature),
+  };
+}
+
 /**
- * The one signature check every token goes through (grants, client assertions, credentials): compact serialisation
- * only, canonical base64url, an allowed asymmetric `alg`, no `crit` extensions (none is understood here), a key from
- * the caller's trust source (never one the token carries itself), that key allowed for exactly this `alg`, and a
- * valid signature (signature.ts).
+ * The one signature check every token goes through (grants, client assertions, credentials): a compact JWS
+ * (parseJws), an allowed asymmetric `alg`, no `crit` extensions (none is understood here), a key from the caller's
+ * trust source (never one the token carries itself), that key allowed for exactly this `alg`, and a valid signature
+ * (signature.ts).
  */
 export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<VerifiedJws> {
-  const header = protectedHeader(jws);
+  return verifyParsedJws(parseJws(jws), resolveKey);
+}
+
+/** verifyJws of a JWS parseJws read before. */
+export async function verifyParsedJws({ header, signingInput, payload, signature }: ParsedJws, resolveKey: KeyResolver): Promise<VerifiedJws> {
   if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${header.alg ?? ''}' is not allowed`);
   if (header.crit !== undefined) throw new TokenError('crit header parameters are not supported');
   const checked = header as JwsHeader;
@@ -69,16 +99,9 @@ export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<
   if (!key) throw new TokenError(`unknown key '${checked.kid ?? ''}'`);
   const publicKey = key.keys.get(checked.alg);
   if (!publicKey) throw new TokenError(`key '${checked.kid ?? ''}' may not sign with ${checked.alg}`);
-  const [encodedHeader, encodedPayload, encodedSignature] = (jws as string).split('.') as [string, string, string];
-  strictBase64url(encodedHeader);
-  const payload = strictBase64url(encodedPayload);
-  if (!signatureMatches(checked.alg, publicKey, `${encodedHeader}.${encodedPayload}`, strictBase64url(encodedSignature))) {
-    throw new TokenError('signature verification failed');
-  }
+  if (!(await signatureMatches(checked.alg, publicKey, signingInput, signature))) throw new TokenError('signature verification failed');
   return { header: checked, payload };
 }
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The verified payload as a JWT claims object. */
 export function claimsOf(payload: Uint8Array): JWTPayload {

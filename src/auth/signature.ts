@@ -19,13 +19,15 @@ const PARAMETERS: Record<SigningAlgorithm, { hash: string; ecdsaBytes?: number; 
 /** RSA keys shorter than this verify nothing (RFC 7518 §3.5; jose refuses them too). */
 export const MIN_RSA_MODULUS_BITS = 2048;
 
-/** True when `signature` is `alg`'s signature of `signingInput` (the ASCII `<header>.<payload>`) by `key`. */
-export function signatureMatches(alg: SigningAlgorithm, key: KeyObject, signingInput: string, signature: Buffer): boolean {
+/**
+ * Whether `signature` is `alg`'s signature of `data` (the ASCII `<header>.<payload>`) by `key`. The check runs on
+ * libuv's thread pool (node:crypto's asynchronous verify): the event loop goes on with other requests meanwhile,
+ * and the token endpoint checks two such signatures per vp_token-bearer request.
+ */
+export function signatureMatches(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): Promise<boolean> {
   const { hash, ecdsaBytes, pssSaltBytes } = PARAMETERS[alg];
-  const data = Buffer.from(signingInput, 'ascii');
-  if (ecdsaBytes !== undefined) {
-    // R || S of fixed length (RFC 7518 §3.4), never DER.
-    return signature.length === ecdsaBytes && verify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
-  }
-  return verify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pssSaltBytes }, signature);
+  // R || S of fixed length (RFC 7518 §3.4), never DER.
+  if (ecdsaBytes !== undefined && signature.length !== ecdsaBytes) return Promise.resolve(false);
+  const options = ecdsaBytes !== undefined ? { key, dsaEncoding: 'ieee-p1363' as const } : { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pssSaltBytes };
+  return new Promise((resolve, reject) => verify(hash, data, options, signature, (error, valid) => (error ? reject(error) : resolve(valid))));
 }

@@ -41,6 +41,21 @@ describe('verifyJws', () => {
     expect(await refusal(spelledOtherwise)).toBe('JWS part is not canonical base64url');
   });
 
+  it('refuses a header that is not canonical base64url, not UTF-8 JSON, or not a JSON object', async () => {
+    const [, payload, signature] = (await signed({})).split('.');
+    const withHeader = (header: string) => `${header}.${payload}.${signature}`;
+    const json = (text: string) => Buffer.from(text).toString('base64url');
+    const header = json('{"alg":"ES256" }'); // 16 bytes: the last of 22 characters has 4 unused bits
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const spelledOtherwise = `${header.slice(0, -1)}${alphabet[alphabet.indexOf(header.at(-1)!) ^ 1]!}`;
+    expect(Buffer.from(spelledOtherwise, 'base64url')).toEqual(Buffer.from(header, 'base64url'));
+    expect(await refusal(withHeader(spelledOtherwise))).toBe('JWS part is not canonical base64url');
+    expect(await refusal(withHeader(json('["ES256"]')))).toBe('malformed JWS header');
+    expect(await refusal(withHeader(json('{"alg":')))).toBe('malformed JWS header');
+    expect(await refusal(withHeader(Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')))).toBe('malformed JWS header');
+    expect(await refusal(withHeader(json('{"alg":"ES256","kid":7}')))).toBe('header kid must be a string');
+  });
+
   it('refuses any crit header extension, understood or not', async () => {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const critKey = await importVerificationKey(pair.publicKey.export({ format: 'jwk' }) as JWK);

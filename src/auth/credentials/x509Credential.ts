@@ -1,8 +1,8 @@
 import { randomUUID, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
-import { decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
+import { SignJWT, type JWTPayload } from 'jose';
 import { isObject } from '../../vocabulary/json.js';
 import { importVerificationKey, type VerificationKey } from '../jwk.js';
-import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
+import { claimsOf, numericDate, parseJws, TokenError, verifyParsedJws, type ParsedJws } from '../jws.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import { assertValidAt, certificateFingerprint, fingerprintOf, leafAttributes, parseX5c, verifyChain, type TrustedCa } from './certificates.js';
 import { assertPoliciesHold, formatDidX509, parseDidX509 } from './didX509.js';
@@ -45,26 +45,42 @@ async function leafKey(leaf: X509Certificate): Promise<VerificationKey> {
   return key;
 }
 
-/**
- * The claims of a credential whose signature was checked before: a holder presents the same X509Credential (the same
- * bytes, signed by the same certificate) on every request, and a signature check of identical bytes with the same key
- * gives the same answer. Everything that can change (the chain's validity, the trust anchors, the time) is checked on
- * every request all the same.
- */
-const verifiedSignatures = new Map<string, JWTPayload>();
-const MAX_VERIFIED_SIGNATURES = 1_000;
+interface ReadCredential {
+  jws: ParsedJws;
+  /** Not to be trusted before the signature of `jws` is checked. */
+  claims: JWTPayload;
+}
 
-async function signedClaims(jwt: string, did: string, leaf: X509Certificate): Promise<JWTPayload> {
-  const known = verifiedSignatures.get(jwt);
+/**
+ * Credentials as read, before anything is checked: a holder presents the same X509Credential (the same bytes) on
+ * every request, and reading it (base64url, JSON) costs more than checking its signature. Kept only once it has
+ * been verified (so no one fills this with credentials of their own making); its signature, chain, trust anchor,
+ * policies and validity are checked on every request all the same.
+ */
+const readCredentials = new Map<string, ReadCredential>();
+const MAX_READ_CREDENTIALS = 1_000;
+
+function readCredential(jwt: string): ReadCredential {
+  const known = readCredentials.get(jwt);
   if (known) return known;
-  const { payload } = await verifyJws(jwt, (header) => {
-    if (header.kid !== undefined && !header.kid.startsWith(`${did}#`)) throw new TokenError('kid must be a DID URL of the did:x509 issuer');
-    return leafKey(leaf);
-  });
-  const claims = claimsOf(payload);
-  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string);
-  verifiedSignatures.set(jwt, claims);
-  return claims;
+  const jws = parseJws(jwt);
+  return { jws, claims: claimsOf(jws.payload) };
+}
+
+function keepRead(jwt: string, read: ReadCredential): void {
+  if (readCredentials.has(jwt)) return;
+  if (readCredentials.size >= MAX_READ_CREDENTIALS) readCredentials.delete(readCredentials.keys().next().value as string);
+  readCredentials.set(jwt, read);
+}
+
+/** Whether a presented credential is a JWT with an `x5c` header: an X509Credential to verify, not some other kind. */
+export function isX509CredentialJwt(entry: unknown): entry is string {
+  if (typeof entry !== 'string') return false;
+  try {
+    return Array.isArray(readCredential(entry).jws.header.x5c);
+  } catch {
+    return false;
+  }
 }
 
 function trustAnchor(chain: X509Certificate[], fingerprint: string, trust: X509Trust): TrustedCa {
@@ -89,20 +105,19 @@ function assertSubjectWithinPolicies(subject: Record<string, unknown>, policies:
 }
 
 export async function verifyX509Credential(jwt: string, trust: X509Trust, now: number): Promise<VerifiedX509Credential> {
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(jwt);
-  } catch {
-    throw new TokenError('X509Credential is not a JWT');
-  }
-  const chain = parseX5c(header.x5c);
-  const did = parseDidX509(unverifiedClaims(jwt).iss);
+  const read = readCredential(jwt);
+  const { jws, claims } = read;
+  const chain = parseX5c(jws.header.x5c);
+  const did = parseDidX509(claims.iss);
   const anchor = trustAnchor(chain, did.caFingerprint, trust);
   if (anchor.certificate === chain[0]) assertValidAt(anchor.certificate, new Date(now * 1000));
   else verifyChain(chain, anchor, new Date(now * 1000));
   const leaf = chain[0]!;
   assertPoliciesHold(did, leafAttributes(leaf));
-  const claims = await signedClaims(jwt, did.did, leaf);
+  await verifyParsedJws(jws, (header) => {
+    if (header.kid !== undefined && !header.kid.startsWith(`${did.did}#`)) throw new TokenError('kid must be a DID URL of the did:x509 issuer');
+    return leafKey(leaf);
+  });
   const vc = claims.vc;
   if (!isObject(vc) || !credentialTypes(vc).includes(X509_CREDENTIAL)) throw new TokenError('not an X509Credential');
   if (vc.issuer !== undefined && vc.issuer !== did.did) throw new TokenError('vc.issuer differs from iss');
@@ -120,6 +135,7 @@ export async function verifyX509Credential(jwt: string, trust: X509Trust, now: n
   const ura = typeof otherName === 'string' ? URA_IN_OTHER_NAME.exec(otherName)?.[1] : undefined;
   if (!ura) throw new TokenError('X509Credential has no URA in san.otherName');
   const organization = isObject(subject.subject) ? subject.subject : {};
+  keepRead(jwt, read);
   return {
     subjectDid: claims.sub,
     issuer: did.did,

@@ -1,11 +1,10 @@
-import { decodeProtectedHeader } from 'jose';
 import { isObject } from '../../vocabulary/json.js';
 import { invalidRequest, OAuthError } from '../errors.js';
 import { TokenError } from '../jws.js';
 import { isPersonCredential, verifyPersonCredential, type DeziTrust, type VerifiedPersonCredential } from '../credentials/person.js';
 import { verifyPresentation, type DidKeyResolver, type VerifiedPresentation } from '../credentials/presentation.js';
 import type { DecodedCredential } from '../credentials/w3c.js';
-import { verifyX509Credential, type VerifiedX509Credential, type X509Trust } from '../credentials/x509Credential.js';
+import { isX509CredentialJwt, verifyX509Credential, type VerifiedX509Credential, type X509Trust } from '../credentials/x509Credential.js';
 import type { Policies, ScopePolicy } from './policy.js';
 import { assertSubmission, matchDefinition } from './presentationExchange.js';
 
@@ -47,15 +46,6 @@ export function scopePolicy(policies: Policies, scope: unknown): { scope: string
   if (!policy) throw new OAuthError('invalid_scope', `scope '${scope}' is not one scope this authorization server knows`);
   return { scope: scope.trim(), policy };
 }
-
-const isX509CredentialJwt = (entry: unknown): entry is string => {
-  if (typeof entry !== 'string') return false;
-  try {
-    return Array.isArray(decodeProtectedHeader(entry).x5c);
-  } catch {
-    return false;
-  }
-};
 
 async function credentialsOf(presentation: VerifiedPresentation, options: PresentationGrantOptions, now: number) {
   let organization: VerifiedX509Credential | undefined;
