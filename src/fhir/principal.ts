@@ -32,6 +32,11 @@ export interface Person {
   identifier: string;
   name: string;
   role?: string;
+  /**
+   * The Dezi id_token the person was named with (the EHR passed it, verified here): a bearer credential of limited
+   * life, passed on in the person's credential to another organisation, never logged nor put in an AuditEvent.
+   */
+  dezi?: string;
 }
 
 export interface GrantedResource {

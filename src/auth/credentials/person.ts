@@ -1,6 +1,6 @@
 import { isObject } from '../../vocabulary/json.js';
 import type { VerificationKey } from '../jwk.js';
-import { claimsOf, numericDate, TokenError, verifyJws } from '../jws.js';
+import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import { credentialTypes, issuerId, type DecodedCredential } from './w3c.js';
 
@@ -74,7 +74,41 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
   if (!isObject(proof) || !DEZI_PROOF_TYPES.includes(String(proof.type)) || typeof proof.jwt !== 'string') {
     throw new TokenError(`a DeziUserCredential needs a proof of type ${DEZI_PROOF_TYPES.join(' or ')} with the id_token`);
   }
-  const { payload } = await verifyJws(proof.jwt, (header) => (header.kid ? trust.keys.get(header.kid) : undefined));
+  const { claims, person, ura, exp, nbf } = await verifyDeziIdToken(proof.jwt, trust, now);
+  return {
+    person,
+    ura,
+    expiresAt: exp,
+    credential: {
+      '@context': CONTEXT,
+      type: ['VerifiableCredential', DEZI_USER_CREDENTIAL],
+      issuer: String(claims.iss),
+      issuanceDate: new Date((nbf ?? now) * 1000).toISOString(),
+      expirationDate: new Date(exp * 1000).toISOString(),
+      credentialSubject: {
+        identifier: ura,
+        name: person.name,
+        employee: { identifier: person.identifier, ...(person.role ? { role: person.role } : {}), ...(text(claims.rol_naam) ? { role_name: text(claims.rol_naam) } : {}) },
+      },
+    },
+  };
+}
+
+/** A Dezi id_token verified against the key set: the person it declares, the URA they work for, its validity. */
+export interface VerifiedDeziIdToken {
+  claims: Record<string, unknown>;
+  person: Person;
+  ura: string;
+  exp: number;
+  nbf?: number;
+}
+
+/**
+ * Verifies a Dezi id_token (signature by a key of the set, issuer, validity) and reads the person and organisation
+ * from it; throws TokenError otherwise. Used for a DeziUserCredential's proof and for the id_token a tenant's EHR passes.
+ */
+export async function verifyDeziIdToken(idToken: string, trust: DeziTrust, now: number): Promise<VerifiedDeziIdToken> {
+  const { payload } = await verifyJws(idToken, (header) => (header.kid ? trust.keys.get(header.kid) : undefined));
   const claims = claimsOf(payload);
   if (!trust.issuers.includes(String(claims.iss))) throw new TokenError('the Dezi id_token has an unknown issuer');
   const exp = numericDate(claims, 'exp', 'Dezi exp');
@@ -86,23 +120,21 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
   const name = [claims.voorletters, claims.voorvoegsel, claims.achternaam].map((part) => text(part)).filter(Boolean).join(' ');
   const role = text(claims.rol_code, 50);
   if (!ura || !identifier || !name) throw new TokenError('the Dezi id_token needs abonnee_nummer, dezi_nummer and a name');
-  return {
-    person: { identifier, name, ...(role ? { role } : {}) },
-    ura,
-    expiresAt: exp,
-    credential: {
-      '@context': CONTEXT,
-      type: ['VerifiableCredential', DEZI_USER_CREDENTIAL],
-      issuer: String(claims.iss),
-      issuanceDate: new Date((nbf ?? now) * 1000).toISOString(),
-      expirationDate: new Date(exp * 1000).toISOString(),
-      credentialSubject: {
-        identifier: ura,
-        name,
-        employee: { identifier, ...(role ? { role } : {}), ...(text(claims.rol_naam) ? { role_name: text(claims.rol_naam) } : {}) },
-      },
-    },
-  };
+  return { claims, person: { identifier, name, ...(role ? { role } : {}) }, ura, exp, ...(nbf !== undefined ? { nbf } : {}) };
+}
+
+/** The person without their Dezi id_token once it has expired (at `now`, seconds): it opens nothing any more. */
+export function withoutExpiredDezi<P extends { dezi?: string }>(person: P, now: number): P {
+  if (person.dezi === undefined) return person;
+  let exp: unknown;
+  try {
+    exp = unverifiedClaims(person.dezi).exp;
+  } catch {
+    exp = undefined;
+  }
+  if (typeof exp === 'number' && exp > now) return person;
+  const { dezi: _dezi, ...rest } = person;
+  return rest as P;
 }
 
 export function verifyPersonCredential(entry: Record<string, unknown>, holder: string, dezi_: DeziTrust | undefined, now: number): Promise<VerifiedPersonCredential> {
