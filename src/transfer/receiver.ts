@@ -9,6 +9,7 @@ import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
 import { TRANSFER_STATE_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
+import { asList, isObject } from '../vocabulary/json.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announcedTask } from './notification-task.js';
 import { announceStatus, identifiesOrganization, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
@@ -99,7 +100,12 @@ export const AWAITING_PERSON = {
   text: 'The sender opens the nursing handoff only to a named person: call $pull on this Task, or update it, with a token that names the nurse',
 } as const;
 
-export const isAwaitingPerson = (task: Resource) => JSON.stringify(task.businessStatus) === JSON.stringify(AWAITING_PERSON);
+const AWAITING = AWAITING_PERSON.coding[0];
+
+function isAwaitingPerson(task: Resource): boolean {
+  const codings = isObject(task.businessStatus) ? asList(task.businessStatus.coding) : [];
+  return codings.some((coding) => isObject(coding) && coding.system === AWAITING.system && coding.code === AWAITING.code);
+}
 
 /** What the pull brought of the document: the resources, or a refusal that a named person would lift. */
 type PulledDocument = { resources: Resource[]; awaitingPerson: boolean };
@@ -297,7 +303,10 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   }
   const refused = checkTaskUpdate('receiver', current[version], proposed);
   if (refused) throw new OperationOutcomeError(refused);
-  if (change.person) await rememberPerson(context, tenant, record, change.person, current.stu3);
+  if (change.person) {
+    await rememberPerson(context, tenant, record, change.person);
+    if (isAwaitingPerson(current.stu3)) await queuePull(context, tenant, record);
+  }
   const given = answerIn(proposed);
   if (sameAnswer(given, answerIn(current.stu3))) return current[version];
   const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, given), lastModified: nowInstant(context) }, current);
@@ -313,12 +322,11 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
 }
 
 /**
- * The person the EHR names for the transfer from now on; when the local Task awaits a person for its document, the
- * pull is queued again, to carry them.
+ * The person the EHR names for the transfer from now on. Naming one is what a local Task awaiting a person waits
+ * for: the callers then queue the pull again, to carry them.
  */
-async function rememberPerson(context: TransferContext, tenant: string, record: InboundTransfer, person: Person, local: Resource): Promise<void> {
+async function rememberPerson(context: TransferContext, tenant: string, record: InboundTransfer, person: Person): Promise<void> {
   if (JSON.stringify(person) !== JSON.stringify(record.person)) await saveInbound(context.store, tenant, { ...record, person });
-  if (isAwaitingPerson(local)) await queuePull(context, tenant, record);
 }
 
 async function queuePull(context: TransferContext, tenant: string, { sender, task }: Pick<InboundTransfer, 'sender' | 'task'>): Promise<void> {
@@ -338,8 +346,8 @@ export async function pullOnBehalf(context: TransferContext, request: { tenant: 
     const record = await readInbound(tx.store, tenant, task);
     const local = record && (await readTask(tx.store.resources, tenant, task));
     if (!record || !local) throw new OperationOutcomeError(notFound(`Task/${task} is no transfer offered to '${tenant}'`));
-    await rememberPerson(tx, tenant, record, person, local.stu3);
-    if (!isAwaitingPerson(local.stu3)) await queuePull(tx, tenant, record);
+    await rememberPerson(tx, tenant, record, person);
+    await queuePull(tx, tenant, record);
     return local[version];
   });
 }

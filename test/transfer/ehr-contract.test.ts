@@ -146,6 +146,17 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     await senderTask(task.id!, 'completed');
   });
 
+  // Before any handoff of this sender reaches VVT Twee: a document held already is not pulled again.
+  it('answers $pull only for a token that names a person, and only for a transfer offered to the tenant', async () => {
+    const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
+    const waiting = await localTaskOf(vvt2, task.id!, 'in-progress');
+    const machine = await ehrToken(receiver.url, vvt2, null);
+    expect((await fhirCall(receiver.url, machine, 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(422);
+    expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(404);
+    const stillWaiting = await fhirCall(receiver.url, machine, 'GET', `/fhir/stu3/Task/${waiting.id}`);
+    expect(stillWaiting.body.businessStatus).toEqual(AWAITING_PERSON);
+  });
+
   it('hands over at once in the partial workflow: the Task awaits a person, the EHR names the nurse, the handoff follows', async () => {
     const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
     // The notified pull names nobody: the sender's person policy keeps the handoff closed, the Task is there all the same.
@@ -165,16 +176,6 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     expect(await handoffReadersAtSender()).toContainEqual({ who: nurseOf(vvt2).id, name: nurseOf(vvt2).name });
     await answer(vvt2, copy, { status: 'completed' });
     await senderTask(task.id!, 'completed');
-  });
-
-  it('answers $pull only for a token that names a person, and only for a transfer offered to the tenant', async () => {
-    const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
-    const waiting = await localTaskOf(vvt2, task.id!, 'in-progress');
-    const machine = await ehrToken(receiver.url, vvt2, null);
-    expect((await fhirCall(receiver.url, machine, 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(422);
-    expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(404);
-    const stillWaiting = await fhirCall(receiver.url, machine, 'GET', `/fhir/stu3/Task/${waiting.id}`);
-    expect(stillWaiting.body.businessStatus).toEqual(AWAITING_PERSON);
   });
 
   it('moves a requested Task straight to in-progress (partial workflow) when the EHR PUTs it with the handoff', async () => {
