@@ -93,7 +93,7 @@ describe('capabilityStatement', () => {
     expect(operationsOf('Composition')).toEqual([{ name: 'document', definition: 'http://hl7.org/fhir/OperationDefinition/Composition-document' }]);
     expect(operationsOf('Patient')).toBeUndefined();
     const [stu3] = (capabilityStatement({ ...input('stu3'), routes }) as unknown as Capability).rest;
-    expect(names(stu3.operation)).toEqual(['document', 'events', 'handoff', 'offer', 'resend', 'status', 'validate']);
+    expect(names(stu3.operation)).toEqual(['document', 'events', 'handoff', 'offer', 'pull', 'resend', 'status', 'validate']);
     expect(stu3.resource.every((resource) => !('operation' in resource))).toBe(true);
   });
 });
