@@ -17,7 +17,8 @@ export const REFUSAL_REASON_PARAMETER = 'vervolgzorg_refusal_reason';
 /**
  * The state of an inbound transfer as the receiving EHR sees it on its local Task (Task.businessStatus, beside the
  * sender's status): `awaiting-person` while the sender opens the nursing handoff only to a named person and nobody
- * at the receiver has been named yet (docs/transfer.md, A handoff that needs a person).
+ * at the receiver has been named yet (docs/transfer.md, A handoff that needs a person;
+ * profiles/r4/transfer/CodeSystem-transfer-state.json).
  */
 export const TRANSFER_STATE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/transfer-state`;
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuth } from '../../src/auth/index.js';
@@ -337,6 +338,11 @@ describe('the receiver, when the sender opens the handoff only to a person', () 
     expect(sender.state.handoffReaders).toEqual([{ ...NURSE, dezi }]);
     // The Dezi id_token was needed for the handoff only: the transfer record keeps the person without it.
     expect((await readInbound(waiting.store, vvt.id, localTask()))?.person).toEqual(NURSE);
+  });
+
+  it("marks the waiting Task with the one concept of CodeSystem transfer-state", () => {
+    const codeSystem = JSON.parse(readFileSync(new URL('../../profiles/r4/transfer/CodeSystem-transfer-state.json', import.meta.url), 'utf8')) as { url: string; concept: { code: string; display: string }[] };
+    expect(AWAITING_PERSON.coding).toEqual(codeSystem.concept.map(({ code, display }) => ({ system: codeSystem.url, code, display })));
   });
 
   it('refuses $pull to a token that names no person', async () => {
