@@ -345,6 +345,18 @@ describe('the receiver, when the sender opens the handoff only to a person', () 
     expect(AWAITING_PERSON.coding).toEqual(codeSystem.concept.map(({ code, display }) => ({ system: codeSystem.url, code, display })));
   });
 
+  it('queues the pull again when the EHR updates the waiting Task with a token naming the nurse', async () => {
+    const sender = await inProgressSender(new RemoteFailure(403, userIdentityRequired));
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    const pulls = async () => (await outboxOf(waiting, vvt.id, OUTBOX_KINDS.pull)).length;
+    const before = await pulls();
+    await answer(waiting, { tenant: vvt.id, version: 'stu3', proposed: (await localCopy())!, person: NURSE });
+    expect(await pulls()).toBe(before + 1);
+    sender.state.handoffReaders.length = 0;
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect([sender.state.handoffReaders, (await localCopy())?.businessStatus]).toEqual([[NURSE], undefined]);
+  });
+
   it('refuses $pull to a token that names no person', async () => {
     await inProgressSender(new RemoteFailure(403, userIdentityRequired));
     await expect(pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask() })).rejects.toMatchObject({ outcome: { id: 'unprocessable' } });
