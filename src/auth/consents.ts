@@ -9,6 +9,8 @@ import {
   CONSENT_SCOPE_SYSTEM,
   EOVERDRACHT_CONSENT_SCOPE,
   ORGANIZATION_ID_SYSTEM,
+  REFUSAL_REASON_SYSTEM,
+  REFUSAL_REASONS,
   URA_SYSTEM,
 } from '../vocabulary/canonical.js';
 
@@ -82,9 +84,16 @@ function applies(consent: Resource, holder: NamedOrganization, actor: NamedOrgan
   return asList(provision.data).some((data) => isObject(data) && isObject(data.reference) && data.reference.reference === key);
 }
 
-/** The 403 of a request that a token naming no person may not make. */
-export const userIdentityRequired = (request: AccessRequest) =>
-  forbidden(`${request.operation} ${request.path} requires a user identity: the token names no person (the grant's usi, or an employee or Dezi credential)`);
+/**
+ * The 403 of a request that a token naming no person may not make, with the refusal reason `user-identity-required`:
+ * a receiver of ours then waits for its EHR to name the person instead of giving up (transfer/receiver.ts).
+ */
+export function userIdentityRequired(request: AccessRequest): OperationOutcome {
+  const result = forbidden(`${request.operation} ${request.path} requires a user identity: the token names no person (the grant's usi, or an employee or Dezi credential)`);
+  const details = result.issue[0]!.details!;
+  details.coding = [{ system: REFUSAL_REASON_SYSTEM, code: REFUSAL_REASONS.userIdentityRequired }];
+  return result;
+}
 
 const requiresPerson = (consent: Resource) =>
   asList(consent.extension).some((extension) => isObject(extension) && extension.url === CONSENT_REQUIRES_PERSON_EXTENSION && extension.valueBoolean === true);

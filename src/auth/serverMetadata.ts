@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import { REQUEST_TIMEOUT_MS } from '../fhir/client/remote.js';
 import { isObject } from '../vocabulary/json.js';
 import { assertTransportAllowed } from './transport.js';
@@ -30,7 +31,9 @@ export interface MetadataReader {
 }
 
 /** The server refused to give the Presentation Definition of a scope: its status and RFC 6749 error. */
-export class DefinitionRefused extends Error {
+export class DefinitionRefused extends GatewayError {
+  static override readonly code = 'ERR_PRESENTATION_DEFINITION_REFUSED';
+
   constructor(
     readonly status: number,
     readonly error: string | undefined,

@@ -5,6 +5,7 @@ import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
+import { verifyDeziIdToken, type VerifiedPersonCredential } from './credentials/person.js';
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
 import { issuerOf } from './oauth2/metadata.js';
@@ -391,18 +392,46 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     return { client: registry.ehrClient(verified.iss) as EhrParty, assertion: verified };
   }
 
+  /**
+   * The person a tenant's EHR names by the Dezi id_token it passes (the client assertion's `dezi_id_token`): verified
+   * against the Dezi key set, for the tenant's own URA; the token issued lives no longer than the id_token.
+   */
+  async function deziPersonOf(idToken: unknown, authorizer: HostedParty, now: number): Promise<{ person: Principal['person']; exp?: number }> {
+    if (typeof idToken !== 'string' || idToken === '') throw invalidRequest('dezi_id_token must be a Dezi id_token (a JWT)');
+    const trust = deps.presentations?.dezi;
+    if (!trust) throw invalidRequest('dezi_id_token is not accepted here: no Dezi key set is configured (nuts.dezi)');
+    let verified: VerifiedPersonCredential;
+    try {
+      verified = await verifyDeziIdToken(idToken, trust, now);
+    } catch (error) {
+      throw error instanceof TokenError ? invalidGrant(`dezi_id_token refused: ${error.message}`) : error;
+    }
+    const { ura, id } = authorizer.organization;
+    if (verified.ura !== ura) throw invalidGrant(`dezi_id_token refused: it is for organisation ${verified.ura}, not '${id}' (URA ${ura ?? 'none configured'})`);
+    return { person: { ...verified.person, dezi: idToken }, ...(verified.expiresAt !== undefined ? { exp: verified.expiresAt } : {}) };
+  }
+
+  /** The person the EHR's client assertion names: `usi` (the gateway vouches for it) or `dezi_id_token`, not both. */
+  async function ehrPersonOf(claims: VerifiedAssertion['claims'], authorizer: HostedParty, now: number): Promise<{ person: Principal['person']; exp?: number }> {
+    if (claims.dezi_id_token === undefined) {
+      try {
+        return { person: personOf(claims.usi) };
+      } catch (error) {
+        throw invalidRequest((error as Error).message);
+      }
+    }
+    if (claims.usi !== undefined) throw invalidRequest('name the person once: usi or dezi_id_token, not both');
+    return deziPersonOf(claims.dezi_id_token, authorizer, now);
+  }
+
   async function clientCredentials(params: Record<string, unknown>, source: RequestSource, cnf: AccessTokenGrant['cnf']): Promise<TokenResponse> {
     const now = nowSeconds(clock);
     const { client, assertion } = await authenticateClient(params, now, source);
-    let person: Principal['person'];
-    try {
-      person = personOf(assertion.claims.usi);
-    } catch (error) {
-      throw invalidRequest((error as Error).message);
-    }
     const authorizer = registry.hosted(client.tenant) as HostedParty;
     try {
-      return await issue(authorizer, { sub: client.client.clientId, kind: 'ehr', resources: [], credentials: [], person, cnf }, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before', grantType: 'client_credentials' }, now);
+      const { person, exp } = await ehrPersonOf(assertion.claims, authorizer, now);
+      const grant = { sub: client.client.clientId, kind: 'ehr' as const, resources: [], credentials: [], person, cnf };
+      return await issue(authorizer, grant, { values: [jtiOf('client-assertion', assertion)], replayed: 'jti has been used before', grantType: 'client_credentials' }, now, exp);
     } catch (error) {
       const refusal = error instanceof TokenError ? new TokenError(`client assertion ${error.message}`) : error;
       throw await refuseVerified(refusal, assertion, 'ehr', source);
@@ -530,7 +559,10 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         try {
           const claims = await verifier.verify(token);
           if (claims.tenant !== client.tenant) return { active: false };
-          return { ...presentationClaimsOf(claims), active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...claims };
+          const { person, ...rest } = claims;
+          // The person's Dezi id_token is a bearer credential: it opened this token, and goes no further.
+          const named = person && (({ dezi: _dezi, ...shown }) => shown)(person);
+          return { ...presentationClaimsOf(claims), active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...rest, ...(named ? { person: named } : {}) };
         } catch (error) {
           if (error instanceof TokenError) return { active: false };
           throw error;

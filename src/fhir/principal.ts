@@ -33,8 +33,10 @@ export interface Person {
   name: string;
   role?: string;
   /**
-   * A Dezi id_token the tenant's EHR handed over for this person: the token client presents it (a DeziUserCredential)
-   * instead of an employee credential the organisation attests itself. A credential: never logged or kept in clear.
+   * A Dezi id_token the tenant's EHR handed over for this person (verified here, for the tenant's URA): the token
+   * client presents it (a DeziUserCredential) instead of an employee credential the organisation attests itself. A
+   * credential: never logged nor put in an AuditEvent or an introspection response; stored only while needed (the
+   * EHR's access token, which lives no longer than it; an inbound transfer's record until its handoff is stored).
    */
   dezi?: string;
 }

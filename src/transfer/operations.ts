@@ -12,6 +12,7 @@ import { type Coding, type DocumentKind } from './codes.js';
 import { requireRole, type TransferContext } from './context.js';
 import { withUnitOfWork } from './context.js';
 import type { DocumentSource } from './document.js';
+import { pullOnBehalf } from './receiver.js';
 import { handoff, offer, trustedByIdentifier } from './sender.js';
 
 /**
@@ -23,10 +24,17 @@ import { handoff, offer, trustedByIdentifier } from './sender.js';
  * - `POST [base]/Task/[id]/$handoff`: the nursing handoff (`nursingHandoff` Bundle or `composition` reference) for
  *   the receiver that accepted; the Task goes in-progress and the other candidates are cancelled.
  *
- * Both work on the R4 and the STU3 base; what goes out to receivers is STU3.
+ *
+ * And the receiving EHR's (conformance/OperationDefinition-eoverdracht-pull.json):
+ *
+ * - `POST [base]/Task/[id]/$pull`: the pull of the sender's Task and its document, on behalf of the person the EHR's
+ *   token names (a sender may open the nursing handoff only to a person); answers the local Task.
+ *
+ * All work on the R4 and the STU3 base; what goes out to other organisations is STU3.
  */
 const OFFER = operationDefinition('eoverdracht-offer');
 const HANDOFF = operationDefinition('eoverdracht-handoff');
+const PULL = operationDefinition('eoverdracht-pull');
 
 export function transferRoutes(context: TransferContext): RouteDefinition[] {
   const offerHandler: FhirHandler = async (request, rest) => {
@@ -51,9 +59,20 @@ export function transferRoutes(context: TransferContext): RouteDefinition[] {
     });
     return [outcome('ok', [issue('information', 'informational', 'Handed over'), ...issues]), answer(HANDOFF, [result], issues)];
   };
+  const pullHandler: FhirHandler = async (request, rest) => {
+    const { principal } = rest;
+    const task = await pullOnBehalf(withUnitOfWork(context, rest.store), {
+      tenant: principal.tenant,
+      version: rest.services.version,
+      task: request.params.id,
+      ...(principal.person ? { person: principal.person } : {}),
+    });
+    return [outcome('ok', [issue('information', 'informational', 'Pull queued on behalf of the person the token names')]), writeOperationOutput(PULL, { task })];
+  };
   return [
     { method: 'POST', path: '$offer', access: 'operation', interactions: [], operation: OFFER, audit: true, handler: offerHandler },
     { method: 'POST', path: 'Task/:id/$handoff', access: 'operation', interactions: [], operation: HANDOFF, audit: true, handler: handoffHandler },
+    { method: 'POST', path: 'Task/:id/$pull', access: 'operation', interactions: [], operation: PULL, audit: true, handler: pullHandler },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { REFUSAL_REASONS } from '../vocabulary/canonical.js';
+import { REFUSAL_REASON_SYSTEM, REFUSAL_REASONS } from '../vocabulary/canonical.js';
 import { TokenRequestError, type TokenClient } from '../auth/client.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { GatewayError } from '../errors.js';
@@ -141,4 +141,21 @@ function failure(what: string, permanent: number[]): (error: unknown) => never {
     const message = `${what} ${error.message}`;
     throw permanent.includes(error.status) ? new PermanentFailure(message, { cause: error }) : new Error(message, { cause: error });
   };
+}
+
+/** The other side's answer behind a failed call, when it answered with an error status. */
+export function remoteAnswerOf(error: unknown): RemoteFailure | undefined {
+  return error instanceof Error && error.cause instanceof RemoteFailure ? error.cause : undefined;
+}
+
+/**
+ * A refusal that a person in the token would lift: a 403 with the refusal reason `user-identity-required` (a gateway
+ * like this one), or a 403 with no refusal reason of ours at all (another vendor's sender says no more). A 403 with
+ * another reason of ours is something else.
+ */
+export function refusedForLackOfPerson(error: unknown): boolean {
+  const answer = remoteAnswerOf(error);
+  if (answer?.status !== 403) return false;
+  const reasons = (answer.outcome?.issue ?? []).flatMap((issue) => issue.details?.coding ?? []).filter((coding) => coding.system === REFUSAL_REASON_SYSTEM);
+  return reasons.length === 0 || reasons.some((coding) => coding.code === REFUSAL_REASONS.userIdentityRequired);
 }

@@ -1,19 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, type OperationOutcomeIssue } from '../fhir/outcome.js';
+import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Person } from '../fhir/principal.js';
-import { RemoteFailure } from '../fhir/client/remote.js';
+import { withoutExpiredDezi } from '../auth/credentials/person.js';
 import { isConvertible } from '../fhir/convert/index.js';
 import type { ResourceRepository } from '../store/repository.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
 import { PermanentFailure } from '../outbox/dispatcher.js';
 import { VersionConflict } from '../store/optimistic.js';
 import { readOptional } from '../store/optional.js';
-import { URI_SYSTEM } from '../vocabulary/canonical.js';
+import { TRANSFER_STATE_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
+import { asList, isObject } from '../vocabulary/json.js';
 import { documentKind, PROFILES, withCurrentDocumentCode } from './codes.js';
 import { announcedTask } from './notification-task.js';
 import { announceStatus, identifiesOrganization, inTransaction, nowInstant, orderingKey, OUTBOX_KINDS, referencesOrganization, requireRole, type TransferContext } from './context.js';
 import type { QueuedAnswer } from './payloads.js';
-import { AccessWithdrawn, type Peer, type PeerCall } from './peer.js';
+import { AccessWithdrawn, refusedForLackOfPerson, remoteAnswerOf, type Peer, type PeerCall } from './peer.js';
 import { readInbound, saveInbound, type InboundTransfer } from './records.js';
 import { keyOf, literalReference, parseReference, relativeReferences, rewriteReferences } from './references.js';
 import { readTask, saveInBothReleases, saveTask, scopeOf, toCaller } from './storage.js';
@@ -55,7 +56,7 @@ export async function receiveNotification(context: TransferContext, notification
     const held = await readInbound(tx.store, tenant, task);
     if (held && (held.sender !== sender || held.remoteTask !== remoteTask)) throw new OperationOutcomeError(badRequest('Notification does not match the transfer on record'));
     if (!held) await saveInbound(tx.store, tenant, { task, sender, remoteTask });
-    await tx.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
+    await queuePull(tx, tenant, { sender, task });
   });
 }
 
@@ -82,22 +83,43 @@ async function inbound(context: TransferContext, tenant: string, task: string): 
 
 /**
  * The calls about one transfer: tokens for the sender's Task, which the sender authorizes by the Consents it recorded, on
- * behalf of the person the receiving EHR last named for it (a sender's policy may open the handoff only to a person).
+ * behalf of the person the receiving EHR last named for it (a sender's policy may open the handoff only to a person);
+ * their Dezi id_token only while it is valid.
  */
-const transferCall = (tenant: string, record: InboundTransfer): PeerCall => ({
-  tenant,
-  peer: record.sender,
-  about: `Task/${record.remoteTask}`,
-  ...(record.person ? { person: record.person } : {}),
-});
+function transferCall(context: TransferContext, tenant: string, record: InboundTransfer): PeerCall {
+  const person = record.person && withoutExpiredDezi(record.person, context.clock() / 1000);
+  return { tenant, peer: record.sender, about: `Task/${record.remoteTask}`, ...(person ? { person } : {}) };
+}
+
+/**
+ * Task.businessStatus of a local Task whose sender opens the nursing handoff only to a named person, while nobody
+ * here has been named: the EHR sees the sender's status (in-progress) and knows the document is not there yet.
+ */
+export const AWAITING_PERSON = {
+  coding: [{ system: TRANSFER_STATE_SYSTEM, code: 'awaiting-person', display: 'Overdracht wacht op een persoon' }],
+  text: 'The sender opens the nursing handoff only to a named person: call $pull on this Task, or update it, with a token that names the nurse',
+} as const;
+
+const AWAITING = AWAITING_PERSON.coding[0];
+
+function isAwaitingPerson(task: Resource): boolean {
+  const codings = isObject(task.businessStatus) ? asList(task.businessStatus.coding) : [];
+  return codings.some((coding) => isObject(coding) && coding.system === AWAITING.system && coding.code === AWAITING.code);
+}
+
+/** What the pull brought of the document: the resources, or a refusal that a named person would lift. */
+type PulledDocument = { resources: Resource[]; awaitingPerson: boolean };
 
 /**
  * The queued pull (outbox `transfer.pull`). A refusal of the Task itself (403, or 401 after a fresh token) is final:
- * the message is dead-lettered with the sender's reason and the local Task is left as it is.
+ * the message is dead-lettered with the sender's reason and the local Task is left as it is. A refusal of the
+ * document to a call that named no person (the sender's person policy) is no failure: the Task is stored with the
+ * business status awaiting-person, and the pull that the EHR's naming of a person queues (`pullOnBehalf`, an answer)
+ * fetches the document.
  */
 export async function pull(context: TransferContext, peer: Peer, tenant: string, task: string): Promise<void> {
   const record = await inbound(context, tenant, task);
-  const call = transferCall(tenant, record);
+  const call = transferCall(context, tenant, record);
   let remote: Resource;
   try {
     remote = await peer.read(call, `Task/${record.remoteTask}`);
@@ -106,15 +128,34 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
     throw error;
   }
   await checkPulledTask(context, peer, call, remote);
-  // The receiving EHR never sees a status whose document is not there yet: the document is pulled first.
-  const documents = await pullDocument(context, peer, call, record, remote);
+  // The receiving EHR sees a status only with its document, or marked as awaiting the person the document needs.
+  const document = await pullDocument(context, peer, call, record, remote).then(
+    (resources): PulledDocument => ({ resources, awaitingPerson: false }),
+    (error: unknown): PulledDocument => {
+      if (call.person || !refusedForLackOfPerson(error)) throw error;
+      return { resources: [], awaitingPerson: true };
+    },
+  );
   await inTransaction(context, async (tx) => {
-    for (const resource of documents) await saveReceived(tx.store.resources, tenant, localCopy(record, resource));
+    for (const resource of document.resources) await saveReceived(tx.store.resources, tenant, localCopy(record, resource));
+    if (document.resources.length > 0) await forgetDezi(tx, tenant, task);
     const previous = await readTask(tx.store.resources, tenant, task);
-    if (previous && previous.stu3.status === remote.status && previous.stu3.lastModified === remote.lastModified) return;
-    const saved = await saveTask(tx, tenant, { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)] }, previous);
+    const copy = { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)], ...(document.awaitingPerson ? { businessStatus: AWAITING_PERSON } : {}) };
+    if (previous && sameState(previous.stu3, copy)) return;
+    const saved = await saveTask(tx, tenant, copy, previous);
     await announceStatus(tx, { tenant, side: 'receiver', task: saved.stu3, previousStatus: previous && statusOf(previous.stu3) });
   });
+}
+
+const sameState = (stored: Resource, pulled: Resource) =>
+  stored.status === pulled.status && stored.lastModified === pulled.lastModified && JSON.stringify(stored.businessStatus) === JSON.stringify(pulled.businessStatus);
+
+/** The Dezi id_token of the remembered person was needed for the document only: once that is here, it is not kept. */
+async function forgetDezi(context: TransferContext, tenant: string, task: string): Promise<void> {
+  const record = await readInbound(context.store, tenant, task);
+  if (!record?.person?.dezi) return;
+  const { dezi: _dezi, ...person } = record.person;
+  await saveInbound(context.store, tenant, { ...record, person });
 }
 
 /**
@@ -176,7 +217,7 @@ async function documentOf(peer: Peer, call: PeerCall, composition: string): Prom
     const bundle = await peer.read(call, `${composition}/$document`);
     for (const entry of (bundle.entry as { resource?: Resource }[] | undefined) ?? []) if (entry.resource) pulled.set(keyOf(entry.resource), entry.resource);
   } catch (error) {
-    const status = error instanceof Error && error.cause instanceof RemoteFailure ? error.cause.status : undefined;
+    const status = remoteAnswerOf(error)?.status;
     if (status === undefined || !NO_DOCUMENT_OPERATION.includes(status)) throw error;
   }
   if (!pulled.has(composition)) pulled.set(composition, await peer.read(call, composition));
@@ -262,7 +303,10 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   }
   const refused = checkTaskUpdate('receiver', current[version], proposed);
   if (refused) throw new OperationOutcomeError(refused);
-  if (change.person && JSON.stringify(change.person) !== JSON.stringify(record.person)) await saveInbound(context.store, tenant, { ...record, person: change.person });
+  if (change.person) {
+    await rememberPerson(context, tenant, record, change.person);
+    if (isAwaitingPerson(current.stu3)) await queuePull(context, tenant, record);
+  }
   const given = answerIn(proposed);
   if (sameAnswer(given, answerIn(current.stu3))) return current[version];
   const saved = await saveTask(context, tenant, { ...withAnswer(current.stu3, given), lastModified: nowInstant(context) }, current);
@@ -277,10 +321,41 @@ async function applyAnswer(context: TransferContext, change: LocalAnswer): Promi
   return saved[version];
 }
 
+/**
+ * The person the EHR names for the transfer from now on. Naming one is what a local Task awaiting a person waits
+ * for: the callers then queue the pull again, to carry them.
+ */
+async function rememberPerson(context: TransferContext, tenant: string, record: InboundTransfer, person: Person): Promise<void> {
+  if (JSON.stringify(person) !== JSON.stringify(record.person)) await saveInbound(context.store, tenant, { ...record, person });
+}
+
+async function queuePull(context: TransferContext, tenant: string, { sender, task }: Pick<InboundTransfer, 'sender' | 'task'>): Promise<void> {
+  await context.store.outbox.enqueue({ tenant, kind: OUTBOX_KINDS.pull, destination: sender, payload: { task }, orderingKey: orderingKey(task) });
+}
+
+/**
+ * `POST Task/{id}/$pull` of the receiving EHR: the person its token names is remembered for the transfer and the pull
+ * is queued, on their behalf (what a sender's person policy asks before it opens the nursing handoff). Answers the
+ * local Task as it is now; the pulled document and the Task without awaiting-person follow when the pull is done.
+ */
+export async function pullOnBehalf(context: TransferContext, request: { tenant: string; version: FhirVersion; task: string; person?: Person }): Promise<Resource> {
+  const { tenant, version, task, person } = request;
+  requireRole(context, tenant, 'receiver');
+  if (!person) throw new OperationOutcomeError(unprocessable('$pull asks the sender on behalf of a person: the token must name one (usi or dezi_id_token in the client assertion)'));
+  return inTransaction(context, async (tx) => {
+    const record = await readInbound(tx.store, tenant, task);
+    const local = record && (await readTask(tx.store.resources, tenant, task));
+    if (!record || !local) throw new OperationOutcomeError(notFound(`Task/${task} is no transfer offered to '${tenant}'`));
+    await rememberPerson(tx, tenant, record, person);
+    await queuePull(tx, tenant, record);
+    return local[version];
+  });
+}
+
 /** The queued answer (outbox `transfer.answer`): PUT onto the sender's Task as it is now, judged there by its state machine. */
 export async function deliverAnswer(context: TransferContext, peer: Peer, tenant: string, payload: QueuedAnswer): Promise<void> {
   const record = await inbound(context, tenant, payload.task);
-  const call = transferCall(tenant, record);
+  const call = transferCall(context, tenant, record);
   let remote: Resource;
   try {
     remote = await peer.read(call, `Task/${record.remoteTask}`);

@@ -9,10 +9,18 @@ export const EHR_CLIENT_ID_SYSTEM = `${GATEWAY_CANONICAL}/NamingSystem/ehr-clien
  * in an OperationOutcome issue's `details.coding`, and in a token error response as REFUSAL_REASON_PARAMETER.
  */
 export const REFUSAL_REASON_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/refusal-reason`;
-export const REFUSAL_REASONS = { credentialRevoked: 'credential-revoked' } as const;
+export const REFUSAL_REASONS = { credentialRevoked: 'credential-revoked', userIdentityRequired: 'user-identity-required' } as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASONS];
 /** The vendor-prefixed member (RFC 6749 §8.2) of a token error response that carries a refusal reason. */
 export const REFUSAL_REASON_PARAMETER = 'vervolgzorg_refusal_reason';
+
+/**
+ * The state of an inbound transfer as the receiving EHR sees it on its local Task (Task.businessStatus, beside the
+ * sender's status): `awaiting-person` while the sender opens the nursing handoff only to a named person and nobody
+ * at the receiver has been named yet (docs/transfer.md, A handoff that needs a person;
+ * profiles/r4/transfer/CodeSystem-transfer-state.json).
+ */
+export const TRANSFER_STATE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/transfer-state`;
 
 /** The care types the gateway's transfers ask for and its capacity reports count (profiles/r4/capacity). */
 export const CARE_TYPE_SYSTEM = `${GATEWAY_CANONICAL}/CodeSystem/care-type`;

@@ -11,6 +11,7 @@ import {
   EOVERDRACHT_CONSENT_SCOPE,
   ORGANIZATION_ID_SYSTEM,
 } from '../../src/vocabulary/canonical.js';
+import { REFUSAL_REASON_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { temporaryFolder } from '../harness/folders.js';
 import { BASE_URL, clientAssertion, gateway, grant, now, TOKEN_ENDPOINT, world, type Gateway, type World } from './support.js';
 
@@ -232,6 +233,8 @@ describe('a resource the policy opens only to a person', () => {
     const refused = await read(await tokenWith({}));
     expect(refused.status).toBe(403);
     expect(refused.body.issue[0].details.text).toMatch(/requires a user identity/);
+    // The code another gateway of ours acts on: wait for the person, do not give up (transfer/receiver.ts).
+    expect(refused.body.issue[0].details.coding).toEqual([{ system: REFUSAL_REASON_SYSTEM, code: 'user-identity-required' }]);
   });
 
   it('is read by a token naming the person', async () => {

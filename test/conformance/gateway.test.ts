@@ -13,7 +13,7 @@ import { startPlatform, type Platform } from '../../scripts/conformance/platform
 import { runScript, type ScriptReport } from '../../scripts/conformance/runner.js';
 import { findScripts, loadFixtures, loadScript } from '../../scripts/conformance/script-file.js';
 import { profileValidation } from '../../scripts/conformance/validate.js';
-import { ehrToken, fhirCall } from '../harness/calls.js';
+import { ehrToken, fhirCall, nurseOf } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { eOverdrachtEndpoints, newSite, startSite, type Site } from '../harness/gateways.js';
 import { removeFolder } from '../harness/folders.js';
@@ -68,10 +68,10 @@ const receivers = new Map<string, Party & { agb?: string }>();
 const validate = profileValidation([PROFILES]);
 const fhirBase = () => `${site.url}/fhir/stu3`;
 
-/** A token of the receiving organisation the platform plays, for the sender's Task (the grant its gateway would sign). */
+/** A token of the receiving organisation the platform plays, for the sender's Task, naming its nurse (the grant its gateway would sign for her). */
 async function receiverToken(receiver: Party, taskId: string): Promise<string> {
   const tokenEndpoint = eOverdrachtEndpoints(site.url).oauth;
-  const assertion = await signAssertion(receiver.id, receiver.jwk, tokenEndpoint, { subject: hospital.id, claims: { purposeOfUse: 'eOverdracht-sender', vcs: [] } });
+  const assertion = await signAssertion(receiver.id, receiver.jwk, tokenEndpoint, { subject: hospital.id, claims: { purposeOfUse: 'eOverdracht-sender', vcs: [], usi: nurseOf(receiver) } });
   const response = await fetch(tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

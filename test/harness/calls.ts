@@ -16,8 +16,8 @@ async function tokenRequest(url: string, form: Record<string, string>): Promise<
 /** The person an EHR names in its tokens unless a test says otherwise: the nurse logged in there. */
 export const nurseOf = (p: Party) => ({ id: `${p.id}-nurse`, name: `Nurse of ${p.name}`, role: 'nurse' });
 
-/** An access token of the party's own EHR at its gateway (client credentials, private-key JWT), naming the person at the EHR (`usi`). */
-export async function ehrToken(url: string, p: Party, usi: Record<string, string> | undefined = nurseOf(p)): Promise<string> {
+/** An access token of the party's own EHR at its gateway (client credentials, private-key JWT), naming the person at the EHR (`usi`; null: nobody). */
+export async function ehrToken(url: string, p: Party, usi: Record<string, string> | null = nurseOf(p)): Promise<string> {
   const assertion = await signed(p.ehr.clientId, p.ehr.jwk, usi ? { usi } : {}, `${url}/oauth2/token`, p.ehr.clientId);
   const { status, body } = await tokenRequest(url, { grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion });
   if (status !== 200) throw new Error(`EHR token refused: ${status} ${JSON.stringify(body)}`);

@@ -86,11 +86,14 @@ describe('capabilityStatement', () => {
     const operationsOf = (type: string) => (r4.resource.find((resource) => resource.type === type) as { operation?: { name: string }[] }).operation;
     expect(names(r4.operation)).toEqual(['offer', 'validate']);
     expect(names(operationsOf('Subscription'))).toEqual(['events', 'resend', 'status']);
-    expect(operationsOf('Task')).toEqual([{ name: 'handoff', definition: 'https://vervolgzorg-gateway.example/fhir/OperationDefinition/eoverdracht-handoff' }]);
+    expect(operationsOf('Task')).toEqual([
+      { name: 'handoff', definition: 'https://vervolgzorg-gateway.example/fhir/OperationDefinition/eoverdracht-handoff' },
+      { name: 'pull', definition: 'https://vervolgzorg-gateway.example/fhir/OperationDefinition/eoverdracht-pull' },
+    ]);
     expect(operationsOf('Composition')).toEqual([{ name: 'document', definition: 'http://hl7.org/fhir/OperationDefinition/Composition-document' }]);
     expect(operationsOf('Patient')).toBeUndefined();
     const [stu3] = (capabilityStatement({ ...input('stu3'), routes }) as unknown as Capability).rest;
-    expect(names(stu3.operation)).toEqual(['document', 'events', 'handoff', 'offer', 'resend', 'status', 'validate']);
+    expect(names(stu3.operation)).toEqual(['document', 'events', 'handoff', 'offer', 'pull', 'resend', 'status', 'validate']);
     expect(stu3.resource.every((resource) => !('operation' in resource))).toBe(true);
   });
 });

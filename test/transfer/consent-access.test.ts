@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
-import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { ehrToken, fhirCall, nurseOf, organizationToken } from '../harness/calls.js';
+import { REFUSAL_REASON_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
@@ -56,8 +57,9 @@ async function consent(id: string): Promise<Consent | undefined> {
 const dataOf = (c: Consent | undefined) => c?.provision.data.map((entry) => entry.reference.reference) ?? [];
 const actionsOf = (c: Consent | undefined) => c?.provision.action.map((entry) => entry.coding[0]?.code) ?? [];
 
+/** A receiver's token at the hospital on behalf of its nurse (the sender opens the nursing handoff only to a named person). */
 async function pullToken(p: Party): Promise<string> {
-  const { status, body } = await organizationToken(sender.url, p, hospital.id, 'eOverdracht-sender', []);
+  const { status, body } = await organizationToken(sender.url, p, hospital.id, 'eOverdracht-sender', [], { usi: nurseOf(p) });
   expect(status).toBe(200);
   return body.access_token as string;
 }
@@ -191,6 +193,17 @@ describe('Consents follow the status', () => {
     const token = await pullToken(vvt);
     expect((await fhirCall(sender.url, token, 'GET', `/fhir/stu3/${NURSING_HANDOFF}/$document`)).status).toBe(200);
     await expectRefused(vvt, () => fhirCall(sender.url, token, 'GET', `/fhir/stu3/${ADVANCE_NOTICE}`), /no active eoverdracht Consent names Composition\//);
+  });
+
+  it('opens the handoff only to a token that names a person, the Task to one that names nobody (the default person policy)', async () => {
+    const { body } = await organizationToken(sender.url, vvt, hospital.id, 'eOverdracht-sender', []);
+    const machine = body.access_token as string;
+    expect((await fhirCall(sender.url, machine, 'GET', `/fhir/stu3/Task/${taskId}`)).status).toBe(200);
+    for (const path of [NURSING_HANDOFF, `${NURSING_HANDOFF}/$document`]) {
+      await expectRefused(vvt, () => fhirCall(sender.url, machine, 'GET', `/fhir/stu3/${path}`), /requires a user identity/);
+    }
+    const refused = await fhirCall(sender.url, machine, 'GET', `/fhir/stu3/${NURSING_HANDOFF}`);
+    expect((refused.body.issue as { details: { coding: unknown[] } }[])[0].details.coding).toContainEqual({ system: REFUSAL_REASON_SYSTEM, code: 'user-identity-required' });
   });
 
   it('ends the document access with the transfer and keeps only the Task readable to its receiver (Bolt §4.2.1)', async () => {

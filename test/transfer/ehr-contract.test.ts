@@ -3,8 +3,9 @@ import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { type Gateway } from '../../src/main.js';
 import { DOCUMENT_CODES, PROFILES, ROUTING_EXTENSIONS, TASK_CODE } from '../../src/transfer/codes.js';
-import { localId } from '../../src/transfer/receiver.js';
-import { ehrToken, fhirCall } from '../harness/calls.js';
+import { AWAITING_PERSON, localId } from '../../src/transfer/receiver.js';
+import { ehrToken, fhirCall, nurseOf } from '../harness/calls.js';
+import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, taskWithStatus, transaction } from './support.js';
@@ -105,6 +106,15 @@ async function created(task: Resource): Promise<Resource> {
 const localTaskOf = async (p: Party, remoteId: string, status: string) =>
   taskWithStatus(receiver.url, await ehrToken(receiver.url, p), localId(hospital.id, `Task/${remoteId}`), status);
 
+/** Who read the nursing handoff at the hospital, as its AuditEvents name the person (the agent beside the organisation). */
+async function handoffReadersAtSender(): Promise<{ who?: string; name?: string }[]> {
+  const { body } = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'GET', '/fhir/AuditEvent?_sort=-date&_count=500');
+  type Event = { outcome: string; agent: { who?: { identifier?: { value?: string } }; name?: string; requestor?: boolean }[]; entity?: { what?: { reference?: string } }[] };
+  const events = ((body.entry as { resource: Event }[] | undefined) ?? []).map((entry) => entry.resource);
+  const readsHandoff = (event: Event) => event.outcome === '0' && (event.entity ?? []).some((entity) => entity.what?.reference === NURSING_HANDOFF);
+  return events.filter(readsHandoff).flatMap((event) => event.agent.slice(1).map((agent) => ({ who: agent.who?.identifier?.value, name: agent.name })));
+}
+
 const senderTask = async (id: string, status: string) => taskWithStatus(sender.url, await ehrToken(sender.url, hospital), id, status);
 
 async function answer(p: Party, copy: Resource, change: Record<string, unknown>): Promise<void> {
@@ -136,11 +146,34 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     await senderTask(task.id!, 'completed');
   });
 
-  it('hands over at once in the partial workflow: a Task created in-progress with the handoff', async () => {
+  // Before any handoff of this sender reaches VVT Twee: a document held already is not pulled again.
+  it('answers $pull only for a token that names a person, and only for a transfer offered to the tenant', async () => {
     const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
-    const copy = await localTaskOf(vvt2, task.id!, 'in-progress');
-    const handoff = (copy.input as { valueReference: { reference: string } }[])[0].valueReference.reference;
-    expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt2), 'GET', `/fhir/stu3/${handoff}`)).status).toBe(200);
+    const waiting = await localTaskOf(vvt2, task.id!, 'in-progress');
+    const machine = await ehrToken(receiver.url, vvt2, null);
+    expect((await fhirCall(receiver.url, machine, 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(422);
+    expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(404);
+    const stillWaiting = await fhirCall(receiver.url, machine, 'GET', `/fhir/stu3/Task/${waiting.id}`);
+    expect(stillWaiting.body.businessStatus).toEqual(AWAITING_PERSON);
+  });
+
+  it('hands over at once in the partial workflow: the Task awaits a person, the EHR names the nurse, the handoff follows', async () => {
+    const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
+    // The notified pull names nobody: the sender's person policy keeps the handoff closed, the Task is there all the same.
+    const waiting = await localTaskOf(vvt2, task.id!, 'in-progress');
+    expect(waiting.businessStatus).toEqual(AWAITING_PERSON);
+    const handoff = (waiting.input as { valueReference: { reference: string } }[])[0].valueReference.reference;
+    const nurse = await ehrToken(receiver.url, vvt2);
+    expect((await fhirCall(receiver.url, nurse, 'GET', `/fhir/stu3/${handoff}`)).status).toBe(404);
+
+    const pulled = await fhirCall(receiver.url, nurse, 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`);
+    expect([pulled.status, (pulled.body.parameter as { name: string; resource: Resource }[])[0].resource.id]).toEqual([200, waiting.id]);
+    await eventually('the handoff at the receiver', async () => ((await fhirCall(receiver.url, nurse, 'GET', `/fhir/stu3/${handoff}`)).status === 200 ? true : undefined));
+    const copy = await eventually('the Task no longer awaiting a person', async () => {
+      const { body } = await fhirCall(receiver.url, nurse, 'GET', `/fhir/stu3/Task/${waiting.id}`);
+      return body.businessStatus === undefined ? body : undefined;
+    });
+    expect(await handoffReadersAtSender()).toContainEqual({ who: nurseOf(vvt2).id, name: nurseOf(vvt2).name });
     await answer(vvt2, copy, { status: 'completed' });
     await senderTask(task.id!, 'completed');
   });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
-import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { ehrToken, fhirCall, nurseOf, organizationToken } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { party, publicJwks, trustedOrganization, type Party } from '../harness/parties.js';
@@ -134,8 +134,9 @@ const notificationsOf = (p: Party, taskId: string) =>
 const notificationOf = (p: Party, taskId: string, seen = 0) =>
   eventually(`notification ${seen + 1} of Task/${taskId} to ${p.id}`, async () => notificationsOf(p, taskId)[seen]);
 
+/** A receiver's token at the hospital on behalf of its nurse (the sender opens the nursing handoff only to a named person). */
 async function pullToken(p: Party): Promise<string> {
-  const { status, body } = await organizationToken(sender.url, p, hospital.id, 'eOverdracht-sender', []);
+  const { status, body } = await organizationToken(sender.url, p, hospital.id, 'eOverdracht-sender', [], { usi: nurseOf(p) });
   expect(status).toBe(200);
   return body.access_token as string;
 }

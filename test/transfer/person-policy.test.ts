@@ -6,8 +6,8 @@ import { temporaryFolder } from '../harness/folders.js';
 
 /** The policy on a person in the receiver's token is data (conformance/person-policy.json), checked when it is read. */
 describe('the person policy', () => {
-  it('reads the shipped file: the Task and the advance notice open without a person', () => {
-    expect(loadPersonPolicy('eOverdracht-sender')).toMatchObject({ Task: false, advanceNotice: false, nursingHandoff: expect.any(Boolean) });
+  it('reads the shipped file: the Task and the advance notice open without a person, the nursing handoff only with one', () => {
+    expect(loadPersonPolicy('eOverdracht-sender')).toEqual({ Task: false, advanceNotice: false, nursingHandoff: true });
   });
 
   it.each([

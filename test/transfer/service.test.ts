@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAuth } from '../../src/auth/index.js';
@@ -11,7 +12,12 @@ import { readOptional } from '../../src/store/optional.js';
 import { CONSENT_REQUIRES_PERSON_EXTENSION, URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { announcedTask } from '../../src/transfer/notification-task.js';
 import { AccessWithdrawn, type Peer, type PeerCall } from '../../src/transfer/peer.js';
-import { answer, deliverAnswer, localId, pull, receiveNotification } from '../../src/transfer/receiver.js';
+import { answer, AWAITING_PERSON, deliverAnswer, localId, pull, pullOnBehalf, receiveNotification } from '../../src/transfer/receiver.js';
+import { readInbound } from '../../src/transfer/records.js';
+import { RemoteFailure } from '../../src/fhir/client/remote.js';
+import { forbidden } from '../../src/fhir/outcome.js';
+import { PermanentFailure } from '../../src/outbox/dispatcher.js';
+import { REFUSAL_REASON_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { keyOf } from '../../src/transfer/references.js';
 import { changeOutboundTask, handoff, offer, sendNotification } from '../../src/transfer/sender.js';
 import { readTask } from '../../src/transfer/storage.js';
@@ -96,9 +102,22 @@ function fakeReceivingGateway() {
 /** The hospital's gateway as the receiver sees it: its Task and documents, the answers PUT to it, and whether it withdrew access. */
 function fakeSendingGateway(task: Resource, documents: Resource[]) {
   const served = new Map([task, ...documents].map((resource) => [keyOf(resource), resource]));
-  const state = { withdrawn: false, reads: 0, updates: [] as { resource: Resource; versionId: string | undefined }[], batchCalls: [] as PeerCall[] };
-  const serve = (key: string): Resource => {
+  const state = {
+    withdrawn: false,
+    reads: 0,
+    updates: [] as { resource: Resource; versionId: string | undefined }[],
+    batchCalls: [] as PeerCall[],
+    /** The handoff's answer to a call that names no person (a sender whose person policy opens it only to one). */
+    refusalWithoutPerson: undefined as RemoteFailure | undefined,
+    /** On whose behalf each read of the handoff Composition (or its `$document`) was made. */
+    handoffReaders: [] as PeerCall['person'][],
+  };
+  const serve = (key: string, call?: PeerCall): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
+    if (key.startsWith(NURSING_HANDOFF)) state.handoffReaders.push(call?.person);
+    if (key.startsWith(NURSING_HANDOFF) && !call?.person && state.refusalWithoutPerson) {
+      throw new PermanentFailure(`GET ${key} ${state.refusalWithoutPerson.message}`, { cause: state.refusalWithoutPerson });
+    }
     // `$document` of a Composition it serves: that Composition and the other resources (no other Composition)
     const documentOf = key.endsWith('/$document') ? served.get(key.slice(0, -'/$document'.length)) : undefined;
     if (documentOf) {
@@ -110,13 +129,13 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
     return structuredClone(resource);
   };
   const peer: Peer = {
-    read: async (_call, key) => {
+    read: async (call, key) => {
       state.reads += 1;
-      return serve(key);
+      return serve(key, call);
     },
     readAll: async (call, keys) => {
       state.batchCalls.push(call);
-      return keys.map(serve);
+      return keys.map((key) => serve(key, call));
     },
     update: async (_call, resource, versionId) => {
       state.updates.push({ resource, versionId });
@@ -271,5 +290,98 @@ describe('the receiver, with a fake sending gateway', () => {
     sender.state.withdrawn = true;
     await pull(receiving, sender.peer, vvt.id, localTask());
     expect(await localStatus()).toBe('cancelled');
+  });
+});
+
+/**
+ * A Task that starts in-progress, from a sender that opens the handoff only to a named person: the notified pull
+ * names nobody, so the Task waits for the EHR to name the nurse (issue #15 item 4, docs/transfer.md).
+ */
+describe('the receiver, when the sender opens the handoff only to a person', () => {
+  const remoteId = 'remote-task-in-progress';
+  let waiting: TransferContext;
+  const localTask = () => localId(hospital.id, `Task/${remoteId}`);
+  const userIdentityRequired = forbidden('read requires a user identity');
+  userIdentityRequired.issue[0]!.details!.coding = [{ system: REFUSAL_REASON_SYSTEM, code: 'user-identity-required' }];
+  /** A Dezi id_token as far as the receiver reads it (only its expiry): no signature is checked here. */
+  const deziOf = (exp: number) => ['{"alg":"ES256"}', JSON.stringify({ exp })].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2ln';
+
+  async function inProgressSender(refusal: RemoteFailure) {
+    const patient = String((advanceNotice.find((resource) => keyOf(resource) === ADVANCE_NOTICE)!.subject as { reference: string }).reference);
+    const task = newTask({ id: remoteId, group: 'urn:uuid:6f1f7f3e-0b7c-4b8e-9d0e-2f4f3c9a7d21', patient, advanceNotice: ADVANCE_NOTICE, now: new Date().toISOString(), sender: hospital, receiver: vvt });
+    const sender = fakeSendingGateway({ ...withHandoff(task, NURSING_HANDOFF), status: 'in-progress', meta: { versionId: '1' } }, [...advanceNotice, ...nursingHandoff]);
+    sender.state.refusalWithoutPerson = refusal;
+    waiting = await contextOf(vvt, 'receiver', hospital);
+    await receiveNotification(waiting, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId });
+    return sender;
+  }
+
+  const localCopy = async () => (await readTask(waiting.store.resources, vvt.id, localTask()))?.stu3;
+  const handoffCopy = () => readOptional(waiting.store.resources, { tenant: vvt.id, version: 'stu3' }, 'Composition', localId(hospital.id, NURSING_HANDOFF));
+
+  it.each([
+    ['a gateway like this one, with the refusal reason user-identity-required', new RemoteFailure(403, userIdentityRequired)],
+    ["another vendor's sender, with a plain 403", new RemoteFailure(403, forbidden('Forbidden'))],
+  ])('stores the Task awaiting a person, and pulls the handoff on behalf of the nurse the EHR names: %s', async (_case, refusal) => {
+    const sender = await inProgressSender(refusal);
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect(await localCopy()).toMatchObject({ status: 'in-progress', businessStatus: AWAITING_PERSON });
+    expect(await handoffCopy()).toBeUndefined();
+
+    const dezi = deziOf(Math.floor(Date.now() / 1000) + 600);
+    await pullOnBehalf(waiting, { tenant: vvt.id, version: 'r4', task: localTask(), person: { ...NURSE, dezi } });
+    expect((await outboxOf(waiting, vvt.id, OUTBOX_KINDS.pull)).map((message) => message.payload)).toEqual([{ task: localTask() }, { task: localTask() }]);
+    sender.state.handoffReaders.length = 0;
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect(await handoffCopy()).toMatchObject({ resourceType: 'Composition' });
+    expect((await localCopy())?.businessStatus).toBeUndefined();
+    expect(sender.state.handoffReaders).toEqual([{ ...NURSE, dezi }]);
+    // The Dezi id_token was needed for the handoff only: the transfer record keeps the person without it.
+    expect((await readInbound(waiting.store, vvt.id, localTask()))?.person).toEqual(NURSE);
+  });
+
+  it("marks the waiting Task with the one concept of CodeSystem transfer-state", () => {
+    const codeSystem = JSON.parse(readFileSync(new URL('../../profiles/r4/transfer/CodeSystem-transfer-state.json', import.meta.url), 'utf8')) as { url: string; concept: { code: string; display: string }[] };
+    expect(AWAITING_PERSON.coding).toEqual(codeSystem.concept.map(({ code, display }) => ({ system: codeSystem.url, code, display })));
+  });
+
+  it('queues the pull again when the EHR updates the waiting Task with a token naming the nurse', async () => {
+    const sender = await inProgressSender(new RemoteFailure(403, userIdentityRequired));
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    const pulls = async () => (await outboxOf(waiting, vvt.id, OUTBOX_KINDS.pull)).length;
+    const before = await pulls();
+    await answer(waiting, { tenant: vvt.id, version: 'stu3', proposed: (await localCopy())!, person: NURSE });
+    expect(await pulls()).toBe(before + 1);
+    sender.state.handoffReaders.length = 0;
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect([sender.state.handoffReaders, (await localCopy())?.businessStatus]).toEqual([[NURSE], undefined]);
+  });
+
+  it('refuses $pull to a token that names no person', async () => {
+    await inProgressSender(new RemoteFailure(403, userIdentityRequired));
+    await expect(pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask() })).rejects.toMatchObject({ outcome: { id: 'unprocessable' } });
+  });
+
+  it('takes a refusal of the handoff to a call that named a person for what it is: a failure, dead-lettered', async () => {
+    const sender = await inProgressSender(new RemoteFailure(403, userIdentityRequired));
+    sender.state.refusalWithoutPerson = undefined;
+    const served = sender.peer.read;
+    sender.peer.read = async (call, key) => {
+      if (key.startsWith(NURSING_HANDOFF)) throw new PermanentFailure(`GET ${key} answered 403`, { cause: new RemoteFailure(403, forbidden('no Consent')) });
+      return served(call, key);
+    };
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    await pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask(), person: NURSE });
+    await expect(pull(waiting, sender.peer, vvt.id, localTask())).rejects.toBeInstanceOf(PermanentFailure);
+    expect((await localCopy())?.businessStatus).toEqual(AWAITING_PERSON);
+  });
+
+  it('does not send an expired Dezi id_token', async () => {
+    const sender = await inProgressSender(new RemoteFailure(403, userIdentityRequired));
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    await pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask(), person: { ...NURSE, dezi: deziOf(Math.floor(Date.now() / 1000) - 1) } });
+    sender.state.handoffReaders.length = 0;
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect(sender.state.handoffReaders).toEqual([NURSE]);
   });
 });

@@ -6,7 +6,7 @@ import type { Resource } from '../../src/fhir/version.js';
 import { toXml } from '../../src/fhir/xml.js';
 import { localId } from '../../src/transfer/receiver.js';
 import { keyOf } from '../../src/transfer/references.js';
-import { ehrToken, fhirCall, organizationToken } from '../harness/calls.js';
+import { ehrToken, fhirCall, nurseOf, organizationToken } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, siteConfig, startProcess, stopProcess, type Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
@@ -77,9 +77,12 @@ const atHospital = (taskId: string, status: string) =>
     return body.status === status ? body : undefined;
   });
 
-/** A receiver's token at the hospital, asked for the Task as receivers do (RFC 8707 resource); the Consents decide. */
+/**
+ * A receiver's token at the hospital, asked for the Task as receivers do (RFC 8707 resource) on behalf of its nurse
+ * (the sender opens the handoff only to a named person); the Consents decide.
+ */
 async function pullToken(p: Party, remoteTask: string): Promise<string> {
-  const pull = await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', [], {}, `${h.url}/fhir/stu3/Task/${remoteTask}`);
+  const pull = await organizationToken(h.url, p, hospital.id, 'eOverdracht-sender', [], { usi: nurseOf(p) }, `${h.url}/fhir/stu3/Task/${remoteTask}`);
   expect(pull.status).toBe(200);
   return pull.body.access_token as string;
 }

@@ -1,6 +1,6 @@
 import { isObject } from '../../vocabulary/json.js';
 import type { VerificationKey } from '../jwk.js';
-import { claimsOf, numericDate, TokenError, verifyJws } from '../jws.js';
+import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import { credentialTypes, issuerId, type DecodedCredential } from './w3c.js';
 
@@ -76,7 +76,15 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
   if (!isObject(proof) || !DEZI_PROOF_TYPES.includes(String(proof.type)) || typeof proof.jwt !== 'string') {
     throw new TokenError(`a DeziUserCredential needs a proof of type ${DEZI_PROOF_TYPES.join(' or ')} with the id_token`);
   }
-  const { payload } = await verifyJws(proof.jwt, (header) => (header.kid ? trust.keys.get(header.kid) : undefined));
+  return verifyDeziIdToken(proof.jwt, trust, now);
+}
+
+/**
+ * Verifies a Dezi id_token (signature by a key of the set, issuer, validity) and reads what it declares; throws
+ * TokenError otherwise. Used for a DeziUserCredential's proof and for the id_token a tenant's EHR passes.
+ */
+export async function verifyDeziIdToken(idToken: string, trust: DeziTrust, now: number): Promise<VerifiedPersonCredential> {
+  const { payload } = await verifyJws(idToken, (header) => (header.kid ? trust.keys.get(header.kid) : undefined));
   const claims = claimsOf(payload);
   if (!trust.issuers.includes(String(claims.iss))) throw new TokenError('the Dezi id_token has an unknown issuer');
   const exp = numericDate(claims, 'exp', 'Dezi exp');
@@ -116,6 +124,20 @@ export function deziDeclaration(claims: Record<string, unknown>, now: number): V
       },
     },
   };
+}
+
+/** The person without their Dezi id_token once it has expired (at `now`, seconds): it opens nothing any more. */
+export function withoutExpiredDezi<P extends { dezi?: string }>(person: P, now: number): P {
+  if (person.dezi === undefined) return person;
+  let exp: unknown;
+  try {
+    exp = unverifiedClaims(person.dezi).exp;
+  } catch {
+    exp = undefined;
+  }
+  if (typeof exp === 'number' && exp > now) return person;
+  const { dezi: _dezi, ...rest } = person;
+  return rest as P;
 }
 
 export function verifyPersonCredential(entry: Record<string, unknown>, holder: string, dezi_: DeziTrust | undefined, now: number): Promise<VerifiedPersonCredential> {

@@ -1,3 +1,4 @@
+import { GatewayError } from '../../errors.js';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { Person } from '../../fhir/principal.js';
@@ -35,7 +36,9 @@ export interface BuiltPresentation {
 }
 
 /** The wallet cannot meet what the remote asks: nothing was sent. */
-export class PresentationDefinitionUnmet extends Error {}
+export class PresentationDefinitionUnmet extends GatewayError {
+  static override readonly code = 'ERR_PRESENTATION_DEFINITION_UNMET';
+}
 
 /** The Dezi proof of the v0.7 id_token claims person.ts reads (nuts-node project-gf `vcr/credential/dezi.go`). */
 const DEZI_PROOF_TYPE = 'DeziIDJWT07';
