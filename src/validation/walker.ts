@@ -7,6 +7,7 @@ import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
+import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
@@ -75,6 +76,7 @@ export class Walker {
     private readonly compiler: Compiler,
     private readonly version: FhirVersion,
     private readonly unknownExtensions: UnknownExtensions = 'refuse',
+    private readonly policy: ContentPolicy = DEFAULT_POLICY,
   ) {}
 
   /** Validates a top-level resource against its declared profiles, `profiles`, or else its base definition. */
@@ -227,7 +229,7 @@ export class Walker {
     if (this.version === 'r4' && !isObject(resource.text)) {
       this.report('warning', 'invariant', 'Constraint failed: dom-6: A resource should have narrative for robust management (best practice)');
     }
-    if (!Array.isArray(resource.contained)) return;
+    if (!Array.isArray(resource.contained) || this.policy.containedResources === 'ignore') return;
     resource.contained.forEach((contained: unknown, index: number) => {
       if (!isObject(contained)) return;
       const meta = isObject(contained.meta) ? contained.meta : {};
@@ -423,10 +425,28 @@ export class Walker {
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
       if (type.code === 'xhtml') this.narrativeReferences(value);
+      else this.textContent(type.code, value);
     }
     for (const { invariant } of plan.invariants) {
       const result = type.code === 'xhtml' ? this.narrativeVerdict(invariant, value as string) : invariant.evaluate(value, this.scope.resource, this.rootResource);
       if (result === false || (result === undefined && invariant.emptyFails)) this.invariantFailed(invariant);
+    }
+  }
+
+  /** The optional checks of strings, markdown and URLs (see policy.ts). */
+  private textContent(code: string, value: string): void {
+    if (code === 'string' && looksLikeHtml(value)) {
+      const text = 'The string value contains text that looks like embedded HTML tags';
+      if (this.policy.securityChecks) this.report('error', 'security', `${text}, which are not allowed for security reasons in this context`);
+      else this.report('information', 'security', `${text}. If this content is rendered to HTML without appropriate post-processing, it may be a security risk`);
+    } else if (code === 'markdown' && this.policy.htmlInMarkdown !== 'ignore') {
+      const at = embeddedHtmlAt(value);
+      if (at >= 0) {
+        const text = `The markdown contains content that appears to be an embedded HTML tag starting at '${value.slice(at, at + 2)}'. This will (or SHOULD) be escaped by the presentation layer`;
+        this.report(this.policy.htmlInMarkdown, 'invalid', text);
+      }
+    } else if ((code === 'uri' || code === 'url' || code === 'canonical') && this.policy.exampleUrls === 'refuse' && isExampleUrl(value)) {
+      this.report('error', 'invalid', `Example URLs are not allowed in this context (${value})`);
     }
   }
 
@@ -580,7 +600,7 @@ export class Walker {
   private conforms(value: unknown, profile: string): boolean | undefined {
     const root = this.compiler.root(profile);
     if (!root || !isObject(value)) return root ? false : undefined;
-    const probe = new Walker(this.compiler, this.version, this.unknownExtensions);
+    const probe = new Walker(this.compiler, this.version, this.unknownExtensions, this.policy);
     if (typeof value.resourceType === 'string') {
       if (value.resourceType !== root.tree.definition.type) return false;
       probe.rootResource = this.rootResource;
@@ -625,7 +645,7 @@ export class Walker {
       this.report('information', 'informational', `Extension ${url} stands for an element of another FHIR release, whose definitions are not installed: its content was checked as a plain extension`);
       return;
     }
-    if (EXAMPLE_EXTENSION.test(url)) {
+    if (EXAMPLE_EXTENSION.test(url) && !(this.policy.exampleUrls === 'refuse' && isExampleUrl(url))) {
       this.report('information', 'informational', `Unknown extension ${url} (an example domain): its content was checked as a plain extension`);
       return;
     }
@@ -699,6 +719,7 @@ export class Walker {
       this.report('error', 'structure', `${rule.id} must hold a resource with a resourceType`);
       return;
     }
+    if (rule.name === 'contained' && this.policy.containedResources === 'ignore') return;
     const profiles = type.profiles.length === 1 && this.compiler.root(type.profiles[0]) ? type.profiles : [];
     this.resource(value, profiles, rule.name === 'contained' ? 'contained' : 'entry');
     if (type.profiles.length > 1) this.profileChoice(type, value);
