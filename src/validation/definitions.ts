@@ -64,6 +64,17 @@ export interface ElementDef {
   regex?: string;
   /** A primitive here must have a value, not only extensions (R5 `mustHaveValue`). */
   mustHaveValue?: boolean;
+  /** What a profile requires of a narrative here (HL7's narrative-language-control and narrative-source-control). */
+  narrative?: NarrativeControls;
+}
+
+/**
+ * `languages`: `_no` (no language sections), `_yes` (language sections), `_resource` (a section in the resource's
+ * language) or language codes (a section in each). `source`: the severity of text not labelled with its source.
+ */
+export interface NarrativeControls {
+  languages?: string[];
+  source?: 'hint' | 'warning' | 'error';
 }
 
 export interface StructureDefinition {
@@ -189,6 +200,21 @@ const MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-E
 
 const BEST_PRACTICE = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice';
 
+const NARRATIVE_LANGUAGE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
+const NARRATIVE_SOURCE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
+const SOURCE_LEVELS = new Set(['hint', 'warning', 'error']);
+
+function narrativeControls(extensions: Json[]): NarrativeControls | undefined {
+  const controls: NarrativeControls = {};
+  for (const extension of extensions) {
+    const code = extension.valueCode;
+    if (typeof code !== 'string') continue;
+    if (extension.url === NARRATIVE_LANGUAGE_CONTROL) (controls.languages ??= []).push(code);
+    else if (extension.url === NARRATIVE_SOURCE_CONTROL && SOURCE_LEVELS.has(code)) controls.source = code as NarrativeControls['source'];
+  }
+  return controls.languages || controls.source ? controls : undefined;
+}
+
 function normalizeConstraint(raw: Json): Constraint {
   return {
     key: String(raw.key),
@@ -245,7 +271,10 @@ export function normalizeElement(raw: Json): ElementDef {
     .flatMap((t) => asArray(t.extension as Json[]))
     .find((e) => REGEX_EXTENSIONS.has(e.url as string));
   if (regex) element.regex = String(regex.valueString);
-  if (raw.mustHaveValue === true || asArray(raw.extension as Json[]).some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
+  const extensions = asArray(raw.extension as Json[]);
+  if (raw.mustHaveValue === true || extensions.some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
+  const narrative = narrativeControls(extensions);
+  if (narrative) element.narrative = narrative;
   for (const key of ['fixed', 'pattern', 'minValue', 'maxValue'] as const) if (element[key] === undefined) delete element[key];
   return element;
 }

@@ -213,6 +213,7 @@ function merge(base: ElementDef, diff: ElementDef): ElementDef {
   if (diff.minValue) merged.minValue = diff.minValue;
   if (diff.maxValue) merged.maxValue = diff.maxValue;
   if (diff.mustHaveValue) merged.mustHaveValue = true;
+  if (diff.narrative) merged.narrative = diff.narrative;
   return merged;
 }
 

@@ -7,6 +7,7 @@ import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
+import { narrativeControlProblems } from './narrative-controls.js';
 import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive } from './primitives.js';
 import { referenceType, type SlicingRule } from './slicing.js';
@@ -479,6 +480,11 @@ export class Walker {
     }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
+    else if (type.code === 'Narrative' && rule.node.def.narrative && typeof value.div === 'string') {
+      for (const problem of narrativeControlProblems(rule.node.def.narrative, value.div, this.scope.resource.language, rule.tree.definition.url)) {
+        this.report(problem.severity, 'business-rule', problem.text);
+      }
+    }
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
   }
