@@ -10,6 +10,7 @@ import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { narrativeControlProblems } from './narrative-controls.js';
 import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive } from './primitives.js';
+import { enableWhenProblems } from './questionnaire.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -145,6 +146,7 @@ export class Walker {
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
+    if (type === 'Questionnaire') for (const problem of enableWhenProblems(resource)) this.report('error', 'business-rule', problem.text, problem.at.slice(1));
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
     this.hosts.pop();
