@@ -13,7 +13,8 @@
  *
  * CHECKS are the HL7 validator CLI's optional checks, with its defaults (src/validation/policy.ts):
  * `--security-checks` (HTML tags in strings are errors), `--html-in-markdown ignore|warning|error` (default warning),
- * `--allow-example-urls true|false` (default true), `--contained-resources validate|ignore` (default validate).
+ * `--allow-example-urls true|false` (default true), `--contained-resources validate|ignore` (default validate),
+ * `--check-references` (references inside a Bundle or Parameters that resolve to none of its resources are errors).
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -26,7 +27,7 @@ import { declaredProfiles } from '../src/validation/values.js';
 
 const USAGE =
   'usage: npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] ' +
-  '[--security-checks] [--html-in-markdown ignore|warning|error] [--allow-example-urls true|false] [--contained-resources validate|ignore] FILE...';
+  '[--security-checks] [--html-in-markdown ignore|warning|error] [--allow-example-urls true|false] [--contained-resources validate|ignore] [--check-references] FILE...';
 const DEFAULT_RELEASE: FhirVersion = 'r4';
 
 interface FileResult {
@@ -126,6 +127,7 @@ async function main(): Promise<number> {
         'html-in-markdown': { type: 'string', default: 'warning' },
         'allow-example-urls': { type: 'string', default: 'true' },
         'contained-resources': { type: 'string', default: 'validate' },
+        'check-references': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -166,7 +168,13 @@ function policyOf(values: Record<string, unknown>): ContentPolicy | undefined {
   const exampleUrls = oneOf(values['allow-example-urls'], ['true', 'false'] as const);
   const containedResources = oneOf(values['contained-resources'], ['validate', 'ignore'] as const);
   if (!htmlInMarkdown || !exampleUrls || !containedResources) return undefined;
-  return { securityChecks: values['security-checks'] === true, htmlInMarkdown, exampleUrls: exampleUrls === 'true' ? 'allow' : 'refuse', containedResources };
+  return {
+    securityChecks: values['security-checks'] === true,
+    htmlInMarkdown,
+    exampleUrls: exampleUrls === 'true' ? 'allow' : 'refuse',
+    containedResources,
+    unresolvedReferences: values['check-references'] === true ? 'refuse' : 'allow',
+  };
 }
 
 process.exitCode = await main();

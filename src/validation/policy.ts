@@ -12,6 +12,12 @@ export interface ContentPolicy {
   exampleUrls: 'allow' | 'refuse';
   /** The HL7 validator's `validateContains`: contained resources validated (default) or ignored. */
   containedResources: 'validate' | 'ignore';
+  /**
+   * `-check-references` (the HL7 validator's `validateReference` policies that check existence): a relative
+   * reference inside a Bundle or a Parameters resource that resolves to none of its resources is an error. A
+   * standalone resource's references are not judged: this validator has no server to ask.
+   */
+  unresolvedReferences: 'allow' | 'refuse';
 }
 
 export const DEFAULT_POLICY: ContentPolicy = {
@@ -19,6 +25,7 @@ export const DEFAULT_POLICY: ContentPolicy = {
   htmlInMarkdown: 'warning',
   exampleUrls: 'allow',
   containedResources: 'validate',
+  unresolvedReferences: 'allow',
 };
 
 /** A start tag or end tag: `<script>`, `</b>`, `<a href="x">`, `<br/>` (as the HL7 validator's security check looks for). */

@@ -10,6 +10,7 @@ import { earlierRevision, replacedCode } from './legacy-codes.js';
 import { narrativeControlProblems } from './narrative-controls.js';
 import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive } from './primitives.js';
+import { ParametersContext } from './parameters.js';
 import { enableWhenProblems } from './questionnaire.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
@@ -65,6 +66,9 @@ export class Walker {
   private rootResource: Json | undefined;
   private bundle?: BundleContext;
   private bundleDepth = -1;
+  /** The Parameters resource the walk is in, whose parameter resources references resolve to. */
+  private parameters?: ParametersContext;
+  private parametersDepth = -1;
   /** While walking a profile a document predates (see legacy-codes), its errors are reported as warnings. */
   private advisory = false;
   /** The elements walked into that extensions may sit on, innermost last (for extension contexts). */
@@ -132,7 +136,7 @@ export class Walker {
     const base = this.resourceDefinition(resource);
     if (!base) return;
     const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
-    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart };
+    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart, parameters: this.parameters, parametersDepth: this.parametersDepth };
     this.scopeStart = this.depth;
     const type = base.tree.definition.type;
     this.hosts.push({ path: type, type, value: resource, depth: this.depth });
@@ -142,13 +146,17 @@ export class Walker {
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
       unknownProfiles: this.unknownProfiles(resource, placement === 'contained' ? outer.scope.unknownProfiles : NO_PROFILES),
     };
-    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type), this.policy.unresolvedReferences === 'refuse') : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
+    const parameters = resource.resourceType === 'Parameters' ? new ParametersContext(resource) : undefined;
+    if (parameters) [this.parameters, this.parametersDepth] = [parameters, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
     if (type === 'Questionnaire') for (const problem of enableWhenProblems(resource)) this.report('error', 'business-rule', problem.text, problem.at.slice(1));
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
+    parameters?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
+    [this.parameters, this.parametersDepth] = [outer.parameters, outer.parametersDepth];
     this.hosts.pop();
   }
 
@@ -594,9 +602,17 @@ export class Walker {
     if (targetType && allowed && !allowed.has(targetType)) {
       this.report('error', 'structure', `The type '${targetType}' of reference ${reference} is not a valid target here (allowed: ${[...allowed].join(', ')})`);
     }
-    if (this.bundle && reference.charCodeAt(0) !== 35) {
+    if (reference.charCodeAt(0) === 35) return;
+    if (this.inParameters()) {
+      if (this.policy.unresolvedReferences === 'refuse' && ParametersContext.resolves(reference)) this.parameters!.references.push({ reference, expression: this.expression(), entry: -1, allowed });
+    } else if (this.bundle) {
       this.bundle.references.push({ reference, expression: this.expression(), entry: this.currentEntry(), allowed });
     }
+  }
+
+  /** Whether the innermost resource that groups others is a Parameters resource (not a Bundle). */
+  private inParameters(): boolean {
+    return this.parameters !== undefined && this.parametersDepth > this.bundleDepth;
   }
 
   private currentEntry(): number {
@@ -624,6 +640,7 @@ export class Walker {
 
   private resolve(reference: string): Resource | undefined {
     if (reference.charCodeAt(0) === 35) return this.scope.contained.get(reference.slice(1)) as Resource | undefined;
+    if (this.inParameters()) return this.parameters!.resolve(reference) as Resource | undefined;
     const matches = this.bundle?.resolve(reference, this.currentEntry());
     return matches?.length === 1 ? matches[0].resource : undefined;
   }

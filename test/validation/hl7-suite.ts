@@ -93,6 +93,7 @@ export function policyOf(options: Record<string, unknown>): Partial<ContentPolic
   if (options.noHtmlInMarkdown === true) policy.htmlInMarkdown = 'error';
   if (options.examples === false) policy.exampleUrls = 'refuse';
   if (options.validateContains === 'IGNORE') policy.containedResources = 'ignore';
+  if (typeof options.validateReference === 'string' && /^CHECK_(EXISTS|VALID)/.test(options.validateReference)) policy.unresolvedReferences = 'refuse';
   return policy;
 }
 
