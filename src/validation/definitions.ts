@@ -8,6 +8,8 @@ export interface TypeRef {
   code: string;
   profiles: string[];
   targetProfiles: string[];
+  /** The element of the one profile that constrains this one (`elementdefinition-profile-element`), rather than the profile's root. */
+  profileElement?: string;
 }
 
 export interface Constraint {
@@ -165,12 +167,19 @@ function typeCode(raw: Json): string {
   return code ?? 'string';
 }
 
+const PROFILE_ELEMENT = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element';
+
 function normalizeType(raw: Json): TypeRef {
-  return {
+  const type: TypeRef = {
     code: typeCode(raw),
     profiles: asArray(raw.profile as string | string[]),
     targetProfiles: asArray(raw.targetProfile as string | string[]),
   };
+  const profileElement = asArray(raw._profile as Json | Json[])
+    .flatMap((companion) => asArray(companion?.extension as Json[]))
+    .find((e) => e.url === PROFILE_ELEMENT)?.valueString;
+  if (typeof profileElement === 'string' && type.profiles.length === 1) type.profileElement = profileElement;
+  return type;
 }
 
 /** An empty list allows anything, so it absorbs the other. */
