@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import { createValidator, type Validator } from '../../src/validation/index.js';
 import { embeddedHtmlAt, isExampleUrl, looksLikeHtml } from '../../src/validation/policy.js';
-import { describeIssues, errorsOf } from './support.js';
+import { parseResource } from '../../src/validation/source.js';
+import { describeIssues, errorsOf, FIXTURES, fixtureText } from './support.js';
 
 /**
  * Rules of the HL7 validator beyond the definitions: its optional checks (policy.ts), a profile's narrative
- * controls, Questionnaire enableWhen targets, references inside Parameters.
+ * controls, Questionnaire enableWhen targets, references inside Parameters, elements typed by another profile's element.
  */
 const NARRATIVE_PROFILE = 'http://example.org/fhir/StructureDefinition/narrative-controls';
 const narrativeProfile = (url: string, extension: { url: string; valueCode: string }[]) => ({
@@ -171,5 +172,18 @@ describe('references inside Parameters', () => {
     const checking = await createValidator({ version: 'r4', policy: { unresolvedReferences: 'refuse' } });
     expect(errorTexts(checking.validate(parameters))).toEqual(["Parameters.parameter[2].resource.beneficiary: Unable to resolve resource with reference 'Patient/2'"]);
     expect(errorsOf(checking.validate({ resourceType: 'Coverage', status: 'active', beneficiary: { reference: 'Patient/2' }, payor: [{ display: 'x' }] }))).toEqual([]);
+  });
+});
+
+describe('an element typed by an element of another profile (elementdefinition-profile-element)', () => {
+  it('holds each section slice to the library section it names, and tells the slices apart by its pattern', async () => {
+    const folder = path.join(FIXTURES, 'fhir-test-cases/suite/support/document-good_profile_');
+    const documents = await createValidator({ version: 'r4', profileFolders: [folder] });
+    const profiles = ['http://hl7.org/fhir/test/StructureDefinition/document-structure'];
+    const read = (file: string) => parseResource(fixtureText(`fhir-test-cases/suite/validator/${file}`), 'r4');
+    expect(describeIssues(errorsOf(documents.validate(read('document-good.xml'), { profiles })))).toBe('');
+    // Each section lacks what its library section requires: focus (code A), title (code B), mode (code C).
+    const bad = errorsOf(documents.validate(read('document-bad-bad-sections.xml'), { profiles }));
+    expect(bad.map((i) => i.expression?.[0]).sort()).toEqual(['Composition.section[0].focus', 'Composition.section[1].title', 'Composition.section[2].mode']);
   });
 });
