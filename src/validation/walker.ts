@@ -136,7 +136,14 @@ export class Walker {
     const base = this.resourceDefinition(resource);
     if (!base) return;
     const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
-    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart, parameters: this.parameters, parametersDepth: this.parametersDepth };
+    const outer = {
+      scope: this.scope,
+      bundle: this.bundle,
+      bundleDepth: this.bundleDepth,
+      scopeStart: this.scopeStart,
+      parameters: this.parameters,
+      parametersDepth: this.parametersDepth,
+    };
     this.scopeStart = this.depth;
     const type = base.tree.definition.type;
     this.hosts.push({ path: type, type, value: resource, depth: this.depth });
@@ -146,7 +153,8 @@ export class Walker {
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
       unknownProfiles: this.unknownProfiles(resource, placement === 'contained' ? outer.scope.unknownProfiles : NO_PROFILES),
     };
-    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type), this.policy.unresolvedReferences === 'refuse') : undefined;
+    const mustResolve = this.policy.unresolvedReferences === 'refuse';
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type), mustResolve) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
     const parameters = resource.resourceType === 'Parameters' ? new ParametersContext(resource) : undefined;
     if (parameters) [this.parameters, this.parametersDepth] = [parameters, this.depth];
@@ -490,13 +498,17 @@ export class Walker {
     }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
-    else if (type.code === 'Narrative' && rule.node.def.narrative && typeof value.div === 'string') {
-      for (const problem of narrativeControlProblems(rule.node.def.narrative, value.div, this.scope.resource.language, rule.tree.definition.url)) {
-        this.report(problem.severity, 'business-rule', problem.text);
-      }
-    }
+    else if (type.code === 'Narrative' && rule.node.def.narrative) this.narrativeControls(rule, value);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  /** What a profile requires of a narrative (narrative-controls.ts). */
+  private narrativeControls(rule: ElementRule, narrative: Json): void {
+    if (typeof narrative.div !== 'string') return;
+    for (const problem of narrativeControlProblems(rule.node.def.narrative!, narrative.div, this.scope.resource.language, rule.tree.definition.url)) {
+      this.report(problem.severity, 'business-rule', problem.text);
+    }
   }
 
   private bounds(rule: ElementRule, value: unknown): void {
@@ -604,7 +616,10 @@ export class Walker {
     }
     if (reference.charCodeAt(0) === 35) return;
     if (this.inParameters()) {
-      if (this.policy.unresolvedReferences === 'refuse' && ParametersContext.resolves(reference)) this.parameters!.references.push({ reference, expression: this.expression(), entry: -1, allowed });
+      // Without the policy a reference that resolves to no parameter may name a resource elsewhere: nothing to record.
+      if (this.policy.unresolvedReferences === 'refuse' && ParametersContext.resolves(reference)) {
+        this.parameters!.references.push({ reference, expression: this.expression(), entry: -1, allowed });
+      }
     } else if (this.bundle) {
       this.bundle.references.push({ reference, expression: this.expression(), entry: this.currentEntry(), allowed });
     }
