@@ -72,11 +72,11 @@ export interface ElementDef {
 
 /**
  * `languages`: `_no` (no language sections), `_yes` (language sections), `_resource` (a section in the resource's
- * language) or language codes (a section in each). `source`: the severity of text not labelled with its source.
+ * language) or language codes (a section in each). `source`: the issue severity for text not labelled with its source.
  */
 export interface NarrativeControls {
   languages?: string[];
-  source?: 'hint' | 'warning' | 'error';
+  source?: 'fatal' | 'error' | 'warning' | 'information';
 }
 
 export interface StructureDefinition {
@@ -211,7 +211,8 @@ const BEST_PRACTICE = 'http://hl7.org/fhir/StructureDefinition/elementdefinition
 
 const NARRATIVE_LANGUAGE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
 const NARRATIVE_SOURCE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
-const SOURCE_LEVELS = new Set(['hint', 'warning', 'error']);
+/** An issue severity (`success`: no check); `hint` is the HL7 validator's word for information. */
+const SOURCE_LEVELS: Record<string, NarrativeControls['source']> = { fatal: 'fatal', error: 'error', warning: 'warning', information: 'information', hint: 'information' };
 
 function narrativeControls(extensions: Json[]): NarrativeControls | undefined {
   const controls: NarrativeControls = {};
@@ -219,7 +220,7 @@ function narrativeControls(extensions: Json[]): NarrativeControls | undefined {
     const code = extension.valueCode;
     if (typeof code !== 'string') continue;
     if (extension.url === NARRATIVE_LANGUAGE_CONTROL) (controls.languages ??= []).push(code);
-    else if (extension.url === NARRATIVE_SOURCE_CONTROL && SOURCE_LEVELS.has(code)) controls.source = code as NarrativeControls['source'];
+    else if (extension.url === NARRATIVE_SOURCE_CONTROL && Object.hasOwn(SOURCE_LEVELS, code)) controls.source = SOURCE_LEVELS[code];
   }
   return controls.languages || controls.source ? controls : undefined;
 }

@@ -8,10 +8,11 @@ import type { NarrativeControls } from './definitions.js';
  *   `_no` forbids them, `_yes` requires some, `_resource` requires one in the resource's language, and a language
  *   code requires one in that language;
  * - with a source control, every piece of text must sit in an element whose class says where it comes from
- *   (`boilerplate`, `generated`, `extension`, `additional`, or `original`), reported at the level it names.
+ *   (`boilerplate`, `generated`, `extension`, `additional`, or `original`), reported at the issue severity it
+ *   names (`success`: not checked).
  */
 export interface NarrativeProblem {
-  severity: 'error' | 'warning' | 'information';
+  severity: 'fatal' | 'error' | 'warning' | 'information';
   text: string;
 }
 
@@ -19,7 +20,6 @@ type XmlItem = Record<string, unknown>;
 
 const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: false, processEntities: true });
 const SOURCE_CLASSES = new Set(['boilerplate', 'generated', 'extension', 'additional', 'original']);
-const LEVEL = { hint: 'information', warning: 'warning', error: 'error' } as const;
 
 export function narrativeControlProblems(controls: NarrativeControls, div: string, resourceLanguage: unknown, profile: string): NarrativeProblem[] {
   let root: XmlItem | undefined;
@@ -35,7 +35,7 @@ export function narrativeControlProblems(controls: NarrativeControls, div: strin
   if (controls.source) {
     for (const text of unlabelledText(root, false)) {
       problems.push({
-        severity: LEVEL[controls.source],
+        severity: controls.source,
         text: `The xhtml node at '${text}' does not have a class attribute to indicate its source (boilerplate, generated, extension, additional or original), and this is required ${where}`,
       });
     }
