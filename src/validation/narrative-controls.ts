@@ -3,7 +3,7 @@ import type { NarrativeControls } from './definitions.js';
 
 /**
  * A profile's controls on a narrative (HL7's `narrative-language-control` and `narrative-source-control`
- * extensions on a Narrative element), as the HL7 validator checks them:
+ * extensions on a Narrative element or its div), as the extensions' definitions describe them:
  * - language sections are the `div` children of the narrative's div with an `xml:lang` (or `lang`) attribute;
  *   `_no` forbids them, `_yes` requires some, `_resource` requires one in the resource's language, and a language
  *   code requires one in that language;

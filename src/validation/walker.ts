@@ -443,8 +443,10 @@ export class Walker {
     this.bounds(rule, value);
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
-      if (type.code === 'xhtml') this.narrativeReferences(value);
-      else this.textContent(type.code, value);
+      if (type.code === 'xhtml') {
+        this.narrativeReferences(value);
+        if (rule.node.def.narrative) this.narrativeControls(rule, value);
+      } else this.textContent(type.code, value);
     }
     for (const { invariant } of plan.invariants) {
       const result = type.code === 'xhtml' ? this.narrativeVerdict(invariant, value as string) : invariant.evaluate(value, this.scope.resource, this.rootResource);
@@ -498,15 +500,14 @@ export class Walker {
     }
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Extension') this.extensionRules(value);
-    else if (type.code === 'Narrative' && rule.node.def.narrative) this.narrativeControls(rule, value);
+    else if (type.code === 'Narrative' && rule.node.def.narrative && typeof value.div === 'string') this.narrativeControls(rule, value.div);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
   }
 
-  /** What a profile requires of a narrative (narrative-controls.ts). */
-  private narrativeControls(rule: ElementRule, narrative: Json): void {
-    if (typeof narrative.div !== 'string') return;
-    for (const problem of narrativeControlProblems(rule.node.def.narrative!, narrative.div, this.scope.resource.language, rule.tree.definition.url)) {
+  /** What a profile requires of a narrative, stated on the Narrative element or on its div (narrative-controls.ts). */
+  private narrativeControls(rule: ElementRule, div: string): void {
+    for (const problem of narrativeControlProblems(rule.node.def.narrative!, div, this.scope.resource.language, rule.tree.definition.url)) {
       this.report(problem.severity, 'business-rule', problem.text);
     }
   }

@@ -13,7 +13,7 @@ import { describeIssues, errorsOf, FIXTURES, fixtureText } from './support.js';
  * controls, Questionnaire enableWhen targets, references inside Parameters, elements typed by another profile's element.
  */
 const NARRATIVE_PROFILE = 'http://example.org/fhir/StructureDefinition/narrative-controls';
-const narrativeProfile = (url: string, extension: { url: string; valueCode: string }[]) => ({
+const narrativeProfile = (url: string, extension: { url: string; valueCode: string }[], element = 'Patient.text') => ({
   resourceType: 'StructureDefinition',
   url,
   name: 'NarrativeControls',
@@ -24,7 +24,7 @@ const narrativeProfile = (url: string, extension: { url: string; valueCode: stri
   type: 'Patient',
   baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
   derivation: 'constraint',
-  differential: { element: [{ id: 'Patient.text', path: 'Patient.text', extension }] },
+  differential: { element: [{ id: element, path: element, extension }] },
 });
 const LANGUAGE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
 const SOURCE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
@@ -43,6 +43,8 @@ beforeAll(async () => {
   for (const [name, extension] of Object.entries(profiles)) {
     writeFileSync(path.join(folder, `${name}.json`), JSON.stringify(narrativeProfile(`${NARRATIVE_PROFILE}-${name}`, extension)));
   }
+  const onDiv = narrativeProfile(`${NARRATIVE_PROFILE}-sections-on-div`, profiles.sections, 'Patient.text.div');
+  writeFileSync(path.join(folder, 'sections-on-div.json'), JSON.stringify(onDiv));
   r4 = await createValidator({ version: 'r4', profileFolders: [folder] });
 });
 
@@ -116,6 +118,8 @@ describe('a profile’s narrative controls', () => {
     expect(against(narrative('Hello'), 'no-sections')).toEqual([]);
     expect(against(narrative('Hello'), 'sections')).toEqual([expect.stringMatching(/^Patient.text: The xhtml has no language sections, but language sections are required/)]);
     expect(against(narrative(sections), 'sections')).toEqual([]);
+    // The same control stated on the div.
+    expect(against(narrative('Hello'), 'sections-on-div')).toEqual([expect.stringMatching(/^Patient.text.div: The xhtml has no language sections/)]);
   });
 
   it('requires a section in the resource’s language and in each language named', () => {
