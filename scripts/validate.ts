@@ -1,5 +1,5 @@
 /**
- * `npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] FILE...`
+ * `npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] [CHECKS] FILE...`
  *
  * Validates FHIR resources offline, JSON or XML, as the gateway does on every write, with the default profile
  * packages (profiles/packages/) and any folder given. Prints, like the HL7 validator's CLI, a summary per file:
@@ -10,17 +10,24 @@
  * declared profile only one release knows, elements only one release defines); content that fits both takes the
  * release the run's other files tell, if they agree, else R4; the summary says which and why. Exit code 1 when a file has an error, or with `--strict` when a
  * profile was not checked; 2 on wrong usage.
+ *
+ * CHECKS are the HL7 validator CLI's optional checks, with its defaults (src/validation/policy.ts):
+ * `--security-checks` (HTML tags in strings are errors), `--html-in-markdown ignore|warning|error` (default warning),
+ * `--allow-example-urls true|false` (default true), `--contained-resources validate|ignore` (default validate),
+ * `--check-references` (references inside a Bundle or Parameters that resolve to none of its resources are errors).
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { issue, notFound, type OperationOutcome, type OperationOutcomeIssue } from '../src/fhir/outcome.js';
 import { FHIR_VERSIONS, type FhirVersion } from '../src/fhir/version.js';
 import { createValidator, type Validator } from '../src/validation/index.js';
+import type { ContentPolicy } from '../src/validation/policy.js';
 import { detectRelease, releaseName, type ReleaseFinding } from '../src/validation/release.js';
 import { declaredProfiles } from '../src/validation/values.js';
 
 const USAGE =
-  'usage: npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] FILE...';
+  'usage: npm run validate -- [--fhir-version r4|stu3] [--profile URL]... [--profiles-folder DIR]... [--ndjson] [--strict] ' +
+  '[--security-checks] [--html-in-markdown ignore|warning|error] [--allow-example-urls true|false] [--contained-resources validate|ignore] [--check-references] FILE...';
 const DEFAULT_RELEASE: FhirVersion = 'r4';
 
 interface FileResult {
@@ -116,6 +123,11 @@ async function main(): Promise<number> {
         'profiles-folder': { type: 'string', multiple: true, default: [] },
         ndjson: { type: 'boolean', default: false },
         strict: { type: 'boolean', default: false },
+        'security-checks': { type: 'boolean', default: false },
+        'html-in-markdown': { type: 'string', default: 'warning' },
+        'allow-example-urls': { type: 'string', default: 'true' },
+        'contained-resources': { type: 'string', default: 'validate' },
+        'check-references': { type: 'boolean', default: false },
       },
     });
   } catch (error) {
@@ -123,12 +135,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const requested = args.values['fhir-version']?.toLowerCase();
-  if (args.positionals.length === 0 || (requested !== undefined && !FHIR_VERSIONS.includes(requested as FhirVersion))) {
+  const policy = policyOf(args.values);
+  if (args.positionals.length === 0 || (requested !== undefined && !FHIR_VERSIONS.includes(requested as FhirVersion)) || !policy) {
     console.error(USAGE);
     return 2;
   }
   const profileFolders = args.values['profiles-folder'];
-  const [r4, stu3] = await Promise.all(FHIR_VERSIONS.map((version) => createValidator({ version, profileFolders })));
+  const [r4, stu3] = await Promise.all(FHIR_VERSIONS.map((version) => createValidator({ version, profileFolders, policy })));
   const validators: Validators = { r4, stu3 };
   const { strict, ndjson } = args.values;
   const files = await Promise.all(args.positionals.map((file) => readAndDetect(file, validators)));
@@ -146,6 +159,22 @@ async function main(): Promise<number> {
     failed ||= fails;
   }
   return failed ? 1 : 0;
+}
+
+/** The optional checks the flags ask for; undefined when a flag has a value it does not take. */
+function policyOf(values: Record<string, unknown>): ContentPolicy | undefined {
+  const oneOf = <T extends string>(value: unknown, allowed: readonly T[]) => (allowed.includes(value as T) ? (value as T) : undefined);
+  const htmlInMarkdown = oneOf(values['html-in-markdown'], ['ignore', 'warning', 'error'] as const);
+  const exampleUrls = oneOf(values['allow-example-urls'], ['true', 'false'] as const);
+  const containedResources = oneOf(values['contained-resources'], ['validate', 'ignore'] as const);
+  if (!htmlInMarkdown || !exampleUrls || !containedResources) return undefined;
+  return {
+    securityChecks: values['security-checks'] === true,
+    htmlInMarkdown,
+    exampleUrls: exampleUrls === 'true' ? 'allow' : 'refuse',
+    containedResources,
+    unresolvedReferences: values['check-references'] === true ? 'refuse' : 'allow',
+  };
 }
 
 process.exitCode = await main();

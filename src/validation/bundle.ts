@@ -40,6 +40,8 @@ export class BundleContext {
     readonly expression: string,
     private readonly version: FhirVersion,
     private readonly isResourceType: (type: string) => boolean,
+    /** References that resolve to no entry are errors (`ContentPolicy.unresolvedReferences`), not only a document Composition's. */
+    private readonly mustResolve = false,
   ) {
     this.type = String(bundle.type ?? '');
     this.entries = asList(bundle.entry).map((entry) => {
@@ -164,6 +166,8 @@ export class BundleContext {
     const missing = matches ? local : candidates.length === 0;
     if (this.type === 'document' && recorded.entry === 0 && missing) {
       report('error', 'not-found', `Can't find '${reference}' in the bundle: a document carries the resources its Composition refers to`, expression);
+    } else if (this.mustResolve && missing) {
+      report('error', 'not-found', `Unable to resolve resource with reference '${reference}'`, expression);
     }
   }
 }

@@ -8,6 +8,8 @@ export interface TypeRef {
   code: string;
   profiles: string[];
   targetProfiles: string[];
+  /** The element of the one profile that constrains this one (`elementdefinition-profile-element`), rather than the profile's root. */
+  profileElement?: string;
 }
 
 export interface Constraint {
@@ -64,6 +66,17 @@ export interface ElementDef {
   regex?: string;
   /** A primitive here must have a value, not only extensions (R5 `mustHaveValue`). */
   mustHaveValue?: boolean;
+  /** What a profile requires of a narrative here (HL7's narrative-language-control and narrative-source-control). */
+  narrative?: NarrativeControls;
+}
+
+/**
+ * `languages`: `_no` (no language sections), `_yes` (language sections), `_resource` (a section in the resource's
+ * language) or language codes (a section in each). `source`: the issue severity for text not labelled with its source.
+ */
+export interface NarrativeControls {
+  languages?: string[];
+  source?: 'fatal' | 'error' | 'warning' | 'information';
 }
 
 export interface StructureDefinition {
@@ -154,12 +167,19 @@ function typeCode(raw: Json): string {
   return code ?? 'string';
 }
 
+const PROFILE_ELEMENT = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element';
+
 function normalizeType(raw: Json): TypeRef {
-  return {
+  const type: TypeRef = {
     code: typeCode(raw),
     profiles: asArray(raw.profile as string | string[]),
     targetProfiles: asArray(raw.targetProfile as string | string[]),
   };
+  const profileElement = asArray(raw._profile as Json | Json[])
+    .flatMap((companion) => asArray(companion?.extension as Json[]))
+    .find((e) => e.url === PROFILE_ELEMENT)?.valueString;
+  if (typeof profileElement === 'string' && type.profiles.length === 1) type.profileElement = profileElement;
+  return type;
 }
 
 /** An empty list allows anything, so it absorbs the other. */
@@ -188,6 +208,22 @@ const REGEX_EXTENSIONS = new Set([
 const MUST_HAVE_VALUE = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue';
 
 const BEST_PRACTICE = 'http://hl7.org/fhir/StructureDefinition/elementdefinition-bestpractice';
+
+const NARRATIVE_LANGUAGE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
+const NARRATIVE_SOURCE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
+/** An issue severity (`success`: no check); `hint` is the HL7 validator's word for information. */
+const SOURCE_LEVELS: Record<string, NarrativeControls['source']> = { fatal: 'fatal', error: 'error', warning: 'warning', information: 'information', hint: 'information' };
+
+function narrativeControls(extensions: Json[]): NarrativeControls | undefined {
+  const controls: NarrativeControls = {};
+  for (const extension of extensions) {
+    const code = extension.valueCode;
+    if (typeof code !== 'string') continue;
+    if (extension.url === NARRATIVE_LANGUAGE_CONTROL) (controls.languages ??= []).push(code);
+    else if (extension.url === NARRATIVE_SOURCE_CONTROL && Object.hasOwn(SOURCE_LEVELS, code)) controls.source = SOURCE_LEVELS[code];
+  }
+  return controls.languages || controls.source ? controls : undefined;
+}
 
 function normalizeConstraint(raw: Json): Constraint {
   return {
@@ -245,7 +281,10 @@ export function normalizeElement(raw: Json): ElementDef {
     .flatMap((t) => asArray(t.extension as Json[]))
     .find((e) => REGEX_EXTENSIONS.has(e.url as string));
   if (regex) element.regex = String(regex.valueString);
-  if (raw.mustHaveValue === true || asArray(raw.extension as Json[]).some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
+  const extensions = asArray(raw.extension as Json[]);
+  if (raw.mustHaveValue === true || extensions.some((e) => e.url === MUST_HAVE_VALUE && e.valueBoolean === true)) element.mustHaveValue = true;
+  const narrative = narrativeControls(extensions);
+  if (narrative) element.narrative = narrative;
   for (const key of ['fixed', 'pattern', 'minValue', 'maxValue'] as const) if (element[key] === undefined) delete element[key];
   return element;
 }

@@ -163,6 +163,25 @@ export class StructureTrees {
       node = next;
     }
     node.def = merge(node.def, def);
+    const [type, ...others] = def.types ?? [];
+    if (type?.profileElement && others.length === 0) this.graft(node, type.profiles[0], type.profileElement, notes);
+  }
+
+  /**
+   * An element typed by an element of another profile (`elementdefinition-profile-element`, as a library of
+   * Composition sections) takes that element's children and constraints; the type keeps no profile, since the
+   * profile's root is not what the element is.
+   */
+  private graft(node: ElementNode, profile: string, elementId: string, notes: string[]): void {
+    const source = this.tree(profile);
+    const element = source && findById(source.root, elementId);
+    if (!element) {
+      notes.push(`element ${node.def.id} is typed by ${profile}#${elementId}, which is not known, so that element's constraints are not checked`);
+      return;
+    }
+    node.children = element.children.map((child) => cloneNode(child, `${node.def.id}.${child.name}`));
+    const types = node.def.types!.map(({ profileElement: _, ...type }) => ({ ...type, profiles: [] }));
+    node.def = { ...node.def, types, constraints: mergeConstraints(node.def.constraints, element.def.constraints) };
   }
 
   /** Descends one id segment (`name` or `name:slice`), expanding types and creating slices as needed. */
@@ -211,6 +230,17 @@ export class StructureTrees {
   }
 }
 
+function findById(node: ElementNode, id: string): ElementNode | undefined {
+  if (node.def.id === id) return node;
+  for (const child of [...node.children, ...node.slices]) {
+    if (id.startsWith(child.def.id)) {
+      const found = findById(child, id);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 /** The (unsliced) element at a path such as `Composition.section`. */
 export function findByPath(root: ElementNode, path: string): ElementNode | undefined {
   let node: ElementNode | undefined = root;
@@ -241,6 +271,7 @@ function merge(base: ElementDef, diff: ElementDef): ElementDef {
   if (diff.minValue) merged.minValue = diff.minValue;
   if (diff.maxValue) merged.maxValue = diff.maxValue;
   if (diff.mustHaveValue) merged.mustHaveValue = true;
+  if (diff.narrative) merged.narrative = diff.narrative;
   return merged;
 }
 

@@ -28,6 +28,7 @@ import type { FhirVersion } from '../fhir/version.js';
 import { Compiler } from './compile.js';
 import { StructureTrees } from './element-tree.js';
 import { loadProfileFolders } from './loader.js';
+import { DEFAULT_POLICY, type ContentPolicy } from './policy.js';
 import { Terminology } from './terminology.js';
 import { Walker, type UnknownExtensions } from './walker.js';
 
@@ -58,6 +59,8 @@ export interface ValidatorOptions {
   profileFolders?: string[];
   /** An extension without a known definition: refused (default, as the HL7 validator) or allowed with a warning. */
   unknownExtensions?: UnknownExtensions;
+  /** The HL7 validator's optional checks (security checks, HTML in markdown, example URLs, contained resources); see policy.ts. */
+  policy?: Partial<ContentPolicy>;
 }
 
 /** The repository's own conformance folder, always loaded. */
@@ -68,11 +71,12 @@ export async function createValidator(options: ValidatorOptions): Promise<Valida
   const folders = [REPOSITORY_PROFILES, ...(options.profileFolders ?? [])];
   const { registry, issues: loadIssues } = await loadProfileFolders(version, folders);
   const compiler = new Compiler(version, registry, new StructureTrees(registry), new Terminology(registry));
+  const policy = { ...DEFAULT_POLICY, ...options.policy };
   return {
     version,
     loadIssues,
     validate(resource, validationOptions) {
-      return validateWith(new Walker(compiler, version, options.unknownExtensions), resource, validationOptions?.profiles ?? []);
+      return validateWith(new Walker(compiler, version, options.unknownExtensions, policy), resource, validationOptions?.profiles ?? []);
     },
     knowsProfile: (url) => registry.structure(url) !== undefined,
     profiles: () =>

@@ -8,7 +8,11 @@ import type { Child, Compiler, ElementRule, ItemPlan, RequiredBinding, Structure
 import type { Invariant } from './invariants.js';
 import { CORE_PREFIX, publisherNamespace, type StructureDefinition } from './definitions.js';
 import { earlierRevision, replacedCode } from './legacy-codes.js';
+import { narrativeControlProblems } from './narrative-controls.js';
+import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
+import { ParametersContext } from './parameters.js';
+import { enableWhenProblems } from './questionnaire.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -63,6 +67,9 @@ export class Walker {
   private rootResource: Json | undefined;
   private bundle?: BundleContext;
   private bundleDepth = -1;
+  /** The Parameters resource the walk is in, whose parameter resources references resolve to. */
+  private parameters?: ParametersContext;
+  private parametersDepth = -1;
   /** While walking a profile a document predates (see legacy-codes), its errors are reported as warnings. */
   private advisory = false;
   /** The elements walked into that extensions may sit on, innermost last (for extension contexts). */
@@ -76,6 +83,7 @@ export class Walker {
     private readonly compiler: Compiler,
     private readonly version: FhirVersion,
     private readonly unknownExtensions: UnknownExtensions = 'refuse',
+    private readonly policy: ContentPolicy = DEFAULT_POLICY,
   ) {}
 
   /** Validates a top-level resource against its declared profiles, `profiles`, or else its base definition. */
@@ -129,7 +137,14 @@ export class Walker {
     const base = this.resourceDefinition(resource);
     if (!base) return;
     const roots = this.rootsFor(resource, base.tree.definition.type, profiles);
-    const outer = { scope: this.scope, bundle: this.bundle, bundleDepth: this.bundleDepth, scopeStart: this.scopeStart };
+    const outer = {
+      scope: this.scope,
+      bundle: this.bundle,
+      bundleDepth: this.bundleDepth,
+      scopeStart: this.scopeStart,
+      parameters: this.parameters,
+      parametersDepth: this.parametersDepth,
+    };
     this.scopeStart = this.depth;
     const type = base.tree.definition.type;
     this.hosts.push({ path: type, type, value: resource, depth: this.depth });
@@ -139,13 +154,19 @@ export class Walker {
       localReferences: placement === 'contained' ? outer.scope.localReferences : new Set(),
       unknownProfiles: this.unknownProfiles(resource, placement === 'contained' ? outer.scope.unknownProfiles : NO_PROFILES),
     };
-    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type)) : undefined;
+    const mustResolve = this.policy.unresolvedReferences === 'refuse';
+    const bundle = resource.resourceType === 'Bundle' ? new BundleContext(resource, this.expression(), this.version, (type) => this.compiler.isResource(type), mustResolve) : undefined;
     if (bundle) [this.bundle, this.bundleDepth] = [bundle, this.depth];
+    const parameters = resource.resourceType === 'Parameters' ? new ParametersContext(resource) : undefined;
+    if (parameters) [this.parameters, this.parametersDepth] = [parameters, this.depth];
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
     this.conformanceRules(resource);
+    if (type === 'Questionnaire') for (const problem of enableWhenProblems(resource)) this.report('error', 'business-rule', problem.text, problem.at.slice(1));
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
+    parameters?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];
+    [this.parameters, this.parametersDepth] = [outer.parameters, outer.parametersDepth];
     this.hosts.pop();
   }
 
@@ -236,7 +257,7 @@ export class Walker {
     if (this.version === 'r4' && !isObject(resource.text)) {
       this.report('warning', 'invariant', 'Constraint failed: dom-6: A resource should have narrative for robust management (best practice)');
     }
-    if (!Array.isArray(resource.contained)) return;
+    if (!Array.isArray(resource.contained) || this.policy.containedResources === 'ignore') return;
     resource.contained.forEach((contained: unknown, index: number) => {
       if (!isObject(contained)) return;
       const meta = isObject(contained.meta) ? contained.meta : {};
@@ -431,11 +452,31 @@ export class Walker {
     this.bounds(rule, value);
     if (typeof value === 'string') {
       if (value.charCodeAt(0) === 35 && (type.code === 'uri' || type.code === 'canonical' || type.code === 'url')) this.scope.localReferences.add(value);
-      if (type.code === 'xhtml') this.narrativeReferences(value);
+      if (type.code === 'xhtml') {
+        this.narrativeReferences(value);
+        if (rule.node.def.narrative) this.narrativeControls(rule, value);
+      } else this.textContent(type.code, value);
     }
     for (const { invariant } of plan.invariants) {
       const result = type.code === 'xhtml' ? this.narrativeVerdict(invariant, value as string) : invariant.evaluate(value, this.scope.resource, this.rootResource);
       if (result === false || (result === undefined && invariant.emptyFails)) this.invariantFailed(invariant);
+    }
+  }
+
+  /** The optional checks of strings, markdown and URLs (see policy.ts). */
+  private textContent(code: string, value: string): void {
+    if (code === 'string' && looksLikeHtml(value)) {
+      const text = 'The string value contains text that looks like embedded HTML tags';
+      if (this.policy.securityChecks) this.report('error', 'security', `${text}, which are not allowed for security reasons in this context`);
+      else this.report('information', 'security', `${text}. If this content is rendered to HTML without appropriate post-processing, it may be a security risk`);
+    } else if (code === 'markdown' && this.policy.htmlInMarkdown !== 'ignore') {
+      const at = embeddedHtmlAt(value);
+      if (at >= 0) {
+        const text = `The markdown contains content that appears to be an embedded HTML tag starting at '${value.slice(at, at + 2)}'. This will (or SHOULD) be escaped by the presentation layer`;
+        this.report(this.policy.htmlInMarkdown, 'invalid', text);
+      }
+    } else if ((code === 'uri' || code === 'url' || code === 'canonical') && this.policy.exampleUrls === 'refuse' && isExampleUrl(value)) {
+      this.report('error', 'invalid', `Example URLs are not allowed in this context (${value})`);
     }
   }
 
@@ -469,8 +510,16 @@ export class Walker {
     if (type.code === 'Reference') this.reference(type, value);
     else if (type.code === 'Coding') this.codingSystem(value.system);
     else if (type.code === 'Extension') this.extensionRules(value);
+    else if (type.code === 'Narrative' && rule.node.def.narrative && typeof value.div === 'string') this.narrativeControls(rule, value.div);
     else if (type.profiles.length > 1) this.profileChoice(type, value);
     this.invariants(value, plan);
+  }
+
+  /** What a profile requires of a narrative, stated on the Narrative element or on its div (narrative-controls.ts). */
+  private narrativeControls(rule: ElementRule, div: string): void {
+    for (const problem of narrativeControlProblems(rule.node.def.narrative!, div, this.scope.resource.language, rule.tree.definition.url)) {
+      this.report(problem.severity, 'business-rule', problem.text);
+    }
   }
 
   private bounds(rule: ElementRule, value: unknown): void {
@@ -586,9 +635,20 @@ export class Walker {
     if (targetType && allowed && !allowed.has(targetType)) {
       this.report('error', 'structure', `The type '${targetType}' of reference ${reference} is not a valid target here (allowed: ${[...allowed].join(', ')})`);
     }
-    if (this.bundle && reference.charCodeAt(0) !== 35) {
+    if (reference.charCodeAt(0) === 35) return;
+    if (this.inParameters()) {
+      // Without the policy a reference that resolves to no parameter may name a resource elsewhere: nothing to record.
+      if (this.policy.unresolvedReferences === 'refuse' && ParametersContext.resolves(reference)) {
+        this.parameters!.references.push({ reference, expression: this.expression(), entry: -1, allowed });
+      }
+    } else if (this.bundle) {
       this.bundle.references.push({ reference, expression: this.expression(), entry: this.currentEntry(), allowed });
     }
+  }
+
+  /** Whether the innermost resource that groups others is a Parameters resource (not a Bundle). */
+  private inParameters(): boolean {
+    return this.parameters !== undefined && this.parametersDepth > this.bundleDepth;
   }
 
   private currentEntry(): number {
@@ -600,7 +660,7 @@ export class Walker {
   private conforms(value: unknown, profile: string): boolean | undefined {
     const root = this.compiler.root(profile);
     if (!root || !isObject(value)) return root ? false : undefined;
-    const probe = new Walker(this.compiler, this.version, this.unknownExtensions);
+    const probe = new Walker(this.compiler, this.version, this.unknownExtensions, this.policy);
     if (typeof value.resourceType === 'string') {
       if (value.resourceType !== root.tree.definition.type) return false;
       probe.rootResource = this.rootResource;
@@ -616,6 +676,7 @@ export class Walker {
 
   private resolve(reference: string): Resource | undefined {
     if (reference.charCodeAt(0) === 35) return this.scope.contained.get(reference.slice(1)) as Resource | undefined;
+    if (this.inParameters()) return this.parameters!.resolve(reference) as Resource | undefined;
     const matches = this.bundle?.resolve(reference, this.currentEntry());
     return matches?.length === 1 ? matches[0].resource : undefined;
   }
@@ -645,7 +706,7 @@ export class Walker {
       this.report('information', 'informational', `Extension ${url} stands for an element of another FHIR release, whose definitions are not installed: its content was checked as a plain extension`);
       return;
     }
-    if (EXAMPLE_EXTENSION.test(url)) {
+    if (EXAMPLE_EXTENSION.test(url) && !(this.policy.exampleUrls === 'refuse' && isExampleUrl(url))) {
       this.report('information', 'informational', `Unknown extension ${url} (an example domain): its content was checked as a plain extension`);
       return;
     }
@@ -738,6 +799,7 @@ export class Walker {
       this.report('error', 'structure', `${rule.id} must hold a resource with a resourceType`);
       return;
     }
+    if (rule.name === 'contained' && this.policy.containedResources === 'ignore') return;
     const profiles = type.profiles.length === 1 && this.compiler.root(type.profiles[0]) ? type.profiles : [];
     this.resource(value, profiles, rule.name === 'contained' ? 'contained' : 'entry');
     if (type.profiles.length > 1) this.profileChoice(type, value);

@@ -88,8 +88,20 @@ describe('npm run validate', () => {
     expect(blockOf(withTask.stdout, STU3_PATIENT)).toMatch(/Validated as STU3, as the other files given: its own content cannot tell/);
   }, 60_000);
 
+  it('takes the HL7 CLI’s optional checks as flags, with its defaults', async () => {
+    const patient = path.join(folder, 'patient-with-script.json');
+    writeFileSync(patient, JSON.stringify({ resourceType: 'Patient', name: [{ text: 'Standard <script>x</script>', family: 'x' }] }));
+    const plain = await validate(['--fhir-version', 'r4', patient]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/Information @ Patient\.name\[0\]\.text: The string value contains text that looks like embedded HTML tags/);
+    const secure = await validate(['--fhir-version', 'r4', '--security-checks', patient]);
+    expect(secure.code).toBe(1);
+    expect(secure.stdout).toMatch(/Error @ Patient\.name\[0\]\.text: .*not allowed for security reasons/);
+  }, 60_000);
+
   it('exits 2 on wrong usage', async () => {
     expect((await validate(['--fhir-version', 'r5', TASK])).code).toBe(2);
     expect((await validate([])).code).toBe(2);
+    expect((await validate(['--html-in-markdown', 'loud', TASK])).code).toBe(2);
   }, 60_000);
 });

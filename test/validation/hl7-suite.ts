@@ -3,6 +3,7 @@ import path from 'node:path';
 import { OperationOutcomeError, type OperationOutcomeIssue } from '../../src/fhir/outcome.js';
 import type { FhirVersion } from '../../src/fhir/version.js';
 import { createValidator, type Validator } from '../../src/validation/index.js';
+import type { ContentPolicy } from '../../src/validation/policy.js';
 import { parseResource } from '../../src/validation/source.js';
 import { describeIssues, errorsOf, FIXTURES } from './support.js';
 
@@ -85,14 +86,26 @@ export function suiteCases(): SuiteCase[] {
   return [...first, ...second];
 }
 
-/** Runs every case; validators are made once per release and profile folder. */
+/** The Java validator options of a case that the gateway's validator has too (see src/validation/policy.ts). */
+export function policyOf(options: Record<string, unknown>): Partial<ContentPolicy> {
+  const policy: Partial<ContentPolicy> = {};
+  if (options['security-checks'] === true) policy.securityChecks = true;
+  if (options.noHtmlInMarkdown === true) policy.htmlInMarkdown = 'error';
+  if (options.examples === false) policy.exampleUrls = 'refuse';
+  if (options.validateContains === 'IGNORE') policy.containedResources = 'ignore';
+  if (typeof options.validateReference === 'string' && /^CHECK_(EXISTS|VALID)/.test(options.validateReference)) policy.unresolvedReferences = 'refuse';
+  return policy;
+}
+
+/** Runs every case; validators are made once per release, profile folder and options. */
 export async function runSuite(cases: SuiteCase[]): Promise<SuiteResult[]> {
   const validators = new Map<string, Promise<Validator>>();
   const validatorFor = (c: SuiteCase) => {
-    const key = `${c.version} ${c.profilesFolder ?? ''}`;
+    const policy = policyOf(c.options);
+    const key = `${c.version} ${c.profilesFolder ?? ''} ${JSON.stringify(policy)}`;
     let made = validators.get(key);
     if (!made) {
-      made = createValidator({ version: c.version, profileFolders: c.profilesFolder ? [path.join(FIXTURES, c.profilesFolder)] : [] });
+      made = createValidator({ version: c.version, profileFolders: c.profilesFolder ? [path.join(FIXTURES, c.profilesFolder)] : [], policy });
       validators.set(key, made);
     }
     return made;
