@@ -28,9 +28,9 @@ import { percentile } from '../bench/stats.js';
  * HEAP_BOUND_MB (docker-compose.yml sets the same through NODE_OPTIONS). Its EHR searches `Task?owner=…&status=…` over
  * HTTP: p95 of SEARCHES sequential searches after a warm-up, and the process's resident memory afterwards, beside the
  * same gateway on an empty database (its own footprint). The same is measured once more without the heap bound: V8
- * then keeps the garbage of start-up (loading the FHIR definitions), which shows in RSS though it is not live. The
- * store-level search p95 (in this process, no HTTP) is measured beside a raw better-sqlite3 query on a dedicated
- * (owner, status) index over the same Tasks.
+ * then lets its heap grow further between major GCs, so garbage shows in RSS for longer (docs/validation.md,
+ * Memory). The store-level search p95 (in this process, no HTTP) is measured beside a raw better-sqlite3 query on a
+ * dedicated (owner, status) index over the same Tasks.
  *
  * EVIDENCE_DATA_DIR keeps the data set: loaded into that folder only when it holds no complete data set of
  * EVIDENCE_RESOURCES (DATA_SET_MARKER, written after the load, says which), and left there afterwards, so measuring the
