@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -28,9 +28,13 @@ import { percentile } from '../bench/stats.js';
  * HEAP_BOUND_MB (docker-compose.yml sets the same through NODE_OPTIONS). Its EHR searches `Task?owner=…&status=…` over
  * HTTP: p95 of SEARCHES sequential searches after a warm-up, and the process's resident memory afterwards, beside the
  * same gateway on an empty database (its own footprint). The same is measured once more without the heap bound: V8
- * then keeps the garbage of start-up (loading the FHIR definitions), which shows in RSS though it is not live. The
- * store-level search p95 (in this process, no HTTP) is measured beside a raw better-sqlite3 query on a dedicated
- * (owner, status) index over the same Tasks.
+ * then lets its heap grow further between major GCs, so garbage shows in RSS for longer (docs/validation.md,
+ * Memory). The store-level search p95 (in this process, no HTTP) is measured beside a raw better-sqlite3 query on a
+ * dedicated (owner, status) index over the same Tasks.
+ *
+ * EVIDENCE_DATA_DIR keeps the data set: loaded into that folder only when it holds no complete data set of
+ * EVIDENCE_RESOURCES (DATA_SET_MARKER, written after the load, says which), and left there afterwards, so measuring the
+ * serving part again takes minutes instead of the load. Without it the data set lives in a temporary folder.
  */
 const RESOURCES = Number(process.env.EVIDENCE_RESOURCES ?? 1_000_000);
 const LOAD_BATCH = 5_000;
@@ -115,6 +119,42 @@ function taskAt(i: number): Resource {
   };
 }
 
+/** Written into the data folder once a load has completed: what it holds and how long loading it took. */
+const DATA_SET_MARKER = 'million-data-set.json';
+
+interface DataSet {
+  resources: number;
+  loadSeconds: number;
+}
+
+function completeDataSet(dataDir: string): DataSet | undefined {
+  const marker = path.join(dataDir, DATA_SET_MARKER);
+  if (!existsSync(marker)) return undefined;
+  const dataSet = JSON.parse(readFileSync(marker, 'utf8')) as DataSet;
+  return dataSet.resources === RESOURCES ? dataSet : undefined;
+}
+
+/** The folder for the data set: EVIDENCE_DATA_DIR (emptied first unless it holds a complete one), or a temporary one. */
+function dataFolder(): { dataDir: string; kept: boolean } {
+  const kept = process.env.EVIDENCE_DATA_DIR;
+  if (!kept) return { dataDir: mkdtempSync(path.join(tmpdir(), 'evidence-million-')), kept: false };
+  const dataDir = path.resolve(kept);
+  if (!completeDataSet(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  return { dataDir, kept: true };
+}
+
+function openBaseline(dataDir: string, fresh: boolean): BetterSqlite3.Database {
+  const raw = new BetterSqlite3(path.join(dataDir, 'baseline.sqlite'));
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  if (fresh) {
+    raw.exec('create table raw_tasks (id integer primary key, owner text, status text, content text not null)');
+    raw.exec('create index raw_tasks_owner_status on raw_tasks (owner, status, id)');
+  }
+  return raw;
+}
+
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 /** The same (owner, status) queries for every measurement. */
@@ -187,20 +227,18 @@ async function servedSearch(owner: Party, dataDir: string, nodeArguments: string
 }
 
 export async function millionResources(): Promise<Figure[]> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'evidence-million-'));
+  const { dataDir, kept } = dataFolder();
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'evidence-empty-'));
-  const raw = new BetterSqlite3(path.join(dataDir, 'baseline.sqlite'));
-  raw.pragma('journal_mode = WAL');
-  raw.pragma('synchronous = NORMAL');
-  raw.exec('create table raw_tasks (id integer primary key, owner text, status text, content text not null)');
-  raw.exec('create index raw_tasks_owner_status on raw_tasks (owner, status, id)');
+  const reused = completeDataSet(dataDir);
+  const raw = openBaseline(dataDir, !reused);
   try {
     const owner = await party(TENANT, 'VVT Zuid', '88888888');
     const store = await openStore({ dataDir });
-    let loadSeconds: number;
+    let dataSet: DataSet;
     let storeLevel: { p95: number; baseline: number };
     try {
-      loadSeconds = await load(store, raw);
+      dataSet = reused ?? { resources: RESOURCES, loadSeconds: await load(store, raw) };
+      if (!reused) writeFileSync(path.join(dataDir, DATA_SET_MARKER), JSON.stringify(dataSet));
       storeLevel = await storeLevelSearch(store, raw);
     } finally {
       await store.close();
@@ -210,7 +248,7 @@ export async function millionResources(): Promise<Figure[]> {
     const bare = await servedSearch(owner, emptyDir, compiledGateway(HEAP_BOUND_MB));
     const unbounded = await servedSearch(owner, dataDir, compiledGateway());
     if (served.empty) throw new Error('the gateway found no Tasks: the searches did not reach the loaded data');
-    const context = { storedResources: RESOURCES, storedTasks: RESOURCES / 5, searches: SEARCHES, ...machineLoad() };
+    const context = { storedResources: RESOURCES, storedTasks: RESOURCES / 5, searches: SEARCHES, reusedDataSet: Boolean(reused), ...machineLoad() };
     return [
       {
         name: 'million.search.task-owner-status.http.p95',
@@ -245,17 +283,17 @@ export async function millionResources(): Promise<Figure[]> {
       },
       {
         name: 'million.load.throughput',
-        value: Math.round(RESOURCES / loadSeconds),
+        value: Math.round(RESOURCES / dataSet.loadSeconds),
         unit: 'resources/s',
         baseline: null,
-        note: `through store.resources.create in transactions of ${LOAD_BATCH}; ${Math.round(loadSeconds)} s for ${RESOURCES} resources`,
+        note: `through store.resources.create in transactions of ${LOAD_BATCH}; ${Math.round(dataSet.loadSeconds)} s for ${RESOURCES} resources${reused ? ' (when this reused data set was loaded)' : ''}`,
         ...context,
       },
     ];
   } finally {
     raw.close();
     removeBuild();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!kept) rmSync(dataDir, { recursive: true, force: true });
     rmSync(emptyDir, { recursive: true, force: true });
   }
 }

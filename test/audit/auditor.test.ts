@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createAuditor, type Auditor } from '../../src/audit/auditor.js';
-import { isPatientData, patientReferences } from '../../src/audit/patientData.js';
+import { isPatientData, patientCompartment, patientReferences } from '../../src/audit/patientData.js';
 import type { Principal } from '../../src/fhir/principal.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { openStore } from '../../src/store/index.js';
@@ -99,6 +101,15 @@ describe('patient data', () => {
     expect(isPatientData('ProcedureRequest', 'r4')).toBe(false);
     expect(isPatientData('Organization', 'r4')).toBe(false);
     expect(isPatientData('HealthcareService', 'stu3')).toBe(false);
+  });
+
+  it('reads the same STU3 patient compartment as a parse of the whole bundle', () => {
+    const file = createRequire(import.meta.url).resolve('fhir-stu3/profiles/stu3/profiles-resources.json');
+    const bundle = JSON.parse(readFileSync(file, 'utf8')) as fhir3.Bundle;
+    const definition = bundle.entry?.find(({ resource }) => resource?.resourceType === 'CompartmentDefinition' && resource.code === 'Patient')?.resource as fhir3.CompartmentDefinition;
+    const members = (definition.resource ?? []).filter((entry) => (entry.param ?? []).length > 0).map((entry) => entry.code);
+    expect(members.length).toBeGreaterThan(20);
+    expect([...patientCompartment('stu3')].sort()).toEqual(members.sort());
   });
 
   it('names the patients a resource is about', () => {
