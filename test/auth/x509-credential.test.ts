@@ -4,7 +4,10 @@ import { createCertificateAuthority, issueServerCertificate } from '../../src/au
 import { formatDidX509, parseDidX509 } from '../../src/auth/credentials/didX509.js';
 import { signPresentation } from '../../src/auth/credentials/presentation.js';
 import { issueX509Credential, verifyX509Credential, type X509Trust } from '../../src/auth/credentials/x509Credential.js';
-import { trustedCa } from '../../src/auth/credentials/certificates.js';
+import { X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { trustedCa, verifyChain } from '../../src/auth/credentials/certificates.js';
 import { loadConfig } from '../../src/config/config.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
 import { gateway, type Gateway } from './support.js';
@@ -47,6 +50,44 @@ describe('X509Credential (RFC023)', () => {
     const jwt = await issueX509Credential({ chain: [server.certificate, ca.certificate], privateKey: server.keys.privateKey }, 'did:web:zorg.test', now() - 9 * 86_400);
     const anchor = trustedCa(ca.pem);
     await expect(verifyX509Credential(jwt, { anchors: new Map([[anchor.fingerprint, anchor]]), allowSelfSigned: false }, now())).rejects.toThrow(/not valid now/);
+  });
+});
+
+describe('certificate chains', () => {
+  it('accept a leaf signed by the trusted CA and refuse one signed by an impostor CA of the same name', async () => {
+    const ca = await createCertificateAuthority('UZI test CA');
+    const impostor = await createCertificateAuthority('UZI test CA');
+    const anchor = trustedCa(ca.pem);
+    const genuine = await issueServerCertificate(ca, { organizationName: 'Zorg', ura: '00012345' });
+    expect(() => verifyChain([genuine.certificate, ca.certificate], anchor, new Date())).not.toThrow();
+    const forged = await issueServerCertificate(impostor, { organizationName: 'Zorg', ura: '00012345' });
+    expect(forged.certificate.checkIssued(ca.certificate)).toBe(true);
+    expect(() => verifyChain([forged.certificate, ca.certificate], anchor, new Date())).toThrow(/is not signed by/);
+  });
+
+  it.each([
+    ['RSASSA-PKCS1-v1_5 with SHA-256', { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }],
+    ['RSA-PSS', { name: 'RSA-PSS', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), saltLength: 32 }],
+    ['ECDSA P-384 with SHA-384', { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' }],
+  ])('check a chain signed with %s', async (_name, algorithm) => {
+    x509.cryptoProvider.set(crypto);
+    const keys = (await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const validity = { notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 86_400_000) };
+    const caCertificate = await x509.X509CertificateGenerator.createSelfSigned({
+      ...validity,
+      serialNumber: '01',
+      name: 'CN=Other algorithm CA',
+      keys,
+      signingAlgorithm: algorithm,
+      extensions: [new x509.BasicConstraintsExtension(true, 1, true)],
+    });
+    const leafKeys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const leaf = await x509.X509CertificateGenerator.create({ ...validity, serialNumber: '02', subject: 'CN=leaf', issuer: 'CN=Other algorithm CA', publicKey: leafKeys.publicKey, signingKey: keys.privateKey, signingAlgorithm: algorithm });
+    const [leafCertificate, ca] = [new X509Certificate(Buffer.from(leaf.rawData)), new X509Certificate(Buffer.from(caCertificate.rawData))];
+    expect(() => verifyChain([leafCertificate, ca], trustedCa(caCertificate.toString('pem')), new Date())).not.toThrow();
+    const tampered = Buffer.from(leaf.rawData);
+    tampered[tampered.length - 10] ^= 0x01;
+    expect(() => verifyChain([new X509Certificate(tampered), ca], trustedCa(caCertificate.toString('pem')), new Date())).toThrow(/is not signed by/);
   });
 });
 
