@@ -134,14 +134,18 @@ function completeDataSet(dataDir: string): DataSet | undefined {
   return dataSet.resources === RESOURCES ? dataSet : undefined;
 }
 
-/** The folder for the data set: EVIDENCE_DATA_DIR (emptied first unless it holds a complete one), or a temporary one. */
-function dataFolder(): { dataDir: string; kept: boolean } {
+/**
+ * The folder for the data set: EVIDENCE_DATA_DIR (emptied first unless it holds a complete one, then `reused`), or
+ * a temporary one.
+ */
+function dataFolder(): { dataDir: string; kept: boolean; reused?: DataSet } {
   const kept = process.env.EVIDENCE_DATA_DIR;
   if (!kept) return { dataDir: mkdtempSync(path.join(tmpdir(), 'evidence-million-')), kept: false };
   const dataDir = path.resolve(kept);
-  if (!completeDataSet(dataDir)) rmSync(dataDir, { recursive: true, force: true });
+  const reused = completeDataSet(dataDir);
+  if (!reused) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  return { dataDir, kept: true };
+  return { dataDir, kept: true, reused };
 }
 
 function openBaseline(dataDir: string, fresh: boolean): BetterSqlite3.Database {
@@ -227,9 +231,8 @@ async function servedSearch(owner: Party, dataDir: string, nodeArguments: string
 }
 
 export async function millionResources(): Promise<Figure[]> {
-  const { dataDir, kept } = dataFolder();
+  const { dataDir, kept, reused } = dataFolder();
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'evidence-empty-'));
-  const reused = completeDataSet(dataDir);
   const raw = openBaseline(dataDir, !reused);
   try {
     const owner = await party(TENANT, 'VVT Zuid', '88888888');

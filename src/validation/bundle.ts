@@ -23,6 +23,11 @@ export interface RecordedReference {
 
 export type Report = (severity: 'error' | 'warning', code: string, text: string, expression: string) => void;
 
+/** A reference that must resolve among the resources it travels with (`ContentPolicy.unresolvedReferences`) and does not. */
+export function reportUnresolved(report: Report, reference: string, expression: string): void {
+  report('error', 'not-found', `Unable to resolve resource with reference '${reference}'`, expression);
+}
+
 const HISTORY = /\/_history\/([^/]+)$/;
 const ABSOLUTE_URL = /^[a-z][a-z0-9+.-]*:/i;
 /** A RESTful fullUrl: `http(s)://base/Type/id`, with the type and id. */
@@ -167,7 +172,7 @@ export class BundleContext {
     if (this.type === 'document' && recorded.entry === 0 && missing) {
       report('error', 'not-found', `Can't find '${reference}' in the bundle: a document carries the resources its Composition refers to`, expression);
     } else if (this.mustResolve && missing) {
-      report('error', 'not-found', `Unable to resolve resource with reference '${reference}'`, expression);
+      reportUnresolved(report, reference, expression);
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { FhirVersion } from '../fhir/version.js';
 import type { StructureTrees } from './element-tree.js';
+import { enableWhenProblems } from './questionnaire.js';
 import type { Registry } from './registry.js';
 import { searchParameterProblems } from './search-parameters.js';
 import { differentialPathProblems, typeProfileProblems } from './structure-definition-rules.js';
@@ -12,7 +13,7 @@ export interface ConformanceProblem {
   text: string;
 }
 
-/** The rules on StructureDefinitions, CapabilityStatements and SearchParameters (nothing for other resources). */
+/** The rules on StructureDefinitions, CapabilityStatements, SearchParameters and Questionnaires (nothing for other resources). */
 export function conformanceProblems(version: FhirVersion, registry: Registry, trees: StructureTrees, resource: Json): ConformanceProblem[] {
   switch (resource.resourceType) {
     case 'StructureDefinition':
@@ -20,6 +21,8 @@ export function conformanceProblems(version: FhirVersion, registry: Registry, tr
     case 'CapabilityStatement':
     case 'SearchParameter':
       return searchParameterProblems(version, resource);
+    case 'Questionnaire':
+      return enableWhenProblems(resource);
     default:
       return [];
   }

@@ -1,5 +1,5 @@
 import { isObject } from '../vocabulary/json.js';
-import type { RecordedReference, Report } from './bundle.js';
+import { reportUnresolved, type RecordedReference, type Report } from './bundle.js';
 
 type Json = Record<string, unknown>;
 
@@ -45,7 +45,7 @@ export class ParametersContext {
   /** The recorded references that resolve to no parameter resource. */
   check(report: Report): void {
     for (const { reference, expression } of this.references) {
-      if (!this.resolve(reference)) report('error', 'not-found', `Unable to resolve resource with reference '${reference}'`, expression);
+      if (!this.resolve(reference)) reportUnresolved(report, reference, expression);
     }
   }
 }

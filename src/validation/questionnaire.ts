@@ -1,12 +1,7 @@
 import { isObject } from '../vocabulary/json.js';
+import type { ConformanceProblem } from './conformance.js';
 
 type Json = Record<string, unknown>;
-
-export interface QuestionnaireProblem {
-  /** Relative to the Questionnaire: `.item[0].item[1]`. */
-  at: string;
-  text: string;
-}
 
 interface Located {
   item: Json;
@@ -18,11 +13,11 @@ interface Located {
  * item in the same Questionnaire, not the item itself, and not an item inside it (an item cannot be enabled by an
  * answer it contains).
  */
-export function enableWhenProblems(questionnaire: Json): QuestionnaireProblem[] {
-  const items = itemsOf(questionnaire, '');
+export function enableWhenProblems(questionnaire: Json): ConformanceProblem[] {
+  const items = itemsOf(questionnaire);
   const byLinkId = new Map<string, Located>();
   for (const located of items) if (typeof located.item.linkId === 'string') byLinkId.set(located.item.linkId, located);
-  const problems: QuestionnaireProblem[] = [];
+  const problems: ConformanceProblem[] = [];
   for (const { item, at } of items) {
     if (!Array.isArray(item.enableWhen)) continue;
     for (const condition of item.enableWhen) {
@@ -41,12 +36,12 @@ export function enableWhenProblems(questionnaire: Json): QuestionnaireProblem[] 
   return problems;
 }
 
-/** Every item, depth first, with where it is. */
-function itemsOf(parent: Json, at: string): Located[] {
+/** Every item, depth first, with where it is (`item[0].item[1]`). */
+function itemsOf(parent: Json, at?: string): Located[] {
   if (!Array.isArray(parent.item)) return [];
   return parent.item.flatMap((item: unknown, index: number) => {
     if (!isObject(item)) return [];
-    const here = `${at}.item[${index}]`;
+    const here = at === undefined ? `item[${index}]` : `${at}.item[${index}]`;
     return [{ item, at: here }, ...itemsOf(item, here)];
   });
 }

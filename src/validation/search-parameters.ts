@@ -8,7 +8,7 @@ import type { ConformanceProblem } from './conformance.js';
 type Json = Record<string, unknown>;
 
 /** What the rules on CapabilityStatements and SearchParameters need of a core SearchParameter. */
-export interface SearchParameterFacts {
+interface SearchParameterFacts {
   type: string;
   base: string[];
 }

@@ -12,7 +12,6 @@ import { narrativeControlProblems } from './narrative-controls.js';
 import { DEFAULT_POLICY, embeddedHtmlAt, isExampleUrl, looksLikeHtml, type ContentPolicy } from './policy.js';
 import { checkPrimitive, isAbsoluteUrl } from './primitives.js';
 import { ParametersContext } from './parameters.js';
-import { enableWhenProblems } from './questionnaire.js';
 import { referenceType, type SlicingRule } from './slicing.js';
 import { declaredProfiles, describeValue, matchesFixed, matchesPattern } from './values.js';
 import { impliedVitalSignsProfile } from './vital-signs.js';
@@ -162,7 +161,6 @@ export class Walker {
     this.walkProfiles(resource, base, roots);
     if (placement !== 'contained') this.domainResourceRules(resource, base);
     this.conformanceRules(resource);
-    if (type === 'Questionnaire') for (const problem of enableWhenProblems(resource)) this.report('error', 'business-rule', problem.text, problem.at.slice(1));
     bundle?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     parameters?.check((severity, code, text, expression) => this.add(severity, code, text, expression));
     [this.scope, this.bundle, this.bundleDepth, this.scopeStart] = [outer.scope, outer.bundle, outer.bundleDepth, outer.scopeStart];

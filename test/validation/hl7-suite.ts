@@ -87,7 +87,7 @@ export function suiteCases(): SuiteCase[] {
 }
 
 /** The Java validator options of a case that the gateway's validator has too (see src/validation/policy.ts). */
-export function policyOf(options: Record<string, unknown>): Partial<ContentPolicy> {
+function policyOf(options: Record<string, unknown>): Partial<ContentPolicy> {
   const policy: Partial<ContentPolicy> = {};
   if (options['security-checks'] === true) policy.securityChecks = true;
   if (options.noHtmlInMarkdown === true) policy.htmlInMarkdown = 'error';
