@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Person } from '../fhir/principal.js';
-import { withoutExpiredDezi } from '../auth/credentials/person.js';
+import { withoutDezi, withoutExpiredDezi } from '../auth/credentials/person.js';
 import { isConvertible } from '../fhir/convert/index.js';
 import type { ResourceRepository } from '../store/repository.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
@@ -154,8 +154,7 @@ const sameState = (stored: Resource, pulled: Resource) =>
 async function forgetDezi(context: TransferContext, tenant: string, task: string): Promise<void> {
   const record = await readInbound(context.store, tenant, task);
   if (!record?.person?.dezi) return;
-  const { dezi: _dezi, ...person } = record.person;
-  await saveInbound(context.store, tenant, { ...record, person });
+  await saveInbound(context.store, tenant, { ...record, person: withoutDezi(record.person) });
 }
 
 /**
