@@ -138,7 +138,7 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   );
   await inTransaction(context, async (tx) => {
     for (const resource of document.resources) await saveReceived(tx.store.resources, tenant, localCopy(record, resource));
-    if (document.resources.length > 0) await forgetDezi(tx, tenant, task);
+    if (document.resources.length > 0 && accessibleDocument(statusOf(remote)) === 'nursingHandoff') await forgetDezi(tx, tenant, task);
     const previous = await readTask(tx.store.resources, tenant, task);
     const copy = { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)], ...(document.awaitingPerson ? { businessStatus: AWAITING_PERSON } : {}) };
     if (previous && sameState(previous.stu3, copy)) return;
@@ -150,7 +150,7 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
 const sameState = (stored: Resource, pulled: Resource) =>
   stored.status === pulled.status && stored.lastModified === pulled.lastModified && JSON.stringify(stored.businessStatus) === JSON.stringify(pulled.businessStatus);
 
-/** The Dezi id_token of the remembered person was needed for the document only: once that is here, it is not kept. */
+/** The Dezi id_token of the remembered person was needed for the handoff only: once that is here, it is not kept. */
 async function forgetDezi(context: TransferContext, tenant: string, task: string): Promise<void> {
   const record = await readInbound(context.store, tenant, task);
   if (!record?.person?.dezi) return;
