@@ -1,3 +1,4 @@
+import type { AcceptedGrant } from '../config/config.js';
 import { EHR_CLIENT_ID_SYSTEM, ORGANIZATION_ID_SYSTEM, URA_SYSTEM, URI_SYSTEM } from '../vocabulary/canonical.js';
 import type { AccessRequest, Operation, Principal } from '../fhir/principal.js';
 import type { Resource } from '../fhir/version.js';
@@ -39,7 +40,7 @@ export interface TokenAudit {
   person?: Principal['person'];
   tokenId?: string;
   /** How the token was asked for (a grant of config ACCEPTED_GRANTS, or the EHR's client credentials), and how it is bound. */
-  grantType?: 'vp_token-bearer' | 'jwt-bearer' | 'rfc003' | 'client_credentials';
+  grantType?: AcceptedGrant | 'client_credentials';
   tokenType?: 'Bearer' | 'DPoP';
   outcome: AuditOutcome;
   description?: string;

@@ -9,7 +9,7 @@ import type { Person } from '../fhir/principal.js';
 import { JWT_BEARER_GRANT, MAX_ASSERTION_LIFETIME_SECONDS, nowSeconds, TOKEN_REFRESH_MARGIN_SECONDS, TOKEN_TYPES } from './rules.js';
 import { assertTransportAllowed } from './transport.js';
 import { signProof } from './dpop/index.js';
-import { createMetadataReader, DefinitionRefused, type MetadataReader, type ServerMetadata } from './serverMetadata.js';
+import { createMetadataReader, DefinitionRefused, type ServerMetadata } from './serverMetadata.js';
 import type { Fetch, HostedParty, TrustRegistry } from './trust.js';
 import { issuerOf } from './oauth2/metadata.js';
 import { VP_TOKEN_BEARER_GRANT } from './oauth2/presentationGrant.js';
@@ -121,7 +121,7 @@ export function createTokenClient(deps: { registry: TrustRegistry; wallet?: Wall
   const clock = deps.clock ?? Date.now;
   const cache = new Map<string, IssuedToken & { refreshAt: number }>();
   const pending = new Map<string, Promise<IssuedToken>>();
-  const metadata: MetadataReader = createMetadataReader({ fetch: fetchImpl, mode: registry.mode, clock });
+  const metadata = createMetadataReader({ fetch: fetchImpl, mode: registry.mode, clock });
 
   function trustedRemote(remote: string): TrustedOrganization {
     const organization = registry.trusted(remote);

@@ -5,7 +5,7 @@ import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
-import { verifyDeziIdToken, type VerifiedPersonCredential } from './credentials/person.js';
+import { verifyDeziIdToken, withoutDezi, type VerifiedPersonCredential } from './credentials/person.js';
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
 import { issuerOf } from './oauth2/metadata.js';
@@ -560,9 +560,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
           const claims = await verifier.verify(token);
           if (claims.tenant !== client.tenant) return { active: false };
           const { person, ...rest } = claims;
-          // The person's Dezi id_token is a bearer credential: it opened this token, and goes no further.
-          const named = person && (({ dezi: _dezi, ...shown }) => shown)(person);
-          return { ...presentationClaimsOf(claims), active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...rest, ...(named ? { person: named } : {}) };
+          // The person's Dezi id_token opened this token, and goes no further.
+          return { ...presentationClaimsOf(claims), active: true, token_type: claims.cnf ? 'DPoP' : 'Bearer', ...(claims.purposeOfUse ? { scope: claims.purposeOfUse } : {}), ...rest, ...(person ? { person: withoutDezi(person) } : {}) };
         } catch (error) {
           if (error instanceof TokenError) return { active: false };
           throw error;

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { badRequest, hasErrors, notFound, OperationOutcomeError, outcome, preconditionFailed, unprocessable, type OperationOutcomeIssue } from '../fhir/outcome.js';
 import type { Person } from '../fhir/principal.js';
-import { withoutExpiredDezi } from '../auth/credentials/person.js';
+import { withoutDezi, withoutExpiredDezi } from '../auth/credentials/person.js';
 import { isConvertible } from '../fhir/convert/index.js';
 import type { ResourceRepository } from '../store/repository.js';
 import type { FhirVersion, Resource } from '../fhir/version.js';
@@ -138,7 +138,7 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
   );
   await inTransaction(context, async (tx) => {
     for (const resource of document.resources) await saveReceived(tx.store.resources, tenant, localCopy(record, resource));
-    if (document.resources.length > 0) await forgetDezi(tx, tenant, task);
+    if (document.resources.length > 0 && accessibleDocument(statusOf(remote)) === 'nursingHandoff') await forgetDezi(tx, tenant, task);
     const previous = await readTask(tx.store.resources, tenant, task);
     const copy = { ...localCopy(record, remote), identifier: [taskIdentifier(tx, record)], ...(document.awaitingPerson ? { businessStatus: AWAITING_PERSON } : {}) };
     if (previous && sameState(previous.stu3, copy)) return;
@@ -150,12 +150,11 @@ export async function pull(context: TransferContext, peer: Peer, tenant: string,
 const sameState = (stored: Resource, pulled: Resource) =>
   stored.status === pulled.status && stored.lastModified === pulled.lastModified && JSON.stringify(stored.businessStatus) === JSON.stringify(pulled.businessStatus);
 
-/** The Dezi id_token of the remembered person was needed for the document only: once that is here, it is not kept. */
+/** The Dezi id_token of the remembered person was needed for the handoff only: once that is here, it is not kept. */
 async function forgetDezi(context: TransferContext, tenant: string, task: string): Promise<void> {
   const record = await readInbound(context.store, tenant, task);
   if (!record?.person?.dezi) return;
-  const { dezi: _dezi, ...person } = record.person;
-  await saveInbound(context.store, tenant, { ...record, person });
+  await saveInbound(context.store, tenant, { ...record, person: withoutDezi(record.person) });
 }
 
 /**

@@ -109,13 +109,15 @@ function fakeSendingGateway(task: Resource, documents: Resource[]) {
     batchCalls: [] as PeerCall[],
     /** The handoff's answer to a call that names no person (a sender whose person policy opens it only to one). */
     refusalWithoutPerson: undefined as RemoteFailure | undefined,
+    /** The documents (by key prefix) refusalWithoutPerson refuses: the handoff unless a test says otherwise. */
+    personOnly: [NURSING_HANDOFF],
     /** On whose behalf each read of the handoff Composition (or its `$document`) was made. */
     handoffReaders: [] as PeerCall['person'][],
   };
   const serve = (key: string, call?: PeerCall): Resource => {
     if (state.withdrawn) throw new AccessWithdrawn('the credential was revoked');
     if (key.startsWith(NURSING_HANDOFF)) state.handoffReaders.push(call?.person);
-    if (key.startsWith(NURSING_HANDOFF) && !call?.person && state.refusalWithoutPerson) {
+    if (state.personOnly.some((prefix) => key.startsWith(prefix)) && !call?.person && state.refusalWithoutPerson) {
       throw new PermanentFailure(`GET ${key} ${state.refusalWithoutPerson.message}`, { cause: state.refusalWithoutPerson });
     }
     // `$document` of a Composition it serves: that Composition and the other resources (no other Composition)
@@ -374,6 +376,23 @@ describe('the receiver, when the sender opens the handoff only to a person', () 
     await pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask(), person: NURSE });
     await expect(pull(waiting, sender.peer, vvt.id, localTask())).rejects.toBeInstanceOf(PermanentFailure);
     expect((await localCopy())?.businessStatus).toEqual(AWAITING_PERSON);
+  });
+
+  it('keeps the Dezi id_token for the handoff when the sender opened the advance notice only to the person too', async () => {
+    const patient = String((advanceNotice.find((resource) => keyOf(resource) === ADVANCE_NOTICE)!.subject as { reference: string }).reference);
+    const task = newTask({ id: remoteId, group: 'urn:uuid:6f1f7f3e-0b7c-4b8e-9d0e-2f4f3c9a7d22', patient, advanceNotice: ADVANCE_NOTICE, now: new Date().toISOString(), sender: hospital, receiver: vvt });
+    const sender = fakeSendingGateway({ ...task, meta: { versionId: '1' } }, [...advanceNotice, ...nursingHandoff]);
+    sender.state.refusalWithoutPerson = new RemoteFailure(403, userIdentityRequired);
+    sender.state.personOnly = [ADVANCE_NOTICE, NURSING_HANDOFF];
+    waiting = await contextOf(vvt, 'receiver', hospital);
+    await receiveNotification(waiting, { tenant: vvt.id, sender: hospital.id, remoteTask: remoteId });
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect((await localCopy())?.businessStatus).toEqual(AWAITING_PERSON);
+    const dezi = deziOf(Math.floor(Date.now() / 1000) + 600);
+    await pullOnBehalf(waiting, { tenant: vvt.id, version: 'stu3', task: localTask(), person: { ...NURSE, dezi } });
+    await pull(waiting, sender.peer, vvt.id, localTask());
+    expect((await localCopy())?.businessStatus).toBeUndefined();
+    expect((await readInbound(waiting.store, vvt.id, localTask()))?.person).toEqual({ ...NURSE, dezi });
   });
 
   it('does not send an expired Dezi id_token', async () => {

@@ -136,8 +136,13 @@ export function withoutExpiredDezi<P extends { dezi?: string }>(person: P, now: 
     exp = undefined;
   }
   if (typeof exp === 'number' && exp > now) return person;
+  return withoutDezi(person) as P;
+}
+
+/** The person without their Dezi id_token: a bearer credential, neither shown nor kept where it is not needed. */
+export function withoutDezi<P extends { dezi?: string }>(person: P): Omit<P, 'dezi'> {
   const { dezi: _dezi, ...rest } = person;
-  return rest as P;
+  return rest;
 }
 
 export function verifyPersonCredential(entry: Record<string, unknown>, holder: string, dezi_: DeziTrust | undefined, now: number): Promise<VerifiedPersonCredential> {
