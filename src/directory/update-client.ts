@@ -70,6 +70,8 @@ export class UpdateClient {
   private readonly history: HistoryClientOptions;
   private readonly clock: () => number;
   private running: Promise<DirectoryStatus[]> | undefined;
+  /** The round asked for while another ran: it starts when that one ends, for everyone who asked meanwhile. */
+  private asked: Promise<DirectoryStatus[]> | undefined;
 
   constructor(private readonly options: UpdateClientOptions) {
     this.history = {
@@ -83,11 +85,25 @@ export class UpdateClient {
   }
 
   /**
-   * One sync of every directory; a call while one runs joins it. A scheduled round skips the directories still backing
-   * off; one asked for (`ignoreBackoff`) tries them all.
+   * One sync of every directory. A scheduled round skips the directories still backing off, and joins a round that
+   * runs. One asked for (`ignoreBackoff`) tries them all, and must see what changed before it was asked: while a round
+   * runs, which may have read those directories already, it waits for that round and then runs one more.
    */
   sync(options: { ignoreBackoff?: boolean } = {}): Promise<DirectoryStatus[]> {
-    this.running ??= this.syncAll(options.ignoreBackoff ?? false).finally(() => (this.running = undefined));
+    const ignoreBackoff = options.ignoreBackoff ?? false;
+    if (!this.running) return this.start(ignoreBackoff);
+    if (!ignoreBackoff) return this.running;
+    this.asked ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.asked = undefined;
+        return this.running ?? this.start(true);
+      });
+    return this.asked;
+  }
+
+  private start(ignoreBackoff: boolean): Promise<DirectoryStatus[]> {
+    this.running = this.syncAll(ignoreBackoff).finally(() => (this.running = undefined));
     return this.running;
   }
 

@@ -117,6 +117,42 @@ describe('a two-level sync', () => {
     expect(await query('Endpoint')).toHaveLength(3);
   });
 
+  it('runs a round asked for while another runs once that one ends, so it sees what changed before it was asked', async () => {
+    fillRoot();
+    fillOrganizationA();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let readB!: () => void;
+    const organizationBRead = new Promise<void>((resolve) => (readB = resolve));
+    let first = true;
+    const gated = new UpdateClient({
+      roots: [directories.base('root')],
+      store,
+      counterparties,
+      // The first read of org-b is answered as org-b was then, after the test has changed it and asked.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (first && String(input).startsWith(directories.base('org-b'))) {
+          first = false;
+          readB();
+          await held;
+        }
+        return response;
+      },
+    });
+    const scheduled = gated.sync();
+    expect(gated.sync()).toBe(scheduled);
+    await organizationBRead;
+    directories.put('org-b', organization('b', URA_B));
+    const asked = gated.sync({ ignoreBackoff: true });
+    expect(gated.sync({ ignoreBackoff: true })).toBe(asked);
+    release();
+    await scheduled;
+    expect((await query('Organization')).map((resource) => resource.meta?.source)).not.toContain(`${directories.base('org-b')}/Organization/b`);
+    await asked;
+    expect((await query('Organization')).map((resource) => resource.meta?.source)).toContain(`${directories.base('org-b')}/Organization/b`);
+  });
+
   it('refuses each invalid entry of an organisation directory and keeps the rest', async () => {
     fillRoot();
     directories.put('org-a', organization('a', URA_A));
