@@ -31,7 +31,7 @@ import { createMemoryGate } from '../../src/http/bodies.js';
 import { oauthRouter } from '../../src/http/oauth.js';
 import { openStore } from '../../src/store/index.js';
 import type { Figure } from './index.js';
-import { listen, load, portOf, rate, type Run } from './token.bench.js';
+import { listen, load, portOf, rate, rateFigure, type Run } from './token.bench.js';
 
 const DURATION_S = Number(process.env.BENCH_TOKEN_SECONDS ?? 8);
 const ROUNDS = 4;
@@ -200,24 +200,10 @@ export async function run(): Promise<Figure[]> {
       const perSecond = rate(exchange.length > 0 ? exchange : [warmUp]) * 1.2;
       exchange.push(await measured(child, exchangeCpu, () => exchangeRun(perSecond, DURATION_S / ROUNDS)));
     }
-    const failed = exchange.reduce((sum, result) => sum + result.non2xx + result.errors, 0);
-    if (failed > 0) throw new Error(`vp_token bench: ${failed} token requests failed`);
-    const ratio = rate(exchange) / rate(baseline);
     return [
       {
-        name: 'vp_token_bearer_exchange.requests_per_s',
-        value: Math.round(rate(exchange)),
-        unit: 'requests/s',
-        baseline: Math.round(rate(baseline)),
-        baselineName: 'bare express POST parsing the same form body and answering constant JSON',
-        ratio: Number(ratio.toFixed(3)),
-        target: 'ratio >= 0.3',
-        met: ratio >= 0.3,
+        ...rateFigure('vp_token_bearer_exchange.requests_per_s', exchange, baseline, 0.3),
         per_request: 'VP signature (ES256, did:web key), X509Credential signature (ES256) and chain (CA signature on the server certificate, validity), did:x509 policies, Presentation Definition, nonce + jti + token + AuditEvent in one transaction',
-        requests: exchange.reduce((sum, result) => sum + result.requests, 0),
-        p99_ms: Math.max(...exchange.map((result) => result.p99Ms)),
-        baseline_p99_ms: Math.max(...baseline.map((result) => result.p99Ms)),
-        round_ratios: exchange.map((result, index) => Number((rate([result]) / rate([baseline[index]!])).toFixed(3))),
         server_cpu_us_per_request: Math.round(mean(exchangeCpu)),
         baseline_server_cpu_us_per_request: Math.round(mean(baselineCpu)),
         cpu_ratio: Number((mean(baselineCpu) / mean(exchangeCpu)).toFixed(3)),
