@@ -99,6 +99,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       retention.stop();
       for (const capability of capabilities) await capability.stop?.();
       await dispatcher.stop();
+      await auth.close();
     };
     return { url, config: running, close: () => shutDown(server, stopWork, store, options.shutdownGraceMs ?? 10_000) };
   } catch (error) {

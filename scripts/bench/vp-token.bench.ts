@@ -6,8 +6,9 @@
  * X509Credential under a test UZI CA: per request the gateway checks the VP's signature (ES256, key from the cached
  * DID document), the X509Credential's signature (ES256, the server certificate's key) and certificate chain (the
  * CA's signature on the server certificate, validity), the did:x509 policies, the Presentation Definition (cached
- * per credential set: pex spends milliseconds on one evaluation), then stores nonce, jti, token and AuditEvent in one
- * transaction. The servers run in a child process, as in token.bench.ts, whose load and rate helpers this reuses.
+ * per credential set: pex spends milliseconds on one evaluation) — all of it in the gateway's presentation worker
+ * thread — then stores nonce, jti, token and AuditEvent in one transaction. The servers run in a child process, as
+ * in token.bench.ts, whose load and rate helpers this reuses.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -149,7 +150,10 @@ async function microseconds(times: number, work: () => unknown): Promise<number>
   return Math.round(((performance.now() - started) * 1000) / times);
 }
 
-/** Where the CPU of one exchange goes, step by step, measured in this process. */
+/**
+ * Where the CPU of one exchange goes, step by step, measured alone in this process (on its main thread, where the
+ * JWS signatures are checked on libuv's pool: those steps are latencies; the worker checks them directly).
+ */
 async function cpuProfile(holder: { did: string; signing: SigningKey }, credential: string, caPem: string, issuer: string) {
   const anchor = trustedCa(caPem);
   const trust = { anchors: new Map([[anchor.fingerprint, anchor]]), allowSelfSigned: false };
@@ -190,7 +194,8 @@ export async function run(): Promise<Figure[]> {
       return load(tokenUrl, await presentations(holder, credential, issuer, amount), { amount });
     };
     const baselineBodies = await presentations(holder, credential, issuer, 64);
-    const warmUp = await exchangeRun(300, 2);
+    // Long enough for the presentation worker to start (it loads its modules on the first grant) and warm up.
+    const warmUp = await exchangeRun(300, 4);
     await load(baselineUrl, baselineBodies, { duration: 1 });
     const baseline: Run[] = [];
     const exchange: Run[] = [];

@@ -14,6 +14,7 @@ import { createTrustRegistry, type CounterpartySource, type Fetch, type TrustReg
 import type { Lookup } from './did/resolver.js';
 import { loadNutsCredentials, type NutsCredentials } from './credentials/organizationCredentials.js';
 import { loadPolicies } from './oauth2/policy.js';
+import { createPresentationVerifier } from './oauth2/presentationVerifier.js';
 import { nowSeconds } from './rules.js';
 import { createDpopVerifier } from './dpop/index.js';
 
@@ -30,6 +31,8 @@ export interface Auth {
   auditor: Auditor;
   /** Nuts v6 credential material: trusted CAs, Dezi keys, the hosted organisations' own X509Credentials. */
   nuts: NutsCredentials;
+  /** Ends the threads that check presentations. */
+  close(): Promise<void>;
 }
 
 export interface AuthOptions {
@@ -47,6 +50,8 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
   const registry = await createTrustRegistry(config, { fetch: options.fetch, clock: options.clock, counterparties: options.counterparties, lookup: options.lookup });
   const nuts = await loadNutsCredentials(config, registry.hostedOrganizations(), nowSeconds(options.clock));
   const policies = loadPolicies(config.nuts.policyFile);
+  const trust = { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) };
+  const presentations = createPresentationVerifier(trust);
   const writes = groupCommit(store);
   const auditor = createAuditor(writes, { observer: config.publicBaseUrl, clock: options.clock });
   const credentials = createCredentialService(registry, store.credentials, options.clock);
@@ -62,7 +67,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     rateLimit: options.rateLimit,
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
     acceptedGrants: config.nuts.acceptedGrants,
-    presentations: { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) },
+    presentations: { ...trust, verifier: presentations },
     clock: options.clock,
   });
   return {
@@ -73,6 +78,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     client: createTokenClient({ registry, wallet: nuts, fetch: options.fetch, clock: options.clock }),
     auditor,
     nuts,
+    close: () => presentations.close(),
   };
 }
 

@@ -67,17 +67,33 @@ export interface ParsedJws {
   signature: Buffer;
 }
 
+function compactParts(jws: unknown): [string, string, string] {
+  if (typeof jws !== 'string' || !COMPACT_JWS.test(jws)) throw new TokenError('not a compact JWS');
+  return jws.split('.') as [string, string, string];
+}
+
 /** Compact serialisation only, each part canonical base64url, the header a JSON object with string-typed parameters. */
 export function parseJws(jws: unknown): ParsedJws {
-  if (typeof jws !== 'string' || !COMPACT_JWS.test(jws)) throw new TokenError('not a compact JWS');
-  const [encodedHeader, encodedPayload, encodedSignature] = jws.split('.') as [string, string, string];
+  const [encodedHeader, encodedPayload, encodedSignature] = compactParts(jws);
   const header = protectedHeader(encodedHeader);
   return {
     header,
-    signingInput: Buffer.from(jws.slice(0, encodedHeader.length + 1 + encodedPayload.length), 'ascii'),
+    signingInput: Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii'),
     payload: strictBase64url(encodedPayload),
     signature: strictBase64url(encodedSignature),
   };
+}
+
+/** The header of a compact JWS, read as parseJws reads it, without decoding the rest. */
+export function parseJwsHeader(jws: unknown): ProtectedHeaderParameters {
+  return protectedHeader(compactParts(jws)[0]);
+}
+
+/** What a header must be before any key is looked up for it: an allowed asymmetric `alg`, no `crit` extensions. */
+export function signableHeader(header: ProtectedHeaderParameters): JwsHeader {
+  if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${header.alg ?? ''}' is not allowed`);
+  if (header.crit !== undefined) throw new TokenError('crit header parameters are not supported');
+  return header as JwsHeader;
 }
 
 /**
@@ -92,9 +108,7 @@ export async function verifyJws(jws: unknown, resolveKey: KeyResolver): Promise<
 
 /** verifyJws of a JWS parseJws read before. */
 export async function verifyParsedJws({ header, signingInput, payload, signature }: ParsedJws, resolveKey: KeyResolver): Promise<VerifiedJws> {
-  if (!isSigningAlgorithm(header.alg)) throw new TokenError(`alg '${header.alg ?? ''}' is not allowed`);
-  if (header.crit !== undefined) throw new TokenError('crit header parameters are not supported');
-  const checked = header as JwsHeader;
+  const checked = signableHeader(header);
   const key = await resolveKey(checked);
   if (!key) throw new TokenError(`unknown key '${checked.kid ?? ''}'`);
   const publicKey = key.keys.get(checked.alg);

@@ -9,7 +9,8 @@ import { verifyDeziIdToken, withoutDezi, type VerifiedPersonCredential } from '.
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
 import { issuerOf } from './oauth2/metadata.js';
-import { scopePolicy, verifyPresentationGrant, VP_TOKEN_BEARER_GRANT, type PresentationGrantOptions, type VerifiedPresentationGrant } from './oauth2/presentationGrant.js';
+import { scopePolicy, VP_TOKEN_BEARER_GRANT, type PresentationGrantOptions, type VerifiedPresentationGrant } from './oauth2/presentationGrant.js';
+import type { PresentationVerifier } from './oauth2/presentationVerifier.js';
 import type { PresentationDefinition } from './oauth2/presentationExchange.js';
 import type { Principal } from '../fhir/principal.js';
 import { isKnownPurpose, PURPOSES } from './purposes.js';
@@ -83,8 +84,11 @@ export interface TokenServiceDeps {
   unauthenticatedRateLimit: RateLimit;
   /** Default: all of them (config ACCEPTED_GRANTS). */
   acceptedGrants?: readonly AcceptedGrant[];
-  /** What the Nuts v6 grants accept (policies, trusted CAs, Dezi keys); without it exchangeAt supports no grant. */
-  presentations?: Omit<PresentationGrantOptions, 'key'>;
+  /**
+   * What the Nuts v6 grants accept (policies, trusted CAs, Dezi keys) and the threads that check them; without it
+   * exchangeAt supports no grant.
+   */
+  presentations?: Omit<PresentationGrantOptions, 'key'> & { verifier: PresentationVerifier };
   clock?: () => number;
 }
 
@@ -459,11 +463,11 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
     source: RequestSource,
     cnf: AccessTokenGrant['cnf'],
   ) {
-    const options = deps.presentations as Omit<PresentationGrantOptions, 'key'>;
+    const { verifier } = deps.presentations as NonNullable<TokenServiceDeps['presentations']>;
     const now = nowSeconds(clock);
     let verified: VerifiedPresentationGrant;
     try {
-      verified = await verifyPresentationGrant(params, grantType, { ...options, key: registry.didKey, issuer: issuerOf(registry.publicBaseUrl, authorizer.organization.id), now });
+      verified = await verifier.verify(params, grantType, { key: registry.didKey, issuer: issuerOf(registry.publicBaseUrl, authorizer.organization.id), now });
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
       const claimed = { sub: authorizer.organization.id, purposeOfUse: text(params.scope), iss: text(typeof params.assertion === 'string' ? safeIssuer(params.assertion) : undefined) };

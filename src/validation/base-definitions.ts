@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { moduleWorker, workerScript } from '../threads/moduleWorker.js';
 import type { FhirVersion } from '../fhir/version.js';
 import { expandDefinition, type BaseDefinitions } from './base-files.js';
 import type { CodeSystem, StructureDefinition, ValueSet } from './definitions.js';
@@ -20,27 +20,12 @@ export function baseFolder(version: FhirVersion): string {
 /** STU3's HL7 extensions are held to their current definitions, for which R4's stand (hl7-extensions.ts). */
 const currentExtensionsOf = (version: FhirVersion) => (version === 'stu3' ? path.join(baseFolder('r4'), 'extension-definitions.json') : undefined);
 
-const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_SCRIPT = fileURLToPath(new URL(fromSource ? './base-worker.ts' : './base-worker.js', import.meta.url));
-/**
- * Run from source (tsx, jest), the worker reads TypeScript through tsx's CommonJS `require` (Node 20 does not
- * apply ESM loader hooks inside a worker); compiled, it imports the JavaScript.
- */
-const TSX_API = fromSource ? require.resolve('tsx/cjs/api') : undefined;
-
-/** Loads the worker script; a failure to load it is answered like a failure to read, so the caller never waits in vain. */
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-(async () => {
-  try {
-    if (workerData.tsx) require(workerData.tsx).require(workerData.script, workerData.script);
-    else await import(require('node:url').pathToFileURL(workerData.script).href);
-  } catch (error) {
-    workerData.port.postMessage({ error: String(error && error.message || error) });
-    Atomics.store(workerData.signal, 0, 1);
-    Atomics.notify(workerData.signal, 0);
-  }
-})();
+const WORKER_SCRIPT = workerScript('./base-worker.js', import.meta.url);
+/** A failure to load the worker script is answered like a failure to read, so the caller never waits in vain. */
+const ON_LOAD_FAILURE = `
+workerData.port.postMessage({ error: String(error && error.message || error) });
+Atomics.store(workerData.signal, 0, 1);
+Atomics.notify(workerData.signal, 0);
 `;
 
 /**
@@ -51,7 +36,10 @@ const { workerData } = require('node:worker_threads');
 function readInWorker(version: FhirVersion): BaseDefinitions {
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
-  const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { version, folder: baseFolder(version), currentExtensions: currentExtensionsOf(version), port: port2, signal, script: WORKER_SCRIPT, tsx: TSX_API }, transferList: [port2] });
+  const worker = moduleWorker(WORKER_SCRIPT, { version, folder: baseFolder(version), currentExtensions: currentExtensionsOf(version), port: port2, signal }, {
+    transferList: [port2],
+    onLoadFailure: ON_LOAD_FAILURE,
+  });
   try {
     if (Atomics.wait(signal, 0, 0, READ_TIMEOUT_MS) === 'timed-out') throw new Error(`reading the ${version} base definitions took over ${READ_TIMEOUT_MS / 1000} s`);
     const reply = receiveMessageOnPort(port1)?.message as { definitions?: BaseDefinitions; error?: string } | undefined;

@@ -113,7 +113,11 @@ export async function gateway(
   const app = express();
   app.use(oauthRouter({ ...auth, bodyBytes: limited.limits.unauthenticatedBodyBytes, bodies: createMemoryGate(limited.limits.inFlightBytes) }));
   app.use('/fhir', guardedEcho(auth));
-  return { store, auth, app, clock, close: () => store.close() };
+  const close = async () => {
+    await auth.close();
+    await store.close();
+  };
+  return { store, auth, app, clock, close };
 }
 
 /**

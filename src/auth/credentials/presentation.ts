@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { isObject } from '../../vocabulary/json.js';
 import type { VerificationKey } from '../jwk.js';
-import { claimsOf, numericDate, TokenError, verifyJws } from '../jws.js';
+import { claimsOf, numericDate, TokenError, verifyJws, type JwsHeader } from '../jws.js';
 import { splitKid } from '../keyIndex.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import type { SigningKey } from '../jwk.js';
@@ -32,11 +32,17 @@ export type DidKeyResolver = (did: string, fragment: string) => Promise<Verifica
 
 const audiences = (aud: unknown): unknown[] => (Array.isArray(aud) ? aud : [aud]);
 
+/** The holder's verification method a presentation's header names: its `kid`, a DID URL. */
+export function holderKeyId(header: JwsHeader): { did: string; fragment: string } {
+  const kid = splitKid(header.kid);
+  if (!kid || !kid.owner.startsWith('did:')) throw new TokenError('kid must be a DID URL');
+  return { did: kid.owner, fragment: kid.fragment };
+}
+
 export async function verifyPresentation(assertion: unknown, options: { audience: string; now: number; key: DidKeyResolver }): Promise<VerifiedPresentation> {
   const { header, payload } = await verifyJws(assertion, (jws) => {
-    const kid = splitKid(jws.kid);
-    if (!kid || !kid.owner.startsWith('did:')) throw new TokenError('kid must be a DID URL');
-    return options.key(kid.owner, kid.fragment);
+    const { did, fragment } = holderKeyId(jws);
+    return options.key(did, fragment);
   });
   const claims = claimsOf(payload);
   const holder = splitKid(header.kid)!.owner;

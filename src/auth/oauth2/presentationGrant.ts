@@ -68,15 +68,23 @@ async function credentialsOf(presentation: VerifiedPresentation, options: Presen
   return { organization, person, decoded };
 }
 
-export async function verifyPresentationGrant(
-  params: Record<string, unknown>,
-  grantType: typeof VP_TOKEN_BEARER_GRANT | 'jwt-bearer',
-  options: PresentationGrantOptions & { issuer: string; now: number },
-): Promise<VerifiedPresentationGrant> {
-  const { scope, policy } = scopePolicy(options.policies, params.scope);
+export type PresentationGrantType = typeof VP_TOKEN_BEARER_GRANT | 'jwt-bearer';
+
+/** The request parameters a presentation grant needs, checked before its assertion is read. */
+export function grantParameters(params: Record<string, unknown>, grantType: PresentationGrantType, policies: Policies): { scope: string; policy: ScopePolicy } {
+  const scoped = scopePolicy(policies, params.scope);
   if (typeof params.assertion !== 'string' || params.assertion === '') throw invalidRequest('assertion is required');
   if (grantType === VP_TOKEN_BEARER_GRANT && params.presentation_submission === undefined) throw invalidRequest('presentation_submission is required');
   if (params.client_id !== undefined && (typeof params.client_id !== 'string' || params.client_id.length > 500)) throw invalidRequest('client_id must be a string');
+  return scoped;
+}
+
+export async function verifyPresentationGrant(
+  params: Record<string, unknown>,
+  grantType: PresentationGrantType,
+  options: PresentationGrantOptions & { issuer: string; now: number },
+): Promise<VerifiedPresentationGrant> {
+  const { scope, policy } = grantParameters(params, grantType, options.policies);
   try {
     const presentation = await verifyPresentation(params.assertion, { audience: options.issuer, now: options.now, key: options.key });
     const { organization, person, decoded } = await credentialsOf(presentation, options, options.now);
