@@ -23,8 +23,9 @@ import { buildPresentation, type ScopeDefinitions, type Wallet } from './oauth2/
  *   generic functions' `jwt-bearer`, both with a Verifiable Presentation of the tenant's credentials that meets the
  *   scope's Presentation Definition (oauth2/wallet.ts); the scope is the call's purpose of use (the scopes of
  *   conformance/nuts-policy.json are the purposes, purposes.ts);
- * - otherwise (older peers, `endpoints.oauth` or metadata without Presentation Definitions): the RFC003-shaped grant
- *   signed with the hosted organisation's newest key.
+ * - otherwise (older peers, `endpoints.oauth` or metadata without Presentation Definitions, or a requester without an
+ *   X509Credential toward a remote that also has `endpoints.oauth`): the RFC003-shaped grant signed with the hosted
+ *   organisation's newest key.
  * The token is bound to that key with a DPoP proof when the metadata offers DPoP for the key's algorithm, kept until
  * 30 s before it expires (per requester, remote, purpose, person and resource; concurrent requests share one), and
  * forgotten when the remote answers 401. A DPoP token goes out with a fresh proof for every request. Calls (through
@@ -118,6 +119,7 @@ function grantOf(found: ServerMetadata, remote: string): Grant {
 export function createTokenClient(deps: { registry: TrustRegistry; wallet?: Wallet; fetch?: Fetch; clock?: () => number }): TokenClient {
   const { registry } = deps;
   const fetchImpl = deps.fetch ?? fetch;
+  const wallet = deps.wallet ?? NO_WALLET;
   const clock = deps.clock ?? Date.now;
   const cache = new Map<string, IssuedToken & { refreshAt: number }>();
   const pending = new Map<string, Promise<IssuedToken>>();
@@ -141,14 +143,20 @@ export function createTokenClient(deps: { registry: TrustRegistry; wallet?: Wall
     return party;
   }
 
-  /** Where the remote's tokens come from, which grant it takes, and whether it binds them to the requester's key. */
+  /**
+   * Where the remote's tokens come from, which grant it takes, and whether it binds them to the requester's key. A
+   * requester without an X509Credential cannot present to a Nuts v6 server: it signs the RFC003 grant at the remote's
+   * `endpoints.oauth` when it has one (a gateway publishes both in its directory).
+   */
   async function tokenServer(remote: string, party: HostedParty): Promise<TokenServer> {
     const { endpoints } = trustedRemote(remote);
     if (endpoints.authorizationServer) {
       const found = await metadata.read(endpoints.authorizationServer);
       const dpop = found.dpop_signing_alg_values_supported?.includes(party.signing.alg) ?? false;
       const grant = grantOf(found, remote);
-      return grant === RFC003_GRANT ? { tokenEndpoint: found.token_endpoint, dpop, grant } : { tokenEndpoint: found.token_endpoint, dpop, grant, metadata: found };
+      if (grant === RFC003_GRANT) return { tokenEndpoint: found.token_endpoint, dpop, grant };
+      const presentable = wallet.x509Credential(party.organization.id) !== undefined;
+      if (presentable || !endpoints.oauth) return { tokenEndpoint: found.token_endpoint, dpop, grant, metadata: found };
     }
     if (!endpoints.oauth) throw new Error(`trusted organisation '${remote}' has no oauth endpoint`);
     return { tokenEndpoint: endpoints.oauth, dpop: false, grant: RFC003_GRANT };
@@ -195,7 +203,7 @@ export function createTokenClient(deps: { registry: TrustRegistry; wallet?: Wall
     const definitions = await definitionsOf(found, purposeOfUse, remote, request.person !== undefined);
     const presentation = await buildPresentation(
       party,
-      deps.wallet ?? NO_WALLET,
+      wallet,
       { scope: purposeOfUse, definitions, ...(request.person ? { person: request.person } : {}), audience: found.issuer },
       nowSeconds(clock),
     );

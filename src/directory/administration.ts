@@ -12,22 +12,30 @@ import { isHttpAddress, referencedId } from './validation.js';
 /**
  * Each gateway is the administration directory of the organisations it hosts (IHE mCSD Care Services Update
  * Supplier). The tenant's EHR maintains its Organization, HealthcareServices and Locations; the gateway fills in
- * what it knows itself: the Endpoints it serves for the organisation (notification, eOverdracht FHIR base,
- * authorization server) and, on the organisation's Organization (made when the EHR has none yet), its URA, the id
- * it signs with, its did:web, and the references to those Endpoints.
+ * what it knows itself: the Endpoints it serves for the organisation (notification, eOverdracht FHIR base, Nuts v6
+ * authorization server, RFC003 token endpoint) and, on the organisation's Organization (made when the EHR has none
+ * yet), its URA, the id it signs with, its did:web, and the references to those Endpoints.
  */
 export interface OwnEndpoints {
   /** The eOverdracht notification base (`{address}/Task` for Twiin, `{address}/{task id}` for the Bolt). */
   notification: string;
   /** The STU3 FHIR base the eOverdracht receiver pulls from. */
   fhir: string;
-  /** The token endpoint. */
+  /** The Nuts v6 authorization server's issuer (`{base}/oauth2/{subject}`). */
+  authorizationServer: string;
+  /** The token endpoint of the RFC003 grant. */
   oauth: string;
   /** The R4 FHIR base where a coordination point takes publications and answers `$match-capacity`. */
   capacity: string;
 }
 
-const OWN_ENDPOINT_IDS = { notification: 'gateway-notification', fhir: 'gateway-eoverdracht-fhir', oauth: 'gateway-oauth', capacity: 'gateway-capacity' } as const;
+const OWN_ENDPOINT_IDS = {
+  notification: 'gateway-notification',
+  fhir: 'gateway-eoverdracht-fhir',
+  authorizationServer: 'gateway-oauth',
+  oauth: 'gateway-oauth-rfc003',
+  capacity: 'gateway-capacity',
+} as const;
 const OWN_ORGANIZATION_ID = 'gateway-organization';
 
 function ownEndpointResources(organization: HostedOrganization, endpoints: OwnEndpoints): Resource[] {
@@ -45,7 +53,8 @@ function ownEndpointResources(organization: HostedOrganization, endpoints: OwnEn
   return [
     endpoint(OWN_ENDPOINT_IDS.notification, PAYLOAD_TYPES.twiinNotification, endpoints.notification, 'eOverdracht notification'),
     endpoint(OWN_ENDPOINT_IDS.fhir, PAYLOAD_TYPES.eOverdrachtServer, endpoints.fhir, 'eOverdracht FHIR (STU3)'),
-    endpoint(OWN_ENDPOINT_IDS.oauth, PAYLOAD_TYPES.nutsOAuth, endpoints.oauth, 'Authorization server'),
+    endpoint(OWN_ENDPOINT_IDS.authorizationServer, PAYLOAD_TYPES.nutsOAuth, endpoints.authorizationServer, 'Authorization server (Nuts v6)'),
+    endpoint(OWN_ENDPOINT_IDS.oauth, PAYLOAD_TYPES.rfc003Token, endpoints.oauth, 'Token endpoint (Nuts RFC003)'),
     ...(organization.roles.includes('coordination-point')
       ? [endpoint(OWN_ENDPOINT_IDS.capacity, PAYLOAD_TYPES.capacityCoordination, endpoints.capacity, 'Capacity coordination (R4)')]
       : []),

@@ -7,8 +7,9 @@ import { keyOf, referencedId, urasOf, type DirectoryContents } from './validatio
 
 /**
  * The organisations the directory knows, as the trust registry sees a counterparty: found by URA or by the id it
- * signs with; its notification endpoint, FHIR base and authorization server from its Endpoints (and those of its
- * HealthcareServices); its keys from its did:web document. Rebuilt from the directories' contents after each sync.
+ * signs with; its notification endpoint, FHIR base, authorization server (the `Nuts-OAuth` address is its Nuts v6
+ * issuer) and RFC003 token endpoint from its Endpoints (and those of its HealthcareServices); its keys from its
+ * did:web document. Rebuilt from the directories' contents after each sync.
  */
 export class DirectoryCounterparties implements CounterpartySource {
   private byIdIndex = new Map<string, TrustedOrganization>();
@@ -75,7 +76,8 @@ function counterpartyOf(organization: JsonObject, contents: DirectoryContents, s
   for (const endpoint of endpointsOf(organization, services, contents)) {
     const address = stringAt(endpoint, 'address') as string;
     const types = objects(endpoint.payloadType).flatMap(codings).filter((coding) => coding.system === PAYLOAD_TYPE_SYSTEM).map((coding) => coding.code);
-    if (types.includes(PAYLOAD_TYPES.nutsOAuth)) counterparty.endpoints.oauth ??= address;
+    if (types.includes(PAYLOAD_TYPES.nutsOAuth)) counterparty.endpoints.authorizationServer ??= address;
+    if (types.includes(PAYLOAD_TYPES.rfc003Token)) counterparty.endpoints.oauth ??= address;
     if (types.includes(PAYLOAD_TYPES.eOverdrachtServer)) counterparty.endpoints.fhir ??= address;
     if (types.includes(PAYLOAD_TYPES.capacityCoordination)) counterparty.endpoints.capacity ??= address;
     const shape = notificationShape(types);

@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { Gauge } from 'prom-client';
 import { organizationDid } from '../auth/did.js';
+import { issuerOf } from '../auth/oauth2/metadata.js';
 import type { GatewayConfig } from '../config/config.js';
 import { allOk, forbidden } from '../fhir/outcome.js';
 import type { Logger } from '../logging/logger.js';
@@ -74,8 +75,8 @@ export function createDirectory(deps: DirectoryDependencies): Directory {
     metrics: directoryMetrics(client),
     async start() {
       if (!config.directory) return;
-      const endpoints = ownEndpointAddresses(config.publicBaseUrl, deps.notificationPath);
       for (const organization of config.organizations) {
+        const endpoints = ownEndpointAddresses(config.publicBaseUrl, deps.notificationPath, organization.id);
         await publishOwnEntries(store, { tenant: organization.id, version: 'r4' }, organization, organizationDid(organization.id, config.publicBaseUrl), endpoints);
       }
       if ((settings.roots ?? []).length === 0) return;
@@ -104,10 +105,11 @@ export function directoryRoutes(work: { sync(): Promise<DirectoryStatus[]>; stat
   ];
 }
 
-function ownEndpointAddresses(publicBaseUrl: string, notificationPath: string): OwnEndpoints {
+function ownEndpointAddresses(publicBaseUrl: string, notificationPath: string, organization: string): OwnEndpoints {
   return {
     notification: `${publicBaseUrl}${notificationPath}`,
     fhir: `${publicBaseUrl}/fhir/stu3`,
+    authorizationServer: issuerOf(publicBaseUrl, organization),
     oauth: `${publicBaseUrl}/oauth2/token`,
     capacity: `${publicBaseUrl}/fhir`,
   };

@@ -18,8 +18,16 @@ export const PAYLOAD_TYPES = {
    * one, so the gateway's own canonical does.
    */
   capacityCoordination: `${GATEWAY_CANONICAL}/CapabilityStatement/capacity-coordination`,
-  /** The organisation's authorization server. */
+  /**
+   * The organisation's authorization server, addressed by its Nuts v6 issuer (`{base}/oauth2/{subject}`, RFC 8414
+   * metadata under it), which is what a Nuts client passes as `authorization_server`.
+   */
   nutsOAuth: 'Nuts-OAuth',
+  /**
+   * The token endpoint of the older RFC003 grant, for a caller that cannot present an X509Credential. The generic
+   * functions name none (their `Nuts-OAuth` is the v6 authorization server), so the gateway's own canonical does.
+   */
+  rfc003Token: `${GATEWAY_CANONICAL}/CapabilityStatement/nuts-rfc003-token`,
   /** An mCSD administration directory (what update clients discover from a root directory). */
   adminDirectory: 'http://nuts-foundation.github.io/nl-generic-functions-ig/CapabilityStatement/nl-gf-admin-directory-update-client',
 } as const;

@@ -195,6 +195,21 @@ describe('grant selection', () => {
     expect(decodeJwt(post!.form.get('assertion')!)).toMatchObject({ iss: 'hospital-x', sub: 'vvt-a', purposeOfUse: 'eOverdracht-sender' });
     expect(decodeJwt(post!.form.get('assertion')!)).not.toHaveProperty('vp');
   });
+
+  it('signs the RFC003 grant at endpoints.oauth when the tenant has no X509Credential to present to the Nuts v6 server', async () => {
+    const client = createTokenClient({ registry: await registryWith({ ...v6, oauth: `${BASE_URL}/oauth2/token` }), wallet: { x509Credential: () => undefined }, fetch: clientFetch });
+    expect(await principalOf(client, call())).toMatchObject({ requester: 'hospital-x' });
+    const [post] = tokenPosts();
+    expect([post!.url, post!.form.get('grant_type')]).toEqual([`${BASE_URL}/oauth2/token`, 'urn:ietf:params:oauth:grant-type:jwt-bearer']);
+    expect(decodeJwt(post!.form.get('assertion')!)).toMatchObject({ iss: 'hospital-x', sub: 'vvt-a', purposeOfUse: 'eOverdracht-sender', aud: `${BASE_URL}/oauth2/token` });
+  });
+
+  it('presents to the Nuts v6 server when the tenant has an X509Credential, though endpoints.oauth is there too', async () => {
+    const client = createTokenClient({ registry: await registryWith({ ...v6, oauth: `${BASE_URL}/oauth2/token` }), wallet, fetch: clientFetch });
+    await client.getToken('vvt-a', 'eOverdracht-sender', call());
+    const [post] = tokenPosts();
+    expect([post!.url, post!.form.get('grant_type')]).toEqual([`${ISSUER}/token`, 'vp_token-bearer']);
+  });
 });
 
 describe('a Presentation Definition the client cannot meet', () => {

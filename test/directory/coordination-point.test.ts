@@ -32,7 +32,8 @@ let provider: Gateway;
 
 /**
  * The hub's own directory: its Organization (URA, the id it signs with, its did:web), its notification Endpoint and
- * its authorization server (where the coordination point gets the token it delivers notifications with).
+ * its RFC003 token endpoint (where the coordination point, which has no X509Credential, gets the token it delivers
+ * notifications with).
  */
 function hubDirectory(did: string): void {
   const endpoint = (id: string, code: string, address: string) => ({
@@ -44,7 +45,7 @@ function hubDirectory(did: string): void {
     address,
   });
   root.put('hub', endpoint('hub-notification', PAYLOAD_TYPES.twiinNotification, `${hooks.url}/hub`));
-  root.put('hub', endpoint('hub-oauth', PAYLOAD_TYPES.nutsOAuth, `${hooks.url}/hub/oauth2/token`));
+  root.put('hub', endpoint('hub-oauth', PAYLOAD_TYPES.rfc003Token, `${hooks.url}/hub/oauth2/token`));
   root.put('hub', {
     resourceType: 'Organization',
     id: 'hub',

@@ -44,7 +44,8 @@ describe('the administration directory a gateway publishes', () => {
       expect.arrayContaining([
         [PAYLOAD_TYPES.twiinNotification, `${provider.config.publicBaseUrl}/eoverdracht/notification`],
         [PAYLOAD_TYPES.eOverdrachtServer, `${provider.config.publicBaseUrl}/fhir/stu3`],
-        [PAYLOAD_TYPES.nutsOAuth, `${provider.config.publicBaseUrl}/oauth2/token`],
+        [PAYLOAD_TYPES.nutsOAuth, `${provider.config.publicBaseUrl}/oauth2/vvt`],
+        [PAYLOAD_TYPES.rfc003Token, `${provider.config.publicBaseUrl}/oauth2/token`],
       ]),
     );
     const organizations = await request(provider.url).get(`/mcsd/vvt/Organization?identifier=${URA_SYSTEM}|${providerUra()}`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
 import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
-import { ehrToken, fhirCall } from '../harness/calls.js';
+import { ehrToken, fhirCall, tokenAuditEvents } from '../harness/calls.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
@@ -91,6 +91,17 @@ describe('a region found through its directory', () => {
     expect([created.status, body.owner?.identifier]).toEqual([201, { system: URA_SYSTEM, value: vvt.ura }]);
     await transfer().copyAtProvider(body.id, 'requested');
   }, 60_000);
+
+  it('asked every token with the RFC003 grant: neither organisation has an X509Credential to present to the other’s v6 authorization server', async () => {
+    for (const [gateway, tenant, requester] of [
+      [receiver, vvt, hospital],
+      [sender, hospital, vvt],
+    ] as const) {
+      const logins = await tokenAuditEvents(gateway.url, tenant, requester);
+      expect(logins.length).toBeGreaterThan(0);
+      expect(logins.map((login) => [login.outcome, login.entity[0]?.detail?.[0]])).toEqual(logins.map(() => ['0', { type: 'grant_type', valueString: 'rfc003' }]));
+    }
+  });
 
   it('keeps the query directory to the hosted organisations’ own EHRs', async () => {
     expect((await fhirCall(sender.url, 'not-a-token', 'GET', '/mcsd-query/Organization')).status).toBe(401);

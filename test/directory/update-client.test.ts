@@ -75,8 +75,9 @@ function fillRoot(): void {
 function fillOrganizationA(): void {
   directories.put('org-a', endpoint('notify', 'https://a.example/notification', PAYLOAD_TYPES.twiinNotification));
   directories.put('org-a', endpoint('fhir', 'https://a.example/fhir/stu3', PAYLOAD_TYPES.eOverdrachtServer));
-  directories.put('org-a', endpoint('oauth', 'https://a.example/oauth2/token', PAYLOAD_TYPES.nutsOAuth));
-  directories.put('org-a', organization('a', URA_A, { endpoint: ['notify', 'fhir', 'oauth'].map((id) => ({ reference: `Endpoint/${id}` })) }));
+  directories.put('org-a', endpoint('oauth', 'https://a.example/oauth2/a', PAYLOAD_TYPES.nutsOAuth));
+  directories.put('org-a', endpoint('oauth-rfc003', 'https://a.example/oauth2/token', PAYLOAD_TYPES.rfc003Token));
+  directories.put('org-a', organization('a', URA_A, { endpoint: ['notify', 'fhir', 'oauth', 'oauth-rfc003'].map((id) => ({ reference: `Endpoint/${id}` })) }));
   directories.put('org-a', organization('a-ward', undefined, { partOf: { reference: 'Organization/a' } }));
   directories.put('org-a', { resourceType: 'HealthcareService', id: 'elv', providedBy: { reference: 'Organization/a' }, name: 'ELV hoog' });
   directories.put('org-a', { resourceType: 'Location', id: 'site', managingOrganization: { reference: 'Organization/a-ward' }, name: 'Locatie Zuid' });
@@ -114,7 +115,13 @@ describe('a two-level sync', () => {
       id: localId(`${directories.base('org-a')}/Location/site`),
       managingOrganization: { reference: `Organization/${localId(`${directories.base('org-a')}/Organization/a-ward`)}` },
     });
-    expect(await query('Endpoint')).toHaveLength(3);
+    expect(await query('Endpoint')).toHaveLength(4);
+    expect(counterparties.byUra(URA_A)!.endpoints).toEqual({
+      notification: 'https://a.example/notification',
+      fhir: 'https://a.example/fhir/stu3',
+      authorizationServer: 'https://a.example/oauth2/a',
+      oauth: 'https://a.example/oauth2/token',
+    });
   });
 
   it('runs a round asked for while another runs once that one ends, so it sees what changed before it was asked', async () => {

@@ -48,3 +48,23 @@ export async function fhirCall(url: string, token: string, method: string, pathn
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : {} };
 }
+
+export type AuditEvent = Resource & {
+  type: { code: string };
+  action: string;
+  outcome: string;
+  agent: { who?: { identifier?: { value?: string }; display?: string }; altId?: string; role?: { text?: string }[] }[];
+  entity: { detail?: { type: string; valueString?: string }[] }[];
+};
+
+/** The tenant's R4 AuditEvents (search through its EHR), `query` added to the search (e.g. `&entity=...`). */
+export async function auditTrail(url: string, p: Party, query = ''): Promise<AuditEvent[]> {
+  const { status, body } = await fhirCall(url, await ehrToken(url, p), 'GET', `/fhir/AuditEvent?_count=500${query}`);
+  if (status !== 200) throw new Error(`AuditEvent search answered ${status}: ${JSON.stringify(body)}`);
+  return ((body.entry as { resource: AuditEvent }[] | undefined) ?? []).map((entry) => entry.resource);
+}
+
+/** The token AuditEvents (DICOM 110114, "User Authentication") of the tenant's trail for tokens `requester` asked for. */
+export async function tokenAuditEvents(url: string, tenant: Party, requester: Party): Promise<AuditEvent[]> {
+  return (await auditTrail(url, tenant)).filter((event) => event.type.code === '110114' && event.agent[0]?.who?.identifier?.value === requester.id);
+}

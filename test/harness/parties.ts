@@ -1,4 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { JWK } from 'jose';
+import { issueServerCertificate, type IssuedCertificate } from '../../src/auth/credentials/certificateAuthority.js';
 import { importSigningKey, publicJwk, thumbprint } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { signAssertion } from '../../src/auth/signAssertion.js';
@@ -44,4 +47,18 @@ export async function trustedOrganization(p: Party, endpoints: Record<string, st
 /** A JWT signed by the party (issuer), for `audience`: a grant or client assertion, as its gateway or EHR signs it. */
 export function signed(signer: string, jwk: JWK, claims: Record<string, unknown>, audience: string, subject: string): Promise<string> {
   return signAssertion(signer, jwk, audience, { subject, claims });
+}
+
+/**
+ * PEM files of the party's UZI server certificate (issued by `ca`, with the CA after it) and its key, in `folder`:
+ * what `organizations[].x509` names for its X509Credential.
+ */
+export async function uziCertificateFiles(folder: string, ca: IssuedCertificate, p: Party): Promise<{ certificateFile: string; keyFile: string }> {
+  const issued = await issueServerCertificate(ca, { organizationName: p.name, ura: p.ura, host: '127.0.0.1' });
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', issued.keys.privateKey)).toString('base64');
+  const certificateFile = path.join(folder, `${p.id}-uzi.pem`);
+  const keyFile = path.join(folder, `${p.id}-uzi.key.pem`);
+  writeFileSync(certificateFile, `${issued.certificate.toString()}${ca.pem}`);
+  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`);
+  return { certificateFile, keyFile };
 }

@@ -1,13 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createCertificateAuthority, issueServerCertificate, type IssuedCertificate } from '../../src/auth/credentials/certificateAuthority.js';
-import type { Resource } from '../../src/fhir/version.js';
+import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
 import type { Gateway } from '../../src/main.js';
-import { ehrToken, fhirCall, nurseOf } from '../harness/calls.js';
+import { auditTrail, ehrToken, fhirCall, nurseOf, tokenAuditEvents } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
-import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
-import { party, type Party } from '../harness/parties.js';
+import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
+import { party, uziCertificateFiles, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, tasks, taskWithStatus, transaction } from './support.js';
 
 /**
@@ -26,25 +25,6 @@ let receiver: Gateway;
 let sites: RunningSites;
 const examples = nictizExamples();
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
-
-type AuditEvent = Resource & {
-  type: { code: string };
-  action: string;
-  outcome: string;
-  agent: { who?: { identifier?: { value?: string }; display?: string }; altId?: string; role?: { text?: string }[] }[];
-  entity: { detail?: { type: string; valueString?: string }[] }[];
-};
-
-/** PEM files of an organisation's UZI server certificate (with the CA) and its key, in the site's folder. */
-async function certificateFiles(site: Site, ca: IssuedCertificate, p: Party): Promise<{ certificateFile: string; keyFile: string }> {
-  const issued = await issueServerCertificate(ca, { organizationName: p.name, ura: p.ura, host: '127.0.0.1' });
-  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', issued.keys.privateKey)).toString('base64');
-  const certificateFile = path.join(site.dataDir, `${p.id}-uzi.pem`);
-  const keyFile = path.join(site.dataDir, `${p.id}-uzi.key.pem`);
-  writeFileSync(certificateFile, `${issued.certificate.toString()}${ca.pem}`);
-  writeFileSync(keyFile, `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`);
-  return { certificateFile, keyFile };
-}
 
 /** A site's configuration turned Nuts v6 only: its organisations' X509Credentials, the CA, the peers' v6 issuers. */
 function v6Only(caFile: string, x509: Map<string, { certificateFile: string; keyFile: string }>) {
@@ -66,19 +46,13 @@ beforeAll(async () => {
   const caFile = path.join(h.dataDir, 'uzi-ca.pem');
   writeFileSync(caFile, ca.pem);
   const x509 = new Map([
-    [hospital.id, await certificateFiles(h, ca, hospital)],
-    [vvt.id, await certificateFiles(v, ca, vvt)],
+    [hospital.id, await uziCertificateFiles(h.dataDir, ca, hospital)],
+    [vvt.id, await uziCertificateFiles(v.dataDir, ca, vvt)],
   ]);
   sites = await startSites([h, v], v6Only(caFile, x509));
   [sender, receiver] = sites.gateways;
 }, 90_000);
 afterAll(() => sites?.close());
-
-async function trail(gateway: Gateway, p: Party, query = ''): Promise<AuditEvent[]> {
-  const { status, body } = await fhirCall(gateway.url, await ehrToken(gateway.url, p), 'GET', `/fhir/AuditEvent?_count=500${query}`);
-  expect(status).toBe(200);
-  return ((body.entry as { resource: AuditEvent }[] | undefined) ?? []).map((entry) => entry.resource);
-}
 
 const localCopy = (remoteTask: string, status: string) =>
   eventually(`Task/${remoteTask} ${status} at the receiver`, async () => {
@@ -115,7 +89,7 @@ describe('a transfer between two gateways that accept only Nuts v6 grants', () =
 
     // R: a read of the Composition or what it references; E: its $document.
     const nurse = nurseOf(vvt);
-    const reads = (await trail(sender, hospital, `&entity=${NURSING_HANDOFF}`)).filter((event) => ['R', 'E'].includes(event.action) && event.agent[0]?.who?.identifier?.value === vvt.id);
+    const reads = (await auditTrail(sender.url, hospital, `&entity=${NURSING_HANDOFF}`)).filter((event) => ['R', 'E'].includes(event.action) && event.agent[0]?.who?.identifier?.value === vvt.id);
     expect(reads.length).toBeGreaterThan(0);
     for (const event of reads) {
       expect(event.agent[0]).toMatchObject({ altId: `${URA}|${vvt.ura}` });
@@ -128,7 +102,7 @@ describe('a transfer between two gateways that accept only Nuts v6 grants', () =
       [sender, hospital, vvt],
       [receiver, vvt, hospital],
     ] as const) {
-      const logins = (await trail(gateway, tenant)).filter((event) => event.type.code === '110114' && event.agent[0]?.who?.identifier?.value === requester.id);
+      const logins = await tokenAuditEvents(gateway.url, tenant, requester);
       expect(logins.length).toBeGreaterThan(0);
       for (const login of logins) {
         expect(login.outcome).toBe('0');

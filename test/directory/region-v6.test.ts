@@ -1,0 +1,93 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
+import type { Gateway } from '../../src/main.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
+import { ehrToken, fhirCall, tokenAuditEvents } from '../harness/calls.js';
+import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
+import { McsdDirectories } from '../harness/mcsd-directories.js';
+import { party, uziCertificateFiles, type Party } from '../harness/parties.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, parametersNamed, transaction } from '../transfer/support.js';
+import { publishInRoot, transferBetween } from './support.js';
+
+/**
+ * A region found through its directory, on Nuts v6: no `trusted[]`, only the root directory's URL, and each
+ * organisation holds an X509Credential under a UZI CA both gateways trust. Each gateway's directory publishes its
+ * organisation's `Nuts-OAuth` Endpoint as that organisation's v6 issuer (`{url}/oauth2/{id}`), so the notification and
+ * the pull are asked for with vp_token-bearer (DPoP-bound), though both gateways still accept the RFC003 grant too.
+ */
+const examples = nictizExamples();
+let hospital: Party;
+let vvt: Party;
+let root: McsdDirectories;
+let sites: RunningSites;
+let sender: Gateway;
+let receiver: Gateway;
+
+beforeAll(async () => {
+  [hospital, vvt] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt', 'VVT Een', '22222222')]);
+  const h = await newSite([{ party: hospital, roles: ['sender'] }], 'region-v6-');
+  const v = await newSite([{ party: vvt, roles: ['receiver'] }], 'region-v6-');
+  root = await new McsdDirectories().start();
+  publishInRoot(root, hospital, `${h.url}/mcsd/${hospital.id}`);
+  publishInRoot(root, vvt, `${v.url}/mcsd/${vvt.id}`);
+  const ca = await createCertificateAuthority('Test UZI Server CA');
+  const caFile = path.join(h.dataDir, 'uzi-ca.pem');
+  writeFileSync(caFile, ca.pem);
+  const x509 = new Map([
+    [hospital.id, await uziCertificateFiles(h.dataDir, ca, hospital)],
+    [vvt.id, await uziCertificateFiles(v.dataDir, ca, vvt)],
+  ]);
+  // Development mode: the requester's did:web lies on loopback, which production refuses to resolve.
+  sites = await startSites([h, v], (raw) => ({
+    ...raw,
+    mode: 'development',
+    organizations: (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) })),
+    trusted: [],
+    nuts: { trustedCaFiles: [caFile] },
+    directory: { roots: [root.base('region')], schedule: '0 0 1 1 *' },
+  }));
+  [sender, receiver] = sites.gateways;
+  for (const [gateway, p] of [
+    [sender, hospital],
+    [receiver, vvt],
+  ] as const) {
+    expect((await fhirCall(gateway.url, await ehrToken(gateway.url, p), 'POST', '/fhir/$directory-update')).status).toBe(200);
+  }
+}, 90_000);
+
+afterAll(async () => {
+  await sites?.close();
+  await root?.close();
+});
+
+describe('a region found through its directory, each organisation with an X509Credential', () => {
+  it('notifies and pulls with tokens asked for by vp_token-bearer, DPoP-bound, at the authorization server the directory names', async () => {
+    const offered = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', '/fhir/stu3/$offer', {
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
+        { name: 'receiver', valueIdentifier: { system: URA_SYSTEM, value: vvt.ura } },
+      ],
+    });
+    expect(offered.status).toBe(200);
+    const [task] = parametersNamed(offered.body, 'task');
+    await transferBetween({ gateway: sender, party: hospital }, { gateway: receiver, party: vvt }).copyAtProvider(task!.id!, 'requested');
+
+    for (const [gateway, tenant, requester] of [
+      [receiver, vvt, hospital],
+      [sender, hospital, vvt],
+    ] as const) {
+      const logins = await tokenAuditEvents(gateway.url, tenant, requester);
+      expect(logins.length).toBeGreaterThan(0);
+      for (const login of logins) {
+        expect(login.outcome).toBe('0');
+        expect(login.entity[0]?.detail).toEqual([
+          { type: 'grant_type', valueString: 'vp_token-bearer' },
+          { type: 'token_type', valueString: 'DPoP' },
+        ]);
+      }
+    }
+  }, 60_000);
+});
