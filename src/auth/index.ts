@@ -63,6 +63,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
     acceptedGrants: config.nuts.acceptedGrants,
     presentations: { policies, x509: nuts.x509, ...(nuts.dezi ? { dezi: nuts.dezi } : {}) },
+    ...(nuts.deziSealer ? { deziSealer: nuts.deziSealer } : {}),
     clock: options.clock,
   });
   return {
