@@ -1,12 +1,13 @@
 /**
  * `npm run keys -- <config.json>...`: makes the key files a configuration names and that do not exist yet: each
  * hosted organisation's private signing key (ES256 JWK) and, for a trial, each EHR client's key pair (in production
- * the EHR makes its own pair and hands over only the public JWKS file). Existing files are never overwritten.
+ * the EHR makes its own pair and hands over only the public JWKS file), and with `nuts.dezi` the AES-256-GCM key the
+ * Dezi id_tokens EHRs hand over are kept encrypted with. Existing files are never overwritten.
  * Prints, per organisation, the did:web its partners configure under `trusted[].didWeb`.
  */
 import { existsSync } from 'node:fs';
 import { organizationDid } from '../src/auth/did.js';
-import { loadEhrJwks, loadPrivateJwk } from '../src/auth/keyFiles.js';
+import { loadEhrJwks, loadEncryptionKey, loadPrivateJwk } from '../src/auth/keyFiles.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 
 const files = process.argv.slice(2);
@@ -23,6 +24,8 @@ for (const file of files) {
       for (const client of organization.ehrClients) await makeMissing(client.jwksFile, () => loadEhrJwks(client, 'development'), "with the EHR's private key beside it");
       console.log(`${organization.id}: ${organizationDid(organization.id, config.publicBaseUrl)}`);
     }
+    const dezi = config.nuts.dezi;
+    if (dezi) await makeMissing(dezi.encryptionKeyFile, async () => loadEncryptionKey(dezi.encryptionKeyFile, 'development'), '(the Dezi id_tokens at rest)');
   } catch (error) {
     console.error(`npm run keys: ${error instanceof ConfigError ? error.message : `${file}: ${(error as Error).message}`}`);
     process.exitCode = 1;

@@ -68,6 +68,7 @@ export async function createAuth(config: GatewayConfig, store: Store, options: A
     unauthenticatedRateLimit: config.rateLimits.unauthenticated,
     acceptedGrants: config.nuts.acceptedGrants,
     presentations: { ...trust, verifier: presentations },
+    ...(nuts.deziSealer ? { deziSealer: nuts.deziSealer } : {}),
     clock: options.clock,
   });
   return {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -7,7 +8,8 @@ import { publicJwk, thumbprint } from './jwk.js';
 
 /**
  * Key material on disk. Production: every configured key file must exist. Development mode: a missing file is
- * generated once (ES256) so `npm start` works on a fresh clone; `wx` makes concurrent first starts agree.
+ * generated once (ES256, or AES-256-GCM for the Dezi id_tokens at rest) so `npm start` works on a fresh clone; `wx`
+ * makes concurrent first starts agree.
  */
 type Mode = GatewayConfig['mode'];
 
@@ -73,4 +75,26 @@ export async function loadEhrJwks(client: EhrClient, mode: Mode): Promise<JWK[]>
   } catch (error) {
     throw describeFailure('JWKS file', file, error);
   }
+}
+
+/** The length of an AES-256 key. */
+const AES_256_KEY_BYTES = 32;
+
+/** A new AES-256-GCM key as a JWK (RFC 7518 §6.4, §5.3): `{kty: oct, alg: A256GCM, k}`. */
+export function generateEncryptionJwk(): JWK {
+  return { kty: 'oct', alg: 'A256GCM', k: randomBytes(AES_256_KEY_BYTES).toString('base64url') };
+}
+
+/** The AES-256-GCM key in `file` (a JWK `{kty: oct, alg: A256GCM, k}`; generated in development mode when missing). */
+export function loadEncryptionKey(file: string, mode: Mode): Buffer {
+  if (mode === 'development' && !existsSync(file)) writeOnce(file, generateEncryptionJwk());
+  let jwk: unknown;
+  try {
+    jwk = readJson(file);
+  } catch (error) {
+    throw describeFailure('encryption key file', file, error);
+  }
+  const key = isObject(jwk) && jwk.kty === 'oct' && jwk.alg === 'A256GCM' && typeof jwk.k === 'string' ? Buffer.from(jwk.k, 'base64url') : undefined;
+  if (key?.length !== AES_256_KEY_BYTES) throw new Error(`encryption key file '${file}' holds no AES-256-GCM key (a JWK {kty: oct, alg: A256GCM, k: 32 bytes})`);
+  return key;
 }

@@ -5,7 +5,8 @@ import type { UnitOfWork } from '../store/repository.js';
 import { issueAccessToken, type AccessTokenClaims, type AccessTokenGrant } from './accessToken.js';
 import { verifyAssertion, type VerifiedAssertion } from './assertion.js';
 import type { AuthorizationCredential, CredentialService } from './credentials.js';
-import { verifyDeziIdToken, withoutDezi, type VerifiedPersonCredential } from './credentials/person.js';
+import { verifyDeziIdToken, withoutDezi } from './credentials/person.js';
+import type { DeziSealer } from './credentials/sealedDezi.js';
 import { invalidClient, invalidGrant, invalidRequest, OAuthError } from './errors.js';
 import { TokenError, unverifiedClaims } from './jws.js';
 import { issuerOf } from './oauth2/metadata.js';
@@ -89,6 +90,8 @@ export interface TokenServiceDeps {
    * exchangeAt supports no grant.
    */
   presentations?: Omit<PresentationGrantOptions, 'key'> & { verifier: PresentationVerifier };
+  /** Seals the Dezi id_token an EHR hands over before it goes into the token's record (with `presentations.dezi`). */
+  deziSealer?: DeziSealer;
   clock?: () => number;
 }
 
@@ -398,21 +401,21 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
 
   /**
    * The person a tenant's EHR names by the Dezi id_token it passes (the client assertion's `dezi_id_token`): verified
-   * against the Dezi key set, for the tenant's own URA; the token issued lives no longer than the id_token.
+   * against the Dezi key set, for the tenant's own URA, and sealed at once (it goes into the token's record); the
+   * token issued lives no longer than the id_token.
    */
   async function deziPersonOf(idToken: unknown, authorizer: HostedParty, now: number): Promise<{ person: Principal['person']; exp?: number }> {
     if (typeof idToken !== 'string' || idToken === '') throw invalidRequest('dezi_id_token must be a Dezi id_token (a JWT)');
     const trust = deps.presentations?.dezi;
-    if (!trust) throw invalidRequest('dezi_id_token is not accepted here: no Dezi key set is configured (nuts.dezi)');
-    let verified: VerifiedPersonCredential;
-    try {
-      verified = await verifyDeziIdToken(idToken, trust, now);
-    } catch (error) {
+    const sealer = deps.deziSealer;
+    if (!trust || !sealer) throw invalidRequest('dezi_id_token is not accepted here: no Dezi key set is configured (nuts.dezi)');
+    const verified = await verifyDeziIdToken(idToken, trust, now).catch((error: unknown) => {
       throw error instanceof TokenError ? invalidGrant(`dezi_id_token refused: ${error.message}`) : error;
-    }
+    });
     const { ura, id } = authorizer.organization;
     if (verified.ura !== ura) throw invalidGrant(`dezi_id_token refused: it is for organisation ${verified.ura}, not '${id}' (URA ${ura ?? 'none configured'})`);
-    return { person: { ...verified.person, dezi: idToken }, ...(verified.expiresAt !== undefined ? { exp: verified.expiresAt } : {}) };
+    const { person, expiresAt } = verified;
+    return { person: { ...person, dezi: sealer.seal(idToken, { tenant: id, person: person.identifier }, expiresAt) }, exp: expiresAt };
   }
 
   /** The person the EHR's client assertion names: `usi` (the gateway vouches for it) or `dezi_id_token`, not both. */

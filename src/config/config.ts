@@ -47,7 +47,19 @@ export interface NutsSettings {
   policyFile?: string;
   trustedCaFiles: string[];
   allowSelfSignedCertificates: boolean;
-  dezi?: { issuers: string[]; jwks?: { keys: Record<string, unknown>[] }; jwksFile?: string };
+  dezi?: DeziSettings;
+}
+
+/** The Dezi key set (`nuts.dezi`) and the key the Dezi id_tokens EHRs hand over are kept encrypted with. */
+export interface DeziSettings {
+  issuers: string[];
+  jwks?: { keys: Record<string, unknown>[] };
+  jwksFile?: string;
+  /**
+   * The AES-256-GCM key (a JWK `{kty: oct, alg: A256GCM, k}`) of the Dezi id_tokens at rest: `encryptionKeyFile`, or
+   * env `DEZI_ENCRYPTION_KEY_FILE` (which wins); development mode's default `dataDir/keys/dezi-encryption.jwk.json`.
+   */
+  encryptionKeyFile: string;
 }
 
 export interface TrustedOrganization {
@@ -256,9 +268,11 @@ function developmentConfig(port: number, dataDir: string): GatewayConfig {
   };
 }
 
+type RawNutsSettings = Partial<Omit<NutsSettings, 'dezi'>> & { dezi?: Omit<DeziSettings, 'encryptionKeyFile'> & { encryptionKeyFile?: string } };
+
 type RawConfig = Omit<GatewayConfig, 'organizations' | 'trusted' | 'limits' | 'rateLimits' | 'audit' | 'profiles' | 'mode' | 'port' | 'dataDir' | 'nuts'> &
   Partial<Omit<GatewayConfig, 'nuts'>> & {
-    nuts?: Partial<NutsSettings>;
+    nuts?: RawNutsSettings;
     limits?: Partial<Limits>;
     rateLimits?: Partial<GatewayConfig['rateLimits']>;
     audit?: Partial<AuditSettings>;
@@ -275,6 +289,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
   const config = raw as RawConfig;
   const resolve = (file: string) => path.resolve(baseDir, file);
   const dataDir = resolve(env.DATA_DIR ?? config.dataDir ?? 'data');
+  const mode = config.mode ?? 'production';
   const ids = new Set<string>();
   for (const org of [...config.organizations, ...(config.trusted ?? [])]) {
     if (ids.has(org.id)) throw new ConfigError(`invalid configuration: organization id '${org.id}' appears twice`);
@@ -284,7 +299,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
     throw new ConfigError(`invalid configuration: coordinationPoint.organization '${config.coordinationPoint.organization}' is not a known organization`);
   }
   return {
-    mode: config.mode ?? 'production',
+    mode,
     port: env.PORT ? Number(env.PORT) : (config.port ?? 8080),
     ...optional('listenHost', env.LISTEN_HOST ?? config.listenHost),
     ...optional('trustProxy', config.trustProxy),
@@ -306,7 +321,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, baseDir =
       ),
     })),
     trusted: (config.trusted ?? []).map((org) => ({ ...org, endpoints: org.endpoints ?? {} })),
-    nuts: nutsSettings(config.nuts, resolve),
+    nuts: nutsSettings(config.nuts, { mode, dataDir, env, resolve }),
     coordinationPoint: config.coordinationPoint,
     ...(config.capacity ? { capacity: config.capacity } : {}),
     ...(config.desk ? { desk: deskSettings(config.desk, config.organizations) } : {}),
@@ -324,14 +339,39 @@ function deskSettings(desk: DeskSettings, organizations: { id: string }[]): Desk
   return desk;
 }
 
-function nutsSettings(raw: Partial<NutsSettings> = {}, resolve: (file: string) => string): NutsSettings {
-  const dezi = raw.dezi && { ...raw.dezi, ...(raw.dezi.jwksFile ? { jwksFile: resolve(raw.dezi.jwksFile) } : {}) };
+/** What parsing needs besides the raw configuration: the mode, the data folder, the environment, relative paths' base. */
+interface ParseContext {
+  mode: GatewayConfig['mode'];
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  resolve: (file: string) => string;
+}
+
+function nutsSettings(raw: RawNutsSettings = {}, where: ParseContext): NutsSettings {
+  const { resolve } = where;
+  const dezi = raw.dezi && deziSettings(raw.dezi, where);
   return {
     acceptedGrants: raw.acceptedGrants ?? [...ACCEPTED_GRANTS],
     ...(raw.policyFile ? { policyFile: resolve(raw.policyFile) } : {}),
     trustedCaFiles: (raw.trustedCaFiles ?? []).map(resolve),
     allowSelfSignedCertificates: raw.allowSelfSignedCertificates ?? false,
     ...(dezi ? { dezi } : {}),
+  };
+}
+
+/**
+ * The Dezi settings with the key of the Dezi id_tokens at rest: configured, or in development mode generated into the
+ * data folder. Production does not start without one: it would have to keep the tokens in clear.
+ */
+function deziSettings(raw: NonNullable<RawNutsSettings['dezi']>, { mode, dataDir, env, resolve }: ParseContext): DeziSettings {
+  const configured = env.DEZI_ENCRYPTION_KEY_FILE ?? raw.encryptionKeyFile;
+  if (!configured && mode !== 'development') {
+    throw new ConfigError('invalid configuration: nuts.dezi needs encryptionKeyFile (or env DEZI_ENCRYPTION_KEY_FILE) in production: the Dezi id_tokens EHRs hand over are kept encrypted with it');
+  }
+  return {
+    ...raw,
+    ...(raw.jwksFile ? { jwksFile: resolve(raw.jwksFile) } : {}),
+    encryptionKeyFile: configured ? resolve(configured) : path.join(dataDir, 'keys', 'dezi-encryption.jwk.json'),
   };
 }
 

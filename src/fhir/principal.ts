@@ -35,10 +35,19 @@ export interface Person {
   /**
    * A Dezi id_token the tenant's EHR handed over for this person (verified here, for the tenant's URA): the token
    * client presents it (a DeziUserCredential) instead of an employee credential the organisation attests itself. A
-   * credential: never logged nor put in an AuditEvent or an introspection response; stored only while needed (the
-   * EHR's access token, which lives no longer than it; an inbound transfer's record until its handoff is stored).
+   * credential: sealed from the moment it is verified (encrypted, auth/credentials/sealedDezi.ts) and opened only to
+   * build that credential; never logged nor put in an AuditEvent or an introspection response; kept only while needed
+   * (the EHR's access token, which lives no longer than it; an inbound transfer's record until its handoff is stored).
    */
-  dezi?: string;
+  dezi?: SealedDezi;
+}
+
+/** A Dezi id_token as the gateway keeps it: encrypted (AES-256-GCM), only its expiry readable. */
+export interface SealedDezi {
+  /** The id_token's `exp` (seconds since the epoch). */
+  exp: number;
+  /** base64url of IV, ciphertext and tag. */
+  sealed: string;
 }
 
 export interface GrantedResource {

@@ -1,5 +1,6 @@
 import { REFUSAL_REASON_SYSTEM, REFUSAL_REASONS } from '../vocabulary/canonical.js';
 import { TokenRequestError, type TokenClient } from '../auth/client.js';
+import { SealedDeziRefused } from '../auth/credentials/sealedDezi.js';
 import type { TrustRegistry } from '../auth/trust.js';
 import { GatewayError } from '../errors.js';
 import type { Bundle } from '../fhir/bundle.js';
@@ -93,6 +94,8 @@ export function createPeer(client: Pick<TokenClient, 'remote'>, registry: TrustR
       );
     } catch (error) {
       if (error instanceof TokenRequestError && error.reason === REFUSAL_REASONS.credentialRevoked) throw new AccessWithdrawn(error.message, { cause: error });
+      // Asking again opens it no better: the EHR names the person again ($pull, or an update of the Task) to go on.
+      if (error instanceof SealedDeziRefused) throw new PermanentFailure(`${error.message}; the EHR names the person again to go on`, { cause: error });
       throw error;
     }
   }

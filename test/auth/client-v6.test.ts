@@ -4,8 +4,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWTPayload } from 'jose';
 import { createTokenClient, TokenRequestError, type TokenRequest } from '../../src/auth/client.js';
 import { issueServerCertificate } from '../../src/auth/credentials/certificateAuthority.js';
+import { createDeziSealer, SealedDeziRefused } from '../../src/auth/credentials/sealedDezi.js';
 import { issueX509Credential } from '../../src/auth/credentials/x509Credential.js';
 import { didDocument, didWebUrl } from '../../src/auth/did.js';
+import { generateEncryptionJwk } from '../../src/auth/keyFiles.js';
 import { PresentationDefinitionUnmet, type Wallet } from '../../src/auth/oauth2/wallet.js';
 import { createTrustRegistry, type HostedParty, type TrustRegistry } from '../../src/auth/trust.js';
 import { parseConfig } from '../../src/config/config.js';
@@ -60,7 +62,8 @@ async function registryWith(endpoints: Record<string, string>): Promise<TrustReg
 }
 
 const v6 = { authorizationServer: ISSUER, fhir: `${BASE_URL}/fhir` };
-const wallet: Wallet = { x509Credential: (organization) => (organization === 'hospital-x' ? x509Credential : undefined) };
+const deziSealer = createDeziSealer(Buffer.from(String(generateEncryptionJwk().k), 'base64url'));
+const wallet: Wallet = { x509Credential: (organization) => (organization === 'hospital-x' ? x509Credential : undefined), deziSealer };
 const call = (extra: Partial<TokenRequest> = {}) => ({ requester: 'hospital-x', remote: 'vvt-a', purposeOfUse: 'eOverdracht-sender', ...extra });
 
 /** The principal the gateway makes of the client's token and proof for one request. */
@@ -81,6 +84,9 @@ async function deziToken(claims: JWTPayload = {}): Promise<string> {
     .setProtectedHeader({ alg: 'ES256', kid: world.deziKey.kid })
     .sign(await importJWK(world.deziKey.jwk, 'ES256'));
 }
+
+/** The nurse with the Dezi id_token as the requester's gateway keeps it: sealed for the requester and the nurse. */
+const nurseWithDezi = (idToken: string): Person => ({ ...NURSE, dezi: deziSealer.seal(idToken, { tenant: 'hospital-x', person: NURSE.identifier }, decodeJwt(idToken).exp!) });
 
 beforeAll(async () => {
   folder = temporaryFolder('client-v6-');
@@ -140,7 +146,7 @@ describe('the token client with a Nuts v6 authorization server', () => {
   it("presents the Dezi id_token the EHR handed over instead, and the person is the one the token declares", async () => {
     const client = createTokenClient({ registry: await registryWith(v6), wallet, fetch: clientFetch });
     const dezi = await deziToken();
-    const principal = await principalOf(client, call({ person: { ...NURSE, dezi } }));
+    const principal = await principalOf(client, call({ person: nurseWithDezi(dezi) }));
     expect(principal.person).toMatchObject({ identifier: '900000123', name: 'J. Broek', role: '01.041' });
     const [post] = tokenPosts();
     expect(presented(post!.form)[1]).toMatchObject({ type: ['VerifiableCredential', 'DeziUserCredential'], proof: { type: 'DeziIDJWT07', jwt: dezi } });
@@ -150,10 +156,26 @@ describe('the token client with a Nuts v6 authorization server', () => {
   it("surfaces the server's refusal as a TokenRequestError with its RFC 6749 error (a Dezi token of another organisation)", async () => {
     const client = createTokenClient({ registry: await registryWith(v6), wallet, fetch: clientFetch });
     const dezi = await deziToken({ abonnee_nummer: '99999999' });
-    const refusal = await client.getToken('vvt-a', 'eOverdracht-sender', call({ person: { ...NURSE, dezi } })).catch((error: unknown) => error);
+    const refusal = await client.getToken('vvt-a', 'eOverdracht-sender', call({ person: nurseWithDezi(dezi) })).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(TokenRequestError);
     expect(refusal).toMatchObject({ status: 400, error: 'invalid_request', message: expect.stringMatching(/Dezi declaration is for organisation 99999999/) });
     expect((refusal as Error).message).not.toContain(dezi);
+  });
+
+  it('refuses a kept Dezi id_token that does not open (changed, or sealed for another person), and sends no token request', async () => {
+    const client = createTokenClient({ registry: await registryWith(v6), wallet, fetch: clientFetch });
+    const dezi = await deziToken();
+    const kept = nurseWithDezi(dezi);
+    const bytes = Buffer.from(kept.dezi!.sealed, 'base64url');
+    bytes[20]! ^= 1;
+    const changed = { ...kept, dezi: { ...kept.dezi!, sealed: bytes.toString('base64url') } };
+    const moved = { ...kept, identifier: 'another-nurse@hospital' };
+    for (const person of [changed, moved, { ...kept, dezi: { ...kept.dezi!, exp: kept.dezi!.exp + 3600 } }]) {
+      const refusal = await client.getToken('vvt-a', 'eOverdracht-sender', call({ person })).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(SealedDeziRefused);
+      expect((refusal as Error).message).not.toContain(dezi);
+    }
+    expect(tokenPosts()).toEqual([]);
   });
 
   it('keeps one token per person and shares one request among concurrent calls', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Kysely } from 'kysely';
 import request from 'supertest';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { removeFolder, temporaryFolder } from '../harness/folders.js';
@@ -43,13 +44,16 @@ afterAll(async () => {
 });
 
 describe("the EHR's client assertion with a Dezi id_token", () => {
-  it('names the person the id_token declares, keeps the id_token on the principal only, and lives no longer than it', async () => {
-    const idToken = await deziIdToken({ exp: Math.floor(Date.now() / 1000) + 120 });
+  it('names the person the id_token declares, keeps the id_token sealed on the principal only, and lives no longer than it', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 120;
+    const idToken = await deziIdToken({ exp });
     const response = await ehrTokenRequest({ dezi_id_token: idToken });
     expect(response.status).toBe(200);
     expect(response.body.expires_in).toBeLessThanOrEqual(120);
     const echoed = await request(gw.app).get('/fhir/Task/1').set('authorization', `Bearer ${response.body.access_token}`).expect(200);
-    expect(echoed.body.principal.person).toEqual({ identifier: '900000123', name: 'J. van der Broek', role: '01.041', dezi: idToken });
+    const person = echoed.body.principal.person;
+    expect(person).toEqual({ identifier: '900000123', name: 'J. van der Broek', role: '01.041', dezi: { exp, sealed: expect.any(String) } });
+    expect(gw.auth.nuts.deziSealer!.open(person.dezi, { tenant: 'vvt-a', person: '900000123' })).toBe(idToken);
 
     const introspected = await request(gw.app)
       .post('/oauth2/introspect')
@@ -59,6 +63,16 @@ describe("the EHR's client assertion with a Dezi id_token", () => {
     const trail = JSON.stringify(await gw.store.audit.search('vvt-a', { resourceType: 'AuditEvent', params: [], count: 100, offset: 0, sort: [], include: [], revinclude: [], total: 'none' }));
     expect(trail).toContain('J. van der Broek');
     expect(trail).not.toContain(idToken.split('.')[2]);
+  });
+
+  it('keeps no id_token text in the access token record: the raw row holds the sealed value only', async () => {
+    const idToken = await deziIdToken();
+    const response = await ehrTokenRequest({ dezi_id_token: idToken });
+    expect(response.status).toBe(200);
+    const db = (gw.store as unknown as { context: { db(): Kysely<any> } }).context.db();
+    const { claims } = await db.selectFrom('access_tokens').select('claims').where('id', '=', response.body.access_token.split('.')[0]).executeTakeFirstOrThrow();
+    for (const part of idToken.split('.')) expect(claims).not.toContain(part);
+    expect(JSON.parse(claims).person.dezi).toEqual({ exp: expect.any(Number), sealed: expect.any(String) });
   });
 
   it.each([

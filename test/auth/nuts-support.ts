@@ -4,7 +4,7 @@ import path from 'node:path';
 import { importJWK, SignJWT, type JWTPayload } from 'jose';
 import { parseConfig, type GatewayConfig } from '../../src/config/config.js';
 import { didDocument } from '../../src/auth/did.js';
-import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
+import { generateEncryptionJwk, generatePrivateJwk } from '../../src/auth/keyFiles.js';
 import { importSigningKey, publicJwk, type SigningKey } from '../../src/auth/jwk.js';
 import { createCertificateAuthority, issueServerCertificate, type IssuedCertificate } from '../../src/auth/credentials/certificateAuthority.js';
 import { issueX509Credential } from '../../src/auth/credentials/x509Credential.js';
@@ -58,6 +58,8 @@ export async function nutsWorld(dataDir: string, nuts: Record<string, unknown> =
   const ca = await createCertificateAuthority('Test UZI Server CA');
   const caFile = path.join(dataDir, 'uzi-ca.pem');
   writeFileSync(caFile, ca.pem);
+  const encryptionKeyFile = path.join(dataDir, 'dezi-encryption.jwk.json');
+  writeFileSync(encryptionKeyFile, JSON.stringify(generateEncryptionJwk()), { mode: 0o600 });
   const documents = new Map<string, object>();
   const fetches: string[] = [];
   const hospital = await holder('hospital.test', ca, documents);
@@ -76,7 +78,7 @@ export async function nutsWorld(dataDir: string, nuts: Record<string, unknown> =
     trusted: [{ id: 'hospital-x', name: 'Ziekenhuis Oost', ura: HOSPITAL_URA, jwks: publicJwks(await party('hospital-x')) }],
     nuts: {
       trustedCaFiles: [caFile],
-      dezi: { issuers: ['https://auth.dezi.test'], jwks: { keys: [{ ...publicJwk(dezi), kid: deziKey.kid, alg: 'ES256' }] } },
+      dezi: { issuers: ['https://auth.dezi.test'], jwks: { keys: [{ ...publicJwk(dezi), kid: deziKey.kid, alg: 'ES256' }] }, encryptionKeyFile },
       ...nuts,
     },
   });

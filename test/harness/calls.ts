@@ -17,8 +17,13 @@ async function tokenRequest(url: string, form: Record<string, string>): Promise<
 export const nurseOf = (p: Party) => ({ id: `${p.id}-nurse`, name: `Nurse of ${p.name}`, role: 'nurse' });
 
 /** An access token of the party's own EHR at its gateway (client credentials, private-key JWT), naming the person at the EHR (`usi`; null: nobody). */
-export async function ehrToken(url: string, p: Party, usi: Record<string, string> | null = nurseOf(p)): Promise<string> {
-  const assertion = await signed(p.ehr.clientId, p.ehr.jwk, usi ? { usi } : {}, `${url}/oauth2/token`, p.ehr.clientId);
+export function ehrToken(url: string, p: Party, usi: Record<string, string> | null = nurseOf(p)): Promise<string> {
+  return ehrTokenNaming(url, p, usi ? { usi } : {});
+}
+
+/** An access token of the party's own EHR naming the person by the client assertion's claims (`usi` or `dezi_id_token`). */
+export async function ehrTokenNaming(url: string, p: Party, person: Record<string, unknown>): Promise<string> {
+  const assertion = await signed(p.ehr.clientId, p.ehr.jwk, person, `${url}/oauth2/token`, p.ehr.clientId);
   const { status, body } = await tokenRequest(url, { grant_type: CLIENT_CREDENTIALS_GRANT, client_assertion_type: JWT_BEARER_CLIENT_ASSERTION, client_assertion: assertion });
   if (status !== 200) throw new Error(`EHR token refused: ${status} ${JSON.stringify(body)}`);
   return body.access_token as string;

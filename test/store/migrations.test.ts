@@ -451,3 +451,51 @@ describe.each(dialects)('migration 019 on %s', (dialect, makeDatabase) => {
     }
   });
 });
+
+describe.each(dialects)('migration 024 on %s', (dialect, makeDatabase) => {
+  it('drops the Dezi id_tokens kept in clear, and keeps the person and everything else', async () => {
+    const old = await makeDatabase();
+    try {
+      const migrator = new Migrator({
+        db: old.db,
+        provider: { getMigrations: async () => migrations(dialect) },
+        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
+      });
+      const { error } = await migrator.migrateTo('022-transfer-person');
+      if (error) throw error;
+      const nurse = { identifier: '900000123', name: 'J. Broek', role: '01.041' };
+      const sealed = { exp: 1769940000, sealed: 'c2VhbGVk' };
+      const inbound = { side: 'inbound', peer: 'hospital', remote_task: 'task-9', version: 1 };
+      await old.db
+        .insertInto('transfer_records')
+        .values([
+          { ...inbound, tenant: 'old', task: 'local-1', person: JSON.stringify({ ...nurse, dezi: 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln' }) },
+          { ...inbound, tenant: 'old', task: 'local-2', person: JSON.stringify({ ...nurse, dezi: sealed }) },
+          { ...inbound, tenant: 'old', task: 'local-3', person: JSON.stringify(nurse) },
+        ])
+        .execute();
+      const claims = (person: object) => JSON.stringify({ iss: 'https://gw.test', tenant: 'old', kind: 'ehr', person, exp: 1769940000 });
+      await old.db
+        .insertInto('access_tokens')
+        .values([
+          { id: 't1', secret_hash: 'h1', claims: claims({ ...nurse, dezi: 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjF9.c2ln' }), expires_at: 1769940000000 },
+          { id: 't2', secret_hash: 'h2', claims: claims({ ...nurse, dezi: sealed }), expires_at: 1769940000000 },
+        ])
+        .execute();
+      await old.close();
+
+      const store = await openStore(old.options);
+      try {
+        expect((await store.transfers.find('old', 'local-1'))?.value.person).toEqual(nurse);
+        expect((await store.transfers.find('old', 'local-2'))?.value.person).toEqual({ ...nurse, dezi: sealed });
+        expect((await store.transfers.find('old', 'local-3'))?.value.person).toEqual(nurse);
+        expect(JSON.parse((await store.accessTokens.find('t1'))!.claims)).toEqual(JSON.parse(claims(nurse)));
+        expect(JSON.parse((await store.accessTokens.find('t2'))!.claims)).toEqual(JSON.parse(claims({ ...nurse, dezi: sealed })));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await old.dispose();
+    }
+  });
+});

@@ -3,12 +3,13 @@ import { convertResource } from '../../src/fhir/convert/index.js';
 import type { Resource } from '../../src/fhir/version.js';
 import { type Gateway } from '../../src/main.js';
 import { DOCUMENT_CODES, PROFILES, ROUTING_EXTENSIONS, TASK_CODE } from '../../src/transfer/codes.js';
+import { orderingKey, OUTBOX_KINDS } from '../../src/transfer/context.js';
 import { AWAITING_PERSON, localId } from '../../src/transfer/receiver.js';
 import { ehrToken, fhirCall, nurseOf } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, taskWithStatus, transaction } from './support.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, readStoreOf, taskWithStatus, transaction } from './support.js';
 
 /**
  * The standard EHR contract between two gateways: the hospital's EHR speaks only the Nictiz TA's own interactions
@@ -117,6 +118,12 @@ async function handoffReadersAtSender(): Promise<{ who?: string; name?: string }
 
 const senderTask = async (id: string, status: string) => taskWithStatus(sender.url, await ehrToken(sender.url, hospital), id, status);
 
+/** The pulls of the local Task queued at the receiver so far, delivered or not, as its database holds them. */
+async function pullsQueuedFor(p: Party, task: string): Promise<number> {
+  const pulls = await readStoreOf(receiver.config, (store) => store.outbox.list(p.id, { kind: OUTBOX_KINDS.pull, limit: 1000 }));
+  return pulls.filter((message) => message.orderingKey === orderingKey(task)).length;
+}
+
 async function answer(p: Party, copy: Resource, change: Record<string, unknown>): Promise<void> {
   const { status, body } = await fhirCall(receiver.url, await ehrToken(receiver.url, p), 'PUT', `/fhir/stu3/Task/${copy.id}`, { ...copy, ...change });
   expect([status, body.status]).toEqual([200, change.status]);
@@ -155,6 +162,22 @@ describe('the standard EHR contract: POST and PUT of the workflow Task', () => {
     expect((await fhirCall(receiver.url, await ehrToken(receiver.url, vvt1), 'POST', `/fhir/stu3/Task/${waiting.id}/$pull`)).status).toBe(404);
     const stillWaiting = await fhirCall(receiver.url, machine, 'GET', `/fhir/stu3/Task/${waiting.id}`);
     expect(stillWaiting.body.businessStatus).toEqual(AWAITING_PERSON);
+  });
+
+  it('does not pull when the EHR reads the local Task, even with a token naming the nurse: only $pull or an update does', async () => {
+    const task = await created(workflowTask('in-progress', vvt2, [documentInput('nursingHandoff', NURSING_HANDOFF)]));
+    const waiting = await localTaskOf(vvt2, task.id!, 'in-progress');
+    expect(waiting.businessStatus).toEqual(AWAITING_PERSON);
+    const before = await pullsQueuedFor(vvt2, waiting.id!);
+    expect(before).toBeGreaterThan(0);
+    const nurse = await ehrToken(receiver.url, vvt2);
+    const versionId = waiting.meta?.versionId;
+    for (const read of [`/fhir/stu3/Task/${waiting.id}`, `/fhir/Task/${waiting.id}`, `/fhir/stu3/Task/${waiting.id}/_history/${versionId}`, `/fhir/stu3/Task?_id=${waiting.id}`]) {
+      expect([read, (await fhirCall(receiver.url, nurse, 'GET', read)).status]).toEqual([read, 200]);
+    }
+    // A pull is queued in the transaction of what causes it: had a read caused one, it would be in the outbox by now.
+    expect(await pullsQueuedFor(vvt2, waiting.id!)).toBe(before);
+    expect((await fhirCall(receiver.url, nurse, 'GET', `/fhir/stu3/Task/${waiting.id}`)).body.businessStatus).toEqual(AWAITING_PERSON);
   });
 
   it('hands over at once in the partial workflow: the Task awaits a person, the EHR names the nurse, the handoff follows', async () => {

@@ -305,8 +305,8 @@ describe('the receiver, when the sender opens the handoff only to a person', () 
   const localTask = () => localId(hospital.id, `Task/${remoteId}`);
   const userIdentityRequired = forbidden('read requires a user identity');
   userIdentityRequired.issue[0]!.details!.coding = [{ system: REFUSAL_REASON_SYSTEM, code: 'user-identity-required' }];
-  /** A Dezi id_token as far as the receiver reads it (only its expiry): no signature is checked here. */
-  const deziOf = (exp: number) => ['{"alg":"ES256"}', JSON.stringify({ exp })].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.c2ln';
+  /** A Dezi id_token as the receiver keeps it (sealed): it reads only the expiry, and opens nothing here. */
+  const deziOf = (exp: number) => ({ exp, sealed: 'c2VhbGVk' });
 
   async function inProgressSender(refusal: RemoteFailure) {
     const patient = String((advanceNotice.find((resource) => keyOf(resource) === ADVANCE_NOTICE)!.subject as { reference: string }).reference);

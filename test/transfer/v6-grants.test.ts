@@ -1,22 +1,19 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
 import type { Gateway } from '../../src/main.js';
 import { auditTrail, ehrToken, fhirCall, nurseOf, tokenAuditEvents } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
-import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
-import { party, uziCertificateFiles, type Party } from '../harness/parties.js';
+import type { RunningSites } from '../harness/gateways.js';
+import { party, type Party } from '../harness/parties.js';
 import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, tasks, taskWithStatus, transaction } from './support.js';
+import { startV6Sites } from './v6-sites.js';
 
 /**
- * Issue #15's done-when: two gateways complete a whole transfer using only Nuts v6 grants with DPoP. Each names the
- * other's authorization server by its Nuts v6 issuer (`{url}/oauth2/{organisation}`), each organisation has an
- * X509Credential under a test UZI CA both trust, and both accept nothing but vp_token-bearer (`nuts.acceptedGrants`):
- * an RFC003 grant or jwt-bearer would be refused, so the transfer completing proves they were not used, and every
- * token AuditEvent names its grant (vp_token-bearer) and binding (DPoP). The sender's
- * AuditEvents of the handoff reads name the nurse whose EHR accepted, as the employee credential in the presentation
- * named them.
+ * Issue #15's done-when: two gateways complete a whole transfer using only Nuts v6 grants with DPoP (v6-sites.ts: each
+ * names the other's authorization server by its Nuts v6 issuer, X509Credentials under a test UZI CA both trust, and
+ * both accept nothing but vp_token-bearer): an RFC003 grant or jwt-bearer would be refused, so the transfer completing
+ * proves they were not used, and every token AuditEvent names its grant (vp_token-bearer) and binding (DPoP). The
+ * sender's AuditEvents of the handoff reads name the nurse whose EHR accepted, as the employee credential in the
+ * presentation named them.
  */
 let hospital: Party;
 let vvt: Party;
@@ -26,30 +23,9 @@ let sites: RunningSites;
 const examples = nictizExamples();
 const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 
-/** A site's configuration turned Nuts v6 only: its organisations' X509Credentials, the CA, the peers' v6 issuers. */
-function v6Only(caFile: string, x509: Map<string, { certificateFile: string; keyFile: string }>) {
-  return (raw: Record<string, unknown>) => {
-    const organizations = (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) }));
-    const trusted = (raw.trusted as { id: string; endpoints: Record<string, string> }[]).map((organization) => ({
-      ...organization,
-      endpoints: { ...organization.endpoints, authorizationServer: `${organization.endpoints.authorizationServer}/oauth2/${organization.id}` },
-    }));
-    return { ...raw, mode: 'development', organizations, trusted, nuts: { trustedCaFiles: [caFile], acceptedGrants: ['vp_token-bearer'] } };
-  };
-}
-
 beforeAll(async () => {
   [hospital, vvt] = await Promise.all([party('hospital', 'Ziekenhuis', '11111111'), party('vvt', 'VVT Een', '22222222')]);
-  const h = await newSite([{ party: hospital, roles: ['sender'] }], 'transfer-v6-');
-  const v = await newSite([{ party: vvt, roles: ['receiver'] }], 'transfer-v6-');
-  const ca = await createCertificateAuthority('Test UZI Server CA');
-  const caFile = path.join(h.dataDir, 'uzi-ca.pem');
-  writeFileSync(caFile, ca.pem);
-  const x509 = new Map([
-    [hospital.id, await uziCertificateFiles(h.dataDir, ca, hospital)],
-    [vvt.id, await uziCertificateFiles(v.dataDir, ca, vvt)],
-  ]);
-  sites = await startSites([h, v], v6Only(caFile, x509));
+  sites = await startV6Sites(hospital, vvt, 'transfer-v6-');
   [sender, receiver] = sites.gateways;
 }, 90_000);
 afterAll(() => sites?.close());

@@ -4,22 +4,26 @@ import path from 'node:path';
 import type { JWK } from 'jose';
 import type { GatewayConfig } from '../../config/config.js';
 import { importVerificationKey, type VerificationKey } from '../jwk.js';
+import { loadEncryptionKey } from '../keyFiles.js';
 import type { HostedParty } from '../trust.js';
 import { createCertificateAuthority, issueServerCertificate, type IssuedCertificate } from './certificateAuthority.js';
 import { pemCertificates, trustedCa, type TrustedCa } from './certificates.js';
 import type { DeziTrust } from './person.js';
+import { createDeziSealer, type DeziSealer } from './sealedDezi.js';
 import { issueX509Credential, type X509Trust } from './x509Credential.js';
 
 /**
  * The Nuts v6 credential material of a gateway, from configuration: the CAs an X509Credential may chain to, the Dezi
- * key set, and each hosted organisation's own X509Credential (issued at start with its UZI server certificate's
- * key). Development mode keeps a test CA of its own under the data folder (`keys/development-uzi-ca.*`, shared by
+ * key set and the key the Dezi id_tokens EHRs hand over are kept encrypted with, and each hosted organisation's own
+ * X509Credential (issued at start with its UZI server certificate's key). Development mode keeps a test CA of its own under the data folder (`keys/development-uzi-ca.*`, shared by
  * gateways on one data folder), trusts it, and issues each organisation with a URA a server certificate under it,
  * so `npm start` and `npm run demo` need no outside party. Production trusts only the configured CAs.
  */
 export interface NutsCredentials {
   x509: X509Trust;
   dezi?: DeziTrust;
+  /** Seals and opens the Dezi id_tokens EHRs hand over (with `dezi`). */
+  deziSealer?: DeziSealer;
   /** The X509Credential (a JWT VC) of a hosted organisation, for the presentations it sends; undefined when it has none. */
   x509Credential(organization: string): string | undefined;
 }
@@ -83,9 +87,11 @@ export async function loadNutsCredentials(config: GatewayConfig, hosted: HostedP
     }
   }
   const dezi = await deziTrust(config.nuts.dezi);
+  const deziSealer = config.nuts.dezi && createDeziSealer(loadEncryptionKey(config.nuts.dezi.encryptionKeyFile, config.mode));
   return {
     x509: { anchors: new Map(anchors.map((anchor) => [anchor.fingerprint, anchor])), allowSelfSigned: config.nuts.allowSelfSignedCertificates },
     ...(dezi ? { dezi } : {}),
+    ...(deziSealer ? { deziSealer } : {}),
     x509Credential: (organization) => credentials.get(organization),
   };
 }

@@ -1,6 +1,7 @@
 import { isObject } from '../../vocabulary/json.js';
 import type { VerificationKey } from '../jwk.js';
-import { claimsOf, numericDate, TokenError, unverifiedClaims, verifyJws } from '../jws.js';
+import type { SealedDezi } from '../../fhir/principal.js';
+import { claimsOf, numericDate, TokenError, verifyJws } from '../jws.js';
 import { CLOCK_SKEW_SECONDS } from '../rules.js';
 import { credentialTypes, issuerId, type DecodedCredential } from './w3c.js';
 
@@ -83,7 +84,7 @@ async function dezi(entry: Record<string, unknown>, trust: DeziTrust | undefined
  * Verifies a Dezi id_token (signature by a key of the set, issuer, validity) and reads what it declares; throws
  * TokenError otherwise. Used for a DeziUserCredential's proof and for the id_token a tenant's EHR passes.
  */
-export async function verifyDeziIdToken(idToken: string, trust: DeziTrust, now: number): Promise<VerifiedPersonCredential> {
+export async function verifyDeziIdToken(idToken: string, trust: DeziTrust, now: number): Promise<VerifiedPersonCredential & { expiresAt: number }> {
   const { payload } = await verifyJws(idToken, (header) => (header.kid ? trust.keys.get(header.kid) : undefined));
   const claims = claimsOf(payload);
   if (!trust.issuers.includes(String(claims.iss))) throw new TokenError('the Dezi id_token has an unknown issuer');
@@ -91,7 +92,7 @@ export async function verifyDeziIdToken(idToken: string, trust: DeziTrust, now: 
   const nbf = numericDate(claims, 'nbf', 'Dezi nbf') ?? numericDate(claims, 'iat', 'Dezi iat');
   if (exp === undefined || exp <= now - CLOCK_SKEW_SECONDS) throw new TokenError('the Dezi id_token has expired');
   if (nbf !== undefined && nbf > now + CLOCK_SKEW_SECONDS) throw new TokenError('the Dezi id_token is not valid yet');
-  return deziDeclaration(claims, now);
+  return { ...deziDeclaration(claims, now), expiresAt: exp };
 }
 
 /**
@@ -127,20 +128,12 @@ export function deziDeclaration(claims: Record<string, unknown>, now: number): V
 }
 
 /** The person without their Dezi id_token once it has expired (at `now`, seconds): it opens nothing any more. */
-export function withoutExpiredDezi<P extends { dezi?: string }>(person: P, now: number): P {
-  if (person.dezi === undefined) return person;
-  let exp: unknown;
-  try {
-    exp = unverifiedClaims(person.dezi).exp;
-  } catch {
-    exp = undefined;
-  }
-  if (typeof exp === 'number' && exp > now) return person;
-  return withoutDezi(person) as P;
+export function withoutExpiredDezi<P extends { dezi?: SealedDezi }>(person: P, now: number): P {
+  return person.dezi && person.dezi.exp <= now ? (withoutDezi(person) as P) : person;
 }
 
 /** The person without their Dezi id_token: a bearer credential, neither shown nor kept where it is not needed. */
-export function withoutDezi<P extends { dezi?: string }>(person: P): Omit<P, 'dezi'> {
+export function withoutDezi<P extends { dezi?: SealedDezi }>(person: P): Omit<P, 'dezi'> {
   const { dezi: _dezi, ...rest } = person;
   return rest;
 }

@@ -1,8 +1,9 @@
 import { GatewayError } from '../../errors.js';
 import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import type { Person } from '../../fhir/principal.js';
+import type { Person, SealedDezi } from '../../fhir/principal.js';
 import { deziDeclaration, employeeCredential } from '../credentials/person.js';
+import { SealedDeziRefused, type DeziOwner, type DeziSealer } from '../credentials/sealedDezi.js';
 import { signPresentation } from '../credentials/presentation.js';
 import { credentialOfJwt, type DecodedCredential } from '../credentials/w3c.js';
 import type { HostedParty } from '../trust.js';
@@ -12,14 +13,16 @@ import { matchDefinition, type PresentationDefinition } from './presentationExch
  * The client side of the Nuts v6 grants (nuts-node `auth/client/iam` RequestRFC021AccessToken): what a hosted
  * organisation presents to another organisation's authorization server. Its wallet holds its X509Credential
  * (auth/credentials/organizationCredentials.ts) and, when a call has a person, a credential for them: the Dezi
- * declaration when the tenant's EHR handed over a Dezi id_token, else a NutsEmployeeCredential the organisation
- * attests itself. The credentials are matched (Presentation Exchange, @sphereon/pex) against the scope's
- * definitions; the match is the `presentation_submission`. A definition the wallet cannot meet is an error here,
- * before anything is sent.
+ * declaration when the tenant's EHR handed over a Dezi id_token (kept sealed, opened here and only here), else a
+ * NutsEmployeeCredential the organisation attests itself. The credentials are matched (Presentation Exchange,
+ * @sphereon/pex) against the scope's definitions; the match is the `presentation_submission`. A definition the wallet
+ * cannot meet is an error here, before anything is sent.
  */
 export interface Wallet {
   /** The organisation's X509Credential (a JWT VC), undefined when it has none. */
   x509Credential(organization: string): string | undefined;
+  /** Opens the Dezi id_tokens kept for the organisations' persons (configured with `nuts.dezi`). */
+  deziSealer?: DeziSealer;
 }
 
 /** The remote's Presentation Definitions of a scope: the organisation's, and the person's when it publishes one. */
@@ -62,9 +65,15 @@ function deziCredential(idToken: string, now: number): Held {
   return { sent: { ...declared.credential, proof: { type: DEZI_PROOF_TYPE, jwt: idToken } }, decoded: declared.credential, format: 'ldp_vc' };
 }
 
-function personCredential(holder: string, person: Person, now: number): Held {
-  if (person.dezi) return deziCredential(person.dezi, now);
-  const credential = employeeCredential(holder, person, now);
+/** The Dezi id_token kept for the organisation's person, opened; SealedDeziRefused when it does not open. */
+function deziIdToken(wallet: Wallet, owner: DeziOwner, sealed: SealedDezi): string {
+  if (!wallet.deziSealer) throw new SealedDeziRefused(`a Dezi id_token is kept for person '${owner.person}' of '${owner.tenant}', but no Dezi encryption key is configured (nuts.dezi)`);
+  return wallet.deziSealer.open(sealed, owner);
+}
+
+function personCredential(party: HostedParty, wallet: Wallet, person: Person, now: number): Held {
+  if (person.dezi) return deziCredential(deziIdToken(wallet, { tenant: party.organization.id, person: person.identifier }, person.dezi), now);
+  const credential = employeeCredential(party.did, person, now);
   return { sent: credential, decoded: credential, format: 'ldp_vc' };
 }
 
@@ -73,7 +82,7 @@ function heldCredentials(party: HostedParty, wallet: Wallet, person: Person | un
   if (!x509) throw new PresentationDefinitionUnmet(`'${party.organization.id}' has no X509Credential to present (configure organizations[].x509, or a URA in development mode)`);
   const held: Held[] = [{ sent: x509, decoded: credentialOfJwt(decodeJwt(x509), now), format: 'jwt_vc' }];
   // A remote that publishes no person definition for the scope asks for no person: none is sent.
-  if (person && definitions.user) held.push(personCredential(party.did, person, now));
+  if (person && definitions.user) held.push(personCredential(party, wallet, person, now));
   return held;
 }
 

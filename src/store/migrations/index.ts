@@ -15,6 +15,7 @@ import { tenantPendingIndex } from './012-tenant-pending-index.js';
 import { auditRetention } from './013-audit-retention.js';
 import { bookkeepingTables } from './019-bookkeeping-tables.js';
 import { transferPerson } from './022-transfer-person.js';
+import { deziInClear } from './024-dezi-in-clear.js';
 
 /** The schema's history, in order. Add a migration by appending it; never edit one that has shipped. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
@@ -34,6 +35,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '013-audit-retention': auditRetention(),
     '019-bookkeeping-tables': bookkeepingTables(dialect),
     '022-transfer-person': transferPerson(),
+    '024-dezi-in-clear': deziInClear(),
   };
 }
 

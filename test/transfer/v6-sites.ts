@@ -1,0 +1,48 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
+import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
+import { uziCertificateFiles, type Party } from '../harness/parties.js';
+
+/**
+ * A hospital (sender) and a VVT (receiver) on sites of their own that accept only Nuts v6 grants: each names the
+ * other's authorization server by its Nuts v6 issuer (`{url}/oauth2/{organisation}`), each organisation has an
+ * X509Credential under a test UZI CA both trust, and both accept nothing but vp_token-bearer (`nuts.acceptedGrants`).
+ */
+export interface V6Sites extends RunningSites {
+  sender: Site;
+  receiver: Site;
+}
+
+/** A site's configuration turned Nuts v6 only: its organisations' X509Credentials, the CA, the peers' v6 issuers. */
+function v6Only(caFile: string, x509: Map<string, { certificateFile: string; keyFile: string }>) {
+  return (raw: Record<string, unknown>) => {
+    const organizations = (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) }));
+    const trusted = (raw.trusted as { id: string; endpoints: Record<string, string> }[]).map((organization) => ({
+      ...organization,
+      endpoints: { ...organization.endpoints, authorizationServer: `${organization.endpoints.authorizationServer}/oauth2/${organization.id}` },
+    }));
+    return { ...raw, mode: 'development', organizations, trusted, nuts: { trustedCaFiles: [caFile], acceptedGrants: ['vp_token-bearer'] } };
+  };
+}
+
+/** Starts the two sites; `configure` changes a site's v6-only configuration further (the site given) before it starts. */
+export async function startV6Sites(
+  hospital: Party,
+  vvt: Party,
+  prefix: string,
+  configure: (raw: Record<string, unknown>, site: Site) => Record<string, unknown> = (raw) => raw,
+): Promise<V6Sites> {
+  const sender = await newSite([{ party: hospital, roles: ['sender'] }], prefix);
+  const receiver = await newSite([{ party: vvt, roles: ['receiver'] }], prefix);
+  const ca = await createCertificateAuthority('Test UZI Server CA');
+  const caFile = path.join(sender.dataDir, 'uzi-ca.pem');
+  writeFileSync(caFile, ca.pem);
+  const x509 = new Map([
+    [hospital.id, await uziCertificateFiles(sender.dataDir, ca, hospital)],
+    [vvt.id, await uziCertificateFiles(receiver.dataDir, ca, vvt)],
+  ]);
+  const v6 = v6Only(caFile, x509);
+  const running = await startSites([sender, receiver], (raw) => configure(v6(raw), raw.port === sender.port ? sender : receiver));
+  return { ...running, sender, receiver };
+}
