@@ -5,12 +5,11 @@ import { importJWK, SignJWT } from 'jose';
 import type { Kysely } from 'kysely';
 import { publicJwk } from '../../src/auth/jwk.js';
 import { generatePrivateJwk } from '../../src/auth/keyFiles.js';
-import type { Resource } from '../../src/fhir/version.js';
 import type { Gateway } from '../../src/main.js';
 import type { Store } from '../../src/store/repository.js';
 import { orderingKey, OUTBOX_KINDS } from '../../src/transfer/context.js';
 import { localId } from '../../src/transfer/receiver.js';
-import { ehrToken, ehrTokenNaming, fhirCall } from '../harness/calls.js';
+import { auditTrail, ehrToken, ehrTokenNaming, fhirCall } from '../harness/calls.js';
 import { eventually } from '../harness/eventually.js';
 import type { Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
@@ -134,8 +133,6 @@ describe('the Dezi id_token a receiving EHR hands over', () => {
 
 /** Who read the nursing handoff at the hospital, as its AuditEvents name the person beside the organisation. */
 async function handoffReaders(): Promise<{ who?: string; name?: string }[]> {
-  const { body } = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'GET', `/fhir/AuditEvent?_count=500&entity=${NURSING_HANDOFF}`);
-  type Event = Resource & { outcome: string; agent: { who?: { identifier?: { value?: string }; display?: string } }[] };
-  const events = ((body.entry as { resource: Event }[] | undefined) ?? []).map((entry) => entry.resource).filter((event) => event.outcome === '0');
+  const events = (await auditTrail(sender.url, hospital, `&entity=${NURSING_HANDOFF}`)).filter((event) => event.outcome === '0');
   return events.flatMap((event) => event.agent.slice(1).map((agent) => ({ who: agent.who?.identifier?.value, name: agent.who?.display })));
 }
