@@ -3,12 +3,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
 import type { Gateway } from '../../src/main.js';
-import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { ehrToken, fhirCall, tokenAuditEvents } from '../harness/calls.js';
 import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, uziCertificateFiles, type Party } from '../harness/parties.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, parametersNamed, transaction } from '../transfer/support.js';
+import { offerTo } from '../transfer/support.js';
 import { publishInRoot, transferBetween } from './support.js';
 
 /**
@@ -17,7 +16,6 @@ import { publishInRoot, transferBetween } from './support.js';
  * organisation's `Nuts-OAuth` Endpoint as that organisation's v6 issuer (`{url}/oauth2/{id}`), so the notification and
  * the pull are asked for with vp_token-bearer (DPoP-bound), though both gateways still accept the RFC003 grant too.
  */
-const examples = nictizExamples();
 let hospital: Party;
 let vvt: Party;
 let root: McsdDirectories;
@@ -64,16 +62,8 @@ afterAll(async () => {
 
 describe('a region found through its directory, each organisation with an X509Credential', () => {
   it('notifies and pulls with tokens asked for by vp_token-bearer, DPoP-bound, at the authorization server the directory names', async () => {
-    const offered = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', '/fhir/stu3/$offer', {
-      resourceType: 'Parameters',
-      parameter: [
-        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
-        { name: 'receiver', valueIdentifier: { system: URA_SYSTEM, value: vvt.ura } },
-      ],
-    });
-    expect(offered.status).toBe(200);
-    const [task] = parametersNamed(offered.body, 'task');
-    await transferBetween({ gateway: sender, party: hospital }, { gateway: receiver, party: vvt }).copyAtProvider(task!.id!, 'requested');
+    const task = await offerTo(sender.url, await ehrToken(sender.url, hospital), vvt.ura);
+    await transferBetween({ gateway: sender, party: hospital }, { gateway: receiver, party: vvt }).copyAtProvider(task.id!, 'requested');
 
     for (const [gateway, tenant, requester] of [
       [receiver, vvt, hospital],

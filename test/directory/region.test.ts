@@ -7,7 +7,7 @@ import { newSite, startSites, type RunningSites, type Site } from '../harness/ga
 import { McsdDirectories } from '../harness/mcsd-directories.js';
 import { party, type Party } from '../harness/parties.js';
 import { advanceNoticeTask, publishInRoot, transferBetween } from './support.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, transaction } from '../transfer/support.js';
+import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, offerTo, transaction } from '../transfer/support.js';
 
 /**
  * A region whose gateways know each other only through the directory: no `trusted[]` at all, only the root
@@ -52,24 +52,16 @@ const transfer = () => transferBetween({ gateway: sender, party: hospital }, { g
 
 describe('a region found through its directory', () => {
   it('offers to a provider named only by its URA, which is notified, pulls, accepts, gets the handoff and completes', async () => {
-    const offered = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', '/fhir/stu3/$offer', {
-      resourceType: 'Parameters',
-      parameter: [
-        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
-        { name: 'receiver', valueIdentifier: { system: URA_SYSTEM, value: vvt.ura } },
-      ],
-    });
-    expect(offered.status).toBe(200);
-    const [task] = parametersNamed(offered.body, 'task');
-    await transfer().copyAtProvider(task!.id!, 'requested');
-    await transfer().answer(task!.id!, 'accepted');
-    const handedOver = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', `/fhir/stu3/Task/${task!.id}/$handoff`, {
+    const task = await offerTo(sender.url, await ehrToken(sender.url, hospital), vvt.ura);
+    await transfer().copyAtProvider(task.id!, 'requested');
+    await transfer().answer(task.id!, 'accepted');
+    const handedOver = await fhirCall(sender.url, await ehrToken(sender.url, hospital), 'POST', `/fhir/stu3/Task/${task.id}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });
     expect(handedOver.status).toBe(200);
-    await transfer().copyAtProvider(task!.id!, 'in-progress');
-    await transfer().answer(task!.id!, 'completed');
+    await transfer().copyAtProvider(task.id!, 'in-progress');
+    await transfer().answer(task.id!, 'completed');
   }, 60_000);
 
   it('starts a transfer with a standard POST Task whose owner is a HealthcareService the hospital’s EHR found in the query directory', async () => {

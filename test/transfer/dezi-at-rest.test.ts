@@ -13,7 +13,7 @@ import { auditTrail, ehrToken, ehrTokenNaming, fhirCall } from '../harness/calls
 import { eventually } from '../harness/eventually.js';
 import type { Site } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, readStoreOf, taskWithStatus, transaction } from './support.js';
+import { documentOf, nictizExamples, NURSING_HANDOFF, offerTo, readStoreOf, taskWithStatus, transaction } from './support.js';
 import { startV6Sites, type V6Sites } from './v6-sites.js';
 
 /**
@@ -28,7 +28,6 @@ let sender: Gateway;
 let receiver: Gateway;
 let sites: V6Sites;
 const examples = nictizExamples();
-const URA = 'http://fhir.nl/fhir/NamingSystem/ura';
 const DEZI_ISSUER = 'https://auth.dezi.test';
 let deziKey: Record<string, unknown>;
 
@@ -73,23 +72,15 @@ afterAll(() => sites?.close());
 describe('the Dezi id_token a receiving EHR hands over', () => {
   it('is kept sealed, refused for a pull when changed, and presented to the sender when it opens', async () => {
     const hospitalEhr = await ehrToken(sender.url, hospital);
-    const offered = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/$offer', {
-      resourceType: 'Parameters',
-      parameter: [
-        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
-        { name: 'receiver', valueIdentifier: { system: URA, value: vvt.ura } },
-      ],
-    });
-    expect(offered.status).toBe(200);
-    const [task] = parametersNamed(offered.body, 'task');
-    const local = localId(hospital.id, `Task/${task!.id}`);
+    const task = await offerTo(sender.url, hospitalEhr, vvt.ura);
+    const local = localId(hospital.id, `Task/${task.id}`);
 
     // The nurse accepts with a token naming her by her Dezi id_token: the answer carries it to the sender.
     const idToken = await deziIdToken();
     const deziEhr = await ehrTokenNaming(receiver.url, vvt, { dezi_id_token: idToken });
     const requested = await taskWithStatus(receiver.url, deziEhr, local, 'requested');
     expect((await fhirCall(receiver.url, deziEhr, 'PUT', `/fhir/stu3/Task/${local}`, { ...requested, status: 'accepted' })).status).toBe(200);
-    await taskWithStatus(sender.url, hospitalEhr, task!.id!, 'accepted');
+    await taskWithStatus(sender.url, hospitalEhr, task.id!, 'accepted');
 
     // At rest: the transfer record and the access token records hold the sealed value, no part of the id_token.
     const { person } = await keptPerson(local);
@@ -105,7 +96,7 @@ describe('the Dezi id_token a receiving EHR hands over', () => {
     bytes[bytes.length - 1]! ^= 1;
     changed.dezi.sealed = bytes.toString('base64url');
     await receiverTables((db) => db.updateTable('transfer_records').set({ person: JSON.stringify(changed) }).where('tenant', '=', vvt.id).where('task', '=', local).execute());
-    const handedOver = await fhirCall(sender.url, hospitalEhr, 'POST', `/fhir/stu3/Task/${task!.id}/$handoff`, {
+    const handedOver = await fhirCall(sender.url, hospitalEhr, 'POST', `/fhir/stu3/Task/${task.id}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });

@@ -6,6 +6,7 @@ import { parseXml } from '../../src/fhir/xml.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store, TransferRecord } from '../../src/store/repository.js';
 import { keyOf, relativeReferences, rewriteReferences } from '../../src/transfer/references.js';
+import { URA_SYSTEM } from '../../src/vocabulary/canonical.js';
 import { renderTouchstoneDates } from '../validation/support.js';
 import { fixtureFolder } from '../fixtures.js';
 import { fhirCall } from '../harness/calls.js';
@@ -70,6 +71,19 @@ export async function tasks(url: string, token: string, base = '/fhir/stu3'): Pr
 /** The resources of the named parameters in an operation's answer (e.g. the `task`s of `$offer`). */
 export const parametersNamed = (body: Resource, name: string): Resource[] =>
   ((body.parameter as { name: string; resource: Resource }[] | undefined) ?? []).filter((p) => p.name === name).map((p) => p.resource);
+
+/** The hospital EHR's `$offer` of the Nictiz advance notice to the provider with URA `receiverUra`: the sender's Task. */
+export async function offerTo(url: string, token: string, receiverUra: string): Promise<Resource> {
+  const offered = await fhirCall(url, token, 'POST', '/fhir/stu3/$offer', {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'advanceNotice', resource: transaction(documentOf(nictizExamples(), ADVANCE_NOTICE)) },
+      { name: 'receiver', valueIdentifier: { system: URA_SYSTEM, value: receiverUra } },
+    ],
+  });
+  if (offered.status !== 200) throw new Error(`$offer answered ${offered.status}: ${JSON.stringify(offered.body)}`);
+  return parametersNamed(offered.body, 'task')[0]!;
+}
 
 /** Waits until the Task at the gateway (`url`, STU3) has the status; returns it. */
 export function taskWithStatus(url: string, token: string, id: string, status: string): Promise<Resource> {

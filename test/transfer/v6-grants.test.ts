@@ -4,7 +4,7 @@ import { auditTrail, ehrToken, fhirCall, nurseOf, tokenAuditEvents } from '../ha
 import { eventually } from '../harness/eventually.js';
 import type { RunningSites } from '../harness/gateways.js';
 import { party, type Party } from '../harness/parties.js';
-import { ADVANCE_NOTICE, documentOf, nictizExamples, NURSING_HANDOFF, parametersNamed, tasks, taskWithStatus, transaction } from './support.js';
+import { documentOf, nictizExamples, NURSING_HANDOFF, offerTo, tasks, taskWithStatus, transaction } from './support.js';
 import { startV6Sites } from './v6-sites.js';
 
 /**
@@ -39,29 +39,21 @@ const localCopy = (remoteTask: string, status: string) =>
 describe('a transfer between two gateways that accept only Nuts v6 grants', () => {
   it('offers, accepts, hands over and completes, with the nurse named in the sender trail of the handoff reads', async () => {
     const hospitalEhr = await ehrToken(sender.url, hospital);
-    const offered = await fhirCall(sender.url, hospitalEhr, 'POST', '/fhir/stu3/$offer', {
-      resourceType: 'Parameters',
-      parameter: [
-        { name: 'advanceNotice', resource: transaction(documentOf(examples, ADVANCE_NOTICE)) },
-        { name: 'receiver', valueIdentifier: { system: URA, value: vvt.ura } },
-      ],
-    });
-    expect(offered.status).toBe(200);
-    const [task] = parametersNamed(offered.body, 'task');
+    const task = await offerTo(sender.url, hospitalEhr, vvt.ura);
 
     const vvtEhr = await ehrToken(receiver.url, vvt);
-    const requested = await localCopy(task!.id!, 'requested');
+    const requested = await localCopy(task.id!, 'requested');
     expect((await fhirCall(receiver.url, vvtEhr, 'PUT', `/fhir/stu3/Task/${requested.id}`, { ...requested, status: 'accepted' })).status).toBe(200);
-    await taskWithStatus(sender.url, hospitalEhr, task!.id!, 'accepted');
+    await taskWithStatus(sender.url, hospitalEhr, task.id!, 'accepted');
 
-    const handedOver = await fhirCall(sender.url, hospitalEhr, 'POST', `/fhir/stu3/Task/${task!.id}/$handoff`, {
+    const handedOver = await fhirCall(sender.url, hospitalEhr, 'POST', `/fhir/stu3/Task/${task.id}/$handoff`, {
       resourceType: 'Parameters',
       parameter: [{ name: 'nursingHandoff', resource: transaction(documentOf(examples, NURSING_HANDOFF)) }],
     });
     expect(handedOver.status).toBe(200);
-    const inProgress = await localCopy(task!.id!, 'in-progress');
+    const inProgress = await localCopy(task.id!, 'in-progress');
     expect((await fhirCall(receiver.url, vvtEhr, 'PUT', `/fhir/stu3/Task/${inProgress.id}`, { ...inProgress, status: 'completed' })).status).toBe(200);
-    await taskWithStatus(sender.url, hospitalEhr, task!.id!, 'completed');
+    await taskWithStatus(sender.url, hospitalEhr, task.id!, 'completed');
 
     // R: a read of the Composition or what it references; E: its $document.
     const nurse = nurseOf(vvt);
