@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { expect } from '@jest/globals';
 import path from 'node:path';
 import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
+import { tokenAuditEvents } from '../harness/calls.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
 import { uziCertificateFiles, type Party } from '../harness/parties.js';
 
@@ -45,4 +47,20 @@ export async function startV6Sites(
   const v6 = v6Only(caFile, x509);
   const running = await startSites([sender, receiver], (raw) => configure(v6(raw), raw.port === sender.port ? sender : receiver));
   return { ...running, sender, receiver };
+}
+
+/** Every token `requester` asked of each gateway's tenant was granted on vp_token-bearer and bound with DPoP; none refused. */
+export async function expectOnlyV6Tokens(sides: readonly (readonly [{ url: string }, Party, Party])[], proven?: (login: { agent: unknown[] }, requester: Party) => void): Promise<void> {
+  for (const [gateway, tenant, requester] of sides) {
+    const logins = await tokenAuditEvents(gateway.url, tenant, requester);
+    expect(logins.length).toBeGreaterThan(0);
+    for (const login of logins) {
+      expect(login.outcome).toBe('0');
+      proven?.(login, requester);
+      expect(login.entity[0]?.detail).toEqual([
+        { type: 'grant_type', valueString: 'vp_token-bearer' },
+        { type: 'token_type', valueString: 'DPoP' },
+      ]);
+    }
+  }
 }
