@@ -1,6 +1,6 @@
 import type { FhirVersion } from '../fhir/version.js';
 import { CORE_PREFIX, type Constraint, type ElementDef, type TypedValue, type TypeRef } from './definitions.js';
-import { type ElementNode, findByPath, type StructureTree, type StructureTrees } from './element-tree.js';
+import { type ElementNode, type StructureTree, type StructureTrees } from './element-tree.js';
 import { ExtensionContexts } from './extension-context.js';
 import { type Invariant, InvariantCompiler } from './invariants.js';
 import { type PrimitiveRule, primitiveRule } from './primitives.js';
@@ -111,7 +111,7 @@ export class ElementRule {
     this.min = def.min ?? 0;
     this.max = def.max ?? Infinity;
     this.isArray = (def.baseMax ?? def.max ?? Infinity) > 1;
-    this.target = (def.contentReference && compiler.referencedRule(tree.definition.type, def.contentReference)) || this;
+    this.target = (def.contentReference && compiler.referencedRule(tree, def.contentReference)) || this;
     this.types = isRoot ? [] : this.typeRules(def, node.name.endsWith(CHOICE));
     this.fixed = def.fixed;
     this.pattern = def.pattern;
@@ -137,9 +137,12 @@ export class ElementRule {
     return isResourceId && ref.code === 'string' ? { ...ref, code: 'id' } : ref;
   }
 
-  /** The element's own children (explicit in the snapshot, or those of the element a contentReference names). */
+  /**
+   * The element's own children: those under its path (for a contentReference, there when a profile constrains
+   * below it, and then they win), else those of the element a contentReference names.
+   */
   children(): Structure | undefined {
-    if (this.target !== this) return this.target.children();
+    if (this.target !== this && this.node.children.length === 0) return this.target.children();
     if (this.ownStructure === undefined) {
       const children = this.node.children.map((child) => this.compiler.ruleFor(child, this.tree));
       this.ownStructure = children.length ? new Structure(children, this.node === this.tree.root && this.compiler.isResource(this.tree.definition.type)) : null;
@@ -254,11 +257,10 @@ export class Compiler {
     return this.root(CORE_PREFIX + type.code);
   }
 
-  /** What a contentReference (`#Questionnaire.item`) names: the element in the core definition of the type. */
-  referencedRule(type: string, contentReference: string): ElementRule | undefined {
-    const core = this.trees.tree(CORE_PREFIX + type);
-    const node = core && findByPath(core.root, contentReference.slice(contentReference.indexOf('#') + 1));
-    return node && core ? this.ruleFor(node, core) : undefined;
+  /** What a contentReference (`#Questionnaire.item`) names. */
+  referencedRule(tree: StructureTree, contentReference: string): ElementRule | undefined {
+    const referenced = this.trees.referenced(contentReference, tree);
+    return referenced && this.ruleFor(referenced.node, referenced.tree);
   }
 
   typeRule(ref: TypeRef, stem: string, choice: boolean): TypeRule {

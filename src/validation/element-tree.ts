@@ -103,7 +103,7 @@ export class StructureTrees {
     if (first !== tree.root.name) return false;
     let node = tree.root;
     for (const name of names) {
-      const children = node.children.length ? node.children : this.childrenOf(node, tree.root);
+      const children = node.children.length ? node.children : this.childrenOf(node, tree);
       if (!children) return true;
       const child = children.find((c) => c.name === name) ?? choiceFor(children, name)?.node;
       if (!child) return false;
@@ -113,11 +113,23 @@ export class StructureTrees {
   }
 
   /** The elements under an element of a built tree: its content reference's, or its one type's (undefined: several types). */
-  private childrenOf(node: ElementNode, root: ElementNode): ElementNode[] | undefined {
-    if (node.def.contentReference) return findByPath(root, node.def.contentReference.slice(node.def.contentReference.indexOf('#') + 1))?.children ?? [];
+  private childrenOf(node: ElementNode, tree: StructureTree): ElementNode[] | undefined {
+    if (node.def.contentReference) return this.referenced(node.def.contentReference, tree)?.node.children ?? [];
     const types = node.def.types ?? [];
     if (types.length !== 1) return undefined;
     return this.tree(CORE_PREFIX + types[0].code)?.root.children ?? [];
+  }
+
+  /**
+   * The element a contentReference names: `#Questionnaire.item` one of the definition that has it (so a profile's
+   * constraints on Questionnaire.item hold for nested items too), `{url}#Questionnaire.item` one of the definition
+   * at url (the definition that has it when that one is not known).
+   */
+  referenced(contentReference: string, tree: StructureTree): { tree: StructureTree; node: ElementNode } | undefined {
+    const hash = contentReference.indexOf('#');
+    const source = (hash > 0 && this.tree(contentReference.slice(0, hash))) || tree;
+    const node = findByPath(source.root, contentReference.slice(hash + 1));
+    return node && { tree: source, node };
   }
 
   private build(definition: StructureDefinition): StructureTree | undefined {
@@ -127,7 +139,7 @@ export class StructureTrees {
     const base = this.baseTree(definition, notes);
     if (!base) return undefined;
     const root = cloneNode(base.root, base.root.def.id);
-    for (const def of definition.differential) this.apply(root, base.root, def, notes);
+    for (const def of definition.differential) this.apply(root, base, def, notes);
     return { definition, root, notes: [...base.notes, ...notes] };
   }
 
@@ -147,7 +159,7 @@ export class StructureTrees {
     return fallback;
   }
 
-  private apply(root: ElementNode, baseRoot: ElementNode, def: ElementDef, notes: string[]): void {
+  private apply(root: ElementNode, base: StructureTree, def: ElementDef, notes: string[]): void {
     const segments = def.id.split('.');
     if (segments[0] !== root.name) {
       notes.push(`element ${def.id} does not belong to ${root.name} and was ignored`);
@@ -155,7 +167,7 @@ export class StructureTrees {
     }
     let node = root;
     for (const segment of segments.slice(1)) {
-      const next = this.step(node, segment, baseRoot);
+      const next = this.step(node, segment, base);
       if (!next) {
         notes.push(`element ${def.id} is not in the base and was ignored`);
         return;
@@ -185,11 +197,11 @@ export class StructureTrees {
   }
 
   /** Descends one id segment (`name` or `name:slice`), expanding types and creating slices as needed. */
-  private step(node: ElementNode, segment: string, baseRoot: ElementNode): ElementNode | undefined {
+  private step(node: ElementNode, segment: string, base: StructureTree): ElementNode | undefined {
     const colon = segment.indexOf(':');
     const name = colon < 0 ? segment : segment.slice(0, colon);
     let sliceName = colon < 0 ? undefined : segment.slice(colon + 1);
-    if (node.children.length === 0) this.expand(node, baseRoot);
+    if (node.children.length === 0) this.expand(node, base);
     let child = node.children.find((c) => c.name === name);
     if (!child) {
       const choice = choiceFor(node.children, name);
@@ -214,10 +226,13 @@ export class StructureTrees {
     return slice;
   }
 
-  /** Gives an element the children of its type, or of the base element a contentReference points to. */
-  private expand(node: ElementNode, baseRoot: ElementNode): void {
+  /**
+   * Gives an element the children of its type, or of the base's element a contentReference names (as the HL7
+   * snapshot generator does: a profile's slices of Parameters.parameter.part do not recur in their own parts).
+   */
+  private expand(node: ElementNode, base: StructureTree): void {
     if (node.def.contentReference) {
-      const target = findByPath(baseRoot, node.def.contentReference.slice(node.def.contentReference.indexOf('#') + 1));
+      const target = this.referenced(node.def.contentReference, base)?.node;
       node.children = (target?.children ?? []).map((child) => cloneNode(child, `${node.def.id}.${child.name}`));
       return;
     }
@@ -242,7 +257,7 @@ function findById(node: ElementNode, id: string): ElementNode | undefined {
 }
 
 /** The (unsliced) element at a path such as `Composition.section`. */
-export function findByPath(root: ElementNode, path: string): ElementNode | undefined {
+function findByPath(root: ElementNode, path: string): ElementNode | undefined {
   let node: ElementNode | undefined = root;
   for (const name of path.split('.').slice(1)) node = node?.children.find((child) => child.name === name);
   return node;
