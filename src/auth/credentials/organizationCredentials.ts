@@ -15,9 +15,10 @@ import { issueX509Credential, type X509Trust } from './x509Credential.js';
 /**
  * The Nuts v6 credential material of a gateway, from configuration: the CAs an X509Credential may chain to, the Dezi
  * key set and the key the Dezi id_tokens EHRs hand over are kept encrypted with, and each hosted organisation's own
- * X509Credential (issued at start with its UZI server certificate's key). Development mode keeps a test CA of its own under the data folder (`keys/development-uzi-ca.*`, shared by
- * gateways on one data folder), trusts it, and issues each organisation with a URA a server certificate under it,
- * so `npm start` and `npm run demo` need no outside party. Production trusts only the configured CAs.
+ * X509Credential (issued at start with its UZI server certificate's key). Development mode keeps a test CA of its own
+ * under the data folder (`keys/development-uzi-ca.*`, shared by gateways on one data folder), trusts it, and issues
+ * each organisation with a URA a server certificate under it, so `npm start` and `npm run demo` need no outside
+ * party. Production trusts only the configured CAs.
  */
 export interface NutsCredentials {
   x509: X509Trust;

@@ -14,7 +14,7 @@ const anchors = anchorPems.map(trustedCa);
 const options = { policies, x509: { anchors: new Map(anchors.map((anchor) => [anchor.fingerprint, anchor])), allowSelfSigned }, ...(dezi ? { dezi } : {}) };
 
 async function answer({ id, params, grantType, issuer, now, holder }: PresentationRequest): Promise<PresentationReply> {
-  const key = async (did: string, fragment: string) => (did === holder?.did && fragment === holder.fragment ? holder.key : undefined);
+  const key = async (did: string, fragment: string) => (did === holder.did && fragment === holder.fragment ? holder.key : undefined);
   try {
     return { id, grant: await verifyPresentationGrant(params, grantType, { ...options, key, issuer, now }) };
   } catch (error) {
