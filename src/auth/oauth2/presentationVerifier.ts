@@ -140,7 +140,9 @@ export function createPresentationVerifier(
       });
     },
     async close() {
-      await Promise.all(threads.splice(0).map((thread) => thread.worker.terminate()));
+      const ending = [...threads];
+      ending.forEach(retire);
+      await Promise.all(ending.map((thread) => thread.worker.terminate()));
     },
   };
 }
