@@ -70,6 +70,13 @@ async function migrateTo003(old: OldDatabase, dialect: Dialect): Promise<void> {
   if (error) throw error;
 }
 
+/** Migrates an old database up to and including migration `name` of this gateway's list, as the store would. */
+async function migrateUpTo(old: OldDatabase, dialect: Dialect, name: string): Promise<void> {
+  const migrator = new Migrator({ db: old.db, provider: { getMigrations: async () => migrations(dialect) }, ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}) });
+  const { error } = await migrator.migrateTo(name);
+  if (error) throw error;
+}
+
 const KEY = { tenant: 'old', fhir_version: 'r4' };
 const at = (minute: number) => Date.UTC(2025, 0, 1, 10, minute);
 const patient = (version: number, gender: string) =>
@@ -173,13 +180,7 @@ describe.each(dialects)('migration 011 on %s', (dialect, makeDatabase) => {
   it('moves the R4 AuditEvents from the resource store into the audit trail, under their ids', async () => {
     const old = await makeDatabase();
     try {
-      const migrator = new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => migrations(dialect) },
-        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
-      });
-      const { error } = await migrator.migrateTo('010-stream-events-age');
-      if (error) throw error;
+      await migrateUpTo(old, dialect, '010-stream-events-age');
       await writeStoredAuditEvent(old.db, 'r4', 'a1');
       await writeStoredAuditEvent(old.db, 'stu3', 'a2');
       await old.close();
@@ -213,22 +214,17 @@ async function writeQueuedResource(db: Kysely<any>, tenant: string, version: 'r4
 }
 
 describe.each(dialects)('migration 012 on %s', (dialect, makeDatabase) => {
-  const migrator = (old: OldDatabase) =>
-    new Migrator({ db: old.db, provider: { getMigrations: async () => migrations(dialect) }, ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}) });
-
   it('gives queued resources their tenant; the queue then drains, a resource that cannot be indexed set aside, and every tenant searches', async () => {
     const old = await makeDatabase();
     try {
-      const { error } = await migrator(old).migrateTo('011-audit-trail');
-      if (error) throw error;
+      await migrateUpTo(old, dialect, '011-audit-trail');
       // One EHR's Patients with 130,000 names (in both releases) queued first, another tenant's data after them.
       const name = Array.from({ length: 130_000 }, (_, i) => ({ family: `F${i}` }));
       await writeQueuedResource(old.db, 'crowded', 'r4', { resourceType: 'Patient', id: 'many', name });
       await writeQueuedResource(old.db, 'crowded', 'stu3', { resourceType: 'Patient', id: 'many', name });
       await writeQueuedResource(old.db, 'other', 'r4', { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'pulse' }, subject: { reference: 'Patient/p1' } });
       await writeQueuedResource(old.db, 'other', 'stu3', { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' } });
-      const upgraded = await migrator(old).migrateTo('012-tenant-pending-index');
-      if (upgraded.error) throw upgraded.error;
+      await migrateUpTo(old, dialect, '012-tenant-pending-index');
       const queued = await old.db.selectFrom('pending_index').select('tenant').orderBy('rid').execute();
       expect(queued.map((row) => row.tenant)).toEqual(['crowded', 'crowded', 'other', 'other']);
       await old.close();
@@ -262,13 +258,7 @@ describe.each(dialects)('migration 013 on %s', (dialect, makeDatabase) => {
   it('keeps the events written before under the general retention (unflagged), and flags the unverified ones written after', async () => {
     const old = await makeDatabase();
     try {
-      const migrator = new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => migrations(dialect) },
-        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
-      });
-      const { error } = await migrator.migrateTo('011-audit-trail');
-      if (error) throw error;
+      await migrateUpTo(old, dialect, '011-audit-trail');
       const refusal = {
         resourceType: 'AuditEvent',
         id: 'r1',
@@ -389,13 +379,7 @@ describe.each(dialects)('migration 019 on %s', (dialect, makeDatabase) => {
   it('moves transfer records, capacity states and credentials out of the resource store, leaving every other Basic', async () => {
     const old = await makeDatabase();
     try {
-      const migrator = new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => migrations(dialect) },
-        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
-      });
-      const { error } = await migrator.migrateTo('011-audit-trail');
-      if (error) throw error;
+      await migrateUpTo(old, dialect, '011-audit-trail');
       const ordinary = { resourceType: 'Basic', id: 'note-1', code: { text: 'an EHR note' } };
       for (const basic of [
         oldBookkeeping.outbound,
@@ -456,13 +440,7 @@ describe.each(dialects)('migration 024 on %s', (dialect, makeDatabase) => {
   it('drops the Dezi id_tokens kept in clear, and keeps the person and everything else', async () => {
     const old = await makeDatabase();
     try {
-      const migrator = new Migrator({
-        db: old.db,
-        provider: { getMigrations: async () => migrations(dialect) },
-        ...(old.options.schema ? { migrationTableSchema: old.options.schema } : {}),
-      });
-      const { error } = await migrator.migrateTo('022-transfer-person');
-      if (error) throw error;
+      await migrateUpTo(old, dialect, '022-transfer-person');
       const nurse = { identifier: '900000123', name: 'J. Broek', role: '01.041' };
       const sealed = { exp: 1769940000, sealed: 'c2VhbGVk' };
       const inbound = { side: 'inbound', peer: 'hospital', remote_task: 'task-9', version: 1 };
