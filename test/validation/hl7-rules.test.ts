@@ -6,26 +6,15 @@ import type { OperationOutcome } from '../../src/fhir/outcome.js';
 import { createValidator, type Validator } from '../../src/validation/index.js';
 import { embeddedHtmlAt, isExampleUrl, looksLikeHtml } from '../../src/validation/policy.js';
 import { parseResource } from '../../src/validation/source.js';
-import { describeIssues, errorsOf, FIXTURES, fixtureText } from './support.js';
+import { describeIssues, errorsOf, FIXTURES, fixtureText, patientProfile } from './support.js';
 
 /**
  * Rules of the HL7 validator beyond the definitions: its optional checks (policy.ts), a profile's narrative
  * controls, Questionnaire enableWhen targets, references inside Parameters, elements typed by another profile's element.
  */
 const NARRATIVE_PROFILE = 'http://example.org/fhir/StructureDefinition/narrative-controls';
-const narrativeProfile = (url: string, extension: { url: string; valueCode: string }[], element = 'Patient.text') => ({
-  resourceType: 'StructureDefinition',
-  url,
-  name: 'NarrativeControls',
-  status: 'draft',
-  fhirVersion: '4.0.1',
-  kind: 'resource',
-  abstract: false,
-  type: 'Patient',
-  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
-  derivation: 'constraint',
-  differential: { element: [{ id: element, path: element, extension }] },
-});
+const narrativeProfile = (url: string, extension: { url: string; valueCode: string }[], element = 'Patient.text') =>
+  patientProfile(url, 'NarrativeControls', [{ id: element, path: element, extension }]);
 const LANGUAGE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-language-control';
 const SOURCE_CONTROL = 'http://hl7.org/fhir/StructureDefinition/narrative-source-control';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createValidator, REPOSITORY_PROFILES } from '../../src/validation/index.js';
 import { readPackage } from '../../src/validation/packages.js';
-import { describeIssues, errorsOf } from './support.js';
+import { describeIssues, errorsOf, patientProfile } from './support.js';
 
 const EOVERDRACHT_PACKAGE = path.join(REPOSITORY_PROFILES, 'packages/nictiz.fhir.nl.stu3.eoverdracht-1.0.0-rc.23.tgz');
 const TASK_PROFILE = 'http://nictiz.nl/fhir/StructureDefinition/eOverdracht-Task';
@@ -25,20 +25,10 @@ function writePackage(name: string, manifest: Record<string, unknown>, resources
   return file;
 }
 
-const birthDateProfile = {
-  resourceType: 'StructureDefinition',
-  url: BIRTH_DATE_PROFILE,
+const birthDateProfile = patientProfile(BIRTH_DATE_PROFILE, 'PatientWithBirthDate', [{ id: 'Patient.birthDate', path: 'Patient.birthDate', min: 1 }], {
   version: '1.0.0',
-  name: 'PatientWithBirthDate',
   status: 'active',
-  fhirVersion: '4.0.1',
-  kind: 'resource',
-  abstract: false,
-  type: 'Patient',
-  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
-  derivation: 'constraint',
-  differential: { element: [{ id: 'Patient.birthDate', path: 'Patient.birthDate', min: 1 }] },
-};
+});
 
 beforeAll(() => {
   folder = mkdtempSync(path.join(tmpdir(), 'profile-packages-'));

@@ -38,3 +38,19 @@ export const describeIssues = (issues: OperationOutcomeIssue[]): string =>
   issues.map((i) => `${i.severity} ${i.expression?.[0] ?? ''}: ${i.details?.text ?? ''}`).join('\n');
 
 export const expressionsOf = (issues: OperationOutcomeIssue[]): string[] => issues.map((i) => i.expression?.[0] ?? '');
+
+/** A differential-only R4 profile on the core Patient: the validator generates its snapshot. */
+export const patientProfile = (url: string, name: string, elements: object[], more: Record<string, unknown> = {}) => ({
+  resourceType: 'StructureDefinition',
+  url,
+  name,
+  status: 'draft',
+  fhirVersion: '4.0.1',
+  kind: 'resource',
+  abstract: false,
+  type: 'Patient',
+  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
+  derivation: 'constraint',
+  ...more,
+  differential: { element: elements },
+});

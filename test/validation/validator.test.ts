@@ -4,47 +4,33 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Resource } from '../../src/fhir/version.js';
 import { createValidator, type Validator } from '../../src/validation/index.js';
-import { describeIssues, errorsOf, expressionsOf } from './support.js';
+import { describeIssues, errorsOf, expressionsOf, patientProfile } from './support.js';
 
 const TEST_PATIENT = 'http://example.org/fhir/StructureDefinition/test-patient';
 const ORPHAN_PATIENT = 'http://example.org/fhir/StructureDefinition/orphan-patient';
 
 /** A differential-only R4 profile: the validator has to generate its snapshot. */
-const testPatientProfile = {
-  resourceType: 'StructureDefinition',
-  url: TEST_PATIENT,
-  name: 'TestPatient',
-  status: 'draft',
-  fhirVersion: '4.0.1',
-  kind: 'resource',
-  abstract: false,
-  type: 'Patient',
-  baseDefinition: 'http://hl7.org/fhir/StructureDefinition/Patient',
-  derivation: 'constraint',
-  differential: {
-    element: [
-      { id: 'Patient.identifier', path: 'Patient.identifier', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'open' }, min: 1 },
-      { id: 'Patient.identifier:bsn', path: 'Patient.identifier', sliceName: 'bsn', min: 1, max: '1' },
-      { id: 'Patient.identifier:bsn.system', path: 'Patient.identifier.system', min: 1, fixedUri: 'http://fhir.nl/fhir/NamingSystem/bsn' },
-      { id: 'Patient.identifier:bsn.value', path: 'Patient.identifier.value', min: 1 },
-      { id: 'Patient.telecom', path: 'Patient.telecom', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'closed' } },
-      { id: 'Patient.telecom:phone', path: 'Patient.telecom', sliceName: 'phone' },
-      { id: 'Patient.telecom:phone.system', path: 'Patient.telecom.system', min: 1, fixedCode: 'phone' },
-      { id: 'Patient.gender', path: 'Patient.gender', min: 1 },
-      { id: 'Patient.multipleBirth[x]', path: 'Patient.multipleBirth[x]', type: [{ code: 'integer' }], minValueInteger: 1, maxValueInteger: 9 },
-      {
-        id: 'Patient.maritalStatus',
-        path: 'Patient.maritalStatus',
-        patternCodeableConcept: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M' }] },
-      },
-      {
-        id: 'Patient.name',
-        path: 'Patient.name',
-        constraint: [{ key: 'tst-1', severity: 'error', human: 'A name needs a family name', expression: 'family.exists()' }],
-      },
-    ],
+const testPatientProfile = patientProfile(TEST_PATIENT, 'TestPatient', [
+  { id: 'Patient.identifier', path: 'Patient.identifier', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'open' }, min: 1 },
+  { id: 'Patient.identifier:bsn', path: 'Patient.identifier', sliceName: 'bsn', min: 1, max: '1' },
+  { id: 'Patient.identifier:bsn.system', path: 'Patient.identifier.system', min: 1, fixedUri: 'http://fhir.nl/fhir/NamingSystem/bsn' },
+  { id: 'Patient.identifier:bsn.value', path: 'Patient.identifier.value', min: 1 },
+  { id: 'Patient.telecom', path: 'Patient.telecom', slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'closed' } },
+  { id: 'Patient.telecom:phone', path: 'Patient.telecom', sliceName: 'phone' },
+  { id: 'Patient.telecom:phone.system', path: 'Patient.telecom.system', min: 1, fixedCode: 'phone' },
+  { id: 'Patient.gender', path: 'Patient.gender', min: 1 },
+  { id: 'Patient.multipleBirth[x]', path: 'Patient.multipleBirth[x]', type: [{ code: 'integer' }], minValueInteger: 1, maxValueInteger: 9 },
+  {
+    id: 'Patient.maritalStatus',
+    path: 'Patient.maritalStatus',
+    patternCodeableConcept: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'M' }] },
   },
-};
+  {
+    id: 'Patient.name',
+    path: 'Patient.name',
+    constraint: [{ key: 'tst-1', severity: 'error', human: 'A name needs a family name', expression: 'family.exists()' }],
+  },
+]);
 
 /** A profile whose base is not available: it is built on the core Patient instead. */
 const orphanProfile = {
