@@ -1,14 +1,11 @@
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
 import type { Gateway } from '../../src/main.js';
 import { ehrToken, fhirCall } from '../harness/calls.js';
 import { newSite, startSites, type RunningSites } from '../harness/gateways.js';
 import { McsdDirectories } from '../harness/mcsd-directories.js';
-import { party, uziCertificateFiles, type Party } from '../harness/parties.js';
+import { party, type Party } from '../harness/parties.js';
 import { offerTo } from '../transfer/support.js';
-import { expectOnlyV6Tokens } from '../transfer/v6-sites.js';
+import { expectOnlyV6Tokens, uziCredentials, withX509 } from '../transfer/v6-sites.js';
 import { publishInRoot, transferBetween } from './support.js';
 
 /**
@@ -31,18 +28,15 @@ beforeAll(async () => {
   root = await new McsdDirectories().start();
   publishInRoot(root, hospital, `${h.url}/mcsd/${hospital.id}`);
   publishInRoot(root, vvt, `${v.url}/mcsd/${vvt.id}`);
-  const ca = await createCertificateAuthority('Test UZI Server CA');
-  const caFile = path.join(h.dataDir, 'uzi-ca.pem');
-  writeFileSync(caFile, ca.pem);
-  const x509 = new Map([
-    [hospital.id, await uziCertificateFiles(h.dataDir, ca, hospital)],
-    [vvt.id, await uziCertificateFiles(v.dataDir, ca, vvt)],
+  const { caFile, x509 } = await uziCredentials([
+    [h, hospital],
+    [v, vvt],
   ]);
   // Development mode: the requester's did:web lies on loopback, which production refuses to resolve.
   sites = await startSites([h, v], (raw) => ({
     ...raw,
     mode: 'development',
-    organizations: (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) })),
+    organizations: withX509(raw, x509),
     trusted: [],
     nuts: { trustedCaFiles: [caFile] },
     directory: { roots: [root.base('region')], schedule: '0 0 1 1 *' },

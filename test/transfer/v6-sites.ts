@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { expect } from '@jest/globals';
 import path from 'node:path';
+import { expect } from '@jest/globals';
 import { createCertificateAuthority } from '../../src/auth/credentials/certificateAuthority.js';
 import { tokenAuditEvents } from '../harness/calls.js';
 import { newSite, startSites, type RunningSites, type Site } from '../harness/gateways.js';
@@ -16,10 +16,24 @@ export interface V6Sites extends RunningSites {
   receiver: Site;
 }
 
+/** UZI server certificates for each site's party under one test CA both trust: the CA file and the parties' files. */
+export async function uziCredentials(holders: [Site, Party][]): Promise<{ caFile: string; x509: Map<string, { certificateFile: string; keyFile: string }> }> {
+  const ca = await createCertificateAuthority('Test UZI Server CA');
+  const caFile = path.join(holders[0]![0].dataDir, 'uzi-ca.pem');
+  writeFileSync(caFile, ca.pem);
+  const x509 = new Map<string, { certificateFile: string; keyFile: string }>();
+  for (const [site, p] of holders) x509.set(p.id, await uziCertificateFiles(site.dataDir, ca, p));
+  return { caFile, x509 };
+}
+
+/** The configuration's organisations, each with its X509Credential's certificate and key files. */
+export const withX509 = (raw: Record<string, unknown>, x509: Map<string, { certificateFile: string; keyFile: string }>) =>
+  (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) }));
+
 /** A site's configuration turned Nuts v6 only: its organisations' X509Credentials, the CA, the peers' v6 issuers. */
 function v6Only(caFile: string, x509: Map<string, { certificateFile: string; keyFile: string }>) {
   return (raw: Record<string, unknown>) => {
-    const organizations = (raw.organizations as { id: string }[]).map((organization) => ({ ...organization, x509: x509.get(organization.id) }));
+    const organizations = withX509(raw, x509);
     const trusted = (raw.trusted as { id: string; endpoints: Record<string, string> }[]).map((organization) => ({
       ...organization,
       endpoints: { ...organization.endpoints, authorizationServer: `${organization.endpoints.authorizationServer}/oauth2/${organization.id}` },
@@ -37,12 +51,9 @@ export async function startV6Sites(
 ): Promise<V6Sites> {
   const sender = await newSite([{ party: hospital, roles: ['sender'] }], prefix);
   const receiver = await newSite([{ party: vvt, roles: ['receiver'] }], prefix);
-  const ca = await createCertificateAuthority('Test UZI Server CA');
-  const caFile = path.join(sender.dataDir, 'uzi-ca.pem');
-  writeFileSync(caFile, ca.pem);
-  const x509 = new Map([
-    [hospital.id, await uziCertificateFiles(sender.dataDir, ca, hospital)],
-    [vvt.id, await uziCertificateFiles(receiver.dataDir, ca, vvt)],
+  const { caFile, x509 } = await uziCredentials([
+    [sender, hospital],
+    [receiver, vvt],
   ]);
   const v6 = v6Only(caFile, x509);
   const running = await startSites([sender, receiver], (raw) => configure(v6(raw), raw.port === sender.port ? sender : receiver));
